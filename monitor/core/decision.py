@@ -1,0 +1,119 @@
+"""The decision step: findings in, alerts and revocation commands out.
+
+Detectors say what they saw; this step decides what to do about it, the same
+way for every detector:
+
+- **dedup** — a finding whose dedup key was alerted on within
+  ``alert_dedup_seconds`` (event time) is counted, not re-alerted;
+- **ids** — ``alert_id`` and ``command_id`` are hashes of agent, detector,
+  clause, target and the first evidence event, so a replay or a redelivery
+  yields the same ids and consumers can dedup on them;
+- **revocation** — findings at or above ``revoke_min_severity`` that suggest a
+  scope become a :class:`RevocationCommand`; routine ones (``notify=False``,
+  e.g. "task ended") always do. A target already commanded for this agent is
+  not commanded again;
+- **mode** — the charter's ``observe``/``enforce`` (observe when no charter
+  applies or the engine is forced to shadow mode) is stamped on both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from monitor.core.detectors.base import Finding
+from monitor.core.frameworks import frameworks_for
+from monitor.core.policy import CompiledCharter
+from monitor.core.state import MAX_ALERTED, MAX_COMMANDED, AgentState
+from monitor.outputs import SEVERITY_RANK, Alert, CharterClause, Frameworks, RevocationCommand
+
+_cached_frameworks = lru_cache(maxsize=None)(frameworks_for)
+
+
+def stable_id(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+class DecisionStep:
+    __slots__ = ("dedup_seconds", "force_observe", "revoke_rank")
+
+    def __init__(self, dedup_seconds: float, revoke_min_severity: str, force_observe: bool) -> None:
+        self.dedup_seconds = dedup_seconds
+        self.revoke_rank = SEVERITY_RANK[revoke_min_severity]
+        self.force_observe = force_observe
+
+    def decide(
+        self,
+        findings: list[Finding],
+        t: float,
+        st: AgentState,
+        charter: CompiledCharter | None,
+        sponsor: str | None,
+        credential_id: str | None,
+    ) -> tuple[list[Alert], list[RevocationCommand], int]:
+        """Returns ``(alerts, commands, suppressed)`` for one event's findings."""
+        alerts: list[Alert] = []
+        commands: list[RevocationCommand] = []
+        suppressed = 0
+        mode = "observe" if charter is None or self.force_observe else charter.mode
+        when = datetime.fromtimestamp(t, UTC)
+        for f in findings:
+            dedup = f"{f.detector}|{f.dedup or f.key}"
+            if st.recently(st.alerted, dedup, t, self.dedup_seconds, MAX_ALERTED):
+                suppressed += 1
+                continue
+            first = f.evidence[0] if f.evidence else f"t={t}"
+            alert_ids: list[str] = []
+            if f.notify:
+                alert = Alert(
+                    alert_id=stable_id(st.agent_id, f.detector, f.key, f.dedup, first),
+                    ts=when,
+                    agent_id=st.agent_id,
+                    agent_kind=st.kind,  # type: ignore[arg-type]
+                    detector=f.detector,
+                    severity=f.severity,
+                    score=f.score,
+                    reason=f.reason,
+                    evidence=f.evidence,
+                    clause=CharterClause(
+                        charter=charter.pattern if charter else None,
+                        key=f.key,
+                        text=f.clause_text,
+                        mission=charter.mission if charter else "",
+                    ),
+                    frameworks=_cached_frameworks(f.detector),
+                    mode=mode,  # type: ignore[arg-type]
+                    task_id=f.task_id,
+                    sponsor=sponsor,
+                    session_id=f.session_id,
+                    credential_id=credential_id,
+                    details=f.details,
+                )
+                alerts.append(alert)
+                alert_ids.append(alert.alert_id)
+            if f.revoke is None or (f.notify and SEVERITY_RANK[f.severity] < self.revoke_rank):
+                continue
+            creds = sorted(set(f.credential_ids))
+            session = (f.session_id or "") if f.revoke == "session" else ""
+            target = "|".join((f.revoke, f.task_id or "", session, ",".join(creds)))
+            if st.recently(st.commanded, target, t, float("inf"), MAX_COMMANDED):
+                continue
+            commands.append(
+                RevocationCommand(
+                    command_id=stable_id(st.agent_id, target, f.detector, f.key, first),
+                    ts=when,
+                    agent_id=st.agent_id,
+                    scope=f.revoke,
+                    credential_ids=creds,
+                    task_id=f.task_id,
+                    session_id=f.session_id if f.revoke == "session" else None,
+                    reason=f.reason,
+                    alert_ids=alert_ids,
+                    mode=mode,  # type: ignore[arg-type]
+                )
+            )
+        return alerts, commands, suppressed
+
+
+__all__ = ["DecisionStep", "Frameworks", "stable_id"]

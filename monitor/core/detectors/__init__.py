@@ -1,0 +1,9 @@
+"""Detectors, one module each; importing this package registers them all."""
+
+from __future__ import annotations
+
+from monitor.core.detectors import chain, lingering, out_of_charter, rate, sponsor
+from monitor.core.detectors.base import REGISTRY, CallContext, Detector, Finding
+
+__all__ = ["REGISTRY", "CallContext", "Detector", "Finding", "chain", "lingering",
+           "out_of_charter", "rate", "sponsor"]

@@ -1,0 +1,106 @@
+"""The one small interface every detector implements, and the registry.
+
+A detector *scores*; it never decides. It looks at one event (or one fired
+timer) with the agent's state and charter and returns :class:`Finding` objects.
+The decision step (:mod:`monitor.core.decision`) turns findings into alerts and
+revocation commands: dedup, severity floor, ids, observe vs enforce.
+
+Adding a detector is one module: subclass :class:`Detector`, set ``name``,
+decorate with :func:`register`. The shared checks in
+``tests/core/test_detector_contract.py`` run against every registered detector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from monitor.core.policy import CompiledCharter
+from monitor.core.state import AgentState
+from monitor.events import ToolCall
+from monitor.outputs import Scope, Severity
+
+
+@dataclass(slots=True)
+class Finding:
+    """What a detector found. ``revoke`` suggests a scope; the decision step decides."""
+
+    detector: str
+    key: str  # charter clause key path, e.g. "tools" or "forbidden_chains.exfiltration"
+    clause_text: str
+    severity: Severity
+    reason: str
+    evidence: list[str]
+    score: float = 1.0
+    revoke: Scope | None = None
+    credential_ids: list[str] = field(default_factory=list)
+    task_id: str | None = None
+    session_id: str | None = None
+    dedup: str = ""  # repeated findings with the same dedup key are one alert
+    notify: bool = True  # False: a routine revocation (e.g. task ended), no alert
+    details: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CallContext:
+    """One tool call, prepared once for every detector."""
+
+    call: ToolCall
+    t: float  # event time, epoch seconds
+    kind: str  # "delegated" | "autonomous", resolved from event or charter
+    charter: CompiledCharter | None
+    grant: frozenset[str] | None  # classes of the grant, None if not granted
+    classes: frozenset[str]  # grant classes ∪ resource classes
+    index: int  # this agent's call counter, 1-based
+
+
+class Detector:
+    """Base class with no-op hooks; a detector overrides the ones it needs."""
+
+    name: ClassVar[str] = ""
+
+    def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        return ()
+
+    def on_lifecycle(
+        self, event: Any, t: float, st: AgentState, charter: CompiledCharter | None
+    ) -> Sequence[Finding]:
+        """Task, credential and sponsor events, after the ledger has been updated."""
+        return ()
+
+    def on_timer(
+        self, key: str, t: float, st: AgentState, charter: CompiledCharter | None
+    ) -> Sequence[Finding]:
+        """A timer this detector set with ``st.set_timer(due, self.name, key)`` fired at ``t``."""
+        return ()
+
+
+REGISTRY: dict[str, type[Detector]] = {}
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    if not cls.name or cls.name in REGISTRY:
+        raise ValueError(f"detector needs a unique name, got {cls.name!r}")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def fmt_seconds(s: float) -> str:
+    """``95`` -> ``"95 s"``, ``5400`` -> ``"1 h 30 min"``: for reasons people read."""
+    s = round(s)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def call_target(ctx: CallContext) -> tuple[Scope, list[str]]:
+    """The narrowest scope that ends the access a call used."""
+    c = ctx.call
+    if c.credential_id:
+        return "credential", [c.credential_id]
+    if c.session_id:
+        return "session", []
+    return "agent", []

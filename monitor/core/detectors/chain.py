@@ -1,0 +1,106 @@
+"""forbidden_chain: a charter-forbidden sequence of capability classes.
+
+Compiled, per agent, into a tiny automaton over the chain's steps: for every
+prefix length j it keeps only the partial match with the *latest* first step.
+That is enough because both windows are measured from the first step, so a
+later start dominates an earlier one with the same progress. Each call costs
+O(steps) per chain, never a rescan of history, and state is O(steps).
+
+Steps must be distinct calls, in order (one call that is both ``read_secret``
+and ``egress`` is one step, not two). Calls the gateway *denied* do not advance
+a chain (they did not happen) but do count towards ``within_calls``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.charter import ForbiddenChain
+from monitor.core.detectors.base import CallContext, Detector, Finding, fmt_seconds, register
+from monitor.core.state import AgentState
+
+_START, _T0, _IDS, _CREDS = range(4)
+
+
+def _alive(p: list[Any], index: int, t: float, within_calls: int | None, within_s: float | None) -> bool:
+    if within_calls is not None and index - p[_START] + 1 > within_calls:
+        return False
+    return within_s is None or t - p[_T0] <= within_s
+
+
+@register
+class ForbiddenChainDetector(Detector):
+    name = "forbidden_chain"
+
+    def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        ch = ctx.charter
+        if ch is None or not ch.chains or ctx.call.outcome == "denied":
+            return ()
+        classes = ctx.classes
+        if not classes:
+            return ()
+        out: list[Finding] = []
+        c = ctx.call
+        for chain in ch.chains:
+            seq = chain.sequence
+            if not classes.intersection(seq):
+                continue
+            sig = "/".join(seq)
+            slot = st.chains.get(chain.name)
+            if slot is None or slot[0] != sig:
+                slot = st.chains[chain.name] = [sig, [None] * (len(seq) - 1)]
+            prefixes: list[Any] = slot[1]
+            k = len(seq)
+            # Highest progress first, so one call advances a partial match by one step only.
+            for j in range(k - 1, 0, -1):
+                p = prefixes[j - 1]
+                if p is None or seq[j] not in classes:
+                    continue
+                if not _alive(p, ctx.index, ctx.t, chain.within_calls, chain.within_seconds):
+                    prefixes[j - 1] = None
+                    continue
+                ids = [*p[_IDS], c.event_id]
+                creds = p[_CREDS] + ([c.credential_id] if c.credential_id else [])
+                if j == k - 1:
+                    out.append(
+                        self._finding(ctx, chain, ids, creds, ctx.t - p[_T0], ctx.index - p[_START] + 1)
+                    )
+                    slot[1] = [None] * (k - 1)
+                    break
+                nxt = prefixes[j]
+                if nxt is None or nxt[_START] <= p[_START]:
+                    prefixes[j] = [p[_START], p[_T0], ids, creds]
+            else:
+                if seq[0] in classes:
+                    prefixes[0] = [ctx.index, ctx.t, [c.event_id],
+                                   [c.credential_id] if c.credential_id else []]
+        return out
+
+    def _finding(
+        self, ctx: CallContext, chain: ForbiddenChain, ids: list[str], creds: list[str],
+        span_s: float, span_calls: int,
+    ) -> Finding:
+        c = ctx.call
+        name, seq = chain.name, chain.sequence
+        limits = []
+        if chain.within_calls is not None:
+            limits.append(f"{chain.within_calls} calls")
+        if chain.within_seconds is not None:
+            limits.append(fmt_seconds(chain.within_seconds))
+        creds = sorted(set(creds))
+        return Finding(
+            self.name,
+            f"forbidden_chains.{name}",
+            f"{' → '.join(seq)} within {' and '.join(limits) or 'any window'}",
+            "critical",
+            f"{c.agent_id} performed the forbidden chain '{name}' ({' → '.join(seq)}) in "
+            f"{span_calls} calls over {fmt_seconds(span_s)}, ending with {c.server}/{c.tool}",
+            ids,
+            revoke="credential" if creds else ("session" if c.session_id else "agent"),
+            credential_ids=creds,
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup=f"chain:{name}:{ids[0]}",
+            details={"chain": name, "span_calls": span_calls, "span_seconds": round(span_s, 3)},
+        )

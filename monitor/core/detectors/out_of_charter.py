@@ -1,0 +1,107 @@
+"""out_of_charter_tool: a call to a server, tool, tenant, data domain or resource
+the charter does not grant, or outside the charter's hours.
+
+A call the gateway already *denied* still raises an alert (an agent trying
+ungranted tools is a hijack signal) but at ``medium`` with no revocation: the
+gateway did its job. Unknown tenant or domain (the gateway did not log it) is not
+judged: we cannot tell, and guessing would be noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
+from monitor.core.state import AgentState
+
+
+@register
+class OutOfCharterTool(Detector):
+    name = "out_of_charter_tool"
+
+    def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        ch = ctx.charter
+        c = ctx.call
+        if ch is None:
+            return [
+                Finding(
+                    self.name,
+                    "charter",
+                    "no charter covers this agent",
+                    "medium",
+                    f"{c.agent_id} called {c.server}/{c.tool} but no charter covers this agent: "
+                    "its authority is undefined",
+                    [c.event_id],
+                    dedup="no-charter",
+                    details={"server": c.server, "tool": c.tool},
+                )
+            ]
+        out: list[Finding] = []
+        denied = c.outcome == "denied"
+        severity = "medium" if denied else "high"
+        scope, creds = call_target(ctx)
+        revoke = None if denied else scope
+        was = " (the gateway denied it)" if denied else ""
+
+        def add(key: str, text: str, reason: str, dedup: str, **details: str | None) -> None:
+            out.append(
+                Finding(
+                    self.name, key, text, severity, reason + was, [c.event_id],
+                    revoke=revoke, credential_ids=creds, task_id=c.task_id,
+                    session_id=c.session_id, dedup=dedup, details=dict(details),
+                )
+            )
+
+        if ctx.grant is None:
+            add(
+                "tools",
+                f"grants {len(ch.charter.tools)} tools; not {c.server}/{c.tool}",
+                f"{c.agent_id} called {c.server}/{c.tool}, which its charter ({ch.pattern}) does "
+                f"not grant",
+                f"tool:{c.server}/{c.tool}",
+                server=c.server, tool=c.tool,
+            )
+        if ch.tenants is not None and c.tenant is not None and c.tenant not in ch.tenants:
+            add(
+                "tenants",
+                f"tenants {sorted(ch.tenants)}",
+                f"{c.agent_id} acted in tenant {c.tenant!r}, outside its charter's tenants "
+                f"{sorted(ch.tenants)}",
+                f"tenant:{c.tenant}",
+                tenant=c.tenant,
+            )
+        if ch.data_domains is not None and c.data_domain is not None and c.data_domain not in ch.data_domains:
+            add(
+                "data_domains",
+                f"data domains {sorted(ch.data_domains)}",
+                f"{c.agent_id} touched data domain {c.data_domain!r}, outside its charter's "
+                f"domains {sorted(ch.data_domains)}",
+                f"domain:{c.data_domain}",
+                data_domain=c.data_domain,
+            )
+        if ch.allowed_resources is not None and c.resources:
+            bad = [r for r in c.resources if not ch.resource_allowed(r)]
+            if bad:
+                shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+                add(
+                    "resources",
+                    f"resources {ch.charter.resources}",
+                    f"{c.agent_id} called {c.server}/{c.tool} on {shown}, outside its charter's "
+                    "resources",
+                    f"resource:{bad[0]}",
+                    resource=bad[0],
+                )
+        if ch.hours is not None:
+            when = datetime.fromtimestamp(ctx.t, UTC)
+            if not ch.in_hours(when.hour * 60 + when.minute):
+                out.append(
+                    Finding(
+                        self.name, "limits.hours", f"hours {ch.limits.hours} UTC", "medium",
+                        f"{c.agent_id} called {c.server}/{c.tool} at {when:%H:%M} UTC, outside its "
+                        f"charter's hours {ch.limits.hours} UTC",
+                        [c.event_id], task_id=c.task_id, session_id=c.session_id,
+                        dedup="hours", details={"time": f"{when:%H:%M}"},
+                    )
+                )
+        return out

@@ -1,0 +1,187 @@
+"""Charters compiled for the hot path, and the set that resolves an agent's charter.
+
+A call's capability classes are the union of its tool grant's classes and those
+of every ``resource_classes`` pattern its resources match, plus the built-in
+secret-source patterns unless the charter turns them off. So ``read_file`` on
+``.env`` is a secret read; on ``src/app.py`` it is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from monitor.charter import Charter, ForbiddenChain
+from monitor.core.globs import compile_glob, is_glob, literal_prefix
+
+#: Secret sources every charter knows unless ``builtin_secret_sources: false``.
+BUILTIN_SECRET_PATTERNS: tuple[str, ...] = (
+    "file://**/.env",
+    "file://**/.env.*",
+    "file://**/*.env",
+    "file://**/.ssh/**",
+    "file://**/id_rsa*",
+    "file://**/id_ed25519*",
+    "file://**/id_ecdsa*",
+    "file://**/.aws/credentials",
+    "file://**/.aws/config",
+    "file://**/.config/gcloud/**",
+    "file://**/.azure/**",
+    "file://**/.kube/config",
+    "file://**/.netrc",
+    "file://**/.pgpass",
+    "file://**/.docker/config.json",
+    "file://**/.git-credentials",
+    "vault://**",
+    "secret://**",
+)
+
+_EMPTY: frozenset[str] = frozenset()
+_RESOURCE_CACHE_MAX = 4096
+
+
+class CompiledCharter:
+    """A validated charter, indexed for O(1)-ish lookups per call."""
+
+    __slots__ = (
+        "_glob_grants",
+        "_resource_cache",
+        "_resource_patterns",
+        "allowed_resources",
+        "baseline",
+        "chains",
+        "charter",
+        "data_domains",
+        "exact_grants",
+        "hours",
+        "kind",
+        "limits",
+        "mission",
+        "mode",
+        "pattern",
+        "tenants",
+    )
+
+    def __init__(self, charter: Charter) -> None:
+        self.charter = charter
+        self.pattern = charter.agent
+        self.kind = charter.kind
+        self.mode = charter.mode
+        self.mission = charter.mission
+        self.limits = charter.limits
+        self.baseline = charter.baseline
+        self.hours = charter.limits.hours_window()
+        self.tenants = frozenset(charter.tenants) if charter.tenants is not None else None
+        self.data_domains = frozenset(charter.data_domains) if charter.data_domains is not None else None
+        self.exact_grants: dict[tuple[str, str], frozenset[str]] = {}
+        self._glob_grants: list[tuple[re.Pattern[str], re.Pattern[str], frozenset[str]]] = []
+        for g in charter.tools:
+            classes = frozenset(g.classes)
+            if is_glob(g.server) or is_glob(g.tool):
+                self._glob_grants.append((compile_glob(g.server), compile_glob(g.tool), classes))
+            else:
+                key = (g.server, g.tool)
+                self.exact_grants[key] = self.exact_grants.get(key, _EMPTY) | classes
+        patterns = [(p.pattern, frozenset(p.classes)) for p in charter.resource_classes]
+        if charter.builtin_secret_sources:
+            patterns += [(p, frozenset({"read_secret"})) for p in BUILTIN_SECRET_PATTERNS]
+        self._resource_patterns = [(compile_glob(p), c) for p, c in patterns]
+        self._resource_cache: dict[str, frozenset[str]] = {}
+        self.allowed_resources = (
+            [compile_glob(p) for p in charter.resources] if charter.resources is not None else None
+        )
+        self.chains: tuple[ForbiddenChain, ...] = tuple(charter.forbidden_chains)
+
+    def grant(self, server: str, tool: str) -> frozenset[str] | None:
+        """The classes of the grant covering ``server``/``tool``, or None if not granted."""
+        found = self.exact_grants.get((server, tool))
+        if found is not None or not self._glob_grants:
+            return found
+        for s, t, classes in self._glob_grants:
+            if s.match(server) and t.match(tool):
+                found = classes if found is None else found | classes
+        return found
+
+    def resource_classes(self, resource: str) -> frozenset[str]:
+        cached = self._resource_cache.get(resource)
+        if cached is not None:
+            return cached
+        classes = _EMPTY
+        for rx, c in self._resource_patterns:
+            if rx.match(resource):
+                classes = classes | c
+        if len(self._resource_cache) >= _RESOURCE_CACHE_MAX:
+            self._resource_cache.clear()
+        self._resource_cache[resource] = classes
+        return classes
+
+    def call_classes(self, grant: frozenset[str] | None, resources: Sequence[str]) -> frozenset[str]:
+        classes = grant or _EMPTY
+        for r in resources:
+            rc = self.resource_classes(r)
+            if rc:
+                classes = classes | rc
+        return classes
+
+    def resource_allowed(self, resource: str) -> bool:
+        if self.allowed_resources is None:
+            return True
+        return any(rx.match(resource) for rx in self.allowed_resources)
+
+    def in_hours(self, minute_of_day: int) -> bool:
+        if self.hours is None:
+            return True
+        start, end = self.hours
+        if start <= end:
+            return start <= minute_of_day < end
+        return minute_of_day >= start or minute_of_day < end
+
+
+class CharterSet:
+    """All charters in force; resolves the one that governs an agent.
+
+    An exact ``agent`` id wins over any glob; among globs the one with the
+    longest literal prefix wins (the most specific), then the one loaded first.
+    Resolutions are cached and the cache is dropped whenever a charter changes.
+    """
+
+    __slots__ = ("_by_pattern", "_cache", "version")
+
+    def __init__(self, charters: Iterable[Charter] = ()) -> None:
+        self._by_pattern: dict[str, CompiledCharter] = {}
+        self._cache: dict[str, CompiledCharter | None] = {}
+        self.version = 0
+        for c in charters:
+            self.put(c)
+
+    def put(self, charter: Charter) -> CompiledCharter:
+        """Add or replace the charter for ``charter.agent``."""
+        compiled = CompiledCharter(charter)
+        self._by_pattern[charter.agent] = compiled
+        self._cache.clear()
+        self.version += 1
+        return compiled
+
+    def __len__(self) -> int:
+        return len(self._by_pattern)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_pattern.values())
+
+    def for_agent(self, agent_id: str) -> CompiledCharter | None:
+        try:
+            return self._cache[agent_id]
+        except KeyError:
+            pass
+        found = self._by_pattern.get(agent_id)
+        if found is None:
+            best = -1
+            for pattern, compiled in self._by_pattern.items():
+                if is_glob(pattern) and compile_glob(pattern).match(agent_id):
+                    score = len(literal_prefix(pattern))
+                    if score > best:
+                        best, found = score, compiled
+        if len(self._cache) > 65536:
+            self._cache.clear()
+        self._cache[agent_id] = found
+        return found

@@ -1,0 +1,244 @@
+"""Per-agent state: explicit, bounded, and round-tripping through bytes.
+
+Everything the engine knows about one agent lives in one :class:`AgentState`:
+the lifecycle ledger (tasks, credentials, sponsors), each detector's own
+section, the alert/command dedup memory and pending event-time timers. Every
+collection has a cap so state stays compact (target ≤ 16 KiB serialised) no
+matter what an agent sends; the oldest, least useful entries go first.
+
+Records are short lists, not objects: they serialise as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+SNAPSHOT_VERSION = 1
+
+MAX_SEEN = 256  # event ids remembered for redelivery dedup
+MAX_TASKS = 32
+MAX_CREDS = 64
+MAX_SPONSORS = 8
+MAX_ALERTED = 64
+MAX_COMMANDED = 64
+MAX_TIMERS = 32
+
+# Field positions in the ledger records.
+T_STARTED, T_ENDED, T_SPONSOR, T_CREDS, T_END_EVENT = range(5)
+C_TASK, C_ISSUED, C_EXPIRES, C_REVOKED = range(4)
+S_ACTIVE, S_ENDED, S_END_EVENT = range(3)
+
+
+def event_key(event_id: str) -> int:
+    """A stable 64-bit key for an event id (not ``hash()``: that changes per process)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
+
+
+def _evict(d: dict[str, Any], cap: int, prefer: int | None = None) -> None:
+    """Drop entries (oldest first) until ``len(d) < cap``.
+
+    With ``prefer``, records whose field ``prefer`` is set (e.g. ended tasks)
+    go before the others.
+    """
+    while len(d) >= cap:
+        victim = None
+        if prefer is not None:
+            victim = next((k for k, v in d.items() if v[prefer] is not None), None)
+        if victim is None:
+            victim = next(iter(d))
+        del d[victim]
+
+
+class AgentState:
+    __slots__ = (
+        "agent_id",
+        "alerted",
+        "chains",
+        "commanded",
+        "creds",
+        "kind",
+        "last_ts",
+        "n_calls",
+        "rate",
+        "seen",
+        "seen_ring",
+        "sponsors",
+        "tasks",
+        "timers",
+    )
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.kind: str | None = None
+        self.n_calls = 0
+        self.last_ts = float("-inf")
+        self.seen: set[int] = set()
+        self.seen_ring: list[int] = []
+        self.tasks: dict[str, list[Any]] = {}
+        self.creds: dict[str, list[Any]] = {}
+        self.sponsors: dict[str, list[Any]] = {}
+        # chain name -> [signature, prefixes]; prefix j = [start_call, start_ts, ids, creds] | None
+        self.chains: dict[str, list[Any]] = {}
+        # [base_second, total, 60 per-second buckets]
+        self.rate: list[Any] | None = None
+        self.alerted: dict[str, float] = {}
+        self.commanded: dict[str, float] = {}
+        # [due_ts, detector, key]
+        self.timers: list[list[Any]] = []
+
+    # ------------------------------------------------------------ dedup of events
+    def seen_before(self, event_id: str) -> bool:
+        """True if this event id was processed already; remembers it otherwise."""
+        k = event_key(event_id)
+        if k in self.seen:
+            return True
+        self.seen.add(k)
+        ring = self.seen_ring
+        ring.append(k)
+        if len(ring) > MAX_SEEN:
+            self.seen.discard(ring.pop(0))
+        return False
+
+    # ------------------------------------------------------------ ledger
+    def task(self, task_id: str) -> list[Any] | None:
+        return self.tasks.get(task_id)
+
+    def start_task(self, task_id: str, ts: float, sponsor: str | None) -> list[Any]:
+        rec = self.tasks.get(task_id)
+        if rec is None:
+            _evict(self.tasks, MAX_TASKS, prefer=T_ENDED)
+            rec = self.tasks[task_id] = [ts, None, sponsor, [], None]
+        else:
+            rec[T_STARTED] = min(rec[T_STARTED], ts)
+            rec[T_SPONSOR] = rec[T_SPONSOR] or sponsor
+        return rec
+
+    def end_task(self, task_id: str, ts: float, event_id: str, sponsor: str | None) -> list[Any]:
+        rec = self.tasks.get(task_id) or self.start_task(task_id, ts, sponsor)
+        if rec[T_ENDED] is None or ts < rec[T_ENDED]:
+            rec[T_ENDED] = ts
+            rec[T_END_EVENT] = event_id
+        return rec
+
+    def issue_credential(self, cred_id: str, task_id: str | None, ts: float, expires: float) -> None:
+        if cred_id not in self.creds:
+            _evict(self.creds, MAX_CREDS, prefer=C_REVOKED)
+        self.creds[cred_id] = [task_id, ts, expires, None]
+        if task_id is not None:
+            rec = self.tasks.get(task_id)
+            if rec is not None and cred_id not in rec[T_CREDS]:
+                rec[T_CREDS].append(cred_id)
+                del rec[T_CREDS][:-8]
+
+    def revoke_credential(self, cred_id: str, ts: float) -> None:
+        rec = self.creds.get(cred_id)
+        if rec is None:
+            _evict(self.creds, MAX_CREDS, prefer=C_REVOKED)
+            rec = self.creds[cred_id] = [None, None, None, ts]
+        elif rec[C_REVOKED] is None or ts < rec[C_REVOKED]:
+            rec[C_REVOKED] = ts
+
+    def live_credentials(self, task_id: str, ts: float) -> list[str]:
+        """Credentials of a task neither revoked nor expired at ``ts``."""
+        out = []
+        for cid, rec in self.creds.items():
+            if rec[C_TASK] != task_id or rec[C_REVOKED] is not None:
+                continue
+            if rec[C_EXPIRES] is not None and rec[C_EXPIRES] <= ts:
+                continue
+            out.append(cid)
+        return out
+
+    def sponsor(self, name: str) -> list[Any]:
+        rec = self.sponsors.get(name)
+        if rec is None:
+            _evict(self.sponsors, MAX_SPONSORS)
+            rec = self.sponsors[name] = [None, None, None]
+        return rec
+
+    def sponsor_seen(self, name: str, ts: float) -> None:
+        rec = self.sponsor(name)
+        if rec[S_ACTIVE] is None or ts > rec[S_ACTIVE]:
+            rec[S_ACTIVE] = ts
+        if rec[S_ENDED] is not None and ts > rec[S_ENDED]:
+            rec[S_ENDED] = rec[S_END_EVENT] = None  # back again: a new session
+
+    # ------------------------------------------------------------ alert / command memory
+    def recently(self, memo: dict[str, float], key: str, ts: float, window: float, cap: int) -> bool:
+        """True if ``key`` was recorded within ``window`` seconds before ``ts``; records it otherwise."""
+        last = memo.get(key)
+        if last is not None and ts - last < window:
+            return True
+        if key not in memo and len(memo) >= cap:
+            del memo[min(memo, key=memo.__getitem__)]
+        memo[key] = ts
+        return False
+
+    # ------------------------------------------------------------ timers
+    def set_timer(self, due: float, detector: str, key: str) -> None:
+        """Set (or move) the timer ``(detector, key)`` to fire at event time ``due``."""
+        for t in self.timers:
+            if t[1] == detector and t[2] == key:
+                t[0] = due
+                return
+        if len(self.timers) >= MAX_TIMERS:
+            self.timers.sort()
+            self.timers.pop()  # the one furthest away
+        self.timers.append([due, detector, key])
+
+    def pop_due(self, watermark: float) -> list[list[Any]]:
+        due = [t for t in self.timers if t[0] <= watermark]
+        if due:
+            self.timers = [t for t in self.timers if t[0] > watermark]
+            due.sort()
+        return due
+
+    def next_due(self) -> float | None:
+        return min((t[0] for t in self.timers), default=None)
+
+    # ------------------------------------------------------------ snapshot
+    def snapshot(self) -> bytes:
+        return orjson.dumps(
+            [
+                SNAPSHOT_VERSION,
+                self.agent_id,
+                self.kind,
+                self.n_calls,
+                self.last_ts if self.last_ts != float("-inf") else None,
+                self.seen_ring,
+                self.tasks,
+                self.creds,
+                self.sponsors,
+                self.chains,
+                self.rate,
+                self.alerted,
+                self.commanded,
+                self.timers,
+            ]
+        )
+
+    @classmethod
+    def restore(cls, data: bytes) -> AgentState:
+        obj = orjson.loads(data)
+        if not isinstance(obj, list) or not obj or obj[0] != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported agent-state snapshot (version {obj[0] if obj else None!r})")
+        (_, agent_id, kind, n_calls, last_ts, ring, tasks, creds, sponsors, chains, rate,
+         alerted, commanded, timers) = obj
+        st = cls(agent_id)
+        st.kind = kind
+        st.n_calls = n_calls
+        st.last_ts = float("-inf") if last_ts is None else last_ts
+        st.seen_ring = ring
+        st.seen = set(ring)
+        st.tasks = tasks
+        st.creds = creds
+        st.sponsors = sponsors
+        st.chains = chains
+        st.rate = rate
+        st.alerted = alerted
+        st.commanded = commanded
+        st.timers = timers
+        return st

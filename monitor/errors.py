@@ -1,0 +1,51 @@
+"""One root exception for the whole package.
+
+Library errors (pydantic, orjson, YAML) are mapped to these at the boundary, so
+callers only ever catch :class:`MonitorError` subclasses.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Root of every error mcp-monitor raises on purpose."""
+
+
+class DecodeError(MonitorError):
+    """A message could not be turned into an event; ``reason`` says why.
+
+    ``field`` names the offending field where one is known, so the
+    dead-letter entry and the CLI can point at it.
+    """
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+class CharterError(MonitorError):
+    """A charter document is invalid. ``problems`` lists every one found."""
+
+    def __init__(self, problems: list[CharterProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+class CharterProblem:
+    """One problem in a charter: where (file, key path, line) and what."""
+
+    __slots__ = ("file", "key", "line", "message")
+
+    def __init__(self, file: str, key: str, line: int | None, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"CharterProblem({self!s})"
