@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import CharterError, CharterProblem
 
@@ -81,11 +89,12 @@ class Limits(_Strict):
     sponsor_quiet_seconds: float | None = Field(default=None, gt=0)
     hours: str | None = Field(default=None, description='UTC window "HH:MM-HH:MM"')
 
-    @model_validator(mode="after")
-    def _hours_format(self) -> Limits:
-        if self.hours is not None and not _HOURS.match(self.hours):
-            raise ValueError(f'hours must look like "06:00-22:00" (UTC), got {self.hours!r}')
-        return self
+    @field_validator("hours")
+    @classmethod
+    def _hours_format(cls, v: str | None) -> str | None:
+        if v is not None and not _HOURS.match(v):
+            raise ValueError(f'hours must look like "06:00-22:00" (UTC), got {v!r}')
+        return v
 
     def hours_window(self) -> tuple[int, int] | None:
         """The allowed window as minutes of the day ``(start, end)``; may wrap midnight."""
@@ -114,7 +123,9 @@ class Baseline(_Strict):
 class Charter(_Strict):
     """One charter document. See the README section "Writing a charter"."""
 
-    agent: Name = Field(description="Exact agent id or a glob such as spiffe://corp/agents/patcher-*")
+    agent: Name = Field(
+        description="Exact agent id or a glob such as spiffe://corp/agents/patcher-*"
+    )
     kind: Literal["delegated", "autonomous"]
     mission: Annotated[str, StringConstraints(max_length=4096)] = ""
     mode: Literal["enforce", "observe"] = Field(
@@ -167,7 +178,9 @@ def _line_for(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int | 
     return lines.get(())
 
 
-def _problems(err: ValidationError, name: str, lines: dict[tuple[str, ...], int]) -> list[CharterProblem]:
+def _problems(
+    err: ValidationError, name: str, lines: dict[tuple[str, ...], int]
+) -> list[CharterProblem]:
     out = []
     for e in err.errors(include_url=False):
         loc = tuple(str(p) for p in e["loc"])
@@ -178,7 +191,9 @@ def _problems(err: ValidationError, name: str, lines: dict[tuple[str, ...], int]
     return out
 
 
-def parse_charter(data: Any, name: str = "<charter>", lines: dict[tuple[str, ...], int] | None = None) -> Charter:
+def parse_charter(
+    data: Any, name: str = "<charter>", lines: dict[tuple[str, ...], int] | None = None
+) -> Charter:
     """Validate a charter document already parsed into Python data."""
     if not isinstance(data, dict):
         raise CharterError([CharterProblem(name, "", 1, "a charter must be a YAML mapping")])

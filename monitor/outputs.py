@@ -33,7 +33,9 @@ class FrameworkRef(_Out):
 class Frameworks(_Out):
     """Mappings to published frameworks, by their own ids and names."""
 
-    owasp_agentic: list[FrameworkRef] = Field(description="OWASP Top 10 for Agentic Applications (2026)")
+    owasp_agentic: list[FrameworkRef] = Field(
+        description="OWASP Top 10 for Agentic Applications (2026)"
+    )
     maestro: list[FrameworkRef] = Field(description="CSA MAESTRO layers")
     nist_ai_rmf: list[str] = Field(description="NIST AI RMF functions")
 
@@ -41,8 +43,12 @@ class Frameworks(_Out):
 class CharterClause(_Out):
     """The part of the charter an alert is about."""
 
-    charter: str | None = Field(description="The charter's agent pattern; None if no charter applies")
-    key: str = Field(description='Key path in the charter, e.g. "tools" or "forbidden_chains.exfiltration"')
+    charter: str | None = Field(
+        description="The charter's agent pattern; None if no charter applies"
+    )
+    key: str = Field(
+        description='Key path in the charter, e.g. "tools" or "forbidden_chains.exfiltration"'
+    )
     text: str = Field(description="What the clause says, in words")
     mission: str = ""
 

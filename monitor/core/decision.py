@@ -83,7 +83,7 @@ class DecisionStep:
                         mission=charter.mission if charter else "",
                     ),
                     frameworks=_cached_frameworks(f.detector),
-                    mode=mode,  # type: ignore[arg-type]
+                    mode=mode,
                     task_id=f.task_id,
                     sponsor=sponsor,
                     session_id=f.session_id,
@@ -110,7 +110,7 @@ class DecisionStep:
                     session_id=f.session_id if f.revoke == "session" else None,
                     reason=f.reason,
                     alert_ids=alert_ids,
-                    mode=mode,  # type: ignore[arg-type]
+                    mode=mode,
                 )
             )
         return alerts, commands, suppressed

@@ -81,7 +81,9 @@ class Engine:
         if unknown:
             raise ValueError(f"unknown detectors {unknown}; known: {sorted(REGISTRY)}")
         self.detectors: list[Detector] = [
-            LingeringAccess(settings.clock_skew_seconds) if n == LingeringAccess.name else REGISTRY[n]()
+            LingeringAccess(settings.clock_skew_seconds)
+            if n == LingeringAccess.name
+            else REGISTRY[n]()
             for n in names
         ]
         self._by_name = {d.name: d for d in self.detectors}
@@ -120,7 +122,11 @@ class Engine:
         charter = self.charters.for_agent(agent_id)
         if isinstance(event, ToolCall):
             stats["tool_call"] += 1
-            findings, sponsor, cred = self._call(event, t, st, charter), event.sponsor, event.credential_id
+            findings, sponsor, cred = (
+                self._call(event, t, st, charter),
+                event.sponsor,
+                event.credential_id,
+            )
         else:
             stats[event.type] += 1
             findings = self._lifecycle(event, t, st, charter)
@@ -146,9 +152,7 @@ class Engine:
 
     def rebuild_timers(self) -> None:
         """Re-index pending timers from agent state (after a restore or rebalance)."""
-        self._timers = [
-            (t[0], agent_id) for agent_id, st in self.states.items() for t in st.timers
-        ]
+        self._timers = [(t[0], agent_id) for agent_id, st in self.states.items() for t in st.timers]
         heapq.heapify(self._timers)
 
     def put_charter(self, charter: Charter) -> CompiledCharter:
@@ -236,8 +240,13 @@ class Engine:
         return out
 
     def _decide(
-        self, findings: list[Finding], t: float, st: AgentState, charter: CompiledCharter | None,
-        sponsor: str | None, cred: str | None,
+        self,
+        findings: list[Finding],
+        t: float,
+        st: AgentState,
+        charter: CompiledCharter | None,
+        sponsor: str | None,
+        cred: str | None,
     ) -> Decision:
         alerts, commands, suppressed = self.decision.decide(findings, t, st, charter, sponsor, cred)
         stats = self.stats

@@ -72,7 +72,9 @@ class CompiledCharter:
         self.baseline = charter.baseline
         self.hours = charter.limits.hours_window()
         self.tenants = frozenset(charter.tenants) if charter.tenants is not None else None
-        self.data_domains = frozenset(charter.data_domains) if charter.data_domains is not None else None
+        self.data_domains = (
+            frozenset(charter.data_domains) if charter.data_domains is not None else None
+        )
         self.exact_grants: dict[tuple[str, str], frozenset[str]] = {}
         self._glob_grants: list[tuple[re.Pattern[str], re.Pattern[str], frozenset[str]]] = []
         for g in charter.tools:
@@ -115,7 +117,9 @@ class CompiledCharter:
         self._resource_cache[resource] = classes
         return classes
 
-    def call_classes(self, grant: frozenset[str] | None, resources: Sequence[str]) -> frozenset[str]:
+    def call_classes(
+        self, grant: frozenset[str] | None, resources: Sequence[str]
+    ) -> frozenset[str]:
         classes = grant or _EMPTY
         for r in resources:
             rc = self.resource_classes(r)

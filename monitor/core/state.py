@@ -123,7 +123,9 @@ class AgentState:
             rec[T_END_EVENT] = event_id
         return rec
 
-    def issue_credential(self, cred_id: str, task_id: str | None, ts: float, expires: float) -> None:
+    def issue_credential(
+        self, cred_id: str, task_id: str | None, ts: float, expires: float
+    ) -> None:
         if cred_id not in self.creds:
             _evict(self.creds, MAX_CREDS, prefer=C_REVOKED)
         self.creds[cred_id] = [task_id, ts, expires, None]
@@ -167,7 +169,9 @@ class AgentState:
             rec[S_ENDED] = rec[S_END_EVENT] = None  # back again: a new session
 
     # ------------------------------------------------------------ alert / command memory
-    def recently(self, memo: dict[str, float], key: str, ts: float, window: float, cap: int) -> bool:
+    def recently(
+        self, memo: dict[str, float], key: str, ts: float, window: float, cap: int
+    ) -> bool:
         """True if ``key`` was recorded within ``window`` seconds before ``ts``; records it otherwise."""
         last = memo.get(key)
         if last is not None and ts - last < window:
@@ -224,9 +228,25 @@ class AgentState:
     def restore(cls, data: bytes) -> AgentState:
         obj = orjson.loads(data)
         if not isinstance(obj, list) or not obj or obj[0] != SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported agent-state snapshot (version {obj[0] if obj else None!r})")
-        (_, agent_id, kind, n_calls, last_ts, ring, tasks, creds, sponsors, chains, rate,
-         alerted, commanded, timers) = obj
+            raise ValueError(
+                f"unsupported agent-state snapshot (version {obj[0] if obj else None!r})"
+            )
+        (
+            _,
+            agent_id,
+            kind,
+            n_calls,
+            last_ts,
+            ring,
+            tasks,
+            creds,
+            sponsors,
+            chains,
+            rate,
+            alerted,
+            commanded,
+            timers,
+        ) = obj
         st = cls(agent_id)
         st.kind = kind
         st.n_calls = n_calls

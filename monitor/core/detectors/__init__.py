@@ -5,5 +5,14 @@ from __future__ import annotations
 from monitor.core.detectors import chain, lingering, out_of_charter, rate, sponsor
 from monitor.core.detectors.base import REGISTRY, CallContext, Detector, Finding
 
-__all__ = ["REGISTRY", "CallContext", "Detector", "Finding", "chain", "lingering",
-           "out_of_charter", "rate", "sponsor"]
+__all__ = [
+    "REGISTRY",
+    "CallContext",
+    "Detector",
+    "Finding",
+    "chain",
+    "lingering",
+    "out_of_charter",
+    "rate",
+    "sponsor",
+]

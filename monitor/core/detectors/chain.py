@@ -23,7 +23,9 @@ from monitor.core.state import AgentState
 _START, _T0, _IDS, _CREDS = range(4)
 
 
-def _alive(p: list[Any], index: int, t: float, within_calls: int | None, within_s: float | None) -> bool:
+def _alive(
+    p: list[Any], index: int, t: float, within_calls: int | None, within_s: float | None
+) -> bool:
     if within_calls is not None and index - p[_START] + 1 > within_calls:
         return False
     return within_s is None or t - p[_T0] <= within_s
@@ -64,7 +66,9 @@ class ForbiddenChainDetector(Detector):
                 creds = p[_CREDS] + ([c.credential_id] if c.credential_id else [])
                 if j == k - 1:
                     out.append(
-                        self._finding(ctx, chain, ids, creds, ctx.t - p[_T0], ctx.index - p[_START] + 1)
+                        self._finding(
+                            ctx, chain, ids, creds, ctx.t - p[_T0], ctx.index - p[_START] + 1
+                        )
                     )
                     slot[1] = [None] * (k - 1)
                     break
@@ -73,13 +77,22 @@ class ForbiddenChainDetector(Detector):
                     prefixes[j] = [p[_START], p[_T0], ids, creds]
             else:
                 if seq[0] in classes:
-                    prefixes[0] = [ctx.index, ctx.t, [c.event_id],
-                                   [c.credential_id] if c.credential_id else []]
+                    prefixes[0] = [
+                        ctx.index,
+                        ctx.t,
+                        [c.event_id],
+                        [c.credential_id] if c.credential_id else [],
+                    ]
         return out
 
     def _finding(
-        self, ctx: CallContext, chain: ForbiddenChain, ids: list[str], creds: list[str],
-        span_s: float, span_calls: int,
+        self,
+        ctx: CallContext,
+        chain: ForbiddenChain,
+        ids: list[str],
+        creds: list[str],
+        span_s: float,
+        span_calls: int,
     ) -> Finding:
         c = ctx.call
         name, seq = chain.name, chain.sequence

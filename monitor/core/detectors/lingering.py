@@ -20,7 +20,7 @@ from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, fmt_seconds, register
 from monitor.core.policy import CompiledCharter
-from monitor.core.state import C_EXPIRES, C_REVOKED, T_ENDED, T_END_EVENT, AgentState
+from monitor.core.state import C_EXPIRES, C_REVOKED, T_END_EVENT, T_ENDED, AgentState
 from monitor.events import CredentialIssued, TaskEnded
 
 
@@ -48,21 +48,32 @@ class LingeringAccess(Detector):
                     ev = [task[T_END_EVENT], c.event_id] if task[T_END_EVENT] else [c.event_id]
                     out.append(
                         Finding(
-                            self.name, "limits.task_grace_seconds",
-                            f"authority ends with the task (+{fmt_seconds(grace)} grace)", "high",
+                            self.name,
+                            "limits.task_grace_seconds",
+                            f"authority ends with the task (+{fmt_seconds(grace)} grace)",
+                            "high",
                             f"{c.agent_id} called {c.server}/{c.tool} {fmt_seconds(late)} after its "
                             f"task {c.task_id} ended (grace {fmt_seconds(grace)})",
-                            ev, revoke="task", credential_ids=creds, task_id=c.task_id,
-                            session_id=c.session_id, dedup=f"task:{c.task_id}",
+                            ev,
+                            revoke="task",
+                            credential_ids=creds,
+                            task_id=c.task_id,
+                            session_id=c.session_id,
+                            dedup=f"task:{c.task_id}",
                             details={"seconds_after_end": round(late, 3)},
                         )
                     )
         elif ctx.kind == "delegated":
             out.append(
                 Finding(
-                    self.name, "kind", "delegated authority is bound to one task", "medium",
+                    self.name,
+                    "kind",
+                    "delegated authority is bound to one task",
+                    "medium",
                     f"delegated agent {c.agent_id} called {c.server}/{c.tool} outside any task",
-                    [c.event_id], session_id=c.session_id, dedup="no-task",
+                    [c.event_id],
+                    session_id=c.session_id,
+                    dedup="no-task",
                 )
             )
         if c.credential_id is not None:
@@ -74,28 +85,41 @@ class LingeringAccess(Detector):
     def _credential_use(self, ctx: CallContext, cred: list[Any]) -> list[Finding]:
         c = ctx.call
         cid = c.credential_id
-        assert cid is not None  # noqa: S101 - checked by the caller
+        assert cid is not None
         revoked, expires = cred[C_REVOKED], cred[C_EXPIRES]
         if revoked is not None and ctx.t > revoked + self.skew:
             return [
                 Finding(
-                    self.name, "credential_revoked", "a revoked credential grants nothing",
+                    self.name,
+                    "credential_revoked",
+                    "a revoked credential grants nothing",
                     "critical",
                     f"{c.agent_id} called {c.server}/{c.tool} with credential {cid} "
                     f"{fmt_seconds(ctx.t - revoked)} after it was revoked: revocation is not "
                     "being enforced",
-                    [c.event_id], revoke="credential", credential_ids=[cid], task_id=c.task_id,
-                    session_id=c.session_id, dedup=f"revoked:{cid}",
+                    [c.event_id],
+                    revoke="credential",
+                    credential_ids=[cid],
+                    task_id=c.task_id,
+                    session_id=c.session_id,
+                    dedup=f"revoked:{cid}",
                 )
             ]
         if expires is not None and ctx.t > expires + self.skew:
             return [
                 Finding(
-                    self.name, "credential_expired", "an expired credential grants nothing", "high",
+                    self.name,
+                    "credential_expired",
+                    "an expired credential grants nothing",
+                    "high",
                     f"{c.agent_id} called {c.server}/{c.tool} with credential {cid} "
                     f"{fmt_seconds(ctx.t - expires)} after it expired",
-                    [c.event_id], revoke="credential", credential_ids=[cid], task_id=c.task_id,
-                    session_id=c.session_id, dedup=f"expired:{cid}",
+                    [c.event_id],
+                    revoke="credential",
+                    credential_ids=[cid],
+                    task_id=c.task_id,
+                    session_id=c.session_id,
+                    dedup=f"expired:{cid}",
                 )
             ]
         return []
@@ -107,11 +131,18 @@ class LingeringAccess(Detector):
             creds = st.live_credentials(event.task_id, t)
             return [
                 Finding(
-                    self.name, "task", "authority ends when the task ends", "info",
+                    self.name,
+                    "task",
+                    "authority ends when the task ends",
+                    "info",
                     f"task {event.task_id} of {event.agent_id} ended: revoking its "
                     f"{len(creds)} live credential(s) proactively",
-                    [event.event_id], revoke="task", credential_ids=creds, task_id=event.task_id,
-                    notify=False, dedup=f"task-end:{event.task_id}",
+                    [event.event_id],
+                    revoke="task",
+                    credential_ids=creds,
+                    task_id=event.task_id,
+                    notify=False,
+                    dedup=f"task-end:{event.task_id}",
                 )
             ]
         if isinstance(event, CredentialIssued):
@@ -127,12 +158,17 @@ class LingeringAccess(Detector):
         if max_ttl is not None and ttl > max_ttl + self.skew:
             out.append(
                 Finding(
-                    self.name, "limits.credential_max_ttl",
-                    f"credentials live at most {fmt_seconds(max_ttl)}", "high",
+                    self.name,
+                    "limits.credential_max_ttl",
+                    f"credentials live at most {fmt_seconds(max_ttl)}",
+                    "high",
                     f"credential {ev.credential_id} for {ev.agent_id} was issued with a TTL of "
                     f"{fmt_seconds(ttl)}, above the charter maximum of {fmt_seconds(max_ttl)}",
-                    [ev.event_id], revoke="credential", credential_ids=[ev.credential_id],
-                    task_id=ev.task_id, dedup=f"ttl:{ev.credential_id}",
+                    [ev.event_id],
+                    revoke="credential",
+                    credential_ids=[ev.credential_id],
+                    task_id=ev.task_id,
+                    dedup=f"ttl:{ev.credential_id}",
                     details={"ttl_seconds": round(ttl, 3), "max_ttl_seconds": max_ttl},
                 )
             )
@@ -141,12 +177,17 @@ class LingeringAccess(Detector):
             if task is not None and task[T_ENDED] is not None and t > task[T_ENDED] + self.skew:
                 out.append(
                     Finding(
-                        self.name, "task", "authority ends when the task ends", "high",
+                        self.name,
+                        "task",
+                        "authority ends when the task ends",
+                        "high",
                         f"credential {ev.credential_id} was issued to {ev.agent_id} for task "
                         f"{ev.task_id} {fmt_seconds(t - task[T_ENDED])} after the task ended",
                         [e for e in (task[T_END_EVENT], ev.event_id) if e],
-                        revoke="credential", credential_ids=[ev.credential_id],
-                        task_id=ev.task_id, dedup=f"issued-after-end:{ev.credential_id}",
+                        revoke="credential",
+                        credential_ids=[ev.credential_id],
+                        task_id=ev.task_id,
+                        dedup=f"issued-after-end:{ev.credential_id}",
                     )
                 )
         return out

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
 from monitor.core.state import AgentState
+from monitor.outputs import Severity
 
 
 @register
@@ -39,7 +40,7 @@ class OutOfCharterTool(Detector):
             ]
         out: list[Finding] = []
         denied = c.outcome == "denied"
-        severity = "medium" if denied else "high"
+        severity: Severity = "medium" if denied else "high"
         scope, creds = call_target(ctx)
         revoke = None if denied else scope
         was = " (the gateway denied it)" if denied else ""
@@ -47,9 +48,18 @@ class OutOfCharterTool(Detector):
         def add(key: str, text: str, reason: str, dedup: str, **details: str | None) -> None:
             out.append(
                 Finding(
-                    self.name, key, text, severity, reason + was, [c.event_id],
-                    revoke=revoke, credential_ids=creds, task_id=c.task_id,
-                    session_id=c.session_id, dedup=dedup, details=dict(details),
+                    self.name,
+                    key,
+                    text,
+                    severity,
+                    reason + was,
+                    [c.event_id],
+                    revoke=revoke,
+                    credential_ids=creds,
+                    task_id=c.task_id,
+                    session_id=c.session_id,
+                    dedup=dedup,
+                    details=dict(details),
                 )
             )
 
@@ -60,7 +70,8 @@ class OutOfCharterTool(Detector):
                 f"{c.agent_id} called {c.server}/{c.tool}, which its charter ({ch.pattern}) does "
                 f"not grant",
                 f"tool:{c.server}/{c.tool}",
-                server=c.server, tool=c.tool,
+                server=c.server,
+                tool=c.tool,
             )
         if ch.tenants is not None and c.tenant is not None and c.tenant not in ch.tenants:
             add(
@@ -71,7 +82,11 @@ class OutOfCharterTool(Detector):
                 f"tenant:{c.tenant}",
                 tenant=c.tenant,
             )
-        if ch.data_domains is not None and c.data_domain is not None and c.data_domain not in ch.data_domains:
+        if (
+            ch.data_domains is not None
+            and c.data_domain is not None
+            and c.data_domain not in ch.data_domains
+        ):
             add(
                 "data_domains",
                 f"data domains {sorted(ch.data_domains)}",
@@ -97,11 +112,17 @@ class OutOfCharterTool(Detector):
             if not ch.in_hours(when.hour * 60 + when.minute):
                 out.append(
                     Finding(
-                        self.name, "limits.hours", f"hours {ch.limits.hours} UTC", "medium",
+                        self.name,
+                        "limits.hours",
+                        f"hours {ch.limits.hours} UTC",
+                        "medium",
                         f"{c.agent_id} called {c.server}/{c.tool} at {when:%H:%M} UTC, outside its "
                         f"charter's hours {ch.limits.hours} UTC",
-                        [c.event_id], task_id=c.task_id, session_id=c.session_id,
-                        dedup="hours", details={"time": f"{when:%H:%M}"},
+                        [c.event_id],
+                        task_id=c.task_id,
+                        session_id=c.session_id,
+                        dedup="hours",
+                        details={"time": f"{when:%H:%M}"},
                     )
                 )
         return out

@@ -50,10 +50,16 @@ class RateLimit(Detector):
         c = ctx.call
         return [
             Finding(
-                self.name, "limits.max_calls_per_minute", f"at most {limit} calls a minute", "medium",
+                self.name,
+                "limits.max_calls_per_minute",
+                f"at most {limit} calls a minute",
+                "medium",
                 f"{c.agent_id} made {total} calls in the last minute, above its charter's limit "
                 f"of {limit}",
-                [c.event_id], task_id=c.task_id, session_id=c.session_id, dedup="rate",
+                [c.event_id],
+                task_id=c.task_id,
+                session_id=c.session_id,
+                dedup="rate",
                 details={"calls_last_minute": total, "limit": limit},
             )
         ]

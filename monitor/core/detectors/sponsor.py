@@ -41,10 +41,16 @@ class AbsentSponsor(Detector):
         if sponsor is None:
             return [
                 Finding(
-                    self.name, "kind", "a delegated agent acts for a named human", "medium",
+                    self.name,
+                    "kind",
+                    "a delegated agent acts for a named human",
+                    "medium",
                     f"delegated agent {c.agent_id} called {c.server}/{c.tool} with no sponsor on "
                     "record",
-                    [c.event_id], task_id=c.task_id, session_id=c.session_id, dedup="no-sponsor",
+                    [c.event_id],
+                    task_id=c.task_id,
+                    session_id=c.session_id,
+                    dedup="no-sponsor",
                 )
             ]
         rec = st.sponsors.get(sponsor)
@@ -55,7 +61,9 @@ class AbsentSponsor(Detector):
         if ended is not None and ctx.t > ended + grace:
             return [
                 self._finding(
-                    ctx, sponsor, "sponsor_ended",
+                    ctx,
+                    sponsor,
+                    "sponsor_ended",
                     f"{fmt_seconds(ctx.t - ended)} after sponsor {sponsor}'s session ended",
                     [rec[S_END_EVENT], c.event_id] if rec[S_END_EVENT] else [c.event_id],
                 )
@@ -65,7 +73,9 @@ class AbsentSponsor(Detector):
         if quiet is not None and last is not None and ctx.t - last > quiet:
             return [
                 self._finding(
-                    ctx, sponsor, "limits.sponsor_quiet_seconds",
+                    ctx,
+                    sponsor,
+                    "limits.sponsor_quiet_seconds",
                     f"while sponsor {sponsor} has been quiet for {fmt_seconds(ctx.t - last)} "
                     f"(limit {fmt_seconds(quiet)})",
                     [c.event_id],
@@ -73,16 +83,25 @@ class AbsentSponsor(Detector):
             ]
         return ()
 
-    def _finding(self, ctx: CallContext, sponsor: str, key: str, when: str, ev: list[str]) -> Finding:
+    def _finding(
+        self, ctx: CallContext, sponsor: str, key: str, when: str, ev: list[str]
+    ) -> Finding:
         c = ctx.call
         creds = [c.credential_id] if c.credential_id else []
         return Finding(
-            self.name, key, "delegated authority ends when its sponsor is gone", "high",
+            self.name,
+            key,
+            "delegated authority ends when its sponsor is gone",
+            "high",
             f"delegated agent {c.agent_id} called {c.server}/{c.tool} {when}: it is acting "
             "autonomously on borrowed authority",
-            ev, revoke="task" if c.task_id else ("credential" if creds else "agent"),
-            credential_ids=creds, task_id=c.task_id, session_id=c.session_id,
-            dedup=f"{key}:{sponsor}", details={"sponsor": sponsor},
+            ev,
+            revoke="task" if c.task_id else ("credential" if creds else "agent"),
+            credential_ids=creds,
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup=f"{key}:{sponsor}",
+            details={"sponsor": sponsor},
         )
 
     def on_lifecycle(
@@ -105,13 +124,18 @@ class AbsentSponsor(Detector):
             creds = st.live_credentials(task_id, t)
             out.append(
                 Finding(
-                    self.name, "sponsor_ended", "delegated authority ends when its sponsor is gone",
+                    self.name,
+                    "sponsor_ended",
+                    "delegated authority ends when its sponsor is gone",
                     "info",
                     f"task {task_id} of {st.agent_id} is still open {fmt_seconds(t - rec[S_ENDED])} "
                     f"after its sponsor {key} left: revoking it and its {len(creds)} live "
                     "credential(s) proactively",
-                    [rec[S_END_EVENT]] if rec[S_END_EVENT] else [], revoke="task",
-                    credential_ids=creds, task_id=task_id, notify=False,
+                    [rec[S_END_EVENT]] if rec[S_END_EVENT] else [],
+                    revoke="task",
+                    credential_ids=creds,
+                    task_id=task_id,
+                    notify=False,
                     dedup=f"orphan:{task_id}",
                 )
             )

@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up, then replay the bundled example traffic (no Kafka needed)
+#   make test   set up, install and start the Kafka broker the tests use, run every test
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint kafka-start kafka-stop clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/mcpmon replay examples/events.jsonl --charters examples/charters --out out
+
+kafka-start:
+	bash scripts/kafka.sh start
+
+kafka-stop:
+	bash scripts/kafka.sh stop
+
+lint: setup
+	$(BIN)/ruff check monitor tests
+	$(BIN)/ruff format --check monitor tests
+
+test: setup kafka-start lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

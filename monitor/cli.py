@@ -1,0 +1,250 @@
+"""``mcpmon``: the command line. Every sub-command is a thin shell over the core."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from monitor.errors import CharterError, MonitorError
+
+EPILOG = "Contracts and charter format: README.md and schemas/. Exit status: 0 ok, 1 findings/problems, 2 usage."
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from monitor.settings import load_settings
+
+    return load_settings(
+        {
+            "force_observe": True if getattr(args, "observe", False) else None,
+            "allowed_lateness_seconds": getattr(args, "lateness", None),
+            "alert_dedup_seconds": getattr(args, "dedup_seconds", None),
+        }
+    )
+
+
+def _engine(charters_dir: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from monitor.charter import load_charter_dir
+    from monitor.core import Engine
+
+    return Engine(load_charter_dir(charters_dir), _settings(args).engine())
+
+
+# ---------------------------------------------------------------- replay
+def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.replay import replay_file
+
+    engine = _engine(args.charters, args)
+    if args.events != "-" and not Path(args.events).is_file():
+        raise MonitorError(f"events file not found: {args.events}")
+    summary = replay_file(args.events, engine, args.out, progress=sys.stderr)
+    if args.json:
+        sys.stdout.write(
+            orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+    else:
+        print(summary.render())
+        print(f"wrote {args.out}/alerts.jsonl, revocations.jsonl, deadletter.jsonl")
+    return 0
+
+
+# ---------------------------------------------------------------- check-charter
+def cmd_check_charter(args: argparse.Namespace) -> int:
+    from monitor.charter import load_charter_dir
+
+    failed = 0
+    for path in args.files:
+        try:
+            charters = load_charter_dir(path)
+        except CharterError as err:
+            failed += 1
+            for p in err.problems:
+                print(f"error: {p}")
+            continue
+        for c in charters:
+            print(
+                f"ok: {path}: {c.agent} ({c.kind}, {c.mode}, {len(c.tools)} tools, "
+                f"{len(c.forbidden_chains)} forbidden chains)"
+            )
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- schemas
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from monitor import schemas
+
+    if args.check:
+        bad = schemas.stale(args.out)
+        if bad:
+            print(f"stale schema files in {args.out}: {', '.join(bad)} (run: mcpmon schemas)")
+            return 1
+        print(f"{args.out}: up to date")
+        return 0
+    for p in schemas.write(args.out):
+        print(f"wrote {p}")
+    return 0
+
+
+# ---------------------------------------------------------------- simulate / evaluate
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from monitor import simulate
+
+    sim = simulate.simulate(args.agents, args.minutes, args.seed, attacks=not args.no_attacks)
+    simulate.write(sim, args.out)
+    n_attacks = sum(1 for label in sim.labels if label["label"] == "attack")
+    print(
+        f"wrote {len(sim.events):,} events, {len(sim.charters)} charters, {len(sim.labels)} labels "
+        f"({n_attacks} injected violations) to {args.out}/"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from monitor.evaluate import evaluate_seeds
+
+    report = evaluate_seeds(args.agents, args.minutes, args.seeds, _settings(args).engine())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "detection.md").write_text(report.to_markdown())
+    (out / "detection.json").write_bytes(report.to_json())
+    print(report.to_markdown())
+    print(f"wrote {out}/detection.md and detection.json")
+    return 0 if report.all_found() else 1
+
+
+# ---------------------------------------------------------------- bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    from monitor import bench
+
+    if args.what == "replay":
+        return bench.bench_replay(args.events, args.seed, args.rounds, args.file)
+    raise MonitorError(f"unknown benchmark {args.what!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mcpmon",
+        description="Streaming behaviour monitor for AI agents that call tools over MCP.",
+        epilog=EPILOG,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    r = sub.add_parser(
+        "replay",
+        help="run the detection engine over a JSONL events file (no Kafka)",
+        description="Replay events through the detection engine and write DIR/alerts.jsonl, "
+        "DIR/revocations.jsonl and DIR/deadletter.jsonl (bad lines with line number and reason). "
+        "Prints a summary; shows progress on stderr when it is a terminal.",
+        epilog="Example: mcpmon replay examples/events.jsonl --charters examples/charters --out out",
+    )
+    r.add_argument(
+        "events", metavar="EVENTS.jsonl", help="events file, one JSON object a line; - for stdin"
+    )
+    r.add_argument(
+        "--charters", required=True, metavar="DIR", help="charter YAML files (a dir or one file)"
+    )
+    r.add_argument("--out", required=True, metavar="DIR", help="output directory (created)")
+    r.add_argument("--observe", action="store_true", help="shadow mode: mark every command observe")
+    r.add_argument(
+        "--lateness", type=float, metavar="S", help="watermark lag in seconds (default 0)"
+    )
+    r.add_argument(
+        "--dedup-seconds", type=float, metavar="S", help="alert dedup window (default 300)"
+    )
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.set_defaults(func=cmd_replay)
+
+    c = sub.add_parser(
+        "check-charter",
+        help="validate charter files, reporting every problem with file, key and line",
+        description="Validate charters. Unknown keys are errors (a misspelt rule must not be "
+        "silently ignored). Exit 1 if any file has a problem.",
+    )
+    c.add_argument("files", nargs="+", metavar="FILE", help="charter YAML files or directories")
+    c.set_defaults(func=cmd_check_charter)
+
+    s = sub.add_parser(
+        "schemas",
+        help="write the JSON Schema of every contract into schemas/",
+        description="Generate JSON Schema files from the pydantic contracts; --check fails on drift.",
+    )
+    s.add_argument(
+        "--out", default="schemas", metavar="DIR", help="target directory (default schemas)"
+    )
+    s.add_argument("--check", action="store_true", help="only check that the files are up to date")
+    s.set_defaults(func=cmd_schemas)
+
+    m = sub.add_parser(
+        "simulate",
+        help="write realistic labelled synthetic traffic, charters and labels",
+        description="Simulate delegated and autonomous agents with charters, tasks, sponsors and "
+        "credentials, with injected violations of every detector and benign near-misses. Writes "
+        "DIR/events.jsonl, DIR/labels.jsonl and DIR/charters/*.yaml. Deterministic per seed.",
+    )
+    m.add_argument("--agents", type=int, default=40, help="number of agents (default 40)")
+    m.add_argument("--minutes", type=float, default=60, help="simulated minutes (default 60)")
+    m.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    m.add_argument("--out", default="sim", metavar="DIR", help="output directory (default sim)")
+    m.add_argument("--no-attacks", action="store_true", help="benign traffic only")
+    m.set_defaults(func=cmd_simulate)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="measure detection quality on labelled simulated traffic",
+        description="Simulate several seeds, run the engine, and score every detector: precision, "
+        "recall, false positives per 1,000 benign calls, near-miss false positives. Writes "
+        "OUT/detection.md and OUT/detection.json. Exit 1 if an injected violation was missed.",
+    )
+    e.add_argument("--agents", type=int, default=60)
+    e.add_argument("--minutes", type=float, default=60)
+    e.add_argument(
+        "--seeds",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[11, 12, 13],
+        help="comma-separated seeds (default 11,12,13)",
+    )
+    e.add_argument(
+        "--out", default="results", metavar="DIR", help="output directory (default results)"
+    )
+    e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser(
+        "bench",
+        help="benchmarks that report a figure and, from the same run, the baseline it compares to",
+        description="replay: events/s of the full engine (decode + validate + detect + encode) vs an "
+        "orjson-decode-only loop over the same bytes, in the same process, best of N rounds.",
+    )
+    b.add_argument("what", choices=["replay"], help="which benchmark")
+    b.add_argument(
+        "--events", type=int, default=500_000, help="events to simulate (default 500000)"
+    )
+    b.add_argument("--seed", type=int, default=7)
+    b.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is reported")
+    b.add_argument("--file", metavar="EVENTS.jsonl", help="use this file instead of simulating")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CharterError as err:
+        for p in err.problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 1
+    except MonitorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

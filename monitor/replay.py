@@ -1,0 +1,179 @@
+"""The embedded replay runner: a JSONL file in, alerts and revocations out, no Kafka.
+
+A thin shell: it decodes lines, hands events to the one :class:`Engine`, and
+writes what comes out. Bad lines never stop a run and are never lost: each goes
+to ``deadletter.jsonl`` with its line number, the reason and the raw text, and
+is counted in the summary.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from monitor.core import Decision, Engine
+from monitor.errors import DecodeError
+from monitor.events import decode_event
+
+
+@dataclass(slots=True)
+class ReplaySummary:
+    lines: int = 0
+    events: int = 0
+    duplicates: int = 0
+    bad_lines: int = 0
+    alerts: Counter[str] = field(default_factory=Counter)
+    revocations: Counter[str] = field(default_factory=Counter)  # by mode
+    deadletter_reasons: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "events": self.events,
+            "duplicates": self.duplicates,
+            "bad_lines": self.bad_lines,
+            "alerts": dict(sorted(self.alerts.items())),
+            "alerts_total": sum(self.alerts.values()),
+            "revocations": dict(sorted(self.revocations.items())),
+            "revocations_total": sum(self.revocations.values()),
+            "deadletter_reasons": dict(self.deadletter_reasons.most_common(10)),
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second),
+        }
+
+    def render(self) -> str:
+        w = [
+            f"events      {self.events:>10,}  ({self.lines:,} lines, {self.duplicates:,} duplicates dropped)",
+            f"bad lines   {self.bad_lines:>10,}  (written to deadletter.jsonl)",
+            f"alerts      {sum(self.alerts.values()):>10,}",
+        ]
+        w += [f"  {d:<24}{n:>8,}" for d, n in sorted(self.alerts.items())]
+        w.append(f"revocations {sum(self.revocations.values()):>10,}")
+        w += [f"  {m:<24}{n:>8,}" for m, n in sorted(self.revocations.items())]
+        for reason, n in self.deadletter_reasons.most_common(5):
+            w.append(f"  dead-letter: {n:,} × {reason}")
+        w.append(f"elapsed     {self.seconds:>10.2f} s  ({self.events_per_second:,.0f} events/s)")
+        return "\n".join(w)
+
+
+def deadletter_record(
+    raw: bytes, reason: str, field_name: str | None, **where: Any
+) -> dict[str, Any]:
+    """A dead-letter entry: where it came from, why, and the raw bytes (never lost)."""
+    rec: dict[str, Any] = {**where, "reason": reason, "field": field_name}
+    try:
+        rec["raw"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        rec["raw_base64"] = base64.b64encode(raw).decode("ascii")
+    return rec
+
+
+def _reason_class(reason: str) -> str:
+    return reason.split(":", 1)[0][:60]
+
+
+class _Progress:
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream if stream is not None and stream.isatty() else None
+        self.next = 0.0
+
+    def tick(self, s: ReplaySummary, start: float) -> None:
+        now = time.monotonic()
+        if self.stream is None or now < self.next:
+            return
+        self.next = now + 0.5
+        rate = s.events / (now - start) if now > start else 0
+        self.stream.write(
+            f"\r{s.lines:,} lines  {sum(s.alerts.values()):,} alerts  "
+            f"{sum(s.revocations.values()):,} revocations  {s.bad_lines:,} bad  {rate:,.0f}/s "
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None:
+            self.stream.write("\n")
+
+
+def replay_lines(
+    lines: Iterable[bytes],
+    engine: Engine,
+    alerts_out: IO[bytes],
+    revocations_out: IO[bytes],
+    deadletter_out: IO[bytes],
+    progress: IO[str] | None = None,
+) -> ReplaySummary:
+    s = ReplaySummary()
+    bar = _Progress(progress)
+    start = time.monotonic()
+    for n, raw in enumerate(lines, 1):
+        s.lines = n
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        try:
+            event = decode_event(raw)
+            decision: Decision = engine.process(event)
+        except DecodeError as err:
+            _dead(s, deadletter_out, raw, err.reason, err.field, n)
+            continue
+        except Exception as err:
+            _dead(s, deadletter_out, raw, f"engine error: {type(err).__name__}: {err}", None, n)
+            continue
+        if decision.duplicate:
+            s.duplicates += 1
+            continue
+        s.events += 1
+        for a in decision.alerts:
+            alerts_out.write(a.to_json() + b"\n")
+            s.alerts[a.detector] += 1
+        for r in decision.revocations:
+            revocations_out.write(r.to_json() + b"\n")
+            s.revocations[r.mode] += 1
+        if n & 0x3FF == 0:
+            bar.tick(s, start)
+    s.seconds = time.monotonic() - start
+    bar.done()
+    return s
+
+
+def _dead(
+    s: ReplaySummary, out: IO[bytes], raw: bytes, reason: str, fld: str | None, n: int
+) -> None:
+    s.bad_lines += 1
+    s.deadletter_reasons[_reason_class(reason)] += 1
+    out.write(orjson.dumps(deadletter_record(raw, reason, fld, line=n)) + b"\n")
+
+
+def read_lines(path: str) -> Iterator[bytes]:
+    if path == "-":
+        yield from sys.stdin.buffer
+        return
+    with open(path, "rb") as f:
+        yield from f
+
+
+def replay_file(
+    events: str, engine: Engine, out_dir: str | Path, progress: IO[str] | None = None
+) -> ReplaySummary:
+    """Replay ``events`` (a path or ``-``) and write the three output files into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        open(out / "alerts.jsonl", "wb") as a,
+        open(out / "revocations.jsonl", "wb") as r,
+        open(out / "deadletter.jsonl", "wb") as d,
+    ):
+        return replay_lines(read_lines(events), engine, a, r, d, progress)

@@ -1,0 +1,119 @@
+"""Hypothesis strategies: random but plausible event streams over a fixed charter set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from monitor import testing as tb
+
+AGENTS = ["agent:assist/1", "agent:assist/2", "spiffe://corp/agents/patcher-1", "agent:nobody"]
+TOOLS = [
+    ("fs", "read_file"),
+    ("web", "http_post"),
+    ("fleet", "apply_patch"),
+    ("github", "delete_repo"),
+    ("web", "http_get"),
+    ("ci", "run_tests"),
+]
+RESOURCES = [
+    "file:///repo/.env",
+    "file:///repo/src/a.py",
+    "https://x.example/p",
+    "fleet://prod/a",
+    "fleet://staging/b",
+]
+
+CHARTERS = [
+    tb.charter(
+        "agent:assist/*",
+        "delegated",
+        tools=[
+            {"server": "fs", "tool": "read_file", "classes": ["read"]},
+            {"server": "web", "tool": "http_post", "classes": ["egress"]},
+            {"server": "web", "tool": "http_get", "classes": ["read_untrusted"]},
+            {"server": "ci", "tool": "run_tests", "classes": ["exec"]},
+        ],
+        tenants=["corp"],
+        forbidden_chains=[
+            {
+                "name": "exfil",
+                "sequence": ["read_secret", "egress"],
+                "within_calls": 5,
+                "within_seconds": 120,
+            },
+            {"name": "rce", "sequence": ["read_untrusted", "exec"], "within_calls": 3},
+        ],
+        limits={
+            "max_calls_per_minute": 8,
+            "credential_max_ttl": 600,
+            "task_grace_seconds": 10,
+            "sponsor_quiet_seconds": 300,
+        },
+    ),
+    tb.charter(
+        "spiffe://corp/agents/patcher-*",
+        "autonomous",
+        mode="observe",
+        tools=[
+            {"server": "fleet", "tool": "apply_patch", "classes": ["write", "exec"]},
+            {"server": "web", "tool": "http_post", "classes": ["egress"]},
+        ],
+        resources=["fleet://prod/*", "https://**"],
+        data_domains=["infra"],
+        limits={"hours": "06:00-22:00", "max_calls_per_minute": 5},
+    ),
+]
+
+
+@st.composite
+def event_streams(draw: st.DrawFn, max_size: int = 60) -> list[Any]:
+    n = draw(st.integers(1, max_size))
+    t = 0.0
+    out: list[Any] = []
+    for i in range(n):
+        t += draw(st.floats(0, 90, allow_nan=False))
+        agent = draw(st.sampled_from(AGENTS))
+        eid = f"h{i}"
+        kind = draw(st.integers(0, 9))
+        task = draw(st.sampled_from(["T1", "T2"]))
+        cred = draw(st.sampled_from(["c1", "c2", None]))
+        if kind <= 5:
+            server, tool = draw(st.sampled_from(TOOLS))
+            out.append(
+                tb.call(
+                    t,
+                    agent,
+                    server,
+                    tool,
+                    event_id=eid,
+                    task_id=draw(st.sampled_from([task, None])),
+                    sponsor=draw(st.sampled_from(["alice", None])),
+                    credential_id=cred,
+                    session_id=draw(st.sampled_from(["s1", None])),
+                    tenant=draw(st.sampled_from(["corp", "acme", None])),
+                    data_domain=draw(st.sampled_from(["infra", "hr", None])),
+                    resources=draw(st.lists(st.sampled_from(RESOURCES), max_size=2)),
+                    outcome=draw(st.sampled_from(["ok", "error", "denied", "unknown"])),
+                )
+            )
+        elif kind == 6:
+            out.append(tb.task_started(t, agent, task, "alice", event_id=eid))
+        elif kind == 7:
+            out.append(tb.task_ended(t, agent, task, "alice", event_id=eid))
+        elif kind == 8:
+            out.append(
+                tb.issued(
+                    t,
+                    agent,
+                    cred or "c3",
+                    draw(st.sampled_from([60, 600, 3600])),
+                    task,
+                    event_id=eid,
+                )
+            )
+        else:
+            maker = draw(st.sampled_from([tb.sponsor_active, tb.sponsor_ended]))
+            out.append(maker(t, agent, "alice", task, event_id=eid))
+    return out

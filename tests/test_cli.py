@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from monitor.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_command_has_help() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():  # type: ignore[union-attr]
+        text = p.format_help()
+        assert p.description, f"{name} has no description"
+        assert "usage: mcpmon" in text
+
+
+def test_replay_writes_outputs_and_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "replay",
+            str(ROOT / "examples/events.jsonl"),
+            "--charters",
+            str(ROOT / "examples/charters"),
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
+    assert rc == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    assert summary["bad_lines"] == 2 and summary["alerts_total"] >= 5
+    assert (tmp_path / "alerts.jsonl").stat().st_size > 0
+    assert (tmp_path / "revocations.jsonl").stat().st_size > 0
+
+
+def test_replay_reads_stdin(tmp_path: Path) -> None:
+    data = (ROOT / "examples/events.jsonl").read_bytes()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "replay",
+            "-",
+            "--charters",
+            str(ROOT / "examples/charters"),
+            "--out",
+            str(tmp_path),
+        ],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    assert b"alerts" in r.stdout
+    assert len((tmp_path / "alerts.jsonl").read_bytes().splitlines()) >= 5
+
+
+def test_missing_events_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        [
+            "replay",
+            str(tmp_path / "nope.jsonl"),
+            "--charters",
+            str(ROOT / "examples/charters"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 1 and "events file not found" in capsys.readouterr().err
+
+
+def test_check_charter_reports_file_key_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent: a\nkind: autonomous\nlimits:\n  hours: '25:00-26:00'\n  max_call: 3\n")
+    assert main(["check-charter", str(bad), str(ROOT / "examples/charters")]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:4: limits.hours: hours must look like" in out
+    assert f"{bad}:5: limits.max_call: unknown key" in out
+    assert "ok: " in out and "patcher" in out
+
+
+def test_check_charter_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-charter", str(ROOT / "examples/charters")]) == 0
+
+
+def test_schemas_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schemas", "--check", "--out", str(ROOT / "schemas")]) == 0
