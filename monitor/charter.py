@@ -33,7 +33,13 @@ from monitor.errors import CharterError, CharterProblem
 Name = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 ClassName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
-_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
+
+
+def _minutes(m: re.Match[str]) -> tuple[int, int]:
+    g = [x for x in m.groups() if x is not None]
+    h1, m1, h2, m2 = (int(x) for x in g)
+    return h1 * 60 + m1, h2 * 60 + m2
 
 
 class _Strict(BaseModel):
@@ -92,8 +98,14 @@ class Limits(_Strict):
     @field_validator("hours")
     @classmethod
     def _hours_format(cls, v: str | None) -> str | None:
-        if v is not None and not _HOURS.match(v):
+        if v is None:
+            return v
+        m = _HOURS.match(v)
+        if not m:
             raise ValueError(f'hours must look like "06:00-22:00" (UTC), got {v!r}')
+        start, end = _minutes(m)
+        if start == end:
+            raise ValueError(f"hours {v!r} is an empty window (start equals end)")
         return v
 
     def hours_window(self) -> tuple[int, int] | None:
@@ -101,10 +113,7 @@ class Limits(_Strict):
         if self.hours is None:
             return None
         m = _HOURS.match(self.hours)
-        if m is None:  # pragma: no cover - validated above
-            return None
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        return h1 * 60 + m1, h2 * 60 + m2
+        return _minutes(m) if m is not None else None
 
 
 class Baseline(_Strict):
@@ -155,19 +164,33 @@ class Charter(_Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _lines(node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
-    """Record the 1-based line of every key path in a composed YAML tree."""
+def _lines(
+    node: yaml.Node,
+    path: tuple[str, ...],
+    out: dict[tuple[str, ...], int],
+    dupes: list[tuple[str, int]],
+) -> None:
+    """Record the 1-based line of every key path; collect repeated mapping keys.
+
+    A repeated key would silently override the first one in plain YAML loading,
+    which for a policy is a hole like a misspelt key: it is reported instead.
+    """
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key, value in node.value:
-            sub = (*path, str(key.value))
+            name = str(key.value)
+            sub = (*path, name)
+            if name in seen:
+                dupes.append((".".join(sub), key.start_mark.line + 1))
+            seen.add(name)
             out[sub] = key.start_mark.line + 1
-            _lines(value, sub, out)
+            _lines(value, sub, out, dupes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             sub = (*path, str(i))
             out[sub] = item.start_mark.line + 1
-            _lines(item, sub, out)
+            _lines(item, sub, out, dupes)
 
 
 def _line_for(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int | None:
@@ -195,16 +218,28 @@ def parse_charter(
     data: Any, name: str = "<charter>", lines: dict[tuple[str, ...], int] | None = None
 ) -> Charter:
     """Validate a charter document already parsed into Python data."""
+    lines = lines or {}
     if not isinstance(data, dict):
-        raise CharterError([CharterProblem(name, "", 1, "a charter must be a YAML mapping")])
+        raise CharterError(
+            [CharterProblem(name, "", lines.get((), 1), "a charter must be a YAML mapping")]
+        )
     try:
         return Charter.model_validate(data)
     except ValidationError as err:
-        raise CharterError(_problems(err, name, lines or {})) from None
+        raise CharterError(_problems(err, name, lines)) from None
 
 
-def load_charter_text(text: str, name: str = "<charter>") -> list[Charter]:
-    """Load every charter in a YAML text (``---`` separates several documents)."""
+def _is_empty(node: yaml.Node | None) -> bool:
+    """An empty document (e.g. after a trailing ``---``)."""
+    return node is None or (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag == "tag:yaml.org,2002:null"
+        and not node.value
+    )
+
+
+def _load_located(text: str, name: str) -> list[tuple[Charter, int | None]]:
+    """Charters in a YAML text, each with the line of its ``agent`` key."""
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as err:
@@ -212,16 +247,23 @@ def load_charter_text(text: str, name: str = "<charter>") -> list[Charter]:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(err, "problem", None) or str(err)
         raise CharterError([CharterProblem(name, "", line, f"YAML syntax: {problem}")]) from None
-    charters: list[Charter] = []
+    charters: list[tuple[Charter, int | None]] = []
     problems: list[CharterProblem] = []
     for node in nodes:
-        if node is None:
+        if _is_empty(node):
             continue
         lines: dict[tuple[str, ...], int] = {}
-        _lines(node, (), lines)
+        dupes: list[tuple[str, int]] = []
+        _lines(node, (), lines, dupes)
+        problems += [
+            CharterProblem(
+                name, key, line, "key repeated (the earlier value would be silently lost)"
+            )
+            for key, line in dupes
+        ]
         data = yaml.SafeLoader(text).construct_document(node)
         try:
-            charters.append(parse_charter(data, name, lines))
+            charters.append((parse_charter(data, name, lines), lines.get(("agent",))))
         except CharterError as err:
             problems.extend(err.problems)
     if problems:
@@ -231,39 +273,57 @@ def load_charter_text(text: str, name: str = "<charter>") -> list[Charter]:
     return charters
 
 
-def load_charter_file(path: str | Path) -> list[Charter]:
-    p = Path(path)
+def load_charter_text(text: str, name: str = "<charter>") -> list[Charter]:
+    """Load every charter in a YAML text (``---`` separates several documents)."""
+    return [c for c, _ in _load_located(text, name)]
+
+
+def _read(p: Path) -> str:
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise CharterError([CharterProblem(str(p), "", None, f"cannot read: {err}")]) from None
-    return load_charter_text(text, str(p))
+
+
+def load_charter_file(path: str | Path) -> list[Charter]:
+    p = Path(path)
+    return load_charter_text(_read(p), str(p))
 
 
 def load_charter_dir(path: str | Path) -> list[Charter]:
-    """Load ``*.yaml`` / ``*.yml`` from a directory (or one file), reporting all problems."""
+    """Load ``*.yaml`` / ``*.yml`` from a directory (or one file), reporting all problems.
+
+    Two charters for the same ``agent`` pattern are an error (which one governs
+    would otherwise depend on load order).
+    """
     p = Path(path)
     if p.is_file():
-        return load_charter_file(p)
-    if not p.is_dir():
+        files = [p]
+    elif p.is_dir():
+        files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+        if not files:
+            raise CharterError([CharterProblem(str(p), "", None, "no *.yaml charter files here")])
+    else:
         raise CharterError([CharterProblem(str(p), "", None, "no such file or directory")])
-    files = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-    if not files:
-        raise CharterError([CharterProblem(str(p), "", None, "no *.yaml charter files here")])
-    charters: list[Charter] = []
+    located: list[tuple[Charter, str, int | None]] = []
     problems: list[CharterProblem] = []
     for f in files:
         try:
-            charters.extend(load_charter_file(f))
+            located += [(c, str(f), line) for c, line in _load_located(_read(f), str(f))]
         except CharterError as err:
             problems.extend(err.problems)
-    seen: set[str] = set()
-    for c in charters:
-        if c.agent in seen:
+    first: dict[str, tuple[str, int | None]] = {}
+    for c, f, line in located:
+        if c.agent in first:
+            f0, l0 = first[c.agent]
+            where = f0 if l0 is None else f"{f0}:{l0}"
             problems.append(
-                CharterProblem(str(p), "agent", None, f"two charters for agent pattern {c.agent!r}")
+                CharterProblem(
+                    f, "agent", line, f"a second charter for {c.agent!r} (first at {where})"
+                )
             )
-        seen.add(c.agent)
+        else:
+            first[c.agent] = (f, line)
     if problems:
         raise CharterError(problems)
-    return charters
+    return [c for c, _, _ in located]

@@ -25,7 +25,7 @@ from functools import lru_cache
 from monitor.core.detectors.base import Finding
 from monitor.core.frameworks import frameworks_for
 from monitor.core.policy import CompiledCharter
-from monitor.core.state import MAX_ALERTED, MAX_COMMANDED, AgentState
+from monitor.core.state import MAX_ALERTED, MAX_COMMANDED, T_SPONSOR, AgentState
 from monitor.outputs import SEVERITY_RANK, Alert, CharterClause, Frameworks, RevocationCommand
 
 _cached_frameworks = lru_cache(maxsize=None)(frameworks_for)
@@ -66,6 +66,10 @@ class DecisionStep:
             first = f.evidence[0] if f.evidence else f"t={t}"
             alert_ids: list[str] = []
             if f.notify:
+                who = sponsor
+                if who is None and f.task_id is not None:
+                    task = st.tasks.get(f.task_id)
+                    who = task[T_SPONSOR] if task is not None else None
                 alert = Alert(
                     alert_id=stable_id(st.agent_id, f.detector, f.key, f.dedup, first),
                     ts=when,
@@ -85,7 +89,7 @@ class DecisionStep:
                     frameworks=_cached_frameworks(f.detector),
                     mode=mode,
                     task_id=f.task_id,
-                    sponsor=sponsor,
+                    sponsor=who,
                     session_id=f.session_id,
                     credential_id=credential_id,
                     details=f.details,

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.charter import Charter, parse_charter
@@ -57,13 +57,25 @@ class EngineSettings:
 
 @dataclass(slots=True)
 class Decision:
-    alerts: list[Alert] = field(default_factory=list)
-    revocations: list[RevocationCommand] = field(default_factory=list)
+    """What the engine decided for one event (or one watermark advance). Read-only for shells."""
+
+    alerts: Sequence[Alert] = ()
+    revocations: Sequence[RevocationCommand] = ()
     duplicate: bool = False
 
-    def extend(self, other: Decision) -> None:
-        self.alerts.extend(other.alerts)
-        self.revocations.extend(other.revocations)
+    def __bool__(self) -> bool:
+        return bool(self.alerts or self.revocations)
+
+    def merged(self, other: Decision) -> Decision:
+        if not other:
+            return self
+        if not self:
+            return other
+        return Decision([*self.alerts, *other.alerts], [*self.revocations, *other.revocations])
+
+
+NOTHING = Decision()
+DUPLICATE = Decision(duplicate=True)
 
 
 class Engine:
@@ -93,7 +105,8 @@ class Engine:
         self.max_ts = float("-inf")
         self._timers: list[tuple[float, str]] = []
         self.dirty: set[str] = set()  # agents whose state changed since the shell last saved
-        self.stats: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()  # see counters()
+        self.n_calls = 0
         self.rebuild_timers()
 
     # ------------------------------------------------------------------ public API
@@ -104,30 +117,31 @@ class Engine:
     def process(self, event: Any) -> Decision:
         """Apply one decoded event. Raises :class:`DecodeError` only for a bad charter update."""
         stats = self.stats
-        stats["events"] += 1
         if isinstance(event, CharterUpdated):
+            stats["events"] += 1
             return self._charter_updated(event)
         agent_id = event.agent_id
-        st = self._state(agent_id)
+        st = self.states.get(agent_id) or self._new_state(agent_id)
         if st.seen_before(event.event_id):
             stats["duplicates"] += 1
-            return Decision(duplicate=True)
+            return DUPLICATE
         self.dirty.add(agent_id)
         t = event.ts.timestamp()
-        out = Decision()
+        out = NOTHING
         if t > self.max_ts:
             self.max_ts = t
             if self._timers and self._timers[0][0] <= self.watermark:
-                out.extend(self._fire_timers(self.watermark))
+                out = self._fire_timers(self.watermark)
         charter = self.charters.for_agent(agent_id)
-        if isinstance(event, ToolCall):
-            stats["tool_call"] += 1
+        if type(event) is ToolCall:
+            self.n_calls += 1
             findings, sponsor, cred = (
                 self._call(event, t, st, charter),
                 event.sponsor,
                 event.credential_id,
             )
         else:
+            stats["events"] += 1
             stats[event.type] += 1
             findings = self._lifecycle(event, t, st, charter)
             sponsor, cred = getattr(event, "sponsor", None), getattr(event, "credential_id", None)
@@ -137,18 +151,24 @@ class Engine:
         if t > st.last_ts:
             st.last_ts = t
         if findings:
-            out.extend(self._decide(findings, t, st, charter, sponsor, cred))
+            out = out.merged(self._decide(findings, t, st, charter, sponsor, cred))
+        return out
+
+    def counters(self) -> dict[str, int]:
+        """Every counter (events, per type, duplicates, alerts per detector, …)."""
+        out = dict(self.stats)
+        out["events"] = out.get("events", 0) + self.n_calls
+        out["tool_call"] = self.n_calls
         return out
 
     def advance_watermark(self, ts: float) -> Decision:
         """Move event time forward without an event (a quiet stream), firing due timers."""
-        out = Decision()
         target = ts + self.settings.allowed_lateness_seconds
         if target > self.max_ts:
             self.max_ts = target
         if self._timers and self._timers[0][0] <= self.watermark:
-            out.extend(self._fire_timers(self.watermark))
-        return out
+            return self._fire_timers(self.watermark)
+        return NOTHING
 
     def rebuild_timers(self) -> None:
         """Re-index pending timers from agent state (after a restore or rebalance)."""
@@ -159,10 +179,8 @@ class Engine:
         return self.charters.put(charter)
 
     # ------------------------------------------------------------------ internals
-    def _state(self, agent_id: str) -> AgentState:
-        st = self.states.get(agent_id)
-        if st is None:
-            st = self.states[agent_id] = AgentState(agent_id)
+    def _new_state(self, agent_id: str) -> AgentState:
+        st = self.states[agent_id] = AgentState(agent_id)
         return st
 
     def _call(
@@ -217,7 +235,7 @@ class Engine:
         return findings
 
     def _fire_timers(self, watermark: float) -> Decision:
-        out = Decision()
+        out = NOTHING
         heap = self._timers
         while heap and heap[0][0] <= watermark:
             _, agent_id = heapq.heappop(heap)
@@ -236,7 +254,12 @@ class Engine:
                 self.stats["timers_fired"] += 1
                 findings = list(det.on_timer(key, when, st, charter))
                 if findings:
-                    out.extend(self._decide(findings, when, st, charter, None, None))
+                    out = out.merged(self._decide(findings, when, st, charter, None, None))
+            # The heap holds one entry per agent and due time; the agent's next timer
+            # (possibly set long ago, behind the one that just fired) needs its own.
+            nxt = st.next_due()
+            if nxt is not None:
+                heapq.heappush(heap, (nxt, agent_id))
         return out
 
     def _decide(
@@ -265,4 +288,4 @@ class Engine:
             raise DecodeError(f"invalid charter: {err}", "charter") from None
         self.charters.put(charter)
         self.stats["charter_updated"] += 1
-        return Decision()
+        return NOTHING

@@ -97,7 +97,7 @@ class CompiledCharter:
     def grant(self, server: str, tool: str) -> frozenset[str] | None:
         """The classes of the grant covering ``server``/``tool``, or None if not granted."""
         found = self.exact_grants.get((server, tool))
-        if found is not None or not self._glob_grants:
+        if not self._glob_grants:
             return found
         for s, t, classes in self._glob_grants:
             if s.match(server) and t.match(tool):

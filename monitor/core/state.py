@@ -11,7 +11,7 @@ Records are short lists, not objects: they serialise as they are.
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import blake2b
 from typing import Any
 
 import orjson
@@ -34,7 +34,7 @@ S_ACTIVE, S_ENDED, S_END_EVENT = range(3)
 
 def event_key(event_id: str) -> int:
     """A stable 64-bit key for an event id (not ``hash()``: that changes per process)."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "little")
 
 
 def _evict(d: dict[str, Any], cap: int, prefer: int | None = None) -> None:

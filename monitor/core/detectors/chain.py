@@ -70,19 +70,19 @@ class ForbiddenChainDetector(Detector):
                             ctx, chain, ids, creds, ctx.t - p[_T0], ctx.index - p[_START] + 1
                         )
                     )
-                    slot[1] = [None] * (k - 1)
+                    prefixes = slot[1] = [None] * (k - 1)
                     break
                 nxt = prefixes[j]
                 if nxt is None or nxt[_START] <= p[_START]:
                     prefixes[j] = [p[_START], p[_T0], ids, creds]
-            else:
-                if seq[0] in classes:
-                    prefixes[0] = [
-                        ctx.index,
-                        ctx.t,
-                        [c.event_id],
-                        [c.credential_id] if c.credential_id else [],
-                    ]
+            # The call may also open a new partial match (even the one that just completed).
+            if seq[0] in classes:
+                prefixes[0] = [
+                    ctx.index,
+                    ctx.t,
+                    [c.event_id],
+                    [c.credential_id] if c.credential_id else [],
+                ]
         return out
 
     def _finding(

@@ -20,7 +20,7 @@ from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, fmt_seconds, register
 from monitor.core.policy import CompiledCharter
-from monitor.core.state import C_EXPIRES, C_REVOKED, T_END_EVENT, T_ENDED, AgentState
+from monitor.core.state import C_EXPIRES, C_REVOKED, C_TASK, T_END_EVENT, T_ENDED, AgentState
 from monitor.events import CredentialIssued, TaskEnded
 
 
@@ -36,13 +36,19 @@ class LingeringAccess(Detector):
         t = ctx.t
         out: list[Finding] = []
         ch = ctx.charter
-        if c.task_id is not None:
-            task = st.task(c.task_id)
+        task_id = c.task_id
+        if task_id is None and c.credential_id is not None:
+            # Gateways often log the token id (jti) but not the task: the credential
+            # was issued for a task, so the call acts under that task's authority.
+            cred = st.creds.get(c.credential_id)
+            task_id = cred[C_TASK] if cred is not None else None
+        if task_id is not None:
+            task = st.task(task_id)
             if task is not None and task[T_ENDED] is not None:
                 grace = ch.limits.task_grace_seconds if ch is not None else 30.0
                 late = t - task[T_ENDED]
                 if late > grace:
-                    creds = st.live_credentials(c.task_id, float("-inf"))
+                    creds = st.live_credentials(task_id, float("-inf"))
                     if c.credential_id and c.credential_id not in creds:
                         creds.append(c.credential_id)
                     ev = [task[T_END_EVENT], c.event_id] if task[T_END_EVENT] else [c.event_id]
@@ -53,13 +59,13 @@ class LingeringAccess(Detector):
                             f"authority ends with the task (+{fmt_seconds(grace)} grace)",
                             "high",
                             f"{c.agent_id} called {c.server}/{c.tool} {fmt_seconds(late)} after its "
-                            f"task {c.task_id} ended (grace {fmt_seconds(grace)})",
+                            f"task {task_id} ended (grace {fmt_seconds(grace)})",
                             ev,
                             revoke="task",
                             credential_ids=creds,
-                            task_id=c.task_id,
+                            task_id=task_id,
                             session_id=c.session_id,
-                            dedup=f"task:{c.task_id}",
+                            dedup=f"task:{task_id}",
                             details={"seconds_after_end": round(late, 3)},
                         )
                     )

@@ -10,7 +10,6 @@ judged: we cannot tell, and guessing would be noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
 from monitor.core.state import AgentState
@@ -38,91 +37,98 @@ class OutOfCharterTool(Detector):
                     details={"server": c.server, "tool": c.tool},
                 )
             ]
-        out: list[Finding] = []
-        denied = c.outcome == "denied"
-        severity: Severity = "medium" if denied else "high"
-        scope, creds = call_target(ctx)
-        revoke = None if denied else scope
-        was = " (the gateway denied it)" if denied else ""
-
-        def add(key: str, text: str, reason: str, dedup: str, **details: str | None) -> None:
-            out.append(
-                Finding(
-                    self.name,
-                    key,
-                    text,
-                    severity,
-                    reason + was,
-                    [c.event_id],
-                    revoke=revoke,
-                    credential_ids=creds,
-                    task_id=c.task_id,
-                    session_id=c.session_id,
-                    dedup=dedup,
-                    details=dict(details),
+        problems: list[tuple[str, str, str, str, dict[str, str | int | float | bool | None]]] = []
+        if ctx.grant is None:
+            problems.append(
+                (
+                    "tools",
+                    f"grants {len(ch.charter.tools)} tools; not {c.server}/{c.tool}",
+                    f"{c.agent_id} called {c.server}/{c.tool}, which its charter ({ch.pattern}) does "
+                    "not grant",
+                    f"tool:{c.server}/{c.tool}",
+                    {"server": c.server, "tool": c.tool},
                 )
             )
-
-        if ctx.grant is None:
-            add(
-                "tools",
-                f"grants {len(ch.charter.tools)} tools; not {c.server}/{c.tool}",
-                f"{c.agent_id} called {c.server}/{c.tool}, which its charter ({ch.pattern}) does "
-                f"not grant",
-                f"tool:{c.server}/{c.tool}",
-                server=c.server,
-                tool=c.tool,
-            )
         if ch.tenants is not None and c.tenant is not None and c.tenant not in ch.tenants:
-            add(
-                "tenants",
-                f"tenants {sorted(ch.tenants)}",
-                f"{c.agent_id} acted in tenant {c.tenant!r}, outside its charter's tenants "
-                f"{sorted(ch.tenants)}",
-                f"tenant:{c.tenant}",
-                tenant=c.tenant,
+            problems.append(
+                (
+                    "tenants",
+                    f"tenants {sorted(ch.tenants)}",
+                    f"{c.agent_id} acted in tenant {c.tenant!r}, outside its charter's tenants "
+                    f"{sorted(ch.tenants)}",
+                    f"tenant:{c.tenant}",
+                    {"tenant": c.tenant},
+                )
             )
         if (
             ch.data_domains is not None
             and c.data_domain is not None
             and c.data_domain not in ch.data_domains
         ):
-            add(
-                "data_domains",
-                f"data domains {sorted(ch.data_domains)}",
-                f"{c.agent_id} touched data domain {c.data_domain!r}, outside its charter's "
-                f"domains {sorted(ch.data_domains)}",
-                f"domain:{c.data_domain}",
-                data_domain=c.data_domain,
+            problems.append(
+                (
+                    "data_domains",
+                    f"data domains {sorted(ch.data_domains)}",
+                    f"{c.agent_id} touched data domain {c.data_domain!r}, outside its charter's "
+                    f"domains {sorted(ch.data_domains)}",
+                    f"domain:{c.data_domain}",
+                    {"data_domain": c.data_domain},
+                )
             )
         if ch.allowed_resources is not None and c.resources:
             bad = [r for r in c.resources if not ch.resource_allowed(r)]
             if bad:
                 shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-                add(
-                    "resources",
-                    f"resources {ch.charter.resources}",
-                    f"{c.agent_id} called {c.server}/{c.tool} on {shown}, outside its charter's "
-                    "resources",
-                    f"resource:{bad[0]}",
-                    resource=bad[0],
+                problems.append(
+                    (
+                        "resources",
+                        f"resources {ch.charter.resources}",
+                        f"{c.agent_id} called {c.server}/{c.tool} on {shown}, outside its charter's "
+                        "resources",
+                        f"resource:{bad[0]}",
+                        {"resource": bad[0]},
+                    )
+                )
+        out: list[Finding] = []
+        if problems:
+            denied = c.outcome == "denied"
+            severity: Severity = "medium" if denied else "high"
+            scope, creds = call_target(ctx)
+            was = " (the gateway denied it)" if denied else ""
+            for key, text, reason, dedup, details in problems:
+                out.append(
+                    Finding(
+                        self.name,
+                        key,
+                        text,
+                        severity,
+                        reason + was,
+                        [c.event_id],
+                        revoke=None if denied else scope,
+                        credential_ids=creds,
+                        task_id=c.task_id,
+                        session_id=c.session_id,
+                        dedup=dedup,
+                        details=details,
+                    )
                 )
         if ch.hours is not None:
-            when = datetime.fromtimestamp(ctx.t, UTC)
-            if not ch.in_hours(when.hour * 60 + when.minute):
+            minute = int(ctx.t // 60) % 1440  # UTC minute of the day
+            if not ch.in_hours(minute):
+                hhmm = f"{minute // 60:02d}:{minute % 60:02d}"
                 out.append(
                     Finding(
                         self.name,
                         "limits.hours",
                         f"hours {ch.limits.hours} UTC",
                         "medium",
-                        f"{c.agent_id} called {c.server}/{c.tool} at {when:%H:%M} UTC, outside its "
+                        f"{c.agent_id} called {c.server}/{c.tool} at {hhmm} UTC, outside its "
                         f"charter's hours {ch.limits.hours} UTC",
                         [c.event_id],
                         task_id=c.task_id,
                         session_id=c.session_id,
                         dedup="hours",
-                        details={"time": f"{when:%H:%M}"},
+                        details={"time": hhmm},
                     )
                 )
         return out

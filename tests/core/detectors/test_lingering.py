@@ -1,0 +1,263 @@
+"""lingering_access: authority that outlives its task, TTL or revocation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.core import Decision, Engine
+from monitor.testing import call, charter, issued, revoked, task_ended, task_started
+
+DETECTOR = "lingering_access"
+AGENT = "agent:helper-1"
+TOOLS = [{"server": "fs", "tool": "read_file", "classes": ["read"]}]
+
+
+def engine(kind: str = "delegated", **kw: Any) -> Engine:
+    limits = {"task_grace_seconds": 30, "credential_max_ttl": 900, **kw.pop("limits", {})}
+    return Engine([charter("agent:*", kind=kind, tools=TOOLS, limits=limits, **kw)])
+
+
+def run(eng: Engine, *events: Any) -> Decision:
+    """Feed events in order; one Decision with every alert and revocation they caused."""
+    alerts: list[Any] = []
+    revocations: list[Any] = []
+    for e in events:
+        d = eng.process(e)
+        alerts += d.alerts
+        revocations += d.revocations
+    return Decision(alerts=alerts, revocations=revocations)
+
+
+def alerts(d: Decision) -> list[Any]:
+    return [a for a in d.alerts if a.detector == DETECTOR]
+
+
+def read(sec: float, **kw: Any) -> Any:
+    kw.setdefault("task_id", "T1")
+    kw.setdefault("sponsor", "alice")
+    return call(sec, AGENT, "fs", "read_file", **kw)
+
+
+def started(eng: Engine, ttl: float = 600) -> None:
+    run(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", ttl, task_id="T1"))
+
+
+# ---------------------------------------------------------------- proactive revocation at task end
+
+
+def test_task_end_revokes_every_live_credential_of_the_task_without_an_alert() -> None:
+    eng = engine()
+    run(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "alice"),
+        issued(0, AGENT, "c-live", 600, task_id="T1"),
+        issued(0, AGENT, "c-live-2", 600, task_id="T1"),
+        issued(0, AGENT, "c-expired", 10, task_id="T1"),
+        issued(0, AGENT, "c-revoked", 600, task_id="T1"),
+        issued(0, AGENT, "c-other-task", 600, task_id="T2"),
+        revoked(50, AGENT, "c-revoked"),
+    )
+    d = eng.process(task_ended(100, AGENT, "T1", "alice"))  # no later event needed
+    assert d.alerts == []
+    [cmd] = d.revocations
+    assert cmd.scope == "task"
+    assert cmd.task_id == "T1"
+    assert cmd.credential_ids == ["c-live", "c-live-2"]
+    assert cmd.alert_ids == []
+    assert cmd.mode == "enforce"
+    assert cmd.agent_id == AGENT
+    assert "T1" in cmd.reason
+
+
+def test_task_end_without_live_credentials_still_revokes_the_task() -> None:
+    eng = engine()
+    run(eng, task_started(0, AGENT, "T1", "alice"))
+    [cmd] = eng.process(task_ended(100, AGENT, "T1", "alice")).revocations
+    assert cmd.scope == "task"
+    assert cmd.credential_ids == []
+
+
+def test_task_end_revocation_is_observe_under_an_observe_charter() -> None:
+    eng = engine(mode="observe")
+    started(eng)
+    [cmd] = eng.process(task_ended(100, AGENT, "T1", "alice")).revocations
+    assert cmd.mode == "observe"
+
+
+def test_task_end_revocation_has_a_stable_command_id() -> None:
+    events = [
+        task_started(0, AGENT, "T1", "alice"),
+        issued(0, AGENT, "c1", 600, task_id="T1"),
+        task_ended(100, AGENT, "T1", "alice"),
+    ]
+    first, second = run(engine(), *events), run(engine(), *events)
+    assert [c.command_id for c in first.revocations] == [c.command_id for c in second.revocations]
+    assert len(first.revocations) == 1
+
+
+def test_redelivered_task_end_is_not_revoked_twice() -> None:
+    eng = engine()
+    started(eng)
+    end = task_ended(100, AGENT, "T1", "alice")
+    assert len(eng.process(end).revocations) == 1
+    assert not eng.process(end).revocations
+
+
+# ---------------------------------------------------------------- calls after the task ended
+
+
+def test_call_after_the_grace_is_high_and_names_the_task() -> None:
+    eng = engine()
+    started(eng)
+    end = task_ended(100, AGENT, "T1", "alice")
+    late = read(131, credential_id="c1")
+    d = run(eng, end, late)
+    [alert] = alerts(d)
+    assert alert.severity == "high"
+    assert alert.clause.key == "limits.task_grace_seconds"
+    assert alert.evidence == [end.event_id, late.event_id]
+    assert alert.task_id == "T1"
+    assert "T1" in alert.reason
+    assert "31 s" in alert.reason
+
+
+def test_late_call_with_a_credential_not_yet_revoked_is_revoked_with_the_task() -> None:
+    eng = engine()
+    started(eng)
+    run(eng, task_ended(100, AGENT, "T1", "alice"))
+    d = run(eng, read(200, credential_id="c9"))
+    [cmd] = d.revocations
+    assert cmd.scope == "task"
+    assert cmd.task_id == "T1"
+    assert cmd.credential_ids == ["c1", "c9"]
+
+
+def test_call_29s_after_task_end_is_within_a_30s_grace() -> None:
+    eng = engine()
+    started(eng)
+    assert alerts(run(eng, task_ended(100, AGENT, "T1", "alice"), read(129))) == []
+
+
+def test_call_exactly_at_the_end_of_the_grace_is_fine() -> None:
+    eng = engine()
+    started(eng)
+    assert alerts(run(eng, task_ended(100, AGENT, "T1", "alice"), read(130))) == []
+
+
+def test_call_with_the_ended_tasks_credential_but_no_task_id_is_lingering() -> None:
+    # Gateways often log the token's jti but not the task: credential_issued ties c1 to T1.
+    eng = engine()
+    started(eng)
+    d = run(eng, task_ended(100, AGENT, "T1", "alice"), read(200, task_id=None, credential_id="c1"))
+    [alert] = alerts(d)
+    assert alert.clause.key == "limits.task_grace_seconds"
+    assert alert.severity == "high"
+    assert alert.task_id == "T1"
+
+
+def test_call_for_another_task_after_one_ended_is_fine() -> None:
+    eng = engine()
+    started(eng)
+    d = run(eng, task_ended(100, AGENT, "T1", "alice"), read(500, task_id="T2"))
+    assert alerts(d) == []
+
+
+# ---------------------------------------------------------------- expired and revoked credentials
+
+
+def test_call_with_an_expired_credential_is_high_and_revokes_it() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    d = run(eng, read(66, credential_id="c1"))
+    [alert] = alerts(d)
+    assert alert.severity == "high"
+    assert alert.clause.key == "credential_expired"
+    assert "c1" in alert.reason
+    [cmd] = d.revocations
+    assert cmd.scope == "credential"
+    assert cmd.credential_ids == ["c1"]
+
+
+def test_call_before_expiry_is_fine() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    assert alerts(run(eng, read(59, credential_id="c1"))) == []
+
+
+def test_call_within_the_clock_skew_after_expiry_is_fine() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    assert alerts(run(eng, read(64, credential_id="c1"))) == []
+
+
+def test_call_with_a_revoked_credential_is_critical() -> None:
+    eng = engine()
+    started(eng)
+    d = run(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1"))
+    [alert] = alerts(d)
+    assert alert.severity == "critical"
+    assert alert.clause.key == "credential_revoked"
+    assert "revoked" in alert.reason
+    [cmd] = d.revocations
+    assert cmd.scope == "credential"
+    assert cmd.credential_ids == ["c1"]
+
+
+def test_call_before_the_revocation_is_fine() -> None:
+    eng = engine()
+    started(eng)
+    assert alerts(run(eng, read(5, credential_id="c1"), revoked(10, AGENT, "c1"))) == []
+
+
+# ---------------------------------------------------------------- issuing
+
+
+def test_credential_ttl_above_the_charter_maximum_is_high_and_revoked() -> None:
+    eng = engine()
+    ev = issued(0, AGENT, "c-long", 960, task_id="T1")
+    d = run(eng, task_started(0, AGENT, "T1", "alice"), ev)
+    [alert] = alerts(d)
+    assert alert.severity == "high"
+    assert alert.clause.key == "limits.credential_max_ttl"
+    assert alert.evidence == [ev.event_id]
+    assert "c-long" in alert.reason
+    assert "16 min" in alert.reason
+    assert "15 min" in alert.reason
+    [cmd] = d.revocations
+    assert cmd.scope == "credential"
+    assert cmd.credential_ids == ["c-long"]
+
+
+def test_credential_ttl_exactly_the_maximum_is_fine() -> None:
+    eng = engine()
+    d = run(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", 900, task_id="T1"))
+    assert d.alerts == []
+    assert d.revocations == []
+
+
+def test_credential_issued_for_an_ended_task_is_revoked() -> None:
+    eng = engine()
+    started(eng)
+    d = run(eng, task_ended(100, AGENT, "T1", "alice"), issued(200, AGENT, "c5", 60, task_id="T1"))
+    [alert] = alerts(d)
+    assert alert.clause.key == "task"
+    assert alert.severity == "high"
+    assert [c.credential_ids for c in d.revocations if c.scope == "credential"] == [["c5"]]
+
+
+# ---------------------------------------------------------------- no task
+
+
+def test_delegated_agent_acting_outside_any_task_is_medium() -> None:
+    eng = engine()
+    d = run(eng, call(0, AGENT, "fs", "read_file", sponsor="alice"))
+    [alert] = alerts(d)
+    assert alert.severity == "medium"
+    assert alert.clause.key == "kind"
+    assert d.revocations == []
+
+
+def test_autonomous_agent_without_a_task_is_fine() -> None:
+    eng = engine(kind="autonomous")
+    assert alerts(run(eng, call(0, AGENT, "fs", "read_file"))) == []

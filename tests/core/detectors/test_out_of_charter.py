@@ -1,0 +1,275 @@
+"""out_of_charter_tool: calls the charter does not grant, through the public Engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.core import Decision, Engine
+from monitor.testing import call, charter
+
+DETECTOR = "out_of_charter_tool"
+AGENT = "agent:patcher-1"
+TOOLS = [
+    {"server": "fleet", "tool": "list_hosts", "classes": ["read"]},
+    {"server": "fleet", "tool": "apply_*", "classes": ["write", "exec"]},
+    {"server": "docs", "tool": "*", "classes": ["read"]},
+]
+
+
+def engine(**kw: Any) -> Engine:
+    kw.setdefault("tools", TOOLS)
+    return Engine([charter("agent:patcher-*", mission="apply approved OS patches", **kw)])
+
+
+def run(eng: Engine, *events: Any) -> Decision:
+    """Feed events in order; one Decision with every alert and revocation they caused."""
+    alerts: list[Any] = []
+    revocations: list[Any] = []
+    for e in events:
+        d = eng.process(e)
+        alerts += d.alerts
+        revocations += d.revocations
+    return Decision(alerts=alerts, revocations=revocations)
+
+
+def alerts(d: Decision) -> list[Any]:
+    return [a for a in d.alerts if a.detector == DETECTOR]
+
+
+# ---------------------------------------------------------------- tools
+
+
+def test_granted_tool_raises_nothing() -> None:
+    d = run(engine(), call(0, AGENT, "fleet", "list_hosts", credential_id="c1"))
+    assert d.alerts == []
+    assert d.revocations == []
+
+
+def test_ungranted_tool_is_high_and_revokes_the_credential() -> None:
+    ev = call(0, AGENT, "vault", "read_secret", credential_id="c1", task_id="T1")
+    d = run(engine(), ev)
+    [alert] = alerts(d)
+    assert alert.severity == "high"
+    assert alert.evidence == [ev.event_id]
+    assert alert.clause.key == "tools"
+    assert alert.clause.charter == "agent:patcher-*"
+    assert alert.clause.mission == "apply approved OS patches"
+    assert "vault/read_secret" in alert.reason
+    assert alert.mode == "enforce"
+    assert alert.credential_id == "c1"
+    assert alert.task_id == "T1"
+    [cmd] = d.revocations
+    assert cmd.scope == "credential"
+    assert cmd.credential_ids == ["c1"]
+    assert cmd.task_id == "T1"
+    assert cmd.alert_ids == [alert.alert_id]
+    assert cmd.mode == "enforce"
+    assert cmd.agent_id == AGENT
+
+
+def test_ungranted_tool_without_credential_revokes_the_session() -> None:
+    d = run(engine(), call(0, AGENT, "vault", "read_secret", session_id="s1"))
+    [cmd] = d.revocations
+    assert cmd.scope == "session"
+    assert cmd.session_id == "s1"
+
+
+def test_ungranted_tool_without_credential_or_session_revokes_the_agent() -> None:
+    d = run(engine(), call(0, AGENT, "vault", "read_secret"))
+    [cmd] = d.revocations
+    assert cmd.scope == "agent"
+
+
+def test_gateway_denied_ungranted_call_is_medium_without_revocation() -> None:
+    d = run(engine(), call(0, AGENT, "vault", "read_secret", credential_id="c1", outcome="denied"))
+    [alert] = alerts(d)
+    assert alert.severity == "medium"
+    assert "denied" in alert.reason
+    assert d.revocations == []
+
+
+def test_glob_tool_grant_covers_matching_tools_only() -> None:
+    eng = engine()
+    ok = run(
+        eng,
+        call(0, AGENT, "fleet", "apply_patch", credential_id="c1"),
+        call(1, AGENT, "fleet", "apply_config", credential_id="c1"),
+    )
+    assert ok.alerts == []
+    [alert] = alerts(run(eng, call(2, AGENT, "fleet", "delete_host", credential_id="c1")))
+    assert "fleet/delete_host" in alert.reason
+
+
+def test_star_tool_grants_the_whole_server_and_nothing_else() -> None:
+    eng = engine()
+    d = run(eng, call(0, AGENT, "docs", "search"), call(1, AGENT, "docs", "get_page"))
+    assert d.alerts == []
+    [alert] = alerts(run(eng, call(2, AGENT, "wiki", "search")))
+    assert alert.clause.key == "tools"
+
+
+# ---------------------------------------------------------------- tenants, domains, resources
+
+
+def test_foreign_tenant_is_flagged() -> None:
+    d = run(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts", tenant="acme"))
+    [alert] = alerts(d)
+    assert alert.clause.key == "tenants"
+    assert alert.severity == "high"
+    assert "'acme'" in alert.reason
+    assert "corp" in alert.reason
+
+
+def test_own_tenant_is_fine() -> None:
+    d = run(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts", tenant="corp"))
+    assert d.alerts == []
+
+
+def test_unknown_tenant_is_not_judged() -> None:
+    d = run(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts"))
+    assert d.alerts == []
+
+
+def test_foreign_data_domain_is_flagged() -> None:
+    eng = engine(data_domains=["infrastructure"])
+    d = run(eng, call(0, AGENT, "fleet", "list_hosts", data_domain="payroll"))
+    [alert] = alerts(d)
+    assert alert.clause.key == "data_domains"
+    assert "'payroll'" in alert.reason
+
+
+def test_own_or_unknown_data_domain_is_fine() -> None:
+    eng = engine(data_domains=["infrastructure"])
+    d = run(
+        eng,
+        call(0, AGENT, "fleet", "list_hosts", data_domain="infrastructure"),
+        call(1, AGENT, "fleet", "list_hosts"),
+    )
+    assert d.alerts == []
+
+
+def test_resource_outside_the_charter_is_flagged() -> None:
+    eng = engine(resources=["fleet://prod/*"])
+    d = run(eng, call(0, AGENT, "fleet", "apply_patch", resources=["fleet://staging/web-1"]))
+    [alert] = alerts(d)
+    assert alert.clause.key == "resources"
+    assert "fleet://staging/web-1" in alert.reason
+
+
+def test_resource_glob_star_stays_in_one_segment() -> None:
+    eng = engine(resources=["fleet://prod/*"])
+    ok = run(eng, call(0, AGENT, "fleet", "apply_patch", resources=["fleet://prod/web-1"]))
+    assert ok.alerts == []
+    d = run(eng, call(1, AGENT, "fleet", "apply_patch", resources=["fleet://prod/web-1/disk"]))
+    [alert] = alerts(d)
+    assert alert.clause.key == "resources"
+
+
+def test_one_call_with_several_violations_raises_one_alert_each() -> None:
+    eng = engine(tenants=["corp"], data_domains=["infrastructure"])
+    d = run(eng, call(0, AGENT, "vault", "read_secret", tenant="acme", data_domain="payroll"))
+    assert sorted(a.clause.key for a in alerts(d)) == ["data_domains", "tenants", "tools"]
+
+
+# ---------------------------------------------------------------- hours
+
+
+def test_call_within_hours_is_fine() -> None:
+    # testing.T0 is 09:00 UTC
+    d = run(engine(limits={"hours": "06:00-22:00"}), call(0, AGENT, "fleet", "list_hosts"))
+    assert d.alerts == []
+
+
+def test_off_hours_call_is_medium_without_revocation() -> None:
+    eng = engine(limits={"hours": "06:00-22:00"})
+    d = run(eng, call(14 * 3600, AGENT, "fleet", "list_hosts", credential_id="c1"))  # 23:00
+    [alert] = alerts(d)
+    assert alert.clause.key == "limits.hours"
+    assert alert.severity == "medium"
+    assert "23:00" in alert.reason
+    assert "06:00-22:00" in alert.reason
+    assert d.revocations == []
+
+
+def test_hours_window_wrapping_midnight() -> None:
+    eng = engine(limits={"hours": "22:00-06:00"})
+    [alert] = alerts(run(eng, call(0, AGENT, "fleet", "list_hosts")))  # 09:00
+    assert alert.clause.key == "limits.hours"
+    assert run(eng, call(15 * 3600, AGENT, "fleet", "list_hosts")).alerts == []  # 00:00
+
+
+# ---------------------------------------------------------------- no charter, mode
+
+
+def test_agent_without_charter_is_medium_in_observe_mode() -> None:
+    eng = engine()
+    d = run(eng, call(0, "agent:stray", "vault", "read_secret", credential_id="c1"))
+    [alert] = alerts(d)
+    assert alert.severity == "medium"
+    assert alert.mode == "observe"
+    assert alert.clause.key == "charter"
+    assert alert.clause.charter is None
+    assert "no charter" in alert.reason
+    assert d.revocations == []
+
+
+def test_observe_charter_stamps_observe_on_alert_and_command() -> None:
+    eng = engine(mode="observe")
+    d = run(eng, call(0, AGENT, "vault", "read_secret", credential_id="c1"))
+    [alert] = alerts(d)
+    [cmd] = d.revocations
+    assert alert.mode == "observe"
+    assert cmd.mode == "observe"
+
+
+# ---------------------------------------------------------------- dedup and ids
+
+
+def test_same_violation_within_300s_is_one_alert() -> None:
+    eng = engine()
+    d = run(
+        eng,
+        call(0, AGENT, "vault", "read_secret", credential_id="c1"),
+        call(120, AGENT, "vault", "read_secret", credential_id="c1"),
+        call(299, AGENT, "vault", "read_secret", credential_id="c1"),
+    )
+    assert len(alerts(d)) == 1
+    assert len(d.revocations) == 1
+
+
+def test_same_violation_after_300s_is_a_second_alert() -> None:
+    eng = engine()
+    d = run(
+        eng,
+        call(0, AGENT, "vault", "read_secret", credential_id="c1"),
+        call(301, AGENT, "vault", "read_secret", credential_id="c1"),
+    )
+    assert len(alerts(d)) == 2
+    assert len({a.alert_id for a in d.alerts}) == 2
+
+
+def test_different_violations_are_not_deduplicated_together() -> None:
+    eng = engine()
+    d = run(
+        eng,
+        call(0, AGENT, "vault", "read_secret", credential_id="c1"),
+        call(1, AGENT, "vault", "list_secrets", credential_id="c1"),
+    )
+    assert len(alerts(d)) == 2
+
+
+def test_replaying_the_same_events_gives_the_same_ids() -> None:
+    events = [call(0, AGENT, "vault", "read_secret", credential_id="c1")]
+    first, second = run(engine(), *events), run(engine(), *events)
+    assert [a.alert_id for a in first.alerts] == [a.alert_id for a in second.alerts]
+    assert [c.command_id for c in first.revocations] == [c.command_id for c in second.revocations]
+
+
+def test_redelivered_event_is_dropped() -> None:
+    eng = engine()
+    ev = call(0, AGENT, "vault", "read_secret", credential_id="c1")
+    run(eng, ev)
+    again = eng.process(ev)
+    assert again.duplicate
+    assert not again.alerts
+    assert not again.revocations
