@@ -313,17 +313,17 @@ def load_charter_dir(path: str | Path) -> list[Charter]:
         except CharterError as err:
             problems.extend(err.problems)
     first: dict[str, tuple[str, int | None]] = {}
-    for c, f, line in located:
+    for c, src, line in located:
         if c.agent in first:
             f0, l0 = first[c.agent]
             where = f0 if l0 is None else f"{f0}:{l0}"
             problems.append(
                 CharterProblem(
-                    f, "agent", line, f"a second charter for {c.agent!r} (first at {where})"
+                    src, "agent", line, f"a second charter for {c.agent!r} (first at {where})"
                 )
             )
         else:
-            first[c.agent] = (f, line)
+            first[c.agent] = (src, line)
     if problems:
         raise CharterError(problems)
     return [c for c, _, _ in located]

@@ -11,6 +11,7 @@ from itertools import count
 from typing import Any
 
 from monitor.charter import Charter
+from monitor.core import Decision, Engine
 from monitor.events import (
     CredentialIssued,
     CredentialRevoked,
@@ -112,6 +113,17 @@ def sponsor_ended(
     return SponsorEnded(
         event_id=_id(event_id), ts=at(sec), agent_id=agent, sponsor=sponsor, task_id=task_id
     )
+
+
+def feed(engine: Engine, *events: Any) -> Decision:
+    """Feed events in order; one Decision with every alert and revocation they caused."""
+    alerts: list[Any] = []
+    revocations: list[Any] = []
+    for e in events:
+        d = engine.process(e)
+        alerts += d.alerts
+        revocations += d.revocations
+    return Decision(alerts=alerts, revocations=revocations)
 
 
 def charter(agent: str = "agent:*", kind: str = "autonomous", **kw: Any) -> Charter:

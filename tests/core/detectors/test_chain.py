@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.core import Decision, Engine
-from monitor.testing import call, charter
+from monitor.testing import call, charter, feed
 
 DETECTOR = "forbidden_chain"
 AGENT = "agent:worker-1"
@@ -26,17 +26,6 @@ EXFIL = {
 
 def engine(*chains: dict[str, Any], **kw: Any) -> Engine:
     return Engine([charter("agent:*", tools=TOOLS, forbidden_chains=list(chains or [EXFIL]), **kw)])
-
-
-def run(eng: Engine, *events: Any) -> Decision:
-    """Feed events in order; one Decision with every alert and revocation they caused."""
-    alerts: list[Any] = []
-    revocations: list[Any] = []
-    for e in events:
-        d = eng.process(e)
-        alerts += d.alerts
-        revocations += d.revocations
-    return Decision(alerts=alerts, revocations=revocations)
 
 
 def alerts(d: Decision) -> list[Any]:
@@ -60,7 +49,7 @@ def other(sec: float, **kw: Any) -> Any:
 
 def test_secret_read_then_egress_is_critical_with_both_calls_as_evidence() -> None:
     first, last = secret(0, credential_id="c1"), egress(10, credential_id="c2", task_id="T1")
-    d = run(engine(), first, last)
+    d = feed(engine(), first, last)
     [alert] = alerts(d)
     assert alert.severity == "critical"
     assert alert.evidence == [first.event_id, last.event_id]
@@ -77,28 +66,28 @@ def test_secret_read_then_egress_is_critical_with_both_calls_as_evidence() -> No
 
 
 def test_chain_spanning_exactly_within_calls_fires() -> None:
-    d = run(engine(), secret(0), other(1), egress(2))
+    d = feed(engine(), secret(0), other(1), egress(2))
     [alert] = alerts(d)
     assert alert.details["span_calls"] == 3
 
 
 def test_chain_at_exactly_within_seconds_fires() -> None:
-    assert len(alerts(run(engine(), secret(0), egress(60)))) == 1
+    assert len(alerts(feed(engine(), secret(0), egress(60)))) == 1
 
 
 def test_chain_across_sessions_fires() -> None:
-    d = run(engine(), secret(0, session_id="s1"), egress(5, session_id="s2"))
+    d = feed(engine(), secret(0, session_id="s1"), egress(5, session_id="s2"))
     assert len(alerts(d)) == 1
 
 
 def test_secret_class_from_a_resource_pattern_counts() -> None:
     read_env = call(0, AGENT, "fs", "read_file", resources=["file:///srv/app/.env"])
-    assert len(alerts(run(engine(), read_env, egress(5)))) == 1
+    assert len(alerts(feed(engine(), read_env, egress(5)))) == 1
 
 
 def test_later_first_step_restarts_the_time_window() -> None:
     late_start = secret(50)
-    d = run(engine(), secret(0), late_start, egress(100))
+    d = feed(engine(), secret(0), late_start, egress(100))
     [alert] = alerts(d)
     assert alert.evidence[0] == late_start.event_id
 
@@ -106,7 +95,7 @@ def test_later_first_step_restarts_the_time_window() -> None:
 def test_three_step_chain_in_order_fires() -> None:
     chain = {"name": "hijack", "sequence": ["read_untrusted", "read_secret", "egress"]}
     fetch = call(0, AGENT, "web", "fetch")
-    d = run(engine(chain), fetch, other(1), secret(2), other(3), egress(4))
+    d = feed(engine(chain), fetch, other(1), secret(2), other(3), egress(4))
     [alert] = alerts(d)
     assert alert.clause.key == "forbidden_chains.hijack"
     assert len(alert.evidence) == 3
@@ -115,12 +104,12 @@ def test_three_step_chain_in_order_fires() -> None:
 
 def test_two_calls_that_each_have_both_classes_are_two_steps() -> None:
     dump = "dump_and_send"
-    d = run(engine(), call(0, AGENT, "kit", dump), call(1, AGENT, "kit", dump))
+    d = feed(engine(), call(0, AGENT, "kit", dump), call(1, AGENT, "kit", dump))
     assert len(alerts(d)) == 1
 
 
 def test_observe_mode_chain_command_is_observe() -> None:
-    d = run(engine(mode="observe"), secret(0, credential_id="c1"), egress(1, credential_id="c1"))
+    d = feed(engine(mode="observe"), secret(0, credential_id="c1"), egress(1, credential_id="c1"))
     [alert] = alerts(d)
     [cmd] = d.revocations
     assert alert.mode == cmd.mode == "observe"
@@ -130,54 +119,54 @@ def test_observe_mode_chain_command_is_observe() -> None:
 
 
 def test_chain_just_outside_within_calls_does_not_fire() -> None:
-    assert alerts(run(engine(), secret(0), other(1), other(2), egress(3))) == []
+    assert alerts(feed(engine(), secret(0), other(1), other(2), egress(3))) == []
 
 
 def test_chain_just_outside_within_seconds_does_not_fire() -> None:
-    assert alerts(run(engine(), secret(0), egress(61))) == []
+    assert alerts(feed(engine(), secret(0), egress(61))) == []
 
 
 def test_steps_in_the_wrong_order_do_not_fire() -> None:
-    assert alerts(run(engine(), egress(0), secret(1))) == []
+    assert alerts(feed(engine(), egress(0), secret(1))) == []
 
 
 def test_three_step_chain_out_of_order_does_not_fire() -> None:
     chain = {"name": "hijack", "sequence": ["read_untrusted", "read_secret", "egress"]}
-    d = run(engine(chain), secret(0), call(1, AGENT, "web", "fetch"), egress(2))
+    d = feed(engine(chain), secret(0), call(1, AGENT, "web", "fetch"), egress(2))
     assert alerts(d) == []
 
 
 def test_denied_egress_does_not_advance_the_chain() -> None:
-    d = run(engine(), secret(0), egress(1, outcome="denied"))
+    d = feed(engine(), secret(0), egress(1, outcome="denied"))
     assert alerts(d) == []
     assert d.revocations == []
 
 
 def test_denied_call_still_counts_towards_within_calls() -> None:
     tight = {**EXFIL, "within_calls": 2}
-    d = run(engine(tight), secret(0), egress(1, outcome="denied"), egress(2))
+    d = feed(engine(tight), secret(0), egress(1, outcome="denied"), egress(2))
     assert alerts(d) == []
 
 
 def test_denied_secret_read_does_not_start_a_chain() -> None:
-    assert alerts(run(engine(), secret(0, outcome="denied"), egress(1))) == []
+    assert alerts(feed(engine(), secret(0, outcome="denied"), egress(1))) == []
 
 
 def test_single_call_with_both_classes_does_not_match_a_two_step_chain() -> None:
-    d = run(engine(), call(0, AGENT, "kit", "dump_and_send"))
+    d = feed(engine(), call(0, AGENT, "kit", "dump_and_send"))
     assert alerts(d) == []
 
 
 def test_resource_that_is_not_a_secret_does_not_start_a_chain() -> None:
     read_src = call(0, AGENT, "fs", "read_file", resources=["file:///srv/app/src/app.py"])
-    assert alerts(run(engine(), read_src, egress(5))) == []
+    assert alerts(feed(engine(), read_src, egress(5))) == []
 
 
 def test_completed_chain_is_not_reported_again_without_a_new_first_step() -> None:
-    d = run(engine(), secret(0), egress(1), egress(2))
+    d = feed(engine(), secret(0), egress(1), egress(2))
     assert len(alerts(d)) == 1
 
 
 def test_chains_are_per_agent() -> None:
-    d = run(engine(), secret(0), call(1, "agent:worker-2", "web", "http_post"))
+    d = feed(engine(), secret(0), call(1, "agent:worker-2", "web", "http_post"))
     assert alerts(d) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.core import Decision, Engine
-from monitor.testing import call, charter, issued, revoked, task_ended, task_started
+from monitor.testing import call, charter, feed, issued, revoked, task_ended, task_started
 
 DETECTOR = "lingering_access"
 AGENT = "agent:helper-1"
@@ -15,17 +15,6 @@ TOOLS = [{"server": "fs", "tool": "read_file", "classes": ["read"]}]
 def engine(kind: str = "delegated", **kw: Any) -> Engine:
     limits = {"task_grace_seconds": 30, "credential_max_ttl": 900, **kw.pop("limits", {})}
     return Engine([charter("agent:*", kind=kind, tools=TOOLS, limits=limits, **kw)])
-
-
-def run(eng: Engine, *events: Any) -> Decision:
-    """Feed events in order; one Decision with every alert and revocation they caused."""
-    alerts: list[Any] = []
-    revocations: list[Any] = []
-    for e in events:
-        d = eng.process(e)
-        alerts += d.alerts
-        revocations += d.revocations
-    return Decision(alerts=alerts, revocations=revocations)
 
 
 def alerts(d: Decision) -> list[Any]:
@@ -39,7 +28,7 @@ def read(sec: float, **kw: Any) -> Any:
 
 
 def started(eng: Engine, ttl: float = 600) -> None:
-    run(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", ttl, task_id="T1"))
+    feed(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", ttl, task_id="T1"))
 
 
 # ---------------------------------------------------------------- proactive revocation at task end
@@ -47,7 +36,7 @@ def started(eng: Engine, ttl: float = 600) -> None:
 
 def test_task_end_revokes_every_live_credential_of_the_task_without_an_alert() -> None:
     eng = engine()
-    run(
+    feed(
         eng,
         task_started(0, AGENT, "T1", "alice"),
         task_started(0, AGENT, "T2", "alice"),
@@ -72,7 +61,7 @@ def test_task_end_revokes_every_live_credential_of_the_task_without_an_alert() -
 
 def test_task_end_without_live_credentials_still_revokes_the_task() -> None:
     eng = engine()
-    run(eng, task_started(0, AGENT, "T1", "alice"))
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
     [cmd] = eng.process(task_ended(100, AGENT, "T1", "alice")).revocations
     assert cmd.scope == "task"
     assert cmd.credential_ids == []
@@ -91,7 +80,7 @@ def test_task_end_revocation_has_a_stable_command_id() -> None:
         issued(0, AGENT, "c1", 600, task_id="T1"),
         task_ended(100, AGENT, "T1", "alice"),
     ]
-    first, second = run(engine(), *events), run(engine(), *events)
+    first, second = feed(engine(), *events), feed(engine(), *events)
     assert [c.command_id for c in first.revocations] == [c.command_id for c in second.revocations]
     assert len(first.revocations) == 1
 
@@ -112,7 +101,7 @@ def test_call_after_the_grace_is_high_and_names_the_task() -> None:
     started(eng)
     end = task_ended(100, AGENT, "T1", "alice")
     late = read(131, credential_id="c1")
-    d = run(eng, end, late)
+    d = feed(eng, end, late)
     [alert] = alerts(d)
     assert alert.severity == "high"
     assert alert.clause.key == "limits.task_grace_seconds"
@@ -125,8 +114,8 @@ def test_call_after_the_grace_is_high_and_names_the_task() -> None:
 def test_late_call_with_a_credential_not_yet_revoked_is_revoked_with_the_task() -> None:
     eng = engine()
     started(eng)
-    run(eng, task_ended(100, AGENT, "T1", "alice"))
-    d = run(eng, read(200, credential_id="c9"))
+    feed(eng, task_ended(100, AGENT, "T1", "alice"))
+    d = feed(eng, read(200, credential_id="c9"))
     [cmd] = d.revocations
     assert cmd.scope == "task"
     assert cmd.task_id == "T1"
@@ -136,20 +125,22 @@ def test_late_call_with_a_credential_not_yet_revoked_is_revoked_with_the_task() 
 def test_call_29s_after_task_end_is_within_a_30s_grace() -> None:
     eng = engine()
     started(eng)
-    assert alerts(run(eng, task_ended(100, AGENT, "T1", "alice"), read(129))) == []
+    assert alerts(feed(eng, task_ended(100, AGENT, "T1", "alice"), read(129))) == []
 
 
 def test_call_exactly_at_the_end_of_the_grace_is_fine() -> None:
     eng = engine()
     started(eng)
-    assert alerts(run(eng, task_ended(100, AGENT, "T1", "alice"), read(130))) == []
+    assert alerts(feed(eng, task_ended(100, AGENT, "T1", "alice"), read(130))) == []
 
 
 def test_call_with_the_ended_tasks_credential_but_no_task_id_is_lingering() -> None:
     # Gateways often log the token's jti but not the task: credential_issued ties c1 to T1.
     eng = engine()
     started(eng)
-    d = run(eng, task_ended(100, AGENT, "T1", "alice"), read(200, task_id=None, credential_id="c1"))
+    d = feed(
+        eng, task_ended(100, AGENT, "T1", "alice"), read(200, task_id=None, credential_id="c1")
+    )
     [alert] = alerts(d)
     assert alert.clause.key == "limits.task_grace_seconds"
     assert alert.severity == "high"
@@ -159,7 +150,7 @@ def test_call_with_the_ended_tasks_credential_but_no_task_id_is_lingering() -> N
 def test_call_for_another_task_after_one_ended_is_fine() -> None:
     eng = engine()
     started(eng)
-    d = run(eng, task_ended(100, AGENT, "T1", "alice"), read(500, task_id="T2"))
+    d = feed(eng, task_ended(100, AGENT, "T1", "alice"), read(500, task_id="T2"))
     assert alerts(d) == []
 
 
@@ -169,7 +160,7 @@ def test_call_for_another_task_after_one_ended_is_fine() -> None:
 def test_call_with_an_expired_credential_is_high_and_revokes_it() -> None:
     eng = engine()
     started(eng, ttl=60)
-    d = run(eng, read(66, credential_id="c1"))
+    d = feed(eng, read(66, credential_id="c1"))
     [alert] = alerts(d)
     assert alert.severity == "high"
     assert alert.clause.key == "credential_expired"
@@ -182,19 +173,19 @@ def test_call_with_an_expired_credential_is_high_and_revokes_it() -> None:
 def test_call_before_expiry_is_fine() -> None:
     eng = engine()
     started(eng, ttl=60)
-    assert alerts(run(eng, read(59, credential_id="c1"))) == []
+    assert alerts(feed(eng, read(59, credential_id="c1"))) == []
 
 
 def test_call_within_the_clock_skew_after_expiry_is_fine() -> None:
     eng = engine()
     started(eng, ttl=60)
-    assert alerts(run(eng, read(64, credential_id="c1"))) == []
+    assert alerts(feed(eng, read(64, credential_id="c1"))) == []
 
 
 def test_call_with_a_revoked_credential_is_critical() -> None:
     eng = engine()
     started(eng)
-    d = run(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1"))
+    d = feed(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1"))
     [alert] = alerts(d)
     assert alert.severity == "critical"
     assert alert.clause.key == "credential_revoked"
@@ -207,7 +198,7 @@ def test_call_with_a_revoked_credential_is_critical() -> None:
 def test_call_before_the_revocation_is_fine() -> None:
     eng = engine()
     started(eng)
-    assert alerts(run(eng, read(5, credential_id="c1"), revoked(10, AGENT, "c1"))) == []
+    assert alerts(feed(eng, read(5, credential_id="c1"), revoked(10, AGENT, "c1"))) == []
 
 
 # ---------------------------------------------------------------- issuing
@@ -216,7 +207,7 @@ def test_call_before_the_revocation_is_fine() -> None:
 def test_credential_ttl_above_the_charter_maximum_is_high_and_revoked() -> None:
     eng = engine()
     ev = issued(0, AGENT, "c-long", 960, task_id="T1")
-    d = run(eng, task_started(0, AGENT, "T1", "alice"), ev)
+    d = feed(eng, task_started(0, AGENT, "T1", "alice"), ev)
     [alert] = alerts(d)
     assert alert.severity == "high"
     assert alert.clause.key == "limits.credential_max_ttl"
@@ -231,7 +222,7 @@ def test_credential_ttl_above_the_charter_maximum_is_high_and_revoked() -> None:
 
 def test_credential_ttl_exactly_the_maximum_is_fine() -> None:
     eng = engine()
-    d = run(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", 900, task_id="T1"))
+    d = feed(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", 900, task_id="T1"))
     assert d.alerts == []
     assert d.revocations == []
 
@@ -239,7 +230,7 @@ def test_credential_ttl_exactly_the_maximum_is_fine() -> None:
 def test_credential_issued_for_an_ended_task_is_revoked() -> None:
     eng = engine()
     started(eng)
-    d = run(eng, task_ended(100, AGENT, "T1", "alice"), issued(200, AGENT, "c5", 60, task_id="T1"))
+    d = feed(eng, task_ended(100, AGENT, "T1", "alice"), issued(200, AGENT, "c5", 60, task_id="T1"))
     [alert] = alerts(d)
     assert alert.clause.key == "task"
     assert alert.severity == "high"
@@ -251,7 +242,7 @@ def test_credential_issued_for_an_ended_task_is_revoked() -> None:
 
 def test_delegated_agent_acting_outside_any_task_is_medium() -> None:
     eng = engine()
-    d = run(eng, call(0, AGENT, "fs", "read_file", sponsor="alice"))
+    d = feed(eng, call(0, AGENT, "fs", "read_file", sponsor="alice"))
     [alert] = alerts(d)
     assert alert.severity == "medium"
     assert alert.clause.key == "kind"
@@ -260,4 +251,4 @@ def test_delegated_agent_acting_outside_any_task_is_medium() -> None:
 
 def test_autonomous_agent_without_a_task_is_fine() -> None:
     eng = engine(kind="autonomous")
-    assert alerts(run(eng, call(0, AGENT, "fs", "read_file"))) == []
+    assert alerts(feed(eng, call(0, AGENT, "fs", "read_file"))) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.core import Decision, Engine
-from monitor.testing import call, charter
+from monitor.testing import call, charter, feed
 
 DETECTOR = "out_of_charter_tool"
 AGENT = "agent:patcher-1"
@@ -21,17 +21,6 @@ def engine(**kw: Any) -> Engine:
     return Engine([charter("agent:patcher-*", mission="apply approved OS patches", **kw)])
 
 
-def run(eng: Engine, *events: Any) -> Decision:
-    """Feed events in order; one Decision with every alert and revocation they caused."""
-    alerts: list[Any] = []
-    revocations: list[Any] = []
-    for e in events:
-        d = eng.process(e)
-        alerts += d.alerts
-        revocations += d.revocations
-    return Decision(alerts=alerts, revocations=revocations)
-
-
 def alerts(d: Decision) -> list[Any]:
     return [a for a in d.alerts if a.detector == DETECTOR]
 
@@ -40,14 +29,14 @@ def alerts(d: Decision) -> list[Any]:
 
 
 def test_granted_tool_raises_nothing() -> None:
-    d = run(engine(), call(0, AGENT, "fleet", "list_hosts", credential_id="c1"))
+    d = feed(engine(), call(0, AGENT, "fleet", "list_hosts", credential_id="c1"))
     assert d.alerts == []
     assert d.revocations == []
 
 
 def test_ungranted_tool_is_high_and_revokes_the_credential() -> None:
     ev = call(0, AGENT, "vault", "read_secret", credential_id="c1", task_id="T1")
-    d = run(engine(), ev)
+    d = feed(engine(), ev)
     [alert] = alerts(d)
     assert alert.severity == "high"
     assert alert.evidence == [ev.event_id]
@@ -68,20 +57,20 @@ def test_ungranted_tool_is_high_and_revokes_the_credential() -> None:
 
 
 def test_ungranted_tool_without_credential_revokes_the_session() -> None:
-    d = run(engine(), call(0, AGENT, "vault", "read_secret", session_id="s1"))
+    d = feed(engine(), call(0, AGENT, "vault", "read_secret", session_id="s1"))
     [cmd] = d.revocations
     assert cmd.scope == "session"
     assert cmd.session_id == "s1"
 
 
 def test_ungranted_tool_without_credential_or_session_revokes_the_agent() -> None:
-    d = run(engine(), call(0, AGENT, "vault", "read_secret"))
+    d = feed(engine(), call(0, AGENT, "vault", "read_secret"))
     [cmd] = d.revocations
     assert cmd.scope == "agent"
 
 
 def test_gateway_denied_ungranted_call_is_medium_without_revocation() -> None:
-    d = run(engine(), call(0, AGENT, "vault", "read_secret", credential_id="c1", outcome="denied"))
+    d = feed(engine(), call(0, AGENT, "vault", "read_secret", credential_id="c1", outcome="denied"))
     [alert] = alerts(d)
     assert alert.severity == "medium"
     assert "denied" in alert.reason
@@ -90,21 +79,21 @@ def test_gateway_denied_ungranted_call_is_medium_without_revocation() -> None:
 
 def test_glob_tool_grant_covers_matching_tools_only() -> None:
     eng = engine()
-    ok = run(
+    ok = feed(
         eng,
         call(0, AGENT, "fleet", "apply_patch", credential_id="c1"),
         call(1, AGENT, "fleet", "apply_config", credential_id="c1"),
     )
     assert ok.alerts == []
-    [alert] = alerts(run(eng, call(2, AGENT, "fleet", "delete_host", credential_id="c1")))
+    [alert] = alerts(feed(eng, call(2, AGENT, "fleet", "delete_host", credential_id="c1")))
     assert "fleet/delete_host" in alert.reason
 
 
 def test_star_tool_grants_the_whole_server_and_nothing_else() -> None:
     eng = engine()
-    d = run(eng, call(0, AGENT, "docs", "search"), call(1, AGENT, "docs", "get_page"))
+    d = feed(eng, call(0, AGENT, "docs", "search"), call(1, AGENT, "docs", "get_page"))
     assert d.alerts == []
-    [alert] = alerts(run(eng, call(2, AGENT, "wiki", "search")))
+    [alert] = alerts(feed(eng, call(2, AGENT, "wiki", "search")))
     assert alert.clause.key == "tools"
 
 
@@ -112,7 +101,7 @@ def test_star_tool_grants_the_whole_server_and_nothing_else() -> None:
 
 
 def test_foreign_tenant_is_flagged() -> None:
-    d = run(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts", tenant="acme"))
+    d = feed(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts", tenant="acme"))
     [alert] = alerts(d)
     assert alert.clause.key == "tenants"
     assert alert.severity == "high"
@@ -121,18 +110,18 @@ def test_foreign_tenant_is_flagged() -> None:
 
 
 def test_own_tenant_is_fine() -> None:
-    d = run(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts", tenant="corp"))
+    d = feed(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts", tenant="corp"))
     assert d.alerts == []
 
 
 def test_unknown_tenant_is_not_judged() -> None:
-    d = run(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts"))
+    d = feed(engine(tenants=["corp"]), call(0, AGENT, "fleet", "list_hosts"))
     assert d.alerts == []
 
 
 def test_foreign_data_domain_is_flagged() -> None:
     eng = engine(data_domains=["infrastructure"])
-    d = run(eng, call(0, AGENT, "fleet", "list_hosts", data_domain="payroll"))
+    d = feed(eng, call(0, AGENT, "fleet", "list_hosts", data_domain="payroll"))
     [alert] = alerts(d)
     assert alert.clause.key == "data_domains"
     assert "'payroll'" in alert.reason
@@ -140,7 +129,7 @@ def test_foreign_data_domain_is_flagged() -> None:
 
 def test_own_or_unknown_data_domain_is_fine() -> None:
     eng = engine(data_domains=["infrastructure"])
-    d = run(
+    d = feed(
         eng,
         call(0, AGENT, "fleet", "list_hosts", data_domain="infrastructure"),
         call(1, AGENT, "fleet", "list_hosts"),
@@ -150,7 +139,7 @@ def test_own_or_unknown_data_domain_is_fine() -> None:
 
 def test_resource_outside_the_charter_is_flagged() -> None:
     eng = engine(resources=["fleet://prod/*"])
-    d = run(eng, call(0, AGENT, "fleet", "apply_patch", resources=["fleet://staging/web-1"]))
+    d = feed(eng, call(0, AGENT, "fleet", "apply_patch", resources=["fleet://staging/web-1"]))
     [alert] = alerts(d)
     assert alert.clause.key == "resources"
     assert "fleet://staging/web-1" in alert.reason
@@ -158,16 +147,16 @@ def test_resource_outside_the_charter_is_flagged() -> None:
 
 def test_resource_glob_star_stays_in_one_segment() -> None:
     eng = engine(resources=["fleet://prod/*"])
-    ok = run(eng, call(0, AGENT, "fleet", "apply_patch", resources=["fleet://prod/web-1"]))
+    ok = feed(eng, call(0, AGENT, "fleet", "apply_patch", resources=["fleet://prod/web-1"]))
     assert ok.alerts == []
-    d = run(eng, call(1, AGENT, "fleet", "apply_patch", resources=["fleet://prod/web-1/disk"]))
+    d = feed(eng, call(1, AGENT, "fleet", "apply_patch", resources=["fleet://prod/web-1/disk"]))
     [alert] = alerts(d)
     assert alert.clause.key == "resources"
 
 
 def test_one_call_with_several_violations_raises_one_alert_each() -> None:
     eng = engine(tenants=["corp"], data_domains=["infrastructure"])
-    d = run(eng, call(0, AGENT, "vault", "read_secret", tenant="acme", data_domain="payroll"))
+    d = feed(eng, call(0, AGENT, "vault", "read_secret", tenant="acme", data_domain="payroll"))
     assert sorted(a.clause.key for a in alerts(d)) == ["data_domains", "tenants", "tools"]
 
 
@@ -176,13 +165,13 @@ def test_one_call_with_several_violations_raises_one_alert_each() -> None:
 
 def test_call_within_hours_is_fine() -> None:
     # testing.T0 is 09:00 UTC
-    d = run(engine(limits={"hours": "06:00-22:00"}), call(0, AGENT, "fleet", "list_hosts"))
+    d = feed(engine(limits={"hours": "06:00-22:00"}), call(0, AGENT, "fleet", "list_hosts"))
     assert d.alerts == []
 
 
 def test_off_hours_call_is_medium_without_revocation() -> None:
     eng = engine(limits={"hours": "06:00-22:00"})
-    d = run(eng, call(14 * 3600, AGENT, "fleet", "list_hosts", credential_id="c1"))  # 23:00
+    d = feed(eng, call(14 * 3600, AGENT, "fleet", "list_hosts", credential_id="c1"))  # 23:00
     [alert] = alerts(d)
     assert alert.clause.key == "limits.hours"
     assert alert.severity == "medium"
@@ -193,9 +182,9 @@ def test_off_hours_call_is_medium_without_revocation() -> None:
 
 def test_hours_window_wrapping_midnight() -> None:
     eng = engine(limits={"hours": "22:00-06:00"})
-    [alert] = alerts(run(eng, call(0, AGENT, "fleet", "list_hosts")))  # 09:00
+    [alert] = alerts(feed(eng, call(0, AGENT, "fleet", "list_hosts")))  # 09:00
     assert alert.clause.key == "limits.hours"
-    assert run(eng, call(15 * 3600, AGENT, "fleet", "list_hosts")).alerts == []  # 00:00
+    assert feed(eng, call(15 * 3600, AGENT, "fleet", "list_hosts")).alerts == []  # 00:00
 
 
 # ---------------------------------------------------------------- no charter, mode
@@ -203,7 +192,7 @@ def test_hours_window_wrapping_midnight() -> None:
 
 def test_agent_without_charter_is_medium_in_observe_mode() -> None:
     eng = engine()
-    d = run(eng, call(0, "agent:stray", "vault", "read_secret", credential_id="c1"))
+    d = feed(eng, call(0, "agent:stray", "vault", "read_secret", credential_id="c1"))
     [alert] = alerts(d)
     assert alert.severity == "medium"
     assert alert.mode == "observe"
@@ -215,7 +204,7 @@ def test_agent_without_charter_is_medium_in_observe_mode() -> None:
 
 def test_observe_charter_stamps_observe_on_alert_and_command() -> None:
     eng = engine(mode="observe")
-    d = run(eng, call(0, AGENT, "vault", "read_secret", credential_id="c1"))
+    d = feed(eng, call(0, AGENT, "vault", "read_secret", credential_id="c1"))
     [alert] = alerts(d)
     [cmd] = d.revocations
     assert alert.mode == "observe"
@@ -227,7 +216,7 @@ def test_observe_charter_stamps_observe_on_alert_and_command() -> None:
 
 def test_same_violation_within_300s_is_one_alert() -> None:
     eng = engine()
-    d = run(
+    d = feed(
         eng,
         call(0, AGENT, "vault", "read_secret", credential_id="c1"),
         call(120, AGENT, "vault", "read_secret", credential_id="c1"),
@@ -239,7 +228,7 @@ def test_same_violation_within_300s_is_one_alert() -> None:
 
 def test_same_violation_after_300s_is_a_second_alert() -> None:
     eng = engine()
-    d = run(
+    d = feed(
         eng,
         call(0, AGENT, "vault", "read_secret", credential_id="c1"),
         call(301, AGENT, "vault", "read_secret", credential_id="c1"),
@@ -250,7 +239,7 @@ def test_same_violation_after_300s_is_a_second_alert() -> None:
 
 def test_different_violations_are_not_deduplicated_together() -> None:
     eng = engine()
-    d = run(
+    d = feed(
         eng,
         call(0, AGENT, "vault", "read_secret", credential_id="c1"),
         call(1, AGENT, "vault", "list_secrets", credential_id="c1"),
@@ -260,7 +249,7 @@ def test_different_violations_are_not_deduplicated_together() -> None:
 
 def test_replaying_the_same_events_gives_the_same_ids() -> None:
     events = [call(0, AGENT, "vault", "read_secret", credential_id="c1")]
-    first, second = run(engine(), *events), run(engine(), *events)
+    first, second = feed(engine(), *events), feed(engine(), *events)
     assert [a.alert_id for a in first.alerts] == [a.alert_id for a in second.alerts]
     assert [c.command_id for c in first.revocations] == [c.command_id for c in second.revocations]
 
@@ -268,7 +257,7 @@ def test_replaying_the_same_events_gives_the_same_ids() -> None:
 def test_redelivered_event_is_dropped() -> None:
     eng = engine()
     ev = call(0, AGENT, "vault", "read_secret", credential_id="c1")
-    run(eng, ev)
+    feed(eng, ev)
     again = eng.process(ev)
     assert again.duplicate
     assert not again.alerts

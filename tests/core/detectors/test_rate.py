@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.core import Decision, Engine
-from monitor.testing import call, charter
+from monitor.testing import call, charter, feed
 
 DETECTOR = "rate_limit"
 AGENT = "agent:poller-1"
@@ -17,17 +17,6 @@ def engine(limit: int | None = 5) -> Engine:
     return Engine([charter("agent:*", tools=TOOLS, limits=limits)])
 
 
-def run(eng: Engine, *events: Any) -> Decision:
-    """Feed events in order; one Decision with every alert and revocation they caused."""
-    alerts: list[Any] = []
-    revocations: list[Any] = []
-    for e in events:
-        d = eng.process(e)
-        alerts += d.alerts
-        revocations += d.revocations
-    return Decision(alerts=alerts, revocations=revocations)
-
-
 def alerts(d: Decision) -> list[Any]:
     return [a for a in d.alerts if a.detector == DETECTOR]
 
@@ -37,12 +26,12 @@ def calls(*secs: float, agent: str = AGENT) -> list[Any]:
 
 
 def test_exactly_max_calls_per_minute_is_fine() -> None:
-    assert alerts(run(engine(), *calls(0, 1, 2, 3, 4))) == []
+    assert alerts(feed(engine(), *calls(0, 1, 2, 3, 4))) == []
 
 
 def test_one_call_over_the_limit_is_medium_without_revocation() -> None:
     over = calls(0, 1, 2, 3, 4, 5)
-    d = run(engine(), *over)
+    d = feed(engine(), *over)
     [alert] = alerts(d)
     assert alert.severity == "medium"
     assert alert.clause.key == "limits.max_calls_per_minute"
@@ -54,27 +43,27 @@ def test_one_call_over_the_limit_is_medium_without_revocation() -> None:
 
 
 def test_window_is_a_sliding_minute() -> None:
-    assert len(alerts(run(engine(), *calls(0, 0, 0, 0, 0, 59)))) == 1
+    assert len(alerts(feed(engine(), *calls(0, 0, 0, 0, 0, 59)))) == 1
 
 
 def test_calls_a_full_minute_apart_are_not_counted_together() -> None:
-    assert alerts(run(engine(), *calls(0, 0, 0, 0, 0, 60))) == []
+    assert alerts(feed(engine(), *calls(0, 0, 0, 0, 0, 60))) == []
 
 
 def test_a_burst_raises_one_alert_per_dedup_window() -> None:
-    assert len(alerts(run(engine(), *calls(*[0.1 * i for i in range(20)])))) == 1
+    assert len(alerts(feed(engine(), *calls(*[0.1 * i for i in range(20)])))) == 1
 
 
 def test_a_second_burst_after_the_dedup_window_raises_a_second_alert() -> None:
     burst = [0.1 * i for i in range(6)]
-    d = run(engine(), *calls(*burst), *calls(*[400 + s for s in burst]))
+    d = feed(engine(), *calls(*burst), *calls(*[400 + s for s in burst]))
     assert len(alerts(d)) == 2
 
 
 def test_the_limit_is_per_agent() -> None:
-    d = run(engine(), *calls(0, 1, 2, 3, 4), *calls(0, 1, 2, 3, 4, agent="agent:poller-2"))
+    d = feed(engine(), *calls(0, 1, 2, 3, 4), *calls(0, 1, 2, 3, 4, agent="agent:poller-2"))
     assert alerts(d) == []
 
 
 def test_no_limit_in_the_charter_means_no_rate_alert() -> None:
-    assert alerts(run(engine(limit=None), *calls(*[0.01 * i for i in range(50)]))) == []
+    assert alerts(feed(engine(limit=None), *calls(*[0.01 * i for i in range(50)]))) == []

@@ -9,6 +9,7 @@ from monitor.testing import (
     at,
     call,
     charter,
+    feed,
     issued,
     sponsor_active,
     sponsor_ended,
@@ -26,17 +27,6 @@ def engine(kind: str = "delegated", **kw: Any) -> Engine:
     return Engine([charter("agent:*", kind=kind, tools=TOOLS, limits=limits, **kw)])
 
 
-def run(eng: Engine, *events: Any) -> Decision:
-    """Feed events in order; one Decision with every alert and revocation they caused."""
-    alerts: list[Any] = []
-    revocations: list[Any] = []
-    for e in events:
-        d = eng.process(e)
-        alerts += d.alerts
-        revocations += d.revocations
-    return Decision(alerts=alerts, revocations=revocations)
-
-
 def alerts(d: Decision) -> list[Any]:
     return [a for a in d.alerts if a.detector == DETECTOR]
 
@@ -48,7 +38,7 @@ def read(sec: float, agent: str = AGENT, **kw: Any) -> Any:
 
 
 def started(eng: Engine) -> None:
-    run(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", 3600, task_id="T1"))
+    feed(eng, task_started(0, AGENT, "T1", "alice"), issued(0, AGENT, "c1", 3600, task_id="T1"))
 
 
 # ---------------------------------------------------------------- quiet sponsor
@@ -57,7 +47,7 @@ def started(eng: Engine) -> None:
 def test_call_after_the_sponsor_went_quiet_is_high_and_revokes_the_task() -> None:
     eng = engine()
     started(eng)
-    d = run(eng, read(601, credential_id="c1"))
+    d = feed(eng, read(601, credential_id="c1"))
     [alert] = alerts(d)
     assert alert.severity == "high"
     assert alert.clause.key == "limits.sponsor_quiet_seconds"
@@ -73,7 +63,7 @@ def test_call_after_the_sponsor_went_quiet_is_high_and_revokes_the_task() -> Non
 def test_sponsor_is_taken_from_the_task_when_the_call_has_none() -> None:
     eng = engine()
     started(eng)
-    [alert] = alerts(run(eng, read(601, sponsor=None)))
+    [alert] = alerts(feed(eng, read(601, sponsor=None)))
     assert alert.clause.key == "limits.sponsor_quiet_seconds"
     assert alert.sponsor == "alice"
 
@@ -81,24 +71,24 @@ def test_sponsor_is_taken_from_the_task_when_the_call_has_none() -> None:
 def test_call_exactly_at_the_quiet_limit_is_fine() -> None:
     eng = engine()
     started(eng)
-    assert alerts(run(eng, read(600))) == []
+    assert alerts(feed(eng, read(600))) == []
 
 
 def test_sponsor_active_refreshes_the_quiet_window() -> None:
     eng = engine()
     started(eng)
-    assert alerts(run(eng, sponsor_active(500, AGENT, "alice"), read(1000))) == []
-    assert len(alerts(run(eng, read(1101)))) == 1
+    assert alerts(feed(eng, sponsor_active(500, AGENT, "alice"), read(1000))) == []
+    assert len(alerts(feed(eng, read(1101)))) == 1
 
 
 def test_sponsor_never_seen_is_not_judged_by_the_quiet_rule() -> None:
     eng = engine()
-    assert alerts(run(eng, read(5000, task_id="T9", sponsor="bob"))) == []
+    assert alerts(feed(eng, read(5000, task_id="T9", sponsor="bob"))) == []
 
 
 def test_delegated_call_with_no_sponsor_on_record_is_medium() -> None:
     eng = engine()
-    d = run(eng, call(0, AGENT, "fs", "read_file", task_id="T1"))
+    d = feed(eng, call(0, AGENT, "fs", "read_file", task_id="T1"))
     [alert] = alerts(d)
     assert alert.severity == "medium"
     assert alert.clause.key == "kind"
@@ -112,7 +102,7 @@ def test_call_after_sponsor_ended_plus_grace_is_high() -> None:
     started(eng)
     end = sponsor_ended(100, AGENT, "alice")
     late = read(131)
-    d = run(eng, end, late)
+    d = feed(eng, end, late)
     [alert] = alerts(d)
     assert alert.severity == "high"
     assert alert.clause.key == "sponsor_ended"
@@ -123,13 +113,15 @@ def test_call_after_sponsor_ended_plus_grace_is_high() -> None:
 def test_call_within_the_grace_after_sponsor_ended_is_fine() -> None:
     eng = engine()
     started(eng)
-    assert alerts(run(eng, sponsor_ended(100, AGENT, "alice"), read(129))) == []
+    assert alerts(feed(eng, sponsor_ended(100, AGENT, "alice"), read(129))) == []
 
 
 def test_sponsor_coming_back_after_sponsor_ended_clears_it() -> None:
     eng = engine()
     started(eng)
-    d = run(eng, sponsor_ended(100, AGENT, "alice"), sponsor_active(110, AGENT, "alice"), read(200))
+    d = feed(
+        eng, sponsor_ended(100, AGENT, "alice"), sponsor_active(110, AGENT, "alice"), read(200)
+    )
     assert alerts(d) == []
     assert d.revocations == []
     assert not eng.advance_watermark(at(500).timestamp()).revocations
@@ -137,7 +129,7 @@ def test_sponsor_coming_back_after_sponsor_ended_clears_it() -> None:
 
 def test_autonomous_agents_never_hit_absent_sponsor() -> None:
     eng = engine(kind="autonomous")
-    d = run(
+    d = feed(
         eng,
         call(0, AGENT, "fs", "read_file"),
         sponsor_ended(10, AGENT, "alice"),
@@ -153,8 +145,8 @@ def test_autonomous_agents_never_hit_absent_sponsor() -> None:
 def test_sponsor_ended_timer_revokes_open_task_on_another_agents_event() -> None:
     eng = engine()
     started(eng)
-    assert run(eng, sponsor_ended(100, AGENT, "alice")).revocations == []
-    d = run(eng, read(131, agent="agent:other-1", task_id="X1", sponsor="bob"))
+    assert feed(eng, sponsor_ended(100, AGENT, "alice")).revocations == []
+    d = feed(eng, read(131, agent="agent:other-1", task_id="X1", sponsor="bob"))
     [cmd] = [c for c in d.revocations if c.agent_id == AGENT]
     assert cmd.scope == "task"
     assert cmd.task_id == "T1"
@@ -167,7 +159,7 @@ def test_sponsor_ended_timer_revokes_open_task_on_another_agents_event() -> None
 def test_sponsor_ended_timer_fires_on_advance_watermark() -> None:
     eng = engine()
     started(eng)
-    run(eng, sponsor_ended(100, AGENT, "alice"))
+    feed(eng, sponsor_ended(100, AGENT, "alice"))
     assert not eng.advance_watermark(at(129).timestamp()).revocations
     [cmd] = eng.advance_watermark(at(131).timestamp()).revocations
     assert cmd.scope == "task"
@@ -178,14 +170,14 @@ def test_sponsor_ended_timer_fires_on_advance_watermark() -> None:
 def test_sponsor_ended_timer_spares_a_task_that_ended_within_the_grace() -> None:
     eng = engine()
     started(eng)
-    run(eng, sponsor_ended(100, AGENT, "alice"), task_ended(120, AGENT, "T1", "alice"))
+    feed(eng, sponsor_ended(100, AGENT, "alice"), task_ended(120, AGENT, "T1", "alice"))
     assert not eng.advance_watermark(at(1000).timestamp()).revocations
 
 
 def test_sponsor_ended_timer_revokes_only_that_sponsors_tasks() -> None:
     eng = engine()
     started(eng)
-    run(eng, task_started(0, AGENT, "T2", "bob"), sponsor_ended(100, AGENT, "alice"))
+    feed(eng, task_started(0, AGENT, "T2", "bob"), sponsor_ended(100, AGENT, "alice"))
     d = eng.advance_watermark(at(131).timestamp())
     assert [c.task_id for c in d.revocations] == ["T1"]
 
@@ -193,7 +185,7 @@ def test_sponsor_ended_timer_revokes_only_that_sponsors_tasks() -> None:
 def test_sponsor_ended_timers_of_two_sponsors_both_fire() -> None:
     eng = engine()
     started(eng)
-    run(
+    feed(
         eng,
         task_started(0, AGENT, "T2", "bob"),
         sponsor_ended(100, AGENT, "alice"),
