@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 
 import orjson
@@ -24,15 +25,12 @@ TARGET_RATIO = 0.10
 
 
 def simulated_lines(n: int, seed: int) -> tuple[list[bytes], list[Charter]]:
-    """At least ``n`` simulated events (as JSON lines) and their charters."""
+    """Exactly ``n`` simulated events (as JSON lines) and their charters."""
     from monitor import simulate
 
-    probe = simulate.simulate(agents=20, minutes=30, seed=seed)
-    per_agent_minute = max(1.0, len(probe.events) / (20 * 30))
-    minutes = 60.0
-    agents = max(20, int(n / (per_agent_minute * minutes) * 1.1) + 1)
-    sim = simulate.simulate(agents=agents, minutes=minutes, seed=seed)
-    lines = [orjson.dumps(e) for e in sim.events]
+    agents, minutes = simulate.size_for_events(n)
+    sim = simulate.stream(agents, minutes, seed)
+    lines = [orjson.dumps(e) for e in islice(sim, n)]
     return lines, list(sim.charters)
 
 

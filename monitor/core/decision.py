@@ -74,7 +74,7 @@ class DecisionStep:
                     alert_id=stable_id(st.agent_id, f.detector, f.key, f.dedup, first),
                     ts=when,
                     agent_id=st.agent_id,
-                    agent_kind=st.kind,  # type: ignore[arg-type]
+                    agent_kind=st.kind or (charter.kind if charter else None),  # type: ignore[arg-type]
                     detector=f.detector,
                     severity=f.severity,
                     score=f.score,

@@ -107,6 +107,9 @@ class Engine:
         self.dirty: set[str] = set()  # agents whose state changed since the shell last saved
         self.stats: Counter[str] = Counter()  # see counters()
         self.n_calls = 0
+        # detectors that can fire, per (charter, agent kind): see Detector.wants_calls
+        self._call_plan: dict[tuple[int, str], list[Detector]] = {}
+        self._call_plan_version = -1
         self.rebuild_timers()
 
     # ------------------------------------------------------------------ public API
@@ -198,7 +201,16 @@ class Engine:
             grant, classes = None, frozenset()
         ctx = CallContext(call, t, kind, charter, grant, classes, st.n_calls)
         findings: list[Finding] = []
-        for det in self.detectors:
+        if self._call_plan_version != self.charters.version:
+            self._call_plan.clear()  # charters changed: object ids may be reused
+            self._call_plan_version = self.charters.version
+        plan_key = (id(charter), kind)
+        plan = self._call_plan.get(plan_key)
+        if plan is None:
+            plan = self._call_plan[plan_key] = [
+                d for d in self.detectors if d.wants_calls(charter, kind)
+            ]
+        for det in plan:
             found = det.on_call(ctx, st)
             if found:
                 findings.extend(found)

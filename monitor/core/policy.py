@@ -40,10 +40,18 @@ _EMPTY: frozenset[str] = frozenset()
 _RESOURCE_CACHE_MAX = 4096
 
 
+def _alternation(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One regex matching whatever any of the globs matches (nothing, for no globs)."""
+    if not patterns:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(f"(?:{compile_glob(p).pattern})" for p in patterns), re.DOTALL)
+
+
 class CompiledCharter:
     """A validated charter, indexed for O(1)-ish lookups per call."""
 
     __slots__ = (
+        "_any_pattern",
         "_glob_grants",
         "_resource_cache",
         "_resource_patterns",
@@ -56,6 +64,7 @@ class CompiledCharter:
         "hours",
         "kind",
         "limits",
+        "max_rate",
         "mission",
         "mode",
         "pattern",
@@ -69,6 +78,7 @@ class CompiledCharter:
         self.mode = charter.mode
         self.mission = charter.mission
         self.limits = charter.limits
+        self.max_rate = charter.limits.max_calls_per_minute
         self.baseline = charter.baseline
         self.hours = charter.limits.hours_window()
         self.tenants = frozenset(charter.tenants) if charter.tenants is not None else None
@@ -88,9 +98,12 @@ class CompiledCharter:
         if charter.builtin_secret_sources:
             patterns += [(p, frozenset({"read_secret"})) for p in BUILTIN_SECRET_PATTERNS]
         self._resource_patterns = [(compile_glob(p), c) for p, c in patterns]
-        self._resource_cache: dict[str, frozenset[str]] = {}
+        # One alternation answers "does any pattern match?" in a single scan: most
+        # resources match none, and they are mostly unique (paths), so this is the hot case.
+        self._any_pattern = _alternation([p for p, _ in patterns])
+        self._resource_cache: dict[str, tuple[frozenset[str], bool]] = {}
         self.allowed_resources = (
-            [compile_glob(p) for p in charter.resources] if charter.resources is not None else None
+            _alternation(charter.resources) if charter.resources is not None else None
         )
         self.chains: tuple[ForbiddenChain, ...] = tuple(charter.forbidden_chains)
 
@@ -104,33 +117,37 @@ class CompiledCharter:
                 found = classes if found is None else found | classes
         return found
 
-    def resource_classes(self, resource: str) -> frozenset[str]:
+    def _resource(self, resource: str) -> tuple[frozenset[str], bool]:
+        """Classes and allowed-ness of one resource, cached: resources repeat a lot."""
         cached = self._resource_cache.get(resource)
         if cached is not None:
             return cached
         classes = _EMPTY
-        for rx, c in self._resource_patterns:
-            if rx.match(resource):
-                classes = classes | c
+        if self._any_pattern.match(resource):
+            for rx, c in self._resource_patterns:
+                if rx.match(resource):
+                    classes = classes | c
+        allowed = self.allowed_resources is None or bool(self.allowed_resources.match(resource))
         if len(self._resource_cache) >= _RESOURCE_CACHE_MAX:
             self._resource_cache.clear()
-        self._resource_cache[resource] = classes
-        return classes
+        found = self._resource_cache[resource] = (classes, allowed)
+        return found
+
+    def resource_classes(self, resource: str) -> frozenset[str]:
+        return self._resource(resource)[0]
 
     def call_classes(
         self, grant: frozenset[str] | None, resources: Sequence[str]
     ) -> frozenset[str]:
         classes = grant or _EMPTY
         for r in resources:
-            rc = self.resource_classes(r)
+            rc = self._resource(r)[0]
             if rc:
                 classes = classes | rc
         return classes
 
     def resource_allowed(self, resource: str) -> bool:
-        if self.allowed_resources is None:
-            return True
-        return any(rx.match(resource) for rx in self.allowed_resources)
+        return self._resource(resource)[1]
 
     def in_hours(self, minute_of_day: int) -> bool:
         if self.hours is None:

@@ -64,6 +64,7 @@ class AgentState:
         "n_calls",
         "rate",
         "seen",
+        "seen_pos",
         "seen_ring",
         "sponsors",
         "tasks",
@@ -77,6 +78,7 @@ class AgentState:
         self.last_ts = float("-inf")
         self.seen: set[int] = set()
         self.seen_ring: list[int] = []
+        self.seen_pos = 0  # oldest slot once the ring is full
         self.tasks: dict[str, list[Any]] = {}
         self.creds: dict[str, list[Any]] = {}
         self.sponsors: dict[str, list[Any]] = {}
@@ -93,13 +95,18 @@ class AgentState:
     def seen_before(self, event_id: str) -> bool:
         """True if this event id was processed already; remembers it otherwise."""
         k = event_key(event_id)
-        if k in self.seen:
+        seen = self.seen
+        if k in seen:
             return True
-        self.seen.add(k)
+        seen.add(k)
         ring = self.seen_ring
-        ring.append(k)
-        if len(ring) > MAX_SEEN:
-            self.seen.discard(ring.pop(0))
+        if len(ring) < MAX_SEEN:
+            ring.append(k)
+        else:  # a full ring: overwrite the oldest slot, at the cursor
+            pos = self.seen_pos
+            seen.discard(ring[pos])
+            ring[pos] = k
+            self.seen_pos = (pos + 1) % MAX_SEEN
         return False
 
     # ------------------------------------------------------------ ledger
@@ -212,7 +219,7 @@ class AgentState:
                 self.kind,
                 self.n_calls,
                 self.last_ts if self.last_ts != float("-inf") else None,
-                self.seen_ring,
+                self.seen_ring[self.seen_pos :] + self.seen_ring[: self.seen_pos],
                 self.tasks,
                 self.creds,
                 self.sponsors,

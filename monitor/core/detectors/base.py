@@ -60,6 +60,14 @@ class Detector:
 
     name: ClassVar[str] = ""
 
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        """Whether :meth:`on_call` can find anything for agents under this charter and kind.
+
+        Asked once per (charter, kind) and cached by the engine, so a detector
+        that cannot fire (no chains declared, not delegated, …) costs nothing per call.
+        """
+        return True
+
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         return ()
 

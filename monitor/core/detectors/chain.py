@@ -18,6 +18,7 @@ from typing import Any
 
 from monitor.charter import ForbiddenChain
 from monitor.core.detectors.base import CallContext, Detector, Finding, fmt_seconds, register
+from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 
 _START, _T0, _IDS, _CREDS = range(4)
@@ -34,6 +35,9 @@ def _alive(
 @register
 class ForbiddenChainDetector(Detector):
     name = "forbidden_chain"
+
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return charter is not None and bool(charter.chains)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         ch = ctx.charter

@@ -11,40 +11,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
+from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 
 WINDOW = 60
+_ZEROS = [0] * WINDOW
 
 
 @register
 class RateLimit(Detector):
     name = "rate_limit"
 
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return charter is not None and charter.max_rate is not None
+
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         ch = ctx.charter
-        if ch is None or ch.limits.max_calls_per_minute is None:
+        if ch is None or ch.max_rate is None:
             return ()
-        limit = ch.limits.max_calls_per_minute
+        limit = ch.max_rate
         sec = int(ctx.t)
         r = st.rate
         if r is None:
             r = st.rate = [sec, 0, [0] * WINDOW]
-        base, total, buckets = r
-        if sec > base:
+        base = r[0]
+        buckets = r[2]
+        if sec > base:  # slide the window forward, clearing the seconds it passes
             if sec - base >= WINDOW:
                 buckets[:] = [0] * WINDOW
-                total = 0
+                r[1] = 0
             else:
-                for s in range(base + 1, sec + 1):
-                    i = s % WINDOW
-                    total -= buckets[i]
-                    buckets[i] = 0
-            base = sec
+                gap = sec - base
+                start = (base + 1) % WINDOW
+                end = start + gap
+                if end <= WINDOW:
+                    r[1] -= sum(buckets[start:end])
+                    buckets[start:end] = _ZEROS[:gap]
+                else:
+                    wrap = end - WINDOW
+                    r[1] -= sum(buckets[start:]) + sum(buckets[:wrap])
+                    buckets[start:] = _ZEROS[: WINDOW - start]
+                    buckets[:wrap] = _ZEROS[:wrap]
+            r[0] = sec
         elif base - sec >= WINDOW:
             return ()  # older than the window
         buckets[sec % WINDOW] += 1
-        total += 1
-        r[0], r[1] = base, total
+        total = r[1] = r[1] + 1
         if total <= limit:
             return ()
         c = ctx.call

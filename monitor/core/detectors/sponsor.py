@@ -30,6 +30,9 @@ def _grace(charter: CompiledCharter | None) -> float:
 class AbsentSponsor(Detector):
     name = "absent_sponsor"
 
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return kind == "delegated"
+
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         if ctx.kind != "delegated":
             return ()
