@@ -116,12 +116,66 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- bench
+REPLAY_DEFAULT_EVENTS = 500_000
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from monitor import bench
 
     if args.what == "replay":
         return bench.bench_replay(args.events, args.seed, args.rounds, args.file)
+    if args.what == "kafka":
+        from monitor.bench_kafka import KAFKA_DEFAULT_EVENTS, bench_kafka
+
+        n = KAFKA_DEFAULT_EVENTS if args.events == REPLAY_DEFAULT_EVENTS else args.events
+        return bench_kafka(_settings(args).kafka_bootstrap, n, args.seed, args.rate, args.seconds)
     raise MonitorError(f"unknown benchmark {args.what!r}")
+
+
+# ---------------------------------------------------------------- worker
+def cmd_worker(args: argparse.Namespace) -> int:
+    from monitor.worker.run import run_worker
+
+    if not Path(args.charters).exists():
+        raise MonitorError(f"charters not found: {args.charters}")
+    return run_worker(_settings(args), args.charters, args.loglevel)
+
+
+# ---------------------------------------------------------------- report
+def cmd_report(args: argparse.Namespace) -> int:
+    from monitor.charter import load_charter_dir
+    from monitor.core.policy import CharterSet
+    from monitor.core.standing import PrivilegeUsage
+    from monitor.errors import DecodeError
+    from monitor.events import decode_event
+    from monitor.replay import read_lines
+
+    usage = PrivilegeUsage(CharterSet(load_charter_dir(args.charters)))
+    bad = 0
+    for raw in read_lines(args.events):
+        if not raw.strip():
+            continue
+        try:
+            usage.observe(decode_event(raw))
+        except DecodeError:
+            bad += 1
+    report = usage.report(unused_days=args.days)
+    text = (
+        orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode()
+        if args.json
+        else report.to_markdown()
+    )
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    if bad:
+        print(
+            f"skipped {bad:,} undecodable lines (mcpmon replay dead-letters them with reasons)",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,16 +269,56 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="benchmarks that report a figure and, from the same run, the baseline it compares to",
         description="replay: events/s of the full engine (decode + validate + detect + encode) vs an "
-        "orjson-decode-only loop over the same bytes, in the same process, best of N rounds.",
+        "orjson-decode-only loop over the same bytes, in the same process, best of N rounds. "
+        "kafka: events/s of one worker end to end vs a raw aiokafka consume + orjson loop over "
+        "the same topic, and produce-to-revocation latency at a steady rate (needs the broker: "
+        "bash scripts/kafka.sh start; MCPMON_KAFKA_BOOTSTRAP).",
     )
-    b.add_argument("what", choices=["replay"], help="which benchmark")
+    b.add_argument("what", choices=["replay", "kafka"], help="which benchmark")
     b.add_argument(
-        "--events", type=int, default=500_000, help="events to simulate (default 500000)"
+        "--events",
+        type=int,
+        default=REPLAY_DEFAULT_EVENTS,
+        help="events to simulate (default 500000; kafka: 60000)",
     )
     b.add_argument("--seed", type=int, default=7)
     b.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is reported")
     b.add_argument("--file", metavar="EVENTS.jsonl", help="use this file instead of simulating")
+    b.add_argument("--rate", type=float, default=2000, help="kafka: offered events/s (2000)")
+    b.add_argument("--seconds", type=float, default=20, help="kafka: latency phase, ≤ 60 (20)")
     b.set_defaults(func=cmd_bench)
+
+    w = sub.add_parser(
+        "worker",
+        help="run the streaming worker (Faust): mcp.events -> mcp.alerts, mcp.revocations",
+        description="Consume mcp.events, run the detection engine per partition with state in "
+        "changelog-backed tables, publish alerts and revocation commands; bad messages go to "
+        "mcp.deadletter. Topics are created at start. Settings: MCPMON_* environment variables "
+        "(MCPMON_KAFKA_BOOTSTRAP, MCPMON_PARTITIONS, MCPMON_STORE, MCPMON_APP_ID, "
+        "MCPMON_WATERMARK_IDLE_SECONDS, MCPMON_TOPIC_*; see monitor/settings.py).",
+        epilog="Example: MCPMON_KAFKA_BOOTSTRAP=127.0.0.1:9092 mcpmon worker --charters charters/",
+    )
+    w.add_argument(
+        "--charters", required=True, metavar="DIR", help="charter YAML files (a dir or one file)"
+    )
+    w.add_argument("--observe", action="store_true", help="shadow mode: mark every command observe")
+    w.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    w.set_defaults(func=cmd_worker)
+    rp = sub.add_parser(
+        "report",
+        help="reports over recorded traffic (privileges: standing privilege, least-privilege advice)",
+        description="privileges: grants an agent pattern holds but has not used in the window or "
+        "for --days, credentials that outlived their use, and a credential_max_ttl suggestion "
+        "from how long credentials were actually used. Event time only: the report is the same "
+        "whenever it is run.",
+    )
+    rp.add_argument("what", choices=["privileges"], help="which report")
+    rp.add_argument("events", metavar="EVENTS.jsonl", help="recorded events; - for stdin")
+    rp.add_argument("--charters", required=True, metavar="DIR", help="charters in force")
+    rp.add_argument("--days", type=float, default=30, help="flag grants unused this long (30)")
+    rp.add_argument("--json", action="store_true", help="JSON instead of markdown")
+    rp.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

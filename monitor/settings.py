@@ -34,6 +34,42 @@ class Settings(BaseModel):
     )
     allowed_lateness_seconds: float = Field(0.0, ge=0, description="Event-time watermark lag")
 
+    # ---- streaming worker (mcpmon worker, bench kafka); see monitor/worker/__init__.py
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port...]"
+    )
+    topic_events: str = Field("mcp.events", description="Input: tool calls and lifecycle")
+    topic_alerts: str = Field("mcp.alerts", description="Output: alerts (key agent_id)")
+    topic_revocations: str = Field("mcp.revocations", description="Output: revocation commands")
+    topic_revocation_acks: str = Field(
+        "mcp.revocation-acks", description="Revoker acknowledgements"
+    )
+    topic_deadletter: str = Field(
+        "mcp.deadletter", description="Messages that could not be decoded"
+    )
+    topic_charters: str = Field(
+        "mcp.charters", description="Compacted: charter updates broadcast to every worker"
+    )
+    partitions: int = Field(4, ge=1, description="Partitions of the topics the worker creates")
+    replication_factor: int = Field(1, ge=1, description="Replication of the topics it creates")
+    app_id: str = Field("mcpmon", description="Faust app id: consumer group and changelog prefix")
+    store: Literal["memory://", "rocksdb://"] = Field(
+        "memory://", description="Table store; rocksdb:// needs the rocksdb extra (rocksdict)"
+    )
+    data_dir: str = Field(".cache/mcpmon-worker", description="Worker data dir (RocksDB files)")
+    kafka_session_timeout_seconds: float = Field(
+        30.0,
+        ge=6,
+        le=300,
+        description="Consumer-group session: how long a crashed worker holds its partitions",
+    )
+    watermark_idle_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="A partition quiet this long (wall clock) has its event time advanced by "
+        "the wall time elapsed, so timers fire; 0 turns it off",
+    )
+
     def engine(self) -> EngineSettings:
         return EngineSettings(
             alert_dedup_seconds=self.alert_dedup_seconds,

@@ -98,3 +98,23 @@ def test_check_charter_ok(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_schemas_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schemas", "--check", "--out", str(ROOT / "schemas")]) == 0
+
+
+def test_report_privileges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(
+        [
+            "report",
+            "privileges",
+            str(ROOT / "examples/events.jsonl"),
+            "--charters",
+            str(ROOT / "examples/charters"),
+            "--days",
+            "7",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "## Standing privilege report" in captured.out
+    assert "| web/http_get | read_untrusted | 0 | 0 | never | **remove**" in captured.out
+    assert "agent:shadow-it/bot-1" in captured.out
+    assert "skipped 2 undecodable lines" in captured.err

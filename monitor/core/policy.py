@@ -9,7 +9,7 @@ secret-source patterns unless the charter turns them off. So ``read_file`` on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from monitor.charter import Charter, ForbiddenChain
 from monitor.core.globs import compile_glob, is_glob, literal_prefix
@@ -186,7 +186,7 @@ class CharterSet:
     def __len__(self) -> int:
         return len(self._by_pattern)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[CompiledCharter]:
         return iter(self._by_pattern.values())
 
     def for_agent(self, agent_id: str) -> CompiledCharter | None:

@@ -1,0 +1,138 @@
+"""Small aiokafka helpers shared by the worker, the integration tests and ``bench kafka``.
+
+Producing keyed messages with delivery confirmed, reading whole topics
+without a consumer group, and creating / deleting topics. Every wait is
+bounded: a helper that cannot finish in its timeout raises
+:class:`asyncio.TimeoutError` (or returns what it has, where it says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, RecordMetadata
+
+KeyValue = tuple[bytes | None, bytes | None]
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[KeyValue],
+    *,
+    linger_ms: int = 5,
+    max_request_size: int = 4 << 20,
+) -> list[RecordMetadata]:
+    """Send ``(key, value)`` pairs in order and wait until the broker has them all."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=linger_ms,
+        max_request_size=max_request_size,
+        enable_idempotence=False,
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in records]
+        return list(await asyncio.gather(*futures))
+    finally:
+        await producer.stop()
+
+
+async def read_topics(
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    until: Callable[[list[ConsumerRecord]], bool] | None = None,
+    timeout: float = 30.0,
+    idle: float | None = None,
+    settle: float = 0.0,
+) -> list[ConsumerRecord]:
+    """Read ``topics`` from the beginning, without a group, and return what arrived.
+
+    Stops ``settle`` seconds after ``until(records)`` became true (to catch
+    anything extra), after ``idle`` seconds with no new record (if given), or
+    at ``timeout`` — it then returns what it has; the caller asserts.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    out: list[ConsumerRecord] = []
+    try:
+        tps = []
+        for t in topics:
+            parts = await _partitions_for(consumer, t, timeout)
+            tps += [TopicPartition(t, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last_new = loop.time()
+        done_at: float | None = None
+        while loop.time() < deadline:
+            if done_at is None and until is not None and until(out):
+                done_at = loop.time()
+            if done_at is not None and loop.time() - done_at >= settle:
+                break
+            if idle is not None and loop.time() - last_new > idle:
+                break
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                out.extend(recs)
+                last_new = loop.time()
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def _partitions_for(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> set[int]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return set(parts)
+        if loop.time() > deadline:
+            raise TimeoutError(f"topic {topic} not found")
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.1)
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        parts = await _partitions_for(consumer, topic, 15.0)
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        return {tp.partition: off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
+    """Delete topics that exist among ``names`` (best effort, for test clean-up)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+async def list_topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()

@@ -1,0 +1,236 @@
+"""The Faust app: ``mcp.events`` → :class:`Processor` → ``mcp.alerts`` / ``mcp.revocations``.
+
+A thin shell. The agent body hands each raw message to the processor,
+publishes what it returns and writes the changed agents to the state table;
+nothing here looks inside an event.
+
+Per-event sequence, and why:
+
+1. ``Processor.handle`` decodes and runs the partition's engine. Alerts and
+   revocation commands it returns are also put in their agent's *outbox*.
+2. They are handed to the producer (not awaited); when the broker
+   acknowledges one, :meth:`Processor.delivered` takes it out of the outbox.
+3. The agents the engine marked dirty are written to the table: one record
+   per changed agent and event, holding its state snapshot *and* its outbox
+   (:mod:`monitor.worker.store`). Writing inside the event's own iteration
+   ties the state to the offset: Faust commits an offset only after the
+   event is acked (the next iteration) and after flushing the producer, so a
+   committed offset always has its state and outputs in Kafka. Batching the
+   writes over several events would let an offset be committed before the
+   state it depends on.
+
+After a crash the events after the last commit are redelivered. An event
+whose state record reached the changelog is dropped by the engine's event-id
+dedup — and its outputs, if they had not reached the broker, are in that
+record's outbox and are published again when the partition is restored. An
+event whose state record did not is processed again. Either way nothing is
+lost, and what is repeated is the *same* alert or command (ids are
+deterministic): downstream sees duplicates of a ``command_id``, never a
+different meaning. The revoker deduplicates by ``command_id``.
+
+Partitions: one engine per assigned input partition (see
+:mod:`monitor.worker.processor`). Engines of partitions no longer assigned
+are dropped when a rebalance assigns; engines of new partitions are built
+from the table once Faust has restored it from the changelog (and
+``rebuild_timers`` re-indexes their timers).
+
+Idle ticks (``watermark_idle_seconds``) are the worker's only wall-clock
+input. Outputs of timers fired by a tick are published at once, but the
+agents they changed (and their outboxes) are written with the partition's
+next event, because a table write needs the partition's event context: if
+the worker dies before that, the restarted worker fires the same timers
+again — same ids, a duplicate at most.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+import structlog
+
+from monitor.settings import Settings
+from monitor.worker.charters import CharterFeed
+from monitor.worker.processor import Processor, Record
+from monitor.worker.store import load_partitions
+from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES
+
+log = structlog.get_logger("monitor.worker")
+
+TABLE_NAME = "agent_state"
+HEARTBEAT_FILE = "worker.alive"
+HEARTBEAT_SECONDS = 10.0
+
+
+def faust_app(settings: Settings) -> faust.App:
+    brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
+    return faust.App(
+        settings.app_id,
+        broker=brokers,
+        store=settings.store,
+        datadir=settings.data_dir,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+        producer_acks=-1,
+        # batch the per-event changelog writes: without it each goes out in its own request
+        producer_linger=0.005,
+        consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0,
+        producer_max_request_size=DEADLETTER_MAX_MESSAGE_BYTES,
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_seconds / 4),
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+    )
+
+
+class WorkerApp:
+    """The Faust app with its topics, state table, agent, timers and hooks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        processor: Processor,
+        feed: CharterFeed | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.processor = processor
+        self.feed = feed
+        self.clock = clock
+        self.app = app = faust_app(settings)
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.events = app.topic(settings.topic_events, partitions=settings.partitions, **raw)
+        self.outputs = {
+            name: app.topic(name, **raw)
+            for name in (
+                settings.topic_alerts,
+                settings.topic_revocations,
+                settings.topic_deadletter,
+                settings.topic_charters,
+            )
+        }
+        self.table = app.Table(
+            TABLE_NAME,
+            partitions=settings.partitions,
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+        )
+        self._assignment: set[int] = set()
+        self._write = self.table.__setitem__
+
+        app.agent(self.events, name="monitor")(self._agent)
+        self.table.on_recover(self._on_recovered)
+        app.on_partitions_assigned.connect(cast(Any, self._on_assigned))  # mode types are narrow
+        if settings.watermark_idle_seconds > 0:
+            interval = max(0.1, min(1.0, settings.watermark_idle_seconds / 2))
+            app.timer(interval, name="idle_watermark")(self._tick)
+        app.timer(30.0, name="stats")(self._log_stats)
+        app.timer(HEARTBEAT_SECONDS, name="heartbeat")(self._heartbeat)
+        if feed is not None:
+            app.task(self._follow_charters)
+
+    # ------------------------------------------------------------ agent
+    async def _agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            await self.on_message(event.message, event.value)
+
+    async def on_message(self, msg: Any, value: bytes | None) -> None:
+        proc = self.processor
+        p = msg.partition
+        if not proc.owns(p):
+            if p not in self._assigned():
+                proc.counters["not_owned_skipped"] += 1
+                return
+            await self._assign([p])
+        out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
+        if out:
+            await self._publish(p, out.decisions, out.notes)
+        proc.flush(p, self._write)
+
+    async def _publish(
+        self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()
+    ) -> None:
+        """Hand records to the producer; decisions report their delivery to the processor."""
+        topics = self.outputs
+        for r in decisions:
+            await topics[r.topic].send(
+                key=r.key, value=r.value, callback=partial(self._delivered, partition, r)
+            )
+        for r in notes:
+            await topics[r.topic].send(key=r.key, value=r.value)
+
+    def _delivered(self, partition: int, rec: Record, fut: Any) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.processor.delivered(partition, rec)
+
+    # ------------------------------------------------------------ timers and tasks
+    async def _tick(self) -> None:
+        for partition, out in self.processor.tick(self.clock()):
+            log.info("idle_timers_fired", partition=partition, records=len(out.decisions))
+            await self._publish(partition, out.decisions)
+
+    async def _heartbeat(self) -> None:
+        """Touch ``DATA_DIR/worker.alive`` (container health checks look at its age)."""
+        path = Path(self.settings.data_dir) / HEARTBEAT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{time.time():.0f}\n")
+
+    async def _log_stats(self) -> None:
+        log.info("stats", **dict(self.processor.counters))
+
+    async def _follow_charters(self) -> None:
+        if self.feed is not None:
+            await self.feed.follow()
+
+    # ------------------------------------------------------------ rebalancing
+    def _assigned(self) -> set[int]:
+        topic = self.settings.topic_events
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    async def _on_assigned(
+        self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any
+    ) -> None:
+        """A rebalance handed out partitions: drop engines this worker no longer owns.
+
+        Engines of partitions it keeps stay (their state is current); engines
+        of new partitions are built after the table is restored.
+        """
+        assigned: Iterable[Any] = args[0] if args else kwargs.get("assigned", ())
+        topic = self.settings.topic_events
+        now = {tp.partition for tp in assigned if tp.topic == topic}
+        for p in list(self.processor.partitions):
+            if p not in now or p not in self._assignment:
+                self.processor.revoke(p)
+        self._assignment = now
+        log.info("partitions_assigned", partitions=sorted(now))
+
+    async def _on_recovered(self) -> None:
+        missing = [p for p in sorted(self._assigned()) if not self.processor.owns(p)]
+        if missing:
+            await self._assign(missing)
+
+    async def _assign(self, partitions: list[int]) -> None:
+        t0 = time.perf_counter()
+        loaded = load_partitions(self.table.items(), partitions)
+        pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
+        log.info(
+            "partitions_restored",
+            partitions=partitions,
+            agents=sum(len(r.states) for r in loaded.values()),
+            timers=sum(len(st.timers) for r in loaded.values() for st in r.states.values()),
+            outbox=sum(len(v) for v in pending.values()),
+            seconds=round(time.perf_counter() - t0, 3),
+        )
+        for p, records in pending.items():
+            if records:
+                await self._publish(p, records)

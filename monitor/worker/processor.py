@@ -1,0 +1,286 @@
+"""The worker's Kafka-free middle: raw message in, records out, one Engine per partition.
+
+:class:`Processor` is what the Faust agent calls for every message; it knows
+nothing of Faust or aiokafka, so it is tested with plain bytes (and compared
+with :mod:`monitor.replay`) in ``tests/worker/``. It only decodes, calls the
+one detection core and encodes: no detection logic lives here.
+
+Why one :class:`~monitor.core.Engine` per input partition (not one per
+worker): a Kafka partition is the unit of order, so each engine's event-time
+watermark is that partition's own stream time (as in Kafka Streams). With one
+engine per worker, the watermark would depend on how the consumer happens to
+interleave partitions: a partition fetched ahead would fire another
+partition's timers before that partition's earlier events were applied.
+Per-partition engines make the output a function of the input alone,
+whatever the interleaving, worker count or rebalance history. All engines
+share one :class:`~monitor.core.policy.CharterSet`, so a charter update
+applied once is in force for every partition of the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+import structlog
+
+from monitor.core import Decision, Engine, EngineSettings
+from monitor.core.policy import CharterSet
+from monitor.core.state import AgentState
+from monitor.errors import DecodeError
+from monitor.events import MAX_MESSAGE_BYTES, CharterUpdated, decode_event
+from monitor.replay import deadletter_record
+from monitor.worker.store import PartitionStates, Record, Restored
+
+__all__ = ["Outcome", "OutputTopics", "Processor", "Record"]
+
+log = structlog.get_logger("monitor.worker")
+
+#: Raw bytes kept in a dead letter. Only messages over the decode limit are
+#: longer; theirs is cut here (size and SHA-256 of the whole are recorded), so
+#: a dead letter always fits the dead-letter topic (created with 8 MiB messages).
+DEADLETTER_MAX_RAW = MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTopics:
+    alerts: str = "mcp.alerts"
+    revocations: str = "mcp.revocations"
+    deadletter: str = "mcp.deadletter"
+    charters: str = "mcp.charters"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one message (or one idle tick) produced.
+
+    ``decisions`` (alerts and revocation commands) are also held in their
+    agent's outbox (see :mod:`monitor.worker.store`) until the shell reports
+    them delivered with :meth:`Processor.delivered`. ``notes`` (dead letters,
+    charter broadcasts) carry no state: a redelivered message redoes them.
+    """
+
+    decisions: list[Record] = field(default_factory=list)
+    notes: list[Record] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.decisions or self.notes)
+
+
+class _Partition:
+    __slots__ = ("engine", "last_wall", "last_watermark", "states")
+
+    def __init__(self, engine: Engine, states: PartitionStates, anchor: float, now: float) -> None:
+        self.engine = engine
+        self.states = states
+        self.last_watermark = anchor  # event time at the last activity ...
+        self.last_wall = now  # ... and the wall clock then (for idle advance)
+
+
+class Processor:
+    def __init__(
+        self,
+        charters: CharterSet,
+        settings: EngineSettings | None = None,
+        topics: OutputTopics | None = None,
+        *,
+        idle_seconds: float = 0.0,
+    ) -> None:
+        self.charters = charters
+        self.settings = settings or EngineSettings()
+        self.topics = topics or OutputTopics()
+        self.idle_seconds = idle_seconds
+        self.partitions: dict[int, _Partition] = {}
+        self.counters: Counter[str] = Counter()
+        self._charters_applied_here: set[str] = set()
+
+    # ------------------------------------------------------------ assignment
+    def assign(
+        self, partition: int, restored: Restored | Mapping[str, AgentState], now: float
+    ) -> list[Record]:
+        """Own ``partition`` with its restored agents (replacing any previous engine).
+
+        Returns the outbox found in the table: outputs that may not have been
+        delivered before the previous owner stopped, to publish again.
+        """
+        if not isinstance(restored, Restored):
+            restored = Restored(dict(restored), {})
+        live = PartitionStates(partition, restored.states, restored.outbox)
+        engine = Engine(self.charters, self.settings, live)  # rebuilds timers from the states
+        last = max((st.last_ts for st in live.values()), default=float("-inf"))
+        self.partitions[partition] = _Partition(
+            engine, live, last - self.settings.allowed_lateness_seconds, now
+        )
+        self.counters["assigned"] += 1
+        pending = [rec for recs in live.outbox.values() for rec in recs]
+        self.counters["outbox_republished"] += len(pending)
+        return pending
+
+    def revoke(self, partition: int) -> None:
+        if self.partitions.pop(partition, None) is not None:
+            self.counters["revoked"] += 1
+
+    def owns(self, partition: int) -> bool:
+        return partition in self.partitions
+
+    def engine(self, partition: int) -> Engine:
+        return self.partitions[partition].engine
+
+    # ------------------------------------------------------------ messages
+    def handle(
+        self,
+        partition: int,
+        offset: int,
+        raw: bytes | None,
+        key: bytes | None = None,
+        *,
+        topic: str = "",
+        now: float = 0.0,
+    ) -> Outcome:
+        """Decode one message and run it through the partition's engine."""
+        part = self.partitions[partition]
+        engine = part.engine
+        raw = b"" if raw is None else raw
+        out = Outcome()
+        try:
+            event = decode_event(raw)
+            decision = engine.process(event)
+        except DecodeError as err:
+            self._dead(out, raw, key, err.reason, err.field, topic, partition, offset)
+            return out
+        except Exception as err:
+            reason = f"engine error: {type(err).__name__}: {err}"
+            self._dead(out, raw, key, reason, None, topic, partition, offset)
+            return out
+        part.last_wall = now
+        part.last_watermark = engine.watermark
+        if decision.duplicate:
+            self.counters["duplicates"] += 1
+            return out
+        self.counters["events"] += 1
+        if type(event) is CharterUpdated:
+            self._charters_applied_here.add(event.event_id)
+            pattern = str(event.charter.get("agent", ""))
+            out.notes.append(Record(self.topics.charters, pattern.encode(), raw))
+        if decision:
+            self._records(decision, out, part)
+        return out
+
+    def tick(self, now: float) -> list[tuple[int, Outcome]]:
+        """Advance the event time of every partition idle for ``idle_seconds`` (wall clock).
+
+        The only wall-clock input of the worker: a partition with no message for
+        ``idle_seconds`` has its watermark moved to the event time of its last
+        activity plus the wall time elapsed since, so timers (e.g. proactive
+        revocation after a sponsor ended) fire when agents go quiet. Off when
+        ``idle_seconds`` is 0.
+        """
+        if self.idle_seconds <= 0:
+            return []
+        fired = []
+        for partition, part in self.partitions.items():
+            elapsed = now - part.last_wall
+            if elapsed < self.idle_seconds or part.last_watermark == float("-inf"):
+                continue
+            decision = part.engine.advance_watermark(part.last_watermark + elapsed)
+            if decision:
+                self.counters["idle_timer_decisions"] += 1
+                out = Outcome()
+                self._records(decision, out, part)
+                fired.append((partition, out))
+        return fired
+
+    def flush(self, partition: int, write: Callable[[bytes, bytes], None]) -> int:
+        """Write the partition's changed agents (``engine.dirty``) with ``write(key, value)``."""
+        part = self.partitions.get(partition)
+        if part is None or not part.engine.dirty:
+            return 0
+        dirty = part.engine.dirty
+        n = part.states.flush(dirty, write)
+        self.counters["state_writes"] += len(dirty)
+        dirty.clear()
+        return n
+
+    def delivered(self, partition: int, rec: Record) -> None:
+        """The broker acknowledged ``rec``: out of the outbox with the agent's next write."""
+        part = self.partitions.get(partition)
+        if part is None or rec.key is None:
+            return
+        agent_id = rec.key.decode()
+        if part.states.release(agent_id, rec):
+            part.engine.dirty.add(agent_id)
+
+    # ------------------------------------------------------------ charter broadcast
+    def apply_charter_broadcast(self, raw: bytes) -> bool:
+        """Apply a charter update read from the broadcast topic; False if skipped.
+
+        Updates this worker applied itself (it consumed the ``charter_updated``
+        event) are skipped, so a later local update of the same pattern is not
+        undone by the echo of an earlier one.
+        """
+        try:
+            event = decode_event(raw)
+        except DecodeError:
+            self.counters["charter_broadcast_invalid"] += 1
+            return False
+        if type(event) is not CharterUpdated:
+            self.counters["charter_broadcast_invalid"] += 1
+            return False
+        if event.event_id in self._charters_applied_here:
+            self._charters_applied_here.discard(event.event_id)
+            return False
+        engine = Engine(self.charters, self.settings, {})  # applies to the shared CharterSet
+        try:
+            engine.process(event)
+        except DecodeError:
+            self.counters["charter_broadcast_invalid"] += 1
+            return False
+        self.counters["charter_broadcast_applied"] += 1
+        return True
+
+    # ------------------------------------------------------------ internals
+    def _records(self, decision: Decision, out: Outcome, part: _Partition) -> None:
+        hold, dirty = part.states.hold, part.engine.dirty
+        for a in decision.alerts:
+            rec = Record(self.topics.alerts, a.agent_id.encode(), a.to_json())
+            out.decisions.append(rec)
+            hold(a.agent_id, rec)
+            dirty.add(a.agent_id)
+        for r in decision.revocations:
+            rec = Record(self.topics.revocations, r.agent_id.encode(), r.to_json())
+            out.decisions.append(rec)
+            hold(r.agent_id, rec)
+            dirty.add(r.agent_id)
+        self.counters["alerts"] += len(decision.alerts)
+        self.counters["revocations"] += len(decision.revocations)
+
+    def _dead(
+        self,
+        out: Outcome,
+        raw: bytes,
+        key: bytes | None,
+        reason: str,
+        field_name: str | None,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> None:
+        self.counters["deadletter"] += 1
+        log.warning(
+            "deadletter",
+            reason=reason,
+            field=field_name,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            size=len(raw),
+        )
+        where: dict[str, object] = {"topic": topic, "partition": partition, "offset": offset}
+        if len(raw) > DEADLETTER_MAX_RAW:
+            where.update(size=len(raw), sha256=hashlib.sha256(raw).hexdigest(), truncated=True)
+            raw = raw[:DEADLETTER_MAX_RAW]
+        rec = deadletter_record(raw, reason, field_name, **where)
+        out.notes.append(Record(self.topics.deadletter, key, orjson.dumps(rec)))

@@ -1,0 +1,84 @@
+"""``mcpmon worker``: check the broker, create topics, load charters, run the Faust app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import orjson
+import structlog
+
+from monitor.charter import load_charter_dir
+from monitor.core.policy import CharterSet
+from monitor.settings import Settings
+from monitor.worker.charters import CharterFeed
+from monitor.worker.processor import OutputTopics, Processor
+from monitor.worker.topics import ensure_topics, worker_topics
+
+
+def configure_logging(level: str = "info") -> None:
+    """Key-value JSON lines on stderr (structlog, orjson)."""
+
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj, default=str).decode()
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(serializer=dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def build_processor(settings: Settings, charters_dir: str) -> Processor:
+    return Processor(
+        CharterSet(load_charter_dir(charters_dir)),
+        settings.engine(),
+        OutputTopics(
+            alerts=settings.topic_alerts,
+            revocations=settings.topic_revocations,
+            deadletter=settings.topic_deadletter,
+            charters=settings.topic_charters,
+        ),
+        idle_seconds=settings.watermark_idle_seconds,
+    )
+
+
+def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") -> int:
+    from monitor.worker.app import WorkerApp  # imports faust: only when a worker runs
+
+    configure_logging(loglevel)
+    log = structlog.get_logger("monitor.worker")
+    processor = build_processor(settings, charters_dir)
+    counts = asyncio.run(ensure_topics(settings.kafka_bootstrap, worker_topics(settings)))
+    feed = CharterFeed(
+        settings.kafka_bootstrap, settings.topic_charters, processor.apply_charter_broadcast
+    )
+    asyncio.run(feed.catch_up())
+    log.info(
+        "worker_starting",
+        app_id=settings.app_id,
+        bootstrap=settings.kafka_bootstrap,
+        topics=counts,
+        store=settings.store,
+        charters=len(processor.charters),
+        watermark_idle_seconds=settings.watermark_idle_seconds,
+    )
+    worker_app = WorkerApp(settings, processor, feed)
+    import faust
+
+    worker = faust.Worker(
+        worker_app.app,
+        loglevel=loglevel,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
+    worker.execute_from_commandline()  # returns only through SystemExit
+    return 0

@@ -1,0 +1,133 @@
+"""Malformed messages on the real broker: dead-lettered with reason and position, nothing lost.
+
+Each bad message must land in ``mcp.deadletter`` with its reason, field,
+topic/partition/offset (checked against the offsets the broker gave the
+producer) and its raw bytes; every valid event around them must be processed
+exactly as replay processes the same sequence; the worker must still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import orjson
+
+from monitor.kafka_io import produce, read_topics
+from monitor.worker.topics import TopicSpec, ensure_topics
+from tests.integration.helpers import docs, multiset, read_outputs
+from tests.integration.workers import Run
+from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS, agent_of, replay_outputs
+
+AGENT = "spiffe://corp/agents/patcher-7"
+
+
+def _call(event_id: str, **kw: object) -> dict:
+    return {
+        "type": "tool_call",
+        "event_id": event_id,
+        "ts": "2026-03-02T09:06:00Z",
+        "agent_id": AGENT,
+        "server": "fleet",
+        "tool": "list_hosts",
+        "outcome": "ok",
+        **kw,
+    }
+
+
+HUGE = orjson.dumps(_call("huge-1", args={"blob": "x" * (3 << 19)}))  # 1.5 MiB
+
+#: (raw value, the reason the dead letter must give)
+MALFORMED: list[tuple[bytes | None, str]] = [
+    (b"this is not json", "not JSON"),
+    (b"\xff\xfe\x00\x01 binary garbage", "not JSON"),
+    (b"[1, 2, 3]", "object"),
+    (b"", "not JSON"),
+    (None, "not JSON"),  # a tombstone
+    (orjson.dumps(_call("wt-1", bytes_out="many")), "bytes_out"),
+    (orjson.dumps(_call("wt-2", ts="yesterday")), "ts"),
+    (orjson.dumps({k: v for k, v in _call("mf-1").items() if k != "server"}), "server"),
+    (orjson.dumps({**_call("ut-1"), "type": "teleport"}), "unknown event type 'teleport'"),
+    (
+        orjson.dumps(
+            {
+                "type": "charter_updated",
+                "event_id": "cu-bad",
+                "agent_id": AGENT,
+                "ts": "2026-03-02T09:06:00Z",
+                "charter": {"agent": AGENT, "kind": "robot"},
+            }
+        ),
+        "invalid charter",
+    ),
+    (HUGE, "exceeds the limit"),
+]
+
+
+def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run) -> None:
+    # The operator allows 4 MiB messages on mcp.events, so a 1.5 MiB one gets to the worker.
+    asyncio.run(
+        ensure_topics(
+            run.bootstrap, [TopicSpec(run.topics["events"], 4, max_message_bytes=4 << 20)]
+        )
+    )
+    worker = run.start_worker(EXAMPLE_CHARTERS)
+    worker.wait_ready()
+
+    good = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    # bad messages interleaved with the good ones, then one more violation at the end
+    sequence: list[tuple[bytes | None, str | None]] = []
+    for i, line in enumerate(good):
+        sequence.append((line, None))
+        if i % 6 == 3 and MALFORMED[i // 6 % len(MALFORMED)] not in sequence:
+            sequence.append(MALFORMED[i // 6 % len(MALFORMED)])
+    for bad in MALFORMED:
+        if bad not in sequence:
+            sequence.append(bad)
+    last = orjson.dumps(_call("after-bad", server="shell", tool="exec"))
+    sequence.append((last, None))
+
+    records = [
+        (AGENT.encode() if agent_of(v or b"") is None else agent_of(v).encode(), v)
+        for v, _ in sequence
+    ]
+    metas = asyncio.run(produce(run.bootstrap, run.topics["events"], records))
+    expected_dead = {
+        (m.partition, m.offset): reason
+        for m, (_, reason) in zip(metas, sequence, strict=True)
+        if reason is not None
+    }
+    want_a, want_r = replay_outputs([v or b"" for v, _ in sequence], EXAMPLE_CHARTERS)
+
+    n_dead = len(expected_dead) + 2  # + the example file's own two bad lines
+    dead = asyncio.run(
+        read_topics(
+            run.bootstrap,
+            [run.topics["deadletter"]],
+            until=lambda r: len(r) >= n_dead,
+            timeout=60,
+            settle=1.0,
+        )
+    )
+    assert len(dead) == n_dead, worker.tail()
+    seen = {}
+    for rec in dead:
+        doc = orjson.loads(rec.value)
+        assert doc["topic"] == run.topics["events"]
+        seen[(doc["partition"], doc["offset"])] = doc
+    for where, reason in expected_dead.items():
+        assert where in seen, f"no dead letter for {where} ({reason})"
+        assert reason in seen[where]["reason"], (reason, seen[where]["reason"])
+    # raw bytes are kept (base64 when not UTF-8; the oversize one cut, with size and digest)
+    by_reason = {d["reason"]: d for d in seen.values()}
+    assert any(base64.b64decode(d.get("raw_base64", "")) == MALFORMED[1][0] for d in seen.values())
+    huge = next(d for r, d in by_reason.items() if "exceeds the limit" in r)
+    assert huge["truncated"] and huge["size"] == len(HUGE)
+
+    out = read_outputs(run, len(want_a) + len(want_r), timeout=60)
+    assert multiset(docs(out["alerts"])) == multiset(want_a)
+    assert multiset(docs(out["revocations"])) == multiset(want_r)
+    assert any(a["evidence"] == ["after-bad"] for a in docs(out["alerts"]))
+    assert worker.alive
+    counted = [r for r in worker.logs() if r.get("event") == "deadletter"]
+    assert len(counted) == n_dead
