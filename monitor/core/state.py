@@ -137,10 +137,13 @@ class AgentState:
             _evict(self.creds, MAX_CREDS, prefer=C_REVOKED)
         self.creds[cred_id] = [task_id, ts, expires, None]
         if task_id is not None:
-            rec = self.tasks.get(task_id)
-            if rec is not None and cred_id not in rec[T_CREDS]:
-                rec[T_CREDS].append(cred_id)
-                del rec[T_CREDS][:-8]
+            # A credential issued for a task implies the task (its start may arrive later).
+            task = self.tasks.get(task_id) or self.start_task(task_id, ts, None)
+            ids = task[T_CREDS]
+            if cred_id not in ids:
+                ids.append(cred_id)
+                if len(ids) > 16:  # forget only credentials the ledger itself forgot
+                    ids[:] = [c for c in ids if c in self.creds]
 
     def revoke_credential(self, cred_id: str, ts: float) -> None:
         rec = self.creds.get(cred_id)
@@ -152,9 +155,14 @@ class AgentState:
 
     def live_credentials(self, task_id: str, ts: float) -> list[str]:
         """Credentials of a task neither revoked nor expired at ``ts``."""
+        task = self.tasks.get(task_id)
+        ids = task[T_CREDS] if task is not None else None
+        if not ids:  # the task's record was evicted and made anew: look at every credential
+            ids = [cid for cid, rec in self.creds.items() if rec[C_TASK] == task_id]
         out = []
-        for cid, rec in self.creds.items():
-            if rec[C_TASK] != task_id or rec[C_REVOKED] is not None:
+        for cid in ids:
+            rec = self.creds.get(cid)
+            if rec is None or rec[C_REVOKED] is not None:
                 continue
             if rec[C_EXPIRES] is not None and rec[C_EXPIRES] <= ts:
                 continue
@@ -179,12 +187,18 @@ class AgentState:
     def recently(
         self, memo: dict[str, float], key: str, ts: float, window: float, cap: int
     ) -> bool:
-        """True if ``key`` was recorded within ``window`` seconds before ``ts``; records it otherwise."""
+        """True if ``key`` was recorded within ``window`` seconds before ``ts``; records it otherwise.
+
+        ``memo`` is kept in recording order (a re-recorded key moves to the end),
+        so the entry to forget when it is full is simply the first.
+        """
         last = memo.get(key)
-        if last is not None and ts - last < window:
-            return True
-        if key not in memo and len(memo) >= cap:
-            del memo[min(memo, key=memo.__getitem__)]
+        if last is not None:
+            if ts - last < window:
+                return True
+            del memo[key]
+        elif len(memo) >= cap:
+            del memo[next(iter(memo))]
         memo[key] = ts
         return False
 
