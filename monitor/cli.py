@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from monitor.errors import CharterError, MonitorError
+from monitor.tap.command import add_tap_parser
 
 EPILOG = "Contracts and charter format: README.md and schemas/. Exit status: 0 ok, 1 findings/problems, 2 usage."
 
@@ -117,6 +118,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- bench
 REPLAY_DEFAULT_EVENTS = 500_000
+TAP_DEFAULT_LINES = 200_000
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -124,6 +126,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.what == "replay":
         return bench.bench_replay(args.events, args.seed, args.rounds, args.file)
+    if args.what == "tap":
+        from monitor.tap.bench import bench_tap
+
+        n = TAP_DEFAULT_LINES if args.events == REPLAY_DEFAULT_EVENTS else args.events
+        return bench_tap(n, args.seed, args.rounds, args.file)
     if args.what == "kafka":
         from monitor.bench_kafka import KAFKA_DEFAULT_EVENTS, bench_kafka
 
@@ -272,14 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
         "orjson-decode-only loop over the same bytes, in the same process, best of N rounds. "
         "kafka: events/s of one worker end to end vs a raw aiokafka consume + orjson loop over "
         "the same topic, and produce-to-revocation latency at a steady rate (needs the broker: "
-        "bash scripts/kafka.sh start; MCPMON_KAFKA_BOOTSTRAP).",
+        "bash scripts/kafka.sh start; MCPMON_KAFKA_BOOTSTRAP). "
+        "tap: gateway-log lines/s mapped per format vs an orjson-decode-only loop over the same "
+        "lines.",
     )
-    b.add_argument("what", choices=["replay", "kafka"], help="which benchmark")
+    b.add_argument("what", choices=["replay", "kafka", "tap"], help="which benchmark")
     b.add_argument(
         "--events",
         type=int,
         default=REPLAY_DEFAULT_EVENTS,
-        help="events to simulate (default 500000; kafka: 60000)",
+        help="events to simulate (default 500000; kafka: 60000; tap: 200000 lines)",
     )
     b.add_argument("--seed", type=int, default=7)
     b.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is reported")
@@ -319,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true", help="JSON instead of markdown")
     rp.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     rp.set_defaults(func=cmd_report)
+    add_tap_parser(sub)  # mcpmon tap: monitor/tap/command.py
     return p
 
 

@@ -70,6 +70,36 @@ class Settings(BaseModel):
         "the wall time elapsed, so timers fire; 0 turns it off",
     )
 
+    # ---- gateway tap (mcpmon tap); see monitor/tap/__init__.py
+    tap_batch_records: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Records per delivery batch; the checkpoint advances once a batch is confirmed",
+    )
+    tap_linger_seconds: float = Field(
+        0.2, ge=0, le=10, description="Longest a mapped record waits before its batch is sent"
+    )
+    tap_poll_seconds: float = Field(
+        0.25,
+        gt=0,
+        le=5,
+        description="--follow: how often a quiet source is checked for lines, rotation, truncation",
+    )
+    tap_pair_window_requests: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Paired formats: most requests awaiting a response; beyond it the oldest is "
+        "emitted with outcome unknown",
+    )
+    tap_pair_window_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Paired formats: a request without a response for this long (tap clock) is "
+        "emitted with outcome unknown",
+    )
+
     def engine(self) -> EngineSettings:
         return EngineSettings(
             alert_dedup_seconds=self.alert_dedup_seconds,

@@ -1,0 +1,172 @@
+"""Putting a tap together from settings and CLI values: source, format, sink, checkpoint.
+
+Everything is validated before the first line is read: the mapping file, the
+format, the checkpoint (and whether it still belongs to the file at SOURCE
+and to this target).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import structlog
+
+from monitor.settings import Settings
+from monitor.tap.checkpoint import Checkpoint, CheckpointFile, default_path
+from monitor.tap.exceptions import CheckpointError, TapError
+from monitor.tap.formats import FormatContext, make_format
+from monitor.tap.mapping import load_mapping
+from monitor.tap.reader import FileIdentity, FileSource, LineSource, StdinSource
+from monitor.tap.run import Tap, TapOptions, TapSummary
+from monitor.tap.sinks import FileSink, KafkaSink, Sink
+
+log = structlog.get_logger("monitor.tap")
+
+
+def build_tap(
+    settings: Settings,
+    source: str,
+    *,
+    fmt: str = "ours",
+    mapping: str | None = None,
+    follow: bool = False,
+    to_file: str | None = None,
+    checkpoint: str | None = None,
+    from_start: bool = False,
+    source_name: str | None = None,
+    progress: IO[str] | None = None,
+) -> Tap:
+    stdin = source == "-"
+    if stdin and (follow or checkpoint):
+        raise TapError("stdin has no offsets: --follow and --checkpoint need a file SOURCE")
+    if not stdin and not follow and not Path(source).is_file():
+        raise TapError(f"source file not found: {source}")
+    label = source_name or ("stdin" if stdin else str(Path(source).absolute()))
+    format_ = make_format(
+        fmt,
+        FormatContext(
+            source=label,
+            mapping=load_mapping(mapping) if mapping else None,
+            window_requests=settings.tap_pair_window_requests,
+            window_seconds=settings.tap_pair_window_seconds,
+        ),
+    )
+    sink: Sink = (
+        FileSink(to_file)
+        if to_file
+        else KafkaSink(
+            settings.kafka_bootstrap,
+            settings.topic_events,
+            settings.topic_deadletter,
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+        )
+    )
+    checkpoints = None
+    if not stdin and (checkpoint or not to_file):
+        checkpoints = CheckpointFile(checkpoint or default_path(source))
+    resume = _resume_point(checkpoints, source, sink.target, label) if not from_start else None
+    if resume is not None and isinstance(sink, FileSink):
+        sink.append = True  # keep what the earlier run wrote
+    reader: LineSource = (
+        StdinSource()
+        if stdin
+        else FileSource(
+            source,
+            follow=follow,
+            offset=resume.offset if resume else 0,
+            lines_before=resume.lines_before if resume else 0,
+            replay_until=resume.delivered if resume else 0,
+        )
+    )
+    return Tap(
+        reader,
+        format_,
+        sink,
+        TapOptions(
+            source=label,
+            format=fmt,
+            follow=follow,
+            batch_records=settings.tap_batch_records,
+            linger_seconds=settings.tap_linger_seconds,
+            poll_seconds=settings.tap_poll_seconds,
+        ),
+        checkpoints=checkpoints,
+        progress=progress,
+        resumed_after=resume.lines_before if resume is not None else None,
+    )
+
+
+def _resume_point(
+    checkpoints: CheckpointFile | None, source: str, target: str, label: str
+) -> Checkpoint | None:
+    ck = checkpoints.load() if checkpoints is not None else None
+    if ck is None or checkpoints is None:
+        return None
+    if ck.target != target:
+        raise CheckpointError(
+            f"checkpoint {checkpoints.path} is for {ck.target}, not {target}: "
+            "pass another --checkpoint, or --from-start to begin again"
+        )
+    if not _same_file(source, ck.file, ck.offset):
+        log.warning("checkpoint_stale", source=label, reason="file rotated or truncated since")
+        return None
+    if ck.offset == 0 and ck.delivered == 0:
+        return None
+    log.info("resumed", source=label, offset=ck.offset, line=ck.lines_before + 1)
+    return ck
+
+
+def _same_file(path: str, ident: FileIdentity, offset: int) -> bool:
+    """Is ``path`` still the file the checkpoint was written for (and at least as long)?"""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return os.fstat(fd).st_size >= offset and ident.matches(fd)
+    finally:
+        os.close(fd)
+
+
+def configure_logging(level: str = "warning") -> None:
+    """Key-value JSON lines on stderr (structlog, orjson), as the worker logs.
+
+    Unlike the worker's set-up, loggers are not cached and find ``sys.stderr``
+    when they log: the tap logs rarely (rotation, resume, stale checkpoints),
+    and an in-process run (tests, notebooks) must not pin a stream that is
+    swapped later.
+    """
+
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj, default=str).decode()
+
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(serializer=dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+async def run_until_stopped(tap: Tap) -> TapSummary:
+    """Run ``tap``; SIGTERM / SIGINT ask it to deliver, checkpoint and return."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, tap.stop)
+    try:
+        return await tap.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

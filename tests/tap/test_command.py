@@ -1,0 +1,113 @@
+"""``mcpmon tap`` on the command line: help, dry runs to a file, stdin, usage errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from monitor.cli import build_parser, main
+from tests.tap.support import JSONRPC_SAMPLE, ROOT
+
+MAPPING = "fields: {agent_id: params._meta.io.modelcontextprotocol/clientInfo.name}\ndefaults: {server: gw}\n"
+
+
+def test_help_explains_formats_outputs_checkpoints_and_the_mapping() -> None:
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    text = sub.choices["tap"].format_help()  # type: ignore[union-attr]
+    for needle in (
+        "--format {ours,jsonrpc}",
+        "--follow",
+        "tail -F",
+        "--to-file OUT.jsonl",
+        "OUT.deadletter.jsonl",
+        "checkpoint",
+        "at-least-once",
+        "outcome unknown",
+        "tap's clock",
+        "fields:",
+        "defaults:",
+        "MCPMON_TAP_BATCH_RECORDS",
+    ):
+        assert needle in text, needle
+
+
+def test_dry_run_to_a_file_prints_a_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "map.yaml").write_text(MAPPING)
+    out = tmp_path / "out.jsonl"
+    argv = [
+        "tap",
+        str(JSONRPC_SAMPLE),
+        "--format",
+        "jsonrpc",
+        "--mapping",
+        str(tmp_path / "map.yaml"),
+    ]
+    assert main([*argv, "--to-file", str(out), "--json"]) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    # only the 2026-07-28 request names its client; the other five have no identity
+    assert (summary["lines"], summary["events"], summary["deadletters"]) == (12, 1, 10)
+    assert summary["deadletter_reasons"] == {
+        "no agent_id": 5,
+        "response to a dead-lettered request": 5,
+    }
+    assert summary["checkpoints"] == 0  # --to-file checkpoints only when asked
+    assert len(out.read_bytes().splitlines()) == 1
+    assert len((tmp_path / "out.deadletter.jsonl").read_bytes().splitlines()) == 10
+    assert main([*argv, "--to-file", str(out)]) == 0
+    assert "dead letters" in capsys.readouterr().out
+
+
+def test_stdin_source(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    lines = (ROOT / "examples" / "events.jsonl").read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "tap", "-", "--to-file", str(out), "--json"],
+        input=lines,
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    summary = orjson.loads(proc.stdout)
+    assert summary["deadletters"] == 2 and summary["events"] == len(out.read_bytes().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["nope.jsonl"], "source file not found: nope.jsonl"),
+        (["-", "--follow"], "stdin has no offsets"),
+        (["{sample}", "--mapping", "{map}"], "--format ours takes no --mapping"),
+        (["{sample}", "--format", "jsonrpc", "--mapping", "{bad}"], "bad.yaml: fields.agent"),
+    ],
+)
+def test_usage_errors_exit_1_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    (tmp_path / "map.yaml").write_text(MAPPING)
+    (tmp_path / "bad.yaml").write_text("fields: {agent: x}\n")
+    subst = {
+        "{sample}": str(JSONRPC_SAMPLE),
+        "{map}": str(tmp_path / "map.yaml"),
+        "{bad}": str(tmp_path / "bad.yaml"),
+    }
+    argv = ["tap", *(subst.get(a, a) for a in extra), "--to-file", str(tmp_path / "o.jsonl")]
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_no_broker_says_so_and_suggests_a_dry_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCPMON_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing listens there
+    src = ROOT / "examples" / "events.jsonl"
+    assert main(["tap", str(src), "--checkpoint", str(tmp_path / "ck.json")]) == 1
+    err = capsys.readouterr().err
+    assert "Kafka at 127.0.0.1:1 did not answer" in err and "--to-file OUT.jsonl" in err
+    assert not (tmp_path / "ck.json").exists()
