@@ -1,11 +1,12 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up, then replay the bundled example traffic (no Kafka needed)
-#   make test   set up, install and start the Kafka broker the tests use, run every test
+#   make test   set up, install and start the Kafka broker the tests use, install
+#               redis-server (the revoker tests start their own), run every test
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint kafka-start kafka-stop clean
+.PHONY: setup demo test lint kafka-start kafka-stop redis-install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,11 +25,14 @@ kafka-start:
 kafka-stop:
 	bash scripts/kafka.sh stop
 
+redis-install:
+	bash scripts/redis.sh install
+
 lint: setup
 	$(BIN)/ruff check monitor tests
 	$(BIN)/ruff format --check monitor tests
 
-test: setup kafka-start lint
+test: setup kafka-start redis-install lint
 	$(BIN)/python -m pytest
 
 clean:

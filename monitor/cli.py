@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from monitor.errors import CharterError, MonitorError
+from monitor.revoker.command import add_revoker_parser
 from monitor.tap.command import add_tap_parser
 
 EPILOG = "Contracts and charter format: README.md and schemas/. Exit status: 0 ok, 1 findings/problems, 2 usage."
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     rp.set_defaults(func=cmd_report)
     add_tap_parser(sub)  # mcpmon tap: monitor/tap/command.py
+    add_revoker_parser(sub)  # mcpmon revoker: monitor/revoker/command.py
     return p
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from monitor.core import EngineSettings
 from monitor.errors import MonitorError
@@ -98,6 +98,60 @@ class Settings(BaseModel):
         gt=0,
         description="Paired formats: a request without a response for this long (tap clock) is "
         "emitted with outcome unknown",
+    )
+
+    # ---- revoker (mcpmon revoker); see monitor/revoker/__init__.py
+    revoker_group_id: str = Field(
+        "mcpmon-revoker", description="Consumer group of the revokers reading mcp.revocations"
+    )
+    revoker_actuators: str = Field(
+        "denylist",
+        description="Comma-separated actuators every command goes through: denylist, oauth, "
+        "webhook, vault",
+    )
+    revoker_redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis holding the deny-list and the applied-set"
+    )
+    revoker_ledger: Literal["redis", "memory"] = Field(
+        "redis",
+        description="Applied-set store (idempotence by command_id); memory forgets on exit",
+    )
+    revoker_ledger_ttl_seconds: int = Field(
+        30 * 86_400, ge=0, description="How long an applied command is remembered; 0 forever"
+    )
+    revoker_denylist_prefix: str = Field("mcpmon:deny:", description="Deny-list key prefix")
+    revoker_denylist_ttl_seconds: int = Field(
+        86_400, ge=0, description="Expiry of deny-list entries; 0 keeps them"
+    )
+    revoker_retry_attempts: int = Field(
+        5, ge=1, le=50, description="Attempts per actuator before a command is acked failed"
+    )
+    revoker_retry_base_seconds: float = Field(
+        0.5, ge=0, le=60, description="First backoff wait; doubles per attempt"
+    )
+    revoker_retry_max_seconds: float = Field(
+        30.0, ge=0, le=600, description="Longest backoff wait between two attempts"
+    )
+    revoker_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="Per request (HTTP, Redis) timeout of an actuator"
+    )
+    revoker_oauth_url: str = Field("", description="RFC 7009 revocation endpoint")
+    revoker_oauth_client_id: str = Field("", description="Client id (HTTP Basic client auth)")
+    revoker_oauth_client_secret: SecretStr = Field(SecretStr(""), description="Client secret")
+    revoker_oauth_token_type_hint: str = Field(
+        "access_token", description="token_type_hint sent with every token"
+    )
+    revoker_webhook_url: str = Field("", description="Signed webhook (SOAR / ticketing) URL")
+    revoker_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC-SHA256 key of the X-MCPMon-Signature header"
+    )
+    revoker_vault_addr: str = Field("", description="Vault address, e.g. https://vault:8200")
+    revoker_vault_token: SecretStr = Field(SecretStr(""), description="X-Vault-Token")
+    revoker_vault_namespace: str = Field("", description="X-Vault-Namespace (Enterprise)")
+    revoker_vault_prefix_template: str = Field(
+        "",
+        description="revoke-prefix for task/session/agent scope, e.g. mcp/creds/{agent_id}/; "
+        "empty: leases by credential id only",
     )
 
     def engine(self) -> EngineSettings:

@@ -1,0 +1,1 @@
+"""Actuators: thin adapters from a revocation command to one external system."""

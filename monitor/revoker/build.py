@@ -1,0 +1,114 @@
+"""Build the revoker's actuators, ledger and retry policy from the one settings object."""
+
+from __future__ import annotations
+
+from monitor.revoker.actuators.base import Actuator
+from monitor.revoker.actuators.denylist import RedisDenyList, connect
+from monitor.revoker.actuators.oauth import OAuthRevocation
+from monitor.revoker.actuators.vault import VaultLeases
+from monitor.revoker.actuators.webhook import SignedWebhook
+from monitor.revoker.exceptions import RevokerError
+from monitor.revoker.ledger import Ledger, MemoryLedger, RedisLedger
+from monitor.revoker.plan import RetryPolicy
+from monitor.revoker.revoker import Revoker
+from monitor.settings import Settings
+
+ACTUATORS = ("denylist", "oauth", "webhook", "vault")
+
+
+def actuator_names(settings: Settings) -> list[str]:
+    names = [n.strip() for n in settings.revoker_actuators.split(",") if n.strip()]
+    bad = [n for n in names if n not in ACTUATORS]
+    if bad:
+        raise RevokerError(
+            f"unknown actuator(s) {', '.join(bad)} in MCPMON_REVOKER_ACTUATORS; "
+            f"known: {', '.join(ACTUATORS)}"
+        )
+    if not names:
+        raise RevokerError("MCPMON_REVOKER_ACTUATORS names no actuator")
+    return list(dict.fromkeys(names))
+
+
+def _need(settings: Settings, actuator: str, *fields: str) -> None:
+    missing = []
+    for f in fields:
+        v = getattr(settings, f)
+        if not (v.get_secret_value() if hasattr(v, "get_secret_value") else v):
+            missing.append(f"MCPMON_{f.upper()}")
+    if missing:
+        raise RevokerError(f"actuator {actuator} needs {', '.join(missing)}")
+
+
+def build_actuator(settings: Settings, name: str) -> Actuator:
+    t = settings.revoker_timeout_seconds
+    if name == "denylist":
+        return RedisDenyList(
+            settings.revoker_redis_url,
+            prefix=settings.revoker_denylist_prefix,
+            ttl_seconds=settings.revoker_denylist_ttl_seconds,
+            timeout=t,
+        )
+    if name == "oauth":
+        _need(settings, name, "revoker_oauth_url", "revoker_oauth_client_id")
+        return OAuthRevocation(
+            settings.revoker_oauth_url,
+            settings.revoker_oauth_client_id,
+            settings.revoker_oauth_client_secret.get_secret_value(),
+            token_type_hint=settings.revoker_oauth_token_type_hint,
+            timeout=t,
+        )
+    if name == "webhook":
+        _need(settings, name, "revoker_webhook_url", "revoker_webhook_secret")
+        return SignedWebhook(
+            settings.revoker_webhook_url,
+            settings.revoker_webhook_secret.get_secret_value(),
+            timeout=t,
+        )
+    if name == "vault":
+        _need(settings, name, "revoker_vault_addr", "revoker_vault_token")
+        return VaultLeases(
+            settings.revoker_vault_addr,
+            settings.revoker_vault_token.get_secret_value(),
+            prefix_template=settings.revoker_vault_prefix_template,
+            namespace=settings.revoker_vault_namespace,
+            timeout=t,
+        )
+    raise RevokerError(f"unknown actuator {name!r}")
+
+
+def build_ledger(settings: Settings) -> Ledger:
+    if settings.revoker_ledger == "memory":
+        return MemoryLedger()
+    return RedisLedger(
+        connect(settings.revoker_redis_url, settings.revoker_timeout_seconds),
+        ttl_seconds=settings.revoker_ledger_ttl_seconds,
+    )
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=settings.revoker_retry_attempts,
+        base_seconds=settings.revoker_retry_base_seconds,
+        max_seconds=settings.revoker_retry_max_seconds,
+    )
+
+
+def build_revoker(settings: Settings) -> Revoker:
+    names = actuator_names(settings)
+    for n in names:  # check every configuration before opening any connection
+        if n != "denylist":
+            _need(
+                settings,
+                n,
+                *{
+                    "oauth": ("revoker_oauth_url", "revoker_oauth_client_id"),
+                    "webhook": ("revoker_webhook_url", "revoker_webhook_secret"),
+                    "vault": ("revoker_vault_addr", "revoker_vault_token"),
+                }[n],
+            )
+    return Revoker(
+        [build_actuator(settings, n) for n in names],
+        build_ledger(settings),
+        retry_policy(settings),
+        attempt_timeout=settings.revoker_timeout_seconds * 2 + 1,
+    )

@@ -1,0 +1,176 @@
+"""The revoker's pure core: what to do with a command, when to retry, what to say.
+
+No I/O, no clock, no randomness: the shell passes time in and carries the
+decisions out. Three decisions live here.
+
+* :func:`decide` — per (command, actuator): ``observe`` (shadow mode: log and
+  ack, never touch anything), ``skip`` (the ledger says this actuator already
+  applied this ``command_id``: ack ``already_applied``) or ``apply``.
+* :class:`RetryPolicy` — bounded exponential backoff. Attempt *n* (1-based)
+  that failed retryably is followed by a wait of ``min(max_seconds,
+  base_seconds * factor ** (n - 1))``; after ``attempts`` attempts the command
+  is acked ``failed`` for that actuator and :func:`failure_alert` is raised.
+* :func:`targets` — what a command ends, by scope: every scope revokes its
+  ``credential_ids``; ``task`` / ``session`` / ``agent`` also deny that task,
+  session or agent as a whole.
+
+Idempotence is per ``(command_id, actuator)``: when one actuator applied a
+command and another failed, a redelivery re-runs only the one that failed.
+
+>>> p = RetryPolicy(attempts=4, base_seconds=0.5, factor=2.0, max_seconds=1.5)
+>>> p.schedule()
+(0.5, 1.0, 1.5)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
+from monitor.outputs import (
+    Alert,
+    CharterClause,
+    FrameworkRef,
+    Frameworks,
+    RevocationAck,
+    RevocationCommand,
+)
+
+Action = Literal["apply", "skip", "observe"]
+Status = Literal["applied", "already_applied", "failed"]
+
+#: The detector name of the alert a command that keeps failing raises.
+FAILURE_DETECTOR = "revocation_failed"
+#: Detail of an observe-mode ack (status ``applied``: the command was handled as asked).
+OBSERVE_DETAIL = "observe: not applied"
+
+
+def decide(mode: str, already_applied: bool) -> Action:
+    """Observe wins over everything: a shadow command never reaches an actuator."""
+    if mode == "observe":
+        return "observe"
+    return "skip" if already_applied else "apply"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_seconds: float = 0.5
+    factor: float = 2.0
+    max_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base_seconds < 0 or self.factor < 1 or self.max_seconds < 0:
+            raise ValueError(f"invalid retry policy {self!r}")
+
+    def delay(self, failed_attempt: int) -> float:
+        """Seconds to wait after attempt ``failed_attempt`` (1-based) failed retryably."""
+        return min(self.max_seconds, self.base_seconds * self.factor ** (failed_attempt - 1))
+
+    def schedule(self) -> tuple[float, ...]:
+        """Every wait between attempts, in order (``attempts - 1`` of them)."""
+        return tuple(self.delay(n) for n in range(1, self.attempts))
+
+    def should_retry(self, failed_attempt: int, retryable: bool) -> bool:
+        return retryable and failed_attempt < self.attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """What one command ends. Gateways deny a call if any of these match it."""
+
+    credentials: tuple[str, ...]
+    agent: str | None
+    session: str | None
+    task: str | None
+
+    def describe(self) -> str:
+        parts = [f"credential {c}" for c in self.credentials]
+        if self.task:
+            parts.append(f"task {self.task}")
+        if self.session:
+            parts.append(f"session {self.session}")
+        if self.agent:
+            parts.append(f"agent {self.agent}")
+        return ", ".join(parts) if parts else "nothing"
+
+
+def targets(cmd: RevocationCommand) -> Targets:
+    return Targets(
+        credentials=tuple(dict.fromkeys(cmd.credential_ids)),
+        agent=cmd.agent_id if cmd.scope == "agent" else None,
+        session=cmd.session_id if cmd.scope == "session" else None,
+        task=cmd.task_id if cmd.scope == "task" else None,
+    )
+
+
+def observe_detail(cmd: RevocationCommand) -> str:
+    return f"{OBSERVE_DETAIL}; would revoke {targets(cmd).describe()}"
+
+
+def ack(
+    cmd: RevocationCommand, actuator: str, status: Status, detail: str, ts: datetime
+) -> RevocationAck:
+    return RevocationAck(
+        command_id=cmd.command_id, actuator=actuator, status=status, ts=ts, detail=detail
+    )
+
+
+_FAILURE_FRAMEWORKS = Frameworks(
+    # access that should have ended did not: privilege abuse stays possible
+    owasp_agentic=[FrameworkRef(id="ASI03", name=OWASP_AGENTIC["ASI03"])],
+    maestro=[
+        FrameworkRef(id="L4", name=MAESTRO["L4"]),
+        FrameworkRef(id="L6", name=MAESTRO["L6"]),
+    ],
+    nist_ai_rmf=["MANAGE"],
+)
+
+
+def failure_alert(
+    cmd: RevocationCommand, actuator: str, detail: str, attempts: int, ts: datetime
+) -> Alert:
+    """The alert for a command an actuator could not carry out.
+
+    Its id is deterministic (command + actuator), so a redelivered command that
+    fails again raises the same alert, which SIEM rules deduplicate.
+    """
+    alert_id = hashlib.sha256(
+        "\x1f".join((FAILURE_DETECTOR, cmd.command_id, actuator)).encode()
+    ).hexdigest()[:32]
+    return Alert(
+        alert_id=alert_id,
+        ts=ts,
+        agent_id=cmd.agent_id,
+        agent_kind=None,
+        detector=FAILURE_DETECTOR,
+        severity="critical",
+        score=1.0,
+        reason=(
+            f"revocation of {targets(cmd).describe()} by {actuator} failed after "
+            f"{attempts} attempt(s): {detail}. Access the monitor decided to end may still "
+            f"be open; end it by hand. Cause: {cmd.reason}"
+        ),
+        evidence=[],
+        clause=CharterClause(
+            charter=None,
+            key="revocation",
+            text="access is ended when a revocation command is issued",
+        ),
+        frameworks=_FAILURE_FRAMEWORKS,
+        mode=cmd.mode,
+        task_id=cmd.task_id,
+        session_id=cmd.session_id,
+        credential_id=cmd.credential_ids[0] if cmd.credential_ids else None,
+        details={
+            "command_id": cmd.command_id,
+            "actuator": actuator,
+            "attempts": attempts,
+            "scope": cmd.scope,
+            "error": detail,
+            "caused_by_alerts": ",".join(cmd.alert_ids),
+        },
+    )

@@ -1,0 +1,190 @@
+"""``mcpmon revoker``'s Kafka loop: consume commands, handle, produce acks, commit.
+
+At-least-once, in order per partition. A command's offset is committed only
+after its acks (and any failure alert) were confirmed by the broker
+(``acks=all``); a crash before that redelivers it, and the ledger turns the
+redelivery into ``already_applied`` acks. A message that is not a valid
+``RevocationCommand`` goes to the dead-letter topic with its reason and raw
+bytes, then is committed. When the ledger (Redis) is unreachable the loop
+waits with capped backoff and tries the same command again: without it
+idempotence cannot be decided, and nothing is committed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from monitor.outputs import RevocationCommand
+from monitor.replay import deadletter_record
+from monitor.revoker.exceptions import LedgerUnavailable
+from monitor.revoker.revoker import Handled, Revoker
+from monitor.settings import Settings
+from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
+
+log = structlog.get_logger("monitor.revoker")
+
+#: longest wait between two tries while the ledger is down
+LEDGER_BACKOFF_MAX = 10.0
+
+
+def revoker_topics(settings: Settings) -> list[TopicSpec]:
+    n, rf = settings.partitions, settings.replication_factor
+    return [
+        TopicSpec(settings.topic_revocations, n, rf),
+        TopicSpec(settings.topic_revocation_acks, n, rf),
+        TopicSpec(settings.topic_alerts, n, rf),
+        TopicSpec(settings.topic_deadletter, n, rf, max_message_bytes=DEADLETTER_MAX_MESSAGE_BYTES),
+    ]
+
+
+@dataclass(slots=True)
+class Counters:
+    commands: int = 0
+    acks: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0
+    deadletter: int = 0
+
+
+class RevokerService:
+    def __init__(self, settings: Settings, revoker: Revoker) -> None:
+        self.settings = settings
+        self.revoker = revoker
+        self.counters = Counters()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> Counters:
+        s = self.settings
+        await ensure_topics(s.kafka_bootstrap, revoker_topics(s))
+        consumer = AIOKafkaConsumer(
+            s.topic_revocations,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.revoker_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(s.kafka_session_timeout_seconds * 1000),
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=2, enable_idempotence=False
+        )
+        await producer.start()
+        await consumer.start()
+        log.info(
+            "revoker_started",
+            bootstrap=s.kafka_bootstrap,
+            topic=s.topic_revocations,
+            group=s.revoker_group_id,
+            actuators=[a.name for a in self.revoker.actuators],
+        )
+        try:
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=300)
+                for tp, recs in batch.items():
+                    for rec in recs:
+                        if self._stop.is_set():
+                            break  # not committed: the next revoker takes it from here
+                        if not await self._process(producer, rec):
+                            break  # stopped while waiting for the ledger: not committed
+                        try:
+                            await consumer.commit({tp: rec.offset + 1})
+                        except (CommitFailedError, IllegalStateError) as err:
+                            # rebalanced away: the new owner gets it again, acks already_applied
+                            log.warning("commit_failed", partition=tp.partition, error=str(err))
+                            break
+                    if self._stop.is_set():
+                        break
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            await self.revoker.aclose()
+            log.info(
+                "revoker_stopped",
+                commands=self.counters.commands,
+                acks=self.counters.acks,
+                alerts=self.counters.alerts,
+                deadletter=self.counters.deadletter,
+            )
+        return self.counters
+
+    async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
+        """Handle one record and produce its outputs; False if stopped before (do not commit)."""
+        s = self.settings
+        raw = rec.value or b""
+        try:
+            cmd = RevocationCommand.model_validate_json(raw)
+        except ValidationError as err:
+            e = err.errors(include_url=False)[0]
+            where = ".".join(str(x) for x in e["loc"]) or None
+            reason = f"invalid revocation command: {e['msg']}"
+            self.counters.deadletter += 1
+            log.warning(
+                "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
+            )
+            dead = deadletter_record(
+                raw, reason, where, topic=rec.topic, partition=rec.partition, offset=rec.offset
+            )
+            fut = await producer.send(s.topic_deadletter, key=rec.key, value=orjson.dumps(dead))
+            await fut
+            return True
+        handled = await self._handle(cmd)
+        if handled is None:
+            return False
+        self.counters.commands += 1
+        futs = [
+            await producer.send(
+                s.topic_revocation_acks, key=cmd.command_id.encode(), value=a.to_json()
+            )
+            for a in handled.acks
+        ]
+        futs += [
+            await producer.send(s.topic_alerts, key=al.agent_id.encode(), value=al.to_json())
+            for al in handled.alerts
+        ]
+        await asyncio.gather(*futs)
+        for a in handled.acks:
+            self.counters.acks[a.status] = self.counters.acks.get(a.status, 0) + 1
+        self.counters.alerts += len(handled.alerts)
+        return True
+
+    async def _handle(self, cmd: RevocationCommand) -> Handled | None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                return await self.revoker.handle(cmd)
+            except LedgerUnavailable as err:
+                log.error(
+                    "ledger_unavailable", command_id=cmd.command_id, error=str(err), retry_in=delay
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(LEDGER_BACKOFF_MAX, delay * 2)
+        return None
+
+
+async def run_until_stopped(service: RevokerService) -> Counters:
+    """Run ``service``; SIGTERM / SIGINT finish the command in hand and return."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stop)
+    try:
+        return await service.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+__all__ = ["Counters", "RevokerService", "revoker_topics", "run_until_stopped"]

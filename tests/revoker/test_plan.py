@@ -1,0 +1,103 @@
+"""The pure core: decisions, retry schedule, targets, failure alert — no I/O."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import monitor.revoker.plan as plan_mod
+from monitor.outputs import Alert
+from monitor.revoker.plan import (
+    FAILURE_DETECTOR,
+    OBSERVE_DETAIL,
+    RetryPolicy,
+    decide,
+    failure_alert,
+    observe_detail,
+    targets,
+)
+from tests.revoker.support import T0, command
+
+
+@pytest.mark.parametrize(
+    ("mode", "applied", "action"),
+    [
+        ("enforce", False, "apply"),
+        ("enforce", True, "skip"),
+        ("observe", False, "observe"),
+        ("observe", True, "observe"),
+    ],
+)
+def test_decide(mode: str, applied: bool, action: str) -> None:
+    assert decide(mode, applied) == action
+
+
+def test_retry_schedule_is_exponential_capped_and_bounded() -> None:
+    p = RetryPolicy(attempts=6, base_seconds=0.5, factor=2.0, max_seconds=3.0)
+    assert p.schedule() == (0.5, 1.0, 2.0, 3.0, 3.0)
+    assert [p.should_retry(n, True) for n in range(1, 7)] == [True] * 5 + [False]
+    assert not p.should_retry(1, False)
+    assert RetryPolicy(attempts=1).schedule() == ()
+
+
+@given(
+    attempts=st.integers(1, 30),
+    base=st.floats(0, 10),
+    factor=st.floats(1, 4),
+    cap=st.floats(0, 60),
+)
+def test_retry_schedule_properties(attempts: int, base: float, factor: float, cap: float) -> None:
+    s = RetryPolicy(attempts, base, factor, cap).schedule()
+    assert len(s) == attempts - 1
+    assert all(0 <= d <= cap for d in s)
+    assert list(s) == sorted(s)  # never shrinks
+
+
+@pytest.mark.parametrize("bad", [{"attempts": 0}, {"base_seconds": -1}, {"factor": 0.5}])
+def test_retry_policy_rejects_nonsense(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_targets_by_scope() -> None:
+    t = targets(command(scope="task", credential_ids=["c1", "c1", "c2"], session_id="s1"))
+    assert (t.credentials, t.task, t.session, t.agent) == (("c1", "c2"), "task-1", None, None)
+    t = targets(command(scope="session", session_id="s1", credential_ids=[]))
+    assert (t.credentials, t.task, t.session, t.agent) == ((), None, "s1", None)
+    t = targets(command(scope="agent"))
+    assert t.agent == "spiffe://corp/agents/a1" and t.task is None
+    t = targets(command(scope="credential", credential_ids=["c9"]))
+    assert (t.credentials, t.task, t.session, t.agent) == (("c9",), None, None, None)
+
+
+def test_observe_detail_says_not_applied_and_what_it_would_do() -> None:
+    d = observe_detail(command(mode="observe", scope="agent", credential_ids=[]))
+    assert d.startswith(OBSERVE_DETAIL)
+    assert "agent spiffe://corp/agents/a1" in d
+
+
+def test_failure_alert_is_a_valid_deterministic_alert() -> None:
+    cmd = command()
+    a = failure_alert(cmd, "oauth", "oauth: HTTP 503", 5, T0)
+    b = failure_alert(cmd, "oauth", "other text", 2, T0)
+    assert a.alert_id == b.alert_id != failure_alert(cmd, "vault", "x", 1, T0).alert_id
+    assert a.detector == FAILURE_DETECTOR and a.severity == "critical"
+    assert a.details["command_id"] == "cmd-1" and a.details["attempts"] == 5
+    assert "5 attempt(s)" in a.reason and "HTTP 503" in a.reason
+    assert Alert.model_validate_json(a.to_json()) == a
+    assert [f.id for f in a.frameworks.owasp_agentic] == ["ASI03"]
+
+
+def test_plan_is_pure() -> None:
+    tree = ast.parse(Path(plan_mod.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported <= {"__future__", "hashlib", "dataclasses", "datetime", "typing", "monitor"}
