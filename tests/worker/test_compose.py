@@ -27,7 +27,9 @@ def _kafka_version() -> str:
 def test_compose_has_kafka_worker_and_revoker_with_health_checks() -> None:
     doc = yaml.safe_load(COMPOSE.read_text())
     services = doc["services"]
-    assert set(services) == {"kafka", "worker", "revoker"}
+    assert set(services) == {"kafka", "worker", "revoker", "redis"}
+    assert "mcpmon revoker" in " ".join(services["revoker"]["command"])
+    assert services["revoker"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["kafka"]["image"] == f"apache/kafka:{_kafka_version()}"
     for name, svc in services.items():
         assert "test" in svc["healthcheck"], name
