@@ -2,7 +2,9 @@
 
 For each format the same synthetic calls are written as that format's lines
 (``ours``: one event a line; ``jsonrpc``: request and response bodies, with
-responses arriving a few calls late so the pairing window is exercised). Each
+responses arriving a few calls late so the pairing window is exercised; each
+gateway preset: its own line shape, half the calls delegated; ``auto``: a
+mixed log, each call in the next format, recognised per line). Each
 round times, back to back on the same bytes:
 
 - the baseline: ``orjson.loads`` over every line (the unavoidable decode);
@@ -127,10 +129,251 @@ def jsonrpc_lines(calls: Sequence[dict[str, Any]], lag: int = 3) -> list[bytes]:
     return out + pending
 
 
+def _ids(c: dict[str, Any]) -> tuple[str, str]:
+    """Trace and span id of a synthetic call (hex, as W3C writes them)."""
+    return f"{c['i'] + 1:032x}", f"{c['i'] + 1:016x}"
+
+
+def _human(c: dict[str, Any]) -> str | None:
+    """Every other call is made by an agent for a human (delegated)."""
+    return f"user-{c['i'] % 7}@corp.example" if c["i"] % 2 else None
+
+
+def agentgateway_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    out = []
+    for c in calls:
+        trace, span = _ids(c)
+        human = _human(c)
+        doc: dict[str, Any] = {
+            "level": "info",
+            "time": c["ts"],
+            "scope": "request",
+            "gateway": "default/agentgateway",
+            "listener": "mcp",
+            "route": "default/mcp",
+            "endpoint": "10.0.4.21:8080",
+            "src.addr": "10.0.9.14:53122",
+            "http.method": "POST",
+            "http.host": "mcp.corp.example",
+            "http.path": "/mcp",
+            "http.version": "HTTP/1.1",
+            "http.status": 200,
+            "trace.id": trace,
+            "span.id": span,
+            "jwt.sub": human or c["agent"],
+            "protocol": "mcp",
+            "mcp.method.name": "tools/call",
+            "mcp.target": c["server"],
+            "mcp.resource.type": "tool",
+            "gen_ai.tool.name": c["tool"],
+            "mcp.session.id": f"sess-{c['agent'][-2:]}",
+            "duration": "12ms",
+            "agent.id": c["agent"],
+            "task.id": c["task"],
+            "credential.id": f"jti-{c['i'] % 97}",
+            "tenant": "corp",
+            "mcp.args": c["args"],
+            "tool.is_error": not c["ok"],
+        }
+        if human:
+            doc["sponsor"] = human
+        out.append(orjson.dumps(doc))
+    return out
+
+
+def toolhive_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    out = []
+    for c in calls:
+        human = _human(c)
+        doc: dict[str, Any] = {
+            "time": c["ts"],
+            "level": "AUDIT",
+            "msg": "audit_event",
+            "audit_id": f"00000000-0000-4000-8000-{c['i']:012d}",
+            "type": "mcp_tool_call",
+            "logged_at": c["ts"],
+            "outcome": "success" if c["ok"] else "application_error",
+            "component": f"{c['server']}-mcp",
+            "source": {"type": "network", "value": "10.0.9.14", "extra": {"user_agent": "x/1"}},
+            "subjects": {"user_id": human or c["agent"]},
+            "target": {
+                "endpoint": "/mcp",
+                "method": "tools/call",
+                "name": c["tool"],
+                "type": "tool",
+            },
+            "metadata": {"extra": {"duration_ms": 12, "transport": "http"}},
+            "data": {
+                "request": {
+                    "id": c["i"],
+                    "jsonrpc": "2.0",
+                    "method": "tools/call",
+                    "params": {"arguments": c["args"], "name": c["tool"]},
+                }
+            },
+        }
+        if human:
+            doc["delegation"] = {"chain": [{"iss": "https://sts", "sub": c["agent"]}]}
+        out.append(orjson.dumps(doc))
+    return out
+
+
+def teleport_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    out = []
+    for c in calls:
+        human = _human(c)
+        doc = {
+            "ei": c["i"],
+            "event": "mcp.session.request",
+            "uid": f"00000000-0000-4000-9000-{c['i']:012d}",
+            "code": "TMCP003I" if c["ok"] else "TMCP003E",
+            "time": c["ts"],
+            "cluster_name": "corp.teleport.example",
+            "user": human or f"bot-{c['agent'][-9:]}",
+            "user_kind": 1 if human else 2,
+            "sid": f"sess-{c['agent'][-2:]}",
+            "app_name": f"{c['server']}-mcp",
+            "success": c["ok"],
+            "message": {
+                "jsonrpc": "2.0",
+                "id": str(c["i"]),
+                "method": "tools/call",
+                "params": {"arguments": c["args"], "name": c["tool"]},
+            },
+        }
+        if not c["ok"]:
+            doc["error"] = "access denied"
+        out.append(orjson.dumps(doc))
+    return out
+
+
+def _attr(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    return {"key": key, "value": {"stringValue": value}}
+
+
+def otel_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    out = []
+    for c in calls:
+        trace, span = _ids(c)
+        start = int((datetime.fromisoformat(c["ts"]) - t0).total_seconds() * 1e9)
+        start += int(t0.timestamp()) * 1_000_000_000
+        attrs = [
+            _attr("mcp.method.name", "tools/call"),
+            _attr("gen_ai.tool.name", c["tool"]),
+            _attr("gen_ai.operation.name", "execute_tool"),
+            _attr("jsonrpc.request.id", str(c["i"])),
+            _attr("mcp.session.id", f"sess-{c['agent'][-2:]}"),
+            _attr("gen_ai.tool.call.arguments", orjson.dumps(c["args"]).decode()),
+            _attr("task.id", c["task"]),
+            _attr("server.address", f"{c['server']}.corp.example"),
+            _attr("server.port", 443),
+        ]
+        resource = [_attr("service.name", "agent-runtime"), _attr("gen_ai.agent.id", c["agent"])]
+        if (human := _human(c)) is not None:
+            resource.append(_attr("enduser.id", human))
+        if not c["ok"]:
+            attrs.append(_attr("error.type", "tool_error"))
+        doc = {
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": resource},
+                    "scopeSpans": [
+                        {
+                            "scope": {"name": "mcp-client-instrumentation", "version": "0.3.0"},
+                            "spans": [
+                                {
+                                    "traceId": trace,
+                                    "spanId": span,
+                                    "name": f"tools/call {c['tool']}",
+                                    "kind": 3,
+                                    "startTimeUnixNano": str(start),
+                                    "endTimeUnixNano": str(start + 12_000_000),
+                                    "attributes": attrs,
+                                    "status": {} if c["ok"] else {"code": 2},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+        out.append(orjson.dumps(doc))
+    return out
+
+
+def mcpx_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {
+                "timestamp": c["ts"],
+                "createdAt": c["ts"],
+                "eventType": "tool_used",
+                "payload": {
+                    "toolName": c["tool"],
+                    "targetServerName": c["server"],
+                    "args": c["args"],
+                    "consumerTag": c["agent"],
+                },
+            }
+        )
+        for c in calls
+    ]
+
+
+def docker_audit_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {
+                "trigger": "invoke",
+                "target_type": "tool",
+                "server_name": c["server"],
+                "tool_name": c["tool"],
+                "catalog_name": "docker-mcp",
+                "working_set": "team-dev",
+                "server_type": "image",
+                "server_source": f"mcp/{c['server']}",
+                "transport": "stdio",
+                "result": "allowed" if c["ok"] else "denied",
+                "outcome_reason": "policy_rule",
+                "client_name": c["agent"],
+                "client_version": "1.0.0",
+                "timestamp": c["ts"][:19] + "Z",
+            }
+        )
+        for c in calls
+    ]
+
+
+def auto_lines(calls: Sequence[dict[str, Any]]) -> list[bytes]:
+    """A mixed log: each call in the next preset's format (JSON-RPC aside: it needs a mapping)."""
+    gens = (
+        ours_lines,
+        agentgateway_lines,
+        toolhive_lines,
+        teleport_lines,
+        otel_lines,
+        mcpx_lines,
+        docker_audit_lines,
+    )
+    return [gens[c["i"] % len(gens)]([c])[0] for c in calls]
+
+
 #: format -> (lines for n calls, calls per line, default mapping text)
 GENERATORS: dict[str, tuple[Callable[[Sequence[dict[str, Any]]], list[bytes]], int, str | None]] = {
     "ours": (ours_lines, 1, None),
     "jsonrpc": (jsonrpc_lines, 2, JSONRPC_MAPPING),
+    "agentgateway": (agentgateway_lines, 1, None),
+    "toolhive": (toolhive_lines, 1, None),
+    "teleport": (teleport_lines, 1, None),
+    "otel": (otel_lines, 1, None),
+    "mcpx": (mcpx_lines, 1, None),
+    "docker-audit": (docker_audit_lines, 1, None),
+    "auto": (auto_lines, 1, None),
 }
 
 
@@ -239,12 +482,12 @@ def bench_tap(
         )
         results = measure_tap(n_lines, seed, rounds, [fmt] if fmt else None)
     print(
-        f"{'format':<10}{'lines':>10}{'events':>10}{'dead':>7}{'tap lines/s':>14}"
+        f"{'format':<14}{'lines':>10}{'events':>10}{'dead':>7}{'tap lines/s':>14}"
         f"{'orjson lines/s':>17}{'ratio':>8}"
     )
     for r in results:
         print(
-            f"{r.format:<10}{r.lines:>10,}{r.events:>10,}{r.deadletters:>7,}"
+            f"{r.format:<14}{r.lines:>10,}{r.events:>10,}{r.deadletters:>7,}"
             f"{r.tap_lines_per_s:>14,.0f}{r.baseline_lines_per_s:>17,.0f}{r.ratio:>8.3f}"
         )
     return 0

@@ -36,6 +36,26 @@ Formats:
            mapping's ts field or, when absent, the tap's clock when it read the
            request (the tap's only use of the wall clock).
 
+Gateway presets (one JSON object a line; identity defaults per preset, any of
+them replaced by --mapping; lines that are not tool calls are skipped and
+counted; docs/gateways.md says what to configure on the gateway):
+  agentgateway  JSON access log; ids from custom CEL fields or jwt.* claims
+                (act claim -> delegated, sponsor = jwt.sub); event_id from
+                trace.id+span.id; -32602 "Unknown tool:" -> denied.
+  toolhive      audit_event lines; event_id = audit_id; agent from the RFC 8693
+                delegation chain (delegated, sponsor = subjects.user_id), else
+                subjects.user_id; outcome from outcome.
+  teleport      mcp.session.request events; event_id = uid; bots autonomous,
+                humans delegated; requests only: outcome unknown unless
+                refused ("access denied" -> denied, other failures -> error).
+  otel          OTLP/JSON ExportTraceServiceRequest lines, every tools/call
+                span an event; event_id from traceId+spanId; MCP semconv has
+                no caller identity: map gen_ai.agent.id or give a default.
+  mcpx          MCPX audit files; tool_used only; outcome always unknown.
+  docker-audit  Docker MCP Gateway policy audit events; a pre-call decision:
+                denied, or unknown when allowed; agent = client_name.
+  auto          recognise each line's format by its keys (mixed logs).
+
 Outputs:
   --to kafka (default)  topics MCPMON_TOPIC_EVENTS (mcp.events) and
                         MCPMON_TOPIC_DEADLETTER (mcp.deadletter) on
@@ -101,7 +121,10 @@ def add_tap_parser(sub: Any) -> None:
     )
     t.add_argument("source", metavar="SOURCE", help="log file, one JSON object a line; - for stdin")
     t.add_argument(
-        "--format", default="ours", choices=list(FORMATS), help="log format (default ours)"
+        "--format",
+        default="ours",
+        choices=list(FORMATS),
+        help="log format (default ours; auto: per line, by its keys)",
     )
     t.add_argument("--mapping", metavar="FILE", help="field mapping YAML (see below)")
     t.add_argument(

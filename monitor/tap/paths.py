@@ -30,13 +30,16 @@ MISSING: Any = object()
 class DottedPath:
     """A compiled dotted path; :meth:`get` returns the value or :data:`MISSING`."""
 
-    __slots__ = ("_keys", "_n", "text")
+    __slots__ = ("_casefold", "_keys", "_n", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, casefold: bool = True) -> None:
         segments = text.split(".")
         if not text or any(s == "" for s in segments):
             raise ValueError(f"invalid path {text!r}: empty segment")
         self.text = text
+        #: try a case-insensitive match when no key matches exactly (for header names);
+        #: presets whose keys are fixed turn it off: a miss then costs no scan of the keys
+        self._casefold = casefold
         self._n = len(segments)
         # _keys[i]: every key that segments i..j-1 could spell, longest first
         self._keys: tuple[tuple[tuple[int, str], ...], ...] = tuple(
@@ -62,6 +65,8 @@ class DottedPath:
                         cur, i = cur[key], j
                         break
                 else:
+                    if not self._casefold:
+                        return MISSING
                     found = _casefold_step(cur, keys[i])
                     if found is None:
                         return MISSING

@@ -17,6 +17,35 @@ ROOT = Path(__file__).resolve().parents[2]
 #: copy of gateway-logs/jsonrpc/sample.jsonl (the shared format notes, outside the repo)
 JSONRPC_SAMPLE = Path(__file__).parent / "data" / "jsonrpc-sample.jsonl"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DATA = Path(__file__).parent / "data"
+#: preset -> copy of gateway-logs/<folder>/sample.jsonl (see data/README.md)
+SAMPLES: dict[str, Path] = {
+    "jsonrpc": JSONRPC_SAMPLE,
+    **{
+        name: DATA / name / "sample.jsonl"
+        for name in ("agentgateway", "toolhive", "teleport", "otel", "mcpx", "docker-audit")
+    },
+}
+
+
+def sample_lines(name: str) -> list[Line]:
+    return lines_of(SAMPLES[name].read_bytes().splitlines())
+
+
+def preset(name: str, mapping: str | None = None, *, source: str = "test") -> Format:
+    """A format built as ``mcpmon tap --format NAME [--mapping ...]`` builds it, fixed clock."""
+    return make_format(
+        name,
+        FormatContext(
+            source=source,
+            mapping=parse_mapping(mapping) if mapping is not None else None,
+            clock=fixed_clock,
+        ),
+    )
+
+
+def map_sample(name: str, mapping: str | None = None) -> list[Output]:
+    return feed(preset(name, mapping), sample_lines(name))
 
 
 def fixed_clock() -> datetime:

@@ -19,7 +19,9 @@ def test_help_explains_formats_outputs_checkpoints_and_the_mapping() -> None:
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     text = sub.choices["tap"].format_help()  # type: ignore[union-attr]
     for needle in (
-        "--format {ours,jsonrpc}",
+        "--format {ours,jsonrpc,agentgateway,toolhive,teleport,otel,mcpx,docker-audit,auto}",
+        "delegated",
+        "docs/gateways.md",
         "--follow",
         "tail -F",
         "--to-file OUT.jsonl",
@@ -111,3 +113,26 @@ def test_no_broker_says_so_and_suggests_a_dry_run(
     err = capsys.readouterr().err
     assert "Kafka at 127.0.0.1:1 did not answer" in err and "--to-file OUT.jsonl" in err
     assert not (tmp_path / "ck.json").exists()
+
+
+def test_auto_on_a_mixed_log_summarises_events_dead_letters_and_skips_by_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tap.support import SAMPLES
+
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(
+        b"".join(SAMPLES[n].read_bytes() for n in ("toolhive", "teleport", "otel", "mcpx"))
+    )
+    out = tmp_path / "out.jsonl"
+    argv = ["tap", str(mixed), "--format", "auto", "--to-file", str(out), "--json"]
+    assert main(argv) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    assert (summary["lines"], summary["events"], summary["deadletters"]) == (30, 17, 5)
+    assert summary["deadletter_reasons"] == {
+        "no agent_id": 4,
+        "denied before MCP parsing (http_request, anonymous)": 1,
+    }
+    assert summary["skipped"]["event mcp.session.start"] == 2
+    dead_lines = (tmp_path / "out.deadletter.jsonl").read_bytes().splitlines()
+    assert len(dead_lines) == 5 and len(out.read_bytes().splitlines()) == 17

@@ -45,9 +45,19 @@ def test_invalid_lines_are_dead_letters_naming_the_field(raw: bytes, reason: str
     assert reason in dead(out)[0].reason
 
 
-def test_registry_knows_both_formats_and_refuses_a_mapping_for_ours() -> None:
-    assert list(FORMATS) == ["ours", "jsonrpc"]
+def test_registry_knows_every_preset_and_refuses_a_mapping_for_ours() -> None:
+    assert list(FORMATS) == [
+        "ours",
+        "jsonrpc",
+        "agentgateway",
+        "toolhive",
+        "teleport",
+        "otel",
+        "mcpx",
+        "docker-audit",
+        "auto",
+    ]
     with pytest.raises(TapError, match="takes no --mapping"):
         make_format("ours", FormatContext(mapping=parse_mapping("defaults: {server: s}")))
-    with pytest.raises(TapError, match="unknown format 'teleport'"):
-        make_format("teleport", FormatContext())
+    with pytest.raises(TapError, match="unknown format 'kong'"):
+        make_format("kong", FormatContext())

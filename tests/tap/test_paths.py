@@ -62,3 +62,10 @@ def test_lookup_does_not_mutate_the_document() -> None:
     before = copy.deepcopy(DOC)
     DottedPath("headers.mcp-session-id").get(DOC)
     assert before == DOC
+
+
+def test_exact_paths_do_not_retry_case_insensitively() -> None:
+    doc = {"Mcp-Session-Id": "4f2a"}
+    assert DottedPath("mcp-session-id").get(doc) == "4f2a"
+    assert DottedPath("mcp-session-id", casefold=False).get(doc) is MISSING
+    assert DottedPath("Mcp-Session-Id", casefold=False).get(doc) == "4f2a"
