@@ -16,14 +16,27 @@ Scoring, per detector:
   near-miss event id (raised on benign background);
 - **collateral** — alerts on an attack event by a detector other than the
   labelled one (not counted as false positives, but reported: a scenario is
-  meant to trip exactly one detector);
+  meant to trip exactly one detector); for ``behaviour_anomaly`` also its
+  alerts on a rule scenario's carrier within the scenario's length of the
+  labelled event (a rate-limit burst is abnormal behaviour too);
 - **FP / 1k benign calls** — (near-miss FP + other FP) per 1,000 tool calls
   that are not attack-labelled;
 - **precision** — alerts pointing at an attack labelled for this detector,
   over all its alerts; **recall** — detected / injected;
 - **calls to detection** — tool calls by the same agent between the labelled
   event and the first matching alert (0 when the alert fires on that event, as
-  every rule detector does; a learned detector may need a few).
+  every rule detector does; a learned detector may need a few); **seconds to
+  detection** likewise in event time.
+
+``behaviour_anomaly`` is learned, so two things differ for it. A behaviour
+attack (a burst, a chain of calls) is *detected* by a ``behaviour_anomaly``
+alert on the same agent on the labelled call or within
+:data:`DETECTION_WINDOW_CALLS` of its calls after it; such alerts count as
+true. And its false positives are also reported per 1,000 benign calls made
+*after the agent's warm-up* (``baseline.warmup_events`` learned calls): before
+it the detector cannot alert, and counting those calls would flatter it. Its
+thresholds were tuned on :data:`TUNING_SEEDS`; reports say whether the seeds
+they ran on are held out.
 
 >>> from monitor.simulate import simulate
 >>> sim = simulate(agents=20, minutes=20, seed=3)
@@ -42,13 +55,18 @@ from typing import Any
 
 import orjson
 
-from monitor.charter import Charter, load_charter_dir
+from monitor.charter import Baseline, Charter, load_charter_dir
 from monitor.core import Engine, EngineSettings
 from monitor.core.detectors import REGISTRY
 from monitor.errors import DecodeError, MonitorError
 from monitor.events import ToolCall, decode_event
-from monitor.outputs import Alert
-from monitor.simulate import SCENARIO_BY_NAME, simulate
+from monitor.outputs import SEVERITY_RANK, Alert
+from monitor.simulate import (
+    BEHAVIOUR_MIN_MINUTES,
+    BEHAVIOUR_SCENARIOS,
+    SCENARIO_BY_NAME,
+    simulate,
+)
 
 #: The rule detectors, in the order reports list them; others follow alphabetically.
 RULE_DETECTORS: tuple[str, ...] = (
@@ -61,6 +79,17 @@ RULE_DETECTORS: tuple[str, ...] = (
 
 #: Alert details kept in the report for each false positive or miss (enough to debug one).
 MAX_EXAMPLES = 25
+
+BEHAVIOUR = "behaviour_anomaly"
+#: A behaviour alert this many of the agent's calls after a labelled behaviour attack detects it.
+DETECTION_WINDOW_CALLS = 45
+#: Seeds the behaviour baseline's design and constants were tuned on (never report on these).
+TUNING_SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5)
+#: What the behaviour baseline must show on held-out seeds (issue 5).
+BEHAVIOUR_MIN_RECALL = 0.9
+BEHAVIOUR_MAX_FP_PER_1K = 1.0
+#: Where behaviour attacks are planted: long enough for warm-up (see monitor.simulate).
+BEHAVIOUR_AGENTS, BEHAVIOUR_MINUTES = 60, 360
 
 
 @dataclass(slots=True)
@@ -76,6 +105,7 @@ class DetectorScore:
     other_fp: int = 0
     collateral: int = 0
     calls_to_detection_total: int = 0
+    seconds_to_detection_total: float = 0.0
 
     @property
     def missed(self) -> int:
@@ -93,6 +123,10 @@ class DetectorScore:
     def mean_calls_to_detection(self) -> float | None:
         return self.calls_to_detection_total / self.detected if self.detected else None
 
+    @property
+    def mean_seconds_to_detection(self) -> float | None:
+        return self.seconds_to_detection_total / self.detected if self.detected else None
+
     def add(self, other: DetectorScore) -> None:
         for name in (
             "injected",
@@ -103,6 +137,7 @@ class DetectorScore:
             "other_fp",
             "collateral",
             "calls_to_detection_total",
+            "seconds_to_detection_total",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -134,6 +169,7 @@ class EvalReport:
     events: int = 0
     tool_calls: int = 0
     benign_calls: int = 0
+    benign_calls_warm: int = 0  # benign calls by agents past their baseline's warm-up
     bad_events: int = 0
     alerts: int = 0
     runs: int = 0
@@ -147,6 +183,17 @@ class EvalReport:
     def all_found(self) -> bool:
         """Every injected violation was detected by its detector."""
         return all(d.missed == 0 for d in self.detectors.values())
+
+    def passed(self) -> bool:
+        """Rule detectors found every injected violation, and ``behaviour_anomaly`` (if it
+        ran) met its targets: recall ≥ :data:`BEHAVIOUR_MIN_RECALL` at ≤
+        :data:`BEHAVIOUR_MAX_FP_PER_1K` false positives per 1,000 benign calls after warm-up."""
+        rules = all(d.missed == 0 for name, d in self.detectors.items() if name != BEHAVIOUR)
+        b = self.detectors.get(BEHAVIOUR)
+        if b is None or (b.injected == 0 and b.alerts == 0):
+            return rules
+        recall_ok = b.injected == 0 or (b.recall or 0.0) >= BEHAVIOUR_MIN_RECALL
+        return rules and recall_ok and self.fp_per_1k_warm(b) <= BEHAVIOUR_MAX_FP_PER_1K
 
     def false_positives(self) -> int:
         return sum(d.near_miss_fp + d.other_fp for d in self.detectors.values())
@@ -166,6 +213,7 @@ class EvalReport:
         self.events += other.events
         self.tool_calls += other.tool_calls
         self.benign_calls += other.benign_calls
+        self.benign_calls_warm += other.benign_calls_warm
         self.bad_events += other.bad_events
         self.alerts += other.alerts
         self.runs += other.runs
@@ -194,6 +242,11 @@ class EvalReport:
             self.scenarios.values(), key=lambda s: (order.get(s.scenario, len(order)), s.scenario)
         )
 
+    def fp_per_1k_warm(self, d: DetectorScore) -> float:
+        """False positives per 1,000 benign calls made after warm-up (for learned detectors)."""
+        fp = d.near_miss_fp + d.other_fp
+        return 1000 * fp / self.benign_calls_warm if self.benign_calls_warm else 0.0
+
     def fp_per_1k(self, d: DetectorScore) -> float:
         return (
             1000 * (d.near_miss_fp + d.other_fp) / self.benign_calls if self.benign_calls else 0.0
@@ -208,7 +261,10 @@ class EvalReport:
                 precision=d.precision,
                 fp_per_1k_benign_calls=round(self.fp_per_1k(d), 4),
                 mean_calls_to_detection=d.mean_calls_to_detection,
+                mean_seconds_to_detection=d.mean_seconds_to_detection,
             )
+            if d.detector == BEHAVIOUR:
+                out["fp_per_1k_benign_calls_after_warmup"] = round(self.fp_per_1k_warm(d), 4)
             return out
 
         return {
@@ -217,6 +273,7 @@ class EvalReport:
             "events": self.events,
             "tool_calls": self.tool_calls,
             "benign_calls": self.benign_calls,
+            "benign_calls_after_warmup": self.benign_calls_warm,
             "bad_events": self.bad_events,
             "alerts": self.alerts,
             "all_found": self.all_found(),
@@ -266,6 +323,8 @@ class EvalReport:
                 f"| {ratio(d.precision)} | {d.near_miss_fp} | {d.other_fp} "
                 f"| {self.fp_per_1k(d):.3f} | {d.collateral} | {mean(d.mean_calls_to_detection)} |"
             )
+        if BEHAVIOUR in self.detectors:
+            lines += ["", *behaviour_section(self)]
         lines += [
             "",
             "### Per scenario",
@@ -294,6 +353,75 @@ class EvalReport:
                 for x in self.false_positive_alerts
             ]
         return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+def _ratio(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _mean(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+BEHAVIOUR_HEADER = (
+    "| seeds | role | injected | detected | recall | precision | false positives "
+    "| benign calls after warm-up | FP / 1k benign calls after warm-up "
+    "| calls to detection | seconds to detection |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+)
+
+
+def seeds_role(seeds: Sequence[int] | None) -> str:
+    """``held out`` when none of the seeds was used for tuning."""
+    if seeds is None:
+        return "–"
+    if set(seeds) <= set(TUNING_SEEDS):
+        return "tuning"
+    return "includes tuning seeds" if set(seeds) & set(TUNING_SEEDS) else "held out"
+
+
+def behaviour_row(r: EvalReport) -> str:
+    d = r.detectors.get(BEHAVIOUR) or DetectorScore(BEHAVIOUR)
+    seeds = r.meta.get("seeds")
+    return (
+        f"| {', '.join(map(str, seeds)) if seeds else '–'} | {seeds_role(seeds)} "
+        f"| {d.injected} | {d.detected} | {_ratio(d.recall)} | {_ratio(d.precision)} "
+        f"| {d.near_miss_fp + d.other_fp} | {r.benign_calls_warm:,} | {r.fp_per_1k_warm(d):.3f} "
+        f"| {_mean(d.mean_calls_to_detection)} | {_mean(d.mean_seconds_to_detection)} |"
+    )
+
+
+def behaviour_section(*reports: EvalReport) -> list[str]:
+    """Markdown lines: the behaviour baseline's row per report, tuning seeds named."""
+    tuned = ", ".join(map(str, TUNING_SEEDS))
+    return [
+        "### Behaviour baseline (`behaviour_anomaly`)",
+        "",
+        f"Behaviour-only attacks (granted tools, inside the charter; {len(BEHAVIOUR_SCENARIOS)} "
+        f"kinds, planted in runs of ≥ {BEHAVIOUR_MIN_MINUTES} min after the carrier's warm-up). "
+        f"Thresholds and constants were tuned on seeds {tuned}. A detection is an alert on "
+        f"the attack's first call or within {DETECTION_WINDOW_CALLS} calls of it; false "
+        "positives are counted per 1,000 benign calls made after the agent's warm-up.",
+        "",
+        *BEHAVIOUR_HEADER,
+        *(behaviour_row(r) for r in reports),
+    ]
+
+
+def behaviour_comparison(
+    held_out: Sequence[int] = (11, 12, 13),
+    tuning: Sequence[int] = TUNING_SEEDS,
+    agents: int = BEHAVIOUR_AGENTS,
+    minutes: float = BEHAVIOUR_MINUTES,
+) -> tuple[str, EvalReport, EvalReport]:
+    """Evaluate the tuning and held-out seeds; markdown with both rows, and both reports."""
+    tune = evaluate_seeds(agents, minutes, tuning)
+    held = evaluate_seeds(agents, minutes, held_out)
+    head = f"{agents} agents × {minutes:g} min per seed; every detector on."
+    return "\n".join([*behaviour_section(tune, held), "", head]) + "\n", tune, held
 
 
 # --------------------------------------------------------------------------- inputs
@@ -352,6 +480,11 @@ def _fp_example(a: Alert, kind: str) -> dict[str, Any]:
     }
 
 
+def _warmup(engine: Engine, agent_id: str) -> int:
+    charter = engine.charters.for_agent(agent_id)
+    return (charter.baseline if charter is not None else Baseline()).warmup_events
+
+
 def evaluate(
     events: str | Path | Iterable[Any],
     labels: str | Path | Iterable[dict[str, Any]],
@@ -392,8 +525,44 @@ def evaluate(
 
     calls: Counter[str] = Counter()  # tool calls seen per agent
     at_label: dict[str, int] = {}  # labelled event id -> the agent's call count once it was seen
+    at_time: dict[str, float] = {}  # labelled event id -> its event time
+    windows: dict[str, list[dict[str, Any]]] = {}  # agent -> behaviour attacks seen on it
     found: set[str] = set()
     alerted_near: set[str] = set()
+    learned = BEHAVIOUR in det  # the behaviour detector runs: track warm-up per agent
+    warm: set[str] = set()
+    # Rule scenarios play abnormal traffic around their labelled event (a burst, calls after
+    # a task ended, ...): a behaviour alert there is collateral, decided once spans are known.
+    spans: dict[str, list[tuple[float, float]]] = {}
+    undecided: list[Alert] = []
+
+    def credit(d: DetectorScore, a: Alert, h: dict[str, Any]) -> None:
+        eid = h["event_id"]
+        if eid in found:
+            return
+        found.add(eid)
+        d.detected += 1
+        d.calls_to_detection_total += calls[h["agent_id"]] - at_label.get(eid, 0)
+        t = a.ts.timestamp()
+        d.seconds_to_detection_total += max(0.0, t - at_time.get(eid, t))
+        s = report.scenarios[h.get("scenario", "?")]
+        s.detected += 1
+        want = str(h.get("severity"))
+        if a.severity == want or (
+            a.detector == BEHAVIOUR and SEVERITY_RANK[a.severity] >= SEVERITY_RANK.get(want, 9)
+        ):
+            s.severity_ok += 1
+
+    def window_hits(a: Alert) -> list[dict[str, Any]]:
+        """Behaviour attacks on the alert's agent whose detection window is still open."""
+        if a.detector != BEHAVIOUR:
+            return []
+        n = calls[a.agent_id]
+        return [
+            h
+            for h in windows.get(a.agent_id, ())
+            if n - at_label[h["event_id"]] <= DETECTION_WINDOW_CALLS
+        ]
 
     def score(alerts: Sequence[Alert]) -> None:
         for a in alerts:
@@ -408,7 +577,16 @@ def evaluate(
                 if len(report.false_positive_alerts) < MAX_EXAMPLES:
                     report.false_positive_alerts.append(_fp_example(a, "near_miss"))
             if not hits:
+                late = window_hits(a)
+                if late and not near_hits:  # a learned detector, a few calls into the attack
+                    d.true_alerts += 1
+                    for h in late:
+                        credit(d, a, h)
+                    continue
                 if not near_hits:
+                    if a.detector == BEHAVIOUR:
+                        undecided.append(a)
+                        continue
                     d.other_fp += 1
                     if len(report.false_positive_alerts) < MAX_EXAMPLES:
                         report.false_positive_alerts.append(_fp_example(a, "other"))
@@ -419,16 +597,7 @@ def evaluate(
                 continue
             d.true_alerts += 1
             for h in mine:
-                eid = h["event_id"]
-                if eid in found:
-                    continue
-                found.add(eid)
-                d.detected += 1
-                d.calls_to_detection_total += calls[h["agent_id"]] - at_label.get(eid, 0)
-                s = report.scenarios[h.get("scenario", "?")]
-                s.detected += 1
-                if a.severity == h.get("severity"):
-                    s.severity_ok += 1
+                credit(d, a, h)
 
     last_ts: float | None = None
     for raw in _lines(events):
@@ -438,14 +607,24 @@ def evaluate(
         except DecodeError:
             report.bad_events += 1
             continue
-        if isinstance(ev, ToolCall):
+        is_call = isinstance(ev, ToolCall)
+        if is_call:
             report.tool_calls += 1
             calls[ev.agent_id] += 1
             if ev.event_id not in attacks:
                 report.benign_calls += 1
+                if ev.agent_id in warm:
+                    report.benign_calls_warm += 1
+        t = ev.ts.timestamp()
         if ev.event_id in attacks or ev.event_id in near:
             at_label[ev.event_id] = calls[ev.agent_id]
-        t = ev.ts.timestamp()
+            at_time[ev.event_id] = t
+            lab = attacks.get(ev.event_id) or near[ev.event_id]
+            sc = SCENARIO_BY_NAME.get(lab.get("scenario", ""))
+            if lab.get("detector") == BEHAVIOUR:
+                windows.setdefault(ev.agent_id, []).append(lab)
+            elif sc is not None:
+                spans.setdefault(ev.agent_id, []).append((t - sc.minutes * 60, t + sc.minutes * 60))
         last_ts = t if last_ts is None else max(last_ts, t)
         try:
             decision = engine.process(ev)
@@ -453,9 +632,23 @@ def evaluate(
             report.bad_events += 1
             continue
         score(decision.alerts)
+        if learned and is_call and ev.agent_id not in warm:
+            st = engine.states.get(ev.agent_id)
+            model = st.baseline if st is not None else None
+            if model is not None and model.n_learned >= _warmup(engine, ev.agent_id):
+                warm.add(ev.agent_id)
     if last_ts is not None:
         # Let pending event-time timers fire, as a quiet stream eventually would.
         score(engine.advance_watermark(last_ts + 86_400).alerts)
+    for a in undecided:
+        d = det[a.detector]
+        t = a.ts.timestamp()
+        if any(lo <= t <= hi for lo, hi in spans.get(a.agent_id, ())):
+            d.collateral += 1
+            continue
+        d.other_fp += 1
+        if len(report.false_positive_alerts) < MAX_EXAMPLES:
+            report.false_positive_alerts.append(_fp_example(a, "other"))
 
     for eid in alerted_near:
         report.scenarios[near[eid].get("scenario", "?")].alerted += 1
@@ -482,15 +675,28 @@ def evaluate_seeds(
     for seed in seeds:
         sim = simulate(agents, minutes, seed, attacks=attacks)
         total.merge(evaluate(sim.events, sim.labels, sim.charters, settings))
-    total.meta = {"agents": agents, "minutes": minutes, "seeds": list(seeds), "attacks": attacks}
+    total.meta = {
+        "agents": agents,
+        "minutes": minutes,
+        "seeds": list(seeds),
+        "attacks": attacks,
+        "tuning_seeds": list(TUNING_SEEDS),
+    }
     return total
 
 
 __all__ = [
+    "BEHAVIOUR",
+    "DETECTION_WINDOW_CALLS",
     "RULE_DETECTORS",
+    "TUNING_SEEDS",
     "DetectorScore",
     "EvalReport",
     "ScenarioScore",
+    "behaviour_comparison",
+    "behaviour_row",
+    "behaviour_section",
     "evaluate",
     "evaluate_seeds",
+    "seeds_role",
 ]

@@ -120,6 +120,19 @@ class CharterUpdated(_Event):
     charter: dict[str, Any]
 
 
+class AlertFeedback(_Event):
+    """An analyst's verdict on an alert; ``agent_id`` is the alert's agent (the partition key).
+
+    ``benign``: the behaviour baseline learns the alerted call as normal for this
+    agent. ``malicious``: it unlearns it. Other detectors ignore feedback.
+    """
+
+    type: Literal["alert_feedback"] = "alert_feedback"
+    alert_id: Id
+    verdict: Literal["benign", "malicious"]
+    note: Text = ""
+
+
 Event = Annotated[
     ToolCall
     | TaskStarted
@@ -128,7 +141,8 @@ Event = Annotated[
     | CredentialRevoked
     | SponsorActive
     | SponsorEnded
-    | CharterUpdated,
+    | CharterUpdated
+    | AlertFeedback,
     Field(discriminator="type"),
 ]
 
@@ -141,6 +155,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
     "sponsor_active": SponsorActive,
     "sponsor_ended": SponsorEnded,
     "charter_updated": CharterUpdated,
+    "alert_feedback": AlertFeedback,
 }
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -65,6 +65,22 @@ inside the run, with at least 65 s of silence from that agent before and after
 up to 13 minutes; one that does not fit in ``minutes`` is skipped and its
 carrier stays a plain background agent.
 
+Behaviour-only attacks
+----------------------
+:data:`BEHAVIOUR_SCENARIOS` are six attacks that no rule can see — every call
+is granted, inside its tenant, domain, resources, hours and rate limit, and
+clear of forbidden chains — but that are abnormal *for the agent*: mail with
+a customer record to a domain it never wrote to, a post to a new paste host,
+granted tools in an order it never ran, a burst far above its own pace (under
+the limit), a query returning 1,000× its usual volume. They are labelled
+``detector="behaviour_anomaly"``. A baseline needs history first, so they are
+planted only in runs of at least :data:`BEHAVIOUR_MIN_MINUTES` minutes, on a
+quarter of the agents no rule scenario took (:func:`behaviour_carriers`), and
+a carrier plays its script only once it has made its charter's
+``baseline.warmup_events`` calls (plus :data:`WARMUP_MARGIN`) of benign
+traffic; a carrier that cannot get there before the end stays plain. Shorter
+runs are exactly what they were before these scenarios existed.
+
 Labels (``labels.jsonl``), one per planted scenario::
 
     {"event_id": ..., "agent_id": ..., "label": "attack" | "near_miss",
@@ -176,12 +192,43 @@ SCENARIOS: tuple[Scenario, ...] = (
     _near("sponsor_left_within_grace", "coding", _SPONSOR, 5),
 )
 
-SCENARIO_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+_BEHAVIOUR = "behaviour_anomaly"
+
+#: Behaviour-only attacks: every call is granted and inside the charter (no rule may fire),
+#: but the agent acts unlike its own past. Planted only in runs of at least
+#: :data:`BEHAVIOUR_MIN_MINUTES` (a carrier first needs its baseline's warm-up of benign calls).
+BEHAVIOUR_SCENARIOS: tuple[Scenario, ...] = (
+    _attack("exfil_new_recipient", "support", _BEHAVIOUR, "medium", 5),
+    _attack("exfil_new_host", "patcher", _BEHAVIOUR, "medium", 4),
+    _attack("unusual_tool_chain", "patcher", _BEHAVIOUR, "medium", 4),
+    _attack("quiet_burst", "monitor", _BEHAVIOUR, "medium", 3),
+    _attack("repo_sweep", "coding", _BEHAVIOUR, "medium", 4),
+    _attack("bulk_export", "etl", _BEHAVIOUR, "medium", 4),
+)
+BEHAVIOUR_MIN_MINUTES = 120
+BEHAVIOUR_SHARE = 0.25  # of the agents a rule scenario left free
+#: Benign calls a behaviour carrier makes beyond its charter's warm-up before the attack.
+WARMUP_MARGIN = 20
+#: Calls per minute each archetype makes at least (measured ~0.85-2.5): where warm-up ends.
+_PACE = {"coding": 1.5, "support": 0.8, "patcher": 1.8, "etl": 2.0, "monitor": 2.3}
+
+SCENARIO_BY_NAME: dict[str, Scenario] = {s.name: s for s in (*SCENARIOS, *BEHAVIOUR_SCENARIOS)}
 
 
 def scenarios_for(attacks: bool) -> tuple[Scenario, ...]:
     """The scenario cycle: all of them, or only the near-misses when ``attacks`` is off."""
     return SCENARIOS if attacks else tuple(s for s in SCENARIOS if s.label == "near_miss")
+
+
+def behaviour_carriers(agents: int, taken: Iterable[int]) -> dict[int, Scenario]:
+    """Agent index -> behaviour scenario, for a share of the agents no rule scenario took."""
+    busy = set(taken)
+    free = [i for i in range(agents) if i not in busy]
+    n = min(len(free), max(len(BEHAVIOUR_SCENARIOS), round(agents * BEHAVIOUR_SHARE)))
+    return {
+        free[k * len(free) // n]: BEHAVIOUR_SCENARIOS[k % len(BEHAVIOUR_SCENARIOS)]
+        for k in range(n)
+    }
 
 
 def carrier_count(agents: int, n_scenarios: int) -> int:
@@ -237,6 +284,8 @@ _METRICS = ("http_requests_total", "node_cpu_seconds_total", "kafka_consumer_lag
 _APPS = ("checkout", "auth", "search", "payments", "gateway", "scheduler")
 _NAMESPACES = ("payments", "identity", "search", "platform", "edge")
 _SLACK = "https://hooks.slack.com/services/T024BE7LD"
+_OUTSIDE_MAIL = ("protonmail.com", "gmail.com", "tutanota.com", "yandex.com", "outlook.com")
+_PASTE_HOSTS = ("paste.rs", "webhook.site", "transfer.sh", "pastebin.com", "requestbin.net")
 
 CODING_PATTERN = "coding-assistant-*"
 SUPPORT_PATTERN = "support-mail-*"
@@ -474,6 +523,8 @@ def plan(
     cycle = scenarios_for(attacks)
     n_carriers = carrier_count(agents, len(cycle))
     carriers = {k * agents // n_carriers: cycle[k % len(cycle)] for k in range(n_carriers)}
+    if attacks and minutes >= BEHAVIOUR_MIN_MINUTES:
+        carriers.update(behaviour_carriers(agents, carriers))
     hours = _business_hours(start_ms, end_ms)
     fleet = {
         "coding": coding_charter(CODING_PATTERN, hours),
@@ -532,6 +583,11 @@ def _place(
     """Draw the scenario's anchor so its script fits; leave the agent plain if it cannot."""
     hi = end_ms - round(scenario.minutes * 60_000) - TAIL_MS
     lo = start_ms + LEAD_MS
+    if scenario.detector == _BEHAVIOUR:  # after the baseline's warm-up, at the archetype's pace
+        warmup = p.charter.baseline.warmup_events + WARMUP_MARGIN
+        lo += round(warmup / _PACE[scenario.archetype] * 60_000)
+        if hi < lo:
+            return
     if hi < lo:
         if scenario.name == "off_hours_call":
             return  # its shift needs some minutes of background before the anchor
@@ -604,6 +660,18 @@ class _Agent:
         while self.episode(deadline):
             yield from self._flush()
         if p.scenario is not None and p.anchor_ms is not None:
+            if p.scenario.detector == _BEHAVIOUR:
+                # The baseline must be past warm-up: keep working until the agent has made
+                # enough benign calls, or give the attack up (no label) if it no longer fits.
+                need = p.charter.baseline.warmup_events + WARMUP_MARGIN
+                latest = self.end_ms - round(p.scenario.minutes * 60_000) - TAIL_MS
+                while self.n_calls < need and self.episode(latest):
+                    yield from self._flush()
+                if self.n_calls < need or self.now > latest:
+                    while self.episode(self.end_ms):
+                        yield from self._flush()
+                    yield from self._flush()
+                    return
             self.now = max(self.now, p.anchor_ms)
             getattr(self, "script_" + p.scenario.name)()
             yield from self._flush()
@@ -1101,6 +1169,14 @@ class _Coding(_Delegated):
         self.close_task()
         self.finish_script()
 
+    def script_repo_sweep(self) -> None:
+        """Reads 22-30 files in under a minute in a task: under its limit (40), far above its pace."""
+        self._lead_in()
+        for i in range(self.rng.randint(22, 30)):
+            self.now += self.rng.randint(1_200, 1_800)
+            self.read(outcome="ok", guard="strict", labelled=i == 0)
+        self._wrap_up()
+
     def script_sponsor_left_within_grace(self) -> None:
         """One call inside the grace after sponsor_ended, and the task ends in time: allowed."""
         self._lead_in(2, 3)
@@ -1219,6 +1295,25 @@ class _Support(_Delegated):
         self.pause(8, 20)
         self.do("ticket", outcome="ok", guard="strict", labelled=True)
         self.wait(3, 10)
+        self.close_task()
+
+    def script_exfil_new_recipient(self) -> None:
+        """Mails a customer record (15-60 KB) to an outside address: a domain it never wrote to."""
+        r = self.rng
+        self.open_ticket(ttl_s=1800)
+        self.pause(8, 20)
+        self.do("ticket", guard="strict")
+        self.pause(8, 20)
+        self.do("customer", guard="strict")
+        self.pause(6, 20)
+        to = f"{r.choice(_FIRST)}{r.randint(10, 99)}@{r.choice(_OUTSIDE_MAIL)}"
+        args = {"to": to, "subject": f"Re: [{self.ticket}]"}
+        size = r.randint(15_000, 60_000)
+        self.use("email", args, [f"mailto:{to}"], tenant=self.tenant, in_bytes=size,
+                 outcome="ok", guard="strict", labelled=True)  # fmt: skip
+        self.wait(3, 12)
+        self.do("update", guard="strict")
+        self.wait(2, 10)
         self.close_task()
 
     def _quiet_task(self) -> int:
@@ -1345,6 +1440,28 @@ class _Patcher(_Autonomous):
         self.safe_calls(1, 6, 15)
         self.pause(6, 15)
         self.do("patch", outcome="ok", guard="off", labelled=True)
+
+    def script_exfil_new_host(self) -> None:
+        """Posts 20-80 KB of fleet data to a paste/webhook host it never used (https://** is granted)."""
+        r = self.rng
+        self.new_session()
+        self.do("list", guard="strict")
+        self.pause(6, 15)
+        self.do("facts", guard="strict")
+        self.pause(6, 15)
+        url = f"https://{r.choice(_PASTE_HOSTS)}/{self.hexid(10)}"
+        self.use("report", {"url": url, "body": "[redacted]"}, [url],
+                 in_bytes=r.randint(20_000, 80_000), outcome="ok", guard="defer",
+                 labelled=True)  # fmt: skip
+
+    def script_unusual_tool_chain(self) -> None:
+        """Reboots hosts between advisory and vault reads, no patching: each step a new sequence."""
+        self.new_session()
+        self.do("list", guard="strict")
+        steps = ["reboot", "advisory", "reboot", "secret", "reboot", "list", "reboot"]
+        for i, step in enumerate(steps[: self.rng.randint(5, 7)]):
+            self.pause(5, 12)
+            self.do(step, outcome="ok", guard="defer", labelled=i == 0)
 
     def _short_token(self, after: bool) -> None:
         """A 300 s token whose refresh fails; one call just before or well after it expires."""
@@ -1497,6 +1614,13 @@ class _Etl(_Autonomous):
         self._lead_in(self.max_ttl + self.rng.randint(1_800, 7_200), labelled=True)
         self._wrap_up()
 
+    def script_bulk_export(self) -> None:
+        """One query returns 20-200 MB (its queries return at most 50 KB): a table walks out."""
+        self._lead_in()
+        self.do("query", outcome="ok", guard="strict", labelled=True,
+                out_bytes=(20_000_000, 200_000_000))  # fmt: skip
+        self._wrap_up()
+
     def script_ttl_at_max(self) -> None:
         """Its run credential is issued with a TTL exactly at the charter maximum: allowed."""
         self._lead_in(self.max_ttl, labelled=True)
@@ -1570,6 +1694,17 @@ class _Monitor(_Autonomous):
         """5-15 calls more than max_calls_per_minute within half a minute (medium)."""
         limit = self.p.charter.limits.max_calls_per_minute or 60
         self._burst(limit + self.rng.randint(5, 15), limit + 1)
+
+    def script_quiet_burst(self) -> None:
+        """30-45 queries within a minute: under its limit (60), ten times its own pace."""
+        limit = self.p.charter.limits.max_calls_per_minute or 60
+        self.new_session()
+        if self.cred is None or self.cred_exp - self.now < 300_000:
+            self.issue(self.token_ttl_s, None)
+        for i in range(self.rng.randint(limit // 2, limit * 3 // 4)):
+            self.now += self.rng.randint(900, 1_250)
+            action = self.rng.choice(("metric", "logs", "pods"))
+            self.do(action, outcome="ok", guard="strict", labelled=i == 0)
 
     def script_rate_at_limit(self) -> None:
         """Exactly max_calls_per_minute calls within half a minute: allowed."""
@@ -1750,6 +1885,7 @@ def write_stream(
 
 
 __all__ = [
+    "BEHAVIOUR_SCENARIOS",
     "DEFAULT_START",
     "SCENARIOS",
     "SCENARIO_BY_NAME",
@@ -1759,6 +1895,7 @@ __all__ = [
     "Simulation",
     "SimulationStream",
     "WriteSummary",
+    "behaviour_carriers",
     "carrier_count",
     "charter_document",
     "describe",

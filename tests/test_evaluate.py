@@ -14,7 +14,15 @@ import pytest
 
 from monitor.core import EngineSettings
 from monitor.errors import MonitorError
-from monitor.evaluate import RULE_DETECTORS, EvalReport, evaluate, evaluate_seeds
+from monitor.evaluate import (
+    BEHAVIOUR,
+    RULE_DETECTORS,
+    TUNING_SEEDS,
+    EvalReport,
+    evaluate,
+    evaluate_seeds,
+    seeds_role,
+)
 from monitor.simulate import SCENARIOS, Simulation, simulate, write
 
 RULES = EngineSettings(detectors=RULE_DETECTORS)
@@ -174,3 +182,61 @@ def test_evaluate_seeds_sums_the_runs() -> None:
 def test_a_label_without_event_id_is_a_clear_error(sim: Simulation) -> None:
     with pytest.raises(MonitorError, match="label 2"):
         evaluate(sim.events[:10], [sim.labels[0], {"scenario": "x"}], sim.charters)
+
+
+# --------------------------------------------------------------------------- behaviour baseline
+
+
+@pytest.fixture(scope="module")
+def long_sim() -> Simulation:
+    return simulate(agents=30, minutes=300, seed=1)  # seed 1: a tuning seed
+
+
+def test_behaviour_attacks_are_invisible_to_the_rules(long_sim: Simulation) -> None:
+    r = evaluate(long_sim.events, long_sim.labels, long_sim.charters, RULES)
+    b = r.detectors[BEHAVIOUR]
+    assert b.injected > 0 and b.detected == 0
+    for name in RULE_DETECTORS:
+        d = r.detectors[name]
+        assert d.missed == 0 and d.collateral == 0 and d.other_fp == d.near_miss_fp == 0
+
+
+def test_the_baseline_finds_them_after_warm_up(long_sim: Simulation) -> None:
+    r = evaluate(long_sim.events, long_sim.labels, long_sim.charters)
+    b = r.detectors[BEHAVIOUR]
+    assert b.recall is not None and b.recall >= 0.9, r.missed
+    assert r.benign_calls_warm > 10_000 and r.fp_per_1k_warm(b) <= 1.0
+    for name in RULE_DETECTORS:  # the rules are unaffected by the baseline
+        assert r.detectors[name].missed == r.detectors[name].other_fp == 0
+    md = r.to_markdown()
+    assert "### Behaviour baseline (`behaviour_anomaly`)" in md
+    assert "tuned on seeds 1, 2, 3, 4, 5" in md
+    data = orjson.loads(r.to_json())
+    row = next(d for d in data["detectors"] if d["detector"] == BEHAVIOUR)
+    assert row["fp_per_1k_benign_calls_after_warmup"] <= 1.0
+
+
+def test_a_learned_detector_may_detect_a_few_calls_into_the_attack() -> None:
+    from tests.core.baseline.routine import CHARTER, ROUTINE_AGENT, exfil, routine
+
+    events = [*routine(153), exfil(153)]
+    first = events[150]  # the attack "starts" three calls before the exfiltration
+    label = {
+        "event_id": first.event_id,
+        "agent_id": ROUTINE_AGENT,
+        "label": "attack",
+        "detector": BEHAVIOUR,
+        "scenario": "exfil_new_host",
+        "severity": "medium",
+    }
+    r = evaluate([e.model_dump_json() for e in events], [label], [CHARTER])
+    b = r.detectors[BEHAVIOUR]
+    assert b.detected == 1 and b.calls_to_detection_total == 3 and b.true_alerts == 1
+    assert b.mean_seconds_to_detection == 60.0
+
+
+def test_reports_say_whether_their_seeds_were_held_out() -> None:
+    assert seeds_role([11, 12]) == "held out"
+    assert seeds_role([1, 2]) == "tuning"
+    assert seeds_role([1, 11]) == "includes tuning seeds"
+    assert TUNING_SEEDS == (1, 2, 3, 4, 5)

@@ -16,10 +16,13 @@ import pytest
 from monitor.charter import load_charter_dir
 from monitor.events import ToolCall, decode_event
 from monitor.simulate import (
+    BEHAVIOUR_SCENARIOS,
     DEFAULT_START,
     SCENARIOS,
     Simulation,
+    behaviour_carriers,
     carrier_count,
+    describe,
     iter_events,
     safe_name,
     scenarios_for,
@@ -207,3 +210,34 @@ def test_safe_names_are_file_names() -> None:
     assert safe_name("spiffe://corp/agents/patcher-*") == "spiffe_corp_agents_patcher-all"
     assert safe_name("coding-assistant-*") == "coding-assistant-all"
     assert safe_name("***") == "allallall"
+
+
+# --------------------------------------------------------------------------- behaviour attacks
+
+
+@pytest.fixture(scope="module")
+def long_sim() -> Simulation:
+    return simulate(agents=30, minutes=300, seed=1)
+
+
+def test_behaviour_attacks_need_long_runs() -> None:
+    short = simulate(agents=40, minutes=60, seed=5)
+    assert all(lab["detector"] != "behaviour_anomaly" for lab in short.labels)
+    assert behaviour_carriers(12, range(4)) == {
+        k: s for k, s in behaviour_carriers(12, range(4)).items() if k >= 4
+    }
+
+
+def test_behaviour_attacks_come_after_the_carriers_warm_up(long_sim: Simulation) -> None:
+    labels = [lab for lab in long_sim.labels if lab["detector"] == "behaviour_anomaly"]
+    assert {lab["scenario"] for lab in labels} == {s.name for s in BEHAVIOUR_SCENARIOS}
+    warmup = {c.agent: c.baseline.warmup_events for c in long_sim.charters}
+    for lab in labels:
+        assert lab["label"] == "attack" and lab["severity"] == "medium"
+        calls_before = 0
+        for e in long_sim.events:
+            if e["event_id"] == lab["event_id"]:
+                break
+            calls_before += e["agent_id"] == lab["agent_id"] and e["type"] == "tool_call"
+        assert calls_before >= min(warmup.values()) + 10, lab
+    assert all(describe(s) for s in BEHAVIOUR_SCENARIOS)

@@ -18,6 +18,7 @@ way for every detector:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,6 +30,11 @@ from monitor.core.state import MAX_ALERTED, MAX_COMMANDED, T_SPONSOR, AgentState
 from monitor.outputs import SEVERITY_RANK, Alert, CharterClause, Frameworks, RevocationCommand
 
 _cached_frameworks = lru_cache(maxsize=None)(frameworks_for)
+
+
+def memo_key(text: str) -> str:
+    """A 12-character digest of a dedup key: per-agent memories stay small in snapshots."""
+    return base64.b64encode(hashlib.blake2b(text.encode(), digest_size=9).digest()).decode()
 
 
 def stable_id(*parts: str) -> str:
@@ -60,7 +66,7 @@ class DecisionStep:
         when = datetime.fromtimestamp(t, UTC)
         for f in findings:
             dedup = f"{f.detector}|{f.dedup or f.key}"
-            if st.recently(st.alerted, dedup, t, self.dedup_seconds, MAX_ALERTED):
+            if st.recently(st.alerted, memo_key(dedup), t, self.dedup_seconds, MAX_ALERTED):
                 suppressed += 1
                 continue
             first = f.evidence[0] if f.evidence else f"t={t}"
@@ -101,7 +107,7 @@ class DecisionStep:
             creds = sorted(set(f.credential_ids))
             session = (f.session_id or "") if f.revoke == "session" else ""
             target = "|".join((f.revoke, f.task_id or "", session, ",".join(creds)))
-            if st.recently(st.commanded, target, t, float("inf"), MAX_COMMANDED):
+            if st.recently(st.commanded, memo_key(target), t, float("inf"), MAX_COMMANDED):
                 continue
             commands.append(
                 RevocationCommand(

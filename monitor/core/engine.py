@@ -107,9 +107,11 @@ class Engine:
         self.dirty: set[str] = set()  # agents whose state changed since the shell last saved
         self.stats: Counter[str] = Counter()  # see counters()
         self.n_calls = 0
-        # detectors that can fire, per (charter, agent kind): see Detector.wants_calls
-        self._call_plan: dict[tuple[int, str], list[Detector]] = {}
+        # detectors that can fire, per (charter, agent kind): see Detector.wants_calls;
+        # and those of them that learn after the decision (Detector.after_call)
+        self._call_plan: dict[tuple[int, str], tuple[list[Detector], list[Detector]]] = {}
         self._call_plan_version = -1
+        self._after: tuple[CallContext, list[Detector]] | None = None  # the call being decided
         self.rebuild_timers()
 
     # ------------------------------------------------------------------ public API
@@ -136,6 +138,7 @@ class Engine:
             if self._timers and self._timers[0][0] <= self.watermark:
                 out = self._fire_timers(self.watermark)
         charter = self.charters.for_agent(agent_id)
+        after = None
         if type(event) is ToolCall:
             self.n_calls += 1
             findings, sponsor, cred = (
@@ -143,6 +146,7 @@ class Engine:
                 event.sponsor,
                 event.credential_id,
             )
+            after, self._after = self._after, None
         else:
             stats["events"] += 1
             stats[event.type] += 1
@@ -153,8 +157,15 @@ class Engine:
                 heapq.heappush(self._timers, (due, agent_id))
         if t > st.last_ts:
             st.last_ts = t
+        alerts: Sequence[Alert] = ()
         if findings:
-            out = out.merged(self._decide(findings, t, st, charter, sponsor, cred))
+            decided = self._decide(findings, t, st, charter, sponsor, cred)
+            alerts = decided.alerts
+            out = out.merged(decided)
+        if after is not None:  # detectors that learn do so once the call has been judged
+            ctx, learners = after
+            for det in learners:
+                det.after_call(ctx, st, findings, alerts)
         return out
 
     def counters(self) -> dict[str, int]:
@@ -205,11 +216,13 @@ class Engine:
             self._call_plan.clear()  # charters changed: object ids may be reused
             self._call_plan_version = self.charters.version
         plan_key = (id(charter), kind)
-        plan = self._call_plan.get(plan_key)
-        if plan is None:
-            plan = self._call_plan[plan_key] = [
-                d for d in self.detectors if d.wants_calls(charter, kind)
-            ]
+        planned = self._call_plan.get(plan_key)
+        if planned is None:
+            plan = [d for d in self.detectors if d.wants_calls(charter, kind)]
+            learners = [d for d in plan if type(d).after_call is not Detector.after_call]
+            planned = self._call_plan[plan_key] = (plan, learners)
+        plan, learners = planned
+        self._after = (ctx, learners) if learners else None
         for det in plan:
             found = det.on_call(ctx, st)
             if found:

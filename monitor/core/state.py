@@ -11,19 +11,24 @@ Records are short lists, not objects: they serialise as they are.
 
 from __future__ import annotations
 
+import base64
+from array import array
 from hashlib import blake2b
 from typing import Any
 
 import orjson
 
-SNAPSHOT_VERSION = 1
+from monitor.core.baseline.model import AgentBaseline
+
+#: 2: adds the behaviour baseline (last element). Version 1 snapshots still restore (no baseline).
+SNAPSHOT_VERSION = 3  # 3: the event-id ring as base64 of packed uint64 (half the bytes of JSON)
 
 MAX_SEEN = 256  # event ids remembered for redelivery dedup
-MAX_TASKS = 32
-MAX_CREDS = 64
+MAX_TASKS = 16
+MAX_CREDS = 32
 MAX_SPONSORS = 8
-MAX_ALERTED = 64
-MAX_COMMANDED = 64
+MAX_ALERTED = 32
+MAX_COMMANDED = 32
 MAX_TIMERS = 32
 
 # Field positions in the ledger records.
@@ -52,10 +57,19 @@ def _evict(d: dict[str, Any], cap: int, prefer: int | None = None) -> None:
         del d[victim]
 
 
+def _pack_keys(keys: list[int]) -> str:
+    return base64.b64encode(array("Q", keys).tobytes()).decode("ascii")
+
+
+def _unpack_keys(text: str) -> list[int]:
+    return array("Q", base64.b64decode(text)).tolist()
+
+
 class AgentState:
     __slots__ = (
         "agent_id",
         "alerted",
+        "baseline",
         "chains",
         "commanded",
         "creds",
@@ -90,6 +104,8 @@ class AgentState:
         self.commanded: dict[str, float] = {}
         # [due_ts, detector, key]
         self.timers: list[list[Any]] = []
+        # behaviour_anomaly's learned model (monitor.core.baseline); None before the first call
+        self.baseline: AgentBaseline | None = None
 
     # ------------------------------------------------------------ dedup of events
     def seen_before(self, event_id: str) -> bool:
@@ -233,7 +249,7 @@ class AgentState:
                 self.kind,
                 self.n_calls,
                 self.last_ts if self.last_ts != float("-inf") else None,
-                self.seen_ring[self.seen_pos :] + self.seen_ring[: self.seen_pos],
+                _pack_keys(self.seen_ring[self.seen_pos :] + self.seen_ring[: self.seen_pos]),
                 self.tasks,
                 self.creds,
                 self.sponsors,
@@ -242,16 +258,18 @@ class AgentState:
                 self.alerted,
                 self.commanded,
                 self.timers,
+                self.baseline.snapshot() if self.baseline is not None else None,
             ]
         )
 
     @classmethod
     def restore(cls, data: bytes) -> AgentState:
         obj = orjson.loads(data)
-        if not isinstance(obj, list) or not obj or obj[0] != SNAPSHOT_VERSION:
+        if not isinstance(obj, list) or not obj or obj[0] not in (1, 2, SNAPSHOT_VERSION):
             raise ValueError(
                 f"unsupported agent-state snapshot (version {obj[0] if obj else None!r})"
             )
+        baseline = obj.pop() if obj[0] >= 2 else None
         (
             _,
             agent_id,
@@ -272,8 +290,8 @@ class AgentState:
         st.kind = kind
         st.n_calls = n_calls
         st.last_ts = float("-inf") if last_ts is None else last_ts
-        st.seen_ring = ring
-        st.seen = set(ring)
+        st.seen_ring = _unpack_keys(ring) if isinstance(ring, str) else ring
+        st.seen = set(st.seen_ring)
         st.tasks = tasks
         st.creds = creds
         st.sponsors = sponsors
@@ -282,4 +300,6 @@ class AgentState:
         st.alerted = alerted
         st.commanded = commanded
         st.timers = timers
+        if baseline is not None:
+            st.baseline = AgentBaseline.restore(baseline)
         return st

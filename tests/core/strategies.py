@@ -8,7 +8,13 @@ from hypothesis import strategies as st
 
 from monitor import testing as tb
 
-AGENTS = ["agent:assist/1", "agent:assist/2", "spiffe://corp/agents/patcher-1", "agent:nobody"]
+AGENTS = [
+    "agent:assist/1",
+    "agent:assist/2",
+    "spiffe://corp/agents/patcher-1",
+    "agent:nobody",
+    "agent:steady/1",
+]
 TOOLS = [
     ("fs", "read_file"),
     ("web", "http_post"),
@@ -24,6 +30,10 @@ RESOURCES = [
     "fleet://prod/a",
     "fleet://staging/b",
 ]
+
+# agent:steady/1 (every tool granted, a short baseline warm-up) gets half the events: enough
+# calls, rarely revoke-worthy, for its behaviour baseline to get past warm-up and alert
+FOCUSED = [AGENTS[-1]] * 4 + AGENTS
 
 CHARTERS = [
     tb.charter(
@@ -64,6 +74,12 @@ CHARTERS = [
         data_domains=["infra"],
         limits={"hours": "06:00-22:00", "max_calls_per_minute": 5},
     ),
+    tb.charter(
+        "agent:steady/*",
+        "autonomous",
+        tools=[{"server": "*", "tool": "*", "classes": ["read"]}],
+        baseline={"warmup_events": 4},
+    ),
 ]
 
 
@@ -72,9 +88,27 @@ def event_streams(draw: st.DrawFn, max_size: int = 60) -> list[Any]:
     n = draw(st.integers(1, max_size))
     t = 0.0
     out: list[Any] = []
+    if draw(st.booleans()):
+        # a routine past for agent:steady/1 (two tools, sessions of five calls): its
+        # behaviour baseline gets past warm-up, and the random calls below can alert
+        for i in range(draw(st.integers(30, 45))):
+            t += 20
+            server, tool = ("ci", "run_tests") if i % 3 == 0 else ("fs", "read_file")
+            out.append(
+                tb.call(
+                    t,
+                    AGENTS[-1],
+                    server,
+                    tool,
+                    event_id=f"w{i}",
+                    session_id=f"ws{i // 5}",
+                    resources=["file:///repo/src/a.py"],
+                    args={"path": "src/a.py"},
+                )
+            )
     for i in range(n):
         t += draw(st.floats(0, 90, allow_nan=False))
-        agent = draw(st.sampled_from(AGENTS))
+        agent = draw(st.sampled_from(FOCUSED))
         eid = f"h{i}"
         kind = draw(st.integers(0, 9))
         task = draw(st.sampled_from(["T1", "T2"]))

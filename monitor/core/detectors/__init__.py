@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.core.detectors import chain, lingering, out_of_charter, rate, sponsor
+from monitor.core.detectors import behaviour, chain, lingering, out_of_charter, rate, sponsor
 from monitor.core.detectors.base import REGISTRY, CallContext, Detector, Finding
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "CallContext",
     "Detector",
     "Finding",
+    "behaviour",
     "chain",
     "lingering",
     "out_of_charter",

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.events import ToolCall
-from monitor.outputs import Scope, Severity
+from monitor.outputs import Alert, Scope, Severity
 
 
 @dataclass(slots=True)
@@ -82,6 +82,22 @@ class Detector:
     ) -> Sequence[Finding]:
         """A timer this detector set with ``st.set_timer(due, self.name, key)`` fired at ``t``."""
         return ()
+
+    def after_call(
+        self,
+        ctx: CallContext,
+        st: AgentState,
+        findings: Sequence[Finding],
+        alerts: Sequence[Alert],
+    ) -> None:
+        """After the decision step has judged the call: a learning detector learns here.
+
+        ``findings`` are every detector's findings for this call, ``alerts`` the
+        alerts the decision step raised for them (deduplicated ones are absent).
+        Learning after deciding lets a detector skip calls another detector
+        found revoke-worthy, so an attack cannot teach the baseline that it is
+        normal. Only detectors that override this hook are called.
+        """
 
 
 REGISTRY: dict[str, type[Detector]] = {}

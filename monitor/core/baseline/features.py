@@ -1,0 +1,295 @@
+"""What one tool call looks like to a behaviour baseline: named, cheap, explainable features.
+
+Every feature has a name (:data:`FEATURES`) that alerts quote, so "why" is
+always answerable: ``destination`` (where data could go: URL hosts, mail
+domains), ``resource`` (path-prefix families of everything else), ``arg_shape``
+(argument keys, value types and size buckets), and so on. This module does the
+*stateless* part — it looks at one call only; the windowed features (rate,
+fan-out, transition, streaks, task length) come from :mod:`.window`, which
+remembers the agent's recent past.
+
+Strings become stable 32-bit hashes (``zlib.crc32``, not ``hash()``: that one
+changes per process, and a restored state must mean the same thing in another
+process). Hashes and parsed resources are cached, because gateways repeat the
+same tools, hosts and paths all day.
+
+>>> f = extract(ToolCall.model_validate({"event_id": "e", "ts": "2026-03-02T10:00:00Z",
+...     "agent_id": "a", "server": "email", "tool": "send_email", "args": {"to": "x@evil.example"},
+...     "resources": ["mailto:x@evil.example"], "bytes_out": 120}), 1772445600.0)
+>>> f.tool_name, f.destinations, f.hour, f.weekday
+('email/send_email', ['mail:evil.example'], 10, 0)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from zlib import crc32
+
+from monitor.events import ToolCall
+
+#: Feature names, in the order of the score vector. Alerts name the ones that drove a score.
+FEATURES: tuple[str, ...] = (
+    "tool",
+    "server",
+    "transition",
+    "chain",
+    "destination",
+    "resource",
+    "arg_shape",
+    "rate",
+    "burst",
+    "fanout",
+    "bytes_out",
+    "bytes_in",
+    "hour",
+    "weekday",
+    "error_streak",
+    "task_length",
+)
+(
+    F_TOOL,
+    F_SERVER,
+    F_TRANSITION,
+    F_CHAIN,
+    F_DESTINATION,
+    F_RESOURCE,
+    F_SHAPE,
+    F_RATE,
+    F_BURST,
+    F_FANOUT,
+    F_BYTES_OUT,
+    F_BYTES_IN,
+    F_HOUR,
+    F_WEEKDAY,
+    F_ERRORS,
+    F_TASK,
+) = range(len(FEATURES))
+N_FEATURES = len(FEATURES)
+
+#: Schemes whose authority is a network endpoint: a new one is a new place data can go.
+NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "ftps", "sftp", "ssh", "smtp"})
+#: Argument keys that name a destination, used when a gateway logs no resources.
+DESTINATION_KEYS = (
+    "to",
+    "cc",
+    "bcc",
+    "recipient",
+    "recipients",
+    "url",
+    "endpoint",
+    "webhook",
+    "host",
+)
+MAX_RESOURCES = 4  # per call; a call touching hundreds of resources is judged on the first few
+_CACHE_MAX = 16_384
+
+_hashes: dict[str, int] = {}
+_parsed: dict[str, tuple[bool, str]] = {}
+_tools: dict[tuple[str, str], tuple[str, int, int]] = {}
+
+
+def h32(s: str) -> int:
+    """A stable 32-bit hash of a string (the same in every process)."""
+    v = _hashes.get(s)
+    if v is None:
+        if len(_hashes) >= _CACHE_MAX:
+            _hashes.clear()
+        v = _hashes[s] = crc32(s.encode("utf-8", "surrogatepass"))
+    return v
+
+
+def classify_resource(uri: str) -> tuple[bool, str]:
+    """``(is_destination, key)``: a network host or mail domain, or a resource family.
+
+    >>> classify_resource("https://Paste.example:443/raw/x")
+    (True, 'net:paste.example:443')
+    >>> classify_resource("mailto:Ann@Acme.example")
+    (True, 'mail:acme.example')
+    >>> classify_resource("file:///repo/billing/src/tax/rates.py")
+    (False, 'file:///repo/billing/src')
+    >>> classify_resource("crm://acme/customers/4711")
+    (False, 'crm://acme/customers')
+    """
+    got = _parsed.get(uri)
+    if got is not None:
+        return got
+    if uri[:7].lower() == "mailto:":
+        addr = uri[7:].partition("?")[0]
+        got = (True, "mail:" + addr.rpartition("@")[2].lower()[:128])
+    else:
+        scheme, sep, rest = uri.partition("://")
+        if not sep:  # "urn:x:y", "s3:bucket": the first two parts are the family
+            got = (False, ":".join(uri.split(":", 2)[:2])[:128])
+        else:
+            scheme = scheme.lower()
+            authority, _, path = rest.partition("/")
+            if scheme in NETWORK_SCHEMES:
+                host = authority.rpartition("@")[2].lower()
+                got = (True, "net:" + host[:128])
+            else:
+                dirs = path.split("/")[:-1][:3]  # the directory, at most three levels deep
+                got = (False, f"{scheme}://{authority}/{'/'.join(dirs)}"[:160])
+    if len(_parsed) >= _CACHE_MAX:
+        _parsed.clear()
+    _parsed[uri] = got
+    return got
+
+
+def _arg_destination(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    if "://" in value:
+        ok, key = classify_resource(value)
+        return key if ok else None
+    if "@" in value:
+        return "mail:" + value.rpartition("@")[2].lower()[:128]
+    return "net:" + value.lower()[:128]
+
+
+def _size_code(n: int) -> str:
+    """Size bucket of a string or collection: 0, ≤16, ≤128, ≤1024, more."""
+    if n == 0:
+        return "0"
+    if n <= 16:
+        return "s"
+    if n <= 128:
+        return "m"
+    if n <= 1024:
+        return "l"
+    return "x"
+
+
+_SIZE: tuple[str, ...] = tuple(_size_code(n) for n in range(1025))
+_SCALAR = {bool: "b", int: "n", float: "n", type(None): "z"}
+
+
+def _type_code(v: Any) -> str:
+    tv = type(v)
+    if tv is str or tv is list or tv is dict:
+        n = len(v)
+        return ("s" if tv is str else "a" if tv is list else "o") + (_SIZE[n] if n <= 1024 else "x")
+    code = _SCALAR.get(tv)
+    if code is not None:
+        return code
+    if isinstance(v, str):
+        return "s" + _size_code(len(v))
+    if isinstance(v, bool):
+        return "b"
+    if isinstance(v, int | float):
+        return "n"
+    if isinstance(v, list | tuple):
+        return "a" + _size_code(len(v))
+    if isinstance(v, dict):
+        return "o" + _size_code(len(v))
+    return "z"
+
+
+def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
+    """The argument *shape*: keys, value types and size buckets, never the values.
+
+    >>> arg_shape("fs/read_file", {"path": "src/a.py", "limit": 20})
+    'fs/read_file|limit:n|path:ss'
+    """
+    if not args:
+        return tool_name
+    keys = sorted(args) if len(args) > 1 else list(args)
+    return tool_name + "|" + "|".join([k + ":" + _type_code(args[k]) for k in keys[:32]])
+
+
+class CallFeatures:
+    """One call's features. Hashes for the model, names and raw values for explanations.
+
+    The window fields (``transition``, ``rate``, ``burst``, ``fanout``, ``error_streak``,
+    ``task_length``) are filled by
+    :meth:`monitor.core.baseline.window.Window.observe`.
+    """
+
+    __slots__ = (
+        "burst",
+        "bytes_in",
+        "bytes_out",
+        "destination_hashes",
+        "destinations",
+        "error_streak",
+        "failed",
+        "fanout",
+        "hour",
+        "outcome",
+        "prev_hash",
+        "prev_tool",
+        "rate",
+        "resource_hashes",
+        "resources",
+        "server",
+        "server_name",
+        "shape",
+        "shape_name",
+        "task_length",
+        "tool",
+        "tool_name",
+        "transition",
+        "weekday",
+    )
+
+    def __init__(self) -> None:
+        self.tool = self.server = self.shape = 0
+        self.tool_name = self.server_name = self.shape_name = ""
+        self.destinations: list[str] = []
+        self.destination_hashes: list[int] = []
+        self.resources: list[str] = []
+        self.resource_hashes: list[int] = []
+        self.bytes_out = self.bytes_in = 0.0
+        self.outcome = "unknown"
+        self.failed = False
+        self.hour = self.weekday = 0
+        self.transition = -1  # -1: no previous call to transition from
+        self.prev_hash = 0
+        self.prev_tool = ""
+        self.rate = self.burst = self.fanout = self.error_streak = self.task_length = 0
+
+
+def extract(call: ToolCall, t: float) -> CallFeatures:
+    """The stateless features of one call at event time ``t`` (epoch seconds, UTC)."""
+    f = CallFeatures()
+    server, tool = call.server, call.tool
+    ident = _tools.get((server, tool))
+    if ident is None:
+        if len(_tools) >= _CACHE_MAX:
+            _tools.clear()
+        name = f"{server}/{tool}"
+        ident = _tools[(server, tool)] = (name, h32(name), h32(server))
+    f.server_name = server
+    f.tool_name, f.tool, f.server = ident
+    name = ident[0]
+    dests: list[str] = []
+    res: list[str] = []
+    resources = call.resources
+    if resources:
+        for r in resources[:MAX_RESOURCES]:
+            is_dest, key = classify_resource(r)
+            lst = dests if is_dest else res
+            if key not in lst:
+                lst.append(key)
+    elif call.args:
+        args = call.args
+        for k in DESTINATION_KEYS:
+            v = args.get(k)
+            for item in v[:MAX_RESOURCES] if isinstance(v, list) else (v,):
+                dest = _arg_destination(item)
+                if dest is not None and dest not in dests:
+                    dests.append(dest)
+    f.destinations = dests
+    f.destination_hashes = [h32(d) for d in dests]
+    f.resources = res
+    f.resource_hashes = [h32(r) for r in res]
+    f.shape_name = shape = arg_shape(name, call.args)
+    f.shape = h32(shape)
+    f.bytes_out = math.log1p(call.bytes_out)
+    f.bytes_in = math.log1p(call.bytes_in)
+    f.outcome = outcome = call.outcome
+    f.failed = outcome == "error" or outcome == "denied"
+    day, sec = divmod(int(t), 86_400)
+    f.hour = sec // 3600
+    f.weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    return f

@@ -1,0 +1,562 @@
+"""One agent's behaviour baseline: ``score_one`` / ``learn_one`` over :mod:`.features`.
+
+The model, in one paragraph: every feature of a call gets a *surprise* in nats
+(how unlikely the value is given this agent's own history — exact counts for
+the categorical and ordinal features, :mod:`.counts`; running moments for data
+volume, :mod:`.moments`; circular counts for the hour). A feature contributes
+only its surprise *above its own running mean* (``max(0, s_f - m_f)``): an
+agent whose every call touches a new file is not penalised on every call for
+that, but a regular agent's first new host stands out. Evidence is counted
+once (a new server implies a new tool, which implies a new argument shape),
+what is merely rare within the agent's repertoire counts with weight
+:data:`~.counts.RARE`, and ``chain`` adds up consecutive unusual transitions.
+The raw score is the sum of the contributions (a naive-Bayes log-likelihood
+ratio, clipped per feature); :mod:`.calibration` turns it into a per-agent
+calibrated score.
+
+What is learned when: tool, server, argument shape, transition, destination,
+resource, fan-out and error streak on every call the caller chooses to learn
+(:meth:`learn_one`); rate, burst, task length, hour and weekday, and the
+calibration scores, once per *episode* when it ends, and only if nothing in
+it alerted (:mod:`.window`). Deciding is not done here (the detector decides,
+:mod:`monitor.core.detectors.behaviour`), and neither is the choice of what to
+learn: the caller learns a call only after the decision step, and not if any
+detector wanted access revoked.
+
+State is one ``bytearray`` holding every numeric array (``float64`` ring of
+call times, ``uint32`` ring of destinations and per-table totals, ``float32``
+moments and running means, ``uint16`` count tables and score histogram),
+viewed through typed memoryviews for O(1) scalar access and through numpy
+(:meth:`arrays`) for whole-array work, plus a dozen scalars. :meth:`snapshot`
+is that buffer in base64 plus the scalars: about 3.5 KiB of JSON whatever the
+agent does, and cheap (one base64 of 2.5 KB).
+
+>>> from monitor.events import ToolCall
+>>> m = AgentBaseline()
+>>> call = ToolCall.model_validate({"event_id": "e", "ts": "2026-03-02T10:00:00Z",
+...     "agent_id": "a", "server": "fs", "tool": "read_file", "outcome": "ok"})
+>>> f = m.observe(call, 1772445600.0)
+>>> raw, s = m.score_one(f)
+>>> m.learn_one(f, s, raw)
+>>> m.n_learned
+1
+"""
+
+from __future__ import annotations
+
+import base64
+from math import log
+from typing import Any
+
+import numpy as np
+
+from monitor.core.baseline import calibration as cal
+from monitor.core.baseline import moments
+from monitor.core.baseline.counts import (
+    BUCKET,
+    COUNT_MAX,
+    HALVE_AT,
+    N_COUNTS,
+    N_TABLES,
+    OFFSET,
+    RARE,
+    SIZE,
+    T_BURST,
+    T_CAL,
+    T_DESTINATION,
+    T_FANOUT,
+    T_HOUR,
+    T_RATE,
+    T_RESOURCE,
+    T_SERVER,
+    T_SHAPE,
+    T_STREAK,
+    T_TASK,
+    T_TOOL,
+    T_TRANSITION,
+    T_VOLUME_N,
+    T_WEEKDAY,
+    TABLE_OF,
+    add,
+    halve,
+    novelty,
+    remove,
+    seen_surprise,
+    tail_surprise,
+)
+from monitor.core.baseline.features import (
+    F_BURST,
+    F_BYTES_IN,
+    F_BYTES_OUT,
+    F_CHAIN,
+    F_DESTINATION,
+    F_ERRORS,
+    F_FANOUT,
+    F_HOUR,
+    F_RATE,
+    F_RESOURCE,
+    F_SERVER,
+    F_SHAPE,
+    F_TASK,
+    F_TOOL,
+    F_TRANSITION,
+    F_WEEKDAY,
+    FEATURES,
+    N_FEATURES,
+    CallFeatures,
+    extract,
+    h32,
+)
+from monitor.core.baseline.window import RING, Window
+from monitor.events import ToolCall
+
+LAYOUT = 1  # version of the buffer layout below
+
+#: Per-feature weights of the contributions (tuned on the tuning seeds, see evaluate.py).
+WEIGHTS: tuple[float, ...] = tuple(0.5 if name == "error_streak" else 1.0 for name in FEATURES)
+EW_ALPHA = 0.02  # weight floor of the running mean surprise per feature …
+EW_CLIP = 1.0  # … whose steps up are clipped: a burst must not make itself typical …
+EW_ZERO = 1e-3  # … and which snaps to zero below this
+SURPRISE_CAP = 30.0  # nats; one feature cannot dominate beyond this
+HOUR_AFTER = 86_400.0  # the hour of day is judged once an agent has a day of history …
+WEEKDAY_AFTER = 7 * 86_400.0  # … and the weekday once it has a week
+FEEDBACK_KEEP = 4  # alerted calls remembered per agent for analyst feedback
+FEEDBACK_WEIGHT = 8  # a "benign" verdict counts the call this many more times
+
+#: Data-volume moments are kept per tool in fewer slots than tool counts: two tools sharing
+#: a slot only blur each other's usual volume, while two sharing a count slot hide novelty.
+TOOL_SLOTS = SIZE[T_VOLUME_N]
+_M_VOL = TOOL_SLOTS - 1
+# float32 "reals": per-tool moments of log bytes out/in, running mean surprise per feature, tail fit
+R_OUT_MEAN = 0
+R_OUT_VAR = R_OUT_MEAN + TOOL_SLOTS
+R_IN_MEAN = R_OUT_VAR + TOOL_SLOTS
+R_IN_VAR = R_IN_MEAN + TOOL_SLOTS
+R_EW = R_IN_VAR + TOOL_SLOTS
+R_TAIL = R_EW + N_FEATURES  # u, beta, q_u
+R_CHAIN = R_TAIL + 3  # transition contributions of the last CHAIN calls, oldest first
+CHAIN = 3
+N_REALS = R_CHAIN + CHAIN
+# byte offsets: widest items first so every view is aligned
+_B_TIMES = 0
+_B_REALS = _B_TIMES + 8 * RING
+_B_KEYS = _B_REALS + 4 * N_REALS
+_B_TOTALS = _B_KEYS + 4 * RING
+_B_SINGLES = _B_TOTALS + 4 * N_TABLES
+_B_COUNTS = _B_SINGLES + 4 * N_TABLES
+BUFFER_BYTES = _B_COUNTS + 2 * N_COUNTS
+
+_OFF_TOOL = OFFSET[T_TOOL]
+_OFF_SERVER = OFFSET[T_SERVER]
+_OFF_TRANS = OFFSET[T_TRANSITION]
+_OFF_DEST = OFFSET[T_DESTINATION]
+_OFF_RES = OFFSET[T_RESOURCE]
+_OFF_SHAPE = OFFSET[T_SHAPE]
+_OFF_HOUR = OFFSET[T_HOUR]
+_OFF_WEEKDAY = OFFSET[T_WEEKDAY]
+_OFF_RATE = OFFSET[T_RATE]
+_OFF_BURST = OFFSET[T_BURST]
+_OFF_VOLUME_N = OFFSET[T_VOLUME_N]
+_OFF_FANOUT = OFFSET[T_FANOUT]
+_OFF_STREAK = OFFSET[T_STREAK]
+_OFF_TASK = OFFSET[T_TASK]
+_OFF_CAL = OFFSET[T_CAL]
+_M_TOOL = SIZE[T_TOOL] - 1
+_M_SERVER = SIZE[T_SERVER] - 1
+_M_TRANS = SIZE[T_TRANSITION] - 1
+_M_DEST = SIZE[T_DESTINATION] - 1
+_M_RES = SIZE[T_RESOURCE] - 1
+_M_SHAPE = SIZE[T_SHAPE] - 1
+
+
+class AgentBaseline:
+    """Per-agent online model. River's protocol: ``score_one`` reads, ``learn_one`` writes."""
+
+    __slots__ = (
+        "_thr",
+        "buf",
+        "counts",
+        "feedback",
+        "keys",
+        "n_cal",
+        "n_learned",
+        "n_scored",
+        "reals",
+        "since_fit",
+        "singles",
+        "times",
+        "top",
+        "totals",
+        "window",
+    )
+
+    def __init__(self, buf: bytearray | None = None) -> None:
+        self.buf = buf if buf is not None else bytearray(BUFFER_BYTES)
+        mv = memoryview(self.buf)
+        self.times = mv[_B_TIMES:_B_REALS].cast("d")
+        self.reals = mv[_B_REALS:_B_KEYS].cast("f")
+        self.keys = mv[_B_KEYS:_B_TOTALS].cast("I")
+        self.totals = mv[_B_TOTALS:_B_SINGLES].cast("I")
+        self.singles = mv[_B_SINGLES:_B_COUNTS].cast("I")
+        self.counts = mv[_B_COUNTS:].cast("H")
+        self.window = Window(self.times, self.keys)
+        self.n_learned = 0  # calls learned
+        self.n_scored = 0  # calls whose surprises fed the running means
+        self.n_cal = 0  # scores in the calibration histogram (after halvings)
+        self.since_fit = 0
+        self.top = -1  # highest non-empty histogram bin
+        self._thr: tuple[float, float] | None = None  # (p, raw threshold), until the next change
+        # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
+        self.feedback: list[list[Any]] = []
+
+    # ------------------------------------------------------------------ features
+    def observe(self, call: ToolCall, t: float) -> CallFeatures:
+        """The call's features, windowed ones included; the window remembers the call."""
+        f = extract(call, t)
+        task = call.task_id or call.session_id
+        ended = self.window.observe(f, t, h32(task) if task else 0)
+        if ended is not None:  # learn the episode that just ended: peaks, start time, scores
+            length, rate, burst, start, bins = ended
+            c, tot, sg = self.counts, self.totals, self.singles
+            add(c, tot, sg, _OFF_TASK + bucket_of(length), T_TASK)
+            add(c, tot, sg, _OFF_RATE + bucket_of(rate), T_RATE)
+            add(c, tot, sg, _OFF_BURST + bucket_of(burst), T_BURST)
+            day, sec = divmod(int(start), 86_400)
+            add(c, tot, sg, _OFF_HOUR + sec // 3600, T_HOUR)
+            add(c, tot, sg, _OFF_WEEKDAY + (day + 3) % 7, T_WEEKDAY)
+            if bins:
+                self.commit(bins)
+        return f
+
+    # ------------------------------------------------------------------ score
+    def score_one(self, f: CallFeatures) -> tuple[float, list[float]]:
+        """``(raw score, per-feature surprises)``; reads state only.
+
+        Evidence is counted once: a new server implies a new tool, and a new tool
+        implies new transitions and argument shapes, so those count as zero then;
+        shapes, transitions, destinations and resources are judged within the
+        context of the tool (or previous tool) — see :func:`.counts.novelty`.
+        (The count-table arithmetic of :mod:`.counts` is inlined here: this runs
+        for every call.)
+        """
+        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        s = [0.0] * N_FEATURES
+        c_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
+        if c[_OFF_SERVER + (f.server & _M_SERVER)]:
+            # a known server: its rare tools are the tool feature's business
+            n = tot[T_TOOL]
+            p = (sg[T_TOOL] + 0.5) / (n + 1)
+            new = -log(p) if p < 1.0 else 0.0
+            if c_tool:
+                v = RARE * -log(c_tool / (n + 1)) if c_tool <= n else 0.0
+                s[F_TOOL] = v if v < new else new
+            else:
+                s[F_TOOL] = new
+        else:  # a new server: its tool is new too, counted once, here
+            s[F_SERVER] = novelty(tot[T_SERVER], sg[T_SERVER])
+        if c_tool:
+            if f.transition >= 0:  # judged within the less known of its two tools
+                c_prev = c[_OFF_TOOL + (f.prev_hash & _M_TOOL)]
+                ctx = c_prev if c_prev < c_tool else c_tool
+                new = novelty(tot[T_TRANSITION], sg[T_TRANSITION], ctx)
+                k = c[_OFF_TRANS + (f.transition & _M_TRANS)]
+                if k:
+                    v = RARE * -log(k / (c_prev + 1)) if k <= c_prev else 0.0
+                    s[F_TRANSITION] = v if v < new else new
+                else:
+                    s[F_TRANSITION] = new
+                if s[F_TRANSITION] > re[R_EW + F_TRANSITION]:  # unusual after unusual
+                    s[F_CHAIN] = re[R_CHAIN] + re[R_CHAIN + 1] + re[R_CHAIN + 2]
+            k = c[_OFF_SHAPE + (f.shape & _M_SHAPE)]
+            if k:
+                v = RARE * -log(k / (c_tool + 1)) if k <= c_tool else 0.0
+                if v > 0.3:  # only a rare shape can be above its novelty floor
+                    new = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
+                    v = v if v < new else new
+                s[F_SHAPE] = v
+            else:
+                s[F_SHAPE] = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
+        if f.destination_hashes:
+            n = tot[T_DESTINATION]
+            new = novelty(n, sg[T_DESTINATION], c_tool)
+            known = [c[_OFF_DEST + (h & _M_DEST)] for h in f.destination_hashes]
+            s[F_DESTINATION] = max(_cat(k, n, new) for k in known)
+            # fan-out among calls with a destination; a new destination is its own news
+            if f.fanout > 1 and min(known):
+                s[F_FANOUT] = tail_surprise(c, T_FANOUT, bucket_of(f.fanout), tot[T_FANOUT])
+        if f.resource_hashes:
+            n = tot[T_RESOURCE]
+            new = novelty(n, sg[T_RESOURCE], c_tool)
+            s[F_RESOURCE] = max(_cat(c[_OFF_RES + (h & _M_RES)], n, new) for h in f.resource_hashes)
+        v = f.rate
+        s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[v] if v < 64 else 15, tot[T_RATE])
+        v = f.burst
+        s[F_BURST] = tail_surprise(c, T_BURST, BUCKET[v] if v < 64 else 15, tot[T_BURST])
+        v = f.task_length
+        s[F_TASK] = tail_surprise(c, T_TASK, BUCKET[v] if v < 64 else 15, tot[T_TASK])
+        if f.error_streak:
+            s[F_ERRORS] = tail_surprise(c, T_STREAK, min(f.error_streak, 7), tot[T_STREAK])
+        vs = f.tool & _M_VOL
+        if f.outcome == "ok" or f.outcome == "error":
+            s[F_BYTES_OUT] = moments.upper_surprise(
+                re[R_OUT_MEAN + vs], re[R_OUT_VAR + vs], c[_OFF_VOLUME_N + vs], f.bytes_out
+            )
+        s[F_BYTES_IN] = moments.upper_surprise(
+            re[R_IN_MEAN + vs], re[R_IN_VAR + vs], c_tool, f.bytes_in
+        )
+        w = self.window
+        if w.first_t is not None and w.last_t - w.first_t >= HOUR_AFTER:  # type: ignore[operator]
+            span = w.last_t - w.first_t  # type: ignore[operator]
+            h = f.hour
+            near = c[_OFF_HOUR + h] + 0.5 * (
+                c[_OFF_HOUR + (h - 1) % 24] + c[_OFF_HOUR + (h + 1) % 24]
+            )
+            s[F_HOUR] = -log((near + 0.25) / (2 * tot[T_HOUR] + 6))
+            if span >= WEEKDAY_AFTER:
+                s[F_WEEKDAY] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
+        raw = 0.0
+        for i, (v, m, wt) in enumerate(
+            zip(s, re[R_EW : R_EW + N_FEATURES].tolist(), WEIGHTS, strict=False)
+        ):
+            if v > m:
+                if v > SURPRISE_CAP:
+                    v = s[i] = SURPRISE_CAP
+                raw += wt * (v - m)
+        return raw, s
+
+    def push(self, surprises: list[float]) -> None:
+        """Move the sequence on: this call's transition contribution joins the chain."""
+        re = self.reals
+        d = surprises[F_TRANSITION] - re[R_EW + F_TRANSITION]
+        re[R_CHAIN], re[R_CHAIN + 1] = re[R_CHAIN + 1], re[R_CHAIN + 2]
+        re[R_CHAIN + 2] = d if d > 0.0 else 0.0
+
+    def contributions(self, surprises: list[float]) -> list[float]:
+        """What each feature added to the raw score (its surprise above its running mean)."""
+        re = self.reals
+        return [max(0.0, WEIGHTS[i] * (v - re[R_EW + i])) for i, v in enumerate(surprises)]
+
+    # ------------------------------------------------------------------ learn
+    def slots_of(self, f: CallFeatures) -> list[int]:
+        """The count-table slots learning ``f`` increments (absolute indices).
+
+        The episode-level tables (task length, rate, burst, hour, weekday) are
+        learned when an episode ends, not here (:meth:`observe`).
+        """
+        out = [
+            _OFF_TOOL + (f.tool & _M_TOOL),
+            _OFF_SERVER + (f.server & _M_SERVER),
+            _OFF_SHAPE + (f.shape & _M_SHAPE),
+            _OFF_STREAK + (f.error_streak if f.error_streak < 7 else 7),
+        ]
+        if f.transition >= 0:
+            out.append(_OFF_TRANS + (f.transition & _M_TRANS))
+        if f.destination_hashes:
+            out.append(_OFF_FANOUT + bucket_of(f.fanout))
+            for h in f.destination_hashes:
+                out.append(_OFF_DEST + (h & _M_DEST))
+        for h in f.resource_hashes:
+            out.append(_OFF_RES + (h & _M_RES))
+        return out
+
+    def learn_one(
+        self,
+        f: CallFeatures,
+        surprises: list[float] | None = None,
+        raw: float | None = None,
+    ) -> None:
+        """Learn one call. ``surprises`` (from :meth:`score_one`) update the running means;
+        ``raw`` goes to the calibration histogram when the episode ends without an
+        alert (:mod:`.window`) — pass it only once calibration has started.
+        """
+        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        vs = f.tool & _M_VOL
+        n_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
+        if f.outcome == "ok" or f.outcome == "error":  # a denied call returned nothing
+            i = _OFF_VOLUME_N + vs
+            n_out = c[i]
+            moments.update(re, R_OUT_MEAN + vs, R_OUT_VAR + vs, n_out, f.bytes_out)
+            if n_out < COUNT_MAX:
+                c[i] = n_out + 1
+        moments.update(re, R_IN_MEAN + vs, R_IN_VAR + vs, n_tool, f.bytes_in)
+        for i in self.slots_of(f):  # counts.add, inlined: this runs for every call
+            table = TABLE_OF[i]
+            old = c[i]
+            if old < COUNT_MAX:
+                c[i] = old + 1
+            if old < 2:
+                sg[table] += 1 if old == 0 else -1
+            n = tot[table] + 1
+            tot[table] = n
+            if n >= HALVE_AT:
+                halve(c, tot, sg, table)
+        self.n_learned += 1
+        if surprises is not None:
+            a = 1.0 / (self.n_scored + 1)
+            if a < EW_ALPHA:
+                a = EW_ALPHA
+            for i, (v, m) in enumerate(
+                zip(surprises, re[R_EW : R_EW + N_FEATURES].tolist(), strict=False)
+            ):
+                if v:
+                    d = v - m
+                    re[R_EW + i] = m + a * (d if d < EW_CLIP else EW_CLIP)
+                elif m > EW_ZERO:  # a feature that is quiet decays towards zero …
+                    re[R_EW + i] = m - a * m
+                elif m:  # … and stops costing anything once it gets there
+                    re[R_EW + i] = 0.0
+            self.n_scored += 1
+        if raw is not None:
+            self.window.ep_bins.append(cal.score_bin(raw))
+
+    def commit(self, bins: list[int]) -> None:
+        """Add raw scores (as histogram bins) to the calibration; refit the tail now and then."""
+        c, tot, sg = self.counts, self.totals, self.singles
+        for b in bins:
+            before = tot[T_CAL]
+            add(c, tot, sg, _OFF_CAL + b, T_CAL)
+            if tot[T_CAL] < before:  # halved: recount the top
+                self.top = self._top()
+            elif b > self.top:
+                self.top = b
+        self.n_cal = tot[T_CAL]
+        self._thr = None
+        self.since_fit += len(bins)
+        if self.since_fit >= cal.FIT_EVERY or self.n_cal <= 4 * cal.FIT_EVERY:
+            self.refit()
+
+    def refit(self) -> None:
+        u, beta, q_u = cal.fit(self.counts, self.n_cal)
+        re = self.reals
+        re[R_TAIL], re[R_TAIL + 1], re[R_TAIL + 2] = u, beta, q_u
+        self.since_fit = 0
+        self._thr = None
+
+    def _top(self) -> int:
+        c = self.counts
+        for b in range(cal.BINS - 1, -1, -1):
+            if c[_OFF_CAL + b]:
+                return b
+        return -1
+
+    # ------------------------------------------------------------------ calibrated score
+    @property
+    def calibrating(self) -> bool:
+        """True until the histogram holds enough scores to alert on."""
+        return self.n_cal < cal.MIN_SCORES
+
+    def threshold(self, p: float) -> float:
+        """The raw score at which the p-value reaches ``p`` (exact; see :mod:`.calibration`)."""
+        got = self._thr
+        if got is not None and got[0] == p:
+            return got[1]
+        re = self.reals
+        r = cal.threshold(re[R_TAIL], re[R_TAIL + 1], re[R_TAIL + 2], self.top, p)
+        self._thr = (p, r)
+        return r
+
+    def p_value(self, raw: float) -> float:
+        re = self.reals
+        return cal.p_value(self.counts, self.n_cal, re[R_TAIL], re[R_TAIL + 1], re[R_TAIL + 2], raw)
+
+    # ------------------------------------------------------------------ feedback
+    def remember(self, alert_id: str, f: CallFeatures, raw: float | None, learned: bool) -> None:
+        """Keep an alerted call so an analyst's verdict can act on it (the last few only)."""
+        cal_bin = cal.score_bin(raw) if raw is not None else -1
+        self.feedback.append(
+            [
+                alert_id,
+                self.slots_of(f),
+                cal_bin,
+                f.tool & _M_VOL,
+                round(f.bytes_out, 4),
+                round(f.bytes_in, 4),
+                learned,
+            ]
+        )
+        del self.feedback[:-FEEDBACK_KEEP]
+
+    def apply_feedback(self, alert_id: str, verdict: str) -> bool:
+        """``benign``: learn the call (again), :data:`FEEDBACK_WEIGHT` times, accept its
+        volume and its score as one this agent makes; ``malicious``: unlearn it if it was
+        learned (its score never was: an alerted episode is held back). False if the
+        alert is not (or no longer) remembered."""
+        k = next((i for i, e in enumerate(self.feedback) if e[0] == alert_id), None)
+        if k is None:
+            return False
+        entry = self.feedback.pop(k)
+        _, slots, cal_bin, vs, b_out, b_in, learned = entry
+        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        if verdict == "benign":
+            for i in slots:
+                add(c, tot, sg, i, TABLE_OF[i], FEEDBACK_WEIGHT)
+            moments.accept(re, R_OUT_MEAN + vs, R_OUT_VAR + vs, b_out)
+            moments.accept(re, R_IN_MEAN + vs, R_IN_VAR + vs, b_in)
+            if cal_bin >= 0:
+                self.commit([cal_bin])
+        elif learned:
+            for i in slots:
+                remove(c, tot, sg, i, TABLE_OF[i])
+        return True
+
+    # ------------------------------------------------------------------ state
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Numpy views of the state (no copies): for inspection, tests and notebooks."""
+        b = self.buf
+        return {
+            "times": np.frombuffer(b, np.float64, RING, _B_TIMES),
+            "reals": np.frombuffer(b, np.float32, N_REALS, _B_REALS),
+            "keys": np.frombuffer(b, np.uint32, RING, _B_KEYS),
+            "totals": np.frombuffer(b, np.uint32, N_TABLES, _B_TOTALS),
+            "singles": np.frombuffer(b, np.uint32, N_TABLES, _B_SINGLES),
+            "counts": np.frombuffer(b, np.uint16, N_COUNTS, _B_COUNTS),
+        }
+
+    def snapshot(self) -> list[Any]:
+        """A JSON-able list: the buffer in base64 and the scalars."""
+        return [
+            LAYOUT,
+            base64.b64encode(self.buf).decode("ascii"),
+            self.n_learned,
+            self.n_scored,
+            self.n_cal,
+            self.since_fit,
+            self.top,
+            self.window.dump(),
+            self.feedback,
+        ]
+
+    @classmethod
+    def restore(cls, data: list[Any]) -> AgentBaseline:
+        if not isinstance(data, list) or not data or data[0] != LAYOUT:
+            raise ValueError(f"unsupported baseline snapshot layout {data[:1]!r}")
+        _, b64, n_learned, n_scored, n_cal, since_fit, top, window, feedback = data
+        buf = bytearray(base64.b64decode(b64))
+        if len(buf) != BUFFER_BYTES:
+            raise ValueError(f"baseline buffer of {len(buf)} bytes, expected {BUFFER_BYTES}")
+        m = cls(buf)
+        m.n_learned, m.n_scored, m.n_cal, m.since_fit, m.top = (
+            n_learned,
+            n_scored,
+            n_cal,
+            since_fit,
+            top,
+        )
+        m.window.load(window)
+        m.feedback = feedback
+        return m
+
+
+def _cat(c: int, total: int, new: float) -> float:
+    """Surprise of a value with count ``c`` (novelty ``new`` if unseen; never above it)."""
+    if c == 0:
+        return new
+    seen = seen_surprise(c, total)
+    return seen if seen < new else new
+
+
+def bucket_of(v: int) -> int:
+    return BUCKET[v] if v < 64 else 15
+
+
+__all__ = ["AgentBaseline", "bucket_of"]

@@ -1,0 +1,217 @@
+"""The agent's recent past: what windowed features are measured against.
+
+A ring of the last :data:`RING` calls (event time and destination hash) gives
+the call rate over the last minute, the burst (calls in the last ten seconds)
+and the fan-out (distinct destinations) over the last ten minutes; a few
+scalars give the previous tool (for transitions), the current error/denied
+streak and the current *episode*: the task (or session; with neither, a run
+of calls without a 30-minute pause; at most :data:`EPISODE_MAX_CALLS` calls).
+
+Rate, burst and task length are judged against the *peaks of past episodes*
+(and the hour and weekday against the start times of past episodes),
+learned when an episode ends — not call by call. Otherwise a burst would teach
+the baseline as it climbs (each call a little above the last one learned) and
+never look unusual; this way 40 calls a minute is compared with "its busiest
+task so far peaked at 8". The calibration histogram is fed the same way: an
+episode's raw scores (:attr:`Window.ep_bins`) are committed when it ends. An
+episode that drew an alert or a revoke-worthy finding is held back from both
+(:meth:`Window.hold`): an attack must not raise the bar it is measured against.
+
+Observing a call updates the window whether or not the model later learns the
+call: a revoked burst still happened, and the next call's rate must count it.
+Time is event time only. Events that arrive out of order are counted where
+they land (the ring is scanned newest-first and stops at the first call older
+than the window), which can undercount a window by the late calls — never
+overcount.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.core.baseline.features import CallFeatures
+
+RING = 32  # calls remembered; rates and fan-outs saturate at this
+RATE_SECONDS = 60.0
+BURST_SECONDS = 10.0
+FANOUT_SECONDS = 600.0
+EPISODE_GAP_SECONDS = 1800.0  # with no task or session id, a pause this long ends an episode
+EPISODE_MAX_CALLS = 128
+_MIX = 0x01000193
+
+
+def transition_hash(prev: int, cur: int) -> int:
+    return ((prev * _MIX) ^ cur) & 0xFFFFFFFF
+
+
+class Window:
+    """Ring buffers live in the model's shared buffer; the scalars here go to the snapshot."""
+
+    __slots__ = (
+        "ep_bins",
+        "ep_burst",
+        "ep_held",
+        "ep_key",
+        "ep_len",
+        "ep_rate",
+        "ep_start",
+        "filled",
+        "first_t",
+        "keys",
+        "last_t",
+        "pos",
+        "prev_tool",
+        "prev_tool_name",
+        "streak",
+        "times",
+    )
+
+    def __init__(self, times: memoryview[float], keys: memoryview) -> None:
+        self.times = times  # float64 × RING
+        self.keys = keys  # uint32 × RING: destination hash of each call, 0 for none
+        self.pos = 0
+        self.filled = 0
+        self.prev_tool = -1
+        self.prev_tool_name = ""
+        self.streak = 0
+        self.ep_key = 0  # hash of the episode's task (or session) id; 0: none
+        self.ep_len = 0  # calls so far, and peaks so far, in the current episode
+        self.ep_rate = 0
+        self.ep_burst = 0
+        self.ep_start = 0.0  # event time of its first call
+        self.ep_held = False
+        self.ep_bins: list[int] = []  # calibration bins of its scored calls
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+
+    def observe(
+        self, f: CallFeatures, t: float, task: int
+    ) -> tuple[int, int, int, float, list[int]] | None:
+        """Fill the windowed fields of ``f`` and remember the call.
+
+        ``task``: a hash of the call's task id (or session id), 0 when it has neither.
+        Returns ``(length, peak rate, peak burst, start time, score bins)`` of the
+        episode this call ended, if it ended one that should be learned, else None.
+        """
+        times, keys = self.times, self.keys
+        pos, filled = self.pos, self.filled
+        dest = f.destination_hashes[0] if f.destination_hashes else 0
+        # rate and burst: calls within the last minute and the last ten seconds, this one included
+        rate = burst = 1
+        i = pos
+        cutoff = t - RATE_SECONDS
+        short = t - BURST_SECONDS
+        for _ in range(filled):
+            i = (i - 1) % RING
+            ti = times[i]
+            if ti <= cutoff:
+                break
+            rate += 1
+            if ti > short:
+                burst += 1
+        f.rate = rate
+        f.burst = burst
+        # fan-out: distinct destinations within the last ten minutes (only for calls with one)
+        if dest:
+            seen = {dest}
+            i = pos
+            cutoff = t - FANOUT_SECONDS
+            for _ in range(filled):
+                i = (i - 1) % RING
+                if times[i] <= cutoff:
+                    break
+                k = keys[i]
+                if k:
+                    seen.add(k)
+            f.fanout = len(seen)
+        # transition from the previous call
+        if self.prev_tool >= 0:
+            f.transition = transition_hash(self.prev_tool, f.tool)
+            f.prev_hash = self.prev_tool
+            f.prev_tool = self.prev_tool_name
+        self.prev_tool = f.tool
+        self.prev_tool_name = f.tool_name
+        # error / denied streak
+        if f.failed:
+            self.streak += 1
+            f.error_streak = self.streak
+        elif f.outcome == "ok":
+            self.streak = 0
+        # the episode: does this call start a new one?
+        last = self.last_t
+        if task:
+            new = task != self.ep_key
+        else:
+            new = bool(self.ep_key) or last is None or t - last > EPISODE_GAP_SECONDS
+        ended = None
+        if new or self.ep_len >= EPISODE_MAX_CALLS:
+            if self.ep_len and not self.ep_held:
+                ended = (self.ep_len, self.ep_rate, self.ep_burst, self.ep_start, self.ep_bins)
+            self.ep_key, self.ep_len, self.ep_rate, self.ep_burst = task, 0, 0, 0
+            self.ep_start = t
+            self.ep_held = False
+            self.ep_bins = []
+        self.ep_len += 1
+        if rate > self.ep_rate:
+            self.ep_rate = rate
+        if burst > self.ep_burst:
+            self.ep_burst = burst
+        f.task_length = self.ep_len
+        # remember
+        times[pos] = t
+        keys[pos] = dest
+        self.pos = (pos + 1) % RING
+        if filled < RING:
+            self.filled = filled + 1
+        if self.first_t is None or t < self.first_t:
+            self.first_t = t
+        if last is None or t > last:
+            self.last_t = t
+        return ended
+
+    def hold(self) -> None:
+        """The current episode drew an alert or a revoke-worthy finding: do not learn its
+        peaks or scores."""
+        self.ep_held = True
+
+    def span(self) -> float:
+        """Seconds of event time this agent has been observed over."""
+        if self.first_t is None or self.last_t is None:
+            return 0.0
+        return self.last_t - self.first_t
+
+    def dump(self) -> list[Any]:
+        return [
+            self.pos,
+            self.filled,
+            self.prev_tool,
+            self.prev_tool_name,
+            self.streak,
+            self.ep_key,
+            self.ep_len,
+            self.ep_rate,
+            self.ep_burst,
+            self.ep_start,
+            self.ep_held,
+            self.ep_bins,
+            self.first_t,
+            self.last_t,
+        ]
+
+    def load(self, data: list[Any]) -> None:
+        (
+            self.pos,
+            self.filled,
+            self.prev_tool,
+            self.prev_tool_name,
+            self.streak,
+            self.ep_key,
+            self.ep_len,
+            self.ep_rate,
+            self.ep_burst,
+            self.ep_start,
+            self.ep_held,
+            self.ep_bins,
+            self.first_t,
+            self.last_t,
+        ) = data

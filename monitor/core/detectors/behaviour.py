@@ -1,0 +1,185 @@
+"""behaviour_anomaly: a call unlike this agent's own past, judged by a learned baseline.
+
+Rules catch what a charter names; this catches what nobody wrote down — a
+hijacked agent using its *granted* tools in a new way: mail to a domain it
+never wrote to, a chain of tools it never ran, a burst far above its own pace
+(yet under the charter's limit), ten times its usual data volume.
+
+Per call: observe the call (:mod:`monitor.core.baseline.window`), score it
+against the agent's model (:class:`~monitor.core.baseline.model.AgentBaseline`),
+and — only if the agent is past warm-up — compare the calibrated score with
+the charter's ``baseline.alert_score`` / ``revoke_score``
+(:mod:`monitor.core.baseline.calibration` says exactly what they mean: at
+0.98, nominally 0.02 false alerts per 1,000 benign calls; measured on the
+simulator, 0.1–0.15). Severity is ``medium`` from ``alert_score``, ``high``
+from halfway (in log p) to ``revoke_score``, and only at ``revoke_score`` does
+the finding suggest revoking the call's credential (the decision step
+decides, as for every detector). Every alert names the features that drove
+it, in its reason and in ``details`` (``top_features``, ``contribution.*``).
+
+Learning happens in :meth:`after_call`, once the decision step has judged the
+call: a call any detector found revoke-worthy (including this one at
+``revoke_score``) is never learned, so an attacker cannot teach the baseline
+that the attack is normal; and an episode (task, session) with any alert in
+it is held back from the episode-level tables and from the calibration, so
+an attack cannot raise the bar it is measured against.
+
+Warm-up: scoring starts after ``warmup_events / 2`` learned calls (the
+calibration collects scores from then on); alerts need ``warmup_events``
+learned calls and :data:`~monitor.core.baseline.calibration.MIN_SCORES`
+calibration scores.
+
+An analyst's verdict arrives as an ``alert_feedback`` event: ``benign`` makes
+the baseline learn the alerted call (weighted, its volume and its score
+accepted), ``malicious`` unlearns it. The last few alerted calls per agent are
+kept for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import sqrt
+from typing import Any
+
+from monitor.charter import Baseline
+from monitor.core.baseline.calibration import calibrated, p_star
+from monitor.core.baseline.explain import feature_key, phrase, top_features
+from monitor.core.baseline.features import FEATURES, CallFeatures
+from monitor.core.baseline.model import AgentBaseline
+from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
+from monitor.core.policy import CompiledCharter
+from monitor.core.state import AgentState
+from monitor.events import AlertFeedback
+from monitor.outputs import Alert, Severity
+
+DEFAULT_BASELINE = Baseline()  # for agents no charter covers
+
+
+@register
+class BehaviourAnomaly(Detector):
+    name = "behaviour_anomaly"
+
+    def __init__(self) -> None:
+        # (event id, model, features, surprises, raw) of the call between on_call and
+        # after_call: the same event in the same engine, so one slot is enough
+        self._pending: (
+            tuple[str, AgentBaseline, CallFeatures, list[float] | None, float | None] | None
+        ) = None
+        self._levels: dict[tuple[float, float], tuple[float, float, float]] = {}
+
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return charter is None or charter.baseline.enabled
+
+    def _p_levels(self, cfg: Baseline) -> tuple[float, float, float]:
+        """p-values at which a call alerts, turns high, and suggests revocation."""
+        key = (cfg.alert_score, cfg.revoke_score)
+        got = self._levels.get(key)
+        if got is None:
+            p_alert, p_revoke = p_star(cfg.alert_score), p_star(cfg.revoke_score)
+            got = self._levels[key] = (p_alert, sqrt(p_alert * p_revoke), p_revoke)
+        return got
+
+    def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        cfg = ctx.charter.baseline if ctx.charter is not None else DEFAULT_BASELINE
+        m = st.baseline
+        if m is None:
+            m = st.baseline = AgentBaseline()
+        f = m.observe(ctx.call, ctx.t)
+        n = m.n_learned
+        warm = cfg.warmup_events
+        if n < warm // 2:  # too early to score: observe and learn only
+            self._pending = (ctx.call.event_id, m, f, None, None)
+            return ()
+        raw, surprises = m.score_one(f)
+        m.push(surprises)
+        self._pending = (ctx.call.event_id, m, f, surprises, raw)
+        if n < warm or m.calibrating:
+            return ()
+        p_alert, p_high, _ = self._p_levels(cfg)
+        if raw < m.threshold(p_alert):
+            return ()  # the common case: one comparison, exact (see calibration.threshold)
+        p = m.p_value(raw)
+        score = calibrated(p)
+        if score < cfg.alert_score:
+            return ()
+        return [self._finding(ctx, m, f, surprises, raw, p, score, cfg, p_high)]
+
+    def _finding(
+        self,
+        ctx: CallContext,
+        m: AgentBaseline,
+        f: CallFeatures,
+        surprises: list[float],
+        raw: float,
+        p: float,
+        score: float,
+        cfg: Baseline,
+        p_high: float,
+    ) -> Finding:
+        c = ctx.call
+        contrib = m.contributions(surprises)
+        top = top_features(contrib)
+        revoke = score >= cfg.revoke_score
+        severity: Severity = "high" if revoke or p <= p_high else "medium"
+        scope, creds = call_target(ctx) if revoke else (None, [])
+        why = "; ".join(phrase(m, f, i) for i in top)
+        details: dict[str, str | int | float | bool | None] = {
+            "raw_score": round(raw, 3),
+            "p_value": float(f"{p:.3g}"),
+            "calls_learned": m.n_learned,
+            "top_features": ",".join(FEATURES[i] for i in top),
+            "tool": f.tool_name,
+        }
+        for i in top:
+            details[f"contribution.{FEATURES[i]}"] = round(contrib[i], 3)
+        if f.destinations:
+            details["destination"] = f.destinations[0]
+        lead = FEATURES[top[0]] if top else "score"
+        return Finding(
+            self.name,
+            "baseline",
+            f"behaviour baseline: alert from score {cfg.alert_score}, revoke from "
+            f"{cfg.revoke_score}, after {cfg.warmup_events} calls of warm-up",
+            severity,
+            f"{c.agent_id} called {f.tool_name} unlike its own baseline (score {score:.4f}; "
+            f"a benign call this unusual: p ≈ {p:.1e}): {why}",
+            [c.event_id],
+            score=min(1.0, max(0.0, score)),
+            revoke=scope,
+            credential_ids=creds,
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup=f"behaviour:{lead}:{feature_key(f, top[0]) if top else ''}",
+            details=details,
+        )
+
+    def after_call(
+        self,
+        ctx: CallContext,
+        st: AgentState,
+        findings: Sequence[Finding],
+        alerts: Sequence[Alert],
+    ) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] != ctx.call.event_id:
+            return
+        _, m, f, surprises, raw = pending
+        if not findings:  # the common case
+            m.learn_one(f, surprises, raw)
+            return
+        # revoke-worthy (by any detector, this one included): never learned as normal
+        learn = not any(x.revoke is not None for x in findings)
+        if learn:
+            m.learn_one(f, surprises, raw)
+        if not learn or any(x.detector == self.name for x in findings):
+            m.window.hold()  # an episode with an alert does not move the bar
+        for a in alerts:
+            if a.detector == self.name:
+                m.remember(a.alert_id, f, raw, learn)
+
+    def on_lifecycle(
+        self, event: Any, t: float, st: AgentState, charter: CompiledCharter | None
+    ) -> Sequence[Finding]:
+        if type(event) is AlertFeedback and st.baseline is not None:
+            st.baseline.apply_feedback(event.alert_id, event.verdict)
+        return ()

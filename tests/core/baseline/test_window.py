@@ -1,0 +1,99 @@
+"""The recent past on a fixed clock: rate, burst, fan-out, transitions, streaks, episodes."""
+
+from __future__ import annotations
+
+from monitor import testing as tb
+from monitor.core.baseline.features import extract
+from monitor.core.baseline.model import AgentBaseline
+from monitor.core.baseline.window import EPISODE_MAX_CALLS, Window, transition_hash
+
+
+def _window() -> Window:
+    return AgentBaseline().window
+
+
+def _observe(w: Window, sec: float, tool: str = "t", task: int = 7, **kw: object):  # type: ignore[no-untyped-def]
+    c = tb.call(sec, "a", "s", tool, **kw)
+    f = extract(c, c.ts.timestamp())
+    ended = w.observe(f, c.ts.timestamp(), task)
+    return f, ended
+
+
+def test_rate_and_burst_count_the_last_minute_and_ten_seconds() -> None:
+    w = _window()
+    for sec in (0, 30, 55, 58):
+        f, _ = _observe(w, sec)
+    assert (f.rate, f.burst) == (4, 2)  # 58: itself, 55 (burst); 30 and 0 in the minute
+    f, _ = _observe(w, 61)
+    assert (f.rate, f.burst) == (4, 3)  # 0 has left the minute
+    f, _ = _observe(w, 200)
+    assert (f.rate, f.burst) == (1, 1)
+
+
+def test_fanout_counts_distinct_destinations_in_ten_minutes() -> None:
+    w = _window()
+    hosts = ["a", "b", "a", "c"]
+    for i, h in enumerate(hosts):
+        f, _ = _observe(w, i * 60, resources=[f"https://{h}.example/"])
+    assert f.fanout == 3
+    f, _ = _observe(w, 1000, resources=["https://a.example/"])
+    assert f.fanout == 1  # the others are older than ten minutes
+    f, _ = _observe(w, 1001)
+    assert f.fanout == 0  # no destination: not judged
+
+
+def test_transitions_and_error_streaks() -> None:
+    w = _window()
+    f1, _ = _observe(w, 0, "read")
+    assert f1.transition == -1
+    f2, _ = _observe(w, 1, "post", outcome="error")
+    assert f2.transition == transition_hash(f1.tool, f2.tool) and f2.prev_tool == "s/read"
+    f3, _ = _observe(w, 2, "post", outcome="denied")
+    assert (f2.error_streak, f3.error_streak) == (1, 2)
+    f4, _ = _observe(w, 3, "post", outcome="unknown")
+    assert f4.error_streak == 0 and w.streak == 2  # unknown neither breaks nor extends it
+    _observe(w, 4, "post", outcome="ok")
+    assert w.streak == 0
+
+
+def test_an_episode_ends_with_its_task_and_reports_its_peaks() -> None:
+    w = _window()
+    for sec in (0, 1, 2, 3):
+        f, ended = _observe(w, sec, task=1)
+        assert ended is None
+    assert f.task_length == 4
+    w.ep_bins.append(5)
+    f, ended = _observe(w, 100, task=2)
+    assert ended == (4, 4, 4, tb.at(0).timestamp(), [5])
+    assert f.task_length == 1
+
+
+def test_a_held_episode_is_not_reported() -> None:
+    w = _window()
+    _observe(w, 0, task=1)
+    w.hold()
+    _, ended = _observe(w, 1, task=2)
+    assert ended is None
+    _, ended = _observe(w, 2, task=3)
+    assert ended is not None  # holding lasts one episode
+
+
+def test_without_task_ids_a_long_pause_or_length_ends_an_episode() -> None:
+    w = _window()
+    _observe(w, 0, task=0)
+    f, ended = _observe(w, 60, task=0)
+    assert ended is None and f.task_length == 2
+    f, ended = _observe(w, 60 + 1801, task=0)
+    assert ended is not None and f.task_length == 1
+    for i in range(EPISODE_MAX_CALLS + 1):  # the pause ends one; the cap ends the next
+        f, ended = _observe(w, 5000 + i, task=0)
+    assert ended is not None and ended[0] == EPISODE_MAX_CALLS and f.task_length == 1
+
+
+def test_late_events_never_inflate_the_rate() -> None:
+    w = _window()
+    for sec in (100, 101, 102):
+        _observe(w, sec)
+    f, _ = _observe(w, 50)  # out of order: the ring is newest-first, it stops at once
+    assert f.rate <= 4
+    assert w.last_t == tb.at(102).timestamp() and w.span() == 52.0
