@@ -35,6 +35,27 @@ def simulated_lines(n: int, seed: int) -> tuple[list[bytes], list[Charter]]:
     return lines, list(sim.charters)
 
 
+def engine_run(
+    lines: list[bytes], charters: list[Charter], settings: EngineSettings | None
+) -> Callable[[], int]:
+    """A fresh engine over ``lines``: decode, process, encode every output; returns the count."""
+
+    def go() -> int:
+        engine = Engine(charters, settings)
+        outputs = 0
+        for raw in lines:
+            d = engine.process(decode_event(raw))
+            for a in d.alerts:
+                a.to_json()
+                outputs += 1
+            for r in d.revocations:
+                r.to_json()
+                outputs += 1
+        return outputs
+
+    return go
+
+
 def _time(fn: Callable[[], int]) -> tuple[float, int]:
     gc.collect()
     start = time.perf_counter()
@@ -62,20 +83,9 @@ def bench_replay(n_events: int, seed: int, rounds: int, file: str | None) -> int
 
     from monitor.evaluate import RULE_DETECTORS
 
-    def full_engine() -> int:
-        # The rule engine: the figure the replay target is about; baselines have their own
-        # benchmark (mcpmon bench baseline) with their own target.
-        engine = Engine(charters, EngineSettings(detectors=RULE_DETECTORS))
-        outputs = 0
-        for raw in lines:
-            d = engine.process(decode_event(raw))
-            for a in d.alerts:
-                a.to_json()
-                outputs += 1
-            for r in d.revocations:
-                r.to_json()
-                outputs += 1
-        return outputs
+    # The rule engine: the figure the replay target is about; baselines have their own
+    # benchmark (mcpmon bench baseline) with their own target.
+    full_engine = engine_run(lines, charters, EngineSettings(detectors=RULE_DETECTORS))
 
     best_base = best_full = float("inf")
     outputs = 0
@@ -176,24 +186,8 @@ def bench_baseline(n_events: int, seed: int, rounds: int) -> int:
     for name, us in stages.items():
         print(f"  {name:<20} {us:6.2f} µs")
 
-    def engine_run(settings: EngineSettings | None) -> Callable[[], int]:
-        def go() -> int:
-            engine = Engine(charters, settings)
-            outputs = 0
-            for raw in lines:
-                d = engine.process(decode_event(raw))
-                for a in d.alerts:
-                    a.to_json()
-                    outputs += 1
-                for r in d.revocations:
-                    r.to_json()
-                    outputs += 1
-            return outputs
-
-        return go
-
-    rules_only = engine_run(EngineSettings(detectors=RULE_DETECTORS))
-    everything = engine_run(None)
+    rules_only = engine_run(lines, charters, EngineSettings(detectors=RULE_DETECTORS))
+    everything = engine_run(lines, charters, None)
     best_rules = best_all = float("inf")
     for r in range(1, rounds + 1):
         tr, _ = _time(rules_only)
