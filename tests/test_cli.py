@@ -118,3 +118,52 @@ def test_report_privileges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "| web/http_get | read_untrusted | 0 | 0 | never | **remove**" in captured.out
     assert "agent:shadow-it/bot-1" in captured.out
     assert "skipped 2 undecodable lines" in captured.err
+
+
+def test_feedback_to_file_finds_the_agent_and_is_idempotent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.events import AlertFeedback, decode_event
+
+    out = tmp_path / "run"
+    main(
+        [
+            "replay",
+            str(ROOT / "examples/events.jsonl"),
+            "--charters",
+            str(ROOT / "examples/charters"),
+            "--out",
+            str(out),
+        ]
+    )
+    alert = orjson.loads((out / "alerts.jsonl").read_bytes().splitlines()[0])
+    target = tmp_path / "feedback.jsonl"
+    for _ in range(2):
+        rc = main(
+            [
+                "feedback",
+                alert["alert_id"],
+                "--alerts",
+                str(out / "alerts.jsonl"),
+                "--verdict",
+                "benign",
+                "--note",
+                "expected",
+                "--to-file",
+                str(target),
+            ]
+        )
+        assert rc == 0
+    first, second = (decode_event(x) for x in target.read_bytes().splitlines())
+    assert isinstance(first, AlertFeedback)
+    assert (first.agent_id, first.alert_id, first.verdict) == (
+        alert["agent_id"],
+        alert["alert_id"],
+        "benign",
+    )
+    assert first.event_id == second.event_id  # the engine keeps one
+
+
+def test_feedback_needs_the_agent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["feedback", "abc", "--verdict", "benign", "--to-file", str(tmp_path / "f")])
+    assert rc == 1 and "--agent" in capsys.readouterr().err
