@@ -11,6 +11,7 @@ import orjson
 
 from monitor.errors import CharterError, MonitorError
 from monitor.revoker.command import add_revoker_parser
+from monitor.sinks.command import add_sink_parser
 from monitor.tap.command import add_tap_parser
 
 EPILOG = "Contracts and charter format: README.md and schemas/. Exit status: 0 ok, 1 findings/problems, 2 usage."
@@ -400,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     fb.set_defaults(func=cmd_feedback)
     add_tap_parser(sub)  # mcpmon tap: monitor/tap/command.py
     add_revoker_parser(sub)  # mcpmon revoker: monitor/revoker/command.py
+    add_sink_parser(sub)  # mcpmon sink: monitor/sinks/command.py
     return p
 
 

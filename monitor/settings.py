@@ -154,6 +154,46 @@ class Settings(BaseModel):
         "empty: leases by credential id only",
     )
 
+    # ---- SIEM sinks (mcpmon sink); see monitor/sinks/__init__.py and docs/siem.md
+    sink_to: Literal["ocsf-file", "cef-syslog", "splunk-hec"] = Field(
+        "ocsf-file", description="Where mcpmon sink delivers alerts"
+    )
+    sink_group_id: str = Field(
+        "", description="Consumer group of the sink; empty: mcpmon-sink-<sink_to>"
+    )
+    sink_file: str = Field("alerts.ocsf.jsonl", description="ocsf-file: JSON-lines file to append")
+    sink_syslog_host: str = Field("127.0.0.1", description="cef-syslog: receiver host")
+    sink_syslog_port: int = Field(514, ge=1, le=65535, description="cef-syslog: receiver port")
+    sink_syslog_protocol: Literal["tcp", "udp"] = Field(
+        "tcp", description="cef-syslog: tcp (octet counting, RFC 6587) or udp (no delivery proof)"
+    )
+    sink_syslog_facility: int = Field(
+        10, ge=0, le=23, description="cef-syslog: RFC 5424 facility (10 security/authorization)"
+    )
+    sink_hostname: str = Field(
+        "", description="HOSTNAME in syslog / host in HEC; empty: this machine's name"
+    )
+    sink_hec_url: str = Field(
+        "", description="splunk-hec: collector base URL, e.g. https://splunk:8088"
+    )
+    sink_hec_token: SecretStr = Field(SecretStr(""), description="splunk-hec: HEC token")
+    sink_hec_source: str = Field("mcpmon", description="splunk-hec: source")
+    sink_hec_sourcetype: str = Field("mcpmon:alert", description="splunk-hec: sourcetype")
+    sink_hec_index: str = Field("", description="splunk-hec: index; empty: the token's default")
+    sink_hec_verify_tls: bool = Field(True, description="splunk-hec: verify the TLS certificate")
+    sink_retry_attempts: int = Field(
+        5, ge=1, le=50, description="Failed attempts before a delivery is logged as failing"
+    )
+    sink_retry_base_seconds: float = Field(
+        0.5, ge=0, le=60, description="First backoff wait; doubles per attempt"
+    )
+    sink_retry_max_seconds: float = Field(
+        30.0, ge=0, le=600, description="Longest backoff wait between two attempts"
+    )
+    sink_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="Per delivery (connect + send / HTTP request) timeout"
+    )
+
     def engine(self) -> EngineSettings:
         return EngineSettings(
             alert_dedup_seconds=self.alert_dedup_seconds,

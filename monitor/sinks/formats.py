@@ -1,0 +1,296 @@
+"""Pure formatters: one :class:`~monitor.outputs.Alert` → OCSF, CEF, Splunk HEC, syslog.
+
+No I/O, no clock: the same alert always gives the same bytes. The field
+mappings are documented in docs/siem.md; change both together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from monitor import __version__
+from monitor.outputs import Alert
+
+PRODUCT = "mcp-monitor"
+VENDOR = "mcp-monitor"
+OCSF_VERSION = "1.3.0"
+
+# ---- OCSF Detection Finding (class 2004)
+OCSF_CLASS_UID = 2004
+OCSF_CATEGORY_UID = 2
+OCSF_ACTIVITY_CREATE = 1
+OCSF_TYPE_UID = OCSF_CLASS_UID * 100 + OCSF_ACTIVITY_CREATE  # 200401
+
+#: OCSF severity_id: 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical
+OCSF_SEVERITY: dict[str, tuple[int, str]] = {
+    "info": (1, "Informational"),
+    "low": (2, "Low"),
+    "medium": (3, "Medium"),
+    "high": (4, "High"),
+    "critical": (5, "Critical"),
+}
+#: CEF Severity 0-10 (Low 0-3, Medium 4-6, High 7-8, Very-High 9-10)
+CEF_SEVERITY: dict[str, int] = {"info": 1, "low": 3, "medium": 5, "high": 8, "critical": 10}
+#: syslog severity (RFC 5424 §6.2.1): 2 crit, 3 err, 4 warning, 5 notice, 6 info
+SYSLOG_SEVERITY: dict[str, int] = {"info": 6, "low": 5, "medium": 4, "high": 3, "critical": 2}
+
+# OCSF observable type_id
+_OBS_USER_NAME = (4, "User Name")
+_OBS_RESOURCE_UID = (10, "Resource UID")
+
+
+def title(alert: Alert) -> str:
+    """Stable, human-readable name of the finding: the detector in words."""
+    return alert.detector.replace("_", " ").capitalize()
+
+
+def epoch_ms(alert: Alert) -> int:
+    return int(alert.ts.timestamp() * 1000)
+
+
+def framework_labels(alert: Alert) -> list[str]:
+    """``owasp_agentic:ASI02``, ``maestro:L3``, ``nist_ai_rmf:MANAGE`` — one per tag."""
+    f = alert.frameworks
+    return [
+        *(f"owasp_agentic:{r.id}" for r in f.owasp_agentic),
+        *(f"maestro:{r.id}" for r in f.maestro),
+        *(f"nist_ai_rmf:{n}" for n in f.nist_ai_rmf),
+    ]
+
+
+def _refs(refs: list[Any]) -> str:
+    return "; ".join(f"{r.id} {r.name}" for r in refs)
+
+
+# ------------------------------------------------------------------ OCSF
+def to_ocsf(alert: Alert) -> dict[str, Any]:
+    """An OCSF 1.3 Detection Finding (class_uid 2004, activity Create)."""
+    sev_id, sev = OCSF_SEVERITY[alert.severity]
+    resources: list[dict[str, Any]] = []
+    observables: list[dict[str, Any]] = [
+        {
+            "name": "actor.user.uid",
+            "type_id": _OBS_USER_NAME[0],
+            "type": _OBS_USER_NAME[1],
+            "value": alert.agent_id,
+        }
+    ]
+    for kind, value in (
+        ("credential", alert.credential_id),
+        ("task", alert.task_id),
+        ("session", alert.session_id),
+    ):
+        if value is not None:
+            resources.append({"type": f"mcp.{kind}", "uid": value})
+            observables.append(
+                {
+                    "name": f"resources.{kind}.uid",
+                    "type_id": _OBS_RESOURCE_UID[0],
+                    "type": _OBS_RESOURCE_UID[1],
+                    "value": value,
+                }
+            )
+    if alert.sponsor is not None:
+        observables.append(
+            {
+                "name": "unmapped.sponsor",
+                "type_id": _OBS_USER_NAME[0],
+                "type": _OBS_USER_NAME[1],
+                "value": alert.sponsor,
+            }
+        )
+    actor: dict[str, Any] = {
+        "user": {"uid": alert.agent_id, "name": alert.agent_id, "type": "Other", "type_id": 99}
+    }
+    if alert.session_id is not None:
+        actor["session"] = {"uid": alert.session_id}
+    if alert.agent_kind is not None:
+        actor["user"]["account"] = {"type": alert.agent_kind, "type_id": 99}
+    f = alert.frameworks
+    return {
+        "class_uid": OCSF_CLASS_UID,
+        "class_name": "Detection Finding",
+        "category_uid": OCSF_CATEGORY_UID,
+        "category_name": "Findings",
+        "activity_id": OCSF_ACTIVITY_CREATE,
+        "activity_name": "Create",
+        "type_uid": OCSF_TYPE_UID,
+        "type_name": "Detection Finding: Create",
+        "time": epoch_ms(alert),
+        "severity_id": sev_id,
+        "severity": sev,
+        "status_id": 1,
+        "status": "New",
+        "confidence_score": round(alert.score * 100),
+        "message": alert.reason,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "uid": alert.alert_id,
+            "product": {"name": PRODUCT, "vendor_name": VENDOR, "version": __version__},
+            "labels": [f"mode:{alert.mode}", *framework_labels(alert)],
+        },
+        "finding_info": {
+            "uid": alert.alert_id,
+            "title": title(alert),
+            "desc": alert.reason,
+            "types": [alert.detector],
+            "analytic": {
+                "uid": alert.detector,
+                "name": alert.detector,
+                "type_id": 1,
+                "type": "Rule",
+                "category": alert.clause.key,
+                "desc": alert.clause.text,
+            },
+            "related_events": [{"uid": e} for e in alert.evidence],
+        },
+        "resources": resources,
+        "actor": actor,
+        "observables": observables,
+        "unmapped": {
+            "mode": alert.mode,
+            "score": alert.score,
+            "sponsor": alert.sponsor,
+            "task_id": alert.task_id,
+            "evidence": list(alert.evidence),
+            "charter": alert.clause.charter,
+            "charter_key": alert.clause.key,
+            "charter_text": alert.clause.text,
+            "mission": alert.clause.mission,
+            "frameworks": {
+                "owasp_agentic": [r.model_dump() for r in f.owasp_agentic],
+                "maestro": [r.model_dump() for r in f.maestro],
+                "nist_ai_rmf": list(f.nist_ai_rmf),
+            },
+            "details": dict(alert.details),
+        },
+    }
+
+
+# ------------------------------------------------------------------ CEF
+def cef_header_escape(value: str) -> str:
+    """Header fields: backslash and pipe escaped; line breaks become spaces."""
+    v = value.replace("\\", "\\\\").replace("|", "\\|")
+    return v.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def cef_ext_escape(value: str) -> str:
+    """Extension values: backslash, equals and line breaks escaped (pipes are literal)."""
+    v = value.replace("\\", "\\\\").replace("=", "\\=")
+    return v.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def cef_extension(alert: Alert) -> list[tuple[str, str]]:
+    """Ordered CEF extension pairs (see docs/siem.md); empty values are left out."""
+    f = alert.frameworks
+    pairs: list[tuple[str, str]] = [
+        ("rt", str(epoch_ms(alert))),
+        ("externalId", alert.alert_id),
+        ("cat", alert.detector),
+        ("act", alert.mode),
+        ("suser", alert.agent_id),
+        ("msg", alert.reason),
+        ("cfp1Label", "score"),
+        ("cfp1", f"{alert.score:g}"),
+        ("cs1Label", "owaspAgentic"),
+        ("cs1", _refs(f.owasp_agentic)),
+        ("cs2Label", "maestro"),
+        ("cs2", _refs(f.maestro)),
+        ("cs3Label", "nistAiRmf"),
+        ("cs3", ",".join(f.nist_ai_rmf)),
+        ("cs4Label", "evidence"),
+        ("cs4", ",".join(alert.evidence)),
+        ("cs5Label", "charterClause"),
+        ("cs5", f"{alert.clause.key}: {alert.clause.text}"),
+    ]
+    if alert.credential_id is not None:
+        pairs += [("cs6Label", "credential"), ("cs6", alert.credential_id)]
+    if alert.task_id is not None:
+        pairs += [("flexString1Label", "task"), ("flexString1", alert.task_id)]
+    if alert.session_id is not None:
+        pairs += [("flexString2Label", "session"), ("flexString2", alert.session_id)]
+    if alert.sponsor is not None:
+        pairs.append(("duser", alert.sponsor))  # the human the agent acts for
+    return [(k, v) for k, v in pairs if v != ""]
+
+
+def to_cef(alert: Alert) -> str:
+    """``CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|k=v ...`` on one line."""
+    header = [
+        VENDOR,
+        PRODUCT,
+        __version__,
+        alert.detector,
+        title(alert),
+        str(CEF_SEVERITY[alert.severity]),
+    ]
+    ext = " ".join(f"{k}={cef_ext_escape(v)}" for k, v in cef_extension(alert))
+    return "CEF:0|" + "|".join(cef_header_escape(h) for h in header) + "|" + ext
+
+
+# ------------------------------------------------------------------ syslog
+def _sd_name(value: str, limit: int) -> str:
+    """RFC 5424 header field: printable US-ASCII without spaces, ``-`` if empty."""
+    out = "".join(c if 33 <= ord(c) <= 126 else "_" for c in value)[:limit]
+    return out or "-"
+
+
+def syslog_line(
+    alert: Alert, message: str, *, hostname: str, app_name: str = "mcpmon", facility: int = 10
+) -> bytes:
+    """RFC 5424: ``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG``.
+
+    PRI = facility * 8 + severity (facility 10: security/authorization);
+    TIMESTAMP is the alert's event time in UTC; MSGID is the detector.
+    """
+    pri = facility * 8 + SYSLOG_SEVERITY[alert.severity]
+    ts = alert.ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    head = (
+        f"<{pri}>1 {ts} {_sd_name(hostname, 255)} {_sd_name(app_name, 48)} - "
+        f"{_sd_name(alert.detector, 32)} -"
+    )
+    return f"{head} {message}".encode()
+
+
+def octet_counted(frame: bytes) -> bytes:
+    """RFC 6587 §3.4.1 octet-counting: ``MSG-LEN SP SYSLOG-MSG``."""
+    return str(len(frame)).encode() + b" " + frame
+
+
+# ------------------------------------------------------------------ Splunk HEC
+def to_hec(
+    alert: Alert,
+    *,
+    host: str,
+    source: str = "mcpmon",
+    sourcetype: str = "mcpmon:alert",
+    index: str = "",
+) -> dict[str, Any]:
+    """The body of ``POST /services/collector/event``: the alert is the event.
+
+    ``fields`` are indexed fields (flat strings or lists of strings) for fast
+    searches: detector, severity, agent, mode and the framework tags.
+    """
+    f = alert.frameworks
+    fields: dict[str, Any] = {
+        "alert_id": alert.alert_id,
+        "detector": alert.detector,
+        "severity": alert.severity,
+        "agent_id": alert.agent_id,
+        "mode": alert.mode,
+        "owasp_agentic": [r.id for r in f.owasp_agentic],
+        "maestro": [r.id for r in f.maestro],
+        "nist_ai_rmf": list(f.nist_ai_rmf),
+    }
+    body: dict[str, Any] = {
+        "time": round(alert.ts.timestamp(), 3),
+        "host": host,
+        "source": source,
+        "sourcetype": sourcetype,
+        "event": alert.model_dump(mode="json"),
+        "fields": fields,
+    }
+    if index:
+        body["index"] = index
+    return body

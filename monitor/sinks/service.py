@@ -1,0 +1,262 @@
+"""``mcpmon sink``'s Kafka loop: consume alerts, deliver, commit.
+
+At-least-once, in order per partition, like the revoker
+(:mod:`monitor.revoker.service`). An alert's offset is committed only after
+its transport confirmed delivery. A delivery that fails is retried with the
+revoker's capped exponential backoff (:class:`~monitor.revoker.plan.RetryPolicy`)
+for as long as the sink runs: every ``sink_retry_attempts`` failed attempts it
+logs ``sink_delivery_failed`` at error level, and the alert stays uncommitted —
+on stop, the next sink in the group gets it again. Nothing is skipped. A
+message that is not a valid :class:`~monitor.outputs.Alert` goes to the
+dead-letter topic with its reason and raw bytes, then is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from monitor.outputs import Alert
+from monitor.replay import deadletter_record
+from monitor.revoker.plan import RetryPolicy
+from monitor.settings import Settings
+from monitor.sinks.transports import (
+    DeliveryError,
+    OcsfFile,
+    SplunkHec,
+    SyslogTcp,
+    SyslogUdp,
+    Transport,
+)
+from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
+
+log = structlog.get_logger("monitor.sinks")
+
+Wait = Callable[[float], Awaitable[bool]]
+
+
+def group_id(settings: Settings) -> str:
+    return settings.sink_group_id or f"mcpmon-sink-{settings.sink_to}"
+
+
+def build_transport(settings: Settings) -> Transport:
+    s = settings
+    hostname = s.sink_hostname or socket.gethostname()
+    if s.sink_to == "ocsf-file":
+        return OcsfFile(s.sink_file)
+    if s.sink_to == "cef-syslog":
+        if s.sink_syslog_protocol == "udp":
+            return SyslogUdp(
+                s.sink_syslog_host,
+                s.sink_syslog_port,
+                hostname=hostname,
+                facility=s.sink_syslog_facility,
+            )
+        return SyslogTcp(
+            s.sink_syslog_host,
+            s.sink_syslog_port,
+            hostname=hostname,
+            facility=s.sink_syslog_facility,
+            timeout=s.sink_timeout_seconds,
+        )
+    return SplunkHec(
+        s.sink_hec_url,
+        s.sink_hec_token.get_secret_value(),
+        host=hostname,
+        source=s.sink_hec_source,
+        sourcetype=s.sink_hec_sourcetype,
+        index=s.sink_hec_index,
+        timeout=s.sink_timeout_seconds,
+        verify=s.sink_hec_verify_tls,
+    )
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=settings.sink_retry_attempts,
+        base_seconds=settings.sink_retry_base_seconds,
+        max_seconds=settings.sink_retry_max_seconds,
+    )
+
+
+class Deliverer:
+    """Delivers one alert through a transport, retrying until it succeeds or is stopped."""
+
+    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+        self.transport = transport
+        self.policy = policy
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    async def _wait(self, delay: float) -> bool:
+        """Sleep ``delay`` s; True if stopped meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+        return self._stop.is_set()
+
+    async def deliver(self, alert: Alert) -> bool:
+        """True once delivered; False if stopped first (the caller must not commit)."""
+        name = self.transport.name
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            try:
+                await self.transport.send(alert)
+            except DeliveryError as err:
+                error = str(err)
+            except Exception as err:  # a transport bug must not lose the alert
+                error = f"{name}: {type(err).__name__}: {err}"
+            else:
+                if attempt > 1:
+                    log.info(
+                        "sink_delivered_after_retry",
+                        alert_id=alert.alert_id,
+                        sink=name,
+                        attempts=attempt,
+                    )
+                return True
+            delay = self.policy.delay(min(attempt, 64))
+            if attempt % self.policy.attempts == 0:
+                log.error(
+                    "sink_delivery_failed",
+                    alert_id=alert.alert_id,
+                    sink=name,
+                    attempts=attempt,
+                    error=error,
+                    detail="not committed; still retrying",
+                    retry_in=delay,
+                )
+            else:
+                log.warning(
+                    "sink_retry",
+                    alert_id=alert.alert_id,
+                    sink=name,
+                    attempt=attempt,
+                    error=error,
+                    retry_in=delay,
+                )
+            if await self._wait(delay):
+                break
+        log.warning("sink_stopped_undelivered", alert_id=alert.alert_id, sink=name)
+        return False
+
+
+@dataclass(slots=True)
+class SinkCounters:
+    delivered: int = 0
+    deadletter: int = 0
+
+
+class SinkService:
+    def __init__(self, settings: Settings, transport: Transport) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.deliverer = Deliverer(transport, retry_policy(settings))
+        self.counters = SinkCounters()
+
+    def stop(self) -> None:
+        self.deliverer.stop()
+
+    async def run(self) -> SinkCounters:
+        s = self.settings
+        n, rf = s.partitions, s.replication_factor
+        await ensure_topics(
+            s.kafka_bootstrap,
+            [
+                TopicSpec(s.topic_alerts, n, rf),
+                TopicSpec(
+                    s.topic_deadletter, n, rf, max_message_bytes=DEADLETTER_MAX_MESSAGE_BYTES
+                ),
+            ],
+        )
+        consumer = AIOKafkaConsumer(
+            s.topic_alerts,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=group_id(s),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(s.kafka_session_timeout_seconds * 1000),
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=2, enable_idempotence=False
+        )
+        await producer.start()
+        await consumer.start()
+        log.info(
+            "sink_started",
+            sink=self.transport.name,
+            topic=s.topic_alerts,
+            group=group_id(s),
+        )
+        try:
+            while not self.deliverer.stopped:
+                batch = await consumer.getmany(timeout_ms=300)
+                for tp, recs in batch.items():
+                    for rec in recs:
+                        if not await self._process(producer, rec):
+                            break  # stopped before delivery: not committed
+                        try:
+                            await consumer.commit({tp: rec.offset + 1})
+                        except (CommitFailedError, IllegalStateError) as err:
+                            # rebalanced away: the new owner delivers it again
+                            log.warning("commit_failed", partition=tp.partition, error=str(err))
+                            break
+                    if self.deliverer.stopped:
+                        break
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            await self.transport.aclose()
+            log.info(
+                "sink_stopped",
+                sink=self.transport.name,
+                delivered=self.counters.delivered,
+                deadletter=self.counters.deadletter,
+            )
+        return self.counters
+
+    async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
+        raw = rec.value or b""
+        try:
+            alert = Alert.model_validate_json(raw)
+        except ValidationError as err:
+            e = err.errors(include_url=False)[0]
+            where = ".".join(str(x) for x in e["loc"]) or None
+            reason = f"invalid alert: {e['msg']}"
+            self.counters.deadletter += 1
+            log.warning(
+                "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
+            )
+            dead = deadletter_record(
+                raw, reason, where, topic=rec.topic, partition=rec.partition, offset=rec.offset
+            )
+            fut = await producer.send(
+                self.settings.topic_deadletter, key=rec.key, value=orjson.dumps(dead)
+            )
+            await fut
+            return True
+        if not await self.deliverer.deliver(alert):
+            return False
+        self.counters.delivered += 1
+        return True
+
+
+__all__ = ["Deliverer", "SinkCounters", "SinkService", "build_transport", "group_id"]

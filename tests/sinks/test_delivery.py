@@ -1,0 +1,141 @@
+"""Failure tests: receiver down, slow, returning errors — the alert is delivered once it is
+back, or delivery reports it was not (the service then does not commit)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import orjson
+from structlog.testing import capture_logs
+
+from monitor.revoker.plan import RetryPolicy
+from monitor.sinks.service import Deliverer
+from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, Transport
+from tests.revoker.servers import Reply, free_port
+from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver
+from tests.sinks.support import alert
+
+TOKEN = "tok-1"
+FAST = RetryPolicy(attempts=3, base_seconds=0.05, max_seconds=0.2)
+
+
+def deliver(t: Transport, *, stop_after: float | None = None, during=None) -> bool:
+    """Run one delivery; optionally stop it after ``stop_after`` s or run ``during`` meanwhile."""
+
+    async def go() -> bool:
+        d = Deliverer(t, FAST)
+        task = asyncio.create_task(d.deliver(alert(alert_id="d1")))
+        if during is not None:
+            await asyncio.to_thread(during)
+        if stop_after is not None:
+            await asyncio.sleep(stop_after)
+            d.stop()
+        try:
+            return await asyncio.wait_for(task, 30)
+        finally:
+            await t.aclose()
+
+    return asyncio.run(go())
+
+
+def test_hec_errors_then_success_delivers_once() -> None:
+    busy = orjson.dumps({"text": "Server is busy", "code": 9})
+    hec = HecBehaviour(TOKEN, script=[Reply(503, busy), Reply(500, b"oops"), Reply(200, b"{}")])
+    srv = HecServer(hec)
+    try:
+        with capture_logs() as logs:
+            assert deliver(SplunkHec(srv.url(), TOKEN, host="h")) is True
+    finally:
+        srv.close()
+    assert len(srv.requests) == 4  # 503, 500, 200 without code 0, then success
+    assert [e["alert_id"] for e in (b["event"] for b in hec.events)] == ["d1"]
+    events = [e["event"] for e in logs]
+    assert events.count("sink_retry") == 2
+    assert "sink_delivery_failed" in events  # the 3rd failure (attempts=3) is logged as error
+    assert events[-1] == "sink_delivered_after_retry"
+
+
+def test_hec_slow_answer_times_out_and_is_retried() -> None:
+    hec = HecBehaviour(TOKEN, script=[Reply(200, b'{"text":"Success","code":0}', delay=1.0)])
+    srv = HecServer(hec)
+    try:
+        start = time.monotonic()
+        assert deliver(SplunkHec(srv.url(), TOKEN, host="h", timeout=0.3)) is True
+        assert time.monotonic() - start < 5
+    finally:
+        srv.close()
+    assert len(srv.requests) == 2 and len(hec.events) == 1  # the slow one was not counted
+
+
+def test_hec_down_then_back_is_delivered() -> None:
+    port = free_port()
+    hec = HecBehaviour(TOKEN)
+    servers: list[HecServer] = []
+
+    def come_back() -> None:
+        time.sleep(0.5)
+        servers.append(HecServer(hec, port=port))
+
+    try:
+        with capture_logs() as logs:
+            ok = deliver(
+                SplunkHec(f"http://127.0.0.1:{port}", TOKEN, host="h", timeout=1), during=come_back
+            )
+    finally:
+        for s in servers:
+            s.close()
+    assert ok is True
+    assert [b["event"]["alert_id"] for b in hec.events] == ["d1"]
+    assert any(e["event"] == "sink_retry" for e in logs)
+
+
+def test_syslog_tcp_down_then_back_is_delivered() -> None:
+    port = free_port()
+    rxs: list[TcpReceiver] = []
+
+    def come_back() -> None:
+        time.sleep(0.5)
+        rxs.append(TcpReceiver(port=port))
+
+    try:
+        ok = deliver(SyslogTcp("127.0.0.1", port, hostname="h", timeout=1), during=come_back)
+        assert ok is True
+        deadline = time.monotonic() + 5
+        while not rxs[0].messages and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(rxs[0].messages) == 1 and b"externalId=d1" in rxs[0].messages[0]
+    finally:
+        for r in rxs:
+            r.close()
+
+
+def test_file_unwritable_then_fixed_is_delivered(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    path.mkdir()  # a directory where the file should be: appending fails
+
+    def fix() -> None:
+        time.sleep(0.3)
+        shutil.rmtree(path)
+
+    assert deliver(OcsfFile(path), during=fix) is True
+    (row,) = [orjson.loads(x) for x in path.read_bytes().splitlines()]
+    assert row["finding_info"]["uid"] == "d1"
+
+
+def test_keeps_failing_is_logged_and_reported_undelivered() -> None:
+    hec = HecBehaviour(TOKEN, script=[Reply(500, b"down")] * 1000)
+    srv = HecServer(hec)
+    try:
+        with capture_logs() as logs:
+            ok = deliver(SplunkHec(srv.url(), TOKEN, host="h"), stop_after=1.0)
+    finally:
+        srv.close()
+    assert ok is False  # the service does not commit it
+    assert hec.events == []
+    failed = [e for e in logs if e["event"] == "sink_delivery_failed"]
+    assert failed and failed[0]["attempts"] == 3 and "HTTP 500" in failed[0]["error"]
+    assert failed[0]["detail"] == "not committed; still retrying"
+    assert logs[-1]["event"] == "sink_stopped_undelivered"
