@@ -70,6 +70,20 @@ class Settings(BaseModel):
         "the wall time elapsed, so timers fire; 0 turns it off",
     )
 
+    # ---- Prometheus metrics (GET /metrics); see monitor/metrics.py for the metric names
+    metrics_addr: str = Field(
+        "0.0.0.0", description="Address the metrics endpoints listen on (127.0.0.1: local only)"
+    )
+    worker_metrics_port: int = Field(
+        0, ge=0, le=65535, description="mcpmon worker's /metrics port; 0 off (suggested 9464)"
+    )
+    revoker_metrics_port: int = Field(
+        0, ge=0, le=65535, description="mcpmon revoker's /metrics port; 0 off (suggested 9465)"
+    )
+    sink_metrics_port: int = Field(
+        0, ge=0, le=65535, description="mcpmon sink's /metrics port; 0 off (suggested 9466)"
+    )
+
     # ---- gateway tap (mcpmon tap); see monitor/tap/__init__.py
     tap_batch_records: int = Field(
         500,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from monitor.metrics import RevokerMetrics
 from monitor.outputs import Alert, RevocationAck, RevocationCommand
 from monitor.revoker.actuators.base import Actuator
 from monitor.revoker.exceptions import ActuatorError, LedgerUnavailable
@@ -49,6 +50,7 @@ class Revoker:
         attempt_timeout: float = 10.0,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utc_now,
+        metrics: RevokerMetrics | None = None,
     ) -> None:
         names = [a.name for a in actuators]
         if len(set(names)) != len(names):
@@ -59,6 +61,7 @@ class Revoker:
         self.attempt_timeout = attempt_timeout
         self.sleep = sleep
         self.clock = clock
+        self.metrics = metrics
 
     async def handle(self, cmd: RevocationCommand) -> Handled:
         """Acks (one per actuator) and alerts for ``cmd``.
@@ -77,6 +80,12 @@ class Revoker:
             out.acks.append(a)
             if alert is not None:
                 out.alerts.append(alert)
+        if self.metrics is not None:
+            m = self.metrics
+            m.commands.labels(cmd.mode).inc()
+            for a in out.acks:
+                m.acks.labels(a.actuator, a.status).inc()
+            m.alerts.inc(len(out.alerts))
         return out
 
     async def _one(
@@ -117,6 +126,8 @@ class Revoker:
                 return ack(cmd, name, "applied", detail, self.clock()), None
             if self.policy.should_retry(attempt, retryable):
                 delay = self.policy.delay(attempt)
+                if self.metrics is not None:
+                    self.metrics.retries.labels(name).inc()
                 log.warning(
                     "revocation_retry",
                     command_id=cmd.command_id,
@@ -128,6 +139,8 @@ class Revoker:
                 await self.sleep(delay)
                 continue
             detail = f"{error} (gave up after {attempt} attempt(s))"
+            if self.metrics is not None:
+                self.metrics.failures.labels(name).inc()
             log.error(
                 "revocation_failed",
                 command_id=cmd.command_id,

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -24,6 +26,14 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from monitor.metrics import (
+    CollectorRegistry,
+    LagTracker,
+    MetricsServer,
+    RevokerMetrics,
+    deadletter_reason_class,
+    serve,
+)
 from monitor.outputs import RevocationCommand
 from monitor.replay import deadletter_record
 from monitor.revoker.exceptions import LedgerUnavailable
@@ -56,9 +66,27 @@ class Counters:
 
 
 class RevokerService:
-    def __init__(self, settings: Settings, revoker: Revoker) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        revoker: Revoker,
+        *,
+        metrics: RevokerMetrics | None = None,
+        perf: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """``metrics`` None: built (and served by :meth:`run`) when
+        ``settings.revoker_metrics_port`` is set, else the revoker's own, if any."""
         self.settings = settings
         self.revoker = revoker
+        self._serve = False
+        if metrics is None and revoker.metrics is None and settings.revoker_metrics_port:
+            metrics = RevokerMetrics(CollectorRegistry())
+            self._serve = True
+        if metrics is not None and revoker.metrics is None:
+            revoker.metrics = metrics
+        self.metrics: RevokerMetrics | None = metrics or revoker.metrics
+        self.perf = perf  # wall clock of the latency histogram
+        self._lag = LagTracker(self.metrics.lag) if self.metrics is not None else None
         self.counters = Counters()
         self._stop = asyncio.Event()
 
@@ -79,8 +107,18 @@ class RevokerService:
         producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=2, enable_idempotence=False
         )
-        await producer.start()
-        await consumer.start()
+        server: MetricsServer | None = None
+        if self._serve and self.metrics is not None:
+            server = serve(self.metrics.registry, s.revoker_metrics_port, s.metrics_addr)
+            log.info("metrics_serving", addr=s.metrics_addr, port=server.port)
+        try:
+            await producer.start()
+            await consumer.start()
+        except BaseException:
+            if server is not None:
+                server.close()
+            raise
+        lag_task = None if self._lag is None else asyncio.create_task(self._lag.run(consumer))
         log.info(
             "revoker_started",
             bootstrap=s.kafka_bootstrap,
@@ -91,6 +129,10 @@ class RevokerService:
         try:
             while not self._stop.is_set():
                 batch = await consumer.getmany(timeout_ms=300)
+                if self._lag is not None:
+                    for tp, recs in batch.items():
+                        if recs:
+                            self._lag.fetched(tp, recs[0].offset)
                 for tp, recs in batch.items():
                     for rec in recs:
                         if self._stop.is_set():
@@ -99,6 +141,9 @@ class RevokerService:
                             break  # stopped while waiting for the ledger: not committed
                         try:
                             await consumer.commit({tp: rec.offset + 1})
+                            if self._lag is not None:
+                                self._lag.handled(tp, rec.offset)
+                                self._lag.update(consumer)  # no I/O: exact after every message
                         except (CommitFailedError, IllegalStateError) as err:
                             # rebalanced away: the new owner gets it again, acks already_applied
                             log.warning("commit_failed", partition=tp.partition, error=str(err))
@@ -106,11 +151,17 @@ class RevokerService:
                     if self._stop.is_set():
                         break
         finally:
+            if lag_task is not None:
+                lag_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lag_task
             with contextlib.suppress(Exception):
                 await consumer.stop()
             with contextlib.suppress(Exception):
                 await producer.stop()
             await self.revoker.aclose()
+            if server is not None:
+                server.close()
             log.info(
                 "revoker_stopped",
                 commands=self.counters.commands,
@@ -131,6 +182,8 @@ class RevokerService:
             where = ".".join(str(x) for x in e["loc"]) or None
             reason = f"invalid revocation command: {e['msg']}"
             self.counters.deadletter += 1
+            if self.metrics is not None:
+                self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
             log.warning(
                 "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
             )
@@ -140,7 +193,10 @@ class RevokerService:
             fut = await producer.send(s.topic_deadletter, key=rec.key, value=orjson.dumps(dead))
             await fut
             return True
+        t0 = self.perf()
         handled = await self._handle(cmd)
+        if handled is not None and self.metrics is not None:
+            self.metrics.latency.observe(self.perf() - t0)
         if handled is None:
             return False
         self.counters.commands += 1
@@ -166,6 +222,8 @@ class RevokerService:
             try:
                 return await self.revoker.handle(cmd)
             except LedgerUnavailable as err:
+                if self.metrics is not None:
+                    self.metrics.ledger_unavailable.inc()
                 log.error(
                     "ledger_unavailable", command_id=cmd.command_id, error=str(err), retry_in=delay
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,14 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from monitor.metrics import (
+    CollectorRegistry,
+    LagTracker,
+    MetricsServer,
+    SinkMetrics,
+    deadletter_reason_class,
+    serve,
+)
 from monitor.outputs import Alert
 from monitor.replay import deadletter_record
 from monitor.revoker.plan import RetryPolicy
@@ -92,9 +101,12 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 class Deliverer:
     """Delivers one alert through a transport, retrying until it succeeds or is stopped."""
 
-    def __init__(self, transport: Transport, policy: RetryPolicy) -> None:
+    def __init__(
+        self, transport: Transport, policy: RetryPolicy, metrics: SinkMetrics | None = None
+    ) -> None:
         self.transport = transport
         self.policy = policy
+        self.metrics = metrics
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -132,6 +144,8 @@ class Deliverer:
                     )
                 return True
             delay = self.policy.delay(min(attempt, 64))
+            if self.metrics is not None:
+                self.metrics.retries.labels(name).inc()
             if attempt % self.policy.attempts == 0:
                 log.error(
                     "sink_delivery_failed",
@@ -164,10 +178,24 @@ class SinkCounters:
 
 
 class SinkService:
-    def __init__(self, settings: Settings, transport: Transport) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: Transport,
+        *,
+        metrics: SinkMetrics | None = None,
+        perf: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """``metrics`` None: built and served by :meth:`run` when ``sink_metrics_port`` is set."""
         self.settings = settings
         self.transport = transport
-        self.deliverer = Deliverer(transport, retry_policy(settings))
+        self._serve = metrics is None and settings.sink_metrics_port > 0
+        if self._serve:
+            metrics = SinkMetrics(CollectorRegistry())
+        self.metrics = metrics
+        self.perf = perf  # wall clock of the delivery histogram
+        self._lag = LagTracker(metrics.lag) if metrics is not None else None
+        self.deliverer = Deliverer(transport, retry_policy(settings), metrics)
         self.counters = SinkCounters()
 
     def stop(self) -> None:
@@ -196,8 +224,18 @@ class SinkService:
         producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=2, enable_idempotence=False
         )
-        await producer.start()
-        await consumer.start()
+        server: MetricsServer | None = None
+        if self._serve and self.metrics is not None:
+            server = serve(self.metrics.registry, s.sink_metrics_port, s.metrics_addr)
+            log.info("metrics_serving", addr=s.metrics_addr, port=server.port)
+        try:
+            await producer.start()
+            await consumer.start()
+        except BaseException:
+            if server is not None:
+                server.close()
+            raise
+        lag_task = None if self._lag is None else asyncio.create_task(self._lag.run(consumer))
         log.info(
             "sink_started",
             sink=self.transport.name,
@@ -207,12 +245,19 @@ class SinkService:
         try:
             while not self.deliverer.stopped:
                 batch = await consumer.getmany(timeout_ms=300)
+                if self._lag is not None:
+                    for tp, recs in batch.items():
+                        if recs:
+                            self._lag.fetched(tp, recs[0].offset)
                 for tp, recs in batch.items():
                     for rec in recs:
                         if not await self._process(producer, rec):
                             break  # stopped before delivery: not committed
                         try:
                             await consumer.commit({tp: rec.offset + 1})
+                            if self._lag is not None:
+                                self._lag.handled(tp, rec.offset)
+                                self._lag.update(consumer)  # no I/O: exact after every message
                         except (CommitFailedError, IllegalStateError) as err:
                             # rebalanced away: the new owner delivers it again
                             log.warning("commit_failed", partition=tp.partition, error=str(err))
@@ -220,11 +265,17 @@ class SinkService:
                     if self.deliverer.stopped:
                         break
         finally:
+            if lag_task is not None:
+                lag_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lag_task
             with contextlib.suppress(Exception):
                 await consumer.stop()
             with contextlib.suppress(Exception):
                 await producer.stop()
             await self.transport.aclose()
+            if server is not None:
+                server.close()
             log.info(
                 "sink_stopped",
                 sink=self.transport.name,
@@ -242,6 +293,8 @@ class SinkService:
             where = ".".join(str(x) for x in e["loc"]) or None
             reason = f"invalid alert: {e['msg']}"
             self.counters.deadletter += 1
+            if self.metrics is not None:
+                self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
             log.warning(
                 "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
             )
@@ -253,9 +306,13 @@ class SinkService:
             )
             await fut
             return True
+        t0 = self.perf()
         if not await self.deliverer.deliver(alert):
             return False
         self.counters.delivered += 1
+        if self.metrics is not None:
+            self.metrics.latency.observe(self.perf() - t0)
+            self.metrics.delivered.labels(self.transport.name).inc()
         return True
 
 

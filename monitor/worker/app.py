@@ -44,6 +44,7 @@ again — same ids, a duplicate at most.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -53,6 +54,7 @@ from typing import Any, cast
 import faust
 import structlog
 
+from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
 from monitor.worker.charters import CharterFeed
 from monitor.worker.processor import Processor, Record
@@ -64,6 +66,7 @@ log = structlog.get_logger("monitor.worker")
 TABLE_NAME = "agent_state"
 HEARTBEAT_FILE = "worker.alive"
 HEARTBEAT_SECONDS = 10.0
+LAG_SECONDS = 5.0
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -101,8 +104,13 @@ class WorkerApp:
         processor: Processor,
         feed: CharterFeed | None = None,
         clock: Callable[[], float] = time.monotonic,
+        metrics: WorkerMetrics | None = None,
+        perf: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
+        self.perf = perf  # wall clock of the latency histogram (never seen by the processor)
+        self._next_offset: dict[int, int] = {}
         self.processor = processor
         self.feed = feed
         self.clock = clock
@@ -136,6 +144,8 @@ class WorkerApp:
             app.timer(interval, name="idle_watermark")(self._tick)
         app.timer(30.0, name="stats")(self._log_stats)
         app.timer(HEARTBEAT_SECONDS, name="heartbeat")(self._heartbeat)
+        if metrics is not None:
+            app.timer(LAG_SECONDS, name="consumer_lag")(self._lag)
         if feed is not None:
             app.task(self._follow_charters)
 
@@ -152,7 +162,11 @@ class WorkerApp:
                 proc.counters["not_owned_skipped"] += 1
                 return
             await self._assign([p])
+        t0 = self.perf()
         out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
+        if self.metrics is not None:
+            self.metrics.latency.observe(self.perf() - t0)
+            self._next_offset[p] = msg.offset + 1
         if out:
             await self._publish(p, out.decisions, out.notes)
         proc.flush(p, self._write)
@@ -185,6 +199,27 @@ class WorkerApp:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{time.time():.0f}\n")
 
+    async def _lag(self) -> None:
+        """Consumer lag per owned partition: the Faust consumer's highwater (from its
+        last fetch, no broker request) minus the offset after the last message handled."""
+        if self.metrics is None:
+            return
+        topic = self.settings.topic_events
+        consumer = self.app.consumer
+        for tp in self.app.assignor.assigned_actives():
+            if tp.topic != topic:
+                continue
+            try:
+                hw = consumer.highwater(tp)
+            except Exception:  # not fetched yet, or just rebalanced away
+                continue
+            if hw is None or hw < 0:
+                continue
+            done = self._next_offset.get(tp.partition)
+            if done is None:
+                continue  # nothing handled yet on this worker: position unknown here
+            self.metrics.lag.labels(str(tp.partition)).set(max(0, hw - done))
+
     async def _log_stats(self) -> None:
         log.info("stats", **dict(self.processor.counters))
 
@@ -211,6 +246,12 @@ class WorkerApp:
         for p in list(self.processor.partitions):
             if p not in now or p not in self._assignment:
                 self.processor.revoke(p)
+        if self.metrics is not None:
+            for p in list(self._next_offset):
+                if p not in now:
+                    del self._next_offset[p]
+                    with contextlib.suppress(KeyError):  # no lag reported for it yet
+                        self.metrics.lag.remove(str(p))
         self._assignment = now
         log.info("partitions_assigned", partitions=sorted(now))
 

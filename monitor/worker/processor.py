@@ -32,6 +32,7 @@ from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
 from monitor.errors import DecodeError
 from monitor.events import MAX_MESSAGE_BYTES, CharterUpdated, decode_event
+from monitor.metrics import WorkerMetrics, deadletter_reason_class
 from monitor.replay import deadletter_record
 from monitor.worker.store import PartitionStates, Record, Restored
 
@@ -88,11 +89,13 @@ class Processor:
         topics: OutputTopics | None = None,
         *,
         idle_seconds: float = 0.0,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.charters = charters
         self.settings = settings or EngineSettings()
         self.topics = topics or OutputTopics()
         self.idle_seconds = idle_seconds
+        self.metrics = metrics  # Prometheus counters next to ``counters`` (None: none)
         self.partitions: dict[int, _Partition] = {}
         self.counters: Counter[str] = Counter()
         self._charters_applied_here: set[str] = set()
@@ -159,8 +162,12 @@ class Processor:
         part.last_watermark = engine.watermark
         if decision.duplicate:
             self.counters["duplicates"] += 1
+            if self.metrics is not None:
+                self.metrics.duplicates.inc()
             return out
         self.counters["events"] += 1
+        if self.metrics is not None:
+            self.metrics.events.labels(event.type).inc()
         if type(event) is CharterUpdated:
             self._charters_applied_here.add(event.event_id)
             pattern = str(event.charter.get("agent", ""))
@@ -256,6 +263,12 @@ class Processor:
             dirty.add(r.agent_id)
         self.counters["alerts"] += len(decision.alerts)
         self.counters["revocations"] += len(decision.revocations)
+        if self.metrics is not None:
+            m = self.metrics
+            for a in decision.alerts:
+                m.alerts.labels(a.detector).inc()
+            for r in decision.revocations:
+                m.revocations.labels(r.mode).inc()
 
     def _dead(
         self,
@@ -269,6 +282,8 @@ class Processor:
         offset: int,
     ) -> None:
         self.counters["deadletter"] += 1
+        if self.metrics is not None:
+            self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
         log.warning(
             "deadletter",
             reason=reason,

@@ -12,6 +12,7 @@ import structlog
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
+from monitor.metrics import CollectorRegistry, WorkerMetrics, serve
 from monitor.settings import Settings
 from monitor.worker.charters import CharterFeed
 from monitor.worker.processor import OutputTopics, Processor
@@ -36,7 +37,9 @@ def configure_logging(level: str = "info") -> None:
     )
 
 
-def build_processor(settings: Settings, charters_dir: str) -> Processor:
+def build_processor(
+    settings: Settings, charters_dir: str, metrics: WorkerMetrics | None = None
+) -> Processor:
     return Processor(
         CharterSet(load_charter_dir(charters_dir)),
         settings.engine(),
@@ -47,6 +50,7 @@ def build_processor(settings: Settings, charters_dir: str) -> Processor:
             charters=settings.topic_charters,
         ),
         idle_seconds=settings.watermark_idle_seconds,
+        metrics=metrics,
     )
 
 
@@ -55,7 +59,8 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
 
     configure_logging(loglevel)
     log = structlog.get_logger("monitor.worker")
-    processor = build_processor(settings, charters_dir)
+    metrics = WorkerMetrics(CollectorRegistry()) if settings.worker_metrics_port else None
+    processor = build_processor(settings, charters_dir, metrics)
     counts = asyncio.run(ensure_topics(settings.kafka_bootstrap, worker_topics(settings)))
     feed = CharterFeed(
         settings.kafka_bootstrap, settings.topic_charters, processor.apply_charter_broadcast
@@ -70,7 +75,10 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
         charters=len(processor.charters),
         watermark_idle_seconds=settings.watermark_idle_seconds,
     )
-    worker_app = WorkerApp(settings, processor, feed)
+    if metrics is not None:
+        server = serve(metrics.registry, settings.worker_metrics_port, settings.metrics_addr)
+        log.info("metrics_serving", addr=settings.metrics_addr, port=server.port)
+    worker_app = WorkerApp(settings, processor, feed, metrics=metrics)
     import faust
 
     worker = faust.Worker(

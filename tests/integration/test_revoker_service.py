@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from structlog.testing import capture_logs
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.kafka
 
 
 def test_waits_for_the_ledger_then_applies_in_order(run: Run, tmp_path: Path) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in run.env().items() if k.startswith("MCPMON_")}
     env.update(
+        MCPMON_REVOKER_METRICS_PORT=str(metrics_port),
+        MCPMON_METRICS_ADDR="127.0.0.1",
         MCPMON_REVOKER_GROUP_ID=f"{run.app_id}-revoker",
         MCPMON_REVOKER_REDIS_URL=f"redis://127.0.0.1:{port}/0",
         MCPMON_REVOKER_TIMEOUT_SECONDS="0.5",
@@ -32,8 +35,19 @@ def test_waits_for_the_ledger_then_applies_in_order(run: Run, tmp_path: Path) ->
     cmds = [command(command_id=f"cmd-{i}", credential_ids=[f"cred-{i}"]) for i in range(3)]
     redis: RedisServer | None = None
 
+    metrics = ""
+
+    async def scrape(want: str) -> str:
+        async with httpx.AsyncClient() as client:
+            for _ in range(50):
+                text = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+                if want in text:
+                    break
+                await asyncio.sleep(0.2)
+        return text
+
     async def go() -> list[dict[str, str]]:
-        nonlocal redis
+        nonlocal redis, metrics
         await produce(
             run.bootstrap, run.topics["revocations"], [(b"a1", c.to_json()) for c in cmds]
         )
@@ -50,6 +64,7 @@ def test_waits_for_the_ledger_then_applies_in_order(run: Run, tmp_path: Path) ->
                 timeout=60,
                 settle=1.0,
             )
+            metrics = await scrape("mcpmon_revoker_consumer_lag{")
         finally:
             service.stop()
             counters = await asyncio.wait_for(task, 30)
@@ -67,6 +82,13 @@ def test_waits_for_the_ledger_then_applies_in_order(run: Run, tmp_path: Path) ->
         ("cmd-1", "applied"),
         ("cmd-2", "applied"),
     ]
+    assert 'mcpmon_revoker_acks_total{actuator="denylist",status="applied"} 3.0' in metrics
+    assert 'mcpmon_revoker_commands_total{mode="enforce"} 3.0' in metrics
+    assert "mcpmon_revoker_handle_seconds_count 3.0" in metrics
+    waits = [ln for ln in metrics.splitlines() if ln.startswith("mcpmon_revoker_ledger_unavail")]
+    assert float(waits[0].rsplit(" ", 1)[1]) >= 1  # Redis was down at first
+    lags = [ln for ln in metrics.splitlines() if ln.startswith("mcpmon_revoker_consumer_lag{")]
+    assert lags and all(ln.endswith(" 0.0") for ln in lags)
     events = [e["event"] for e in logs]
     assert "ledger_unavailable" in events
     applied = [e["command_id"] for e in logs if e["event"] == "revocation_applied"]

@@ -19,6 +19,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.kafka_io import produce, read_topics
+from monitor.metrics import CollectorRegistry, SinkMetrics
 from monitor.settings import Settings, load_settings
 from monitor.sinks.service import SinkCounters, SinkService, build_transport
 from tests.integration.workers import Run
@@ -37,6 +38,13 @@ def _settings(run: Run, **extra: str) -> Settings:
     return load_settings(env=env)
 
 
+def _lag(reg: CollectorRegistry) -> float | None:
+    values = [
+        s.value for m in reg.collect() if m.name == "mcpmon_sink_consumer_lag" for s in m.samples
+    ]
+    return sum(values) if values else None
+
+
 def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> None:
     port = free_port()
     settings = _settings(
@@ -51,6 +59,8 @@ def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> Non
     alerts = [alert(alert_id=f"k{i}") for i in range(3)]
     hec = HecBehaviour(TOKEN)
     servers: list[HecServer] = []
+    reg = CollectorRegistry()
+    stuck_lag: list[float | None] = []
 
     async def go() -> tuple[SinkCounters, SinkCounters]:
         await produce(
@@ -60,11 +70,12 @@ def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> Non
             + [(b"a1", b"{not an alert")]
             + [(b"a1", alerts[2].to_json())],
         )
-        service = SinkService(settings, build_transport(settings))
+        service = SinkService(settings, build_transport(settings), metrics=SinkMetrics(reg))
         task = asyncio.create_task(service.run())
         try:
             await asyncio.sleep(4)
             assert hec.events == []  # receiver down: nothing delivered, nothing committed
+            stuck_lag.append(_lag(reg))
             servers.append(HecServer(hec, port=port))
             deadline = time.monotonic() + 60
             while len(hec.events) < 3 and time.monotonic() < deadline:
@@ -87,6 +98,11 @@ def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> Non
         for s in servers:
             s.close()
     assert (first.delivered, first.deadletter) == (3, 1)
+    assert stuck_lag == [4.0]  # all four fetched, none handled while the receiver was down
+    assert _lag(reg) == 0.0
+    assert reg.get_sample_value("mcpmon_sink_delivered_total", {"sink": "splunk-hec"}) == 3
+    assert reg.get_sample_value("mcpmon_sink_deadletters_total", {"reason": "invalid"}) == 1
+    assert (reg.get_sample_value("mcpmon_sink_retries_total", {"sink": "splunk-hec"}) or 0) >= 1
     assert (second.delivered, second.deadletter) == (0, 0)  # all committed
     assert [b["event"]["alert_id"] for b in hec.events] == ["k0", "k1", "k2"]  # in order, once
     assert any(e["event"] == "sink_retry" for e in logs)
