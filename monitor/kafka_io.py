@@ -18,6 +18,27 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata
 KeyValue = tuple[bytes | None, bytes | None]
 
 
+def group_consumer(
+    bootstrap: str, topic: str, group_id: str, session_timeout_s: float
+) -> AIOKafkaConsumer:
+    """A consumer in ``group_id`` that commits by hand, after the work is done (at-least-once)."""
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=int(session_timeout_s * 1000),
+    )
+
+
+def acked_producer(bootstrap: str) -> AIOKafkaProducer:
+    """A producer whose sends count as done only once every in-sync replica has them."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
+    )
+
+
 async def produce(
     bootstrap: str,
     topic: str,

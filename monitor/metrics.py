@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from threading import Thread
 from typing import Any
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
@@ -264,6 +265,15 @@ class MetricsServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+def serve_if(registry: CollectorRegistry | None, port: int, addr: str) -> MetricsServer | None:
+    """Serve ``registry`` when there is one to serve; logs where (None: metrics are off)."""
+    if registry is None:
+        return None
+    server = serve(registry, port, addr)
+    structlog.get_logger("monitor.metrics").info("metrics_serving", addr=addr, port=server.port)
+    return server
 
 
 def serve(registry: CollectorRegistry, port: int, addr: str = "0.0.0.0") -> MetricsServer:

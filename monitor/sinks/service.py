@@ -22,18 +22,18 @@ from dataclasses import dataclass
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from monitor.kafka_io import acked_producer, group_consumer
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
-    MetricsServer,
     SinkMetrics,
     deadletter_reason_class,
-    serve,
+    serve_if,
 )
 from monitor.outputs import Alert
 from monitor.replay import deadletter_record
@@ -213,21 +213,12 @@ class SinkService:
                 ),
             ],
         )
-        consumer = AIOKafkaConsumer(
-            s.topic_alerts,
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=group_id(s),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(s.kafka_session_timeout_seconds * 1000),
+        consumer = group_consumer(
+            s.kafka_bootstrap, s.topic_alerts, group_id(s), s.kafka_session_timeout_seconds
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=2, enable_idempotence=False
-        )
-        server: MetricsServer | None = None
-        if self._serve and self.metrics is not None:
-            server = serve(self.metrics.registry, s.sink_metrics_port, s.metrics_addr)
-            log.info("metrics_serving", addr=s.metrics_addr, port=server.port)
+        producer = acked_producer(s.kafka_bootstrap)
+        registry = self.metrics.registry if self._serve and self.metrics is not None else None
+        server = serve_if(registry, s.sink_metrics_port, s.metrics_addr)
         try:
             await producer.start()
             await consumer.start()
