@@ -9,6 +9,7 @@ bounded: a helper that cannot finish in its timeout raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -37,6 +38,21 @@ def acked_producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
     )
+
+
+async def shut_down(
+    consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, task: asyncio.Task[None] | None
+) -> None:
+    """Stop a consume-produce loop's helper task, consumer and producer; errors while stopping
+    are swallowed (the loop is ending either way, and uncommitted work is redelivered)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    with contextlib.suppress(Exception):
+        await consumer.stop()
+    with contextlib.suppress(Exception):
+        await producer.stop()
 
 
 async def produce(

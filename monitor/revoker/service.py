@@ -26,7 +26,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from monitor.kafka_io import acked_producer, group_consumer
+from monitor.kafka_io import acked_producer, group_consumer, shut_down
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
@@ -145,14 +145,7 @@ class RevokerService:
                     if self._stop.is_set():
                         break
         finally:
-            if lag_task is not None:
-                lag_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await lag_task
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            await shut_down(consumer, producer, lag_task)
             await self.revoker.aclose()
             if server is not None:
                 server.close()

@@ -27,7 +27,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from monitor.kafka_io import acked_producer, group_consumer
+from monitor.kafka_io import acked_producer, group_consumer, shut_down
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
@@ -256,14 +256,7 @@ class SinkService:
                     if self.deliverer.stopped:
                         break
         finally:
-            if lag_task is not None:
-                lag_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await lag_task
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            await shut_down(consumer, producer, lag_task)
             await self.transport.aclose()
             if server is not None:
                 server.close()
