@@ -13,8 +13,9 @@ Per-event sequence, and why:
 3. The agents the engine marked dirty are written to the table: one record
    per changed agent and event, holding its state snapshot *and* its outbox
    (:mod:`monitor.worker.store`). Writing inside the event's own iteration
-   ties the state to the offset: Faust commits an offset only after the
-   event is acked (the next iteration) and after flushing the producer, so a
+   ties the state to the offset: the agent acks the event only after its
+   table write (never automatically, see ``_agent``), and Faust commits an
+   acked offset only after flushing the producer, so a
    committed offset always has its state and outputs in Kafka. Batching the
    writes over several events would let an offset be committed before the
    state it depends on.
@@ -151,8 +152,16 @@ class WorkerApp:
 
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
+        # Acked by hand, after the event's table write: Faust's stream acks the
+        # current event in a ``finally`` when the agent is cancelled (a graceful
+        # stop, a rebalance), so an automatic ack could commit an offset whose
+        # state write never happened and the next owner would skip the event.
+        # Unacked, a cancelled event is redelivered: dropped by the event-id
+        # dedup if its state reached the changelog, processed again if not.
+        stream = stream.noack()
         async for event in stream.events():
             await self.on_message(event.message, event.value)
+            await stream.ack(event)
 
     async def on_message(self, msg: Any, value: bytes | None) -> None:
         proc = self.processor
