@@ -11,9 +11,11 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from monitor.core import EngineSettings
+from monitor.core.redact import RedactionRules, Redactor
 from monitor.errors import MonitorError
 
 ENV_PREFIX = "MCPMON_"
@@ -33,6 +35,14 @@ class Settings(BaseModel):
         5.0, ge=0, description="Clock difference forgiven on expiry/revocation"
     )
     allowed_lateness_seconds: float = Field(0.0, ge=0, description="Event-time watermark lag")
+    # ---- alert redaction (monitor/core/redact.py), before an alert leaves worker or replay
+    redact_secrets: bool = Field(
+        True, description="Redact tokens, keys, passwords and secret key=value pairs in alerts"
+    )
+    redact_emails: bool = Field(False, description="Also redact e-mail addresses in alerts")
+    redact_patterns: str = Field(
+        "", description='Extra regular expressions to redact, as a JSON list: ["acct-[0-9]+"]'
+    )
 
     # ---- streaming worker (mcpmon worker, bench kafka); see monitor/worker/__init__.py
     kafka_bootstrap: str = Field(
@@ -215,7 +225,28 @@ class Settings(BaseModel):
             force_observe=self.force_observe,
             clock_skew_seconds=self.clock_skew_seconds,
             allowed_lateness_seconds=self.allowed_lateness_seconds,
+            redaction=self.redaction(),
         )
+
+    def redaction(self) -> RedactionRules:
+        """The alert redaction rules (monitor/core/redact.py) these settings ask for."""
+        extra: object = []
+        if self.redact_patterns.strip():
+            try:
+                extra = orjson.loads(self.redact_patterns)
+            except orjson.JSONDecodeError:
+                extra = None
+        if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
+            raise MonitorError(
+                "setting redact_patterns (MCPMON_REDACT_PATTERNS): a JSON list of regular "
+                f"expressions, not {self.redact_patterns!r}"
+            )
+        rules = RedactionRules(self.redact_secrets, self.redact_emails, tuple(extra))
+        try:
+            Redactor(rules)
+        except ValueError as err:
+            raise MonitorError(f"setting redact_patterns (MCPMON_REDACT_PATTERNS): {err}") from None
+        return rules
 
 
 def load_settings(

@@ -13,7 +13,11 @@ way for every detector:
   e.g. "task ended") always do. A target already commanded for this agent is
   not commanded again;
 - **mode** — the charter's ``observe``/``enforce`` (observe when no charter
-  applies or the engine is forced to shadow mode) is stamped on both.
+  applies or the engine is forced to shadow mode) is stamped on both;
+- **redaction** — reasons, details and the free-text ids of an alert (and a
+  command's reason) pass through the :class:`~monitor.core.redact.Redactor` before
+  they are built, so what an agent put in its arguments never reaches a SIEM
+  as a readable secret. Ids are computed before redaction: they do not change.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from functools import lru_cache
 from monitor.core.detectors.base import Finding
 from monitor.core.frameworks import frameworks_for
 from monitor.core.policy import CompiledCharter
+from monitor.core.redact import Redactor
 from monitor.core.state import MAX_ALERTED, MAX_COMMANDED, T_SPONSOR, AgentState
 from monitor.outputs import SEVERITY_RANK, Alert, CharterClause, Frameworks, RevocationCommand
 
@@ -42,12 +47,19 @@ def stable_id(*parts: str) -> str:
 
 
 class DecisionStep:
-    __slots__ = ("dedup_seconds", "force_observe", "revoke_rank")
+    __slots__ = ("dedup_seconds", "force_observe", "redact", "revoke_rank")
 
-    def __init__(self, dedup_seconds: float, revoke_min_severity: str, force_observe: bool) -> None:
+    def __init__(
+        self,
+        dedup_seconds: float,
+        revoke_min_severity: str,
+        force_observe: bool,
+        redact: Redactor | None = None,
+    ) -> None:
         self.dedup_seconds = dedup_seconds
         self.revoke_rank = SEVERITY_RANK[revoke_min_severity]
         self.force_observe = force_observe
+        self.redact = redact if redact else None  # a Redactor with no rules: none
 
     def decide(
         self,
@@ -76,6 +88,14 @@ class DecisionStep:
                 if who is None and f.task_id is not None:
                     task = st.tasks.get(f.task_id)
                     who = task[T_SPONSOR] if task is not None else None
+                reason, details, cred = f.reason, f.details, credential_id
+                task_id, session_id = f.task_id, f.session_id
+                if self.redact is not None:
+                    r = self.redact
+                    reason = r(reason)
+                    details = {k: r.value(v) for k, v in details.items()}
+                    who, cred = r.optional(who), r.optional(cred)
+                    task_id, session_id = r.optional(task_id), r.optional(session_id)
                 alert = Alert(
                     alert_id=stable_id(st.agent_id, f.detector, f.key, f.dedup, first),
                     ts=when,
@@ -84,7 +104,7 @@ class DecisionStep:
                     detector=f.detector,
                     severity=f.severity,
                     score=f.score,
-                    reason=f.reason,
+                    reason=reason,
                     evidence=f.evidence,
                     clause=CharterClause(
                         charter=charter.pattern if charter else None,
@@ -94,11 +114,11 @@ class DecisionStep:
                     ),
                     frameworks=_cached_frameworks(f.detector),
                     mode=mode,
-                    task_id=f.task_id,
+                    task_id=task_id,
                     sponsor=who,
-                    session_id=f.session_id,
-                    credential_id=credential_id,
-                    details=f.details,
+                    session_id=session_id,
+                    credential_id=cred,
+                    details=details,
                 )
                 alerts.append(alert)
                 alert_ids.append(alert.alert_id)
@@ -118,7 +138,7 @@ class DecisionStep:
                     credential_ids=creds,
                     task_id=f.task_id,
                     session_id=f.session_id if f.revoke == "session" else None,
-                    reason=f.reason,
+                    reason=f.reason if self.redact is None else self.redact(f.reason),
                     alert_ids=alert_ids,
                     mode=mode,
                 )

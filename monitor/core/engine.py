@@ -28,6 +28,7 @@ from monitor.core.decision import DecisionStep
 from monitor.core.detectors import REGISTRY, CallContext, Detector, Finding
 from monitor.core.detectors.lingering import LingeringAccess
 from monitor.core.policy import CharterSet, CompiledCharter
+from monitor.core.redact import DEFAULT_REDACTION, RedactionRules, Redactor
 from monitor.core.state import S_END_EVENT, S_ENDED, AgentState
 from monitor.errors import CharterError, DecodeError
 from monitor.events import (
@@ -53,6 +54,7 @@ class EngineSettings:
     clock_skew_seconds: float = 5.0
     allowed_lateness_seconds: float = 0.0
     detectors: tuple[str, ...] = ()  # empty: every registered detector
+    redaction: RedactionRules = DEFAULT_REDACTION  # applied to alerts before they leave
 
 
 @dataclass(slots=True)
@@ -100,7 +102,10 @@ class Engine:
         ]
         self._by_name = {d.name: d for d in self.detectors}
         self.decision = DecisionStep(
-            settings.alert_dedup_seconds, settings.revoke_min_severity, settings.force_observe
+            settings.alert_dedup_seconds,
+            settings.revoke_min_severity,
+            settings.force_observe,
+            Redactor(settings.redaction),
         )
         self.max_ts = float("-inf")
         self._timers: list[tuple[float, str]] = []
