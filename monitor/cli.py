@@ -38,12 +38,16 @@ def _engine(charters_dir: str, args: argparse.Namespace):  # type: ignore[no-unt
 
 # ---------------------------------------------------------------- replay
 def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.outputs import RevocationCommand
     from monitor.replay import replay_file
+    from monitor.signing import CommandSigner
 
     engine = _engine(args.charters, args)
     if args.events != "-" and not Path(args.events).is_file():
         raise MonitorError(f"events file not found: {args.events}")
-    summary = replay_file(args.events, engine, args.out, progress=sys.stderr)
+    ring = _settings(args).command_keyring()  # sign as the worker does, when it has a key
+    encode = CommandSigner(ring).encode if ring is not None else RevocationCommand.to_json
+    summary = replay_file(args.events, engine, args.out, progress=sys.stderr, encode_command=encode)
     if args.json:
         sys.stdout.write(
             orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"

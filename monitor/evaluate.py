@@ -626,9 +626,8 @@ def evaluate(
             elif sc is not None:
                 spans.setdefault(ev.agent_id, []).append((t - sc.minutes * 60, t + sc.minutes * 60))
         last_ts = t if last_ts is None else max(last_ts, t)
-        try:
-            decision = engine.process(ev)
-        except DecodeError:  # a charter_updated carrying an invalid charter
+        decision = engine.process(ev)
+        if ev.type == "charter_updated" and decision.alerts:  # refused: charter_rejected
             report.bad_events += 1
             continue
         score(decision.alerts)

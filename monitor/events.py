@@ -118,6 +118,11 @@ class CharterUpdated(_Event):
 
     type: Literal["charter_updated"] = "charter_updated"
     charter: dict[str, Any]
+    signature: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None,
+        description="Extension: hmac-sha256:<key id>:<base64url> over the charter "
+        "(monitor/signing.py, mcpmon sign-charter); required when the monitor has charter keys",
+    )
 
 
 class AlertFeedback(_Event):

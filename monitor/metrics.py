@@ -93,6 +93,8 @@ def deadletter_reason_class(reason: str) -> str:
         return "engine_error"
     if reason.startswith("invalid revocation command") or reason.startswith("invalid alert"):
         return "invalid"
+    if reason.startswith("refused revocation command"):
+        return "refused"  # forged, unsigned or expired (monitor/revoker/gate.py)
     return "invalid_event"
 
 

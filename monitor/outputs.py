@@ -84,6 +84,19 @@ class RevocationCommand(_Out):
     reason: str
     alert_ids: list[str] = Field(default_factory=list)
     mode: Mode
+    signature: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Extension: hmac-sha256:<key id>:<base64url> over the other fields "
+        "(monitor/signing.py); absent when the monitor has no signing key",
+    )
+
+    def to_json(self) -> bytes:
+        """Without a ``signature`` key when unsigned: the bytes of contract v1."""
+        doc = self.model_dump(mode="json")
+        if doc["signature"] is None:
+            del doc["signature"]
+        return orjson.dumps(doc)
 
 
 class RevocationAck(_Out):

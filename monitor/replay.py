@@ -12,7 +12,7 @@ import base64
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +22,7 @@ import orjson
 from monitor.core import Decision, Engine
 from monitor.errors import DecodeError
 from monitor.events import decode_event
+from monitor.outputs import RevocationCommand
 
 
 @dataclass(slots=True)
@@ -114,7 +115,9 @@ def replay_lines(
     revocations_out: IO[bytes],
     deadletter_out: IO[bytes],
     progress: IO[str] | None = None,
+    encode_command: Callable[[RevocationCommand], bytes] = RevocationCommand.to_json,
 ) -> ReplaySummary:
+    """``encode_command``: e.g. :meth:`monitor.signing.CommandSigner.encode` to sign commands."""
     s = ReplaySummary()
     bar = _Progress(progress)
     start = time.monotonic()
@@ -140,7 +143,7 @@ def replay_lines(
             alerts_out.write(a.to_json() + b"\n")
             s.alerts[a.detector] += 1
         for r in decision.revocations:
-            revocations_out.write(r.to_json() + b"\n")
+            revocations_out.write(encode_command(r) + b"\n")
             s.revocations[r.mode] += 1
         if n & 0x3FF == 0:
             bar.tick(s, start)
@@ -166,7 +169,11 @@ def read_lines(path: str) -> Iterator[bytes]:
 
 
 def replay_file(
-    events: str, engine: Engine, out_dir: str | Path, progress: IO[str] | None = None
+    events: str,
+    engine: Engine,
+    out_dir: str | Path,
+    progress: IO[str] | None = None,
+    encode_command: Callable[[RevocationCommand], bytes] = RevocationCommand.to_json,
 ) -> ReplaySummary:
     """Replay ``events`` (a path or ``-``) and write the three output files into ``out_dir``."""
     out = Path(out_dir)
@@ -176,4 +183,4 @@ def replay_file(
         open(out / "revocations.jsonl", "wb") as r,
         open(out / "deadletter.jsonl", "wb") as d,
     ):
-        return replay_lines(read_lines(events), engine, a, r, d, progress)
+        return replay_lines(read_lines(events), engine, a, r, d, progress, encode_command)

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from monitor.core import EngineSettings
 from monitor.core.redact import RedactionRules, Redactor
 from monitor.errors import MonitorError
+from monitor.signing import Keyring, parse_keyring
 
 ENV_PREFIX = "MCPMON_"
 
@@ -42,6 +43,21 @@ class Settings(BaseModel):
     redact_emails: bool = Field(False, description="Also redact e-mail addresses in alerts")
     redact_patterns: str = Field(
         "", description='Extra regular expressions to redact, as a JSON list: ["acct-[0-9]+"]'
+    )
+
+    # ---- signatures; see monitor/signing.py and README "Signed commands and charters"
+    command_signing_keys: SecretStr = Field(
+        SecretStr(""),
+        description="KEY_ID:SECRET[,KEY_ID:SECRET...] (secrets >= 16 bytes): the worker and "
+        "replay sign revocation commands with the first key; the revoker accepts any of them "
+        "and refuses unsigned or badly signed commands. Empty: commands are unsigned and "
+        "accepted unsigned (a warning at start)",
+    )
+    charter_signing_keys: SecretStr = Field(
+        SecretStr(""),
+        description="KEY_ID:SECRET[,...]: a charter_updated event must carry a signature by one "
+        "of these keys (mcpmon sign-charter), else it is refused with a charter_rejected "
+        "alert. Empty: charter updates are accepted unsigned (a warning at start)",
     )
 
     # ---- streaming worker (mcpmon worker, bench kafka); see monitor/worker/__init__.py
@@ -159,6 +175,13 @@ class Settings(BaseModel):
     revoker_timeout_seconds: float = Field(
         5.0, gt=0, le=120, description="Per request (HTTP, Redis) timeout of an actuator"
     )
+    revoker_command_max_age_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        description="With command_signing_keys: a command whose ts is further than this from "
+        "the revoker's clock (older, or in the future) is refused as a replay; must exceed the "
+        "worst worker lag; 0: no limit",
+    )
     revoker_oauth_url: str = Field("", description="RFC 7009 revocation endpoint")
     revoker_oauth_client_id: str = Field("", description="Client id (HTTP Basic client auth)")
     revoker_oauth_client_secret: SecretStr = Field(SecretStr(""), description="Client secret")
@@ -226,6 +249,7 @@ class Settings(BaseModel):
             clock_skew_seconds=self.clock_skew_seconds,
             allowed_lateness_seconds=self.allowed_lateness_seconds,
             redaction=self.redaction(),
+            charter_keys=self.charter_keyring(),
         )
 
     def redaction(self) -> RedactionRules:
@@ -247,6 +271,24 @@ class Settings(BaseModel):
         except ValueError as err:
             raise MonitorError(f"setting redact_patterns (MCPMON_REDACT_PATTERNS): {err}") from None
         return rules
+
+    def command_keyring(self) -> Keyring | None:
+        """The revocation-command keys, or None when commands are unsigned."""
+        return parse_keyring(
+            self.command_signing_keys.get_secret_value(), "MCPMON_COMMAND_SIGNING_KEYS"
+        )
+
+    def charter_keyring(self) -> Keyring | None:
+        """The charter-update keys, or None when charter updates need no signature."""
+        return parse_keyring(
+            self.charter_signing_keys.get_secret_value(), "MCPMON_CHARTER_SIGNING_KEYS"
+        )
+
+    @model_validator(mode="after")
+    def _keyrings_parse(self) -> Settings:
+        self.command_keyring()  # a bad key setting fails at load, naming the variable
+        self.charter_keyring()
+        return self
 
 
 def load_settings(

@@ -23,14 +23,14 @@ from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.charter import Charter, parse_charter
+from monitor.charter import Charter
+from monitor.core.charter_update import check_update
 from monitor.core.decision import DecisionStep
 from monitor.core.detectors import REGISTRY, CallContext, Detector, Finding
 from monitor.core.detectors.lingering import LingeringAccess
 from monitor.core.policy import CharterSet, CompiledCharter
 from monitor.core.redact import DEFAULT_REDACTION, RedactionRules, Redactor
 from monitor.core.state import S_END_EVENT, S_ENDED, AgentState
-from monitor.errors import CharterError, DecodeError
 from monitor.events import (
     CharterUpdated,
     CredentialIssued,
@@ -42,6 +42,7 @@ from monitor.events import (
     ToolCall,
 )
 from monitor.outputs import Alert, RevocationCommand, Severity
+from monitor.signing import Keyring
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class EngineSettings:
     clock_skew_seconds: float = 5.0
     allowed_lateness_seconds: float = 0.0
     detectors: tuple[str, ...] = ()  # empty: every registered detector
+    charter_keys: Keyring | None = None  # charter_updated must be signed by one; None: unsigned ok
     redaction: RedactionRules = DEFAULT_REDACTION  # applied to alerts before they leave
 
 
@@ -125,7 +127,7 @@ class Engine:
         return self.max_ts - self.settings.allowed_lateness_seconds
 
     def process(self, event: Any) -> Decision:
-        """Apply one decoded event. Raises :class:`DecodeError` only for a bad charter update."""
+        """Apply one decoded event (a refused charter update is a ``charter_rejected`` alert)."""
         stats = self.stats
         if isinstance(event, CharterUpdated):
             stats["events"] += 1
@@ -312,10 +314,14 @@ class Engine:
         return Decision(alerts, commands)
 
     def _charter_updated(self, ev: CharterUpdated) -> Decision:
-        try:
-            charter = parse_charter(ev.charter, name=f"charter_updated {ev.event_id}")
-        except CharterError as err:
-            raise DecodeError(f"invalid charter: {err}", "charter") from None
-        self.charters.put(charter)
+        """Applied whole, or refused whole with an alert: see :mod:`monitor.core.charter_update`."""
+        pattern = ev.charter.get("agent")
+        current = self.charters.get(pattern) if isinstance(pattern, str) else None
+        checked = check_update(ev, self.settings.charter_keys, current)
+        if isinstance(checked, Alert):
+            self.stats["charter_rejected"] += 1
+            self.stats[f"alerts.{checked.detector}"] += 1
+            return Decision([checked])
+        self.charters.put(checked)
         self.stats["charter_updated"] += 1
         return NOTHING

@@ -40,6 +40,8 @@ _BY_DETECTOR: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     "rate_limit": (("ASI02", "ASI08"), ("L4",), ("MEASURE", "MANAGE")),
     "behaviour_anomaly": (("ASI01", "ASI10"), ("L5",), ("MEASURE",)),
     "standing_privilege": (("ASI03",), ("L6",), ("GOVERN",)),
+    # a forged or broken policy update: the control plane itself is attacked
+    "charter_rejected": (("ASI03", "ASI07"), ("L6",), ("GOVERN", "MANAGE")),
 }
 
 

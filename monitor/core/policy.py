@@ -183,6 +183,10 @@ class CharterSet:
         self.version += 1
         return compiled
 
+    def get(self, pattern: str) -> CompiledCharter | None:
+        """The charter whose ``agent`` is exactly ``pattern``, if one is in force."""
+        return self._by_pattern.get(pattern)
+
     def __len__(self) -> int:
         return len(self._by_pattern)
 

@@ -37,6 +37,7 @@ from monitor.metrics import (
 from monitor.outputs import RevocationCommand
 from monitor.replay import deadletter_record
 from monitor.revoker.exceptions import LedgerUnavailable
+from monitor.revoker.gate import REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.revoker.revoker import Handled, Revoker
 from monitor.settings import Settings
 from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
@@ -63,6 +64,7 @@ class Counters:
     acks: dict[str, int] = field(default_factory=dict)
     alerts: int = 0
     deadletter: int = 0
+    refused: int = 0  # forged, unsigned or expired: dead-lettered and alerted, never applied
 
 
 class RevokerService:
@@ -73,11 +75,16 @@ class RevokerService:
         *,
         metrics: RevokerMetrics | None = None,
         perf: Callable[[], float] = time.perf_counter,
+        gate: CommandGate | None = None,
     ) -> None:
         """``metrics`` None: built (and served by :meth:`run`) when
-        ``settings.revoker_metrics_port`` is set, else the revoker's own, if any."""
+        ``settings.revoker_metrics_port`` is set, else the revoker's own, if any.
+        ``gate`` None: built from the settings' command keys and maximum age."""
         self.settings = settings
         self.revoker = revoker
+        self.gate = gate or CommandGate(
+            settings.command_keyring(), settings.revoker_command_max_age_seconds
+        )
         self._serve = False
         if metrics is None and revoker.metrics is None and settings.revoker_metrics_port:
             metrics = RevokerMetrics(CollectorRegistry())
@@ -119,7 +126,14 @@ class RevokerService:
             topic=s.topic_revocations,
             group=s.revoker_group_id,
             actuators=[a.name for a in self.revoker.actuators],
+            authenticated=self.gate.authenticates,
         )
+        if not self.gate.authenticates:
+            log.warning(
+                "revocation_commands_unauthenticated",
+                detail="MCPMON_COMMAND_SIGNING_KEYS is empty: every well-formed command on "
+                f"{s.topic_revocations} is carried out, whoever wrote it",
+            )
         try:
             while not self._stop.is_set():
                 batch = await consumer.getmany(timeout_ms=300)
@@ -155,6 +169,7 @@ class RevokerService:
                 acks=self.counters.acks,
                 alerts=self.counters.alerts,
                 deadletter=self.counters.deadletter,
+                refused=self.counters.refused,
             )
         return self.counters
 
@@ -167,18 +182,27 @@ class RevokerService:
         except ValidationError as err:
             e = err.errors(include_url=False)[0]
             where = ".".join(str(x) for x in e["loc"]) or None
-            reason = f"invalid revocation command: {e['msg']}"
-            self.counters.deadletter += 1
-            if self.metrics is not None:
-                self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
-            log.warning(
-                "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
+            await self._dead(producer, rec, raw, f"invalid revocation command: {e['msg']}", where)
+            return True
+        refused = self.gate.check(cmd, self.revoker.clock())
+        if refused is not None:
+            # never applied, never acked (see monitor/revoker/gate.py): dead letter + alert
+            self.counters.refused += 1
+            alert = refused_alert(cmd, raw, refused, self.revoker.clock())
+            log.error(
+                "revocation_refused",
+                command_id=cmd.command_id,
+                agent_id=cmd.agent_id,
+                reason=refused,
+                partition=rec.partition,
+                offset=rec.offset,
             )
-            dead = deadletter_record(
-                raw, reason, where, topic=rec.topic, partition=rec.partition, offset=rec.offset
+            fut = await producer.send(
+                s.topic_alerts, key=alert.agent_id.encode(), value=alert.to_json()
             )
-            fut = await producer.send(s.topic_deadletter, key=rec.key, value=orjson.dumps(dead))
+            await self._dead(producer, rec, raw, f"{REFUSED_PREFIX}: {refused}", "signature")
             await fut
+            self.counters.alerts += 1
             return True
         t0 = self.perf()
         handled = await self._handle(cmd)
@@ -202,6 +226,28 @@ class RevokerService:
             self.counters.acks[a.status] = self.counters.acks.get(a.status, 0) + 1
         self.counters.alerts += len(handled.alerts)
         return True
+
+    async def _dead(
+        self,
+        producer: AIOKafkaProducer,
+        rec: ConsumerRecord,
+        raw: bytes,
+        reason: str,
+        where: str | None,
+    ) -> None:
+        self.counters.deadletter += 1
+        if self.metrics is not None:
+            self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
+        log.warning(
+            "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
+        )
+        dead = deadletter_record(
+            raw, reason, where, topic=rec.topic, partition=rec.partition, offset=rec.offset
+        )
+        fut = await producer.send(
+            self.settings.topic_deadletter, key=rec.key, value=orjson.dumps(dead)
+        )
+        await fut
 
     async def _handle(self, cmd: RevocationCommand) -> Handled | None:
         delay = 0.5

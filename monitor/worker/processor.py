@@ -33,7 +33,9 @@ from monitor.core.state import AgentState
 from monitor.errors import DecodeError
 from monitor.events import MAX_MESSAGE_BYTES, CharterUpdated, decode_event
 from monitor.metrics import WorkerMetrics, deadletter_reason_class
+from monitor.outputs import RevocationCommand
 from monitor.replay import deadletter_record
+from monitor.signing import CommandSigner
 from monitor.worker.store import PartitionStates, Record, Restored
 
 __all__ = ["Outcome", "OutputTopics", "Processor", "Record"]
@@ -90,8 +92,11 @@ class Processor:
         *,
         idle_seconds: float = 0.0,
         metrics: WorkerMetrics | None = None,
+        signer: CommandSigner | None = None,
     ) -> None:
         self.charters = charters
+        # signed JSON when the monitor has a command key (monitor/signing.py), else contract v1
+        self.encode_command = signer.encode if signer is not None else RevocationCommand.to_json
         self.settings = settings or EngineSettings()
         self.topics = topics or OutputTopics()
         self.idle_seconds = idle_seconds
@@ -168,7 +173,7 @@ class Processor:
         self.counters["events"] += 1
         if self.metrics is not None:
             self.metrics.events.labels(event.type).inc()
-        if type(event) is CharterUpdated:
+        if type(event) is CharterUpdated and not decision.alerts:  # alerts: refused, keep it here
             self._charters_applied_here.add(event.event_id)
             pattern = str(event.charter.get("agent", ""))
             out.notes.append(Record(self.topics.charters, pattern.encode(), raw))
@@ -240,9 +245,7 @@ class Processor:
             self._charters_applied_here.discard(event.event_id)
             return False
         engine = Engine(self.charters, self.settings, {})  # applies to the shared CharterSet
-        try:
-            engine.process(event)
-        except DecodeError:
+        if engine.process(event).alerts:  # refused (unsigned, invalid): the previous one stays
             self.counters["charter_broadcast_invalid"] += 1
             return False
         self.counters["charter_broadcast_applied"] += 1
@@ -257,7 +260,7 @@ class Processor:
             hold(a.agent_id, rec)
             dirty.add(a.agent_id)
         for r in decision.revocations:
-            rec = Record(self.topics.revocations, r.agent_id.encode(), r.to_json())
+            rec = Record(self.topics.revocations, r.agent_id.encode(), self.encode_command(r))
             out.decisions.append(rec)
             hold(r.agent_id, rec)
             dirty.add(r.agent_id)

@@ -14,6 +14,7 @@ from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
 from monitor.metrics import CollectorRegistry, WorkerMetrics, serve
 from monitor.settings import Settings
+from monitor.signing import CommandSigner
 from monitor.worker.charters import CharterFeed
 from monitor.worker.processor import OutputTopics, Processor
 from monitor.worker.topics import ensure_topics, worker_topics
@@ -37,9 +38,26 @@ def configure_logging(level: str = "info") -> None:
     )
 
 
+def warn_unsigned(settings: Settings, log: Any) -> None:
+    """Say loudly at start what is not authenticated (see README, signed commands)."""
+    if settings.command_keyring() is None:
+        log.warning(
+            "revocation_commands_unsigned",
+            detail="MCPMON_COMMAND_SIGNING_KEYS is empty: revocation commands are published "
+            "unsigned, and a revoker without keys cannot tell them from forged ones",
+        )
+    if settings.charter_keyring() is None:
+        log.warning(
+            "charter_updates_unauthenticated",
+            detail="MCPMON_CHARTER_SIGNING_KEYS is empty: any charter_updated event on the "
+            "events topic is applied, whoever sent it",
+        )
+
+
 def build_processor(
     settings: Settings, charters_dir: str, metrics: WorkerMetrics | None = None
 ) -> Processor:
+    ring = settings.command_keyring()
     return Processor(
         CharterSet(load_charter_dir(charters_dir)),
         settings.engine(),
@@ -51,6 +69,7 @@ def build_processor(
         ),
         idle_seconds=settings.watermark_idle_seconds,
         metrics=metrics,
+        signer=CommandSigner(ring) if ring is not None else None,
     )
 
 
@@ -75,6 +94,7 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
         charters=len(processor.charters),
         watermark_idle_seconds=settings.watermark_idle_seconds,
     )
+    warn_unsigned(settings, log)
     if metrics is not None:
         server = serve(metrics.registry, settings.worker_metrics_port, settings.metrics_addr)
         log.info("metrics_serving", addr=settings.metrics_addr, port=server.port)

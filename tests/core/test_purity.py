@@ -68,6 +68,7 @@ def test_core_only_imports_the_contract_modules_of_the_package() -> None:
         "monitor.charter",
         "monitor.outputs",
         "monitor.errors",
+        "monitor.signing",  # HMAC over canonical JSON, stdlib only: checked below
     }
     for f in sorted(CORE.rglob("*.py")):
         for node in ast.walk(ast.parse(f.read_text())):
@@ -79,3 +80,16 @@ def test_core_only_imports_the_contract_modules_of_the_package() -> None:
                 assert any(node.module == a or node.module.startswith(a + ".") for a in allowed), (
                     f"{f.name} imports {node.module}"
                 )
+
+
+def test_the_signing_module_the_core_uses_is_pure_too() -> None:
+    f = CORE.parent / "signing.py"
+    tree = ast.parse(f.read_text())
+    assert not _imports(tree) & FORBIDDEN_MODULES
+    assert not _dotted_calls(tree) & FORBIDDEN_CALLS
+    package = {
+        n.module
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("monitor")
+    }
+    assert package <= {"monitor.errors", "monitor.outputs"}, package

@@ -231,9 +231,11 @@ def test_charter_updates_are_broadcast_and_applied_once_everywhere() -> None:
     assert not here.apply_charter_broadcast(note.value)  # its own echo is skipped
     bad = _ev("c2", "00:00", "x", "charter_updated", charter={"agent": "x", "kind": "nope"})
     assert not there.apply_charter_broadcast(bad)
-    dead = here.handle(1, 8, bad)
-    assert dead.notes[0].topic == "mcp.deadletter"
-    assert "invalid charter" in orjson.loads(dead.notes[0].value)["reason"]
+    refused = here.handle(1, 8, bad)
+    assert not refused.notes  # not broadcast: it would replace x's record on the compacted topic
+    (alert,) = refused.decisions
+    assert alert.topic == "mcp.alerts"
+    assert orjson.loads(alert.value)["detector"] == "charter_rejected"
 
 
 def test_undelivered_outputs_are_stored_with_the_state_and_published_again_on_restore() -> None:

@@ -1,0 +1,65 @@
+"""The revoker's door: forged, unsigned and replayed-expired commands are refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from monitor.outputs import Alert
+from monitor.revoker.gate import REFUSED_DETECTOR, CommandGate, refused_alert
+from monitor.signing import CommandSigner, parse_keyring
+from tests.revoker.support import T0, command
+
+KEYS = parse_keyring("mon-1:0123456789abcdef0123")
+FORGER = parse_keyring("mon-1:someone-else-s-key-0000")
+assert KEYS is not None and FORGER is not None
+GATE = CommandGate(KEYS, max_age_seconds=3600)
+SIGNED = CommandSigner(KEYS).sign(command())
+
+
+def test_a_fresh_command_signed_by_the_monitor_passes() -> None:
+    assert GATE.check(SIGNED, T0) is None
+    assert GATE.check(SIGNED, T0 + timedelta(seconds=3600)) is None  # the edge of the window
+
+
+@pytest.mark.parametrize(
+    ("cmd", "why"),
+    [
+        (command(), "unsigned"),
+        (CommandSigner(FORGER).sign(command()), "bad signature (key mon-1)"),
+        (SIGNED.model_copy(update={"agent_id": "spiffe://corp/agents/victim"}), "bad signature"),
+        (SIGNED.model_copy(update={"mode": "observe"}), "bad signature"),
+    ],
+)
+def test_forged_or_unsigned_commands_are_refused(cmd: object, why: str) -> None:
+    assert (GATE.check(cmd, T0) or "").startswith(why)  # type: ignore[arg-type]
+
+
+def test_a_replayed_command_older_than_the_window_is_refused() -> None:
+    why = GATE.check(SIGNED, T0 + timedelta(seconds=3601))
+    assert why is not None and why.startswith("expired: issued 3601 s ago")
+    future = CommandSigner(KEYS).sign(command(ts=T0 + timedelta(days=1)))
+    assert (GATE.check(future, T0) or "").startswith("dated 86400 s in the future")
+
+
+def test_no_window_means_no_age_check() -> None:
+    assert CommandGate(KEYS, 0).check(SIGNED, T0 + timedelta(days=3650)) is None
+
+
+def test_without_keys_every_command_passes_as_before() -> None:
+    gate = CommandGate(None)
+    assert not gate.authenticates
+    assert gate.check(command(), T0 + timedelta(days=3650)) is None
+
+
+def test_the_refusal_alert_is_valid_deterministic_and_says_nothing_was_revoked() -> None:
+    raw = command().to_json()
+    a = refused_alert(command(), raw, "unsigned", T0)
+    b = refused_alert(command(), raw, "unsigned", T0 + timedelta(seconds=5))
+    assert Alert.model_validate_json(a.to_json()) == a
+    assert a.alert_id == b.alert_id and a.detector == REFUSED_DETECTOR
+    assert a.severity == "critical" and "Nothing was revoked" in a.reason
+    assert a.details["command_id"] == "cmd-1" and a.details["refused"] == "unsigned"
+    stale = refused_alert(command(), raw, "expired: issued 9 s ago", T0)
+    assert stale.severity == "high" and stale.reason.startswith("replayed or stale")
