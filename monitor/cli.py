@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from monitor.errors import CharterError, MonitorError
+from monitor.proxy.command import add_proxy_parser
 from monitor.revoker.command import add_revoker_parser
 from monitor.sinks.command import add_sink_parser
 from monitor.tap.command import add_tap_parser
@@ -404,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     fb.add_argument("--to-file", metavar="EVENTS.jsonl", help="append here instead of Kafka")
     fb.set_defaults(func=cmd_feedback)
     add_tap_parser(sub)  # mcpmon tap: monitor/tap/command.py
+    add_proxy_parser(sub)  # mcpmon proxy: monitor/proxy/command.py
     add_revoker_parser(sub)  # mcpmon revoker: monitor/revoker/command.py
     add_sink_parser(sub)  # mcpmon sink: monitor/sinks/command.py
     return p

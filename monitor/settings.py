@@ -241,6 +241,30 @@ class Settings(BaseModel):
         5.0, gt=0, le=120, description="Per delivery (connect + send / HTTP request) timeout"
     )
 
+    # ---- MCP gateway proxy (mcpmon proxy); see monitor/proxy/__init__.py. The deny-list it
+    # ---- consults is the revoker's: MCPMON_REVOKER_REDIS_URL and MCPMON_REVOKER_DENYLIST_PREFIX
+    proxy_enforce: bool = Field(
+        True, description="Check every tools/call against the deny-list; false: only emit events"
+    )
+    proxy_fail_mode: Literal["closed", "open"] = Field(
+        "closed",
+        description="When the deny-list cannot be read: closed refuses the call, open forwards it "
+        "(counted and logged)",
+    )
+    proxy_denylist_timeout_seconds: float = Field(
+        0.5, gt=0, le=30, description="Longest a deny-list check may take before fail mode applies"
+    )
+    proxy_emit_buffer_events: int = Field(
+        10_000,
+        ge=1,
+        le=10_000_000,
+        description="Events held while Kafka is unreachable; beyond it an event is logged in full "
+        "and counted as an emit failure, never dropped silently",
+    )
+    proxy_metrics_port: int = Field(
+        0, ge=0, le=65535, description="mcpmon proxy's /metrics port; 0 off (suggested 9467)"
+    )
+
     def engine(self) -> EngineSettings:
         return EngineSettings(
             alert_dedup_seconds=self.alert_dedup_seconds,

@@ -1,0 +1,67 @@
+"""Prometheus metrics of ``mcpmon proxy`` (served on ``MCPMON_PROXY_METRICS_PORT``; 0: off).
+
+``mcpmon_proxy_calls_total{outcome}``          tools/call by outcome: ok / error (forwarded),
+                                               denied (refused)
+``mcpmon_proxy_refused_total{reason}``         refusals: denied / denylist_unavailable /
+                                               no_identity
+``mcpmon_proxy_denylist_fail_open_total``      calls forwarded unchecked (fail mode open)
+``mcpmon_proxy_events_emitted_total``          tool_call events the sink confirmed
+``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried)
+``mcpmon_proxy_events_lost_total{reason}``     events that will never be delivered (buffer
+                                               full, shutdown, invalid), each logged in full
+``mcpmon_proxy_emit_buffer_events``            events waiting for the sink
+``mcpmon_proxy_call_seconds``                  wall time of a tools/call through the proxy
+``mcpmon_proxy_denylist_seconds``              wall time of the deny-list check alone
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from monitor.metrics import LATENCY_BUCKETS
+
+
+class ProxyMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry or CollectorRegistry()
+        self.calls = Counter(
+            "mcpmon_proxy_calls", "tools/call handled, by outcome", ["outcome"], registry=r
+        )
+        self.refused = Counter(
+            "mcpmon_proxy_refused", "tools/call refused, by reason", ["reason"], registry=r
+        )
+        self.fail_open = Counter(
+            "mcpmon_proxy_denylist_fail_open",
+            "tools/call forwarded without a deny-list check (fail mode open)",
+            registry=r,
+        )
+        self.emitted = Counter(
+            "mcpmon_proxy_events_emitted", "tool_call events delivered to the sink", registry=r
+        )
+        self.emit_failures = Counter(
+            "mcpmon_proxy_emit_failures",
+            "Failed event delivery attempts (retried), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.lost = Counter(
+            "mcpmon_proxy_events_lost",
+            "Events that will not be delivered (logged in full), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.buffered = Gauge(
+            "mcpmon_proxy_emit_buffer_events", "Events waiting for the sink", registry=r
+        )
+        self.latency = Histogram(
+            "mcpmon_proxy_call_seconds",
+            "Wall time of one tools/call through the proxy, upstream included",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.denylist_latency = Histogram(
+            "mcpmon_proxy_denylist_seconds",
+            "Wall time of one deny-list check",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )

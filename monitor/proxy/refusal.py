@@ -1,0 +1,63 @@
+"""How the proxy refuses a ``tools/call``: a JSON-RPC error, never a tool result.
+
+Why an error and not ``CallToolResult(isError=true)``: ``isError`` tells the
+*model* that the tool ran and failed, so an agent loop reads it and tries
+something else; a refusal is an authorization decision about the caller, which
+the client software (not the model) must see and stop on. The SDK turns an
+:class:`~mcp.shared.exceptions.MCPError` raised by a handler into a JSON-RPC
+error response, which every client surfaces as an exception.
+
+Codes are in the implementation-defined band -32000..-32019 (the SDK uses
+-32000 and -32001; -32002 is retired by the spec), so a client can tell the
+three refusals apart; ``data`` says why, in keys that are stable:
+
+======  ==================  ==================================================
+code    ``data.reason``     when
+======  ==================  ==================================================
+-32010  ``denied``          the call's credential, agent, session or task is
+                            on the deny-list (``data.denied``: kind →
+                            ``{command_id, scope, reason, ts}``)
+-32011  ``denylist_unavailable``  the deny-list could not be read in time and
+                            the proxy fails closed (``data.error``)
+-32012  ``no_identity``     the call's identity could not be resolved
+                            (``data.error`` names the paths tried)
+======  ==================  ==================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.shared.exceptions import MCPError
+
+DENIED = -32010
+DENYLIST_UNAVAILABLE = -32011
+NO_IDENTITY = -32012
+
+
+def denied(tool: str, entries: dict[str, dict[str, Any]]) -> MCPError:
+    kinds = ", ".join(sorted(entries))
+    first = entries[sorted(entries)[0]]
+    why = first.get("reason") or "revoked by the monitor"
+    return MCPError(
+        DENIED,
+        f"call to {tool} refused: access revoked ({kinds} on the deny-list): {why}",
+        {"reason": "denied", "denied": entries},
+    )
+
+
+def unavailable(tool: str, error: str) -> MCPError:
+    return MCPError(
+        DENYLIST_UNAVAILABLE,
+        f"call to {tool} refused: the deny-list could not be checked ({error}); "
+        "this proxy fails closed",
+        {"reason": "denylist_unavailable", "error": error},
+    )
+
+
+def no_identity(tool: str, error: str) -> MCPError:
+    return MCPError(
+        NO_IDENTITY,
+        f"call to {tool} refused: the caller's identity is unknown ({error})",
+        {"reason": "no_identity", "error": error},
+    )

@@ -1,0 +1,199 @@
+"""Start-up and shut-down of ``mcpmon proxy``: upstream, sink, guard, client-facing transport.
+
+Order matters and is the same on both transports:
+
+1. identity configuration is validated (fail fast, before anything starts);
+2. the event sink starts (Kafka may be down: the sink buffers and retries);
+3. the upstream MCP server is connected (stdio: launched as a subprocess with
+   this environment minus ``MCPMON_*``; HTTP: a streamable-HTTP URL);
+4. the client is served on stdio until it closes stdin, or on streamable HTTP
+   until SIGTERM / Ctrl-C;
+5. the sink delivers what it holds (bounded wait), the upstream is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from mcp import Client, StdioServerParameters
+from mcp.server.lowlevel import Server
+
+from monitor.metrics import serve_if
+from monitor.proxy.emit import EventSink, FileSink, KafkaSink
+from monitor.proxy.exceptions import ProxyError
+from monitor.proxy.gateway import Gateway
+from monitor.proxy.guard import DenyListGuard
+from monitor.proxy.identity import IdentityResolver, JwtConfig
+from monitor.proxy.metrics import ProxyMetrics
+from monitor.revoker.actuators.denylist import connect
+from monitor.settings import Settings
+
+log = structlog.get_logger("monitor.proxy")
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """What ``mcpmon proxy`` was asked to do (flags); the rest comes from :class:`Settings`."""
+
+    command: list[str] = field(default_factory=list)  # upstream over stdio
+    url: str | None = None  # upstream over streamable HTTP
+    listen: tuple[str, int] | None = None  # serve streamable HTTP; None: stdio
+    mapping: str | None = None
+    constants: dict[str, str | None] = field(default_factory=dict)
+    jwt: JwtConfig | None = None
+    to_file: str | None = None
+    redact_args: bool = False
+    stop_timeout: float = 10.0
+
+
+def upstream_target(cfg: ProxyConfig) -> StdioServerParameters | str:
+    if bool(cfg.command) == bool(cfg.url):
+        raise ProxyError(
+            "give the upstream MCP server either as a command after -- (stdio) or as "
+            "--upstream-url URL (streamable HTTP), not both and not neither"
+        )
+    if cfg.url:
+        if not cfg.url.startswith(("http://", "https://")):
+            raise ProxyError(f"--upstream-url {cfg.url!r}: expected an http:// or https:// URL")
+        return cfg.url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCPMON_")}
+    return StdioServerParameters(command=cfg.command[0], args=cfg.command[1:], env=env)
+
+
+def build_sink(cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics) -> EventSink:
+    if cfg.to_file:
+        return FileSink(cfg.to_file, metrics)
+    return KafkaSink(
+        settings.kafka_bootstrap,
+        settings.topic_events,
+        metrics,
+        buffer_events=settings.proxy_emit_buffer_events,
+    )
+
+
+def build_guard(settings: Settings) -> DenyListGuard | None:
+    if not settings.proxy_enforce:
+        return None
+    return DenyListGuard(
+        connect(settings.revoker_redis_url, settings.proxy_denylist_timeout_seconds),
+        prefix=settings.revoker_denylist_prefix,
+        timeout=settings.proxy_denylist_timeout_seconds,
+        fail_mode=settings.proxy_fail_mode,
+    )
+
+
+async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
+    target = upstream_target(cfg)
+    session_id = None if cfg.listen else uuid.uuid4().hex
+    # validate the identity configuration before starting anything
+    IdentityResolver.build(cfg.mapping, cfg.constants, upstream_name=None, jwt=cfg.jwt)
+    metrics = ProxyMetrics()
+    exposition = serve_if(
+        metrics.registry if settings.proxy_metrics_port else None,
+        settings.proxy_metrics_port,
+        settings.metrics_addr,
+    )
+    sink = build_sink(cfg, settings, metrics)
+    guard = build_guard(settings)
+    await sink.start()
+    try:
+        async with Client(target) as upstream:
+            info = upstream.server_info
+            identity = IdentityResolver.build(
+                cfg.mapping,
+                cfg.constants,
+                upstream_name=info.name if info else None,
+                jwt=cfg.jwt,
+                session_id=session_id,
+            )
+            gateway = Gateway(
+                upstream, identity, sink, metrics, guard=guard, redact_args=cfg.redact_args
+            )
+            server = gateway.server()
+            log.info(
+                "proxy_ready",
+                upstream=info.name if info else None,
+                protocol=upstream.protocol_version,
+                transport="http" if cfg.listen else "stdio",
+                listen=f"{cfg.listen[0]}:{cfg.listen[1]}" if cfg.listen else None,
+                enforce=guard is not None,
+                fail_mode=settings.proxy_fail_mode,
+                sink="file" if cfg.to_file else "kafka",
+            )
+            if cfg.listen:
+                await serve_http(server, *cfg.listen)
+            else:
+                await serve_stdio(server)
+    finally:
+        await sink.close(cfg.stop_timeout)
+        if guard is not None:
+            await guard.aclose()
+        if exposition is not None:
+            exposition.close()
+        log.info("proxy_stopped")
+
+
+async def serve_stdio(server: Server[Any]) -> None:
+    """Serve one client on this process's stdin/stdout until it closes stdin or SIGTERM."""
+    from mcp.server.stdio import stdio_server
+
+    async def serve() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    task = asyncio.create_task(serve())
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def serve_http(server: Server[Any], host: str, port: int) -> None:
+    """Serve streamable HTTP at ``http://host:port/mcp`` until SIGTERM / Ctrl-C."""
+    import uvicorn
+
+    class Uvicorn(uvicorn.Server):
+        """uvicorn, minus re-raising the signal after its graceful stop (which would kill
+        the process before the event sink delivered what it holds)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            stop = functools.partial(setattr, self, "should_exit", True)
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    for sig in (signal.SIGTERM, signal.SIGINT):
+                        loop.remove_signal_handler(sig)
+
+    app = server.streamable_http_app(host=host)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    await Uvicorn(config).serve()
+
+
+def main_sync(cfg: ProxyConfig, settings: Settings) -> int:
+    try:
+        asyncio.run(run_proxy(cfg, settings))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

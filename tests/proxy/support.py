@@ -1,0 +1,96 @@
+"""A proxy assembled in-process around the real fleet server, and a real SDK client on it.
+
+The upstream is ``tests/proxy/fleet_server.py`` launched over stdio, as the
+proxy launches any server; the client talks to the proxy's MCP server through
+the SDK's in-process connection (the same handlers, no stdio framing), so
+tests can look at the proxy's metrics. ``tests/proxy/test_command.py`` runs
+the real ``mcpmon proxy`` subprocess on stdio and HTTP.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from mcp import Client, StdioServerParameters
+
+from monitor.outputs import RevocationCommand
+from monitor.proxy.emit import FileSink
+from monitor.proxy.gateway import Gateway
+from monitor.proxy.guard import DenyListGuard, FailMode
+from monitor.proxy.identity import IdentityResolver, JwtConfig
+from monitor.proxy.metrics import ProxyMetrics
+from monitor.revoker.actuators.denylist import RedisDenyList, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = StdioServerParameters(
+    command=sys.executable, args=["-m", "tests.proxy.fleet_server"], cwd=str(ROOT)
+)
+AGENT = {"agent_id": "agent-1", "credential_id": "cred-1", "task_id": "task-1"}
+
+
+@dataclass
+class Proxied:
+    client: Client
+    metrics: ProxyMetrics
+    events_path: Path
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.events_path.exists():
+            return []
+        return [orjson.loads(ln) for ln in self.events_path.read_bytes().splitlines()]
+
+    def sample(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels or None) or 0.0
+
+
+@asynccontextmanager
+async def proxied(
+    tmp: Path,
+    *,
+    redis_url: str | None,
+    constants: Mapping[str, str | None] | None = None,
+    mapping: Path | None = None,
+    fail_mode: FailMode = "closed",
+    timeout: float = 0.5,
+    jwt: JwtConfig | None = None,
+    session_id: str | None = "sess-1",
+) -> AsyncIterator[Proxied]:
+    metrics = ProxyMetrics()
+    events = tmp / "events.jsonl"
+    sink = FileSink(events, metrics)
+    await sink.start()
+    guard = None
+    if redis_url is not None:
+        guard = DenyListGuard(connect(redis_url, timeout), timeout=timeout, fail_mode=fail_mode)
+    try:
+        async with Client(FLEET) as upstream:
+            info = upstream.server_info
+            identity = IdentityResolver.build(
+                mapping,
+                AGENT if constants is None else constants,
+                upstream_name=info.name if info else None,
+                jwt=jwt,
+                session_id=session_id,
+            )
+            gateway = Gateway(upstream, identity, sink, metrics, guard=guard)
+            async with Client(gateway.server()) as client:
+                yield Proxied(client, metrics, events)
+    finally:
+        await sink.close()
+        if guard is not None:
+            await guard.aclose()
+
+
+async def deny(redis_url: str, command: RevocationCommand) -> None:
+    """Write the deny-list entries of ``command`` as the revoker's actuator does."""
+    actuator = RedisDenyList(redis_url)
+    try:
+        await actuator.apply(command)
+    finally:
+        await actuator.aclose()

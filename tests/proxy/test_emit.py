@@ -1,0 +1,89 @@
+"""Event delivery never silently drops: a full buffer or a stop with Kafka down logs each
+event in full and counts it; a file sink appends one event a line."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from structlog.testing import capture_logs
+
+from monitor.events import ToolCall
+from monitor.proxy.emit import FileSink, KafkaSink
+from monitor.proxy.exceptions import ProxyError
+from monitor.proxy.metrics import ProxyMetrics
+from tests.revoker.servers import free_port
+
+
+def _event(i: int) -> ToolCall:
+    return ToolCall(
+        event_id=f"e{i}",
+        ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
+        agent_id="agent-1",
+        server="fleet",
+        tool="list_hosts",
+        outcome="ok",
+    )
+
+
+def _sample(m: ProxyMetrics, name: str, **labels: str) -> float:
+    return m.registry.get_sample_value(name, labels or None) or 0.0
+
+
+def test_with_kafka_down_events_are_buffered_then_logged_in_full_never_dropped() -> None:
+    metrics = ProxyMetrics()
+    # nothing listens there: every connection attempt fails
+    sink = KafkaSink(f"127.0.0.1:{free_port()}", "mcp.events", metrics, buffer_events=2)
+
+    async def go() -> None:
+        await sink.start()
+        for i in range(3):
+            sink.emit(_event(i))
+        assert _sample(metrics, "mcpmon_proxy_emit_buffer_events") == 2
+        await asyncio.sleep(0.5)  # the sender keeps trying meanwhile
+        await sink.close(timeout=0.2)
+
+    with capture_logs() as logs:
+        asyncio.run(asyncio.wait_for(go(), 30))
+    lost = [e for e in logs if e["event"] == "event_not_emitted"]
+    assert [(e["reason"], e["tool_call"]["event_id"]) for e in lost] == [
+        ("buffer_full", "e2"),
+        ("shutdown", "e0"),
+        ("shutdown", "e1"),
+    ]
+    # in full: the logged line is the event as it would have been produced
+    assert ToolCall.model_validate(lost[1]["tool_call"]) == _event(0)
+    assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="buffer_full") == 1
+    assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="shutdown") == 2
+    assert _sample(metrics, "mcpmon_proxy_emit_failures_total", reason="connect") >= 1
+    assert _sample(metrics, "mcpmon_proxy_events_emitted_total") == 0
+    assert _sample(metrics, "mcpmon_proxy_emit_buffer_events") == 0
+    assert any(e["event"] == "emit_broker_unavailable" for e in logs)
+
+
+def test_a_file_sink_appends_one_event_a_line(tmp_path: Path) -> None:
+    metrics = ProxyMetrics()
+    out = tmp_path / "calls.jsonl"
+    out.write_bytes(b'{"earlier": 1}\n')
+
+    async def go() -> None:
+        sink = FileSink(out, metrics)
+        await sink.start()
+        sink.emit(_event(0))
+        sink.emit(_event(1))
+        await sink.close()
+
+    asyncio.run(go())
+    lines = out.read_bytes().splitlines()
+    assert orjson.loads(lines[0]) == {"earlier": 1}
+    assert [orjson.loads(x)["event_id"] for x in lines[1:]] == ["e0", "e1"]
+    assert _sample(metrics, "mcpmon_proxy_events_emitted_total") == 2
+
+
+def test_an_unwritable_file_is_a_start_error_naming_it(tmp_path: Path) -> None:
+    sink = FileSink(tmp_path / "missing-dir" / "calls.jsonl", ProxyMetrics())
+    with pytest.raises(ProxyError, match=r"--to-file .*missing-dir/calls\.jsonl: No such file"):
+        asyncio.run(sink.start())
