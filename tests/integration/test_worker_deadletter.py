@@ -48,20 +48,19 @@ MALFORMED: list[tuple[bytes | None, str]] = [
     (orjson.dumps(_call("wt-2", ts="yesterday")), "ts"),
     (orjson.dumps({k: v for k, v in _call("mf-1").items() if k != "server"}), "server"),
     (orjson.dumps({**_call("ut-1"), "type": "teleport"}), "unknown event type 'teleport'"),
-    (
-        orjson.dumps(
-            {
-                "type": "charter_updated",
-                "event_id": "cu-bad",
-                "agent_id": AGENT,
-                "ts": "2026-03-02T09:06:00Z",
-                "charter": {"agent": AGENT, "kind": "robot"},
-            }
-        ),
-        "invalid charter",
-    ),
     (HUGE, "exceeds the limit"),
 ]
+
+#: not a dead letter: refused whole by the core, with a charter_rejected alert (as in replay)
+BAD_CHARTER = orjson.dumps(
+    {
+        "type": "charter_updated",
+        "event_id": "cu-bad",
+        "agent_id": AGENT,
+        "ts": "2026-03-02T09:06:00Z",
+        "charter": {"agent": AGENT, "kind": "robot"},
+    }
+)
 
 
 def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run) -> None:
@@ -84,6 +83,7 @@ def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run)
     for bad in MALFORMED:
         if bad not in sequence:
             sequence.append(bad)
+    sequence.append((BAD_CHARTER, None))
     last = orjson.dumps(_call("after-bad", server="shell", tool="exec"))
     sequence.append((last, None))
 
@@ -128,6 +128,8 @@ def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run)
     assert multiset(docs(out["alerts"])) == multiset(want_a)
     assert multiset(docs(out["revocations"])) == multiset(want_r)
     assert any(a["evidence"] == ["after-bad"] for a in docs(out["alerts"]))
+    rejected = [a for a in docs(out["alerts"]) if a["detector"] == "charter_rejected"]
+    assert [(a["evidence"], a["clause"]["key"]) for a in rejected] == [(["cu-bad"], "kind")]
     assert worker.alive
     counted = [r for r in worker.logs() if r.get("event") == "deadletter"]
     assert len(counted) == n_dead
