@@ -42,6 +42,7 @@ pytestmark = pytest.mark.kafka
 
 AGENTS = 20
 POLL_SECONDS = 0.01
+SIGNING_KEYS = "e2e:a-command-signing-secret-for-the-e2e"
 
 CHARTER = """\
 agent: "spiffe://corp/agents/e2e-*"
@@ -52,7 +53,6 @@ tools:
   - {server: fleet, tool: list_hosts, classes: [read]}
   - {server: fleet, tool: read_file, classes: [read]}
 tenants: [corp]
-baseline: {enabled: false}
 """
 
 MAPPING = """\
@@ -112,9 +112,10 @@ def test_violation_is_detected_revoked_and_the_next_call_refused(run: Run, tmp_p
     url = f"http://127.0.0.1:{port}/mcp"
     proxy = revoker = None
     try:
-        worker = run.start_worker(charters)
+        worker = run.start_worker(charters, MCPMON_COMMAND_SIGNING_KEYS=SIGNING_KEYS)
         revoker = RevokerProcess(
             run.env(
+                MCPMON_COMMAND_SIGNING_KEYS=SIGNING_KEYS,  # the revoker takes signed commands only
                 MCPMON_REVOKER_GROUP_ID=f"{run.app_id}-revoker",
                 MCPMON_REVOKER_ACTUATORS="denylist",
                 MCPMON_REVOKER_REDIS_URL=redis.url,
@@ -201,6 +202,7 @@ def test_violation_is_detected_revoked_and_the_next_call_refused(run: Run, tmp_p
                 "revoker": ack - cmd,
                 "->refusal": t1 - ack,
                 "polls": r["polls"],
+                "partition": ev_rec[a].partition,
             }
         )
     print(f"\nproxy e2e: {AGENTS} agents, {elapsed:.1f} s; violation -> first refused call (ms):")
@@ -211,4 +213,8 @@ def test_violation_is_detected_revoked_and_the_next_call_refused(run: Run, tmp_p
             f"max {max(xs):7.1f}"
         )
     print(f"  polls per agent until refused: {[row['polls'] for row in rows]}")
+    print(
+        "  worker ms (partition) per agent, in order: "
+        + ", ".join(f"{row['worker']:.0f} ({row['partition']})" for row in rows)
+    )
     assert worker.alive

@@ -1,6 +1,7 @@
 """A tiny real MCP server for the proxy tests, on the SDK's ``MCPServer`` (ex-FastMCP).
 
-Run as ``python -m tests.proxy.fleet_server`` (stdio). Tools: ``list_hosts``
+Run as ``python -m tests.proxy.fleet_server`` (stdio) or with ``--http PORT``
+(streamable HTTP at ``http://127.0.0.1:PORT/mcp``). Tools: ``list_hosts``
 (ok), ``read_file`` (echoes the path; a tool error for paths under /forbidden),
 ``delete_repo`` (ok: the charter, not the server, decides it is out of bounds),
 ``crash`` (raises: a tool error), ``count`` (how many times ``count`` ran in
@@ -64,4 +65,9 @@ def triage(host: str) -> str:
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":  # streamable HTTP on 127.0.0.1:PORT/mcp
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -4,8 +4,12 @@ client's configuration would) and on streamable HTTP with verified bearer tokens
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +167,46 @@ def test_http_proxy_takes_identity_from_verified_tokens_and_serves_metrics(
     assert 'mcpmon_proxy_refused_total{reason="no_identity"} 1.0' in metrics
     assert "mcpmon_proxy_events_emitted_total 1.0" in metrics
     assert any(r.get("event") == "proxy_stopped" for r in proxy.logs())
+
+
+def test_stdio_proxy_in_front_of_a_streamable_http_upstream(tmp_path: Path) -> None:
+    port = free_port()
+    upstream = subprocess.Popen(
+        [*FLEET_CMD, "--http", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    events = tmp_path / "calls.jsonl"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m", "monitor.cli", "proxy", "--agent-id", "a1", "--no-enforce",
+            "--to-file", str(events), "--upstream-url", f"http://127.0.0.1:{port}/mcp",
+        ],
+        env=_env(),
+        cwd=str(ROOT),
+    )  # fmt: skip
+
+    async def go() -> Any:
+        async with Client(params) as client:
+            return await client.call_tool("read_file", {"path": "/etc/motd"})
+
+    try:
+        _wait_port(port)
+        result = asyncio.run(asyncio.wait_for(go(), 60))
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+    assert result.structured_content == {"result": "contents of /etc/motd"}
+    (event,) = [orjson.loads(x) for x in events.read_bytes().splitlines()]
+    assert (event["agent_id"], event["server"], event["outcome"]) == ("a1", "fleet", "ok")
+
+
+def _wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port} after {timeout} s")
