@@ -10,15 +10,14 @@ Per-event sequence, and why:
    revocation commands it returns are also put in their agent's *outbox*.
 2. They are handed to the producer (not awaited); when the broker
    acknowledges one, :meth:`Processor.delivered` takes it out of the outbox.
-3. The agents the engine marked dirty are written to the table: one record
-   per changed agent and event, holding its state snapshot *and* its outbox
-   (:mod:`monitor.worker.store`). Writing inside the event's own iteration
-   ties the state to the offset: the agent acks the event only after its
-   table write (never automatically, see ``_agent``), and Faust commits an
-   acked offset only after flushing the producer, so a
-   committed offset always has its state and outputs in Kafka. Batching the
-   writes over several events would let an offset be committed before the
-   state it depends on.
+3. The agents the engine marked dirty are written to the table at most
+   every ``worker_flush_seconds`` or ``worker_flush_events`` events: one
+   record per changed agent, holding its state snapshot *and* its outbox
+   (:mod:`monitor.worker.store`), so an agent busy with many calls is
+   written once, not once a call. Outputs never wait for that write.
+4. Only then are the events acked (the agent acks by hand, see ``_agent``),
+   and Faust commits an acked offset only after flushing the producer: a
+   committed offset always has its state and outputs in Kafka.
 
 After a crash the events after the last commit are redelivered. An event
 whose state record reached the changelog is dropped by the engine's event-id
@@ -36,17 +35,18 @@ from the table once Faust has restored it from the changelog (and
 ``rebuild_timers`` re-indexes their timers).
 
 Idle ticks (``watermark_idle_seconds``) are the worker's only wall-clock
-input. Outputs of timers fired by a tick are published at once, but the
-agents they changed (and their outboxes) are written with the partition's
-next event, because a table write needs the partition's event context: if
-the worker dies before that, the restarted worker fires the same timers
-again — same ids, a duplicate at most.
+input. Outputs of timers fired by a tick are published at once; the agents
+they changed (and their outboxes) are written with the next flush of a
+partition this worker has had an event of (a table write needs an event
+context of the partition). If the worker dies before that, the restarted
+worker fires the same timers again — same ids, a duplicate at most.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -54,6 +54,7 @@ from typing import Any, cast
 
 import faust
 import structlog
+from faust.streams import _current_event
 
 from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
@@ -136,6 +137,9 @@ class WorkerApp:
         )
         self._assignment: set[int] = set()
         self._write = self.table.__setitem__
+        self._stream: Any = None  # the agent's stream (acks go through it)
+        self._unacked: list[Any] = []  # handled events whose state is not yet written
+        self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
 
         app.agent(self.events, name="monitor")(self._agent)
         self.table.on_recover(self._on_recovered)
@@ -143,6 +147,7 @@ class WorkerApp:
         if settings.watermark_idle_seconds > 0:
             interval = max(0.1, min(1.0, settings.watermark_idle_seconds / 2))
             app.timer(interval, name="idle_watermark")(self._tick)
+        app.timer(settings.worker_flush_seconds, name="flush_state")(self._flush_and_ack)
         app.timer(30.0, name="stats")(self._log_stats)
         app.timer(HEARTBEAT_SECONDS, name="heartbeat")(self._heartbeat)
         if metrics is not None:
@@ -152,16 +157,45 @@ class WorkerApp:
 
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
-        # Acked by hand, after the event's table write: Faust's stream acks the
-        # current event in a ``finally`` when the agent is cancelled (a graceful
-        # stop, a rebalance), so an automatic ack could commit an offset whose
-        # state write never happened and the next owner would skip the event.
-        # Unacked, a cancelled event is redelivered: dropped by the event-id
-        # dedup if its state reached the changelog, processed again if not.
-        stream = stream.noack()
-        async for event in stream.events():
-            await self.on_message(event.message, event.value)
-            await stream.ack(event)
+        # Acked by hand, after the table write that holds the event's state:
+        # Faust's stream acks the current event in a ``finally`` when the agent
+        # is cancelled (a graceful stop, a rebalance), so an automatic ack could
+        # commit an offset whose state write never happened and the next owner
+        # would skip the event. Unacked, an event is redelivered: dropped by the
+        # event-id dedup if its state reached the changelog, processed again if not.
+        self._stream = stream = stream.noack()
+        try:
+            async for event in stream.events():
+                await self.on_message(event.message, event.value)
+                self._last_event[event.message.partition] = event
+                self._unacked.append(event)
+                if len(self._unacked) >= self.settings.worker_flush_events:
+                    await self._flush_and_ack()
+        finally:
+            await self._flush_and_ack()  # a graceful stop: what is done is kept
+
+    async def _flush_and_ack(self) -> None:
+        """Write every changed agent once, then ack the events that changed them.
+
+        The table write of a partition's agents must run in an event context of
+        that partition (Faust derives the changelog partition, and RocksDB the
+        store, from the current event), so each partition is written with its
+        last event as the current one. Only then are the events acked: an
+        offset is never committed before the state it led to.
+        """
+        proc = self.processor
+        for p, event in self._last_event.items():
+            if proc.owns(p):
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    proc.flush(p, self._write)
+                finally:
+                    _current_event.reset(token)
+        events, self._unacked = self._unacked, []
+        stream = self._stream
+        if stream is not None:
+            for event in events:
+                await stream.ack(event)
 
     async def on_message(self, msg: Any, value: bytes | None) -> None:
         proc = self.processor
@@ -178,7 +212,6 @@ class WorkerApp:
             self._next_offset[p] = msg.offset + 1
         if out:
             await self._publish(p, out.decisions, out.notes)
-        proc.flush(p, self._write)
 
     async def _publish(
         self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()
@@ -255,6 +288,10 @@ class WorkerApp:
         for p in list(self.processor.partitions):
             if p not in now or p not in self._assignment:
                 self.processor.revoke(p)
+        # Events of partitions given away stay unacked: their new owner gets them
+        # again and processes them against the state in the changelog.
+        self._unacked = [e for e in self._unacked if e.message.partition in now]
+        self._last_event = {p: e for p, e in self._last_event.items() if p in now}
         if self.metrics is not None:
             for p in list(self._next_offset):
                 if p not in now:
