@@ -146,6 +146,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         n = KAFKA_DEFAULT_EVENTS if args.events == REPLAY_DEFAULT_EVENTS else args.events
         return bench_kafka(_settings(args).kafka_bootstrap, n, args.seed, args.rate, args.seconds)
+    if args.what == "soak":
+        from monitor.bench_soak import SOAK_DEFAULT_RATE, SOAK_DEFAULT_SECONDS, bench_soak
+
+        rate = SOAK_DEFAULT_RATE if args.rate == 2000 else args.rate
+        seconds = SOAK_DEFAULT_SECONDS if args.seconds == 20 else args.seconds
+        return bench_soak(_settings(args).kafka_bootstrap, rate, seconds, args.seed)
     raise MonitorError(f"unknown benchmark {args.what!r}")
 
 
@@ -340,10 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the same topic, and produce-to-revocation latency at a steady rate (needs the broker: "
         "bash scripts/kafka.sh start; MCPMON_KAFKA_BOOTSTRAP). "
         "tap: gateway-log lines/s mapped per format vs an orjson-decode-only loop over the same "
-        "lines. baseline: µs per call for behaviour features + score + learn, the engine with "
+        "lines. soak: --rate events/s (400) for --seconds (300) into one worker on the broker, "
+        "restarted half-way; events in vs processed, outputs and state vs in-process, lag "
+        "recovery and memory over time, written to results/soak.md. "
+        "baseline: µs per call for behaviour features + score + learn, the engine with "
         "baselines vs the rule-only engine in the same run, and memory for 100,000 agents.",
     )
-    b.add_argument("what", choices=["replay", "baseline", "kafka", "tap"], help="which benchmark")
+    b.add_argument(
+        "what", choices=["replay", "baseline", "kafka", "tap", "soak"], help="which benchmark"
+    )
     b.add_argument(
         "--events",
         type=int,
