@@ -121,6 +121,15 @@ def replay_lines(
     s = ReplaySummary()
     bar = _Progress(progress)
     start = time.monotonic()
+
+    def emit(decision: Decision) -> None:
+        for a in decision.alerts:
+            alerts_out.write(a.to_json() + b"\n")
+            s.alerts[a.detector] += 1
+        for r in decision.revocations:
+            revocations_out.write(encode_command(r) + b"\n")
+            s.revocations[r.mode] += 1
+
     for n, raw in enumerate(lines, 1):
         s.lines = n
         raw = raw.rstrip(b"\r\n")
@@ -139,14 +148,10 @@ def replay_lines(
             s.duplicates += 1
             continue
         s.events += 1
-        for a in decision.alerts:
-            alerts_out.write(a.to_json() + b"\n")
-            s.alerts[a.detector] += 1
-        for r in decision.revocations:
-            revocations_out.write(encode_command(r) + b"\n")
-            s.revocations[r.mode] += 1
+        emit(decision)
         if n & 0x3FF == 0:
             bar.tick(s, start)
+    emit(engine.drain())  # events held for reordering (--lateness): no later event will come
     s.seconds = time.monotonic() - start
     bar.done()
     return s

@@ -6,6 +6,21 @@ gives it), the charters in force, the event-time watermark and the timers that
 fire from it. It never reads the wall clock: a shell that wants timers to fire
 while traffic is quiet calls :meth:`Engine.advance_watermark` itself.
 
+Event time. The watermark is the newest event time seen minus
+``allowed_lateness_seconds``. An event at or after the watermark is held (in
+its agent's state, so a restart keeps it) until the watermark passes it, and
+held events are applied in (event time, event id) order with timers fired
+between them: within the lateness, out-of-order arrival gives exactly the
+alerts of the sorted stream. With lateness 0 (the default) nothing is held.
+An event *behind* the watermark is late: it is applied at once — never
+dropped, so lateness cannot hide a call or a revocation — counted
+(``late_events``) and flagged with a ``late_event`` alert (low, one per agent
+per dedup window) saying that order-dependent checks may have misjudged it.
+Set the lateness to the worst pipeline delay plus the clock skew between
+gateways; alerts then wait that long in event time. Per agent at most
+``MAX_PENDING`` events are held; beyond that the oldest is applied early
+(``held_overflow``). :meth:`Engine.drain` applies what is held at the end of a replay.
+
 >>> from monitor.charter import Charter
 >>> eng = Engine([Charter(agent="a", kind="autonomous", mode="enforce")])
 >>> from monitor.events import decode_event
@@ -27,10 +42,12 @@ from monitor.charter import Charter
 from monitor.core.charter_update import check_update
 from monitor.core.decision import DecisionStep
 from monitor.core.detectors import REGISTRY, CallContext, Detector, Finding
+from monitor.core.detectors.base import fmt_seconds
 from monitor.core.detectors.lingering import LingeringAccess
+from monitor.core.detectors.sponsor import AbsentSponsor
 from monitor.core.policy import CharterSet, CompiledCharter
 from monitor.core.redact import DEFAULT_REDACTION, RedactionRules, Redactor
-from monitor.core.state import S_END_EVENT, S_ENDED, AgentState
+from monitor.core.state import MAX_PENDING, S_END_EVENT, S_ENDED, AgentState
 from monitor.events import (
     CharterUpdated,
     CredentialIssued,
@@ -96,11 +113,9 @@ class Engine:
         unknown = [n for n in names if n not in REGISTRY]
         if unknown:
             raise ValueError(f"unknown detectors {unknown}; known: {sorted(REGISTRY)}")
+        skewed = {LingeringAccess.name: LingeringAccess, AbsentSponsor.name: AbsentSponsor}
         self.detectors: list[Detector] = [
-            LingeringAccess(settings.clock_skew_seconds)
-            if n == LingeringAccess.name
-            else REGISTRY[n]()
-            for n in names
+            skewed[n](settings.clock_skew_seconds) if n in skewed else REGISTRY[n]() for n in names
         ]
         self._by_name = {d.name: d for d in self.detectors}
         self.decision = DecisionStep(
@@ -119,7 +134,14 @@ class Engine:
         self._call_plan: dict[tuple[int, str], tuple[list[Detector], list[Detector]]] = {}
         self._call_plan_version = -1
         self._after: tuple[CallContext, list[Detector]] | None = None  # the call being decided
+        # events held for reordering, (ts, event_id, agent_id, seq): see "Event time" above
+        self._held: list[tuple[float, str, str, int]] = []
+        self._seq = 0
         self.rebuild_timers()
+        if self.states:  # restored: event time resumes where the states left it
+            self.max_ts = max(
+                max([st.last_ts, *(p[0] for p in st.pending)]) for st in self.states.values()
+            )
 
     # ------------------------------------------------------------------ public API
     @property
@@ -139,11 +161,23 @@ class Engine:
             return DUPLICATE
         self.dirty.add(agent_id)
         t = event.ts.timestamp()
-        out = NOTHING
+        lateness = self.settings.allowed_lateness_seconds
+        if t < self.max_ts - lateness:
+            return self._late(event, t, st)
+        if lateness > 0 or self._held:
+            return self._hold(event, t, st)
+        out = NOTHING  # no reordering: the event is applied as it arrives
         if t > self.max_ts:
             self.max_ts = t
-            if self._timers and self._timers[0][0] <= self.watermark:
-                out = self._fire_timers(self.watermark)
+            if self._timers and self._timers[0][0] <= t:
+                out = self._fire_timers(t)
+        return out.merged(self._apply(event, t, st))
+
+    def _apply(self, event: Any, t: float, st: AgentState) -> Decision:
+        """Judge one event at its event time ``t`` and update the agent's state."""
+        stats = self.stats
+        agent_id = st.agent_id
+        out = NOTHING
         charter = self.charters.for_agent(agent_id)
         after = None
         if type(event) is ToolCall:
@@ -168,12 +202,88 @@ class Engine:
         if findings:
             decided = self._decide(findings, t, st, charter, sponsor, cred)
             alerts = decided.alerts
-            out = out.merged(decided)
+            out = decided
         if after is not None:  # detectors that learn do so once the call has been judged
             ctx, learners = after
             for det in learners:
                 det.after_call(ctx, st, findings, alerts)
         return out
+
+    def _late(self, event: Any, t: float, st: AgentState) -> Decision:
+        """An event older than the watermark: judged now, out of order, and flagged.
+
+        Never dropped: a late ``credential_revoked`` or call still counts, and an
+        attacker must not be able to hide a call by making it late. But the
+        judgement may be wrong where order matters (a chain step, a call seen
+        before its task's end), so a ``late_event`` alert (low, one per agent per
+        dedup window) tells the SOC, and ``late_events`` counts every one.
+        """
+        behind = self.watermark - t
+        self.stats["late_events"] += 1
+        out = self._apply(event, t, st)
+        lateness = self.settings.allowed_lateness_seconds
+        finding = Finding(
+            "late_event",
+            "allowed_lateness_seconds",
+            f"events are judged in event-time order within {fmt_seconds(lateness)} of the newest",
+            "low",
+            f"{event.type} {event.event_id} of {st.agent_id} arrived {fmt_seconds(behind)} behind "
+            f"the event-time watermark (allowed lateness {fmt_seconds(lateness)}): judged out of "
+            "order, so order-dependent checks (task end, chains, sponsor) may have missed or "
+            "misjudged it; check the gateway's clock and the pipeline's delay",
+            [event.event_id],
+            dedup="late",
+            details={
+                "event_type": event.type,
+                "seconds_behind_watermark": round(behind, 3),
+                "allowed_lateness_seconds": lateness,
+            },
+        )
+        sponsor, cred = getattr(event, "sponsor", None), getattr(event, "credential_id", None)
+        charter = self.charters.for_agent(st.agent_id)
+        return out.merged(self._decide([finding], t, st, charter, sponsor, cred))
+
+    def _hold(self, event: Any, t: float, st: AgentState) -> Decision:
+        """Hold an event until the watermark passes it, then apply held events in time order."""
+        if t > self.max_ts:
+            self.max_ts = t
+        st.pending.append([t, event.event_id, event])
+        self._seq += 1
+        heapq.heappush(self._held, (t, event.event_id, st.agent_id, self._seq))
+        out = NOTHING
+        if len(st.pending) > MAX_PENDING:  # bounded per agent: its oldest is judged now
+            self.stats["held_overflow"] += 1
+            oldest = min(st.pending, key=lambda p: (p[0], p[1]))
+            st.pending.remove(oldest)
+            out = self._apply(oldest[2], oldest[0], st)
+        return out.merged(self._release(self.watermark))
+
+    def _release(self, watermark: float) -> Decision:
+        """Apply held events up to ``watermark`` in (time, event id) order, timers between."""
+        out = NOTHING
+        held, timers = self._held, self._timers
+        while held and held[0][0] <= watermark:
+            t, event_id, agent_id, _ = heapq.heappop(held)
+            st = self.states.get(agent_id)
+            entry = None
+            if st is not None:
+                entry = next((p for p in st.pending if p[1] == event_id and p[0] == t), None)
+            if st is None or entry is None:
+                continue  # judged early (the agent's buffer overflowed)
+            st.pending.remove(entry)
+            self.dirty.add(agent_id)
+            if timers and timers[0][0] <= t:  # what was due before this event fires first
+                out = out.merged(self._fire_timers(t))
+            out = out.merged(self._apply(entry[2], t, st))
+        if timers and timers[0][0] <= watermark:
+            out = out.merged(self._fire_timers(watermark))
+        return out
+
+    def drain(self) -> Decision:
+        """Apply every held event now (end of a replay: no later event will come)."""
+        if not self._held:
+            return NOTHING
+        return self._release(max(h[0] for h in self._held))
 
     def counters(self) -> dict[str, int]:
         """Every counter (events, per type, duplicates, alerts per detector, …)."""
@@ -187,14 +297,18 @@ class Engine:
         target = ts + self.settings.allowed_lateness_seconds
         if target > self.max_ts:
             self.max_ts = target
-        if self._timers and self._timers[0][0] <= self.watermark:
-            return self._fire_timers(self.watermark)
-        return NOTHING
+        return self._release(self.watermark)
 
     def rebuild_timers(self) -> None:
         """Re-index pending timers from agent state (after a restore or rebalance)."""
         self._timers = [(t[0], agent_id) for agent_id, st in self.states.items() for t in st.timers]
         heapq.heapify(self._timers)
+        self._held = []
+        for agent_id, st in self.states.items():
+            for t, event_id, _ in st.pending:
+                self._seq += 1
+                self._held.append((t, event_id, agent_id, self._seq))
+        heapq.heapify(self._held)
 
     def put_charter(self, charter: Charter) -> CompiledCharter:
         return self.charters.put(charter)

@@ -19,9 +19,12 @@ from typing import Any
 import orjson
 
 from monitor.core.baseline.model import AgentBaseline
+from monitor.events import decode_event
 
 #: 2: adds the behaviour baseline (last element). Version 1 snapshots still restore (no baseline).
 SNAPSHOT_VERSION = 3  # 3: the event-id ring as base64 of packed uint64 (half the bytes of JSON)
+#: 4: version 3 plus events held for reordering (only written when some are held).
+SNAPSHOT_VERSION_PENDING = 4
 
 MAX_SEEN = 256  # event ids remembered for redelivery dedup
 MAX_TASKS = 16
@@ -30,6 +33,7 @@ MAX_SPONSORS = 8
 MAX_ALERTED = 32
 MAX_COMMANDED = 32
 MAX_TIMERS = 32
+MAX_PENDING = 32  # events held for in-order application within the allowed lateness
 
 # Field positions in the ledger records.
 T_STARTED, T_ENDED, T_SPONSOR, T_CREDS, T_END_EVENT = range(5)
@@ -76,6 +80,7 @@ class AgentState:
         "kind",
         "last_ts",
         "n_calls",
+        "pending",
         "rate",
         "seen",
         "seen_pos",
@@ -106,6 +111,9 @@ class AgentState:
         self.timers: list[list[Any]] = []
         # behaviour_anomaly's learned model (monitor.core.baseline); None before the first call
         self.baseline: AgentBaseline | None = None
+        # [ts, event_id, event]: arrived within the allowed lateness, applied once the
+        # watermark passes them (monitor.core.engine); empty unless lateness > 0
+        self.pending: list[list[Any]] = []
 
     # ------------------------------------------------------------ dedup of events
     def seen_before(self, event_id: str) -> bool:
@@ -242,9 +250,14 @@ class AgentState:
 
     # ------------------------------------------------------------ snapshot
     def snapshot(self) -> bytes:
+        held = (
+            [[t, eid, ev.model_dump(mode="json", exclude_none=True)] for t, eid, ev in self.pending]
+            if self.pending
+            else None
+        )
         return orjson.dumps(
             [
-                SNAPSHOT_VERSION,
+                SNAPSHOT_VERSION if held is None else SNAPSHOT_VERSION_PENDING,
                 self.agent_id,
                 self.kind,
                 self.n_calls,
@@ -259,16 +272,22 @@ class AgentState:
                 self.commanded,
                 self.timers,
                 self.baseline.snapshot() if self.baseline is not None else None,
+                *([] if held is None else [held]),
             ]
         )
 
     @classmethod
     def restore(cls, data: bytes) -> AgentState:
         obj = orjson.loads(data)
-        if not isinstance(obj, list) or not obj or obj[0] not in (1, 2, SNAPSHOT_VERSION):
+        if (
+            not isinstance(obj, list)
+            or not obj
+            or obj[0] not in (1, 2, SNAPSHOT_VERSION, SNAPSHOT_VERSION_PENDING)
+        ):
             raise ValueError(
                 f"unsupported agent-state snapshot (version {obj[0] if obj else None!r})"
             )
+        held = obj.pop() if obj[0] >= SNAPSHOT_VERSION_PENDING else None
         baseline = obj.pop() if obj[0] >= 2 else None
         (
             _,
@@ -302,4 +321,6 @@ class AgentState:
         st.timers = timers
         if baseline is not None:
             st.baseline = AgentBaseline.restore(baseline)
+        if held:
+            st.pending = [[t, eid, decode_event(orjson.dumps(doc))] for t, eid, doc in held]
         return st

@@ -9,8 +9,14 @@
 - and, proactively, at ``task_ended``: a revocation of every live credential of
   the task, without waiting for misuse (a routine command, not an alert).
 
-``skew`` (engine setting) is the clock difference between gateways and
-issuers we forgive before calling a credential expired or revoked.
+``skew`` (engine setting ``clock_skew_seconds``) is the clock difference
+between gateways and issuers we forgive before calling a credential expired or
+revoked, or a call lingering after its task: a call stamped by one gateway a
+few seconds after another gateway stamped ``task_ended`` may well have come
+first. After a task ends, a call is forgiven for ``max(task_grace_seconds,
+skew)`` — not their sum: the grace is the charter's tolerance, which already
+absorbs clock disagreement whenever it is at least the skew, and adding both
+would widen what an attacker gets; a charter with grace 0 still gets the skew.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class LingeringAccess(Detector):
             if task is not None and task[T_ENDED] is not None:
                 grace = ch.limits.task_grace_seconds if ch is not None else 30.0
                 late = t - task[T_ENDED]
-                if late > grace:
+                if late > max(grace, self.skew):
                     creds = st.live_credentials(task_id, float("-inf"))
                     if c.credential_id and c.credential_id not in creds:
                         creds.append(c.credential_id)

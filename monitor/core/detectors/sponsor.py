@@ -30,6 +30,11 @@ def _grace(charter: CompiledCharter | None) -> float:
 class AbsentSponsor(Detector):
     name = "absent_sponsor"
 
+    def __init__(self, skew: float = 5.0) -> None:
+        # clock difference between the sponsor's IdP and the gateways: a call stamped
+        # within max(grace, skew) of sponsor_ended is forgiven (see lingering.py)
+        self.skew = skew
+
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return kind == "delegated"
 
@@ -59,7 +64,7 @@ class AbsentSponsor(Detector):
         rec = st.sponsors.get(sponsor)
         if rec is None:
             return ()
-        grace = _grace(ctx.charter)
+        grace = max(_grace(ctx.charter), self.skew)
         ended = rec[S_ENDED]
         if ended is not None and ctx.t > ended + grace:
             return [
