@@ -8,7 +8,8 @@ What happens when Kafka is down: the sender keeps retrying (backoff 0.2 s
 doubling to 5 s; each failed attempt counted in
 ``mcpmon_proxy_emit_failures_total``) while the buffer holds up to
 ``MCPMON_PROXY_EMIT_BUFFER_EVENTS`` events. A retried batch may reach the
-broker twice; the worker drops duplicates by ``event_id``. An event that does
+broker twice; the worker drops duplicates by ``event_id``. At start the sink
+creates ``mcp.events`` if it is missing (``MCPMON_PARTITIONS``), as the tap does. An event that does
 not fit in a full buffer, or is still buffered when the proxy stops and
 cannot be delivered within the stop timeout, is **not silently dropped**: it
 is logged at error level in full (``event_not_emitted``, the event's JSON
@@ -30,10 +31,11 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from monitor.errors import MonitorError
 from monitor.events import ToolCall, encode_event
-from monitor.kafka_io import acked_producer
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
+from monitor.worker.topics import TopicSpec, ensure_topics
 
 log = structlog.get_logger("monitor.proxy")
 
@@ -61,6 +63,8 @@ class KafkaSink:
         metrics: ProxyMetrics,
         *,
         buffer_events: int = 10_000,
+        partitions: int = 4,
+        replication_factor: int = 1,
         batch: int = 500,
         backoff: tuple[float, float] = (0.2, 5.0),
     ) -> None:
@@ -68,6 +72,8 @@ class KafkaSink:
         self.topic = topic
         self.metrics = metrics
         self.capacity = buffer_events
+        self.partitions = partitions
+        self.replication_factor = replication_factor
         self.batch = batch
         self.backoff = backoff
         self._buffer: deque[tuple[bytes, bytes]] = deque()
@@ -88,13 +94,21 @@ class KafkaSink:
         self._wake.set()
 
     async def _connect(self) -> AIOKafkaProducer:
+        """Create the topic if missing (as the tap does) and start the producer, retrying."""
         delay = self.backoff[0]
+        spec = TopicSpec(self.topic, self.partitions, self.replication_factor)
         while True:
-            producer = acked_producer(self.bootstrap)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                enable_idempotence=True,  # a retried batch is neither duplicated nor reordered
+                linger_ms=2,
+            )
             try:
+                await ensure_topics(self.bootstrap, [spec], timeout=15.0)
                 await producer.start()
                 return producer
-            except (KafkaError, OSError) as err:
+            except (MonitorError, KafkaError, OSError) as err:
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 self.metrics.emit_failures.labels("connect").inc()

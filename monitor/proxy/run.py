@@ -78,6 +78,8 @@ def build_sink(cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics) -> E
         settings.topic_events,
         metrics,
         buffer_events=settings.proxy_emit_buffer_events,
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
     )
 
 
