@@ -1,0 +1,94 @@
+"""The proxy's Kafka sink on the real broker: started while Kafka is unreachable, it buffers,
+retries, and delivers everything in order once the broker answers; nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from structlog.testing import capture_logs
+
+from monitor.events import ToolCall
+from monitor.kafka_io import read_topics
+from monitor.proxy.emit import KafkaSink
+from monitor.proxy.metrics import ProxyMetrics
+from tests.integration.workers import Run
+from tests.revoker.servers import free_port
+
+pytestmark = pytest.mark.kafka
+
+
+async def _forward(port: int, target: tuple[str, int]) -> asyncio.Server:
+    """A TCP forwarder to the broker: the bootstrap address starts answering when it starts."""
+
+    async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await r.read(65536):
+                w.write(data)
+                await w.drain()
+        w.close()
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        ur, uw = await asyncio.open_connection(*target)
+        await asyncio.gather(pipe(r, uw), pipe(ur, w))
+
+    return await asyncio.start_server(handle, "127.0.0.1", port)
+
+
+def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> None:
+    host, _, bport = run.bootstrap.partition(":")
+    port = free_port()
+    metrics = ProxyMetrics()
+    sink = KafkaSink(
+        f"127.0.0.1:{port}", run.topics["events"], metrics, backoff=(0.1, 0.5), partitions=4
+    )
+    events = [
+        ToolCall(
+            event_id=f"e{i}",
+            ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
+            agent_id=f"agent-{i % 3}",
+            server="fleet",
+            tool="list_hosts",
+            outcome="ok",
+        )
+        for i in range(30)
+    ]
+
+    async def go() -> None:
+        await sink.start()
+        for e in events[:20]:
+            sink.emit(e)
+        await asyncio.sleep(1.5)  # nothing answers: the sink retries, the calls go on
+        assert metrics.registry.get_sample_value("mcpmon_proxy_events_emitted_total") == 0
+        forwarder = await _forward(port, (host, int(bport)))
+        try:
+            for e in events[20:]:
+                sink.emit(e)
+            deadline = asyncio.get_running_loop().time() + 60
+            while metrics.registry.get_sample_value("mcpmon_proxy_events_emitted_total") < 30:
+                assert asyncio.get_running_loop().time() < deadline, "not delivered in 60 s"
+                await asyncio.sleep(0.1)
+            await sink.close()
+        finally:
+            forwarder.close()
+
+    with capture_logs() as logs:
+        asyncio.run(asyncio.wait_for(go(), 120))
+    recs = asyncio.run(
+        read_topics(run.bootstrap, [run.topics["events"]], until=lambda r: len(r) >= 30, timeout=60)
+    )
+    got = [orjson.loads(r.value) for r in recs]
+    assert sorted(e["event_id"] for e in got) == sorted(e.event_id for e in events)
+    for agent in ("agent-0", "agent-1", "agent-2"):  # keyed by agent: per agent in order
+        mine = [r for r in recs if r.key == agent.encode()]
+        assert [orjson.loads(r.value)["event_id"] for r in mine] == [
+            e.event_id for e in events if e.agent_id == agent
+        ]
+    assert (
+        metrics.registry.get_sample_value("mcpmon_proxy_emit_failures_total", {"reason": "connect"})
+        or 0
+    ) >= 1
+    assert not [e for e in logs if e["event"] == "event_not_emitted"]
