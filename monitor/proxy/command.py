@@ -35,6 +35,9 @@ not the model retry):
                                  MCPMON_PROXY_DENYLIST_TIMEOUT_SECONDS (0.5) and
                                  the fail mode is closed
   -32012  no_identity            no agent_id / server, or a bad bearer token
+                                 (with --no-enforce such a call goes on, and its
+                                 event, which has no agent to be keyed by, is
+                                 logged and counted as lost)
 
 Fail mode (MCPMON_PROXY_FAIL_MODE, --fail-open): closed (default) refuses a
 call the deny-list cannot vouch for; open forwards it and counts it

@@ -9,7 +9,8 @@ and instructions.
 ``tools/call`` is the one method that is more than forwarded, in this order:
 
 1. **identity** (:mod:`monitor.proxy.identity`); unresolvable: refused
-   (``no_identity``), logged, no event (an event needs an ``agent_id``);
+   (``no_identity``) when enforcing; with ``--no-enforce`` forwarded, but no
+   event can be keyed: logged ``event_not_emitted`` and counted as lost;
 2. **deny-list** (:mod:`monitor.proxy.guard`), when enforcing; denied, or
    unreadable while failing closed: refused, event with outcome ``denied``;
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
@@ -155,15 +156,20 @@ class Gateway:
         meta = dict(params.meta or {})
         headers = getattr(ctx.request, "headers", None)
         try:
-            who = self.identity.resolve(tool, params.arguments, meta, headers)
+            who: Identity | None = self.identity.resolve(tool, params.arguments, meta, headers)
         except DecodeError as err:
-            self.metrics.refused.labels("no_identity").inc()
-            self.metrics.calls.labels("denied").inc()
-            log.warning("call_refused", reason="no_identity", tool=tool, error=err.reason)
-            raise refusal.no_identity(tool, err.reason) from None
+            if self.guard is not None:  # enforcing: a caller that cannot be checked is refused
+                self.metrics.refused.labels("no_identity").inc()
+                self.metrics.calls.labels("denied").inc()
+                log.warning("call_refused", reason="no_identity", tool=tool, error=err.reason)
+                raise refusal.no_identity(tool, err.reason) from None
+            # monitoring only: the call goes on, its event cannot (no agent_id to key it by)
+            self.metrics.lost.labels("no_identity").inc()
+            log.error("event_not_emitted", reason="no_identity", tool=tool, error=err.reason)
+            who = None
         bytes_in = len(_wire(params))
 
-        if self.guard is not None:
+        if self.guard is not None and who is not None:
             checked = time.perf_counter()
             verdict = await self.guard.check(who.ids)
             self.metrics.denylist_latency.observe(time.perf_counter() - checked)
@@ -214,7 +220,7 @@ class Gateway:
 
     def _finish(
         self,
-        who: Identity,
+        who: Identity | None,
         tool: str,
         params: types.CallToolRequestParams,
         ts: datetime,
@@ -225,6 +231,8 @@ class Gateway:
     ) -> None:
         self.metrics.calls.labels(outcome).inc()
         self.metrics.latency.observe(time.perf_counter() - started)
+        if who is None:
+            return  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
         try:
             event = ToolCall(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from mcp.shared.exceptions import MCPError
+from structlog.testing import capture_logs
 
 from monitor.proxy import refusal
 from tests.proxy.support import AGENT, deny, proxied
@@ -161,9 +162,11 @@ def test_an_unreadable_denylist_forwards_and_counts_when_failing_open(tmp_path: 
     assert p.sample("mcpmon_proxy_denylist_fail_open_total") == 1
 
 
-def test_a_call_without_identity_is_refused_naming_what_is_missing(tmp_path: Path) -> None:
+def test_a_call_without_identity_is_refused_naming_what_is_missing(
+    tmp_path: Path, redis_url: str
+) -> None:
     async def go() -> tuple[Any, MCPError]:
-        async with proxied(tmp_path, redis_url=None, constants={}) as p:
+        async with proxied(tmp_path, redis_url=redis_url, constants={}) as p:
             with pytest.raises(MCPError) as refused:
                 await p.client.call_tool("count", {})
             return p, refused.value
@@ -173,6 +176,22 @@ def test_a_call_without_identity_is_refused_naming_what_is_missing(tmp_path: Pat
     assert "no agent_id" in err.data["error"]
     assert p.events() == []  # no agent to key an event by
     assert p.sample("mcpmon_proxy_refused_total", reason="no_identity") == 1
+
+
+def test_without_enforcement_a_call_without_identity_goes_on_and_its_event_is_counted_lost(
+    tmp_path: Path,
+) -> None:
+    async def go() -> tuple[Any, Any, Any]:
+        async with proxied(tmp_path, redis_url=None, constants={}) as p:
+            with capture_logs() as logs:
+                result = await p.client.call_tool("count", {})
+            return p, result, logs
+
+    p, result, logs = _run(go())
+    assert result.structured_content == {"result": 1}
+    assert p.events() == []
+    assert p.sample("mcpmon_proxy_events_lost_total", reason="no_identity") == 1
+    assert [e["reason"] for e in logs if e["event"] == "event_not_emitted"] == ["no_identity"]
 
 
 def test_identity_and_resources_from_meta_and_arguments(tmp_path: Path) -> None:
