@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up, then replay the bundled example traffic (no Kafka needed)
 #   make test   set up, install and start the Kafka broker the tests use, install
-#               redis-server (the revoker tests start their own), run every test
+#               redis-server (the revoker tests start their own), Chromium and
+#               Graphviz (the map page is rendered headless), run every test
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint kafka-start kafka-stop redis-install clean
+.PHONY: setup demo test lint kafka-start kafka-stop redis-install chromium-install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,11 +29,14 @@ kafka-stop:
 redis-install:
 	bash scripts/redis.sh install
 
+chromium-install:
+	bash scripts/chromium.sh install
+
 lint: setup
 	$(BIN)/ruff check monitor tests
 	$(BIN)/ruff format --check monitor tests
 
-test: setup kafka-start redis-install lint
+test: setup kafka-start redis-install chromium-install lint
 	$(BIN)/python -m pytest
 
 clean:
