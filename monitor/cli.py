@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from monitor.charters_from_traffic.command import add_charter_parser, add_map_parser
 from monitor.errors import CharterError, MonitorError
 from monitor.proxy.command import add_proxy_parser
 from monitor.revoker.command import add_revoker_parser
@@ -48,7 +49,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise MonitorError(f"events file not found: {args.events}")
     ring = _settings(args).command_keyring()  # sign as the worker does, when it has a key
     encode = CommandSigner(ring).encode if ring is not None else RevocationCommand.to_json
+    if args.compare_charters and args.events == "-":
+        raise MonitorError("--compare-charters replays the events twice: give a file, not -")
     summary = replay_file(args.events, engine, args.out, progress=sys.stderr, encode_command=encode)
+    whatif = None
+    if args.compare_charters:
+        from monitor.charters_from_traffic.command import run_whatif
+
+        whatif = run_whatif(args, _settings(args).engine())
     if args.json:
         sys.stdout.write(
             orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -56,6 +64,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         print(summary.render())
         print(f"wrote {args.out}/alerts.jsonl, revocations.jsonl, deadletter.jsonl")
+    if whatif:
+        print(whatif, file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -275,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dedup-seconds", type=float, metavar="S", help="alert dedup window (default 300)"
     )
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.add_argument(
+        "--compare-charters",
+        metavar="DIR",
+        help="what-if: also replay with these (current) charters and write DIR/whatif.md and "
+        "whatif.json under --out: alerts and revocations that appear or disappear with "
+        "--charters, keyed by detector + agent + evidence. Example: mcpmon replay past.jsonl "
+        "--charters suggested --out whatif --compare-charters charters",
+    )
     r.set_defaults(func=cmd_replay)
 
     c = sub.add_parser(
@@ -419,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_proxy_parser(sub)  # mcpmon proxy: monitor/proxy/command.py
     add_revoker_parser(sub)  # mcpmon revoker: monitor/revoker/command.py
     add_sink_parser(sub)  # mcpmon sink: monitor/sinks/command.py
+    add_map_parser(sub)  # mcpmon map: monitor/charters_from_traffic/command.py
+    add_charter_parser(sub)  # mcpmon charter suggest|diff|evaluate: same module
     return p
 
 
