@@ -109,7 +109,8 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
     guard = build_guard(settings)
     await sink.start()
     try:
-        async with Client(target) as upstream:
+        async with contextlib.AsyncExitStack() as stack:
+            upstream = await connect_upstream(stack, target)
             info = upstream.server_info
             identity = IdentityResolver.build(
                 cfg.mapping,
@@ -143,6 +144,24 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
         if exposition is not None:
             exposition.close()
         log.info("proxy_stopped")
+
+
+async def connect_upstream(
+    stack: contextlib.AsyncExitStack, target: StdioServerParameters | str
+) -> Client:
+    """The connected upstream; a server that cannot be started or reached is a ProxyError."""
+    where = target if isinstance(target, str) else " ".join([target.command, *target.args])
+    try:
+        return await stack.enter_async_context(Client(target))
+    except Exception as err:
+        leaf: BaseException = err
+        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+            leaf = leaf.exceptions[0]
+        if isinstance(leaf, OSError) and leaf.strerror:
+            why = f"{leaf.strerror}: {leaf.filename or where}"
+        else:
+            why = f"{type(leaf).__name__}: {leaf}"
+        raise ProxyError(f"upstream MCP server {where!r} could not be connected ({why})") from None
 
 
 async def serve_stdio(server: Server[Any]) -> None:

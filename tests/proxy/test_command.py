@@ -71,6 +71,16 @@ def test_a_mapping_that_reads_unverified_claims_is_refused_at_start(
     assert "reads claims.* but no --jwt-key" in capsys.readouterr().err
 
 
+def test_an_upstream_that_cannot_start_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = str(tmp_path / "e.jsonl")
+    assert main(["proxy", "--agent-id", "a", "--to-file", out, "--", "no-such-mcp-server"]) == 1
+    err = capsys.readouterr().err
+    assert "upstream MCP server 'no-such-mcp-server' could not be connected" in err
+    assert "No such file or directory" in err
+
+
 def test_stdio_proxy_forwards_then_refuses_once_revoked(tmp_path: Path, redis_url: str) -> None:
     events = tmp_path / "calls.jsonl"
     params = StdioServerParameters(
