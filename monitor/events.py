@@ -11,11 +11,12 @@ unknown ``type`` values and invalid fields are rejected.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -35,12 +36,30 @@ Outcome = Literal["ok", "error", "denied", "unknown"]
 #: Largest message accepted; bigger ones go to the dead-letter output unparsed.
 MAX_MESSAGE_BYTES = 1 << 20
 
+#: Event times accepted. Outside, the time is certainly wrong (a reset clock, a
+#: forged value) and near the ends of ``datetime``'s range arithmetic on it fails.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_range(ts: datetime) -> datetime:
+    try:
+        ok = EARLIEST <= ts < LATEST
+    except OverflowError:  # an offset that takes it past year 1 or 9999
+        ok = False
+    if not ok:
+        raise ValueError(f"time outside {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d}")
+    return ts
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_id: Id
-    ts: AwareDatetime = Field(description="Event time, RFC 3339 with a UTC offset.")
+    ts: Time = Field(description="Event time, RFC 3339 with a UTC offset (1970 to 2200).")
     agent_id: Id
 
 
@@ -92,7 +111,7 @@ class CredentialIssued(_Event):
     credential_id: Id
     task_id: Id | None = None
     scopes: list[Id] = Field(default_factory=list, max_length=1024)
-    expires_at: AwareDatetime
+    expires_at: Time
 
 
 class CredentialRevoked(_Event):

@@ -18,8 +18,8 @@ dropped, so lateness cannot hide a call or a revocation — counted
 per dedup window) saying that order-dependent checks may have misjudged it.
 Set the lateness to the worst pipeline delay plus the clock skew between
 gateways; alerts then wait that long in event time. Per agent at most
-``MAX_PENDING`` events are held; beyond that the oldest is applied early
-(``held_overflow``). :meth:`Engine.drain` applies what is held at the end of a replay.
+``MAX_PENDING`` events and ``MAX_PENDING_BYTES`` are held; beyond that the
+oldest is applied early (``held_overflow``). :meth:`Engine.drain` applies what is held at the end of a replay.
 
 >>> from monitor.charter import Charter
 >>> eng = Engine([Charter(agent="a", kind="autonomous", mode="enforce")])
@@ -47,7 +47,14 @@ from monitor.core.detectors.lingering import LingeringAccess
 from monitor.core.detectors.sponsor import AbsentSponsor
 from monitor.core.policy import CharterSet, CompiledCharter
 from monitor.core.redact import DEFAULT_REDACTION, RedactionRules, Redactor
-from monitor.core.state import MAX_PENDING, S_END_EVENT, S_ENDED, AgentState
+from monitor.core.state import (
+    MAX_PENDING,
+    MAX_PENDING_BYTES,
+    S_END_EVENT,
+    S_ENDED,
+    AgentState,
+    held_size,
+)
 from monitor.events import (
     CharterUpdated,
     CredentialIssued,
@@ -247,15 +254,23 @@ class Engine:
         """Hold an event until the watermark passes it, then apply held events in time order."""
         if t > self.max_ts:
             self.max_ts = t
-        st.pending.append([t, event.event_id, event])
+        pending = st.pending
+        pending.append([t, event.event_id, event, held_size(event)])
         self._seq += 1
         heapq.heappush(self._held, (t, event.event_id, st.agent_id, self._seq))
         out = NOTHING
-        if len(st.pending) > MAX_PENDING:  # bounded per agent: its oldest is judged now
+        # bounded per agent, in events and bytes: beyond, its oldest is judged now
+        while len(pending) > MAX_PENDING or (
+            len(pending) > 1 and sum(p[3] for p in pending) > MAX_PENDING_BYTES
+        ):
             self.stats["held_overflow"] += 1
-            oldest = min(st.pending, key=lambda p: (p[0], p[1]))
-            st.pending.remove(oldest)
-            out = self._apply(oldest[2], oldest[0], st)
+            oldest = min(pending, key=lambda p: (p[0], p[1]))
+            pending.remove(oldest)
+            out = out.merged(self._apply(oldest[2], oldest[0], st))
+        if len(pending) == 1 and pending[0][3] > MAX_PENDING_BYTES:  # too big to hold at all
+            self.stats["held_overflow"] += 1
+            big = pending.pop()
+            out = out.merged(self._apply(big[2], big[0], st))
         return out.merged(self._release(self.watermark))
 
     def _release(self, watermark: float) -> Decision:
@@ -305,7 +320,7 @@ class Engine:
         heapq.heapify(self._timers)
         self._held = []
         for agent_id, st in self.states.items():
-            for t, event_id, _ in st.pending:
+            for t, event_id, *_ in st.pending:
                 self._seq += 1
                 self._held.append((t, event_id, agent_id, self._seq))
         heapq.heapify(self._held)

@@ -34,6 +34,44 @@ MAX_ALERTED = 32
 MAX_COMMANDED = 32
 MAX_TIMERS = 32
 MAX_PENDING = 32  # events held for in-order application within the allowed lateness
+MAX_PENDING_BYTES = 32 << 10  # and their estimated size (an event may carry 1 MiB of args)
+
+_ID_FIELDS = (
+    "event_id",
+    "sponsor",
+    "task_id",
+    "session_id",
+    "credential_id",
+    "tenant",
+    "data_domain",
+    "server",
+    "tool",
+    "trace_id",
+    "reason",
+    "alert_id",
+    "note",
+)
+
+
+def held_size(event: Any) -> int:
+    """Estimated bytes of a held event in a snapshot (cheap: no full serialisation)."""
+    n = 128
+    for name in _ID_FIELDS:
+        v = getattr(event, name, None)
+        if isinstance(v, str):
+            n += len(v)
+    args = getattr(event, "args", None)
+    if args:
+        try:
+            n += len(orjson.dumps(args))
+        except orjson.JSONEncodeError:
+            n += MAX_PENDING_BYTES  # cannot be held: applied at once
+    for many in ("resources", "scopes"):
+        v = getattr(event, many, None)
+        if v:
+            n += sum(map(len, v)) + 3 * len(v)
+    return n
+
 
 # Field positions in the ledger records.
 T_STARTED, T_ENDED, T_SPONSOR, T_CREDS, T_END_EVENT = range(5)
@@ -111,8 +149,8 @@ class AgentState:
         self.timers: list[list[Any]] = []
         # behaviour_anomaly's learned model (monitor.core.baseline); None before the first call
         self.baseline: AgentBaseline | None = None
-        # [ts, event_id, event]: arrived within the allowed lateness, applied once the
-        # watermark passes them (monitor.core.engine); empty unless lateness > 0
+        # [ts, event_id, event, held_size]: arrived within the allowed lateness, applied once
+        # the watermark passes them (monitor.core.engine); empty unless lateness > 0
         self.pending: list[list[Any]] = []
 
     # ------------------------------------------------------------ dedup of events
@@ -251,7 +289,7 @@ class AgentState:
     # ------------------------------------------------------------ snapshot
     def snapshot(self) -> bytes:
         held = (
-            [[t, eid, ev.model_dump(mode="json", exclude_none=True)] for t, eid, ev in self.pending]
+            [[p[0], p[1], p[2].model_dump(mode="json", exclude_none=True)] for p in self.pending]
             if self.pending
             else None
         )
@@ -322,5 +360,6 @@ class AgentState:
         if baseline is not None:
             st.baseline = AgentBaseline.restore(baseline)
         if held:
-            st.pending = [[t, eid, decode_event(orjson.dumps(doc))] for t, eid, doc in held]
+            events = [(t, eid, decode_event(orjson.dumps(doc))) for t, eid, doc in held]
+            st.pending = [[t, eid, ev, held_size(ev)] for t, eid, ev in events]
         return st
