@@ -90,6 +90,7 @@ class Outcome:
     attacks: Counter[str] = field(default_factory=Counter)  # detector -> injected
     caught: Counter[str] = field(default_factory=Counter)  # detector -> caught
     missed: list[str] = field(default_factory=list)  # scenario names
+    fp_by_detector: Counter[str] = field(default_factory=Counter)  # held-out false positives
 
     def add(self, o: Outcome) -> None:
         self.alerts += o.alerts
@@ -98,6 +99,7 @@ class Outcome:
         self.attacks.update(o.attacks)
         self.caught.update(o.caught)
         self.missed += o.missed
+        self.fp_by_detector.update(o.fp_by_detector)
 
 
 @dataclass(slots=True)
@@ -154,6 +156,7 @@ class SuggestEvaluation:
                     "attacks": dict(o.attacks),
                     "caught": dict(o.caught),
                     "missed": o.missed,
+                    "fp_by_detector": dict(o.fp_by_detector),
                     "size": self.totals(name),
                 }
                 for name, o in self.outcomes.items()
@@ -211,6 +214,11 @@ class SuggestEvaluation:
             if missed:
                 shown = ", ".join(f"{k} ×{n}" for k, n in Counter(missed).most_common())
                 out.append(f"- {name}: attacks not caught: {shown}")
+        for name in names:
+            fps = self.outcomes[name].fp_by_detector if name in self.outcomes else Counter()
+            if fps:
+                shown = ", ".join(f"{k} ×{n}" for k, n in fps.most_common())
+                out.append(f"- {name}: held-out false positives by detector: {shown}")
         out += ["", "## Per charter (first seed)", ""]
         out.append(
             "| charter | broad: grants / fleet tools | simulator: grants / resources | "
@@ -256,6 +264,7 @@ def _score(
         # ts strings are RFC 3339 from one serializer: comparable as datetimes
         if _ts(a["ts"]) >= _ts(cut_iso):
             o.held_out_fp += 1
+            o.fp_by_detector[a["detector"]] += 1
         else:
             o.in_sample_fp += 1
     for eid, lab in attack_labels.items():

@@ -244,7 +244,7 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
         L(
             Line(
                 f"  - {{server: {q(server)}, tool: {q(tool)}, classes: [{', '.join(classes)}]}}",
-                f"{seen_text(t['seen'])}{denied}; {t['n']} agent(s); classes from the name",
+                f"{seen_text(t['seen'])}{denied}; {t['n']} agent(s); {_origin(obs, server, tool)}",
             )
         )
     for server, tool in left_out:
@@ -322,6 +322,11 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
             )
         )
     return s
+
+
+def _origin(obs: Observer, server: str, tool: str) -> str:
+    found = obs.classifier.override(server, tool)
+    return f"classes from the mapping ({found[0]})" if found else "classes from the name"
 
 
 def _chains(agents: list[AgentTraffic], granted: set[str]) -> list[tuple[str, str]]:

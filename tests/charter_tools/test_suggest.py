@@ -59,6 +59,18 @@ def test_granted_tools_have_counts_and_first_last_seen() -> None:
     assert 'agent: "bot-*"' in y  # the trailing number became a glob
 
 
+def test_a_mapping_file_decides_classes_and_says_so(tmp_path: Path) -> None:
+    from monitor.charters_from_traffic.classes import load_mapping
+
+    f = tmp_path / "classes.yaml"
+    f.write_text('classes:\n  "helpdesk/*": [read_untrusted]\n')
+    obs = Observer(load_mapping(f))
+    obs.observe(tb.call(0, "a", "helpdesk", "get_ticket"))
+    s = suggest(obs)[0]
+    assert s.charter().tools[0].classes == ["read_untrusted"]
+    assert "classes from the mapping (helpdesk/*)" in s.yaml()
+
+
 def test_a_tool_the_gateway_always_denied_is_not_granted() -> None:
     obs = Observer()
     obs.observe(tb.call(0, "a", "fs", "read_file"))
