@@ -38,16 +38,10 @@ from monitor.charters_from_traffic.traffic import Observer
 from monitor.charters_from_traffic.whatif import run_engine
 from monitor.core import Engine, EngineSettings
 from monitor.core.policy import CharterSet, CompiledCharter
+from monitor.evaluate import RULE_DETECTORS
 from monitor.events import decode_event
 from monitor.simulate import simulate
 
-RULE_DETECTORS = (
-    "out_of_charter_tool",
-    "forbidden_chain",
-    "lingering_access",
-    "absent_sponsor",
-    "rate_limit",
-)
 OOC = "out_of_charter_tool"
 BEHAVIOUR = "behaviour_anomaly"
 #: The issue's bar: held-out benign false positives per 1,000 calls.

@@ -51,6 +51,7 @@ from monitor.charters_from_traffic.traffic import (
     ToolKey,
 )
 from monitor.core.policy import CharterSet
+from monitor.core.standing import _quantile
 
 HOURS_MIN_DAYS = 7
 _TRAILING_NUMBER = re.compile(r"\d+$")
@@ -143,11 +144,6 @@ def group_agents(
         g = groups.setdefault(pattern, _Group(pattern, [], ch.charter if ch else None))
         g.agents.append(a)
     return list(groups.values())
-
-
-def _quantile(xs: list[float], q_: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(q_ * len(s)))]
 
 
 def _merge_seen(dicts: list[dict[str, Seen]]) -> dict[str, Seen]:

@@ -145,26 +145,22 @@ def _rev_row(r: dict) -> dict[str, Any]:
     return {k: r.get(k) for k in keep}
 
 
+def _beyond(xs: list[dict], key: Any, shared: Counter[Any]) -> list[dict]:
+    """The items of ``xs`` left after ``shared[k]`` of each key ``k`` are taken out."""
+    seen: Counter[Any] = Counter()
+    out = []
+    for x in xs:
+        k = key(x)
+        seen[k] += 1
+        if seen[k] > shared[k]:
+            out.append(x)
+    return out
+
+
 def _split(old: list[dict], new: list[dict], key: Any) -> tuple[list[dict], list[dict], int]:
     """(in new only, in old only, in both) — as multisets of keys."""
-    old_left = Counter(key(x) for x in old)
-    new_left = Counter(key(x) for x in new)
-    both = old_left & new_left
-    seen: Counter[Any] = Counter()
-    appeared = []
-    for x in new:
-        k = key(x)
-        seen[k] += 1
-        if seen[k] > both[k]:
-            appeared.append(x)
-    seen.clear()
-    disappeared = []
-    for x in old:
-        k = key(x)
-        seen[k] += 1
-        if seen[k] > both[k]:
-            disappeared.append(x)
-    return appeared, disappeared, sum(both.values())
+    both = Counter(key(x) for x in old) & Counter(key(x) for x in new)
+    return _beyond(new, key, both), _beyond(old, key, both), sum(both.values())
 
 
 def compare(
