@@ -13,8 +13,11 @@ import base64
 
 import orjson
 
+from monitor.errors import DecodeError
+from monitor.events import decode_event
 from monitor.kafka_io import produce, read_topics
 from monitor.worker.topics import TopicSpec, ensure_topics
+from tests.fuzz.hostile import hostile_messages
 from tests.integration.helpers import docs, multiset, read_outputs
 from tests.integration.workers import Run
 from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS, agent_of, replay_outputs
@@ -133,3 +136,52 @@ def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run)
     assert worker.alive
     counted = [r for r in worker.logs() if r.get("event") == "deadletter"]
     assert len(counted) == n_dead
+
+
+def test_hostile_messages_all_reach_the_deadletter_topic_and_the_worker_keeps_running(
+    run: Run,
+) -> None:
+    """Seeded hostile input of every class (tests/fuzz/hostile.py) on the real broker."""
+    hostile = hostile_messages(350, seed=11)
+    rejected = []
+    for i, (_, raw) in enumerate(hostile):
+        try:
+            decode_event(raw)
+        except DecodeError as err:
+            rejected.append((i, err.reason))
+    assert len(rejected) > 250  # most of them are invalid by construction
+    worker = run.start_worker(EXAMPLE_CHARTERS)
+    worker.wait_ready()
+    last = orjson.dumps(_call("after-hostile", server="shell", tool="exec"))
+    records = [(AGENT.encode(), raw) for _, raw in hostile] + [(AGENT.encode(), last)]
+    metas = asyncio.run(produce(run.bootstrap, run.topics["events"], records))
+    want = {(metas[i].partition, metas[i].offset): reason for i, reason in rejected}
+
+    dead = asyncio.run(
+        read_topics(
+            run.bootstrap,
+            [run.topics["deadletter"]],
+            until=lambda r: len(r) >= len(want),
+            timeout=90,
+            settle=1.0,
+        )
+    )
+    got = {}
+    for rec in dead:
+        doc = orjson.loads(rec.value)
+        got[(doc["partition"], doc["offset"])] = doc
+    assert set(got) == set(want), worker.tail()
+    for where, reason in want.items():
+        assert got[where]["reason"] == reason  # the same reason the decoder gives
+        i = next(j for j, m in enumerate(metas) if (m.partition, m.offset) == where)
+        raw = hostile[i][1]
+        kept = got[where].get("raw")
+        assert (kept.encode() if kept is not None else b64(got[where]["raw_base64"])) == raw
+    out = read_outputs(run, 1, timeout=60)
+    assert any(a["evidence"] == ["after-hostile"] for a in docs(out["alerts"])), worker.tail()
+    assert worker.alive
+    print(f"{len(hostile)} hostile messages, {len(want)} dead-lettered with their reasons")
+
+
+def b64(text: str) -> bytes:
+    return base64.b64decode(text)
