@@ -145,8 +145,13 @@ class Engine:
         self._held: list[tuple[float, str, str, int]] = []
         self._seq = 0
         self.rebuild_timers()
-        if self.states:  # restored: event time resumes where the states left it
-            self.max_ts = max(
+        if self.states:  # restored: event time resumes where the states left it ...
+            # ... at the *oldest* agent clock, not the newest. A worker that crashed in the
+            # middle of writing its agents left some states ahead of the committed input
+            # offset and some behind; the redelivered events of those behind are not late,
+            # and the newest clock would flag them so (tests/integration/test_faults_worker_
+            # crash.py found it). The first event processed moves event time on from there.
+            self.max_ts = min(
                 max([st.last_ts, *(p[0] for p in st.pending)]) for st in self.states.values()
             )
 

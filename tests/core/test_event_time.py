@@ -210,6 +210,25 @@ def test_a_restored_engine_keeps_its_event_time() -> None:
     assert "late_event" in _detectors(d)
 
 
+def test_a_partly_written_restore_does_not_call_redelivered_events_late() -> None:
+    """A crash mid-write: agent B's state was saved after its 100 s call, A's only before
+    its 60 s call. Input resumes at A's 60 s call (the committed offset): it is on time."""
+    b = "agent:assist/2"
+    eng = Engine([_charter()])
+    eng.process(tb.call(50, A, "fs", "read_file", task_id="T", sponsor="alice"))
+    saved_a = AgentState.restore(eng.states[A].snapshot())
+    eng.process(tb.call(60, A, "fs", "read_file", task_id="T", sponsor="alice", event_id="a60"))
+    eng.process(tb.call(100, b, "fs", "read_file", task_id="U", sponsor="bob", event_id="b100"))
+    restored = {A: saved_a, b: AgentState.restore(eng.states[b].snapshot())}
+    again = Engine([_charter()], EngineSettings(), restored)
+    d = again.process(
+        tb.call(60, A, "fs", "read_file", task_id="T", sponsor="alice", event_id="a60")
+    )
+    assert "late_event" not in _detectors(d) and again.counters().get("late_events", 0) == 0
+    redelivered = tb.call(100, b, "fs", "read_file", task_id="U", sponsor="bob", event_id="b100")
+    assert again.process(redelivered).duplicate  # B's state has it: dropped, not late
+
+
 # ------------------------------------------------------------------ clock skew
 
 
