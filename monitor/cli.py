@@ -13,6 +13,7 @@ from monitor.charters_from_traffic.command import add_charter_parser, add_map_pa
 from monitor.errors import CharterError, MonitorError
 from monitor.proxy.command import add_proxy_parser
 from monitor.revoker.command import add_revoker_parser
+from monitor.signing_command import add_sign_charter_parser
 from monitor.sinks.command import add_sink_parser
 from monitor.tap.command import add_tap_parser
 
@@ -437,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_proxy_parser(sub)  # mcpmon proxy: monitor/proxy/command.py
     add_revoker_parser(sub)  # mcpmon revoker: monitor/revoker/command.py
     add_sink_parser(sub)  # mcpmon sink: monitor/sinks/command.py
+    add_sign_charter_parser(sub)  # mcpmon sign-charter: monitor/signing_command.py
     add_map_parser(sub)  # mcpmon map: monitor/charters_from_traffic/command.py
     add_charter_parser(sub)  # mcpmon charter suggest|diff|evaluate: same module
     return p
