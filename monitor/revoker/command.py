@@ -31,6 +31,13 @@ Actuators:
   vault     Vault lease revoke / revoke-prefix (MCPMON_REVOKER_VAULT_ADDR,
             _TOKEN, _NAMESPACE, _PREFIX_TEMPLATE)
 
+Signed commands: with MCPMON_COMMAND_SIGNING_KEYS (KEY_ID:SECRET[,...], the
+worker's keys) a command that is unsigned, signed by another key, changed after
+signing, or dated more than MCPMON_REVOKER_COMMAND_MAX_AGE_SECONDS (86400; 0 off)
+from now is refused: never applied, never acked, dead-lettered with its reason
+and alerted (detector revocation_refused). Without keys every well-formed
+command is carried out, and a warning at start says so.
+
 Idempotence by command_id is kept in Redis (MCPMON_REVOKER_LEDGER=redis, the
 default) so it survives restarts. Retries: MCPMON_REVOKER_RETRY_ATTEMPTS (5),
 exponential backoff from MCPMON_REVOKER_RETRY_BASE_SECONDS (0.5) up to
