@@ -38,6 +38,7 @@ from monitor.outputs import RevocationCommand
 from monitor.replay import deadletter_record
 from monitor.revoker.exceptions import LedgerUnavailable
 from monitor.revoker.gate import REFUSED_PREFIX, CommandGate, refused_alert
+from monitor.revoker.plan import MAX_POLL_INTERVAL_SECONDS, records_per_poll, worst_case_seconds
 from monitor.revoker.revoker import Handled, Revoker
 from monitor.settings import Settings
 from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
@@ -120,6 +121,15 @@ class RevokerService:
                 server.close()
             raise
         lag_task = None if self._lag is None else asyncio.create_task(self._lag.run(consumer))
+        worst = worst_case_seconds(self.revoker.policy, self.revoker.attempt_timeout)
+        per_poll = records_per_poll(worst)
+        if worst > 0.8 * MAX_POLL_INTERVAL_SECONDS:
+            log.warning(
+                "revoker_poll_interval_at_risk",
+                detail=f"one command can take {worst:.0f} s against a dead actuator, longer than "
+                f"the consumer's {MAX_POLL_INTERVAL_SECONDS:g} s poll interval allows: lower "
+                "MCPMON_REVOKER_RETRY_ATTEMPTS / _RETRY_MAX_SECONDS / _TIMEOUT_SECONDS",
+            )
         log.info(
             "revoker_started",
             bootstrap=s.kafka_bootstrap,
@@ -136,7 +146,7 @@ class RevokerService:
             )
         try:
             while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=300)
+                batch = await consumer.getmany(timeout_ms=300, max_records=per_poll)
                 if self._lag is not None:
                     for tp, recs in batch.items():
                         if recs:

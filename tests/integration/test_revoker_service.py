@@ -91,5 +91,6 @@ def test_waits_for_the_ledger_then_applies_in_order(run: Run, tmp_path: Path) ->
     assert lags and all(ln.endswith(" 0.0") for ln in lags)
     events = [e["event"] for e in logs]
     assert "ledger_unavailable" in events
+    assert "revocation_commands_unauthenticated" in events  # no command keys: said at start
     applied = [e["command_id"] for e in logs if e["event"] == "revocation_applied"]
     assert applied == ["cmd-0", "cmd-1", "cmd-2"]  # in partition order, none skipped

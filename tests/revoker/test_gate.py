@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from monitor.metrics import deadletter_reason_class
 from monitor.outputs import Alert
-from monitor.revoker.gate import REFUSED_DETECTOR, CommandGate, refused_alert
+from monitor.revoker.gate import REFUSED_DETECTOR, REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.signing import CommandSigner, parse_keyring
 from tests.revoker.support import T0, command
 
@@ -63,3 +64,7 @@ def test_the_refusal_alert_is_valid_deterministic_and_says_nothing_was_revoked()
     assert a.details["command_id"] == "cmd-1" and a.details["refused"] == "unsigned"
     stale = refused_alert(command(), raw, "expired: issued 9 s ago", T0)
     assert stale.severity == "high" and stale.reason.startswith("replayed or stale")
+
+
+def test_refused_commands_have_their_own_dead_letter_metric_class() -> None:
+    assert deadletter_reason_class(f"{REFUSED_PREFIX}: unsigned") == "refused"

@@ -13,12 +13,15 @@ import monitor.revoker.plan as plan_mod
 from monitor.outputs import Alert
 from monitor.revoker.plan import (
     FAILURE_DETECTOR,
+    MAX_POLL_INTERVAL_SECONDS,
     OBSERVE_DETAIL,
     RetryPolicy,
     decide,
     failure_alert,
     observe_detail,
+    records_per_poll,
     targets,
+    worst_case_seconds,
 )
 from tests.revoker.support import T0, command
 
@@ -101,3 +104,13 @@ def test_plan_is_pure() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert imported <= {"__future__", "hashlib", "dataclasses", "datetime", "typing", "monitor"}
+
+
+def test_a_batch_of_commands_against_a_dead_actuator_still_polls_in_time() -> None:
+    policy = RetryPolicy(attempts=5, base_seconds=0.5, factor=2.0, max_seconds=30)
+    worst = worst_case_seconds(policy, 11.0)
+    assert worst == 5 * 11.0 + (0.5 + 1 + 2 + 4)
+    n = records_per_poll(worst)
+    assert n == 3 and n * worst <= 0.8 * MAX_POLL_INTERVAL_SECONDS
+    assert records_per_poll(1000.0) == 1  # never zero, even when one command is too slow
+    assert records_per_poll(0.0) == 500
