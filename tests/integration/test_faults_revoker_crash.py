@@ -27,6 +27,7 @@ import orjson
 import pytest
 
 from monitor.kafka_io import produce, read_topics
+from monitor.revoker.actuators.webhook import verify
 from tests.integration.faults import COMMAND_KEYS, SIGNER, Process, commands
 from tests.integration.workers import Run
 from tests.revoker.servers import HTTPServer, RedisServer, Reply
@@ -107,12 +108,19 @@ def _run(run: Run, tmp: Path, redis: RedisServer, receiver: HTTPServer) -> None:
     denied = {k for k in keys.split("\r\n") if k.startswith("mcpmon:deny:")}
     assert denied == {f"mcpmon:deny:credential:{c.credential_ids[0]}" for c in cmds}
     # ... and the receiver saw every command; a repeat only with the same key and body
+    # (as a real receiver does, only deliveries whose signature verifies count: a revoker
+    # killed while sending leaves a cut-off body, which is no delivery at all)
+    delivered = [
+        r
+        for r in receiver.requests
+        if verify(WEBHOOK_SECRET.encode(), r.body, r.headers.get("x-mcpmon-signature", ""))
+    ]
     bodies: dict[str, set[bytes]] = {}
-    for req in receiver.requests:
+    for req in delivered:
         bodies.setdefault(req.headers["idempotency-key"], set()).add(req.body)
     assert set(bodies) == {c.command_id for c in cmds}
     assert all(len(b) == 1 for b in bodies.values())
-    deliveries = Counter(r.headers["idempotency-key"] for r in receiver.requests)
+    deliveries = Counter(r.headers["idempotency-key"] for r in delivered)
     repeats = sum(n - 1 for n in deliveries.values())
     assert repeats <= len(CRASHES), "more re-deliveries than crashes"
     # the webhook's crash before its ledger write: delivered, then delivered again (same key)
@@ -120,7 +128,8 @@ def _run(run: Run, tmp: Path, redis: RedisServer, receiver: HTTPServer) -> None:
     print(
         f"\n{len(CRASHES)} revoker kills, {N} commands x {len(ACTUATORS)} actuators: "
         f"acks {dict(statuses)}; webhook got {sum(deliveries.values())} deliveries for "
-        f"{len(deliveries)} commands ({repeats} repeated with the same Idempotency-Key)"
+        f"{len(deliveries)} commands ({repeats} repeated with the same Idempotency-Key; "
+        f"{len(receiver.requests) - len(delivered)} cut off by a kill)"
     )
 
 
