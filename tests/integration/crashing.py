@@ -74,10 +74,11 @@ def _arm_revoker(at: int, when: str) -> None:
             await original(self, command_id, actuator, detail)
             return
         seen += 1
-        if seen == at and when == "before":
+        mine = seen  # actuators record concurrently: ``seen`` moves on while this awaits
+        if mine == at and when == "before":
             _die()
         await original(self, command_id, actuator, detail)
-        if seen == at:
+        if mine == at:
             _die()
 
     RedisLedger.record = record  # type: ignore[method-assign]
