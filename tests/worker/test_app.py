@@ -12,7 +12,7 @@ from faust.streams import current_event
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
 from monitor.settings import Settings
-from monitor.worker.app import PREFETCH_BACKOFF_SECONDS, WorkerApp, fetch_promptly
+from monitor.worker.app import FETCH_MAX_WAIT_MS, WorkerApp, fetch_max_wait
 from monitor.worker.processor import Processor
 from monitor.worker.store import decode
 from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS
@@ -107,18 +107,19 @@ def test_events_of_partitions_given_away_are_never_acked() -> None:
     assert {decode(v)[0] for v in written.values()} == {0}
 
 
-def test_fetchers_built_after_fetch_promptly_do_not_hold_fetches_back() -> None:
+def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
     from aiokafka.consumer.fetcher import Fetcher
 
-    fetch_promptly()
-    fetch_promptly()  # idempotent: wraps the original once
+    fetch_max_wait()
+    fetch_max_wait()  # idempotent: wraps the original once
 
-    async def build(**kwargs: Any) -> float:
+    async def build(**kwargs: Any) -> int:
         client = SimpleNamespace(_loop=asyncio.get_running_loop(), _metadata_max_age_ms=300_000)
         subs = SimpleNamespace(register_fetch_waiters=lambda _w: None)
         f = Fetcher(client, subs, **kwargs)
         f._fetch_task.cancel()
-        return float(f._prefetch_backoff)
+        return int(f._fetch_max_wait_ms)
 
-    assert asyncio.run(build()) == PREFETCH_BACKOFF_SECONDS
-    assert asyncio.run(build(prefetch_backoff=0.3)) == 0.3
+    assert asyncio.run(build(fetch_max_wait_ms=1500)) == FETCH_MAX_WAIT_MS  # Faust's value
+    assert asyncio.run(build()) == FETCH_MAX_WAIT_MS
+    assert asyncio.run(build(fetch_max_wait_ms=5)) == 5
