@@ -83,7 +83,7 @@ def test_idle_partition_fires_its_timers_from_the_wall_clock(run: Run, tmp_path:
     waited = time.monotonic() - t0
     got = docs(out["revocations"])
     assert sorted(orjson.dumps(d, option=orjson.OPT_SORT_KEYS) for d in got) == sorted(
-        orjson.dumps(r.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+        orjson.dumps(orjson.loads(r.to_json()), option=orjson.OPT_SORT_KEYS)
         for r in want.revocations
     )
     assert got[0]["task_id"] == "TQ" and got[0]["credential_ids"] == ["cred-q"]
