@@ -95,7 +95,7 @@ def fetch_max_wait(ms: int = FETCH_MAX_WAIT_MS) -> None:
         kwargs["fetch_max_wait_ms"] = min(int(kwargs.get("fetch_max_wait_ms", 500)), ms)
         original(self, *args, **kwargs)
 
-    fetcher.Fetcher.__init__ = capped  # type: ignore[method-assign]
+    fetcher.Fetcher.__init__ = capped
 
 
 def faust_app(settings: Settings) -> faust.App:
