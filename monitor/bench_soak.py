@@ -78,6 +78,11 @@ class SoakResult:
     agents_state_equal: int = 0
     restart_at: float = 0.0  # seconds into the load
     downtime_s: float = 0.0  # stop signal to the new worker's partitions restored
+    stop_s: float = 0.0  # stop signal to the old worker's exit
+    stop_rc: int | None = None  # the old worker's exit status (-9: killed)
+    assigned_s: float = 0.0  # new worker: process start to partitions assigned
+    restored_s: float = 0.0  # new worker: partitions assigned to restored
+    restored_agents: int = 0
     recovery_s: float | None = None  # stop signal to lag back under the pre-restart level
     lag_threshold: int = 0
     peak_lag: int = 0
@@ -115,9 +120,12 @@ class SoakResult:
             f"{len(r.unexpected)}, changed {len(r.changed)})",
             f"agent states        {r.agents_state_equal:>10,} of {r.agents:,} byte-identical to "
             "the reference",
-            f"restart ({r.restart}) at {r.restart_at:.0f} s: new worker ready after "
-            f"{r.downtime_s:.1f} s; lag back under {r.lag_threshold:,} after {rec} "
+            f"restart ({r.restart}) at {r.restart_at:.0f} s: old worker gone after {r.stop_s:.1f} s "
+            f"({_exit(r.stop_rc, r.restart)}), "
+            f"new one ready after {r.downtime_s:.1f} s; lag back under {r.lag_threshold:,} after {rec} "
             f"(peak lag {r.peak_lag:,} events)",
+            f"new worker          partitions assigned {r.assigned_s:.1f} s after its start, "
+            f"{r.restored_agents:,} agents restored {r.restored_s:.1f} s later",
         ]
         if rss0:
             lines.append(
@@ -158,6 +166,12 @@ class SoakResult:
         return "\n".join(out) + "\n"
 
 
+def _exit(rc: int | None, restart: str) -> str:
+    if restart == "term" and rc == -9:
+        return "did not stop on SIGTERM within 30 s: SIGKILLed"
+    return f"exit status {rc}"
+
+
 def _rss_mib(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
@@ -178,6 +192,9 @@ class _Workers:
         self.all: list[WorkerProcess] = []
         self.ready = threading.Event()
         self.stopped_wall = 0.0  # time.time() of the last stop signal
+        self.stop_s = 0.0  # how long the old worker took to exit
+        self.stop_rc: int | None = None  # its exit status (-9: SIGKILL)
+        self.started_wall = 0.0  # time.time() when the current worker was started
         self.start()
 
     @property
@@ -185,6 +202,7 @@ class _Workers:
         return self.all[-1]
 
     def start(self) -> None:
+        self.started_wall = time.time()
         n = len(self.all)
         w = WorkerProcess(f"soak-{n}", self.env, self.charters, self.tmp / f"soak-worker-{n}.log")
         self.all.append(w)
@@ -199,6 +217,8 @@ class _Workers:
             self.current.kill()
         else:
             self.current.stop(30)
+        self.stop_s = time.time() - self.stopped_wall
+        self.stop_rc = self.current.proc.returncode
         self.start()
 
 
@@ -277,7 +297,10 @@ async def _load(
         # drain: the lag back to zero (bounded)
         deadline = time.perf_counter() + max(120.0, res.seconds)
         while time.perf_counter() < deadline:
-            if await _lag(admin, probe, s.app_id, topic) == 0:
+            lag = await _lag(admin, probe, s.app_id, topic)
+            if lag == 0:
+                mib = _rss_mib(workers.current.proc.pid)
+                res.samples.append((time.perf_counter() - t0, 0, mib, len(workers.all) - 1))
                 break
             await asyncio.sleep(0.5)
         res.events_processed = await _committed(admin, s.app_id, topic)
@@ -297,19 +320,31 @@ async def _load(
     )
     after = [(t, lag) for t, lag, _, w in res.samples if t >= restarted_at]
     res.peak_lag = max((lag for _, lag in after), default=0)
-    ready = restarted_at + workers_downtime(workers)
+    ready = restarted_at + workers_downtime(workers, res)
     res.downtime_s = ready - restarted_at
+    res.stop_s, res.stop_rc = workers.stop_s, workers.stop_rc
     for t, lag in after:
         if t >= ready and lag <= res.lag_threshold:
             res.recovery_s = t - restarted_at
             break
 
 
-def workers_downtime(workers: _Workers) -> float:
-    """Seconds from the stop signal to the new worker's partitions restored (its log's clock)."""
-    ready = workers.current.wait_ready(1)
-    ts = ready["timestamp"].replace("Z", "+00:00")
-    return max(0.0, datetime.fromisoformat(ts).timestamp() - workers.stopped_wall)
+def workers_downtime(workers: _Workers, res: SoakResult) -> float:
+    """Seconds from the stop signal to the new worker's partitions restored (its log's clock).
+
+    Also notes when the new worker got its partitions and how many agents it restored.
+    """
+
+    def wall(rec: dict[str, Any]) -> float:
+        return datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00")).timestamp()
+
+    new = workers.current
+    ready = new.wait_ready(1)
+    assigned = new.wait_log(lambda r: r.get("event") == "partitions_assigned", 1)
+    res.assigned_s = wall(assigned) - workers.started_wall
+    res.restored_s = wall(ready) - wall(assigned)
+    res.restored_agents = int(ready.get("agents", 0))
+    return max(0.0, wall(ready) - workers.stopped_wall)
 
 
 def _reference(
