@@ -31,7 +31,7 @@ from monitor.worker.processor import OutputTopics, Processor
 from tests.core.strategies import CHARTERS
 
 from .conftest import TRIED
-from .hostile import AGENT, BAD_TIMES, TEMPLATES, hostile_messages_st
+from .hostile import AGENT, BAD_TIMES, TEMPLATES, hostile_messages, hostile_messages_st
 
 MANY = settings(
     max_examples=1500,
@@ -123,10 +123,23 @@ def test_every_rejected_message_is_one_dead_letter_with_its_reason(
         assert base64.b64decode(doc["raw_base64"]) == raw
 
 
-def test_the_long_lived_processor_state_stayed_bounded() -> None:
-    """Runs after the test above (file order): all it accumulated stays within the bound."""
-    states = PROC.engine(0).states
-    assert states, "the hostile messages reached the engine"
+def test_a_processor_fed_hostile_messages_keeps_its_state_bounded() -> None:
+    """Seeded hostile messages, then maximal-id events, into one processor: state stays bounded."""
+    proc = _processor()
+    msgs = [raw for _, raw in hostile_messages(1500, seed=5)]
+    long = "x".ljust(512, "z")
+    for i in range(600):  # valid events whose every id is as long as allowed
+        doc = {**TEMPLATES[i % len(TEMPLATES)], "event_id": f"{long[:-6]}{i:06d}"}
+        for key in ("task_id", "credential_id", "sponsor", "server", "tool"):
+            if key in doc:
+                doc[key] = f"{key}{i}".ljust(512, "q")
+        doc["ts"] = f"2026-03-02T{9 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+        msgs.append(orjson.dumps(doc))
+    for offset, raw in enumerate(msgs):
+        proc.handle(0, offset, raw, AGENT.encode())
+        TRIED["hostile messages (bounded-state check)"] += 1
+    states = proc.engine(0).states
+    assert AGENT in states
     assert max(len(s.snapshot()) for s in states.values()) <= HOSTILE_STATE_BOUND
 
 
