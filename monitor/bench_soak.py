@@ -87,6 +87,7 @@ class SoakResult:
     lag_threshold: int = 0
     peak_lag: int = 0
     samples: list[tuple[float, int, float, int]] = field(default_factory=list)  # t, lag, MiB, w
+    worker_logs: str = ""  # the last lines of each worker's log, kept when the run failed
 
     @property
     def lost(self) -> int:
@@ -433,6 +434,10 @@ def run_soak(
             asyncio.run(_load(run, workers, records, res, kill, log))
             log("comparing the output topics and the changelog with the reference …")
             _compare(run, res, want, states)
+            if not res.ok():
+                res.worker_logs = "\n".join(
+                    f"--- {w.name} (exit {w.proc.returncode}):\n{w.tail(40)}" for w in workers.all
+                )
         finally:
             run.close()
     finally:

@@ -31,6 +31,7 @@ SECONDS = 90.0
 def test_soak_with_a_worker_crash_in_the_middle_loses_nothing(kafka_broker: str) -> None:
     res = run_soak(kafka_broker, rate=RATE, seconds=SECONDS, seed=11, kill=True)
     print(res.render())
+    print(res.worker_logs)
     assert res.events_in == int(RATE * SECONDS)
     assert res.events_processed == res.events_in
     assert not res.missing, f"{len(res.missing)} outputs lost, e.g. {res.missing[:3]}"
