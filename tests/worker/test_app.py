@@ -123,3 +123,18 @@ def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
     assert asyncio.run(build(fetch_max_wait_ms=1500)) == FETCH_MAX_WAIT_MS  # Faust's value
     assert asyncio.run(build()) == FETCH_MAX_WAIT_MS
     assert asyncio.run(build(fetch_max_wait_ms=5)) == 5
+
+
+def test_settle_heap_freezes_what_is_alive_so_full_collections_skip_it() -> None:
+    import gc
+
+    from monitor.worker.app import settle_heap
+
+    gc.unfreeze()
+    alive = [[i] for i in range(1000)]  # container objects the collector tracks
+    try:
+        frozen = settle_heap()
+        assert frozen >= len(alive)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual
