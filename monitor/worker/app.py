@@ -10,11 +10,11 @@ Per-event sequence, and why:
    revocation commands it returns are also put in their agent's *outbox*.
 2. They are handed to the producer (not awaited); when the broker
    acknowledges one, :meth:`Processor.delivered` takes it out of the outbox.
-3. The agents the engine marked dirty are written to the table at most
-   every ``worker_flush_seconds`` or ``worker_flush_events`` events: one
-   record per changed agent, holding its state snapshot *and* its outbox
-   (:mod:`monitor.worker.store`), so an agent busy with many calls is
-   written once, not once a call. Outputs never wait for that write.
+3. The agents the engine marked dirty are written to the table: one record
+   per changed agent, holding its state snapshot *and* its outbox
+   (:mod:`monitor.worker.store`), after every event by default
+   (``worker_flush_events`` above 1 batches the writes; not safe yet, see
+   ``monitor/settings.py``). Outputs never wait for that write.
 4. Only then are the events acked (the agent acks by hand, see ``_agent``),
    and Faust commits an acked offset only after flushing the producer: a
    committed offset always has its state and outputs in Kafka.
@@ -217,7 +217,15 @@ class WorkerApp:
                 if len(self._unacked) >= self.settings.worker_flush_events:
                     await self._flush_and_ack()
         finally:
-            await self._flush_and_ack()  # a graceful stop: what is done is kept
+            # A stop: write what is done, but ack nothing. Faust's flush before its last
+            # commit gives up on a send buffer that makes no progress for 0.1 s, so an ack
+            # here could commit an offset whose state never left the buffer (the soak test
+            # lost state on SIGTERM that way). Unacked, the events are read again by the
+            # next owner and dropped as duplicates if their state did arrive. Dropping the
+            # references lets Faust's wait for unacked messages end.
+            self._write_dirty()
+            self._unacked.clear()
+            self._last_event.clear()
 
     async def _flush_and_ack(self) -> None:
         """Write every changed agent once, then ack the events that changed them.
@@ -228,6 +236,14 @@ class WorkerApp:
         last event as the current one. Only then are the events acked: an
         offset is never committed before the state it led to.
         """
+        self._write_dirty()
+        events, self._unacked = self._unacked, []
+        stream = self._stream
+        if stream is not None:
+            for event in events:
+                await stream.ack(event)
+
+    def _write_dirty(self) -> None:
         proc = self.processor
         for p, event in self._last_event.items():
             if proc.owns(p):
@@ -236,11 +252,6 @@ class WorkerApp:
                     proc.flush(p, self._write)
                 finally:
                     _current_event.reset(token)
-        events, self._unacked = self._unacked, []
-        stream = self._stream
-        if stream is not None:
-            for event in events:
-                await stream.ack(event)
 
     async def on_message(self, msg: Any, value: bytes | None) -> None:
         proc = self.processor
