@@ -95,21 +95,6 @@ class Settings(BaseModel):
         description="A partition quiet this long (wall clock) has its event time advanced by "
         "the wall time elapsed, so timers fire; 0 turns it off",
     )
-    worker_flush_seconds: float = Field(
-        0.2,
-        gt=0,
-        le=10,
-        description="With worker_flush_events above 1: the worker writes changed agents to its "
-        "state table (and then acks their events) at least this often",
-    )
-    worker_flush_events: int = Field(
-        1,
-        ge=1,
-        description="Events between state-table writes. 1 (the default) writes and acks after "
-        "every event. Larger values write a busy agent once per batch (about 1.6x the "
-        "throughput) but lost agent state across worker restarts in the soak test "
-        "(RELIABILITY.md): not safe yet",
-    )
 
     # ---- Prometheus metrics (GET /metrics); see monitor/metrics.py for the metric names
     metrics_addr: str = Field(

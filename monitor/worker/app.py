@@ -10,14 +10,15 @@ Per-event sequence, and why:
    revocation commands it returns are also put in their agent's *outbox*.
 2. They are handed to the producer (not awaited); when the broker
    acknowledges one, :meth:`Processor.delivered` takes it out of the outbox.
-3. The agents the engine marked dirty are written to the table: one record
-   per changed agent, holding its state snapshot *and* its outbox
-   (:mod:`monitor.worker.store`), after every event by default
-   (``worker_flush_events`` above 1 batches the writes; not safe yet, see
-   ``monitor/settings.py``). Outputs never wait for that write.
-4. Only then are the events acked (the agent acks by hand, see ``_agent``),
-   and Faust commits an acked offset only after flushing the producer: a
-   committed offset always has its state and outputs in Kafka.
+3. Before any await, the agents the engine marked dirty are written to the
+   table: one record per changed agent and event, holding its state
+   snapshot *and* its outbox (:mod:`monitor.worker.store`). Faust acks an
+   event when the agent moves on, or when the agent is cancelled in the
+   middle of it, and commits an acked offset after flushing the producer:
+   with the write done before the first await, a committed offset has its
+   state and outputs queued behind it. Batching the writes over several
+   events (acking by hand after each batch) was tried: it was 1.6x faster
+   but the soak test lost state and stalled restarted workers.
 
 After a crash the events after the last commit are redelivered. An event
 whose state record reached the changelog is dropped by the engine's event-id
@@ -46,9 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -56,7 +55,6 @@ from typing import Any, cast
 
 import faust
 import structlog
-from faust.streams import _current_event
 
 from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
@@ -97,20 +95,6 @@ def fetch_max_wait(ms: int = FETCH_MAX_WAIT_MS) -> None:
         original(self, *args, **kwargs)
 
     fetcher.Fetcher.__init__ = capped
-
-
-def settle_heap() -> int:
-    """Collect, then move every object alive now out of the cyclic GC's reach.
-
-    What is alive once partitions are restored (modules, Faust and aiokafka,
-    charters, the restored agents) lives as long as the worker, yet every full
-    collection walked it: the worker showed a full collection about once a
-    second taking 70-120 ms at 2,000 events/s, the bulk of its p99 latency.
-    Frozen, those walks take about half as long. Returns the frozen count.
-    """
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -182,9 +166,6 @@ class WorkerApp:
         )
         self._assignment: set[int] = set()
         self._write = self.table.__setitem__
-        self._stream: Any = None  # the agent's stream (acks go through it)
-        self._unacked: list[Any] = []  # handled events whose state is not yet written
-        self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
 
         app.agent(self.events, name="monitor")(self._agent)
         self.table.on_recover(self._on_recovered)
@@ -192,7 +173,6 @@ class WorkerApp:
         if settings.watermark_idle_seconds > 0:
             interval = max(0.1, min(1.0, settings.watermark_idle_seconds / 2))
             app.timer(interval, name="idle_watermark")(self._tick)
-        app.timer(settings.worker_flush_seconds, name="flush_state")(self._flush_and_ack)
         app.timer(30.0, name="stats")(self._log_stats)
         app.timer(HEARTBEAT_SECONDS, name="heartbeat")(self._heartbeat)
         if metrics is not None:
@@ -202,56 +182,8 @@ class WorkerApp:
 
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
-        # Acked by hand, after the table write that holds the event's state:
-        # Faust's stream acks the current event in a ``finally`` when the agent
-        # is cancelled (a graceful stop, a rebalance), so an automatic ack could
-        # commit an offset whose state write never happened and the next owner
-        # would skip the event. Unacked, an event is redelivered: dropped by the
-        # event-id dedup if its state reached the changelog, processed again if not.
-        self._stream = stream = stream.noack()
-        try:
-            async for event in stream.events():
-                await self.on_message(event.message, event.value)
-                self._last_event[event.message.partition] = event
-                self._unacked.append(event)
-                if len(self._unacked) >= self.settings.worker_flush_events:
-                    await self._flush_and_ack()
-        finally:
-            # A stop: write what is done, but ack nothing. Faust's flush before its last
-            # commit gives up on a send buffer that makes no progress for 0.1 s, so an ack
-            # here could commit an offset whose state never left the buffer (the soak test
-            # lost state on SIGTERM that way). Unacked, the events are read again by the
-            # next owner and dropped as duplicates if their state did arrive. Dropping the
-            # references lets Faust's wait for unacked messages end.
-            self._write_dirty()
-            self._unacked.clear()
-            self._last_event.clear()
-
-    async def _flush_and_ack(self) -> None:
-        """Write every changed agent once, then ack the events that changed them.
-
-        The table write of a partition's agents must run in an event context of
-        that partition (Faust derives the changelog partition, and RocksDB the
-        store, from the current event), so each partition is written with its
-        last event as the current one. Only then are the events acked: an
-        offset is never committed before the state it led to.
-        """
-        self._write_dirty()
-        events, self._unacked = self._unacked, []
-        stream = self._stream
-        if stream is not None:
-            for event in events:
-                await stream.ack(event)
-
-    def _write_dirty(self) -> None:
-        proc = self.processor
-        for p, event in self._last_event.items():
-            if proc.owns(p):
-                token = _current_event.set(weakref.ref(event))
-                try:
-                    proc.flush(p, self._write)
-                finally:
-                    _current_event.reset(token)
+        async for event in stream.events():
+            await self.on_message(event.message, event.value)
 
     async def on_message(self, msg: Any, value: bytes | None) -> None:
         proc = self.processor
@@ -260,12 +192,21 @@ class WorkerApp:
             if p not in self._assigned():
                 proc.counters["not_owned_skipped"] += 1
                 return
-            await self._assign([p])
+            restored = self._restore([p])  # no await before the write below
+        else:
+            restored = {}
         t0 = self.perf()
         out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
+        # The table write comes before any await: Faust acks the current event when
+        # the agent is cancelled (a stop, a rebalance), so a write after an await
+        # could be skipped for an event whose offset is then committed. Written
+        # first, the event's outputs are in its agent's outbox in the same record.
+        proc.flush(p, self._write)
         if self.metrics is not None:
             self.metrics.latency.observe(self.perf() - t0)
             self._next_offset[p] = msg.offset + 1
+        for q, records in restored.items():
+            await self._publish(q, records)
         if out:
             await self._publish(p, out.decisions, out.notes)
 
@@ -344,10 +285,6 @@ class WorkerApp:
         for p in list(self.processor.partitions):
             if p not in now or p not in self._assignment:
                 self.processor.revoke(p)
-        # Events of partitions given away stay unacked: their new owner gets them
-        # again and processes them against the state in the changelog.
-        self._unacked = [e for e in self._unacked if e.message.partition in now]
-        self._last_event = {p: e for p, e in self._last_event.items() if p in now}
         if self.metrics is not None:
             for p in list(self._next_offset):
                 if p not in now:
@@ -363,10 +300,14 @@ class WorkerApp:
             await self._assign(missing)
 
     async def _assign(self, partitions: list[int]) -> None:
+        for p, records in self._restore(partitions).items():
+            await self._publish(p, records)
+
+    def _restore(self, partitions: list[int]) -> dict[int, list[Record]]:
+        """Build the partitions' engines from the table; returns their outboxes to publish."""
         t0 = time.perf_counter()
         loaded = load_partitions(self.table.items(), partitions)
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
-        settle_heap()
         log.info(
             "partitions_restored",
             partitions=partitions,
@@ -375,6 +316,4 @@ class WorkerApp:
             outbox=sum(len(v) for v in pending.values()),
             seconds=round(time.perf_counter() - t0, 3),
         )
-        for p, records in pending.items():
-            if records:
-                await self._publish(p, records)
+        return {p: records for p, records in pending.items() if records}
