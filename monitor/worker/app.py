@@ -36,11 +36,11 @@ from the table once Faust has restored it from the changelog (and
 ``rebuild_timers`` re-indexes their timers).
 
 Idle ticks (``watermark_idle_seconds``) are the worker's only wall-clock
-input. Outputs of timers fired by a tick are published at once; the agents
-they changed (and their outboxes) are written with the next flush of a
-partition this worker has had an event of (a table write needs an event
-context of the partition). If the worker dies before that, the restarted
-worker fires the same timers again — same ids, a duplicate at most.
+input. Outputs of timers fired by a tick are published at once, but the
+agents they changed (and their outboxes) are written with the partition's
+next event, because a table write needs the partition's event context: if
+the worker dies before that, the restarted worker fires the same timers
+again — same ids, a duplicate at most.
 """
 
 from __future__ import annotations
