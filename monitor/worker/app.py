@@ -10,15 +10,14 @@ Per-event sequence, and why:
    revocation commands it returns are also put in their agent's *outbox*.
 2. They are handed to the producer (not awaited); when the broker
    acknowledges one, :meth:`Processor.delivered` takes it out of the outbox.
-3. Before any await, the agents the engine marked dirty are written to the
-   table: one record per changed agent and event, holding its state
-   snapshot *and* its outbox (:mod:`monitor.worker.store`). Faust acks an
-   event when the agent moves on, or when the agent is cancelled in the
-   middle of it, and commits an acked offset after flushing the producer:
-   with the write done before the first await, a committed offset has its
-   state and outputs queued behind it. Batching the writes over several
-   events (acking by hand after each batch) was tried: it was 1.6x faster
-   but the soak test lost state and stalled restarted workers.
+3. The agents the engine marked dirty are written to the table: one record
+   per changed agent and event, holding its state snapshot *and* its outbox
+   (:mod:`monitor.worker.store`). Writing inside the event's own iteration
+   ties the state to the offset: Faust commits an offset only after the
+   event is acked (the next iteration) and after flushing the producer, so a
+   committed offset always has its state and outputs in Kafka. Batching the
+   writes over several events would let an offset be committed before the
+   state it depends on.
 
 After a crash the events after the last commit are redelivered. An event
 whose state record reached the changelog is dropped by the engine's event-id
@@ -46,7 +45,6 @@ again — same ids, a duplicate at most.
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -71,34 +69,7 @@ HEARTBEAT_SECONDS = 10.0
 LAG_SECONDS = 5.0
 
 
-#: Longest time a fetch waits at the broker for data (Faust builds its consumer
-#: with 1.5 s and does not expose it). aiokafka sends no new fetch to a broker
-#: while one is in flight, and leaves partitions with fetched, not yet consumed
-#: records out of it: once a backlog keeps every busy partition in that state,
-#: each fetch holds only idle partitions (Faust's ``__assignor-__leader``, a
-#: quiet input partition) and waits the full time, so a backlog of that length
-#: sustains itself. Seen in ``mcpmon bench kafka`` as a steady 1.2-1.7 s lag
-#: with the worker 60 % busy.
-FETCH_MAX_WAIT_MS = 20
-
-
-def fetch_max_wait(ms: int = FETCH_MAX_WAIT_MS) -> None:
-    """Cap the ``fetch_max_wait_ms`` of aiokafka fetchers built in this process at ``ms``."""
-    from aiokafka.consumer import fetcher
-
-    init = fetcher.Fetcher.__init__
-    original = getattr(init, "__wrapped__", init)
-
-    @functools.wraps(original)
-    def capped(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs["fetch_max_wait_ms"] = min(int(kwargs.get("fetch_max_wait_ms", 500)), ms)
-        original(self, *args, **kwargs)
-
-    fetcher.Fetcher.__init__ = capped
-
-
 def faust_app(settings: Settings) -> faust.App:
-    fetch_max_wait()
     brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
     return faust.App(
         settings.app_id,
@@ -114,8 +85,6 @@ def faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         # batch the per-event changelog writes: without it each goes out in its own request
         producer_linger=0.005,
-        # state records are ~6 KB: with the 16 KB default a produce request carries two
-        producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         producer_max_request_size=DEADLETTER_MAX_MESSAGE_BYTES,
@@ -192,23 +161,15 @@ class WorkerApp:
             if p not in self._assigned():
                 proc.counters["not_owned_skipped"] += 1
                 return
-            restored = self._restore([p])  # no await before the write below
-        else:
-            restored = {}
+            await self._assign([p])
         t0 = self.perf()
         out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
-        # The table write comes before any await: Faust acks the current event when
-        # the agent is cancelled (a stop, a rebalance), so a write after an await
-        # could be skipped for an event whose offset is then committed. Written
-        # first, the event's outputs are in its agent's outbox in the same record.
-        proc.flush(p, self._write)
         if self.metrics is not None:
             self.metrics.latency.observe(self.perf() - t0)
             self._next_offset[p] = msg.offset + 1
-        for q, records in restored.items():
-            await self._publish(q, records)
         if out:
             await self._publish(p, out.decisions, out.notes)
+        proc.flush(p, self._write)
 
     async def _publish(
         self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()
@@ -300,11 +261,6 @@ class WorkerApp:
             await self._assign(missing)
 
     async def _assign(self, partitions: list[int]) -> None:
-        for p, records in self._restore(partitions).items():
-            await self._publish(p, records)
-
-    def _restore(self, partitions: list[int]) -> dict[int, list[Record]]:
-        """Build the partitions' engines from the table; returns their outboxes to publish."""
         t0 = time.perf_counter()
         loaded = load_partitions(self.table.items(), partitions)
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
@@ -316,4 +272,6 @@ class WorkerApp:
             outbox=sum(len(v) for v in pending.values()),
             seconds=round(time.perf_counter() - t0, 3),
         )
-        return {p: records for p, records in pending.items() if records}
+        for p, records in pending.items():
+            if records:
+                await self._publish(p, records)
