@@ -95,6 +95,19 @@ class Settings(BaseModel):
         description="A partition quiet this long (wall clock) has its event time advanced by "
         "the wall time elapsed, so timers fire; 0 turns it off",
     )
+    worker_flush_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=10,
+        description="The worker writes changed agents to its state table (and then acks their "
+        "events) at least this often; outputs never wait for it. Longer: fewer writes of busy "
+        "agents, more events processed again after a crash",
+    )
+    worker_flush_events: int = Field(
+        2000,
+        ge=1,
+        description="... and after at most this many events (1 writes after every event)",
+    )
 
     # ---- Prometheus metrics (GET /metrics); see monitor/metrics.py for the metric names
     metrics_addr: str = Field(

@@ -10,14 +10,14 @@ Per-event sequence, and why:
    revocation commands it returns are also put in their agent's *outbox*.
 2. They are handed to the producer (not awaited); when the broker
    acknowledges one, :meth:`Processor.delivered` takes it out of the outbox.
-3. The agents the engine marked dirty are written to the table: one record
-   per changed agent and event, holding its state snapshot *and* its outbox
-   (:mod:`monitor.worker.store`). Writing inside the event's own iteration
-   ties the state to the offset: Faust commits an offset only after the
-   event is acked (the next iteration) and after flushing the producer, so a
-   committed offset always has its state and outputs in Kafka. Batching the
-   writes over several events would let an offset be committed before the
-   state it depends on.
+3. The agents the engine marked dirty are written to the table at most
+   every ``worker_flush_seconds`` or ``worker_flush_events`` events: one
+   record per changed agent, holding its state snapshot *and* its outbox
+   (:mod:`monitor.worker.store`), so an agent busy with many calls is
+   written once, not once a call. Outputs never wait for that write.
+4. Only then are the events acked (the agent acks by hand, see ``_agent``),
+   and Faust commits an acked offset only after flushing the producer: a
+   committed offset always has its state and outputs in Kafka.
 
 After a crash the events after the last commit are redelivered. An event
 whose state record reached the changelog is dropped by the engine's event-id
@@ -35,17 +35,19 @@ from the table once Faust has restored it from the changelog (and
 ``rebuild_timers`` re-indexes their timers).
 
 Idle ticks (``watermark_idle_seconds``) are the worker's only wall-clock
-input. Outputs of timers fired by a tick are published at once, but the
-agents they changed (and their outboxes) are written with the partition's
-next event, because a table write needs the partition's event context: if
-the worker dies before that, the restarted worker fires the same timers
-again — same ids, a duplicate at most.
+input. Outputs of timers fired by a tick are published at once; the agents
+they changed (and their outboxes) are written with the next flush of a
+partition this worker has had an event of (a table write needs an event
+context of the partition). If the worker dies before that, the restarted
+worker fires the same timers again — same ids, a duplicate at most.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -53,6 +55,7 @@ from typing import Any, cast
 
 import faust
 import structlog
+from faust.streams import _current_event
 
 from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
@@ -69,7 +72,34 @@ HEARTBEAT_SECONDS = 10.0
 LAG_SECONDS = 5.0
 
 
+#: Longest time a fetch waits at the broker for data (Faust builds its consumer
+#: with 1.5 s and does not expose it). aiokafka sends no new fetch to a broker
+#: while one is in flight, and leaves partitions with fetched, not yet consumed
+#: records out of it: once a backlog keeps every busy partition in that state,
+#: each fetch holds only idle partitions (Faust's ``__assignor-__leader``, a
+#: quiet input partition) and waits the full time, so a backlog of that length
+#: sustains itself. Seen in ``mcpmon bench kafka`` as a steady 1.2-1.7 s lag
+#: with the worker 60 % busy.
+FETCH_MAX_WAIT_MS = 20
+
+
+def fetch_max_wait(ms: int = FETCH_MAX_WAIT_MS) -> None:
+    """Cap the ``fetch_max_wait_ms`` of aiokafka fetchers built in this process at ``ms``."""
+    from aiokafka.consumer import fetcher
+
+    init = fetcher.Fetcher.__init__
+    original = getattr(init, "__wrapped__", init)
+
+    @functools.wraps(original)
+    def capped(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["fetch_max_wait_ms"] = min(int(kwargs.get("fetch_max_wait_ms", 500)), ms)
+        original(self, *args, **kwargs)
+
+    fetcher.Fetcher.__init__ = capped
+
+
 def faust_app(settings: Settings) -> faust.App:
+    fetch_max_wait()
     brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
     return faust.App(
         settings.app_id,
@@ -85,6 +115,8 @@ def faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         # batch the per-event changelog writes: without it each goes out in its own request
         producer_linger=0.005,
+        # state records are ~6 KB: with the 16 KB default a produce request carries two
+        producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         producer_max_request_size=DEADLETTER_MAX_MESSAGE_BYTES,
@@ -135,6 +167,9 @@ class WorkerApp:
         )
         self._assignment: set[int] = set()
         self._write = self.table.__setitem__
+        self._stream: Any = None  # the agent's stream (acks go through it)
+        self._unacked: list[Any] = []  # handled events whose state is not yet written
+        self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
 
         app.agent(self.events, name="monitor")(self._agent)
         self.table.on_recover(self._on_recovered)
@@ -142,6 +177,7 @@ class WorkerApp:
         if settings.watermark_idle_seconds > 0:
             interval = max(0.1, min(1.0, settings.watermark_idle_seconds / 2))
             app.timer(interval, name="idle_watermark")(self._tick)
+        app.timer(settings.worker_flush_seconds, name="flush_state")(self._flush_and_ack)
         app.timer(30.0, name="stats")(self._log_stats)
         app.timer(HEARTBEAT_SECONDS, name="heartbeat")(self._heartbeat)
         if metrics is not None:
@@ -151,8 +187,45 @@ class WorkerApp:
 
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
-        async for event in stream.events():
-            await self.on_message(event.message, event.value)
+        # Acked by hand, after the table write that holds the event's state:
+        # Faust's stream acks the current event in a ``finally`` when the agent
+        # is cancelled (a graceful stop, a rebalance), so an automatic ack could
+        # commit an offset whose state write never happened and the next owner
+        # would skip the event. Unacked, an event is redelivered: dropped by the
+        # event-id dedup if its state reached the changelog, processed again if not.
+        self._stream = stream = stream.noack()
+        try:
+            async for event in stream.events():
+                await self.on_message(event.message, event.value)
+                self._last_event[event.message.partition] = event
+                self._unacked.append(event)
+                if len(self._unacked) >= self.settings.worker_flush_events:
+                    await self._flush_and_ack()
+        finally:
+            await self._flush_and_ack()  # a graceful stop: what is done is kept
+
+    async def _flush_and_ack(self) -> None:
+        """Write every changed agent once, then ack the events that changed them.
+
+        The table write of a partition's agents must run in an event context of
+        that partition (Faust derives the changelog partition, and RocksDB the
+        store, from the current event), so each partition is written with its
+        last event as the current one. Only then are the events acked: an
+        offset is never committed before the state it led to.
+        """
+        proc = self.processor
+        for p, event in self._last_event.items():
+            if proc.owns(p):
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    proc.flush(p, self._write)
+                finally:
+                    _current_event.reset(token)
+        events, self._unacked = self._unacked, []
+        stream = self._stream
+        if stream is not None:
+            for event in events:
+                await stream.ack(event)
 
     async def on_message(self, msg: Any, value: bytes | None) -> None:
         proc = self.processor
@@ -169,7 +242,6 @@ class WorkerApp:
             self._next_offset[p] = msg.offset + 1
         if out:
             await self._publish(p, out.decisions, out.notes)
-        proc.flush(p, self._write)
 
     async def _publish(
         self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()
@@ -246,6 +318,10 @@ class WorkerApp:
         for p in list(self.processor.partitions):
             if p not in now or p not in self._assignment:
                 self.processor.revoke(p)
+        # Events of partitions given away stay unacked: their new owner gets them
+        # again and processes them against the state in the changelog.
+        self._unacked = [e for e in self._unacked if e.message.partition in now]
+        self._last_event = {p: e for p, e in self._last_event.items() if p in now}
         if self.metrics is not None:
             for p in list(self._next_offset):
                 if p not in now:

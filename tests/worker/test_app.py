@@ -1,0 +1,125 @@
+"""The Faust shell's own logic, without a broker: when state is written and events acked."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+from faust.streams import current_event
+
+from monitor.charter import load_charter_dir
+from monitor.core.policy import CharterSet
+from monitor.settings import Settings
+from monitor.worker.app import FETCH_MAX_WAIT_MS, WorkerApp, fetch_max_wait
+from monitor.worker.processor import Processor
+from monitor.worker.store import decode
+from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS
+
+
+class _Stream:
+    """Records acks, and what had been written when each one came."""
+
+    def __init__(self, written: dict[bytes, bytes]) -> None:
+        self.written = written
+        self.acked: list[tuple[int, int, int]] = []  # (partition, offset, writes so far)
+
+    async def ack(self, event: Any) -> bool:
+        m = event.message
+        self.acked.append((m.partition, m.offset, len(self.written)))
+        return True
+
+
+class _Event:  # Faust keeps the current event by weak reference
+    def __init__(self, partition: int, offset: int) -> None:
+        self.message = SimpleNamespace(
+            partition=partition, offset=offset, key=None, topic="mcp.events"
+        )
+
+
+def _event(partition: int, offset: int) -> Any:
+    return _Event(partition, offset)
+
+
+def _app(partitions: list[int]) -> tuple[WorkerApp, dict[bytes, bytes], list[int]]:
+    proc = Processor(CharterSet(load_charter_dir(EXAMPLE_CHARTERS)))
+    for p in partitions:
+        proc.assign(p, {}, now=0.0)
+    app = WorkerApp(Settings(), proc)
+    written: dict[bytes, bytes] = {}
+    contexts: list[int] = []
+
+    def write(key: bytes, value: bytes) -> None:
+        ev = current_event()
+        contexts.append(-1 if ev is None else ev.message.partition)
+        written[key] = value
+
+    app._write = write
+    app._stream = _Stream(written)
+    return app, written, contexts
+
+
+async def _handle(app: WorkerApp, event: Any, line: bytes) -> None:
+    await app.on_message(event.message, line)
+    app._last_event[event.message.partition] = event
+    app._unacked.append(event)
+
+
+def test_events_are_acked_only_after_the_flush_that_writes_their_agents() -> None:
+    app, written, contexts = _app([0, 1])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:12]
+    agent_of = [orjson.loads(ln)["agent_id"] for ln in lines]
+    agents = sorted(set(agent_of))
+    part = [agents.index(a) % 2 for a in agent_of]  # an agent's events in one partition
+
+    async def go() -> None:
+        for i, line in enumerate(lines):
+            await _handle(app, _event(part[i], i), line)
+        assert written == {} and app._stream.acked == []  # handled, not yet flushed
+        await app._flush_and_ack()
+
+    asyncio.run(go())
+    stream = app._stream
+    assert [(p, o) for p, o, _ in stream.acked] == [(part[i], i) for i in range(len(lines))]
+    assert all(n == len(written) for _, _, n in stream.acked), "an ack came before a write"
+    # each changed agent once, whatever its number of events, in its partition's context
+    assert sorted(k.decode() for k in written) == agents
+    assert len(contexts) == len(written)
+    assert all(p == decode(written[k])[0] for k, p in zip(written, contexts, strict=False))
+    assert app._unacked == []
+
+
+def test_events_of_partitions_given_away_are_never_acked() -> None:
+    app, written, _ = _app([0, 1])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:6]
+
+    async def go() -> None:
+        for i, line in enumerate(lines):
+            await _handle(app, _event(i % 2, i), line)
+        app._assignment = {0, 1}
+        tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
+        await app._on_assigned(None, [tp])  # partition 1 went to another worker
+        await app._flush_and_ack()
+
+    asyncio.run(go())
+    assert {p for p, _, _ in app._stream.acked} == {0}
+    assert {decode(v)[0] for v in written.values()} == {0}
+
+
+def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
+    from aiokafka.consumer.fetcher import Fetcher
+
+    fetch_max_wait()
+    fetch_max_wait()  # idempotent: wraps the original once
+
+    async def build(**kwargs: Any) -> int:
+        client = SimpleNamespace(_loop=asyncio.get_running_loop(), _metadata_max_age_ms=300_000)
+        subs = SimpleNamespace(register_fetch_waiters=lambda _w: None)
+        f = Fetcher(client, subs, **kwargs)
+        f._fetch_task.cancel()
+        return int(f._fetch_max_wait_ms)
+
+    assert asyncio.run(build(fetch_max_wait_ms=1500)) == FETCH_MAX_WAIT_MS  # Faust's value
+    assert asyncio.run(build()) == FETCH_MAX_WAIT_MS
+    assert asyncio.run(build(fetch_max_wait_ms=5)) == 5
