@@ -228,7 +228,7 @@ def test_worker_app_times_handle_with_its_wall_clock_and_reports_lag() -> None:
     ticks = iter([5.0, 5.002])
     app = WorkerApp(Settings(), proc, metrics=proc.metrics, perf=lambda: next(ticks))
     written: dict[bytes, bytes] = {}
-    app._write = written.__setitem__  # no Faust event context here
+    app._write = lambda _p, k, v: written.__setitem__(k, v)  # type: ignore[assignment,func-returns-value]
     line = EXAMPLE_EVENTS.read_bytes().splitlines()[0]
     msg = SimpleNamespace(partition=0, offset=41, key=None, topic="mcp.events")
     asyncio.run(app.on_message(msg, line))

@@ -15,9 +15,13 @@ Per-event sequence, and why:
    record per changed agent, holding its state snapshot *and* its outbox
    (:mod:`monitor.worker.store`), so an agent busy with many calls is
    written once, not once a call. Outputs never wait for that write.
-4. Only then are the events acked (the agent acks by hand, see ``_agent``),
-   and Faust commits an acked offset only after flushing the producer: a
-   committed offset always has its state and outputs in Kafka.
+4. Once the broker has acknowledged every one of those changelog records
+   (``acks=all``), the events are acked (by hand, see ``_agent``), and Faust
+   commits only acked offsets: a committed offset always has its state and
+   outputs in Kafka. Waiting for the delivery is what makes it so: Faust's
+   own commit flushes its producer buffer for at most 0.1 s without
+   progress, and can commit while table writes are still queued in it (a
+   SIGKILL then lost state the offset said was kept; the soak test saw it).
 
 After a crash the events after the last commit are redelivered. An event
 whose state record reached the changelog is dropped by the engine's event-id
@@ -44,11 +48,12 @@ worker fires the same timers again — same ids, a duplicate at most.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -70,6 +75,10 @@ TABLE_NAME = "agent_state"
 HEARTBEAT_FILE = "worker.alive"
 HEARTBEAT_SECONDS = 10.0
 LAG_SECONDS = 5.0
+#: Longest wait for the broker to acknowledge a flush's changelog records. Past
+#: it the worker stops (its events unacked, so redelivered to the next owner)
+#: rather than hold events it cannot vouch for.
+STATE_WRITE_TIMEOUT_SECONDS = 60.0
 
 
 #: Longest time a fetch waits at the broker for data (Faust builds its consumer
@@ -166,7 +175,9 @@ class WorkerApp:
             value_type=bytes,
         )
         self._assignment: set[int] = set()
-        self._write = self.table.__setitem__
+        # (input partition, key, value) -> future done when the broker has the record
+        self._write: Callable[[int, bytes, bytes], Awaitable[Any]] = self._write_state
+        self._flushing = asyncio.Lock()  # one flush at a time: acks stay in offset order
         self._stream: Any = None  # the agent's stream (acks go through it)
         self._unacked: list[Any] = []  # handled events whose state is not yet written
         self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
@@ -177,7 +188,7 @@ class WorkerApp:
         if settings.watermark_idle_seconds > 0:
             interval = max(0.1, min(1.0, settings.watermark_idle_seconds / 2))
             app.timer(interval, name="idle_watermark")(self._tick)
-        app.timer(settings.worker_flush_seconds, name="flush_state")(self._flush_and_ack)
+        app.task(self._flush_loop)
         app.timer(30.0, name="stats")(self._log_stats)
         app.timer(HEARTBEAT_SECONDS, name="heartbeat")(self._heartbeat)
         if metrics is not None:
@@ -196,7 +207,8 @@ class WorkerApp:
         self._stream = stream = stream.noack()
         try:
             async for event in stream.events():
-                await self.on_message(event.message, event.value)
+                if not await self.on_message(event.message, event.value):
+                    continue  # not this worker's partition (any more): never acked
                 self._last_event[event.message.partition] = event
                 self._unacked.append(event)
                 if len(self._unacked) >= self.settings.worker_flush_events:
@@ -204,36 +216,80 @@ class WorkerApp:
         finally:
             await self._flush_and_ack()  # a graceful stop: what is done is kept
 
+    async def _flush_loop(self) -> None:
+        """Flush and ack every ``worker_flush_seconds``, until the app's tasks are cancelled.
+
+        Not an ``app.timer``: timers end as soon as the app starts stopping,
+        and Faust's stop then waits, with no time limit, for every event handed
+        to the agent to be acked (``Consumer.wait_empty``) — the events this
+        loop acks. As a timer, a SIGTERM hung the worker for ever.
+        """
+        while True:
+            await asyncio.sleep(self.settings.worker_flush_seconds)
+            try:
+                await self._flush_and_ack()
+            except Exception as exc:  # the next round retries; a dead loop would hang acks
+                log.exception("flush_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _write_state(self, partition: int, key: bytes, value: bytes) -> Awaitable[Any]:
+        """Put one agent record in the table's store and hand it to the changelog.
+
+        What ``table[key] = value`` does, except that the changelog send's
+        future is kept: it is done once the broker has the record.
+        """
+        table = self.table
+        table.data[key] = value
+        return table.send_changelog(partition, key, value)
+
     async def _flush_and_ack(self) -> None:
-        """Write every changed agent once, then ack the events that changed them.
+        """Write every changed agent once, wait for the broker to have them, ack the events.
 
         The table write of a partition's agents must run in an event context of
-        that partition (Faust derives the changelog partition, and RocksDB the
-        store, from the current event), so each partition is written with its
-        last event as the current one. Only then are the events acked: an
-        offset is never committed before the state it led to.
+        that partition (RocksDB picks its store from the current event), so
+        each partition is written with its last event as the current one. The
+        events are acked only when every record is on the broker: an offset is
+        never committed before the state it led to. If the broker does not take
+        them, nothing is acked and the worker stops: the events are redelivered.
         """
-        proc = self.processor
-        for p, event in self._last_event.items():
-            if proc.owns(p):
-                token = _current_event.set(weakref.ref(event))
+        async with self._flushing:
+            proc = self.processor
+            sent: list[Awaitable[Any]] = []
+            for p, event in self._last_event.items():
+                if proc.owns(p):
+                    token = _current_event.set(weakref.ref(event))
+                    try:
+                        proc.flush(p, lambda k, v, p=p: sent.append(self._write(p, k, v)))
+                    finally:
+                        _current_event.reset(token)
+            events, self._unacked = self._unacked, []
+            if sent:
                 try:
-                    proc.flush(p, self._write)
-                finally:
-                    _current_event.reset(token)
-        events, self._unacked = self._unacked, []
-        stream = self._stream
-        if stream is not None:
-            for event in events:
-                await stream.ack(event)
+                    await asyncio.wait_for(
+                        asyncio.gather(*sent), timeout=STATE_WRITE_TIMEOUT_SECONDS
+                    )
+                except Exception as exc:  # timeout, or the producer gave up on a record
+                    log.error(
+                        "state_write_failed",
+                        records=len(sent),
+                        events_left_unacked=len(events),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    if not self.app.should_stop:
+                        await self.app.crash(exc)
+                    return
+            stream = self._stream
+            if stream is not None:
+                for event in events:
+                    await stream.ack(event)
 
-    async def on_message(self, msg: Any, value: bytes | None) -> None:
+    async def on_message(self, msg: Any, value: bytes | None) -> bool:
+        """Handle one message; False if its partition is not this worker's (skipped)."""
         proc = self.processor
         p = msg.partition
         if not proc.owns(p):
             if p not in self._assigned():
                 proc.counters["not_owned_skipped"] += 1
-                return
+                return False
             await self._assign([p])
         t0 = self.perf()
         out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
@@ -242,6 +298,7 @@ class WorkerApp:
             self._next_offset[p] = msg.offset + 1
         if out:
             await self._publish(p, out.decisions, out.notes)
+        return True
 
     async def _publish(
         self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import traceback
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -30,12 +32,39 @@ def configure_logging(level: str = "info") -> None:
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(serializer=dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # Faust, mode and aiokafka log through the standard library, where nothing
+    # printed them: a crashed agent or a stuck shutdown was silent. Their
+    # warnings and errors go to the same stream, as the same JSON lines.
+    root = logging.getLogger()
+    if not any(isinstance(h, _LibraryLines) for h in root.handlers):
+        root.addHandler(_LibraryLines())
+    root.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+
+
+class _LibraryLines(logging.Handler):
+    """A standard-library log record as one JSON line on stderr (``event: library_log``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            doc: dict[str, Any] = {
+                "event": "library_log",
+                "logger": record.name,
+                "message": record.getMessage(),
+                "level": record.levelname.lower(),
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            }
+            if record.exc_info:
+                doc["exception"] = "".join(traceback.format_exception(*record.exc_info))
+            sys.stderr.write(orjson.dumps(doc, default=str).decode() + "\n")
+        except Exception:
+            self.handleError(record)
 
 
 def warn_unsigned(settings: Settings, log: Any) -> None:

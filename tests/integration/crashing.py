@@ -39,25 +39,25 @@ def _die() -> None:
 
 
 def _arm_worker(at: int, when: str) -> None:
-    from faust.tables.table import Table
+    from faust.tables.base import Collection
 
-    original = Table.on_key_set
+    original = Collection.send_changelog
     seen = 0
 
-    def on_key_set(self: Any, key: Any, value: Any) -> None:
+    def send_changelog(self: Any, partition: Any, key: Any, value: Any, *a: Any) -> Any:
         nonlocal seen
         seen += 1
         if seen != at:
-            original(self, key, value)
-            return
+            return original(self, partition, key, value, *a)
         if when == "before":
             _die()
-        original(self, key, value)
+        fut = original(self, partition, key, value, *a)
         if when == "after":
             _die()
         asyncio.get_running_loop().call_later(0.3, _die)  # "later"
+        return fut
 
-    Table.on_key_set = on_key_set  # type: ignore[method-assign]
+    Collection.send_changelog = send_changelog  # type: ignore[method-assign]
 
 
 def _arm_revoker(at: int, when: str) -> None:

@@ -97,7 +97,10 @@ def check_against(got: list[dict[str, Any]], want: dict[str, bytes]) -> Counter[
     for doc in got:
         key = doc.get("alert_id") or doc["command_id"]
         assert key in want, f"unexpected output {doc}"
-        assert canon(doc) == want[key], f"{key} published with a different meaning"
+        assert canon(doc) == want[key], (
+            f"{key} published with a different meaning:\n got  {canon(doc).decode()}"
+            f"\n want {want[key].decode()}"
+        )
         copies[key] += 1
     missing = set(want) - set(copies)
     assert not missing, f"{len(missing)} violations missed, e.g. {sorted(missing)[:3]}"

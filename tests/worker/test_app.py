@@ -50,10 +50,14 @@ def _app(partitions: list[int]) -> tuple[WorkerApp, dict[bytes, bytes], list[int
     written: dict[bytes, bytes] = {}
     contexts: list[int] = []
 
-    def write(key: bytes, value: bytes) -> None:
+    def write(partition: int, key: bytes, value: bytes) -> Any:
         ev = current_event()
         contexts.append(-1 if ev is None else ev.message.partition)
+        assert decode(value)[0] == partition
         written[key] = value
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)  # the broker has it
+        return done
 
     app._write = write
     app._stream = _Stream(written)
@@ -123,3 +127,71 @@ def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
     assert asyncio.run(build(fetch_max_wait_ms=1500)) == FETCH_MAX_WAIT_MS  # Faust's value
     assert asyncio.run(build()) == FETCH_MAX_WAIT_MS
     assert asyncio.run(build(fetch_max_wait_ms=5)) == 5
+
+
+def test_events_are_acked_only_once_the_broker_has_their_state_records() -> None:
+    app, _, _ = _app([0])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:4]
+    pending: list[asyncio.Future[Any]] = []
+
+    def write(partition: int, key: bytes, value: bytes) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        pending.append(fut)
+        return fut
+
+    app._write = write
+
+    async def go() -> None:
+        for i, line in enumerate(lines):
+            await _handle(app, _event(0, i), line)
+        flush = asyncio.ensure_future(app._flush_and_ack())
+        await asyncio.sleep(0.05)
+        assert pending and not flush.done()
+        assert app._stream.acked == []  # handed to the producer is not enough
+        for fut in pending[:-1]:
+            fut.set_result(None)
+        await asyncio.sleep(0.05)
+        assert app._stream.acked == []  # one record still in flight
+        pending[-1].set_result(None)
+        await flush
+
+    asyncio.run(go())
+    assert [o for _, o, _ in app._stream.acked] == [0, 1, 2, 3]
+
+
+def test_a_state_record_the_broker_refused_leaves_every_event_unacked() -> None:
+    app, _, _ = _app([0])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:3]
+    crashed: list[BaseException] = []
+
+    def write(partition: int, key: bytes, value: bytes) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_exception(RuntimeError("KafkaTimeoutError: batch expired"))
+        return fut
+
+    async def crash(exc: BaseException) -> None:
+        crashed.append(exc)
+
+    app._write = write
+    app.app = SimpleNamespace(should_stop=False, crash=crash)  # type: ignore[assignment]
+
+    async def go() -> None:
+        for i, line in enumerate(lines):
+            await _handle(app, _event(0, i), line)
+        await app._flush_and_ack()
+
+    asyncio.run(go())
+    assert app._stream.acked == []
+    assert [str(e) for e in crashed] == ["KafkaTimeoutError: batch expired"]
+
+
+def test_events_of_partitions_not_assigned_are_skipped_and_never_acked() -> None:
+    app, _, _ = _app([0])
+    app.app = SimpleNamespace(  # type: ignore[assignment]
+        assignor=SimpleNamespace(assigned_actives=lambda: [])
+    )
+    line = EXAMPLE_EVENTS.read_bytes().splitlines()[0]
+    ev = _event(3, 7)
+    assert asyncio.run(app.on_message(ev.message, line)) is False
+    assert app.processor.counters["not_owned_skipped"] == 1
+    assert app._unacked == []

@@ -1,0 +1,67 @@
+"""A worker stopped with SIGTERM in the middle of a backlog exits promptly and keeps its word.
+
+A graceful stop is what every deploy and every scale-down does. The worker
+holds handled events unacked until their state records are on the broker;
+Faust's stop waits, without a time limit, until every event handed to the
+agent is acked. If the loop that writes and acks ends when the stop begins,
+the stop never ends (an earlier worker hung here until it was SIGKILLed). So:
+SIGTERM while the worker is busy, it exits 0 within a few seconds having
+committed part of the input, and a second worker finishes the rest with
+exactly the outputs ``mcpmon replay`` gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.integration.faults import COMMAND_KEYS, check_against, expected, read_all
+from tests.integration.helpers import produce_lines
+from tests.integration.traffic import split_traffic
+from tests.integration.workers import Run
+from tests.worker.support import EXAMPLE_CHARTERS
+
+pytestmark = pytest.mark.kafka
+
+#: a graceful stop flushes, acks, commits and leaves the group: seconds, not tens
+STOP_SECONDS = 15.0
+
+
+async def _committed(run: Run) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(run.app_id)
+    finally:
+        await admin.close()
+    return sum(m.offset for tp, m in offsets.items() if tp.topic == run.topics["events"])
+
+
+def test_sigterm_mid_backlog_exits_promptly_and_loses_nothing(run: Run) -> None:
+    before, after = split_traffic(patchers=2000, assistants=100)
+    lines = before + after
+    want = expected(lines, EXAMPLE_CHARTERS)
+    produce_lines(run, lines)
+
+    first = run.start_worker(EXAMPLE_CHARTERS, MCPMON_COMMAND_SIGNING_KEYS=COMMAND_KEYS)
+    first.wait_ready()
+    time.sleep(1.5)  # well into the backlog (a worker takes several seconds for all of it)
+    t0 = time.monotonic()
+    first.stop(timeout=60)
+    took = time.monotonic() - t0
+    assert first.proc.returncode == 0, f"stop took {took:.1f} s, exit {first.proc.returncode}"
+    assert took < STOP_SECONDS, f"SIGTERM took {took:.1f} s:\n{first.tail()}"
+    done = asyncio.run(_committed(run))
+    assert 0 < done < len(lines), f"not stopped mid-backlog: {done} of {len(lines)} committed"
+
+    second = run.start_worker(EXAMPLE_CHARTERS, MCPMON_COMMAND_SIGNING_KEYS=COMMAND_KEYS)
+    got = read_all(run, want)
+    copies = check_against(got, want)
+    assert second.alive, second.tail()
+    print(
+        f"\nSIGTERM after {done:,} of {len(lines):,} events: exited 0 in {took:.1f} s; "
+        f"{len(want)} outputs all arrived, {sum(n - 1 for n in copies.values())} duplicates"
+    )
