@@ -23,6 +23,16 @@ Per-event sequence, and why:
    progress, and can commit while table writes are still queued in it (a
    SIGKILL then lost state the offset said was kept; the soak test saw it).
 
+Offsets are checked, not trusted. Each partition's messages must arrive in
+offset order from the committed offset on; a message past the next expected
+offset means the consumer skipped some (a race in Faust between its seek to
+the committed offset and a fetched batch still being handed out drops them
+and can even count them as acked). Such a message is neither processed nor
+acked: the worker seeks back to the expected offset and goes on from there
+(``offset_gap`` in the log and the counters). The soak test found the race:
+a restarted worker that skipped 435 events of one partition, never
+committed past them and judged the rest without them.
+
 After a crash the events after the last commit are redelivered. An event
 whose state record reached the changelog is dropped by the engine's event-id
 dedup — and its outputs, if they had not reached the broker, are in that
@@ -61,6 +71,7 @@ from typing import Any, cast
 import faust
 import structlog
 from faust.streams import _current_event
+from faust.types import TP
 
 from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
@@ -75,6 +86,11 @@ TABLE_NAME = "agent_state"
 HEARTBEAT_FILE = "worker.alive"
 HEARTBEAT_SECONDS = 10.0
 LAG_SECONDS = 5.0
+#: A partition sought back over a gap that has delivered nothing in sequence for
+#: this long is sought again (a stale batch may have moved Faust's read offset on).
+RESEEK_SECONDS = 2.0
+#: ... and one still receiving messages past the gap, at most this often.
+RESEEK_BATCH_SECONDS = 0.2
 #: Longest wait for the broker to acknowledge a flush's changelog records. Past
 #: it the worker stops (its events unacked, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
@@ -151,7 +167,9 @@ class WorkerApp:
         self.settings = settings
         self.metrics = metrics
         self.perf = perf  # wall clock of the latency histogram (never seen by the processor)
-        self._next_offset: dict[int, int] = {}
+        self._next_offset: dict[int, int] = {}  # per partition: after the last one handled
+        self._seeking: dict[int, tuple[int, float]] = {}  # partition -> (offset, when sought)
+        self._reported_lag: set[int] = set()  # partitions with a lag gauge
         self.processor = processor
         self.feed = feed
         self.clock = clock
@@ -227,6 +245,7 @@ class WorkerApp:
         while True:
             await asyncio.sleep(self.settings.worker_flush_seconds)
             try:
+                await self._reseek_stalled()
                 await self._flush_and_ack()
             except Exception as exc:  # the next round retries; a dead loop would hang acks
                 log.exception("flush_failed", error=f"{type(exc).__name__}: {exc}")
@@ -283,7 +302,7 @@ class WorkerApp:
                     await stream.ack(event)
 
     async def on_message(self, msg: Any, value: bytes | None) -> bool:
-        """Handle one message; False if its partition is not this worker's (skipped)."""
+        """Handle one message; False if skipped (not this worker's partition, or past a gap)."""
         proc = self.processor
         p = msg.partition
         if not proc.owns(p):
@@ -291,11 +310,12 @@ class WorkerApp:
                 proc.counters["not_owned_skipped"] += 1
                 return False
             await self._assign([p])
+        if not await self._in_sequence(msg):
+            return False
         t0 = self.perf()
         out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
         if self.metrics is not None:
             self.metrics.latency.observe(self.perf() - t0)
-            self._next_offset[p] = msg.offset + 1
         if out:
             await self._publish(p, out.decisions, out.notes)
         return True
@@ -311,6 +331,65 @@ class WorkerApp:
             )
         for r in notes:
             await topics[r.topic].send(key=r.key, value=r.value)
+
+    async def _in_sequence(self, msg: Any) -> bool:
+        """True if ``msg`` is the partition's next offset (or an older one, redelivered).
+
+        The next expected offset is the one after the last message handled,
+        or, first after an assignment, the committed offset Faust sought to.
+        A message past it is a gap: skipped, and the partition sought back.
+        """
+        p, offset = msg.partition, msg.offset
+        expected = self._next_offset.get(p)
+        if expected is None:
+            expected = self._committed_offset(p)
+        if expected is not None and offset > expected:
+            first = self._seeking.get(p, (None, 0.0))[0] != expected
+            if first:
+                self.processor.counters["offset_gaps"] += 1
+                log.warning(
+                    "offset_gap",
+                    partition=p,
+                    expected=expected,
+                    got=offset,
+                    detail="the consumer skipped messages; seeking back, nothing past the gap "
+                    "is processed or acked until they come",
+                )
+            self.processor.counters["offset_gap_skipped"] += 1
+            # a stale batch past the gap may still be coming: seek again now and then
+            if first or self.clock() - self._seeking[p][1] >= RESEEK_BATCH_SECONDS:
+                await self._seek(p, expected)
+            return False
+        self._seeking.pop(p, None)
+        self._next_offset[p] = offset + 1
+        return True
+
+    def _committed_offset(self, partition: int) -> int | None:
+        """The offset Faust's consumer sought to (the group's commit) or committed since."""
+        consumer = getattr(self.app, "_consumer", None)  # None before the app started
+        committed = getattr(consumer, "_committed_offset", None)
+        if committed is None:
+            return None
+        tp = TP(self.settings.topic_events, partition)
+        value = committed.get(tp)
+        return value if isinstance(value, int) else None
+
+    async def _seek(self, partition: int, offset: int) -> None:
+        self._seeking[partition] = (offset, self.clock())
+        tp = TP(self.settings.topic_events, partition)
+        consumer = self.app.consumer
+        gaps = getattr(consumer, "_gap", None)
+        if gaps is not None:  # Faust counts offsets it saw jump over as acked: not these
+            gaps.pop(tp, None)
+        # in the consumer's own thread and loop, Faust's read offset with it (as its recovery does)
+        await consumer.seek_wait({tp: offset})
+
+    async def _reseek_stalled(self) -> None:
+        now = self.clock()
+        for p, (offset, at) in list(self._seeking.items()):
+            if now - at >= RESEEK_SECONDS and self.processor.owns(p):
+                self.processor.counters["offset_gap_reseeks"] += 1
+                await self._seek(p, offset)
 
     def _delivered(self, partition: int, rec: Record, fut: Any) -> None:
         if not fut.cancelled() and fut.exception() is None:
@@ -348,6 +427,7 @@ class WorkerApp:
             if done is None:
                 continue  # nothing handled yet on this worker: position unknown here
             self.metrics.lag.labels(str(tp.partition)).set(max(0, hw - done))
+            self._reported_lag.add(tp.partition)
 
     async def _log_stats(self) -> None:
         log.info("stats", **dict(self.processor.counters))
@@ -379,12 +459,14 @@ class WorkerApp:
         # again and processes them against the state in the changelog.
         self._unacked = [e for e in self._unacked if e.message.partition in now]
         self._last_event = {p: e for p, e in self._last_event.items() if p in now}
+        # Faust seeks every assigned partition to its committed offset: expect that next.
+        self._next_offset.clear()
+        self._seeking.clear()
         if self.metrics is not None:
-            for p in list(self._next_offset):
-                if p not in now:
-                    del self._next_offset[p]
-                    with contextlib.suppress(KeyError):  # no lag reported for it yet
-                        self.metrics.lag.remove(str(p))
+            for p in self._reported_lag - now:
+                with contextlib.suppress(KeyError):  # no lag reported for it yet
+                    self.metrics.lag.remove(str(p))
+            self._reported_lag &= now
         self._assignment = now
         log.info("partitions_assigned", partitions=sorted(now))
 

@@ -77,15 +77,17 @@ def test_events_are_acked_only_after_the_flush_that_writes_their_agents() -> Non
     agents = sorted(set(agent_of))
     part = [agents.index(a) % 2 for a in agent_of]  # an agent's events in one partition
 
+    offset = [part[: i + 1].count(part[i]) - 1 for i in range(len(lines))]  # per partition
+
     async def go() -> None:
         for i, line in enumerate(lines):
-            await _handle(app, _event(part[i], i), line)
+            await _handle(app, _event(part[i], offset[i]), line)
         assert written == {} and app._stream.acked == []  # handled, not yet flushed
         await app._flush_and_ack()
 
     asyncio.run(go())
     stream = app._stream
-    assert [(p, o) for p, o, _ in stream.acked] == [(part[i], i) for i in range(len(lines))]
+    assert [(p, o) for p, o, _ in stream.acked] == [(part[i], offset[i]) for i in range(len(lines))]
     assert all(n == len(written) for _, _, n in stream.acked), "an ack came before a write"
     # each changed agent once, whatever its number of events, in its partition's context
     assert sorted(k.decode() for k in written) == agents
@@ -100,7 +102,7 @@ def test_events_of_partitions_given_away_are_never_acked() -> None:
 
     async def go() -> None:
         for i, line in enumerate(lines):
-            await _handle(app, _event(i % 2, i), line)
+            await _handle(app, _event(i % 2, i // 2), line)
         app._assignment = {0, 1}
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
         await app._on_assigned(None, [tp])  # partition 1 went to another worker
@@ -195,3 +197,66 @@ def test_events_of_partitions_not_assigned_are_skipped_and_never_acked() -> None
     assert asyncio.run(app.on_message(ev.message, line)) is False
     assert app.processor.counters["not_owned_skipped"] == 1
     assert app._unacked == []
+
+
+class _Consumer:
+    """What the app uses of Faust's consumer: the committed offsets it sought to, seek."""
+
+    def __init__(self, committed: dict[Any, int]) -> None:
+        self._committed_offset = committed
+        self._gap = {tp: "filled" for tp in committed}
+        self.seeks: list[tuple[int, int]] = []
+
+    async def seek_wait(self, offsets: dict[Any, int]) -> None:
+        self.seeks.extend((tp.partition, offset) for tp, offset in offsets.items())
+
+
+def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None:
+    from faust.types import TP
+
+    app, _, _ = _app([0])
+    tp = TP(app.settings.topic_events, 0)
+    consumer = _Consumer({tp: 100})  # the group's commit: Faust sought partition 0 to 100
+    app.app = SimpleNamespace(  # type: ignore[assignment]
+        _consumer=consumer,
+        consumer=consumer,
+        assignor=SimpleNamespace(assigned_actives=lambda: [tp]),
+    )
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    now = [0.0]
+    app.clock = lambda: now[0]
+
+    async def go() -> list[bool]:
+        handled = []
+        for offset in (135, 136):  # the consumer skipped 100..134
+            handled.append(await app.on_message(_event(0, offset).message, lines[0]))
+        now[0] = 0.5
+        await app._reseek_stalled()  # 0.5 s after the seek: not yet
+        now[0] = 3.0
+        await app._reseek_stalled()  # 3 s: nothing in sequence came, seek again
+        for offset in (100, 101):
+            handled.append(await app.on_message(_event(0, offset).message, lines[offset - 99]))
+        await app._reseek_stalled()
+        return handled
+
+    assert asyncio.run(go()) == [False, False, True, True]
+    assert consumer.seeks == [(0, 100), (0, 100)]  # at the gap, and when nothing came
+    assert consumer._gap == {}  # Faust would count the skipped offsets as acked
+    counters = app.processor.counters
+    assert counters["offset_gaps"] == 1 and counters["offset_gap_skipped"] == 2
+    assert counters["offset_gap_reseeks"] == 1 and counters["events"] == 2
+    assert app._next_offset[0] == 102 and app._seeking == {}
+
+
+def test_redelivered_older_offsets_are_in_sequence() -> None:
+    app, _, _ = _app([0])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+
+    async def go() -> list[bool]:
+        out = [await app.on_message(_event(0, o).message, lines[o]) for o in (5, 6, 7)]
+        # a rebalance kept the partition: Faust seeks to the commit (5) and redelivers
+        out += [await app.on_message(_event(0, o).message, lines[o]) for o in (5, 6, 7, 8)]
+        return out
+
+    assert asyncio.run(go()) == [True] * 7
+    assert app.processor.counters["duplicates"] == 3
