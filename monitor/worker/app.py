@@ -16,19 +16,25 @@ Per-event sequence, and why:
    (:mod:`monitor.worker.store`), so an agent busy with many calls is
    written once, not once a call. Outputs never wait for that write.
 4. Once the broker has acknowledged every one of those changelog records
-   (``acks=all``), the events are acked (by hand, see ``_agent``), and Faust
-   commits only acked offsets: a committed offset always has its state and
-   outputs in Kafka. Waiting for the delivery is what makes it so: Faust's
-   own commit flushes its producer buffer for at most 0.1 s without
-   progress, and can commit while table writes are still queued in it (a
-   SIGKILL then lost state the offset said was kept; the soak test saw it).
+   (``acks=all``), the worker commits, per partition, the offset after the
+   last event the flush covered: a committed offset always has its state
+   and outputs in Kafka.
+
+The worker commits input offsets itself; Faust's ack bookkeeping commits
+nothing (no event is acked through it, see ``_agent``). Each of its ways
+to commit was seen to break that rule in the soak test: its commit flushes
+the producer buffer for at most 0.1 s without progress, so offsets were
+committed while table writes were still queued (a SIGKILL then lost state);
+its acked-offset list took offsets twice after a restart, so the commit
+crept forward one offset per second for minutes; and it counts offsets it
+saw the consumer jump over as acked.
 
 Offsets are checked, not trusted. Each partition's messages must arrive in
 offset order from the committed offset on; a message past the next expected
 offset means the consumer skipped some (a race in Faust between its seek to
 the committed offset and a fetched batch still being handed out drops them
 and can even count them as acked). Such a message is neither processed nor
-acked: the worker seeks back to the expected offset and goes on from there
+committed: the worker seeks back to the expected offset and goes on from there
 (``offset_gap`` in the log and the counters). The soak test found the race:
 a restarted worker that skipped 435 events of one partition, never
 committed past them and judged the rest without them.
@@ -123,6 +129,14 @@ def fetch_max_wait(ms: int = FETCH_MAX_WAIT_MS) -> None:
     fetcher.Fetcher.__init__ = capped
 
 
+def _done(event: Any) -> None:
+    """Tell Faust the worker is done with ``event``: its rebalance and stop wait for that.
+
+    Not ``Stream.ack``: that also hands the offset to Faust's commit bookkeeping.
+    """
+    event.message.acked = True
+
+
 def faust_app(settings: Settings) -> faust.App:
     fetch_max_wait()
     brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
@@ -169,6 +183,8 @@ class WorkerApp:
         self.perf = perf  # wall clock of the latency histogram (never seen by the processor)
         self._next_offset: dict[int, int] = {}  # per partition: after the last one handled
         self._seeking: dict[int, tuple[int, float]] = {}  # partition -> (offset, when sought)
+        self._group_committed: dict[int, int] | None = None  # fetched once per assignment
+        self._fetch_committed: Callable[[], Awaitable[dict[int, int]]] = self._broker_committed
         self._reported_lag: set[int] = set()  # partitions with a lag gauge
         self.processor = processor
         self.feed = feed
@@ -196,8 +212,10 @@ class WorkerApp:
         # (input partition, key, value) -> future done when the broker has the record
         self._write: Callable[[int, bytes, bytes], Awaitable[Any]] = self._write_state
         self._flushing = asyncio.Lock()  # one flush at a time: acks stay in offset order
-        self._stream: Any = None  # the agent's stream (acks go through it)
+        self._stream: Any = None  # the agent's stream
         self._unacked: list[Any] = []  # handled events whose state is not yet written
+        self._committed: dict[int, int] = {}  # per partition: the offset this worker committed
+        self._commit_offsets: Callable[[dict[int, int]], Awaitable[bool]] = self._send_commit
         self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
 
         app.agent(self.events, name="monitor")(self._agent)
@@ -216,17 +234,18 @@ class WorkerApp:
 
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
-        # Acked by hand, after the table write that holds the event's state:
-        # Faust's stream acks the current event in a ``finally`` when the agent
-        # is cancelled (a graceful stop, a rebalance), so an automatic ack could
-        # commit an offset whose state write never happened and the next owner
-        # would skip the event. Unacked, an event is redelivered: dropped by the
+        # No acks through Faust (noack): the worker commits offsets itself once
+        # the state is on the broker (see _flush_and_ack). Faust's stream would
+        # also ack the current event in a ``finally`` when the agent is
+        # cancelled (a graceful stop, a rebalance), whether its state was
+        # written or not. An event not committed is redelivered: dropped by the
         # event-id dedup if its state reached the changelog, processed again if not.
         self._stream = stream = stream.noack()
         try:
             async for event in stream.events():
                 if not await self.on_message(event.message, event.value):
-                    continue  # not this worker's partition (any more): never acked
+                    _done(event)  # skipped: nothing to commit, nothing for Faust to wait on
+                    continue
                 self._last_event[event.message.partition] = event
                 self._unacked.append(event)
                 if len(self._unacked) >= self.settings.worker_flush_events:
@@ -261,14 +280,15 @@ class WorkerApp:
         return table.send_changelog(partition, key, value)
 
     async def _flush_and_ack(self) -> None:
-        """Write every changed agent once, wait for the broker to have them, ack the events.
+        """Write every changed agent once, wait for the broker to have them, commit.
 
         The table write of a partition's agents must run in an event context of
         that partition (RocksDB picks its store from the current event), so
         each partition is written with its last event as the current one. The
-        events are acked only when every record is on the broker: an offset is
-        never committed before the state it led to. If the broker does not take
-        them, nothing is acked and the worker stops: the events are redelivered.
+        offsets are committed only when every record is on the broker: an
+        offset is never committed before the state it led to. If the broker
+        does not take them, nothing is committed and the worker stops: the
+        events are redelivered.
         """
         async with self._flushing:
             proc = self.processor
@@ -296,10 +316,33 @@ class WorkerApp:
                     if not self.app.should_stop:
                         await self.app.crash(exc)
                     return
-            stream = self._stream
-            if stream is not None:
-                for event in events:
-                    await stream.ack(event)
+            upto: dict[int, int] = {}
+            for event in events:
+                _done(event)
+                m = event.message
+                upto[m.partition] = max(upto.get(m.partition, 0), m.offset + 1)
+            await self._commit(upto)
+
+    async def _commit(self, upto: dict[int, int]) -> None:
+        """Commit ``partition -> offset`` where it moves this worker's last commit forward.
+
+        Events reach a flush in offset order per partition (``_in_sequence``),
+        and every event before a flush's events was in an earlier flush: all
+        below the offset have their state on the broker.
+        """
+        offsets = {
+            p: o
+            for p, o in upto.items()
+            if p in self._assignment and o > self._committed.get(p, -1)
+        }
+        if offsets and await self._commit_offsets(offsets):
+            self._committed.update(offsets)
+
+    async def _send_commit(self, offsets: dict[int, int]) -> bool:
+        """Commit through Faust's consumer (its thread; False when a rebalance overtook it)."""
+        topic = self.settings.topic_events
+        tps = {TP(topic, p): o for p, o in offsets.items()}
+        return bool(await self.app.consumer._commit(tps))
 
     async def on_message(self, msg: Any, value: bytes | None) -> bool:
         """Handle one message; False if skipped (not this worker's partition, or past a gap)."""
@@ -336,13 +379,18 @@ class WorkerApp:
         """True if ``msg`` is the partition's next offset (or an older one, redelivered).
 
         The next expected offset is the one after the last message handled,
-        or, first after an assignment, the committed offset Faust sought to.
-        A message past it is a gap: skipped, and the partition sought back.
+        or, first after an assignment, the group's committed offset as the
+        broker has it (not as Faust's consumer believes it: a restarted worker
+        was seen to have none for three partitions while its fetcher began
+        3,000 messages past the commit). A message past it is a gap: skipped,
+        and the partition sought back.
         """
         p, offset = msg.partition, msg.offset
         expected = self._next_offset.get(p)
         if expected is None:
-            expected = self._committed_offset(p)
+            if self._group_committed is None:
+                self._group_committed = await self._fetch_committed()
+            expected = self._group_committed.get(p)
         if expected is not None and offset > expected:
             first = self._seeking.get(p, (None, 0.0))[0] != expected
             if first:
@@ -353,7 +401,7 @@ class WorkerApp:
                     expected=expected,
                     got=offset,
                     detail="the consumer skipped messages; seeking back, nothing past the gap "
-                    "is processed or acked until they come",
+                    "is processed or committed until they come",
                 )
             self.processor.counters["offset_gap_skipped"] += 1
             # a stale batch past the gap may still be coming: seek again now and then
@@ -361,18 +409,26 @@ class WorkerApp:
                 await self._seek(p, expected)
             return False
         self._seeking.pop(p, None)
-        self._next_offset[p] = offset + 1
+        self._next_offset[p] = offset + 1 if expected is None else max(expected, offset + 1)
         return True
 
-    def _committed_offset(self, partition: int) -> int | None:
-        """The offset Faust's consumer sought to (the group's commit) or committed since."""
-        consumer = getattr(self.app, "_consumer", None)  # None before the app started
-        committed = getattr(consumer, "_committed_offset", None)
-        if committed is None:
-            return None
-        tp = TP(self.settings.topic_events, partition)
-        value = committed.get(tp)
-        return value if isinstance(value, int) else None
+    async def _broker_committed(self) -> dict[int, int]:
+        """The group's committed offset of each input partition that has one (broker request)."""
+        from aiokafka import TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        s = self.settings
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+        await admin.start()
+        try:
+            got: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(s.app_id)
+        finally:
+            await admin.close()
+        return {
+            tp.partition: m.offset
+            for tp, m in got.items()
+            if tp.topic == s.topic_events and m.offset >= 0
+        }
 
     async def _seek(self, partition: int, offset: int) -> None:
         self._seeking[partition] = (offset, self.clock())
@@ -457,11 +513,17 @@ class WorkerApp:
                 self.processor.revoke(p)
         # Events of partitions given away stay unacked: their new owner gets them
         # again and processes them against the state in the changelog.
-        self._unacked = [e for e in self._unacked if e.message.partition in now]
+        kept = [e for e in self._unacked if e.message.partition in now]
+        for e in self._unacked:
+            if e.message.partition not in now:
+                _done(e)  # given away: not committed here, redelivered to its new owner
+        self._unacked = kept
+        self._committed.clear()
         self._last_event = {p: e for p, e in self._last_event.items() if p in now}
         # Faust seeks every assigned partition to its committed offset: expect that next.
         self._next_offset.clear()
         self._seeking.clear()
+        self._group_committed = None
         if self.metrics is not None:
             for p in self._reported_lag - now:
                 with contextlib.suppress(KeyError):  # no lag reported for it yet

@@ -45,6 +45,10 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     if not any(isinstance(h, _LibraryLines) for h in root.handlers):
         root.addHandler(_LibraryLines())
+        # a warning per table write while Faust's send buffer is over 100 records: load, not news
+        logging.getLogger("faust.transport.producer").addFilter(
+            lambda r: not str(r.msg).startswith("producer buffer full")
+        )
     root.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 

@@ -12,11 +12,12 @@ checks, against the same events run through the in-process
   each copy means the same (a crash may only add identical copies);
 - every agent's final state in the changelog is byte-identical to the reference.
 
-With batched state writes and hand-made acks (tried this session) this failed
-about half the time: state behind the committed offset after a restart, and
-restarted workers that stopped consuming. The restart here is a SIGKILL; after a
-SIGTERM (``kill=False``) the restarted worker still stalls in some runs: an open
-defect, see the soak row of RELIABILITY.md.
+Three worker defects made this fail in about half the runs before they were
+fixed: acks that came before the state records reached the broker (Faust's
+commit does not wait for its producer buffer), a graceful stop that hung
+(``tests/integration/test_worker_stop.py``), and a consumer that skipped a
+stretch of one partition after the restart (the worker now checks offsets
+and seeks back; see :mod:`monitor.worker.app`).
 
 The figures (lag recovery, memory over time) are printed; ``mcpmon bench soak``
 runs the same thing longer and writes results/soak.md.

@@ -1,4 +1,4 @@
-"""The Faust shell's own logic, without a broker: when state is written and events acked."""
+"""The Faust shell's own logic, without a broker: when state is written and offsets committed."""
 
 from __future__ import annotations
 
@@ -18,23 +18,22 @@ from monitor.worker.store import decode
 from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS
 
 
-class _Stream:
-    """Records acks, and what had been written when each one came."""
+class _Commits:
+    """Records commits, and what had been written when each one came."""
 
     def __init__(self, written: dict[bytes, bytes]) -> None:
         self.written = written
-        self.acked: list[tuple[int, int, int]] = []  # (partition, offset, writes so far)
+        self.made: list[tuple[dict[int, int], int]] = []  # (partition -> offset, writes so far)
 
-    async def ack(self, event: Any) -> bool:
-        m = event.message
-        self.acked.append((m.partition, m.offset, len(self.written)))
+    async def __call__(self, offsets: dict[int, int]) -> bool:
+        self.made.append((dict(offsets), len(self.written)))
         return True
 
 
 class _Event:  # Faust keeps the current event by weak reference
     def __init__(self, partition: int, offset: int) -> None:
         self.message = SimpleNamespace(
-            partition=partition, offset=offset, key=None, topic="mcp.events"
+            partition=partition, offset=offset, key=None, topic="mcp.events", acked=False
         )
 
 
@@ -60,8 +59,19 @@ def _app(partitions: list[int]) -> tuple[WorkerApp, dict[bytes, bytes], list[int
         return done
 
     app._write = write
-    app._stream = _Stream(written)
+    app._commit_offsets = commits = _Commits(written)
+    app.commits = commits  # type: ignore[attr-defined]
+    app._assignment = set(partitions)
+    app._fetch_committed = _no_commits
     return app, written, contexts
+
+
+async def _no_commits() -> dict[int, int]:
+    return {}  # a new group: nothing committed on the broker yet
+
+
+def _commits(app: WorkerApp) -> list[tuple[dict[int, int], int]]:
+    return app.commits.made  # type: ignore[attr-defined,no-any-return]
 
 
 async def _handle(app: WorkerApp, event: Any, line: bytes) -> None:
@@ -70,7 +80,7 @@ async def _handle(app: WorkerApp, event: Any, line: bytes) -> None:
     app._unacked.append(event)
 
 
-def test_events_are_acked_only_after_the_flush_that_writes_their_agents() -> None:
+def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -> None:
     app, written, contexts = _app([0, 1])
     lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:12]
     agent_of = [orjson.loads(ln)["agent_id"] for ln in lines]
@@ -79,16 +89,19 @@ def test_events_are_acked_only_after_the_flush_that_writes_their_agents() -> Non
 
     offset = [part[: i + 1].count(part[i]) - 1 for i in range(len(lines))]  # per partition
 
+    events = [_event(part[i], offset[i]) for i in range(len(lines))]
+
     async def go() -> None:
-        for i, line in enumerate(lines):
-            await _handle(app, _event(part[i], offset[i]), line)
-        assert written == {} and app._stream.acked == []  # handled, not yet flushed
+        for ev, line in zip(events, lines, strict=True):
+            await _handle(app, ev, line)
+        assert written == {} and _commits(app) == []  # handled, not yet flushed
+        assert not any(ev.message.acked for ev in events)
         await app._flush_and_ack()
 
     asyncio.run(go())
-    stream = app._stream
-    assert [(p, o) for p, o, _ in stream.acked] == [(part[i], offset[i]) for i in range(len(lines))]
-    assert all(n == len(written) for _, _, n in stream.acked), "an ack came before a write"
+    # one commit per flush: per partition, the offset after its last event
+    assert _commits(app) == [({0: part.count(0), 1: part.count(1)}, len(written))]
+    assert all(ev.message.acked for ev in events)  # Faust's stop need not wait for them
     # each changed agent once, whatever its number of events, in its partition's context
     assert sorted(k.decode() for k in written) == agents
     assert len(contexts) == len(written)
@@ -96,21 +109,23 @@ def test_events_are_acked_only_after_the_flush_that_writes_their_agents() -> Non
     assert app._unacked == []
 
 
-def test_events_of_partitions_given_away_are_never_acked() -> None:
+def test_events_of_partitions_given_away_are_never_committed() -> None:
     app, written, _ = _app([0, 1])
     lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:6]
 
+    events = [_event(i % 2, i // 2) for i in range(len(lines))]
+
     async def go() -> None:
-        for i, line in enumerate(lines):
-            await _handle(app, _event(i % 2, i // 2), line)
-        app._assignment = {0, 1}
+        for ev, line in zip(events, lines, strict=True):
+            await _handle(app, ev, line)
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
         await app._on_assigned(None, [tp])  # partition 1 went to another worker
         await app._flush_and_ack()
 
     asyncio.run(go())
-    assert {p for p, _, _ in app._stream.acked} == {0}
+    assert [c for c, _ in _commits(app)] == [{0: 3}]
     assert {decode(v)[0] for v in written.values()} == {0}
+    assert all(ev.message.acked for ev in events)  # done with, for Faust's rebalance wait
 
 
 def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
@@ -131,7 +146,7 @@ def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
     assert asyncio.run(build(fetch_max_wait_ms=5)) == 5
 
 
-def test_events_are_acked_only_once_the_broker_has_their_state_records() -> None:
+def test_offsets_are_committed_only_once_the_broker_has_their_state_records() -> None:
     app, _, _ = _app([0])
     lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:4]
     pending: list[asyncio.Future[Any]] = []
@@ -149,19 +164,19 @@ def test_events_are_acked_only_once_the_broker_has_their_state_records() -> None
         flush = asyncio.ensure_future(app._flush_and_ack())
         await asyncio.sleep(0.05)
         assert pending and not flush.done()
-        assert app._stream.acked == []  # handed to the producer is not enough
+        assert _commits(app) == []  # handed to the producer is not enough
         for fut in pending[:-1]:
             fut.set_result(None)
         await asyncio.sleep(0.05)
-        assert app._stream.acked == []  # one record still in flight
+        assert _commits(app) == []  # one record still in flight
         pending[-1].set_result(None)
         await flush
 
     asyncio.run(go())
-    assert [o for _, o, _ in app._stream.acked] == [0, 1, 2, 3]
+    assert [c for c, _ in _commits(app)] == [{0: 4}]
 
 
-def test_a_state_record_the_broker_refused_leaves_every_event_unacked() -> None:
+def test_a_state_record_the_broker_refused_leaves_every_offset_uncommitted() -> None:
     app, _, _ = _app([0])
     lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:3]
     crashed: list[BaseException] = []
@@ -183,11 +198,11 @@ def test_a_state_record_the_broker_refused_leaves_every_event_unacked() -> None:
         await app._flush_and_ack()
 
     asyncio.run(go())
-    assert app._stream.acked == []
+    assert _commits(app) == []
     assert [str(e) for e in crashed] == ["KafkaTimeoutError: batch expired"]
 
 
-def test_events_of_partitions_not_assigned_are_skipped_and_never_acked() -> None:
+def test_events_of_partitions_not_assigned_are_skipped_and_never_committed() -> None:
     app, _, _ = _app([0])
     app.app = SimpleNamespace(  # type: ignore[assignment]
         assignor=SimpleNamespace(assigned_actives=lambda: [])
@@ -200,10 +215,9 @@ def test_events_of_partitions_not_assigned_are_skipped_and_never_acked() -> None
 
 
 class _Consumer:
-    """What the app uses of Faust's consumer: the committed offsets it sought to, seek."""
+    """What the app uses of Faust's consumer: its record of skipped offsets, seek_wait."""
 
     def __init__(self, committed: dict[Any, int]) -> None:
-        self._committed_offset = committed
         self._gap = {tp: "filled" for tp in committed}
         self.seeks: list[tuple[int, int]] = []
 
@@ -216,7 +230,12 @@ def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None
 
     app, _, _ = _app([0])
     tp = TP(app.settings.topic_events, 0)
-    consumer = _Consumer({tp: 100})  # the group's commit: Faust sought partition 0 to 100
+    consumer = _Consumer({tp: 100})
+
+    async def committed() -> dict[int, int]:
+        return {0: 100}  # the group's commit on the broker
+
+    app._fetch_committed = committed
     app.app = SimpleNamespace(  # type: ignore[assignment]
         _consumer=consumer,
         consumer=consumer,
@@ -260,3 +279,23 @@ def test_redelivered_older_offsets_are_in_sequence() -> None:
 
     assert asyncio.run(go()) == [True] * 7
     assert app.processor.counters["duplicates"] == 3
+
+
+def test_a_commit_never_moves_back_and_a_new_assignment_starts_afresh() -> None:
+    app, _, _ = _app([0])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+
+    async def go() -> None:
+        for o in (0, 1, 2):
+            await _handle(app, _event(0, o), lines[o])
+        await app._flush_and_ack()
+        await app._flush_and_ack()  # nothing new: no commit
+        # a rebalance kept partition 0: Faust redelivers from the group's commit (3)
+        tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
+        await app._on_assigned(None, [tp])
+        for o in (3, 4):
+            await _handle(app, _event(0, o), lines[o])
+        await app._flush_and_ack()
+
+    asyncio.run(go())
+    assert [c for c, _ in _commits(app)] == [{0: 3}, {0: 5}]
