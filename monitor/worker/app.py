@@ -254,12 +254,12 @@ class WorkerApp:
             await self._flush_and_ack()  # a graceful stop: what is done is kept
 
     async def _flush_loop(self) -> None:
-        """Flush and ack every ``worker_flush_seconds``, until the app's tasks are cancelled.
+        """Flush and commit every ``worker_flush_seconds``, until the app's tasks are cancelled.
 
         Not an ``app.timer``: timers end as soon as the app starts stopping,
         and Faust's stop then waits, with no time limit, for every event handed
-        to the agent to be acked (``Consumer.wait_empty``) — the events this
-        loop acks. As a timer, a SIGTERM hung the worker for ever.
+        to the agent to be done with (``Consumer.wait_empty``) — the events this
+        loop flushes. As a timer, a SIGTERM hung the worker for ever.
         """
         while True:
             await asyncio.sleep(self.settings.worker_flush_seconds)
@@ -389,7 +389,16 @@ class WorkerApp:
         expected = self._next_offset.get(p)
         if expected is None:
             if self._group_committed is None:
-                self._group_committed = await self._fetch_committed()
+                try:
+                    self._group_committed = await self._fetch_committed()
+                except Exception as exc:  # broker unreachable: go on unchecked, say so
+                    log.warning(
+                        "committed_offsets_unavailable",
+                        error=f"{type(exc).__name__}: {exc}",
+                        detail="offsets are not checked against the group's commit until the "
+                        "next assignment",
+                    )
+                    self._group_committed = {}
             expected = self._group_committed.get(p)
         if expected is not None and offset > expected:
             first = self._seeking.get(p, (None, 0.0))[0] != expected
@@ -511,8 +520,8 @@ class WorkerApp:
         for p in list(self.processor.partitions):
             if p not in now or p not in self._assignment:
                 self.processor.revoke(p)
-        # Events of partitions given away stay unacked: their new owner gets them
-        # again and processes them against the state in the changelog.
+        # Events of partitions given away are not committed: their new owner gets
+        # them again and processes them against the state in the changelog.
         kept = [e for e in self._unacked if e.message.partition in now]
         for e in self._unacked:
             if e.message.partition not in now:

@@ -299,3 +299,22 @@ def test_a_commit_never_moves_back_and_a_new_assignment_starts_afresh() -> None:
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 3}, {0: 5}]
+
+
+def test_without_the_broker_s_commit_the_partition_goes_on_unchecked() -> None:
+    app, _, _ = _app([0])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    calls: list[int] = []
+
+    async def unreachable() -> dict[int, int]:
+        calls.append(1)
+        raise OSError("broker unreachable")
+
+    app._fetch_committed = unreachable
+
+    async def go() -> list[bool]:
+        return [await app.on_message(_event(0, o).message, lines[o - 40]) for o in (40, 41)]
+
+    assert asyncio.run(go()) == [True, True]
+    assert calls == [1]  # asked once per assignment, not per message
+    assert app._next_offset[0] == 42
