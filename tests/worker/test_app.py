@@ -63,6 +63,9 @@ def _app(partitions: list[int]) -> tuple[WorkerApp, dict[bytes, bytes], list[int
     app.commits = commits  # type: ignore[attr-defined]
     app._assignment = set(partitions)
     app._fetch_committed = _no_commits
+    now = [0.0]
+    app.clock = lambda: now[0]
+    app.now = now  # type: ignore[attr-defined]
     return app, written, contexts
 
 
@@ -289,16 +292,38 @@ def test_a_commit_never_moves_back_and_a_new_assignment_starts_afresh() -> None:
         for o in (0, 1, 2):
             await _handle(app, _event(0, o), lines[o])
         await app._flush_and_ack()
+        app.now[0] += 2.0  # type: ignore[attr-defined]
         await app._flush_and_ack()  # nothing new: no commit
         # a rebalance kept partition 0: Faust redelivers from the group's commit (3)
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
         await app._on_assigned(None, [tp])
         for o in (3, 4):
             await _handle(app, _event(0, o), lines[o])
-        await app._flush_and_ack()
+        await app._flush_and_ack()  # within a second of the last commit: held back
+        assert [c for c, _ in _commits(app)] == [{0: 3}]
+        app.now[0] += 0.5  # type: ignore[attr-defined]
+        await app._flush_and_ack(force=True)  # the agent's last flush at a stop
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 3}, {0: 5}]
+
+
+def test_commits_come_at_most_every_commit_seconds_and_carry_every_flush() -> None:
+    app, _, _ = _app([0, 1])
+    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+
+    async def go() -> None:
+        await _handle(app, _event(0, 0), lines[0])
+        await app._flush_and_ack()  # first: commits
+        await _handle(app, _event(1, 0), lines[1])
+        app.now[0] += 0.2  # type: ignore[attr-defined]
+        await app._flush_and_ack()  # held back
+        await _handle(app, _event(0, 1), lines[2])
+        app.now[0] += 0.9  # type: ignore[attr-defined]
+        await app._flush_and_ack()  # 1.1 s after the first: both flushes' offsets
+
+    asyncio.run(go())
+    assert [c for c, _ in _commits(app)] == [{0: 1}, {0: 2, 1: 1}]
 
 
 def test_without_the_broker_s_commit_the_partition_goes_on_unchecked() -> None:
