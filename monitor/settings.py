@@ -99,9 +99,10 @@ class Settings(BaseModel):
         0.2,
         gt=0,
         le=10,
-        description="The worker writes changed agents to its state table (and then acks their "
-        "events) at least this often; outputs never wait for it. Longer: fewer writes of busy "
-        "agents, more events processed again after a crash",
+        description="The worker writes changed agents to its state table (and, once the broker "
+        "has them, counts their events as done; offsets are committed once a second) at least "
+        "this often; outputs never wait for it. Longer: fewer writes of busy agents, more events "
+        "processed again after a crash",
     )
     worker_flush_events: int = Field(
         2000,
