@@ -97,7 +97,7 @@ RESEEK_SECONDS = 2.0
 #: ... and one still receiving messages past the gap, at most this often.
 RESEEK_BATCH_SECONDS = 0.2
 #: Longest wait for the broker to acknowledge a flush's changelog records. Past
-#: it the worker stops (its events unacked, so redelivered to the next owner)
+#: it the worker stops (its events uncommitted, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
 #: Input offsets are committed at most this often: a commit is a broker round trip
@@ -214,9 +214,9 @@ class WorkerApp:
         self._assignment: set[int] = set()
         # (input partition, key, value) -> future done when the broker has the record
         self._write: Callable[[int, bytes, bytes], Awaitable[Any]] = self._write_state
-        self._flushing = asyncio.Lock()  # one flush at a time: acks stay in offset order
+        self._flushing = asyncio.Lock()  # one flush at a time: commits stay in offset order
         self._stream: Any = None  # the agent's stream
-        self._unacked: list[Any] = []  # handled events whose state is not yet written
+        self._handled: list[Any] = []  # handled events not yet flushed (state unwritten)
         self._committed: dict[int, int] = {}  # per partition: the offset this worker committed
         self._to_commit: dict[int, int] = {}  # per partition: safe to commit (state on the broker)
         self._last_commit = float("-inf")  # clock() of the last commit
@@ -240,7 +240,7 @@ class WorkerApp:
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
         # No acks through Faust (noack): the worker commits offsets itself once
-        # the state is on the broker (see _flush_and_ack). Faust's stream would
+        # the state is on the broker (see _flush). Faust's stream would
         # also ack the current event in a ``finally`` when the agent is
         # cancelled (a graceful stop, a rebalance), whether its state was
         # written or not. An event not committed is redelivered: dropped by the
@@ -252,11 +252,11 @@ class WorkerApp:
                     _done(event)  # skipped: nothing to commit, nothing for Faust to wait on
                     continue
                 self._last_event[event.message.partition] = event
-                self._unacked.append(event)
-                if len(self._unacked) >= self.settings.worker_flush_events:
-                    await self._flush_and_ack()
+                self._handled.append(event)
+                if len(self._handled) >= self.settings.worker_flush_events:
+                    await self._flush()
         finally:
-            await self._flush_and_ack(force=True)  # a graceful stop: what is done is kept
+            await self._flush(force=True)  # a graceful stop: what is done is kept
 
     async def _flush_loop(self) -> None:
         """Flush and commit every ``worker_flush_seconds``, until the app's tasks are cancelled.
@@ -270,8 +270,8 @@ class WorkerApp:
             await asyncio.sleep(self.settings.worker_flush_seconds)
             try:
                 await self._reseek_stalled()
-                await self._flush_and_ack()
-            except Exception as exc:  # the next round retries; a dead loop would hang acks
+                await self._flush()
+            except Exception as exc:  # the next round retries; a dead loop would hang the stop
                 log.exception("flush_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _write_state(self, partition: int, key: bytes, value: bytes) -> Awaitable[Any]:
@@ -284,7 +284,7 @@ class WorkerApp:
         table.data[key] = value
         return table.send_changelog(partition, key, value)
 
-    async def _flush_and_ack(self, force: bool = False) -> None:
+    async def _flush(self, force: bool = False) -> None:
         """Write every changed agent once, wait for the broker to have them, commit.
 
         The table write of a partition's agents must run in an event context of
@@ -305,7 +305,7 @@ class WorkerApp:
                         proc.flush(p, lambda k, v, p=p: sent.append(self._write(p, k, v)))
                     finally:
                         _current_event.reset(token)
-            events, self._unacked = self._unacked, []
+            events, self._handled = self._handled, []
             if sent:
                 try:
                     await asyncio.wait_for(
@@ -315,7 +315,7 @@ class WorkerApp:
                     log.error(
                         "state_write_failed",
                         records=len(sent),
-                        events_left_unacked=len(events),
+                        events_uncommitted=len(events),
                         error=f"{type(exc).__name__}: {exc}",
                     )
                     if not self.app.should_stop:
@@ -530,11 +530,11 @@ class WorkerApp:
                 self.processor.revoke(p)
         # Events of partitions given away are not committed: their new owner gets
         # them again and processes them against the state in the changelog.
-        kept = [e for e in self._unacked if e.message.partition in now]
-        for e in self._unacked:
+        kept = [e for e in self._handled if e.message.partition in now]
+        for e in self._handled:
             if e.message.partition not in now:
                 _done(e)  # given away: not committed here, redelivered to its new owner
-        self._unacked = kept
+        self._handled = kept
         self._committed.clear()
         self._to_commit = {p: o for p, o in self._to_commit.items() if p in now}
         self._last_event = {p: e for p, e in self._last_event.items() if p in now}

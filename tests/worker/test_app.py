@@ -69,6 +69,10 @@ def _app(partitions: list[int]) -> tuple[WorkerApp, dict[bytes, bytes], list[int
     return app, written, contexts
 
 
+def _lines() -> list[bytes]:
+    return [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+
+
 async def _no_commits() -> dict[int, int]:
     return {}  # a new group: nothing committed on the broker yet
 
@@ -80,12 +84,12 @@ def _commits(app: WorkerApp) -> list[tuple[dict[int, int], int]]:
 async def _handle(app: WorkerApp, event: Any, line: bytes) -> None:
     await app.on_message(event.message, line)
     app._last_event[event.message.partition] = event
-    app._unacked.append(event)
+    app._handled.append(event)
 
 
 def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -> None:
     app, written, contexts = _app([0, 1])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:12]
+    lines = _lines()[:12]
     agent_of = [orjson.loads(ln)["agent_id"] for ln in lines]
     agents = sorted(set(agent_of))
     part = [agents.index(a) % 2 for a in agent_of]  # an agent's events in one partition
@@ -99,7 +103,7 @@ def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -
             await _handle(app, ev, line)
         assert written == {} and _commits(app) == []  # handled, not yet flushed
         assert not any(ev.message.acked for ev in events)
-        await app._flush_and_ack()
+        await app._flush()
 
     asyncio.run(go())
     # one commit per flush: per partition, the offset after its last event
@@ -109,12 +113,12 @@ def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -
     assert sorted(k.decode() for k in written) == agents
     assert len(contexts) == len(written)
     assert all(p == decode(written[k])[0] for k, p in zip(written, contexts, strict=False))
-    assert app._unacked == []
+    assert app._handled == []
 
 
 def test_events_of_partitions_given_away_are_never_committed() -> None:
     app, written, _ = _app([0, 1])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:6]
+    lines = _lines()[:6]
 
     events = [_event(i % 2, i // 2) for i in range(len(lines))]
 
@@ -123,7 +127,7 @@ def test_events_of_partitions_given_away_are_never_committed() -> None:
             await _handle(app, ev, line)
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
         await app._on_assigned(None, [tp])  # partition 1 went to another worker
-        await app._flush_and_ack()
+        await app._flush()
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 3}]
@@ -151,7 +155,7 @@ def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
 
 def test_offsets_are_committed_only_once_the_broker_has_their_state_records() -> None:
     app, _, _ = _app([0])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:4]
+    lines = _lines()[:4]
     pending: list[asyncio.Future[Any]] = []
 
     def write(partition: int, key: bytes, value: bytes) -> Any:
@@ -164,7 +168,7 @@ def test_offsets_are_committed_only_once_the_broker_has_their_state_records() ->
     async def go() -> None:
         for i, line in enumerate(lines):
             await _handle(app, _event(0, i), line)
-        flush = asyncio.ensure_future(app._flush_and_ack())
+        flush = asyncio.ensure_future(app._flush())
         await asyncio.sleep(0.05)
         assert pending and not flush.done()
         assert _commits(app) == []  # handed to the producer is not enough
@@ -181,7 +185,7 @@ def test_offsets_are_committed_only_once_the_broker_has_their_state_records() ->
 
 def test_a_state_record_the_broker_refused_leaves_every_offset_uncommitted() -> None:
     app, _, _ = _app([0])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()][:3]
+    lines = _lines()[:3]
     crashed: list[BaseException] = []
 
     def write(partition: int, key: bytes, value: bytes) -> Any:
@@ -198,7 +202,7 @@ def test_a_state_record_the_broker_refused_leaves_every_offset_uncommitted() -> 
     async def go() -> None:
         for i, line in enumerate(lines):
             await _handle(app, _event(0, i), line)
-        await app._flush_and_ack()
+        await app._flush()
 
     asyncio.run(go())
     assert _commits(app) == []
@@ -214,7 +218,7 @@ def test_events_of_partitions_not_assigned_are_skipped_and_never_committed() -> 
     ev = _event(3, 7)
     assert asyncio.run(app.on_message(ev.message, line)) is False
     assert app.processor.counters["not_owned_skipped"] == 1
-    assert app._unacked == []
+    assert app._handled == []
 
 
 class _Consumer:
@@ -244,7 +248,7 @@ def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None
         consumer=consumer,
         assignor=SimpleNamespace(assigned_actives=lambda: [tp]),
     )
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    lines = _lines()
     now = [0.0]
     app.clock = lambda: now[0]
 
@@ -272,7 +276,7 @@ def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None
 
 def test_redelivered_older_offsets_are_in_sequence() -> None:
     app, _, _ = _app([0])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    lines = _lines()
 
     async def go() -> list[bool]:
         out = [await app.on_message(_event(0, o).message, lines[o]) for o in (5, 6, 7)]
@@ -286,23 +290,23 @@ def test_redelivered_older_offsets_are_in_sequence() -> None:
 
 def test_a_commit_never_moves_back_and_a_new_assignment_starts_afresh() -> None:
     app, _, _ = _app([0])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    lines = _lines()
 
     async def go() -> None:
         for o in (0, 1, 2):
             await _handle(app, _event(0, o), lines[o])
-        await app._flush_and_ack()
+        await app._flush()
         app.now[0] += 2.0  # type: ignore[attr-defined]
-        await app._flush_and_ack()  # nothing new: no commit
+        await app._flush()  # nothing new: no commit
         # a rebalance kept partition 0: Faust redelivers from the group's commit (3)
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
         await app._on_assigned(None, [tp])
         for o in (3, 4):
             await _handle(app, _event(0, o), lines[o])
-        await app._flush_and_ack()  # within a second of the last commit: held back
+        await app._flush()  # within a second of the last commit: held back
         assert [c for c, _ in _commits(app)] == [{0: 3}]
         app.now[0] += 0.5  # type: ignore[attr-defined]
-        await app._flush_and_ack(force=True)  # the agent's last flush at a stop
+        await app._flush(force=True)  # the agent's last flush at a stop
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 3}, {0: 5}]
@@ -310,17 +314,17 @@ def test_a_commit_never_moves_back_and_a_new_assignment_starts_afresh() -> None:
 
 def test_commits_come_at_most_every_commit_seconds_and_carry_every_flush() -> None:
     app, _, _ = _app([0, 1])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    lines = _lines()
 
     async def go() -> None:
         await _handle(app, _event(0, 0), lines[0])
-        await app._flush_and_ack()  # first: commits
+        await app._flush()  # first: commits
         await _handle(app, _event(1, 0), lines[1])
         app.now[0] += 0.2  # type: ignore[attr-defined]
-        await app._flush_and_ack()  # held back
+        await app._flush()  # held back
         await _handle(app, _event(0, 1), lines[2])
         app.now[0] += 0.9  # type: ignore[attr-defined]
-        await app._flush_and_ack()  # 1.1 s after the first: both flushes' offsets
+        await app._flush()  # 1.1 s after the first: both flushes' offsets
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 1}, {0: 2, 1: 1}]
@@ -328,7 +332,7 @@ def test_commits_come_at_most_every_commit_seconds_and_carry_every_flush() -> No
 
 def test_without_the_broker_s_commit_the_partition_goes_on_unchecked() -> None:
     app, _, _ = _app([0])
-    lines = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
+    lines = _lines()
     calls: list[int] = []
 
     async def unreachable() -> dict[int, int]:
