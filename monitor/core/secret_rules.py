@@ -339,7 +339,7 @@ def secret_name(name: str) -> bool:
     >>> [secret_name(n) for n in ("_password", "DB_PASS", "MYSQL_PWD", "aws_session_token")]
     [True, True, True, True]
     >>> [secret_name(n) for n in ("credential_id", "token_url", "max_tokens", "author", "bypass")]
-    [False, False, False, False]
+    [False, False, False, False, False]
     """
     parts = [p.lower() for p in _SEGMENT.split(name) if p]
     if not parts:
