@@ -276,7 +276,7 @@ _SECRET_INFIXES = (
 )
 # a name whose last part is one of these names a secret (DB_PASS, MYSQL_PWD, http_auth)
 _SECRET_LAST = frozenset(
-    {"pass", "pwd", "pw", "auth", "oauth", "authorization", "cookie", "sig", "signature"}
+    {"pass", "pwd", "pw", "auth", "authorization", "cookie", "sig", "signature"}
 )
 # ...unless it names something about the secret rather than the secret itself
 _NOT_SECRET_LAST = frozenset(
