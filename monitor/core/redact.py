@@ -110,7 +110,10 @@ def redact_assignments(text: str) -> str:
         if m is None:
             continue
         name_start = n - m.end()
-        if name_start < pos or not secret_name(m["name"][::-1]):
+        name = m["name"][::-1]
+        if name_start and text[name_start - 1] == "%":  # %22password: the name is password
+            name = name[2:]
+        if name_start < pos or not secret_name(name):
             continue
         o = OPENING.match(text, sep.end())
         start = o.end() if o else sep.end()

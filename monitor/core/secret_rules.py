@@ -191,7 +191,7 @@ TOKEN_RULES: tuple[SecretRule, ...] = (
         "azure-key",
         "detect-secrets AzureStorageKeyDetector (account keys: 64 bytes, base64); "
         "gitleaks azure-ad-client-secret",
-        r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])"
+        r"(?<![A-Za-z0-9+])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+=])"
         r"|(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])",
         ("==", "Q~"),
     ),
@@ -209,7 +209,8 @@ TOKEN_RULES: tuple[SecretRule, ...] = (
 #: alphabet, or a capital after the first letter), so "basic authentication"
 #: stays prose.
 AUTH_SCHEME = re.compile(
-    r"(?i)(?<![A-Za-z0-9_-])(?P<keep>(?:bearer|basic)\s++)(?P<secret>[A-Za-z0-9._~+/=-]{8,}+)"
+    r"(?i)(?<![A-Za-z0-9_-])(?P<keep>(?:bearer|basic)\s++)"
+    r"(?P<secret>[A-Za-z0-9._~+/-]{8,}+=*+)(?![A-Za-z0-9._~+/=-])"
 )
 AUTH_SOURCE = "own: RFC 6750 bearer and RFC 7617 basic credentials"
 
@@ -228,8 +229,8 @@ def token_like(value: str) -> bool:
 #: Source: detect-secrets KeywordDetector (its separators and quote forms);
 #: gitleaks generic-api-key (assignment operators).
 SEPARATOR = re.compile(r":=|=>|[:=]|%3[DdAa]")
-NAME_BEFORE = re.compile(r"[ \t]*+(?:[\"'`]\\?|22%|72%|;touq&)?(?P<name>[\w.-]++)")
-OPENING = re.compile(r"[ \t]*+(?P<open>\\?[\"'`]|%22|%27|&quot;)?")
+NAME_BEFORE = re.compile(r"(?:[ \t]|02%)*+(?:[\"'`]\\?|22%|72%|;touq&)?(?P<name>[\w.-]++)")
+OPENING = re.compile(r"(?:[ \t]|%20)*+(?P<open>\\?[\"'`]|%22|%27|&quot;)?")
 ASSIGNMENT_SOURCE = "detect-secrets KeywordDetector; gitleaks generic-api-key"
 
 #: Cheap pre-check on the lower-cased text: every secret name holds one of these.
