@@ -374,3 +374,43 @@ N = 100_000
 )
 def test_long_hostile_inputs_come_out_right(text: str, expected: str | None) -> None:
     assert R(text) == (text if expected is None else expected)
+
+
+# ---- alerts and reasons built outside the decision step
+
+
+def _charter_update(pattern: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "charter_updated",
+            "event_id": "u1",
+            "ts": "2026-01-01T00:00:00Z",
+            "agent_id": "agent:assist/1",
+            "charter": {"agent": pattern, "kind": "robot"},
+        }
+    )
+
+
+def test_charter_rejected_alerts_are_redacted_and_keep_their_id() -> None:
+    from monitor.events import decode_event
+
+    gh = corpus.FAMILIES["github-token"][1]
+    ev = decode_event(_charter_update(f"agent:assist/{gh}"))
+    red = Engine([CHARTER]).process(ev).alerts
+    plain = Engine([CHARTER], EngineSettings(redaction=RedactionRules(secrets=False)))
+    raw = plain.process(ev).alerts
+    assert [a.detector for a in red] == ["charter_rejected"] and gh in raw[0].to_json().decode()
+    assert gh not in red[0].to_json().decode() and "[REDACTED:github-token]" in red[0].reason
+    assert red[0].alert_id == raw[0].alert_id
+
+
+def test_dead_letter_reasons_and_the_replay_summary_are_redacted(tmp_path: Path) -> None:
+    npm = corpus.FAMILIES["npm-token"][0]
+    events = tmp_path / "events.jsonl"
+    line = {"type": npm, "event_id": "e1", "ts": "2026-01-01T00:00:00Z", "agent_id": "a"}
+    events.write_bytes(orjson.dumps(line) + b"\n")
+    s = replay_file(str(events), Engine([CHARTER]), tmp_path / "out")
+    dead = orjson.loads((tmp_path / "out" / "deadletter.jsonl").read_bytes())
+    assert dead["reason"].startswith("unknown event type") and npm not in dead["reason"]
+    assert npm in dead["raw"]  # the message itself is kept whole: never lost
+    assert npm not in orjson.dumps(s.to_dict()).decode() and npm not in s.render()
