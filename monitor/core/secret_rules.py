@@ -8,7 +8,7 @@ from, its origin:
 - gitleaks, ``config/gitleaks.toml`` (MIT licence, Copyright (c) 2019 Zachary
   Rice; https://github.com/gitleaks/gitleaks), read at commit b58d3f1;
 - detect-secrets 1.5.0, ``detect_secrets/plugins/*.py`` (Apache-2.0, Copyright
-  (c) 2018 Yelp, Inc.; https://github.com/Yelp/detect-secrets).
+  2017-2018 Yelp Inc.; https://github.com/Yelp/detect-secrets).
 
 The expressions are written here for redaction, not copied: a scanner wants few
 false positives in source code, a redactor wants no secret in an alert, so the
