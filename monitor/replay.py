@@ -20,6 +20,7 @@ from typing import IO, Any
 import orjson
 
 from monitor.core import Decision, Engine
+from monitor.core.redact import DEFAULT_REDACTOR
 from monitor.errors import DecodeError
 from monitor.events import decode_event
 from monitor.outputs import RevocationCommand
@@ -74,7 +75,8 @@ def deadletter_record(
     raw: bytes, reason: str, field_name: str | None, **where: Any
 ) -> dict[str, Any]:
     """A dead-letter entry: where it came from, why, and the raw bytes (never lost)."""
-    rec: dict[str, Any] = {**where, "reason": reason, "field": field_name}
+    # the reason may quote the message (an unknown event type): redacted; raw is kept whole
+    rec: dict[str, Any] = {**where, "reason": DEFAULT_REDACTOR(reason), "field": field_name}
     try:
         rec["raw"] = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -83,7 +85,7 @@ def deadletter_record(
 
 
 def _reason_class(reason: str) -> str:
-    return reason.split(":", 1)[0][:60]
+    return DEFAULT_REDACTOR(reason).split(":", 1)[0][:60]
 
 
 class _Progress:

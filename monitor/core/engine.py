@@ -453,6 +453,8 @@ class Engine:
         current = self.charters.get(pattern) if isinstance(pattern, str) else None
         checked = check_update(ev, self.settings.charter_keys, current)
         if isinstance(checked, Alert):
+            if self.decision.redact is not None:  # it quotes the update: pattern, bad values
+                checked = self.decision.redact.alert(checked)
             self.stats["charter_rejected"] += 1
             self.stats[f"alerts.{checked.detector}"] += 1
             return Decision([checked])

@@ -6,15 +6,25 @@ outside the charter, a novel destination). Alerts go to a SIEM that many people
 read, so anything that looks like a credential is replaced before an alert is
 built, by rules that are plain regular expressions:
 
-- on by default (``secrets``): JWTs, bearer/basic authorization values, AWS,
-  GitHub, Slack, Google, Stripe and ``sk-`` style API keys, PEM private key
-  blocks, the password in ``scheme://user:password@host``, and the value of any
-  ``key=value`` / ``"key": "value"`` pair whose key says password, secret,
-  token, api key, access key, private key, client secret, session, cookie,
-  signature or authorization;
+- on by default (``secrets``): the token families of
+  :mod:`monitor.core.secret_rules` (JWTs; AWS, GitHub, GitLab, npm, Slack,
+  Google, Stripe, OpenAI/Anthropic, Hugging Face, PyPI, Vault, DigitalOcean,
+  SendGrid and Azure keys and tokens; PEM private key blocks, multi-line),
+  bearer/basic authorization values, the password in
+  ``scheme://user:password@host`` (also ``redis://:password@host``), and the
+  value of any assignment whose name says secret (:func:`secret_name`:
+  ``_password``, ``DB_PASS``, ``MYSQL_PWD``, ``aws_session_token``,
+  ``X-Api-Key``, ...) in any of its spellings (``k=v``, ``k: v``, JSON, YAML,
+  env file, URL query, URL-encoded ``password%3D...``). A quoted value goes
+  whole, spaces and all; an unquoted one up to ``&``, ``;``, a quote, the end
+  of the line or the next ``name=`` (in a URL query: the next space);
 - on request (``emails``): e-mail addresses, wherever they appear (including
   the alert's ``sponsor`` field);
 - extra patterns of the deployment's own (``extra``): each whole match goes.
+
+Every rule is linear in the length of the text (see
+:mod:`monitor.core.secret_rules`): an attacker's 100 KB argument costs
+milliseconds, not minutes.
 
 What is kept: identifiers the alert is about and that revocation needs
 (``agent_id``, ``credential_id`` unless it itself looks like a token, event ids).
@@ -31,55 +41,151 @@ was there and which rule took it out.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-_SECRET_KEYS = (
-    r"pass(?:word|wd|phrase)?|pwd|secret|client[_-]?secret|(?:access|refresh|id|auth|api|bearer)"
-    r"[_-]?token|token|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?|secret[_-]?key|"
-    r"private[_-]?key|session(?:[_-]?id)?|cookie|signature|sig|authorization|credentials?"
+from monitor.core.secret_rules import (
+    AUTH_SCHEME,
+    NAME_BEFORE,
+    NAME_HINTS,
+    OPENING,
+    SEPARATOR,
+    TOKEN_RULES,
+    secret_name,
+    token_like,
 )
+from monitor.outputs import Alert
 
-#: (rule name, pattern, replacement); a replacement may keep groups (e.g. the key name).
-_SECRET_RULES: tuple[tuple[str, str, str], ...] = (
-    (
-        "private-key",
-        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
-        "[REDACTED:private-key]",
-    ),
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", "[REDACTED:jwt]"),
-    (
-        "authorization",
-        r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}",
-        r"\1 [REDACTED:authorization]",
-    ),
-    ("aws-key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", "[REDACTED:aws-key]"),
-    (
-        "github-token",
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
-        "[REDACTED:github-token]",
-    ),
-    ("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "[REDACTED:slack-token]"),
-    ("google-key", r"\bAIza[0-9A-Za-z_-]{35}\b", "[REDACTED:google-key]"),
-    ("stripe-key", r"\b[rsp]k_(?:live|test)_[0-9A-Za-z]{16,}", "[REDACTED:stripe-key]"),
-    ("api-key", r"\bsk-(?:[A-Za-z0-9]+-)?[A-Za-z0-9_-]{20,}", "[REDACTED:api-key]"),
-    (
-        "url-password",
-        r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^/\s@]+@",
-        r"\1:[REDACTED:url-password]@",
-    ),
-    (
-        "key-value",
-        # key, separator (=, :, "key": "…"), value up to a delimiter
-        rf"(?i)(\b(?:{_SECRET_KEYS})\b[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED|(?:bearer|basic|token)\s)([^\s\"'&,;}}\]\)]+)",
-        r"\1[REDACTED:key-value]",
-    ),
+KEY_VALUE = "[REDACTED:key-value]"
+
+#: Where an unquoted value ends for certain: a delimiter of URLs, statements,
+#: quoting or structure, a line end, or an escaped one (``\n`` inside JSON).
+_HARD_END = re.compile(r"[&;\"'`<>{}\]\r\n]|%2[26]|\\[nrt\"']")
+#: ...and where the next assignment begins (``password=a b user=c``: ``a b``).
+_NEXT_ASSIGNMENT = re.compile(
+    r"(?<![\s,])[\s,]++[\w.-]++(?:\\?[\"'`]|%22|%27)?[ \t]*+(?::=|=>|[:=]|%3[DdAa])"
 )
+_SPACE = re.compile(r"\s")
+_LINE_END = re.compile(r"[\r\n]|\\[nr]")
+#: A value some other rule already took out: left as it is.
+_ALREADY = re.compile(r"(?i)(?:[a-z]+\s+)?\[REDACTED:[\w-]+\]")
+
+
+def _closing(text: str, start: int, quote: str) -> int:
+    """Index of the quote that closes a value opened by ``quote`` (or the line's end)."""
+    i = start
+    while True:
+        j = text.find(quote, i)
+        if j < 0:
+            m = _LINE_END.search(text, start)
+            return m.start() if m else len(text)
+        if quote == '"' and j > start and text[j - 1] == "\\":  # an escaped quote inside
+            i = j + 1
+            continue
+        return j
+
+
+def redact_assignments(text: str) -> str:
+    """Replace the value of every assignment whose name says secret (see module docstring).
+
+    Linear: separators are found in one scan, each name is read once
+    (backwards from its separator, on the reversed text), each value scanned
+    once (the next hard delimiter is remembered across values).
+    """
+    low = text.lower()
+    if not any(h in low for h in NAME_HINTS):
+        return text
+    rev = ""
+    n = len(text)
+    out: list[str] = []
+    pos = 0  # text[:pos] is decided
+    hard = -1  # the next hard delimiter at or after the last value's start
+    for sep in SEPARATOR.finditer(text):
+        if sep.start() < pos:
+            continue
+        rev = rev or text[::-1]
+        m = NAME_BEFORE.match(rev, n - sep.start())
+        if m is None:
+            continue
+        name_start = n - m.end()
+        name = m["name"][::-1]
+        if name_start and text[name_start - 1] == "%":  # %22password: the name is password
+            name = name[2:]
+        if name_start < pos or not secret_name(name):
+            continue
+        o = OPENING.match(text, sep.end())
+        start = o.end() if o else sep.end()
+        if _ALREADY.match(text, start):  # a token rule took it out already: its name stays
+            continue
+        quote = o["open"] if o else None
+        if quote:
+            end = _closing(text, start, quote)
+        else:
+            if hard < start:
+                h = _HARD_END.search(text, start)
+                hard = h.start() if h else n
+            end = hard
+            before = text[name_start - 1] if name_start else ""
+            if sep[0] in ("=", "%3D", "%3d") and before in ("?", "&", ";"):
+                s = _SPACE.search(text, start, end)  # a URL query: a space ends it
+                end = s.start() if s else end
+            else:
+                nxt = _NEXT_ASSIGNMENT.search(text, start, end)
+                end = nxt.start() if nxt else end
+            while end > start and text[end - 1] in " \t,":
+                end -= 1
+        if end <= start:
+            continue
+        out.append(text[pos:start])
+        out.append(KEY_VALUE)
+        pos = end
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _auth_schemes(text: str) -> str:
+    low = text.lower()
+    if "bearer" not in low and "basic" not in low:
+        return text
+    return AUTH_SCHEME.sub(_auth_scheme, text)
+
+
+def _auth_scheme(m: re.Match[str]) -> str:
+    if m["keep"][:5].lower() == "basic" and not token_like(m["secret"]):
+        return m[0]  # "basic authentication" is prose; a base64 user:password is not
+    return f"{m['keep']}[REDACTED:authorization]"
+
+
+def _compiled(name: str, pattern: str, hints: tuple[str, ...] = ()) -> Callable[[str], str]:
+    rx = re.compile(pattern, re.DOTALL)
+    repl = f"[REDACTED:{name}]"
+    if "keep" in rx.groupindex:
+        repl = r"\g<keep>" + repl
+    sub = partial(rx.sub, repl)
+    if not hints:
+        return sub
+
+    def step(text: str) -> str:  # most text holds no hint: a substring test, no scan
+        return sub(text) if any(h in text for h in hints) else text
+
+    return step
+
 
 _EMAIL = (
     "email",
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    "[REDACTED:email]",
+)
+
+#: The default pipeline: token families, authorization schemes, then assignments
+#: (which leave a value another rule already replaced as it is).
+_SECRET_STEPS: tuple[Callable[[str], str], ...] = (
+    *(_compiled(r.name, r.pattern, r.hints) for r in TOKEN_RULES),
+    _auth_schemes,
+    redact_assignments,
 )
 
 
@@ -95,28 +201,27 @@ class RedactionRules:
 class Redactor:
     """Applies :class:`RedactionRules` to text; compiled once, called per alert."""
 
-    __slots__ = ("_rules",)
+    __slots__ = ("_steps",)
 
     def __init__(self, rules: RedactionRules) -> None:
-        chosen: list[tuple[str, str, str]] = []
+        steps: list[Callable[[str], str]] = []
         if rules.secrets:
-            chosen.extend(_SECRET_RULES)
+            steps.extend(_SECRET_STEPS)
         if rules.emails:
-            chosen.append(_EMAIL)
+            steps.append(_compiled(*_EMAIL))
         for i, pattern in enumerate(rules.extra):
             try:
-                re.compile(pattern)
+                steps.append(_compiled(f"custom-{i + 1}", pattern))
             except re.error as err:
                 raise ValueError(f"redaction pattern {i + 1} {pattern!r}: {err}") from None
-            chosen.append((f"custom-{i + 1}", pattern, f"[REDACTED:custom-{i + 1}]"))
-        self._rules = [(re.compile(p, re.DOTALL), repl) for _, p, repl in chosen]
+        self._steps = tuple(steps)
 
     def __bool__(self) -> bool:
-        return bool(self._rules)
+        return bool(self._steps)
 
     def __call__(self, text: str) -> str:
-        for rx, repl in self._rules:
-            text = rx.sub(repl, text)
+        for step in self._steps:
+            text = step(text)
         return text
 
     def value(self, v: Any) -> Any:
@@ -126,6 +231,33 @@ class Redactor:
     def optional(self, v: str | None) -> str | None:
         return None if v is None else self(v)
 
+    def alert(self, alert: Alert) -> Alert:
+        """``alert`` with its free text redacted, for alerts built outside the decision step
+        (charter_rejected, revocation_refused, revocation_failed).
+
+        Like :class:`~monitor.core.decision.DecisionStep`: the reason, string
+        details, sponsor, task, session and credential ids and the clause's
+        charter pattern; ``alert_id``, ``agent_id`` and evidence (event ids) are
+        kept, so the id is the same with and without redaction.
+        """
+        if not self._steps:
+            return alert
+        return alert.model_copy(
+            update={
+                "reason": self(alert.reason),
+                "details": {k: self.value(v) for k, v in alert.details.items()},
+                "sponsor": self.optional(alert.sponsor),
+                "task_id": self.optional(alert.task_id),
+                "session_id": self.optional(alert.session_id),
+                "credential_id": self.optional(alert.credential_id),
+                "clause": alert.clause.model_copy(
+                    update={"charter": self.optional(alert.clause.charter)}
+                ),
+            }
+        )
+
 
 #: The defaults: secrets redacted, e-mail addresses kept.
 DEFAULT_REDACTION = RedactionRules()
+#: A redactor with the defaults, for shells that have no settings of their own to hand.
+DEFAULT_REDACTOR = Redactor(DEFAULT_REDACTION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monitor.core.redact import Redactor
 from monitor.revoker.actuators.base import Actuator
 from monitor.revoker.actuators.denylist import RedisDenyList, connect
 from monitor.revoker.actuators.oauth import OAuthRevocation
@@ -111,4 +112,5 @@ def build_revoker(settings: Settings) -> Revoker:
         build_ledger(settings),
         retry_policy(settings),
         attempt_timeout=settings.revoker_timeout_seconds * 2 + 1,
+        redact=Redactor(settings.redaction()),
     )

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
+from monitor.core.redact import DEFAULT_REDACTOR, Redactor
 from monitor.outputs import Alert, CharterClause, FrameworkRef, Frameworks, RevocationCommand
 from monitor.signing import Keyring, check_command
 
@@ -52,8 +53,8 @@ class CommandGate:
         if self.keys is None:
             return None
         problem = check_command(cmd, self.keys)
-        if problem is not None:
-            return problem
+        if problem is not None:  # it may quote the caller's key id: logged and dead-lettered
+            return DEFAULT_REDACTOR(problem)
         if self.max_age_seconds > 0:
             age = (now - cmd.ts).total_seconds()
             if age > self.max_age_seconds:
@@ -80,13 +81,20 @@ _REFUSED_FRAMEWORKS = Frameworks(
 )
 
 
-def refused_alert(cmd: RevocationCommand, raw: bytes, why: str, now: datetime) -> Alert:
+def refused_alert(
+    cmd: RevocationCommand,
+    raw: bytes,
+    why: str,
+    now: datetime,
+    redact: Redactor = DEFAULT_REDACTOR,
+) -> Alert:
     """The alert for a refused command; its id is a hash of the raw bytes, so a redelivery
-    of the same message raises the same alert (SIEM rules deduplicate)."""
+    of the same message raises the same alert (SIEM rules deduplicate). Everything in it
+    but the id came from whoever wrote the command (key id, reason, ids): redacted."""
     digest = hashlib.sha256(raw).hexdigest()
     forged = not why.startswith(("expired", "dated"))
     what = "forged or unsigned" if forged else "replayed or stale"
-    return Alert(
+    alert = Alert(
         alert_id=hashlib.sha256(f"{REFUSED_DETECTOR}\x1f{digest}".encode()).hexdigest()[:32],
         ts=now,
         agent_id=cmd.agent_id,
@@ -116,6 +124,7 @@ def refused_alert(cmd: RevocationCommand, raw: bytes, why: str, now: datetime) -
             "signed": cmd.signature is not None,
         },
     )
+    return redact.alert(alert)
 
 
 __all__ = ["REFUSED_DETECTOR", "REFUSED_PREFIX", "CommandGate", "refused_alert"]

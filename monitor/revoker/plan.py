@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Literal
 
 from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
+from monitor.core.redact import DEFAULT_REDACTOR, Redactor
 from monitor.outputs import (
     Alert,
     CharterClause,
@@ -162,17 +163,24 @@ _FAILURE_FRAMEWORKS = Frameworks(
 
 
 def failure_alert(
-    cmd: RevocationCommand, actuator: str, detail: str, attempts: int, ts: datetime
+    cmd: RevocationCommand,
+    actuator: str,
+    detail: str,
+    attempts: int,
+    ts: datetime,
+    redact: Redactor = DEFAULT_REDACTOR,
 ) -> Alert:
     """The alert for a command an actuator could not carry out.
 
     Its id is deterministic (command + actuator), so a redelivered command that
-    fails again raises the same alert, which SIEM rules deduplicate.
+    fails again raises the same alert, which SIEM rules deduplicate. Its text is
+    redacted: ``detail`` quotes the actuator's endpoint (a webhook URL with its
+    token) and the endpoint's reply, and ``cmd.reason`` is whatever was on the bus.
     """
     alert_id = hashlib.sha256(
         "\x1f".join((FAILURE_DETECTOR, cmd.command_id, actuator)).encode()
     ).hexdigest()[:32]
-    return Alert(
+    alert = Alert(
         alert_id=alert_id,
         ts=ts,
         agent_id=cmd.agent_id,
@@ -205,3 +213,4 @@ def failure_alert(
             "caused_by_alerts": ",".join(cmd.alert_ids),
         },
     )
+    return redact.alert(alert)

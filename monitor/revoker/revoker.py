@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from monitor.core.redact import DEFAULT_REDACTOR, Redactor
 from monitor.metrics import RevokerMetrics
 from monitor.outputs import Alert, RevocationAck, RevocationCommand
 from monitor.revoker.actuators.base import Actuator
@@ -51,6 +52,7 @@ class Revoker:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = utc_now,
         metrics: RevokerMetrics | None = None,
+        redact: Redactor = DEFAULT_REDACTOR,
     ) -> None:
         names = [a.name for a in actuators]
         if len(set(names)) != len(names):
@@ -62,6 +64,9 @@ class Revoker:
         self.sleep = sleep
         self.clock = clock
         self.metrics = metrics
+        # what an actuator says quotes its endpoint (a webhook URL with a token in it) and
+        # the endpoint's reply: redacted before it reaches an ack, a log line or an alert
+        self.redact = redact
 
     async def handle(self, cmd: RevocationCommand) -> Handled:
         """Acks (one per actuator) and alerts for ``cmd``.
@@ -105,13 +110,13 @@ class Revoker:
         while True:
             attempt += 1
             try:
-                detail = await asyncio.wait_for(act.apply(cmd), self.attempt_timeout)
+                detail = self.redact(await asyncio.wait_for(act.apply(cmd), self.attempt_timeout))
             except ActuatorError as err:
-                error, retryable = str(err), err.retryable
+                error, retryable = self.redact(str(err)), err.retryable
             except TimeoutError:
                 error, retryable = f"{name}: no answer in {self.attempt_timeout:g} s", True
             except Exception as err:  # an actuator bug must not lose the command
-                error, retryable = f"{name}: {type(err).__name__}: {err}", False
+                error, retryable = self.redact(f"{name}: {type(err).__name__}: {err}"), False
             else:
                 await self.ledger.record(cmd.command_id, name, detail)
                 log.info(
@@ -150,7 +155,7 @@ class Revoker:
             )
             now = self.clock()
             return ack(cmd, name, "failed", detail, now), failure_alert(
-                cmd, name, error, attempt, now
+                cmd, name, error, attempt, now, self.redact
             )
 
     async def aclose(self) -> None:

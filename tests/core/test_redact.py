@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -13,6 +15,7 @@ from monitor.core.redact import RedactionRules, Redactor
 from monitor.errors import MonitorError
 from monitor.replay import replay_file
 from monitor.settings import load_settings
+from tests.core import secret_corpus as corpus
 
 #: One secret of each kind the default rules cover, as an attacker might smuggle it.
 SECRETS = {
@@ -177,3 +180,237 @@ def test_replay_writes_no_secret_to_alerts_jsonl(tmp_path: Path) -> None:
         text = (tmp_path / "out" / name).read_bytes()
         for key, secret in SECRETS.items():
             assert secret.encode() not in text, (name, key)
+
+
+# ---- the rule table against a corpus of real-looking fake secrets (tests/core/secret_corpus.py)
+
+R = Redactor(RedactionRules())
+
+
+def _token_cases() -> list[tuple[str, str, str]]:
+    return [
+        (family, form, s)
+        for family, samples in corpus.FAMILIES.items()
+        for s in samples
+        for form in corpus.TOKEN_FORMS
+    ]
+
+
+@pytest.mark.parametrize(("family", "form", "secret"), _token_cases())
+def test_every_token_family_is_redacted_in_every_form(family: str, form: str, secret: str) -> None:
+    text = corpus.TOKEN_FORMS[form](secret)
+    out = R(text)
+    assert not corpus.leaks(secret, out), out
+    assert f"[REDACTED:{family}]" in out  # by its own rule, not by luck
+    assert all(k in out for k in corpus.KEEP if k in text), out
+
+
+@pytest.mark.parametrize("url", corpus.SLACK_WEBHOOKS)
+def test_slack_webhook_paths_are_redacted_and_the_host_kept(url: str) -> None:
+    secret = url.split("/services/", 1)[1]
+    for form in corpus.TOKEN_FORMS.values():
+        out = R(form(url))
+        assert not corpus.leaks(secret, out) and "hooks.slack.com/" in out, out
+
+
+def _assignment_cases() -> list[tuple[str, str, str]]:
+    return [
+        (name, form, value)
+        for name in corpus.ASSIGNMENT_NAMES
+        for form in corpus.ASSIGNMENT_FORMS
+        for value in corpus.ASSIGNMENT_VALUES
+    ]
+
+
+@pytest.mark.parametrize(("name", "form", "value"), _assignment_cases())
+def test_every_secret_name_in_every_spelling_loses_its_whole_value(
+    name: str, form: str, value: str
+) -> None:
+    text = corpus.ASSIGNMENT_FORMS[form](name, value)
+    out = R(text)
+    assert "[REDACTED:key-value]" in out, out
+    for word in {value, quote(value, safe=""), *value.split()}:
+        assert not corpus.leaks(word, out), (word, out)  # not even after its first word
+    assert name in out or quote(name, safe="") in out  # what it was stays readable
+    assert all(k in out for k in corpus.KEEP if k in text), out
+
+
+@pytest.mark.parametrize(("text", "password"), corpus.URL_PASSWORDS)
+def test_passwords_in_urls_go_the_user_and_host_stay(text: str, password: str) -> None:
+    out = R(f"fetch {text} for task T-42")
+    assert password not in out and "T-42" in out
+    assert out.count("@") == text.count("@") and text.split("://")[0] in out
+
+
+@pytest.mark.parametrize(("text", "credential"), corpus.AUTH_HEADERS)
+def test_authorization_values_go(text: str, credential: str) -> None:
+    out = R(text)
+    assert credential not in out and "REDACTED" in out
+    assert "Authorization" in out or "authorization" in out
+
+
+@pytest.mark.parametrize("text", corpus.UNCHANGED)
+def test_ordinary_ids_paths_and_prose_are_left_alone(text: str) -> None:
+    assert R(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the issue's forms, written out
+        ("db_password=hunter2 user=bob", "db_password=[REDACTED:key-value] user=bob"),
+        ("MYSQL_PWD=s3cr3t\nHOME=/root", "MYSQL_PWD=[REDACTED:key-value]\nHOME=/root"),
+        ("_password=x1", "_password=[REDACTED:key-value]"),
+        ("redis://:pw99@cache:6379", "redis://:[REDACTED:url-password]@cache:6379"),
+        ("q=password%3Dhunter%202&x=1", "q=password%3D[REDACTED:key-value]&x=1"),
+        ('{"password": "a b c", "n": 1}', '{"password": "[REDACTED:key-value]", "n": 1}'),
+        ('{"token": 12345, "user": "bob"}', '{"token": [REDACTED:key-value], "user": "bob"}'),
+        ("password: a b c\nuser: bob", "password: [REDACTED:key-value]\nuser: bob"),
+        ("https://h/?token=abc def", "https://h/?token=[REDACTED:key-value] def"),
+        (
+            "AccountKey=" + "k" * 86 + "==;EndpointSuffix=core.windows.net",
+            "AccountKey=[REDACTED:azure-key];EndpointSuffix=core.windows.net",
+        ),
+        ("npm_" + "a1" * 18 + " ok", "[REDACTED:npm-token] ok"),
+        ("password=" + "ghp_" + "Z" * 36, "password=[REDACTED:github-token]"),
+        ("Cookie: sid=abc123; theme=dark", "Cookie: [REDACTED:key-value]; theme=dark"),
+    ],
+)
+def test_issue_forms_exactly(text: str, expected: str) -> None:
+    assert R(text) == expected
+
+
+def test_redaction_is_idempotent_over_the_corpus() -> None:
+    texts = [
+        f(s) for ss in corpus.FAMILIES.values() for s in ss for f in corpus.TOKEN_FORMS.values()
+    ]
+    texts += [
+        f(n, v)
+        for n in corpus.ASSIGNMENT_NAMES
+        for f in corpus.ASSIGNMENT_FORMS.values()
+        for v in corpus.ASSIGNMENT_VALUES
+    ]
+    for t in texts:
+        once = R(t)
+        assert R(once) == once, t
+
+
+# ---- hostile input: every rule is linear by construction, so 100 KB comes out right
+
+
+def _nested_quantifiers(pattern: str) -> list[str]:
+    """Variable quantifiers inside repeated groups (the shape of catastrophic backtracking)."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser as p  # type: ignore[attr-defined]
+
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT}
+    found: list[str] = []
+
+    def walk(items: Any, inside: bool) -> None:
+        for op, av in items:
+            if op in repeats:
+                lo, hi, sub = av
+                if inside and lo != hi:
+                    found.append(str((lo, hi)))
+                walk(sub, inside or hi > 1)  # an optional (?:...)? repeats nothing
+            elif op in (c.SUBPATTERN, c.ATOMIC_GROUP):
+                walk(av[-1], inside)
+            elif op == c.BRANCH:
+                for alt in av[1]:
+                    walk(alt, inside)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                walk(av[1], inside)
+
+    walk(p.parse(pattern), False)
+    return found
+
+
+def test_no_rule_nests_quantifiers() -> None:
+    from monitor.core import redact, secret_rules
+
+    patterns = [r.pattern for r in secret_rules.TOKEN_RULES] + [
+        rx.pattern
+        for rx in (
+            secret_rules.AUTH_SCHEME,
+            secret_rules.SEPARATOR,
+            secret_rules.NAME_BEFORE,
+            secret_rules.OPENING,
+            redact._HARD_END,
+            redact._NEXT_ASSIGNMENT,
+            redact._LINE_END,
+            redact._ALREADY,
+        )
+    ]
+    assert _nested_quantifiers(r"(?:a+)*") == ["(1, MAXREPEAT)"]  # the check can fail
+    for pat in patterns:
+        assert not _nested_quantifiers(pat), pat
+
+
+N = 100_000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a" * N, None),
+        ("eyJ" + "a" * N, None),
+        (("eyJaaaaa-") * (N // 9), None),
+        ("A" * N + "==", None),
+        ("https://" + "a:" * (N // 2), None),
+        ("://:" * (N // 4), None),
+        ("x" * N + "=", None),
+        ("ghp_" * (N // 4), None),
+        ("Bearer " * (N // 7), None),
+        ("password " * (N // 9), None),
+        ("-----BEGIN RSA PRIVATE KEY-----" * 3000, "[REDACTED:private-key]"),
+        ("sk-" * (N // 3), "[REDACTED:api-key]"),
+        ("password=" + "a" * N, "password=[REDACTED:key-value]"),
+        ("password=" * (N // 9), "password=[REDACTED:key-value]"),
+        ("password=" + "a " * (N // 2), "password=[REDACTED:key-value] "),
+        ("_password" * (N // 9) + "=v", "_password" * (N // 9) + "=[REDACTED:key-value]"),
+        (" password=x" * (N // 11), " password=[REDACTED:key-value]" * (N // 11)),
+        ('password: "' + "a" * N, 'password: "[REDACTED:key-value]'),
+    ],
+)
+def test_long_hostile_inputs_come_out_right(text: str, expected: str | None) -> None:
+    assert R(text) == (text if expected is None else expected)
+
+
+# ---- alerts and reasons built outside the decision step
+
+
+def _charter_update(pattern: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "charter_updated",
+            "event_id": "u1",
+            "ts": "2026-01-01T00:00:00Z",
+            "agent_id": "agent:assist/1",
+            "charter": {"agent": pattern, "kind": "robot"},
+        }
+    )
+
+
+def test_charter_rejected_alerts_are_redacted_and_keep_their_id() -> None:
+    from monitor.events import decode_event
+
+    gh = corpus.FAMILIES["github-token"][1]
+    ev = decode_event(_charter_update(f"agent:assist/{gh}"))
+    red = Engine([CHARTER]).process(ev).alerts
+    plain = Engine([CHARTER], EngineSettings(redaction=RedactionRules(secrets=False)))
+    raw = plain.process(ev).alerts
+    assert [a.detector for a in red] == ["charter_rejected"] and gh in raw[0].to_json().decode()
+    assert gh not in red[0].to_json().decode() and "[REDACTED:github-token]" in red[0].reason
+    assert red[0].alert_id == raw[0].alert_id
+
+
+def test_dead_letter_reasons_and_the_replay_summary_are_redacted(tmp_path: Path) -> None:
+    npm = corpus.FAMILIES["npm-token"][0]
+    events = tmp_path / "events.jsonl"
+    line = {"type": npm, "event_id": "e1", "ts": "2026-01-01T00:00:00Z", "agent_id": "a"}
+    events.write_bytes(orjson.dumps(line) + b"\n")
+    s = replay_file(str(events), Engine([CHARTER]), tmp_path / "out")
+    dead = orjson.loads((tmp_path / "out" / "deadletter.jsonl").read_bytes())
+    assert dead["reason"].startswith("unknown event type") and npm not in dead["reason"]
+    assert npm in dead["raw"]  # the message itself is kept whole: never lost
+    assert npm not in orjson.dumps(s.to_dict()).decode() and npm not in s.render()
