@@ -166,12 +166,16 @@ class CharterSet:
     Resolutions are cached and the cache is dropped whenever a charter changes.
     """
 
-    __slots__ = ("_by_pattern", "_cache", "version")
+    __slots__ = ("_by_pattern", "_cache", "signed_versions", "version")
 
     def __init__(self, charters: Iterable[Charter] = ()) -> None:
         self._by_pattern: dict[str, CompiledCharter] = {}
         self._cache: dict[str, CompiledCharter | None] = {}
         self.version = 0
+        # pattern -> (version, event_id) of the signed charter update last applied to it;
+        # an older or equal version is refused (monitor/core/charter_update.py). A worker
+        # rebuilds it at start from the compacted charter topic, which keeps that update.
+        self.signed_versions: dict[str, tuple[int, str]] = {}
         for c in charters:
             self.put(c)
 
