@@ -136,7 +136,9 @@ class Keyring:
         return f"Keyring(kids={[k.kid for k in self.keys]})"
 
 
-def _scoped_kid(entry: str, n: int, setting: str, default: frozenset[str]) -> tuple[str, frozenset[str]]:
+def _scoped_kid(
+    entry: str, n: int, setting: str, default: frozenset[str]
+) -> tuple[str, frozenset[str]]:
     kid, at, names = entry.partition("@")
     if not at:
         return kid, default

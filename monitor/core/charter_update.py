@@ -13,9 +13,9 @@ itself tools by sending one. So an update is applied only when
   signature is refused all the same);
 - a signed update carries a ``version`` (covered by the signature) above the
   one last accepted for its pattern: a replayed older update — even under a
-  new ``event_id``, which the signature does not cover — is refused. The same
-  event again (same ``event_id`` and version: a redelivery) changes nothing
-  and raises nothing;
+  new ``event_id``, which the signature does not cover — is refused. A signed
+  update applied before, again (same ``event_id`` and version: a redelivery,
+  e.g. after a worker crash) changes nothing and raises nothing;
 - it validates as a charter, every key of it.
 
 Otherwise nothing of it is applied, the charter in force stays in force, and
@@ -43,6 +43,7 @@ same updates with the same alert ids.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from monitor.charter import Charter, parse_charter
@@ -83,14 +84,15 @@ def check_update(
     current: CompiledCharter | None,
     *,
     allow_unsigned: bool = False,
-    last: tuple[int, str] | None = None,
+    applied: Mapping[str, int] | None = None,
 ) -> Accepted | Alert | None:
     """The update to apply, the ``charter_rejected`` alert refusing it, or None when it is
-    the signed update last accepted for its pattern again (a redelivery: nothing to do).
+    a signed update applied before, again (a redelivery: nothing to do).
 
     ``current`` is the charter in force for the update's pattern, if any (named
-    in the alerts and compared with the update); ``last`` the (version,
-    event_id) of the signed update last accepted for that pattern.
+    in the alerts and compared with the update); ``applied`` the signed updates
+    applied to that pattern, ``event_id → version``, oldest first (the last is
+    in force).
     """
     pattern = ev.charter.get("agent")
     pattern = pattern if isinstance(pattern, str) else None
@@ -116,10 +118,10 @@ def check_update(
                 "with mcpmon sign-charter, which stamps one"
             )
             return _rejected(ev, pattern, current, "version", why)
-        if last is not None:
-            last_version, last_event = last
-            if ev.version == last_version and ev.event_id == last_event:
+        if applied:
+            if applied.get(ev.event_id) == ev.version:
                 return None
+            last_event, last_version = list(applied.items())[-1]  # in force
             if ev.version <= last_version:
                 why = (
                     f"its version {ev.version} is not above version {last_version} accepted "

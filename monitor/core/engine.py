@@ -452,16 +452,16 @@ class Engine:
         """Applied whole, or refused whole with an alert: see :mod:`monitor.core.charter_update`."""
         pattern = ev.charter.get("agent")
         current = self.charters.get(pattern) if isinstance(pattern, str) else None
-        last = self.charters.signed_versions.get(pattern) if isinstance(pattern, str) else None
+        applied = self.charters.signed_versions.get(pattern) if isinstance(pattern, str) else None
         settings = self.settings
         checked = check_update(
             ev,
             settings.charter_keys,
             current,
             allow_unsigned=settings.charter_allow_unsigned,
-            last=last,
+            applied=applied,
         )
-        if checked is None:  # the signed update in force, delivered again
+        if checked is None:  # a signed update applied before, delivered again
             self.stats["duplicates"] += 1
             return DUPLICATE
         if isinstance(checked, Alert):
@@ -470,7 +470,7 @@ class Engine:
             return Decision([checked])
         self.charters.put(checked.charter)
         if checked.version is not None:
-            self.charters.signed_versions[checked.charter.agent] = (checked.version, ev.event_id)
+            self.charters.signed_applied(checked.charter.agent, ev.event_id, checked.version)
         self.stats["charter_updated"] += 1
         for a in checked.alerts:
             self.stats[f"alerts.{a.detector}"] += 1

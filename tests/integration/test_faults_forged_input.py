@@ -74,7 +74,7 @@ def _events(now: datetime) -> list[bytes]:
 
     def update(eid: str, s: float, agent: str, doc: dict, sig: str | None) -> dict:
         ev = {"type": "charter_updated", "event_id": eid, "ts": ts(s), "agent_id": agent}
-        return {**ev, "charter": doc, **({"signature": sig} if sig else {})}
+        return {**ev, "charter": doc, **({"signature": sig, "version": 1} if sig else {})}
 
     def call(eid: str, s: float, agent: str, server: str, tool: str) -> dict:
         return {
@@ -91,9 +91,9 @@ def _events(now: datetime) -> list[bytes]:
 
     docs = [
         update("forged-1", 0, PATCHER, shell, None),  # unsigned: would grant a shell
-        update("broken-1", 1, PATCHER, broken, sign_charter(broken, POLICY)),  # signed, invalid
+        update("broken-1", 1, PATCHER, broken, sign_charter(broken, POLICY, 1)),  # invalid
         call("shell-1", 2, PATCHER, "shell", "exec"),  # still out of charter
-        update("newbie-ok", 3, NEWBIE, newbie, sign_charter(newbie, POLICY)),
+        update("newbie-ok", 3, NEWBIE, newbie, sign_charter(newbie, POLICY, 1)),
         call("newbie-read", 4, NEWBIE, "fs", "read_file"),  # granted by the signed update
     ]
     return [orjson.dumps(d) for d in docs]
@@ -146,7 +146,9 @@ def test_forged_and_replayed_input_is_refused_and_alerted(run: Run, tmp_path: Pa
     assert any(
         x["detector"] == "out_of_charter_tool" and x["evidence"] == ["shell-1"] for x in alerts
     )
-    assert not any(x.get("agent_id") == NEWBIE for x in alerts)  # the signed update applied
+    # the signed update applied: the only alert about the newbies says what it granted
+    (widened,) = [x for x in alerts if x.get("agent_id") == NEWBIE]
+    assert widened["detector"] == "charter_widened" and widened["evidence"] == ["newbie-ok"]
     refused = Counter(
         x["details"]["refused"].split(" (")[0].split(":")[0]
         for x in alerts
