@@ -253,6 +253,8 @@ class Processor:
             return False
         if _refused(decision):  # unsigned, forged, replayed, invalid: the previous one stays
             self.counters["charter_broadcast_invalid"] += 1
+            (why,) = [a.clause.key for a in decision.alerts if a.detector == REJECTED]
+            log.warning("charter_broadcast_refused", event_id=event.event_id, key=why)
             return False
         self.counters["charter_broadcast_applied"] += 1
         return True

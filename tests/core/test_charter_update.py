@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from monitor import testing as tb
 from monitor.charter import Charter, load_charter_dir
 from monitor.core import Engine, EngineSettings
-from monitor.core.policy import CharterSet
+from monitor.core.policy import MAX_SIGNED_KEPT, CharterSet
 from monitor.events import CharterUpdated, decode_event
 from monitor.replay import replay_lines
 from monitor.settings import load_settings
@@ -188,8 +188,11 @@ def test_a_forged_update_arriving_by_broadcast_is_refused() -> None:
             "charter": WIDER,
         }
     )
-    assert not proc.apply_charter_broadcast(raw)
+    with capture_logs() as logs:
+        assert not proc.apply_charter_broadcast(raw)
     assert proc.charters.for_agent(A).charter == CH
+    (said,) = [x for x in logs if x["event"] == "charter_broadcast_refused"]
+    assert said["log_level"] == "warning" and said["key"] == "signature"
     good = {**orjson.loads(raw), "version": 3, "signature": sign_charter(WIDER, KEYS, 3)}
     assert proc.apply_charter_broadcast(orjson.dumps(good))
     assert proc.charters.for_agent(A).charter != CH
@@ -424,3 +427,15 @@ def test_the_worker_says_at_start_what_happens_to_charter_updates(
     said = [x for x in logs if x["event"].startswith("charter_updates")]
     assert [x["event"] for x in said] == ([event] if event else [])
     assert all(x["log_level"] == "warning" for x in said)
+
+
+def test_the_applied_versions_kept_per_pattern_are_bounded() -> None:
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    narrow = {**WIDER, "mode": "enforce", "tools": WIDER["tools"][:1]}
+    for v in range(1, MAX_SIGNED_KEPT + 11):
+        assert not eng.process(signed(narrow, v, f"u{v}")).alerts
+    kept = eng.charters.signed_versions[PATTERN]
+    assert len(kept) == MAX_SIGNED_KEPT and list(kept.items())[-1] == (f"u{v}", v)
+    # one forgotten (u1) is older than the one in force: a replay, refused
+    (alert,) = eng.process(signed(narrow, 1, "u1")).alerts
+    assert alert.clause.key == "version"
