@@ -55,7 +55,9 @@ def add_sign_charter_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", help="charter YAML file")
-    p.add_argument("--event-id", help="event_id (default: charter-<digest of the document>)")
+    p.add_argument(
+        "--event-id", help="event_id (default: charter-<digest of the document and version>)"
+    )
     p.add_argument("--agent-id", help="agent_id, the partition key (default: the charter's agent)")
     p.add_argument("--ts", help="event time, RFC 3339 (default: now)")
     p.add_argument(
@@ -83,7 +85,8 @@ def cmd_sign_charter(args: argparse.Namespace) -> int:
     version = args.version if args.version is not None else int(now.timestamp())
     for charter in load_charter_file(args.file):
         doc = charter.model_dump(mode="json", exclude_unset=True)
-        digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        signed = {"charter": doc, "version": version}  # one id per document and version
+        digest = hashlib.sha256(orjson.dumps(signed, option=orjson.OPT_SORT_KEYS)).hexdigest()
         event = {
             "type": "charter_updated",
             "event_id": args.event_id or f"charter-{digest[:24]}",

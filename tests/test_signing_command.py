@@ -50,6 +50,7 @@ def test_sign_charter_stamps_the_version_and_a_replayed_older_line_is_refused(
     assert main(["sign-charter", path, "--version", "42"]) == 0
     old, new = capsys.readouterr().out.splitlines()
     assert orjson.loads(old)["version"] == 41 and orjson.loads(new)["version"] == 42
+    assert orjson.loads(old)["event_id"] != orjson.loads(new)["event_id"]
     eng = Engine([], EngineSettings(charter_keys=parse_keyring(KEYS)))
     assert not [
         a for a in eng.process(decode_event(new)).alerts if a.detector == "charter_rejected"
