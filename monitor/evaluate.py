@@ -627,7 +627,9 @@ def evaluate(
                 spans.setdefault(ev.agent_id, []).append((t - sc.minutes * 60, t + sc.minutes * 60))
         last_ts = t if last_ts is None else max(last_ts, t)
         decision = engine.process(ev)
-        if ev.type == "charter_updated" and decision.alerts:  # refused: charter_rejected
+        if ev.type == "charter_updated" and any(
+            a.detector == "charter_rejected" for a in decision.alerts
+        ):  # refused
             report.bad_events += 1
             continue
         score(decision.alerts)

@@ -140,7 +140,15 @@ class CharterUpdated(_Event):
     signature: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None,
         description="Extension: hmac-sha256:<key id>:<base64url> over the charter "
-        "(monitor/signing.py, mcpmon sign-charter); required when the monitor has charter keys",
+        "(monitor/signing.py, mcpmon sign-charter); required unless the monitor allows unsigned "
+        "charter updates",
+    )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=(1 << 53) - 1,
+        description="Extension: covered by the signature; a signed update must carry one above "
+        "the version last accepted for its agent pattern (mcpmon sign-charter: epoch seconds)",
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from monitor.core import EngineSettings
 from monitor.core.redact import RedactionRules, Redactor
 from monitor.errors import MonitorError
-from monitor.signing import Keyring, parse_keyring
+from monitor.signing import CHARTERS, COMMANDS, Keyring, SigningConfigError, parse_keyring
 
 ENV_PREFIX = "MCPMON_"
 
@@ -56,8 +56,18 @@ class Settings(BaseModel):
     charter_signing_keys: SecretStr = Field(
         SecretStr(""),
         description="KEY_ID:SECRET[,...]: a charter_updated event must carry a signature by one "
-        "of these keys (mcpmon sign-charter), else it is refused with a charter_rejected "
-        "alert. Empty: charter updates are accepted unsigned (a warning at start)",
+        "of these keys (mcpmon sign-charter) and a version above the last one applied for its "
+        "pattern, else it is refused with a charter_rejected alert. Empty: no update can be "
+        "verified, so every one is refused unless charter_allow_unsigned is set. A key may "
+        "name what it signs, KEY_ID@charters:SECRET or KEY_ID@commands+charters:SECRET (both "
+        "variables); a key without @ signs only what its variable is for",
+    )
+    charter_allow_unsigned: bool = Field(
+        False,
+        description="Apply charter_updated events without a verified signature (each raises a "
+        "charter_unsigned alert; a warning at start). Anyone who can write to the events topic "
+        "can then change any charter: for tests and migration only. A badly signed update is "
+        "refused all the same",
     )
 
     # ---- streaming worker (mcpmon worker, bench kafka); see monitor/worker/__init__.py
@@ -288,6 +298,7 @@ class Settings(BaseModel):
             allowed_lateness_seconds=self.allowed_lateness_seconds,
             redaction=self.redaction(),
             charter_keys=self.charter_keyring(),
+            charter_allow_unsigned=self.charter_allow_unsigned,
         )
 
     def redaction(self) -> RedactionRules:
@@ -313,20 +324,40 @@ class Settings(BaseModel):
     def command_keyring(self) -> Keyring | None:
         """The revocation-command keys, or None when commands are unsigned."""
         return parse_keyring(
-            self.command_signing_keys.get_secret_value(), "MCPMON_COMMAND_SIGNING_KEYS"
+            self.command_signing_keys.get_secret_value(), "MCPMON_COMMAND_SIGNING_KEYS", COMMANDS
         )
 
     def charter_keyring(self) -> Keyring | None:
         """The charter-update keys, or None when charter updates need no signature."""
         return parse_keyring(
-            self.charter_signing_keys.get_secret_value(), "MCPMON_CHARTER_SIGNING_KEYS"
+            self.charter_signing_keys.get_secret_value(), "MCPMON_CHARTER_SIGNING_KEYS", CHARTERS
         )
 
     @model_validator(mode="after")
     def _keyrings_parse(self) -> Settings:
-        self.command_keyring()  # a bad key setting fails at load, naming the variable
-        self.charter_keyring()
+        # a bad key setting fails at load, naming the variable
+        commands, charters = self.command_keyring(), self.charter_keyring()
+        if commands is not None and charters is not None:
+            shared_secret(commands, charters)
         return self
+
+
+def shared_secret(commands: Keyring, charters: Keyring) -> None:
+    """Refuse one secret that signs commands in one variable and charters in the other
+    without saying so: the revoker (which holds the command keys) could then sign
+    charter updates, and the policy owner revocations. A key that names both scopes
+    (``KEY_ID@commands+charters:SECRET``) is the operator's explicit choice."""
+    for c in commands.keys:
+        if COMMANDS not in c.scopes:
+            continue
+        for p in charters.keys:
+            if CHARTERS in p.scopes and p.secret == c.secret and c.scopes != p.scopes:
+                raise SigningConfigError(
+                    f"MCPMON_COMMAND_SIGNING_KEYS key {c.kid!r} and MCPMON_CHARTER_SIGNING_KEYS "
+                    f"key {p.kid!r} have the same secret, so a holder of either signs both "
+                    "revocation commands and charter updates: give each its own secret (or, to "
+                    "accept that, scope the key KEY_ID@commands+charters in both)"
+                )
 
 
 def load_settings(

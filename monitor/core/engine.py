@@ -79,7 +79,8 @@ class EngineSettings:
     clock_skew_seconds: float = 5.0
     allowed_lateness_seconds: float = 0.0
     detectors: tuple[str, ...] = ()  # empty: every registered detector
-    charter_keys: Keyring | None = None  # charter_updated must be signed by one; None: unsigned ok
+    charter_keys: Keyring | None = None  # charter_updated must be signed by one of them ...
+    charter_allow_unsigned: bool = False  # ... unless this: unsigned applied, with an alert
     redaction: RedactionRules = DEFAULT_REDACTION  # applied to alerts before they leave
 
 
@@ -451,13 +452,28 @@ class Engine:
         """Applied whole, or refused whole with an alert: see :mod:`monitor.core.charter_update`."""
         pattern = ev.charter.get("agent")
         current = self.charters.get(pattern) if isinstance(pattern, str) else None
-        checked = check_update(ev, self.settings.charter_keys, current)
+        applied = self.charters.signed_versions.get(pattern) if isinstance(pattern, str) else None
+        settings = self.settings
+        checked = check_update(
+            ev,
+            settings.charter_keys,
+            current,
+            allow_unsigned=settings.charter_allow_unsigned,
+            applied=applied,
+        )
+        if checked is None:  # a signed update applied before, delivered again
+            self.stats["duplicates"] += 1
+            return DUPLICATE
         if isinstance(checked, Alert):
             if self.decision.redact is not None:  # it quotes the update: pattern, bad values
                 checked = self.decision.redact.alert(checked)
             self.stats["charter_rejected"] += 1
             self.stats[f"alerts.{checked.detector}"] += 1
             return Decision([checked])
-        self.charters.put(checked)
+        self.charters.put(checked.charter)
+        if checked.version is not None:
+            self.charters.signed_applied(checked.charter.agent, ev.event_id, checked.version)
         self.stats["charter_updated"] += 1
-        return NOTHING
+        for a in checked.alerts:
+            self.stats[f"alerts.{a.detector}"] += 1
+        return Decision(checked.alerts) if checked.alerts else NOTHING

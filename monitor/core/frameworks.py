@@ -42,6 +42,10 @@ _BY_DETECTOR: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     "standing_privilege": (("ASI03",), ("L6",), ("GOVERN",)),
     # a forged or broken policy update: the control plane itself is attacked
     "charter_rejected": (("ASI03", "ASI07"), ("L6",), ("GOVERN", "MANAGE")),
+    # a policy change nobody authenticated: applied because the operator allowed it
+    "charter_unsigned": (("ASI03", "ASI07"), ("L6",), ("GOVERN",)),
+    # a policy change that grants more privilege (signed or not): someone must confirm it
+    "charter_widened": (("ASI03",), ("L6",), ("GOVERN",)),
 }
 
 

@@ -158,6 +158,10 @@ class CompiledCharter:
         return minute_of_day >= start or minute_of_day < end
 
 
+#: signed charter updates remembered per pattern, to tell a redelivery from a replay
+MAX_SIGNED_KEPT = 64
+
+
 class CharterSet:
     """All charters in force; resolves the one that governs an agent.
 
@@ -166,12 +170,17 @@ class CharterSet:
     Resolutions are cached and the cache is dropped whenever a charter changes.
     """
 
-    __slots__ = ("_by_pattern", "_cache", "version")
+    __slots__ = ("_by_pattern", "_cache", "signed_versions", "version")
 
     def __init__(self, charters: Iterable[Charter] = ()) -> None:
         self._by_pattern: dict[str, CompiledCharter] = {}
         self._cache: dict[str, CompiledCharter | None] = {}
         self.version = 0
+        # pattern -> {event_id: version} of the signed charter updates applied to it, oldest
+        # first (the last is in force; at most MAX_SIGNED_KEPT): an update with an older or
+        # equal version is refused, one of these again is a redelivery (monitor/core/
+        # charter_update.py). A worker rebuilds it at start from the charter topic.
+        self.signed_versions: dict[str, dict[str, int]] = {}
         for c in charters:
             self.put(c)
 
@@ -182,6 +191,14 @@ class CharterSet:
         self._cache.clear()
         self.version += 1
         return compiled
+
+    def signed_applied(self, pattern: str, event_id: str, version: int) -> None:
+        """Record that the signed update ``event_id`` (``version``) is now in force."""
+        applied = self.signed_versions.setdefault(pattern, {})
+        applied.pop(event_id, None)
+        applied[event_id] = version
+        while len(applied) > MAX_SIGNED_KEPT:
+            del applied[next(iter(applied))]
 
     def get(self, pattern: str) -> CompiledCharter | None:
         """The charter whose ``agent`` is exactly ``pattern``, if one is in force."""

@@ -32,7 +32,8 @@ Actuators:
             _TOKEN, _NAMESPACE, _PREFIX_TEMPLATE)
 
 Signed commands: with MCPMON_COMMAND_SIGNING_KEYS (KEY_ID:SECRET[,...], the
-worker's keys) a command that is unsigned, signed by another key, changed after
+worker's keys) a command that is unsigned, signed by another key or by a key
+scoped to charter updates only (KEY_ID@charters:SECRET), changed after
 signing, or dated more than MCPMON_REVOKER_COMMAND_MAX_AGE_SECONDS (86400; 0 off)
 from now is refused: never applied, never acked, dead-lettered with its reason
 and alerted (detector revocation_refused). Without keys every well-formed

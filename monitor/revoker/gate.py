@@ -4,8 +4,10 @@ Pure: the shell passes the clock reading in. A command on ``mcp.revocations``
 is refused — never applied, never acked — when the revoker has command keys
 (``MCPMON_COMMAND_SIGNING_KEYS``) and the command
 
-- carries no signature (``unsigned``), one by an unknown key, or one that does
-  not verify (a field was changed: ``bad signature``) — a forged command; or
+- carries no signature (``unsigned``), one by an unknown key, one that does
+  not verify (a field was changed: ``bad signature``), or one by a key of the
+  ring that may not sign commands (``may not sign commands``: a key scoped to
+  charter updates, :mod:`monitor.signing`) — a forged command; or
 - has a ``ts`` further than ``max_age_seconds`` from now, in the past or the
   future — a replay of an old genuine command. Within that window a replayed
   command is harmless: the ledger acks it ``already_applied`` and touches
@@ -52,7 +54,7 @@ class CommandGate:
         """None to carry ``cmd`` out; else why it is refused, in words."""
         if self.keys is None:
             return None
-        problem = check_command(cmd, self.keys)
+        problem = check_command(cmd, self.keys)  # signature and the key's scope
         if problem is not None:  # it may quote the caller's key id: logged and dead-lettered
             return DEFAULT_REDACTOR(problem)
         if self.max_age_seconds > 0:

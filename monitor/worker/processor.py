@@ -28,6 +28,7 @@ import orjson
 import structlog
 
 from monitor.core import Decision, Engine, EngineSettings
+from monitor.core.charter_update import REJECTED, UNSIGNED
 from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
 from monitor.errors import DecodeError
@@ -173,10 +174,12 @@ class Processor:
         self.counters["events"] += 1
         if self.metrics is not None:
             self.metrics.events.labels(event.type).inc()
-        if type(event) is CharterUpdated and not decision.alerts:  # alerts: refused, keep it here
+        if type(event) is CharterUpdated and not _refused(decision):  # refused: keep it here
             self._charters_applied_here.add(event.event_id)
             pattern = str(event.charter.get("agent", ""))
             out.notes.append(Record(self.topics.charters, pattern.encode(), raw))
+            if any(a.detector == UNSIGNED for a in decision.alerts):
+                log.warning("charter_applied_unsigned", pattern=pattern, event_id=event.event_id)
         if decision:
             self._records(decision, out, part)
         return out
@@ -245,8 +248,13 @@ class Processor:
             self._charters_applied_here.discard(event.event_id)
             return False
         engine = Engine(self.charters, self.settings, {})  # applies to the shared CharterSet
-        if engine.process(event).alerts:  # refused (unsigned, invalid): the previous one stays
+        decision = engine.process(event)
+        if decision.duplicate:  # the signed update in force already
+            return False
+        if _refused(decision):  # unsigned, forged, replayed, invalid: the previous one stays
             self.counters["charter_broadcast_invalid"] += 1
+            (why,) = [a.clause.key for a in decision.alerts if a.detector == REJECTED]
+            log.warning("charter_broadcast_refused", event_id=event.event_id, key=why)
             return False
         self.counters["charter_broadcast_applied"] += 1
         return True
@@ -302,3 +310,8 @@ class Processor:
             raw = raw[:DEADLETTER_MAX_RAW]
         rec = deadletter_record(raw, reason, field_name, **where)
         out.notes.append(Record(self.topics.deadletter, key, orjson.dumps(rec)))
+
+
+def _refused(decision: Decision) -> bool:
+    """Was a charter update refused? (An applied one may raise alerts too: unsigned, widened.)"""
+    return any(a.detector == REJECTED for a in decision.alerts)

@@ -79,11 +79,18 @@ def warn_unsigned(settings: Settings, log: Any) -> None:
             detail="MCPMON_COMMAND_SIGNING_KEYS is empty: revocation commands are published "
             "unsigned, and a revoker without keys cannot tell them from forged ones",
         )
-    if settings.charter_keyring() is None:
+    if settings.charter_allow_unsigned:
         log.warning(
             "charter_updates_unauthenticated",
-            detail="MCPMON_CHARTER_SIGNING_KEYS is empty: any charter_updated event on the "
-            "events topic is applied, whoever sent it",
+            detail="MCPMON_CHARTER_ALLOW_UNSIGNED is set: an unsigned charter_updated event on "
+            "the events topic is applied, whoever sent it (each raises a charter_unsigned "
+            "alert); sign updates with mcpmon sign-charter and turn it off",
+        )
+    elif settings.charter_keyring() is None:
+        log.warning(
+            "charter_updates_refused",
+            detail="MCPMON_CHARTER_SIGNING_KEYS is empty: every charter_updated event is refused "
+            "(charter_rejected alert); only the charters loaded at start are in force",
         )
 
 

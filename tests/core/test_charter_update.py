@@ -1,4 +1,6 @@
-"""Charter updates: applied whole and signed, or refused whole with a charter_rejected alert."""
+"""Charter updates: applied whole, signed and newer, or refused whole with a charter_rejected
+alert; unsigned ones only when explicitly allowed (charter_unsigned alert); a widening one
+is applied and alerted (charter_widened)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,19 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from monitor import testing as tb
-from monitor.charter import load_charter_dir
+from monitor.charter import Charter, load_charter_dir
 from monitor.core import Engine, EngineSettings
-from monitor.core.policy import CharterSet
+from monitor.core.policy import MAX_SIGNED_KEPT, CharterSet
 from monitor.events import CharterUpdated, decode_event
 from monitor.replay import replay_lines
+from monitor.settings import load_settings
 from monitor.signing import parse_keyring, sign_charter
 from monitor.worker.processor import Processor
+from monitor.worker.run import warn_unsigned
 from tests.worker.support import EXAMPLE_CHARTERS
 
 A = "agent:assist/1"
@@ -39,11 +45,27 @@ WIDER = {
 
 
 def update(
-    doc: dict[str, Any], signature: str | None = None, event_id: str = "cu"
+    doc: dict[str, Any],
+    signature: str | None = None,
+    event_id: str = "cu",
+    version: int | None = None,
 ) -> CharterUpdated:
     return CharterUpdated(
-        event_id=event_id, ts=tb.at(2), agent_id=A, charter=doc, signature=signature
+        event_id=event_id,
+        ts=tb.at(2),
+        agent_id=A,
+        charter=doc,
+        signature=signature,
+        version=version,
     )
+
+
+def signed(doc: dict[str, Any], version: int, event_id: str = "cu") -> CharterUpdated:
+    """``doc`` as the policy owner sends it: versioned and signed with KEYS."""
+    return update(doc, sign_charter(doc, KEYS, version), event_id, version)
+
+
+ALLOW_UNSIGNED = EngineSettings(charter_allow_unsigned=True)
 
 
 def granted(eng: Engine) -> bool:
@@ -64,15 +86,15 @@ def granted(eng: Engine) -> bool:
 def test_an_invalid_update_is_rejected_whole_and_the_previous_charter_stays(
     bad: dict[str, Any], key: str
 ) -> None:
-    eng = Engine([CH])
-    (alert,) = eng.process(update(bad)).alerts
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    (alert,) = eng.process(signed(bad, 1)).alerts
     assert eng.charters.for_agent(A) is not None and eng.charters.for_agent(A).charter == CH
     assert alert.detector == "charter_rejected" and alert.severity == "high"
     assert alert.clause.key.startswith(key) and alert.clause.charter == PATTERN
     assert alert.evidence == ["cu"] and alert.mode == CH.mode
     assert "rejected as a whole" in alert.reason and key.split(".")[0] in alert.reason
     assert f"the charter loaded for {PATTERN!r} stays in force" in alert.reason
-    assert not eng.process(update(bad)).revocations
+    assert not eng.process(signed(bad, 1)).revocations
     assert not granted(eng)  # the valid part of the update was not applied either
     assert eng.stats["charter_rejected"] == 2 and eng.stats["charter_updated"] == 0
 
@@ -98,14 +120,16 @@ def test_with_charter_keys_unsigned_and_forged_updates_are_refused() -> None:
 
 def test_with_charter_keys_a_signed_update_is_applied() -> None:
     eng = Engine([CH], EngineSettings(charter_keys=KEYS))
-    assert not eng.process(update(WIDER, sign_charter(WIDER, KEYS))).alerts
-    assert granted(eng)
+    narrower = {**WIDER, "mode": "enforce", "tools": []}
+    assert not eng.process(signed(narrower, 1)).alerts  # takes away: nothing to say
+    assert eng.charters.for_agent(A).charter.tools == []
+    assert eng.stats["charter_updated"] == 1
 
 
 def test_a_signed_but_invalid_update_is_still_rejected_on_its_content() -> None:
     eng = Engine([CH], EngineSettings(charter_keys=KEYS))
     bad = {**WIDER, "mode": "loud"}
-    (alert,) = eng.process(update(bad, sign_charter(bad, KEYS))).alerts
+    (alert,) = eng.process(signed(bad, 1)).alerts
     assert alert.clause.key == "mode"
 
 
@@ -117,17 +141,14 @@ def test_the_signature_survives_json_on_the_bus() -> None:
             "ts": "2026-03-02T09:00:02Z",
             "agent_id": A,
             "charter": WIDER,
-            "signature": sign_charter(WIDER, KEYS),
+            "version": 7,
+            "signature": sign_charter(WIDER, KEYS, 7),
         }
     )
     eng = Engine([CH], EngineSettings(charter_keys=KEYS))
-    assert not eng.process(decode_event(raw)).alerts and granted(eng)
-
-
-def test_without_keys_unsigned_updates_are_applied_as_before() -> None:
-    eng = Engine([CH])
-    assert not eng.process(update(WIDER)).alerts
-    assert granted(eng)
+    (alert,) = eng.process(decode_event(raw)).alerts
+    assert alert.detector == "charter_widened" and granted(eng)
+    assert eng.charters.signed_versions[PATTERN] == {"cu": 7}
 
 
 def test_replay_and_the_worker_refuse_the_same_updates_with_the_same_alert() -> None:
@@ -167,8 +188,254 @@ def test_a_forged_update_arriving_by_broadcast_is_refused() -> None:
             "charter": WIDER,
         }
     )
-    assert not proc.apply_charter_broadcast(raw)
+    with capture_logs() as logs:
+        assert not proc.apply_charter_broadcast(raw)
     assert proc.charters.for_agent(A).charter == CH
-    signed = orjson.dumps({**orjson.loads(raw), "signature": sign_charter(WIDER, KEYS)})
-    assert proc.apply_charter_broadcast(signed)
+    (said,) = [x for x in logs if x["event"] == "charter_broadcast_refused"]
+    assert said["log_level"] == "warning" and said["key"] == "signature"
+    good = {**orjson.loads(raw), "version": 3, "signature": sign_charter(WIDER, KEYS, 3)}
+    assert proc.apply_charter_broadcast(orjson.dumps(good))
     assert proc.charters.for_agent(A).charter != CH
+    assert proc.counters["charter_broadcast_invalid"] == 1
+
+
+# ---------------------------------------------------------------- issue 13 item 8
+#: what the issue saw applied silently: every tool, and no enforcement
+WIDE_OPEN = {"agent": PATTERN, "kind": "delegated", "mode": "observe", "tools": [
+    {"server": "*", "tool": "*"}]}  # fmt: skip
+
+
+def test_an_unsigned_wide_update_is_refused_by_default_with_an_alert_saying_how_to_sign() -> None:
+    eng = Engine([CH])  # no keys, nothing allowed: the defaults
+    (alert,) = eng.process(update(WIDE_OPEN)).alerts
+    assert alert.detector == "charter_rejected" and alert.clause.key == "signature"
+    assert "unsigned charter updates are refused" in alert.reason
+    assert "mcpmon sign-charter" in alert.reason and "MCPMON_CHARTER_ALLOW_UNSIGNED" in alert.reason
+    assert eng.charters.for_agent(A).charter == CH  # still enforced, still one tool
+    # a signature it cannot check does not help
+    (alert,) = eng.process(update(WIDE_OPEN, sign_charter(WIDE_OPEN, KEYS, 1), "s", 1)).alerts
+    assert alert.detector == "charter_rejected" and "no charter keys" in alert.reason
+    assert eng.charters.for_agent(A).charter == CH
+    assert eng.stats["charter_updated"] == 0 and eng.stats["charter_rejected"] == 2
+
+
+def test_allowed_unsigned_updates_are_applied_with_a_charter_unsigned_alert() -> None:
+    eng = Engine([CH], ALLOW_UNSIGNED)
+    alerts = {a.detector: a for a in eng.process(update(WIDE_OPEN)).alerts}
+    assert set(alerts) == {"charter_unsigned", "charter_widened"}
+    unsigned = alerts["charter_unsigned"]
+    assert unsigned.severity == "medium" and "applied unsigned" in unsigned.reason
+    assert "MCPMON_CHARTER_ALLOW_UNSIGNED" in unsigned.reason and unsigned.evidence == ["cu"]
+    assert unsigned.frameworks.owasp_agentic and unsigned.frameworks.nist_ai_rmf == ["GOVERN"]
+    charter = eng.charters.for_agent(A)
+    assert charter is not None and charter.mode == "observe" and granted(eng)
+    assert PATTERN not in eng.charters.signed_versions  # unsigned: no version is recorded
+    # with keys as well, a forged signature is refused all the same (only "unsigned" is allowed)
+    keyed = Engine([CH], EngineSettings(charter_keys=KEYS, charter_allow_unsigned=True))
+    (alert,) = keyed.process(update(WIDE_OPEN, sign_charter(WIDE_OPEN, ATTACKER, 1), "f", 1)).alerts
+    assert alert.detector == "charter_rejected" and alert.clause.key == "signature"
+    detectors = [a.detector for a in keyed.process(update(WIDE_OPEN, None, "u")).alerts]
+    assert detectors == ["charter_unsigned", "charter_widened"]
+
+
+def test_a_replayed_older_signed_update_is_refused_even_under_a_new_event_id() -> None:
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    wide = signed(WIDER, 100, "grant")  # an old, genuine update that granted delete_repo
+    narrow = {**WIDER, "mode": "enforce", "tools": WIDER["tools"][:1]}
+    assert [a.detector for a in eng.process(wide).alerts] == ["charter_widened"]
+    assert not eng.process(signed(narrow, 200, "revoke-grant")).alerts
+    assert not granted(eng)
+    for replay in (
+        wide.model_copy(update={"event_id": "grant-again"}),  # the issue's attack
+        signed(WIDER, 200, "same-version"),  # equal is not newer
+    ):
+        (alert,) = eng.process(replay).alerts
+        assert alert.detector == "charter_rejected" and alert.clause.key == "version"
+        assert "a replay of an older signed update" in alert.reason
+        assert f"version {replay.version} is not above version 200" in alert.reason
+        assert not granted(eng)
+    # updates applied before, redelivered (same event id and version, e.g. after a worker
+    # crash): nothing at all, neither applied again nor alerted
+    for redelivered in (signed(narrow, 200, "revoke-grant"), wide):
+        again = eng.process(redelivered)
+        assert again.duplicate and not again.alerts and not granted(eng)
+    # the version cannot be bumped by whoever replays: the signature covers it
+    bumped = wide.model_copy(update={"event_id": "bumped", "version": 300})
+    (alert,) = eng.process(bumped).alerts
+    assert alert.clause.key == "signature" and "bad signature" in alert.reason
+    assert not granted(eng)
+    assert eng.charters.signed_versions[PATTERN] == {"grant": 100, "revoke-grant": 200}
+    # a newer genuine one is applied
+    assert [a.detector for a in eng.process(signed(WIDER, 201, "regrant")).alerts] == [
+        "charter_widened"
+    ]
+    assert granted(eng)
+
+
+def test_a_signature_without_a_version_is_refused() -> None:
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    (alert,) = eng.process(update(WIDER, sign_charter(WIDER, KEYS))).alerts  # as signed before
+    assert alert.clause.key == "version" and "signed without a version" in alert.reason
+    assert not granted(eng)
+
+
+@pytest.mark.parametrize(
+    ("change", "widened"),
+    [
+        ({"tools": [{"server": "fs", "tool": "read_file", "classes": ["read"]},
+                    {"server": "web", "tool": "post", "classes": ["send"]},
+                    {"server": "gh", "tool": "push"}]},
+         "tools: granted gh/push"),
+        ({"tools": [{"server": "fs", "tool": "*", "classes": ["read"]},
+                    {"server": "web", "tool": "post", "classes": ["send"]}]},
+         "tools: granted fs/*"),  # a glob that covers more
+        ({"mode": "observe"}, "mode: enforce → observe"),
+        ({"tenants": None}, "tenants: ['corp'] → any"),
+        ({"tenants": ["corp", "other"]}, "tenants: added other"),
+        ({"data_domains": ["hr", "finance"]}, "data_domains: added finance"),
+        ({"resources": ["file:///srv/**"]}, "resources: added file:///srv/**"),
+        ({"forbidden_chains": []}, "forbidden_chains: removed exfil"),
+        ({"limits": {"max_calls_per_minute": 600}}, "limits.max_calls_per_minute: 60 → 600"),
+        ({"baseline": {"enabled": False}}, "baseline.enabled: True → False"),
+    ],
+)  # fmt: skip
+def test_a_widening_signed_update_is_applied_and_alerted_with_what_widened(
+    change: dict[str, Any], widened: str
+) -> None:
+    base = tb.charter(
+        PATTERN,
+        "delegated",
+        tools=[{"server": "fs", "tool": "read_file", "classes": ["read"]},
+               {"server": "web", "tool": "post", "classes": ["send"]}],
+        tenants=["corp"],
+        data_domains=["hr"],
+        resources=["file:///srv/app/*"],
+        forbidden_chains=[{"name": "exfil", "sequence": ["read", "send"]}],
+        limits={"max_calls_per_minute": 60},
+    )  # fmt: skip
+    doc = {**base.model_dump(mode="json"), **change}
+    eng = Engine([base], EngineSettings(charter_keys=KEYS))
+    (alert,) = eng.process(signed(doc, 5, "widen")).alerts
+    assert alert.detector == "charter_widened" and alert.severity == "high"
+    assert widened in alert.reason and widened in str(alert.details["widened"])
+    assert "signed, version 5" in alert.reason and alert.evidence == ["widen"]
+    assert alert.clause.key == widened.split(":")[0].split(".")[0]
+    assert alert.frameworks.owasp_agentic[0].id == "ASI03"
+    assert eng.charters.for_agent(A).charter == Charter.model_validate(doc)  # applied
+    assert not eng.process(signed(base.model_dump(mode="json"), 6, "back")).alerts  # narrowing
+
+
+def test_a_charter_for_a_new_pattern_is_a_widening() -> None:
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    doc = {"agent": "agent:new/*", "kind": "autonomous", "tools": [{"server": "s", "tool": "t"}]}
+    (alert,) = eng.process(signed(doc, 1)).alerts
+    assert alert.detector == "charter_widened" and "charter added" in alert.reason
+    assert "no charter (a new pattern)" in alert.reason
+
+
+def test_a_key_scoped_to_commands_cannot_sign_a_charter_update() -> None:
+    ring = parse_keyring(
+        "mon-1@commands:0123456789abcdef0123,policy-1@charters:fedcba9876543210fedc"
+    )
+    commands_only = parse_keyring("mon-1:0123456789abcdef0123")  # same key, as a signer holds it
+    assert ring is not None and commands_only is not None
+    eng = Engine([CH], EngineSettings(charter_keys=ring))
+    forged = update(WIDER, sign_charter(WIDER, commands_only, 9), "by-mon", 9)
+    (alert,) = eng.process(forged).alerts
+    assert alert.detector == "charter_rejected" and alert.clause.key == "signature"
+    assert "key mon-1 may not sign charters (its scopes: commands)" in alert.reason
+    assert not granted(eng)
+    # the worker: refused, not broadcast, alerted
+    proc = Processor(CharterSet([CH]), EngineSettings(charter_keys=ring))
+    proc.assign(0, {}, now=0.0)
+    out = proc.handle(0, 0, orjson.dumps(forged.model_dump(mode="json")))
+    assert not out.notes and not proc.apply_charter_broadcast(
+        orjson.dumps(forged.model_dump(mode="json"))
+    )
+    (rec,) = out.decisions
+    assert orjson.loads(rec.value)["detector"] == "charter_rejected"
+    assert proc.charters.for_agent(A).charter == CH
+    # the policy key signs it
+    by_policy = update(WIDER, sign_charter(WIDER, ring, 9), "by-policy", 9)
+    assert (by_policy.signature or "").startswith("hmac-sha256:policy-1:")
+    assert [a.detector for a in eng.process(by_policy).alerts] == ["charter_widened"]
+
+
+def test_versions_survive_a_worker_restart_through_the_charter_topic() -> None:
+    """The compacted charter topic keeps the update in force; a restarted worker reads it
+    first (CharterFeed.catch_up), so its version is known before any event is processed."""
+    settings = EngineSettings(charter_keys=KEYS)
+    first = Processor(CharterSet([CH]), settings)
+    first.assign(0, {}, now=0.0)
+    old = signed(WIDER, 100, "grant")
+    narrow = signed({**WIDER, "mode": "enforce", "tools": WIDER["tools"][:1]}, 200, "narrow")
+    topic = [n.value for ev in (old, narrow) for n in first.handle(0, 0, _raw(ev)).notes]
+    assert len(topic) == 2
+    restarted = Processor(CharterSet([CH]), settings)
+    for raw in topic[-1:]:  # compaction keeps the last per pattern
+        assert restarted.apply_charter_broadcast(raw)
+    restarted.assign(0, {}, now=0.0)
+    out = restarted.handle(0, 5, _raw(old.model_copy(update={"event_id": "grant-replayed"})))
+    (rec,) = out.decisions
+    alert = orjson.loads(rec.value)
+    assert alert["detector"] == "charter_rejected" and alert["clause"]["key"] == "version"
+    assert not out.notes and not granted_in(restarted)
+    # the update in force redelivered after the restart: a duplicate, no alert, no broadcast
+    again = restarted.handle(0, 6, _raw(narrow))
+    assert not again and restarted.counters["duplicates"] == 1
+
+
+def test_the_worker_logs_a_warning_for_every_update_applied_unsigned() -> None:
+    proc = Processor(CharterSet([CH]), ALLOW_UNSIGNED)
+    proc.assign(0, {}, now=0.0)
+    with capture_logs() as logs:
+        out = proc.handle(0, 0, _raw(update(WIDE_OPEN)))
+    assert [n.topic for n in out.notes] == ["mcp.charters"]  # applied: broadcast
+    detectors = sorted(orjson.loads(r.value)["detector"] for r in out.decisions)
+    assert detectors == ["charter_unsigned", "charter_widened"]
+    (warning,) = [x for x in logs if x["event"] == "charter_applied_unsigned"]
+    assert warning["log_level"] == "warning" and warning["pattern"] == PATTERN
+
+
+def _raw(ev: CharterUpdated) -> bytes:
+    return orjson.dumps(ev.model_dump(mode="json", exclude_none=True))
+
+
+def granted_in(proc: Processor) -> bool:
+    charter = proc.charters.for_agent(A)
+    return charter is not None and charter.grant("github", "delete_repo") is not None
+
+
+@pytest.mark.parametrize(
+    ("env", "event"),
+    [
+        ({}, "charter_updates_refused"),
+        ({"MCPMON_CHARTER_ALLOW_UNSIGNED": "true"}, "charter_updates_unauthenticated"),
+        (
+            {"MCPMON_CHARTER_ALLOW_UNSIGNED": "true",
+             "MCPMON_CHARTER_SIGNING_KEYS": "policy-1:0123456789abcdef0123"},
+            "charter_updates_unauthenticated",
+        ),
+        ({"MCPMON_CHARTER_SIGNING_KEYS": "policy-1:0123456789abcdef0123"}, None),
+    ],
+)  # fmt: skip
+def test_the_worker_says_at_start_what_happens_to_charter_updates(
+    env: dict[str, str], event: str | None
+) -> None:
+    with capture_logs() as logs:
+        warn_unsigned(load_settings(env=env), structlog.get_logger("t"))
+    said = [x for x in logs if x["event"].startswith("charter_updates")]
+    assert [x["event"] for x in said] == ([event] if event else [])
+    assert all(x["log_level"] == "warning" for x in said)
+
+
+def test_the_applied_versions_kept_per_pattern_are_bounded() -> None:
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    narrow = {**WIDER, "mode": "enforce", "tools": WIDER["tools"][:1]}
+    for v in range(1, MAX_SIGNED_KEPT + 11):
+        assert not eng.process(signed(narrow, v, f"u{v}")).alerts
+    kept = eng.charters.signed_versions[PATTERN]
+    assert len(kept) == MAX_SIGNED_KEPT and list(kept.items())[-1] == (f"u{v}", v)
+    # one forgotten (u1) is older than the one in force: a replay, refused
+    (alert,) = eng.process(signed(narrow, 1, "u1")).alerts
+    assert alert.clause.key == "version"

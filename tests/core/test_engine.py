@@ -81,16 +81,17 @@ def test_allowed_lateness_delays_timers() -> None:
 
 
 def test_charter_updated_replaces_the_charter_at_run_time() -> None:
-    eng = Engine([CH])
+    eng = Engine([CH], EngineSettings(charter_allow_unsigned=True))  # unsigned: allowed here
     assert eng.process(tb.call(1, A, "web", "http_get", task_id="T", sponsor="s")).alerts
     doc = CH.model_dump(mode="json")
     doc["tools"].append({"server": "web", "tool": "http_get", "classes": ["read_untrusted"]})
-    eng.process(CharterUpdated(event_id="cu", ts=tb.at(2), agent_id=A, charter=doc))
+    applied = eng.process(CharterUpdated(event_id="cu", ts=tb.at(2), agent_id=A, charter=doc))
+    assert [a.detector for a in applied.alerts] == ["charter_unsigned", "charter_widened"]
     assert not eng.process(tb.call(400, A, "web", "http_get", task_id="T", sponsor="s")).alerts
 
 
 def test_invalid_charter_update_is_rejected_and_the_old_one_stays() -> None:
-    eng = Engine([CH])
+    eng = Engine([CH], EngineSettings(charter_allow_unsigned=True))  # judged on its content
     bad = CharterUpdated(
         event_id="cu",
         ts=tb.at(2),

@@ -74,7 +74,7 @@ def _events(now: datetime) -> list[bytes]:
 
     def update(eid: str, s: float, agent: str, doc: dict, sig: str | None) -> dict:
         ev = {"type": "charter_updated", "event_id": eid, "ts": ts(s), "agent_id": agent}
-        return {**ev, "charter": doc, **({"signature": sig} if sig else {})}
+        return {**ev, "charter": doc, **({"signature": sig, "version": 1} if sig else {})}
 
     def call(eid: str, s: float, agent: str, server: str, tool: str) -> dict:
         return {
@@ -91,9 +91,9 @@ def _events(now: datetime) -> list[bytes]:
 
     docs = [
         update("forged-1", 0, PATCHER, shell, None),  # unsigned: would grant a shell
-        update("broken-1", 1, PATCHER, broken, sign_charter(broken, POLICY)),  # signed, invalid
+        update("broken-1", 1, PATCHER, broken, sign_charter(broken, POLICY, 1)),  # invalid
         call("shell-1", 2, PATCHER, "shell", "exec"),  # still out of charter
-        update("newbie-ok", 3, NEWBIE, newbie, sign_charter(newbie, POLICY)),
+        update("newbie-ok", 3, NEWBIE, newbie, sign_charter(newbie, POLICY, 1)),
         call("newbie-read", 4, NEWBIE, "fs", "read_file"),  # granted by the signed update
     ]
     return [orjson.dumps(d) for d in docs]
@@ -146,7 +146,9 @@ def test_forged_and_replayed_input_is_refused_and_alerted(run: Run, tmp_path: Pa
     assert any(
         x["detector"] == "out_of_charter_tool" and x["evidence"] == ["shell-1"] for x in alerts
     )
-    assert not any(x.get("agent_id") == NEWBIE for x in alerts)  # the signed update applied
+    # the signed update applied: the only alert about the newbies says what it granted
+    (widened,) = [x for x in alerts if x.get("agent_id") == NEWBIE]
+    assert widened["detector"] == "charter_widened" and widened["evidence"] == ["newbie-ok"]
     refused = Counter(
         x["details"]["refused"].split(" (")[0].split(":")[0]
         for x in alerts
@@ -222,3 +224,80 @@ async def _revoke(
 def _id(rec: object) -> str:
     doc = orjson.loads(rec.value)  # type: ignore[attr-defined]
     return str(doc.get("alert_id") or doc.get("command_id"))
+
+
+def test_a_replayed_older_charter_update_is_refused_after_a_worker_restart(run: Run) -> None:
+    """Issue 13 item 8 on the real bus. The policy owner granted the patchers a shell
+    (version 100) and took it back (version 200). Someone who kept the version-100
+    event sends it again under a new event_id — after the worker restarted, so the
+    version in force is known only from the compacted charter topic. It is refused
+    (charter_rejected, key ``version``), the shell call after it is out of charter,
+    alerted and revoked, and the worker's outputs equal ``mcpmon replay``'s."""
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    def ts(s: float) -> str:
+        return (now + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
+
+    (patchers,) = [c for c in load_charter_dir(EXAMPLE_CHARTERS) if "patcher" in c.agent]
+    narrow = patchers.model_dump(mode="json")
+    wide = {**narrow, "tools": [*narrow["tools"], {"server": "shell", "tool": "exec"}]}
+
+    def update(eid: str, s: float, doc: dict, version: int) -> dict:
+        return {"type": "charter_updated", "event_id": eid, "ts": ts(s), "agent_id": PATCHER,
+                "charter": doc, "version": version,
+                "signature": sign_charter(doc, POLICY, version)}  # fmt: skip
+
+    grant = update("grant-v100", 0, wide, 100)
+    before = [grant, update("narrow-v200", 1, narrow, 200)]
+    after = [
+        {**grant, "event_id": "grant-v100-again", "ts": ts(2)},  # the replay
+        {"type": "tool_call", "event_id": "shell-after", "ts": ts(3), "agent_id": PATCHER,
+         "server": "shell", "tool": "exec", "tenant": "corp", "credential_id": "cred-p9",
+         "outcome": "ok"},
+    ]  # fmt: skip
+    lines = [orjson.dumps(d) for d in before + after]
+    env = {"MCPMON_CHARTER_SIGNING_KEYS": CHARTER_KEYS}
+    settings = load_settings(env=env)
+    a, r, d = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    replay_lines(lines, Engine(load_charter_dir(EXAMPLE_CHARTERS), settings.engine()), a, r, d)
+    want = {
+        (doc.get("alert_id") or doc["command_id"]): canon(doc)
+        for doc in map(orjson.loads, (a.getvalue() + r.getvalue()).splitlines())
+    }
+    assert d.getvalue() == b""
+
+    first = run.start_worker(EXAMPLE_CHARTERS, **env)
+    first.wait_ready(timeout=90)
+    produce_lines(run, lines[:2])
+    # both applied and on the charter topic (the second replaces the first there)
+    asyncio.run(
+        read_topics(run.bootstrap, [run.topics["charters"]], until=lambda rs: len(rs) >= 2,
+                    timeout=60)
+    )  # fmt: skip
+    first.stop()
+    second = run.start_worker(EXAMPLE_CHARTERS, **env)
+    second.wait_ready(timeout=90)
+    produce_lines(run, lines[2:])
+    recs = asyncio.run(
+        read_topics(
+            run.bootstrap,
+            [run.topics["alerts"], run.topics["revocations"]],
+            until=lambda rs: {_id(x) for x in rs} >= set(want),
+            timeout=90,
+            settle=1.5,
+        )
+    )
+    got = {_id(x): canon(orjson.loads(x.value)) for x in recs}
+    assert got == want, "worker and replay differ"
+    alerts = [x for x in map(orjson.loads, got.values()) if "alert_id" in x]
+    summary = sorted((x["detector"], x["evidence"][0], x["clause"]["key"]) for x in alerts)
+    assert ("charter_widened", "grant-v100", "tools") in summary  # the genuine grant, reported
+    assert ("charter_rejected", "grant-v100-again", "version") in summary  # the replay, refused
+    assert ("out_of_charter_tool", "shell-after", "tools") in summary  # the shell stays closed
+    (replay,) = [x for x in alerts if x["evidence"] == ["grant-v100-again"]]
+    assert "version 100 is not above version 200" in replay["reason"]
+    commands = [x for x in map(orjson.loads, got.values()) if "alert_id" not in x]
+    assert [c["agent_id"] for c in commands] == [PATCHER]
+    caught_up = [x for x in second.logs() if x.get("event") == "charters_caught_up"]
+    assert caught_up and caught_up[0]["applied"] >= 1, second.tail()
+    assert second.alive, second.tail()

@@ -73,7 +73,7 @@ def test_sigkill_at_state_writes_loses_no_violation_and_changes_no_output(run: R
         assert check_command(RevocationCommand.model_validate(doc), SIGNER.ring) is None
     assert last.alive, last.tail()
     said = {r.get("event") for r in last.logs()}
-    assert "charter_updates_unauthenticated" in said  # no charter keys here: said at start
+    assert "charter_updates_refused" in said  # no charter keys here: said at start
     assert "revocation_commands_unsigned" not in said
     restored = [r for r in last.logs() if r.get("event") == "partitions_restored"]
     assert restored and sum(r["agents"] for r in restored) > 0

@@ -6,6 +6,8 @@ import time
 
 import orjson
 
+from monitor.signing import sign_charter
+from tests.integration.faults import CHARTER_KEYS, ring
 from tests.integration.helpers import docs, produce_lines, read_outputs
 from tests.integration.workers import Run, WorkerProcess
 from tests.worker.support import EXAMPLE_CHARTERS, kafka_partition
@@ -25,9 +27,9 @@ def _agent_in(partitions: set[int], prefix: str) -> str:
 
 
 def test_charter_update_consumed_by_one_worker_applies_on_the_other(run: Run) -> None:
-    w1 = run.start_worker(EXAMPLE_CHARTERS)
+    w1 = run.start_worker(EXAMPLE_CHARTERS, MCPMON_CHARTER_SIGNING_KEYS=CHARTER_KEYS)
     w1.wait_ready()
-    w2 = run.start_worker(EXAMPLE_CHARTERS)
+    w2 = run.start_worker(EXAMPLE_CHARTERS, MCPMON_CHARTER_SIGNING_KEYS=CHARTER_KEYS)
     deadline = time.monotonic() + 60
     while not (_assigned(w1) and _assigned(w2) and len(_assigned(w1) | _assigned(w2)) == 4):
         assert time.monotonic() < deadline, f"no split:\n{w1.tail(5)}\n{w2.tail(5)}"
@@ -55,6 +57,8 @@ def test_charter_update_consumed_by_one_worker_applies_on_the_other(run: Run) ->
                     "ts": "2026-03-02T09:00:00Z",
                     "agent_id": announcer,
                     "charter": charter,
+                    "version": 1,  # charter updates are signed (refused unsigned by default)
+                    "signature": sign_charter(charter, ring(CHARTER_KEYS), 1),
                 }
             )
         ],
@@ -78,8 +82,9 @@ def test_charter_update_consumed_by_one_worker_applies_on_the_other(run: Run) ->
         )
 
     produce_lines(run, [call("fc-1", "list_hosts"), call("fc-2", "apply_patch")])
-    out = read_outputs(run, 1, timeout=30, settle=1.5, names=("alerts",))
-    (alert,) = docs(out["alerts"])
+    out = read_outputs(run, 2, timeout=30, settle=1.5, names=("alerts",))
+    widened, alert = sorted(docs(out["alerts"]), key=lambda a: a["detector"] != "charter_widened")
+    assert widened["detector"] == "charter_widened" and widened["evidence"] == ["cu-1"]
     assert alert["evidence"] == ["fc-2"]  # the granted call raised nothing
     assert alert["clause"]["charter"] == PATTERN  # judged by the broadcast charter
     assert w1.alive and w2.alive

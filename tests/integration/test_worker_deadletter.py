@@ -13,6 +13,7 @@ import base64
 
 import orjson
 
+from monitor.core import EngineSettings
 from monitor.errors import DecodeError
 from monitor.events import decode_event
 from monitor.kafka_io import produce, read_topics
@@ -73,7 +74,8 @@ def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run)
             run.bootstrap, [TopicSpec(run.topics["events"], 4, max_message_bytes=4 << 20)]
         )
     )
-    worker = run.start_worker(EXAMPLE_CHARTERS)
+    # unsigned charter updates allowed, so the bad one below is judged on its content
+    worker = run.start_worker(EXAMPLE_CHARTERS, MCPMON_CHARTER_ALLOW_UNSIGNED="true")
     worker.wait_ready()
 
     good = [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
@@ -100,7 +102,11 @@ def test_malformed_messages_go_to_deadletter_and_the_rest_is_processed(run: Run)
         for m, (_, reason) in zip(metas, sequence, strict=True)
         if reason is not None
     }
-    want_a, want_r = replay_outputs([v or b"" for v, _ in sequence], EXAMPLE_CHARTERS)
+    want_a, want_r = replay_outputs(
+        [v or b"" for v, _ in sequence],
+        EXAMPLE_CHARTERS,
+        EngineSettings(charter_allow_unsigned=True),
+    )
 
     n_dead = len(expected_dead) + 2  # + the example file's own two bad lines
     dead = asyncio.run(

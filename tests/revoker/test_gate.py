@@ -68,3 +68,20 @@ def test_the_refusal_alert_is_valid_deterministic_and_says_nothing_was_revoked()
 
 def test_refused_commands_have_their_own_dead_letter_metric_class() -> None:
     assert deadletter_reason_class(f"{REFUSED_PREFIX}: unsigned") == "refused"
+
+
+def test_a_key_scoped_to_charter_updates_cannot_sign_a_revocation_command() -> None:
+    """The revoker's ring may hold the policy key too (one ring pasted in both variables);
+    a command signed with it is refused, and alerted as forged."""
+    ring = parse_keyring(
+        "mon-1@commands:0123456789abcdef0123,policy-1@charters:policy-key-000000000"
+    )
+    policy = parse_keyring("policy-1:policy-key-000000000")  # what the policy owner holds
+    assert ring is not None and policy is not None
+    gate = CommandGate(ring, max_age_seconds=3600)
+    by_policy = CommandSigner(policy).sign(command())
+    why = gate.check(by_policy, T0)
+    assert why == "key policy-1 may not sign commands (its scopes: charters)"
+    alert = refused_alert(by_policy, by_policy.to_json(), why, T0)
+    assert alert.severity == "critical" and alert.reason.startswith("forged or unsigned")
+    assert gate.check(CommandSigner(ring).sign(command()), T0) is None  # mon-1 signs commands

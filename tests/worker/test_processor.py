@@ -9,9 +9,11 @@ import orjson
 import pytest
 
 from monitor.charter import load_charter_dir
+from monitor.core import EngineSettings
 from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
 from monitor.events import MAX_MESSAGE_BYTES
+from monitor.signing import Keyring, parse_keyring, sign_charter
 from monitor.worker.processor import OutputTopics, Processor
 from monitor.worker.store import decode, load_partitions
 from tests.worker.support import (
@@ -36,8 +38,9 @@ def _ev(event_id: str, ts: str, agent: str, typ: str = "tool_call", **kw: object
     return orjson.dumps(doc)
 
 
-def _processor(idle: float = 0.0, partitions: int = 4) -> Processor:
-    proc = Processor(CharterSet(load_charter_dir(EXAMPLE_CHARTERS)), idle_seconds=idle)
+def _processor(idle: float = 0.0, partitions: int = 4, keys: Keyring | None = None) -> Processor:
+    settings = EngineSettings(charter_keys=keys)
+    proc = Processor(CharterSet(load_charter_dir(EXAMPLE_CHARTERS)), settings, idle_seconds=idle)
     for p in range(partitions):
         proc.assign(p, {}, now=0.0)
     return proc
@@ -219,8 +222,11 @@ def test_charter_updates_are_broadcast_and_applied_once_everywhere() -> None:
         "mode": "enforce",
         "tools": [{"server": "fs", "tool": "read_file", "classes": ["read"]}],
     }
-    raw = _ev("c1", "00:00", "spiffe://corp/agents/new-1", "charter_updated", charter=charter)
-    here, there = _processor(), _processor()
+    keys = parse_keyring("policy-1:0123456789abcdef0123")
+    assert keys is not None
+    raw = _ev("c1", "00:00", "spiffe://corp/agents/new-1", "charter_updated", charter=charter,
+              version=1, signature=sign_charter(charter, keys, 1))  # fmt: skip
+    here, there = _processor(keys=keys), _processor(keys=keys)
     out = here.handle(1, 7, raw)
     (note,) = out.notes
     assert note.topic == "mcp.charters" and note.key == b"spiffe://corp/agents/new-*"
@@ -236,6 +242,8 @@ def test_charter_updates_are_broadcast_and_applied_once_everywhere() -> None:
     (alert,) = refused.decisions
     assert alert.topic == "mcp.alerts"
     assert orjson.loads(alert.value)["detector"] == "charter_rejected"
+    # applied with an alert (a new pattern grants tools: charter_widened) is still broadcast
+    assert [orjson.loads(r.value)["detector"] for r in out.decisions] == ["charter_widened"]
 
 
 def test_undelivered_outputs_are_stored_with_the_state_and_published_again_on_restore() -> None:
