@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -27,7 +28,9 @@ from aiokafka.structs import ConsumerRecord
 from monitor.deadletter import MAX_RECORD_BYTES
 from monitor.kafka_io import end_offsets, produce, read_topics
 from monitor.metrics import CollectorRegistry, RevokerMetrics, SinkMetrics
+from monitor.outputs import RevocationCommand
 from monitor.revoker.build import build_revoker
+from monitor.revoker.gate import CommandGate
 from monitor.revoker.service import RevokerService
 from monitor.settings import Settings, load_settings
 from monitor.sinks.service import SinkService, build_transport
@@ -294,3 +297,122 @@ def test_worker_survives_a_3_mb_control_byte_event(run: Run) -> None:
     )
     assert want <= evidence(alerts), worker.tail()
     assert worker.alive
+
+
+class _ExplodingGate(CommandGate):
+    """A gate with a bug that one command triggers (any failure in handling one message)."""
+
+    def check(self, cmd: RevocationCommand, now: datetime) -> str | None:
+        if cmd.command_id == "boom":
+            raise ValueError("a bug this one command triggers")
+        return super().check(cmd, now)
+
+
+def test_revoker_dead_letters_a_message_that_makes_its_handling_fail(
+    run: Run, tmp_path: Path
+) -> None:
+    port = free_port()
+    topic, group = run.topics["revocations"], f"{run.app_id}-revoker"
+    settings = _env(
+        run,
+        MCPMON_REVOKER_GROUP_ID=group,
+        MCPMON_REVOKER_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        MCPMON_REVOKER_TIMEOUT_SECONDS="0.5",
+    )
+    cmds = [command(command_id=c, credential_ids=[f"cred-{c}"]) for c in ("c0", "boom", "c1")]
+    reg = CollectorRegistry()
+
+    async def go() -> list[dict]:
+        metas = await produce(run.bootstrap, topic, [(b"a1", c.to_json()) for c in cmds])
+        gate = _ExplodingGate(settings.command_keyring(), 3600.0)
+        service = RevokerService(
+            settings, build_revoker(settings), metrics=RevokerMetrics(reg), gate=gate
+        )
+        task = asyncio.create_task(service.run())
+        try:
+            acks = await read_topics(
+                run.bootstrap, [run.topics["acks"]], until=lambda r: len(r) >= 2, timeout=60
+            )
+            ends = await end_offsets(run.bootstrap, topic)
+
+            async def committed_to_the_end() -> bool:
+                got = await _committed(run.bootstrap, group, topic)
+                return all(got.get(p, 0) >= o for p, o in ends.items() if o > 0)
+
+            await _wait(committed_to_the_end, 30, "offsets committed past the poison")
+            assert not task.done()
+        finally:
+            service.stop()
+            counters = await asyncio.wait_for(task, 30)
+        assert (counters.commands, counters.poison, counters.deadletter) == (2, 1, 1)
+        dead = await read_topics(
+            run.bootstrap, [run.topics["deadletter"]], until=lambda r: len(r) >= 1, timeout=20
+        )
+        (doc,) = docs(dead)
+        assert (doc["partition"], doc["offset"]) == (metas[1].partition, metas[1].offset)
+        assert doc["raw"].encode() == cmds[1].to_json()
+        assert doc["reason"] == "handler error: ValueError: a bug this one command triggers"
+        return docs(acks)
+
+    redis = RedisServer(tmp_path, port=port)
+    try:
+        acks = asyncio.run(go())
+    finally:
+        redis.stop()
+    assert sorted(a["command_id"] for a in acks) == ["c0", "c1"]
+    assert (
+        reg.get_sample_value("mcpmon_revoker_deadletters_total", {"reason": "handler_error"}) == 1
+    )
+
+
+def test_sink_commits_past_poison_whose_dead_letter_the_broker_refuses(
+    run: Run, tmp_path: Path
+) -> None:
+    """The dead-letter topic takes no record over 200 bytes: the dead letters are refused,
+    which is logged and counted; the sink commits past and delivers what follows."""
+    out = tmp_path / "ocsf.jsonl"
+    topic, group = run.topics["alerts"], f"{run.app_id}-sink"
+    settings = _env(
+        run, MCPMON_SINK_GROUP_ID=group, MCPMON_SINK_TO="ocsf-file", MCPMON_SINK_FILE=str(out)
+    )
+    alerts = [alert(alert_id=f"k{i}") for i in range(2)]
+    reg = CollectorRegistry()
+
+    async def go() -> None:
+        await ensure_topics(
+            run.bootstrap,
+            [
+                TopicSpec(topic, 4, max_message_bytes=BIG_TOPIC),
+                TopicSpec(run.topics["deadletter"], 4, max_message_bytes=200),
+            ],
+        )
+        await produce(
+            run.bootstrap,
+            topic,
+            [(b"a1", alerts[0].to_json())]
+            + [(b"a1", p) for p in POISON]
+            + [(b"a1", alerts[1].to_json())],
+        )
+        service = SinkService(settings, build_transport(settings), metrics=SinkMetrics(reg))
+        task = asyncio.create_task(service.run())
+        try:
+
+            async def two_delivered() -> bool:
+                return out.exists() and len(out.read_bytes().splitlines()) >= 2
+
+            await _wait(two_delivered, 60, "both valid alerts delivered")
+            ends = await end_offsets(run.bootstrap, topic)
+
+            async def committed_to_the_end() -> bool:
+                got = await _committed(run.bootstrap, group, topic)
+                return all(got.get(p, 0) >= o for p, o in ends.items() if o > 0)
+
+            await _wait(committed_to_the_end, 30, "offsets committed past the poison")
+            assert not task.done()
+        finally:
+            service.stop()
+            counters = await asyncio.wait_for(task, 30)
+        assert (counters.delivered, counters.deadletter, counters.deadletter_failed) == (2, 3, 3)
+
+    asyncio.run(go())
+    assert reg.get_sample_value("mcpmon_sink_deadletter_failures_total") == 3
