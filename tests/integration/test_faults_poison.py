@@ -24,6 +24,7 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
+from structlog.testing import capture_logs
 
 from monitor.deadletter import MAX_RECORD_BYTES
 from monitor.kafka_io import end_offsets, produce, read_topics
@@ -368,7 +369,7 @@ def test_revoker_dead_letters_a_message_that_makes_its_handling_fail(
 def test_sink_commits_past_poison_whose_dead_letter_the_broker_refuses(
     run: Run, tmp_path: Path
 ) -> None:
-    """The dead-letter topic takes no record over 200 bytes: the dead letters are refused,
+    """The dead-letter topic takes no record over 200 bytes: the dead letter is refused,
     which is logged and counted; the sink commits past and delivers what follows."""
     out = tmp_path / "ocsf.jsonl"
     topic, group = run.topics["alerts"], f"{run.app_id}-sink"
@@ -389,9 +390,11 @@ def test_sink_commits_past_poison_whose_dead_letter_the_broker_refuses(
         await produce(
             run.bootstrap,
             topic,
-            [(b"a1", alerts[0].to_json())]
-            + [(b"a1", p) for p in POISON]
-            + [(b"a1", alerts[1].to_json())],
+            [
+                (b"a1", alerts[0].to_json()),
+                (b"a1", b"{" + b"x" * 1000),
+                (b"a1", alerts[1].to_json()),
+            ],
         )
         service = SinkService(settings, build_transport(settings), metrics=SinkMetrics(reg))
         task = asyncio.create_task(service.run())
@@ -412,7 +415,10 @@ def test_sink_commits_past_poison_whose_dead_letter_the_broker_refuses(
         finally:
             service.stop()
             counters = await asyncio.wait_for(task, 30)
-        assert (counters.delivered, counters.deadletter, counters.deadletter_failed) == (2, 3, 3)
+        assert (counters.delivered, counters.deadletter, counters.deadletter_failed) == (2, 1, 1)
 
-    asyncio.run(go())
-    assert reg.get_sample_value("mcpmon_sink_deadletter_failures_total") == 3
+    with capture_logs() as logs:
+        asyncio.run(go())
+    assert reg.get_sample_value("mcpmon_sink_deadletter_failures_total") == 1
+    (failed,) = [e for e in logs if e["event"] == "deadletter_failed"]
+    assert "MessageSizeTooLarge" in failed["error"]  # the broker's refusal, said
