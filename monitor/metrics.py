@@ -93,6 +93,8 @@ def deadletter_reason_class(reason: str) -> str:
         return "unknown_type"
     if reason.startswith("engine error"):
         return "engine_error"
+    if reason.startswith("undeliverable alert"):
+        return "undeliverable"  # the sink's transport can never deliver it (monitor/sinks)
     if reason.startswith("handler error"):
         return "handler_error"  # any other failure while handling one message (poison)
     if reason.startswith("invalid revocation command") or reason.startswith("invalid alert"):

@@ -6,7 +6,8 @@ its transport confirmed delivery. A delivery that fails is retried with the
 revoker's capped exponential backoff (:class:`~monitor.revoker.plan.RetryPolicy`)
 for as long as the sink runs: every ``sink_retry_attempts`` failed attempts it
 logs ``sink_delivery_failed`` at error level, and the alert stays uncommitted —
-on stop, the next sink in the group gets it again. Nothing is skipped. A
+on stop, the next sink in the group gets it again. Nothing is skipped; an
+alert that can never be delivered (:class:`Undeliverable`) is dead-lettered. A
 message that is not a valid :class:`~monitor.outputs.Alert` goes to the
 dead-letter topic with its reason, length, digest and head
 (:mod:`monitor.deadletter`), then is committed.
@@ -111,8 +112,20 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+class Undeliverable(Exception):
+    """This alert cannot be delivered by this transport, however often it is tried."""
+
+
 class Deliverer:
-    """Delivers one alert through a transport, retrying until it succeeds or is stopped."""
+    """Delivers one alert through a transport, retrying until it succeeds or is stopped.
+
+    Except for an alert that cannot be delivered at all (a poison alert): one the
+    transport refuses as such (``DeliveryError(permanent=True)``, e.g. too large
+    for a datagram), or one on which the transport fails with anything but a
+    :class:`DeliveryError` (a formatting failure or bug this alert triggers)
+    ``policy.attempts`` times in a row. Then :class:`Undeliverable` is raised,
+    and the service dead-letters it instead of retrying it for ever.
+    """
 
     def __init__(
         self, transport: Transport, policy: RetryPolicy, metrics: SinkMetrics | None = None
@@ -136,17 +149,25 @@ class Deliverer:
         return self._stop.is_set()
 
     async def deliver(self, alert: Alert) -> bool:
-        """True once delivered; False if stopped first (the caller must not commit)."""
+        """True once delivered; False if stopped first (the caller must not commit).
+
+        Raises :class:`Undeliverable` for an alert that can never be delivered.
+        """
         name = self.transport.name
         attempt = 0
+        failing = 0  # attempts in a row that failed with anything but a DeliveryError
         while not self._stop.is_set():
             attempt += 1
             try:
                 await self.transport.send(alert)
             except DeliveryError as err:
-                error = str(err)
-            except Exception as err:  # a transport bug must not lose the alert
-                error = f"{name}: {type(err).__name__}: {err}"
+                if err.permanent:
+                    raise Undeliverable(str(err)) from err
+                error, failing = str(err), 0
+            except Exception as err:  # a transport bug: retried, then dead-lettered (not lost)
+                error, failing = f"{name}: {type(err).__name__}: {err}", failing + 1
+                if failing >= self.policy.attempts:
+                    raise Undeliverable(f"{error} ({failing} attempts)") from err
             else:
                 if attempt > 1:
                     log.info(
@@ -318,8 +339,19 @@ class SinkService:
             await self._dead(producer, rec, f"invalid alert: {e['msg']}", where)
             return True
         t0 = self.perf()
-        if not await self.deliverer.deliver(alert):
-            return False
+        try:
+            if not await self.deliverer.deliver(alert):
+                return False
+        except Undeliverable as err:
+            log.error(
+                "sink_undeliverable",
+                alert_id=deadletter.clip(alert.alert_id, deadletter.MAX_FIELD_CHARS),
+                sink=self.transport.name,
+                error=deadletter.clip(str(err)),
+                detail="dead-lettered and committed past; it stays on the alerts topic",
+            )
+            await self._dead(producer, rec, f"undeliverable alert: {err}", None)
+            return True
         self.counters.delivered += 1
         if self.metrics is not None:
             self.metrics.latency.observe(self.perf() - t0)
@@ -356,4 +388,11 @@ class SinkService:
             )
 
 
-__all__ = ["Deliverer", "SinkCounters", "SinkService", "build_transport", "group_id"]
+__all__ = [
+    "Deliverer",
+    "SinkCounters",
+    "SinkService",
+    "Undeliverable",
+    "build_transport",
+    "group_id",
+]

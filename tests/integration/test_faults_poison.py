@@ -29,12 +29,13 @@ from structlog.testing import capture_logs
 from monitor.deadletter import MAX_RECORD_BYTES
 from monitor.kafka_io import end_offsets, produce, read_topics
 from monitor.metrics import CollectorRegistry, RevokerMetrics, SinkMetrics
-from monitor.outputs import RevocationCommand
+from monitor.outputs import Alert, RevocationCommand
 from monitor.revoker.build import build_revoker
 from monitor.revoker.gate import CommandGate
 from monitor.revoker.service import RevokerService
 from monitor.settings import Settings, load_settings
 from monitor.sinks.service import SinkService, build_transport
+from monitor.sinks.transports import OcsfFile
 from monitor.worker.topics import TopicSpec, ensure_topics
 from tests.integration.helpers import docs
 from tests.integration.workers import Run
@@ -422,3 +423,62 @@ def test_sink_commits_past_poison_whose_dead_letter_the_broker_refuses(
     assert reg.get_sample_value("mcpmon_sink_deadletter_failures_total") == 1
     (failed,) = [e for e in logs if e["event"] == "deadletter_failed"]
     assert "MessageSizeTooLarge" in failed["error"]  # the broker's refusal, said
+
+
+class _FailsOnBoom:
+    """An OCSF file transport with a bug that one alert triggers."""
+
+    def __init__(self, path: Path) -> None:
+        self.inner = OcsfFile(path)
+        self.name = "ocsf-file"
+
+    async def send(self, a: Alert) -> None:
+        if a.alert_id == "boom":
+            raise ValueError("cannot format this alert")
+        await self.inner.send(a)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_sink_dead_letters_an_alert_it_can_never_deliver(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "ocsf.jsonl"
+    topic, group = run.topics["alerts"], f"{run.app_id}-sink"
+    settings = _env(
+        run,
+        MCPMON_SINK_GROUP_ID=group,
+        MCPMON_SINK_TO="ocsf-file",
+        MCPMON_SINK_FILE=str(out),
+        MCPMON_SINK_RETRY_BASE_SECONDS="0.05",
+        MCPMON_SINK_RETRY_MAX_SECONDS="0.1",
+    )
+    alerts = [alert(alert_id=i) for i in ("k0", "boom", "k1")]
+    reg = CollectorRegistry()
+
+    async def go() -> None:
+        metas = await produce(run.bootstrap, topic, [(b"a1", a.to_json()) for a in alerts])
+        service = SinkService(settings, _FailsOnBoom(out), metrics=SinkMetrics(reg))
+        task = asyncio.create_task(service.run())
+        try:
+
+            async def two_delivered() -> bool:
+                return out.exists() and len(out.read_bytes().splitlines()) >= 2
+
+            await _wait(two_delivered, 60, "the alerts around the undeliverable one delivered")
+            assert not task.done()
+        finally:
+            service.stop()
+            counters = await asyncio.wait_for(task, 30)
+        assert (counters.delivered, counters.deadletter) == (2, 1)
+        dead = await read_topics(
+            run.bootstrap, [run.topics["deadletter"]], until=lambda r: len(r) >= 1, timeout=20
+        )
+        (doc,) = docs(dead)
+        assert (doc["partition"], doc["offset"]) == (metas[1].partition, metas[1].offset)
+        assert doc["reason"].startswith("undeliverable alert: ocsf-file: ValueError")
+        assert doc["raw"].encode() == alerts[1].to_json()
+
+    asyncio.run(go())
+    rows = [orjson.loads(x)["finding_info"]["uid"] for x in out.read_bytes().splitlines()]
+    assert rows == ["k0", "k1"]
+    assert reg.get_sample_value("mcpmon_sink_deadletters_total", {"reason": "undeliverable"}) == 1
