@@ -187,6 +187,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     usage = PrivilegeUsage(CharterSet(load_charter_dir(args.charters)))
     bad = 0
     for raw in read_lines(args.events):
+        if not isinstance(raw, bytes):  # longer than the message limit: never decoded
+            bad += 1
+            continue
         if not raw.strip():
             continue
         try:

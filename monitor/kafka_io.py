@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
 from aiokafka.structs import ConsumerRecord, RecordMetadata
+
+from monitor import deadletter
 
 KeyValue = tuple[bytes | None, bytes | None]
 
@@ -38,6 +41,39 @@ def acked_producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
     )
+
+
+def broker_unavailable(err: BaseException) -> bool:
+    """Whether ``err`` says the broker cannot be reached now, not that a message is bad.
+
+    A consume-produce loop lets these end it uncommitted (the message is
+    redelivered to the next run); any other failure while handling one
+    message is that message's own (a poison message): dead-lettered and
+    committed past.
+    """
+    if isinstance(err, KafkaConnectionError | KafkaTimeoutError | ProducerClosed):
+        return True
+    return isinstance(err, KafkaError) and bool(getattr(err, "retriable", False))
+
+
+async def produce_deadletter(
+    producer: AIOKafkaProducer,
+    topic: str,
+    rec: ConsumerRecord,
+    reason: str,
+    field: str | None,
+) -> Exception | None:
+    """Produce the bounded dead letter (:mod:`monitor.deadletter`) of the consumed ``rec``
+    to ``topic`` and wait for the broker; the error if that failed (it never raises one)."""
+    value = deadletter.encode(
+        rec.value or b"", reason, field, topic=rec.topic, partition=rec.partition, offset=rec.offset
+    )
+    try:
+        fut = await producer.send(topic, key=deadletter.key(rec.key), value=value)
+        await fut
+    except Exception as err:
+        return err
+    return None
 
 
 async def shut_down(

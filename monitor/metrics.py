@@ -23,14 +23,16 @@ revoker
   ``mcpmon_revoker_retries_total{actuator}``           actuator attempts retried
   ``mcpmon_revoker_failures_total{actuator}``          commands an actuator gave up on
   ``mcpmon_revoker_alerts_total``                      revocation_failed alerts
-  ``mcpmon_revoker_deadletters_total{reason}``         invalid commands
+  ``mcpmon_revoker_deadletters_total{reason}``         invalid commands (``handler_error``: poison)
+  ``mcpmon_revoker_deadletter_failures_total``         dead letters not produced (committed past)
   ``mcpmon_revoker_ledger_unavailable_total``          waits for the ledger (Redis)
   ``mcpmon_revoker_consumer_lag{partition}``           highwater − next offset to handle
   ``mcpmon_revoker_handle_seconds``                    wall time of one command
 sink
   ``mcpmon_sink_delivered_total{sink}``                alerts delivered
   ``mcpmon_sink_retries_total{sink}``                  delivery attempts retried
-  ``mcpmon_sink_deadletters_total{reason}``            invalid alerts
+  ``mcpmon_sink_deadletters_total{reason}``            invalid alerts (``handler_error``: poison)
+  ``mcpmon_sink_deadletter_failures_total``            dead letters not produced (committed past)
   ``mcpmon_sink_consumer_lag{partition}``              highwater − next offset to handle
   ``mcpmon_sink_delivery_seconds``                     wall time of one delivery
 """
@@ -91,6 +93,10 @@ def deadletter_reason_class(reason: str) -> str:
         return "unknown_type"
     if reason.startswith("engine error"):
         return "engine_error"
+    if reason.startswith("undeliverable alert"):
+        return "undeliverable"  # the sink's transport can never deliver it (monitor/sinks)
+    if reason.startswith("handler error"):
+        return "handler_error"  # any other failure while handling one message (poison)
     if reason.startswith("invalid revocation command") or reason.startswith("invalid alert"):
         return "invalid"
     if reason.startswith("refused revocation command"):
@@ -166,6 +172,11 @@ class RevokerMetrics:
         self.ledger_unavailable = Counter(
             "mcpmon_revoker_ledger_unavailable", "Waits for an unreachable ledger", registry=r
         )
+        self.deadletter_failures = Counter(
+            "mcpmon_revoker_deadletter_failures",
+            "Dead letters that could not be produced (logged, committed past)",
+            registry=r,
+        )
         self.lag = Gauge(
             "mcpmon_revoker_consumer_lag",
             "Commands not yet handled: partition highwater minus the next offset to handle",
@@ -192,6 +203,11 @@ class SinkMetrics:
         )
         self.deadletters = Counter(
             "mcpmon_sink_deadletters", "Invalid alerts, by reason class", ["reason"], registry=r
+        )
+        self.deadletter_failures = Counter(
+            "mcpmon_sink_deadletter_failures",
+            "Dead letters that could not be produced (logged, committed past)",
+            registry=r,
         )
         self.lag = Gauge(
             "mcpmon_sink_consumer_lag",

@@ -2,13 +2,14 @@
 
 A thin shell: it decodes lines, hands events to the one :class:`Engine`, and
 writes what comes out. Bad lines never stop a run and are never lost: each goes
-to ``deadletter.jsonl`` with its line number, the reason and the raw text, and
-is counted in the summary.
+to ``deadletter.jsonl`` with its line number, the reason, its length, digest and
+head (:mod:`monitor.deadletter`), and is counted in the summary. Lines are read
+with a bounded memory (:mod:`monitor.linereader`): one longer than the message
+limit is skipped in chunks, never held whole, and dead-lettered.
 """
 
 from __future__ import annotations
 
-import base64
 import sys
 import time
 from collections import Counter
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
+from monitor import deadletter
 from monitor.core import Decision, Engine
 from monitor.core.redact import DEFAULT_REDACTOR
 from monitor.errors import DecodeError
-from monitor.events import decode_event
+from monitor.events import MAX_MESSAGE_BYTES, decode_event
+from monitor.linereader import Oversize, bounded_lines
 from monitor.outputs import RevocationCommand
 
 
@@ -74,14 +75,16 @@ class ReplaySummary:
 def deadletter_record(
     raw: bytes, reason: str, field_name: str | None, **where: Any
 ) -> dict[str, Any]:
-    """A dead-letter entry: where it came from, why, and the raw bytes (never lost)."""
-    # the reason may quote the message (an unknown event type): redacted; raw is kept whole
-    rec: dict[str, Any] = {**where, "reason": DEFAULT_REDACTOR(reason), "field": field_name}
-    try:
-        rec["raw"] = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        rec["raw_base64"] = base64.b64encode(raw).decode("ascii")
-    return rec
+    """A dead-letter entry: where it came from, why, its length, digest and head (bounded).
+
+    Kept for callers of earlier versions: :func:`monitor.deadletter.record` does
+    the work. ``size`` and ``sha256`` in ``where`` (how earlier callers marked a
+    message they had cut) are taken as the whole message's length and digest.
+    """
+    length = where.pop("size", None)
+    sha256 = where.pop("sha256", None)
+    where.pop("truncated", None)
+    return deadletter.record(raw, reason, field_name, length=length, sha256=sha256, **where)
 
 
 def _reason_class(reason: str) -> str:
@@ -111,7 +114,7 @@ class _Progress:
 
 
 def replay_lines(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes | Oversize],
     engine: Engine,
     alerts_out: IO[bytes],
     revocations_out: IO[bytes],
@@ -119,7 +122,10 @@ def replay_lines(
     progress: IO[str] | None = None,
     encode_command: Callable[[RevocationCommand], bytes] = RevocationCommand.to_json,
 ) -> ReplaySummary:
-    """``encode_command``: e.g. :meth:`monitor.signing.CommandSigner.encode` to sign commands."""
+    """``lines``: raw lines, or :class:`~monitor.linereader.Oversize` for one too long to hold.
+
+    ``encode_command``: e.g. :meth:`monitor.signing.CommandSigner.encode` to sign commands.
+    """
     s = ReplaySummary()
     bar = _Progress(progress)
     start = time.monotonic()
@@ -132,9 +138,13 @@ def replay_lines(
             revocations_out.write(encode_command(r) + b"\n")
             s.revocations[r.mode] += 1
 
-    for n, raw in enumerate(lines, 1):
+    for n, line in enumerate(lines, 1):
         s.lines = n
-        raw = raw.rstrip(b"\r\n")
+        if isinstance(line, Oversize):
+            too_long = f"message of {line.length} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"
+            _dead(s, deadletter_out, line.head, too_long, None, n, line.length, line.sha256)
+            continue
+        raw = line.rstrip(b"\r\n")
         if not raw.strip():
             continue
         try:
@@ -160,19 +170,28 @@ def replay_lines(
 
 
 def _dead(
-    s: ReplaySummary, out: IO[bytes], raw: bytes, reason: str, fld: str | None, n: int
+    s: ReplaySummary,
+    out: IO[bytes],
+    raw: bytes,
+    reason: str,
+    fld: str | None,
+    n: int,
+    length: int | None = None,
+    sha256: str | None = None,
 ) -> None:
     s.bad_lines += 1
     s.deadletter_reasons[_reason_class(reason)] += 1
-    out.write(orjson.dumps(deadletter_record(raw, reason, fld, line=n)) + b"\n")
+    rec = deadletter.encode(raw, reason, fld, length=length, sha256=sha256, line=n)
+    out.write(rec + b"\n")
 
 
-def read_lines(path: str) -> Iterator[bytes]:
+def read_lines(path: str, max_line: int = MAX_MESSAGE_BYTES) -> Iterator[bytes | Oversize]:
+    """The lines of ``path`` (``-``: stdin); one over ``max_line`` bytes as :class:`Oversize`."""
     if path == "-":
-        yield from sys.stdin.buffer
+        yield from bounded_lines(sys.stdin.buffer, max_line)
         return
     with open(path, "rb") as f:
-        yield from f
+        yield from bounded_lines(f, max_line)
 
 
 def replay_file(

@@ -87,3 +87,40 @@ def test_replay_is_deterministic(tmp_path: Path) -> None:
     replay_file(str(EXAMPLES / "events.jsonl"), _engine(), tmp_path / "2")
     for name in ("alerts.jsonl", "revocations.jsonl", "deadletter.jsonl"):
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+def test_a_20_mb_line_is_read_in_chunks_and_dead_lettered_small(tmp_path: Path) -> None:
+    """One huge line (issue 13: a 100 MB one took 1.4 GB and left a 600 MB dead letter)."""
+    import hashlib
+    import tracemalloc
+
+    from monitor.deadletter import HEAD_BYTES, MAX_RECORD_BYTES
+    from monitor.events import MAX_MESSAGE_BYTES
+
+    good = [g for g in (EXAMPLES / "events.jsonl").read_bytes().splitlines() if b"ex-bad" not in g]
+    huge = b'{"type": "tool_call", "args": {"blob": "' + b"\x01\x02ab" * (5 << 20) + b'"}}'
+    src = tmp_path / "events.jsonl"
+    with src.open("wb") as f:
+        f.write(b"\n".join(good[:10]) + b"\n")
+        f.write(huge + b"\n")
+        f.write(b"\n".join(good[10:]) + b"\n")
+    tracemalloc.start()
+    try:
+        s = replay_file(str(src), _engine(), tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_MESSAGE_BYTES + (1 << 20), peak  # the line is 20 MB; never held whole
+    dead_file = tmp_path / "out" / "deadletter.jsonl"
+    assert dead_file.stat().st_size <= MAX_RECORD_BYTES
+    (dead,) = _read(dead_file)
+    assert dead["line"] == 11 and dead["reason"].startswith(f"message of {len(huge)} bytes")
+    assert dead["length"] == len(huge) and dead["truncated"]
+    assert dead["sha256"] == hashlib.sha256(huge).hexdigest()
+    assert huge.startswith(dead["raw"].encode()) and len(dead["raw"]) == HEAD_BYTES
+    assert s.bad_lines == 1 and sum(s.deadletter_reasons.values()) == 1
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b"\n".join(good) + b"\n")
+    replay_file(str(clean), _engine(), tmp_path / "clean")
+    for name in ("alerts.jsonl", "revocations.jsonl"):  # the valid lines around it: all processed
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from monitor.core import Engine
+from monitor.linereader import Oversize
 from monitor.replay import replay_lines
 
 AlertKey = tuple[str, str, tuple[str, ...]]
@@ -42,7 +43,7 @@ def revocation_key(r: dict[str, Any]) -> RevocationKey:
     )
 
 
-def run_engine(lines: Iterable[bytes], engine: Engine) -> tuple[list[dict], list[dict]]:
+def run_engine(lines: Iterable[bytes | Oversize], engine: Engine) -> tuple[list[dict], list[dict]]:
     """Alerts and revocations of ``engine`` over ``lines`` (the replay runner, in memory)."""
     a, r, d = io.BytesIO(), io.BytesIO(), io.BytesIO()
     replay_lines(lines, engine, a, r, d)

@@ -4,10 +4,17 @@ At-least-once, in order per partition. A command's offset is committed only
 after its acks (and any failure alert) were confirmed by the broker
 (``acks=all``); a crash before that redelivers it, and the ledger turns the
 redelivery into ``already_applied`` acks. A message that is not a valid
-``RevocationCommand`` goes to the dead-letter topic with its reason and raw
-bytes, then is committed. When the ledger (Redis) is unreachable the loop
-waits with capped backoff and tries the same command again: without it
-idempotence cannot be decided, and nothing is committed meanwhile.
+``RevocationCommand`` goes to the dead-letter topic with its reason, length,
+digest and head (:mod:`monitor.deadletter`), then is committed. When the
+ledger (Redis) is unreachable the loop waits with capped backoff and tries the
+same command again: without it idempotence cannot be decided, and nothing is
+committed meanwhile.
+
+No single message can stop the loop: any other failure while handling one
+(a poison message) is logged, dead-lettered as ``handler error`` and committed
+past; so is one whose dead letter could not even be produced (logged,
+``mcpmon_revoker_deadletter_failures_total``). Only a broker that cannot be
+reached ends the loop uncommitted (:func:`monitor.kafka_io.broker_unavailable`).
 """
 
 from __future__ import annotations
@@ -19,14 +26,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from monitor.kafka_io import acked_producer, group_consumer, shut_down
+from monitor import deadletter
+from monitor.events import MAX_MESSAGE_BYTES
+from monitor.kafka_io import (
+    acked_producer,
+    broker_unavailable,
+    group_consumer,
+    produce_deadletter,
+    shut_down,
+)
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
@@ -35,7 +49,6 @@ from monitor.metrics import (
     serve_if,
 )
 from monitor.outputs import RevocationCommand
-from monitor.replay import deadletter_record
 from monitor.revoker.exceptions import LedgerUnavailable
 from monitor.revoker.gate import REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.revoker.plan import MAX_POLL_INTERVAL_SECONDS, records_per_poll, worst_case_seconds
@@ -66,6 +79,8 @@ class Counters:
     alerts: int = 0
     deadletter: int = 0
     refused: int = 0  # forged, unsigned or expired: dead-lettered and alerted, never applied
+    poison: int = 0  # failed in handling (not as invalid): dead-lettered, committed past
+    deadletter_failed: int = 0  # dead letters the broker did not take: logged, committed past
 
 
 class RevokerService:
@@ -155,7 +170,7 @@ class RevokerService:
                     for rec in recs:
                         if self._stop.is_set():
                             break  # not committed: the next revoker takes it from here
-                        if not await self._process(producer, rec):
+                        if not await self._process_one(producer, rec):
                             break  # stopped while waiting for the ledger: not committed
                         try:
                             await consumer.commit({tp: rec.offset + 1})
@@ -180,13 +195,38 @@ class RevokerService:
                 alerts=self.counters.alerts,
                 deadletter=self.counters.deadletter,
                 refused=self.counters.refused,
+                poison=self.counters.poison,
+                deadletter_failed=self.counters.deadletter_failed,
             )
         return self.counters
+
+    async def _process_one(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
+        """:meth:`_process`, where a failure of this one message never ends the loop."""
+        try:
+            return await self._process(producer, rec)
+        except Exception as err:
+            if broker_unavailable(err):
+                raise  # not this message's fault: uncommitted, the next run gets it again
+            self.counters.poison += 1
+            reason = f"handler error: {type(err).__name__}: {err}"
+            log.error(
+                "poison_message",
+                error=deadletter.clip(reason),
+                partition=rec.partition,
+                offset=rec.offset,
+                length=len(rec.value or b""),
+            )
+            await self._dead(producer, rec, rec.value or b"", reason, None)
+            return True
 
     async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
         """Handle one record and produce its outputs; False if stopped before (do not commit)."""
         s = self.settings
         raw = rec.value or b""
+        if len(raw) > MAX_MESSAGE_BYTES:  # never parsed: no command is that long
+            too_long = f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"
+            await self._dead(producer, rec, raw, too_long, None)
+            return True
         try:
             cmd = RevocationCommand.model_validate_json(raw)
         except ValidationError as err:
@@ -245,19 +285,31 @@ class RevokerService:
         reason: str,
         where: str | None,
     ) -> None:
+        """Dead-letter ``rec`` (bounded); a failure to is logged and counted, never raised."""
         self.counters.deadletter += 1
         if self.metrics is not None:
             self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
         log.warning(
-            "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
+            "deadletter",
+            reason=deadletter.clip(reason),
+            field=None if where is None else deadletter.clip(where, deadletter.MAX_FIELD_CHARS),
+            partition=rec.partition,
+            offset=rec.offset,
+            length=len(raw),
         )
-        dead = deadletter_record(
-            raw, reason, where, topic=rec.topic, partition=rec.partition, offset=rec.offset
-        )
-        fut = await producer.send(
-            self.settings.topic_deadletter, key=rec.key, value=orjson.dumps(dead)
-        )
-        await fut
+        err = await produce_deadletter(producer, self.settings.topic_deadletter, rec, reason, where)
+        if err is not None:
+            self.counters.deadletter_failed += 1
+            if self.metrics is not None:
+                self.metrics.deadletter_failures.inc()
+            log.error(
+                "deadletter_failed",
+                partition=rec.partition,
+                offset=rec.offset,
+                error=deadletter.clip(f"{type(err).__name__}: {err}"),
+                detail="committed past it all the same: the message stays at this offset "
+                "of the source topic",
+            )
 
     async def _handle(self, cmd: RevocationCommand) -> Handled | None:
         delay = 0.5

@@ -6,9 +6,17 @@ its transport confirmed delivery. A delivery that fails is retried with the
 revoker's capped exponential backoff (:class:`~monitor.revoker.plan.RetryPolicy`)
 for as long as the sink runs: every ``sink_retry_attempts`` failed attempts it
 logs ``sink_delivery_failed`` at error level, and the alert stays uncommitted —
-on stop, the next sink in the group gets it again. Nothing is skipped. A
+on stop, the next sink in the group gets it again. Nothing is skipped; an
+alert that can never be delivered (:class:`Undeliverable`) is dead-lettered. A
 message that is not a valid :class:`~monitor.outputs.Alert` goes to the
-dead-letter topic with its reason and raw bytes, then is committed.
+dead-letter topic with its reason, length, digest and head
+(:mod:`monitor.deadletter`), then is committed.
+
+No single message can stop the loop: any other failure while handling one
+(a poison message) is logged, dead-lettered as ``handler error`` and committed
+past; so is one whose dead letter could not even be produced (logged,
+``mcpmon_sink_deadletter_failures_total``). Only a broker that cannot be
+reached ends the loop uncommitted (:func:`monitor.kafka_io.broker_unavailable`).
 """
 
 from __future__ import annotations
@@ -20,14 +28,21 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from monitor.kafka_io import acked_producer, group_consumer, shut_down
+from monitor import deadletter
+from monitor.events import MAX_MESSAGE_BYTES
+from monitor.kafka_io import (
+    acked_producer,
+    broker_unavailable,
+    group_consumer,
+    produce_deadletter,
+    shut_down,
+)
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
@@ -36,7 +51,6 @@ from monitor.metrics import (
     serve_if,
 )
 from monitor.outputs import Alert
-from monitor.replay import deadletter_record
 from monitor.revoker.plan import RetryPolicy
 from monitor.settings import Settings
 from monitor.sinks.transports import (
@@ -98,8 +112,20 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+class Undeliverable(Exception):
+    """This alert cannot be delivered by this transport, however often it is tried."""
+
+
 class Deliverer:
-    """Delivers one alert through a transport, retrying until it succeeds or is stopped."""
+    """Delivers one alert through a transport, retrying until it succeeds or is stopped.
+
+    Except for an alert that cannot be delivered at all (a poison alert): one the
+    transport refuses as such (``DeliveryError(permanent=True)``, e.g. too large
+    for a datagram), or one on which the transport fails with anything but a
+    :class:`DeliveryError` (a formatting failure or bug this alert triggers)
+    ``policy.attempts`` times in a row. Then :class:`Undeliverable` is raised,
+    and the service dead-letters it instead of retrying it for ever.
+    """
 
     def __init__(
         self, transport: Transport, policy: RetryPolicy, metrics: SinkMetrics | None = None
@@ -123,17 +149,25 @@ class Deliverer:
         return self._stop.is_set()
 
     async def deliver(self, alert: Alert) -> bool:
-        """True once delivered; False if stopped first (the caller must not commit)."""
+        """True once delivered; False if stopped first (the caller must not commit).
+
+        Raises :class:`Undeliverable` for an alert that can never be delivered.
+        """
         name = self.transport.name
         attempt = 0
+        failing = 0  # attempts in a row that failed with anything but a DeliveryError
         while not self._stop.is_set():
             attempt += 1
             try:
                 await self.transport.send(alert)
             except DeliveryError as err:
-                error = str(err)
-            except Exception as err:  # a transport bug must not lose the alert
-                error = f"{name}: {type(err).__name__}: {err}"
+                if err.permanent:
+                    raise Undeliverable(str(err)) from err
+                error, failing = str(err), 0
+            except Exception as err:  # a transport bug: retried, then dead-lettered (not lost)
+                error, failing = f"{name}: {type(err).__name__}: {err}", failing + 1
+                if failing >= self.policy.attempts:
+                    raise Undeliverable(f"{error} ({failing} attempts)") from err
             else:
                 if attempt > 1:
                     log.info(
@@ -175,6 +209,8 @@ class Deliverer:
 class SinkCounters:
     delivered: int = 0
     deadletter: int = 0
+    poison: int = 0  # failed in handling (not as invalid): dead-lettered, committed past
+    deadletter_failed: int = 0  # dead letters the broker did not take: logged, committed past
 
 
 class SinkService:
@@ -242,7 +278,7 @@ class SinkService:
                             self._lag.fetched(tp, recs[0].offset)
                 for tp, recs in batch.items():
                     for rec in recs:
-                        if not await self._process(producer, rec):
+                        if not await self._process_one(producer, rec):
                             break  # stopped before delivery: not committed
                         try:
                             await consumer.commit({tp: rec.offset + 1})
@@ -265,39 +301,98 @@ class SinkService:
                 sink=self.transport.name,
                 delivered=self.counters.delivered,
                 deadletter=self.counters.deadletter,
+                poison=self.counters.poison,
+                deadletter_failed=self.counters.deadletter_failed,
             )
         return self.counters
 
+    async def _process_one(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
+        """:meth:`_process`, where a failure of this one message never ends the loop."""
+        try:
+            return await self._process(producer, rec)
+        except Exception as err:
+            if broker_unavailable(err):
+                raise  # not this message's fault: uncommitted, the next run gets it again
+            self.counters.poison += 1
+            reason = f"handler error: {type(err).__name__}: {err}"
+            log.error(
+                "poison_message",
+                error=deadletter.clip(reason),
+                partition=rec.partition,
+                offset=rec.offset,
+                length=len(rec.value or b""),
+            )
+            await self._dead(producer, rec, reason, None)
+            return True
+
     async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
         raw = rec.value or b""
+        if len(raw) > MAX_MESSAGE_BYTES:  # never parsed: no alert is that long
+            too_long = f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"
+            await self._dead(producer, rec, too_long, None)
+            return True
         try:
             alert = Alert.model_validate_json(raw)
         except ValidationError as err:
             e = err.errors(include_url=False)[0]
             where = ".".join(str(x) for x in e["loc"]) or None
-            reason = f"invalid alert: {e['msg']}"
-            self.counters.deadletter += 1
-            if self.metrics is not None:
-                self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
-            log.warning(
-                "deadletter", reason=reason, field=where, partition=rec.partition, offset=rec.offset
-            )
-            dead = deadletter_record(
-                raw, reason, where, topic=rec.topic, partition=rec.partition, offset=rec.offset
-            )
-            fut = await producer.send(
-                self.settings.topic_deadletter, key=rec.key, value=orjson.dumps(dead)
-            )
-            await fut
+            await self._dead(producer, rec, f"invalid alert: {e['msg']}", where)
             return True
         t0 = self.perf()
-        if not await self.deliverer.deliver(alert):
-            return False
+        try:
+            if not await self.deliverer.deliver(alert):
+                return False
+        except Undeliverable as err:
+            log.error(
+                "sink_undeliverable",
+                alert_id=deadletter.clip(alert.alert_id, deadletter.MAX_FIELD_CHARS),
+                sink=self.transport.name,
+                error=deadletter.clip(str(err)),
+                detail="dead-lettered and committed past; it stays on the alerts topic",
+            )
+            await self._dead(producer, rec, f"undeliverable alert: {err}", None)
+            return True
         self.counters.delivered += 1
         if self.metrics is not None:
             self.metrics.latency.observe(self.perf() - t0)
             self.metrics.delivered.labels(self.transport.name).inc()
         return True
 
+    async def _dead(
+        self, producer: AIOKafkaProducer, rec: ConsumerRecord, reason: str, where: str | None
+    ) -> None:
+        """Dead-letter ``rec`` (bounded); a failure to is logged and counted, never raised."""
+        self.counters.deadletter += 1
+        if self.metrics is not None:
+            self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
+        log.warning(
+            "deadletter",
+            reason=deadletter.clip(reason),
+            field=None if where is None else deadletter.clip(where, deadletter.MAX_FIELD_CHARS),
+            partition=rec.partition,
+            offset=rec.offset,
+            length=len(rec.value or b""),
+        )
+        err = await produce_deadletter(producer, self.settings.topic_deadletter, rec, reason, where)
+        if err is not None:
+            self.counters.deadletter_failed += 1
+            if self.metrics is not None:
+                self.metrics.deadletter_failures.inc()
+            log.error(
+                "deadletter_failed",
+                partition=rec.partition,
+                offset=rec.offset,
+                error=deadletter.clip(f"{type(err).__name__}: {err}"),
+                detail="committed past it all the same: the message stays at this offset "
+                "of the source topic",
+            )
 
-__all__ = ["Deliverer", "SinkCounters", "SinkService", "build_transport", "group_id"]
+
+__all__ = [
+    "Deliverer",
+    "SinkCounters",
+    "SinkService",
+    "Undeliverable",
+    "build_transport",
+    "group_id",
+]

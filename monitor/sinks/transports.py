@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 from pathlib import Path
@@ -31,7 +32,15 @@ HEC_PATH = "/services/collector/event"
 
 
 class DeliveryError(Exception):
-    """A delivery that did not happen (or cannot be known to have happened)."""
+    """A delivery that did not happen (or cannot be known to have happened).
+
+    ``permanent``: this alert can never be delivered this way (e.g. too large
+    for a datagram); trying again cannot help, so the sink dead-letters it.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class Transport(Protocol):
@@ -96,7 +105,10 @@ class SyslogUdp:
             self._sock.send(data)
         except OSError as err:  # e.g. ICMP port unreachable reported on a later send
             await self.aclose()
-            raise DeliveryError(f"syslog udp {self.addr[0]}:{self.addr[1]}: {err}") from err
+            raise DeliveryError(
+                f"syslog udp {self.addr[0]}:{self.addr[1]}: {err}",
+                permanent=err.errno == errno.EMSGSIZE,  # this one is too large for a datagram
+            ) from err
 
     async def aclose(self) -> None:
         if self._sock is not None:
@@ -196,7 +208,8 @@ class SplunkHec:
             raise DeliveryError(f"splunk-hec {self.url}: {type(err).__name__}: {err}") from err
         if resp.status_code != 200:
             raise DeliveryError(
-                f"splunk-hec {self.url}: HTTP {resp.status_code}: {resp.text[:200]}"
+                f"splunk-hec {self.url}: HTTP {resp.status_code}: {resp.text[:200]}",
+                permanent=resp.status_code == 413,  # this one is too large for the collector
             )
         try:
             code = orjson.loads(resp.content).get("code")

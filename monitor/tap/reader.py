@@ -32,6 +32,7 @@ from typing import BinaryIO, Protocol
 import structlog
 
 from monitor.events import MAX_MESSAGE_BYTES
+from monitor.linereader import read_line as _next_line
 from monitor.tap.exceptions import TapError
 from monitor.tap.lines import Line
 
@@ -85,22 +86,6 @@ class LineSource(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def _next_line(f: BinaryIO, max_line: int) -> tuple[bytes, int, int | None, bool]:
-    """``(line without its break, bytes consumed, full size if over-long, terminated)``."""
-    raw = f.readline(max_line + 1)
-    if raw.endswith(b"\n"):
-        return raw.rstrip(b"\r\n"), len(raw), None, True
-    if len(raw) <= max_line:
-        return raw, len(raw), None, False  # end of input, maybe an unterminated tail
-    total = len(raw)  # over-long: skip to its end without keeping it
-    while True:
-        chunk = f.readline(1 << 16)
-        total += len(chunk)
-        if not chunk or chunk.endswith(b"\n"):
-            ended = bool(chunk)
-            return raw[:max_line], total, total - ended, ended
 
 
 class FileSource:

@@ -19,34 +19,27 @@ applied once is in force for every partition of the worker.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import orjson
 import structlog
 
+from monitor import deadletter
 from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.charter_update import REJECTED, UNSIGNED
 from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
 from monitor.errors import DecodeError
-from monitor.events import MAX_MESSAGE_BYTES, CharterUpdated, decode_event
+from monitor.events import CharterUpdated, decode_event
 from monitor.metrics import WorkerMetrics, deadletter_reason_class
 from monitor.outputs import RevocationCommand
-from monitor.replay import deadletter_record
 from monitor.signing import CommandSigner
 from monitor.worker.store import PartitionStates, Record, Restored
 
 __all__ = ["Outcome", "OutputTopics", "Processor", "Record"]
 
 log = structlog.get_logger("monitor.worker")
-
-#: Raw bytes kept in a dead letter. Only messages over the decode limit are
-#: longer; theirs is cut here (size and SHA-256 of the whole are recorded), so
-#: a dead letter always fits the dead-letter topic (created with 8 MiB messages).
-DEADLETTER_MAX_RAW = MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,19 +290,19 @@ class Processor:
             self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
         log.warning(
             "deadletter",
-            reason=reason,
-            field=field_name,
+            reason=deadletter.clip(reason),
+            field=None
+            if field_name is None
+            else deadletter.clip(field_name, deadletter.MAX_FIELD_CHARS),
             topic=topic,
             partition=partition,
             offset=offset,
             size=len(raw),
         )
-        where: dict[str, object] = {"topic": topic, "partition": partition, "offset": offset}
-        if len(raw) > DEADLETTER_MAX_RAW:
-            where.update(size=len(raw), sha256=hashlib.sha256(raw).hexdigest(), truncated=True)
-            raw = raw[:DEADLETTER_MAX_RAW]
-        rec = deadletter_record(raw, reason, field_name, **where)
-        out.notes.append(Record(self.topics.deadletter, key, orjson.dumps(rec)))
+        rec = deadletter.encode(
+            raw, reason, field_name, topic=topic, partition=partition, offset=offset
+        )
+        out.notes.append(Record(self.topics.deadletter, deadletter.key(key), rec))
 
 
 def _refused(decision: Decision) -> bool:

@@ -30,7 +30,8 @@ class TopicSpec:
     max_message_bytes: int | None = None
 
 
-#: Dead letters carry the raw message (up to 1 MiB, JSON-escaped or base64).
+#: Room on the dead-letter topic. A dead letter itself is bounded far below this
+#: (:data:`monitor.deadletter.MAX_RECORD_BYTES`); the limit stays for older records.
 DEADLETTER_MAX_MESSAGE_BYTES = 8 << 20
 
 

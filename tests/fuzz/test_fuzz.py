@@ -25,8 +25,9 @@ from monitor import testing as tb
 from monitor.core import Engine, EngineSettings
 from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
+from monitor.deadletter import HEAD_BYTES, MAX_RECORD_BYTES
 from monitor.errors import DecodeError
-from monitor.events import MAX_MESSAGE_BYTES, decode_event
+from monitor.events import decode_event
 from monitor.worker.processor import OutputTopics, Processor
 from tests.core.strategies import CHARTERS
 
@@ -112,11 +113,12 @@ def test_every_rejected_message_is_one_dead_letter_with_its_reason(
     assert doc["reason"] and not doc["reason"].startswith("engine error"), doc["reason"]
     assert (doc["topic"], doc["partition"], doc["offset"]) == ("mcp.events", 0, offset)
     assert dead[0].key == AGENT.encode()
-    if doc.get("truncated"):  # over the decode limit: cut, with the whole one's size and digest
-        assert len(raw) > MAX_MESSAGE_BYTES and doc["size"] == len(raw)
-        assert doc["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert doc["length"] == len(raw) and doc["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert len(dead[0].value) <= MAX_RECORD_BYTES  # bounded, whatever the input
+    if doc.get("truncated"):  # longer than the head: cut, with the whole one's size and digest
+        assert len(raw) > HEAD_BYTES and doc["size"] == len(raw)
         kept = doc["raw"].encode() if "raw" in doc else base64.b64decode(doc["raw_base64"])
-        assert raw.startswith(kept)
+        assert raw.startswith(kept) and len(kept) <= HEAD_BYTES
     elif "raw" in doc:
         assert doc["raw"].encode() == raw
     else:

@@ -11,9 +11,10 @@ from pathlib import Path
 import orjson
 from structlog.testing import capture_logs
 
+from monitor.outputs import Alert
 from monitor.revoker.plan import RetryPolicy
-from monitor.sinks.service import Deliverer
-from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, Transport
+from monitor.sinks.service import Deliverer, Undeliverable
+from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, SyslogUdp, Transport
 from tests.revoker.servers import Reply, free_port
 from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver
 from tests.sinks.support import alert
@@ -139,3 +140,56 @@ def test_keeps_failing_is_logged_and_reported_undelivered() -> None:
     assert failed and failed[0]["attempts"] == 3 and "HTTP 500" in failed[0]["error"]
     assert failed[0]["detail"] == "not committed; still retrying"
     assert logs[-1]["event"] == "sink_stopped_undelivered"
+
+
+class _Exploding:
+    """A transport with a bug one alert triggers (e.g. its formatting raises)."""
+
+    name = "exploding"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, alert: Alert) -> None:
+        self.calls += 1
+        raise ValueError("cannot format this alert")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _undeliverable(t: Transport, a: Alert) -> tuple[str, float]:
+    async def go() -> tuple[str, float]:
+        start = time.monotonic()
+        try:
+            await asyncio.wait_for(Deliverer(t, FAST).deliver(a), 10)
+        except Undeliverable as err:
+            return str(err), time.monotonic() - start
+        finally:
+            await t.aclose()
+        raise AssertionError("delivered")
+
+    return asyncio.run(go())
+
+
+def test_an_alert_the_transport_keeps_failing_on_is_given_up_not_retried_for_ever() -> None:
+    t = _Exploding()
+    error, _ = _undeliverable(t, alert(alert_id="boom"))
+    assert t.calls == FAST.attempts
+    assert error == "exploding: ValueError: cannot format this alert (3 attempts)"
+
+
+def test_an_alert_too_large_for_a_datagram_is_undeliverable_at_once() -> None:
+    huge = alert(alert_id="big", reason="r" * 70_000)  # over UDP's 65,507 bytes
+    error, took = _undeliverable(SyslogUdp("127.0.0.1", free_port(), hostname="h"), huge)
+    assert "syslog udp" in error and took < 1.0
+
+
+def test_an_alert_the_collector_refuses_as_too_large_is_undeliverable_at_once() -> None:
+    hec = HecBehaviour(TOKEN, script=[Reply(413, b"Content too large")] * 10)
+    srv = HecServer(hec)
+    try:
+        error, _ = _undeliverable(SplunkHec(srv.url(), TOKEN, host="h"), alert(alert_id="d1"))
+    finally:
+        srv.close()
+    assert "HTTP 413" in error and len(srv.requests) == 1

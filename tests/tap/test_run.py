@@ -165,6 +165,7 @@ def test_every_line_is_accounted_for_in_the_summary_and_the_files(tmp_path: Path
 
 
 def test_oversize_lines_are_dead_letters_with_size_and_head(tmp_path: Path) -> None:
+    from monitor.deadletter import HEAD_BYTES
     from monitor.events import MAX_MESSAGE_BYTES
 
     huge = orjson.dumps({"type": "tool_call", "blob": "x" * (MAX_MESSAGE_BYTES + 10)})
@@ -181,7 +182,8 @@ def test_oversize_lines_are_dead_letters_with_size_and_head(tmp_path: Path) -> N
     assert s.deadletters == {
         f"line of {len(huge)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}": 1
     }
-    assert d["size"] == len(huge) and d["truncated"] and len(d["raw"]) == MAX_MESSAGE_BYTES
+    assert d["size"] == d["length"] == len(huge) and d["truncated"]
+    assert len(d["raw"]) == HEAD_BYTES and huge.startswith(d["raw"].encode())  # a bounded head
 
 
 async def _wait_for(pred, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]

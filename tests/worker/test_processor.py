@@ -12,7 +12,7 @@ from monitor.charter import load_charter_dir
 from monitor.core import EngineSettings
 from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
-from monitor.events import MAX_MESSAGE_BYTES
+from monitor.deadletter import HEAD_BYTES
 from monitor.signing import Keyring, parse_keyring, sign_charter
 from monitor.worker.processor import OutputTopics, Processor
 from monitor.worker.store import decode, load_partitions
@@ -78,10 +78,10 @@ def test_bad_messages_become_dead_letters_with_reason_and_position() -> None:
         doc = orjson.loads(rec.value)
         assert reason in doc["reason"]
         assert (doc["topic"], doc["partition"], doc["offset"]) == ("mcp.events", 2, 100 + n)
-        if len(raw) > MAX_MESSAGE_BYTES:  # cut, with the size and digest of the whole
+        assert doc["length"] == len(raw) and doc["sha256"] == hashlib.sha256(raw).hexdigest()
+        if len(raw) > HEAD_BYTES:  # cut to a head, with the size and digest of the whole
             assert doc["truncated"] and doc["size"] == len(raw)
-            assert doc["sha256"] == hashlib.sha256(raw).hexdigest()
-            assert len(doc["raw"]) == MAX_MESSAGE_BYTES
+            assert len(doc["raw"]) == HEAD_BYTES and raw.startswith(doc["raw"].encode())
         elif "raw_base64" in doc:
             assert base64.b64decode(doc["raw_base64"]) == raw
         else:
