@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from mcp import Client, StdioServerParameters
 
+from monitor.core.redact import DEFAULT_REDACTION, Redactor
 from monitor.outputs import RevocationCommand
 from monitor.proxy.emit import FileSink
 from monitor.proxy.gateway import Gateway
@@ -41,7 +42,7 @@ class Proxied:
     events_path: Path
 
     def events(self) -> list[dict[str, Any]]:
-        if not self.events_path.exists():
+        if not self.events_path.exists() or not self.events_path.is_file():
             return []
         return [orjson.loads(ln) for ln in self.events_path.read_bytes().splitlines()]
 
@@ -60,9 +61,11 @@ async def proxied(
     timeout: float = 0.5,
     jwt: JwtConfig | None = None,
     session_id: str | None = "sess-1",
+    redact: bool = True,
+    events_path: Path | None = None,
 ) -> AsyncIterator[Proxied]:
     metrics = ProxyMetrics()
-    events = tmp / "events.jsonl"
+    events = events_path or tmp / "events.jsonl"
     sink = FileSink(events, metrics)
     await sink.start()
     guard = None
@@ -78,7 +81,8 @@ async def proxied(
                 jwt=jwt,
                 session_id=session_id,
             )
-            gateway = Gateway(upstream, identity, sink, metrics, guard=guard)
+            redactor = Redactor(DEFAULT_REDACTION) if redact else None
+            gateway = Gateway(upstream, identity, sink, metrics, guard=guard, redactor=redactor)
             async with Client(gateway.server()) as client:
                 yield Proxied(client, metrics, events)
     finally:
