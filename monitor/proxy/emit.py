@@ -26,7 +26,7 @@ import os
 import stat
 from collections import deque
 from pathlib import Path
-from typing import IO, Protocol
+from typing import BinaryIO, Protocol
 
 import orjson
 import structlog
@@ -173,7 +173,7 @@ class FileSink:
     def __init__(self, path: str | Path, metrics: ProxyMetrics) -> None:
         self.path = Path(path)
         self.metrics = metrics
-        self._fh: IO[bytes] | None = None
+        self._fh: BinaryIO | None = None
 
     async def start(self) -> None:
         try:
@@ -189,15 +189,19 @@ class FileSink:
             raise ProxyError(
                 f"--to-file {self.path}: cannot make it private (0600): {err.strerror or err}"
             ) from None
-        self._fh = os.fdopen(fd, "ab")
+        self._fh = os.fdopen(fd, "ab", buffering=0)  # unbuffered: a failed write is not retried
 
     def emit(self, event: ToolCall) -> None:
         value = encode_event(event)
         if self._fh is None:
             raise RuntimeError("FileSink.emit called before start()")
+        line = memoryview(value + b"\n")
         try:
-            self._fh.write(value + b"\n")
-            self._fh.flush()
+            while line:  # a raw write may be partial
+                n = self._fh.write(line)
+                if not n:
+                    raise OSError(f"write returned {n!r}")
+                line = line[n:]
         except OSError as err:
             self.metrics.emit_failures.labels("write").inc()
             log.error("emit_failed", error=f"{type(err).__name__}: {err}", path=str(self.path))

@@ -40,6 +40,10 @@ class Proxied:
     client: Client
     metrics: ProxyMetrics
     events_path: Path
+    upstream: Client  # the proxy's own session with the fleet server: around the proxy
+
+    async def upstream_read(self, uri: str) -> Any:
+        return await self.upstream.read_resource(uri)
 
     def events(self) -> list[dict[str, Any]]:
         if not self.events_path.exists() or not self.events_path.is_file():
@@ -84,7 +88,7 @@ async def proxied(
             redactor = Redactor(DEFAULT_REDACTION) if redact else None
             gateway = Gateway(upstream, identity, sink, metrics, guard=guard, redactor=redactor)
             async with Client(gateway.server()) as client:
-                yield Proxied(client, metrics, events)
+                yield Proxied(client, metrics, events, upstream)
     finally:
         await sink.close()
         if guard is not None:

@@ -165,7 +165,7 @@ def test_with_verified_tokens_who_calls_never_comes_from_the_callers_word(
     with pytest.raises(IdentityConfigError, match=re.escape(f"fields.agent_id: path '{path}'")):
         IdentityResolver.build(m, {}, upstream_name="fleet", jwt=HS)
     m = _mapping(tmp_path, f"fields:\n  agent_id: claims.sub\n  credential_id: {path}\n")
-    with pytest.raises(IdentityConfigError, match="fields.credential_id"):
+    with pytest.raises(IdentityConfigError, match=re.escape("fields.credential_id")):
         IdentityResolver.build(m, {}, upstream_name="fleet", jwt=HS)
 
 
