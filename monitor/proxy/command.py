@@ -47,9 +47,10 @@ not the model retry):
   -32012  no_identity            no agent_id / server / credential_id, a
                                  missing or bad bearer token, or an identity
                                  field that is not canonical (data.field names
-                                 it; with --no-enforce such a call goes on, and
-                                 its event, which has no agent to be keyed by,
-                                 is logged and counted as lost)
+                                 it; with --no-enforce such a call goes on --
+                                 unless its bearer token is missing or bad --
+                                 and its event, which has no agent to be keyed
+                                 by, is logged and counted as lost)
 
 Fail mode (MCPMON_PROXY_FAIL_MODE, --fail-open): closed (default) refuses a
 call the deny-list cannot vouch for; open forwards it and counts it

@@ -15,7 +15,8 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
 1. **identity** (:mod:`monitor.proxy.identity`), canonical; unresolvable or
    refused by :func:`monitor.identity.canonical_id`: refused (``no_identity``,
    the error names the field) when enforcing; with ``--no-enforce`` forwarded,
-   but no event can be keyed: logged ``event_not_emitted`` and counted as lost;
+   but no event can be keyed: logged ``event_not_emitted`` and counted as lost.
+   A missing or bad bearer token (when tokens are verified) is refused always;
 2. **deny-list** (:mod:`monitor.proxy.guard`), when enforcing; denied, or
    unreadable while failing closed: refused, event with outcome ``denied``;
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
@@ -144,7 +145,7 @@ class Gateway:
         try:
             who = await self._resolve(ctx, method, {}, _meta(params))
         except DecodeError as err:
-            if self.guard is not None and err.field == "claims":
+            if err.field == "claims":  # a missing or bad token: refused, enforcing or not
                 self._refuse_no_identity(method, err)
         if who is not None:
             await self._check(method, who, lambda _outcome: None)
@@ -314,7 +315,9 @@ class Gateway:
         try:
             who = await self._resolve(ctx, tool, args, _meta(params))
         except DecodeError as err:
-            if self.guard is not None:  # enforcing: a caller that cannot be checked is refused
+            # enforcing: a caller that cannot be checked is refused; a missing or bad bearer
+            # token is refused even without enforcement (authentication, not the deny-list)
+            if self.guard is not None or err.field == "claims":
                 if tool_call:
                     self.metrics.calls.labels("denied").inc()
                 else:

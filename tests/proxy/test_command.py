@@ -333,3 +333,55 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on {port} after {timeout} s")
+
+
+def test_http_proxy_verifies_tokens_with_keys_from_a_jwks_url(tmp_path: Path) -> None:
+    """Issue 13 item 7: --jwt-jwks-url, served by a real local JWKS endpoint."""
+    from tests.proxy.jwks import AUDIENCE, ISSUER, JwksServer, SigningKey
+
+    k1 = SigningKey("k1")
+    jwks = JwksServer(k1)
+    (tmp_path / "identity.yaml").write_text(
+        "fields:\n  agent_id: claims.act.sub\n  credential_id: claims.jti\n"
+    )
+    port = free_port()
+    events = tmp_path / "calls.jsonl"
+    proxy = ProxyProcess(
+        [
+            "--listen", f"127.0.0.1:{port}", "--mapping", str(tmp_path / "identity.yaml"),
+            "--jwt-jwks-url", jwks.url, "--jwt-audience", AUDIENCE, "--jwt-issuer", ISSUER,
+            "--no-enforce", "--to-file", str(events), "--", *FLEET_CMD,
+        ],
+        _env(),
+        tmp_path / "proxy.log",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    def client(token: str) -> Client:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        return Client(streamable_http_client(url, http_client=http))
+
+    async def go() -> tuple[Any, MCPError]:
+        async with client(k1.token(act={"sub": "agent:code/3"}, jti="tok-1")) as c:
+            ok = await c.read_resource("fleet://hosts")
+        unknown = SigningKey("k-unpublished").token(act={"sub": "agent:admin"}, jti="x")
+        async with client(unknown) as c:
+            with pytest.raises(MCPError) as refused:
+                await c.read_resource("fleet://hosts")
+        return ok, refused.value
+
+    try:
+        proxy.wait_listening(port)
+        ok, err = asyncio.run(asyncio.wait_for(go(), 60))
+    finally:
+        assert proxy.stop() == 0, proxy.tail()
+        jwks.close()
+    assert ok.contents[0].text == "web-1\nweb-2\ndb-1"
+    # even with --no-enforce a bad token is refused: verification is configured
+    assert err.code == refusal.NO_IDENTITY and "Unable to find a signing key" in err.message
+    (event,) = [orjson.loads(x) for x in events.read_bytes().splitlines()]
+    assert (event["tool"], event["agent_id"], event["credential_id"]) == (
+        "resources/read",
+        "agent:code/3",
+        "tok-1",
+    )
