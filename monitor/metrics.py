@@ -294,7 +294,7 @@ def serve_if(registry: CollectorRegistry | None, port: int, addr: str) -> Metric
     return server
 
 
-def serve(registry: CollectorRegistry, port: int, addr: str = "0.0.0.0") -> MetricsServer:
+def serve(registry: CollectorRegistry, port: int, addr: str = "127.0.0.1") -> MetricsServer:
     """Serve ``registry`` at ``http://addr:port/metrics`` (port 0: any free port)."""
     server, thread = start_http_server(port, addr=addr, registry=registry)
     return MetricsServer(server, thread)

@@ -122,7 +122,9 @@ class Settings(BaseModel):
 
     # ---- Prometheus metrics (GET /metrics); see monitor/metrics.py for the metric names
     metrics_addr: str = Field(
-        "0.0.0.0", description="Address the metrics endpoints listen on (127.0.0.1: local only)"
+        "127.0.0.1",
+        description="Address the metrics endpoints listen on: loopback by default; 0.0.0.0 (or "
+        "a pod IP) exposes them to the network, which a scraper outside the host needs",
     )
     worker_metrics_port: int = Field(
         0, ge=0, le=65535, description="mcpmon worker's /metrics port; 0 off (suggested 9464)"

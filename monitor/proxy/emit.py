@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 from collections import deque
 from pathlib import Path
-from typing import IO, Protocol
+from typing import BinaryIO, Protocol
 
 import orjson
 import structlog
@@ -163,26 +165,43 @@ class KafkaSink:
 
 
 class FileSink:
-    """One event a line, appended and flushed per event (``--to-file``: no broker needed)."""
+    """One event a line, appended and flushed per event (``--to-file``: no broker needed).
+
+    The file is created 0600, and an existing regular file is made 0600: events
+    carry what agents sent and who they are."""
 
     def __init__(self, path: str | Path, metrics: ProxyMetrics) -> None:
         self.path = Path(path)
         self.metrics = metrics
-        self._fh: IO[bytes] | None = None
+        self._fh: BinaryIO | None = None
 
     async def start(self) -> None:
         try:
-            self._fh = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as err:
             raise ProxyError(f"--to-file {self.path}: {err.strerror or err}") from None
+        try:  # an existing file keeps its mode otherwise: events hold what agents sent
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        except OSError as err:
+            os.close(fd)
+            raise ProxyError(
+                f"--to-file {self.path}: cannot make it private (0600): {err.strerror or err}"
+            ) from None
+        self._fh = os.fdopen(fd, "ab", buffering=0)  # unbuffered: a failed write is not retried
 
     def emit(self, event: ToolCall) -> None:
         value = encode_event(event)
         if self._fh is None:
             raise RuntimeError("FileSink.emit called before start()")
+        line = memoryview(value + b"\n")
         try:
-            self._fh.write(value + b"\n")
-            self._fh.flush()
+            while line:  # a raw write may be partial
+                n = self._fh.write(line)
+                if not n:
+                    raise OSError(f"write returned {n!r}")
+                line = line[n:]
         except OSError as err:
             self.metrics.emit_failures.labels("write").inc()
             log.error("emit_failed", error=f"{type(err).__name__}: {err}", path=str(self.path))

@@ -1,33 +1,51 @@
-"""The proxy's MCP server: every request forwarded upstream, every ``tools/call`` guarded and logged.
+"""The proxy's MCP server: every request forwarded upstream, every one guarded.
 
 A low-level SDK :class:`~mcp.server.lowlevel.Server` faces the client; an SDK
 :class:`~mcp.Client` session faces the real server. The server registers a
 handler only for what the upstream advertises (tools, resources, prompts,
 completions), so the client sees the upstream's capabilities, name, version
-and instructions.
+and instructions. Nothing else reaches the upstream: ``resources/subscribe``,
+logging levels and server-to-client requests (sampling, elicitation, roots)
+are not relayed at all (the client gets "method not found"; the upstream's
+requests fail), so there is no unguarded path through the proxy.
 
-``tools/call`` is the one method that is more than forwarded, in this order:
+Every request that reads or acts — ``tools/call``, ``resources/read``,
+``prompts/get``, ``completion/complete`` — goes through the same path, in order:
 
-1. **identity** (:mod:`monitor.proxy.identity`); unresolvable: refused
-   (``no_identity``) when enforcing; with ``--no-enforce`` forwarded, but no
-   event can be keyed: logged ``event_not_emitted`` and counted as lost;
+1. **identity** (:mod:`monitor.proxy.identity`), canonical; unresolvable or
+   refused by :func:`monitor.identity.canonical_id`: refused (``no_identity``,
+   the error names the field) when enforcing; with ``--no-enforce`` forwarded,
+   but no event can be keyed: logged ``event_not_emitted`` and counted as lost.
+   A missing or bad bearer token (when tokens are verified) is refused always;
 2. **deny-list** (:mod:`monitor.proxy.guard`), when enforcing; denied, or
    unreadable while failing closed: refused, event with outcome ``denied``;
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
-4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), which never
-   waits for Kafka: the call's latency does not depend on the broker.
+4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), arguments and
+   resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
+   off; the event never waits for Kafka. For a method other than
+   ``tools/call`` the event's ``tool`` is the MCP method name
+   (``resources/read``: ``args.uri`` and ``resources``; ``prompts/get``:
+   ``args.name`` and ``args.arguments``; ``completion/complete``: ``args.ref``
+   and ``args.argument``), so a charter grants it like a tool.
+
+The listing methods (``tools/list``, ``resources/list``, ``resources/templates/list``,
+``prompts/list``) reveal the catalogue, not data: they are refused for a caller
+whose bearer token is missing or bad, or whose resolved identity is denied, and
+emit no event (every client lists at start; those are not actions). A listing
+whose identity does not resolve is forwarded: clients send no ``_meta`` on it.
 
 Refusals are JSON-RPC errors (:mod:`monitor.proxy.refusal` says why).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import mcp.types as types
 import orjson
@@ -38,6 +56,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
+from monitor.core.redact import Redactor
 from monitor.errors import DecodeError
 from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
@@ -45,14 +64,20 @@ from monitor.proxy.emit import EventSink
 from monitor.proxy.guard import DenyListGuard
 from monitor.proxy.identity import Identity, IdentityResolver
 from monitor.proxy.metrics import ProxyMetrics
+from monitor.proxy.redaction import redact_args
 
 log = structlog.get_logger("monitor.proxy")
 
 _PROGRESS_KEYS = ("progressToken", "progress_token")  # progress is not relayed upstream
+R = TypeVar("R")
 
 
 def _wire(model: Any) -> bytes:
     return orjson.dumps(model.model_dump(by_alias=True, mode="json", exclude_none=True))
+
+
+def _meta(params: Any) -> dict[str, Any]:
+    return dict(getattr(params, "meta", None) or {}) if params is not None else {}
 
 
 class Gateway:
@@ -67,6 +92,7 @@ class Gateway:
         *,
         guard: DenyListGuard | None = None,
         redact_args: bool = False,
+        redactor: Redactor | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
@@ -76,6 +102,8 @@ class Gateway:
         self.metrics = metrics
         self.guard = guard
         self.redact_args = redact_args
+        self.redactor = redactor
+        self._secret_keys: dict[str, bool] = {}  # argument keys the redactor calls secret
         self.clock = clock
         self.new_id = new_id
 
@@ -104,100 +132,108 @@ class Gateway:
             **handlers,
         )
 
-    # ------------------------------------------------------------------ pass-through
+    # ------------------------------------------------------------------ listings
+    async def _listing(
+        self,
+        ctx: ServerRequestContext[Any],
+        method: str,
+        params: Any,
+        forward: Callable[[], Awaitable[R]],
+    ) -> R:
+        """A listing: refused for a bad token or a denied identity, else forwarded."""
+        who: Identity | None = None
+        try:
+            who = await self._resolve(ctx, method, {}, _meta(params))
+        except DecodeError as err:
+            if err.field == "claims":  # a missing or bad token: refused, enforcing or not
+                self._refuse_no_identity(method, err)
+        if who is not None:
+            await self._check(method, who, lambda _outcome: None)
+        return await forward()
+
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return await self.upstream.session.list_tools(params=params)
+        return await self._listing(
+            ctx, "tools/list", params, lambda: self.upstream.session.list_tools(params=params)
+        )
 
     async def list_resources(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        return await self.upstream.session.list_resources(params=params)
+        return await self._listing(
+            ctx,
+            "resources/list",
+            params,
+            lambda: self.upstream.session.list_resources(params=params),
+        )
 
     async def list_resource_templates(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        return await self.upstream.session.list_resource_templates(params=params)
-
-    async def read_resource(
-        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult | types.InputRequiredResult:
-        return await self.upstream.session.send_request(
-            types.ReadResourceRequest(params=params), types.ReadResourceResult
+        return await self._listing(
+            ctx,
+            "resources/templates/list",
+            params,
+            lambda: self.upstream.session.list_resource_templates(params=params),
         )
 
     async def list_prompts(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        return await self.upstream.session.list_prompts(params=params)
+        return await self._listing(
+            ctx, "prompts/list", params, lambda: self.upstream.session.list_prompts(params=params)
+        )
+
+    # ------------------------------------------------------------------ reads and actions
+    async def read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        uri = str(params.uri)
+
+        async def forward() -> Any:
+            return await self.upstream.session.send_request(
+                types.ReadResourceRequest(params=params), types.ReadResourceResult
+            )
+
+        return await self._guarded(ctx, "resources/read", params, {"uri": uri}, forward, [uri])
 
     async def get_prompt(
         self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult | types.InputRequiredResult:
-        return await self.upstream.session.send_request(
-            types.GetPromptRequest(params=params), types.GetPromptResult
-        )
+        args = {"name": params.name, "arguments": dict(params.arguments or {})}
+
+        async def forward() -> Any:
+            return await self.upstream.session.send_request(
+                types.GetPromptRequest(params=params), types.GetPromptResult
+            )
+
+        return await self._guarded(ctx, "prompts/get", params, args, forward)
 
     async def complete(
         self, ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
     ) -> types.CompleteResult:
-        return await self.upstream.session.send_request(
-            types.CompleteRequest(params=params), types.CompleteResult
-        )
+        args = {
+            "ref": params.ref.model_dump(by_alias=True, mode="json", exclude_none=True),
+            "argument": params.argument.model_dump(by_alias=True, mode="json"),
+        }
 
-    # ------------------------------------------------------------------ tools/call
+        async def forward() -> Any:
+            return await self.upstream.session.send_request(
+                types.CompleteRequest(params=params), types.CompleteResult
+            )
+
+        return await self._guarded(ctx, "completion/complete", params, args, forward)
+
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
-        started = time.perf_counter()
-        ts = self.clock()
-        tool = params.name
-        meta = dict(params.meta or {})
-        headers = getattr(ctx.request, "headers", None)
-        try:
-            who: Identity | None = self.identity.resolve(tool, params.arguments, meta, headers)
-        except DecodeError as err:
-            if self.guard is not None:  # enforcing: a caller that cannot be checked is refused
-                self.metrics.refused.labels("no_identity").inc()
-                self.metrics.calls.labels("denied").inc()
-                log.warning("call_refused", reason="no_identity", tool=tool, error=err.reason)
-                raise refusal.no_identity(tool, err.reason) from None
-            # monitoring only: the call goes on, its event cannot (no agent_id to key it by)
-            self.metrics.lost.labels("no_identity").inc()
-            log.error("event_not_emitted", reason="no_identity", tool=tool, error=err.reason)
-            who = None
-        bytes_in = len(_wire(params))
-
-        if self.guard is not None and who is not None:
-            checked = time.perf_counter()
-            verdict = await self.guard.check(who.ids)
-            self.metrics.denylist_latency.observe(time.perf_counter() - checked)
-            if verdict.error is not None and verdict.allowed:
-                self.metrics.fail_open.inc()
-                log.warning(
-                    "denylist_unavailable_fail_open", tool=tool, error=verdict.error, **who.ids
-                )
-            if not verdict.allowed:
-                reason = "denied" if verdict.entries else "denylist_unavailable"
-                self.metrics.refused.labels(reason).inc()
-                self._finish(who, tool, params, ts, "denied", bytes_in, 0, started)
-                log.info(
-                    "call_refused",
-                    reason=reason,
-                    tool=tool,
-                    denied=sorted(verdict.entries),
-                    error=verdict.error,
-                    **who.ids,
-                )
-                if verdict.entries:
-                    raise refusal.denied(tool, verdict.entries)
-                raise refusal.unavailable(tool, verdict.error or "unknown error")
-
+        meta = _meta(params)
         forwarded_meta = {k: v for k, v in meta.items() if k not in _PROGRESS_KEYS}
-        try:
-            result = await self.upstream.session.call_tool(
-                tool,
+
+        async def forward() -> Any:
+            return await self.upstream.session.call_tool(
+                params.name,
                 params.arguments,
                 input_responses=params.input_responses,
                 request_state=params.request_state,
@@ -205,42 +241,136 @@ class Gateway:
                 allow_input_required=True,
                 allow_claimed=True,
             )
+
+        return await self._guarded(
+            ctx, params.name, params, dict(params.arguments or {}), forward, tool_call=True
+        )
+
+    # ------------------------------------------------------------------ the one path
+    async def _resolve(
+        self, ctx: ServerRequestContext[Any], tool: str, args: Mapping[str, Any], meta: Any
+    ) -> Identity:
+        headers = getattr(ctx.request, "headers", None)
+        if self.identity.jwt is not None and self.identity.jwt.fetches_keys:
+            # JWKS: PyJWKClient fetches over blocking HTTP; keep the event loop free
+            return await asyncio.to_thread(self.identity.resolve, tool, args, meta, headers)
+        return self.identity.resolve(tool, args, meta, headers)
+
+    def _refuse_no_identity(self, what: str, err: DecodeError) -> None:
+        self.metrics.refused.labels("no_identity").inc()
+        log.warning("call_refused", reason="no_identity", tool=what, error=err.reason)
+        raise refusal.no_identity(what, err.reason, err.field) from None
+
+    async def _check(self, what: str, who: Identity, finish: Callable[[Outcome], None]) -> None:
+        """The deny-list check; raises the refusal (after ``finish("denied")``) when refused."""
+        if self.guard is None:
+            return
+        checked = time.perf_counter()
+        verdict = await self.guard.check(who.ids)
+        self.metrics.denylist_latency.observe(time.perf_counter() - checked)
+        if verdict.error is not None and verdict.allowed:
+            self.metrics.fail_open.inc()
+            log.warning("denylist_unavailable_fail_open", tool=what, error=verdict.error, **who.ids)
+        if verdict.allowed:
+            return
+        reason = "denied" if verdict.entries else "denylist_unavailable"
+        self.metrics.refused.labels(reason).inc()
+        finish("denied")
+        log.info(
+            "call_refused",
+            reason=reason,
+            tool=what,
+            denied=sorted(verdict.entries),
+            error=verdict.error,
+            **who.ids,
+        )
+        if verdict.entries:
+            raise refusal.denied(what, verdict.entries)
+        raise refusal.unavailable(what, verdict.error or "unknown error")
+
+    async def _guarded(
+        self,
+        ctx: ServerRequestContext[Any],
+        tool: str,
+        params: Any,
+        args: dict[str, Any],
+        forward: Callable[[], Awaitable[R]],
+        resources: list[str] | None = None,
+        *,
+        tool_call: bool = False,
+    ) -> R:
+        started = time.perf_counter()
+        ts = self.clock()
+        bytes_in = len(_wire(params))
+
+        def finish(outcome: Outcome, bytes_out: int = 0) -> None:
+            if tool_call:
+                self.metrics.calls.labels(outcome).inc()
+                self.metrics.latency.observe(time.perf_counter() - started)
+            else:
+                self.metrics.requests.labels(tool, outcome).inc()
+            self._emit(who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out)
+
+        who: Identity | None = None
+        try:
+            who = await self._resolve(ctx, tool, args, _meta(params))
+        except DecodeError as err:
+            # enforcing: a caller that cannot be checked is refused; a missing or bad bearer
+            # token is refused even without enforcement (authentication, not the deny-list)
+            if self.guard is not None or err.field == "claims":
+                if tool_call:
+                    self.metrics.calls.labels("denied").inc()
+                else:
+                    self.metrics.requests.labels(tool, "denied").inc()
+                self._refuse_no_identity(tool, err)
+            # monitoring only: the call goes on, its event cannot (no agent_id to key it by)
+            self.metrics.lost.labels("no_identity").inc()
+            log.error("event_not_emitted", reason="no_identity", tool=tool, error=err.reason)
+
+        if who is not None:
+            await self._check(tool, who, finish)
+
+        try:
+            result = await forward()
         except MCPError:  # the upstream's own JSON-RPC error: passed on as it is
-            self._finish(who, tool, params, ts, "error", bytes_in, 0, started)
+            finish("error")
             raise
         except Exception as err:
-            self._finish(who, tool, params, ts, "error", bytes_in, 0, started)
+            finish("error")
             log.error("upstream_failed", tool=tool, error=f"{type(err).__name__}: {err}")
             raise MCPError(
                 types.INTERNAL_ERROR, f"upstream server failed: {type(err).__name__}: {err}"
             ) from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
-        self._finish(who, tool, params, ts, outcome, bytes_in, len(_wire(result)), started)
-        return result  # type: ignore[return-value]
+        finish(outcome, len(_wire(result)))
+        return result
 
-    def _finish(
+    def _emit(
         self,
         who: Identity | None,
         tool: str,
-        params: types.CallToolRequestParams,
+        args: dict[str, Any],
+        resources: list[str],
         ts: datetime,
         outcome: Outcome,
         bytes_in: int,
         bytes_out: int,
-        started: float,
     ) -> None:
-        self.metrics.calls.labels(outcome).inc()
-        self.metrics.latency.observe(time.perf_counter() - started)
         if who is None:
             return  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
+        found = [*resources, *(r for r in who.resources if r not in resources)]
+        event_args: dict[str, Any] = {} if self.redact_args else args
+        if self.redactor is not None:
+            event_args = redact_args(self.redactor, event_args, self._secret_keys)
+            found = [self.redactor(r) for r in found]
         try:
             event = ToolCall(
                 event_id=self.new_id(),
                 ts=ts,
                 tool=tool,
-                args={} if self.redact_args else dict(params.arguments or {}),
-                resources=who.resources,
+                args=event_args,
+                resources=found,
                 outcome=outcome,
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,

@@ -1,10 +1,22 @@
 """The per-call deny-list check, with its failure rule.
 
-One ``MGET`` of the call's keys through the revoker's own helpers
-(:func:`~monitor.revoker.actuators.denylist.deny_keys`,
-:func:`~monitor.revoker.actuators.denylist.denied`), so the key format lives
-in one place. When Redis does not answer within the timeout, or answers with
-something unreadable, the fail mode decides:
+The keys are the revoker's (:func:`~monitor.revoker.actuators.denylist.deny_keys`,
+so the format lives in one place): the call's credential, agent, session and
+task, each canonical (:mod:`monitor.proxy.identity` canonicalises before this
+runs). All of them are checked on every call: a task-scoped revocation also
+denies the task's credentials, so a caller that sends another task id, or
+none, with the same credential is still refused.
+
+One pipeline of ``GET`` per key (not ``MGET``: ``MGET`` answers nil for a key
+of another Redis type, which would read as "not denied"). What counts as
+denied is anything present at a key: an entry of the revoker's format says by
+whom; a value that is not such an entry (unreadable JSON, not an object) or a
+key of another type (a hash, a list: ``WRONGTYPE``) is still denied, with the
+entry ``{"scope": "unknown", "reason": ...}`` — something wrote there, and
+treating it as absent would let a corrupted or foreign entry lift a revocation.
+
+When Redis does not answer within the timeout, or the connection fails, the
+fail mode decides:
 
 - ``closed`` (the default): the call is refused. An enforcing proxy that
   cannot see the deny-list cannot tell a revoked credential from a good one,
@@ -22,9 +34,9 @@ from typing import Any, Literal
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from monitor.revoker.actuators.denylist import DEFAULT_PREFIX, denied, deny_keys
+from monitor.revoker.actuators.denylist import DEFAULT_PREFIX, deny_keys
 
 FailMode = Literal["closed", "open"]
 
@@ -37,6 +49,21 @@ class Verdict:
     allowed: bool
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+
+
+def _unknown(why: str) -> dict[str, Any]:
+    return {"command_id": None, "scope": "unknown", "reason": why, "ts": None}
+
+
+def _entry(raw: Any) -> dict[str, Any]:
+    """A present value as an entry; anything else present is still a denial."""
+    try:
+        doc = orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        return _unknown("an unreadable deny-list entry")
+    if not isinstance(doc, dict):
+        return _unknown("a deny-list entry that is not a JSON object")
+    return doc
 
 
 class DenyListGuard:
@@ -62,13 +89,34 @@ class DenyListGuard:
             task_id=ids.get("task_id"),
         )
         try:
-            entries = await asyncio.wait_for(denied(self.client, keys), self.timeout)
-        except (RedisError, OSError, TimeoutError, orjson.JSONDecodeError) as err:
+            entries = await asyncio.wait_for(self._lookup(keys), self.timeout)
+        except (RedisError, OSError, TimeoutError) as err:
             what = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             if isinstance(err, TimeoutError):
                 what = f"no answer within {self.timeout} s"
             return Verdict(allowed=self.fail_mode == "open", error=what)
         return Verdict(allowed=not entries, entries=entries)
+
+    async def _lookup(self, keys: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """kind → entry for every key that holds anything; see the module doc."""
+        if not keys:
+            return {}
+        kinds = list(keys)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for kind in kinds:
+                pipe.get(keys[kind])
+            values = await pipe.execute(raise_on_error=False)
+        out: dict[str, dict[str, Any]] = {}
+        for kind, v in zip(kinds, values, strict=True):
+            if v is None:
+                continue
+            if isinstance(v, ResponseError) and "WRONGTYPE" in str(v):
+                out[kind] = _unknown("a deny-list key of another Redis type")
+                continue
+            if isinstance(v, BaseException):
+                raise v  # connection trouble: the fail mode decides
+            out[kind] = _entry(v)
+        return out
 
     async def aclose(self) -> None:
         await self.client.aclose()

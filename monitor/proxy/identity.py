@@ -13,13 +13,13 @@ dotted paths), read from one small document built per call::
     transport   {"session_id": ...}: Mcp-Session-Id on HTTP; on stdio one id
                 per proxy process (one stdio proxy serves one client)
 
-For example::
+For example (identity from verified claims only)::
 
     fields:
-      agent_id: [claims.act.sub, claims.sub, meta.com.example/agent_id]
-      sponsor: claims.sub            # RFC 8693: the human in sub, the agent in act.sub
+      agent_id: [claims.act.sub, claims.sub]   # RFC 8693: the actor is the agent
+      sponsor: claims.sub                      # the human in sub
       credential_id: claims.jti
-      task_id: [claims.task_id, meta.com.example/task_id]
+      task_id: claims.task_id
       resources: [arguments.path, arguments.uri]
     defaults: {server: fleet, tenant: corp, agent_kind: delegated}
 
@@ -28,12 +28,23 @@ Defaults: ``server`` is the upstream's ``serverInfo.name`` unless configured;
 ``meta.traceparent``. Constants given as flags (``--agent-id`` ...) are
 laid over the file's ``defaults``. A path wins over a default when it resolves.
 
-Trust: ``meta`` and unverified headers are what the *client* says. For a stdio
-proxy, which runs in the agent's own process tree, the trustworthy identity is
-its configuration (flags / defaults); over HTTP, map identity from verified
-token claims or from headers set by a component in front that authenticates.
-Claims are never read from an unverified token: a mapping that names
-``claims.*`` without a verification key is a configuration error.
+Trust. ``meta``, ``headers``, ``arguments`` and ``tool`` are what the *client*
+says; ``claims`` (verified) and ``transport`` are not. So:
+
+- claims are never read from an unverified token: a mapping that names
+  ``claims.*`` without ``--jwt-key`` / ``--jwt-jwks-url`` is a configuration error;
+- once bearer tokens are verified, a call without a good token is refused, and
+  the fields that say *who* calls (:data:`VERIFIED_ONLY`) may come from claims,
+  the transport or configuration only: a mapping that also lists a header or
+  ``_meta`` path for them is a configuration error (else a caller without a
+  token, or whose token lacks the claim, would name itself);
+- without verification, a mapping that takes identity from the caller's word
+  starts with a warning (``identity_from_unverified_source``): that is only
+  sound behind a component that authenticates and sets those headers;
+- every identity field is canonical (:func:`monitor.identity.canonical_id`):
+  a spelling it refuses is refused, naming the field; and when the mapping
+  names a ``credential_id``, a call that resolves none is refused (else a
+  caller could leave its credential out of the deny-list check).
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from typing import Any, get_args
 
 from monitor.errors import DecodeError
 from monitor.events import AgentKind
+from monitor.identity import IDENTITY_FIELDS, canonical_id
 from monitor.proxy.exceptions import IdentityConfigError
 from monitor.tap.exceptions import MappingConfigError
 from monitor.tap.mapping import FieldMapping, load_mapping
@@ -52,6 +64,12 @@ from monitor.tap.paths import DottedPath
 
 #: Roots a proxy mapping path may start with.
 ROOTS = ("meta", "headers", "claims", "arguments", "tool", "transport")
+#: Roots whose values the caller chooses (nothing checks them).
+UNVERIFIED_ROOTS = ("meta", "headers", "arguments", "tool")
+#: Fields that say who calls: from verified sources only once tokens are verified.
+VERIFIED_ONLY = ("agent_id", "agent_kind", "sponsor", "credential_id", "tenant", "session_id")
+#: Fields canonicalised (``monitor.identity.canonical_id``) before the deny-list and events.
+CANONICAL = (*IDENTITY_FIELDS, "tenant")
 #: Identity constants a flag may set.
 CONSTANTS = ("agent_id", "agent_kind", "sponsor", "task_id", "credential_id", "tenant", "server")
 _FALLBACKS = {"session_id": "transport.session_id", "trace_id": "meta.traceparent"}
@@ -60,40 +78,108 @@ _KINDS = get_args(AgentKind)
 
 @dataclass(frozen=True, slots=True)
 class JwtConfig:
-    """How bearer tokens are verified before their claims are used."""
+    """How bearer tokens are verified before their claims are used.
 
-    key: str
+    The key is a PEM public key or HMAC secret (``key``) or a JWKS URL
+    (``jwks_url``, keys fetched with PyJWT's ``PyJWKClient``: the set is cached
+    ``jwks_lifespan`` seconds, and a token naming an unknown ``kid`` refetches
+    it, at most once per ``jwks_cooldown`` seconds, so a rotated-in key is found
+    and a rotated-out one is dropped at the next fetch). Every token must carry
+    ``exp``; ``aud`` and ``iss`` are required and checked unless turned off
+    explicitly (``no_audience`` / ``no_issuer``): a token minted for another
+    service, or by another issuer sharing the key, is not a credential here.
+    """
+
+    key: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
     audience: str | None = None
     issuer: str | None = None
+    no_audience: bool = False
+    no_issuer: bool = False
+    jwks_url: str | None = None
+    jwks_lifespan: float = 300.0
+    jwks_cooldown: float = 30.0
+    jwks_timeout: float = 5.0
+    _jwks: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if (self.key is None) == (self.jwks_url is None):
+            raise IdentityConfigError(
+                "bearer-token verification needs exactly one of --jwt-key FILE and "
+                "--jwt-jwks-url URL"
+            )
+        if self.audience is None and not self.no_audience:
+            raise IdentityConfigError(
+                "--jwt-audience AUD is required: the audience this proxy's tokens are minted "
+                "for (or --jwt-no-audience to accept tokens minted for any service)"
+            )
+        if self.issuer is None and not self.no_issuer:
+            raise IdentityConfigError(
+                "--jwt-issuer ISS is required: the issuer whose tokens are accepted "
+                "(or --jwt-no-issuer to accept any issuer holding the key)"
+            )
+        if self.audience is not None and self.no_audience:
+            raise IdentityConfigError("--jwt-audience and --jwt-no-audience contradict each other")
+        if self.issuer is not None and self.no_issuer:
+            raise IdentityConfigError("--jwt-issuer and --jwt-no-issuer contradict each other")
+        if self.jwks_url is not None:
+            from jwt import PyJWKClient
+            from jwt.exceptions import PyJWKClientError
+
+            try:
+                client = PyJWKClient(
+                    self.jwks_url,
+                    cache_jwk_set=True,
+                    lifespan=self.jwks_lifespan,
+                    cooldown_duration=self.jwks_cooldown,
+                    timeout=self.jwks_timeout,
+                )
+            except PyJWKClientError as err:
+                raise IdentityConfigError(f"--jwt-jwks-url {self.jwks_url}: {err}") from None
+            object.__setattr__(self, "_jwks", client)
+
+    @property
+    def fetches_keys(self) -> bool:
+        """True when verifying may do network I/O (JWKS): run it off the event loop."""
+        return self._jwks is not None
 
     def claims(self, headers: Mapping[str, str] | None) -> dict[str, Any]:
-        """The verified claims of the request's bearer token; {} when there is no token.
+        """The verified claims of the request's bearer token.
 
-        Raises :class:`DecodeError` for a token that does not verify: a caller
-        presenting a bad token is refused, never treated as anonymous.
+        Raises :class:`DecodeError` for a missing token or one that does not
+        verify: a caller without a good token is refused, never anonymous.
         """
         import jwt
 
         auth = _header(headers, "authorization")
         if not auth:
-            return {}
+            raise DecodeError("no bearer token (Authorization: Bearer ...)", "claims")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise DecodeError("Authorization header is not a bearer token", "claims")
+        token = token.strip()
+        require = ["exp"]
+        if not self.no_audience:
+            require.append("aud")
+        if not self.no_issuer:
+            require.append("iss")
         try:
-            return dict(
-                jwt.decode(
-                    token.strip(),
-                    self.key,
-                    algorithms=list(self.algorithms),
-                    audience=self.audience,
-                    issuer=self.issuer,
-                    options={"verify_aud": self.audience is not None},
-                )
+            key: Any = self.key
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(self.algorithms),
+                audience=None if self.no_audience else self.audience,
+                issuer=None if self.no_issuer else self.issuer,
+                options={"require": require, "verify_aud": not self.no_audience},
             )
         except jwt.PyJWTError as err:
             raise DecodeError(f"bearer token rejected: {err}", "claims") from None
+        if not isinstance(claims, dict):
+            raise DecodeError("bearer token rejected: claims are not a JSON object", "claims")
+        return dict(claims)
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -137,9 +223,38 @@ class IdentityResolver:
         )
         if self._needs_claims and jwt is None:
             raise IdentityConfigError(
-                "the identity mapping reads claims.* but no --jwt-key is given: the proxy never "
-                "uses the claims of a token it has not verified"
+                "the identity mapping reads claims.* but no --jwt-key / --jwt-jwks-url is given: "
+                "the proxy never uses the claims of a token it has not verified"
             )
+        if jwt is not None:
+            for target in VERIFIED_ONLY:
+                for p in mapping.fields.get(target, ()):
+                    if p.text.split(".", 1)[0] in UNVERIFIED_ROOTS:
+                        raise IdentityConfigError(
+                            f"fields.{target}: path {p.text!r} is the caller's word; with "
+                            "bearer tokens verified, who calls comes from claims.* (or "
+                            "configuration) only: a caller without a token, or whose token "
+                            f"lacks the claim, would name its own {target}"
+                        )
+        #: credential_id is required per call when the mapping says where to find it
+        self._credential_required = bool(mapping.fields.get("credential_id"))
+
+    def unverified_sources(self) -> dict[str, list[str]]:
+        """Identity fields this mapping takes from the caller's word (field → paths).
+
+        ``run`` logs them at start (``identity_from_unverified_source``); sound
+        only behind a component that authenticates the caller and sets them.
+        """
+        out: dict[str, list[str]] = {}
+        for target in CANONICAL:
+            paths = [
+                p.text
+                for p in self.mapping.fields.get(target, ())
+                if p.text.split(".", 1)[0] in UNVERIFIED_ROOTS
+            ]
+            if paths:
+                out[target] = paths
+        return out
 
     @classmethod
     def build(
@@ -180,6 +295,13 @@ class IdentityResolver:
             if k not in CONSTANTS:
                 raise IdentityConfigError(f"unknown identity constant {k!r}")
             if v:
+                if k in CANONICAL:
+                    try:
+                        v = canonical_id(v, k)
+                    except DecodeError as err:
+                        raise IdentityConfigError(
+                            f"--{k.replace('_', '-')}: {err.reason}"
+                        ) from None
                 defaults[k] = v
         kind = defaults.get("agent_kind")
         if kind is not None and kind not in _KINDS:
@@ -205,7 +327,7 @@ class IdentityResolver:
             "headers": dict(headers or {}),
             "transport": {"session_id": session} if session else {},
         }
-        if self._needs_claims and self.jwt is not None:
+        if self.jwt is not None:  # verifying: no call without a good token
             doc["claims"] = self.jwt.claims(headers)
         return doc
 
@@ -227,4 +349,13 @@ class IdentityResolver:
         for k, v in ids.items():
             if len(v) > 512:
                 raise DecodeError(f"{k}: longer than 512 characters", k)
+            if k in CANONICAL:
+                ids[k] = canonical_id(v, k)  # one spelling per identity, or refused
+        if self._credential_required and "credential_id" not in ids:
+            tried = ", ".join(repr(p.text) for p in self.mapping.fields["credential_id"])
+            raise DecodeError(
+                f"no credential_id: {tried} not in the request (a call the deny-list cannot "
+                "check by its credential is refused)",
+                "credential_id",
+            )
         return Identity(ids, self.mapping.resources(doc))

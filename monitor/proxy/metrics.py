@@ -2,8 +2,11 @@
 
 ``mcpmon_proxy_calls_total{outcome}``          tools/call by outcome: ok / error (forwarded),
                                                denied (refused)
-``mcpmon_proxy_refused_total{reason}``         refusals: denied / denylist_unavailable /
-                                               no_identity
+``mcpmon_proxy_requests_total{method,outcome}`` resources/read, prompts/get,
+                                               completion/complete by outcome (guarded like
+                                               tools/call)
+``mcpmon_proxy_refused_total{reason}``         refusals of any method: denied /
+                                               denylist_unavailable / no_identity
 ``mcpmon_proxy_denylist_fail_open_total``      calls forwarded unchecked (fail mode open)
 ``mcpmon_proxy_events_emitted_total``          tool_call events the sink confirmed
 ``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried)
@@ -27,8 +30,18 @@ class ProxyMetrics:
         self.calls = Counter(
             "mcpmon_proxy_calls", "tools/call handled, by outcome", ["outcome"], registry=r
         )
+        self.requests = Counter(
+            "mcpmon_proxy_requests",
+            "Guarded requests other than tools/call (resources/read, prompts/get, "
+            "completion/complete), by method and outcome",
+            ["method", "outcome"],
+            registry=r,
+        )
         self.refused = Counter(
-            "mcpmon_proxy_refused", "tools/call refused, by reason", ["reason"], registry=r
+            "mcpmon_proxy_refused",
+            "Requests refused (any method), by reason",
+            ["reason"],
+            registry=r,
         )
         self.fail_open = Counter(
             "mcpmon_proxy_denylist_fail_open",

@@ -1,4 +1,6 @@
-"""How the proxy refuses a ``tools/call``: a JSON-RPC error, never a tool result.
+"""How the proxy refuses a request: a JSON-RPC error, never a tool result.
+
+The same for every guarded method (``tools/call``, ``resources/read``, ``prompts/get`` ...).
 
 Why an error and not ``CallToolResult(isError=true)``: ``isError`` tells the
 *model* that the tool ran and failed, so an agent loop reads it and tries
@@ -19,8 +21,11 @@ code    ``data.reason``     when
                             ``{command_id, scope, reason, ts}``)
 -32011  ``denylist_unavailable``  the deny-list could not be read in time and
                             the proxy fails closed (``data.error``)
--32012  ``no_identity``     the call's identity could not be resolved
-                            (``data.error`` names the paths tried)
+-32012  ``no_identity``     the call's identity could not be resolved, its
+                            bearer token is missing or bad, or an identity
+                            field is not canonical (``data.error`` says why,
+                            ``data.field`` names the field: ``agent_id`` ...,
+                            ``claims`` for the token)
 ======  ==================  ==================================================
 """
 
@@ -55,9 +60,12 @@ def unavailable(tool: str, error: str) -> MCPError:
     )
 
 
-def no_identity(tool: str, error: str) -> MCPError:
+def no_identity(tool: str, error: str, field: str | None = None) -> MCPError:
+    data: dict[str, Any] = {"reason": "no_identity", "error": error}
+    if field is not None:
+        data["field"] = field
     return MCPError(
         NO_IDENTITY,
-        f"call to {tool} refused: the caller's identity is unknown ({error})",
-        {"reason": "no_identity", "error": error},
+        f"call to {tool} refused: the caller's identity is unknown or refused ({error})",
+        data,
     )

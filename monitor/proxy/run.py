@@ -28,6 +28,7 @@ import structlog
 from mcp import Client, StdioServerParameters
 from mcp.server.lowlevel import Server
 
+from monitor.core.redact import RedactionRules, Redactor
 from monitor.metrics import serve_if
 from monitor.proxy.emit import EventSink, FileSink, KafkaSink
 from monitor.proxy.exceptions import ProxyError
@@ -53,6 +54,7 @@ class ProxyConfig:
     jwt: JwtConfig | None = None
     to_file: str | None = None
     redact_args: bool = False
+    redact_secrets: bool = True  # --no-redact: False
     stop_timeout: float = 10.0
 
 
@@ -83,6 +85,15 @@ def build_sink(cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics) -> E
     )
 
 
+def build_redactor(cfg: ProxyConfig, settings: Settings) -> Redactor | None:
+    """The monitor's secret rules, always on unless --no-redact; e-mails and extra
+    patterns as the alert settings ask (MCPMON_REDACT_EMAILS, MCPMON_REDACT_PATTERNS)."""
+    if not cfg.redact_secrets:
+        return None
+    rules = settings.redaction()
+    return Redactor(RedactionRules(secrets=True, emails=rules.emails, extra=rules.extra))
+
+
 def build_guard(settings: Settings) -> DenyListGuard | None:
     if not settings.proxy_enforce:
         return None
@@ -98,7 +109,19 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
     target = upstream_target(cfg)
     session_id = None if cfg.listen else uuid.uuid4().hex
     # validate the identity configuration before starting anything
-    IdentityResolver.build(cfg.mapping, cfg.constants, upstream_name=None, jwt=cfg.jwt)
+    checked = IdentityResolver.build(cfg.mapping, cfg.constants, upstream_name=None, jwt=cfg.jwt)
+    unverified = checked.unverified_sources()
+    if unverified:
+        log.warning(
+            "identity_from_unverified_source",
+            fields=unverified,
+            why="these paths are the caller's word: sound only when a component in front "
+            "authenticates the caller and sets them; prefer verified claims.* (--jwt-key / "
+            "--jwt-jwks-url)",
+        )
+    redactor = build_redactor(cfg, settings)
+    if redactor is None:
+        log.warning("redaction_off", why="--no-redact: events carry arguments as sent")
     metrics = ProxyMetrics()
     exposition = serve_if(
         metrics.registry if settings.proxy_metrics_port else None,
@@ -120,7 +143,13 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
                 session_id=session_id,
             )
             gateway = Gateway(
-                upstream, identity, sink, metrics, guard=guard, redact_args=cfg.redact_args
+                upstream,
+                identity,
+                sink,
+                metrics,
+                guard=guard,
+                redact_args=cfg.redact_args,
+                redactor=redactor,
             )
             server = gateway.server()
             log.info(

@@ -5,14 +5,20 @@ Run as ``python -m tests.proxy.fleet_server`` (stdio) or with ``--http PORT``
 (ok), ``read_file`` (echoes the path; a tool error for paths under /forbidden),
 ``delete_repo`` (ok: the charter, not the server, decides it is out of bounds),
 ``crash`` (raises: a tool error), ``count`` (how many times ``count`` ran in
-this server process: shows whether a refused call reached it). A resource ``fleet://hosts`` and a prompt
-``triage`` show pass-through of resources and prompts.
+this server process: shows whether a refused call reached it). A resource ``fleet://hosts``, a
+prompt ``triage`` and completion of its ``host`` argument show pass-through of resources, prompts
+and completions; ``fleet://reads`` says how many resource reads, prompt gets and completions
+reached this server (so a test sees that a refused one did not).
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Completion
 
 server = MCPServer("fleet")
 
@@ -54,14 +60,31 @@ def count() -> int:
     return _runs["count"]
 
 
+_reached = {"resources/read": 0, "prompts/get": 0, "completion/complete": 0}
+
+
 @server.resource("fleet://hosts")
 def hosts_resource() -> str:
+    _reached["resources/read"] += 1
     return "\n".join(HOSTS)
+
+
+@server.resource("fleet://reads")
+def reads_resource() -> str:
+    """How many guarded non-tool requests reached this server (this read not counted)."""
+    return json.dumps(_reached)
 
 
 @server.prompt()
 def triage(host: str) -> str:
+    _reached["prompts/get"] += 1
     return f"Triage {host}: check disk, memory, recent deploys."
+
+
+@server.completion()
+async def complete_host(ref: Any, argument: Any, context: Any) -> Completion:
+    _reached["completion/complete"] += 1
+    return Completion(values=[h for h in HOSTS if h.startswith(argument.value)])
 
 
 if __name__ == "__main__":

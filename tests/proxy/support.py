@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from mcp import Client, StdioServerParameters
 
+from monitor.core.redact import DEFAULT_REDACTION, Redactor
 from monitor.outputs import RevocationCommand
 from monitor.proxy.emit import FileSink
 from monitor.proxy.gateway import Gateway
@@ -39,9 +40,13 @@ class Proxied:
     client: Client
     metrics: ProxyMetrics
     events_path: Path
+    upstream: Client  # the proxy's own session with the fleet server: around the proxy
+
+    async def upstream_read(self, uri: str) -> Any:
+        return await self.upstream.read_resource(uri)
 
     def events(self) -> list[dict[str, Any]]:
-        if not self.events_path.exists():
+        if not self.events_path.exists() or not self.events_path.is_file():
             return []
         return [orjson.loads(ln) for ln in self.events_path.read_bytes().splitlines()]
 
@@ -60,9 +65,11 @@ async def proxied(
     timeout: float = 0.5,
     jwt: JwtConfig | None = None,
     session_id: str | None = "sess-1",
+    redact: bool = True,
+    events_path: Path | None = None,
 ) -> AsyncIterator[Proxied]:
     metrics = ProxyMetrics()
-    events = tmp / "events.jsonl"
+    events = events_path or tmp / "events.jsonl"
     sink = FileSink(events, metrics)
     await sink.start()
     guard = None
@@ -78,9 +85,10 @@ async def proxied(
                 jwt=jwt,
                 session_id=session_id,
             )
-            gateway = Gateway(upstream, identity, sink, metrics, guard=guard)
+            redactor = Redactor(DEFAULT_REDACTION) if redact else None
+            gateway = Gateway(upstream, identity, sink, metrics, guard=guard, redactor=redactor)
             async with Client(gateway.server()) as client:
-                yield Proxied(client, metrics, events)
+                yield Proxied(client, metrics, events, upstream)
     finally:
         await sink.close()
         if guard is not None:

@@ -52,14 +52,100 @@ def test_help_explains_refusals_fail_mode_and_configuration(capsys: pytest.Captu
         (["proxy", "--agent-id", "a"], "either as a command after -- (stdio) or as --upstream-url"),
         (["proxy", "--upstream-url", "fleet:8000", "--agent-id", "a"], "expected an http://"),
         (["proxy", "--listen", "8931", "--", "x"], "--listen '8931': expected HOST:PORT"),
-        (["proxy", "--jwt-key", "/nonexistent.pem", "--", "x"], "--jwt-key /nonexistent.pem"),
+        (
+            ["proxy", "--jwt-key", "/nonexistent.pem", "--listen", "127.0.0.1:1", "--", "x"],
+            "--jwt-key /nonexistent.pem",
+        ),
+        # issue 13 item 7: aud and iss are required unless turned off by name
+        (
+            ["proxy", "--jwt-key", "/dev/null", "--listen", "127.0.0.1:1", "--", "x"],
+            "--jwt-audience AUD is required",
+        ),
+        (
+            ["proxy", "--jwt-key", "/dev/null", "--listen", "127.0.0.1:1",
+             "--jwt-audience", "a", "--", "x"],
+            "--jwt-issuer ISS is required",
+        ),
+        (
+            ["proxy", "--jwt-jwks-url", "http://idp/jwks", "--jwt-no-audience",
+             "--jwt-no-issuer", "--", "x"],
+            "they need --listen",
+        ),
+        (["proxy", "--jwt-audience", "a", "--", "x"], "--jwt-audience without --jwt-key"),
+        # issue 13 item 14: no password on the command line
+        (
+            ["proxy", "--redis-url", "redis://:s3cret@127.0.0.1:1/0", "--agent-id", "a", "--", "x"],
+            "--redis-url holds a password",
+        ),
+        (
+            ["proxy", "--redis-url", "redis://u:s3cret@r:6379/0", "--agent-id", "a", "--", "x"],
+            "MCPMON_REVOKER_REDIS_URL or in a file given with --redis-url-file",
+        ),
+        (["proxy", "--redis-url-file", "/nonexistent", "--", "x"], "--redis-url-file /nonexistent"),
     ],
-)
+)  # fmt: skip
 def test_configuration_errors_exit_1_naming_the_flag(
     argv: list[str], message: str, capsys: pytest.CaptureFixture
 ) -> None:
     assert main(argv) == 1
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "s3cret" not in err  # the error names the flag, never repeats the password
+
+
+def test_help_shows_only_a_safe_identity_mapping(capsys: pytest.CaptureFixture) -> None:
+    """Issue 13 item 4: the example names who calls from verified claims only."""
+    with pytest.raises(SystemExit):
+        main(["proxy", "--help"])
+    text = capsys.readouterr().out
+    example = text[text.index("  fields:") : text.index("  defaults:")]
+    for line in example.splitlines()[1:]:
+        field, _, paths = line.strip().partition(":")
+        if field in ("agent_id", "sponsor", "credential_id", "task_id", "tenant"):
+            assert "headers." not in paths and "meta." not in paths, line
+            assert "claims." in paths, line
+    for want in ("--jwt-no-audience", "--jwt-jwks-url", "--redis-url-file", "--no-redact"):
+        assert want in text
+    assert "MCPMON_METRICS_ADDR (default 127.0.0.1" in text
+
+
+def test_metrics_listen_on_loopback_unless_told_otherwise() -> None:
+    """Issue 13 item 14: every service's /metrics binds MCPMON_METRICS_ADDR, loopback by default."""
+    from prometheus_client import CollectorRegistry
+
+    from monitor.metrics import serve
+    from monitor.settings import load_settings
+
+    assert load_settings(env={}).metrics_addr == "127.0.0.1"
+    server = serve(CollectorRegistry(), 0)
+    try:
+        assert server.server.server_address[0] == "127.0.0.1"
+    finally:
+        server.close()
+
+
+def test_a_mapping_from_headers_starts_with_a_warning(tmp_path: Path) -> None:
+    """Issue 13 item 4: identity from the caller's word is said out loud at start."""
+    (tmp_path / "identity.yaml").write_text(
+        "fields:\n  agent_id: headers.x-agent-id\n  credential_id: headers.x-credential-id\n"
+    )
+    port = free_port()
+    proxy = ProxyProcess(
+        ["--listen", f"127.0.0.1:{port}", "--mapping", str(tmp_path / "identity.yaml"),
+         "--no-enforce", "--to-file", str(tmp_path / "e.jsonl"), "--", *FLEET_CMD],
+        _env(),
+        tmp_path / "proxy.log",
+    )  # fmt: skip
+    try:
+        proxy.wait_listening(port)
+    finally:
+        assert proxy.stop() == 0, proxy.tail()
+    (warning,) = [r for r in proxy.logs() if r.get("event") == "identity_from_unverified_source"]
+    assert warning["level"] == "warning"
+    assert warning["fields"] == {
+        "agent_id": ["headers.x-agent-id"],
+        "credential_id": ["headers.x-credential-id"],
+    }
 
 
 def test_a_mapping_that_reads_unverified_claims_is_refused_at_start(
@@ -83,15 +169,17 @@ def test_an_upstream_that_cannot_start_is_named(
 
 def test_stdio_proxy_forwards_then_refuses_once_revoked(tmp_path: Path, redis_url: str) -> None:
     events = tmp_path / "calls.jsonl"
+    (tmp_path / "redis-url").write_text(redis_url + "\n")  # how a URL with a password is given
     params = StdioServerParameters(
         command=sys.executable,
         args=[
             "-m", "monitor.cli", "proxy",
             "--agent-id", "spiffe://corp/agents/patcher-7", "--agent-kind", "autonomous",
             "--credential-id", "tok-81f2", "--to-file", str(events),
+            "--redis-url-file", str(tmp_path / "redis-url"),
             "--", *FLEET_CMD,
         ],
-        env=_env(MCPMON_REVOKER_REDIS_URL=redis_url),
+        env=_env(MCPMON_REVOKER_REDIS_URL="redis://127.0.0.1:1/0"),  # the file wins
         cwd=str(ROOT),
     )  # fmt: skip
 
@@ -131,41 +219,62 @@ def test_http_proxy_takes_identity_from_verified_tokens_and_serves_metrics(
         [
             "--listen", f"127.0.0.1:{port}", "--mapping", str(tmp_path / "identity.yaml"),
             "--jwt-key", str(tmp_path / "hs.key"), "--jwt-algorithm", "HS256",
+            "--jwt-audience", "mcp-fleet", "--jwt-issuer", "https://idp.corp",
             "--to-file", str(events), "--", *FLEET_CMD,
         ],
         _env(
             MCPMON_REVOKER_REDIS_URL=redis_url,
-            MCPMON_PROXY_METRICS_PORT=str(metrics_port),
-            MCPMON_METRICS_ADDR="127.0.0.1",
+            MCPMON_PROXY_METRICS_PORT=str(metrics_port),  # on the default address: loopback
         ),
         tmp_path / "proxy.log",
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/mcp"
 
-    def client(key: str) -> Client:
-        token = jwt.encode(
-            {"sub": "alice@corp", "act": {"sub": "agent:code/3"}, "jti": "tok-9"}, key, "HS256"
-        )
+    def client(key: str, **claims: Any) -> Client:
+        good = {"aud": "mcp-fleet", "iss": "https://idp.corp", "exp": int(time.time()) + 600}
+        payload = {"sub": "alice@corp", "act": {"sub": "agent:code/3"}, "jti": "tok-9", **good}
+        payload.update(claims)
+        token = jwt.encode({k: v for k, v in payload.items() if v is not None}, key, "HS256")
         http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
         return Client(streamable_http_client(url, http_client=http))
 
-    async def go() -> tuple[Any, MCPError, str]:
+    async def refused(c: Client) -> list[MCPError]:
+        """Issue 13 item 3: a bad token gets no tool, resource, prompt or listing."""
+        out = []
+        for request in (
+            c.call_tool("read_file", {"path": "file:///repo/.env"}),
+            c.read_resource("fleet://hosts"),
+            c.get_prompt("triage", {"host": "web-1"}),
+            c.list_tools(),
+        ):
+            with pytest.raises(MCPError) as err:
+                await request
+            out.append(err.value)
+        return out
+
+    async def go() -> tuple[Any, list[MCPError], list[MCPError], str]:
         async with client(SECRET) as c:
             ok = await c.call_tool("read_file", {"path": "file:///repo/src/app.py"})
         async with client("someone-elses-key-of-32-bytes-or-more") as c:
-            with pytest.raises(MCPError) as refused:
-                await c.call_tool("read_file", {"path": "file:///repo/.env"})
+            forged = await refused(c)
+        async with client(SECRET, exp=None) as c:  # issue 13 item 7: no exp, no entry
+            no_exp = await refused(c)
         async with httpx.AsyncClient() as h:
             text = (await h.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
-        return ok, refused.value, text
+        return ok, forged, no_exp, text
 
     try:
         proxy.wait_listening(port)
-        ok, err, metrics = asyncio.run(asyncio.wait_for(go(), 60))
+        ok, forged, no_exp, metrics = asyncio.run(asyncio.wait_for(go(), 60))
     finally:
         assert proxy.stop() == 0, proxy.tail()
     assert not ok.is_error
-    assert err.code == refusal.NO_IDENTITY and "Signature verification failed" in err.message
+    for err in forged:
+        assert err.code == refusal.NO_IDENTITY and "Signature verification failed" in err.message
+    for err in no_exp:
+        assert err.code == refusal.NO_IDENTITY and 'missing the "exp" claim' in err.message
+    (serving,) = [r for r in proxy.logs() if r.get("event") == "metrics_serving"]
+    assert serving["addr"] == "127.0.0.1"
     (event,) = [orjson.loads(x) for x in events.read_bytes().splitlines()]
     assert (event["agent_id"], event["sponsor"], event["credential_id"]) == (
         "agent:code/3",
@@ -174,7 +283,11 @@ def test_http_proxy_takes_identity_from_verified_tokens_and_serves_metrics(
     )
     assert event["resources"] == ["file:///repo/src/app.py"] and event["agent_kind"] == "delegated"
     assert 'mcpmon_proxy_calls_total{outcome="ok"} 1.0' in metrics
-    assert 'mcpmon_proxy_refused_total{reason="no_identity"} 1.0' in metrics
+    logged = [r["tool"] for r in proxy.logs() if r.get("event") == "call_refused"]
+    assert {"read_file", "resources/read", "prompts/get", "tools/list"} == set(logged)
+    # each refusal counted once (the SDK client may list tools before a call, too)
+    refused_line = [x for x in metrics.splitlines() if x.startswith("mcpmon_proxy_refused_total")]
+    assert refused_line == [f'mcpmon_proxy_refused_total{{reason="no_identity"}} {len(logged)}.0']
     assert "mcpmon_proxy_events_emitted_total 1.0" in metrics
     assert any(r.get("event") == "proxy_stopped" for r in proxy.logs())
 
@@ -220,3 +333,55 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on {port} after {timeout} s")
+
+
+def test_http_proxy_verifies_tokens_with_keys_from_a_jwks_url(tmp_path: Path) -> None:
+    """Issue 13 item 7: --jwt-jwks-url, served by a real local JWKS endpoint."""
+    from tests.proxy.jwks import AUDIENCE, ISSUER, JwksServer, SigningKey
+
+    k1 = SigningKey("k1")
+    jwks = JwksServer(k1)
+    (tmp_path / "identity.yaml").write_text(
+        "fields:\n  agent_id: claims.act.sub\n  credential_id: claims.jti\n"
+    )
+    port = free_port()
+    events = tmp_path / "calls.jsonl"
+    proxy = ProxyProcess(
+        [
+            "--listen", f"127.0.0.1:{port}", "--mapping", str(tmp_path / "identity.yaml"),
+            "--jwt-jwks-url", jwks.url, "--jwt-audience", AUDIENCE, "--jwt-issuer", ISSUER,
+            "--no-enforce", "--to-file", str(events), "--", *FLEET_CMD,
+        ],
+        _env(),
+        tmp_path / "proxy.log",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    def client(token: str) -> Client:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        return Client(streamable_http_client(url, http_client=http))
+
+    async def go() -> tuple[Any, MCPError]:
+        async with client(k1.token(act={"sub": "agent:code/3"}, jti="tok-1")) as c:
+            ok = await c.read_resource("fleet://hosts")
+        unknown = SigningKey("k-unpublished").token(act={"sub": "agent:admin"}, jti="x")
+        async with client(unknown) as c:
+            with pytest.raises(MCPError) as refused:
+                await c.read_resource("fleet://hosts")
+        return ok, refused.value
+
+    try:
+        proxy.wait_listening(port)
+        ok, err = asyncio.run(asyncio.wait_for(go(), 60))
+    finally:
+        assert proxy.stop() == 0, proxy.tail()
+        jwks.close()
+    assert ok.contents[0].text == "web-1\nweb-2\ndb-1"
+    # even with --no-enforce a bad token is refused: verification is configured
+    assert err.code == refusal.NO_IDENTITY and "Unable to find a signing key" in err.message
+    (event,) = [orjson.loads(x) for x in events.read_bytes().splitlines()]
+    assert (event["tool"], event["agent_id"], event["credential_id"]) == (
+        "resources/read",
+        "agent:code/3",
+        "tok-1",
+    )

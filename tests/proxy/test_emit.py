@@ -4,6 +4,8 @@ event in full and counts it; a file sink appends one event a line."""
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,3 +89,43 @@ def test_an_unwritable_file_is_a_start_error_naming_it(tmp_path: Path) -> None:
     sink = FileSink(tmp_path / "missing-dir" / "calls.jsonl", ProxyMetrics())
     with pytest.raises(ProxyError, match=r"--to-file .*missing-dir/calls\.jsonl: No such file"):
         asyncio.run(sink.start())
+
+
+def test_the_events_file_is_private(tmp_path: Path) -> None:
+    new, old = tmp_path / "new.jsonl", tmp_path / "old.jsonl"
+    old.write_bytes(b"")
+    os.chmod(old, 0o644)  # written by an earlier proxy, or by hand
+
+    async def go() -> None:
+        for path in (new, old):
+            sink = FileSink(path, ProxyMetrics())
+            await sink.start()
+            sink.emit(_event(0))
+            await sink.close()
+
+    old_umask = os.umask(0o022)
+    try:
+        asyncio.run(go())
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(old).st_mode) == 0o600
+    assert orjson.loads(old.read_bytes())["event_id"] == "e0"
+
+
+def test_a_failed_write_is_logged_counted_and_not_repeated() -> None:
+    metrics = ProxyMetrics()
+
+    async def go() -> list[dict[str, object]]:
+        sink = FileSink("/dev/full", metrics)  # every write: ENOSPC
+        await sink.start()
+        with capture_logs() as logs:
+            sink.emit(_event(0))
+            sink.emit(_event(1))
+            await sink.close()  # nothing left buffered to fail again
+        return logs
+
+    logs = asyncio.run(go())
+    lost = [e["tool_call"]["event_id"] for e in logs if e["event"] == "event_not_emitted"]
+    assert lost == ["e0", "e1"]
+    assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="write_failed") == 2

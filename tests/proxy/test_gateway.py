@@ -9,14 +9,18 @@ a JSON-RPC error and never reaches the server; an unreadable deny-list refuses
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
+import mcp.types as types
+import orjson
 import pytest
 from mcp.shared.exceptions import MCPError
 from structlog.testing import capture_logs
 
 from monitor.proxy import refusal
+from monitor.revoker.actuators.denylist import connect
 from tests.proxy.support import AGENT, deny, proxied
 from tests.revoker.servers import closed_url
 from tests.revoker.support import command
@@ -56,6 +60,8 @@ def test_calls_pass_through_and_each_is_one_event(tmp_path: Path, redis_url: str
     assert [(e["tool"], e["outcome"]) for e in events] == [
         ("read_file", "ok"),
         ("read_file", "error"),
+        ("resources/read", "ok"),  # every request that reaches the upstream is an event
+        ("prompts/get", "ok"),
     ]
     first = events[0]
     assert first["type"] == "tool_call"
@@ -68,12 +74,14 @@ def test_calls_pass_through_and_each_is_one_event(tmp_path: Path, redis_url: str
     }
     assert first["args"] == {"path": "/srv/app.py"}
     assert first["bytes_in"] > 0 and first["bytes_out"] > 0
-    assert len({e["event_id"] for e in events}) == 2
+    assert len({e["event_id"] for e in events}) == 4
     assert p.sample("mcpmon_proxy_calls_total", outcome="ok") == 1
     assert p.sample("mcpmon_proxy_calls_total", outcome="error") == 1
-    assert p.sample("mcpmon_proxy_events_emitted_total") == 2
+    assert p.sample("mcpmon_proxy_requests_total", method="resources/read", outcome="ok") == 1
+    assert p.sample("mcpmon_proxy_events_emitted_total") == 4
     assert p.sample("mcpmon_proxy_call_seconds_count") == 2
-    assert p.sample("mcpmon_proxy_denylist_seconds_count") == 2
+    # two calls, one resource read, one prompt, and the listings (identity resolves: checked)
+    assert p.sample("mcpmon_proxy_denylist_seconds_count") >= 4
 
 
 @pytest.mark.parametrize(
@@ -159,7 +167,8 @@ def test_an_unreadable_denylist_forwards_and_counts_when_failing_open(tmp_path: 
     p, result = _run(go())
     assert result.structured_content == {"result": 1}
     assert [e["outcome"] for e in p.events()] == ["ok"]
-    assert p.sample("mcpmon_proxy_denylist_fail_open_total") == 1
+    # the call, and the tools/list the SDK client sends to validate its result
+    assert p.sample("mcpmon_proxy_denylist_fail_open_total") == 2
 
 
 def test_a_call_without_identity_is_refused_naming_what_is_missing(
@@ -219,3 +228,279 @@ def test_identity_and_resources_from_meta_and_arguments(tmp_path: Path) -> None:
 
 def _closed_redis() -> str:
     return closed_url().replace("http://", "redis://").rstrip("/") + "/0"
+
+
+# ---------------------------------------------------------------- issue 13, item 3
+REVOKED_AGENT = {"agent_id": "spiffe://corp/agents/A", "credential_id": "cred-A"}
+
+
+async def _reached(p: Any) -> dict[str, int]:
+    """How many guarded non-tool requests reached the fleet server (read around the proxy)."""
+    result = await p.upstream_read("fleet://reads")
+    return dict(orjson.loads(result.contents[0].text))
+
+
+def test_resources_prompts_and_completions_are_guarded_like_tools(
+    tmp_path: Path, redis_url: str
+) -> None:
+    revoke = command(command_id="cmd-A", scope="agent", credential_ids=[], **_agent("A"))
+
+    async def go() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with proxied(tmp_path, redis_url=redis_url, constants=REVOKED_AGENT) as p:
+            out["read"] = await p.client.read_resource("fleet://hosts")
+            out["prompt"] = await p.client.get_prompt("triage", {"host": "web-1"})
+            ref = types.PromptReference(name="triage")
+            out["done"] = await p.client.complete(ref, {"name": "host", "value": "web"})
+            await deny(redis_url, revoke)
+            refused = []
+            for request in (
+                p.client.read_resource("fleet://hosts"),
+                p.client.get_prompt("triage", {"host": "web-1"}),
+                p.client.complete(ref, {"name": "host", "value": "db"}),
+                p.client.list_resources(),
+            ):
+                with pytest.raises(MCPError) as err:
+                    await request
+                refused.append(err.value)
+            out["refused"], out["p"] = refused, p
+            out["reached"] = await _reached(p)
+        return out
+
+    r = _run(go())
+    assert r["read"].contents[0].text == "web-1\nweb-2\ndb-1"
+    assert "Triage web-1" in r["prompt"].messages[0].content.text
+    assert r["done"].completion.values == ["web-1", "web-2"]
+    assert [e.code for e in r["refused"]] == [refusal.DENIED] * 4
+    assert all(list(e.data["denied"]) == ["agent"] for e in r["refused"])
+    # the refused ones never reached the server: each method ran once, before the revocation
+    assert r["reached"] == {"resources/read": 1, "prompts/get": 1, "completion/complete": 1}
+    events = r["p"].events()
+    assert [(e["tool"], e["outcome"]) for e in events] == [
+        ("resources/read", "ok"),
+        ("prompts/get", "ok"),
+        ("completion/complete", "ok"),
+        ("resources/read", "denied"),
+        ("prompts/get", "denied"),
+        ("completion/complete", "denied"),
+    ]
+    assert events[0]["resources"] == ["fleet://hosts"] and events[0]["args"] == {
+        "uri": "fleet://hosts"
+    }
+    assert events[1]["args"] == {"name": "triage", "arguments": {"host": "web-1"}}
+    assert {e["agent_id"] for e in events} == {"spiffe://corp/agents/A"}
+    assert r["p"].sample("mcpmon_proxy_refused_total", reason="denied") == 4
+    assert r["p"].sample("mcpmon_proxy_requests_total", method="prompts/get", outcome="denied") == 1
+
+
+def test_a_caller_without_identity_gets_no_resource_or_prompt(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async def go() -> tuple[Any, list[MCPError], dict[str, int]]:
+        async with proxied(tmp_path, redis_url=redis_url, constants={}) as p:
+            refused = []
+            for request in (
+                p.client.read_resource("fleet://hosts"),
+                p.client.get_prompt("triage", {"host": "web-1"}),
+            ):
+                with pytest.raises(MCPError) as err:
+                    await request
+                refused.append(err.value)
+            return p, refused, await _reached(p)
+
+    p, refused, reached = _run(go())
+    assert [e.code for e in refused] == [refusal.NO_IDENTITY] * 2
+    assert all("no agent_id" in e.data["error"] for e in refused)
+    assert reached == {"resources/read": 0, "prompts/get": 0, "completion/complete": 0}
+    assert p.sample("mcpmon_proxy_refused_total", reason="no_identity") == 2
+
+
+# ---------------------------------------------------------------- item 5: re-spelt identities
+def _agent(name: str) -> dict[str, str]:
+    return {"agent_id": f"spiffe://corp/agents/{name}"}
+
+
+SPELLINGS = [
+    "SPIFFE://corp/agents/A",
+    "spiffe://CORP/agents/A",
+    "spiffe://corp//agents/A",
+    "spiffe://corp/agents/A/",
+    "spiffe://corp/agents/%41",
+    " spiffe://corp/agents/A",
+    "spiffe://corp/agents/A\u200b",
+    "spiffe://corp/agents/\uff21",
+    "spiffe://corp/agents/A\x00",
+    "spiffe://corp/./agents/A",
+]
+
+
+def test_an_agent_revocation_holds_against_every_re_spelling(
+    tmp_path: Path, redis_url: str
+) -> None:
+    mapping = tmp_path / "identity.yaml"
+    mapping.write_text(
+        "fields:\n  agent_id: meta.agent\n  credential_id: meta.cred\n  task_id: meta.task\n"
+    )
+    revoke = command(command_id="cmd-A", scope="agent", credential_ids=[], **_agent("A"))
+
+    async def go() -> tuple[Any, list[tuple[str, MCPError]], Any]:
+        async with proxied(tmp_path, redis_url=redis_url, constants={}, mapping=mapping) as p:
+            await deny(redis_url, revoke)
+            out = []
+            for i, spelling in enumerate(SPELLINGS):
+                meta = {"agent": spelling, "cred": f"fresh-cred-{i}", "task": "t"}
+                with pytest.raises(MCPError) as err:
+                    await p.client.call_tool("count", {}, meta=meta)
+                out.append((spelling, err.value))
+            ok = await p.client.call_tool(
+                "count", {}, meta={"agent": "spiffe://corp/agents/B", "cred": "c-b", "task": "t"}
+            )
+            return p, out, ok
+
+    p, refused, ok = _run(go())
+    assert ok.structured_content == {"result": 1}  # nothing refused reached the server
+    for spelling, err in refused:
+        if err.code == refusal.DENIED:  # the same identity, spelt otherwise: folded, denied
+            assert spelling.lower().startswith("spiffe://corp/agents/a"), spelling
+            assert list(err.data["denied"]) == ["agent"]
+        else:  # a spelling that is bad input: refused, naming the field
+            assert err.code == refusal.NO_IDENTITY, (spelling, err)
+            assert err.data["field"] == "agent_id" and "agent_id: " in err.data["error"]
+    events = p.events()
+    # only canonical ids leave the proxy
+    assert {e["agent_id"] for e in events} == {"spiffe://corp/agents/A", "spiffe://corp/agents/B"}
+
+
+def test_a_task_revocation_holds_whatever_task_id_the_caller_sends(
+    tmp_path: Path, redis_url: str
+) -> None:
+    mapping = tmp_path / "identity.yaml"
+    mapping.write_text(
+        "fields:\n  agent_id: meta.agent\n  credential_id: meta.cred\n  task_id: meta.task\n"
+    )
+    # a task-scoped command names the task's credentials: the revoker denies both
+    revoke = command(scope="task", task_id="task-1", credential_ids=["cred-1"], **_agent("A"))
+    agent = "spiffe://corp/agents/A"
+
+    async def go() -> tuple[list[Any], Any]:
+        async with proxied(tmp_path, redis_url=redis_url, constants={}, mapping=mapping) as p:
+            await deny(redis_url, revoke)
+            out = []
+            for meta in (
+                {"agent": agent, "cred": "cred-1", "task": "task-1"},
+                {"agent": agent, "cred": "cred-1", "task": "task-2"},  # another task id
+                {"agent": agent, "cred": "cred-1"},  # no task id
+                {"agent": agent, "task": "task-2"},  # no credential: cannot be checked
+            ):
+                with pytest.raises(MCPError) as err:
+                    await p.client.call_tool("count", {}, meta=meta)
+                out.append(err.value)
+            return out, await p.client.call_tool(
+                "count", {}, meta={"agent": agent, "cred": "cred-9", "task": "task-9"}
+            )
+
+    refused, ok = _run(go())
+    assert [sorted(e.data.get("denied", {})) for e in refused[:3]] == [
+        ["credential", "task"],
+        ["credential"],
+        ["credential"],
+    ]
+    assert refused[3].code == refusal.NO_IDENTITY and refused[3].data["field"] == "credential_id"
+    assert ok.structured_content == {"result": 1}  # another credential and task: allowed
+
+
+# ---------------------------------------------------------------- item 7: deny entries of any type
+@pytest.mark.parametrize(
+    "write",
+    [
+        ("HSET", "mcpmon:deny:agent:agent-1", "command_id", "cmd-x"),
+        ("RPUSH", "mcpmon:deny:credential:cred-1", "x"),
+        ("SADD", "mcpmon:deny:task:task-1", "x"),
+        ("SET", "mcpmon:deny:agent:agent-1", "not json"),
+        ("SET", "mcpmon:deny:session:sess-1", "[1, 2]"),
+    ],
+)
+@pytest.mark.parametrize("fail_mode", ["closed", "open"])
+def test_anything_at_a_deny_key_denies(
+    tmp_path: Path, redis_url: str, write: tuple[str, ...], fail_mode: Any
+) -> None:
+    async def go() -> tuple[Any, MCPError]:
+        async with proxied(tmp_path, redis_url=redis_url, fail_mode=fail_mode) as p:
+            client = connect(redis_url, 2.0)
+            try:
+                await client.execute_command(*write)
+            finally:
+                await client.aclose()
+            with pytest.raises(MCPError) as err:
+                await p.client.call_tool("count", {})
+            return p, err.value
+
+    p, err = _run(go())
+    assert err.code == refusal.DENIED
+    (entry,) = err.data["denied"].values()
+    assert entry["scope"] == "unknown" and "deny-list" in entry["reason"]
+    assert p.sample("mcpmon_proxy_denylist_fail_open_total") == 0
+
+
+# ---------------------------------------------------------------- item 11: redaction
+AWS = "AKIAIOSFODNN7EXAMPLE"
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl"
+SECRETS = [AWS, "MIIEowIBAAKCAQEA7", JWT, "hunter2-but-longer"]
+
+
+def _secret_args() -> dict[str, Any]:
+    return {
+        "path": "/srv/app.py",
+        "cmd": f"aws s3 ls --key {AWS}",
+        "file": {"body": PEM, "lines": [f"Authorization: Bearer {JWT}"]},
+        "password": "hunter2-but-longer",
+    }
+
+
+def test_arguments_are_redacted_before_the_event_leaves(tmp_path: Path) -> None:
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None) as p:
+            await p.client.call_tool("read_file", _secret_args())
+            with pytest.raises(MCPError):  # no such resource: an upstream error, still an event
+                await p.client.read_resource(f"fleet://hosts?token={JWT}")
+            return p
+
+    p = _run(go())
+    raw = p.events_path.read_text()
+    for secret in SECRETS:
+        assert secret not in raw
+    first = p.events()[0]
+    assert first["args"]["path"] == "/srv/app.py"  # what is not a secret stays
+    assert first["args"]["password"] == "[REDACTED:key-value]"
+    assert "[REDACTED:aws-key]" in first["args"]["cmd"]
+    assert "[REDACTED:private-key]" in first["args"]["file"]["body"]
+    (resource,) = p.events()[1]["resources"]
+    assert resource.startswith("fleet://hosts?token=[REDACTED:")
+    assert os.stat(p.events_path).st_mode & 0o777 == 0o600
+
+
+def test_an_event_that_cannot_be_written_is_logged_redacted(tmp_path: Path) -> None:
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, events_path=Path("/dev/full")) as p:
+            with capture_logs() as logs:
+                await p.client.call_tool("read_file", _secret_args())
+            return p, logs
+
+    p, logs = _run(go())
+    (lost,) = [e for e in logs if e["event"] == "event_not_emitted"]
+    assert lost["reason"] == "write_failed" and lost["tool_call"]["tool"] == "read_file"
+    text = orjson.dumps(lost).decode()
+    for secret in SECRETS:
+        assert secret not in text
+    assert p.sample("mcpmon_proxy_events_lost_total", reason="write_failed") == 1
+
+
+def test_redaction_can_be_turned_off(tmp_path: Path) -> None:
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, redact=False) as p:
+            await p.client.call_tool("read_file", {"path": "/x", "password": "hunter2"})
+            return p
+
+    (event,) = _run(go()).events()
+    assert event["args"] == {"path": "/x", "password": "hunter2"}

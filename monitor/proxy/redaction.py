@@ -1,0 +1,67 @@
+"""Redacting a call's arguments before its event leaves the proxy.
+
+An agent's arguments carry what it was given: file contents with a PEM key,
+an ``Authorization`` value, an AWS key in a shell command. Events go to Kafka,
+to ``--to-file`` and, when they cannot be delivered, to the log; all of them
+are read by more people than the agent's secrets are meant for. So every
+string in the arguments, at any depth, and every key, goes through the
+monitor's one :class:`~monitor.core.redact.Redactor` (its rules are the
+monitor's, not the proxy's); and a value of any type under a key the rules
+call secret (``password``, ``api_key`` ...) is replaced as a whole, because a
+bare value (``"hunter2"``) does not look like a secret on its own.
+
+>>> from monitor.core.redact import RedactionRules, Redactor
+>>> redact_args(Redactor(RedactionRules()), {"password": "hunter2", "n": 3})
+{'password': '[REDACTED:key-value]', 'n': 3}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.core.redact import Redactor
+
+_PROBE = "probe-value-0123456789"
+_MAX_DEPTH = 64
+
+
+def _secret_key(redactor: Redactor, key: str, cache: dict[str, bool]) -> bool:
+    """Does the redactor take the value of ``"key": "…"`` out? Asked of its public API."""
+    hit = cache.get(key)
+    if hit is None:
+        text = f'"{key}": "{_PROBE}"'
+        hit = _PROBE not in redactor(text)
+        if len(cache) < 4096:
+            cache[key] = hit
+    return hit
+
+
+def _walk(redactor: Redactor, v: Any, cache: dict[str, bool], depth: int) -> Any:
+    if isinstance(v, str):
+        return redactor(v)
+    if depth >= _MAX_DEPTH:
+        return "[REDACTED:too-deep]"
+    if isinstance(v, dict):
+        out: dict[str, Any] = {}
+        for k, x in v.items():
+            key = redactor(str(k))
+            while key in out:  # two keys redacted to the same text: keep both
+                key += "'"
+            if _secret_key(redactor, str(k), cache):
+                out[key] = "[REDACTED:key-value]"
+            else:
+                out[key] = _walk(redactor, x, cache, depth + 1)
+        return out
+    if isinstance(v, list | tuple):
+        return [_walk(redactor, x, cache, depth + 1) for x in v]
+    return v
+
+
+def redact_args(
+    redactor: Redactor, args: dict[str, Any], cache: dict[str, bool] | None = None
+) -> dict[str, Any]:
+    """``args`` with every secret the redactor knows replaced; the input is not changed."""
+    if not redactor:
+        return args
+    out = _walk(redactor, args, {} if cache is None else cache, 0)
+    return out if isinstance(out, dict) else {}
