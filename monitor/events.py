@@ -121,7 +121,6 @@ def _rfc3339(value: object) -> object:
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
 
 
-
 class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
