@@ -42,6 +42,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError, from_json
 
+from monitor.charter import canonical_agent_pattern
 from monitor.errors import DecodeError
 from monitor.identity import canonical_id
 
@@ -68,12 +69,21 @@ def _canonical(field: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _agent_pattern(value: str) -> str:
+    try:
+        return canonical_agent_pattern(value)
+    except ValueError as err:
+        raise PydanticCustomError("identifier", "{why}", {"why": str(err)}) from None
+
+
 #: The identifiers (agent, sponsor, task, session, credential): canonical or refused.
 AgentId = Annotated[Id, _canonical("agent_id")]
 SponsorId = Annotated[Id, _canonical("sponsor")]
 TaskId = Annotated[Id, _canonical("task_id")]
 SessionId = Annotated[Id, _canonical("session_id")]
 CredentialId = Annotated[Id, _canonical("credential_id")]
+#: A charter update's key: the charter's ``agent`` pattern (a glob) or an agent id, folded alike.
+AgentPattern = Annotated[Id, AfterValidator(_agent_pattern)]
 
 #: Largest message accepted; bigger ones go to the dead-letter output unparsed.
 MAX_MESSAGE_BYTES = 1 << 20
@@ -202,6 +212,7 @@ class CharterUpdated(_Event):
     """Replaces (or adds) the charter whose ``agent`` pattern matches the document's."""
 
     type: Literal["charter_updated"] = "charter_updated"
+    agent_id: AgentPattern  # the partition key: often the charter's agent pattern, a glob
     charter: dict[str, Any]
     signature: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None,

@@ -266,3 +266,12 @@ def test_messages_without_repeated_keys_pass_the_check(args: dict[str, object]) 
     ev = decode_event(json.dumps({**GOOD, "args": args}))  # orjson cannot write the big int
     assert isinstance(ev, ToolCall)
     assert ev.args == args
+
+
+def test_a_charter_update_keyed_by_its_glob_pattern_decodes_folded() -> None:
+    """``mcpmon sign-charter`` keys an update by the charter's pattern, which may be a glob."""
+    ev = decode_event(orjson.dumps(_doc("charter_updated", agent_id="SPIFFE://Corp/agents/p-*")))
+    assert ev.agent_id == "spiffe://corp/agents/p-*"
+    with pytest.raises(DecodeError) as err:
+        decode_event(orjson.dumps(_doc("charter_updated", agent_id="spiffe://corp/agents/p-*/")))
+    assert err.value.field == "agent_id"
