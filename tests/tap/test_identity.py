@@ -98,3 +98,14 @@ def test_ours_refuses_a_bad_identity_and_keys_a_folded_one_canonically(
 def test_ours_refuses_an_integer_ts_and_a_repeated_key(raw: bytes, why: str) -> None:
     [d] = dead(feed(preset("ours"), lines_of([raw])))
     assert why in d.reason
+
+
+def test_a_gateway_iso_time_in_another_spelling_leaves_as_rfc3339() -> None:
+    """The wire contract is strict RFC 3339; the tap reads the ISO 8601 spellings gateways log
+    (epoch digits are read as epochs by the presets, by design: OTLP writes them as text)."""
+    line = {**GATEWAY_LINE, "jwt.sub": "spiffe://corp/agents/A", "time": "2026-08-20T09:14:05+0000"}
+    [e] = events(feed(preset("agentgateway"), lines_of([orjson.dumps(line)])))
+    assert e["ts"] == "2026-08-20T09:14:05Z"
+    for bad in ("2026-08-20T09:14:05", "yesterday"):  # no offset, not a time
+        out = feed(preset("agentgateway"), lines_of([orjson.dumps({**line, "time": bad})]))
+        assert events(out) == [] and dead(out)[0].field == "ts"
