@@ -28,7 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.errors import CharterError, CharterProblem
+from monitor.errors import CharterError, CharterProblem, DecodeError
+from monitor.identity import canonical_id
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 ClassName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -40,6 +41,35 @@ def _minutes(m: re.Match[str]) -> tuple[int, int]:
     g = [x for x in m.groups() if x is not None]
     h1, m1, h2, m2 = (int(x) for x in g)
     return h1 * 60 + m1, h2 * 60 + m2
+
+
+_SPIFFE_PATTERN = re.compile(r"(?i)spiffe://([^/]*)(.*)", re.DOTALL)
+
+
+def canonical_agent_pattern(pattern: str) -> str:
+    """An ``agent`` pattern in the spelling canonical agent ids have; ValueError if none can match.
+
+    Events carry canonical ids (:mod:`monitor.identity`: SPIFFE scheme and trust
+    domain lowercase), so a pattern is folded the same way: ``SPIFFE://Corp/
+    agents/patcher-*`` governs ``spiffe://corp/agents/patcher-1``. The path
+    keeps its case. A pattern no canonical id can match (a trailing ``/``, an
+    empty segment, a control or invisible character) is refused at load, not
+    left to govern nobody; its wildcards are checked as if they were letters.
+
+    >>> canonical_agent_pattern("SPIFFE://Corp/agents/patcher-*")
+    'spiffe://corp/agents/patcher-*'
+    """
+    m = _SPIFFE_PATTERN.fullmatch(pattern)
+    probe = pattern.replace("*", "x").replace("?", "x")
+    try:
+        canonical_id(probe, "agent")
+    except DecodeError as err:
+        raise ValueError(
+            f"no canonical agent id can match {pattern!r}: {err.reason.removeprefix('agent: ')}"
+        ) from None
+    if m is None:
+        return pattern
+    return f"spiffe://{m.group(1).lower()}{m.group(2)}"
 
 
 class _Strict(BaseModel):
@@ -151,6 +181,11 @@ class Charter(_Strict):
     forbidden_chains: list[ForbiddenChain] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     baseline: Baseline = Field(default_factory=Baseline)
+
+    @field_validator("agent")
+    @classmethod
+    def _canonical_agent(cls, v: str) -> str:
+        return canonical_agent_pattern(v)
 
     @model_validator(mode="after")
     def _unique_chain_names(self) -> Charter:

@@ -7,10 +7,24 @@ in, and it raises :class:`~monitor.errors.DecodeError` naming the bad field.
 
 Unknown extra fields are ignored (forward compatibility with newer gateways);
 unknown ``type`` values and invalid fields are rejected.
+
+Trust at the boundary (README "Trust at the boundaries"): every identifier
+(``agent_id``, ``sponsor``, ``task_id``, ``session_id``, ``credential_id``) is
+put in its one canonical spelling by :func:`monitor.identity.canonical_id`
+(``SPIFFE://CORP/agents/a`` is ``spiffe://corp/agents/a``; ``corp//agents``,
+a trailing ``/``, ``%41``, control and invisible characters are refused), so
+a re-spelled id can never be a new identity that no charter covers. Times are
+RFC 3339 text with an offset, nothing else: JSON numbers and digit strings,
+which pydantic's lax mode would read as epoch seconds, are refused. A JSON
+object with a key twice is refused too: parsers disagree on which value wins
+(here the last), so the gateway and the monitor could see different events.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -19,19 +33,57 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError, from_json
 
+from monitor.charter import canonical_agent_pattern
 from monitor.errors import DecodeError
+from monitor.identity import canonical_id
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 Text = Annotated[str, StringConstraints(max_length=4096)]
 AgentKind = Literal["delegated", "autonomous"]
 Outcome = Literal["ok", "error", "denied", "unknown"]
+
+#: Identifiers repeat (an agent's every event, a task's calls): their canonical
+#: form is remembered. Refusals are not (lru_cache keeps no exceptions).
+_canonical_id = functools.lru_cache(maxsize=8192)(canonical_id)
+
+
+def _canonical(field: str) -> AfterValidator:
+    """An identifier's one spelling (monitor/identity.py); a bad one is an error on ``field``."""
+
+    def check(value: str) -> str:
+        try:
+            return _canonical_id(value, field)
+        except DecodeError as err:
+            why = err.reason.removeprefix(f"{field}: ")
+            raise PydanticCustomError("identifier", "{why}", {"why": why}) from None
+
+    return AfterValidator(check)
+
+
+def _agent_pattern(value: str) -> str:
+    try:
+        return canonical_agent_pattern(value)
+    except ValueError as err:
+        raise PydanticCustomError("identifier", "{why}", {"why": str(err)}) from None
+
+
+#: The identifiers (agent, sponsor, task, session, credential): canonical or refused.
+AgentId = Annotated[Id, _canonical("agent_id")]
+SponsorId = Annotated[Id, _canonical("sponsor")]
+TaskId = Annotated[Id, _canonical("task_id")]
+SessionId = Annotated[Id, _canonical("session_id")]
+CredentialId = Annotated[Id, _canonical("credential_id")]
+#: A charter update's key: the charter's ``agent`` pattern (a glob) or an agent id, folded alike.
+AgentPattern = Annotated[Id, AfterValidator(_agent_pattern)]
 
 #: Largest message accepted; bigger ones go to the dead-letter output unparsed.
 MAX_MESSAGE_BYTES = 1 << 20
@@ -52,7 +104,31 @@ def _in_range(ts: datetime) -> datetime:
     return ts
 
 
-Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+#: RFC 3339 ``date-time`` (§5.6): full date, ``T`` (or ``t``, space), full time, an offset.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: object) -> object:
+    """Only RFC 3339 text with an offset (or a datetime built in code, e.g. by the tap).
+
+    pydantic's lax mode would read ``1796302800`` or ``"1796302800"`` as epoch
+    seconds and ``2026-01-01T10:00Z`` as a time; the contract says RFC 3339.
+    """
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) <= 64 and _RFC3339.fullmatch(value):
+        return value
+    shown = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+    raise PydanticCustomError(
+        "rfc3339",
+        "expected RFC 3339 text with a UTC offset such as 2026-01-01T10:00:00Z, got {got}",
+        {"got": shown[:80]},
+    )
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
 
 
 class _Event(BaseModel):
@@ -60,7 +136,7 @@ class _Event(BaseModel):
 
     event_id: Id
     ts: Time = Field(description="Event time, RFC 3339 with a UTC offset (1970 to 2200).")
-    agent_id: Id
+    agent_id: AgentId
 
 
 class ToolCall(_Event):
@@ -70,10 +146,10 @@ class ToolCall(_Event):
     agent_kind: AgentKind | None = Field(
         default=None, description="Absent: taken from the agent's charter."
     )
-    sponsor: Id | None = None
-    task_id: Id | None = None
-    session_id: Id | None = None
-    credential_id: Id | None = None
+    sponsor: SponsorId | None = None
+    task_id: TaskId | None = None
+    session_id: SessionId | None = None
+    credential_id: CredentialId | None = None
     tenant: Id | None = None
     data_domain: Id | None = Field(
         default=None, description="Extension: the data domain the call touches, if known."
@@ -94,48 +170,49 @@ class ToolCall(_Event):
 
 class TaskStarted(_Event):
     type: Literal["task_started"] = "task_started"
-    task_id: Id
-    sponsor: Id | None = None
+    task_id: TaskId
+    sponsor: SponsorId | None = None
     agent_kind: AgentKind | None = None
 
 
 class TaskEnded(_Event):
     type: Literal["task_ended"] = "task_ended"
-    task_id: Id
-    sponsor: Id | None = None
+    task_id: TaskId
+    sponsor: SponsorId | None = None
     agent_kind: AgentKind | None = None
 
 
 class CredentialIssued(_Event):
     type: Literal["credential_issued"] = "credential_issued"
-    credential_id: Id
-    task_id: Id | None = None
+    credential_id: CredentialId
+    task_id: TaskId | None = None
     scopes: list[Id] = Field(default_factory=list, max_length=1024)
     expires_at: Time
 
 
 class CredentialRevoked(_Event):
     type: Literal["credential_revoked"] = "credential_revoked"
-    credential_id: Id
+    credential_id: CredentialId
     reason: Text = ""
 
 
 class SponsorActive(_Event):
     type: Literal["sponsor_active"] = "sponsor_active"
-    sponsor: Id
-    task_id: Id | None = None
+    sponsor: SponsorId
+    task_id: TaskId | None = None
 
 
 class SponsorEnded(_Event):
     type: Literal["sponsor_ended"] = "sponsor_ended"
-    sponsor: Id
-    task_id: Id | None = None
+    sponsor: SponsorId
+    task_id: TaskId | None = None
 
 
 class CharterUpdated(_Event):
     """Replaces (or adds) the charter whose ``agent`` pattern matches the document's."""
 
     type: Literal["charter_updated"] = "charter_updated"
+    agent_id: AgentPattern  # the partition key: often the charter's agent pattern, a glob
     charter: dict[str, Any]
     signature: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None,
@@ -212,6 +289,57 @@ def _describe(err: ValidationError) -> tuple[str, str | None]:
     return (f"{field}: {msg}{suffix}" if field else f"{msg}{suffix}"), field
 
 
+#: A JSON string token, escapes included (the unrolled form: fast in ``re``).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _duplicate_key(raw: bytes, doc: object) -> None:
+    """Refuse a message in which some object has a key twice.
+
+    The parser keeps the last value silently. Outside its strings, JSON text
+    has one ``:`` per object member and no other, so the message and the
+    parsed document written out again (orjson, compact) have as many colons
+    outside strings unless a repeated key was dropped. Without a backslash in
+    either, strings are spelled the same in both and whole colon counts
+    compare; with one (an escape could spell a colon or a quote), strings are
+    cut out first. Only a message that fails (or that orjson cannot write,
+    such as an integer beyond 64 bits) is parsed again, with the standard
+    library, to name the key.
+    """
+    try:
+        again: bytes | None = orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        again = None
+    if again is not None:
+        if b"\\" not in raw and b"\\" not in again:
+            if raw.count(b":") == again.count(b":"):
+                return
+        elif _STRING.sub(b"", raw).count(b":") == _STRING.sub(b"", again).count(b":"):
+            return
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in items:
+            if k in seen and not found:
+                found.append(k)
+            seen.add(k)
+        return dict(items)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+        checked = True
+    except (ValueError, RecursionError):  # e.g. an integer of more than 4300 digits
+        checked = False
+    if not found and again is None:
+        if checked:
+            return  # only orjson could not write it (an integer beyond 64 bits): no repeat
+        raise DecodeError("not JSON that can be checked for repeated keys")
+    key = found[0] if found else None
+    shown = repr(key[:80]) if key is not None else "a key"
+    raise DecodeError(f"duplicate JSON key {shown}: which value wins is parser-dependent", key)
+
+
 def decode_event(raw: bytes | str) -> Event:
     """Decode and validate one JSON message into an event.
 
@@ -221,11 +349,18 @@ def decode_event(raw: bytes | str) -> Event:
     """
     if len(raw) > MAX_MESSAGE_BYTES:
         raise DecodeError(f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
+    if isinstance(raw, str):  # lone surrogates stay invalid UTF-8 and the parser refuses them
+        raw = raw.encode("utf-8", "surrogatepass")
     try:
-        return _ADAPTER.validate_json(raw)
+        doc = from_json(raw)
+    except ValueError as err:
+        raise DecodeError(f"not JSON: {err}") from None
+    if type(doc) is not dict:
+        raise DecodeError("not a JSON object")
+    _duplicate_key(raw, doc)
+    try:
+        return _ADAPTER.validate_python(doc)
     except ValidationError as err:
-        if err.errors()[0]["type"] == "json_invalid":
-            raise DecodeError(f"not JSON: {err.errors()[0]['msg']}") from None
         if err.errors()[0]["type"] == "model_attributes_type":
             raise DecodeError("not a JSON object") from None
         reason, field = _describe(err)

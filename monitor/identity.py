@@ -61,6 +61,8 @@ def _check_text(value: str, field: str) -> None:
         raise _bad(field, "empty")
     if value != value.strip():
         raise _bad(field, "leading or trailing white space")
+    if value.isascii() and value.isprintable():
+        return  # the hot case: printable ASCII holds no control, invisible or NFKC-unstable char
     for ch in value:
         cat = unicodedata.category(ch)
         if cat == "Cc":

@@ -36,6 +36,13 @@ class Settings(BaseModel):
         5.0, ge=0, description="Clock difference forgiven on expiry/revocation"
     )
     allowed_lateness_seconds: float = Field(0.0, ge=0, description="Event-time watermark lag")
+    max_future_seconds: float = Field(
+        86_400.0,
+        ge=0,
+        description="An event stamped more than this ahead of the newest event time is refused "
+        "(dead letter, reason on ts), so one forged or misclocked ts cannot move event time; "
+        "must exceed the longest silence of a replayed stream; 0 turns it off",
+    )
     # ---- alert redaction (monitor/core/redact.py), before an alert leaves worker or replay
     redact_secrets: bool = Field(
         True, description="Redact tokens, keys, passwords and secret key=value pairs in alerts"
@@ -298,6 +305,7 @@ class Settings(BaseModel):
             force_observe=self.force_observe,
             clock_skew_seconds=self.clock_skew_seconds,
             allowed_lateness_seconds=self.allowed_lateness_seconds,
+            max_future_seconds=self.max_future_seconds,
             redaction=self.redaction(),
             charter_keys=self.charter_keyring(),
             charter_allow_unsigned=self.charter_allow_unsigned,

@@ -105,6 +105,11 @@ def test_processor_without_metrics_still_counts() -> None:
         ("engine error: KeyError: 1", "engine_error"),
         ("invalid revocation command: Field required", "invalid"),
         ("ts: Input should be a valid datetime", "invalid_event"),
+        (
+            "ts: 2199-01-01T00:00:00+00:00 is 5,400,000,000 s ahead of the event-time watermark",
+            "future_event",
+        ),
+        ("duplicate JSON key 'agent_id': which value wins is parser-dependent", "duplicate_key"),
     ],
 )
 def test_dead_letter_reasons_fall_in_a_few_classes(reason: str, cls: str) -> None:

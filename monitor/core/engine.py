@@ -21,6 +21,17 @@ gateways; alerts then wait that long in event time. Per agent at most
 ``MAX_PENDING`` events and ``MAX_PENDING_BYTES`` are held; beyond that the
 oldest is applied early (``held_overflow``). :meth:`Engine.drain` applies what is held at the end of a replay.
 
+An event stamped more than ``max_future_seconds`` ahead of the newest event
+time seen is refused, not applied: :meth:`Engine.process` raises
+:class:`~monitor.errors.DecodeError` on ``ts`` and the shell dead-letters it
+(``future_events`` counts them). Applied, one event stamped 2199 would move
+event time to 2199: every later event of every agent late, every timer due at
+once. The bound is measured in event time (a replay stays deterministic) and
+must exceed the longest silence of a stream, or the first event after it is
+refused; the worker's idle ticks advance event time through silences with the
+wall clock. The first event of an engine has nothing to be measured against
+and is accepted (a restored engine measures against its agents' newest clock).
+
 >>> from monitor.charter import Charter
 >>> eng = Engine([Charter(agent="a", kind="autonomous", mode="enforce")])
 >>> from monitor.events import decode_event
@@ -36,6 +47,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.charter import Charter
@@ -55,6 +67,7 @@ from monitor.core.state import (
     AgentState,
     held_size,
 )
+from monitor.errors import DecodeError
 from monitor.events import (
     CharterUpdated,
     CredentialIssued,
@@ -82,6 +95,7 @@ class EngineSettings:
     charter_keys: Keyring | None = None  # charter_updated must be signed by one of them ...
     charter_allow_unsigned: bool = False  # ... unless this: unsigned applied, with an alert
     redaction: RedactionRules = DEFAULT_REDACTION  # applied to alerts before they leave
+    max_future_seconds: float = 86_400.0  # event time ahead of the newest: refused; 0 no bound
 
 
 @dataclass(slots=True)
@@ -133,6 +147,7 @@ class Engine:
             Redactor(settings.redaction),
         )
         self.max_ts = float("-inf")
+        self.newest_ts = float("-inf")  # newest event time accepted: the future bound's base
         self._timers: list[tuple[float, str]] = []
         self.dirty: set[str] = set()  # agents whose state changed since the shell last saved
         self.stats: Counter[str] = Counter()  # see counters()
@@ -152,9 +167,11 @@ class Engine:
             # offset and some behind; the redelivered events of those behind are not late,
             # and the newest clock would flag them so (tests/integration/test_faults_worker_
             # crash.py found it). The first event processed moves event time on from there.
-            self.max_ts = min(
-                max([st.last_ts, *(p[0] for p in st.pending)]) for st in self.states.values()
-            )
+            clocks = [max([st.last_ts, *(p[0] for p in st.pending)]) for st in self.states.values()]
+            self.max_ts = min(clocks)
+            # ... but the future bound is measured from the newest: an agent quiet for a week
+            # must not make the others' next events "ahead of event time" after a restart
+            self.newest_ts = max(clocks)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -168,12 +185,17 @@ class Engine:
             stats["events"] += 1
             return self._charter_updated(event)
         agent_id = event.agent_id
+        t = event.ts.timestamp()
+        bound = self.settings.max_future_seconds
+        if bound > 0 and t - bound > max(self.newest_ts, self.max_ts) > float("-inf"):
+            self._refuse_future(event, t, bound)
+        if t > self.newest_ts:
+            self.newest_ts = t
         st = self.states.get(agent_id) or self._new_state(agent_id)
         if st.seen_before(event.event_id):
             stats["duplicates"] += 1
             return DUPLICATE
         self.dirty.add(agent_id)
-        t = event.ts.timestamp()
         lateness = self.settings.allowed_lateness_seconds
         if t < self.max_ts - lateness:
             return self._late(event, t, st)
@@ -221,6 +243,18 @@ class Engine:
             for det in learners:
                 det.after_call(ctx, st, findings, alerts)
         return out
+
+    def _refuse_future(self, event: Any, t: float, bound: float) -> None:
+        """An event stamped too far ahead of event time: bad input, never applied."""
+        self.stats["future_events"] += 1
+        base = max(self.newest_ts, self.max_ts)
+        newest = datetime.fromtimestamp(base, UTC).isoformat().replace("+00:00", "Z")
+        raise DecodeError(
+            f"ts: {event.ts.isoformat()} is {t - base:,.0f} s ahead of the event-time watermark "
+            f"(newest event time {newest}); at most max_future_seconds={bound:g} is accepted: "
+            "a gateway clock or a forged time",
+            "ts",
+        )
 
     def _late(self, event: Any, t: float, st: AgentState) -> Decision:
         """An event older than the watermark: judged now, out of order, and flagged.

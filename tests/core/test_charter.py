@@ -325,3 +325,32 @@ def test_repeated_chain_names_are_rejected() -> None:
     [problem] = problems_of(text)
     assert "unique" in problem.message
     assert "'x'" in problem.message
+
+
+def test_a_spiffe_agent_pattern_is_folded_like_the_ids_it_governs() -> None:
+    """Issue 13: ids arrive canonical (scheme and trust domain lowercase); so do patterns."""
+    from monitor.core.policy import CharterSet
+
+    [ch] = load_charter_text('agent: "SPIFFE://Corp.Example/agents/Patcher-*"\nkind: autonomous\n')
+    assert ch.agent == "spiffe://corp.example/agents/Patcher-*"  # the path keeps its case
+    charters = CharterSet([ch])
+    assert charters.for_agent("spiffe://corp.example/agents/Patcher-1") is not None
+    assert charters.for_agent("spiffe://corp.example/agents/patcher-1") is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("spiffe://corp/agents/*/", "ends with '/'"),
+        ("spiffe://corp//agents/*", "empty path segment"),
+        ("spiffe://corp/agents/%41*", "percent-encoded"),
+        ("agent:x\u200b", "invisible character"),
+    ],
+)
+def test_an_agent_pattern_no_canonical_id_can_match_is_refused_at_load(
+    pattern: str, why: str
+) -> None:
+    with pytest.raises(CharterError) as err:
+        load_charter_text(f'agent: "{pattern}"\nkind: autonomous\n')
+    [problem] = err.value.problems
+    assert problem.key == "agent" and why in problem.message and problem.line == 1

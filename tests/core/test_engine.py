@@ -155,3 +155,111 @@ def test_command_ids_do_not_depend_on_process_or_run() -> None:
 def test_unknown_detector_name_in_settings_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown detectors"):
         Engine([CH], EngineSettings(detectors=("nope",)))
+
+
+# ---------------------------------------------------------------- issue 13: identities, uncovered agents
+def _uncovered_events(sec: float, agent: str) -> list[object]:
+    return [
+        tb.task_started(sec, agent, "T", "alice"),
+        tb.task_ended(sec, agent, "T", "alice"),
+        tb.issued(sec, agent, "c1", 60, "T"),
+        tb.revoked(sec, agent, "c1"),
+        tb.sponsor_active(sec, agent, "alice"),
+        tb.sponsor_ended(sec, agent, "alice"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_an_agent_no_charter_covers_alerts_on_any_event_type(index: int) -> None:
+    eng = Engine([CH])
+    ev = _uncovered_events(0, "agent:stranger/1")[index]
+    d = eng.process(ev)
+    found = [a for a in d.alerts if a.clause.key == "charter"]
+    assert [(a.detector, a.severity, a.mode) for a in found] == [
+        ("out_of_charter_tool", "medium", "observe")
+    ]
+    assert "no charter covers this agent" in found[0].reason
+
+
+def test_an_uncovered_agent_alerts_once_per_dedup_window_across_event_types() -> None:
+    eng = Engine([CH], EngineSettings(alert_dedup_seconds=300))
+    stranger = "agent:stranger/1"
+    first = tb.feed(eng, *_uncovered_events(0, stranger), tb.call(10, stranger, "fs", "read_file"))
+    again = tb.feed(eng, *_uncovered_events(301, stranger))
+    other = tb.feed(eng, tb.task_started(302, "agent:stranger/2", "T"))
+    assert [len(_no_charter(d)) for d in (first, again, other)] == [1, 1, 1]
+    assert eng.counters()["alerts.out_of_charter_tool"] == 3
+
+
+def _no_charter(d: object) -> list[object]:
+    return [a for a in d.alerts if a.clause.key == "charter"]  # type: ignore[attr-defined]
+
+
+def test_covered_agent_lifecycle_raises_no_charter_alert() -> None:
+    eng = Engine([CH])
+    d = tb.feed(eng, *_uncovered_events(0, A))
+    assert not [a for a in d.alerts if a.clause.key == "charter"]
+
+
+def test_a_respelled_spiffe_id_is_judged_by_its_charter_not_observed() -> None:
+    """``SPIFFE://CORP/agents/A`` is ``spiffe://corp/agents/A``: same charter, enforced."""
+    from monitor.events import decode_event
+
+    charter = tb.charter(
+        "SPIFFE://Corp/agents/*",  # a pattern in another spelling folds the same way
+        "autonomous",
+        mode="enforce",
+        tools=[{"server": "fs", "tool": "read_file", "classes": ["read"]}],
+    )
+    eng = Engine([charter])
+    d = eng.process(
+        decode_event(
+            b'{"type":"tool_call","event_id":"e1","ts":"2026-03-02T09:00:00Z",'
+            b'"agent_id":"SPIFFE://CORP/agents/A","server":"github","tool":"delete_repo",'
+            b'"outcome":"ok","credential_id":"c1"}'
+        )
+    )
+    assert [(a.agent_id, a.clause.key, a.severity) for a in d.alerts] == [
+        ("spiffe://corp/agents/A", "tools", "high")
+    ]
+    assert [(r.agent_id, r.mode) for r in d.revocations] == [("spiffe://corp/agents/A", "enforce")]
+    assert list(eng.states) == ["spiffe://corp/agents/A"]
+
+
+# ---------------------------------------------------------------- issue 13: ts far in the future
+def test_an_event_far_ahead_of_event_time_is_refused_not_applied() -> None:
+    from monitor.errors import DecodeError
+
+    eng = Engine([CH], EngineSettings(max_future_seconds=300))
+    eng.process(tb.call(0, A, "fs", "read_file"))
+    forged = tb.call(0, "agent:assist/2", "fs", "read_file")
+    forged = forged.model_copy(update={"ts": tb.at(0).replace(year=2199)})
+    with pytest.raises(DecodeError) as err:
+        eng.process(forged)
+    assert err.value.field == "ts"
+    assert "ahead of the event-time watermark" in err.value.reason
+    assert "max_future_seconds=300" in err.value.reason
+    assert eng.counters()["future_events"] == 1
+    assert "agent:assist/2" not in eng.states  # nothing of it was applied
+    # event time did not move: the next ordinary event is neither late nor refused
+    d = eng.process(tb.call(60, A, "fs", "read_file"))
+    assert not [a for a in d.alerts if a.detector == "late_event"]
+    assert eng.counters().get("late_events", 0) == 0
+    # at the bound is accepted, past it refused
+    eng.process(tb.call(360, A, "fs", "read_file"))
+    with pytest.raises(DecodeError):
+        eng.process(tb.call(661, A, "fs", "read_file"))
+
+
+def test_the_future_bound_defaults_to_a_day_and_zero_turns_it_off() -> None:
+    from monitor.errors import DecodeError
+
+    eng = Engine([CH])
+    eng.process(tb.call(0, A, "fs", "read_file"))
+    eng.process(tb.call(86_400, A, "fs", "read_file"))  # a night's silence is no forgery
+    with pytest.raises(DecodeError):
+        eng.process(tb.call(2 * 86_400 + 1, A, "fs", "read_file"))
+    off = Engine([CH], EngineSettings(max_future_seconds=0))
+    off.process(tb.call(0, A, "fs", "read_file"))
+    off.process(tb.call(10 * 86_400, A, "fs", "read_file"))
+    assert off.counters().get("future_events", 0) == 0

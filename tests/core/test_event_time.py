@@ -12,15 +12,18 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor import testing as tb
 from monitor.core import Engine, EngineSettings
 from monitor.core.state import MAX_PENDING, AgentState
+from monitor.errors import DecodeError
 from monitor.events import encode_event
 from monitor.replay import replay_lines
 
@@ -307,3 +310,68 @@ def test_late_event_alert_is_valid_json_with_a_reason() -> None:
     doc = orjson.loads(flag.to_json())
     assert "behind the event-time watermark" in doc["reason"]
     assert doc["details"]["event_type"] == "task_ended"
+
+
+# ------------------------------------------------------------------ ts far ahead (issue 13)
+
+
+def _stamped(event: Any, when: datetime) -> Any:
+    return event.model_copy(update={"ts": when})
+
+
+def test_a_forged_future_ts_does_not_make_every_later_event_late() -> None:
+    """One event stamped 2199 is refused; the held and later events keep their order."""
+    eng = Engine([_charter()], EngineSettings(allowed_lateness_seconds=30, max_future_seconds=300))
+    start = tb.task_started(0, A, "T", "alice")
+    held = tb.call(10, A, "fs", "read_file", task_id="T", sponsor="alice")
+    tb.feed(eng, start, held)
+    forged = _stamped(
+        tb.call(20, "agent:assist/9", "fs", "read_file"), datetime(2199, 1, 1, tzinfo=UTC)
+    )
+    with pytest.raises(DecodeError, match="ahead of the event-time watermark"):
+        eng.process(forged)
+    # both still held: the forged time released nothing
+    assert [p[1] for p in eng.states[A].pending] == [start.event_id, held.event_id]
+    d = tb.feed(eng, tb.call(50, A, "fs", "read_file", task_id="T", sponsor="alice"))
+    d = d.merged(eng.drain())
+    assert "late_event" not in _detectors(d)
+    assert eng.counters()["future_events"] == 1 and eng.counters().get("late_events", 0) == 0
+
+
+def test_without_the_bound_one_future_ts_makes_later_events_late() -> None:
+    """What the bound prevents (max_future_seconds=0 turns it off)."""
+    eng = Engine([_charter()], EngineSettings(max_future_seconds=0))
+    eng.process(tb.call(0, A, "fs", "read_file", task_id="T", sponsor="alice"))
+    eng.process(_stamped(tb.call(1, A, "fs", "read_file"), datetime(2199, 1, 1, tzinfo=UTC)))
+    d = eng.process(tb.call(2, "agent:assist/2", "fs", "read_file", task_id="U", sponsor="bob"))
+    assert "late_event" in _detectors(d)
+
+
+def test_a_restored_engine_measures_the_future_from_its_newest_agent() -> None:
+    """Agent A quiet for two days, B active until now: after a restart B's next event is fine."""
+    b = "agent:assist/2"
+    eng = Engine([_charter()], EngineSettings(max_future_seconds=3600))
+    eng.process(tb.call(0, A, "fs", "read_file", task_id="T", sponsor="alice"))
+    for h in range(1, 49):  # B steps through two days, an hour at a time
+        eng.process(tb.call(h * 3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
+    restored = {k: AgentState.restore(s.snapshot()) for k, s in eng.states.items()}
+    again = Engine([_charter()], EngineSettings(max_future_seconds=3600), restored)
+    again.process(tb.call(49 * 3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
+    with pytest.raises(DecodeError):
+        again.process(tb.call(51 * 3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
+
+
+def test_replay_dead_letters_a_future_ts_with_its_line_and_reason() -> None:
+    events = [
+        tb.call(0, A, "fs", "read_file", task_id="T", sponsor="alice"),
+        _stamped(tb.call(1, A, "fs", "read_file"), datetime(2199, 1, 1, tzinfo=UTC)),
+        tb.call(2, A, "fs", "read_file", task_id="T", sponsor="alice"),
+    ]
+    out = {n: io.BytesIO() for n in "ard"}
+    eng = Engine([_charter()], EngineSettings(max_future_seconds=300))
+    s = replay_lines([encode_event(e) for e in events], eng, out["a"], out["r"], out["d"])
+    [dead] = [orjson.loads(x) for x in out["d"].getvalue().splitlines()]
+    assert dead["line"] == 2 and dead["field"] == "ts"
+    assert "ahead of the event-time watermark" in dead["reason"]
+    assert s.events == 2 and s.bad_lines == 1
+    assert b"late_event" not in out["a"].getvalue()

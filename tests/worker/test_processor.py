@@ -270,3 +270,25 @@ def test_undelivered_outputs_are_stored_with_the_state_and_published_again_on_re
     assert decode(table[agent.encode()])[2] == []
     republished = Processor(proc.charters).assign(1, load_partitions(table.items(), [1])[1], 0.0)
     assert [r for r in republished if r.key == agent.encode()] == []
+
+
+def test_an_event_far_ahead_of_event_time_is_a_dead_letter_with_its_reason() -> None:
+    """The engine refuses it (issue 13); the processor dead-letters it, counts it, goes on."""
+    proc = _processor()
+    agent = "spiffe://corp/agents/patcher-7"
+    proc.handle(0, 0, _ev("ok-1", "06:00", agent, server="fleet", tool="list_hosts"))
+    future = orjson.loads(_ev("fut-1", "06:00", agent))
+    future["ts"] = "2199-01-01T00:00:00Z"
+    out = proc.handle(0, 1, orjson.dumps(future), agent.encode(), topic="mcp.events")
+    [rec] = out.notes
+    doc = orjson.loads(rec.value)
+    assert rec.topic == OutputTopics().deadletter and not out.decisions
+    assert doc["field"] == "ts" and "ahead of the event-time watermark" in doc["reason"]
+    assert (doc["partition"], doc["offset"]) == (0, 1)
+    assert proc.counters["deadletter"] == 1
+    assert proc.engine(0).counters()["future_events"] == 1
+    # event time did not move: the next call is on time, judged by its charter
+    out = proc.handle(0, 2, _ev("after", "07:00", agent, server="shell", tool="exec"))
+    alerts = [orjson.loads(r.value) for r in out.decisions if r.topic == OutputTopics().alerts]
+    assert [a["detector"] for a in alerts] == ["out_of_charter_tool"]
+    assert alerts[0]["agent_id"] == agent

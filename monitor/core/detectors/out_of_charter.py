@@ -5,20 +5,50 @@ A call the gateway already *denied* still raises an alert (an agent trying
 ungranted tools is a hijack signal) but at ``medium`` with no revocation: the
 gateway did its job. Unknown tenant or domain (the gateway did not log it) is not
 judged: we cannot tell, and guessing would be noise.
+
+An agent no charter covers raises one ``medium`` alert per dedup window
+(observe: with no charter nothing is enforced), whatever it sends first: a
+tool call, a task, a credential or a sponsor event. Its authority is
+undefined, and an id spelled so that it matches no charter must be seen, not
+silently observed. An analyst's ``alert_feedback`` is not the agent's doing
+and raises nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
+from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
+from monitor.events import AlertFeedback
 from monitor.outputs import Severity
 
 
 @register
 class OutOfCharterTool(Detector):
     name = "out_of_charter_tool"
+
+    def on_lifecycle(
+        self, event: Any, t: float, st: AgentState, charter: CompiledCharter | None
+    ) -> Sequence[Finding]:
+        if charter is not None or type(event) is AlertFeedback:
+            return ()
+        return [
+            Finding(
+                self.name,
+                "charter",
+                "no charter covers this agent",
+                "medium",
+                f"{event.agent_id} sent {event.type} {event.event_id} but no charter covers "
+                "this agent: its authority is undefined",
+                [event.event_id],
+                task_id=getattr(event, "task_id", None),
+                dedup="no-charter",
+                details={"event_type": event.type},
+            )
+        ]
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         ch = ctx.charter

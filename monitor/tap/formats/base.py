@@ -148,13 +148,20 @@ def mapped(
 
 
 def parse_ts(value: Any) -> datetime | str:
-    """A logged time: RFC 3339 text as is (validated later), or an epoch number.
+    """A logged time: ISO 8601 text with an offset, or an epoch number.
 
     Epoch units are told apart by size: seconds, milliseconds, microseconds or
-    nanoseconds (``1.7e9``, ``1.7e12``, ``1.7e15``, ``1.7e18``).
+    nanoseconds (``1.7e9``, ``1.7e12``, ``1.7e15``, ``1.7e18``). Text a gateway
+    writes in another ISO 8601 spelling (``+0000``, no seconds) is read here,
+    so the event leaves in the contract's RFC 3339; text without an offset, or
+    digits, is passed on as is and refused by the contract (the event model).
     """
     if isinstance(value, str):
-        return value
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return parsed if parsed.tzinfo is not None else value
     if isinstance(value, int | float) and not isinstance(value, bool):
         v = float(value)
         for scale in (1e9, 1e6, 1e3):
