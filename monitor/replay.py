@@ -149,6 +149,7 @@ def replay_lines(
             continue
         try:
             event = decode_event(raw)
+            engine.clock = time.time()  # the ceiling of event time (max_future_seconds)
             decision: Decision = engine.process(event)
         except DecodeError as err:
             _dead(s, deadletter_out, raw, err.reason, err.field, n)

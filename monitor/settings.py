@@ -37,11 +37,11 @@ class Settings(BaseModel):
     )
     allowed_lateness_seconds: float = Field(0.0, ge=0, description="Event-time watermark lag")
     max_future_seconds: float = Field(
-        86_400.0,
+        300.0,
         ge=0,
-        description="An event stamped more than this ahead of the newest event time is refused "
-        "(dead letter, reason on ts), so one forged or misclocked ts cannot move event time; "
-        "must exceed the longest silence of a replayed stream; 0 turns it off",
+        description="An event stamped more than this ahead of the judging process's clock is "
+        "refused (dead letter, reason on ts), so one forged or misclocked ts cannot move event "
+        "time; allow for the clock skew between gateways and the monitor; 0 turns it off",
     )
     # ---- alert redaction (monitor/core/redact.py), before an alert leaves worker or replay
     redact_secrets: bool = Field(

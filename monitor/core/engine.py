@@ -21,16 +21,20 @@ gateways; alerts then wait that long in event time. Per agent at most
 ``MAX_PENDING`` events and ``MAX_PENDING_BYTES`` are held; beyond that the
 oldest is applied early (``held_overflow``). :meth:`Engine.drain` applies what is held at the end of a replay.
 
-An event stamped more than ``max_future_seconds`` ahead of the newest event
-time seen is refused, not applied: :meth:`Engine.process` raises
-:class:`~monitor.errors.DecodeError` on ``ts`` and the shell dead-letters it
-(``future_events`` counts them). Applied, one event stamped 2199 would move
-event time to 2199: every later event of every agent late, every timer due at
-once. The bound is measured in event time (a replay stays deterministic) and
-must exceed the longest silence of a stream, or the first event after it is
-refused; the worker's idle ticks advance event time through silences with the
-wall clock. The first event of an engine has nothing to be measured against
-and is accepted (a restored engine measures against its agents' newest clock).
+An event stamped more than ``max_future_seconds`` (default 300 s) ahead of
+the clock of the process judging it is refused, not applied:
+:meth:`Engine.process` raises :class:`~monitor.errors.DecodeError` on ``ts``
+and the shell dead-letters it (``future_events`` counts them). Applied, one
+event stamped 2199 would move event time to 2199: every later event of every
+agent late, every timer due at once. No event can truly have happened after
+the moment it is judged, so the judging process's clock is the one bound that
+never refuses a real event — a bound measured from the newest event time
+would refuse everything after a silence longer than itself (a quiet weekend, a
+worker restarted after an outage). The core never reads a clock: the shell
+sets :attr:`Engine.clock` (replay and the worker do, per event); while it is
+``None`` (tests, ``evaluate``, benchmarks) no event is refused for its time,
+and for any time the shell can give, the outcome of every event that is not
+from the future is the same, so a replay stays deterministic.
 
 >>> from monitor.charter import Charter
 >>> eng = Engine([Charter(agent="a", kind="autonomous", mode="enforce")])
@@ -95,7 +99,7 @@ class EngineSettings:
     charter_keys: Keyring | None = None  # charter_updated must be signed by one of them ...
     charter_allow_unsigned: bool = False  # ... unless this: unsigned applied, with an alert
     redaction: RedactionRules = DEFAULT_REDACTION  # applied to alerts before they leave
-    max_future_seconds: float = 86_400.0  # event time ahead of the newest: refused; 0 no bound
+    max_future_seconds: float = 300.0  # ahead of Engine.clock: refused; 0 no bound
 
 
 @dataclass(slots=True)
@@ -147,7 +151,9 @@ class Engine:
             Redactor(settings.redaction),
         )
         self.max_ts = float("-inf")
-        self.newest_ts = float("-inf")  # newest event time accepted: the future bound's base
+        #: the judging process's wall clock (epoch seconds), set by the shell; None: no
+        #: future bound (see "An event stamped more than max_future_seconds" above)
+        self.clock: float | None = None
         self._timers: list[tuple[float, str]] = []
         self.dirty: set[str] = set()  # agents whose state changed since the shell last saved
         self.stats: Counter[str] = Counter()  # see counters()
@@ -169,9 +175,6 @@ class Engine:
             # crash.py found it). The first event processed moves event time on from there.
             clocks = [max([st.last_ts, *(p[0] for p in st.pending)]) for st in self.states.values()]
             self.max_ts = min(clocks)
-            # ... but the future bound is measured from the newest: an agent quiet for a week
-            # must not make the others' next events "ahead of event time" after a restart
-            self.newest_ts = max(clocks)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -186,11 +189,9 @@ class Engine:
             return self._charter_updated(event)
         agent_id = event.agent_id
         t = event.ts.timestamp()
-        bound = self.settings.max_future_seconds
-        if bound > 0 and t - bound > max(self.newest_ts, self.max_ts) > float("-inf"):
-            self._refuse_future(event, t, bound)
-        if t > self.newest_ts:
-            self.newest_ts = t
+        clock = self.clock
+        if clock is not None and t > clock + self.settings.max_future_seconds > clock:
+            self._refuse_future(event, t, clock)
         st = self.states.get(agent_id) or self._new_state(agent_id)
         if st.seen_before(event.event_id):
             stats["duplicates"] += 1
@@ -244,15 +245,15 @@ class Engine:
                 det.after_call(ctx, st, findings, alerts)
         return out
 
-    def _refuse_future(self, event: Any, t: float, bound: float) -> None:
-        """An event stamped too far ahead of event time: bad input, never applied."""
+    def _refuse_future(self, event: Any, t: float, clock: float) -> None:
+        """An event stamped too far ahead of the judging clock: bad input, never applied."""
         self.stats["future_events"] += 1
-        base = max(self.newest_ts, self.max_ts)
-        newest = datetime.fromtimestamp(base, UTC).isoformat().replace("+00:00", "Z")
+        now = datetime.fromtimestamp(clock, UTC).isoformat(timespec="seconds")
+        bound = self.settings.max_future_seconds
         raise DecodeError(
-            f"ts: {event.ts.isoformat()} is {t - base:,.0f} s ahead of the event-time watermark "
-            f"(newest event time {newest}); at most max_future_seconds={bound:g} is accepted: "
-            "a gateway clock or a forged time",
+            f"ts: {event.ts.isoformat()} is {t - clock:,.0f} s ahead of the event-time watermark's "
+            f"ceiling, the judging clock ({now.replace('+00:00', 'Z')}); at most "
+            f"max_future_seconds={bound:g} is accepted: a gateway clock or a forged time",
             "ts",
         )
 

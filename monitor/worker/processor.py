@@ -19,6 +19,7 @@ applied once is in force for every partition of the worker.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -87,8 +88,11 @@ class Processor:
         idle_seconds: float = 0.0,
         metrics: WorkerMetrics | None = None,
         signer: CommandSigner | None = None,
+        wall_clock: Callable[[], float] | None = time.time,
     ) -> None:
         self.charters = charters
+        # the ceiling of event time (max_future_seconds); None: no bound (unit tests)
+        self.wall_clock = wall_clock
         # signed JSON when the monitor has a command key (monitor/signing.py), else contract v1
         self.encode_command = signer.encode if signer is not None else RevocationCommand.to_json
         self.settings = settings or EngineSettings()
@@ -149,6 +153,8 @@ class Processor:
         out = Outcome()
         try:
             event = decode_event(raw)
+            if self.wall_clock is not None:
+                engine.clock = self.wall_clock()
             decision = engine.process(event)
         except DecodeError as err:
             self._dead(out, raw, key, err.reason, err.field, topic, partition, offset)

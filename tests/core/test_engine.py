@@ -227,10 +227,11 @@ def test_a_respelled_spiffe_id_is_judged_by_its_charter_not_observed() -> None:
 
 
 # ---------------------------------------------------------------- issue 13: ts far in the future
-def test_an_event_far_ahead_of_event_time_is_refused_not_applied() -> None:
+def test_an_event_far_ahead_of_the_judging_clock_is_refused_not_applied() -> None:
     from monitor.errors import DecodeError
 
     eng = Engine([CH], EngineSettings(max_future_seconds=300))
+    eng.clock = tb.at(0).timestamp()
     eng.process(tb.call(0, A, "fs", "read_file"))
     forged = tb.call(0, "agent:assist/2", "fs", "read_file")
     forged = forged.model_copy(update={"ts": tb.at(0).replace(year=2199)})
@@ -246,20 +247,24 @@ def test_an_event_far_ahead_of_event_time_is_refused_not_applied() -> None:
     assert not [a for a in d.alerts if a.detector == "late_event"]
     assert eng.counters().get("late_events", 0) == 0
     # at the bound is accepted, past it refused
-    eng.process(tb.call(360, A, "fs", "read_file"))
+    eng.process(tb.call(300, A, "fs", "read_file"))
     with pytest.raises(DecodeError):
-        eng.process(tb.call(661, A, "fs", "read_file"))
+        eng.process(tb.call(301, A, "fs", "read_file"))
 
 
-def test_the_future_bound_defaults_to_a_day_and_zero_turns_it_off() -> None:
+def test_the_future_bound_defaults_to_five_minutes_of_the_clock_and_zero_turns_it_off() -> None:
     from monitor.errors import DecodeError
 
     eng = Engine([CH])
+    eng.clock = tb.at(10 * 86_400).timestamp()
     eng.process(tb.call(0, A, "fs", "read_file"))
-    eng.process(tb.call(86_400, A, "fs", "read_file"))  # a night's silence is no forgery
+    eng.process(tb.call(10 * 86_400, A, "fs", "read_file"))  # ten days' silence is no forgery
     with pytest.raises(DecodeError):
-        eng.process(tb.call(2 * 86_400 + 1, A, "fs", "read_file"))
+        eng.process(tb.call(10 * 86_400 + 301, A, "fs", "read_file"))
     off = Engine([CH], EngineSettings(max_future_seconds=0))
-    off.process(tb.call(0, A, "fs", "read_file"))
+    off.clock = tb.at(0).timestamp()
     off.process(tb.call(10 * 86_400, A, "fs", "read_file"))
+    unset = Engine([CH])  # no clock given (evaluate, benchmarks): no bound
+    unset.process(tb.call(10 * 86_400, A, "fs", "read_file"))
     assert off.counters().get("future_events", 0) == 0
+    assert unset.counters().get("future_events", 0) == 0

@@ -322,6 +322,7 @@ def _stamped(event: Any, when: datetime) -> Any:
 def test_a_forged_future_ts_does_not_make_every_later_event_late() -> None:
     """One event stamped 2199 is refused; the held and later events keep their order."""
     eng = Engine([_charter()], EngineSettings(allowed_lateness_seconds=30, max_future_seconds=300))
+    eng.clock = tb.at(60).timestamp()  # the judging process's clock
     start = tb.task_started(0, A, "T", "alice")
     held = tb.call(10, A, "fs", "read_file", task_id="T", sponsor="alice")
     tb.feed(eng, start, held)
@@ -341,24 +342,30 @@ def test_a_forged_future_ts_does_not_make_every_later_event_late() -> None:
 def test_without_the_bound_one_future_ts_makes_later_events_late() -> None:
     """What the bound prevents (max_future_seconds=0 turns it off)."""
     eng = Engine([_charter()], EngineSettings(max_future_seconds=0))
+    eng.clock = tb.at(60).timestamp()
     eng.process(tb.call(0, A, "fs", "read_file", task_id="T", sponsor="alice"))
     eng.process(_stamped(tb.call(1, A, "fs", "read_file"), datetime(2199, 1, 1, tzinfo=UTC)))
     d = eng.process(tb.call(2, "agent:assist/2", "fs", "read_file", task_id="U", sponsor="bob"))
     assert "late_event" in _detectors(d)
 
 
-def test_a_restored_engine_measures_the_future_from_its_newest_agent() -> None:
-    """Agent A quiet for two days, B active until now: after a restart B's next event is fine."""
+def test_a_restored_engine_after_an_outage_takes_the_events_that_follow_it() -> None:
+    """Two days down: the first events after the restart are two days ahead of the state's
+    event time, and real. Bounded by the judging clock, none is refused (a bound measured
+    from the newest event time refused every event after a silence longer than itself)."""
     b = "agent:assist/2"
-    eng = Engine([_charter()], EngineSettings(max_future_seconds=3600))
+    eng = Engine([_charter()], EngineSettings(max_future_seconds=300))
+    eng.clock = tb.at(3600).timestamp()
     eng.process(tb.call(0, A, "fs", "read_file", task_id="T", sponsor="alice"))
-    for h in range(1, 49):  # B steps through two days, an hour at a time
-        eng.process(tb.call(h * 3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
+    eng.process(tb.call(3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
     restored = {k: AgentState.restore(s.snapshot()) for k, s in eng.states.items()}
-    again = Engine([_charter()], EngineSettings(max_future_seconds=3600), restored)
+    again = Engine([_charter()], EngineSettings(max_future_seconds=300), restored)
+    again.clock = tb.at(50 * 3600).timestamp()  # back up two days later
     again.process(tb.call(49 * 3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
-    with pytest.raises(DecodeError):
-        again.process(tb.call(51 * 3600, b, "fs", "read_file", task_id="U", sponsor="bob"))
+    again.process(tb.call(50 * 3600 + 299, A, "fs", "read_file", task_id="T", sponsor="alice"))
+    assert again.counters().get("future_events", 0) == 0
+    with pytest.raises(DecodeError):  # past the clock by more than the bound
+        again.process(tb.call(50 * 3600 + 301, b, "fs", "read_file", task_id="U", sponsor="bob"))
 
 
 def test_replay_dead_letters_a_future_ts_with_its_line_and_reason() -> None:
@@ -368,7 +375,7 @@ def test_replay_dead_letters_a_future_ts_with_its_line_and_reason() -> None:
         tb.call(2, A, "fs", "read_file", task_id="T", sponsor="alice"),
     ]
     out = {n: io.BytesIO() for n in "ard"}
-    eng = Engine([_charter()], EngineSettings(max_future_seconds=300))
+    eng = Engine([_charter()], EngineSettings(max_future_seconds=300))  # replay sets the clock
     s = replay_lines([encode_event(e) for e in events], eng, out["a"], out["r"], out["d"])
     [dead] = [orjson.loads(x) for x in out["d"].getvalue().splitlines()]
     assert dead["line"] == 2 and dead["field"] == "ts"
