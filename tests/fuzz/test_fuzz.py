@@ -93,7 +93,7 @@ def _processor() -> Processor:
     return proc
 
 
-NOW = 1_796_302_800.0  # the processor's wall clock: 2026-12-04T09:00:00Z
+NOW = 1_796_302_800.0  # the processor's wall clock: 2026-12-03T13:00:00Z
 PROC = _processor()  # one long-lived processor: hostile input accumulates in its state
 
 
