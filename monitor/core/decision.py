@@ -5,9 +5,9 @@ way for every detector:
 
 - **dedup** — a finding whose dedup key was alerted on within
   ``alert_dedup_seconds`` (event time) is counted, not re-alerted;
-- **ids** — ``alert_id`` is a hash of agent, detector, clause, dedup key and
+- **ids** — ``alert_id`` is a hash of agent, detector, clause, dedup key,
   *every* evidence event (which includes the event that triggered the
-  finding); ``command_id`` hashes the same plus the command's target. So a
+  finding) and the event time it was found at; ``command_id`` hashes the same plus the command's target. So a
   replay or a redelivery (same events) yields the same ids and consumers can
   dedup on them, while two findings — a call at 09:07 and another at 09:20
   after the same ``task_ended`` — never share one. Parts are length-prefixed
@@ -119,7 +119,9 @@ class DecisionStep:
                 suppressed += 1
                 continue
             # the finding's cause: every event of its evidence (the triggering one included)
-            cause = f.evidence or [f"t={t!r}"]
+            # and its event time — a timer that fires again later on the same evidence
+            # (a second sponsor_ended) is another finding; a redelivery has the same time
+            cause = [*f.evidence, f"t={t!r}"]
             alert_ids: list[str] = []
             if f.notify:
                 who = sponsor
