@@ -119,3 +119,26 @@ def test_expires_at_is_absent_for_agent_scope_and_unknown_expiries() -> None:
         tb.call(1, AUTO, "github", "fork_repo", credential_id="never-issued")
     ).revocations
     assert cred_cmd.scope == "credential" and cred_cmd.expires_at is None
+
+
+def test_expires_at_is_signed_when_set_and_absent_bytes_stay_v1() -> None:
+    """A command without ``expires_at`` signs the bytes it signed before the field
+    existed (an older monitor's signature still verifies); with it, the field is
+    covered: shortening a hold in transit breaks the signature."""
+    from datetime import timedelta
+
+    from monitor.signing import CommandSigner, check_command, command_payload, parse_keyring
+
+    ring = parse_keyring("k1:0123456789abcdef0123")
+    assert ring is not None
+    eng = revoked_credential_engine()
+    [cmd] = eng.process(auto_read(120, credential_id="c1")).revocations
+    assert cmd.expires_at is not None
+    signed = CommandSigner(ring).sign(cmd)
+    assert check_command(signed, ring) is None
+    wire = type(cmd).model_validate_json(signed.to_json())
+    assert check_command(wire, ring) is None
+    shorter = wire.model_copy(update={"expires_at": cmd.expires_at - timedelta(days=29)})
+    assert check_command(shorter, ring) is not None
+    bare = cmd.model_copy(update={"expires_at": None})
+    assert b"expires_at" not in command_payload(bare)
