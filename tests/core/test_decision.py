@@ -8,10 +8,12 @@ only the credential one call used.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from monitor import testing as tb
 from monitor.core import Engine, EngineSettings
+from monitor.signing import CommandSigner, check_command, command_payload, parse_keyring
 
 A = "agent:assist/1"
 CH = tb.charter(
@@ -125,10 +127,6 @@ def test_expires_at_is_signed_when_set_and_absent_bytes_stay_v1() -> None:
     """A command without ``expires_at`` signs the bytes it signed before the field
     existed (an older monitor's signature still verifies); with it, the field is
     covered: shortening a hold in transit breaks the signature."""
-    from datetime import timedelta
-
-    from monitor.signing import CommandSigner, check_command, command_payload, parse_keyring
-
     ring = parse_keyring("k1:0123456789abcdef0123")
     assert ring is not None
     eng = revoked_credential_engine()
