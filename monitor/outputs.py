@@ -61,7 +61,10 @@ class CharterClause(_Out):
 
 
 class Alert(_Out):
-    alert_id: str = Field(description="Deterministic: same cause, same id (replays and retries)")
+    alert_id: str = Field(
+        description="Deterministic: same cause, same id (replays and retries); two findings "
+        "(e.g. two calls after one task end) never share one"
+    )
     ts: AwareDatetime = Field(description="Event time of the event that raised it")
     agent_id: str
     agent_kind: Literal["delegated", "autonomous"] | None
