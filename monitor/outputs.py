@@ -7,10 +7,17 @@ names are a public interface. Extend compatibly, never rename.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -54,7 +61,10 @@ class CharterClause(_Out):
 
 
 class Alert(_Out):
-    alert_id: str = Field(description="Deterministic: same cause, same id (replays and retries)")
+    alert_id: str = Field(
+        description="Deterministic: same cause, same id (replays and retries); two findings "
+        "(e.g. two calls after one task end) never share one"
+    )
     ts: AwareDatetime = Field(description="Event time of the event that raised it")
     agent_id: str
     agent_kind: Literal["delegated", "autonomous"] | None
@@ -84,12 +94,28 @@ class RevocationCommand(_Out):
     reason: str
     alert_ids: list[str] = Field(default_factory=list)
     mode: Mode
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="Extension: the latest expiry of the credentials it names; a deny-list "
+        "holds its entries at least until then. Absent for agent scope (held until an "
+        "operator lifts it) and when an expiry is unknown (credentials then held without "
+        "expiry)",
+    )
     signature: str | None = Field(
         default=None,
         max_length=256,
         description="Extension: hmac-sha256:<key id>:<base64url> over the other fields "
         "(monitor/signing.py); absent when the monitor has no signing key",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_extensions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``expires_at`` key when it is unset: a command without it dumps (and so is
+        signed, monitor/signing.py) exactly as before the extension existed."""
+        doc: dict[str, Any] = handler(self)
+        if doc.get("expires_at", "") is None:
+            del doc["expires_at"]
+        return doc
 
     def to_json(self) -> bytes:
         """Without a ``signature`` key when unsigned: the bytes of contract v1."""

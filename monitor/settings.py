@@ -190,11 +190,18 @@ class Settings(BaseModel):
         description="Applied-set store (idempotence by command_id); memory forgets on exit",
     )
     revoker_ledger_ttl_seconds: int = Field(
-        30 * 86_400, ge=0, description="How long an applied command is remembered; 0 forever"
+        30 * 86_400,
+        ge=0,
+        description="How long an applied command is remembered at least (longer while its "
+        "deny-list entry holds); 0 forever",
     )
     revoker_denylist_prefix: str = Field("mcpmon:deny:", description="Deny-list key prefix")
     revoker_denylist_ttl_seconds: int = Field(
-        86_400, ge=0, description="Expiry of deny-list entries; 0 keeps them"
+        86_400,
+        ge=0,
+        description="Expiry of deny-list entries no credential expiry bounds (task/session "
+        "commands naming no credential); credentials are held until their expiry + 300 s, "
+        "agents until lifted; 0 keeps every entry",
     )
     revoker_retry_attempts: int = Field(
         5, ge=1, le=50, description="Attempts per actuator before a command is acked failed"

@@ -5,13 +5,25 @@ way for every detector:
 
 - **dedup** — a finding whose dedup key was alerted on within
   ``alert_dedup_seconds`` (event time) is counted, not re-alerted;
-- **ids** — ``alert_id`` and ``command_id`` are hashes of agent, detector,
-  clause, target and the first evidence event, so a replay or a redelivery
-  yields the same ids and consumers can dedup on them;
+- **ids** — ``alert_id`` is a hash of agent, detector, clause, dedup key,
+  *every* evidence event (which includes the event that triggered the
+  finding) and the event time it was found at; ``command_id`` hashes the same plus the command's target. So a
+  replay or a redelivery (same events) yields the same ids and consumers can
+  dedup on them, while two findings — a call at 09:07 and another at 09:20
+  after the same ``task_ended`` — never share one. Parts are length-prefixed
+  before hashing: no choice of event ids makes two part lists hash alike;
 - **revocation** — findings at or above ``revoke_min_severity`` that suggest a
   scope become a :class:`RevocationCommand`; routine ones (``notify=False``,
-  e.g. "task ended") always do. A target already commanded for this agent is
-  not commanded again;
+  e.g. "task ended") always do. A target commanded for this agent less than
+  ``alert_dedup_seconds`` (event time) ago is not commanded again; after that,
+  a new finding on it (a call with a revoked credential 25 h later) commands
+  it again, with a new ``command_id`` (its cause is the new event), so a
+  deny-list entry that was lifted or lost is written anew. A ``task`` command
+  names every credential of the task that has not expired, not only the one a
+  call used: a call that presents the task's credential under another task id
+  (or none) is still denied. ``expires_at`` is the latest expiry of the
+  command's credentials, when the ledger knows every one of them: the
+  deny-list holds its entries until then;
 - **mode** — the charter's ``observe``/``enforce`` (observe when no charter
   applies or the engine is forced to shadow mode) is stamped on both;
 - **redaction** — reasons, details and the free-text ids of an alert (and a
@@ -31,7 +43,7 @@ from monitor.core.detectors.base import Finding
 from monitor.core.frameworks import frameworks_for
 from monitor.core.policy import CompiledCharter
 from monitor.core.redact import Redactor
-from monitor.core.state import MAX_ALERTED, MAX_COMMANDED, T_SPONSOR, AgentState
+from monitor.core.state import C_EXPIRES, MAX_ALERTED, MAX_COMMANDED, T_SPONSOR, AgentState
 from monitor.outputs import SEVERITY_RANK, Alert, CharterClause, Frameworks, RevocationCommand
 
 _cached_frameworks = lru_cache(maxsize=None)(frameworks_for)
@@ -44,6 +56,31 @@ def memo_key(text: str) -> str:
 
 def stable_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def finding_id(*parts: str) -> str:
+    """A 32-hex id of ``parts``, injective in them (each is length-prefixed).
+
+    ``stable_id`` joins with a separator an event id may itself contain; the ids
+    of alerts and commands, which hash caller-chosen event ids, use this one.
+    """
+    h = hashlib.sha256()
+    for p in parts:
+        b = p.encode()
+        h.update(b"%d:" % len(b))
+        h.update(b)
+    return h.hexdigest()[:32]
+
+
+def latest_expiry(st: AgentState, creds: list[str]) -> datetime | None:
+    """The latest expiry of ``creds`` per the agent's ledger; None if any is unknown (or none)."""
+    latest: float | None = None
+    for cid in creds:
+        rec = st.creds.get(cid)
+        if rec is None or rec[C_EXPIRES] is None:
+            return None
+        latest = rec[C_EXPIRES] if latest is None else max(latest, rec[C_EXPIRES])
+    return None if latest is None else datetime.fromtimestamp(latest, UTC)
 
 
 class DecisionStep:
@@ -81,7 +118,10 @@ class DecisionStep:
             if st.recently(st.alerted, memo_key(dedup), t, self.dedup_seconds, MAX_ALERTED):
                 suppressed += 1
                 continue
-            first = f.evidence[0] if f.evidence else f"t={t}"
+            # the finding's cause: every event of its evidence (the triggering one included)
+            # and its event time — a timer that fires again later on the same evidence
+            # (a second sponsor_ended) is another finding; a redelivery has the same time
+            cause = [*f.evidence, f"t={t!r}"]
             alert_ids: list[str] = []
             if f.notify:
                 who = sponsor
@@ -97,7 +137,7 @@ class DecisionStep:
                     who, cred = r.optional(who), r.optional(cred)
                     task_id, session_id = r.optional(task_id), r.optional(session_id)
                 alert = Alert(
-                    alert_id=stable_id(st.agent_id, f.detector, f.key, f.dedup, first),
+                    alert_id=finding_id(st.agent_id, f.detector, f.key, f.dedup, *cause),
                     ts=when,
                     agent_id=st.agent_id,
                     agent_kind=st.kind or (charter.kind if charter else None),  # type: ignore[arg-type]
@@ -124,14 +164,20 @@ class DecisionStep:
                 alert_ids.append(alert.alert_id)
             if f.revoke is None or (f.notify and SEVERITY_RANK[f.severity] < self.revoke_rank):
                 continue
-            creds = sorted(set(f.credential_ids))
+            cred_set = set(f.credential_ids)
+            if f.revoke == "task" and f.task_id is not None:
+                # a task's revocation ends every credential of it, not only the one used
+                cred_set.update(st.live_credentials(f.task_id, t))
+            creds = sorted(cred_set)
             session = (f.session_id or "") if f.revoke == "session" else ""
             target = "|".join((f.revoke, f.task_id or "", session, ",".join(creds)))
-            if st.recently(st.commanded, memo_key(target), t, float("inf"), MAX_COMMANDED):
+            # rate-limited, not once for ever: a later call with a revoked credential
+            # re-commands it (a lifted or lost deny entry is written again)
+            if st.recently(st.commanded, memo_key(target), t, self.dedup_seconds, MAX_COMMANDED):
                 continue
             commands.append(
                 RevocationCommand(
-                    command_id=stable_id(st.agent_id, target, f.detector, f.key, first),
+                    command_id=finding_id(st.agent_id, target, f.detector, f.key, f.dedup, *cause),
                     ts=when,
                     agent_id=st.agent_id,
                     scope=f.revoke,
@@ -141,9 +187,10 @@ class DecisionStep:
                     reason=f.reason if self.redact is None else self.redact(f.reason),
                     alert_ids=alert_ids,
                     mode=mode,
+                    expires_at=None if f.revoke == "agent" else latest_expiry(st, creds),
                 )
             )
         return alerts, commands, suppressed
 
 
-__all__ = ["DecisionStep", "Frameworks", "stable_id"]
+__all__ = ["DecisionStep", "Frameworks", "finding_id", "latest_expiry", "stable_id"]

@@ -118,7 +118,7 @@ class Revoker:
             except Exception as err:  # an actuator bug must not lose the command
                 error, retryable = self.redact(f"{name}: {type(err).__name__}: {err}"), False
             else:
-                await self.ledger.record(cmd.command_id, name, detail)
+                await self.ledger.record(cmd.command_id, name, detail, command=cmd)
                 log.info(
                     "revocation_applied",
                     command_id=cmd.command_id,

@@ -68,16 +68,18 @@ def _arm_revoker(at: int, when: str) -> None:
 
     only = os.environ.get("CRASH_ACTUATOR", "")
 
-    async def record(self: RedisLedger, command_id: str, actuator: str, detail: str) -> None:
+    async def record(
+        self: RedisLedger, command_id: str, actuator: str, detail: str, **kw: Any
+    ) -> None:
         nonlocal seen
         if only and actuator != only:
-            await original(self, command_id, actuator, detail)
+            await original(self, command_id, actuator, detail, **kw)
             return
         seen += 1
         mine = seen  # actuators record concurrently: ``seen`` moves on while this awaits
         if mine == at and when == "before":
             _die()
-        await original(self, command_id, actuator, detail)
+        await original(self, command_id, actuator, detail, **kw)
         if mine == at:
             _die()
 

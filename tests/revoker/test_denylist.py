@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,11 +14,13 @@ from monitor.revoker.ledger import RedisLedger
 from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from tests.revoker.servers import RedisServer, free_port
-from tests.revoker.support import command
+from tests.revoker.support import T0, command
+
+NOW = T0.timestamp()  # the actuator's clock in these tests: the command's time
 
 
 async def apply(url: str, ttl: int = 600, timeout: float = 2.0, **kw: object) -> str:
-    act = RedisDenyList(url, ttl_seconds=ttl, timeout=timeout)
+    act = RedisDenyList(url, ttl_seconds=ttl, timeout=timeout, clock=lambda: NOW)
     try:
         return await act.apply(command(**kw))
     finally:
@@ -41,8 +44,9 @@ async def ttl_of(url: str, key: str) -> int:
 
 
 def test_task_scope_denies_its_credentials_and_the_task_with_expiry(redis_url: str) -> None:
-    detail = asyncio.run(apply(redis_url, ttl=600))
-    assert detail.startswith("denied 3 key(s) for 600 s: mcpmon:deny:credential:cred-1")
+    detail = asyncio.run(apply(redis_url, ttl=600, expires_at=T0 + timedelta(hours=2)))
+    # held until the credentials' expiry + 300 s margin, not the configured 600 s
+    assert detail.startswith("denied 3 key(s) for 7500 s: mcpmon:deny:credential:cred-1")
     hit = asyncio.run(lookup(redis_url, credential_id="cred-2", task_id="task-1", agent_id="x"))
     assert set(hit) == {"credential", "task"}
     assert hit["task"] == {
@@ -51,7 +55,8 @@ def test_task_scope_denies_its_credentials_and_the_task_with_expiry(redis_url: s
         "reason": "lingering_access: call after task end",
         "ts": "2026-03-01T12:00:00+00:00",
     }
-    assert 590 < asyncio.run(ttl_of(redis_url, "mcpmon:deny:task:task-1")) <= 600
+    for key in ("task:task-1", "credential:cred-1", "credential:cred-2"):
+        assert 7490 < asyncio.run(ttl_of(redis_url, f"mcpmon:deny:{key}")) <= 7500
     # another agent's call is not denied
     assert asyncio.run(lookup(redis_url, credential_id="cred-9", agent_id="other")) == {}
 
@@ -153,3 +158,139 @@ def test_revoker_with_redis_applies_once_across_restarts(redis_url: str) -> None
 
     assert asyncio.run(one_run()) == ["applied"]
     assert asyncio.run(one_run()) == ["already_applied"]
+
+
+def ttls(url: str, *keys: str) -> list[int]:
+    return [asyncio.run(ttl_of(url, f"mcpmon:deny:{k}")) for k in keys]
+
+
+def test_agent_scope_holds_until_an_operator_lifts_it(redis_url: str) -> None:
+    """13.6: a 24 h expiry let the agent back in the next day. Agent scope: no expiry."""
+    detail = asyncio.run(
+        apply(redis_url, ttl=86_400, scope="agent", expires_at=T0 + timedelta(hours=1))
+    )
+    assert "without expiry" in detail
+    assert ttls(redis_url, "agent:spiffe://corp/agents/a1") == [-1]
+
+
+def test_credential_scope_holds_until_the_credentials_expiry(redis_url: str) -> None:
+    """13.6: a credential valid for 8 days stays denied 8 days (+ margin), not 24 h."""
+    asyncio.run(
+        apply(
+            redis_url,
+            ttl=86_400,
+            scope="credential",
+            credential_ids=["cred-1"],
+            expires_at=T0 + timedelta(days=8),
+        )
+    )
+    (ttl,) = ttls(redis_url, "credential:cred-1")
+    assert 8 * 86_400 + 290 < ttl <= 8 * 86_400 + 300
+
+
+def test_a_credential_of_unknown_expiry_is_held_without_expiry(redis_url: str) -> None:
+    asyncio.run(apply(redis_url, ttl=86_400, scope="credential", credential_ids=["cred-1"]))
+    assert ttls(redis_url, "credential:cred-1") == [-1]
+
+
+def test_an_expired_credential_is_still_held_for_the_margin(redis_url: str) -> None:
+    asyncio.run(
+        apply(
+            redis_url,
+            scope="credential",
+            credential_ids=["cred-1"],
+            expires_at=T0 - timedelta(hours=1),
+        )
+    )
+    (ttl,) = ttls(redis_url, "credential:cred-1")
+    assert 290 < ttl <= 300
+
+
+def test_a_task_without_credentials_is_held_for_the_configured_ttl(redis_url: str) -> None:
+    asyncio.run(apply(redis_url, ttl=600, credential_ids=[]))
+    (ttl,) = ttls(redis_url, "task:task-1")
+    assert 590 < ttl <= 600
+
+
+def test_an_entry_is_never_shortened(redis_server: RedisServer, redis_url: str) -> None:
+    """An operator's own entry (no expiry) and a longer hold survive a shorter command."""
+    redis_server.command("SET", "mcpmon:deny:credential:cred-1", "{}")
+    redis_server.command("SET", "mcpmon:deny:task:task-1", "{}", "EX", "99999")
+    asyncio.run(apply(redis_url, ttl=600, expires_at=T0 + timedelta(minutes=10)))
+    one, two, task = ttls(redis_url, "credential:cred-1", "credential:cred-2", "task:task-1")
+    assert one == -1 and 890 < two <= 900 and 99_990 < task <= 99_999
+    # the value is the newest command's, so the gateway names it
+    hit = asyncio.run(lookup(redis_url, credential_id="cred-1"))
+    assert hit["credential"]["command_id"] == "cmd-1"
+    # and a longer hold does lengthen a shorter one
+    asyncio.run(apply(redis_url, ttl=600, expires_at=T0 + timedelta(hours=5)))
+    assert 18_290 < ttls(redis_url, "credential:cred-2")[0] <= 18_300
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"scope": "agent", "agent_id": "SPIFFE://Corp/agents/a1"}, "agent_id"),
+        ({"credential_ids": ["cred-1", "cred-2\u200b"]}, "credential_id"),
+        ({"task_id": "task-1 "}, "task_id"),
+        ({"scope": "session", "session_id": "s\x00"}, "session_id"),
+        ({"scope": "agent", "agent_id": "spiffe://corp//agents/a1"}, "agent_id"),
+    ],
+)
+def test_non_canonical_ids_are_refused_and_nothing_is_written(
+    redis_server: RedisServer, redis_url: str, kw: dict[str, object], field: str
+) -> None:
+    """13.5: a key spelled unlike the gateway's lookup denies nothing: refuse, say why."""
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(redis_url, **kw))
+    assert not err.value.retryable
+    assert str(err.value).startswith(f"denylist: refused: {field}")
+    assert redis_server.command("DBSIZE") == b":0\r\n"
+
+
+def test_ledger_keeps_a_command_as_long_as_its_deny_entry_holds(redis_url: str) -> None:
+    """A re-sent command must not be re-applied while what it did still matters (an
+    operator's lift would be undone): the applied-set outlives the deny entry."""
+
+    async def keep(cmd_kw: dict[str, object]) -> int:
+        ledger = RedisLedger(connect(redis_url, 2.0), ttl_seconds=3600, clock=lambda: NOW)
+        try:
+            cmd = command(**cmd_kw)
+            await ledger.record(cmd.command_id, "denylist", "ok", command=cmd)
+            return int(await ledger._client.ttl(ledger.key(cmd.command_id, "denylist")))
+        finally:
+            await ledger.aclose()
+
+    assert asyncio.run(keep({"command_id": "a", "scope": "agent"})) == -1
+    assert asyncio.run(keep({"command_id": "b"})) == -1  # credentials of unknown expiry
+    far = asyncio.run(keep({"command_id": "c", "expires_at": T0 + timedelta(days=40)}))
+    assert 40 * 86_400 + 290 < far <= 40 * 86_400 + 300
+    near = asyncio.run(keep({"command_id": "d", "expires_at": T0 + timedelta(minutes=5)}))
+    assert 3590 < near <= 3600  # never less than the ledger's ttl_seconds
+
+
+def test_a_lifted_agent_deny_is_not_undone_by_a_re_sent_command(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    async def run(cmd_id: str) -> list[str]:
+        r = Revoker(
+            [RedisDenyList(redis_url)],
+            RedisLedger(connect(redis_url, 2.0), ttl_seconds=3600),
+            RetryPolicy(attempts=2, base_seconds=0.01),
+        )
+        try:
+            return [
+                a.status for a in (await r.handle(command(command_id=cmd_id, scope="agent"))).acks
+            ]
+        finally:
+            await r.aclose()
+
+    key = "mcpmon:deny:agent:spiffe://corp/agents/a1"
+    assert asyncio.run(run("cmd-a")) == ["applied"]
+    assert ttls(redis_url, "agent:spiffe://corp/agents/a1") == [-1]
+    assert asyncio.run(ttl_of(redis_url, "mcpmon:revoker:applied:cmd-a:denylist")) == -1
+    redis_server.command("DEL", key)  # the operator lifts it
+    assert asyncio.run(run("cmd-a")) == ["already_applied"]  # a re-send: stays lifted
+    assert asyncio.run(lookup(redis_url, agent_id="spiffe://corp/agents/a1")) == {}
+    assert asyncio.run(run("cmd-b")) == ["applied"]  # a new cause (new id) denies again
+    assert "agent" in asyncio.run(lookup(redis_url, agent_id="spiffe://corp/agents/a1"))

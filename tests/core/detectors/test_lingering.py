@@ -252,3 +252,31 @@ def test_delegated_agent_acting_outside_any_task_is_medium() -> None:
 def test_autonomous_agent_without_a_task_is_fine() -> None:
     eng = engine(kind="autonomous")
     assert alerts(feed(eng, call(0, AGENT, "fs", "read_file"))) == []
+
+
+# ---------------------------------------------------------------- alert ids (issue 13.12)
+
+
+def test_two_calls_after_task_end_are_two_alerts_with_two_ids() -> None:
+    """09:00 start, 09:05 end, calls at 09:07 and 09:20: two findings, two alert ids.
+
+    The id hashed only the first evidence event (the ``task_ended``), so every later
+    call shared it and a SIEM deduplicating on ``alert_id`` dropped the second alert.
+    """
+    events = [
+        task_started(0, AGENT, "T1", "alice", event_id="start"),
+        issued(0, AGENT, "c1", 600, task_id="T1", event_id="iss"),
+        task_ended(300, AGENT, "T1", "alice", event_id="end"),
+        read(420, event_id="call-0907"),
+        read(1200, event_id="call-0920"),
+    ]
+    eng = engine()
+    late = [alerts(eng.process(ev)) for ev in events]
+    first, second = late[3], late[4]
+    assert len(first) == len(second) == 1
+    assert first[0].evidence == ["end", "call-0907"] and second[0].evidence == ["end", "call-0920"]
+    assert first[0].alert_id != second[0].alert_id
+    # redelivery of the same events (a fresh engine: a replay) gives the same ids
+    again = engine()
+    ids = [a.alert_id for ev in events for a in alerts(again.process(ev))]
+    assert ids == [first[0].alert_id, second[0].alert_id]

@@ -195,3 +195,36 @@ def test_sponsor_ended_timers_of_two_sponsors_both_fire() -> None:
     second = eng.advance_watermark(at(200).timestamp())
     assert [c.task_id for c in first.revocations] == ["T1"]
     assert [c.task_id for c in second.revocations] == ["T2"]
+
+
+def test_sponsor_timer_never_touches_a_task_that_ended() -> None:
+    """Issue 19c: a task that ended before ``sponsor_ended`` is not revoked again.
+
+    Its credential expired in between, so a second revocation would name another
+    target (the task without credentials) and no "already commanded" memory hides it.
+    """
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        issued(0, AGENT, "c1", 60, task_id="T1"),
+    )
+    [end_cmd] = eng.process(task_ended(50, AGENT, "T1", "alice")).revocations
+    assert end_cmd.task_id == "T1" and end_cmd.credential_ids == ["c1"]
+    feed(eng, sponsor_ended(500, AGENT, "alice"))  # c1 expired at 60
+    assert not eng.advance_watermark(at(5000).timestamp()).revocations
+    assert eng.stats["timers_fired"] == 1  # the timer did fire: it found nothing to revoke
+
+
+def test_sponsor_timer_revokes_only_the_open_tasks_of_its_sponsor() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T-open", "alice"),
+        task_started(0, AGENT, "T-done", "alice"),
+        task_started(0, AGENT, "T-bob", "bob"),
+        task_ended(50, AGENT, "T-done", "alice"),
+        sponsor_ended(500, AGENT, "alice"),
+    )
+    d = eng.advance_watermark(at(5000).timestamp())
+    assert [c.task_id for c in d.revocations] == ["T-open"]
