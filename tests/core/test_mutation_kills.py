@@ -538,3 +538,12 @@ def test_canonical_optional_keeps_none_and_canonicalises_the_rest() -> None:
     with pytest.raises(DecodeError) as err:
         canonical_optional("", "session_id")
     assert str(err.value) == "session_id: empty"
+
+
+def test_an_alerts_free_text_ids_are_redacted() -> None:
+    red = Redactor(RedactionRules())
+    secret = "token=abc123secret"
+    f = _finding(task_id=f"t-{secret}", session_id=f"s-{secret}")
+    (al,), _, _ = _decide([f], redact=red, credential_id=f"c-{secret}", sponsor=f"p-{secret}")
+    for v in (al.task_id, al.session_id, al.credential_id, al.sponsor):
+        assert v is not None and "abc123secret" not in v and "[REDACTED:key-value]" in v
