@@ -145,21 +145,39 @@ def _collect() -> list[Mutant]:
     return out
 
 
-def _diff(py: Path, m: Mutant) -> None:
-    """Fill in the mutated line: file:line, the line before and after."""
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+out = {}
+for name, path in json.load(sys.stdin):
+    try:
+        out[name] = get_diff_for_mutant(name, path=path)
+    except Exception as err:
+        out[name] = f"? {type(err).__name__}: {err}"
+print(json.dumps(out))
+"""
+
+
+def _diffs(py: Path, mutants: list[Mutant]) -> None:
+    """Fill in each mutant's line: file:line, the line before and after (one mutmut process)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run(
-        [py, "-m", "mutmut", "show", m.name],
+        [py, "-c", _DIFFS],
         cwd=WORK,
         env=env,
+        input=json.dumps([[m.name, m.path] for m in mutants]),
         capture_output=True,
         text=True,
+        check=True,
     )
-    minus = [x[1:] for x in r.stdout.splitlines() if x.startswith("-") and not x.startswith("---")]
-    plus = [x[1:] for x in r.stdout.splitlines() if x.startswith("+") and not x.startswith("+++")]
-    m.before = " / ".join(s.strip() for s in minus)
-    m.after = " / ".join(s.strip() for s in plus)
-    m.line = _line_of(m, minus[0] if minus else "")
+    diffs = json.loads(r.stdout)
+    for m in mutants:
+        lines = diffs.get(m.name, "").splitlines()
+        minus = [x[1:] for x in lines if x.startswith("-") and not x.startswith("---")]
+        plus = [x[1:] for x in lines if x.startswith("+") and not x.startswith("+++")]
+        m.before = " / ".join(s.strip() for s in minus)
+        m.after = " / ".join(s.strip() for s in plus)
+        m.line = _line_of(m, minus[0] if minus else "")
 
 
 def _line_of(m: Mutant, before: str) -> int:
@@ -192,8 +210,7 @@ def _report(py: Path, mutants: list[Mutant], took: float | None, jobs: int, only
     for m in mutants:
         by_module[m.module].append(m)
     left = [m for m in mutants if m.status not in KILLED]
-    for m in left:
-        _diff(py, m)
+    _diffs(py, left)
     unjustified = 0
     rows = []
     total_k = total_n = total_j = 0
