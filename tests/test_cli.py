@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +169,30 @@ def test_feedback_to_file_finds_the_agent_and_is_idempotent(
 def test_feedback_needs_the_agent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["feedback", "abc", "--verdict", "benign", "--to-file", str(tmp_path / "f")])
     assert rc == 1 and "--agent" in capsys.readouterr().err
+
+
+def _readme_demo() -> tuple[str, str]:
+    """The command README.md says ``make demo`` runs and the block it says that prints."""
+    text = (ROOT / "README.md").read_text()
+    m = re.search(r"`make demo` runs\s*\n`([^`]+)` and prints:\s*\n```\n(.*?)```", text, re.S)
+    assert m, "README.md: the `make demo` paragraph and its printed block are not found"
+    return m.group(1), m.group(2)
+
+
+def test_the_readme_shows_exactly_what_the_demo_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's demo block pins the demo's counts: it cannot drift from the real output
+    (other than the elapsed time and the output path, which it leaves out)."""
+    command, printed = _readme_demo()
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"\t$(BIN)/{command}\n" in makefile, f"make demo does not run `{command}`"
+    argv = shlex.split(command)
+    assert argv[:2] == ["mcpmon", "replay"] and argv[-2:] == ["--out", "out"]
+    args = [str(ROOT / a) if (ROOT / a).exists() else a for a in argv[1:-1]]
+    assert main([*args, str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines(keepends=True)
+    # the README leaves out the two lines that differ from run to run, and only those
+    timing = next(i for i, line in enumerate(out) if line.startswith("elapsed "))
+    assert "".join(out[:timing]) == printed
+    assert len(out) == timing + 2 and out[timing + 1].startswith("wrote ")

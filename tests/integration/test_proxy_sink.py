@@ -17,6 +17,7 @@ from monitor.proxy.emit import KafkaSink
 from monitor.proxy.metrics import ProxyMetrics
 from tests.integration.workers import Run
 from tests.revoker.servers import free_port
+from tests.waiting import until
 
 pytestmark = pytest.mark.kafka
 
@@ -36,6 +37,17 @@ async def _forward(port: int, target: tuple[str, int]) -> asyncio.Server:
         await asyncio.gather(pipe(r, uw), pipe(ur, w))
 
     return await asyncio.start_server(handle, "127.0.0.1", port)
+
+
+def _emitted(metrics: ProxyMetrics) -> float:
+    return metrics.registry.get_sample_value("mcpmon_proxy_events_emitted_total") or 0.0
+
+
+def _failures(metrics: ProxyMetrics) -> float:
+    return (
+        metrics.registry.get_sample_value("mcpmon_proxy_emit_failures_total", {"reason": "connect"})
+        or 0.0
+    )
 
 
 def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> None:
@@ -61,16 +73,14 @@ def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> 
         await sink.start()
         for e in events[:20]:
             sink.emit(e)
-        await asyncio.sleep(1.5)  # nothing answers: the sink retries, the calls go on
-        assert metrics.registry.get_sample_value("mcpmon_proxy_events_emitted_total") == 0
+        # nothing answers: the sink retries (more than once), the calls go on
+        await until(lambda: _failures(metrics) >= 2, 30, "the sink to retry an unreachable broker")
+        assert _emitted(metrics) == 0
         forwarder = await _forward(port, (host, int(bport)))
         try:
             for e in events[20:]:
                 sink.emit(e)
-            deadline = asyncio.get_running_loop().time() + 60
-            while metrics.registry.get_sample_value("mcpmon_proxy_events_emitted_total") < 30:
-                assert asyncio.get_running_loop().time() < deadline, "not delivered in 60 s"
-                await asyncio.sleep(0.1)
+            await until(lambda: _emitted(metrics) >= 30, 60, "all 30 events emitted", every=0.1)
             await sink.close()
         finally:
             forwarder.close()
@@ -87,8 +97,5 @@ def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> 
         assert [orjson.loads(r.value)["event_id"] for r in mine] == [
             e.event_id for e in events if e.agent_id == agent
         ]
-    assert (
-        metrics.registry.get_sample_value("mcpmon_proxy_emit_failures_total", {"reason": "connect"})
-        or 0
-    ) >= 1
+    assert _failures(metrics) >= 2
     assert not [e for e in logs if e["event"] == "event_not_emitted"]

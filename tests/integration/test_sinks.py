@@ -2,7 +2,8 @@
 
 The receiver is down at first: nothing is delivered or committed; once it is
 up every alert arrives, a bad message goes to the dead-letter topic, and a
-second sink in the same group gets nothing again (the offsets were committed).
+second sink in the same group gets nothing again (the offsets were committed):
+given one more alert after them, it delivers that one and only that one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -26,6 +26,7 @@ from tests.integration.workers import Run
 from tests.revoker.servers import free_port
 from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver, wait_for
 from tests.sinks.support import alert
+from tests.waiting import until
 
 pytestmark = pytest.mark.kafka
 
@@ -57,10 +58,14 @@ def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> Non
         MCPMON_SINK_TIMEOUT_SECONDS="1",
     )
     alerts = [alert(alert_id=f"k{i}") for i in range(3)]
+    marker = alert(alert_id="k3")  # produced for the second sink only
     hec = HecBehaviour(TOKEN)
     servers: list[HecServer] = []
     reg = CollectorRegistry()
     stuck_lag: list[float | None] = []
+
+    def retries() -> float:
+        return reg.get_sample_value("mcpmon_sink_retries_total", {"sink": "splunk-hec"}) or 0
 
     async def go() -> tuple[SinkCounters, SinkCounters]:
         await produce(
@@ -73,22 +78,26 @@ def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> Non
         service = SinkService(settings, build_transport(settings), metrics=SinkMetrics(reg))
         task = asyncio.create_task(service.run())
         try:
-            await asyncio.sleep(4)
+            # all four fetched and the first delivery failing: the receiver is down
+            await until(lambda: _lag(reg) == 4.0 and retries() >= 2, 60, "a stuck delivery")
             assert hec.events == []  # receiver down: nothing delivered, nothing committed
             stuck_lag.append(_lag(reg))
             servers.append(HecServer(hec, port=port))
-            deadline = time.monotonic() + 60
-            while len(hec.events) < 3 and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
+            await until(lambda: len(hec.events) >= 3, 60, "3 alerts at the receiver", every=0.1)
         finally:
             service.stop()
             first = await asyncio.wait_for(task, 30)
-        # a second sink in the same group: everything was committed, nothing comes again
+        # a second sink in the same group: everything was committed, nothing comes again;
+        # one more alert behind the others proves it got the partition and read from the
+        # committed offset (a sink that never got its partition also "delivers nothing")
+        await produce(run.bootstrap, run.topics["alerts"], [(b"a1", marker.to_json())])
         again = SinkService(settings, build_transport(settings))
         task2 = asyncio.create_task(again.run())
-        await asyncio.sleep(4)
-        again.stop()
-        second = await asyncio.wait_for(task2, 30)
+        try:
+            await until(lambda: len(hec.events) >= 4, 60, "the second sink's alert", every=0.1)
+        finally:
+            again.stop()
+            second = await asyncio.wait_for(task2, 30)
         return first, second
 
     try:
@@ -102,9 +111,10 @@ def test_hec_sink_waits_for_the_receiver_then_delivers_all_once(run: Run) -> Non
     assert _lag(reg) == 0.0
     assert reg.get_sample_value("mcpmon_sink_delivered_total", {"sink": "splunk-hec"}) == 3
     assert reg.get_sample_value("mcpmon_sink_deadletters_total", {"reason": "invalid"}) == 1
-    assert (reg.get_sample_value("mcpmon_sink_retries_total", {"sink": "splunk-hec"}) or 0) >= 1
-    assert (second.delivered, second.deadletter) == (0, 0)  # all committed
-    assert [b["event"]["alert_id"] for b in hec.events] == ["k0", "k1", "k2"]  # in order, once
+    assert retries() >= 2
+    assert (second.delivered, second.deadletter) == (1, 0)  # all committed: only the new one
+    # in order, once each: the second sink delivered the new alert and nothing before it
+    assert [b["event"]["alert_id"] for b in hec.events] == ["k0", "k1", "k2", "k3"]
     assert any(e["event"] == "sink_retry" for e in logs)
     dead = asyncio.run(
         read_topics(
@@ -124,13 +134,16 @@ def test_ocsf_file_sink_end_to_end(run: Run, tmp_path: Path) -> None:
         await produce(run.bootstrap, run.topics["alerts"], [(b"a1", a.to_json()) for a in alerts])
         service = SinkService(settings, build_transport(settings))
         task = asyncio.create_task(service.run())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if out.exists() and len(out.read_bytes().splitlines()) >= 5:
-                break
-            await asyncio.sleep(0.1)
-        service.stop()
-        await asyncio.wait_for(task, 30)
+        try:
+            await until(
+                lambda: out.exists() and len(out.read_bytes().splitlines()) >= 5,
+                60,
+                "5 rows in the OCSF file",
+                every=0.1,
+            )
+        finally:
+            service.stop()
+            await asyncio.wait_for(task, 30)
 
     asyncio.run(go())
     rows = [orjson.loads(x) for x in out.read_bytes().splitlines()]

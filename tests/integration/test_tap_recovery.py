@@ -15,7 +15,6 @@ import asyncio
 import signal
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import orjson
 from monitor.kafka_io import read_topics
 from tests.integration.workers import Run
 from tests.tap.support import ROOT, WRAPPED_MAPPING, wrapped_traffic
+from tests.waiting import wait_until
 
 
 def _tap(run: Run, tmp: Path, *args: str, log: str) -> subprocess.Popen[bytes]:
@@ -37,19 +37,15 @@ def _tap(run: Run, tmp: Path, *args: str, log: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _read_checkpoint(path: Path) -> dict | None:
     try:
         return orjson.loads(path.read_bytes())
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
+
+
+def _lines_before(path: Path) -> int:
+    return int((_read_checkpoint(path) or {}).get("lines_before", 0))
 
 
 def test_sigkill_mid_file_then_restart_loses_nothing(run: Run, tmp_path: Path) -> None:
@@ -63,10 +59,11 @@ def test_sigkill_mid_file_then_restart_loses_nothing(run: Run, tmp_path: Path) -
 
     first = _tap(run, tmp_path, *args, "--follow", log="first")
     try:
-        _wait(lambda: (_read_checkpoint(ckp) or {}).get("lines_before", 0) > 0, 60, "a checkpoint")
+        wait_until(lambda: _lines_before(ckp) > 0, 60, "a checkpoint")
         with open(src, "ab") as f:
             f.write(b"".join(x + b"\n" for x in traffic.lines[head:]))
-        time.sleep(0.3)
+        # at work on the appended lines: its checkpoint has moved past the first head
+        wait_until(lambda: _lines_before(ckp) > head, 60, "a checkpoint in the appended part")
         assert first.poll() is None, (tmp_path / "first.out").read_text()
         first.send_signal(signal.SIGKILL)
         first.wait(10)

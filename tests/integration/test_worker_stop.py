@@ -22,6 +22,7 @@ from tests.integration.faults import COMMAND_KEYS, check_against, expected, read
 from tests.integration.helpers import produce_lines
 from tests.integration.traffic import split_traffic
 from tests.integration.workers import Run
+from tests.waiting import wait_until
 from tests.worker.support import EXAMPLE_CHARTERS
 
 pytestmark = pytest.mark.kafka
@@ -48,7 +49,9 @@ def test_sigterm_mid_backlog_exits_promptly_and_loses_nothing(run: Run) -> None:
 
     first = run.start_worker(EXAMPLE_CHARTERS, MCPMON_COMMAND_SIGNING_KEYS=COMMAND_KEYS)
     first.wait_ready()
-    time.sleep(1.5)  # well into the backlog (a worker takes several seconds for all of it)
+    # well into the backlog (a worker takes many seconds for all of it): a quarter committed
+    quarter = len(lines) // 4
+    wait_until(lambda: asyncio.run(_committed(run)) >= quarter, 120, "a quarter committed", 0.1)
     t0 = time.monotonic()
     first.stop(timeout=60)
     took = time.monotonic() - t0

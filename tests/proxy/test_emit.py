@@ -18,6 +18,7 @@ from monitor.proxy.emit import FileSink, KafkaSink
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
 from tests.revoker.servers import free_port
+from tests.waiting import until
 
 
 def _event(i: int) -> ToolCall:
@@ -45,7 +46,12 @@ def test_with_kafka_down_events_are_buffered_then_logged_in_full_never_dropped()
         for i in range(3):
             sink.emit(_event(i))
         assert _sample(metrics, "mcpmon_proxy_emit_buffer_events") == 2
-        await asyncio.sleep(0.5)  # the sender keeps trying meanwhile
+        # the sender keeps trying meanwhile: wait for it to have failed to connect
+        await until(
+            lambda: _sample(metrics, "mcpmon_proxy_emit_failures_total", reason="connect") >= 1,
+            10,
+            "a failed connection attempt",
+        )
         await sink.close(timeout=0.2)
 
     with capture_logs() as logs:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from structlog.testing import capture_logs
@@ -18,21 +19,28 @@ from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, SyslogUdp, 
 from tests.revoker.servers import Reply, free_port
 from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver
 from tests.sinks.support import alert
+from tests.waiting import until, wait_until
 
 TOKEN = "tok-1"
 FAST = RetryPolicy(attempts=3, base_seconds=0.05, max_seconds=0.2)
 
 
-def deliver(t: Transport, *, stop_after: float | None = None, during=None) -> bool:
-    """Run one delivery; optionally stop it after ``stop_after`` s or run ``during`` meanwhile."""
+def deliver(
+    t: Transport,
+    *,
+    stop_when: Callable[[], bool] | None = None,
+    during: Callable[[], None] | None = None,
+) -> bool:
+    """Run one delivery; optionally run ``during`` (in a thread) meanwhile, or stop it once
+    ``stop_when()`` holds."""
 
     async def go() -> bool:
         d = Deliverer(t, FAST)
         task = asyncio.create_task(d.deliver(alert(alert_id="d1")))
         if during is not None:
             await asyncio.to_thread(during)
-        if stop_after is not None:
-            await asyncio.sleep(stop_after)
+        if stop_when is not None:
+            await until(stop_when, 30, "the condition to stop the delivery")
             d.stop()
         try:
             return await asyncio.wait_for(task, 30)
@@ -63,12 +71,21 @@ def test_hec_slow_answer_times_out_and_is_retried() -> None:
     hec = HecBehaviour(TOKEN, script=[Reply(200, b'{"text":"Success","code":0}', delay=1.0)])
     srv = HecServer(hec)
     try:
-        start = time.monotonic()
-        assert deliver(SplunkHec(srv.url(), TOKEN, host="h", timeout=0.3)) is True
-        assert time.monotonic() - start < 5
+        with capture_logs() as logs:
+            assert deliver(SplunkHec(srv.url(), TOKEN, host="h", timeout=0.3)) is True
     finally:
         srv.close()
     assert len(srv.requests) == 2 and len(hec.events) == 1  # the slow one was not counted
+    # the first attempt was given up at the client's timeout, not answered late
+    (retry,) = [e for e in logs if e["event"] == "sink_retry"]
+    assert "ReadTimeout" in retry["error"]
+
+
+def _failed_once(logs: list[dict[str, Any]]) -> Callable[[], None]:
+    """Wait (in the ``during`` thread) until the delivery has failed and is retrying."""
+    return lambda: wait_until(
+        lambda: any(e["event"] == "sink_retry" for e in logs), 10, "a failed first attempt"
+    )
 
 
 def test_hec_down_then_back_is_delivered() -> None:
@@ -77,7 +94,7 @@ def test_hec_down_then_back_is_delivered() -> None:
     servers: list[HecServer] = []
 
     def come_back() -> None:
-        time.sleep(0.5)
+        _failed_once(logs)()
         servers.append(HecServer(hec, port=port))
 
     try:
@@ -98,15 +115,14 @@ def test_syslog_tcp_down_then_back_is_delivered() -> None:
     rxs: list[TcpReceiver] = []
 
     def come_back() -> None:
-        time.sleep(0.5)
+        _failed_once(logs)()
         rxs.append(TcpReceiver(port=port))
 
     try:
-        ok = deliver(SyslogTcp("127.0.0.1", port, hostname="h", timeout=1), during=come_back)
+        with capture_logs() as logs:
+            ok = deliver(SyslogTcp("127.0.0.1", port, hostname="h", timeout=1), during=come_back)
         assert ok is True
-        deadline = time.monotonic() + 5
-        while not rxs[0].messages and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: rxs[0].messages, 5, "the message at the receiver")
         assert len(rxs[0].messages) == 1 and b"externalId=d1" in rxs[0].messages[0]
     finally:
         for r in rxs:
@@ -118,10 +134,12 @@ def test_file_unwritable_then_fixed_is_delivered(tmp_path: Path) -> None:
     path.mkdir()  # a directory where the file should be: appending fails
 
     def fix() -> None:
-        time.sleep(0.3)
+        _failed_once(logs)()
         shutil.rmtree(path)
 
-    assert deliver(OcsfFile(path), during=fix) is True
+    with capture_logs() as logs:
+        assert deliver(OcsfFile(path), during=fix) is True
+    assert any(e["event"] == "sink_retry" for e in logs)  # it did fail while unwritable
     (row,) = [orjson.loads(x) for x in path.read_bytes().splitlines()]
     assert row["finding_info"]["uid"] == "d1"
 
@@ -131,7 +149,10 @@ def test_keeps_failing_is_logged_and_reported_undelivered() -> None:
     srv = HecServer(hec)
     try:
         with capture_logs() as logs:
-            ok = deliver(SplunkHec(srv.url(), TOKEN, host="h"), stop_after=1.0)
+            ok = deliver(
+                SplunkHec(srv.url(), TOKEN, host="h"),
+                stop_when=lambda: any(e["event"] == "sink_delivery_failed" for e in logs),
+            )
     finally:
         srv.close()
     assert ok is False  # the service does not commit it
