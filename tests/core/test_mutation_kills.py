@@ -358,7 +358,7 @@ import base64  # noqa: E402
 import hashlib  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
-from monitor.core.decision import DecisionStep, memo_key, stable_id  # noqa: E402
+from monitor.core.decision import DecisionStep, finding_id, memo_key, stable_id  # noqa: E402
 from monitor.core.detectors.base import Finding  # noqa: E402
 from monitor.core.redact import RedactionRules, Redactor  # noqa: E402
 from monitor.errors import DecodeError  # noqa: E402
@@ -396,23 +396,31 @@ def test_ids_are_the_documented_hashes() -> None:
     assert memo_key("k") == base64.b64encode(digest).decode() and len(memo_key("k")) == 12
 
 
-def test_alert_and_command_ids_hash_agent_detector_key_dedup_target_and_first_evidence() -> None:
+def test_alert_and_command_ids_hash_agent_detector_key_dedup_target_and_every_evidence() -> None:
     f = _finding(dedup="d1", revoke="task", task_id="t1", credential_ids=["c2", "c1", "c2"])
     (alert,), (cmd,), suppressed = _decide([f])
     assert suppressed == 0
-    assert alert.alert_id == stable_id(
-        "agent-1", "lingering_access", "limits.task_grace", "d1", "ev-1"
+    cause = ("ev-1", "ev-2", "t=1000.0")  # every evidence event and the event time
+    assert alert.alert_id == finding_id(
+        "agent-1", "lingering_access", "limits.task_grace", "d1", *cause
     )
     target = "task|t1||c1,c2"
-    assert cmd.command_id == stable_id(
-        "agent-1", target, "lingering_access", "limits.task_grace", "ev-1"
+    assert cmd.command_id == finding_id(
+        "agent-1", target, "lingering_access", "limits.task_grace", "d1", *cause
     )
     assert cmd.credential_ids == ["c1", "c2"] and cmd.session_id is None
 
 
+def test_finding_ids_are_length_prefixed_so_parts_cannot_run_into_each_other() -> None:
+    assert finding_id("a|b", "c") != finding_id("a", "b|c")
+    assert finding_id("a\x1fb") != finding_id("a", "b")
+    h = hashlib.sha256(b"1:a2:bc").hexdigest()[:32]
+    assert finding_id("a", "bc") == h
+
+
 def test_without_evidence_the_id_names_the_instant() -> None:
     (alert,), _, _ = _decide([_finding(evidence=[])])
-    assert alert.alert_id == stable_id(
+    assert alert.alert_id == finding_id(
         "agent-1", "lingering_access", "limits.task_grace", "", "t=1000.0"
     )
 
@@ -461,7 +469,10 @@ def test_session_revocations_target_the_session_other_scopes_do_not() -> None:
     s2 = _finding(revoke="session", session_id="s2", dedup="2")
     _, cmds, _ = _decide([s1, s2], st)
     assert [c.session_id for c in cmds] == ["s1", "s2"]  # two sessions: two targets
-    want = stable_id("agent-1", "session||s1|", "lingering_access", "limits.task_grace", "ev-1")
+    cause = ("ev-1", "ev-2", "t=1000.0")
+    want = finding_id(
+        "agent-1", "session||s1|", "lingering_access", "limits.task_grace", "1", *cause
+    )
     assert cmds[0].command_id == want
     st = AgentState("agent-1")
     t1 = _finding(revoke="task", task_id="t", session_id="s1", dedup="1")
@@ -469,18 +480,21 @@ def test_session_revocations_target_the_session_other_scopes_do_not() -> None:
     _, cmds, _ = _decide([t1, t2], st)
     assert len(cmds) == 1 and cmds[0].session_id is None  # one task: one command
     _, cmds, _ = _decide([_finding(revoke="session", dedup="3")], AgentState("agent-1"))
-    assert cmds[0].command_id == stable_id(
-        "agent-1", "session|||", "lingering_access", "limits.task_grace", "ev-1"
+    assert cmds[0].command_id == finding_id(
+        "agent-1", "session|||", "lingering_access", "limits.task_grace", "3", *cause
     )
 
 
-def test_a_command_target_is_never_commanded_twice_however_late() -> None:
+def test_a_command_target_is_commanded_again_only_after_the_dedup_window() -> None:
     st = AgentState("agent-1")
     step = DecisionStep(300.0, "high", False)
     f = _finding(revoke="credential", credential_ids=["c1"])
-    assert len(step.decide([f], 0.0, st, CHARTER, None, None)[1]) == 1
+    (first,) = step.decide([f], 0.0, st, CHARTER, None, None)[1]
     g = _finding(revoke="credential", credential_ids=["c1"], dedup="other")
-    assert step.decide([g], 1e9, st, CHARTER, None, None)[1] == []
+    assert step.decide([g], 299.0, st, CHARTER, None, None)[1] == []  # within the window
+    h = _finding(revoke="credential", credential_ids=["c1"], dedup="later", evidence=["ev-9"])
+    (again,) = step.decide([h], 1e9, st, CHARTER, None, None)[1]
+    assert again.credential_ids == ["c1"] and again.command_id != first.command_id
 
 
 def test_a_command_reason_is_redacted_too() -> None:
