@@ -509,6 +509,9 @@ class Engine:
         if checked.version is not None:
             self.charters.signed_applied(checked.charter.agent, ev.event_id, checked.version)
         self.stats["charter_updated"] += 1
-        for a in checked.alerts:
+        alerts = checked.alerts  # charter_unsigned, charter_widened: they quote the update too
+        if alerts and self.decision.redact is not None:
+            alerts = [self.decision.redact.alert(a) for a in alerts]
+        for a in alerts:
             self.stats[f"alerts.{a.detector}"] += 1
-        return Decision(checked.alerts) if checked.alerts else NOTHING
+        return Decision(alerts) if alerts else NOTHING

@@ -439,3 +439,17 @@ def test_the_applied_versions_kept_per_pattern_are_bounded() -> None:
     # one forgotten (u1) is older than the one in force: a replay, refused
     (alert,) = eng.process(signed(narrow, 1, "u1")).alerts
     assert alert.clause.key == "version"
+
+
+def test_alerts_of_an_applied_update_are_redacted_like_every_other_alert() -> None:
+    """charter_widened and charter_unsigned quote the update: a secret in it never leaves."""
+    secret = "glpat-" + "Ab3dEf6hIj9kLm2nOp5q"
+    doc = {**WIDER, "resources": [f"https://git.corp/api?private_token={secret}"]}
+    eng = Engine([CH], EngineSettings(charter_keys=KEYS))
+    (widened,) = eng.process(signed(doc, 7, "widen")).alerts
+    assert widened.detector == "charter_widened"
+    assert secret not in widened.to_json().decode()
+    eng = Engine([CH], ALLOW_UNSIGNED)
+    alerts = eng.process(update(doc)).alerts
+    assert {a.detector for a in alerts} == {"charter_unsigned", "charter_widened"}
+    assert all(secret not in a.to_json().decode() for a in alerts)
