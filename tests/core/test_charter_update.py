@@ -444,7 +444,8 @@ def test_the_applied_versions_kept_per_pattern_are_bounded() -> None:
 def test_alerts_of_an_applied_update_are_redacted_like_every_other_alert() -> None:
     """charter_widened and charter_unsigned quote the update: a secret in it never leaves."""
     secret = "glpat-" + "Ab3dEf6hIj9kLm2nOp5q"
-    doc = {**WIDER, "resources": [f"https://git.corp/api?private_token={secret}"]}
+    tool = {"server": "git", "tool": f"push private_token={secret}", "classes": ["write"]}
+    doc = {**WIDER, "tools": [*WIDER["tools"], tool]}  # the grant is quoted in the alert
     eng = Engine([CH], EngineSettings(charter_keys=KEYS))
     (widened,) = eng.process(signed(doc, 7, "widen")).alerts
     assert widened.detector == "charter_widened"
