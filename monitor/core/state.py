@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from monitor.core.baseline.model import AgentBaseline
+from monitor.errors import DecodeError
 from monitor.events import decode_event
 
 #: 2: adds the behaviour baseline (last element). Version 1 snapshots still restore (no baseline).
@@ -316,15 +317,27 @@ class AgentState:
 
     @classmethod
     def restore(cls, data: bytes) -> AgentState:
+        """The state a :meth:`snapshot` wrote; :class:`ValueError` for anything else.
+
+        A corrupt record (valid JSON of another shape, wrong types in a section) is
+        one ``ValueError`` too, never a ``KeyError``/``TypeError`` that callers which
+        catch ``ValueError`` would let through.
+        """
         obj = orjson.loads(data)
         if (
             not isinstance(obj, list)
             or not obj
             or obj[0] not in (1, 2, SNAPSHOT_VERSION, SNAPSHOT_VERSION_PENDING)
         ):
-            raise ValueError(
-                f"unsupported agent-state snapshot (version {obj[0] if obj else None!r})"
-            )
+            version = obj[0] if isinstance(obj, list) and obj else None
+            raise ValueError(f"unsupported agent-state snapshot (version {version!r})")
+        try:
+            return cls._restore(obj)
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError, DecodeError) as err:
+            raise ValueError(f"corrupt agent-state snapshot: {type(err).__name__}: {err}") from None
+
+    @classmethod
+    def _restore(cls, obj: list[Any]) -> AgentState:
         held = obj.pop() if obj[0] >= SNAPSHOT_VERSION_PENDING else None
         baseline = obj.pop() if obj[0] >= 2 else None
         (

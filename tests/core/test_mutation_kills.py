@@ -561,3 +561,20 @@ def test_an_alerts_free_text_ids_are_redacted() -> None:
     (al,), _, _ = _decide([f], redact=red, credential_id=f"c-{secret}", sponsor=f"p-{secret}")
     for v in (al.task_id, al.session_id, al.credential_id, al.sponsor):
         assert v is not None and "abc123secret" not in v and "[REDACTED:key-value]" in v
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"v":3}',
+        b"5",
+        b'"x"',
+        b"[]",
+        b"[99]",
+        b"[3, 1, 2]",
+        b'[3,"a",null,0,null,5,{},{},{},{},{},{},{},[],[],[]]',
+    ],
+)
+def test_a_corrupt_snapshot_is_one_value_error_whatever_its_shape(data: bytes) -> None:
+    with pytest.raises(ValueError, match="agent-state snapshot"):
+        AgentState.restore(data)
