@@ -82,17 +82,19 @@ header names match case-insensitively; integers index lists):
 
   body: body                     # where the JSON-RPC body is (default: the line itself)
   fields:                        # a path or a list of paths, first found wins
-    agent_id: [headers.x-agent-id, body.params._meta.com.example/agent_id]
-    sponsor: headers.x-sponsor
-    task_id: body.params._meta.com.example/task_id
+    agent_id: [jwt.act.sub, jwt.sub]      # claims the gateway verified, as it logged them
+    sponsor: jwt.sub                       # RFC 8693: the human in sub, the agent in act.sub
+    task_id: jwt.task_id
     session_id: headers.mcp-session-id     # also part of the pairing key
-    credential_id: headers.x-token-jti
+    credential_id: jwt.jti
     ts: time                     # RFC 3339 text or epoch s/ms/us/ns
     resources: [body.params.arguments.path, body.params.arguments.uri]   # all found
   defaults: {server: fleet, tenant: corp}   # constants when no path gives a value
 
 A line without agent_id or server (from a path or a default) is a dead letter
-whose reason names the paths tried.
+whose reason names the paths tried. Take identity from what the gateway
+verified (token claims, the SVID): a logged header or _meta key is the caller's
+own word, sound only where an authenticating proxy in front sets it.
 
 Examples:
   mcpmon tap gateway.jsonl --format jsonrpc --mapping map.yaml --to-file out.jsonl

@@ -7,7 +7,7 @@ file of dotted paths (:mod:`monitor.tap.paths`) from the top of each line::
 
     body: body                      # where the protocol body sits (absent: the line is the body)
     fields:                         # target: a path, or a list tried in order
-      agent_id: [headers.x-agent-id, body.params._meta.com.example/agent_id]
+      agent_id: [jwt.act.sub, jwt.sub]   # verified claims as logged; not a header (caller's word)
       session_id: headers.mcp-session-id
       task_id: body.params._meta.com.example/task_id
       ts: time                      # RFC 3339 text, or epoch s / ms / µs / ns
