@@ -91,7 +91,7 @@ def deadletter_reason_class(reason: str) -> str:
         return "not_object"
     if reason.startswith("unknown event type"):
         return "unknown_type"
-    if "ahead of the event-time watermark" in reason:
+    if "ahead of the judging clock" in reason:
         return "future_event"  # monitor/core/engine.py: max_future_seconds
     if reason.startswith("duplicate JSON key"):
         return "duplicate_key"

@@ -238,7 +238,7 @@ def test_an_event_far_ahead_of_the_judging_clock_is_refused_not_applied() -> Non
     with pytest.raises(DecodeError) as err:
         eng.process(forged)
     assert err.value.field == "ts"
-    assert "ahead of the event-time watermark" in err.value.reason
+    assert "ahead of the judging clock" in err.value.reason
     assert "max_future_seconds=300" in err.value.reason
     assert eng.counters()["future_events"] == 1
     assert "agent:assist/2" not in eng.states  # nothing of it was applied

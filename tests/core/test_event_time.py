@@ -329,7 +329,7 @@ def test_a_forged_future_ts_does_not_make_every_later_event_late() -> None:
     forged = _stamped(
         tb.call(20, "agent:assist/9", "fs", "read_file"), datetime(2199, 1, 1, tzinfo=UTC)
     )
-    with pytest.raises(DecodeError, match="ahead of the event-time watermark"):
+    with pytest.raises(DecodeError, match="ahead of the judging clock"):
         eng.process(forged)
     # both still held: the forged time released nothing
     assert [p[1] for p in eng.states[A].pending] == [start.event_id, held.event_id]
@@ -379,6 +379,6 @@ def test_replay_dead_letters_a_future_ts_with_its_line_and_reason() -> None:
     s = replay_lines([encode_event(e) for e in events], eng, out["a"], out["r"], out["d"])
     [dead] = [orjson.loads(x) for x in out["d"].getvalue().splitlines()]
     assert dead["line"] == 2 and dead["field"] == "ts"
-    assert "ahead of the event-time watermark" in dead["reason"]
+    assert "ahead of the judging clock" in dead["reason"]
     assert s.events == 2 and s.bad_lines == 1
     assert b"late_event" not in out["a"].getvalue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import time
 
 import orjson
 
@@ -154,8 +155,9 @@ def test_hostile_messages_all_reach_the_deadletter_topic_and_the_worker_keeps_ru
     hostile = hostile_messages(350, seed=11)
     rejected = []
     # one key, one partition, one engine: it refuses what decodes but is stamped too far
-    # ahead of its event time (a 2199 ts), as the worker's engine for that partition will
+    # ahead of its clock (a 2199 ts), as the worker's engine for that partition will
     engine = Engine(load_charter_dir(EXAMPLE_CHARTERS))
+    engine.clock = time.time()
     for i, (_, raw) in enumerate(hostile):
         try:
             engine.process(decode_event(raw))

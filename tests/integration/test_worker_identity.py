@@ -71,7 +71,7 @@ SEQUENCE: list[tuple[bytes, str | None]] = [
     ),
     (
         orjson.dumps(_call("future-1", ts="2199-01-01T00:00:00Z")),
-        "ahead of the event-time watermark",
+        "ahead of the judging clock",
     ),
     # after the 2199 one: on time, judged against the charter (not late, not observed)
     (orjson.dumps(_call("after-1", minute=7, server="shell", tool="rm")), None),

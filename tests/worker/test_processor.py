@@ -283,7 +283,7 @@ def test_an_event_far_ahead_of_event_time_is_a_dead_letter_with_its_reason() -> 
     [rec] = out.notes
     doc = orjson.loads(rec.value)
     assert rec.topic == OutputTopics().deadletter and not out.decisions
-    assert doc["field"] == "ts" and "ahead of the event-time watermark" in doc["reason"]
+    assert doc["field"] == "ts" and "ahead of the judging clock" in doc["reason"]
     assert (doc["partition"], doc["offset"]) == (0, 1)
     assert proc.counters["deadletter"] == 1
     assert proc.engine(0).counters()["future_events"] == 1
