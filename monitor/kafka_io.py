@@ -11,13 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from monitor import deadletter
+from monitor.metrics import deadletter_reason_class
+
+log = structlog.get_logger("monitor.kafka_io")
 
 KeyValue = tuple[bytes | None, bytes | None]
 
@@ -74,6 +79,53 @@ async def produce_deadletter(
     except Exception as err:
         return err
     return None
+
+
+class DeadLetterCounters(Protocol):
+    deadletter: int
+    deadletter_failed: int
+
+
+async def dead_letter(
+    producer: AIOKafkaProducer,
+    topic: str,
+    rec: ConsumerRecord,
+    reason: str,
+    where: str | None,
+    counters: DeadLetterCounters,
+    metrics: Any | None,
+) -> None:
+    """Log, count and dead-letter (bounded) a consumed message a loop will commit past.
+
+    The revoker's and the sink's one way to give up on a message. It never
+    raises: a dead letter the broker does not take is logged and counted
+    (``metrics.deadletter_failures``), and the loop commits past the message all
+    the same — it stays at its offset of the source topic.
+    """
+    counters.deadletter += 1
+    if metrics is not None:
+        metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
+    log.warning(
+        "deadletter",
+        reason=deadletter.clip(reason),
+        field=None if where is None else deadletter.clip(where, deadletter.MAX_FIELD_CHARS),
+        partition=rec.partition,
+        offset=rec.offset,
+        length=len(rec.value or b""),
+    )
+    err = await produce_deadletter(producer, topic, rec, reason, where)
+    if err is not None:
+        counters.deadletter_failed += 1
+        if metrics is not None:
+            metrics.deadletter_failures.inc()
+        log.error(
+            "deadletter_failed",
+            partition=rec.partition,
+            offset=rec.offset,
+            error=deadletter.clip(f"{type(err).__name__}: {err}"),
+            detail="committed past it all the same: the message stays at this offset "
+            "of the source topic",
+        )
 
 
 async def shut_down(

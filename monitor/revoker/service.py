@@ -37,15 +37,14 @@ from monitor.events import MAX_MESSAGE_BYTES
 from monitor.kafka_io import (
     acked_producer,
     broker_unavailable,
+    dead_letter,
     group_consumer,
-    produce_deadletter,
     shut_down,
 )
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
     RevokerMetrics,
-    deadletter_reason_class,
     serve_if,
 )
 from monitor.outputs import RevocationCommand
@@ -216,7 +215,7 @@ class RevokerService:
                 offset=rec.offset,
                 length=len(rec.value or b""),
             )
-            await self._dead(producer, rec, rec.value or b"", reason, None)
+            await self._dead(producer, rec, reason, None)
             return True
 
     async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
@@ -225,14 +224,14 @@ class RevokerService:
         raw = rec.value or b""
         if len(raw) > MAX_MESSAGE_BYTES:  # never parsed: no command is that long
             too_long = f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}"
-            await self._dead(producer, rec, raw, too_long, None)
+            await self._dead(producer, rec, too_long, None)
             return True
         try:
             cmd = RevocationCommand.model_validate_json(raw)
         except ValidationError as err:
             e = err.errors(include_url=False)[0]
             where = ".".join(str(x) for x in e["loc"]) or None
-            await self._dead(producer, rec, raw, f"invalid revocation command: {e['msg']}", where)
+            await self._dead(producer, rec, f"invalid revocation command: {e['msg']}", where)
             return True
         refused = self.gate.check(cmd, self.revoker.clock())
         if refused is not None:
@@ -250,7 +249,7 @@ class RevokerService:
             fut = await producer.send(
                 s.topic_alerts, key=alert.agent_id.encode(), value=alert.to_json()
             )
-            await self._dead(producer, rec, raw, f"{REFUSED_PREFIX}: {refused}", "signature")
+            await self._dead(producer, rec, f"{REFUSED_PREFIX}: {refused}", "signature")
             await fut
             self.counters.alerts += 1
             return True
@@ -278,38 +277,11 @@ class RevokerService:
         return True
 
     async def _dead(
-        self,
-        producer: AIOKafkaProducer,
-        rec: ConsumerRecord,
-        raw: bytes,
-        reason: str,
-        where: str | None,
+        self, producer: AIOKafkaProducer, rec: ConsumerRecord, reason: str, where: str | None
     ) -> None:
         """Dead-letter ``rec`` (bounded); a failure to is logged and counted, never raised."""
-        self.counters.deadletter += 1
-        if self.metrics is not None:
-            self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
-        log.warning(
-            "deadletter",
-            reason=deadletter.clip(reason),
-            field=None if where is None else deadletter.clip(where, deadletter.MAX_FIELD_CHARS),
-            partition=rec.partition,
-            offset=rec.offset,
-            length=len(raw),
-        )
-        err = await produce_deadletter(producer, self.settings.topic_deadletter, rec, reason, where)
-        if err is not None:
-            self.counters.deadletter_failed += 1
-            if self.metrics is not None:
-                self.metrics.deadletter_failures.inc()
-            log.error(
-                "deadletter_failed",
-                partition=rec.partition,
-                offset=rec.offset,
-                error=deadletter.clip(f"{type(err).__name__}: {err}"),
-                detail="committed past it all the same: the message stays at this offset "
-                "of the source topic",
-            )
+        topic = self.settings.topic_deadletter
+        await dead_letter(producer, topic, rec, reason, where, self.counters, self.metrics)
 
     async def _handle(self, cmd: RevocationCommand) -> Handled | None:
         delay = 0.5

@@ -39,15 +39,14 @@ from monitor.events import MAX_MESSAGE_BYTES
 from monitor.kafka_io import (
     acked_producer,
     broker_unavailable,
+    dead_letter,
     group_consumer,
-    produce_deadletter,
     shut_down,
 )
 from monitor.metrics import (
     CollectorRegistry,
     LagTracker,
     SinkMetrics,
-    deadletter_reason_class,
     serve_if,
 )
 from monitor.outputs import Alert
@@ -362,30 +361,8 @@ class SinkService:
         self, producer: AIOKafkaProducer, rec: ConsumerRecord, reason: str, where: str | None
     ) -> None:
         """Dead-letter ``rec`` (bounded); a failure to is logged and counted, never raised."""
-        self.counters.deadletter += 1
-        if self.metrics is not None:
-            self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
-        log.warning(
-            "deadletter",
-            reason=deadletter.clip(reason),
-            field=None if where is None else deadletter.clip(where, deadletter.MAX_FIELD_CHARS),
-            partition=rec.partition,
-            offset=rec.offset,
-            length=len(rec.value or b""),
-        )
-        err = await produce_deadletter(producer, self.settings.topic_deadletter, rec, reason, where)
-        if err is not None:
-            self.counters.deadletter_failed += 1
-            if self.metrics is not None:
-                self.metrics.deadletter_failures.inc()
-            log.error(
-                "deadletter_failed",
-                partition=rec.partition,
-                offset=rec.offset,
-                error=deadletter.clip(f"{type(err).__name__}: {err}"),
-                detail="committed past it all the same: the message stays at this offset "
-                "of the source topic",
-            )
+        topic = self.settings.topic_deadletter
+        await dead_letter(producer, topic, rec, reason, where, self.counters, self.metrics)
 
 
 __all__ = [
