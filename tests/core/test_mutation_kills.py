@@ -280,6 +280,33 @@ def test_a_task_forgets_only_credentials_the_ledger_forgot_past_16() -> None:
     assert st.task("t")[S.T_CREDS] == [f"c{i}" for i in range(1, 17)]
 
 
+def test_an_end_or_a_credential_never_rewrites_a_known_tasks_start() -> None:
+    # the ledger keeps what task_started said; a later event only adds the end / a credential
+    st = AgentState("a")
+    st.start_task("t", 10.0, None)
+    st.end_task("t", 30.0, "end-1", "bob")
+    assert st.task("t")[:3] == [10.0, 30.0, None]  # bob (from the end) is not the sponsor
+    st.start_task("u", 10.0, None)
+    st.issue_credential("c1", "u", 4.0, 100.0)  # issued before the task's (skewed) start
+    assert st.task("u") == [10.0, None, None, ["c1"], None]
+
+
+def test_a_second_end_at_the_same_instant_keeps_the_first_end_event() -> None:
+    st = AgentState("a")
+    st.end_task("t", 30.0, "end-a", None)
+    st.end_task("t", 30.0, "end-b", None)
+    assert (st.task("t")[S.T_ENDED], st.task("t")[S.T_END_EVENT]) == (30.0, "end-a")
+
+
+def test_a_task_keeps_all_16_credential_ids_even_when_the_ledger_forgot_one() -> None:
+    st = AgentState("a")
+    for i in range(15):
+        st.issue_credential(f"c{i}", "t", float(i), 1e9)
+    del st.creds["c0"]
+    st.issue_credential("c15", "t", 20.0, 1e9)  # the 16th: no trimming yet
+    assert st.task("t")[S.T_CREDS] == [f"c{i}" for i in range(16)]
+
+
 def test_live_credentials_exclude_revoked_and_expired_at_the_instant() -> None:
     st = AgentState("a")
     st.issue_credential("c1", "t", 1.0, 100.0)
@@ -578,3 +605,21 @@ def test_an_alerts_free_text_ids_are_redacted() -> None:
 def test_a_corrupt_snapshot_is_one_value_error_whatever_its_shape(data: bytes) -> None:
     with pytest.raises(ValueError, match="agent-state snapshot"):
         AgentState.restore(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "version"), [(b"[99]", "99"), (b'["3", "a"]', "'3'"), (b"[]", "None"), (b"5", "None")]
+)
+def test_an_unsupported_snapshot_names_its_version(data: bytes, version: str) -> None:
+    with pytest.raises(
+        ValueError, match=rf"^unsupported agent-state snapshot \(version {version}\)$"
+    ):
+        AgentState.restore(data)
+
+
+def test_a_corrupt_snapshot_names_the_error_it_hit() -> None:
+    ring_not_a_list = b'[3,"a",null,0,null,5,{},{},{},{},null,{},{},[],null]'
+    with pytest.raises(ValueError, match=r"^corrupt agent-state snapshot: TypeError: 'int' object"):
+        AgentState.restore(ring_not_a_list)
+    with pytest.raises(ValueError, match=r"^corrupt agent-state snapshot: ValueError: not enough"):
+        AgentState.restore(b"[3, 1, 2]")
