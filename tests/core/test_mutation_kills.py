@@ -320,6 +320,17 @@ def test_live_credentials_exclude_revoked_and_expired_at_the_instant() -> None:
     assert st.live_credentials("t", 99.0) == ["c2", "c3"]
 
 
+def test_a_tasks_live_credentials_are_its_own_list_not_a_scan_of_the_ledger() -> None:
+    # c1 was issued for t, then re-issued for u: t's revocation still ends it (its list holds
+    # it); a scan of the ledger by task would miss it
+    st = AgentState("a")
+    st.issue_credential("c1", "t", 1.0, 100.0)
+    st.issue_credential("c2", "t", 2.0, 100.0)
+    st.issue_credential("c1", "u", 3.0, 100.0)
+    assert st.live_credentials("t", 50.0) == ["c1", "c2"]
+    assert st.live_credentials("u", 50.0) == ["c1"]
+
+
 def test_sponsors_come_back_after_ending_only_with_a_later_event() -> None:
     st = AgentState("a")
     st.sponsor_seen("alice", 10.0)
@@ -436,6 +447,20 @@ def test_alert_and_command_ids_hash_agent_detector_key_dedup_target_and_every_ev
         "agent-1", target, "lingering_access", "limits.task_grace", "d1", *cause
     )
     assert cmd.credential_ids == ["c1", "c2"] and cmd.session_id is None
+
+
+def test_a_commands_expiry_is_the_latest_of_its_credentials_whatever_their_order() -> None:
+    from monitor.core.decision import latest_expiry
+
+    st = AgentState("a")
+    st.issue_credential("late", None, 1.0, 500.0)
+    st.issue_credential("early", None, 1.0, 200.0)
+    want = datetime.fromtimestamp(500.0, UTC)
+    assert latest_expiry(st, ["late", "early"]) == latest_expiry(st, ["early", "late"]) == want
+    assert latest_expiry(st, []) is None
+    assert latest_expiry(st, ["late", "unknown"]) is None  # one unknown: the deny-list cannot tell
+    st.revoke_credential("revoked-first", 1.0)  # known only as revoked: no expiry
+    assert latest_expiry(st, ["late", "revoked-first"]) is None
 
 
 def test_finding_ids_are_length_prefixed_so_parts_cannot_run_into_each_other() -> None:
