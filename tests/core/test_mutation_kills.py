@@ -463,6 +463,16 @@ def test_a_commands_expiry_is_the_latest_of_its_credentials_whatever_their_order
     assert latest_expiry(st, ["late", "revoked-first"]) is None
 
 
+def test_an_agent_command_never_expires_even_when_its_credentials_do() -> None:
+    st = AgentState("agent-1")
+    st.issue_credential("c1", None, 1.0, 5000.0)
+    f = _finding(revoke="agent", credential_ids=["c1"])
+    _, (cmd,), _ = _decide([f], st)
+    assert (cmd.scope, cmd.credential_ids, cmd.expires_at) == ("agent", ["c1"], None)
+    _, (cred,), _ = _decide([_finding(revoke="credential", credential_ids=["c1"], key="k2")], st)
+    assert cred.expires_at == datetime.fromtimestamp(5000.0, UTC)  # the same credential alone
+
+
 def test_finding_ids_are_length_prefixed_so_parts_cannot_run_into_each_other() -> None:
     assert finding_id("a|b", "c") != finding_id("a", "b|c")
     assert finding_id("a\x1fb") != finding_id("a", "b")
