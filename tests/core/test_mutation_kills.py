@@ -280,6 +280,33 @@ def test_a_task_forgets_only_credentials_the_ledger_forgot_past_16() -> None:
     assert st.task("t")[S.T_CREDS] == [f"c{i}" for i in range(1, 17)]
 
 
+def test_an_end_or_a_credential_never_rewrites_a_known_tasks_start() -> None:
+    # the ledger keeps what task_started said; a later event only adds the end / a credential
+    st = AgentState("a")
+    st.start_task("t", 10.0, None)
+    st.end_task("t", 30.0, "end-1", "bob")
+    assert st.task("t")[:3] == [10.0, 30.0, None]  # bob (from the end) is not the sponsor
+    st.start_task("u", 10.0, None)
+    st.issue_credential("c1", "u", 4.0, 100.0)  # issued before the task's (skewed) start
+    assert st.task("u") == [10.0, None, None, ["c1"], None]
+
+
+def test_a_second_end_at_the_same_instant_keeps_the_first_end_event() -> None:
+    st = AgentState("a")
+    st.end_task("t", 30.0, "end-a", None)
+    st.end_task("t", 30.0, "end-b", None)
+    assert (st.task("t")[S.T_ENDED], st.task("t")[S.T_END_EVENT]) == (30.0, "end-a")
+
+
+def test_a_task_keeps_all_16_credential_ids_even_when_the_ledger_forgot_one() -> None:
+    st = AgentState("a")
+    for i in range(15):
+        st.issue_credential(f"c{i}", "t", float(i), 1e9)
+    del st.creds["c0"]
+    st.issue_credential("c15", "t", 20.0, 1e9)  # the 16th: no trimming yet
+    assert st.task("t")[S.T_CREDS] == [f"c{i}" for i in range(16)]
+
+
 def test_live_credentials_exclude_revoked_and_expired_at_the_instant() -> None:
     st = AgentState("a")
     st.issue_credential("c1", "t", 1.0, 100.0)
@@ -291,6 +318,17 @@ def test_live_credentials_exclude_revoked_and_expired_at_the_instant() -> None:
     assert st.live_credentials("other", 99.0) == []
     st.tasks["t"][S.T_CREDS] = []  # the task record made anew: every credential is looked at
     assert st.live_credentials("t", 99.0) == ["c2", "c3"]
+
+
+def test_a_tasks_live_credentials_are_its_own_list_not_a_scan_of_the_ledger() -> None:
+    # c1 was issued for t, then re-issued for u: t's revocation still ends it (its list holds
+    # it); a scan of the ledger by task would miss it
+    st = AgentState("a")
+    st.issue_credential("c1", "t", 1.0, 100.0)
+    st.issue_credential("c2", "t", 2.0, 100.0)
+    st.issue_credential("c1", "u", 3.0, 100.0)
+    assert st.live_credentials("t", 50.0) == ["c1", "c2"]
+    assert st.live_credentials("u", 50.0) == ["c1"]
 
 
 def test_sponsors_come_back_after_ending_only_with_a_later_event() -> None:
@@ -409,6 +447,30 @@ def test_alert_and_command_ids_hash_agent_detector_key_dedup_target_and_every_ev
         "agent-1", target, "lingering_access", "limits.task_grace", "d1", *cause
     )
     assert cmd.credential_ids == ["c1", "c2"] and cmd.session_id is None
+
+
+def test_a_commands_expiry_is_the_latest_of_its_credentials_whatever_their_order() -> None:
+    from monitor.core.decision import latest_expiry
+
+    st = AgentState("a")
+    st.issue_credential("late", None, 1.0, 500.0)
+    st.issue_credential("early", None, 1.0, 200.0)
+    want = datetime.fromtimestamp(500.0, UTC)
+    assert latest_expiry(st, ["late", "early"]) == latest_expiry(st, ["early", "late"]) == want
+    assert latest_expiry(st, []) is None
+    assert latest_expiry(st, ["late", "unknown"]) is None  # one unknown: the deny-list cannot tell
+    st.revoke_credential("revoked-first", 1.0)  # known only as revoked: no expiry
+    assert latest_expiry(st, ["late", "revoked-first"]) is None
+
+
+def test_an_agent_command_never_expires_even_when_its_credentials_do() -> None:
+    st = AgentState("agent-1")
+    st.issue_credential("c1", None, 1.0, 5000.0)
+    f = _finding(revoke="agent", credential_ids=["c1"])
+    _, (cmd,), _ = _decide([f], st)
+    assert (cmd.scope, cmd.credential_ids, cmd.expires_at) == ("agent", ["c1"], None)
+    _, (cred,), _ = _decide([_finding(revoke="credential", credential_ids=["c1"], key="k2")], st)
+    assert cred.expires_at == datetime.fromtimestamp(5000.0, UTC)  # the same credential alone
 
 
 def test_finding_ids_are_length_prefixed_so_parts_cannot_run_into_each_other() -> None:
@@ -578,3 +640,21 @@ def test_an_alerts_free_text_ids_are_redacted() -> None:
 def test_a_corrupt_snapshot_is_one_value_error_whatever_its_shape(data: bytes) -> None:
     with pytest.raises(ValueError, match="agent-state snapshot"):
         AgentState.restore(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "version"), [(b"[99]", "99"), (b'["3", "a"]', "'3'"), (b"[]", "None"), (b"5", "None")]
+)
+def test_an_unsupported_snapshot_names_its_version(data: bytes, version: str) -> None:
+    with pytest.raises(
+        ValueError, match=rf"^unsupported agent-state snapshot \(version {version}\)$"
+    ):
+        AgentState.restore(data)
+
+
+def test_a_corrupt_snapshot_names_the_error_it_hit() -> None:
+    ring_not_a_list = b'[3,"a",null,0,null,5,{},{},{},{},null,{},{},[],null]'
+    with pytest.raises(ValueError, match=r"^corrupt agent-state snapshot: TypeError: 'int' object"):
+        AgentState.restore(ring_not_a_list)
+    with pytest.raises(ValueError, match=r"^corrupt agent-state snapshot: ValueError: not enough"):
+        AgentState.restore(b"[3, 1, 2]")
