@@ -51,22 +51,22 @@ Text = Annotated[str, StringConstraints(max_length=4096)]
 AgentKind = Literal["delegated", "autonomous"]
 Outcome = Literal["ok", "error", "denied", "unknown"]
 
-#: Identifiers repeat (an agent's every event, a task's calls): their canonical
-#: form is remembered. Refusals are not (lru_cache keeps no exceptions).
-_canonical_id = functools.lru_cache(maxsize=8192)(canonical_id)
-
 
 def _canonical(field: str) -> AfterValidator:
-    """An identifier's one spelling (monitor/identity.py); a bad one is an error on ``field``."""
+    """An identifier's one spelling (monitor/identity.py); a bad one is an error on ``field``.
+
+    The check is cached per field (in C: a repeated identifier costs no Python
+    call on the hot path); refusals are not cached, they raise every time.
+    """
 
     def check(value: str) -> str:
         try:
-            return _canonical_id(value, field)
+            return canonical_id(value, field)
         except DecodeError as err:
             why = err.reason.removeprefix(f"{field}: ")
             raise PydanticCustomError("identifier", "{why}", {"why": why}) from None
 
-    return AfterValidator(check)
+    return AfterValidator(functools.lru_cache(maxsize=8192)(check))
 
 
 def _agent_pattern(value: str) -> str:
@@ -95,6 +95,8 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _in_range(ts: datetime) -> datetime:
+    if 1970 < ts.year < 2199:  # no UTC offset (< 24 h) takes these across a bound
+        return ts
     try:
         ok = EARLIEST <= ts < LATEST
     except OverflowError:  # an offset that takes it past year 1 or 9999

@@ -33,9 +33,16 @@ def read_line(
         return raw.rstrip(b"\r\n"), len(raw), None, True
     if len(raw) <= max_line:
         return raw, len(raw), None, False  # end of input, maybe an unterminated tail
-    total = len(raw)  # over-long: skip to its end without keeping it
     if digest is not None:
         digest.update(raw)
+    return _skip_rest(f, raw, max_line, digest)
+
+
+def _skip_rest(
+    f: BinaryIO, raw: bytes, max_line: int, digest: Any
+) -> tuple[bytes, int, int | None, bool]:
+    """Skip the rest of an over-long line whose first ``raw`` bytes were read (and digested)."""
+    total = len(raw)
     while True:
         chunk = f.readline(CHUNK_BYTES)
         total += len(chunk)
@@ -58,10 +65,23 @@ class Oversize:
 
 
 def bounded_lines(f: BinaryIO, max_line: int) -> Iterator[bytes | Oversize]:
-    """Every line of ``f`` (without its break), an :class:`Oversize` for each over-long one."""
+    """Every line of ``f`` (without its break), an :class:`Oversize` for each over-long one.
+
+    The common line costs one buffered ``readline``: the hot loop of ``mcpmon
+    replay``, so no digest or tuple is made for a line that fits.
+    """
+    readline = f.readline
+    limit = max_line + 1
     while True:
-        digest = hashlib.sha256()
-        raw, used, oversize, _ = read_line(f, max_line, digest)
-        if not used:
+        raw = readline(limit)
+        if raw.endswith(b"\n"):
+            yield raw.rstrip(b"\r\n")
+        elif len(raw) <= max_line:
+            if raw:
+                yield raw  # an unterminated last line
             return
-        yield raw if oversize is None else Oversize(raw, oversize, digest.hexdigest())
+        else:
+            digest = hashlib.sha256()
+            digest.update(raw)
+            head, _, length, _ = _skip_rest(f, raw, max_line, digest)
+            yield Oversize(head, length, digest.hexdigest())
