@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -84,6 +84,7 @@ async def produce_deadletter(
 class DeadLetterCounters(Protocol):
     deadletter: int
     deadletter_failed: int
+    poison: int
 
 
 async def dead_letter(
@@ -126,6 +127,36 @@ async def dead_letter(
             detail="committed past it all the same: the message stays at this offset "
             "of the source topic",
         )
+
+
+async def survive_poison(
+    process: Callable[[], Awaitable[bool]],
+    producer: AIOKafkaProducer,
+    topic: str,
+    rec: ConsumerRecord,
+    counters: DeadLetterCounters,
+    metrics: Any | None,
+) -> bool:
+    """``process()`` of the consumed ``rec``, where a failure of this one message never
+    ends the loop: it is logged, counted (``poison``), dead-lettered as ``handler error``
+    and ``True`` returned (commit past it). A broker that cannot be reached is not the
+    message's fault: that error is raised, and the message stays uncommitted."""
+    try:
+        return await process()
+    except Exception as err:
+        if broker_unavailable(err):
+            raise
+        counters.poison += 1
+        reason = f"handler error: {type(err).__name__}: {err}"
+        log.error(
+            "poison_message",
+            error=deadletter.clip(reason),
+            partition=rec.partition,
+            offset=rec.offset,
+            length=len(rec.value or b""),
+        )
+        await dead_letter(producer, topic, rec, reason, None, counters, metrics)
+        return True
 
 
 async def shut_down(

@@ -201,9 +201,10 @@ class RedactionRules:
 class Redactor:
     """Applies :class:`RedactionRules` to text; compiled once, called per alert."""
 
-    __slots__ = ("_steps",)
+    __slots__ = ("_secret_names", "_steps")
 
     def __init__(self, rules: RedactionRules) -> None:
+        self._secret_names = rules.secrets
         steps: list[Callable[[str], str]] = []
         if rules.secrets:
             steps.extend(_SECRET_STEPS)
@@ -223,6 +224,12 @@ class Redactor:
         for step in self._steps:
             text = step(text)
         return text
+
+    def secret_key(self, name: str) -> bool:
+        """Is a value stored under ``name`` a secret by these rules (``password``,
+        ``DB_PASS``, ``_authToken`` ...)? For structured data whose values do not look
+        like secrets on their own (``{"password": "hunter2"}``)."""
+        return self._secret_names and secret_name(name)
 
     def value(self, v: Any) -> Any:
         """Redact a detail value: strings are redacted, other JSON scalars pass through."""

@@ -103,7 +103,6 @@ class Gateway:
         self.guard = guard
         self.redact_args = redact_args
         self.redactor = redactor
-        self._secret_keys: dict[str, bool] = {}  # argument keys the redactor calls secret
         self.clock = clock
         self.new_id = new_id
 
@@ -362,7 +361,7 @@ class Gateway:
         found = [*resources, *(r for r in who.resources if r not in resources)]
         event_args: dict[str, Any] = {} if self.redact_args else args
         if self.redactor is not None:
-            event_args = redact_args(self.redactor, event_args, self._secret_keys)
+            event_args = redact_args(self.redactor, event_args)
             found = [self.redactor(r) for r in found]
         try:
             event = ToolCall(

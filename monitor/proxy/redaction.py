@@ -21,22 +21,10 @@ from typing import Any
 
 from monitor.core.redact import Redactor
 
-_PROBE = "probe-value-0123456789"
 _MAX_DEPTH = 64
 
 
-def _secret_key(redactor: Redactor, key: str, cache: dict[str, bool]) -> bool:
-    """Does the redactor take the value of ``"key": "…"`` out? Asked of its public API."""
-    hit = cache.get(key)
-    if hit is None:
-        text = f'"{key}": "{_PROBE}"'
-        hit = _PROBE not in redactor(text)
-        if len(cache) < 4096:
-            cache[key] = hit
-    return hit
-
-
-def _walk(redactor: Redactor, v: Any, cache: dict[str, bool], depth: int) -> Any:
+def _walk(redactor: Redactor, v: Any, depth: int) -> Any:
     if isinstance(v, str):
         return redactor(v)
     if depth >= _MAX_DEPTH:
@@ -47,21 +35,19 @@ def _walk(redactor: Redactor, v: Any, cache: dict[str, bool], depth: int) -> Any
             key = redactor(str(k))
             while key in out:  # two keys redacted to the same text: keep both
                 key += "'"
-            if _secret_key(redactor, str(k), cache):
+            if redactor.secret_key(str(k)):
                 out[key] = "[REDACTED:key-value]"
             else:
-                out[key] = _walk(redactor, x, cache, depth + 1)
+                out[key] = _walk(redactor, x, depth + 1)
         return out
     if isinstance(v, list | tuple):
-        return [_walk(redactor, x, cache, depth + 1) for x in v]
+        return [_walk(redactor, x, depth + 1) for x in v]
     return v
 
 
-def redact_args(
-    redactor: Redactor, args: dict[str, Any], cache: dict[str, bool] | None = None
-) -> dict[str, Any]:
+def redact_args(redactor: Redactor, args: dict[str, Any]) -> dict[str, Any]:
     """``args`` with every secret the redactor knows replaced; the input is not changed."""
     if not redactor:
         return args
-    out = _walk(redactor, args, {} if cache is None else cache, 0)
+    out = _walk(redactor, args, 0)
     return out if isinstance(out, dict) else {}

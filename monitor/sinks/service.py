@@ -38,10 +38,10 @@ from monitor import deadletter
 from monitor.events import MAX_MESSAGE_BYTES
 from monitor.kafka_io import (
     acked_producer,
-    broker_unavailable,
     dead_letter,
     group_consumer,
     shut_down,
+    survive_poison,
 )
 from monitor.metrics import (
     CollectorRegistry,
@@ -307,22 +307,14 @@ class SinkService:
 
     async def _process_one(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
         """:meth:`_process`, where a failure of this one message never ends the loop."""
-        try:
-            return await self._process(producer, rec)
-        except Exception as err:
-            if broker_unavailable(err):
-                raise  # not this message's fault: uncommitted, the next run gets it again
-            self.counters.poison += 1
-            reason = f"handler error: {type(err).__name__}: {err}"
-            log.error(
-                "poison_message",
-                error=deadletter.clip(reason),
-                partition=rec.partition,
-                offset=rec.offset,
-                length=len(rec.value or b""),
-            )
-            await self._dead(producer, rec, reason, None)
-            return True
+        return await survive_poison(
+            lambda: self._process(producer, rec),
+            producer,
+            self.settings.topic_deadletter,
+            rec,
+            self.counters,
+            self.metrics,
+        )
 
     async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
         raw = rec.value or b""

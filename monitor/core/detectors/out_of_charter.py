@@ -30,43 +30,41 @@ from monitor.outputs import Severity
 class OutOfCharterTool(Detector):
     name = "out_of_charter_tool"
 
-    def on_lifecycle(
-        self, event: Any, t: float, st: AgentState, charter: CompiledCharter | None
-    ) -> Sequence[Finding]:
-        if charter is not None or type(event) is AlertFeedback:
-            return ()
+    def _uncovered(
+        self, what: str, event: Any, details: dict[str, str], task_id: str | None
+    ) -> list[Finding]:
+        """The one finding for an agent no charter covers, whatever it sent (``what``)."""
         return [
             Finding(
                 self.name,
                 "charter",
                 "no charter covers this agent",
                 "medium",
-                f"{event.agent_id} sent {event.type} {event.event_id} but no charter covers "
-                "this agent: its authority is undefined",
+                f"{event.agent_id} {what} but no charter covers this agent: its authority "
+                "is undefined",
                 [event.event_id],
-                task_id=getattr(event, "task_id", None),
+                task_id=task_id,
                 dedup="no-charter",
-                details={"event_type": event.type},
+                details=details,
             )
         ]
+
+    def on_lifecycle(
+        self, event: Any, t: float, st: AgentState, charter: CompiledCharter | None
+    ) -> Sequence[Finding]:
+        if charter is not None or type(event) is AlertFeedback:
+            return ()
+        what = f"sent {event.type} {event.event_id}"
+        return self._uncovered(
+            what, event, {"event_type": event.type}, getattr(event, "task_id", None)
+        )
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         ch = ctx.charter
         c = ctx.call
         if ch is None:
-            return [
-                Finding(
-                    self.name,
-                    "charter",
-                    "no charter covers this agent",
-                    "medium",
-                    f"{c.agent_id} called {c.server}/{c.tool} but no charter covers this agent: "
-                    "its authority is undefined",
-                    [c.event_id],
-                    dedup="no-charter",
-                    details={"server": c.server, "tool": c.tool},
-                )
-            ]
+            what = f"called {c.server}/{c.tool}"
+            return self._uncovered(what, c, {"server": c.server, "tool": c.tool}, None)
         problems: list[tuple[str, str, str, str, dict[str, str | int | float | bool | None]]] = []
         if ctx.grant is None:
             problems.append(
