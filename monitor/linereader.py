@@ -38,9 +38,7 @@ def read_line(
     return _skip_rest(f, raw, max_line, digest)
 
 
-def _skip_rest(
-    f: BinaryIO, raw: bytes, max_line: int, digest: Any
-) -> tuple[bytes, int, int | None, bool]:
+def _skip_rest(f: BinaryIO, raw: bytes, max_line: int, digest: Any) -> tuple[bytes, int, int, bool]:
     """Skip the rest of an over-long line whose first ``raw`` bytes were read (and digested)."""
     total = len(raw)
     while True:

@@ -511,7 +511,7 @@ class Engine:
         if checked.version is not None:
             self.charters.signed_applied(checked.charter.agent, ev.event_id, checked.version)
         self.stats["charter_updated"] += 1
-        alerts = checked.alerts  # charter_unsigned, charter_widened: they quote the update too
+        alerts = list(checked.alerts)  # charter_unsigned, charter_widened: they quote it too
         if alerts and self.decision.redact is not None:
             alerts = [self.decision.redact.alert(a) for a in alerts]
         for a in alerts:

@@ -31,7 +31,11 @@ class OutOfCharterTool(Detector):
     name = "out_of_charter_tool"
 
     def _uncovered(
-        self, what: str, event: Any, details: dict[str, str], task_id: str | None
+        self,
+        what: str,
+        event: Any,
+        details: dict[str, str | int | float | bool | None],
+        task_id: str | None,
     ) -> list[Finding]:
         """The one finding for an agent no charter covers, whatever it sent (``what``)."""
         return [
