@@ -168,6 +168,14 @@ class ToolCall(_Event):
     bytes_in: int = Field(default=0, ge=0)
     bytes_out: int = Field(default=0, ge=0)
     trace_id: Id | None = None
+    result_digests: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extension: digests of the entity-like values (addresses, URLs, account "
+        "numbers, identifiers) the call's result carried, from monitor.core.values.value_digests; "
+        "never the values. Lets the core see an egress argument that came from what a read "
+        "returned (provenance).",
+    )
 
 
 class TaskStarted(_Event):
