@@ -137,31 +137,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- bench
 REPLAY_DEFAULT_EVENTS = 500_000
 TAP_DEFAULT_LINES = 200_000
+KAFKA_DEFAULT_RATE = 2000.0
+KAFKA_DEFAULT_SECONDS = 20.0
+
+
+def _given(value: float | None, default: float) -> float:
+    """A flag's value, or the benchmark's own default when the flag was not given.
+
+    The flags default to ``None`` so that "not given" is never confused with a
+    value that happens to equal another benchmark's default (``bench soak
+    --rate 2000`` once ran at 400/s).
+    """
+    return default if value is None else value
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from monitor import bench
 
     if args.what == "replay":
-        return bench.bench_replay(args.events, args.seed, args.rounds, args.file)
+        n = int(_given(args.events, REPLAY_DEFAULT_EVENTS))
+        return bench.bench_replay(n, args.seed, args.rounds, args.file)
     if args.what == "baseline":
-        rc = bench.bench_baseline(args.events, args.seed, args.rounds)
+        n = int(_given(args.events, REPLAY_DEFAULT_EVENTS))
+        rc = bench.bench_baseline(n, args.seed, args.rounds)
         return rc or bench.bench_baseline_memory()
     if args.what == "tap":
         from monitor.tap.bench import bench_tap
 
-        n = TAP_DEFAULT_LINES if args.events == REPLAY_DEFAULT_EVENTS else args.events
-        return bench_tap(n, args.seed, args.rounds, args.file)
+        return bench_tap(
+            int(_given(args.events, TAP_DEFAULT_LINES)), args.seed, args.rounds, args.file
+        )
     if args.what == "kafka":
         from monitor.bench_kafka import KAFKA_DEFAULT_EVENTS, bench_kafka
 
-        n = KAFKA_DEFAULT_EVENTS if args.events == REPLAY_DEFAULT_EVENTS else args.events
-        return bench_kafka(_settings(args).kafka_bootstrap, n, args.seed, args.rate, args.seconds)
+        return bench_kafka(
+            _settings(args).kafka_bootstrap,
+            int(_given(args.events, KAFKA_DEFAULT_EVENTS)),
+            args.seed,
+            _given(args.rate, KAFKA_DEFAULT_RATE),
+            _given(args.seconds, KAFKA_DEFAULT_SECONDS),
+        )
     if args.what == "soak":
         from monitor.bench_soak import SOAK_DEFAULT_RATE, SOAK_DEFAULT_SECONDS, bench_soak
 
-        rate = SOAK_DEFAULT_RATE if args.rate == 2000 else args.rate
-        seconds = SOAK_DEFAULT_SECONDS if args.seconds == 20 else args.seconds
+        rate = _given(args.rate, SOAK_DEFAULT_RATE)
+        seconds = _given(args.seconds, SOAK_DEFAULT_SECONDS)
         return bench_soak(_settings(args).kafka_bootstrap, rate, seconds, args.seed)
     raise MonitorError(f"unknown benchmark {args.what!r}")
 
@@ -380,14 +400,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--events",
         type=int,
-        default=REPLAY_DEFAULT_EVENTS,
+        default=None,
         help="events to simulate (default 500000; kafka: 60000; tap: 200000 lines)",
     )
     b.add_argument("--seed", type=int, default=7)
     b.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is reported")
     b.add_argument("--file", metavar="EVENTS.jsonl", help="use this file instead of simulating")
-    b.add_argument("--rate", type=float, default=2000, help="kafka: offered events/s (2000)")
-    b.add_argument("--seconds", type=float, default=20, help="kafka: latency phase, ≤ 60 (20)")
+    b.add_argument(
+        "--rate", type=float, default=None, help="offered events/s (kafka: 2000; soak: 400)"
+    )
+    b.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="kafka: latency phase, ≤ 60 (20); soak: length of the run (300)",
+    )
     b.set_defaults(func=cmd_bench)
 
     w = sub.add_parser(

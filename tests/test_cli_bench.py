@@ -1,0 +1,59 @@
+"""`mcpmon bench` passes the flags it was given: a value equal to another benchmark's default
+is still the user's value (``bench soak --rate 2000 --seconds 20`` once ran 400/s for 300 s)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import monitor.bench
+import monitor.bench_kafka
+import monitor.bench_soak
+import monitor.tap.bench
+from monitor.cli import main
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
+    got: list[tuple[str, tuple[Any, ...]]] = []
+
+    def record(name: str) -> Any:
+        def run(*args: Any) -> int:
+            got.append((name, args))
+            return 0
+
+        return run
+
+    monkeypatch.setattr(monitor.bench_soak, "bench_soak", record("soak"))
+    monkeypatch.setattr(monitor.bench_kafka, "bench_kafka", record("kafka"))
+    monkeypatch.setattr(monitor.tap.bench, "bench_tap", record("tap"))
+    monkeypatch.setattr(monitor.bench, "bench_replay", record("replay"))
+    return got
+
+
+def test_soak_takes_the_given_rate_and_seconds_even_when_they_equal_kafkas_defaults(
+    calls: list[tuple[str, tuple[Any, ...]]],
+) -> None:
+    assert main(["bench", "soak", "--rate", "2000", "--seconds", "20"]) == 0
+    assert calls[-1][0] == "soak" and calls[-1][1][1:3] == (2000.0, 20.0)
+    assert main(["bench", "soak"]) == 0
+    assert calls[-1][1][1:3] == (
+        monitor.bench_soak.SOAK_DEFAULT_RATE,
+        monitor.bench_soak.SOAK_DEFAULT_SECONDS,
+    )
+
+
+def test_kafka_and_tap_take_500000_events_when_asked(
+    calls: list[tuple[str, tuple[Any, ...]]],
+) -> None:
+    assert main(["bench", "kafka", "--events", "500000", "--rate", "400", "--seconds", "300"]) == 0
+    assert calls[-1] == ("kafka", (calls[-1][1][0], 500_000, 7, 400.0, 300.0))
+    assert main(["bench", "kafka"]) == 0
+    assert calls[-1][1][1:] == (monitor.bench_kafka.KAFKA_DEFAULT_EVENTS, 7, 2000.0, 20.0)
+    assert main(["bench", "tap", "--events", "500000"]) == 0
+    assert calls[-1] == ("tap", (500_000, 7, 3, None))
+    assert main(["bench", "tap"]) == 0
+    assert calls[-1] == ("tap", (200_000, 7, 3, None))
+    assert main(["bench", "replay", "--events", "1000"]) == 0
+    assert calls[-1] == ("replay", (1000, 7, 3, None))
