@@ -302,7 +302,11 @@ class WorkerApp:
                 if proc.owns(p):
                     token = _current_event.set(weakref.ref(event))
                     try:
-                        proc.flush(p, lambda k, v, p=p: sent.append(self._write(p, k, v)))
+
+                        def write(k: bytes, v: bytes, p: int = p) -> None:
+                            sent.append(self._write(p, k, v))
+
+                        proc.flush(p, write)
                     finally:
                         _current_event.reset(token)
             events, self._handled = self._handled, []
@@ -350,7 +354,8 @@ class WorkerApp:
         """Commit through Faust's consumer (its thread; False when a rebalance overtook it)."""
         topic = self.settings.topic_events
         tps = {TP(topic, p): o for p, o in offsets.items()}
-        return bool(await self.app.consumer._commit(tps))
+        consumer: Any = self.app.consumer  # Faust private: _commit takes offsets as given
+        return bool(await consumer._commit(tps))
 
     async def on_message(self, msg: Any, value: bytes | None) -> bool:
         """Handle one message; False if skipped (not this worker's partition, or past a gap)."""
