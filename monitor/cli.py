@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from monitor import __version__
 from monitor.charters_from_traffic.command import add_charter_parser, add_map_parser
 from monitor.errors import CharterError, MonitorError
 from monitor.proxy.command import add_proxy_parser
@@ -46,7 +47,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.signing import CommandSigner
 
     engine = _engine(args.charters, args)
-    if args.events != "-" and not Path(args.events).is_file():
+    if args.events != "-" and (not Path(args.events).exists() or Path(args.events).is_dir()):
+        # exists, not is_file: <(zcat events.gz) and /dev/stdin are not regular files
         raise MonitorError(f"events file not found: {args.events}")
     ring = _settings(args).command_keyring()  # sign as the worker does, when it has a key
     encode = CommandSigner(ring).encode if ring is not None else RevocationCommand.to_json
@@ -284,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Streaming behaviour monitor for AI agents that call tools over MCP.",
         epilog=EPILOG,
     )
+    p.add_argument("--version", action="version", version=f"mcpmon {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     r = sub.add_parser(

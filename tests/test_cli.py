@@ -196,3 +196,36 @@ def test_the_readme_shows_exactly_what_the_demo_prints(
     timing = next(i for i, line in enumerate(out) if line.startswith("elapsed "))
     assert "".join(out[:timing]) == printed
     assert len(out) == timing + 2 and out[timing + 1].startswith("wrote ")
+
+
+def test_version_names_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import monitor
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mcpmon {monitor.__version__}"
+
+
+def test_replay_reads_a_pipe_such_as_process_substitution(tmp_path: Path) -> None:
+    """``mcpmon replay <(zcat events.gz)`` hands over a FIFO, not a regular file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    data = (ROOT / "examples" / "events.jsonl").read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out = tmp_path / "out"
+    rc = main(
+        ["replay", str(fifo), "--charters", str(ROOT / "examples" / "charters"), "--out", str(out)]
+    )
+    writer.join(10)
+    assert rc == 0
+    assert len((out / "alerts.jsonl").read_bytes().splitlines()) == 10

@@ -124,3 +124,34 @@ def test_a_20_mb_line_is_read_in_chunks_and_dead_lettered_small(tmp_path: Path) 
     replay_file(str(clean), _engine(), tmp_path / "clean")
     for name in ("alerts.jsonl", "revocations.jsonl"):  # the valid lines around it: all processed
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+
+
+def test_gzip_input_is_read_by_content_and_gives_the_same_outputs(tmp_path: Path) -> None:
+    import gzip
+
+    plain = (EXAMPLES / "events.jsonl").read_bytes()
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain))
+    disguised = tmp_path / "events.jsonl"  # gzip under a plain name: decided by the magic bytes
+    disguised.write_bytes(gzip.compress(plain))
+    charters = load_charter_dir(EXAMPLES / "charters")
+    outs = []
+    for i, src in enumerate((EXAMPLES / "events.jsonl", packed, disguised)):
+        summary = replay_file(str(src), Engine(charters), tmp_path / f"o{i}")
+        assert summary.bad_lines == 2
+        outs.append((tmp_path / f"o{i}" / "alerts.jsonl").read_bytes())
+    assert outs[0] and outs[0] == outs[1] == outs[2]
+
+
+def test_a_broken_gzip_stream_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    import gzip
+
+    import pytest
+
+    from monitor.errors import MonitorError
+
+    packed = gzip.compress((EXAMPLES / "events.jsonl").read_bytes())
+    broken = tmp_path / "cut.gz"
+    broken.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(MonitorError, match=r"cut\.gz: gzip stream broken after line \d+"):
+        replay_file(str(broken), Engine(load_charter_dir(EXAMPLES / "charters")), tmp_path / "o")
