@@ -7,11 +7,13 @@ CLI flags override it. The core never reads this module: shells turn it into
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import orjson
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from monitor.core import EngineSettings
@@ -20,6 +22,7 @@ from monitor.errors import MonitorError
 from monitor.signing import CHARTERS, COMMANDS, Keyring, SigningConfigError, parse_keyring
 
 ENV_PREFIX = "MCPMON_"
+_log = structlog.get_logger("monitor.settings")
 
 
 class Settings(BaseModel):
@@ -377,16 +380,57 @@ def shared_secret(commands: Keyring, charters: Keyring) -> None:
                 )
 
 
+#: Suffix of a variable naming a file that holds the value (Docker / Kubernetes secrets).
+FILE_SUFFIX = "_FILE"
+
+
+def _from_file(var: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read(1 << 20)
+    except (OSError, UnicodeDecodeError) as err:
+        raise MonitorError(f"{var}: cannot read {path}: {err}") from None
+    return text[:-1] if text.endswith("\n") else text  # one trailing newline, as editors write
+
+
+def unknown_variables(source: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """``MCPMON_*`` variables no setting reads, each with the closest known name (or None).
+
+    A misspelt ``MCPMON_REVOKER_ACTUATR`` would otherwise be ignored without a word.
+    """
+    known = {ENV_PREFIX + n.upper() for n in Settings.model_fields}
+    known |= {k + FILE_SUFFIX for k in known}
+    out = []
+    for var in sorted(source):
+        if var.startswith(ENV_PREFIX) and var not in known:
+            close = difflib.get_close_matches(var, sorted(known), n=1, cutoff=0.75)
+            out.append((var, close[0] if close else None))
+    return out
+
+
 def load_settings(
     overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
 ) -> Settings:
-    """Environment first, then explicit overrides (e.g. CLI flags that were given)."""
+    """Environment first, then explicit overrides (e.g. CLI flags that were given).
+
+    ``MCPMON_<NAME>_FILE`` names a file holding the value (for secrets mounted
+    by Docker or Kubernetes); giving both it and ``MCPMON_<NAME>`` is an error.
+    Unknown ``MCPMON_*`` variables are logged (``unknown_setting``) with the
+    closest known name.
+    """
     source: Mapping[str, str] = os.environ if env is None else env
     values: dict[str, Any] = {}
     for name in Settings.model_fields:
-        raw = source.get(ENV_PREFIX + name.upper())
+        var = ENV_PREFIX + name.upper()
+        raw, path = source.get(var), source.get(var + FILE_SUFFIX)
+        if raw is not None and path is not None:
+            raise MonitorError(f"both {var} and {var}{FILE_SUFFIX} are set: give one")
+        if path is not None:
+            raw = _from_file(var + FILE_SUFFIX, path)
         if raw is not None:
             values[name] = raw
+    for var, close in unknown_variables(source):
+        _log.warning("unknown_setting", variable=var, did_you_mean=close)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return Settings.model_validate(values)
