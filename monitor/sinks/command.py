@@ -29,10 +29,16 @@ Field mappings: docs/siem.md.
 """
 
 EPILOG = """\
-Example:
+Examples:
   MCPMON_SINK_HEC_URL=https://splunk:8088 MCPMON_SINK_HEC_TOKEN=... mcpmon sink --to splunk-hec
+  mcpmon sink --from-file out/alerts.jsonl --to ocsf-file --file findings.ocsf.jsonl
+--from-file delivers an alerts file (replay's alerts.jsonl; - = stdin; gzip is read)
+without Kafka: lines that are not alerts are reported on stderr with their line
+number and counted; an alert still failing after --timeout seconds of retries
+stops the run, naming the line to resume from with --start-line.
 Stopping: SIGTERM or Ctrl-C; an alert not yet delivered is not committed and goes
-to the next sink of the group. Exit status: 0 stopped, 1 configuration error.
+to the next sink of the group. Exit status: 0 stopped, 1 configuration error;
+--from-file: 0 all delivered, 1 a line refused or the run stopped early.
 """
 
 
@@ -56,6 +62,25 @@ def add_sink_parser(sub: Any) -> None:
         choices=["tcp", "udp"],
         help="cef-syslog: overrides MCPMON_SINK_SYSLOG_PROTOCOL",
     )
+    p.add_argument(
+        "--from-file",
+        metavar="ALERTS.jsonl",
+        help="deliver this alerts file (- = stdin) instead of consuming mcp.alerts",
+    )
+    p.add_argument(
+        "--start-line",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--from-file: begin at line N (resume a stopped run)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="--from-file: give up on an alert still failing after this long (60)",
+    )
     p.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_sink)
 
@@ -76,6 +101,8 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
         raise MonitorError("setting sink_hec_url (MCPMON_SINK_HEC_URL): required for splunk-hec")
     configure_logging(args.loglevel)
+    if args.from_file is not None:
+        return _from_file(args, settings)
 
     async def main() -> None:
         service = SinkService(settings, build_transport(settings))
@@ -83,3 +110,23 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _from_file(args: argparse.Namespace, settings: Any) -> int:
+    import asyncio
+    import sys
+
+    from monitor.errors import MonitorError
+    from monitor.sinks.from_file import deliver_file
+    from monitor.sinks.service import build_transport, retry_policy
+
+    if args.start_line < 1 or args.timeout <= 0:
+        raise MonitorError("--start-line must be >= 1 and --timeout > 0")
+    transport = build_transport(settings)
+    done = asyncio.run(
+        deliver_file(
+            args.from_file, transport, retry_policy(settings), args.timeout, args.start_line
+        )
+    )
+    print(f"{settings.sink_to}: {done.render()}", file=sys.stderr)
+    return 1 if done.bad or done.stopped_at is not None else 0
