@@ -197,6 +197,25 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(_settings(args), args.charters, args.loglevel)
 
 
+# ---------------------------------------------------------------- tail
+def cmd_tail(args: argparse.Namespace) -> int:
+    from monitor.tail import ALIASES, run_tail
+
+    settings = _settings(args)
+    topic = getattr(settings, f"topic_{args.topic}") if args.topic in ALIASES else args.topic
+    if args.lines < 0:
+        raise MonitorError("-n must be >= 0")
+    run_tail(
+        settings.kafka_bootstrap,
+        topic,
+        sys.stdout.buffer,
+        last=None if args.all else args.lines,
+        follow=args.follow,
+        meta=args.meta,
+    )
+    return 0
+
+
 # ---------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
     from monitor.charter import load_charter_dir
@@ -419,6 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="kafka: latency phase, ≤ 60 (20); soak: length of the run (300)",
     )
     b.set_defaults(func=cmd_bench)
+
+    t = sub.add_parser(
+        "tail",
+        help="print messages of a topic (alerts, revocations, deadletter...) as JSON lines",
+        description="Read a topic without a consumer group (nothing committed): the last -n "
+        "messages of each partition, then new ones with --follow. TOPIC is a Kafka topic name "
+        "or one of events, alerts, revocations, revocation_acks, deadletter, charters (the "
+        "MCPMON_TOPIC_* setting). Every line is JSON written by mcpmon: values that are not JSON "
+        "become escaped strings, so no message can put control sequences on your terminal.",
+    )
+    t.add_argument("topic", metavar="TOPIC")
+    t.add_argument("-n", dest="lines", type=int, default=10, help="last N per partition (10)")
+    t.add_argument("--all", action="store_true", help="from the beginning of each partition")
+    t.add_argument("-f", "--follow", action="store_true", help="keep printing new messages")
+    t.add_argument(
+        "--meta", action="store_true", help="wrap each value with topic, partition, offset, key"
+    )
+    t.set_defaults(func=cmd_tail)
 
     w = sub.add_parser(
         "worker",

@@ -224,7 +224,7 @@ async def read_topics(
     try:
         tps = []
         for t in topics:
-            parts = await _partitions_for(consumer, t, timeout)
+            parts = await partitions_for(consumer, t, timeout)
             tps += [TopicPartition(t, p) for p in parts]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
@@ -248,7 +248,7 @@ async def read_topics(
     return out
 
 
-async def _partitions_for(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> set[int]:
+async def partitions_for(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> set[int]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -265,7 +265,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:
-        parts = await _partitions_for(consumer, topic, 15.0)
+        parts = await partitions_for(consumer, topic, 15.0)
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
         return {tp.partition: off for tp, off in ends.items()}
     finally:

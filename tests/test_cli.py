@@ -229,3 +229,19 @@ def test_replay_reads_a_pipe_such_as_process_substitution(tmp_path: Path) -> Non
     writer.join(10)
     assert rc == 0
     assert len((out / "alerts.jsonl").read_bytes().splitlines()) == 10
+
+
+def test_tail_resolves_topic_aliases_through_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.tail
+
+    seen: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(
+        monitor.tail, "run_tail", lambda b, topic, out, **kw: seen.append((topic, kw)) or 0
+    )
+    monkeypatch.setenv("MCPMON_TOPIC_ALERTS", "corp.alerts")
+    assert main(["tail", "alerts", "-n", "3"]) == 0
+    assert main(["tail", "some.topic", "--all", "--follow", "--meta"]) == 0
+    assert seen == [
+        ("corp.alerts", {"last": 3, "follow": False, "meta": False}),
+        ("some.topic", {"last": None, "follow": True, "meta": True}),
+    ]
