@@ -197,6 +197,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(_settings(args), args.charters, args.loglevel)
 
 
+# ---------------------------------------------------------------- explain
+def cmd_explain(args: argparse.Namespace) -> int:
+    from monitor.core.redact import Redactor
+    from monitor.explain import explain, render
+
+    redactor = Redactor(_settings(args).redaction())
+    x = explain(args.alert_id, args.alerts, args.events, redactor, args.revocations)
+    if args.json:
+        sys.stdout.write(orjson.dumps(x.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(render(x))
+    return 0
+
+
 # ---------------------------------------------------------------- tail
 def cmd_tail(args: argparse.Namespace) -> int:
     from monitor.tail import ALIASES, run_tail
@@ -438,6 +452,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="kafka: latency phase, ≤ 60 (20); soak: length of the run (300)",
     )
     b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser(
+        "explain",
+        help="one alert with its evidence events, charter clause, features and revocation",
+        description="Join an alert (by id or a unique prefix of at least 6 characters) with the "
+        "events its evidence names, its charter clause and mission, the features behind a "
+        "behaviour score (details) and the revocation commands that cite it "
+        "(revocations.jsonl beside the alerts file, or --revocations). Events are redacted with "
+        "the deployment's rules (MCPMON_REDACT_*) before they are printed.",
+        epilog="Example: mcpmon replay examples/events.jsonl --charters examples/charters "
+        "--out out && mcpmon explain 4db13eb7 --alerts out/alerts.jsonl "
+        "--events examples/events.jsonl",
+    )
+    x.add_argument("alert_id", metavar="ALERT_ID")
+    x.add_argument("--alerts", default="out/alerts.jsonl", help="alerts file (out/alerts.jsonl)")
+    x.add_argument("--events", metavar="FILE", help="the events file the alerts came from")
+    x.add_argument("--revocations", metavar="FILE", help="default: beside the alerts file")
+    x.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    x.set_defaults(func=cmd_explain)
 
     t = sub.add_parser(
         "tail",
