@@ -39,6 +39,47 @@ SYSLOG_SEVERITY: dict[str, int] = {"info": 6, "low": 5, "medium": 4, "high": 3, 
 _OBS_USER_NAME = (4, "User Name")
 _OBS_RESOURCE_UID = (10, "Resource UID")
 
+#: OCSF profiles the finding uses: ``host`` (for ``actor``), ``security_control``
+#: (``action_id`` / ``disposition_id``: what the monitor did about it).
+OCSF_PROFILES = ["host", "security_control"]
+#: finding_info.analytic.type_id per detector kind (monitor.core.detectors.base.Detector.analytic)
+OCSF_ANALYTIC: dict[str, tuple[int, str]] = {
+    "rule": (1, "Rule"),
+    "behavioral": (2, "Behavioral"),
+    "statistical": (3, "Statistical"),
+}
+_SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def analytic_type(detector: str) -> tuple[int, str]:
+    """OCSF analytic type of ``detector``: Rule, Behavioral or Statistical (unknown: Rule)."""
+    from monitor.core.detectors import REGISTRY
+
+    cls = REGISTRY.get(detector)
+    return OCSF_ANALYTIC.get(cls.analytic if cls is not None else "rule", OCSF_ANALYTIC["rule"])
+
+
+def confidence(score: float) -> tuple[int, str]:
+    """OCSF confidence_id from the alert's score: High from 0.9, Medium from 0.5, else Low."""
+    if score >= 0.9:
+        return 3, "High"
+    if score >= 0.5:
+        return 2, "Medium"
+    return 1, "Low"
+
+
+def action(alert: Alert, revoke_min_severity: str = "high") -> tuple[int, str, int, str]:
+    """``(action_id, action, disposition_id, disposition)`` of the security_control profile.
+
+    An enforcing charter revokes from ``revoke_min_severity`` (the deployment's
+    MCPMON_REVOKE_MIN_SEVERITY): Denied / Access Revoked. Otherwise the call was
+    let through and the alert is the response: Allowed / Detected.
+    """
+    enforce = alert.mode == "enforce"
+    if enforce and _SEVERITY_RANK[alert.severity] >= _SEVERITY_RANK[revoke_min_severity]:
+        return 2, "Denied", 24, "Access Revoked"
+    return 1, "Allowed", 15, "Detected"
+
 
 def title(alert: Alert) -> str:
     """Stable, human-readable name of the finding: the detector in words."""
@@ -64,8 +105,9 @@ def _refs(refs: list[Any]) -> str:
 
 
 # ------------------------------------------------------------------ OCSF
-def to_ocsf(alert: Alert) -> dict[str, Any]:
-    """An OCSF 1.3 Detection Finding (class_uid 2004, activity Create)."""
+def to_ocsf(alert: Alert, revoke_min_severity: str = "high") -> dict[str, Any]:
+    """An OCSF 1.3 Detection Finding (class_uid 2004, activity Create), profiles host and
+    security_control; valid against the published schema (tests/sinks/ocsf_schema.py)."""
     sev_id, sev = OCSF_SEVERITY[alert.severity]
     resources: list[dict[str, Any]] = []
     observables: list[dict[str, Any]] = [
@@ -85,28 +127,36 @@ def to_ocsf(alert: Alert) -> dict[str, Any]:
             resources.append({"type": f"mcp.{kind}", "uid": value})
             observables.append(
                 {
-                    "name": f"resources.{kind}.uid",
+                    "name": "resources.uid",
                     "type_id": _OBS_RESOURCE_UID[0],
                     "type": _OBS_RESOURCE_UID[1],
                     "value": value,
                 }
             )
-    if alert.sponsor is not None:
+    user: dict[str, Any] = {"uid": alert.agent_id, "name": alert.agent_id, "type_id": 99}
+    user["type"] = "Other"
+    actor: dict[str, Any] = {"user": user}
+    if alert.session_id is not None:
+        actor["session"] = {"uid": alert.session_id}
+    if alert.agent_kind is not None:
+        user["account"] = {"type": alert.agent_kind, "type_id": 99}
+    evidence: dict[str, Any] = {
+        "actor": {"user": {"uid": alert.agent_id, "name": alert.agent_id}},
+        "data": {"event_ids": list(alert.evidence), "details": dict(alert.details)},
+    }
+    if alert.sponsor is not None:  # the human the agent acts for
+        evidence["user"] = {"uid": alert.sponsor, "name": alert.sponsor}
         observables.append(
             {
-                "name": "unmapped.sponsor",
+                "name": "evidences.user.uid",
                 "type_id": _OBS_USER_NAME[0],
                 "type": _OBS_USER_NAME[1],
                 "value": alert.sponsor,
             }
         )
-    actor: dict[str, Any] = {
-        "user": {"uid": alert.agent_id, "name": alert.agent_id, "type": "Other", "type_id": 99}
-    }
-    if alert.session_id is not None:
-        actor["session"] = {"uid": alert.session_id}
-    if alert.agent_kind is not None:
-        actor["user"]["account"] = {"type": alert.agent_kind, "type_id": 99}
+    analytic_id, analytic_name = analytic_type(alert.detector)
+    conf_id, conf = confidence(alert.score)
+    action_id, action_name, disposition_id, disposition = action(alert, revoke_min_severity)
     f = alert.frameworks
     return {
         "class_uid": OCSF_CLASS_UID,
@@ -122,13 +172,20 @@ def to_ocsf(alert: Alert) -> dict[str, Any]:
         "severity": sev,
         "status_id": 1,
         "status": "New",
+        "confidence_id": conf_id,
+        "confidence": conf,
         "confidence_score": round(alert.score * 100),
+        "action_id": action_id,
+        "action": action_name,
+        "disposition_id": disposition_id,
+        "disposition": disposition,
         "message": alert.reason,
         "metadata": {
             "version": OCSF_VERSION,
             "uid": alert.alert_id,
             "product": {"name": PRODUCT, "vendor_name": VENDOR, "version": __version__},
             "labels": [f"mode:{alert.mode}", *framework_labels(alert)],
+            "profiles": list(OCSF_PROFILES),
         },
         "finding_info": {
             "uid": alert.alert_id,
@@ -138,8 +195,8 @@ def to_ocsf(alert: Alert) -> dict[str, Any]:
             "analytic": {
                 "uid": alert.detector,
                 "name": alert.detector,
-                "type_id": 1,
-                "type": "Rule",
+                "type_id": analytic_id,
+                "type": analytic_name,
                 "category": alert.clause.key,
                 "desc": alert.clause.text,
             },
@@ -147,6 +204,7 @@ def to_ocsf(alert: Alert) -> dict[str, Any]:
         },
         "resources": resources,
         "actor": actor,
+        "evidences": [evidence],
         "observables": observables,
         "unmapped": {
             "mode": alert.mode,

@@ -75,7 +75,7 @@ def build_transport(settings: Settings) -> Transport:
     s = settings
     hostname = s.sink_hostname or socket.gethostname()
     if s.sink_to == "ocsf-file":
-        return OcsfFile(s.sink_file)
+        return OcsfFile(s.sink_file, s.revoke_min_severity)
     if s.sink_to == "cef-syslog":
         if s.sink_syslog_protocol == "udp":
             return SyslogUdp(

@@ -56,11 +56,12 @@ class OcsfFile:
 
     name = "ocsf-file"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, revoke_min_severity: str = "high") -> None:
         self.path = Path(path)
+        self.revoke_min_severity = revoke_min_severity  # for action_id / disposition_id
 
     async def send(self, alert: Alert) -> None:
-        line = orjson.dumps(to_ocsf(alert)) + b"\n"
+        line = orjson.dumps(to_ocsf(alert, self.revoke_min_severity)) + b"\n"
         try:
             await asyncio.to_thread(self._append, line)
         except OSError as err:

@@ -113,10 +113,10 @@ def test_ocsf_actor_resources_observables() -> None:
     obs = {(x["name"], x["type_id"], x["value"]) for x in o["observables"]}
     assert obs == {
         ("actor.user.uid", 4, "spiffe://corp/agents/patcher-1"),
-        ("resources.credential.uid", 10, "cred-9"),
-        ("resources.task.uid", 10, "task-7"),
-        ("resources.session.uid", 10, "sess-3"),
-        ("unmapped.sponsor", 4, "alice@corp"),
+        ("resources.uid", 10, "cred-9"),
+        ("resources.uid", 10, "task-7"),
+        ("resources.uid", 10, "sess-3"),
+        ("evidences.user.uid", 4, "alice@corp"),
     }
 
 

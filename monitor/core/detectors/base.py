@@ -59,6 +59,10 @@ class Detector:
     """Base class with no-op hooks; a detector overrides the ones it needs."""
 
     name: ClassVar[str] = ""
+    #: How it decides, in OCSF's analytic terms (``finding_info.analytic.type_id``):
+    #: "rule" (a charter clause or a fixed pattern), "behavioral" (against the agent's
+    #: own past actions), "statistical" (a learned score against a calibrated threshold).
+    analytic: ClassVar[str] = "rule"
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         """Whether :meth:`on_call` can find anything for agents under this charter and kind.

@@ -58,6 +58,7 @@ DEFAULT_BASELINE = Baseline()  # for agents no charter covers
 @register
 class BehaviourAnomaly(Detector):
     name = "behaviour_anomaly"
+    analytic = "statistical"
 
     def __init__(self) -> None:
         # (event id, model, features, surprises, raw) of the call between on_call and
