@@ -245,3 +245,12 @@ def test_tail_resolves_topic_aliases_through_the_settings(monkeypatch: pytest.Mo
         ("corp.alerts", {"last": 3, "follow": False, "meta": False}),
         ("some.topic", {"last": None, "follow": True, "meta": True}),
     ]
+
+
+def test_a_bad_flag_shows_the_subcommands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["replay", "x.jsonl", "--charters", "c", "--out", "o", "--bogus"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: mcpmon replay ")
+    assert "unrecognized arguments: --bogus" in err
