@@ -62,6 +62,8 @@ Outputs:
                         MCPMON_KAFKA_BOOTSTRAP; created if missing.
   --to-file OUT.jsonl   events to OUT.jsonl, dead letters to
                         OUT.deadletter.jsonl (a dry run; no broker needed).
+  --to-file -           events on stdout, dead letters on stderr, the summary
+                        on stderr: mcpmon tap LOG --to-file - | mcpmon replay -
 
 Checkpoint (file sources): with Kafka, .SOURCE.mcpmon-tap.json beside the source
 unless --checkpoint PATH; with --to-file only if --checkpoint is given. It
@@ -192,10 +194,9 @@ def cmd_tap(args: argparse.Namespace) -> int:
         progress=sys.stderr,
     )
     summary = asyncio.run(run_until_stopped(tap))
+    report = sys.stderr if args.to_file == "-" else sys.stdout  # stdout carries the events
     if args.json:
-        sys.stdout.write(
-            orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        report.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print(summary.render())
+        print(summary.render(), file=report)
     return 0

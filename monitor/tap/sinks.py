@@ -10,6 +10,7 @@ the next.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,11 @@ def deadletter_path(out: str | Path) -> Path:
 
 
 class FileSink:
-    """Events to ``out``, dead letters to ``OUT.deadletter.jsonl``; appended when resuming."""
+    """Events to ``out``, dead letters to ``OUT.deadletter.jsonl``; appended when resuming.
+
+    ``out`` ``-``: events on stdout, dead letters (JSON lines) on stderr, so
+    ``mcpmon tap LOG --to-file - | mcpmon replay - ...`` needs no file.
+    """
 
     def __init__(self, out: str | Path, *, append: bool = False) -> None:
         self.out = Path(out)
@@ -68,8 +73,13 @@ class FileSink:
         self.target = f"file://{self.out.absolute()}"
         self.append = append
         self._files: dict[Kind, IO[bytes]] = {}
+        self._borrowed = False
 
     async def start(self) -> None:
+        if str(self.out) == "-":  # a pipe: events on stdout, dead letters on stderr
+            self._files = {"event": sys.stdout.buffer, "deadletter": sys.stderr.buffer}
+            self._borrowed = True
+            return
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             mode = "ab" if self.append else "wb"
@@ -86,6 +96,8 @@ class FileSink:
         return _done()
 
     async def stop(self) -> None:
+        if self._borrowed:
+            return  # stdout and stderr are not ours to close
         for f in self._files.values():
             f.close()
 

@@ -136,3 +136,39 @@ def test_auto_on_a_mixed_log_summarises_events_dead_letters_and_skips_by_reason(
     assert summary["skipped"]["event mcp.session.start"] == 2
     dead_lines = (tmp_path / "out.deadletter.jsonl").read_bytes().splitlines()
     assert len(dead_lines) == 5 and len(out.read_bytes().splitlines()) == 17
+
+
+def test_to_file_dash_pipes_events_into_replay_with_dead_letters_and_summary_on_stderr(
+    tmp_path: Path,
+) -> None:
+    """``mcpmon tap LOG --to-file - | mcpmon replay -``: no file, nothing lost, same alerts."""
+    events, charters = ROOT / "examples" / "events.jsonl", ROOT / "examples" / "charters"
+    mcpmon = [sys.executable, "-m", "monitor.cli"]
+    tap = subprocess.Popen(
+        [*mcpmon, "tap", str(events), "--to-file", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    replay = subprocess.run(
+        [*mcpmon, "replay", "-", "--charters", str(charters), "--out", str(tmp_path / "a")],
+        stdin=tap.stdout,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert tap.stdout is not None and tap.stderr is not None
+    tap.stdout.close()
+    err = tap.stderr.read().decode()
+    assert tap.wait(60) == 0
+    assert "bad lines            0" in replay.stdout.decode()  # only events came through stdout
+    dead = [ln for ln in err.splitlines() if ln.startswith('{"source"')]
+    assert len(dead) == 2 and "dead letters         2" in err  # on stderr, not dropped
+    direct = tmp_path / "b"
+    subprocess.run(
+        [*mcpmon, "replay", str(events), "--charters", str(charters), "--out", str(direct)],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert (tmp_path / "a" / "alerts.jsonl").read_bytes() == (direct / "alerts.jsonl").read_bytes()
+    assert not (Path.cwd() / "-").exists()
