@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,6 +33,16 @@ from monitor.errors import CharterError, CharterProblem, DecodeError
 from monitor.identity import canonical_id
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+def _valid_glob(v: str) -> str:
+    from monitor.core.globs import compile_glob  # here: monitor.core imports this module
+
+    compile_glob(v)  # ValueError names the pattern: a charter problem, not a crash later
+    return v
+
+
+Glob = Annotated[Name, AfterValidator(_valid_glob)]
 ClassName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
@@ -79,8 +90,8 @@ class _Strict(BaseModel):
 class ToolGrant(_Strict):
     """A granted tool. ``tool`` may be a glob (``"*"`` grants the whole server)."""
 
-    server: Name
-    tool: Name
+    server: Glob
+    tool: Glob
     classes: list[ClassName] = Field(default_factory=list)
 
 
@@ -90,7 +101,7 @@ class ResourceClass(_Strict):
     Patterns are globs: ``*`` stays inside one path segment, ``**`` crosses ``/``.
     """
 
-    pattern: Name
+    pattern: Glob
     classes: list[ClassName] = Field(min_length=1)
 
 
@@ -177,7 +188,7 @@ class Charter(_Strict):
     )
     tenants: list[Name] | None = Field(default=None, description="None: any tenant")
     data_domains: list[Name] | None = Field(default=None, description="None: any domain")
-    resources: list[Name] | None = Field(default=None, description="Allowed resource globs")
+    resources: list[Glob] | None = Field(default=None, description="Allowed resource globs")
     forbidden_chains: list[ForbiddenChain] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     baseline: Baseline = Field(default_factory=Baseline)
@@ -194,6 +205,21 @@ class Charter(_Strict):
         if dupes:
             raise ValueError(f"forbidden_chains names must be unique, repeated: {dupes}")
         return self
+
+
+def charter_warnings(c: Charter) -> list[str]:
+    """Valid but probably not meant: patterns whose ``*`` stops at ``/`` where ``**`` was
+    likely wanted, ``[`` that is matched literally (see :func:`monitor.core.globs.pattern_warnings`).
+    """
+    from monitor.core.globs import pattern_warnings
+
+    out = [f"resources: {w}" for p in c.resources or () for w in pattern_warnings(p)]
+    out += [
+        f"resource_classes[{i}].pattern: {w}"
+        for i, rc in enumerate(c.resource_classes)
+        for w in pattern_warnings(rc.pattern)
+    ]
+    return out
 
 
 # --------------------------------------------------------------------------- loading

@@ -74,7 +74,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- check-charter
 def cmd_check_charter(args: argparse.Namespace) -> int:
-    from monitor.charter import load_charter_dir
+    from monitor.charter import charter_warnings, load_charter_dir
 
     failed = 0
     for path in args.files:
@@ -90,6 +90,8 @@ def cmd_check_charter(args: argparse.Namespace) -> int:
                 f"ok: {path}: {c.agent} ({c.kind}, {c.mode}, {len(c.tools)} tools, "
                 f"{len(c.forbidden_chains)} forbidden chains)"
             )
+            for w in charter_warnings(c):
+                print(f"warning: {path}: {c.agent}: {w}")
     return 1 if failed else 0
 
 
