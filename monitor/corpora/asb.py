@@ -30,11 +30,12 @@ Mapping:
 - charter per agent: its whole toolkit (every tool any run offered it, plus every
   attacker tool of its type), autonomous, observe mode.
 
-Only the prompt-injection *methods* in :data:`DEFAULT_METHODS` are converted by
-default (one CSV per setting and model keeps the committed fixture small); pass
-``methods=None`` for all of them. Settings without a ``messages`` column, and the
-``.log`` files of the mixed settings (``DPI_MP`` ...), carry no call sequence and
-are skipped.
+By default one CSV per (setting, model) is converted, the first of the injection
+*methods* in :data:`METHODS` (preference order) whose log has a conversation:
+that keeps the committed fixture small and every model covered where the source
+allows. ``all_methods=True`` converts every method's CSV. CSVs without a
+``messages`` column, and the ``.log`` files of the mixed settings (``DPI_MP``
+...), carry no call sequence and are skipped (listed in the report).
 
 Regenerate the fixture: ``python -m monitor.corpora.asb SOURCE_DIR`` (a clone or a
 bare git snapshot of the repository).
@@ -84,7 +85,14 @@ DEFENCE = {
     "direct_prompt_injection": "no_memory",
     "memory_attack": "new_memory",
 }
-DEFAULT_METHODS: tuple[str, ...] = ("combined_attack",)
+#: Injection methods in preference order (ASB's combined attack first, its strongest).
+METHODS: tuple[str, ...] = (
+    "combined_attack",
+    "context_ignoring",
+    "escape_characters",
+    "fake_completion",
+    "naive",
+)
 
 _PATH = re.compile(
     r"^logs/(?P<setting>[^/]+)/(?P<model>[^/]+)/(?P<defence>[^/]+)/(?P<method>[A-Za-z_]+)-all_\.csv$"
@@ -204,29 +212,40 @@ def parse_csv(text: str, setting: str, model: str, method: str) -> tuple[list[Ru
 
 
 def read_runs(
-    source: Path, methods: Sequence[str] | None = DEFAULT_METHODS
+    source: Path, methods: Sequence[str] = METHODS, *, all_methods: bool = False
 ) -> tuple[list[Run], dict[str, Any]]:
-    """Every run in the source tree's conversation CSVs, and a report of what was skipped."""
+    """Runs from the source tree's conversation CSVs, and a report of what was skipped.
+
+    Per (setting, model), the first of ``methods`` whose CSV has a conversation,
+    or with ``all_methods`` every one of them.
+    """
     tree = SourceTree(source)
     runs: list[Run] = []
     report: dict[str, Any] = {"files": [], "bad_rows": 0, "no_messages": []}
+    candidates: dict[tuple[str, str], list[tuple[int, str, str]]] = defaultdict(list)
     for path in tree.paths("logs/"):
         m = _PATH.match(path)
         if not m or m["setting"] not in SETTINGS or DEFENCE[m["setting"]] != m["defence"]:
             continue
-        if methods is not None and m["method"] not in methods:
+        if m["method"] not in methods:
             continue
-        data = tree.read(path)
-        if data is None:
-            continue
-        text = data.decode("utf-8", errors="replace")
-        if "messages" not in text.split("\n", 1)[0]:
-            report["no_messages"].append(path)
-            continue
-        got, bad = parse_csv(text, m["setting"], m["model"], m["method"])
-        runs.extend(got)
-        report["bad_rows"] += bad
-        report["files"].append(path)
+        rank = list(methods).index(m["method"])
+        candidates[(m["setting"], m["model"])].append((rank, m["method"], path))
+    for (setting, model), paths in sorted(candidates.items()):
+        for _, method, path in sorted(paths):
+            data = tree.read(path)
+            if data is None:
+                continue
+            text = data.decode("utf-8", errors="replace")
+            if "messages" not in text.split("\n", 1)[0]:
+                report["no_messages"].append(path)
+                continue
+            got, bad = parse_csv(text, setting, model, method)
+            runs.extend(got)
+            report["bad_rows"] += bad
+            report["files"].append(path)
+            if not all_methods:
+                break
     report["missing"] = tree.missing
     return runs, report
 
@@ -308,9 +327,9 @@ def build(runs: Sequence[Run]) -> Corpus:
     return Corpus(name=NAME, licence=LICENCE, events=events, charters=charters, sessions=labels)
 
 
-def convert(source: Path, methods: Sequence[str] | None = DEFAULT_METHODS) -> Corpus:
+def convert(source: Path, methods: Sequence[str] = METHODS, *, all_methods: bool = False) -> Corpus:
     """Convert an ASB source tree (clone or bare git snapshot) to a corpus."""
-    runs, _ = read_runs(source, methods)
+    runs, _ = read_runs(source, methods, all_methods=all_methods)
     return build(runs)
 
 
@@ -332,10 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--all-methods",
         action="store_true",
-        help=f"convert every injection method, not only {', '.join(DEFAULT_METHODS)}",
+        help="convert every injection method's CSV, not only the first with a conversation "
+        f"per setting and model (preference: {', '.join(METHODS)})",
     )
     a = ap.parse_args(argv)
-    runs, report = read_runs(a.source, None if a.all_methods else DEFAULT_METHODS)
+    runs, report = read_runs(a.source, all_methods=a.all_methods)
     corpus = build(runs)
     _write(corpus, a.out)
     print(

@@ -173,3 +173,38 @@ def test_params_are_parsed_when_logged() -> None:
     assert asb._params('{"patient_id": "P-1"}') == {"patient_id": "P-1"}
     assert asb._params("{'q': 'x'}") == {"q": "x"}
     assert asb._params("free text") == {"params": "free text"}
+
+
+def test_falls_back_to_the_next_method_with_a_conversation(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "asb"
+    shutil.copytree(SAMPLE, src)
+    opi = "logs/observation_prompt_injection/{}/no_memory/{}-all_.csv"
+    # this model's combined_attack log has no conversation; give it a naive one (real rows)
+    shutil.copy(
+        SAMPLE / opi.format("gpt-4o-mini", "combined_attack"), src / opi.format(MODEL, "naive")
+    )
+    # and a second method beside a combined_attack log that has one
+    shutil.copy(
+        SAMPLE / opi.format("gpt-4o-mini", "combined_attack"),
+        src / opi.format("gpt-4o-mini", "naive"),
+    )
+    runs, report = asb.read_runs(src)
+    methods = {(r.model, r.method) for r in runs if r.setting == "observation_prompt_injection"}
+    assert methods == {(MODEL, "naive"), ("gpt-4o-mini", "combined_attack")}
+    assert report["no_messages"] == [opi.format(MODEL, "combined_attack")]
+    runs, _ = asb.read_runs(src, all_methods=True)
+    methods = {(r.model, r.method) for r in runs if r.setting == "observation_prompt_injection"}
+    assert methods == {
+        (MODEL, "naive"),
+        ("gpt-4o-mini", "combined_attack"),
+        ("gpt-4o-mini", "naive"),
+    }
+    # the same case run by another method or model stays in one part
+    c = asb.convert(src, all_methods=True)
+    parts: dict[str, set[str]] = {}
+    for s in c.sessions:
+        parts.setdefault(s.case, set()).add(s.split)
+    assert all(len(p) == 1 for p in parts.values())
+    assert len({s.session_id for s in c.sessions}) == len(c.sessions)
