@@ -40,6 +40,9 @@ class SessionLabel:
     #: event ids of the calls the attacker caused (the ones a detector should point at)
     attack_events: tuple[str, ...] = ()
     source: str = ""  # file / model / setting in the source corpus, for debugging
+    #: for kind == "attack": did the attack achieve its goal, as the source logged it
+    #: (None: not logged). A failed attack may leave no trace in the calls at all.
+    succeeded: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class SessionLabel:
             "attack_class": self.attack_class,
             "attack_events": list(self.attack_events),
             "source": self.source,
+            "succeeded": self.succeeded,
         }
 
 
