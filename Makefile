@@ -9,15 +9,21 @@ BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install clean
 
-$(BIN)/.installed: pyproject.toml
+# the package alone (the demo needs nothing else) ...
+$(BIN)/.installed-core: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# ... and with the test, lint and notebook tools
+$(BIN)/.installed: $(BIN)/.installed-core
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/.installed
 
-demo: setup
+demo: $(BIN)/.installed-core
 	$(BIN)/mcpmon replay examples/events.jsonl --charters examples/charters --out out
 
 kafka-start:

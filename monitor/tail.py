@@ -76,8 +76,7 @@ async def tail(
     written = 0
     try:
         tps = [
-            TopicPartition(topic, p)
-            for p in sorted(await partitions_for(consumer, topic, timeout))
+            TopicPartition(topic, p) for p in sorted(await partitions_for(consumer, topic, timeout))
         ]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)

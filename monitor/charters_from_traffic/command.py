@@ -71,7 +71,7 @@ data domains and resources widened or narrowed, forbidden chains and their
 windows, limits, mode, hours and baseline thresholds. Each change is marked
 RISKIER (more privilege or less detection), safer, or review. Exit status: 1
 when any change is riskier (so CI can require an approval), 0 otherwise, 2 on
-usage errors.
+errors (usage, an unreadable or invalid charter: never read as "riskier").
 """
 
 EVALUATE_DESCRIPTION = """\
@@ -140,7 +140,7 @@ def add_charter_parser(sub: Any) -> None:
 
     d = cs.add_parser(
         "diff",
-        help="semantic diff of two charter sets; exit 1 if any change is riskier",
+        help="semantic diff of two charter sets; exit 1 if any change is riskier, 2 on error",
         description=DIFF_DESCRIPTION,
         epilog="Example: mcpmon charter diff sim/charters suggested",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -282,8 +282,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     from monitor.charter import load_charter_dir
     from monitor.charters_from_traffic.diff import RISKIER, diff_charters, render, to_dict
+    from monitor.errors import CharterError, MonitorError
 
-    changes = diff_charters(load_charter_dir(args.old), load_charter_dir(args.new))
+    try:
+        changes = diff_charters(load_charter_dir(args.old), load_charter_dir(args.new))
+    except CharterError as err:  # exit 2: an error, never mistaken for "riskier" (1)
+        for p in err.problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
+    except MonitorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         sys.stdout.write(orjson.dumps(to_dict(changes), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -79,3 +79,16 @@ def test_added_and_removed_charters() -> None:
     a, b = tb.charter("a"), tb.charter("b")
     got = {(c.charter, c.verdict) for c in diff_charters([a], [b])}
     assert got == {("a", SAFER), ("b", RISKIER)}
+
+
+def test_an_error_exits_2_never_1_so_ci_cannot_read_it_as_riskier(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("agent: a\nkind: autonomous\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent: a\nkind: autonomous\nlimits: {max_call: 3}\n")
+    assert main(["charter", "diff", str(good), str(bad)]) == 2
+    assert "limits.max_call" in capsys.readouterr().err
+    assert main(["charter", "diff", str(good), str(tmp_path / "missing")]) == 2
+    assert main(["charter", "diff", str(good), str(good)]) == 0
