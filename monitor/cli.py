@@ -213,6 +213,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- completion
+def cmd_completion(args: argparse.Namespace) -> int:
+    from monitor.completion import bash_script
+
+    sys.stdout.write(bash_script(build_parser()))
+    return 0
+
+
 # ---------------------------------------------------------------- tail
 def cmd_tail(args: argparse.Namespace) -> int:
     from monitor.tail import ALIASES, run_tail
@@ -473,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--revocations", metavar="FILE", help="default: beside the alerts file")
     x.add_argument("--json", action="store_true", help="one JSON object instead of text")
     x.set_defaults(func=cmd_explain)
+
+    co = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash; zsh via bashcompinit)",
+        description="Print a bash completion script generated from this CLI's own parser: "
+        "sub-commands, their flags and fixed choices. Install with "
+        "`mcpmon completion bash > /etc/bash_completion.d/mcpmon` or "
+        "`source <(mcpmon completion bash)` in ~/.bashrc; zsh: "
+        "`autoload -U bashcompinit && bashcompinit` first.",
+    )
+    co.add_argument("shell", choices=["bash"], help="the shell (bash)")
+    co.set_defaults(func=cmd_completion)
 
     t = sub.add_parser(
         "tail",
