@@ -23,6 +23,7 @@ dot file, so rotation globs such as ``app.log*`` leave it alone.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,9 +65,22 @@ class Checkpoint:
         )
 
 
+def state_dir() -> Path:
+    """Where checkpoints go when the log's directory is read-only: $XDG_STATE_HOME/mcpmon/tap."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "mcpmon" / "tap"
+
+
 def default_path(source: str | Path) -> Path:
+    """``.SOURCE.mcpmon-tap.json`` beside the log, or, when its directory is not writable
+    (logs under /var/log often are not), a file named after the log's path in
+    :func:`state_dir` — a tap must not fail just because it may only read the log."""
     p = Path(source).absolute()
-    return p.with_name(f".{p.name}.mcpmon-tap.json")
+    beside = p.with_name(f".{p.name}.mcpmon-tap.json")
+    if beside.exists() or os.access(p.parent, os.W_OK):
+        return beside
+    digest = hashlib.sha256(str(p).encode()).hexdigest()[:16]
+    return state_dir() / f"{digest}-{p.name}.mcpmon-tap.json"
 
 
 class CheckpointFile:
@@ -92,6 +106,7 @@ class CheckpointFile:
     def save(self, ck: Checkpoint) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
                 f.write(ck.to_json())
                 f.flush()

@@ -66,7 +66,9 @@ Outputs:
                         on stderr: mcpmon tap LOG --to-file - | mcpmon replay -
 
 Checkpoint (file sources): with Kafka, .SOURCE.mcpmon-tap.json beside the source
-unless --checkpoint PATH; with --to-file only if --checkpoint is given. It
+(or, when that directory is read-only to the tap, in $XDG_STATE_HOME/mcpmon/tap,
+default ~/.local/state/mcpmon/tap) unless --checkpoint PATH; with --to-file only
+if --checkpoint is given. It
 records the file's device, inode and first bytes: if the file was rotated or
 truncated since, the tap starts at the beginning of the current file. The
 lines between the checkpoint and what was read are re-read on resume, so some

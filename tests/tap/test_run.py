@@ -342,3 +342,30 @@ def test_a_refused_batch_stops_the_tap_and_the_checkpoint_stays_behind_it(tmp_pa
     saved = ck.load()
     assert saved is not None and ck.saves >= 1
     assert saved.lines_before < 2 * 20  # two batches of 10 events cover ~40 lines at most
+
+
+def test_a_read_only_log_directory_puts_the_checkpoint_in_the_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logs under /var/log are often read-only to the tap: it must still checkpoint."""
+    from monitor.tap import checkpoint as ck
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "gateway.jsonl"
+    log.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert ck.default_path(log) == logs / ".gateway.jsonl.mcpmon-tap.json"  # writable: beside
+    real_access = os.access
+    monkeypatch.setattr(
+        ck.os, "access", lambda p, mode: False if Path(p) == logs else real_access(p, mode)
+    )
+    moved = ck.default_path(log)
+    assert moved.parent == tmp_path / "state" / "mcpmon" / "tap"
+    assert moved.name.endswith("-gateway.jsonl.mcpmon-tap.json")
+    assert ck.default_path(logs.parent / "other" / "gateway.jsonl") != moved  # keyed by path
+    store = ck.CheckpointFile(moved)
+    ident = ck.FileIdentity(dev=1, ino=2, head_len=0, head_sha="")
+    saved = ck.Checkpoint(str(log), "file://x", ident, offset=0, lines_before=0, delivered=0)
+    store.save(saved)  # creates the state dir
+    assert store.load() == saved
