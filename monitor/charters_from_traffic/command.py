@@ -135,6 +135,13 @@ def add_charter_parser(sub: Any) -> None:
     s.add_argument(
         "--hours-min-days", type=int, default=7, help="learn hours from this many days (7)"
     )
+    s.add_argument(
+        "--exclude-alerted",
+        metavar="ALERTS.jsonl",
+        help="do not learn from calls these alerts point at, nor from the rest of their "
+        "sessions and tasks (e.g. mcpmon replay's out/alerts.jsonl): an attack in the "
+        "recorded traffic must not become a grant",
+    )
     s.add_argument("--json", action="store_true", help="print the sizes as JSON")
     s.set_defaults(func=cmd_suggest)
 
@@ -175,6 +182,29 @@ def add_charter_parser(sub: Any) -> None:
 # ------------------------------------------------------------------------- handlers
 
 
+def _alerted(path: str) -> Any:
+    import orjson
+
+    from monitor.charters_from_traffic.traffic import Alerted
+    from monitor.errors import MonitorError
+    from monitor.replay import read_lines
+
+    if not Path(path).exists():
+        raise MonitorError(f"--exclude-alerted: {path} not found")
+    out = Alerted()
+    for n, raw in enumerate(read_lines(path), 1):
+        if not isinstance(raw, bytes) or not raw.strip():
+            continue
+        try:
+            alert = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise MonitorError(f"--exclude-alerted: {path}:{n}: not JSON ({err})") from None
+        if not isinstance(alert, dict) or "evidence" not in alert:
+            raise MonitorError(f"--exclude-alerted: {path}:{n}: not an alert (no evidence)")
+        out.add(alert)
+    return out
+
+
 def _observe(args: argparse.Namespace) -> Any:
     from monitor.charters_from_traffic.classes import Classifier, load_mapping
     from monitor.charters_from_traffic.traffic import (
@@ -185,7 +215,8 @@ def _observe(args: argparse.Namespace) -> Any:
     )
     from monitor.errors import MonitorError
 
-    obs = Observer(load_mapping(args.mapping) if args.mapping else Classifier())
+    alerted = _alerted(args.exclude_alerted) if getattr(args, "exclude_alerted", None) else None
+    obs = Observer(load_mapping(args.mapping) if args.mapping else Classifier(), alerted)
     if args.topic and args.events:
         raise MonitorError("give either EVENTS.jsonl or --topic, not both")
     if args.topic:
@@ -201,6 +232,12 @@ def _observe(args: argparse.Namespace) -> Any:
         observe_lines(file_lines(args.events), obs, sys.stderr, size)
     else:
         raise MonitorError("no input: give EVENTS.jsonl (or -) or --topic TOPIC")
+    if alerted is not None:
+        print(
+            f"left out {alerted.skipped:,} calls that {args.exclude_alerted} points at "
+            f"({len(alerted.events):,} evidence events, {len(alerted.episodes):,} sessions/tasks)",
+            file=sys.stderr,
+        )
     if obs.bad_lines:
         print(
             f"skipped {obs.bad_lines:,} undecodable lines (mcpmon replay dead-letters them "

@@ -22,8 +22,10 @@ Decisions worth knowing:
 - ``max_calls_per_minute`` is twice the busiest minute any agent of the group
   had, rounded up to 5 (the 99th percentile is shown beside it): bursts a
   little above yesterday's peak are normal, twice it is not;
-- ``credential_max_ttl`` covers the longest TTL the issuer gave (a lower cap
-  would alert on every issuance); when tasks are much shorter the comment
+- ``credential_max_ttl`` covers the longest TTL the issuer gave plus 25 %
+  headroom in whole 5 minutes (a lower cap would alert on every issuance, the
+  sample's exact maximum on tomorrow's slightly longer one), never above a
+  current cap that already covers it; when tasks are much shorter the comment
   says what TTL they would need — change the issuer first, then the cap;
 - ``hours`` are learned only from at least ``hours_min_days`` days of traffic
   (a few hours show no working pattern), rounded out to whole hours.
@@ -55,6 +57,24 @@ from monitor.core.standing import _quantile
 
 HOURS_MIN_DAYS = 7
 _TRAILING_NUMBER = re.compile(r"\d+$")
+
+
+#: The TTL cap leaves this much room above the longest TTL seen: an issuer handing out a
+#: slightly longer (still policy-conform) TTL tomorrow is not an alert.
+TTL_HEADROOM = 1.25
+
+
+def ttl_cap(longest: float, current: float | None) -> int:
+    """``credential_max_ttl`` to suggest: the longest TTL seen plus headroom, in whole
+    5 minutes; never above the current charter's cap when that already covers what was seen.
+
+    >>> ttl_cap(900, None), ttl_cap(900, 1000), ttl_cap(900, 600)
+    (1200, 1000, 1200)
+    """
+    cap = max(300, math.ceil(longest * TTL_HEADROOM / 300) * 300)
+    if current is not None and current >= longest:
+        cap = min(cap, math.ceil(current))
+    return cap
 
 
 def when(t: float) -> str:
@@ -401,7 +421,7 @@ def _limits(
         )
     ttls = [t for a in agents for t in a.credential_ttls]
     if ttls:
-        cap = max(60, math.ceil(max(ttls) / 60) * 60)
+        cap = ttl_cap(max(ttls), cur.limits.credential_max_ttl if cur is not None else None)
         lengths = [x for a in agents for x in a.task_lengths()]
         task = ""
         if lengths:
@@ -413,7 +433,8 @@ def _limits(
         L(
             Line(
                 f"  credential_max_ttl: {cap}",
-                f"longest TTL issued {max(ttls):,.0f} s over {len(ttls):,} credentials{task}",
+                f"longest TTL issued {max(ttls):,.0f} s over {len(ttls):,} credentials "
+                f"(+{TTL_HEADROOM - 1:.0%} headroom, whole 5 min, at most the current cap){task}",
             )
         )
     grace = cur.limits.task_grace_seconds if cur is not None else 30.0

@@ -122,11 +122,45 @@ class AgentTraffic:
         return [e - s for s, e in self.tasks.values() if s is not None and e is not None]
 
 
+@dataclass(slots=True)
+class Alerted:
+    """Traffic an alert points at, kept out of what a suggestion learns (``--exclude-alerted``).
+
+    The evidence calls themselves, and every call of the same agent in the same
+    session or task: an attack's preparation is rarely in the evidence, and an
+    episode with an attack in it is not a sample of normal work.
+    """
+
+    events: set[str] = field(default_factory=set)
+    episodes: set[tuple[str, str, str]] = field(default_factory=set)  # (agent, kind, id)
+    skipped: int = 0
+
+    def add(self, alert: dict[str, Any]) -> None:
+        agent = str(alert.get("agent_id", ""))
+        self.events.update(str(e) for e in alert.get("evidence") or ())
+        for kind in ("session_id", "task_id"):
+            if alert.get(kind):
+                self.episodes.add((agent, kind, str(alert[kind])))
+
+    def covers(self, e: ToolCall) -> bool:
+        return (
+            e.event_id in self.events
+            or (
+                e.session_id is not None
+                and (e.agent_id, "session_id", e.session_id) in self.episodes
+            )
+            or (e.task_id is not None and (e.agent_id, "task_id", e.task_id) in self.episodes)
+        )
+
+
 class Observer:
     """Accumulates :class:`AgentTraffic` per agent from decoded events (event time only)."""
 
-    def __init__(self, classifier: Classifier | None = None) -> None:
+    def __init__(
+        self, classifier: Classifier | None = None, alerted: Alerted | None = None
+    ) -> None:
         self.classifier = classifier or Classifier()
+        self.alerted = alerted
         self.agents: dict[str, AgentTraffic] = {}
         self.events = 0
         self.bad_lines = 0
@@ -145,6 +179,9 @@ class Observer:
         self.start = t if self.start is None else min(self.start, t)
         self.end = t if self.end is None else max(self.end, t)
         if isinstance(event, ToolCall):
+            if self.alerted is not None and self.alerted.covers(event):
+                self.alerted.skipped += 1
+                return
             self._call(self._agent(event.agent_id), event, t)
         elif isinstance(event, TaskStarted):
             a = self._agent(event.agent_id)

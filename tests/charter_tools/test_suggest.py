@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from monitor import testing as tb
-from monitor.charter import load_charter_dir
+from monitor.charter import load_charter_dir, load_charter_text
 from monitor.charters_from_traffic.suggest import suggest
 from monitor.charters_from_traffic.traffic import Observer
 from monitor.cli import main
@@ -179,3 +179,45 @@ def test_suggest_refuses_to_overwrite_charters_it_did_not_write(
 def test_no_input_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["charter", "suggest", "--out", str(tmp_path)]) == 1
     assert "no input: give EVENTS.jsonl (or -) or --topic TOPIC" in capsys.readouterr().err
+
+
+def test_ttl_cap_leaves_headroom_so_tomorrows_slightly_longer_ttl_is_not_an_alert() -> None:
+    obs = Observer()
+    for i, ttl in enumerate((600, 840, 900)):
+        obs.observe(tb.issued(i * 60, "bot-1", f"c{i}", ttl))
+        obs.observe(tb.call(i * 60 + 1, "bot-1", "fs", "read_file", credential_id=f"c{i}"))
+    y = one(obs)
+    assert "credential_max_ttl: 1200" in y and "+25% headroom" in y
+    engine = Engine(load_charter_text(y, "suggested.yaml"))
+    d = tb.feed(engine, tb.issued(1000, "bot-1", "c9", 1000))  # longer than seen, within cap
+    assert [a.detector for a in d.alerts] == []
+    d = tb.feed(engine, tb.issued(2000, "bot-1", "c10", 1300))
+    assert [a.detector for a in d.alerts] == ["lingering_access"]
+
+
+def test_exclude_alerted_keeps_an_attacks_session_out_of_the_grants(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = [
+        tb.call(i * 30, "bot-1", "fs", "read_file", session_id=f"s{i % 3}") for i in range(12)
+    ]
+    events += [  # an attack in session s9: prepared by a read, then a tool never used otherwise
+        tb.call(400, "bot-1", "fs", "list_dir", session_id="s9", event_id="prep"),
+        tb.call(401, "bot-1", "web", "http_post", session_id="s9", event_id="exfil"),
+    ]
+    src = tmp_path / "events.jsonl"
+    src.write_bytes(b"".join(encode_event(e) + b"\n" for e in events))
+    alerts = tmp_path / "alerts.jsonl"
+    alert = {"alert_id": "a1", "agent_id": "bot-1", "evidence": ["exfil"], "session_id": "s9"}
+    alerts.write_bytes(orjson.dumps(alert) + b"\n")
+    plain, clean = tmp_path / "plain", tmp_path / "clean"
+    assert main(["charter", "suggest", str(src), "--out", str(plain)]) == 0
+    argv = ["charter", "suggest", str(src), "--out", str(clean), "--exclude-alerted", str(alerts)]
+    assert main(argv) == 0
+    assert "left out 2 calls" in capsys.readouterr().err
+    granted = {(t.server, t.tool) for c in load_charter_dir(plain) for t in c.tools}
+    assert ("web", "http_post") in granted and ("fs", "list_dir") in granted
+    granted = {(t.server, t.tool) for c in load_charter_dir(clean) for t in c.tools}
+    assert granted == {("fs", "read_file")}
+    alerts.write_text("not json\n")
+    assert main([*argv[:-1], str(alerts)]) == 1
