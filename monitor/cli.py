@@ -118,6 +118,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     sim = simulate.simulate(args.agents, args.minutes, args.seed, attacks=not args.no_attacks)
     simulate.write(sim, args.out)
     n_attacks = sum(1 for label in sim.labels if label["label"] == "attack")
+    if args.json:
+        summary = {
+            "events": len(sim.events),
+            "charters": len(sim.charters),
+            "labels": len(sim.labels),
+            "attacks": n_attacks,
+            "out": str(args.out),
+        }
+        sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
     print(
         f"wrote {len(sim.events):,} events, {len(sim.charters)} charters, {len(sim.labels)} labels "
         f"({n_attacks} injected violations) to {args.out}/"
@@ -397,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     m.add_argument("--out", default="sim", metavar="DIR", help="output directory (default sim)")
     m.add_argument("--no-attacks", action="store_true", help="benign traffic only")
+    m.add_argument("--json", action="store_true", help="print the counts as JSON")
     m.set_defaults(func=cmd_simulate)
 
     e = sub.add_parser(

@@ -241,3 +241,16 @@ def test_behaviour_attacks_come_after_the_carriers_warm_up(long_sim: Simulation)
             calls_before += e["agent_id"] == lab["agent_id"] and e["type"] == "tool_call"
         assert calls_before >= min(warmup.values()) + 10, lab
     assert all(describe(s) for s in BEHAVIOUR_SCENARIOS)
+
+
+def test_simulate_json_prints_the_counts(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import orjson
+
+    from monitor.cli import main
+
+    argv = ["simulate", "--agents", "3", "--minutes", "5", "--out", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    got = orjson.loads(capsys.readouterr().out)
+    events = (tmp_path / "events.jsonl").read_bytes().splitlines()
+    assert got["events"] == len(events) and got["out"] == str(tmp_path)
+    assert set(got) == {"events", "charters", "labels", "attacks", "out"}
