@@ -417,9 +417,7 @@ def _convert(root: Path) -> tuple[Corpus, Stats]:
     return corpus, stats
 
 
-def _attacker_call(
-    output: object, attacker_tools: list[str]
-) -> tuple[str, dict[str, Any], object]:
+def _attacker_call(output: object, attacker_tools: list[str]) -> tuple[str, dict[str, Any], object]:
     """The attacker-tool call an agent's output makes (the first action naming one of them)."""
     parsed = parse_action(output)
     if parsed is None:

@@ -175,9 +175,9 @@ class CorpusReport:
             "",
             "### Per attack class (caught / attack sessions)",
             "",
-            "| attack class | " + " | ".join(
-                f"{_part(p)}: {c.name}" for p in self.parts for c in self.configs
-            ) + " |",
+            "| attack class | "
+            + " | ".join(f"{_part(p)}: {c.name}" for p in self.parts for c in self.configs)
+            + " |",
             "|---|" + "---:|" * (len(self.parts) * len(self.configs)),
         ]
         classes = sorted({k for c in self.configs for p in c.parts.values() for k in p.by_class})
@@ -304,8 +304,8 @@ def _score(name: str, alerts: Sequence[Alert], ix: _Index, parts: Sequence[Split
                 where.add("warmup")
         for w in where:
             cnt[w] += 1
-        for p in benign_parts:
-            fp_alerts[p] += 1
+        for part in benign_parts:
+            fp_alerts[part] += 1
         if where - {"attack_event"} and len(cs.examples) < MAX_EXAMPLES:
             cs.examples.append(
                 {
@@ -379,6 +379,12 @@ def meets_target(report: CorpusReport) -> bool:
 
 
 __all__ = [
+    "CONFIGS",
+    "DEFINITIONS",
+    "PARTS",
     "TARGET_FLAGGED_SHARE",
     "TARGET_RECALL",
-    "meets_target","CONFIGS", "DEFINITIONS", "PARTS", "CorpusReport", "evaluate_corpus"]
+    "CorpusReport",
+    "evaluate_corpus",
+    "meets_target",
+]
