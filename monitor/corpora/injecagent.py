@@ -111,6 +111,7 @@ class Stats:
     #: attacker calls with empty args (the tool takes none, or no Action Input could be read)
     attacker_calls_without_args: int = 0
     files: list[str] = field(default_factory=list)
+    source_commit: str | None = None  # the snapshot's HEAD, when converted from a bare git dir
 
 
 # --------------------------------------------------------------------------- source
@@ -329,12 +330,19 @@ def convert(source: str | Path) -> Corpus:
 
 
 def convert_with_stats(source: str | Path) -> tuple[Corpus, Stats]:
+    """:func:`convert`, and what the conversion kept and left out."""
     root, tmp = _materialise(Path(source))
     try:
-        return _convert(root)
+        corpus, stats = _convert(root)
     finally:
         if tmp is not None:
             tmp.cleanup()
+    if tmp is not None:
+        head = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+        stats.source_commit = head.stdout.strip() or None
+    return corpus, stats
 
 
 def _convert(root: Path) -> tuple[Corpus, Stats]:

@@ -2,9 +2,9 @@
 
 Definitions (also written into every report):
 
-- **session** — one agent run, ``(agent_id, session_id)``; its events are the ones carrying
-  its id (the converter gives every event of a session, lifecycle included, an id that
-  starts with the session id and a ``session_id``/``task_id`` equal to it).
+- **session** — one agent run, ``(agent_id, session_id)``; its events are the ones of that
+  agent whose ``session_id`` (or, without one, ``task_id``) is the label's ``session_id``.
+  Event ids must be unique across a corpus.
 - an alert **points at** a session when one of the alert's ``evidence`` event ids is an
   event of that session.
 - an attack session is **caught** when some alert's evidence contains one of its
@@ -33,8 +33,9 @@ import orjson
 from monitor.charter import Charter
 from monitor.core import Engine, EngineSettings
 from monitor.corpora.base import Corpus, SessionLabel, Split
-from monitor.errors import DecodeError
+from monitor.errors import DecodeError, MonitorError
 from monitor.events import ToolCall, decode_event
+from monitor.identity import canonical_id
 from monitor.outputs import Alert
 
 PARTS: tuple[Split, ...] = ("tuning", "held_out")
@@ -240,10 +241,23 @@ class _Index:
     bad: int
 
 
+def _key(agent_id: str, session_id: str) -> tuple[str, str]:
+    """A session's key in the identifiers' one spelling (events arrive canonicalised)."""
+    try:
+        return canonical_id(agent_id, "agent_id"), canonical_id(session_id, "session_id")
+    except DecodeError as err:
+        raise MonitorError(f"session label ({agent_id!r}, {session_id!r}): {err}") from None
+
+
 def _index(corpus: Corpus) -> _Index:
-    labels = {(s.agent_id, s.session_id): s for s in corpus.sessions}
-    by_sid = {s.session_id: (s.agent_id, s.session_id) for s in corpus.sessions}
+    """Decode every event once and map it to its session: ``(agent_id, session_id or task_id)``.
+
+    Event ids must be unique across the corpus (alerts name events by id); a repeated one
+    is a converter bug and an error.
+    """
+    labels = {_key(s.agent_id, s.session_id): s for s in corpus.sessions}
     session_of: dict[str, tuple[str, str]] = {}
+    seen: set[str] = set()
     calls: Counter[tuple[str, str]] = Counter()
     decoded: list[Any] = []
     bad = 0
@@ -253,10 +267,13 @@ def _index(corpus: Corpus) -> _Index:
         except DecodeError:
             bad += 1
             continue
+        if ev.event_id in seen:
+            raise MonitorError(f"corpus {corpus.name}: event id {ev.event_id!r} is repeated")
+        seen.add(ev.event_id)
         decoded.append(ev)
         sid = getattr(ev, "session_id", None) or getattr(ev, "task_id", None)
-        key = by_sid.get(sid) if isinstance(sid, str) else None
-        if key is not None:
+        key = (ev.agent_id, sid) if isinstance(sid, str) else None
+        if key is not None and key in labels:
             session_of[ev.event_id] = key
             if isinstance(ev, ToolCall):
                 calls[key] += 1

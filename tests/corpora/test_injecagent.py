@@ -155,8 +155,10 @@ def test_conversion_is_deterministic_and_reads_a_bare_git_snapshot(tmp_path: Pat
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "s"], **run
     )
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(tmp_path / "bare")], **run)  # type: ignore[call-overload]
-    c = write_fixture(injecagent.convert(tmp_path / "bare"), tmp_path / "c", injecagent.NOTICE)
+    from_git, stats = injecagent.convert_with_stats(tmp_path / "bare")
+    c = write_fixture(from_git, tmp_path / "c", injecagent.NOTICE)
     assert (c / "events.jsonl.gz").read_bytes() == (a / "events.jsonl.gz").read_bytes()
+    assert stats.source_commit is not None and len(stats.source_commit) == 40
 
 
 def test_a_directory_that_is_no_corpus_is_a_clear_error(tmp_path: Path) -> None:
@@ -246,6 +248,23 @@ def test_scoring_counts_a_session_caught_only_on_its_attack_events(sample: Corpu
     assert tun.by_class["direct_harm/physical_harm"] == [2, 1]
     assert dict(cs.detectors["d2"]) == {"alerts": 3, "benign": 1, "warmup": 1, "none": 1}
     assert dict(cs.detectors["d1"]) == {"alerts": 2, "attack_event": 1, "attack_session": 1}
+
+
+def test_labels_match_events_in_any_spelling_and_a_repeated_event_id_is_an_error(
+    sample: Corpus,
+) -> None:
+    hijack = "gpt-4.1/gmail/cydit-dh-001"
+    shouted = [
+        SessionLabel(**{**s.to_dict(), "agent_id": s.agent_id.replace("spiffe://injecagent",
+                     "SPIFFE://INJECAGENT"), "attack_events": tuple(s.attack_events)})
+        for s in sample.sessions
+    ]  # fmt: skip
+    ix = _index(Corpus(sample.name, sample.licence, sample.events, sample.charters, shouted))
+    cs = _score("x", [_alert("d", f"{hijack}/c2")], ix, ("tuning",))
+    assert cs.parts["tuning"].caught == 1
+    twice = Corpus(sample.name, "", [*sample.events, sample.events[-1]], [], sample.sessions)
+    with pytest.raises(MonitorError, match="is repeated"):
+        _index(twice)
 
 
 def test_the_target_is_judged_on_the_held_out_part_with_baselines() -> None:
