@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from monitor.charters_from_traffic.command import add_charter_parser, add_map_parser
+from monitor.corpora.registry import CORPORA
 from monitor.errors import CharterError, MonitorError
 from monitor.proxy.command import add_proxy_parser
 from monitor.revoker.command import add_revoker_parser
@@ -383,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--corpus",
         metavar="NAME",
         help="instead of simulating, score a public agent-trace corpus nobody on this team wrote "
-        "(known: injecagent): its committed fixture under data/corpora/NAME, or --source. "
+        f"(known: {', '.join(sorted(CORPORA))}): its committed fixture under data/corpora/NAME, "
+        "or --source. "
         "Writes OUT/external_NAME.md and .json: per part (tuning, held out) hijacked-session "
         "recall, benign sessions flagged, false positives per 1,000 benign calls, per attack "
         "class, rules only beside rules + baselines, alerts per detector. Exit 1 if rules + "

@@ -4,7 +4,9 @@ An entry names the converter module (it has ``convert(source) -> Corpus`` and a
 ``LICENCE`` string, and may have ``NOTICE``, the licence text written beside the
 fixture, and ``convert_with_stats``) and the committed fixture directory the evaluation runs from when no source
 is given (CI cannot reach the sources). Register another converter with one line in
-:data:`CORPORA`.
+:data:`CORPORA`. What a converter must hold to: event ids unique across its corpus;
+every event of a session carries the label's ``session_id`` (or ``task_id``) and
+``agent_id``; ``attack_events`` name the attacker-caused calls; deterministic output.
 """
 
 from __future__ import annotations
@@ -39,8 +41,7 @@ CORPORA: dict[str, CorpusEntry] = {
     e.name: e
     for e in (
         CorpusEntry("injecagent", "monitor.corpora.injecagent"),
-        # CorpusEntry("asb", "monitor.corpora.asb"),
-        # CorpusEntry("tau", "monitor.corpora.tau"),
+        # one line per corpus, e.g. CorpusEntry("asb", "monitor.corpora.asb")
     )
 }
 
