@@ -95,7 +95,7 @@ BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 #: Seconds between the starts of one agent's consecutive sessions, and between calls. The
 #: corpus has no times; sessions are spaced wider than the engine's alert de-duplication
 #: window (300 s by default) so each run is judged on its own, not hidden as a repeat of
-#: the previous run's alert (at 120 s, 2,755 of 7,871 hijacks went unreported that way).
+#: the previous run's alert (at 120 s, 2,185 more of the 7,871 hijacks went unreported).
 SESSION_GAP, CALL_GAP = 900, 5
 SPONSOR = "user@injecagent"
 AGENT_PREFIX = "spiffe://injecagent/agents"
