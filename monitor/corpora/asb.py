@@ -37,19 +37,17 @@ allows. ``all_methods=True`` converts every method's CSV. CSVs without a
 ``messages`` column, and the ``.log`` files of the mixed settings (``DPI_MP``
 ...), carry no call sequence and are skipped (listed in the report).
 
-Regenerate the fixture: ``python -m monitor.corpora.asb SOURCE_DIR`` (a clone or a
-bare git snapshot of the repository).
+Regenerate the fixture: ``python -m monitor.corpora asb --source SOURCE_DIR`` (a clone
+or a bare git snapshot of the repository).
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import csv
 import io
 import json
 import re
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,8 +56,7 @@ from typing import Any
 
 from monitor.corpora.base import Corpus, SessionLabel, split_of
 from monitor.corpora.source import SourceTree
-from monitor.corpora.timeline import Call, Session, counts, lay_out, order_key, read_corpus
-from monitor.corpora.timeline import write_corpus as _write
+from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.identity import canonical_id
 
 NAME = "asb"
@@ -67,7 +64,22 @@ LICENCE = (
     "MIT, Copyright (c) 2024 AGI Research "
     "(Agent Security Bench run logs, https://github.com/Zhang-Henry/AIOS_agent)"
 )
-FIXTURE = Path(__file__).resolve().parents[2] / "data" / "corpora" / "asb" / "asb.jsonl.gz"
+#: Written as NOTICE beside the fixture (the MIT licence text is in LICENSE there).
+NOTICE = """\
+The fixture here is derived from the Agent Security Bench (ASB) run logs in
+https://github.com/Zhang-Henry/AIOS_agent (commit b38a3d201c13ce8cf74ebc2aa61ce771f14ef3f4),
+files logs/{clean,observation_prompt_injection,direct_prompt_injection,memory_attack}/
+<model>/<defence>/<method>-all_.csv (per setting and model the first of
+combined_attack, context_ignoring, escape_characters, fake_completion, naive
+whose log holds the conversation), converted to mcp.events by
+monitor/corpora/asb.py (tool names, call order, attack labels; no message text
+except each agent's one-line role description in its charter's mission).
+
+MIT License, Copyright (c) 2024 AGI Research; the licence text is in LICENSE
+beside this file.
+
+Regenerate: python -m monitor.corpora asb --source <clone or bare snapshot of AIOS_agent>
+"""
 
 #: Setting directory -> attack class (None: benign).
 SETTINGS: dict[str, str | None] = {
@@ -331,49 +343,3 @@ def convert(source: Path, methods: Sequence[str] = METHODS, *, all_methods: bool
     """Convert an ASB source tree (clone or bare git snapshot) to a corpus."""
     runs, _ = read_runs(source, methods, all_methods=all_methods)
     return build(runs)
-
-
-def load_fixture(path: Path = FIXTURE) -> Corpus:
-    """The committed, converted corpus (no network needed)."""
-    return read_corpus(path)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m monitor.corpora.asb",
-        description="Convert Agent Security Bench run logs (a clone or bare git snapshot of "
-        "github.com/Zhang-Henry/AIOS_agent) to the committed corpus fixture.",
-    )
-    ap.add_argument("source", type=Path, help="the AIOS_agent repository directory")
-    ap.add_argument(
-        "--out", type=Path, default=FIXTURE, help=f"fixture to write (default {FIXTURE})"
-    )
-    ap.add_argument(
-        "--all-methods",
-        action="store_true",
-        help="convert every injection method's CSV, not only the first with a conversation "
-        f"per setting and model (preference: {', '.join(METHODS)})",
-    )
-    a = ap.parse_args(argv)
-    runs, report = read_runs(a.source, all_methods=a.all_methods)
-    corpus = build(runs)
-    _write(corpus, a.out)
-    print(
-        json.dumps(
-            {
-                "out": str(a.out),
-                "files": len(report["files"]),
-                "bad_rows": report["bad_rows"],
-                "missing": len(report["missing"]),
-                "without_messages": len(report["no_messages"]),
-                **counts(corpus),
-            },
-            indent=1,
-        ),
-        file=sys.stderr,
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -94,6 +94,7 @@ def _label(row: dict[str, Any], where: str) -> SessionLabel:
             attack_class=row.get("attack_class"),
             attack_events=tuple(str(e) for e in row.get("attack_events") or ()),
             source=str(row.get("source") or ""),
+            succeeded=row.get("succeeded"),
         )
     except KeyError as err:
         raise MonitorError(f"{where}: session label without {err.args[0]!r}") from None

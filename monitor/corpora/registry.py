@@ -41,7 +41,8 @@ CORPORA: dict[str, CorpusEntry] = {
     e.name: e
     for e in (
         CorpusEntry("injecagent", "monitor.corpora.injecagent"),
-        # one line per corpus, e.g. CorpusEntry("asb", "monitor.corpora.asb")
+        CorpusEntry("asb", "monitor.corpora.asb"),
+        CorpusEntry("tau", "monitor.corpora.tau"),
     )
 }
 

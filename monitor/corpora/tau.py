@@ -25,15 +25,13 @@ Mapping:
 The snapshot read here holds ``gpt-4o-airline.json`` only (the other three files
 are absent); the converter takes every ``historical_trajectories/*.json`` it finds.
 
-Regenerate the fixture: ``python -m monitor.corpora.tau SOURCE_DIR``.
+Regenerate the fixture: ``python -m monitor.corpora tau --source SOURCE_DIR``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,8 +39,7 @@ from typing import Any
 from monitor.core.values import value_digests
 from monitor.corpora.base import Corpus, SessionLabel, split_of
 from monitor.corpora.source import SourceTree
-from monitor.corpora.timeline import Call, Session, counts, lay_out, order_key, read_corpus
-from monitor.corpora.timeline import write_corpus as _write
+from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.identity import canonical_id
 
 NAME = "tau"
@@ -50,7 +47,20 @@ LICENCE = (
     "MIT, Copyright (c) 2024 Sierra "
     "(tau-bench historical trajectories, https://github.com/sierra-research/tau-bench)"
 )
-FIXTURE = Path(__file__).resolve().parents[2] / "data" / "corpora" / "tau" / "tau.jsonl.gz"
+#: Written as NOTICE beside the fixture (the MIT licence text is in LICENSE there).
+NOTICE = """\
+The fixture here is derived from the tau-bench historical trajectories in
+https://github.com/sierra-research/tau-bench (commit 59a200c6d575d595120f1cb70fea53cef0632f6b),
+historical_trajectories/gpt-4o-airline.json (the other trajectory files are not
+in the snapshot read), converted to mcp.events by monitor/corpora/tau.py (tool
+names, arguments, outcomes, digests of the values each result held; no result
+text).
+
+MIT License, Copyright (c) 2024 Sierra; the licence text is in LICENSE beside
+this file.
+
+Regenerate: python -m monitor.corpora tau --source <clone or bare snapshot of tau-bench>
+"""
 
 #: Share of tasks whose trajectories are warm-up history (not scored).
 WARMUP_SHARE = 0.2
@@ -206,31 +216,3 @@ def convert(source: Path) -> Corpus:
     """Convert a tau-bench source tree (clone or bare git snapshot) to a corpus."""
     files, toolkits, _ = read_source(source)
     return build(files, toolkits)
-
-
-def load_fixture(path: Path = FIXTURE) -> Corpus:
-    """The committed, converted corpus (no network needed)."""
-    return read_corpus(path)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m monitor.corpora.tau",
-        description="Convert tau-bench historical trajectories (a clone or bare git snapshot of "
-        "github.com/sierra-research/tau-bench) to the committed corpus fixture.",
-    )
-    ap.add_argument("source", type=Path, help="the tau-bench repository directory")
-    ap.add_argument(
-        "--out", type=Path, default=FIXTURE, help=f"fixture to write (default {FIXTURE})"
-    )
-    a = ap.parse_args(argv)
-    files, toolkits, missing = read_source(a.source)
-    corpus = build(files, toolkits)
-    _write(corpus, a.out)
-    report = {"out": str(a.out), "files": [f"{m}-{d}" for m, d, _ in files], "missing": missing}
-    print(json.dumps({**report, **counts(corpus)}, indent=1), file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,5 +1,5 @@
-"""Shared plumbing for corpus converters: a fixed clock, stable ids, one timeline per agent,
-and the gzip'd fixture a converted corpus is committed as.
+"""Shared plumbing for corpus converters: a fixed clock, stable ids, one timeline per agent
+(the fixture files themselves: :mod:`monitor.corpora.fixtures`).
 
 Why a fixed clock: a corpus converted twice must be byte-identical (the committed
 fixture is checked against the converter), so nothing here reads the wall clock,
@@ -12,16 +12,11 @@ machine.
 
 from __future__ import annotations
 
-import gzip
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 from monitor.corpora.base import Corpus, SessionLabel
 
@@ -32,10 +27,6 @@ CALL_GAP = timedelta(seconds=4)
 SESSION_GAP = timedelta(minutes=10)
 #: Gap between the start of one agent's timeline and the next one's (agents overlap).
 AGENT_STAGGER = timedelta(seconds=1)
-
-#: Format version of the fixture file; a loader refuses any other.
-FIXTURE_VERSION = 1
-
 
 @dataclass(slots=True)
 class Call:
@@ -120,91 +111,6 @@ def lay_out(
             t += max(len(s.calls), 1) * CALL_GAP + SESSION_GAP
     events.sort(key=lambda e: (e["ts"], e["agent_id"], e["event_id"]))
     return events, labels
-
-
-# ------------------------------------------------------------------ fixture files
-
-
-def dump_corpus(corpus: Corpus) -> bytes:
-    """The fixture bytes for ``corpus``: gzip'd JSON lines, deterministic (mtime 0, no name).
-
-    Line 1 is a header (name, licence, version, charters); then one line per
-    session label; then one line per event. Lines, not one document, so a reader
-    can stream a large corpus.
-    """
-    body = io.BytesIO()
-    head = {
-        "fixture_version": FIXTURE_VERSION,
-        "name": corpus.name,
-        "licence": corpus.licence,
-        "charters": corpus.charters,
-        "sessions": len(corpus.sessions),
-        "events": len(corpus.events),
-    }
-    body.write(orjson.dumps(head, option=orjson.OPT_SORT_KEYS) + b"\n")
-    for s in corpus.sessions:
-        body.write(orjson.dumps(s.to_dict(), option=orjson.OPT_SORT_KEYS) + b"\n")
-    for e in corpus.events:
-        body.write(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) + b"\n")
-    out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
-        gz.write(body.getvalue())
-    return out.getvalue()
-
-
-def write_corpus(corpus: Corpus, path: Path) -> None:
-    """Write the fixture (0600: a converted corpus is data, not something to share by accident)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(dump_corpus(corpus))
-    tmp.chmod(0o600)
-    tmp.replace(path)
-
-
-def read_corpus(path: Path) -> Corpus:
-    """Load a fixture written by :func:`write_corpus`; a malformed one names file and line."""
-    with gzip.open(path, "rb") as fh:
-        lines = fh.read().splitlines()
-    if not lines:
-        raise ValueError(f"{path}: empty corpus fixture")
-    try:
-        head = orjson.loads(lines[0])
-    except orjson.JSONDecodeError as err:
-        raise ValueError(f"{path}:1: header is not JSON ({err})") from None
-    if not isinstance(head, dict) or head.get("fixture_version") != FIXTURE_VERSION:
-        raise ValueError(f"{path}:1: not a corpus fixture of version {FIXTURE_VERSION}")
-    n_sess, n_ev = int(head["sessions"]), int(head["events"])
-    if len(lines) != 1 + n_sess + n_ev:
-        raise ValueError(
-            f"{path}: header promises {n_sess} sessions and {n_ev} events, "
-            f"file has {len(lines) - 1} lines after it"
-        )
-    corpus = Corpus(name=str(head["name"]), licence=str(head["licence"]))
-    corpus.charters = list(head["charters"])
-    for i, raw in enumerate(lines[1 : 1 + n_sess], start=2):
-        try:
-            d = orjson.loads(raw)
-            corpus.sessions.append(
-                SessionLabel(
-                    agent_id=d["agent_id"],
-                    session_id=d["session_id"],
-                    kind=d["kind"],
-                    split=d["split"],
-                    case=d["case"],
-                    attack_class=d.get("attack_class"),
-                    attack_events=tuple(d.get("attack_events", ())),
-                    source=d.get("source", ""),
-                    succeeded=d.get("succeeded"),
-                )
-            )
-        except (orjson.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{i}: bad session label ({err!r})") from None
-    for i, raw in enumerate(lines[1 + n_sess :], start=2 + n_sess):
-        try:
-            corpus.events.append(orjson.loads(raw))
-        except orjson.JSONDecodeError as err:
-            raise ValueError(f"{path}:{i}: event is not JSON ({err})") from None
-    return corpus
 
 
 def counts(corpus: Corpus) -> dict[str, Any]:

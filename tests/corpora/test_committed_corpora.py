@@ -3,7 +3,6 @@ the contract, labels point at real events, and the split is the one fixed before
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from pathlib import Path
 
@@ -11,25 +10,27 @@ import orjson
 import pytest
 
 from monitor.charter import parse_charter
-from monitor.corpora import asb, tau
+from monitor.corpora import registry
 from monitor.corpora.base import Corpus, split_of
-from monitor.corpora.timeline import counts, dump_corpus, read_corpus
+from monitor.corpora.fixtures import load_fixture, write_fixture
+from monitor.corpora.timeline import counts
 from monitor.events import ToolCall, decode_event
 
-LOADERS = {"asb": asb.load_fixture, "tau": tau.load_fixture}
 
-
-@pytest.fixture(scope="module", params=sorted(LOADERS))
+@pytest.fixture(scope="module", params=sorted(registry.CORPORA))
 def corpus(request: pytest.FixtureRequest) -> Corpus:
-    return LOADERS[request.param]()
+    return registry.load(request.param)
 
 
 def test_licence_and_notice_sit_beside_each_fixture() -> None:
-    for fixture in (asb.FIXTURE, tau.FIXTURE):
-        assert fixture.is_file()
-        assert "MIT License" in (fixture.parent / "LICENSE").read_text()
-        assert "github.com" in (fixture.parent / "NOTICE").read_text()
-        assert fixture.stat().st_size < 2 * 1024 * 1024  # small enough for the repository
+    for name, e in registry.CORPORA.items():
+        files = {p.name: p for p in e.fixture.iterdir()}
+        assert "MIT License" in "".join(
+            files[n].read_text() for n in ("LICENSE", "NOTICE") if n in files
+        ), name
+        assert "github.com" in files["NOTICE"].read_text()
+        size = sum(p.stat().st_size for p in files.values())
+        assert size < 4 * 1024 * 1024, name  # small enough for the repository
 
 
 def test_every_event_decodes(corpus: Corpus) -> None:
@@ -85,7 +86,7 @@ def test_events_are_time_ordered_and_warmup_comes_first(corpus: Corpus) -> None:
 
 
 def test_label_counts() -> None:
-    a = counts(asb.load_fixture())
+    a = counts(registry.load("asb"))
     # ten agent types x thirteen models; four settings, 400 rows per setting and model
     assert a["agents"] == 130
     kinds = Counter()
@@ -95,9 +96,9 @@ def test_label_counts() -> None:
     assert kinds["warmup"] + kinds["benign"] == 13 * 400  # the clean runs, half warm-up
     assert kinds["warmup"] == kinds["benign"]
     assert kinds["attack"] == a["sessions"] - 13 * 400
-    classes = {s.attack_class for s in asb.load_fixture().sessions if s.kind == "attack"}
+    classes = {s.attack_class for s in registry.load("asb").sessions if s.kind == "attack"}
     assert classes == {"observation_prompt_injection", "direct_prompt_injection", "memory_attack"}
-    t = counts(tau.load_fixture())
+    t = counts(registry.load("tau"))
     assert t["agents"] == 1 and t["sessions"] == 200  # 50 tasks x 4 trials of gpt-4o-airline
     assert set(t["by_kind_split"]) == {
         "benign/tuning",
@@ -108,36 +109,17 @@ def test_label_counts() -> None:
 
 
 def test_fixture_round_trips_byte_for_byte(corpus: Corpus, tmp_path: Path) -> None:
-    raw = dump_corpus(corpus)
-    p = tmp_path / "c.jsonl.gz"
-    p.write_bytes(raw)
-    assert dump_corpus(read_corpus(p)) == raw
+    a = write_fixture(corpus, tmp_path / "a", "notice")
+    b = write_fixture(load_fixture(a), tmp_path / "b", "notice")
+    for f in a.iterdir():
+        assert f.read_bytes() == (b / f.name).read_bytes(), f.name
 
 
-def test_a_damaged_fixture_names_file_and_line(tmp_path: Path) -> None:
-    raw = gzip.decompress(tau.FIXTURE.read_bytes()).splitlines()
-    p = tmp_path / "bad.jsonl.gz"
-    p.write_bytes(gzip.compress(b"\n".join(raw[:-1])))
-    with pytest.raises(ValueError, match="header promises"):
-        read_corpus(p)
-    raw[3] = b"{not json"
-    p.write_bytes(gzip.compress(b"\n".join(raw)))
-    with pytest.raises(ValueError, match=r"bad\.jsonl\.gz:4: bad session label"):
-        read_corpus(p)
-    p.write_bytes(gzip.compress(b'{"fixture_version": 99}\n'))
-    with pytest.raises(ValueError, match=r":1: not a corpus fixture"):
-        read_corpus(p)
-
-
-def test_written_fixture_is_private_and_a_label_keeps_its_success(tmp_path: Path) -> None:
+def test_a_label_keeps_its_success_through_the_fixture(tmp_path: Path) -> None:
     from monitor.corpora.base import SessionLabel
-    from monitor.corpora.timeline import write_corpus
 
     lab = SessionLabel("a", "s", "attack", "tuning", "c", "memory_attack", ("s/0",), "x", True)
     assert lab.to_dict()["succeeded"] is True
     assert SessionLabel("a", "s", "benign", "tuning", "c").to_dict()["succeeded"] is None
     c = Corpus(name="t", licence="MIT", sessions=[lab])
-    out = tmp_path / "sub" / "t.jsonl.gz"
-    write_corpus(c, out)
-    assert out.stat().st_mode & 0o777 == 0o600
-    assert read_corpus(out).sessions == [lab]
+    assert load_fixture(write_fixture(c, tmp_path / "t", "n")).sessions == [lab]
