@@ -11,6 +11,8 @@ Records are short lists, not objects: they serialise as they are.
 
 from __future__ import annotations
 
+import copy
+
 import base64
 from array import array
 from hashlib import blake2b
@@ -286,6 +288,27 @@ class AgentState:
 
     def next_due(self) -> float | None:
         return min((t[0] for t in self.timers), default=None)
+
+    # ------------------------------------------------------------ dry runs
+    def scratch(self) -> AgentState:
+        """A throw-away copy for judging a call before it happens (:meth:`Engine.judge`).
+
+        Everything a call can change (tasks, credentials, sponsors, chains, rate
+        buckets, timers, the baseline) is copied; the event and alert dedup memories
+        are shared, read only: a dry run checks no event id and decides nothing.
+        """
+        st = AgentState.__new__(AgentState)
+        for name in AgentState.__slots__:
+            setattr(st, name, getattr(self, name))
+        st.tasks = copy.deepcopy(self.tasks)
+        st.creds = copy.deepcopy(self.creds)
+        st.sponsors = copy.deepcopy(self.sponsors)
+        st.chains = copy.deepcopy(self.chains)
+        st.rate = copy.deepcopy(self.rate)
+        st.timers = copy.deepcopy(self.timers)
+        st.baseline = copy.deepcopy(self.baseline)
+        st.pending = []
+        return st
 
     # ------------------------------------------------------------ snapshot
     def snapshot(self) -> bytes:
