@@ -11,9 +11,8 @@ Records are short lists, not objects: they serialise as they are.
 
 from __future__ import annotations
 
-import copy
-
 import base64
+import copy
 from array import array
 from hashlib import blake2b
 from typing import Any
