@@ -321,12 +321,11 @@ class Gateway:
             else:
                 self.metrics.requests.labels(tool, outcome).inc()
             event = self._event(
-                who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, event_id
-            )
+                who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, event_id,
+                denied_by,
+            )  # fmt: skip
             if event is None:
                 return
-            if denied_by is not None:
-                event.denied_by = denied_by
             if self.policy is not None and not recorded:
                 self.policy.record(event)
             self.sink.emit(event)
@@ -433,6 +432,7 @@ class Gateway:
         bytes_in: int,
         bytes_out: int,
         event_id: str,
+        denied_by: str | None = None,
     ) -> ToolCall | None:
         """The call's ``tool_call`` event, redacted; None (logged, counted lost) if invalid."""
         if who is None:
@@ -453,6 +453,7 @@ class Gateway:
                 outcome=outcome,
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
+                denied_by=denied_by,
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:
