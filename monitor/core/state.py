@@ -299,13 +299,14 @@ class AgentState:
         st = AgentState.__new__(AgentState)
         for name in AgentState.__slots__:
             setattr(st, name, getattr(self, name))
-        st.tasks = copy.deepcopy(self.tasks)
-        st.creds = copy.deepcopy(self.creds)
-        st.sponsors = copy.deepcopy(self.sponsors)
-        st.chains = copy.deepcopy(self.chains)
-        st.rate = copy.deepcopy(self.rate)
-        st.timers = copy.deepcopy(self.timers)
-        st.baseline = copy.deepcopy(self.baseline)
+        # plain JSON data (as in snapshot()): one orjson round trip copies it ~20x faster
+        # than copy.deepcopy
+        st.tasks, st.creds, st.sponsors, st.chains, st.rate, st.timers = orjson.loads(
+            orjson.dumps(
+                [self.tasks, self.creds, self.sponsors, self.chains, self.rate, self.timers]
+            )
+        )
+        st.baseline = copy.deepcopy(self.baseline) if self.baseline is not None else None
         st.pending = []
         return st
 

@@ -18,12 +18,16 @@ import orjson
 import pytest
 
 from monitor.charter import Charter
-from monitor.core import Engine
-from monitor.events import ToolCall, encode_event
+from monitor.core import Engine, EngineSettings
+from monitor.events import CharterUpdated, ToolCall, encode_event
+from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy, PolicyMode, PolicyVerdict
+from monitor.proxy.run import ProxyConfig, build_policy
 from monitor.replay import replay_file
-from monitor.testing import call, charter, issued
+from monitor.settings import load_settings
+from monitor.signing import parse_keyring, sign_charter
+from monitor.testing import at, call, charter, issued
 
 AGENT = "spiffe://corp/agents/patcher-7"
 TOOLS = [
@@ -274,3 +278,55 @@ def test_worker_replaying_shadow_events_alerts_exactly_on_the_would_refuse_calls
     alerts = _replay(tmp_path, script, [ch])
     assert {a["evidence"][-1] for a in alerts} == would
     assert {a["severity"] for a in alerts} == {"high", "critical"}  # forwarded: real violations
+
+
+# ---------------------------------------------------------------- charters from the bus
+
+KEYS = parse_keyring("policy-1:0123456789abcdef0123")
+ATTACKER = parse_keyring("policy-1:not-the-policy-key-at-all")
+
+
+def _update(doc: dict[str, Any], ring: Any, version: int, event_id: str) -> bytes:
+    return encode_event(
+        CharterUpdated(
+            event_id=event_id,
+            ts=at(0),
+            agent_id=AGENT,
+            charter=doc,
+            signature=sign_charter(doc, ring, version),
+            version=version,
+        )
+    )
+
+
+def test_signed_charter_update_from_the_broadcast_changes_the_decision() -> None:
+    p = InlinePolicy([fleet_charter()], "inline", EngineSettings(charter_keys=KEYS))
+    assert not gate(p, c(0, tool="delete_repo")).forward
+    wider = fleet_charter(
+        tools=[*TOOLS, {"server": "fleet", "tool": "delete_repo", "classes": ["admin"]}]
+    ).model_dump(mode="json", exclude_none=True)
+    # forged (another key) and undecodable: refused, the charter in force stays
+    assert not p.apply_charter_update(_update(wider, ATTACKER, 2, "cu-forged"))
+    assert not p.apply_charter_update(b'{"type": "charter_updated"')
+    assert not gate(p, c(1, tool="delete_repo")).forward
+    assert p.apply_charter_update(_update(wider, KEYS, 2, "cu-1"))
+    assert gate(p, c(2, tool="delete_repo")).forward
+    assert not p.apply_charter_update(_update(wider, KEYS, 2, "cu-1"))  # redelivered
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_inline_without_charters_or_with_a_bad_charter_does_not_start(tmp_path: Path) -> None:
+    settings = load_settings({})
+    with pytest.raises(ProxyError, match="needs --charters DIR"):
+        build_policy(ProxyConfig(policy="inline"), settings, ProxyMetrics())
+    (tmp_path / "bad.yaml").write_text("agent: x\nkind: autonomous\nmode: enforce\ntols: []\n")
+    with pytest.raises(ProxyError, match="tols"):
+        build_policy(ProxyConfig(policy="shadow", charters=str(tmp_path)), settings, ProxyMetrics())
+    assert build_policy(ProxyConfig(), settings, ProxyMetrics()) is None  # monitor: no engine
+    (tmp_path / "bad.yaml").write_text("agent: x\nkind: autonomous\nmode: enforce\ntools: []\n")
+    built = build_policy(
+        ProxyConfig(policy="inline", charters=str(tmp_path)), settings, ProxyMetrics()
+    )
+    assert built is not None and built.mode == "inline"
