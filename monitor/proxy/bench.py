@@ -128,9 +128,10 @@ def bench_proxy(calls: int = PROXY_DEFAULT_CALLS, rounds: int = 3) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     best: dict[str, tuple[float, list[float], list[float], int]] = {}
     for r in range(1, rounds + 1):
-        for mode in ("monitor", "inline"):
+        modes: tuple[PolicyMode, ...] = ("monitor", "inline")
+        for mode in modes:
             gc.collect()
-            fw, dec, refused = asyncio.run(_run(mode, calls))  # type: ignore[arg-type]
+            fw, dec, refused = asyncio.run(_run(mode, calls))
             p99 = _pct(dec if dec else fw, 0.99)  # inline: the least disturbed decisions
             if mode not in best or p99 < best[mode][0]:
                 best[mode] = (p99, fw, dec, refused)
