@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from monitor.charter import Charter
+from monitor.cli import main
 from monitor.core import Engine, EngineSettings
 from monitor.events import CharterUpdated, ToolCall, encode_event
 from monitor.proxy.exceptions import ProxyError
@@ -330,3 +331,32 @@ def test_inline_without_charters_or_with_a_bad_charter_does_not_start(tmp_path: 
         ProxyConfig(policy="inline", charters=str(tmp_path)), settings, ProxyMetrics()
     )
     assert built is not None and built.mode == "inline"
+
+
+def test_help_explains_the_three_modes_and_the_policy_refusals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["proxy", "--help"])
+    text = capsys.readouterr().out
+    for want in ("--policy", "monitor", "shadow", "inline", "-32013", "-32014", "--charters",
+                 "sees only", "policy_would_refuse", "denied_by"):  # fmt: skip
+        assert want in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["proxy", "--agent-id", "a", "--policy", "inline", "--", "x"], "needs --charters DIR"),
+        (
+            ["proxy", "--agent-id", "a", "--policy", "shadow", "--charters", "/nonexistent",
+             "--", "x"],
+            "--charters /nonexistent",
+        ),
+    ],
+)  # fmt: skip
+def test_policy_configuration_errors_exit_1_naming_the_flag(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    assert message in capsys.readouterr().err
