@@ -43,6 +43,7 @@ updates are refused there and the charter in force stays.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -54,6 +55,7 @@ from monitor.core.charter_update import REJECTED
 from monitor.core.detectors import Finding
 from monitor.core.engine import Engine, EngineSettings
 from monitor.core.policy import CharterSet
+from monitor.core.state import AgentState
 from monitor.errors import DecodeError
 from monitor.events import CharterUpdated, ToolCall, decode_event
 from monitor.proxy.metrics import ProxyMetrics
@@ -71,6 +73,37 @@ REFUSING: dict[str, frozenset[str] | None] = {
     "lingering_access": frozenset({"credential_expired", "credential_revoked"}),
 }
 UNAVAILABLE = "policy_unavailable"
+
+
+MAX_AGENTS = 10_000
+
+
+class BoundedStates(OrderedDict[str, AgentState]):
+    """The proxy engine's per-agent states, least recently used dropped beyond ``cap``.
+
+    A caller that sends a new agent id with every call (unverified headers) must not
+    grow the proxy's memory without bound. An agent dropped loses the history this
+    proxy held for it (its rate window, partial chains); the worker, which keeps
+    every agent's state, still judges its calls. ``evicted`` counts the drops.
+    """
+
+    def __init__(self, cap: int = MAX_AGENTS) -> None:
+        super().__init__()
+        self.cap = cap
+        self.evicted = 0
+
+    def get(self, key: str, default: AgentState | None = None) -> AgentState | None:  # type: ignore[override]
+        st = super().get(key, default)
+        if st is not None and key in self:
+            self.move_to_end(key)
+        return st
+
+    def __setitem__(self, key: str, value: AgentState) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.cap:
+            self.popitem(last=False)
+            self.evicted += 1
 
 
 def refuses(f: Finding) -> bool:
@@ -109,6 +142,7 @@ class InlinePolicy:
         mode: PolicyMode,
         settings: EngineSettings | None = None,
         metrics: ProxyMetrics | None = None,
+        max_agents: int = MAX_AGENTS,
     ) -> None:
         if mode not in ("shadow", "inline"):
             raise ValueError(f"policy mode {mode!r}: an engine is for shadow or inline only")
@@ -116,6 +150,7 @@ class InlinePolicy:
         self.metrics = metrics
         # in the order decided: no reordering (lateness 0), no refusal of an event's time
         # (its time is this process's clock)
+        self.states = BoundedStates(max_agents)
         self.engine = Engine(
             charters,
             replace(
@@ -124,6 +159,7 @@ class InlinePolicy:
                 allowed_lateness_seconds=0.0,
                 max_future_seconds=0.0,
             ),
+            self.states,
         )
 
     def decide(self, call: ToolCall) -> PolicyVerdict:
@@ -160,6 +196,7 @@ class InlinePolicy:
                 event_id=event.event_id,
                 error=f"{type(err).__name__}: {err}"[:500],
             )
+        self.engine.dirty.clear()  # no store to flush: the states live in this process
 
     def apply_charter_update(self, raw: bytes) -> bool:
         """A record of the charter broadcast topic; True if it changed a charter.
