@@ -334,9 +334,10 @@ class Gateway:
         try:
             who = await self._resolve(ctx, tool, args, _meta(params))
         except DecodeError as err:
-            # enforcing: a caller that cannot be checked is refused; a missing or bad bearer
-            # token is refused even without enforcement (authentication, not the deny-list)
-            if self.guard is not None or err.field == "claims":
+            # enforcing (deny-list or --policy inline): a caller that cannot be checked is
+            # refused; a missing or bad bearer token is refused even without enforcement
+            inline = self.policy is not None and self.policy.mode == "inline"
+            if self.guard is not None or err.field == "claims" or inline:
                 if tool_call:
                     self.metrics.calls.labels("denied").inc()
                 else:

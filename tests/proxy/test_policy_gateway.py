@@ -130,3 +130,22 @@ def test_inline_fails_closed_for_an_agent_no_charter_covers(tmp_path: Path) -> N
     assert err.data["check"] == "out_of_charter_tool:charter"
     assert "no charter covers" in err.data["detail"]
     assert [e["denied_by"] for e in p.events()] == ["out_of_charter_tool:charter"]
+
+
+def test_inline_without_the_deny_list_still_refuses_a_caller_it_cannot_identify(
+    tmp_path: Path,
+) -> None:
+    """--no-enforce --policy inline: no identity, no charter to judge by: refused, not
+    forwarded unjudged (on base, such a call went through)."""
+
+    async def go() -> Any:
+        pol = _policy("inline")
+        async with proxied(tmp_path, redis_url=None, constants={}, policy=pol) as p:
+            with pytest.raises(MCPError) as err:
+                await p.client.call_tool("count", {})
+            reached = await p.upstream.call_tool("count", {})  # the refused one never ran
+            return err.value, reached
+
+    err, reached = _run(go())
+    assert err.code == refusal.NO_IDENTITY and err.data["field"] == "agent_id"
+    assert reached.structured_content == {"result": 1}
