@@ -384,8 +384,10 @@ class Gateway:
         calls are counted in the order they were decided."""
         policy = self.policy
         assert policy is not None
-        candidate = self._event(who, tool, args, resources, ts, "ok", bytes_in, 0, event_id)
-        if candidate is None:  # logged and counted lost; nothing to judge
+        candidate = self._event(
+            who, tool, args, resources, ts, "ok", bytes_in, 0, event_id, quiet=True
+        )
+        if candidate is None:  # logged and counted lost once, when emitted; nothing to judge
             verdict = PolicyVerdict(
                 policy.mode != "inline", error="the call's event could not be built"
             )
@@ -434,8 +436,11 @@ class Gateway:
         bytes_out: int,
         event_id: str,
         denied_by: str | None = None,
+        *,
+        quiet: bool = False,
     ) -> ToolCall | None:
-        """The call's ``tool_call`` event, redacted; None (logged, counted lost) if invalid."""
+        """The call's ``tool_call`` event, redacted; None (logged, counted lost unless
+        ``quiet``: built only to be judged) if invalid."""
         if who is None:
             return None  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
@@ -458,6 +463,8 @@ class Gateway:
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:
+            if quiet:
+                return None
             first = err.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             self.metrics.lost.labels("invalid").inc()

@@ -19,6 +19,8 @@
                                                allow / refuse / would_refuse (shadow) /
                                                unavailable_refused / unavailable_forwarded
 ``mcpmon_proxy_policy_seconds``                wall time of one charter decision (in process)
+``mcpmon_proxy_policy_agents_evicted_total``   agents whose proxy-held history (rate window,
+                                               partial chains) was dropped: over the cap
 """
 
 from __future__ import annotations
@@ -92,5 +94,11 @@ class ProxyMetrics:
             "mcpmon_proxy_policy_seconds",
             "Wall time of one charter decision before forwarding (in process)",
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.policy_evicted = Counter(
+            "mcpmon_proxy_policy_agents_evicted",
+            "Agents whose proxy-held policy history was dropped (least recently used, over the "
+            "cap of agents the proxy keeps)",
             registry=r,
         )

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -87,10 +87,11 @@ class BoundedStates(OrderedDict[str, AgentState]):
     every agent's state, still judges its calls. ``evicted`` counts the drops.
     """
 
-    def __init__(self, cap: int = MAX_AGENTS) -> None:
+    def __init__(self, cap: int = MAX_AGENTS, on_evict: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.cap = cap
         self.evicted = 0
+        self.on_evict = on_evict
 
     def get(self, key: str, default: AgentState | None = None) -> AgentState | None:  # type: ignore[override]
         st = super().get(key, default)
@@ -104,6 +105,8 @@ class BoundedStates(OrderedDict[str, AgentState]):
         while len(self) > self.cap:
             self.popitem(last=False)
             self.evicted += 1
+            if self.on_evict is not None:
+                self.on_evict()
 
 
 def refuses(f: Finding) -> bool:
@@ -150,7 +153,7 @@ class InlinePolicy:
         self.metrics = metrics
         # in the order decided: no reordering (lateness 0), no refusal of an event's time
         # (its time is this process's clock)
-        self.states = BoundedStates(max_agents)
+        self.states = BoundedStates(max_agents, self._evicted)
         self.engine = Engine(
             charters,
             replace(
@@ -161,6 +164,10 @@ class InlinePolicy:
             ),
             self.states,
         )
+
+    def _evicted(self) -> None:
+        if self.metrics is not None:
+            self.metrics.policy_evicted.inc()
 
     def decide(self, call: ToolCall) -> PolicyVerdict:
         """Judge ``call`` (built as it would be emitted, outcome ``ok``) before forwarding."""

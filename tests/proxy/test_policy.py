@@ -363,10 +363,13 @@ def test_policy_configuration_errors_exit_1_naming_the_flag(
 
 
 def test_a_caller_spraying_agent_ids_does_not_grow_the_proxy_without_bound() -> None:
-    p = InlinePolicy([fleet_charter()], "inline", max_agents=50)
+    p = InlinePolicy([fleet_charter()], "inline", metrics=ProxyMetrics(), max_agents=50)
     for i in range(500):
         gate(p, call(i * 0.01, f"spiffe://corp/agents/spray-{i}", "fleet", "list_hosts"))
     assert len(p.engine.states) == 50 and p.states.evicted == 450
+    assert p.metrics is not None
+    evicted = "mcpmon_proxy_policy_agents_evicted_total"
+    assert p.metrics.registry.get_sample_value(evicted) == 450
     assert not p.engine.dirty
     # a recently active agent keeps its history (the LRU end): its rate window still counts
     q = InlinePolicy([fleet_charter(limits={"max_calls_per_minute": 2})], "inline", max_agents=2)

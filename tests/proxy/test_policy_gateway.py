@@ -149,3 +149,23 @@ def test_inline_without_the_deny_list_still_refuses_a_caller_it_cannot_identify(
     err, reached = _run(go())
     assert err.code == refusal.NO_IDENTITY and err.data["field"] == "agent_id"
     assert reached.structured_content == {"result": 1}
+
+
+def test_inline_refuses_a_request_whose_event_cannot_be_built_and_counts_it_lost_once(
+    tmp_path: Path,
+) -> None:
+    """A resource URI over the event's 4096-character limit: no event to judge, so no
+    decision: inline fails closed (-32014); the event is logged and counted lost once."""
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, policy=_policy("inline")) as p:
+            with pytest.raises(MCPError) as err:
+                await p.client.read_resource("fleet://" + "h" * 5000)
+            return p, err.value
+
+    p, err = _run(go())
+    assert err.code == refusal.POLICY_UNAVAILABLE
+    assert err.data["reason"] == "policy_unavailable"
+    assert p.sample("mcpmon_proxy_events_lost_total", reason="invalid") == 1
+    assert p.sample("mcpmon_proxy_policy_decisions_total", result="unavailable_refused") == 1
+    assert p.events() == []
