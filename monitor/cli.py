@@ -219,6 +219,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rate = _given(args.rate, SOAK_DEFAULT_RATE)
         seconds = _given(args.seconds, SOAK_DEFAULT_SECONDS)
         return bench_soak(_settings(args).kafka_bootstrap, rate, seconds, args.seed)
+    if args.what == "proxy":
+        from monitor.proxy.bench import PROXY_DEFAULT_CALLS, bench_proxy
+
+        n = PROXY_DEFAULT_CALLS if args.events == REPLAY_DEFAULT_EVENTS else args.events
+        return bench_proxy(n, args.rounds)
     raise MonitorError(f"unknown benchmark {args.what!r}")
 
 
@@ -498,10 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
         "restarted half-way; events in vs processed, outputs and state vs in-process, lag "
         "recovery and memory over time, written to results/soak.md. "
         "baseline: µs per call for behaviour features + score + learn, the engine with "
-        "baselines vs the rule-only engine in the same run, and memory for 100,000 agents.",
+        "baselines vs the rule-only engine in the same run, and memory for 100,000 agents. "
+        "proxy: the charter decision of mcpmon proxy --policy inline (p50/p99, target p99 "
+        "<= 1 ms in process) beside the forward time of a tools/call through the proxy to an "
+        "in-memory MCP server, with --policy monitor (no decision) and inline (--events calls, "
+        "2000).",
     )
     b.add_argument(
-        "what", choices=["replay", "baseline", "kafka", "tap", "soak"], help="which benchmark"
+        "what",
+        choices=["replay", "baseline", "kafka", "tap", "soak", "proxy"],
+        help="which benchmark",
     )
     b.add_argument(
         "--events",

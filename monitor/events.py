@@ -168,6 +168,13 @@ class ToolCall(_Event):
     bytes_in: int = Field(default=0, ge=0)
     bytes_out: int = Field(default=0, ge=0)
     trace_id: Id | None = None
+    denied_by: Id | None = Field(
+        default=None,
+        description="Extension: with outcome denied, which check at the gateway refused the "
+        "call: 'denylist', 'no_identity', or a charter check as '<detector>:<clause key>' "
+        "(mcpmon proxy --policy inline), e.g. 'out_of_charter_tool:tools', "
+        "'rate_limit:limits.max_calls_per_minute', 'policy_unavailable'.",
+    )
     result_digests: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]] = Field(
         default_factory=list,
         max_length=64,

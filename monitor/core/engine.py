@@ -337,6 +337,26 @@ class Engine:
             out = out.merged(self._fire_timers(watermark))
         return out
 
+    def judge(self, call: ToolCall) -> list[Finding]:
+        """What the detectors find in ``call`` if it were applied now; nothing is applied.
+
+        For a gateway that decides before it forwards (``mcpmon proxy --policy
+        inline``): the detectors that apply to the agent's charter and kind run on
+        a scratch copy of its state (:meth:`AgentState.scratch`), with no decision
+        step (no dedup: a repeated violation is found every time), no timers, no
+        counters, no event-id check. The shell then applies the event it emits with
+        :meth:`process`, so this engine's state stays what a worker reading the same
+        events computes, and the next judgement sees this call.
+        """
+        st = self.states.get(call.agent_id)
+        scratch = st.scratch() if st is not None else AgentState(call.agent_id)
+        try:
+            return self._call(
+                call, call.ts.timestamp(), scratch, self.charters.for_agent(call.agent_id)
+            )
+        finally:
+            self._after = None
+
     def drain(self) -> Decision:
         """Apply every held event now (end of a replay: no later event will come)."""
         if not self._held:

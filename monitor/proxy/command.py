@@ -27,6 +27,8 @@ tools/call, resources/read, prompts/get, completion/complete -- is:
   2. checked against the revoker's Redis deny-list (MCPMON_REVOKER_REDIS_URL,
      MCPMON_REVOKER_DENYLIST_PREFIX): a call whose credential, agent, session or
      task is denied is refused; anything present at such a key counts;
+     with --policy shadow|inline, then judged against the agent's charter
+     (see "Charter decisions" below);
   3. forwarded, and its result or error passed back unchanged;
   4. logged as one tool_call event (outcome ok / error / denied, bytes in and
      out, resources from --mapping; tool is the method name for the non-tool
@@ -51,6 +53,37 @@ not the model retry):
                                  unless its bearer token is missing or bad --
                                  and its event, which has no agent to be keyed
                                  by, is logged and counted as lost)
+
+  -32013  policy                 --policy inline: the charter refuses the call
+                                 (data.check: detector:clause, data.clause:
+                                 {key, text}, data.detail: why)
+  -32014  policy_unavailable     --policy inline: the charter decision could
+                                 not be made (data.error); fails closed
+A refused call's event has outcome denied and denied_by naming the check.
+
+Charter decisions (--policy, with --charters DIR):
+  monitor  (default) today's behaviour: no charter decision at the proxy; the
+           worker judges every event after the fact and revokes, so the first
+           out-of-charter call reaches the tool.
+  shadow   decide before forwarding, forward anyway: a call the charter would
+           refuse is logged (policy_would_refuse) and counted
+           (mcpmon_proxy_policy_decisions_total{result="would_refuse"}). Run
+           it first, to see what inline would refuse.
+  inline   decide before forwarding and refuse a violation (-32013): the
+           violating call itself never reaches the tool.
+  The checks a proxy can make alone, with the monitor's own detection core
+  fed the events this proxy emits: tool (server/tool grant), resources,
+  tenant, data domain, hours (limits.hours, UTC); limits.max_calls_per_minute
+  and forbidden_chains over the calls through THIS proxy. A proxy sees only
+  its own traffic: an agent that spreads its calls over several proxies, its
+  tasks, sponsors, credentials and behaviour are the worker's to judge, and
+  the worker keeps judging every event in every mode. A bearer token's own
+  exp is checked when it is verified (-32012). An agent no charter covers is
+  refused inline (fail closed) and forwarded in shadow. Charters come from
+  --charters DIR and from signed charter updates on MCPMON_TOPIC_CHARTERS
+  (the worker's broadcast; MCPMON_CHARTER_SIGNING_KEYS verifies them, as in
+  the worker; not read with --to-file). Decision time:
+  mcpmon_proxy_policy_seconds; mcpmon bench proxy measures it.
 
 Fail mode (MCPMON_PROXY_FAIL_MODE, --fail-open): closed (default) refuses a
 call the deny-list cannot vouch for; open forwards it and counts it
@@ -201,6 +234,19 @@ def add_proxy_parser(sub: Any) -> None:
         help="forward calls when the deny-list cannot be read (default: refuse them)",
     )
     enf.add_argument("--no-enforce", action="store_true", help="do not check the deny-list")
+    enf.add_argument(
+        "--policy",
+        choices=["monitor", "shadow", "inline"],
+        default="monitor",
+        help="charter decisions before forwarding: monitor (default: none, the worker "
+        "judges after the fact), shadow (decide, log would-refuse, forward), inline "
+        "(refuse violations); see 'Charter decisions' above",
+    )
+    enf.add_argument(
+        "--charters",
+        metavar="DIR",
+        help="charter YAML directory (or file) for --policy shadow|inline: the worker's",
+    )
     enf.add_argument("--to-file", metavar="OUT.jsonl", help="append events here instead of Kafka")
     enf.add_argument("--redact-args", action="store_true", help="emit events with args {}")
     enf.add_argument(
@@ -326,5 +372,7 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         to_file=args.to_file,
         redact_args=args.redact_args,
         redact_secrets=not args.no_redact,
+        policy=args.policy,
+        charters=args.charters,
     )
     return main_sync(cfg, settings)

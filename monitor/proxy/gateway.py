@@ -19,6 +19,11 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    A missing or bad bearer token (when tokens are verified) is refused always;
 2. **deny-list** (:mod:`monitor.proxy.guard`), when enforcing; denied, or
    unreadable while failing closed: refused, event with outcome ``denied``;
+2b. **charter** (:mod:`monitor.proxy.policy`), with ``--policy shadow|inline``:
+   the event this call would emit is judged by the proxy's engine before it is
+   forwarded; inline, a violation is refused (event outcome ``denied``,
+   ``denied_by`` the check), shadow logs ``policy_would_refuse`` and goes on.
+   The engine is then fed the event, so it counts this call (rate, chains);
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
 4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), arguments and
@@ -64,6 +69,7 @@ from monitor.proxy.emit import EventSink
 from monitor.proxy.guard import DenyListGuard
 from monitor.proxy.identity import Identity, IdentityResolver
 from monitor.proxy.metrics import ProxyMetrics
+from monitor.proxy.policy import InlinePolicy, PolicyVerdict
 from monitor.proxy.redaction import redact_args
 
 log = structlog.get_logger("monitor.proxy")
@@ -91,6 +97,7 @@ class Gateway:
         metrics: ProxyMetrics,
         *,
         guard: DenyListGuard | None = None,
+        policy: InlinePolicy | None = None,
         redact_args: bool = False,
         redactor: Redactor | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -101,6 +108,7 @@ class Gateway:
         self.sink = sink
         self.metrics = metrics
         self.guard = guard
+        self.policy = policy
         self.redact_args = redact_args
         self.redactor = redactor
         self.clock = clock
@@ -147,7 +155,7 @@ class Gateway:
             if err.field == "claims":  # a missing or bad token: refused, enforcing or not
                 self._refuse_no_identity(method, err)
         if who is not None:
-            await self._check(method, who, lambda _outcome: None)
+            await self._check(method, who, lambda _outcome, _bytes, _by: None)
         return await forward()
 
     async def list_tools(
@@ -260,7 +268,9 @@ class Gateway:
         log.warning("call_refused", reason="no_identity", tool=what, error=err.reason)
         raise refusal.no_identity(what, err.reason, err.field) from None
 
-    async def _check(self, what: str, who: Identity, finish: Callable[[Outcome], None]) -> None:
+    async def _check(
+        self, what: str, who: Identity, finish: Callable[[Outcome, int, str | None], None]
+    ) -> None:
         """The deny-list check; raises the refusal (after ``finish("denied")``) when refused."""
         if self.guard is None:
             return
@@ -274,7 +284,7 @@ class Gateway:
             return
         reason = "denied" if verdict.entries else "denylist_unavailable"
         self.metrics.refused.labels(reason).inc()
-        finish("denied")
+        finish("denied", 0, "denylist" if verdict.entries else reason)
         log.info(
             "call_refused",
             reason=reason,
@@ -300,23 +310,34 @@ class Gateway:
     ) -> R:
         started = time.perf_counter()
         ts = self.clock()
+        event_id = self.new_id()
         bytes_in = len(_wire(params))
+        recorded = False  # the policy engine has been fed this call's event
 
-        def finish(outcome: Outcome, bytes_out: int = 0) -> None:
+        def finish(outcome: Outcome, bytes_out: int = 0, denied_by: str | None = None) -> None:
             if tool_call:
                 self.metrics.calls.labels(outcome).inc()
                 self.metrics.latency.observe(time.perf_counter() - started)
             else:
                 self.metrics.requests.labels(tool, outcome).inc()
-            self._emit(who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out)
+            event = self._event(
+                who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, event_id,
+                denied_by,
+            )  # fmt: skip
+            if event is None:
+                return
+            if self.policy is not None and not recorded:
+                self.policy.record(event)
+            self.sink.emit(event)
 
         who: Identity | None = None
         try:
             who = await self._resolve(ctx, tool, args, _meta(params))
         except DecodeError as err:
-            # enforcing: a caller that cannot be checked is refused; a missing or bad bearer
-            # token is refused even without enforcement (authentication, not the deny-list)
-            if self.guard is not None or err.field == "claims":
+            # enforcing (deny-list or --policy inline): a caller that cannot be checked is
+            # refused; a missing or bad bearer token is refused even without enforcement
+            inline = self.policy is not None and self.policy.mode == "inline"
+            if self.guard is not None or err.field == "claims" or inline:
                 if tool_call:
                     self.metrics.calls.labels("denied").inc()
                 else:
@@ -328,6 +349,9 @@ class Gateway:
 
         if who is not None:
             await self._check(tool, who, finish)
+            if self.policy is not None:
+                self._decide(who, tool, args, resources or [], ts, bytes_in, event_id, finish)
+                recorded = True
 
         try:
             result = await forward()
@@ -344,7 +368,63 @@ class Gateway:
         finish(outcome, len(_wire(result)))
         return result
 
-    def _emit(
+    def _decide(
+        self,
+        who: Identity,
+        tool: str,
+        args: dict[str, Any],
+        resources: list[str],
+        ts: datetime,
+        bytes_in: int,
+        event_id: str,
+        finish: Callable[[Outcome, int, str | None], None],
+    ) -> None:
+        """The charter decision (``--policy shadow|inline``); raises the refusal when inline
+        refuses. The engine is fed this call at once (not when it completes), so concurrent
+        calls are counted in the order they were decided."""
+        policy = self.policy
+        assert policy is not None
+        candidate = self._event(
+            who, tool, args, resources, ts, "ok", bytes_in, 0, event_id, quiet=True
+        )
+        if candidate is None:  # logged and counted lost once, when emitted; nothing to judge
+            verdict = PolicyVerdict(
+                policy.mode != "inline", error="the call's event could not be built"
+            )
+            result = "unavailable_forwarded" if verdict.forward else "unavailable_refused"
+            self.metrics.policy_decisions.labels(result).inc()
+        else:
+            verdict = policy.decide(candidate)
+        check = verdict.check
+        if check is None:
+            if candidate is not None:
+                policy.record(candidate)
+            return
+        f = verdict.finding
+        detail = f.reason if f is not None else (verdict.error or "")
+        if self.redactor is not None:
+            detail = self.redactor(detail)
+        fields: dict[str, Any] = {
+            "tool": tool,
+            "check": check,
+            "detail": detail,
+            "decision_us": round(verdict.seconds * 1e6, 1),
+            **who.ids,
+        }
+        if verdict.forward:
+            log.warning("policy_would_refuse", mode=policy.mode, **fields)
+            if candidate is not None:
+                policy.record(candidate)
+            return
+        reason = "policy" if f is not None else "policy_unavailable"
+        self.metrics.refused.labels(reason).inc()
+        log.info("call_refused", reason=reason, **fields)
+        finish("denied", 0, check)  # fed to the engine there, as outcome denied
+        if f is None:
+            raise refusal.policy_unavailable(tool, verdict.error or "unknown error")
+        raise refusal.policy(tool, check, f.key, f.clause_text, detail)
+
+    def _event(
         self,
         who: Identity | None,
         tool: str,
@@ -354,9 +434,15 @@ class Gateway:
         outcome: Outcome,
         bytes_in: int,
         bytes_out: int,
-    ) -> None:
+        event_id: str,
+        denied_by: str | None = None,
+        *,
+        quiet: bool = False,
+    ) -> ToolCall | None:
+        """The call's ``tool_call`` event, redacted; None (logged, counted lost unless
+        ``quiet``: built only to be judged) if invalid."""
         if who is None:
-            return  # counted and logged as not emitted when the identity failed
+            return None  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
         found = [*resources, *(r for r in who.resources if r not in resources)]
         event_args: dict[str, Any] = {} if self.redact_args else args
@@ -364,8 +450,8 @@ class Gateway:
             event_args = redact_args(self.redactor, event_args)
             found = [self.redactor(r) for r in found]
         try:
-            event = ToolCall(
-                event_id=self.new_id(),
+            return ToolCall(
+                event_id=event_id,
                 ts=ts,
                 tool=tool,
                 args=event_args,
@@ -373,9 +459,12 @@ class Gateway:
                 outcome=outcome,
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
+                denied_by=denied_by,
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:
+            if quiet:
+                return None
             first = err.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             self.metrics.lost.labels("invalid").inc()
@@ -386,5 +475,4 @@ class Gateway:
                 outcome=outcome,
                 **ids,
             )
-            return
-        self.sink.emit(event)
+            return None

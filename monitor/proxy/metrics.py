@@ -15,6 +15,12 @@
 ``mcpmon_proxy_emit_buffer_events``            events waiting for the sink
 ``mcpmon_proxy_call_seconds``                  wall time of a tools/call through the proxy
 ``mcpmon_proxy_denylist_seconds``              wall time of the deny-list check alone
+``mcpmon_proxy_policy_decisions_total{result}`` charter decisions (--policy shadow/inline):
+                                               allow / refuse / would_refuse (shadow) /
+                                               unavailable_refused / unavailable_forwarded
+``mcpmon_proxy_policy_seconds``                wall time of one charter decision (in process)
+``mcpmon_proxy_policy_agents_evicted_total``   agents whose proxy-held history (rate window,
+                                               partial chains) was dropped: over the cap
 """
 
 from __future__ import annotations
@@ -76,5 +82,23 @@ class ProxyMetrics:
             "mcpmon_proxy_denylist_seconds",
             "Wall time of one deny-list check",
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.policy_decisions = Counter(
+            "mcpmon_proxy_policy_decisions",
+            "Charter decisions before forwarding (--policy shadow/inline), by result",
+            ["result"],
+            registry=r,
+        )
+        self.policy_latency = Histogram(
+            "mcpmon_proxy_policy_seconds",
+            "Wall time of one charter decision before forwarding (in process)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.policy_evicted = Counter(
+            "mcpmon_proxy_policy_agents_evicted",
+            "Agents whose proxy-held policy history was dropped (least recently used, over the "
+            "cap of agents the proxy keeps)",
             registry=r,
         )

@@ -26,7 +26,17 @@ code    ``data.reason``     when
                             field is not canonical (``data.error`` says why,
                             ``data.field`` names the field: ``agent_id`` ...,
                             ``claims`` for the token)
+-32013  ``policy``          ``--policy inline``: the charter refuses the call
+                            before it is forwarded (``data.check``:
+                            ``<detector>:<clause key>``, ``data.clause``:
+                            ``{key, text}``, ``data.detail``: why, redacted)
+-32014  ``policy_unavailable``  ``--policy inline``: the charter decision
+                            could not be made (``data.error``); fails closed
 ======  ==================  ==================================================
+
+A refusal at the gateway carries, on its ``tool_call`` event, ``outcome:
+denied`` and ``denied_by``: ``denylist``, ``denylist_unavailable``, or the
+charter check (``<detector>:<clause key>``, ``policy_unavailable``).
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ from mcp.shared.exceptions import MCPError
 DENIED = -32010
 DENYLIST_UNAVAILABLE = -32011
 NO_IDENTITY = -32012
+POLICY = -32013
+POLICY_UNAVAILABLE = -32014
 
 
 def denied(tool: str, entries: dict[str, dict[str, Any]]) -> MCPError:
@@ -68,4 +80,26 @@ def no_identity(tool: str, error: str, field: str | None = None) -> MCPError:
         NO_IDENTITY,
         f"call to {tool} refused: the caller's identity is unknown or refused ({error})",
         data,
+    )
+
+
+def policy(tool: str, check: str, key: str, clause: str, detail: str) -> MCPError:
+    return MCPError(
+        POLICY,
+        f"call to {tool} refused by the agent's charter ({key}: {clause}): {detail}",
+        {
+            "reason": "policy",
+            "check": check,
+            "clause": {"key": key, "text": clause},
+            "detail": detail,
+        },
+    )
+
+
+def policy_unavailable(tool: str, error: str) -> MCPError:
+    return MCPError(
+        POLICY_UNAVAILABLE,
+        f"call to {tool} refused: the charter decision could not be made ({error}); "
+        "--policy inline fails closed",
+        {"reason": "policy_unavailable", "error": error},
     )

@@ -28,7 +28,9 @@ import structlog
 from mcp import Client, StdioServerParameters
 from mcp.server.lowlevel import Server
 
+from monitor.charter import load_charter_dir
 from monitor.core.redact import RedactionRules, Redactor
+from monitor.errors import CharterError
 from monitor.metrics import serve_if
 from monitor.proxy.emit import EventSink, FileSink, KafkaSink
 from monitor.proxy.exceptions import ProxyError
@@ -36,8 +38,10 @@ from monitor.proxy.gateway import Gateway
 from monitor.proxy.guard import DenyListGuard
 from monitor.proxy.identity import IdentityResolver, JwtConfig
 from monitor.proxy.metrics import ProxyMetrics
+from monitor.proxy.policy import MODES, InlinePolicy, PolicyMode
 from monitor.revoker.actuators.denylist import connect
 from monitor.settings import Settings
+from monitor.worker.charters import CharterFeed
 
 log = structlog.get_logger("monitor.proxy")
 
@@ -55,6 +59,8 @@ class ProxyConfig:
     to_file: str | None = None
     redact_args: bool = False
     redact_secrets: bool = True  # --no-redact: False
+    policy: str = "monitor"  # --policy monitor|shadow|inline
+    charters: str | None = None  # --charters DIR
     stop_timeout: float = 10.0
 
 
@@ -94,6 +100,51 @@ def build_redactor(cfg: ProxyConfig, settings: Settings) -> Redactor | None:
     return Redactor(RedactionRules(secrets=True, emails=rules.emails, extra=rules.extra))
 
 
+def build_policy(
+    cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics
+) -> InlinePolicy | None:
+    """The charter decision engine for --policy shadow|inline; None for monitor.
+
+    Charters that do not load are a configuration error (exit 1): a proxy asked to
+    decide must not start without the charters it decides by."""
+    if cfg.policy not in MODES:
+        raise ProxyError(f"--policy {cfg.policy!r}: expected one of {', '.join(MODES)}")
+    if cfg.policy == "monitor":
+        if cfg.charters:
+            log.warning("charters_unused", why="--charters is read by --policy shadow|inline only")
+        return None
+    if not cfg.charters:
+        raise ProxyError(f"--policy {cfg.policy} needs --charters DIR (the worker's charters)")
+    try:
+        charters = load_charter_dir(cfg.charters)
+    except CharterError as err:
+        raise ProxyError(f"--charters {cfg.charters}: {err}") from None
+    mode: PolicyMode = "inline" if cfg.policy == "inline" else "shadow"
+    return InlinePolicy(charters, mode, settings.engine(), metrics)
+
+
+async def start_charter_feed(
+    policy: InlinePolicy, settings: Settings, timeout: float = 15.0
+) -> asyncio.Task[None]:
+    """Signed charter updates from the worker's broadcast topic: caught up (bounded), then
+    followed. A broker that cannot be read at start leaves the charters of --charters in
+    force (logged) while the feed keeps trying."""
+    feed = CharterFeed(
+        settings.kafka_bootstrap, settings.topic_charters, policy.apply_charter_update
+    )
+    try:
+        n = await asyncio.wait_for(feed.catch_up(timeout), timeout + 5)
+        log.info("charter_feed_caught_up", topic=settings.topic_charters, applied=n)
+    except Exception as err:  # the feed's follow() retries; decisions use the directory
+        log.warning(
+            "charter_feed_unavailable",
+            topic=settings.topic_charters,
+            error=f"{type(err).__name__}: {err}",
+            why="the charters of --charters are in force until the feed is read",
+        )
+    return asyncio.create_task(feed.follow(), name="proxy-charter-feed")
+
+
 def build_guard(settings: Settings) -> DenyListGuard | None:
     if not settings.proxy_enforce:
         return None
@@ -128,10 +179,14 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
         settings.proxy_metrics_port,
         settings.metrics_addr,
     )
+    policy = build_policy(cfg, settings, metrics)
     sink = build_sink(cfg, settings, metrics)
     guard = build_guard(settings)
     await sink.start()
+    feed: asyncio.Task[None] | None = None
     try:
+        if policy is not None and not cfg.to_file:
+            feed = await start_charter_feed(policy, settings)
         async with contextlib.AsyncExitStack() as stack:
             upstream = await connect_upstream(stack, target)
             info = upstream.server_info
@@ -148,6 +203,7 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
                 sink,
                 metrics,
                 guard=guard,
+                policy=policy,
                 redact_args=cfg.redact_args,
                 redactor=redactor,
             )
@@ -160,6 +216,7 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
                 listen=f"{cfg.listen[0]}:{cfg.listen[1]}" if cfg.listen else None,
                 enforce=guard is not None,
                 fail_mode=settings.proxy_fail_mode,
+                policy=cfg.policy,
                 sink="file" if cfg.to_file else "kafka",
             )
             if cfg.listen:
@@ -167,6 +224,10 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
             else:
                 await serve_stdio(server)
     finally:
+        if feed is not None:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await feed
         await sink.close(cfg.stop_timeout)
         if guard is not None:
             await guard.aclose()

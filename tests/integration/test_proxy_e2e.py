@@ -14,6 +14,11 @@ asserts that behaviour. The time from the violating call to the first refused
 call is measured per agent (the agent keeps calling ``list_hosts`` every
 10 ms), broken down by stage from the Kafka record timestamps, and printed
 (``pytest -s``); it is not asserted.
+
+With ``--policy inline`` (the second test) the proxy judges each call against the
+same charter before forwarding it: the violating call itself is refused (0 calls
+late), its event says ``denied`` and which check, and the worker, judging that
+event after the fact, raises the same check on it with nothing left to revoke.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -216,5 +222,123 @@ def test_violation_is_detected_revoked_and_the_next_call_refused(run: Run, tmp_p
     print(
         "  worker ms (partition) per agent, in order: "
         + ", ".join(f"{row['worker']:.0f} ({row['partition']})" for row in rows)
+    )
+    assert worker.alive
+
+
+# ---------------------------------------------------------------- --policy inline
+
+INLINE_AGENTS = 5
+
+
+async def _one_agent_inline(url: str, i: int) -> dict[str, Any]:
+    """Ordinary calls work; the violating call itself is refused (0 calls late) and the
+    agent goes on: nothing was revoked, the gateway did its job."""
+    agent, cred = f"spiffe://corp/agents/e2e-{i}", f"cred-inline-{i}"
+    async with _client(url, agent, cred) as client:
+        hosts = await client.call_tool("list_hosts", {})
+        assert not hosts.is_error
+        t0 = time.perf_counter()
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("delete_repo", {"repo": "prod"})
+        refused_ms = (time.perf_counter() - t0) * 1000
+        err = refused.value
+        assert err.code == refusal.POLICY, err
+        assert err.data["check"] == "out_of_charter_tool:tools"
+        assert err.data["clause"]["key"] == "tools"
+        after = await client.call_tool("read_file", {"path": "/etc/motd"})
+        assert not after.is_error
+    return {"agent": agent, "refused_ms": refused_ms}
+
+
+def test_inline_policy_refuses_the_violating_call_itself_and_the_worker_agrees(
+    run: Run, tmp_path: Path
+) -> None:
+    charters = tmp_path / "charters"
+    charters.mkdir()
+    (charters / "e2e.yaml").write_text(CHARTER)
+    (tmp_path / "identity.yaml").write_text(MAPPING)
+    redis = RedisServer(tmp_path)
+    port, metrics_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    proxy = None
+    try:
+        worker = run.start_worker(charters, MCPMON_COMMAND_SIGNING_KEYS=SIGNING_KEYS)
+        worker.wait_ready()
+        proxy = ProxyProcess(
+            [
+                "--listen", f"127.0.0.1:{port}",
+                "--mapping", str(tmp_path / "identity.yaml"),
+                "--policy", "inline", "--charters", str(charters),
+                "--", *FLEET_CMD,
+            ],
+            run.env(
+                MCPMON_REVOKER_REDIS_URL=redis.url,
+                MCPMON_PROXY_METRICS_PORT=str(metrics_port),
+            ),
+            tmp_path / "proxy.log",
+        )  # fmt: skip
+        proxy.wait_listening(port)
+
+        async def agents() -> list[dict[str, Any]]:
+            return [await _one_agent_inline(url, i) for i in range(INLINE_AGENTS)]
+
+        results = asyncio.run(asyncio.wait_for(agents(), 300))
+        exposition = (
+            urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+            .read()
+            .decode()
+        )
+
+        recs = asyncio.run(
+            read_topics(
+                run.bootstrap,
+                [run.topics[n] for n in ("events", "alerts", "revocations")],
+                until=lambda r: sum(x.topic == run.topics["alerts"] for x in r) >= INLINE_AGENTS,
+                timeout=60,
+                settle=1.0,
+            )
+        )
+    finally:
+        if proxy is not None:
+            assert proxy.stop() == 0, proxy.tail()
+        redis.stop()
+
+    events = [orjson.loads(r.value) for r in recs if r.topic == run.topics["events"]]
+    alerts = [orjson.loads(r.value) for r in recs if r.topic == run.topics["alerts"]]
+    commands = [r for r in recs if r.topic == run.topics["revocations"]]
+    # 0 calls late: the violating call is the refused one, its event says so
+    denied = {e["event_id"]: e for e in events if e["outcome"] == "denied"}
+    assert {(e["agent_id"], e["tool"], e["denied_by"]) for e in denied.values()} == {
+        (r["agent"], "delete_repo", "out_of_charter_tool:tools") for r in results
+    }
+    assert all(e["outcome"] == "ok" for e in events if e["event_id"] not in denied)
+    # the worker agrees: the same check on each refused event, at medium, nothing to revoke
+    for e in denied.values():
+        [a] = [a for a in alerts if e["event_id"] in a["evidence"]]
+        assert (a["detector"], a["clause"]["key"], a["severity"]) == (
+            "out_of_charter_tool",
+            "tools",
+            "medium",
+        )
+    assert commands == []
+    assert f'mcpmon_proxy_policy_decisions_total{{result="refuse"}} {INLINE_AGENTS}.0' in exposition
+
+    buckets = {
+        float(line.split('le="')[1].split('"')[0]): float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("mcpmon_proxy_policy_seconds_bucket") and "+Inf" not in line
+    }
+    count = float(next(
+        line.rsplit(" ", 1)[1]
+        for line in exposition.splitlines()
+        if line.startswith("mcpmon_proxy_policy_seconds_count")
+    ))  # fmt: skip
+    under_1ms = max((v for le, v in buckets.items() if le <= 0.001), default=0.0)
+    print(
+        f"\nproxy e2e --policy inline: {INLINE_AGENTS} agents, violating call refused inline "
+        f"(0 calls late); refusal round trip ms: "
+        f"{[round(r['refused_ms'], 1) for r in results]}; decisions {count:.0f}, "
+        f"{under_1ms:.0f} of them <= 1 ms"
     )
     assert worker.alive

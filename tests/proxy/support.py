@@ -26,6 +26,7 @@ from monitor.proxy.gateway import Gateway
 from monitor.proxy.guard import DenyListGuard, FailMode
 from monitor.proxy.identity import IdentityResolver, JwtConfig
 from monitor.proxy.metrics import ProxyMetrics
+from monitor.proxy.policy import InlinePolicy
 from monitor.revoker.actuators.denylist import RedisDenyList, connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +68,7 @@ async def proxied(
     session_id: str | None = "sess-1",
     redact: bool = True,
     events_path: Path | None = None,
+    policy: InlinePolicy | None = None,
 ) -> AsyncIterator[Proxied]:
     metrics = ProxyMetrics()
     events = events_path or tmp / "events.jsonl"
@@ -86,7 +88,11 @@ async def proxied(
                 session_id=session_id,
             )
             redactor = Redactor(DEFAULT_REDACTION) if redact else None
-            gateway = Gateway(upstream, identity, sink, metrics, guard=guard, redactor=redactor)
+            if policy is not None:
+                policy.metrics = metrics
+            gateway = Gateway(
+                upstream, identity, sink, metrics, guard=guard, redactor=redactor, policy=policy
+            )
             async with Client(gateway.server()) as client:
                 yield Proxied(client, metrics, events, upstream)
     finally:

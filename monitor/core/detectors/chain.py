@@ -8,7 +8,9 @@ O(steps) per chain, never a rescan of history, and state is O(steps).
 
 Steps must be distinct calls, in order (one call that is both ``read_secret``
 and ``egress`` is one step, not two). Calls the gateway *denied* do not advance
-a chain (they did not happen) but do count towards ``within_calls``.
+a chain (they did not happen) but do count towards ``within_calls``; a denied
+call that *would have completed* one is reported as the attempt (``medium``, no
+revocation: the gateway did its job), as an ungranted tool the gateway denied is.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class ForbiddenChainDetector(Detector):
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         ch = ctx.charter
-        if ch is None or not ch.chains or ctx.call.outcome == "denied":
+        if ch is None or not ch.chains:
             return ()
         classes = ctx.classes
         if not classes:
             return ()
+        if ctx.call.outcome == "denied":
+            return self._attempted(ctx, st)
         out: list[Finding] = []
         c = ctx.call
         for chain in ch.chains:
@@ -87,6 +91,44 @@ class ForbiddenChainDetector(Detector):
                     [c.event_id],
                     [c.credential_id] if c.credential_id else [],
                 ]
+        return out
+
+    def _attempted(self, ctx: CallContext, st: AgentState) -> list[Finding]:
+        """A denied call that would have completed a chain: the attempt, nothing advanced.
+
+        As for an ungranted tool the gateway denied: ``medium``, no revocation (the
+        gateway did its job), but seen — an agent reaching for the last step of an
+        exfiltration is a hijack signal. This is also how the worker agrees with a
+        proxy that refused the call inline for completing the chain.
+        """
+        ch = ctx.charter
+        assert ch is not None
+        c = ctx.call
+        out: list[Finding] = []
+        for chain in ch.chains:
+            seq = chain.sequence
+            slot = st.chains.get(chain.name)
+            if seq[-1] not in ctx.classes or slot is None or slot[0] != "/".join(seq):
+                continue
+            p = slot[1][-1]
+            if p is None or not _alive(
+                p, ctx.index, ctx.t, chain.within_calls, chain.within_seconds
+            ):
+                continue
+            creds = p[_CREDS] + ([c.credential_id] if c.credential_id else [])
+            f = self._finding(
+                ctx,
+                chain,
+                [*p[_IDS], c.event_id],
+                creds,
+                ctx.t - p[_T0],
+                ctx.index - p[_START] + 1,
+            )
+            f.severity, f.revoke = "medium", None
+            f.reason = f.reason.replace("performed", "attempted", 1) + " (the gateway denied it)"
+            f.dedup = f"chain-denied:{chain.name}:{p[_IDS][0]}"
+            f.details["denied"] = True
+            out.append(f)
         return out
 
     def _finding(

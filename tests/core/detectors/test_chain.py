@@ -136,16 +136,34 @@ def test_three_step_chain_out_of_order_does_not_fire() -> None:
     assert alerts(d) == []
 
 
-def test_denied_egress_does_not_advance_the_chain() -> None:
-    d = feed(engine(), secret(0), egress(1, outcome="denied"))
-    assert alerts(d) == []
+def test_denied_egress_that_would_complete_the_chain_is_the_attempt_not_a_revocation() -> None:
+    first, denied = secret(0, credential_id="c1"), egress(1, outcome="denied", credential_id="c1")
+    d = feed(engine(), first, denied)
+    [alert] = alerts(d)  # the attempt: medium, no revocation (the gateway did its job)
+    assert alert.severity == "medium"
+    assert alert.clause.key == "forbidden_chains.exfiltration"
+    assert alert.evidence == [first.event_id, denied.event_id]
+    assert "attempted" in alert.reason and "the gateway denied it" in alert.reason
     assert d.revocations == []
+
+
+def test_denied_egress_does_not_advance_the_chain() -> None:
+    # the denied completion neither completes nor resets: a real egress next still does
+    d = feed(engine(), secret(0), egress(1, outcome="denied"), egress(2))
+    assert [a.severity for a in alerts(d)] == ["medium", "critical"]
+    assert len(d.revocations) == 1
+
+
+def test_denied_call_that_completes_nothing_raises_nothing() -> None:
+    # near miss: a denied egress with no secret read before it, or outside the window
+    assert alerts(feed(engine(), egress(0, outcome="denied"))) == []
+    assert alerts(feed(engine(), secret(0), egress(61, outcome="denied"))) == []
 
 
 def test_denied_call_still_counts_towards_within_calls() -> None:
     tight = {**EXFIL, "within_calls": 2}
     d = feed(engine(tight), secret(0), egress(1, outcome="denied"), egress(2))
-    assert alerts(d) == []
+    assert [a.severity for a in alerts(d)] == ["medium"]  # the attempt; the real one is too late
 
 
 def test_denied_secret_read_does_not_start_a_chain() -> None:
