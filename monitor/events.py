@@ -175,13 +175,15 @@ class ToolCall(_Event):
         "(mcpmon proxy --policy inline), e.g. 'out_of_charter_tool:tools', "
         "'rate_limit:limits.max_calls_per_minute', 'policy_unavailable'.",
     )
-    result_digests: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]] = Field(
-        default_factory=list,
-        max_length=64,
-        description="Extension: digests of the entity-like values (addresses, URLs, account "
-        "numbers, identifiers) the call's result carried, from monitor.core.values.value_digests; "
-        "never the values. Lets the core see an egress argument that came from what a read "
-        "returned (provenance).",
+    result_digests: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]] | None = (
+        Field(
+            default=None,
+            max_length=64,
+            description="Extension: digests of the entity-like values (addresses, URLs, account "
+            "numbers, identifiers) the call's result carried, from monitor.core.values.value_digests; "
+            "never the values. Lets the core see an egress argument that came from what a read "
+            "returned (provenance). Absent: the gateway does not log results.",
+        )
     )
 
 
