@@ -245,3 +245,19 @@ def test_proxy_health_check_needs_an_http_answer() -> None:
         [sys.executable, "-c", code.replace("8080", str(port))], timeout=30, check=False
     )
     assert down.returncode != 0  # nothing listening
+
+
+def test_health_check_age_limits_leave_room_for_the_write_interval() -> None:
+    """A limit close to the interval at which the process rewrites its file flaps."""
+    from monitor.heartbeat import HEARTBEAT_SECONDS
+    from monitor.worker.app import HEARTBEAT_SECONDS as WORKER_SECONDS
+
+    for service, every in (
+        ("worker", WORKER_SECONDS),
+        ("revoker", HEARTBEAT_SECONDS),
+        ("sink", HEARTBEAT_SECONDS),
+    ):
+        code = _services()[service]["healthcheck"]["test"][3]
+        m = re.search(r"getmtime\([^)]*\) < (\d+)", code)
+        assert m, service
+        assert int(m.group(1)) >= 3 * every, service
