@@ -1,4 +1,4 @@
-"""A liveness file for container health checks (revoker, sink; the worker has its own).
+"""A liveness file for container health checks (revoker, sink, tap; the worker has its own).
 
 ``MCPMON_HEARTBEAT_FILE`` names a file that the service's consume loop rewrites at
 most every :data:`HEARTBEAT_SECONDS` while it turns; a probe compares its age with a

@@ -147,7 +147,7 @@ class Settings(BaseModel):
     )
     heartbeat_file: str = Field(
         "",
-        description="revoker, sink: a file rewritten every few seconds while the consume loop "
+        description="revoker, sink, tap: a file rewritten every few seconds while the consume loop "
         "turns, for container health checks (its age); empty: off (monitor/heartbeat.py)",
     )
 

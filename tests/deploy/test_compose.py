@@ -196,6 +196,7 @@ def _env_path(service: str, var: str) -> str:
         ("worker", "MCPMON_DATA_DIR", "worker.alive"),
         ("revoker", "MCPMON_HEARTBEAT_FILE", ""),
         ("sink", "MCPMON_HEARTBEAT_FILE", ""),
+        ("tap", "MCPMON_HEARTBEAT_FILE", ""),
     ],
 )
 def test_heartbeat_health_checks_fail_on_a_stale_or_missing_file(
@@ -256,6 +257,7 @@ def test_health_check_age_limits_leave_room_for_the_write_interval() -> None:
         ("worker", WORKER_SECONDS),
         ("revoker", HEARTBEAT_SECONDS),
         ("sink", HEARTBEAT_SECONDS),
+        ("tap", HEARTBEAT_SECONDS),
     ):
         code = _services()[service]["healthcheck"]["test"][3]
         m = re.search(r"getmtime\([^)]*\) < (\d+)", code)

@@ -27,3 +27,41 @@ def test_empty_path_is_off() -> None:
     hb = Heartbeat("")
     assert hb.path is None
     hb.beat()  # Path("") would be the working directory: os.open would raise
+
+
+def test_following_tap_keeps_its_heartbeat_file_fresh(tmp_path: Path) -> None:
+    """The tap's loop (idle, following a quiet log) rewrites MCPMON_HEARTBEAT_FILE."""
+    import asyncio
+    import os
+
+    from monitor.settings import load_settings
+    from monitor.tap.build import build_tap
+    from tests.waiting import until
+
+    log = tmp_path / "gateway.jsonl"
+    log.write_text("")
+    beat = tmp_path / "tap.alive"
+    settings = load_settings(env={"MCPMON_HEARTBEAT_FILE": str(beat)})
+    tap = build_tap(
+        settings,
+        str(log),
+        follow=True,
+        to_file=str(tmp_path / "out.jsonl"),
+        checkpoint=str(tmp_path / "ck"),
+    )
+
+    async def go() -> None:
+        task = asyncio.create_task(tap.run())
+        try:
+            await until(lambda: beat.exists() or task.done(), 30, "heartbeat written")
+            assert not task.done()
+            assert stat.S_IMODE(beat.stat().st_mode) == 0o600
+            first = beat.stat().st_mtime_ns
+            os.utime(beat, ns=(first - 10**10, first - 10**10))
+            await until(lambda: beat.stat().st_mtime_ns >= first or task.done(), 30, "again")
+            assert not task.done()
+        finally:
+            tap.stop()
+            await asyncio.wait_for(task, 30)
+
+    asyncio.run(go())
