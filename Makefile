@@ -2,12 +2,13 @@
 #   make demo   set up, then replay the bundled example traffic (no Kafka needed)
 #   make test   set up, install and start the Kafka broker the tests use, install
 #               redis-server (the revoker tests start their own), Chromium and
-#               Graphviz (the map page is rendered headless), run every test
+#               Graphviz (the map page is rendered headless), promtool (alert rules,
+#               scripts/promtool.sh: seconds), run every test
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install clean
+.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install clean
 
 # the package alone (the demo needs nothing else) ...
 $(BIN)/.installed-core: pyproject.toml
@@ -38,11 +39,14 @@ redis-install:
 chromium-install:
 	bash scripts/chromium.sh install
 
+promtool-install:
+	bash scripts/promtool.sh install
+
 lint: setup
 	$(BIN)/ruff check monitor tests
 	$(BIN)/ruff format --check monitor tests
 
-test: setup kafka-start redis-install chromium-install lint
+test: setup kafka-start redis-install chromium-install promtool-install lint
 	$(BIN)/python -m pytest
 
 # Mutation testing of monitor/core and monitor/identity.py against tests/core (not

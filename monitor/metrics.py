@@ -13,6 +13,7 @@ worker
   ``mcpmon_worker_events_total{type}``                 events applied (not duplicates)
   ``mcpmon_worker_duplicate_events_total``             redelivered events dropped by id
   ``mcpmon_worker_alerts_total{detector}``             alerts produced
+  ``mcpmon_worker_alerts_by_severity_total{detector,severity}``  the same, by severity too
   ``mcpmon_worker_revocations_total{mode}``            revocation commands (enforce/observe)
   ``mcpmon_worker_deadletters_total{reason}``          dead letters by reason class
   ``mcpmon_worker_consumer_lag{partition}``            highwater − next offset to handle
@@ -120,6 +121,12 @@ class WorkerMetrics:
         )
         self.alerts = Counter(
             "mcpmon_worker_alerts", "Alerts produced, by detector", ["detector"], registry=r
+        )
+        self.alert_severities = Counter(
+            "mcpmon_worker_alerts_by_severity",
+            "Alerts produced, by detector and severity",
+            ["detector", "severity"],
+            registry=r,
         )
         self.revocations = Counter(
             "mcpmon_worker_revocations",

@@ -145,6 +145,11 @@ class Settings(BaseModel):
     sink_metrics_port: int = Field(
         0, ge=0, le=65535, description="mcpmon sink's /metrics port; 0 off (suggested 9466)"
     )
+    heartbeat_file: str = Field(
+        "",
+        description="revoker, sink, tap: a file rewritten every few seconds while the consume loop "
+        "turns, for container health checks (its age); empty: off (monitor/heartbeat.py)",
+    )
 
     # ---- gateway tap (mcpmon tap); see monitor/tap/__init__.py
     tap_batch_records: int = Field(

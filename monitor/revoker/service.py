@@ -33,6 +33,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from monitor.events import MAX_MESSAGE_BYTES
+from monitor.heartbeat import Heartbeat
 from monitor.kafka_io import (
     acked_producer,
     dead_letter,
@@ -158,7 +159,9 @@ class RevokerService:
                 f"{s.topic_revocations} is carried out, whoever wrote it",
             )
         try:
+            heartbeat = Heartbeat(s.heartbeat_file)
             while not self._stop.is_set():
+                heartbeat.beat()  # the loop turns: health checks see the file's age
                 batch = await consumer.getmany(timeout_ms=300, max_records=per_poll)
                 if self._lag is not None:
                     for tp, recs in batch.items():

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from monitor import deadletter
 from monitor.events import MAX_MESSAGE_BYTES
+from monitor.heartbeat import Heartbeat
 from monitor.kafka_io import (
     acked_producer,
     dead_letter,
@@ -269,7 +270,9 @@ class SinkService:
             group=group_id(s),
         )
         try:
+            heartbeat = Heartbeat(s.heartbeat_file)
             while not self.deliverer.stopped:
+                heartbeat.beat()  # the loop turns: health checks see the file's age
                 batch = await consumer.getmany(timeout_ms=300)
                 if self._lag is not None:
                     for tp, recs in batch.items():

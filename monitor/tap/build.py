@@ -97,6 +97,7 @@ def build_tap(
             batch_records=settings.tap_batch_records,
             linger_seconds=settings.tap_linger_seconds,
             poll_seconds=settings.tap_poll_seconds,
+            heartbeat_file=settings.heartbeat_file,
         ),
         checkpoints=checkpoints,
         progress=progress,

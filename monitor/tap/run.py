@@ -34,6 +34,7 @@ from typing import IO, Any
 import orjson
 import structlog
 
+from monitor.heartbeat import Heartbeat
 from monitor.replay import deadletter_record
 from monitor.tap.checkpoint import Checkpoint, CheckpointFile
 from monitor.tap.exceptions import DeliveryError
@@ -56,6 +57,7 @@ class TapOptions:
     batch_records: int = 500
     linger_seconds: float = 0.2
     poll_seconds: float = 0.25
+    heartbeat_file: str = ""  # MCPMON_HEARTBEAT_FILE: rewritten while the loop turns
 
 
 @dataclass(slots=True)
@@ -203,7 +205,9 @@ class Tap:
 
     async def _loop(self, start: float) -> None:
         opts, source, fmt = self.opts, self.source, self.fmt
+        heartbeat = Heartbeat(opts.heartbeat_file)
         while not self._stopping:
+            heartbeat.beat()  # the loop turns: health checks see the file's age
             line = source.read()
             if line is not None:
                 self._line(line)

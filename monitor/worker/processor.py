@@ -277,6 +277,7 @@ class Processor:
             m = self.metrics
             for a in decision.alerts:
                 m.alerts.labels(a.detector).inc()
+                m.alert_severities.labels(a.detector, a.severity).inc()
             for r in decision.revocations:
                 m.revocations.labels(r.mode).inc()
 
