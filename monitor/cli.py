@@ -148,8 +148,12 @@ def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
     md, js = out / f"external_{args.corpus}.md", out / f"external_{args.corpus}.json"
     md.write_text(report.to_markdown())
     js.write_bytes(report.to_json())
-    print(report.to_markdown())
-    print(f"wrote {md} and {js}")
+    if args.json:
+        sys.stdout.buffer.write(report.to_json())
+        print(f"wrote {md} and {js}", file=sys.stderr)
+    else:
+        print(report.to_markdown())
+        print(f"wrote {md} and {js}")
     return 0 if meets_target(report) else 1
 
 
@@ -165,8 +169,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "detection.md").write_text(report.to_markdown())
     (out / "detection.json").write_bytes(report.to_json())
-    print(report.to_markdown())
-    print(f"wrote {out}/detection.md and detection.json")
+    if args.json:
+        sys.stdout.buffer.write(report.to_json())
+        print(f"wrote {out}/detection.md and detection.json", file=sys.stderr)
+    else:
+        print(report.to_markdown())
+        print(f"wrote {out}/detection.md and detection.json")
     return 0 if report.passed() else 1
 
 
@@ -487,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --corpus: convert from this source (a checkout, or for injecagent a bare git "
         "snapshot) instead of the committed fixture; python -m monitor.corpora NAME --source DIR "
         "rewrites the fixture",
+    )
+    e.add_argument(
+        "--json", action="store_true", help="print the report as JSON instead of the tables"
     )
     e.set_defaults(func=cmd_evaluate)
 

@@ -356,3 +356,13 @@ def test_evaluate_corpus_reproduces_the_published_table(tmp_path: Path) -> None:
     main(["evaluate", "--corpus", "injecagent", "--out", str(tmp_path)])
     for name in ("external_injecagent.md", "external_injecagent.json"):
         assert (tmp_path / name).read_bytes() == (RESULTS / name).read_bytes(), name
+
+
+def test_evaluate_json_prints_the_report_the_json_file_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evaluate", "--corpus", "tau", "--out", str(tmp_path), "--json"]
+    main(argv)
+    out = capsys.readouterr()
+    assert orjson.loads(out.out) == orjson.loads((tmp_path / "external_tau.json").read_bytes())
+    assert "wrote" in out.err
