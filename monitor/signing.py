@@ -108,10 +108,6 @@ class Keyring:
         if not self.keys:
             raise SigningConfigError("a keyring needs at least one key")
 
-    @property
-    def signing_kid(self) -> str:
-        return self.keys[0].kid
-
     def key(self, kid: str) -> Key | None:
         for k in self.keys:
             if k.kid == kid:

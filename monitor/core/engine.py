@@ -388,9 +388,6 @@ class Engine:
                 self._held.append((t, event_id, agent_id, self._seq))
         heapq.heapify(self._held)
 
-    def put_charter(self, charter: Charter) -> CompiledCharter:
-        return self.charters.put(charter)
-
     # ------------------------------------------------------------------ internals
     def _new_state(self, agent_id: str) -> AgentState:
         st = self.states[agent_id] = AgentState(agent_id)

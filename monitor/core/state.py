@@ -23,8 +23,9 @@ from monitor.core.baseline.model import AgentBaseline
 from monitor.errors import DecodeError
 from monitor.events import decode_event
 
-#: 2: adds the behaviour baseline (last element). Version 1 snapshots still restore (no baseline).
-SNAPSHOT_VERSION = 3  # 3: the event-id ring as base64 of packed uint64 (half the bytes of JSON)
+#: Snapshot format written: 3 = the event-id ring as base64 of packed uint64 (half the bytes
+#: of JSON). Older ones still restore: 2 (ring as JSON), 1 (no behaviour baseline).
+SNAPSHOT_VERSION = 3
 #: 4: version 3 plus events held for reordering (only written when some are held).
 SNAPSHOT_VERSION_PENDING = 4
 

@@ -3,7 +3,7 @@
 An actuator carries out one command against one system and returns a short
 detail for the ack, or raises :class:`ActuatorError` saying whether another
 attempt may help. Retries, idempotence and acks are not its business: the
-:class:`monitor.revoker.service.Revoker` does those for all of them alike.
+:class:`monitor.revoker.revoker.Revoker` does those for all of them alike.
 Every actuator must be idempotent at its target too (revoking a revoked
 token, re-adding a deny-list entry), which closes the window between applying
 a command and recording it in the ledger.
