@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from monitor.core.detectors import behaviour, chain, lingering, out_of_charter, rate, sponsor
+from monitor.core.detectors import (
+    behaviour,
+    chain,
+    footprint,
+    lingering,
+    out_of_charter,
+    rate,
+    secret_transit,
+    sponsor,
+    static_credential,
+)
 from monitor.core.detectors.base import REGISTRY, CallContext, Detector, Finding
 
 __all__ = [
@@ -14,6 +24,9 @@ __all__ = [
     "chain",
     "lingering",
     "out_of_charter",
+    "footprint",
     "rate",
+    "secret_transit",
     "sponsor",
+    "static_credential",
 ]
