@@ -6,7 +6,9 @@ log of the call. The families are the redactor's own token rules
 (:data:`monitor.core.secret_rules.TOKEN_RULES`: private keys, JWTs, AWS,
 GitHub, GitLab, Slack, Stripe, OpenAI/Anthropic, … keys) plus ``Bearer``/
 ``Basic`` authorization values, so what this detector calls a secret is
-exactly what the redactor would take out of an alert. Assignments whose *name*
+exactly what the redactor would take out of an alert — less
+:data:`NOT_IN_TRANSIT` (``slack-webhook``: a webhook URL is where an
+``http_post`` is meant to go, not a leak). Assignments whose *name*
 says secret (``password=…``) are not flagged: tools legitimately take
 passwords as named parameters; a token family is a secret wherever it is.
 
@@ -36,7 +38,14 @@ from monitor.core.state import AgentState
 
 MAX_STRINGS = 512
 MAX_DEPTH = 8
-_RULES = tuple((r.name, re.compile(r.pattern, re.DOTALL), r.hints) for r in TOKEN_RULES)
+#: families whose value is an address a tool is meant to be given: a Slack webhook URL is
+#: posted *to* (the simulator's benign coding assistants do); redacted in alerts all the same
+NOT_IN_TRANSIT = frozenset({"slack-webhook"})
+_RULES = tuple(
+    (r.name, re.compile(r.pattern, re.DOTALL), r.hints)
+    for r in TOKEN_RULES
+    if r.name not in NOT_IN_TRANSIT
+)
 
 
 def _strings(v: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
