@@ -75,8 +75,8 @@ class StaticCredential(Detector):
                     CLAUSE,
                     CLAUSE_TEXT,
                     "high",
-                    f"{c.agent_id} ({ctx.kind}) called {c.server}/{c.tool} with no credential: "
-                    "its charter requires a just-in-time credential on every call",
+                    f"{c.agent_id} ({ctx.kind}) called {c.server}/{c.tool} without any "
+                    "credential, yet its charter requires a just-in-time one on every call",
                     [c.event_id],
                     revoke=scope,
                     credential_ids=creds,
