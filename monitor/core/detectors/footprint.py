@@ -11,8 +11,8 @@ any sliding hour of event time; the call that makes it one more raises a
 credential in ``enforce`` mode, alerts only in ``observe``). Calls without a
 tenant (domain) do not count on that axis.
 
-State, compact whatever the agent sends: per axis at most ``limit + 1``
-entries, each a 16-hex digest of the name and the last time it was seen
+State, compact whatever the agent sends: ``[tenants, domains]``, per axis at
+most ``limit + 1`` entries, each a 16-hex digest of the name and the last time it was seen
 (names are not kept: they are the attacker's strings; the alert names the
 tenant of the call that crossed the limit). It lives in the agent's detector
 sections (``AgentState.chains``) under the key ``#footprint``, which no chain
@@ -57,14 +57,14 @@ class FootprintBreadth(Detector):
         limits = _limits(ctx.charter)
         c = ctx.call
         out: list[Finding] = []
-        section: dict[str, Any] | None = None
-        for (field, plural, key), limit in zip(_AXES, limits, strict=True):
+        section: list[Any] | None = None
+        for axis, ((field, plural, key), limit) in enumerate(zip(_AXES, limits, strict=True)):
             value = getattr(c, field)
             if limit is None or value is None:
                 continue
             if section is None:
-                section = st.chains.setdefault(SECTION, {})
-            seen: dict[str, float] = section.setdefault(field, {})
+                section = st.chains.setdefault(SECTION, [{}, {}])  # tenants, data domains
+            seen: dict[str, float] = section[axis]
             t = ctx.t
             for d in [d for d, last in seen.items() if last <= t - WINDOW]:
                 del seen[d]

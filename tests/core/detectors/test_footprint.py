@@ -84,7 +84,7 @@ def test_state_is_compact_and_round_trips() -> None:
     feed(eng, *[q(i, "t" * 400 + str(i), "d" * 400 + str(i)) for i in range(200)])
     st = eng.states[AGENT]
     section = st.chains["#footprint"]
-    assert all(len(v) <= 5 for v in section.values())
+    assert all(len(v) <= 5 for v in section)
     snap = st.snapshot()
     assert len(orjson.dumps(section)) < 600  # two axes of limit + 1 digests and times
     assert b"tttt" not in snap  # names are not kept, only digests
