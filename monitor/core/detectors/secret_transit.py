@@ -21,7 +21,8 @@ rotate it. Severity high: ``private-key`` and cloud keys are a breach in
 progress whatever the caller meant.
 
 Cost: at most :data:`MAX_STRINGS` strings (keys and values, depth
-:data:`MAX_DEPTH`) per call, each tested first for its families' literal hints
+:data:`MAX_DEPTH`) and :data:`MAX_CHARS` characters per call; strings shorter
+than :data:`MIN_LENGTH` are skipped; each is tested first for its families' literal hints
 (most text holds none, so most rules cost a substring test); the expressions
 are linear (see :mod:`monitor.core.secret_rules`).
 """
@@ -37,6 +38,11 @@ from monitor.core.secret_rules import AUTH_SCHEME, TOKEN_RULES, token_like
 from monitor.core.state import AgentState
 
 MAX_STRINGS = 512
+#: characters scanned per call (an accidental paste is near the top; an agent that means to
+#: smuggle a key out can encode it anyway, which no pattern sees)
+MAX_CHARS = 64 * 1024
+#: shorter strings hold no secret of any family (the shortest, ``a://:pw@h``, is 9)
+MIN_LENGTH = 9
 MAX_DEPTH = 8
 #: families whose value is an address a tool is meant to be given: a Slack webhook URL is
 #: posted *to* (the simulator's benign coding assistants do); redacted in alerts all the same
@@ -46,6 +52,8 @@ _RULES = tuple(
     for r in TOKEN_RULES
     if r.name not in NOT_IN_TRANSIT
 )
+_ALL_HINTS = tuple(sorted({h for _, _, hints in _RULES for h in hints}))
+_UNHINTED = any(not hints for _, _, hints in _RULES)
 
 
 def _strings(v: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
@@ -55,12 +63,16 @@ def _strings(v: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
         return
     elif isinstance(v, dict):
         for k, item in v.items():
-            name = k if isinstance(k, str) and len(k) <= 64 else "…"
+            name = "…"
             if isinstance(k, str):
                 yield path, k
-                if secret_families(k):
-                    name = "…"  # the path is quoted in the alert: never a secret in it
-            yield from _strings(item, f"{path}.{name}", depth + 1)
+                # the path is quoted in the alert: never a secret in it
+                if len(k) < MIN_LENGTH or (len(k) <= 64 and not secret_families(k)):
+                    name = k
+            if isinstance(item, str):  # the common case, without a nested generator
+                yield f"{path}.{name}", item
+            else:
+                yield from _strings(item, f"{path}.{name}", depth + 1)
     elif isinstance(v, list):
         for i, item in enumerate(v):
             yield from _strings(item, f"{path}[{i}]", depth + 1)
@@ -68,12 +80,19 @@ def _strings(v: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
 
 def secret_families(text: str) -> list[str]:
     """Names of the secret families found in ``text`` (never the secrets themselves)."""
-    found = [
-        name
-        for name, rx, hints in _RULES
-        if (not hints or any(h in text for h in hints)) and rx.search(text)
-    ]
-    if any(token_like(m["secret"]) for m in AUTH_SCHEME.finditer(text)):
+    if len(text) < MIN_LENGTH:
+        return []
+    found = []
+    if _UNHINTED or any(map(text.__contains__, _ALL_HINTS)):  # most text: one C-level pass
+        found = [
+            name
+            for name, rx, hints in _RULES
+            if (not hints or any(map(text.__contains__, hints))) and rx.search(text)
+        ]
+    low = text.lower()  # one pass, then substring tests: the scheme regex is only run when needed
+    if ("bearer" in low or "basic" in low) and any(
+        token_like(m["secret"]) for m in AUTH_SCHEME.finditer(text)
+    ):
         found.append("authorization")  # "basic authentication" is prose, not a credential
     return found
 
@@ -81,9 +100,27 @@ def secret_families(text: str) -> list[str]:
 def find_secrets(args: dict[str, Any]) -> list[tuple[str, str]]:
     """``(family, argument path)`` for every secret in ``args``, in order, each pair once."""
     out: list[tuple[str, str]] = []
+    texts: list[tuple[str, str]] = []
+    budget = MAX_CHARS
     for n, (path, text) in enumerate(_strings(args, "args")):
-        if n >= MAX_STRINGS:
+        if n >= MAX_STRINGS or budget <= 0:
             break
+        if len(text) < MIN_LENGTH:
+            continue
+        if len(text) > budget:
+            text = text[:budget]
+        budget -= len(text)
+        texts.append((path, text))
+    if not texts:
+        return out
+    # one prefilter over everything (no hint holds "\0", so none spans two strings):
+    # most calls hold no hint at all and stop here
+    joined = "\0".join(t for _, t in texts)
+    if not _UNHINTED and not any(map(joined.__contains__, _ALL_HINTS)):
+        low = joined.lower()
+        if "bearer" not in low and "basic" not in low:
+            return out
+    for path, text in texts:
         for family in secret_families(text):
             if (family, path) not in out:
                 out.append((family, path))

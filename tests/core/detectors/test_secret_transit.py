@@ -129,3 +129,14 @@ def test_scan_is_bounded() -> None:
     args["z"] = secret  # beyond the bound
     assert find_secrets(args) == []
     assert find_secrets({"z": secret, **args}) == [("github-token", "args.z")]
+
+
+def test_scan_stops_after_max_chars() -> None:
+    from monitor.core.detectors.secret_transit import MAX_CHARS
+
+    secret = FAMILIES["github-token"][0]
+    assert find_secrets({"a": "x" * MAX_CHARS + " " + secret}) == []
+    assert find_secrets({"a": "x" * (MAX_CHARS - 20) + " " + secret}) == []  # cut: no match
+    assert find_secrets({"a": "x" * (MAX_CHARS - 200) + " " + secret}) == [
+        ("github-token", "args.a")
+    ]
