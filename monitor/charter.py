@@ -135,6 +135,29 @@ class Limits(_Strict):
     task_grace_seconds: float = Field(default=30, ge=0)
     sponsor_quiet_seconds: float | None = Field(default=None, gt=0)
     hours: str | None = Field(default=None, description='UTC window "HH:MM-HH:MM"')
+    require_jit_credentials: bool | None = Field(
+        default=None,
+        description="Every call must carry a credential seen issued (credential_issued): no "
+        "static or long-lived keys. Absent: true for delegated agents, false for autonomous.",
+    )
+    max_tenants_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="distinct tenants an agent may touch in any sliding hour (state: 64 max)",
+    )
+    max_domains_per_hour: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="distinct data domains an agent may touch in any sliding hour (state: 64 max)",
+    )
+
+    def jit_required(self, kind: str) -> bool:
+        """``require_jit_credentials`` in force for an agent of ``kind``."""
+        if self.require_jit_credentials is not None:
+            return self.require_jit_credentials
+        return kind == "delegated"
 
     @field_validator("hours")
     @classmethod

@@ -76,6 +76,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- check-charter
 def cmd_check_charter(args: argparse.Namespace) -> int:
     from monitor.charter import charter_warnings, load_charter_dir
+    from monitor.core.breadth import breadth
 
     failed = 0
     for path in args.files:
@@ -87,10 +88,13 @@ def cmd_check_charter(args: argparse.Namespace) -> int:
                 print(f"error: {p}")
             continue
         for c in charters:
+            b = breadth(c)
             print(
                 f"ok: {path}: {c.agent} ({c.kind}, {c.mode}, {len(c.tools)} tools, "
-                f"{len(c.forbidden_chains)} forbidden chains)"
+                f"{len(c.forbidden_chains)} forbidden chains, {b.summary()})"
             )
+            if b.too_broad:  # valid, so not a failure: a finding for the charter's author
+                print(f"warning: {path}: {b.warning()}")
             for w in charter_warnings(c):
                 print(f"warning: {path}: {c.agent}: {w}")
     return 1 if failed else 0
@@ -414,7 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
         "check-charter",
         help="validate charter files, reporting every problem with file, key and line",
         description="Validate charters. Unknown keys are errors (a misspelt rule must not be "
-        "silently ignored). Exit 1 if any file has a problem.",
+        "silently ignored). Exit 1 if any file has a problem. Each charter's breadth (servers + "
+        "tenants + data domains it grants; an unbounded axis counts 10) is printed, and an "
+        "autonomous charter of breadth 10 or more gets a 'warning:' line naming the grants that make "
+        "it too broad for static scoping (a warning: the exit code stays 0).",
     )
     c.add_argument("files", nargs="+", metavar="FILE", help="charter YAML files or directories")
     c.set_defaults(func=cmd_check_charter)

@@ -52,6 +52,7 @@ from monitor.charters_from_traffic.traffic import (
     Seen,
     ToolKey,
 )
+from monitor.core.breadth import breadth
 from monitor.core.policy import CharterSet
 from monitor.core.standing import _quantile
 
@@ -118,6 +119,9 @@ class Suggestion:
     domains: int | None = None
     chains: int = 0
     calls: int = 0
+    #: monitor.core.breadth scores: of the current charter (None: none given) and of this one
+    breadth_before: int | None = None
+    breadth_after: int | None = None
 
     def yaml(self) -> str:
         width = min(max((len(x.text) for x in self.lines), default=0), 90)
@@ -136,6 +140,8 @@ class Suggestion:
             "tenants": self.tenants,
             "data_domains": self.domains,
             "forbidden_chains": self.chains,
+            "breadth_before": self.breadth_before,
+            "breadth_after": self.breadth_after,
         }
 
 
@@ -200,7 +206,8 @@ def suggest(
         _suggest_one(g, obs, hours_min_days, mode) for g in group_agents(obs, current, per_agent)
     ]
     for s in out:
-        s.charter()  # a generator bug must never write a charter check-charter rejects
+        # a generator bug must never write a charter check-charter rejects
+        s.breadth_after = breadth(s.charter()).score
     return sorted(out, key=lambda s: s.pattern)
 
 
@@ -211,6 +218,7 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
     for a in agents:
         calls.merge(a.calls)
     s = Suggestion(g.pattern, ids, calls=calls.count)
+    s.breadth_before = breadth(cur).score if cur is not None else None
     L = s.lines.append
     shown = ", ".join(ids[:3]) + (f" … (+{len(ids) - 3})" if len(ids) > 3 else "")
     L(Line(f"agent: {q(g.pattern)}", f"{len(ids)} agent(s): {shown}; {seen_text(calls)}"))
@@ -476,12 +484,20 @@ def _limits(
                 f"{days} day(s) of traffic; working hours are learned from {hours_min_days}+",
             )
         )
+    if cur is not None:  # credential and footprint controls are policy, not learned: kept
+        lim = cur.limits
+        for key in ("require_jit_credentials", "max_tenants_per_hour", "max_domains_per_hour"):
+            v = getattr(lim, key)
+            if v is not None:
+                text = str(v).lower() if isinstance(v, bool) else str(v)
+                L(Line(f"  {key}: {text}", "kept from the current charter"))
 
 
 def render_summary(suggestions: list[Suggestion]) -> str:
     rows = [
-        "| charter | agents | calls | grants | resource patterns | tenants | domains | chains |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| charter | agents | calls | grants | resource patterns | tenants | domains | chains "
+        "| breadth before → after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in suggestions:
         d = s.size()
@@ -489,6 +505,13 @@ def render_summary(suggestions: list[Suggestion]) -> str:
             f"| `{d['charter']}` | {d['agents']} | {d['calls']:,} | {d['grants']} | "
             f"{d['resource_patterns']} | {d['tenants'] if d['tenants'] is not None else 'any'} | "
             f"{d['data_domains'] if d['data_domains'] is not None else 'any'} | "
-            f"{d['forbidden_chains']} |"
+            f"{d['forbidden_chains']} | {_breadth_change(s)} |"
         )
     return "\n".join(rows)
+
+
+def _breadth_change(s: Suggestion) -> str:
+    before = "—" if s.breadth_before is None else str(s.breadth_before)
+    after = "—" if s.breadth_after is None else str(s.breadth_after)
+    broad = s.breadth_after is not None and breadth(s.charter()).too_broad
+    return f"{before} → {after}" + (" (too broad for static scoping)" if broad else "")

@@ -191,6 +191,26 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
         nl.sponsor_quiet_seconds,
         RISKIER,
     )
+    _num(
+        out,
+        n,
+        "limits.max_tenants_per_hour",
+        ol.max_tenants_per_hour,
+        nl.max_tenants_per_hour,
+        RISKIER,
+    )
+    _num(
+        out,
+        n,
+        "limits.max_domains_per_hour",
+        ol.max_domains_per_hour,
+        nl.max_domains_per_hour,
+        RISKIER,
+    )
+    a_jit, b_jit = ol.jit_required(old.kind), nl.jit_required(new.kind)
+    if a_jit != b_jit:  # effective values: absent means "true for delegated"
+        verdict = RISKIER if a_jit else SAFER
+        out.append(Change(n, f"limits.require_jit_credentials: {a_jit} → {b_jit}", verdict))
     if ol.hours != nl.hours:
         a_min, b_min = _minutes(ol.hours), _minutes(nl.hours)
         verdict = RISKIER if b_min > a_min else SAFER if b_min < a_min else REVIEW

@@ -60,6 +60,7 @@ from monitor.core.detectors import REGISTRY, CallContext, Detector, Finding
 from monitor.core.detectors.base import fmt_seconds
 from monitor.core.detectors.lingering import LingeringAccess
 from monitor.core.detectors.sponsor import AbsentSponsor
+from monitor.core.detectors.static_credential import StaticCredential
 from monitor.core.policy import CharterSet, CompiledCharter
 from monitor.core.redact import DEFAULT_REDACTION, RedactionRules, Redactor
 from monitor.core.state import (
@@ -138,7 +139,11 @@ class Engine:
         unknown = [n for n in names if n not in REGISTRY]
         if unknown:
             raise ValueError(f"unknown detectors {unknown}; known: {sorted(REGISTRY)}")
-        skewed = {LingeringAccess.name: LingeringAccess, AbsentSponsor.name: AbsentSponsor}
+        skewed: dict[str, type[LingeringAccess | AbsentSponsor | StaticCredential]] = {
+            LingeringAccess.name: LingeringAccess,
+            AbsentSponsor.name: AbsentSponsor,
+            StaticCredential.name: StaticCredential,
+        }
         self.detectors: list[Detector] = [
             skewed[n](settings.clock_skew_seconds) if n in skewed else REGISTRY[n]() for n in names
         ]
@@ -217,12 +222,17 @@ class Engine:
         after = None
         if type(event) is ToolCall:
             self.n_calls += 1
+            due_before = st.next_due() if st.timers else None
             findings, sponsor, cred = (
                 self._call(event, t, st, charter),
                 event.sponsor,
                 event.credential_id,
             )
             after, self._after = self._after, None
+            if st.timers:  # a detector may set a timer on a call (static_credential)
+                due = st.next_due()
+                if due is not None and due != due_before:
+                    heapq.heappush(self._timers, (due, agent_id))
         else:
             stats["events"] += 1
             stats[event.type] += 1

@@ -40,6 +40,12 @@ _BY_DETECTOR: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     "rate_limit": (("ASI02", "ASI08"), ("L4",), ("MEASURE", "MANAGE")),
     "behaviour_anomaly": (("ASI01", "ASI10"), ("L5",), ("MEASURE",)),
     "standing_privilege": (("ASI03",), ("L6",), ("GOVERN",)),
+    # a static or long-lived key where the charter asks for just-in-time credentials
+    "static_credential": (("ASI03",), ("L4", "L6"), ("GOVERN", "MANAGE")),
+    # a credential in a call's arguments: leaked to the tool, and to its logs
+    "secret_in_transit": (("ASI02", "ASI03"), ("L2", "L6"), ("MEASURE", "MANAGE")),
+    # more tenants or data domains in an hour than the charter allows
+    "footprint_breadth": (("ASI02", "ASI03"), ("L2", "L6"), ("MEASURE", "MANAGE")),
     # a forged or broken policy update: the control plane itself is attacked
     "charter_rejected": (("ASI03", "ASI07"), ("L6",), ("GOVERN", "MANAGE")),
     # a policy change nobody authenticated: applied because the operator allowed it

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.core.breadth import breadth
 from monitor.core.globs import compile_glob
 from monitor.core.policy import CharterSet
 from monitor.events import CredentialIssued, CredentialRevoked, TaskEnded, ToolCall
@@ -60,6 +61,8 @@ class CharterReport:
     agents: list[str]
     grants: list[GrantUsage]
     credentials: CredentialUsage
+    #: monitor.core.breadth: score, axes, too_broad, drivers (the grants that make it broad)
+    breadth: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unused(self) -> list[GrantUsage]:
@@ -96,6 +99,8 @@ class PrivilegeReport:
         ]
         for c in self.charters:
             out += [f"### `{c.charter}` ({c.kind}, {len(c.agents)} agents seen)", ""]
+            if c.breadth:
+                out += [_breadth_line(c.breadth), ""]
             out += [
                 "| grant | classes | calls | agents | last used | recommendation |",
                 "|---|---|---:|---:|---|---|",
@@ -142,6 +147,22 @@ class PrivilegeReport:
                 "",
             ]
         return "\n".join(out)
+
+
+def _breadth_line(b: dict[str, Any]) -> str:
+    axes = b["axes"]
+    parts = ", ".join(
+        f"{name} {'any' if a['grants'] == ['any'] else ', '.join(a['grants']) or 'none'} "
+        f"(+{a['points']})"
+        for name, a in axes.items()
+    )
+    line = f"breadth {b['score']}: {parts}"
+    if b["too_broad"]:
+        line = (
+            f"**too broad for static scoping**: {line}; driven by {', '.join(b['drivers'])} "
+            "(narrow these grants, or run the agent delegated with per-task credentials)"
+        )
+    return line
 
 
 def _quantile(xs: list[float], q: float) -> float:
@@ -245,6 +266,7 @@ class PrivilegeUsage:
                     sorted(self._agents.get(ch.pattern, ())),
                     grants,
                     self._credentials(ch.pattern, ch.limits.credential_max_ttl),
+                    breadth(ch.charter).to_dict(),
                 )
             )
         return PrivilegeReport(

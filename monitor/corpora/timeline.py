@@ -28,6 +28,7 @@ SESSION_GAP = timedelta(minutes=10)
 #: Gap between the start of one agent's timeline and the next one's (agents overlap).
 AGENT_STAGGER = timedelta(seconds=1)
 
+
 @dataclass(slots=True)
 class Call:
     """One tool call as a source corpus recorded it."""

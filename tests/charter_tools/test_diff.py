@@ -92,3 +92,31 @@ def test_an_error_exits_2_never_1_so_ci_cannot_read_it_as_riskier(
     assert "limits.max_call" in capsys.readouterr().err
     assert main(["charter", "diff", str(good), str(tmp_path / "missing")]) == 2
     assert main(["charter", "diff", str(good), str(good)]) == 0
+
+
+def test_hygiene_limits_marked_by_direction() -> None:
+    """Turning off JIT credentials or lifting a footprint bound is riskier (charter_widened)."""
+
+    def ch(kind: str = "delegated", **limits: object) -> object:
+        return tb.charter("a", kind=kind, limits=limits)
+
+    def verdicts(old: object, new: object) -> dict[str, str]:
+        return {c.text: c.verdict for c in diff_charters([old], [new])}  # type: ignore[list-item]
+
+    assert verdicts(ch(), ch(require_jit_credentials=False)) == {
+        "limits.require_jit_credentials: True → False": RISKIER
+    }
+    assert verdicts(ch(require_jit_credentials=False), ch()) == {
+        "limits.require_jit_credentials: False → True": SAFER
+    }
+    # absent on an autonomous charter is false: setting it false changes nothing
+    assert verdicts(ch("autonomous"), ch("autonomous", require_jit_credentials=False)) == {}
+    assert verdicts(ch(max_tenants_per_hour=2), ch(max_tenants_per_hour=5)) == {
+        "limits.max_tenants_per_hour: 2 → 5": RISKIER
+    }
+    assert verdicts(ch(max_domains_per_hour=2), ch()) == {
+        "limits.max_domains_per_hour: 2 → no limit": RISKIER
+    }
+    assert verdicts(ch(), ch(max_domains_per_hour=3)) == {
+        "limits.max_domains_per_hour: no limit → 3": SAFER
+    }

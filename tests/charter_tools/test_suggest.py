@@ -221,3 +221,35 @@ def test_exclude_alerted_keeps_an_attacks_session_out_of_the_grants(
     assert granted == {("fs", "read_file")}
     alerts.write_text("not json\n")
     assert main([*argv[:-1], str(alerts)]) == 1
+
+
+def test_breadth_before_and_after_and_hygiene_limits_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any tenant and domain (before: 1 + 10 + 10) narrows to what was seen (after: 1 + 1 + 1)."""
+    from monitor.charters_from_traffic.suggest import render_summary
+
+    limits = {"require_jit_credentials": True, "max_tenants_per_hour": 2, "max_domains_per_hour": 3}
+    current = CharterSet(
+        [tb.charter("etl-*", tools=[{"server": "db", "tool": "*"}], limits=limits)]
+    )
+    obs = Observer()
+    for i, agent in enumerate(("etl-1", "etl-2")):
+        obs.observe(
+            tb.call(
+                i, agent, "db", "query", agent_kind="autonomous", tenant="acme", data_domain="hr"
+            )
+        )
+    (s,) = suggest(obs, current)
+    assert (s.breadth_before, s.breadth_after) == (21, 3)
+    assert s.size()["breadth_before"] == 21 and s.size()["breadth_after"] == 3
+    assert "| 21 → 3 |" in render_summary([s])
+    got = s.charter().limits
+    assert got.require_jit_credentials is True
+    assert (got.max_tenants_per_hour, got.max_domains_per_hour) == (2, 3)
+    # without a current charter there is no "before"; a suggestion that stays broad says so
+    obs2 = Observer()
+    obs2.observe(tb.call(0, "bot-1", "db", "query", agent_kind="autonomous"))
+    (s2,) = suggest(obs2)
+    assert s2.breadth_before is None
+    assert "— → 21 (too broad for static scoping)" in render_summary([s2])

@@ -31,6 +31,9 @@ RESOURCES = [
     "fleet://staging/b",
 ]
 
+#: a fake GitHub token (secret_in_transit)
+SECRET = "ghp_" + "Ab1" * 12
+
 # agent:steady/1 (every tool granted, a short baseline warm-up) gets half the events: enough
 # calls, rarely revoke-worthy, for its behaviour baseline to get past warm-up and alert
 FOCUSED = [AGENTS[-1]] * 4 + AGENTS
@@ -72,13 +75,15 @@ CHARTERS = [
         ],
         resources=["fleet://prod/*", "https://**"],
         data_domains=["infra"],
-        limits={"hours": "06:00-22:00", "max_calls_per_minute": 5},
+        limits={"hours": "06:00-22:00", "max_calls_per_minute": 5, "require_jit_credentials": True},
     ),
     tb.charter(
         "agent:steady/*",
         "autonomous",
         tools=[{"server": "*", "tool": "*", "classes": ["read"]}],
         baseline={"warmup_events": 4},
+        # footprint_breadth (the patcher above opts in to static_credential)
+        limits={"max_tenants_per_hour": 1, "max_domains_per_hour": 1},
     ),
 ]
 
@@ -130,6 +135,7 @@ def event_streams(draw: st.DrawFn, max_size: int = 60) -> list[Any]:
                     data_domain=draw(st.sampled_from(["infra", "hr", None])),
                     resources=draw(st.lists(st.sampled_from(RESOURCES), max_size=2)),
                     outcome=draw(st.sampled_from(["ok", "error", "denied", "unknown"])),
+                    args=draw(st.sampled_from([{}, {}, {"prompt": SECRET}])),  # secret_in_transit
                 )
             )
         elif kind == 6:

@@ -20,7 +20,12 @@ CH = tb.charter(
     "agent:assist/*",
     "delegated",
     tools=[{"server": "fs", "tool": "read_file", "classes": ["read"]}],
-    limits={"task_grace_seconds": 30, "sponsor_quiet_seconds": 600},
+    # calls here carry no issued credential: static_credential has its own tests
+    limits={
+        "task_grace_seconds": 30,
+        "sponsor_quiet_seconds": 600,
+        "require_jit_credentials": False,
+    },
 )
 AUTO = "agent:auto/1"
 CH_AUTO = tb.charter(

@@ -13,7 +13,8 @@ CH = tb.charter(
     "agent:assist/*",
     "delegated",
     tools=[{"server": "fs", "tool": "read_file", "classes": ["read"]}],
-    limits={"task_grace_seconds": 30},
+    # calls here carry no issued credential: static_credential has its own tests
+    limits={"task_grace_seconds": 30, "require_jit_credentials": False},
 )
 
 

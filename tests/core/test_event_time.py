@@ -40,7 +40,8 @@ def _charter(grace: float = 30, **limits: Any) -> Any:
         "agent:assist/*",
         "delegated",
         tools=[{"server": "fs", "tool": "read_file", "classes": ["read"]}],
-        limits={"task_grace_seconds": grace, **limits},
+        # calls here carry no issued credential: static_credential has its own tests
+        limits={"task_grace_seconds": grace, "require_jit_credentials": False, **limits},
     )
 
 

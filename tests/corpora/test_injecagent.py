@@ -331,7 +331,9 @@ def test_fixture_round_trip_and_bad_fixture_errors(sample: Corpus, tmp_path: Pat
 def test_unknown_corpus_and_corpus_flags_without_corpus_are_clear_errors(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(MonitorError, match=r"unknown corpus 'nope' \(known: asb, injecagent, tau\)"):
+    with pytest.raises(
+        MonitorError, match=r"unknown corpus 'nope' \(known: asb, injecagent, tau\)"
+    ):
         registry.load("nope")
     assert main(["evaluate", "--corpus", "nope"]) != 0
     assert main(["evaluate", "--part", "tuning"]) != 0

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from monitor.core.detectors import behaviour, chain, lingering, out_of_charter, rate, sponsor
+from monitor.core.detectors import (
+    behaviour,
+    chain,
+    footprint,
+    lingering,
+    out_of_charter,
+    rate,
+    secret_transit,
+    sponsor,
+    static_credential,
+)
 from monitor.core.detectors.base import REGISTRY, CallContext, Detector, Finding
 
 __all__ = [
@@ -12,8 +22,11 @@ __all__ = [
     "Finding",
     "behaviour",
     "chain",
+    "footprint",
     "lingering",
     "out_of_charter",
     "rate",
+    "secret_transit",
     "sponsor",
+    "static_credential",
 ]

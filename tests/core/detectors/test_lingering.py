@@ -242,7 +242,12 @@ def test_credential_issued_for_an_ended_task_is_revoked() -> None:
 
 def test_delegated_agent_acting_outside_any_task_is_medium() -> None:
     eng = engine()
-    d = feed(eng, call(0, AGENT, "fs", "read_file", sponsor="alice"))
+    # with a credential seen issued (no task): limits.require_jit_credentials is satisfied
+    d = feed(
+        eng,
+        issued(0, AGENT, "c0", 600),
+        call(0, AGENT, "fs", "read_file", sponsor="alice", credential_id="c0"),
+    )
     [alert] = alerts(d)
     assert alert.severity == "medium"
     assert alert.clause.key == "kind"

@@ -23,7 +23,12 @@ TOOLS = [{"server": "fs", "tool": "read_file", "classes": ["read"]}]
 
 
 def engine(kind: str = "delegated", **kw: Any) -> Engine:
-    limits = {"task_grace_seconds": 30, "sponsor_quiet_seconds": 600}
+    # calls here carry no issued credential: static_credential has its own tests
+    limits = {
+        "task_grace_seconds": 30,
+        "sponsor_quiet_seconds": 600,
+        "require_jit_credentials": False,
+    }
     return Engine([charter("agent:*", kind=kind, tools=TOOLS, limits=limits, **kw)])
 
 
