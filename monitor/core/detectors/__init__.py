@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from monitor.core.detectors import behaviour, chain, lingering, out_of_charter, rate, sponsor
+from monitor.core.detectors import (
+    behaviour,
+    chain,
+    hijack_fanout,
+    hijack_first_use,
+    hijack_provenance,
+    hijack_retry,
+    hijack_scope,
+    hijack_shell,
+    lingering,
+    out_of_charter,
+    rate,
+    sponsor,
+)
 from monitor.core.detectors.base import REGISTRY, CallContext, Detector, Finding
 
 __all__ = [
@@ -12,6 +25,12 @@ __all__ = [
     "Finding",
     "behaviour",
     "chain",
+    "hijack_fanout",
+    "hijack_first_use",
+    "hijack_provenance",
+    "hijack_retry",
+    "hijack_scope",
+    "hijack_shell",
     "lingering",
     "out_of_charter",
     "rate",

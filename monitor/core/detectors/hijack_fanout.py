@@ -1,0 +1,123 @@
+"""fan_out: many distinct recipients, tools or servers in a short window, against habit.
+
+Why: a hijacked agent told to "forward this to everyone in the directory" or to
+"try every tool you have" touches far more distinct destinations, tools or
+servers in a few minutes than it ever does. Each call is granted and ordinary;
+the breadth is not.
+
+Over a sliding window of ``hijack.fan_out_window_seconds`` (default 300) the
+detector counts distinct recipients (values in destination-like arguments —
+``to``, ``cc``, ``recipient``, ``email``, ``user``, ``channel``, ``url``, ``account``,
+… — of high-impact calls, by digest), distinct tools and distinct servers. The
+agent's habit is the most of each it reached in any window so far. After
+``hijack.warmup_calls`` (default 50) it fires (medium) when a count reaches
+``max(floor, habit × hijack.fan_out_habit_factor + 1)``: the floor is
+``hijack.fan_out_min_distinct`` (default 8) for recipients and servers, twice
+that for tools. Calls it fired on do not raise the habit.
+
+Example: an agent that mails at most 2 people per 5 minutes sends to 9 distinct
+addresses in 3 minutes → medium. One that mails 12 a day in bursts of 6 is quiet
+at 9 (habit 6 × 2 + 1 = 13).
+
+State (``AgentState.behav["fan_out"]``): ``[window entries, habit]``; entries are
+``[time, kind, 8-hex digest]``, at most :data:`MAX_ENTRIES`; habit ``[r, t, s]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from hashlib import blake2b
+from typing import Any
+
+from monitor.core.detectors.base import CallContext, Detector, Finding, register
+from monitor.core.detectors.hijack import enabled, high_impact, rules, section, words
+from monitor.core.detectors.hijack import target as call_scope
+from monitor.core.policy import CompiledCharter
+from monitor.core.state import AgentState
+from monitor.core.values import value_digests
+
+NAME = "fan_out"
+MAX_ENTRIES = 160
+MAX_RECIPIENTS_PER_CALL = 16
+#: Argument-name words that hold a recipient or destination.
+DEST_WORDS = frozenset(
+    {
+        "to", "cc", "bcc", "recipient", "recipients", "email", "emails", "address",
+        "user", "users", "member", "members", "invitee", "invitees", "channel", "channels",
+        "url", "uri", "webhook", "account", "iban", "destination", "dest", "target",
+        "phone", "number", "payee", "beneficiary", "assignee", "reviewer", "reviewers",
+    }
+)  # fmt: skip
+_KINDS = ("r", "t", "s")
+_LABEL = {"r": "recipients", "t": "tools", "s": "servers"}
+
+
+def _h(text: str) -> str:
+    return blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+def recipients(args: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for k, v in args.items():
+        if not DEST_WORDS.isdisjoint(words(str(k))):
+            out.extend(d[:8] for d in value_digests(v, MAX_RECIPIENTS_PER_CALL))
+    return out[:MAX_RECIPIENTS_PER_CALL]
+
+
+@register
+class FanOut(Detector):
+    name = NAME
+
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return enabled(charter, NAME)
+
+    def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        c = ctx.call
+        r = rules(ctx.charter)
+        sec = section(st, NAME, [[], [0, 0, 0]], 2)
+        entries: list[list[Any]] = sec[0]
+        habit: list[int] = sec[1]
+        start = ctx.t - r.fan_out_window_seconds
+        if entries and entries[0][0] < start:
+            entries[:] = [e for e in entries if e[0] >= start]
+        new = [[ctx.t, "t", _h(f"{c.server}\x1f{c.tool}")], [ctx.t, "s", _h(c.server)]]
+        if c.args and high_impact(ctx):
+            new.extend([ctx.t, "r", d] for d in recipients(c.args))
+        entries.extend(new)
+        del entries[: max(0, len(entries) - MAX_ENTRIES)]
+        counts = [len({e[2] for e in entries if e[1] == k}) for k in _KINDS]
+        if ctx.index > r.warmup_calls:
+            floor = r.fan_out_min_distinct
+            for i, k in enumerate(_KINDS):
+                need = max(
+                    floor * (2 if k == "t" else 1),
+                    math.floor(habit[i] * r.fan_out_habit_factor) + 1,
+                )
+                if counts[i] >= need:
+                    return [self._finding(ctx, k, counts[i], habit[i], r.fan_out_window_seconds)]
+        for i in range(3):
+            if counts[i] > habit[i]:
+                habit[i] = counts[i]
+        return ()
+
+    def _finding(self, ctx: CallContext, kind: str, n: int, habit: int, window: float) -> Finding:
+        c = ctx.call
+        scope, creds = call_scope(ctx)
+        label = _LABEL[kind]
+        return Finding(
+            NAME,
+            "hijack.fan_out_min_distinct",
+            f"distinct {label} in {window:g} s stay near the agent's habit",
+            "medium",
+            f"{c.agent_id} reached {n} distinct {label} within {window:g} s (its most so far: "
+            f"{habit}), the last with {c.server}/{c.tool}: fanning out",
+            [c.event_id],
+            score=0.7,
+            revoke=scope,
+            credential_ids=creds,
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup=f"fan_out:{kind}",
+            details={"kind": label, "distinct": n, "habit": habit},
+        )

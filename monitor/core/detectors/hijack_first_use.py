@@ -1,0 +1,78 @@
+"""high_impact_first_use: an agent uses a high-impact granted tool for the first time.
+
+Why: a hijacked agent is steered to a tool it is allowed to use but never does —
+``delete_repo``, ``transfer_funds``, ``invite_user``, ``share_file``. The charter
+grants it, so ``out_of_charter_tool`` is silent; the agent's own life says it is new.
+
+A tool is high impact when a word of its name or one of its capability classes
+is in the built-in list (:data:`monitor.core.detectors.hijack.HIGH_IMPACT`) or the
+charter's ``hijack.high_impact``. The first ``hijack.warmup_calls`` calls of an
+agent's life (default 50) only learn which such tools it uses; after that, each
+new one raises one medium alert. Tools the charter does not grant are left to
+``out_of_charter_tool``.
+
+Example: a mail assistant that for 300 calls used ``send_email`` calls
+``delete_folder`` (granted by ``mail/*``) → medium. Its 301st ``send_email`` is quiet.
+
+State (``AgentState.behav["high_impact_first_use"]``): ``[tool keys]``, the newest
+:data:`MAX_TOOLS` 8-hex digests of ``server/tool``, under 1 KiB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from hashlib import blake2b
+
+from monitor.core.detectors.base import CallContext, Detector, Finding, register
+from monitor.core.detectors.hijack import enabled, high_impact, rules, section
+from monitor.core.detectors.hijack import target as call_scope
+from monitor.core.policy import CompiledCharter
+from monitor.core.state import AgentState
+
+NAME = "high_impact_first_use"
+MAX_TOOLS = 64
+
+
+def tool_key(server: str, tool: str) -> str:
+    return blake2b(f"{server}\x1f{tool}".encode(), digest_size=4).hexdigest()
+
+
+@register
+class HighImpactFirstUse(Detector):
+    name = NAME
+
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return enabled(charter, NAME)
+
+    def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        if ctx.grant is None or not high_impact(ctx):
+            return ()
+        c = ctx.call
+        used = section(st, NAME, [[]], 1)[0]
+        key = tool_key(c.server, c.tool)
+        if key in used:
+            return ()
+        used.append(key)
+        del used[: max(0, len(used) - MAX_TOOLS)]
+        warmup = rules(ctx.charter).warmup_calls
+        if ctx.index <= warmup:
+            return ()
+        scope, creds = call_scope(ctx)
+        return [
+            Finding(
+                NAME,
+                "hijack.warmup_calls",
+                "a high-impact tool first used after the agent's warm-up",
+                "medium",
+                f"{c.agent_id} used the high-impact tool {c.server}/{c.tool} for the first time "
+                f"in {ctx.index} calls: granted, but never part of its work so far",
+                [c.event_id],
+                score=0.7,
+                revoke=scope,
+                credential_ids=creds,
+                task_id=c.task_id,
+                session_id=c.session_id,
+                dedup=f"first_use:{key}",
+                details={"calls_before": ctx.index - 1, "warmup_calls": warmup},
+            )
+        ]
