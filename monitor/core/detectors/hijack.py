@@ -47,7 +47,7 @@ READ_WORDS: frozenset[str] = frozenset(
     {"get", "list", "read", "search", "fetch", "find", "query", "describe", "view", "show"}
 )
 
-_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*(?![a-z])|[0-9]+")
 _DEFAULT = Hijack()
 
 

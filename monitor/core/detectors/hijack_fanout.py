@@ -9,18 +9,21 @@ Over a sliding window of ``hijack.fan_out_window_seconds`` (default 300) the
 detector counts distinct recipients (values in destination-like arguments —
 ``to``, ``cc``, ``recipient``, ``email``, ``user``, ``channel``, ``url``, ``account``,
 … — of high-impact calls, by digest), distinct tools and distinct servers. The
-agent's habit is the most of each it reached in any window so far. After
+agent's habit is the most of each it reached in any *earlier* epoch (epochs are
+consecutive windows; the current one joins the habit when it ends), so a burst
+cannot raise its own bar. After
 ``hijack.warmup_calls`` (default 50) it fires (medium) when a count reaches
 ``max(floor, habit × hijack.fan_out_habit_factor + 1)``: the floor is
 ``hijack.fan_out_min_distinct`` (default 8) for recipients and servers, twice
-that for tools. Calls it fired on do not raise the habit.
+that for tools. An epoch it fired in does not raise the habit.
 
 Example: an agent that mails at most 2 people per 5 minutes sends to 9 distinct
 addresses in 3 minutes → medium. One that mails 12 a day in bursts of 6 is quiet
 at 9 (habit 6 × 2 + 1 = 13).
 
-State (``AgentState.behav["fan_out"]``): ``[window entries, habit]``; entries are
-``[time, kind, 8-hex digest]``, at most :data:`MAX_ENTRIES`; habit ``[r, t, s]``.
+State (``AgentState.behav["fan_out"]``): ``[window entries, habit, epoch maxima,
+epoch start, fired]``; entries are ``[time, kind, 8-hex digest]``, at most
+:data:`MAX_ENTRIES` (about 4 KiB); habit and maxima ``[recipients, tools, servers]``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ DEST_WORDS = frozenset(
     }
 )  # fmt: skip
 _KINDS = ("r", "t", "s")
+_ENTRIES, _HABIT, _CUR, _EPOCH, _FIRED = range(5)
 _LABEL = {"r": "recipients", "t": "tools", "s": "servers"}
 
 
@@ -75,30 +79,38 @@ class FanOut(Detector):
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
         r = rules(ctx.charter)
-        sec = section(st, NAME, [[], [0, 0, 0]], 2)
-        entries: list[list[Any]] = sec[0]
-        habit: list[int] = sec[1]
-        start = ctx.t - r.fan_out_window_seconds
+        sec = section(st, NAME, [[], [0, 0, 0], [0, 0, 0], None, False], 5)
+        entries: list[list[Any]] = sec[_ENTRIES]
+        habit: list[int] = sec[_HABIT]
+        window = r.fan_out_window_seconds
+        start = ctx.t - window
         if entries and entries[0][0] < start:
             entries[:] = [e for e in entries if e[0] >= start]
+        if sec[_EPOCH] is None or not 0 <= ctx.t - sec[_EPOCH] <= window:
+            # an epoch (one window long) ends: what it reached becomes habit, unless it fired
+            if not sec[_FIRED]:
+                sec[_HABIT] = habit = [max(a, b) for a, b in zip(habit, sec[_CUR], strict=True)]
+            sec[_CUR], sec[_EPOCH], sec[_FIRED] = [0, 0, 0], ctx.t, False
         new = [[ctx.t, "t", _h(f"{c.server}\x1f{c.tool}")], [ctx.t, "s", _h(c.server)]]
         if c.args and high_impact(ctx):
             new.extend([ctx.t, "r", d] for d in recipients(c.args))
         entries.extend(new)
         del entries[: max(0, len(entries) - MAX_ENTRIES)]
         counts = [len({e[2] for e in entries if e[1] == k}) for k in _KINDS]
-        if ctx.index > r.warmup_calls:
-            floor = r.fan_out_min_distinct
-            for i, k in enumerate(_KINDS):
-                need = max(
-                    floor * (2 if k == "t" else 1),
-                    math.floor(habit[i] * r.fan_out_habit_factor) + 1,
-                )
-                if counts[i] >= need:
-                    return [self._finding(ctx, k, counts[i], habit[i], r.fan_out_window_seconds)]
+        cur = sec[_CUR]
         for i in range(3):
-            if counts[i] > habit[i]:
-                habit[i] = counts[i]
+            if counts[i] > cur[i]:
+                cur[i] = counts[i]
+        if ctx.index <= r.warmup_calls:
+            return ()
+        floor = r.fan_out_min_distinct
+        for i, k in enumerate(_KINDS):
+            need = max(
+                floor * (2 if k == "t" else 1), math.floor(habit[i] * r.fan_out_habit_factor) + 1
+            )
+            if counts[i] >= need:
+                sec[_FIRED] = True
+                return [self._finding(ctx, k, counts[i], habit[i], window)]
         return ()
 
     def _finding(self, ctx: CallContext, kind: str, n: int, habit: int, window: float) -> Finding:
