@@ -21,7 +21,9 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    unreadable while failing closed: refused, event with outcome ``denied``;
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
-4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), arguments and
+4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), with the
+   digests of the entity-like values the result carried (``result_digests``,
+   :func:`result_digests`: at most 64, never the values), arguments and
    resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
    off; the event never waits for Kafka. For a method other than
    ``tools/call`` the event's ``tool`` is the MCP method name
@@ -57,6 +59,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from monitor.core.redact import Redactor
+from monitor.core.values import value_digests
 from monitor.errors import DecodeError
 from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
@@ -74,6 +77,30 @@ R = TypeVar("R")
 
 def _wire(model: Any) -> bytes:
     return orjson.dumps(model.model_dump(by_alias=True, mode="json", exclude_none=True))
+
+
+#: Result keys never scanned for values: metadata, and base64 (image, audio, blob) payloads.
+_NOT_CONTENT = frozenset({"_meta", "data", "blob"})
+
+
+def _content(obj: Any, depth: int = 0) -> Any:
+    """``obj`` without :data:`_NOT_CONTENT` keys (at any depth; deeper than 32: dropped)."""
+    if depth > 32:
+        return None
+    if isinstance(obj, dict):
+        return {k: _content(v, depth + 1) for k, v in obj.items() if k not in _NOT_CONTENT}
+    if isinstance(obj, list):
+        return [_content(v, depth + 1) for v in obj]
+    return obj
+
+
+def result_digests(dumped: dict[str, Any]) -> list[str]:
+    """Digests of the entity-like values in a dumped MCP result (content, structured content).
+
+    Bounded by :mod:`monitor.core.values` (256 KiB scanned, 64 digests); secrets the
+    default rules recognise are skipped there. The event carries these, never the values.
+    """
+    return value_digests(_content(dumped))
 
 
 def _meta(params: Any) -> dict[str, Any]:
@@ -302,13 +329,15 @@ class Gateway:
         ts = self.clock()
         bytes_in = len(_wire(params))
 
-        def finish(outcome: Outcome, bytes_out: int = 0) -> None:
+        def finish(outcome: Outcome, bytes_out: int = 0, digests: list[str] | None = None) -> None:
             if tool_call:
                 self.metrics.calls.labels(outcome).inc()
                 self.metrics.latency.observe(time.perf_counter() - started)
             else:
                 self.metrics.requests.labels(tool, outcome).inc()
-            self._emit(who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out)
+            self._emit(
+                who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, digests or []
+            )
 
         who: Identity | None = None
         try:
@@ -341,7 +370,13 @@ class Gateway:
                 types.INTERNAL_ERROR, f"upstream server failed: {type(err).__name__}: {err}"
             ) from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
-        finish(outcome, len(_wire(result)))
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
+        try:
+            digests = result_digests(dumped)
+        except Exception as err:  # never fail a call over its provenance digests
+            digests = []
+            log.warning("result_digests_failed", tool=tool, error=type(err).__name__)
+        finish(outcome, len(orjson.dumps(dumped)), digests)
         return result
 
     def _emit(
@@ -354,6 +389,7 @@ class Gateway:
         outcome: Outcome,
         bytes_in: int,
         bytes_out: int,
+        digests: list[str],
     ) -> None:
         if who is None:
             return  # counted and logged as not emitted when the identity failed
@@ -373,6 +409,7 @@ class Gateway:
                 outcome=outcome,
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
+                result_digests=digests,
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:
