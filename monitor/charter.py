@@ -178,7 +178,7 @@ class Hijack(_Strict):
         default=8, ge=1, le=64, description="Reads this many calls back are an egress's source"
     )
     warmup_calls: int = Field(
-        default=50,
+        default=200,
         ge=0,
         description="Calls of the agent's life before first use and fan-out can fire",
     )
@@ -186,6 +186,11 @@ class Hijack(_Strict):
         default=None,
         description="Words (tool-name parts or capability classes) marking a high-impact "
         "tool; None: the built-in list (delete, transfer, pay, invite, share, send, exec, ...)",
+    )
+    first_use_needs_read: bool = Field(
+        default=True,
+        description="First use alerts only after an untrusted read within "
+        "provenance_window_calls (false: any first use after warm-up)",
     )
     retry_within_calls: int = Field(default=3, ge=1, le=32)
     retry_within_seconds: float = Field(default=300, gt=0)

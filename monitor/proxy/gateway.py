@@ -59,7 +59,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from monitor.core.redact import Redactor
-from monitor.core.values import value_digests
+from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
@@ -77,30 +77,6 @@ R = TypeVar("R")
 
 def _wire(model: Any) -> bytes:
     return orjson.dumps(model.model_dump(by_alias=True, mode="json", exclude_none=True))
-
-
-#: Result keys never scanned for values: metadata, and base64 (image, audio, blob) payloads.
-_NOT_CONTENT = frozenset({"_meta", "data", "blob"})
-
-
-def _content(obj: Any, depth: int = 0) -> Any:
-    """``obj`` without :data:`_NOT_CONTENT` keys (at any depth; deeper than 32: dropped)."""
-    if depth > 32:
-        return None
-    if isinstance(obj, dict):
-        return {k: _content(v, depth + 1) for k, v in obj.items() if k not in _NOT_CONTENT}
-    if isinstance(obj, list):
-        return [_content(v, depth + 1) for v in obj]
-    return obj
-
-
-def result_digests(dumped: dict[str, Any]) -> list[str]:
-    """Digests of the entity-like values in a dumped MCP result (content, structured content).
-
-    Bounded by :mod:`monitor.core.values` (256 KiB scanned, 64 digests); secrets the
-    default rules recognise are skipped there. The event carries these, never the values.
-    """
-    return value_digests(_content(dumped))
 
 
 def _meta(params: Any) -> dict[str, Any]:

@@ -531,25 +531,3 @@ def test_an_event_carries_digests_of_the_results_values_never_the_values(
     assert all(
         len(d) == 16 and int(d, 16) >= 0 for d in ok["result_digests"] + err["result_digests"]
     )
-
-
-def test_result_digests_skip_metadata_and_base64_payloads() -> None:
-    from monitor.core.values import value_digest
-    from monitor.proxy.gateway import result_digests
-
-    dumped = {
-        "content": [
-            {"type": "text", "text": "pay DE89370400440532013000"},
-            {
-                "type": "image",
-                "data": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw",
-                "mimeType": "x",
-            },
-        ],
-        "_meta": {"trace": "ops@corp.example"},
-    }
-    assert result_digests(dumped) == [value_digest("DE89370400440532013000")]
-    deep: Any = "eve@x.example"
-    for _ in range(100):
-        deep = {"a": [deep]}
-    assert result_digests({"content": deep}) == []  # deeper than 32 levels: dropped, no crash

@@ -12,7 +12,7 @@ detector counts distinct recipients (values in destination-like arguments —
 agent's habit is the most of each it reached in any *earlier* epoch (epochs are
 consecutive windows; the current one joins the habit when it ends), so a burst
 cannot raise its own bar. After
-``hijack.warmup_calls`` (default 50) it fires (medium) when a count reaches
+``hijack.warmup_calls`` (default 200) it fires (medium) when a count reaches
 ``max(floor, habit × hijack.fan_out_habit_factor + 1)``: the floor is
 ``hijack.fan_out_min_distinct`` (default 8) for recipients and servers, twice
 that for tools. An epoch it fired in does not raise the habit.

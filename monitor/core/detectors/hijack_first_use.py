@@ -7,15 +7,22 @@ grants it, so ``out_of_charter_tool`` is silent; the agent's own life says it is
 A tool is high impact when a word of its name or one of its capability classes
 is in the built-in list (:data:`monitor.core.detectors.hijack.HIGH_IMPACT`) or the
 charter's ``hijack.high_impact``. The first ``hijack.warmup_calls`` calls of an
-agent's life (default 50) only learn which such tools it uses; after that, each
-new one raises one medium alert. Tools the charter does not grant are left to
-``out_of_charter_tool``.
+agent's life (default 200) only learn which such tools it uses. After that, a
+new one raises one medium alert when the agent read untrusted content within
+the last ``hijack.provenance_window_calls`` calls of the session — a call whose
+result carried values (``result_digests``) or of class ``read_untrusted`` — the
+way an injected instruction arrives; with ``hijack.first_use_needs_read: false``,
+whatever came before. A first use without such a read is learned quietly:
+agents do pick up rarely used tools late in life (the simulator's do). Tools
+the charter does not grant are left to ``out_of_charter_tool``.
 
-Example: a mail assistant that for 300 calls used ``send_email`` calls
-``delete_folder`` (granted by ``mail/*``) → medium. Its 301st ``send_email`` is quiet.
+Example: a mail assistant that for 300 calls used ``send_email`` reads an email,
+then calls ``delete_folder`` (granted by ``mail/*``) → medium. Its 301st
+``send_email`` is quiet, and so is a ``delete_folder`` in a session that read nothing.
 
-State (``AgentState.behav["high_impact_first_use"]``): ``[tool keys]``, the newest
-:data:`MAX_TOOLS` 8-hex digests of ``server/tool``, under 1 KiB.
+State (``AgentState.behav["high_impact_first_use"]``): ``[tool keys, session key,
+index of the last untrusted read]``; tool keys are the newest :data:`MAX_TOOLS`
+8-hex digests of ``server/tool``, under 1 KiB.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections.abc import Sequence
 from hashlib import blake2b
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.detectors.hijack import enabled, high_impact, rules, section
+from monitor.core.detectors.hijack import enabled, high_impact, rules, section, session_key
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
@@ -45,17 +52,29 @@ class HighImpactFirstUse(Detector):
         return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
+        c = ctx.call
+        sec = section(st, NAME, [[], "", None], 3)
+        skey = session_key(ctx)
+        if sec[1] != skey:
+            sec[1], sec[2] = skey, None
+        read_at = sec[2]
+        if c.result_digests or "read_untrusted" in ctx.classes:
+            sec[2] = ctx.index
         if ctx.grant is None or not high_impact(ctx):
             return ()
-        c = ctx.call
-        used = section(st, NAME, [[]], 1)[0]
+        used = sec[0]
         key = tool_key(c.server, c.tool)
         if key in used:
             return ()
         used.append(key)
         del used[: max(0, len(used) - MAX_TOOLS)]
-        warmup = rules(ctx.charter).warmup_calls
+        r = rules(ctx.charter)
+        warmup = r.warmup_calls
         if ctx.index <= warmup:
+            return ()
+        if r.first_use_needs_read and (
+            read_at is None or ctx.index - read_at > r.provenance_window_calls
+        ):
             return ()
         scope, creds = call_scope(ctx)
         return [
