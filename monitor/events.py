@@ -170,6 +170,7 @@ class ToolCall(_Event):
     trace_id: Id | None = None
     result_digests: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]] = Field(
         default_factory=list,
+        exclude_if=lambda v: not v,  # empty: not written, so such events encode as before
         max_length=64,
         description="Extension: digests of the entity-like values (addresses, URLs, account "
         "numbers, identifiers) the call's result carried, from monitor.core.values.value_digests; "
