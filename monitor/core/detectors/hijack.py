@@ -22,6 +22,8 @@ from monitor.charter import Hijack
 from monitor.core.detectors.base import CallContext, call_target
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
+from monitor.core.values import value_digests
+from monitor.events import ToolCall
 
 #: Words (tool-name parts, capability classes) of tools whose misuse does harm.
 HIGH_IMPACT: frozenset[str] = frozenset(
@@ -105,6 +107,29 @@ def section(st: AgentState, name: str, fresh: list[Any], check: int) -> list[Any
     if not isinstance(sec, list) or len(sec) != check:
         sec = st.behav[name] = fresh
     return sec
+
+
+_MEMO: list[Any] = [None, None, None]  # [call object, event id, digests by key]
+
+
+def arg_digests(call: ToolCall, max_keys: int = 16) -> list[tuple[str, list[str]]]:
+    """8-hex digests of the values in each top-level argument of ``call`` (later keys as one).
+
+    Extraction runs the secret rules per value, so it is the dearest step of the
+    hijack detectors; several of them ask for the same call, so the last call's
+    answer is kept (keyed by the call object and its event id: a pure function of
+    the call, so replay and redelivery see the same).
+    """
+    memo = _MEMO
+    if memo[0] is call and memo[1] == call.event_id:
+        out: list[tuple[str, list[str]]] = memo[2]
+        return out
+    items = list(call.args.items())
+    out = [(str(k), [d[:8] for d in value_digests(v)]) for k, v in items[:max_keys]]
+    if len(items) > max_keys:
+        out.append(("…", [d[:8] for d in value_digests(dict(items[max_keys:]))]))
+    memo[0], memo[1], memo[2] = call, call.event_id, out
+    return out
 
 
 def target(ctx: CallContext) -> tuple[Any, list[str]]:

@@ -21,24 +21,33 @@ Example: an agent that mails at most 2 people per 5 minutes sends to 9 distinct
 addresses in 3 minutes → medium. One that mails 12 a day in bursts of 6 is quiet
 at 9 (habit 6 × 2 + 1 = 13).
 
-State (``AgentState.behav["fan_out"]``): ``[window entries, habit, epoch maxima,
-epoch start, fired]``; entries are ``[time, kind, 8-hex digest]``, at most
-:data:`MAX_ENTRIES` (about 4 KiB); habit and maxima ``[recipients, tools, servers]``.
+State (``AgentState.behav["fan_out"]``): ``[window, counts, habit, epoch maxima,
+epoch start, fired]``. The window maps kind + 8-hex digest (``r``/``t``/``s``) to
+the second last seen, oldest first, at most :data:`MAX_ENTRIES` (about 3 KiB);
+counts, habit and maxima are ``[recipients, tools, servers]``. Each call costs
+O(its own entries + the expired ones), never a rescan of the window.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from hashlib import blake2b
-from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.detectors.hijack import enabled, high_impact, rules, section, words
+from monitor.core.detectors.hijack import (
+    arg_digests,
+    enabled,
+    high_impact,
+    rules,
+    section,
+    words,
+)
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
-from monitor.core.values import value_digests
+from monitor.events import ToolCall
 
 NAME = "fan_out"
 MAX_ENTRIES = 160
@@ -53,19 +62,23 @@ DEST_WORDS = frozenset(
     }
 )  # fmt: skip
 _KINDS = ("r", "t", "s")
-_ENTRIES, _HABIT, _CUR, _EPOCH, _FIRED = range(5)
+_KIND_INDEX = {k: i for i, k in enumerate(_KINDS)}
+_WIN, _COUNTS, _HABIT, _CUR, _EPOCH, _FIRED = range(6)
 _LABEL = {"r": "recipients", "t": "tools", "s": "servers"}
 
 
+@lru_cache(maxsize=4096)
 def _h(text: str) -> str:
     return blake2b(text.encode(), digest_size=4).hexdigest()
 
 
-def recipients(args: dict[str, Any]) -> list[str]:
+def recipients(call: ToolCall) -> list[str]:
+    if not any(not DEST_WORDS.isdisjoint(words(str(k))) for k in call.args):
+        return []
     out: list[str] = []
-    for k, v in args.items():
-        if not DEST_WORDS.isdisjoint(words(str(k))):
-            out.extend(d[:8] for d in value_digests(v, MAX_RECIPIENTS_PER_CALL))
+    for k, ds in arg_digests(call):
+        if not DEST_WORDS.isdisjoint(words(k)):
+            out.extend(ds)
     return out[:MAX_RECIPIENTS_PER_CALL]
 
 
@@ -79,24 +92,37 @@ class FanOut(Detector):
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
         r = rules(ctx.charter)
-        sec = section(st, NAME, [[], [0, 0, 0], [0, 0, 0], None, False], 5)
-        entries: list[list[Any]] = sec[_ENTRIES]
+        sec = section(st, NAME, [{}, [0, 0, 0], [0, 0, 0], [0, 0, 0], None, False], 6)
+        win: dict[str, int] = sec[_WIN]
+        counts: list[int] = sec[_COUNTS]
         habit: list[int] = sec[_HABIT]
         window = r.fan_out_window_seconds
-        start = ctx.t - window
-        if entries and entries[0][0] < start:
-            entries[:] = [e for e in entries if e[0] >= start]
-        if sec[_EPOCH] is None or not 0 <= ctx.t - sec[_EPOCH] <= window:
+        now = int(ctx.t)
+        start = now - window
+        while win:  # expire from the oldest (insertion order is time order)
+            k, t = next(iter(win.items()))
+            if t >= start:
+                break
+            del win[k]
+            counts[_KIND_INDEX[k[0]]] -= 1
+        if sec[_EPOCH] is None or not 0 <= now - sec[_EPOCH] <= window:
             # an epoch (one window long) ends: what it reached becomes habit, unless it fired
             if not sec[_FIRED]:
                 sec[_HABIT] = habit = [max(a, b) for a, b in zip(habit, sec[_CUR], strict=True)]
-            sec[_CUR], sec[_EPOCH], sec[_FIRED] = [0, 0, 0], ctx.t, False
-        new = [[ctx.t, "t", _h(f"{c.server}\x1f{c.tool}")], [ctx.t, "s", _h(c.server)]]
+            sec[_CUR], sec[_EPOCH], sec[_FIRED] = [0, 0, 0], now, False
+        keys = ["t" + _h(f"{c.server}\x1f{c.tool}"), "s" + _h(c.server)]
         if c.args and high_impact(ctx):
-            new.extend([ctx.t, "r", d] for d in recipients(c.args))
-        entries.extend(new)
-        del entries[: max(0, len(entries) - MAX_ENTRIES)]
-        counts = [len({e[2] for e in entries if e[1] == k}) for k in _KINDS]
+            keys.extend("r" + d for d in recipients(c))
+        for k in keys:
+            if k in win:
+                del win[k]  # seen in the window: refreshed, moves to the newest end
+            else:
+                counts[_KIND_INDEX[k[0]]] += 1
+            win[k] = now
+        while len(win) > MAX_ENTRIES:
+            k = next(iter(win))
+            del win[k]
+            counts[_KIND_INDEX[k[0]]] -= 1
         cur = sec[_CUR]
         for i in range(3):
             if counts[i] > cur[i]:
@@ -105,9 +131,8 @@ class FanOut(Detector):
             return ()
         floor = r.fan_out_min_distinct
         for i, k in enumerate(_KINDS):
-            need = max(
-                floor * (2 if k == "t" else 1), math.floor(habit[i] * r.fan_out_habit_factor) + 1
-            )
+            bar = math.floor(habit[i] * r.fan_out_habit_factor) + 1
+            need = max(floor * (2 if k == "t" else 1), bar)
             if counts[i] >= need:
                 sec[_FIRED] = True
                 return [self._finding(ctx, k, counts[i], habit[i], window)]

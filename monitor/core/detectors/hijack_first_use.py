@@ -28,6 +28,7 @@ index of the last untrusted read]``; tool keys are the newest :data:`MAX_TOOLS`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from hashlib import blake2b
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
@@ -40,6 +41,7 @@ NAME = "high_impact_first_use"
 MAX_TOOLS = 64
 
 
+@lru_cache(maxsize=4096)
 def tool_key(server: str, tool: str) -> str:
     return blake2b(f"{server}\x1f{tool}".encode(), digest_size=4).hexdigest()
 

@@ -35,11 +35,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.detectors.hijack import enabled, high_impact, rules, section, session_key
+from monitor.core.detectors.hijack import (
+    arg_digests,
+    enabled,
+    high_impact,
+    rules,
+    section,
+    session_key,
+)
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
-from monitor.core.values import value_digests
 
 NAME = "injected_destination"
 SHORT = 8  # hex digits of a digest kept in state
@@ -53,15 +59,6 @@ _SKEY, _FIRST, _RECENT, _HIST = range(4)
 
 def _short(digests: list[str]) -> list[str]:
     return [d[:SHORT] for d in digests]
-
-
-def _by_key(args: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """Short digests of the values in each top-level argument (later keys lumped together)."""
-    items = list(args.items())
-    out = [(str(k), _short(value_digests(v))) for k, v in items[:MAX_KEYS]]
-    if len(items) > MAX_KEYS:
-        out.append(("…", _short(value_digests(dict(items[MAX_KEYS:])))))
-    return out
 
 
 @register
@@ -78,7 +75,8 @@ class InjectedDestination(Detector):
         first_call = False
         if sec[_SKEY] != skey or not isinstance(sec[_RECENT], list):
             sec[_SKEY] = skey
-            sec[_FIRST] = _short(value_digests(c.args, MAX_FIRST)) if c.args else []
+            first = [d for _, ds in arg_digests(c, MAX_KEYS) for d in ds] if c.args else []
+            sec[_FIRST] = list(dict.fromkeys(first))[:MAX_FIRST]
             sec[_RECENT] = []
             first_call = True
         recent: list[list[Any]] = sec[_RECENT]
@@ -87,7 +85,7 @@ class InjectedDestination(Detector):
             recent[:] = [r for r in recent if r[0] >= ctx.index - window]
         out: list[Finding] = []
         if c.args and not first_call and high_impact(ctx):
-            per_key = _by_key(c.args)
+            per_key = arg_digests(c, MAX_KEYS)
             hist = sec[_HIST]
             known = set(sec[_FIRST]).union(hist)
             sources: dict[str, tuple[int, str]] = {}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
@@ -44,6 +45,12 @@ _SKEY, _ANCHOR, _DEPTH, _STEPS, _FIRED = range(5)
 
 def parts(path: str) -> list[str] | None:
     """``"file:///a/b/../c"`` → ``["file:", "a", "c"]``; None if not path-like."""
+    p = _parts(path)
+    return None if p is None else list(p)
+
+
+@lru_cache(maxsize=4096)
+def _parts(path: str) -> tuple[str, ...] | None:
     m = _URI.match(path)
     if m:
         head, rest = f"{m.group(1).lower()}:{m.group(2).lower()[:PART]}", m.group(3)
@@ -63,7 +70,7 @@ def parts(path: str) -> list[str] | None:
                 out.pop()
             continue
         out.append(p[:PART])
-    return [head, *out[:MAX_PARTS]]
+    return (head, *out[:MAX_PARTS])
 
 
 def _paths(ctx: CallContext) -> Iterator[str]:
