@@ -23,7 +23,7 @@ at 9 (habit 6 × 2 + 1 = 13).
 
 State (``AgentState.behav["fan_out"]``): ``[window, counts, habit, epoch maxima,
 epoch start, fired]``. The window maps kind + 8-hex digest (``r``/``t``/``s``) to
-the second last seen, oldest first, at most :data:`MAX_ENTRIES` (about 3 KiB);
+the second last seen, oldest first, at most :data:`MAX_ENTRIES` (under 2 KiB);
 counts, habit and maxima are ``[recipients, tools, servers]``. Each call costs
 O(its own entries + the expired ones), never a rescan of the window.
 """
@@ -50,7 +50,7 @@ from monitor.core.state import AgentState
 from monitor.events import ToolCall
 
 NAME = "fan_out"
-MAX_ENTRIES = 160
+MAX_ENTRIES = 96
 MAX_RECIPIENTS_PER_CALL = 16
 #: Argument-name words that hold a recipient or destination.
 DEST_WORDS = frozenset(

@@ -21,7 +21,7 @@ whereas ``send_email(to="bob@corp.example")`` after the session's first call
 named bob, or after the agent mailed bob last week, is quiet. Severity high: the
 decision step revokes (credential, else session) under an ``enforce`` charter.
 
-State (``AgentState.behav["injected_destination"]``), about 2 KiB at most:
+State (``AgentState.behav["injected_destination"]``), under 3 KiB:
 ``[session key, first-call digests, recent results, history]``; digests are
 kept as their first 8 hex digits (a collision needs 2^32 tries per pair); recent
 results are ``[call index, event id, digests]`` within the window, at most
@@ -50,8 +50,8 @@ from monitor.core.state import AgentState
 NAME = "injected_destination"
 SHORT = 8  # hex digits of a digest kept in state
 MAX_FIRST = 32
-MAX_RECENT = 128
-MAX_HISTORY = 128
+MAX_RECENT = 96
+MAX_HISTORY = 96
 MAX_KEYS = 16  # argument keys examined one by one (for the reason); the rest as one
 
 _SKEY, _FIRST, _RECENT, _HIST = range(4)

@@ -70,7 +70,7 @@ def test_state_is_bounded_and_round_trips() -> None:
     eng = engine()
     feed(eng, *habit(1), *burst(500, t0=200000))
     st = eng.states[AGENT]
-    assert len(st.behav[DETECTOR][0]) <= 160 and sum(st.behav[DETECTOR][1]) == len(
+    assert len(st.behav[DETECTOR][0]) <= 96 and sum(st.behav[DETECTOR][1]) == len(
         st.behav[DETECTOR][0]
     )
     assert AgentState.restore(st.snapshot()).snapshot() == st.snapshot()
