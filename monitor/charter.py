@@ -193,6 +193,51 @@ class Baseline(_Strict):
         return self
 
 
+class Hijack(_Strict):
+    """Tuning of the hijack detectors (``monitor/core/detectors/hijack_*.py``); all optional.
+
+    They look for what a prompt-injected agent does with tools it *is* granted:
+    an egress argument that came from what it just read (``injected_destination``),
+    the first use of a high-impact tool (``high_impact_first_use``), a retry after
+    a denial (``retry_after_denial``), resource paths climbing towards the root
+    (``scope_widening``), a network one-liner in an exec call (``shell_egress``),
+    and a burst of distinct recipients, tools or servers (``fan_out``).
+    """
+
+    enabled: bool = Field(default=True, description="false: none of the hijack detectors")
+    disabled: list[ClassName] = Field(
+        default_factory=list, description="Hijack detectors to turn off, by name"
+    )
+    provenance_window_calls: int = Field(
+        default=8, ge=1, le=64, description="Reads this many calls back are an egress's source"
+    )
+    warmup_calls: int = Field(
+        default=200,
+        ge=0,
+        description="Calls of the agent's life before first use and fan-out can fire",
+    )
+    high_impact: list[ClassName] | None = Field(
+        default=None,
+        description="Words (tool-name parts or capability classes) marking a high-impact "
+        "tool; None: the built-in list (delete, transfer, pay, invite, share, send, exec, ...)",
+    )
+    first_use_needs_read: bool = Field(
+        default=True,
+        description="First use alerts only after an untrusted read within "
+        "provenance_window_calls (false: any first use after warm-up)",
+    )
+    retry_within_calls: int = Field(default=3, ge=1, le=32)
+    retry_within_seconds: float = Field(default=300, gt=0)
+    scope_widening_levels: int = Field(
+        default=3, ge=1, le=64, description="Levels climbed above a session's first path"
+    )
+    fan_out_window_seconds: float = Field(default=300, gt=0, le=86400)
+    fan_out_min_distinct: int = Field(
+        default=8, ge=2, le=64, description="Distinct recipients (or 2x: tools/servers)"
+    )
+    fan_out_habit_factor: float = Field(default=2.0, ge=1)
+
+
 class Charter(_Strict):
     """One charter document. See the README section "Writing a charter"."""
 
@@ -215,6 +260,7 @@ class Charter(_Strict):
     forbidden_chains: list[ForbiddenChain] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     baseline: Baseline = Field(default_factory=Baseline)
+    hijack: Hijack = Field(default_factory=Hijack)
 
     @field_validator("agent")
     @classmethod

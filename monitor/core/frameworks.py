@@ -39,6 +39,13 @@ _BY_DETECTOR: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     "absent_sponsor": (("ASI03", "ASI09", "ASI10"), ("L6", "L7"), ("GOVERN", "MANAGE")),
     "rate_limit": (("ASI02", "ASI08"), ("L4",), ("MEASURE", "MANAGE")),
     "behaviour_anomaly": (("ASI01", "ASI10"), ("L5",), ("MEASURE",)),
+    # hijack detectors: a granted tool used the way an injected instruction would
+    "injected_destination": (("ASI01", "ASI02", "ASI06"), ("L2", "L3"), ("MEASURE", "MANAGE")),
+    "high_impact_first_use": (("ASI01", "ASI02"), ("L3", "L5"), ("MEASURE",)),
+    "retry_after_denial": (("ASI01", "ASI02", "ASI03"), ("L3", "L6"), ("MEASURE",)),
+    "scope_widening": (("ASI02", "ASI03"), ("L3", "L4"), ("MEASURE",)),
+    "shell_egress": (("ASI01", "ASI05"), ("L3", "L4"), ("MEASURE", "MANAGE")),
+    "fan_out": (("ASI01", "ASI02", "ASI08"), ("L3", "L5"), ("MEASURE",)),
     "standing_privilege": (("ASI03",), ("L6",), ("GOVERN",)),
     # a static or long-lived key where the charter asks for just-in-time credentials
     "static_credential": (("ASI03",), ("L4", "L6"), ("GOVERN", "MANAGE")),

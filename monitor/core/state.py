@@ -28,6 +28,9 @@ from monitor.events import decode_event
 SNAPSHOT_VERSION = 3
 #: 4: version 3 plus events held for reordering (only written when some are held).
 SNAPSHOT_VERSION_PENDING = 4
+#: 5: version 4's layout (held events or ``null``) plus the hijack detectors' sections
+#: (:attr:`AgentState.behav`); only written when some detector keeps such a section.
+SNAPSHOT_VERSION_BEHAV = 5
 
 MAX_SEEN = 256  # event ids remembered for redelivery dedup
 MAX_TASKS = 16
@@ -115,6 +118,7 @@ class AgentState:
         "agent_id",
         "alerted",
         "baseline",
+        "behav",
         "chains",
         "commanded",
         "creds",
@@ -155,6 +159,9 @@ class AgentState:
         # [ts, event_id, event, held_size]: arrived within the allowed lateness, applied once
         # the watermark passes them (monitor.core.engine); empty unless lateness > 0
         self.pending: list[list[Any]] = []
+        # the hijack detectors' own sections (monitor.core.detectors.hijack), by detector
+        # name; each a short list of plain values, bounded by its detector
+        self.behav: dict[str, Any] = {}
 
     # ------------------------------------------------------------ dedup of events
     def seen_before(self, event_id: str) -> bool:
@@ -318,9 +325,14 @@ class AgentState:
             if self.pending
             else None
         )
+        behav = self.behav
+        if behav:
+            version = SNAPSHOT_VERSION_BEHAV
+        else:
+            version = SNAPSHOT_VERSION if held is None else SNAPSHOT_VERSION_PENDING
         return orjson.dumps(
             [
-                SNAPSHOT_VERSION if held is None else SNAPSHOT_VERSION_PENDING,
+                version,
                 self.agent_id,
                 self.kind,
                 self.n_calls,
@@ -335,7 +347,8 @@ class AgentState:
                 self.commanded,
                 self.timers,
                 self.baseline.snapshot() if self.baseline is not None else None,
-                *([] if held is None else [held]),
+                *([] if held is None and not behav else [held]),
+                *([behav] if behav else []),
             ]
         )
 
@@ -351,7 +364,8 @@ class AgentState:
         if (
             not isinstance(obj, list)
             or not obj
-            or obj[0] not in (1, 2, SNAPSHOT_VERSION, SNAPSHOT_VERSION_PENDING)
+            or obj[0]
+            not in (1, 2, SNAPSHOT_VERSION, SNAPSHOT_VERSION_PENDING, SNAPSHOT_VERSION_BEHAV)
         ):
             version = obj[0] if isinstance(obj, list) and obj else None
             raise ValueError(f"unsupported agent-state snapshot (version {version!r})")
@@ -362,6 +376,9 @@ class AgentState:
 
     @classmethod
     def _restore(cls, obj: list[Any]) -> AgentState:
+        behav = obj.pop() if obj[0] >= SNAPSHOT_VERSION_BEHAV else {}
+        if not isinstance(behav, dict):
+            raise TypeError("behav section is not an object")
         held = obj.pop() if obj[0] >= SNAPSHOT_VERSION_PENDING else None
         baseline = obj.pop() if obj[0] >= 2 else None
         (
@@ -396,6 +413,7 @@ class AgentState:
         st.timers = timers
         if baseline is not None:
             st.baseline = AgentBaseline.restore(baseline)
+        st.behav = behav
         if held:
             events = [(t, eid, decode_event(orjson.dumps(doc))) for t, eid, doc in held]
             st.pending = [[t, eid, ev, held_size(ev)] for t, eid, ev in events]

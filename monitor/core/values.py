@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from hashlib import blake2b
 from typing import Any
 
+import orjson
+
 from monitor.core.redact import DEFAULT_REDACTOR
 
 #: Longest text scanned per result (characters); the rest is ignored.
@@ -128,3 +130,44 @@ def value_digests(obj: Any, limit: int = MAX_DIGESTS) -> list[str]:
 
 def digest_set(digests: Iterable[str]) -> frozenset[str]:
     return frozenset(digests)
+
+
+#: Keys of an MCP result never scanned: metadata, and base64 payloads (image, audio, blob).
+NOT_CONTENT = frozenset({"_meta", "data", "blob"})
+_MAX_DEPTH = 32
+
+
+def _content(obj: Any, depth: int = 0) -> Any:
+    """``obj`` without :data:`NOT_CONTENT` keys; anything deeper than 32 levels is dropped."""
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(obj, dict):
+        return {k: _content(v, depth + 1) for k, v in obj.items() if k not in NOT_CONTENT}
+    if isinstance(obj, list):
+        return [_content(v, depth + 1) for v in obj]
+    return obj
+
+
+def result_digests(result: Any) -> list[str]:
+    """Digests of the entity-like values in one MCP result, for ``tool_call.result_digests``.
+
+    ``result`` is the result as JSON-like data (``content``, ``structuredContent``,
+    ``contents``, ...) or as the JSON text a log wrote for it (parsed when it is
+    JSON, scanned as text otherwise). Metadata and base64 payloads are skipped,
+    and :func:`value_digests` bounds the rest. The proxy and the tap presets that
+    see response bodies both use this one function.
+
+    >>> result_digests({"content": [{"type": "text", "text": "mail eve@x.example"}],
+    ...                 "_meta": {"by": "ops@corp.example"}}) == [value_digest("eve@x.example")]
+    True
+    """
+    if isinstance(result, str | bytes):
+        text = result[:MAX_SCAN]
+        if text[:1] in ("{", "[", b"{", b"["):
+            try:
+                result = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                result = text if isinstance(text, str) else text.decode("utf-8", "replace")
+        elif isinstance(text, bytes):
+            result = text.decode("utf-8", "replace")
+    return value_digests(_content(result))

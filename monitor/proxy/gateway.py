@@ -26,7 +26,9 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    The engine is then fed the event, so it counts this call (rate, chains);
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
-4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), arguments and
+4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), with the
+   digests of the entity-like values the result carried (``result_digests``,
+   :func:`result_digests`: at most 64, never the values), arguments and
    resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
    off; the event never waits for Kafka. For a method other than
    ``tools/call`` the event's ``tool`` is the MCP method name
@@ -62,6 +64,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from monitor.core.redact import Redactor
+from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
@@ -314,7 +317,12 @@ class Gateway:
         bytes_in = len(_wire(params))
         recorded = False  # the policy engine has been fed this call's event
 
-        def finish(outcome: Outcome, bytes_out: int = 0, denied_by: str | None = None) -> None:
+        def finish(
+            outcome: Outcome,
+            bytes_out: int = 0,
+            denied_by: str | None = None,
+            digests: list[str] | None = None,
+        ) -> None:
             if tool_call:
                 self.metrics.calls.labels(outcome).inc()
                 self.metrics.latency.observe(time.perf_counter() - started)
@@ -322,7 +330,7 @@ class Gateway:
                 self.metrics.requests.labels(tool, outcome).inc()
             event = self._event(
                 who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, event_id,
-                denied_by,
+                denied_by, digests,
             )  # fmt: skip
             if event is None:
                 return
@@ -365,7 +373,13 @@ class Gateway:
                 types.INTERNAL_ERROR, f"upstream server failed: {type(err).__name__}: {err}"
             ) from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
-        finish(outcome, len(_wire(result)))
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
+        try:
+            digests = result_digests(dumped)
+        except Exception as err:  # never fail a call over its provenance digests
+            digests = []
+            log.warning("result_digests_failed", tool=tool, error=type(err).__name__)
+        finish(outcome, len(orjson.dumps(dumped)), digests=digests)
         return result
 
     def _decide(
@@ -436,11 +450,13 @@ class Gateway:
         bytes_out: int,
         event_id: str,
         denied_by: str | None = None,
+        digests: list[str] | None = None,
         *,
         quiet: bool = False,
     ) -> ToolCall | None:
         """The call's ``tool_call`` event, redacted; None (logged, counted lost unless
-        ``quiet``: built only to be judged) if invalid."""
+        ``quiet``: built only to be judged) if invalid. ``digests``: the result's value
+        digests (``result_digests``; absent when empty)."""
         if who is None:
             return None  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
@@ -460,6 +476,7 @@ class Gateway:
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
                 denied_by=denied_by,
+                result_digests=digests or None,
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:

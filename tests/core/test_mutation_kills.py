@@ -168,10 +168,25 @@ def test_older_snapshot_versions_restore() -> None:
     assert back.baseline is None and back.n_calls == 7 and back.tasks["t1"][1] == 20.0
 
 
-@pytest.mark.parametrize("doc", [[], [5, "a"], [0, "a"], ["3", "a"]])
+@pytest.mark.parametrize("doc", [[], [6, "a"], [0, "a"], ["3", "a"]])
 def test_an_unknown_snapshot_is_refused_with_its_version(doc: Any) -> None:
     with pytest.raises(ValueError, match="unsupported agent-state snapshot"):
         AgentState.restore(orjson.dumps(doc))
+
+
+def test_a_version_5_snapshot_keeps_the_hijack_sections_and_a_bad_one_is_corrupt() -> None:
+    """5 (hijack detectors' sections) is known; written only when a section exists."""
+    st = AgentState("a")
+    assert orjson.loads(st.snapshot())[0] == S.SNAPSHOT_VERSION
+    st.behav["fan_out"] = [{"t1": 5}, [0, 1, 0]]
+    snap = st.snapshot()
+    assert orjson.loads(snap)[0] == S.SNAPSHOT_VERSION_BEHAV
+    back = AgentState.restore(snap)
+    assert back.behav == st.behav and back.snapshot() == snap
+    bad = orjson.loads(snap)
+    bad[-1] = ["not", "an", "object"]
+    with pytest.raises(ValueError, match="corrupt agent-state snapshot"):
+        AgentState.restore(orjson.dumps(bad))
 
 
 def test_event_id_keys_pack_as_unsigned_64_bit() -> None:

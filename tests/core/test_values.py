@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import doctest
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 import monitor.core.values as values
-from monitor.core.values import MAX_DIGESTS, value_digest, value_digests, values_in
+from monitor.core.values import MAX_DIGESTS, result_digests, value_digest, value_digests, values_in
 
 
 def test_doctests() -> None:
@@ -65,3 +66,33 @@ def test_deep_nesting_is_walked_not_recursed() -> None:
     for _ in range(50_000):
         obj = [obj]
     assert value_digests(obj) == [value_digest("eve@evil.example")]
+
+
+def test_result_digests_skip_metadata_and_base64_payloads() -> None:
+
+    dumped = {
+        "content": [
+            {"type": "text", "text": "pay DE89370400440532013000"},
+            {
+                "type": "image",
+                "data": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw",
+                "mimeType": "x",
+            },
+        ],
+        "_meta": {"trace": "ops@corp.example"},
+    }
+    assert result_digests(dumped) == [value_digest("DE89370400440532013000")]
+    deep: Any = "eve@x.example"
+    for _ in range(100):
+        deep = {"a": [deep]}
+    assert result_digests({"content": deep}) == []  # deeper than 32 levels: dropped, no crash
+
+
+def test_result_digests_of_logged_json_text_and_plain_text() -> None:
+    """Tap presets see results as the JSON text a log wrote, or as plain text."""
+
+    doc = '{"content":[{"type":"text","text":"wire to DE89370400440532013000"}]}'
+    assert result_digests(doc) == [value_digest("DE89370400440532013000")]
+    assert result_digests(doc.encode()) == result_digests(doc)
+    assert result_digests("{broken json eve@x.example") == [value_digest("eve@x.example")]
+    assert result_digests(None) == [] and result_digests(12) == []

@@ -504,3 +504,30 @@ def test_redaction_can_be_turned_off(tmp_path: Path) -> None:
 
     (event,) = _run(go()).events()
     assert event["args"] == {"path": "/x", "password": "hunter2"}
+
+
+def test_an_event_carries_digests_of_the_results_values_never_the_values(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Provenance at the boundary: what the result carried, as digests; secrets skipped."""
+    from monitor.core.values import value_digest, value_digests
+
+    path = "/srv/AKIAIOSFODNN7EXAMPLE/mail-eve@x.example"
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=redis_url) as p:
+            await p.client.call_tool("read_file", {"path": path})
+            await p.client.call_tool("read_file", {"path": "/forbidden/bob@y.example"})
+            await p.client.read_resource("fleet://hosts")
+            return p
+
+    p = _run(go())
+    ok, err, hosts = p.events()
+    assert ok["result_digests"] == [value_digest("mail-eve@x.example")]
+    assert ok["result_digests"] == value_digests(f"contents of {path}")
+    assert value_digest("AKIAIOSFODNN7EXAMPLE") not in ok["result_digests"]  # a secret: skipped
+    assert err["outcome"] == "error" and value_digest("bob@y.example") in err["result_digests"]
+    assert hosts["result_digests"] == value_digests("web-1\nweb-2\ndb-1")
+    assert all(
+        len(d) == 16 and int(d, 16) >= 0 for d in ok["result_digests"] + err["result_digests"]
+    )

@@ -47,6 +47,12 @@ from monitor.tap.lines import Dead, Line, Output, Skipped
 from monitor.tap.paths import MISSING, DottedPath
 
 _ARGS = (DottedPath("mcp.args", casefold=False), DottedPath("mcp.tool.arguments", casefold=False))
+#: A result copied into the log by a custom CEL field (``mcp.tool.result`` is a CEL variable).
+_RESULT = (
+    DottedPath("mcp.result", casefold=False),
+    DottedPath("mcp.tool.result", casefold=False),
+    DottedPath("gen_ai.tool.call.result", casefold=False),
+)
 _ACT = DottedPath("jwt.act", casefold=False)
 _SUB = DottedPath("jwt.sub", casefold=False)
 
@@ -105,6 +111,7 @@ class AgentgatewayFormat(PresetFormat):
             delegated=delegated,
             human=human if isinstance(human, str) else None,
             resources=[uri] if isinstance(uri, str) and uri else (),
+            result=first(doc, *_RESULT),
         )
 
 

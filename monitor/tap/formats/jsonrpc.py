@@ -15,6 +15,8 @@ tool, args    ``params.name``, ``params.arguments``
 outcome       ``error`` object or ``result.isError: true`` → error; else ok;
               no response within the window → unknown
 bytes_in/out  length of the request / response body
+result_        digests of the entity-like values in the response's ``result``
+digests       (``monitor.core.values.result_digests``; never the values)
 trace_id      mapping ``trace_id``, else ``params._meta.traceparent``
 ============  ==============================================================
 
@@ -39,6 +41,7 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
+from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.events import ToolCall
 from monitor.tap.formats.base import (
@@ -237,7 +240,13 @@ class JsonRpcFormat:
             return [
                 Dead(line, f"response to a dead-lettered request: line {n}", "id", {"request": n})
             ]
-        update = {"outcome": outcome_of(body), "bytes_out": self._size(line, doc, body)}
+        update: dict[str, Any] = {
+            "outcome": outcome_of(body),
+            "bytes_out": self._size(line, doc, body),
+        }
+        digests = result_digests(body.get("result"))
+        if digests:
+            update["result_digests"] = digests
         try:
             return [mapped(waiting.call, (waiting.line.number, line.number), None, update)]
         except DecodeError as err:

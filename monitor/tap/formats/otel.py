@@ -57,6 +57,12 @@ _ARGS = (
     DottedPath("gen_ai.tool.call.arguments", casefold=False),
     DottedPath("mcp.args", casefold=False),
 )
+#: Opt-in result payloads (gen_ai semconv; a CEL field ``mcp.result`` on agentgateway spans).
+_RESULT = (
+    DottedPath("gen_ai.tool.call.result", casefold=False),
+    DottedPath("mcp.tool.result", casefold=False),
+    DottedPath("mcp.result", casefold=False),
+)
 _TOOL = (
     DottedPath("gen_ai.tool.name", casefold=False),
     DottedPath("mcp.tool.name", casefold=False),
@@ -183,6 +189,7 @@ class OtelFormat(PresetFormat):
             delegated=human is not None or view.get("sponsor") is not None,
             human=human if isinstance(human, str) else None,
             resources=[uri] if isinstance(uri, str) and uri else (),
+            result=first(view, *_RESULT),
         )
 
 

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.tap.formats.base import (
     FormatContext,
@@ -201,8 +202,13 @@ class PresetFormat(LineFormat):
         resources: Iterable[str] = (),
         bytes_in: int = 0,
         bytes_out: int = 0,
+        result: Any = None,
     ) -> Mapped:
-        """Validate and encode one ``tool_call`` from the mapping's ids and the preset's facts."""
+        """Validate and encode one ``tool_call`` from the mapping's ids and the preset's facts.
+
+        ``result``: the response body's result when the log carries one (JSON or its
+        text); only digests of its values reach the event (``result_digests``).
+        """
         if not isinstance(tool, str) or not tool:
             raise DecodeError("tool: the line names no tool", "tool")
         fields: dict[str, Any] = self.mapping.ids(doc)
@@ -232,4 +238,8 @@ class PresetFormat(LineFormat):
             bytes_out=bytes_out,
             trace_id=trace_id_of(fields.get("trace_id")),
         )
+        if result is not None and result is not MISSING:
+            digests = result_digests(result)
+            if digests:
+                fields["result_digests"] = digests
         return mapped(tool_call(fields), (line.number,))

@@ -91,7 +91,13 @@ class ToolHiveFormat(PresetFormat):
             human=human if isinstance(human, str) else None,
             bytes_in=len(orjson.dumps(request)) if isinstance(request, dict) else 0,
             bytes_out=size if isinstance(size, int) and size >= 0 else 0,
+            result=_response_result(_dig(doc, "data", "response")),
         )
+
+
+def _response_result(response: Any) -> Any:
+    """The captured response's ``result`` (with ``includeResponseData``), else None."""
+    return response.get("result") if isinstance(response, dict) else None
 
 
 def outcome_of(outcome: Any, extra: Any, response: Any) -> str:

@@ -1,0 +1,81 @@
+"""retry_after_denial: a sibling tool right after a denial, or a third try."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.core import Decision, Engine
+from monitor.core.detectors.hijack_retry import siblings, verb
+from monitor.testing import call, charter, feed
+
+DETECTOR = "retry_after_denial"
+AGENT = "agent:ops-1"
+
+
+def engine(**hijack: Any) -> Engine:
+    return Engine([charter("agent:*", tools=[{"server": "*", "tool": "*"}], hijack=hijack)])
+
+
+def alerts(d: Decision) -> list[Any]:
+    return [a for a in d.alerts if a.detector == DETECTOR]
+
+
+def test_sibling_tool_after_a_denial_is_medium_once() -> None:
+    denied = call(0, AGENT, "github", "delete_repo", outcome="denied")
+    between = call(1, AGENT, "github", "search_code")
+    retry = call(2, AGENT, "github", "deleteRepository")
+    again = call(3, AGENT, "github", "delete_branch")
+    [alert] = alerts(feed(engine(), denied, between, retry, again))
+    assert alert.severity == "medium"
+    assert alert.evidence == [denied.event_id, retry.event_id]
+    assert "sibling of github/delete_repo" in alert.reason
+
+
+def test_same_tool_on_another_server_is_a_retry() -> None:
+    d = feed(engine(), call(0, AGENT, "mail", "send_email", outcome="denied"),
+             call(5, AGENT, "mail2", "send_email"))  # fmt: skip
+    assert len(alerts(d)) == 1
+
+
+def test_a_third_try_after_two_denials_fires() -> None:
+    tries = [call(i, AGENT, "bank", "transfer", outcome="denied") for i in range(2)]
+    third = call(2, AGENT, "bank", "transfer")
+    [alert] = alerts(feed(engine(), *tries, third))
+    assert alert.evidence == [tries[0].event_id, third.event_id]
+    assert "denied 2 times in a row" in alert.reason
+
+
+def test_one_retry_an_unrelated_tool_or_too_late_is_quiet() -> None:
+    """Near misses: one retry of the same call; another verb; outside the windows."""
+    eng = engine()
+    quiet = [
+        call(0, AGENT, "github", "delete_repo", outcome="denied"),
+        call(1, AGENT, "github", "search_code"),
+        call(2, AGENT, "github", "get_repo"),  # shares "repo", not the verb
+        call(3, AGENT, "github", "delete_repo"),  # one retry: fine
+        call(10, AGENT, "fs", "read_file", outcome="denied"),
+        call(11, AGENT, "fs", "edit_file"),  # same object, other verb
+        call(12, AGENT, "fs", "read_file"),  # one retry, allowed: the run ends
+        call(13, AGENT, "fs", "read_file"),
+        call(20, AGENT, "mail", "send_email", outcome="denied"),
+        call(400, AGENT, "mail", "send_message"),  # 380 s later: outside 300 s
+        call(500, AGENT, "mail", "send_email", outcome="error"),  # an error is not a denial
+        call(501, AGENT, "mail", "send_message"),
+    ]
+    assert alerts(feed(eng, *quiet)) == []
+    later = [
+        call(0, AGENT, "mail", "send_email", outcome="denied"),
+        *[call(1 + i, AGENT, "mail", f"search{i}") for i in range(3)],
+        call(5, AGENT, "mail", "send_message"),  # the 4th call after the denial
+    ]
+    assert alerts(feed(engine(), *later)) == []
+    assert len(alerts(feed(engine(retry_within_calls=4), *later))) == 1
+
+
+def test_siblings() -> None:
+    assert verb("deleteRepo") == "delete" and verb("send_email") == "send"
+    assert siblings("s", "send_email", "s", "send_message")
+    assert not siblings("s", "get_file", "s", "get_issue")
+    assert not siblings("s", "read_file", "s", "edit_file")
+    assert not siblings("s", "send_email", "t", "send_message")
+    assert not siblings("s", "send_email", "s", "send_email")
