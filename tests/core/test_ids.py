@@ -87,7 +87,30 @@ def corpus() -> tuple[list[Charter], list[Any]]:
     tail = routine.routine(150)
     tail += [routine.exfil(150 + i, host=f"paste{i}.example") for i in range(3)]
     every_tool = tb.charter("agent:hijacked/*", tools=[{"server": "*", "tool": "*"}])
-    return [*sim.charters, routine.charter(), every_tool], events + tail + hijacks()
+    hygiene = tb.charter(
+        "agent:hygiene/*",
+        kind="delegated",
+        tools=[{"server": "*", "tool": "*"}],
+        limits={"max_tenants_per_hour": 2},
+    )
+    charters = [*sim.charters, routine.charter(), every_tool, hygiene]
+    return charters, events + tail + hijacks() + credential_hygiene()
+
+
+def credential_hygiene() -> list[Any]:
+    """A delegated agent: a call with no credential (static_credential), an API key in the
+    arguments (secret_in_transit), a third tenant within the hour (footprint_breadth)."""
+    agent = "agent:hygiene/1"
+    t0 = 700 * routine.STEP
+    key = "ghp_" + "Zq9" * 12
+    return [
+        tb.issued(t0, agent, "hc1", 600, task_id="ht"),
+        tb.call(t0 + 1, agent, "repo", "read", credential_id="hc1", tenant="a", event_id="hy1"),
+        tb.call(t0 + 2, agent, "repo", "read", event_id="hy2"),  # no credential at all
+        tb.call(t0 + 3, agent, "chat", "post", credential_id="hc1", tenant="b",
+                args={"text": f"use {key}"}, event_id="hy3"),
+        tb.call(t0 + 4, agent, "repo", "read", credential_id="hc1", tenant="c", event_id="hy4"),
+    ]  # fmt: skip
 
 
 def hijacks() -> list[Any]:
