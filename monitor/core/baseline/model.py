@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import base64
 from math import log
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -288,12 +288,12 @@ class AgentBaseline:
             n = tot[T_RESOURCE]
             new = novelty(n, sg[T_RESOURCE], c_tool)
             s[F_RESOURCE] = max(_cat(c[_OFF_RES + (h & _M_RES)], n, new) for h in f.resource_hashes)
-        v = f.rate
-        s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[v] if v < 64 else 15, tot[T_RATE])
-        v = f.burst
-        s[F_BURST] = tail_surprise(c, T_BURST, BUCKET[v] if v < 64 else 15, tot[T_BURST])
-        v = f.task_length
-        s[F_TASK] = tail_surprise(c, T_TASK, BUCKET[v] if v < 64 else 15, tot[T_TASK])
+        iv = f.rate
+        s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[iv] if iv < 64 else 15, tot[T_RATE])
+        iv = f.burst
+        s[F_BURST] = tail_surprise(c, T_BURST, BUCKET[iv] if iv < 64 else 15, tot[T_BURST])
+        iv = f.task_length
+        s[F_TASK] = tail_surprise(c, T_TASK, BUCKET[iv] if iv < 64 else 15, tot[T_TASK])
         if f.error_streak:
             s[F_ERRORS] = tail_surprise(c, T_STREAK, min(f.error_streak, 7), tot[T_STREAK])
         vs = f.tool & _M_VOL
@@ -316,7 +316,9 @@ class AgentBaseline:
                 s[F_WEEKDAY] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
         raw = 0.0
         for i, (v, m, wt) in enumerate(
-            zip(s, re[R_EW : R_EW + N_FEATURES].tolist(), WEIGHTS, strict=False)
+            zip(
+                s, cast("list[float]", re[R_EW : R_EW + N_FEATURES].tolist()), WEIGHTS, strict=False
+            )
         ):
             if v > m:
                 if v > SURPRISE_CAP:
@@ -396,7 +398,11 @@ class AgentBaseline:
             if a < EW_ALPHA:
                 a = EW_ALPHA
             for i, (v, m) in enumerate(
-                zip(surprises, re[R_EW : R_EW + N_FEATURES].tolist(), strict=False)
+                zip(
+                    surprises,
+                    cast("list[float]", re[R_EW : R_EW + N_FEATURES].tolist()),
+                    strict=False,
+                )
             ):
                 if v:
                     d = v - m
