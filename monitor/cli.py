@@ -371,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
         "lines. soak: --rate events/s (400) for --seconds (300) into one worker on the broker, "
         "restarted half-way; events in vs processed, outputs and state vs in-process, lag "
         "recovery and memory over time, written to results/soak.md. "
-        "baseline: µs per call for behaviour features + score + learn, the engine with "
-        "baselines vs the rule-only engine in the same run, and memory for 100,000 agents.",
+        "baseline: µs per call for behaviour features + score + learn, the whole engine with "
+        "the charters' baseline on vs off in the same rounds (CPU time: the layer's µs per "
+        "call, target ≤ 15, and the on/off ratio, target ≥ 0.6), whether the compiled build "
+        "is in use (python -m monitor.core.baseline.native), and memory for 100,000 agents.",
     )
     b.add_argument(
         "what", choices=["replay", "baseline", "kafka", "tap", "soak"], help="which benchmark"
