@@ -279,15 +279,28 @@ class AgentBaseline:
         if f.destination_hashes:
             n = tot[T_DESTINATION]
             new = novelty(n, sg[T_DESTINATION], c_tool)
-            known = [c[_OFF_DEST + (h & _M_DEST)] for h in f.destination_hashes]
-            s[F_DESTINATION] = max(_cat(k, n, new) for k in known)
+            worst = -1.0  # max over the destinations, as a loop: no list, no generator
+            all_known = True
+            for h in f.destination_hashes:
+                k = c[_OFF_DEST + (h & _M_DEST)]
+                if not k:
+                    all_known = False
+                v = _cat(k, n, new)
+                if v > worst:
+                    worst = v
+            s[F_DESTINATION] = worst
             # fan-out among calls with a destination; a new destination is its own news
-            if f.fanout > 1 and min(known):
+            if f.fanout > 1 and all_known:
                 s[F_FANOUT] = tail_surprise(c, T_FANOUT, bucket_of(f.fanout), tot[T_FANOUT])
         if f.resource_hashes:
             n = tot[T_RESOURCE]
             new = novelty(n, sg[T_RESOURCE], c_tool)
-            s[F_RESOURCE] = max(_cat(c[_OFF_RES + (h & _M_RES)], n, new) for h in f.resource_hashes)
+            worst = -1.0
+            for h in f.resource_hashes:
+                v = _cat(c[_OFF_RES + (h & _M_RES)], n, new)
+                if v > worst:
+                    worst = v
+            s[F_RESOURCE] = worst
         iv = f.rate
         s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[iv] if iv < 64 else 15, tot[T_RATE])
         iv = f.burst
