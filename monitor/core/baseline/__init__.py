@@ -8,12 +8,35 @@ One concept per module:
 - :mod:`.moments` — running moments for data volume;
 - :mod:`.calibration` — raw score → per-agent calibrated score, and what 0.98 means;
 - :mod:`.model` — :class:`AgentBaseline`: ``score_one`` / ``learn_one`` / snapshot;
-- :mod:`.explain` — which features drove a score, in words.
+- :mod:`.explain` — which features drove a score, in words;
+- :mod:`.native` — the optional compiled (mypyc) build of the hot modules.
 
 The detector that uses them is :mod:`monitor.core.detectors.behaviour`.
 """
 
 from __future__ import annotations
+
+from monitor.core.baseline import native as _native
+
+if _native.stale():  # a compiled build older than its source: run the source, every module
+    import importlib.util
+    import sys
+    import warnings
+
+    warnings.warn(
+        "monitor.core.baseline: the compiled (mypyc) build is older than its source; "
+        "running the pure-Python modules (rebuild: python -m monitor.core.baseline.native)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    for _name in _native.MODULES:
+        _spec = importlib.util.spec_from_file_location(
+            f"{__name__}.{_name}", _native.HERE / f"{_name}.py"
+        )
+        assert _spec is not None and _spec.loader is not None
+        _mod = importlib.util.module_from_spec(_spec)
+        sys.modules[_spec.name] = _mod
+        _spec.loader.exec_module(_mod)
 
 from monitor.core.baseline.features import FEATURES, CallFeatures, extract
 from monitor.core.baseline.model import AgentBaseline

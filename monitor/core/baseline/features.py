@@ -232,13 +232,21 @@ class CallFeatures:
         "weekday",
     )
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        destinations: list[str],
+        destination_hashes: list[int],
+        resources: list[str],
+        resource_hashes: list[int],
+    ) -> None:
+        # the lists come from :func:`extract`: no throwaway empty lists per call (every
+        # container allocated counts towards the garbage collector's next pass)
         self.tool = self.server = self.shape = 0
         self.tool_name = self.server_name = self.shape_name = ""
-        self.destinations: list[str] = []
-        self.destination_hashes: list[int] = []
-        self.resources: list[str] = []
-        self.resource_hashes: list[int] = []
+        self.destinations = destinations
+        self.destination_hashes = destination_hashes
+        self.resources = resources
+        self.resource_hashes = resource_hashes
         self.bytes_out = self.bytes_in = 0.0
         self.outcome = "unknown"
         self.failed = False
@@ -251,7 +259,6 @@ class CallFeatures:
 
 def extract(call: ToolCall, t: float) -> CallFeatures:
     """The stateless features of one call at event time ``t`` (epoch seconds, UTC)."""
-    f = CallFeatures()
     server, tool = call.server, call.tool
     ident = _tools.get((server, tool))
     if ident is None:
@@ -259,8 +266,6 @@ def extract(call: ToolCall, t: float) -> CallFeatures:
             _tools.clear()
         name = f"{server}/{tool}"
         ident = _tools[(server, tool)] = (name, h32(name), h32(server))
-    f.server_name = server
-    f.tool_name, f.tool, f.server = ident
     name = ident[0]
     dests: list[str] = []
     res: list[str] = []
@@ -279,10 +284,9 @@ def extract(call: ToolCall, t: float) -> CallFeatures:
                 dest = _arg_destination(item)
                 if dest is not None and dest not in dests:
                     dests.append(dest)
-    f.destinations = dests
-    f.destination_hashes = [h32(d) for d in dests]
-    f.resources = res
-    f.resource_hashes = [h32(r) for r in res]
+    f = CallFeatures(dests, [h32(d) for d in dests], res, [h32(r) for r in res])
+    f.server_name = server
+    f.tool_name, f.tool, f.server = ident
     f.shape_name = shape = arg_shape(name, call.args)
     f.shape = h32(shape)
     f.bytes_out = math.log1p(call.bytes_out)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import base64
 from math import log
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -279,21 +279,34 @@ class AgentBaseline:
         if f.destination_hashes:
             n = tot[T_DESTINATION]
             new = novelty(n, sg[T_DESTINATION], c_tool)
-            known = [c[_OFF_DEST + (h & _M_DEST)] for h in f.destination_hashes]
-            s[F_DESTINATION] = max(_cat(k, n, new) for k in known)
+            worst = -1.0  # max over the destinations, as a loop: no list, no generator
+            all_known = True
+            for h in f.destination_hashes:
+                k = c[_OFF_DEST + (h & _M_DEST)]
+                if not k:
+                    all_known = False
+                v = _cat(k, n, new)
+                if v > worst:
+                    worst = v
+            s[F_DESTINATION] = worst
             # fan-out among calls with a destination; a new destination is its own news
-            if f.fanout > 1 and min(known):
+            if f.fanout > 1 and all_known:
                 s[F_FANOUT] = tail_surprise(c, T_FANOUT, bucket_of(f.fanout), tot[T_FANOUT])
         if f.resource_hashes:
             n = tot[T_RESOURCE]
             new = novelty(n, sg[T_RESOURCE], c_tool)
-            s[F_RESOURCE] = max(_cat(c[_OFF_RES + (h & _M_RES)], n, new) for h in f.resource_hashes)
-        v = f.rate
-        s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[v] if v < 64 else 15, tot[T_RATE])
-        v = f.burst
-        s[F_BURST] = tail_surprise(c, T_BURST, BUCKET[v] if v < 64 else 15, tot[T_BURST])
-        v = f.task_length
-        s[F_TASK] = tail_surprise(c, T_TASK, BUCKET[v] if v < 64 else 15, tot[T_TASK])
+            worst = -1.0
+            for h in f.resource_hashes:
+                v = _cat(c[_OFF_RES + (h & _M_RES)], n, new)
+                if v > worst:
+                    worst = v
+            s[F_RESOURCE] = worst
+        iv = f.rate
+        s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[iv] if iv < 64 else 15, tot[T_RATE])
+        iv = f.burst
+        s[F_BURST] = tail_surprise(c, T_BURST, BUCKET[iv] if iv < 64 else 15, tot[T_BURST])
+        iv = f.task_length
+        s[F_TASK] = tail_surprise(c, T_TASK, BUCKET[iv] if iv < 64 else 15, tot[T_TASK])
         if f.error_streak:
             s[F_ERRORS] = tail_surprise(c, T_STREAK, min(f.error_streak, 7), tot[T_STREAK])
         vs = f.tool & _M_VOL
@@ -316,7 +329,9 @@ class AgentBaseline:
                 s[F_WEEKDAY] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
         raw = 0.0
         for i, (v, m, wt) in enumerate(
-            zip(s, re[R_EW : R_EW + N_FEATURES].tolist(), WEIGHTS, strict=False)
+            zip(
+                s, cast("list[float]", re[R_EW : R_EW + N_FEATURES].tolist()), WEIGHTS, strict=False
+            )
         ):
             if v > m:
                 if v > SURPRISE_CAP:
@@ -396,7 +411,11 @@ class AgentBaseline:
             if a < EW_ALPHA:
                 a = EW_ALPHA
             for i, (v, m) in enumerate(
-                zip(surprises, re[R_EW : R_EW + N_FEATURES].tolist(), strict=False)
+                zip(
+                    surprises,
+                    cast("list[float]", re[R_EW : R_EW + N_FEATURES].tolist()),
+                    strict=False,
+                )
             ):
                 if v:
                     d = v - m
