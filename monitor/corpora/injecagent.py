@@ -444,6 +444,9 @@ def _charter(agent: _Agent) -> dict[str, Any]:
         "mode": "observe",
         "mission": f"a personal assistant doing its user's {agent.toolkit} tasks (InjecAgent)",
         "tools": [{"server": s, "tool": t} for s, t in sorted(agent.grants)],
+        # the source records no credential issuance: demanding JIT credentials (the default
+        # for delegated agents) would flag every call, measuring the missing lifecycle feed
+        "limits": {"require_jit_credentials": False},
     }
 
 
