@@ -280,3 +280,39 @@ def test_two_calls_after_task_end_are_two_alerts_with_two_ids() -> None:
     again = engine()
     ids = [a.alert_id for ev in events for a in alerts(again.process(ev))]
     assert ids == [first[0].alert_id, second[0].alert_id]
+
+
+# ---------------------------------------------------------------- boundaries and the alert's ids
+
+
+def test_a_revoked_credential_is_forgiven_up_to_exactly_the_clock_skew() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, revoked(10, AGENT, "c1"))
+    assert alerts(feed(eng, read(12.5, credential_id="c1"))) == []  # inside the 5 s skew
+    assert alerts(feed(eng, read(15, credential_id="c1"))) == []  # exactly revocation + skew
+    [alert] = alerts(feed(eng, read(15.5, credential_id="c1")))
+    assert alert.clause.key == "credential_revoked"
+
+
+def test_an_expired_credential_is_forgiven_up_to_exactly_the_clock_skew() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    assert alerts(feed(eng, read(65, credential_id="c1"))) == []  # exactly expiry + skew
+    [alert] = alerts(feed(eng, read(65.5, credential_id="c1")))
+    assert alert.clause.key == "credential_expired"
+
+
+def test_a_revoked_credentials_alert_names_the_calls_task_and_session() -> None:
+    eng = engine()
+    started(eng)
+    d = feed(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1", session_id="s-9"))
+    [alert] = alerts(d)
+    assert (alert.task_id, alert.session_id) == ("T1", "s-9")
+
+
+def test_an_expired_credentials_alert_names_the_calls_task_and_session() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    [alert] = alerts(feed(eng, read(66, credential_id="c1", session_id="s-9")))
+    assert (alert.task_id, alert.session_id) == ("T1", "s-9")
