@@ -23,7 +23,7 @@ click < 8.4, so the two cannot share one environment. The core imports no faust.
 
     python scripts/mutate.py                          # the whole core, 2 workers
     python scripts/mutate.py --only 'monitor/core/decision.py' --only 'monitor/core/state.py'
-    python scripts/mutate.py --survivors 'monitor/core/state.py'   # re-test its survivors only
+    python scripts/mutate.py --survivors monitor/core/state.py   # re-test its survivors only
     python scripts/mutate.py --report-only            # merge the last run, re-render the report
 """
 
@@ -466,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--survivors",
+        action="append",
         metavar="MODULE",
-        help="re-test only MODULE's unjustified survivors of its last full run (after new tests)",
+        help="re-test only MODULE's unjustified survivors of its last full run, after new tests\n"
+        "(repeatable: one mutmut run for all of them)",
     )
     p.add_argument(
         "--jobs", type=int, default=2, help="mutants tested at once (default 2; one per core)"
@@ -485,14 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     db = _load()
     took, names = a.took, None
     if a.survivors:
-        row = db.get("modules", {}).get(a.survivors)
-        if row is None:
-            raise SystemExit(f"--survivors: {a.survivors} has no full run in {RESULTS.name}")
-        names = [s["name"] for s in row["survivors"] if not _is_justified(s, why)]
+        names, only = [], []
+        for mod in a.survivors:
+            row = db.get("modules", {}).get(mod)
+            if row is None:
+                raise SystemExit(f"--survivors: {mod} has no full run in {RESULTS.name}")
+            mine = [s["name"] for s in row["survivors"] if not _is_justified(s, why)]
+            names += mine
+            only += [mod] if mine else []
+            print(f"{mod}: {len(mine)} unjustified survivor(s) to re-test")
         if not names:
-            print(f"{a.survivors}: no unjustified survivors to re-test")
             return _save(db, why)
-        only = [a.survivors]
     if not a.report_only:
         _stage(only, a.jobs, partial=bool(names))
         took = _run(py, a.jobs, names)
