@@ -57,7 +57,12 @@ TOOL = WORK / "venv"
 MUTMUT = "mutmut>=3.8.1,<4"
 DEFAULT_ONLY = ["monitor/core/*", "monitor/identity.py"]
 #: Hypothesis suites over the whole engine: strong, but ~40 s for every mutant they do not kill
-SLOW_TESTS = ["tests/core/test_detector_contract.py", "tests/core/test_event_time.py"]
+#: (test_ids.py also starts other processes: 46 s of the 50 s a surviving detector mutant cost)
+SLOW_TESTS = [
+    "tests/core/test_detector_contract.py",
+    "tests/core/test_event_time.py",
+    "tests/core/test_ids.py",
+]
 
 STATUS = {  # mutmut 3's exit codes (mutmut.__main__.status_by_exit_code)
     1: "killed",
