@@ -2,7 +2,7 @@
 
 Runs mutmut (3.x) over ``monitor/core/`` and ``monitor/identity.py`` (the
 canonical identifiers the ids and dedup keys are built from) against the fast
-unit tests of the core (``tests/core``, without the slow Hypothesis contract
+unit tests of the core (``tests/core``, without the slow Hypothesis
 suites: they kill little the unit tests do not, and cost ~40 s a surviving
 mutant). Results ACCUMULATE across runs in ``results/mutation.json`` (one row
 per module: mutants, killed, the survivors, the commit and date it was
@@ -386,7 +386,7 @@ def render(
         "# Mutation testing of the detection core",
         "",
         "`make mutate` (scripts/mutate.py): mutmut 3 over `monitor/core/` and "
-        "`monitor/identity.py`, run against `tests/core` without the Hypothesis contract suites ("
+        "`monitor/identity.py`, run against `tests/core` without its slow suites ("
         + ", ".join(f"`{t}`" for t in SLOW_TESTS)
         + "). A mutant counts as killed when a test fails, it times out or crashes.",
         "Results accumulate across runs (`results/mutation.json`): each module shows the commit "
