@@ -316,3 +316,47 @@ def test_an_expired_credentials_alert_names_the_calls_task_and_session() -> None
     started(eng, ttl=60)
     [alert] = alerts(feed(eng, read(66, credential_id="c1", session_id="s-9")))
     assert (alert.task_id, alert.session_id) == ("T1", "s-9")
+
+
+def test_a_revoked_credentials_alert_says_what_happened_in_words() -> None:
+    eng = engine()
+    started(eng)
+    [alert] = alerts(feed(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1")))
+    assert alert.clause.text == "a revoked credential grants nothing"
+    assert alert.reason == (
+        f"{AGENT} called fs/read_file with credential c1 6 s after it was revoked: "
+        "revocation is not being enforced"
+    )
+
+
+def test_an_expired_credentials_alert_says_what_happened_in_words() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    [alert] = alerts(feed(eng, read(66, credential_id="c1")))
+    assert alert.clause.text == "an expired credential grants nothing"
+    assert alert.reason == f"{AGENT} called fs/read_file with credential c1 6 s after it expired"
+
+
+def test_each_revoked_credential_in_use_is_its_own_alert() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, issued(0, AGENT, "c2", 600, task_id="T1"))
+    feed(eng, revoked(10, AGENT, "c1"), revoked(10, AGENT, "c2"))
+    d = feed(eng, read(20, credential_id="c1"), read(21, credential_id="c2"))
+    assert [a.clause.key for a in alerts(d)] == ["credential_revoked"] * 2
+    assert [cmd.credential_ids for cmd in d.revocations] == [["c1"], ["c2"]]
+    # the same credential again is the same alert (counted, not repeated)
+    assert alerts(feed(eng, read(22, credential_id="c1"))) == []
+
+
+def test_each_expired_credential_in_use_is_its_own_alert() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        issued(0, AGENT, "c1", 60, task_id="T1"),
+        issued(0, AGENT, "c2", 60, task_id="T1"),
+    )
+    d = feed(eng, read(70, credential_id="c1"), read(71, credential_id="c2"))
+    assert [a.clause.key for a in alerts(d)] == ["credential_expired"] * 2
+    assert alerts(feed(eng, read(72, credential_id="c1"))) == []
