@@ -333,3 +333,43 @@ def test_the_sponsor_timer_says_what_it_revokes_and_why() -> None:
         f"task T1 of {AGENT} is still open 30 s after its sponsor alice left: revoking it and "
         "its 1 live credential(s) proactively"
     )
+
+
+def test_the_calls_own_sponsor_wins_over_its_tasks() -> None:
+    eng = engine()
+    started(eng)  # T1 is alice's
+    feed(eng, sponsor_active(0, AGENT, "bob"), sponsor_ended(100, AGENT, "alice"))
+    d = feed(eng, read(200, sponsor="bob"))  # bob is here; alice left
+    assert alerts(d) == []
+
+
+def test_a_sponsor_that_left_without_ever_being_seen_is_judged_only_by_the_end() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1"))  # no sponsor on the task
+    feed(eng, sponsor_ended(100, AGENT, "bob"))
+    assert alerts(feed(eng, read(110, sponsor="bob"))) == []  # within the grace, no crash
+    [alert] = alerts(feed(eng, read(131, sponsor="bob")))
+    assert alert.clause.key == "sponsor_ended"
+
+
+def test_an_uncovered_delegated_agent_gets_the_default_30s_grace() -> None:
+    eng = Engine([charter("agent:other-*", kind="delegated", tools=TOOLS)])
+    feed(eng, task_started(0, AGENT, "T1", "alice"), sponsor_ended(100, AGENT, "alice"))
+    assert alerts(feed(eng, read(130, agent_kind="delegated"))) == []
+    [alert] = alerts(feed(eng, read(131, agent_kind="delegated")))
+    assert alert.clause.key == "sponsor_ended"
+
+
+def test_the_sponsor_timer_revokes_every_open_task_of_its_sponsor() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "alice"),
+        issued(0, AGENT, "c1", 3600, task_id="T1"),
+        issued(0, AGENT, "c-old", 60, task_id="T2"),
+        sponsor_ended(100, AGENT, "alice"),
+    )
+    d = eng.advance_watermark(at(131).timestamp())
+    assert [(c.task_id, c.credential_ids) for c in d.revocations] == [("T1", ["c1"]), ("T2", [])]
+    assert all(c.alert_ids == [] for c in d.revocations)
