@@ -376,7 +376,7 @@ def test_a_ttl_is_forgiven_up_to_exactly_the_maximum_plus_the_skew() -> None:
 def test_a_long_ttl_alert_names_its_task_and_the_exact_ttl() -> None:
     eng = engine()
     feed(eng, task_started(0, AGENT, "T1", "alice"))
-    [alert] = alerts(feed(eng, issued(0, AGENT, "c1", 960.25, task_id="T1")))
+    [alert] = alerts(feed(eng, issued(0, AGENT, "c1", 960.2504, task_id="T1")))
     assert alert.task_id == "T1"
     assert alert.clause.text == "credentials live at most 15 min"
     assert alert.reason == (
