@@ -469,3 +469,27 @@ def test_a_grace_below_the_skew_is_the_skew_not_their_sum() -> None:
     feed(eng, task_ended(100, AGENT, "T1", "alice"))
     assert alerts(feed(eng, read(105))) == []
     assert len(alerts(feed(eng, read(106)))) == 1
+
+
+# ---------------------------------------------------------------- task end: routine revocation
+
+
+def test_the_task_end_revocation_says_how_many_credentials_it_ends() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        issued(0, AGENT, "c1", 600, task_id="T1"),
+        issued(0, AGENT, "c2", 600, task_id="T1"),
+    )
+    [cmd] = eng.process(task_ended(100, AGENT, "T1", "alice")).revocations
+    assert cmd.reason == (
+        f"task T1 of {AGENT} ended: revoking its 2 live credential(s) proactively"
+    )
+
+
+def test_every_task_that_ends_is_revoked_even_moments_apart() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), task_started(0, AGENT, "T2", "alice"))
+    d = feed(eng, task_ended(100, AGENT, "T1", "alice"), task_ended(101, AGENT, "T2", "alice"))
+    assert [c.task_id for c in d.revocations] == ["T1", "T2"]
