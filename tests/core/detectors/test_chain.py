@@ -238,3 +238,19 @@ def test_one_call_with_two_classes_is_one_step_of_a_three_step_chain() -> None:
     d = feed(eng, call(0, AGENT, "web", "fetch"), call(1, AGENT, "kit", "dump_and_send"))
     assert alerts(d) == []
     assert len(alerts(feed(eng, egress(2)))) == 1
+
+
+def test_the_call_that_completes_a_chain_can_start_the_next_one() -> None:
+    first, both, last = secret(0), call(1, AGENT, "kit", "dump_and_send"), egress(2)
+    d = feed(engine(), first, both, last)
+    assert [a.evidence for a in alerts(d)] == [
+        [first.event_id, both.event_id],
+        [both.event_id, last.event_id],
+    ]
+
+
+def test_a_repeated_middle_step_keeps_the_latest_call_as_evidence() -> None:
+    chain = {"name": "hijack", "sequence": ["read_untrusted", "read_secret", "egress"]}
+    u0, s1, s2, e3 = call(0, AGENT, "web", "fetch"), secret(1), secret(2), egress(3)
+    [alert] = alerts(feed(engine(chain), u0, s1, s2, e3))
+    assert alert.evidence == [u0.event_id, s2.event_id, e3.event_id]
