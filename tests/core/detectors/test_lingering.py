@@ -493,3 +493,12 @@ def test_every_task_that_ends_is_revoked_even_moments_apart() -> None:
     feed(eng, task_started(0, AGENT, "T1", "alice"), task_started(0, AGENT, "T2", "alice"))
     d = feed(eng, task_ended(100, AGENT, "T1", "alice"), task_ended(101, AGENT, "T2", "alice"))
     assert [c.task_id for c in d.revocations] == ["T1", "T2"]
+
+
+def test_a_late_call_revokes_every_credential_the_task_ever_had_even_expired_ones() -> None:
+    eng = engine()
+    started(eng, ttl=60)  # c1 expires at 60
+    feed(eng, issued(0, AGENT, "c2", 600, task_id="T1"), task_ended(100, AGENT, "T1", "alice"))
+    d = feed(eng, read(700))  # c2 expired too by now
+    [cmd] = [c for c in d.revocations if c.alert_ids]
+    assert (cmd.scope, cmd.credential_ids) == ("task", ["c1", "c2"])
