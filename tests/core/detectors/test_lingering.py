@@ -502,3 +502,15 @@ def test_a_late_call_revokes_every_credential_the_task_ever_had_even_expired_one
     d = feed(eng, read(700))  # c2 expired too by now
     [cmd] = [c for c in d.revocations if c.alert_ids]
     assert (cmd.scope, cmd.credential_ids) == ("task", ["c1", "c2"])
+
+
+def test_a_delegated_call_outside_any_task_says_so_and_names_its_session() -> None:
+    eng = engine()
+    c = call(0, AGENT, "fs", "read_file", sponsor="alice", session_id="s-1")
+    [alert] = alerts(feed(eng, c))
+    assert alert.clause.text == "delegated authority is bound to one task"
+    assert alert.reason == f"delegated agent {AGENT} called fs/read_file outside any task"
+    assert alert.session_id == "s-1"
+    assert alert.evidence == [c.event_id]
+    # one alert per dedup window, not one per call
+    assert alerts(feed(eng, call(1, AGENT, "fs", "read_file", sponsor="alice"))) == []
