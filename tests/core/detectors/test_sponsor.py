@@ -254,6 +254,7 @@ def test_a_call_after_the_sponsor_left_says_so_in_words() -> None:
         "ended: it is acting autonomously on borrowed authority"
     )
     assert (alert.task_id, alert.session_id, alert.sponsor) == ("T1", "s-1", "alice")
+    assert alert.details == {"sponsor": "alice"}
 
 
 def test_a_call_while_the_sponsor_is_quiet_says_for_how_long_and_the_limit() -> None:
