@@ -374,3 +374,13 @@ def test_the_sponsor_timer_revokes_every_open_task_of_its_sponsor() -> None:
     d = eng.advance_watermark(at(131).timestamp())
     assert [(c.task_id, c.credential_ids) for c in d.revocations] == [("T1", ["c1"]), ("T2", [])]
     assert all(c.alert_ids == [] for c in d.revocations)
+
+
+def test_the_sponsor_timer_waits_for_the_charters_own_grace() -> None:
+    limits = {"task_grace_seconds": 60, "sponsor_quiet_seconds": 600}
+    eng = Engine([charter("agent:*", kind="delegated", tools=TOOLS, limits=limits)])
+    started(eng)
+    feed(eng, sponsor_ended(100, AGENT, "alice"))
+    assert not eng.advance_watermark(at(159).timestamp()).revocations
+    [cmd] = eng.advance_watermark(at(161).timestamp()).revocations
+    assert cmd.task_id == "T1"
