@@ -432,12 +432,12 @@ def test_a_call_after_its_task_ended_says_so_in_words_with_the_seconds() -> None
     eng = engine()
     started(eng)
     feed(eng, task_ended(100, AGENT, "T1", "alice"))
-    [alert] = alerts(feed(eng, read(131.25, session_id="s-1")))
+    [alert] = alerts(feed(eng, read(131.2504, session_id="s-1")))
     assert alert.clause.text == "authority ends with the task (+30 s grace)"
     assert alert.reason == (
         f"{AGENT} called fs/read_file 31 s after its task T1 ended (grace 30 s)"
     )
-    assert alert.details == {"seconds_after_end": 31.25}
+    assert alert.details == {"seconds_after_end": 31.25}  # to the millisecond
     assert alert.session_id == "s-1"
 
 

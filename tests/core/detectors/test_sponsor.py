@@ -267,6 +267,19 @@ def test_a_call_while_the_sponsor_is_quiet_says_for_how_long_and_the_limit() -> 
         "21 min (limit 10 min): it is acting autonomously on borrowed authority"
     )
     assert alert.evidence == [late.event_id]
+    assert alert.details == {"sponsor": "alice"}
+
+
+def test_each_quiet_sponsor_is_its_own_alert() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "bob"),
+    )
+    d = feed(eng, read(700), read(701, task_id="T2", sponsor="bob"))
+    assert sorted(a.details["sponsor"] for a in alerts(d)) == ["alice", "bob"]
+    assert alerts(feed(eng, read(702))) == []
 
 
 def test_a_call_exactly_at_the_end_of_the_grace_after_the_sponsor_left_is_fine() -> None:
