@@ -392,7 +392,9 @@ def render(
         "Results accumulate across runs (`results/mutation.json`): each module shows the commit "
         "and date it was measured at; running a module again replaces its row. "
         "Every mutant not killed is listed below, with why it is harmless when it is "
-        "(`scripts/mutation_justified.toml`); an UNJUSTIFIED one is a gap in the tests.",
+        "(`scripts/mutation_justified.toml`); an UNJUSTIFIED one is a gap in the tests. "
+        "A module whose survivors were re-tested after new tests (`--survivors`) says so; "
+        "*took* is the wall time of the run that measured it (modules run together share it).",
         "",
         "| module | mutants | killed | survived, justified | survived, unjustified | killed % "
         "| measured at | took |",
