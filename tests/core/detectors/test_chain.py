@@ -254,3 +254,23 @@ def test_a_repeated_middle_step_keeps_the_latest_call_as_evidence() -> None:
     u0, s1, s2, e3 = call(0, AGENT, "web", "fetch"), secret(1), secret(2), egress(3)
     [alert] = alerts(feed(engine(chain), u0, s1, s2, e3))
     assert alert.evidence == [u0.event_id, s2.event_id, e3.event_id]
+
+
+def test_a_chain_that_does_not_concern_the_call_does_not_hide_the_next_one() -> None:
+    unrelated = {"name": "scrape", "sequence": ["read_untrusted", "egress"]}
+    d = feed(engine(unrelated, EXFIL), secret(0), egress(1))
+    assert [a.clause.key for a in alerts(d)] == ["forbidden_chains.exfiltration"]
+
+
+def test_a_chain_redefined_under_the_same_name_forgets_the_old_progress() -> None:
+    eng = engine({"name": "x", "sequence": ["read_secret", "egress"]})
+    feed(eng, secret(0))
+    redefined = {"name": "x", "sequence": ["read_untrusted", "egress"]}
+    eng.put_charter(charter("agent:*", tools=TOOLS, forbidden_chains=[redefined]))
+    assert alerts(feed(eng, egress(1))) == []  # the secret read was a step of the old chain
+    assert len(alerts(feed(eng, call(2, AGENT, "web", "fetch"), egress(3)))) == 1
+
+
+def test_a_chains_span_is_reported_to_the_millisecond() -> None:
+    [alert] = alerts(feed(engine(), secret(0), egress(10.2504)))
+    assert alert.details["span_seconds"] == 10.25
