@@ -274,3 +274,30 @@ def test_a_chain_redefined_under_the_same_name_forgets_the_old_progress() -> Non
 def test_a_chains_span_is_reported_to_the_millisecond() -> None:
     [alert] = alerts(feed(engine(), secret(0), egress(10.2504)))
     assert alert.details["span_seconds"] == 10.25
+
+
+HIJACK_60S = {
+    "name": "hijack",
+    "sequence": ["read_untrusted", "read_secret", "egress"],
+    "within_seconds": 60,
+}
+
+
+def test_an_expired_partial_match_is_dropped_without_touching_a_live_earlier_one() -> None:
+    u0, s1 = call(0, AGENT, "web", "fetch"), secret(1)
+    u90, e100 = call(90, AGENT, "web", "fetch"), egress(100)  # u0 → s1 is too old by now
+    s101, e102 = secret(101), egress(102)
+    d = feed(engine(HIJACK_60S), u0, s1, u90, e100, s101, e102)
+    [alert] = alerts(d)
+    assert alert.evidence == [u90.event_id, s101.event_id, e102.event_id]
+
+
+def test_an_expired_partial_match_does_not_stop_the_call_advancing_another() -> None:
+    u0, s1 = call(0, AGENT, "web", "fetch"), secret(1)
+    u90 = call(90, AGENT, "web", "fetch")
+    both = call(
+        100, AGENT, "kit", "dump_and_send"
+    )  # egress for the stale u0 → s1, a secret for u90
+    e101 = egress(101)
+    [alert] = alerts(feed(engine(HIJACK_60S), u0, s1, u90, both, e101))
+    assert alert.evidence == [u90.event_id, both.event_id, e101.event_id]
