@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from monitor.core.globs import compile_glob, is_glob, literal_prefix
-from monitor.core.policy import CharterSet, CompiledCharter
+from monitor.core.policy import MAX_SIGNED_KEPT, CharterSet, CompiledCharter
 from monitor.testing import charter
 
 
@@ -257,3 +257,38 @@ def test_whole_day_window_and_no_window_allow_every_minute() -> None:
     whole_day = compiled(limits={"hours": "00:00-24:00"})
     no_window = compiled()
     assert all(whole_day.in_hours(m) and no_window.in_hours(m) for m in range(24 * 60))
+
+
+# ---------------------------------------------------------------- the set itself
+
+
+def test_a_charter_set_counts_lists_and_finds_charters_by_pattern() -> None:
+    a, b = charter("agent:a"), charter("agent:b-*")
+    cs = CharterSet([a, b])
+    assert len(cs) == 2
+    assert [c.pattern for c in cs] == ["agent:a", "agent:b-*"]
+    assert cs.get("agent:b-*") is not None and cs.get("agent:b-*").pattern == "agent:b-*"
+    assert cs.get("agent:b-1") is None  # get is by pattern, not resolution
+
+
+def test_every_put_moves_the_version_on() -> None:
+    cs = CharterSet([charter("agent:a"), charter("agent:b")])
+    assert cs.version == 2
+    cs.put(charter("agent:a", mode="observe"))
+    assert cs.version == 3
+
+
+def test_signed_updates_are_remembered_per_pattern_newest_last_and_at_most_64() -> None:
+    cs = CharterSet()
+    for i in range(MAX_SIGNED_KEPT + 1):
+        cs.signed_applied("agent:a", f"ev-{i}", i)
+    kept = cs.signed_versions["agent:a"]
+    assert len(kept) == MAX_SIGNED_KEPT == 64
+    assert list(kept)[::63] == ["ev-1", f"ev-{MAX_SIGNED_KEPT}"]
+    assert kept["ev-5"] == 5
+    # one applied again is the newest now: it outlives the next eviction
+    cs.signed_applied("agent:a", "ev-1", 1)
+    cs.signed_applied("agent:a", "ev-new", 99)
+    assert "ev-1" in kept and "ev-2" not in kept
+    assert list(kept)[-2:] == ["ev-1", "ev-new"]
+    assert "agent:b" not in cs.signed_versions
