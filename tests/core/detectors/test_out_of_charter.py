@@ -393,3 +393,10 @@ def test_an_analysts_feedback_on_an_uncovered_agent_raises_nothing() -> None:
         event_id="fb-1", ts=at(0), agent_id="agent:stray", alert_id="a" * 12, verdict="benign"
     )
     assert feed(engine(), fb).alerts == []
+
+
+def test_a_fourth_resource_outside_the_charter_is_counted_not_dropped() -> None:
+    eng = engine(resources=["fleet://prod/*"])
+    bad = [f"fleet://staging/web-{i}" for i in range(4)]
+    [alert] = alerts(feed(eng, call(0, AGENT, "fleet", "apply_patch", resources=bad)))
+    assert "fleet://staging/web-2 and 1 more, outside" in alert.reason
