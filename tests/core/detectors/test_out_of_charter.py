@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.core import Decision, Engine
+from monitor.core.engine import EngineSettings
 from monitor.events import AlertFeedback
 from monitor.testing import at, call, charter, feed, task_started
 
@@ -400,3 +401,17 @@ def test_a_fourth_resource_outside_the_charter_is_counted_not_dropped() -> None:
     bad = [f"fleet://staging/web-{i}" for i in range(4)]
     [alert] = alerts(feed(eng, call(0, AGENT, "fleet", "apply_patch", resources=bad)))
     assert "fleet://staging/web-2 and 1 more, outside" in alert.reason
+
+
+def test_a_denied_call_is_never_revoked_even_when_medium_findings_revoke() -> None:
+    eng = Engine(
+        [charter("agent:patcher-*", tools=TOOLS)],
+        settings=EngineSettings(revoke_min_severity="medium"),
+    )
+    d = feed(eng, call(0, AGENT, "vault", "read_secret", outcome="denied", credential_id="c1"))
+    [alert] = alerts(d)
+    assert alert.severity == "medium"
+    assert d.revocations == []
+    # the same call let through is revoked
+    d = feed(eng, call(1, AGENT, "vault", "write_secret", credential_id="c1"))
+    assert [c.credential_ids for c in d.revocations] == [["c1"]]
