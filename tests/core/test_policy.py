@@ -292,3 +292,23 @@ def test_signed_updates_are_remembered_per_pattern_newest_last_and_at_most_64() 
     assert "ev-1" in kept and "ev-2" not in kept
     assert list(kept)[-2:] == ["ev-1", "ev-new"]
     assert "agent:b" not in cs.signed_versions
+
+
+def test_an_exact_grant_and_every_matching_glob_grant_are_united() -> None:
+    ch = compiled(
+        tools=[
+            {"server": "fleet", "tool": "apply_patch", "classes": ["exec"]},
+            {"server": "fleet", "tool": "apply_*", "classes": ["write"]},
+            {"server": "*", "tool": "apply_*", "classes": ["egress"]},
+        ]
+    )
+    assert ch.grant("fleet", "apply_patch") == {"exec", "write", "egress"}
+    assert ch.grant("fleet", "apply_config") == {"write", "egress"}
+    assert ch.grant("docs", "apply_x") == {"egress"}
+
+
+@pytest.mark.parametrize("pattern", ["*", "a*", "?"])
+def test_a_glob_with_a_literal_prefix_of_one_or_none_still_governs(pattern: str) -> None:
+    cs = CharterSet([charter(pattern)])
+    found = cs.for_agent("a")
+    assert found is not None and found.pattern == pattern
