@@ -312,3 +312,11 @@ def test_a_glob_with_a_literal_prefix_of_one_or_none_still_governs(pattern: str)
     cs = CharterSet([charter(pattern)])
     found = cs.for_agent("a")
     assert found is not None and found.pattern == pattern
+
+
+def test_allowed_resources_and_secret_sources_agree_with_each_glob_even_across_newlines() -> None:
+    ch = compiled(resources=["fleet://prod/**"])
+    for r in ["fleet://prod/a", "fleet://prod/a\nb", "fleet://prod/\n", "fleet://dev/a\nb"]:
+        assert ch.resource_allowed(r) is (compile_glob("fleet://prod/**").match(r) is not None)
+    assert ch.resource_allowed("fleet://prod/a\nb") is True
+    assert "read_secret" in compiled().resource_classes("file:///srv/a\nb/.env")
