@@ -444,3 +444,45 @@ def test_a_rule_with_hints_only_scans_text_that_holds_one() -> None:
     assert step("a tok_abc b") == "a tok_[REDACTED:tok] b"
     assert step("a TOK_abc b") == "a TOK_abc b"  # no hint in it: untouched
     assert step("") == ""
+
+
+def test_an_escaped_quote_right_before_the_closing_one_is_inside() -> None:
+    r = Redactor(RedactionRules())
+    assert r('password="a\\"" kept') == 'password="[REDACTED:key-value]" kept'
+
+
+def test_a_text_holding_every_name_hint_is_still_scanned() -> None:
+    from monitor.core.secret_rules import NAME_HINTS
+
+    out = Redactor(RedactionRules())(" ".join(NAME_HINTS) + " password=hunter2")
+    assert "hunter2" not in out
+
+
+def test_a_bad_extra_pattern_is_named_by_its_number() -> None:
+    with pytest.raises(ValueError, match=r"^redaction pattern 2 '\(': "):
+        Redactor(RedactionRules(extra=("ok", "(")))
+
+
+def test_secret_keys_are_judged_only_when_secrets_are_redacted() -> None:
+    assert Redactor(RedactionRules()).secret_key("DB_PASSWORD") is True
+    assert Redactor(RedactionRules()).secret_key("hostname") is False
+    assert not Redactor(RedactionRules(secrets=False)).secret_key("DB_PASSWORD")
+
+
+def test_an_alert_built_outside_the_decision_step_has_its_ids_and_sponsor_redacted() -> None:
+    eng = Engine([tb.charter("agent:*", tools=[{"server": "s", "tool": "t"}])])
+    [a] = tb.feed(eng, tb.call(0, "agent:a", "s", "other")).alerts
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    raw = a.model_copy(
+        update={
+            "sponsor": "bob@evil.example",
+            "task_id": token,
+            "session_id": token,
+            "credential_id": token,
+        }
+    )
+    red = Redactor(RedactionRules(emails=True)).alert(raw)
+    assert red.sponsor == "[REDACTED:email]"
+    for v in (red.task_id, red.session_id, red.credential_id):
+        assert v is not None and token not in v and v.startswith("[REDACTED:")
+    assert (red.alert_id, red.agent_id, red.evidence) == (a.alert_id, a.agent_id, a.evidence)
