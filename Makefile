@@ -50,10 +50,12 @@ test: setup kafka-start redis-install chromium-install promtool-install lint
 	$(BIN)/python -m pytest
 
 # Mutation testing of monitor/core and monitor/identity.py against tests/core (not
-# part of `make test`: tens of minutes on two cores). Writes results/mutation.md;
+# part of `make test`: tens of minutes on two cores). Each run merges its modules
+# into results/mutation.json and renders results/mutation.md from all of them;
 # fails while a surviving mutant is neither killed nor justified. mutmut gets a
 # virtualenv of its own under build/mutation (its click clashes with faust's).
-# Narrow it: make mutate MUTATE_ARGS="--only monitor/core/decision.py"
+# Narrow it: make mutate MUTATE_ARGS="--only monitor/core/decision.py --jobs 1"
+# After new tests, re-test only the survivors: MUTATE_ARGS="--survivors monitor/core/state.py"
 mutate: setup
 	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS)
 

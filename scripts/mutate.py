@@ -2,13 +2,17 @@
 
 Runs mutmut (3.x) over ``monitor/core/`` and ``monitor/identity.py`` (the
 canonical identifiers the ids and dedup keys are built from) against the fast
-unit tests of the core (``tests/core``, without the slow Hypothesis contract
+unit tests of the core (``tests/core``, without the slow Hypothesis
 suites: they kill little the unit tests do not, and cost ~40 s a surviving
-mutant). Writes ``results/mutation.md``: killed/total per module and every
-mutant that was not killed, each either justified in
-``scripts/mutation_justified.toml`` (an equivalent mutant, a log text, ...) or
-marked UNJUSTIFIED. Exits 1 when an unjustified mutant is left, so a scheduled
-job goes red; it is not part of ``make test``.
+mutant). Results ACCUMULATE across runs in ``results/mutation.json`` (one row
+per module: mutants, killed, the survivors, the commit and date it was
+measured at; a module that is run again replaces its row, a ``--survivors``
+run updates it), and ``results/mutation.md`` is rendered from all of it: the
+score per module, the total, the total over ``monitor/core/``, and every
+mutant not killed, each either justified in ``scripts/mutation_justified.toml``
+(an equivalent mutant, a log text, ...) or marked UNJUSTIFIED. Exits 1 when an
+unjustified mutant is left, so a scheduled job goes red; it is not part of
+``make test``.
 
 mutmut rewrites the tree it runs in, so it runs in a copy under
 ``build/mutation/`` (git-ignored); the working tree is never touched. mutmut
@@ -19,7 +23,8 @@ click < 8.4, so the two cannot share one environment. The core imports no faust.
 
     python scripts/mutate.py                          # the whole core, 2 workers
     python scripts/mutate.py --only 'monitor/core/decision.py' --only 'monitor/core/state.py'
-    python scripts/mutate.py --report-only            # rewrite the report from the last run
+    python scripts/mutate.py --survivors monitor/core/state.py   # re-test its survivors only
+    python scripts/mutate.py --report-only            # merge the last run, re-render the report
 """
 
 from __future__ import annotations
@@ -36,19 +41,28 @@ import sysconfig
 import time
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "mutation"
 JUSTIFIED = ROOT / "scripts" / "mutation_justified.toml"
 REPORT = ROOT / "results" / "mutation.md"
+RESULTS = ROOT / "results" / "mutation.json"
+STAMP = WORK / "run.json"  # what the staged copy is: commit, date, --only
 
 TOOL = WORK / "venv"
 MUTMUT = "mutmut>=3.8.1,<4"
 DEFAULT_ONLY = ["monitor/core/*", "monitor/identity.py"]
 #: Hypothesis suites over the whole engine: strong, but ~40 s for every mutant they do not kill
-SLOW_TESTS = ["tests/core/test_detector_contract.py", "tests/core/test_event_time.py"]
+#: (test_ids.py also starts other processes: 46 s of the 50 s a surviving detector mutant cost)
+SLOW_TESTS = [
+    "tests/core/test_detector_contract.py",
+    "tests/core/test_event_time.py",
+    "tests/core/test_ids.py",
+]
 
 STATUS = {  # mutmut 3's exit codes (mutmut.__main__.status_by_exit_code)
     1: "killed",
@@ -89,7 +103,7 @@ def _tool() -> Path:
     return py
 
 
-def _stage(only: list[str]) -> None:
+def _stage(only: list[str], jobs: int, partial: bool = False) -> None:
     """Copy the sources and tests into ``build/mutation`` with a mutmut configuration."""
     WORK.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
@@ -111,13 +125,30 @@ def _stage(only: list[str]) -> None:
         "use_git_change_detection = false\n"
     )
     (WORK / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + conf)
+    stamp = {"commit": _commit(), "date": _now(), "only": only, "jobs": jobs, "partial": partial}
+    STAMP.write_text(json.dumps(stamp) + "\n")
 
 
-def _run(py: Path, jobs: int) -> float:
+def _commit() -> str:
+    """HEAD, marked ``+dirty`` when the sources or tests staged differ from it."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "monitor", "tests"], capture_output=True, text=True
+    )
+    return (head.stdout.strip() or "unknown") + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run(py: Path, jobs: int, names: list[str] | None = None) -> float:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(WORK)  # mutmut puts mutants/ first; never the working tree
     t0 = time.monotonic()
-    r = subprocess.run([py, "-m", "mutmut", "run", "--max-children", str(jobs)], cwd=WORK, env=env)
+    cmd = [str(py), "-m", "mutmut", "run", "--max-children", str(jobs), *(names or [])]
+    r = subprocess.run(cmd, cwd=WORK, env=env)
     took = time.monotonic() - t0
     if r.returncode != 0:
         raise SystemExit(f"mutmut run failed (exit {r.returncode}); see its output above")
@@ -204,68 +235,223 @@ def _justified() -> dict[str, dict[str, str]]:
     return tomllib.loads(JUSTIFIED.read_text()).get("mutant", {})
 
 
-def _report(py: Path, mutants: list[Mutant], took: float | None, jobs: int, only: list[str]) -> int:
-    why = _justified()
+def _measure(py: Path, mutants: list[Mutant], partial: bool = False) -> dict[str, dict[str, Any]]:
+    """One row per module of the last run: mutants, killed and every mutant not killed."""
     by_module: dict[str, list[Mutant]] = defaultdict(list)
     for m in mutants:
         by_module[m.module].append(m)
-    left = [m for m in mutants if m.status not in KILLED]
-    _diffs(py, left)
-    unjustified = 0
+    checked_all = [m for m in mutants if m.status != "not checked"]
+    left = [m for m in checked_all if m.status not in KILLED]
+    if partial:  # few: the mutated line of each one re-tested, to see it is still the same
+        left = checked_all
+    if left:
+        _diffs(py, left)
+    rows: dict[str, dict[str, Any]] = {}
+    for mod, ms in sorted(by_module.items()):
+        checked = [m for m in ms if m.status != "not checked"]
+        rows[mod] = {
+            "mutants": len(ms),
+            "checked": len(checked),
+            "killed": sum(m.status in KILLED for m in checked),
+            "survivors": [
+                {
+                    k: v
+                    for k, v in asdict(m).items()
+                    if k in ("name", "status", "line", "before", "after")
+                }
+                for m in sorted(checked, key=lambda m: (m.line, m.name))
+                if m.status not in KILLED
+            ],
+        }
+        if partial:
+            rows[mod]["tested"] = {m.name: m.after for m in checked}
+    return rows
+
+
+def merge(
+    db: dict[str, Any],
+    rows: dict[str, dict[str, Any]],
+    stamp: dict[str, Any],
+    took: float | None = None,
+    jobs: int | None = None,
+    partial: bool = False,
+) -> list[str]:
+    """Merge one run's rows into the accumulated results; returns what it refused, and why.
+
+    A full run (every mutant of a module checked) replaces the module's row. A partial run
+    (``--survivors``: only the listed mutants were tested) updates the row it re-tested: a
+    survivor that is now killed moves to killed; it is only merged when the module still has
+    the same mutants (same count, same mutated lines), else its old row would be mixed with
+    results of other code. A module whose run did not check every mutant (stopped) is not
+    merged: a part is not a score.
+    """
+    modules = db.setdefault("modules", {})
+    refused = []
+    for mod, row in rows.items():
+        if partial:
+            old = modules.get(mod)
+            if old is None or old["mutants"] != row["mutants"]:
+                refused.append(f"{mod}: no earlier full run of the same {row['mutants']} mutants")
+                continue
+            tested = row.get("tested", {})  # name -> mutated line, of the mutants re-tested
+            changed = [
+                s["name"]
+                for s in old["survivors"]
+                if s["name"] in tested and _norm(tested[s["name"]]) != _norm(s["after"])
+            ]
+            if changed:
+                refused.append(f"{mod}: mutants changed since the full run: {', '.join(changed)}")
+                continue
+            still = {s["name"]: s for s in row["survivors"]}
+            kept = [
+                still.get(s["name"], s)
+                for s in old["survivors"]
+                if s["name"] not in tested or s["name"] in still
+            ]
+            old["killed"] = old["mutants"] - len(kept)
+            old["survivors"] = kept
+            old["retested"] = {
+                "commit": stamp.get("commit", "unknown"),
+                "date": stamp.get("date", "unknown"),
+                "mutants": len(tested),
+            }
+            continue
+        if row["checked"] != row["mutants"]:
+            refused.append(f"{mod}: only {row['checked']} of {row['mutants']} mutants checked")
+            continue
+        modules[mod] = {
+            "mutants": row["mutants"],
+            "killed": row["killed"],
+            "survivors": row["survivors"],
+            "commit": stamp.get("commit", "unknown"),
+            "date": stamp.get("date", "unknown"),
+            "took_s": round(took) if took is not None else None,
+            "jobs": jobs,
+        }
+    return refused
+
+
+def score(db: dict[str, Any], why: dict[str, dict[str, str]]) -> dict[str, dict[str, int]]:
+    """mutants/killed/justified/unjustified per module, the total, and the total of monitor/core/."""
+    out: dict[str, dict[str, int]] = {}
+    for mod, row in db.get("modules", {}).items():
+        j = sum(_is_justified(s, why) for s in row["survivors"])
+        out[mod] = {
+            "mutants": row["mutants"],
+            "killed": row["killed"],
+            "justified": j,
+            "unjustified": row["mutants"] - row["killed"] - j,
+        }
+    for key, pick in (
+        ("total", lambda m: True),
+        ("monitor/core/", lambda m: m.startswith("monitor/core/")),
+    ):
+        rows = [v for m, v in out.items() if pick(m)]
+        out[key] = {
+            f: sum(r[f] for r in rows) for f in ("mutants", "killed", "justified", "unjustified")
+        }
+    return out
+
+
+def render(
+    db: dict[str, Any], why: dict[str, dict[str, str]], core_modules: list[str] | None = None
+) -> str:
+    """results/mutation.md from the accumulated results and the current justifications.
+
+    ``core_modules``: every module of ``monitor/core/``, to name the ones not run yet.
+    """
+    sc = score(db, why)
+    modules = db.get("modules", {})
     rows = []
-    total_k = total_n = total_j = 0
-    for mod in sorted(by_module):
-        ms = by_module[mod]
-        k = sum(m.status in KILLED for m in ms)
-        j = sum(m.status not in KILLED and _is_justified(m, why) for m in ms)
-        total_k, total_n, total_j = total_k + k, total_n + len(ms), total_j + j
-        rows.append(f"| `{mod}` | {len(ms)} | {k} | {j} | {len(ms) - k - j} | {_pct(k, len(ms))} |")
+    for mod in sorted(modules):
+        r, row = sc[mod], modules[mod]
+        took = f"{row['took_s'] / 60:.1f} min" if row.get("took_s") is not None else "-"
+        again = row.get("retested")
+        when = f"`{row['commit']}` {row['date'][:10]}"
+        if again:
+            when += f"; survivors re-tested `{again['commit']}` {again['date'][:10]}"
+        rows.append(
+            f"| `{mod}` | {r['mutants']} | {r['killed']} | {r['justified']} | {r['unjustified']} "
+            f"| {_pct(r['killed'], r['mutants'])} | {when} | {took} |"
+        )
+    tot, core = sc["total"], sc["monitor/core/"]
+
+    def total(label: str, t: dict[str, int]) -> str:
+        return (
+            f"| **{label}** | {t['mutants']} | {t['killed']} | {t['justified']} | {t['unjustified']} "
+            f"| **{_pct(t['killed'], t['mutants'])}** | | |"
+        )
+
     lines = [
         "# Mutation testing of the detection core",
         "",
-        "`make mutate` (scripts/mutate.py): mutmut 3 over "
-        + ", ".join(f"`{o}`" for o in only)
-        + ", run against `tests/core` without the Hypothesis contract suites ("
+        "`make mutate` (scripts/mutate.py): mutmut 3 over `monitor/core/` and "
+        "`monitor/identity.py`, run against `tests/core` without its slow suites ("
         + ", ".join(f"`{t}`" for t in SLOW_TESTS)
         + "). A mutant counts as killed when a test fails, it times out or crashes.",
+        "Results accumulate across runs (`results/mutation.json`): each module shows the commit "
+        "and date it was measured at; running a module again replaces its row. "
         "Every mutant not killed is listed below, with why it is harmless when it is "
-        "(`scripts/mutation_justified.toml`); an UNJUSTIFIED one is a gap in the tests.",
+        "(`scripts/mutation_justified.toml`); an UNJUSTIFIED one is a gap in the tests. "
+        "A module whose survivors were re-tested after new tests (`--survivors`) says so; "
+        "*took* is the wall time of the run that measured it (modules run together share it).",
         "",
-        f"Run: {len(mutants)} mutants"
-        + (f" in {took / 60:.1f} min with {jobs} workers" if took is not None else "")
-        + ".",
-        "",
-        "| module | mutants | killed | survived, justified | survived, unjustified | killed % |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | survived, justified | survived, unjustified | killed % "
+        "| measured at | took |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
         *rows,
-        f"| **total** | {total_n} | {total_k} | {total_j} | {total_n - total_k - total_j} "
-        f"| **{_pct(total_k, total_n)}** |",
+        total("monitor/core/", core),
+        total("total", tot),
+        "",
+        "Not run yet: "
+        + (", ".join(f"`{m}`" for m in sorted(set(core_modules or []) - set(modules))) or "none")
+        + ".",
         "",
         "## Mutants not killed",
         "",
     ]
+    left = [(mod, s) for mod in sorted(modules) for s in modules[mod]["survivors"]]
     if not left:
         lines.append("None.")
-    for m in sorted(left, key=lambda m: (m.path, m.line, m.name)):
-        j = _is_justified(m, why)
-        unjustified += not j
-        lines.append(f"- `{m.path}:{m.line}` {m.status}: `{m.before}` → `{m.after}`  ")
+    for mod, s in left:
+        j = _is_justified(s, why)
+        lines.append(f"- `{mod}:{s['line']}` {s['status']}: `{s['before']}` → `{s['after']}`  ")
         lines.append(
-            f"  {'justified: ' + why[m.name]['why'] if j else '**UNJUSTIFIED**'} (`{m.name}`)"
+            f"  {'justified: ' + why[s['name']]['why'] if j else '**UNJUSTIFIED**'} (`{s['name']}`)"
         )
     lines.append("")
-    REPORT.write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def _load() -> dict[str, Any]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {"version": 1, "modules": {}}
+
+
+def _save(db: dict[str, Any], why: dict[str, dict[str, str]]) -> int:
+    for mod, r in score(db, why).items():  # the counts, as judged now, for readers of the JSON
+        if mod in db["modules"]:
+            db["modules"][mod]["justified"] = r["justified"]
+            db["modules"][mod]["unjustified"] = r["unjustified"]
+    RESULTS.write_text(json.dumps(db, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+    core = [  # modules with code to mutate (mutmut mutates functions; not bare re-exports)
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "monitor" / "core").rglob("*.py")
+        if re.search(r"^\s*def ", p.read_text(), re.M)
+    ]
+    REPORT.write_text(render(db, why, core))
+    t = score(db, why)["total"]
     print(
-        f"{REPORT.relative_to(ROOT)}: {total_k}/{total_n} killed ({_pct(total_k, total_n)}), "
-        f"{total_j} justified, {unjustified} unjustified"
+        f"{REPORT.relative_to(ROOT)}: {t['killed']}/{t['mutants']} killed "
+        f"({_pct(t['killed'], t['mutants'])}), {t['justified']} justified, "
+        f"{t['unjustified']} unjustified"
     )
-    return 1 if unjustified else 0
+    return 1 if t["unjustified"] else 0
 
 
-def _is_justified(m: Mutant, why: dict[str, dict[str, str]]) -> bool:
+def _is_justified(s: dict[str, Any], why: dict[str, dict[str, str]]) -> bool:
     """Justified only while the mutant is still the one that was judged (same mutated line)."""
-    entry = why.get(m.name)
-    return bool(entry) and _norm(entry.get("after", "")) == _norm(m.after)
+    entry = why.get(s["name"])
+    return bool(entry) and _norm(entry.get("after", "")) == _norm(s["after"])
 
 
 def _norm(s: str) -> str:
@@ -286,19 +472,55 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(DEFAULT_ONLY),
     )
     p.add_argument(
+        "--survivors",
+        action="append",
+        metavar="MODULE",
+        help="re-test only MODULE's unjustified survivors of its last full run, after new tests\n"
+        "(repeatable: one mutmut run for all of them)",
+    )
+    p.add_argument(
         "--jobs", type=int, default=2, help="mutants tested at once (default 2; one per core)"
     )
     p.add_argument(
-        "--report-only", action="store_true", help="rewrite the report from the last run"
+        "--report-only",
+        action="store_true",
+        help="merge the last run in build/mutation (if not yet merged) and re-render the report",
     )
+    p.add_argument("--took", type=float, help=argparse.SUPPRESS)  # wall time, when run by a driver
     a = p.parse_args(argv)
     only = a.only or DEFAULT_ONLY
     py = _tool()
-    took = None
+    why = _justified()
+    db = _load()
+    took, names = a.took, None
+    if a.survivors:
+        names, only = [], []
+        for mod in a.survivors:
+            row = db.get("modules", {}).get(mod)
+            if row is None:
+                raise SystemExit(f"--survivors: {mod} has no full run in {RESULTS.name}")
+            mine = [s["name"] for s in row["survivors"] if not _is_justified(s, why)]
+            names += mine
+            only += [mod] if mine else []
+            print(f"{mod}: {len(mine)} unjustified survivor(s) to re-test")
+        if not names:
+            return _save(db, why)
     if not a.report_only:
-        _stage(only)
-        took = _run(py, a.jobs)
-    return _report(py, _collect(), took, a.jobs, only)
+        _stage(only, a.jobs, partial=bool(names))
+        took = _run(py, a.jobs, names)
+    if (WORK / "mutants").exists() and STAMP.exists():
+        stamp = json.loads(STAMP.read_text())
+        if stamp.get("merged"):
+            print(f"the run of {stamp.get('only')} is already merged")
+        else:
+            partial = bool(stamp.get("partial"))
+            rows = _measure(py, _collect(), partial)
+            refused = merge(db, rows, stamp, took, stamp.get("jobs"), partial=partial)
+            for r in refused:
+                print(f"not merged: {r}", file=sys.stderr)
+            if not refused:  # a run still going (or stopped) is merged once it is complete
+                STAMP.write_text(json.dumps({**stamp, "merged": True}) + "\n")
+    return _save(db, why)
 
 
 if __name__ == "__main__":

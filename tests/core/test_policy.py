@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from monitor.core.globs import compile_glob, is_glob, literal_prefix
-from monitor.core.policy import CharterSet, CompiledCharter
+from monitor.core.policy import MAX_SIGNED_KEPT, CharterSet, CompiledCharter
 from monitor.testing import charter
 
 
@@ -257,3 +257,66 @@ def test_whole_day_window_and_no_window_allow_every_minute() -> None:
     whole_day = compiled(limits={"hours": "00:00-24:00"})
     no_window = compiled()
     assert all(whole_day.in_hours(m) and no_window.in_hours(m) for m in range(24 * 60))
+
+
+# ---------------------------------------------------------------- the set itself
+
+
+def test_a_charter_set_counts_lists_and_finds_charters_by_pattern() -> None:
+    a, b = charter("agent:a"), charter("agent:b-*")
+    cs = CharterSet([a, b])
+    assert len(cs) == 2
+    assert [c.pattern for c in cs] == ["agent:a", "agent:b-*"]
+    assert cs.get("agent:b-*") is not None and cs.get("agent:b-*").pattern == "agent:b-*"
+    assert cs.get("agent:b-1") is None  # get is by pattern, not resolution
+
+
+def test_every_put_moves_the_version_on() -> None:
+    cs = CharterSet([charter("agent:a"), charter("agent:b")])
+    assert cs.version == 2
+    cs.put(charter("agent:a", mode="observe"))
+    assert cs.version == 3
+
+
+def test_signed_updates_are_remembered_per_pattern_newest_last_and_at_most_64() -> None:
+    cs = CharterSet()
+    for i in range(MAX_SIGNED_KEPT + 1):
+        cs.signed_applied("agent:a", f"ev-{i}", i)
+    kept = cs.signed_versions["agent:a"]
+    assert len(kept) == MAX_SIGNED_KEPT == 64
+    assert list(kept)[::63] == ["ev-1", f"ev-{MAX_SIGNED_KEPT}"]
+    assert kept["ev-5"] == 5
+    # one applied again is the newest now: it outlives the next eviction
+    cs.signed_applied("agent:a", "ev-1", 1)
+    cs.signed_applied("agent:a", "ev-new", 99)
+    assert "ev-1" in kept and "ev-2" not in kept
+    assert list(kept)[-2:] == ["ev-1", "ev-new"]
+    assert "agent:b" not in cs.signed_versions
+
+
+def test_an_exact_grant_and_every_matching_glob_grant_are_united() -> None:
+    ch = compiled(
+        tools=[
+            {"server": "fleet", "tool": "apply_patch", "classes": ["exec"]},
+            {"server": "fleet", "tool": "apply_*", "classes": ["write"]},
+            {"server": "*", "tool": "apply_*", "classes": ["egress"]},
+        ]
+    )
+    assert ch.grant("fleet", "apply_patch") == {"exec", "write", "egress"}
+    assert ch.grant("fleet", "apply_config") == {"write", "egress"}
+    assert ch.grant("docs", "apply_x") == {"egress"}
+
+
+@pytest.mark.parametrize("pattern", ["*", "a*", "?"])
+def test_a_glob_with_a_literal_prefix_of_one_or_none_still_governs(pattern: str) -> None:
+    cs = CharterSet([charter(pattern)])
+    found = cs.for_agent("a")
+    assert found is not None and found.pattern == pattern
+
+
+def test_allowed_resources_and_secret_sources_agree_with_each_glob_even_across_newlines() -> None:
+    ch = compiled(resources=["fleet://prod/**"])
+    for r in ["fleet://prod/a", "fleet://prod/a\nb", "fleet://prod/\n", "fleet://dev/a\nb"]:
+        assert ch.resource_allowed(r) is (compile_glob("fleet://prod/**").match(r) is not None)
+    assert ch.resource_allowed("fleet://prod/a\nb") is True
+    assert "read_secret" in compiled().resource_classes("file:///srv/a\nb/.env")

@@ -11,7 +11,7 @@ import pytest
 
 from monitor import testing as tb
 from monitor.core import Engine, EngineSettings
-from monitor.core.redact import RedactionRules, Redactor
+from monitor.core.redact import RedactionRules, Redactor, _compiled
 from monitor.errors import MonitorError
 from monitor.replay import replay_file
 from monitor.settings import load_settings
@@ -414,3 +414,75 @@ def test_dead_letter_reasons_and_the_replay_summary_are_redacted(tmp_path: Path)
     assert dead["reason"].startswith("unknown event type") and npm not in dead["reason"]
     assert npm in dead["raw"]  # the message itself is kept whole: never lost
     assert npm not in orjson.dumps(s.to_dict()).decode() and npm not in s.render()
+
+
+# ---------------------------------------------------------------- quoted values, rule building
+
+
+def test_an_unterminated_quoted_secret_is_redacted_to_the_end_of_its_line_only() -> None:
+    r = Redactor(RedactionRules())
+    assert r('password="abc def\nnext line') == 'password="[REDACTED:key-value]\nnext line'
+    assert r("password='abc def\\nnext") == "password='[REDACTED:key-value]\\nnext"
+    assert r('password="abc def') == 'password="[REDACTED:key-value]'
+
+
+def test_an_escaped_double_quote_stays_inside_the_redacted_value() -> None:
+    r = Redactor(RedactionRules())
+    assert r('password="a\\"b c" kept') == 'password="[REDACTED:key-value]" kept'
+    # in single quotes a backslash escapes nothing: the value ends at the next quote
+    assert r("password='a\\' kept") == "password='[REDACTED:key-value]' kept"
+
+
+def test_an_extra_pattern_spans_lines_and_keeps_a_keep_group() -> None:
+    r = Redactor(RedactionRules(secrets=False, extra=("BEGIN.*?END", r"(?P<keep>ref=)\w+")))
+    assert r("x BEGIN a\nb END y") == "x [REDACTED:custom-1] y"
+    assert r("ref=abc123 z") == "ref=[REDACTED:custom-2] z"
+
+
+def test_a_rule_with_hints_only_scans_text_that_holds_one() -> None:
+    step = _compiled("tok", r"(?P<keep>tok_)\w+", ("tok_",))
+    assert step("a tok_abc b") == "a tok_[REDACTED:tok] b"
+    assert step("a TOK_abc b") == "a TOK_abc b"  # no hint in it: untouched
+    assert step("") == ""
+
+
+def test_an_escaped_quote_right_before_the_closing_one_is_inside() -> None:
+    r = Redactor(RedactionRules())
+    assert r('password="a\\"" kept') == 'password="[REDACTED:key-value]" kept'
+
+
+def test_a_text_holding_every_name_hint_is_still_scanned() -> None:
+    from monitor.core.secret_rules import NAME_HINTS
+
+    out = Redactor(RedactionRules())(" ".join(NAME_HINTS) + " password=hunter2")
+    assert "hunter2" not in out
+
+
+def test_a_bad_extra_pattern_is_named_by_its_number() -> None:
+    with pytest.raises(ValueError, match=r"^redaction pattern 2 '\(': "):
+        Redactor(RedactionRules(extra=("ok", "(")))
+
+
+def test_secret_keys_are_judged_only_when_secrets_are_redacted() -> None:
+    assert Redactor(RedactionRules()).secret_key("DB_PASSWORD") is True
+    assert Redactor(RedactionRules()).secret_key("hostname") is False
+    assert not Redactor(RedactionRules(secrets=False)).secret_key("DB_PASSWORD")
+
+
+def test_an_alert_built_outside_the_decision_step_has_its_ids_and_sponsor_redacted() -> None:
+    eng = Engine([tb.charter("agent:*", tools=[{"server": "s", "tool": "t"}])])
+    [a] = tb.feed(eng, tb.call(0, "agent:a", "s", "other")).alerts
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    raw = a.model_copy(
+        update={
+            "sponsor": "bob@evil.example",
+            "task_id": token,
+            "session_id": token,
+            "credential_id": token,
+        }
+    )
+    red = Redactor(RedactionRules(emails=True)).alert(raw)
+    assert red.sponsor == "[REDACTED:email]"
+    for v in (red.task_id, red.session_id, red.credential_id):
+        assert v is not None and token not in v and v.startswith("[REDACTED:")
+    assert (red.alert_id, red.agent_id, red.evidence) == (a.alert_id, a.agent_id, a.evidence)

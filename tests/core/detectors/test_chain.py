@@ -188,3 +188,134 @@ def test_completed_chain_is_not_reported_again_without_a_new_first_step() -> Non
 def test_chains_are_per_agent() -> None:
     d = feed(engine(), secret(0), call(1, "agent:worker-2", "web", "http_post"))
     assert alerts(d) == []
+
+
+# ---------------------------------------------------------------- the alert's words, details and target
+
+
+def test_a_chain_alert_says_what_was_done_in_words_with_its_span() -> None:
+    first, last = secret(0), egress(10, task_id="T1", session_id="s-1")
+    [alert] = alerts(feed(engine(), first, last))
+    assert alert.clause.text == "read_secret → egress within 3 calls and 60 s"
+    assert alert.reason == (
+        f"{AGENT} performed the forbidden chain 'exfiltration' (read_secret → egress) in 2 calls "
+        "over 10 s, ending with web/http_post"
+    )
+    assert alert.details == {"chain": "exfiltration", "span_calls": 2, "span_seconds": 10.0}
+    assert (alert.task_id, alert.session_id) == ("T1", "s-1")
+
+
+def test_a_chain_clause_names_only_the_windows_it_has() -> None:
+    seq = ["read_secret", "egress"]
+    calls_only = {"name": "a", "sequence": seq, "within_calls": 4}
+    time_only = {"name": "b", "sequence": seq, "within_seconds": 300}
+    neither = {"name": "c", "sequence": seq}
+    d = feed(engine(calls_only, time_only, neither), secret(0), egress(1))
+    texts = {a.clause.key: a.clause.text for a in alerts(d)}
+    assert texts == {
+        "forbidden_chains.a": "read_secret → egress within 4 calls",
+        "forbidden_chains.b": "read_secret → egress within 5 min",
+        "forbidden_chains.c": "read_secret → egress within any window",
+    }
+
+
+def test_a_chain_without_credentials_revokes_the_session_or_else_the_agent() -> None:
+    d = feed(engine(), secret(0, session_id="s-1"), egress(1, session_id="s-1"))
+    [cmd] = d.revocations
+    assert (cmd.scope, cmd.credential_ids) == ("session", [])
+    d = feed(engine(), secret(0), egress(1))
+    [cmd] = d.revocations
+    assert (cmd.scope, cmd.credential_ids) == ("agent", [])
+
+
+def test_a_chains_credentials_are_each_named_once_in_order() -> None:
+    d = feed(engine(), secret(0, credential_id="c2"), egress(1, credential_id="c1"))
+    assert d.revocations[0].credential_ids == ["c1", "c2"]
+    d = feed(engine(), secret(0, credential_id="c1"), egress(1, credential_id="c1"))
+    assert d.revocations[0].credential_ids == ["c1"]
+
+
+def test_a_chain_done_twice_from_two_first_steps_is_two_alerts() -> None:
+    a, b = secret(0), secret(2)
+    d = feed(engine(), a, egress(1), b, egress(3))
+    assert [x.evidence[0] for x in alerts(d)] == [a.event_id, b.event_id]
+
+
+def test_a_later_start_replaces_a_partial_match_at_the_same_step() -> None:
+    chain = {"name": "hijack", "sequence": ["read_untrusted", "read_secret", "egress"]}
+    u0, s1 = call(0, AGENT, "web", "fetch"), secret(1)
+    u2, s3, e4 = call(2, AGENT, "web", "fetch"), secret(3), egress(4)
+    [alert] = alerts(feed(engine(chain), u0, s1, u2, s3, e4))
+    assert alert.evidence == [u2.event_id, s3.event_id, e4.event_id]
+    assert alert.details["span_calls"] == 3
+
+
+def test_one_call_with_two_classes_is_one_step_of_a_three_step_chain() -> None:
+    chain = {"name": "hijack", "sequence": ["read_untrusted", "read_secret", "egress"]}
+    eng = engine(chain)
+    d = feed(eng, call(0, AGENT, "web", "fetch"), call(1, AGENT, "kit", "dump_and_send"))
+    assert alerts(d) == []
+    assert len(alerts(feed(eng, egress(2)))) == 1
+
+
+def test_the_call_that_completes_a_chain_can_start_the_next_one() -> None:
+    first, both, last = secret(0), call(1, AGENT, "kit", "dump_and_send"), egress(2)
+    d = feed(engine(), first, both, last)
+    assert [a.evidence for a in alerts(d)] == [
+        [first.event_id, both.event_id],
+        [both.event_id, last.event_id],
+    ]
+
+
+def test_a_repeated_middle_step_keeps_the_latest_call_as_evidence() -> None:
+    chain = {"name": "hijack", "sequence": ["read_untrusted", "read_secret", "egress"]}
+    u0, s1, s2, e3 = call(0, AGENT, "web", "fetch"), secret(1), secret(2), egress(3)
+    [alert] = alerts(feed(engine(chain), u0, s1, s2, e3))
+    assert alert.evidence == [u0.event_id, s2.event_id, e3.event_id]
+
+
+def test_a_chain_that_does_not_concern_the_call_does_not_hide_the_next_one() -> None:
+    unrelated = {"name": "scrape", "sequence": ["read_untrusted", "egress"]}
+    d = feed(engine(unrelated, EXFIL), secret(0), egress(1))
+    assert [a.clause.key for a in alerts(d)] == ["forbidden_chains.exfiltration"]
+
+
+def test_a_chain_redefined_under_the_same_name_forgets_the_old_progress() -> None:
+    eng = engine({"name": "x", "sequence": ["read_secret", "egress"]})
+    feed(eng, secret(0))
+    redefined = {"name": "x", "sequence": ["read_untrusted", "egress"]}
+    eng.put_charter(charter("agent:*", tools=TOOLS, forbidden_chains=[redefined]))
+    assert alerts(feed(eng, egress(1))) == []  # the secret read was a step of the old chain
+    assert len(alerts(feed(eng, call(2, AGENT, "web", "fetch"), egress(3)))) == 1
+
+
+def test_a_chains_span_is_reported_to_the_millisecond() -> None:
+    [alert] = alerts(feed(engine(), secret(0), egress(10.2504)))
+    assert alert.details["span_seconds"] == 10.25
+
+
+HIJACK_60S = {
+    "name": "hijack",
+    "sequence": ["read_untrusted", "read_secret", "egress"],
+    "within_seconds": 60,
+}
+
+
+def test_an_expired_partial_match_is_dropped_without_touching_a_live_earlier_one() -> None:
+    u0, s1 = call(0, AGENT, "web", "fetch"), secret(1)
+    u90, e100 = call(90, AGENT, "web", "fetch"), egress(100)  # u0 → s1 is too old by now
+    s101, e102 = secret(101), egress(102)
+    d = feed(engine(HIJACK_60S), u0, s1, u90, e100, s101, e102)
+    [alert] = alerts(d)
+    assert alert.evidence == [u90.event_id, s101.event_id, e102.event_id]
+
+
+def test_an_expired_partial_match_does_not_stop_the_call_advancing_another() -> None:
+    u0, s1 = call(0, AGENT, "web", "fetch"), secret(1)
+    u90 = call(90, AGENT, "web", "fetch")
+    both = call(
+        100, AGENT, "kit", "dump_and_send"
+    )  # egress for the stale u0 → s1, a secret for u90
+    e101 = egress(101)
+    [alert] = alerts(feed(engine(HIJACK_60S), u0, s1, u90, both, e101))
+    assert alert.evidence == [u90.event_id, both.event_id, e101.event_id]

@@ -285,3 +285,237 @@ def test_two_calls_after_task_end_are_two_alerts_with_two_ids() -> None:
     again = engine()
     ids = [a.alert_id for ev in events for a in alerts(again.process(ev))]
     assert ids == [first[0].alert_id, second[0].alert_id]
+
+
+# ---------------------------------------------------------------- boundaries and the alert's ids
+
+
+def test_a_revoked_credential_is_forgiven_up_to_exactly_the_clock_skew() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, revoked(10, AGENT, "c1"))
+    assert alerts(feed(eng, read(12.5, credential_id="c1"))) == []  # inside the 5 s skew
+    assert alerts(feed(eng, read(15, credential_id="c1"))) == []  # exactly revocation + skew
+    [alert] = alerts(feed(eng, read(15.5, credential_id="c1")))
+    assert alert.clause.key == "credential_revoked"
+
+
+def test_an_expired_credential_is_forgiven_up_to_exactly_the_clock_skew() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    assert alerts(feed(eng, read(65, credential_id="c1"))) == []  # exactly expiry + skew
+    [alert] = alerts(feed(eng, read(65.5, credential_id="c1")))
+    assert alert.clause.key == "credential_expired"
+
+
+def test_a_revoked_credentials_alert_names_the_calls_task_and_session() -> None:
+    eng = engine()
+    started(eng)
+    d = feed(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1", session_id="s-9"))
+    [alert] = alerts(d)
+    assert (alert.task_id, alert.session_id) == ("T1", "s-9")
+
+
+def test_an_expired_credentials_alert_names_the_calls_task_and_session() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    [alert] = alerts(feed(eng, read(66, credential_id="c1", session_id="s-9")))
+    assert (alert.task_id, alert.session_id) == ("T1", "s-9")
+
+
+def test_a_revoked_credentials_alert_says_what_happened_in_words() -> None:
+    eng = engine()
+    started(eng)
+    [alert] = alerts(feed(eng, revoked(10, AGENT, "c1"), read(16, credential_id="c1")))
+    assert alert.clause.text == "a revoked credential grants nothing"
+    assert alert.reason == (
+        f"{AGENT} called fs/read_file with credential c1 6 s after it was revoked: "
+        "revocation is not being enforced"
+    )
+
+
+def test_an_expired_credentials_alert_says_what_happened_in_words() -> None:
+    eng = engine()
+    started(eng, ttl=60)
+    [alert] = alerts(feed(eng, read(66, credential_id="c1")))
+    assert alert.clause.text == "an expired credential grants nothing"
+    assert alert.reason == f"{AGENT} called fs/read_file with credential c1 6 s after it expired"
+
+
+def test_each_revoked_credential_in_use_is_its_own_alert() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, issued(0, AGENT, "c2", 600, task_id="T1"))
+    feed(eng, revoked(10, AGENT, "c1"), revoked(10, AGENT, "c2"))
+    d = feed(eng, read(20, credential_id="c1"), read(21, credential_id="c2"))
+    assert [a.clause.key for a in alerts(d)] == ["credential_revoked"] * 2
+    assert [cmd.credential_ids for cmd in d.revocations] == [["c1"], ["c2"]]
+    # the same credential again is the same alert (counted, not repeated)
+    assert alerts(feed(eng, read(22, credential_id="c1"))) == []
+
+
+def test_each_expired_credential_in_use_is_its_own_alert() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        issued(0, AGENT, "c1", 60, task_id="T1"),
+        issued(0, AGENT, "c2", 60, task_id="T1"),
+    )
+    d = feed(eng, read(70, credential_id="c1"), read(71, credential_id="c2"))
+    assert [a.clause.key for a in alerts(d)] == ["credential_expired"] * 2
+    assert alerts(feed(eng, read(72, credential_id="c1"))) == []
+
+
+# ---------------------------------------------------------------- issuing: boundaries, words, details
+
+
+def test_a_ttl_is_forgiven_up_to_exactly_the_maximum_plus_the_skew() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    assert alerts(feed(eng, issued(0, AGENT, "c1", 905, task_id="T1"))) == []
+    [alert] = alerts(feed(eng, issued(0, AGENT, "c2", 905.5, task_id="T1")))
+    assert alert.clause.key == "limits.credential_max_ttl"
+
+
+def test_a_long_ttl_alert_names_its_task_and_the_exact_ttl() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    [alert] = alerts(feed(eng, issued(0, AGENT, "c1", 960.2504, task_id="T1")))
+    assert alert.task_id == "T1"
+    assert alert.clause.text == "credentials live at most 15 min"
+    assert alert.reason == (
+        f"credential c1 for {AGENT} was issued with a TTL of 16 min, above the charter maximum "
+        "of 15 min"
+    )
+    assert alert.details == {"ttl_seconds": 960.25, "max_ttl_seconds": 900}
+
+
+def test_each_long_lived_credential_is_its_own_alert() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    d = feed(eng, issued(0, AGENT, "c1", 2000, task_id="T1"), issued(1, AGENT, "c2", 2000))
+    assert [a.clause.key for a in alerts(d)] == ["limits.credential_max_ttl"] * 2
+    assert [c.credential_ids for c in d.revocations] == [["c1"], ["c2"]]
+
+
+def test_a_credential_issued_after_its_task_ended_is_forgiven_up_to_exactly_the_skew() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, task_ended(100, AGENT, "T1", "alice"))
+    assert alerts(feed(eng, issued(105, AGENT, "c5", 60, task_id="T1"))) == []
+    assert len(alerts(feed(eng, issued(105.5, AGENT, "c6", 60, task_id="T1")))) == 1
+
+
+def test_a_credential_issued_after_its_task_ended_says_so_with_both_events() -> None:
+    eng = engine()
+    started(eng)
+    end = task_ended(100, AGENT, "T1", "alice")
+    late = issued(200, AGENT, "c5", 60, task_id="T1")
+    [alert] = alerts(feed(eng, end, late))
+    assert alert.clause.text == "authority ends when the task ends"
+    assert alert.reason == (
+        f"credential c5 was issued to {AGENT} for task T1 100 s after the task ended"
+    )
+    assert alert.evidence == [end.event_id, late.event_id]
+    assert alert.task_id == "T1"
+    # each late credential is its own alert
+    assert len(alerts(feed(eng, issued(201, AGENT, "c6", 60, task_id="T1")))) == 1
+
+
+def test_a_credential_for_an_open_or_unknown_task_is_fine() -> None:
+    eng = engine()
+    started(eng)
+    d = feed(eng, issued(200, AGENT, "c5", 60, task_id="T1"), issued(200, AGENT, "c6", 60, "T9"))
+    assert alerts(d) == []
+
+
+# ---------------------------------------------------------------- calls after the task: words
+
+
+def test_a_call_after_its_task_ended_says_so_in_words_with_the_seconds() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, task_ended(100, AGENT, "T1", "alice"))
+    [alert] = alerts(feed(eng, read(131.2504, session_id="s-1")))
+    assert alert.clause.text == "authority ends with the task (+30 s grace)"
+    assert alert.reason == (
+        f"{AGENT} called fs/read_file 31 s after its task T1 ended (grace 30 s)"
+    )
+    assert alert.details == {"seconds_after_end": 31.25}  # to the millisecond
+    assert alert.session_id == "s-1"
+
+
+def test_each_ended_task_a_call_lingers_in_is_its_own_alert() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "alice"),
+        task_ended(100, AGENT, "T1", "alice"),
+        task_ended(100, AGENT, "T2", "alice"),
+    )
+    d = feed(eng, read(200), read(201, task_id="T2"))
+    assert [a.task_id for a in alerts(d)] == ["T1", "T2"]
+    assert alerts(feed(eng, read(202))) == []
+
+
+def test_a_charterless_task_gets_the_default_30s_grace() -> None:
+    eng = Engine([charter("agent:other-*", kind="delegated", tools=TOOLS)])
+    feed(eng, task_started(0, AGENT, "T1", "alice"), task_ended(100, AGENT, "T1", "alice"))
+    assert [a for a in alerts(feed(eng, read(130))) if a.clause.key != "kind"] == []
+    late = [a for a in alerts(feed(eng, read(131))) if a.clause.key != "kind"]
+    assert [a.clause.key for a in late] == ["limits.task_grace_seconds"]
+
+
+def test_a_grace_below_the_skew_is_the_skew_not_their_sum() -> None:
+    eng = engine(limits={"task_grace_seconds": 2})
+    started(eng)
+    feed(eng, task_ended(100, AGENT, "T1", "alice"))
+    assert alerts(feed(eng, read(105))) == []
+    assert len(alerts(feed(eng, read(106)))) == 1
+
+
+# ---------------------------------------------------------------- task end: routine revocation
+
+
+def test_the_task_end_revocation_says_how_many_credentials_it_ends() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        issued(0, AGENT, "c1", 600, task_id="T1"),
+        issued(0, AGENT, "c2", 600, task_id="T1"),
+    )
+    [cmd] = eng.process(task_ended(100, AGENT, "T1", "alice")).revocations
+    assert cmd.reason == (
+        f"task T1 of {AGENT} ended: revoking its 2 live credential(s) proactively"
+    )
+
+
+def test_every_task_that_ends_is_revoked_even_moments_apart() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), task_started(0, AGENT, "T2", "alice"))
+    d = feed(eng, task_ended(100, AGENT, "T1", "alice"), task_ended(101, AGENT, "T2", "alice"))
+    assert [c.task_id for c in d.revocations] == ["T1", "T2"]
+
+
+def test_a_late_call_revokes_every_credential_the_task_ever_had_even_expired_ones() -> None:
+    eng = engine()
+    started(eng, ttl=60)  # c1 expires at 60
+    feed(eng, issued(0, AGENT, "c2", 600, task_id="T1"), task_ended(100, AGENT, "T1", "alice"))
+    d = feed(eng, read(700))  # c2 expired too by now
+    [cmd] = [c for c in d.revocations if c.alert_ids]
+    assert (cmd.scope, cmd.credential_ids) == ("task", ["c1", "c2"])
+
+
+def test_a_delegated_call_outside_any_task_says_so_and_names_its_session() -> None:
+    eng = engine()
+    c = call(0, AGENT, "fs", "read_file", sponsor="alice", session_id="s-1")
+    [alert] = alerts(feed(eng, c))
+    assert alert.clause.text == "delegated authority is bound to one task"
+    assert alert.reason == f"delegated agent {AGENT} called fs/read_file outside any task"
+    assert alert.session_id == "s-1"
+    assert alert.evidence == [c.event_id]
+    # one alert per dedup window, not one per call
+    assert alerts(feed(eng, call(1, AGENT, "fs", "read_file", sponsor="alice"))) == []

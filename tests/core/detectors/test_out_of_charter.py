@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.core import Decision, Engine
-from monitor.testing import call, charter, feed
+from monitor.core.engine import EngineSettings
+from monitor.events import AlertFeedback
+from monitor.testing import at, call, charter, feed, task_started
 
 DETECTOR = "out_of_charter_tool"
 AGENT = "agent:patcher-1"
@@ -262,3 +264,154 @@ def test_redelivered_event_is_dropped() -> None:
     assert again.duplicate
     assert not again.alerts
     assert not again.revocations
+
+
+# ---------------------------------------------------------------- the alert's words, details and ids
+
+
+def test_an_ungranted_tool_alert_says_what_the_charter_grants_in_words() -> None:
+    c = call(0, AGENT, "vault", "read_secret", task_id="T1", session_id="s-1")
+    [alert] = alerts(feed(engine(), c))
+    assert alert.clause.text == "grants 3 tools; not vault/read_secret"
+    assert alert.reason == (
+        f"{AGENT} called vault/read_secret, which its charter (agent:patcher-*) does not grant"
+    )
+    assert alert.details == {"server": "vault", "tool": "read_secret"}
+    assert (alert.task_id, alert.session_id) == ("T1", "s-1")
+
+
+def test_a_denied_call_says_the_gateway_denied_it() -> None:
+    c = call(0, AGENT, "vault", "read_secret", outcome="denied")
+    [alert] = alerts(feed(engine(), c))
+    assert alert.reason.endswith("does not grant (the gateway denied it)")
+
+
+def test_tenant_and_domain_alerts_say_what_the_charter_allows_in_words() -> None:
+    eng = engine(tenants=["corp", "ops"], data_domains=["infrastructure"])
+    c = call(0, AGENT, "fleet", "list_hosts", tenant="acme", data_domain="payroll")
+    by_key = {a.clause.key: a for a in alerts(feed(eng, c))}
+    tenant, domain = by_key["tenants"], by_key["data_domains"]
+    assert tenant.clause.text == "tenants ['corp', 'ops']"
+    assert tenant.reason == (
+        f"{AGENT} acted in tenant 'acme', outside its charter's tenants ['corp', 'ops']"
+    )
+    assert tenant.details == {"tenant": "acme"}
+    assert domain.clause.text == "data domains ['infrastructure']"
+    assert domain.reason == (
+        f"{AGENT} touched data domain 'payroll', outside its charter's domains ['infrastructure']"
+    )
+    assert domain.details == {"data_domain": "payroll"}
+
+
+def test_a_resource_alert_shows_three_resources_and_counts_the_rest() -> None:
+    eng = engine(resources=["fleet://prod/*"])
+    bad = [f"fleet://staging/web-{i}" for i in range(5)]
+    c = call(0, AGENT, "fleet", "apply_patch", resources=["fleet://prod/ok", *bad])
+    [alert] = alerts(feed(eng, c))
+    assert alert.clause.text == "resources ['fleet://prod/*']"
+    assert alert.reason == (
+        f"{AGENT} called fleet/apply_patch on fleet://staging/web-0, fleet://staging/web-1, "
+        "fleet://staging/web-2 and 2 more, outside its charter's resources"
+    )
+    assert alert.details == {"resource": "fleet://staging/web-0"}
+    three = call(1, AGENT, "fleet", "apply_patch", resources=bad[:3], credential_id="c9")
+    eng = engine(resources=["fleet://prod/*"])
+    [alert] = alerts(feed(eng, three))
+    assert "web-2, outside" in alert.reason and "more" not in alert.reason
+
+
+def test_each_distinct_violation_is_its_own_alert_and_a_repeat_is_not() -> None:
+    eng = engine(tenants=["corp"], data_domains=["infra"], resources=["fleet://prod/*"])
+    d = feed(
+        eng,
+        call(0, AGENT, "vault", "read_secret"),
+        call(1, AGENT, "vault", "write_secret"),
+        call(2, AGENT, "fleet", "list_hosts", tenant="acme"),
+        call(3, AGENT, "fleet", "list_hosts", tenant="evil"),
+        call(4, AGENT, "fleet", "list_hosts", data_domain="payroll"),
+        call(5, AGENT, "fleet", "list_hosts", data_domain="hr"),
+        call(6, AGENT, "fleet", "apply_patch", resources=["fleet://a/1"]),
+        call(7, AGENT, "fleet", "apply_patch", resources=["fleet://b/1"]),
+    )
+    assert len(alerts(d)) == 8
+    again = feed(
+        eng,
+        call(10, AGENT, "vault", "read_secret"),
+        call(11, AGENT, "fleet", "list_hosts", tenant="acme"),
+        call(12, AGENT, "fleet", "list_hosts", data_domain="payroll"),
+        call(13, AGENT, "fleet", "apply_patch", resources=["fleet://a/1"]),
+    )
+    assert alerts(again) == []
+
+
+def test_an_off_hours_alert_shows_the_minute_and_the_hours_in_words() -> None:
+    eng = engine(limits={"hours": "06:00-22:00"})
+    c = call(14 * 3600 + 7 * 60 + 30, AGENT, "fleet", "list_hosts", task_id="T1", session_id="s")
+    [alert] = alerts(feed(eng, c))  # 23:07:30
+    assert alert.clause.text == "hours 06:00-22:00 UTC"
+    assert alert.reason == (
+        f"{AGENT} called fleet/list_hosts at 23:07 UTC, outside its charter's hours 06:00-22:00 UTC"
+    )
+    assert alert.details == {"time": "23:07"}
+    assert (alert.task_id, alert.session_id) == ("T1", "s")
+    # one alert per dedup window, not one per call
+    assert alerts(feed(eng, call(14 * 3600 + 600, AGENT, "fleet", "list_hosts"))) == []
+
+
+def test_the_first_and_last_minute_of_the_hours_are_inside() -> None:
+    eng = engine(limits={"hours": "06:00-22:00"})
+    assert alerts(feed(eng, call(-3 * 3600, AGENT, "fleet", "list_hosts"))) == []  # 06:00
+    assert alerts(feed(eng, call(13 * 3600 - 1, AGENT, "fleet", "list_hosts"))) == []  # 21:59:59
+
+
+def test_an_uncovered_agents_call_says_so_in_words() -> None:
+    c = call(0, "agent:stray", "vault", "read_secret", task_id="T1")
+    [alert] = alerts(feed(engine(), c))
+    assert alert.clause.text == "no charter covers this agent"
+    assert alert.reason == (
+        "agent:stray called vault/read_secret but no charter covers this agent: its authority "
+        "is undefined"
+    )
+    assert alert.details == {"server": "vault", "tool": "read_secret"}
+    assert alert.task_id is None
+    assert alert.evidence == [c.event_id]
+
+
+def test_an_uncovered_agents_task_event_says_what_it_sent() -> None:
+    ev = task_started(0, "agent:stray", "T7", "alice", event_id="ev-1")
+    [alert] = alerts(feed(engine(), ev))
+    assert alert.reason == (
+        "agent:stray sent task_started ev-1 but no charter covers this agent: its authority "
+        "is undefined"
+    )
+    assert alert.details == {"event_type": "task_started"}
+    assert alert.task_id == "T7"
+    assert alert.severity == "medium"
+
+
+def test_an_analysts_feedback_on_an_uncovered_agent_raises_nothing() -> None:
+    fb = AlertFeedback(
+        event_id="fb-1", ts=at(0), agent_id="agent:stray", alert_id="a" * 12, verdict="benign"
+    )
+    assert feed(engine(), fb).alerts == []
+
+
+def test_a_fourth_resource_outside_the_charter_is_counted_not_dropped() -> None:
+    eng = engine(resources=["fleet://prod/*"])
+    bad = [f"fleet://staging/web-{i}" for i in range(4)]
+    [alert] = alerts(feed(eng, call(0, AGENT, "fleet", "apply_patch", resources=bad)))
+    assert "fleet://staging/web-2 and 1 more, outside" in alert.reason
+
+
+def test_a_denied_call_is_never_revoked_even_when_medium_findings_revoke() -> None:
+    eng = Engine(
+        [charter("agent:patcher-*", tools=TOOLS)],
+        settings=EngineSettings(revoke_min_severity="medium"),
+    )
+    d = feed(eng, call(0, AGENT, "vault", "read_secret", outcome="denied", credential_id="c1"))
+    [alert] = alerts(d)
+    assert alert.severity == "medium"
+    assert d.revocations == []
+    # the same call let through is revoked
+    d = feed(eng, call(1, AGENT, "vault", "write_secret", credential_id="c1"))
+    assert [c.credential_ids for c in d.revocations] == [["c1"]]

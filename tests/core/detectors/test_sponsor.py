@@ -233,3 +233,172 @@ def test_sponsor_timer_revokes_only_the_open_tasks_of_its_sponsor() -> None:
     )
     d = eng.advance_watermark(at(5000).timestamp())
     assert [c.task_id for c in d.revocations] == ["T-open"]
+
+
+# ---------------------------------------------------------------- the alert's words, ids and targets
+
+
+def test_a_call_with_no_sponsor_on_record_says_so_and_names_its_task_and_session() -> None:
+    eng = engine()
+    [alert] = alerts(feed(eng, call(0, AGENT, "fs", "read_file", task_id="T1", session_id="s-1")))
+    assert alert.clause.text == "a delegated agent acts for a named human"
+    assert alert.reason == (
+        f"delegated agent {AGENT} called fs/read_file with no sponsor on record"
+    )
+    assert (alert.task_id, alert.session_id) == ("T1", "s-1")
+
+
+def test_a_call_after_the_sponsor_left_says_so_in_words() -> None:
+    eng = engine()
+    started(eng)
+    d = feed(eng, sponsor_ended(100, AGENT, "alice"), read(131, session_id="s-1"))
+    [alert] = alerts(d)
+    assert alert.clause.text == "delegated authority ends when its sponsor is gone"
+    assert alert.reason == (
+        f"delegated agent {AGENT} called fs/read_file 31 s after sponsor alice's session "
+        "ended: it is acting autonomously on borrowed authority"
+    )
+    assert (alert.task_id, alert.session_id, alert.sponsor) == ("T1", "s-1", "alice")
+    assert alert.details == {"sponsor": "alice"}
+
+
+def test_a_call_while_the_sponsor_is_quiet_says_for_how_long_and_the_limit() -> None:
+    eng = engine()
+    started(eng)
+    late = read(1300)
+    [alert] = alerts(feed(eng, late))
+    assert alert.reason == (
+        f"delegated agent {AGENT} called fs/read_file while sponsor alice has been quiet for "
+        "21 min (limit 10 min): it is acting autonomously on borrowed authority"
+    )
+    assert alert.evidence == [late.event_id]
+    assert alert.details == {"sponsor": "alice"}
+
+
+def test_each_quiet_sponsor_is_its_own_alert() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "bob"),
+    )
+    d = feed(eng, read(700), read(701, task_id="T2", sponsor="bob"))
+    assert sorted(a.details["sponsor"] for a in alerts(d)) == ["alice", "bob"]
+    assert alerts(feed(eng, read(702))) == []
+
+
+def test_a_call_exactly_at_the_end_of_the_grace_after_the_sponsor_left_is_fine() -> None:
+    eng = engine()
+    started(eng)
+    assert alerts(feed(eng, sponsor_ended(100, AGENT, "alice"), read(130))) == []
+    assert len(alerts(feed(eng, read(130.5)))) == 1
+
+
+def test_a_grace_below_the_clock_skew_is_the_skew_not_their_sum() -> None:
+    limits = {"task_grace_seconds": 2, "sponsor_quiet_seconds": 600}
+    eng = Engine([charter("agent:*", kind="delegated", tools=TOOLS, limits=limits)])
+    started(eng)
+    assert alerts(feed(eng, sponsor_ended(100, AGENT, "alice"), read(105))) == []  # skew 5
+    assert len(alerts(feed(eng, read(106)))) == 1  # grace + skew would be 7
+
+
+def test_without_a_task_the_sponsor_alert_revokes_the_calls_credential() -> None:
+    eng = engine()
+    feed(eng, sponsor_active(0, AGENT, "alice"), issued(0, AGENT, "c9", 3600))
+    d = feed(eng, read(601, task_id=None, credential_id="c9"))
+    [alert] = alerts(d)
+    assert alert.task_id is None
+    [cmd] = [c for c in d.revocations if alert.alert_id in c.alert_ids]
+    assert (cmd.scope, cmd.credential_ids) == ("credential", ["c9"])
+
+
+def test_without_a_task_or_a_credential_the_sponsor_alert_revokes_the_agent() -> None:
+    eng = engine()
+    feed(eng, sponsor_active(0, AGENT, "alice"))
+    d = feed(eng, read(601, task_id=None))
+    [alert] = alerts(d)
+    [cmd] = [c for c in d.revocations if alert.alert_id in c.alert_ids]
+    assert (cmd.scope, cmd.credential_ids) == ("agent", [])
+
+
+def test_each_absent_sponsor_is_its_own_alert_and_a_repeat_is_not() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "bob"),
+        sponsor_ended(100, AGENT, "alice"),
+        sponsor_ended(100, AGENT, "bob"),
+    )
+    d = feed(eng, read(200), read(201, task_id="T2", sponsor="bob"))
+    assert sorted(a.sponsor for a in alerts(d)) == ["alice", "bob"]
+    assert alerts(feed(eng, read(202))) == []
+
+
+def test_no_quiet_limit_in_the_charter_means_no_quiet_alert() -> None:
+    eng = Engine(
+        [charter("agent:*", kind="delegated", tools=TOOLS, limits={"task_grace_seconds": 30})]
+    )
+    started(eng)
+    assert alerts(feed(eng, read(100_000))) == []
+
+
+def test_the_sponsor_timer_says_what_it_revokes_and_why() -> None:
+    eng = engine()
+    started(eng)
+    feed(eng, sponsor_ended(100, AGENT, "alice"))
+    [cmd] = eng.advance_watermark(at(130).timestamp()).revocations
+    assert cmd.reason == (
+        f"task T1 of {AGENT} is still open 30 s after its sponsor alice left: revoking it and "
+        "its 1 live credential(s) proactively"
+    )
+
+
+def test_the_calls_own_sponsor_wins_over_its_tasks() -> None:
+    eng = engine()
+    started(eng)  # T1 is alice's
+    feed(eng, sponsor_active(0, AGENT, "bob"), sponsor_ended(100, AGENT, "alice"))
+    d = feed(eng, read(200, sponsor="bob"))  # bob is here; alice left
+    assert alerts(d) == []
+
+
+def test_a_sponsor_that_left_without_ever_being_seen_is_judged_only_by_the_end() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1"))  # no sponsor on the task
+    feed(eng, sponsor_ended(100, AGENT, "bob"))
+    assert alerts(feed(eng, read(110, sponsor="bob"))) == []  # within the grace, no crash
+    [alert] = alerts(feed(eng, read(131, sponsor="bob")))
+    assert alert.clause.key == "sponsor_ended"
+
+
+def test_an_uncovered_delegated_agent_gets_the_default_30s_grace() -> None:
+    eng = Engine([charter("agent:other-*", kind="delegated", tools=TOOLS)])
+    feed(eng, task_started(0, AGENT, "T1", "alice"), sponsor_ended(100, AGENT, "alice"))
+    assert alerts(feed(eng, read(130, agent_kind="delegated"))) == []
+    [alert] = alerts(feed(eng, read(131, agent_kind="delegated")))
+    assert alert.clause.key == "sponsor_ended"
+
+
+def test_the_sponsor_timer_revokes_every_open_task_of_its_sponsor() -> None:
+    eng = engine()
+    feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        task_started(0, AGENT, "T2", "alice"),
+        issued(0, AGENT, "c1", 3600, task_id="T1"),
+        issued(0, AGENT, "c-old", 60, task_id="T2"),
+        sponsor_ended(100, AGENT, "alice"),
+    )
+    d = eng.advance_watermark(at(131).timestamp())
+    assert [(c.task_id, c.credential_ids) for c in d.revocations] == [("T1", ["c1"]), ("T2", [])]
+    assert all(c.alert_ids == [] for c in d.revocations)
+
+
+def test_the_sponsor_timer_waits_for_the_charters_own_grace() -> None:
+    limits = {"task_grace_seconds": 60, "sponsor_quiet_seconds": 600}
+    eng = Engine([charter("agent:*", kind="delegated", tools=TOOLS, limits=limits)])
+    started(eng)
+    feed(eng, sponsor_ended(100, AGENT, "alice"))
+    assert not eng.advance_watermark(at(159).timestamp()).revocations
+    [cmd] = eng.advance_watermark(at(161).timestamp()).revocations
+    assert cmd.task_id == "T1"

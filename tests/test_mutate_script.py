@@ -1,0 +1,131 @@
+"""scripts/mutate.py's accumulated results: merge per module, score and render (no mutmut run)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+_PATH = Path(__file__).resolve().parents[1] / "scripts" / "mutate.py"
+_spec = importlib.util.spec_from_file_location("mutate_script", _PATH)
+assert _spec and _spec.loader
+mutate = importlib.util.module_from_spec(_spec)
+sys.modules["mutate_script"] = mutate  # dataclasses look their module up
+_spec.loader.exec_module(mutate)
+
+STAMP_A = {"commit": "aaaaaaa", "date": "2026-12-01T10:00:00Z"}
+STAMP_B = {"commit": "bbbbbbb", "date": "2026-12-02T10:00:00Z"}
+
+
+def _surv(name: str, after: str, line: int = 7) -> dict[str, Any]:
+    return {"name": name, "status": "survived", "line": line, "before": "x = 1", "after": after}
+
+
+def _row(mutants: int, killed: int, survivors: list[dict[str, Any]], checked: int | None = None):
+    return {
+        "mutants": mutants,
+        "checked": mutants if checked is None else checked,
+        "killed": killed,
+        "survivors": survivors,
+    }
+
+
+def _db() -> dict[str, Any]:
+    db: dict[str, Any] = {"version": 1, "modules": {}}
+    rows = {
+        "monitor/core/a.py": _row(
+            10, 8, [_surv("a.x_f__mutmut_1", "x = 2"), _surv("a.x_f__mutmut_2", "x = 3")]
+        ),
+        "monitor/identity.py": _row(5, 5, []),
+    }
+    assert mutate.merge(db, rows, STAMP_A, took=60, jobs=1) == []
+    return db
+
+
+def test_a_run_adds_its_modules_and_keeps_the_others():
+    db = _db()
+    refused = mutate.merge(db, {"monitor/core/b.py": _row(4, 3, [_surv("b.m_1", "y")])}, STAMP_B)
+    assert refused == []
+    assert set(db["modules"]) == {"monitor/core/a.py", "monitor/identity.py", "monitor/core/b.py"}
+    assert db["modules"]["monitor/core/a.py"]["commit"] == "aaaaaaa"  # untouched
+    assert db["modules"]["monitor/core/a.py"]["took_s"] == 60
+    b = db["modules"]["monitor/core/b.py"]
+    assert (b["mutants"], b["killed"], b["commit"], b["date"]) == (4, 3, "bbbbbbb", STAMP_B["date"])
+
+
+def test_a_module_run_again_replaces_its_row():
+    db = _db()
+    mutate.merge(db, {"monitor/core/a.py": _row(12, 12, [])}, STAMP_B, took=30)
+    a = db["modules"]["monitor/core/a.py"]
+    assert (a["mutants"], a["killed"], a["survivors"], a["commit"], a["took_s"]) == (
+        12,
+        12,
+        [],
+        "bbbbbbb",
+        30,
+    )
+    assert db["modules"]["monitor/identity.py"]["commit"] == "aaaaaaa"
+
+
+def test_a_stopped_run_is_not_a_score_and_leaves_the_old_row():
+    db = _db()
+    before = copy.deepcopy(db)
+    refused = mutate.merge(db, {"monitor/core/a.py": _row(10, 3, [], checked=3)}, STAMP_B)
+    assert refused == ["monitor/core/a.py: only 3 of 10 mutants checked"]
+    assert db == before
+
+
+def test_a_survivors_run_moves_the_killed_ones_and_keeps_the_rest():
+    db = _db()
+    # mutmut_1 re-tested and now killed; mutmut_2 not re-tested (e.g. justified)
+    row = _row(10, 1, [])
+    row["tested"] = {"a.x_f__mutmut_1": "x = 2"}
+    assert mutate.merge(db, {"monitor/core/a.py": row}, STAMP_B, partial=True) == []
+    a = db["modules"]["monitor/core/a.py"]
+    assert a["killed"] == 9
+    assert [s["name"] for s in a["survivors"]] == ["a.x_f__mutmut_2"]
+    assert a["commit"] == "aaaaaaa"  # the full run's; the re-test is noted beside it
+    assert a["retested"] == {"commit": "bbbbbbb", "date": STAMP_B["date"], "mutants": 1}
+    # one that still survives stays
+    row = _row(10, 0, [_surv("a.x_f__mutmut_2", "x = 3")])
+    row["tested"] = {"a.x_f__mutmut_2": "x = 3"}
+    mutate.merge(db, {"monitor/core/a.py": row}, STAMP_B, partial=True)
+    assert (a["killed"], len(a["survivors"])) == (9, 1)
+
+
+def test_a_survivors_run_on_changed_code_is_refused():
+    db = _db()
+    before = copy.deepcopy(db)
+    row = _row(10, 1, [])
+    row["tested"] = {"a.x_f__mutmut_1": "x = 99"}  # same name, another mutation: code moved
+    refused = mutate.merge(db, {"monitor/core/a.py": row}, STAMP_B, partial=True)
+    assert refused and "changed" in refused[0]
+    assert mutate.merge(db, {"monitor/core/a.py": _row(11, 1, [])}, STAMP_B, partial=True)
+    assert mutate.merge(db, {"monitor/core/new.py": _row(3, 3, [])}, STAMP_B, partial=True)
+    assert db == before
+
+
+def test_score_and_report_judge_survivors_by_the_current_justifications():
+    db = _db()
+    mutate.merge(db, {"monitor/core/b.py": _row(4, 3, [_surv("b.m_1", "y")])}, STAMP_B)
+    why = {
+        "a.x_f__mutmut_1": {"after": "x  =  2", "why": "equivalent: same value"},  # spacing
+        "a.x_f__mutmut_2": {"after": "x = 4", "why": "stale: judged another line"},
+    }
+    sc = mutate.score(db, why)
+    assert sc["monitor/core/a.py"] == {"mutants": 10, "killed": 8, "justified": 1, "unjustified": 1}
+    assert sc["monitor/core/"] == {"mutants": 14, "killed": 11, "justified": 1, "unjustified": 2}
+    assert sc["total"] == {"mutants": 19, "killed": 16, "justified": 1, "unjustified": 2}
+
+    md = mutate.render(db, why, ["monitor/core/a.py", "monitor/core/b.py", "monitor/core/c.py"])
+    assert (
+        "| `monitor/core/a.py` | 10 | 8 | 1 | 1 | 80.0 % | `aaaaaaa` 2026-12-01 | 1.0 min |" in md
+    )
+    assert "| `monitor/core/b.py` | 4 | 3 | 0 | 1 | 75.0 % | `bbbbbbb` 2026-12-02 | - |" in md
+    assert "| **monitor/core/** | 14 | 11 | 1 | 2 | **78.6 %** | | |" in md
+    assert "| **total** | 19 | 16 | 1 | 2 | **84.2 %** | | |" in md
+    assert "Not run yet: `monitor/core/c.py`." in md
+    assert "justified: equivalent: same value (`a.x_f__mutmut_1`)" in md
+    assert md.count("**UNJUSTIFIED**") == 2
