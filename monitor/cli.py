@@ -523,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
         "baseline: µs per call for behaviour features + score + learn, the whole engine with "
         "the charters' baseline on vs off in the same rounds (CPU time: the layer's µs per "
         "call, target ≤ 15, and the on/off ratio, target ≥ 0.6), whether the compiled build "
-        "is in use (python -m monitor.core.baseline.native), and memory for 100,000 agents. "
+        "is in use (python -m monitor.native_build), and memory for 100,000 agents. "
         "proxy: the charter decision of mcpmon proxy --policy inline (p50/p99, target p99 "
         "<= 1 ms in process) beside the forward time of a tools/call through the proxy to an "
         "in-memory MCP server, with --policy monitor (no decision) and inline (--events calls, "

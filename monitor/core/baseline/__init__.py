@@ -25,7 +25,7 @@ if _native.stale():  # a compiled build older than its source: run the source, e
 
     warnings.warn(
         "monitor.core.baseline: the compiled (mypyc) build is older than its source; "
-        "running the pure-Python modules (rebuild: python -m monitor.core.baseline.native)",
+        "running the pure-Python modules (rebuild: python -m monitor.native_build)",
         RuntimeWarning,
         stacklevel=2,
     )
