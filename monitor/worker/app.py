@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
@@ -79,6 +80,7 @@ from monitor.settings import Settings
 from monitor.worker import faust_compat
 from monitor.worker.charters import CharterFeed
 from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint
+from monitor.worker.gcpause import GcPauses, settle
 from monitor.worker.offsets import OffsetGuard
 from monitor.worker.processor import Processor, Record
 from monitor.worker.store import load_partitions
@@ -136,6 +138,8 @@ def faust_app(settings: Settings) -> faust.App:
         # state records are ~6 KB: with the 16 KB default a produce request carries two
         producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
+        # Faust's per-event statistics, never read here: 7.5 -> 0.9 µs/event of sensor hooks
+        Monitor=faust_compat.quiet_monitor(),
         table_standby_replicas=0,
         producer_max_request_size=DEADLETTER_MAX_MESSAGE_BYTES,
         broker_session_timeout=settings.kafka_session_timeout_seconds,
@@ -165,6 +169,7 @@ class WorkerApp:
         self._fetch_committed: Callable[[], Awaitable[dict[int, int]]] = self._broker_committed
         self._reported_lag: set[int] = set()  # partitions with a lag gauge
         self.processor = processor
+        self.gc = GcPauses().install()
         self.feed = feed
         self.clock = clock
         self.app = app = faust_app(settings)
@@ -439,7 +444,7 @@ class WorkerApp:
             self._reported_lag.add(tp.partition)
 
     async def _log_stats(self) -> None:
-        log.info("stats", **dict(self.processor.counters))
+        log.info("stats", **dict(self.processor.counters), **self.gc.take())
 
     async def _follow_charters(self) -> None:
         if self.feed is not None:
@@ -480,7 +485,7 @@ class WorkerApp:
                     self.metrics.lag.remove(str(p))
             self._reported_lag &= now
         self.checkpoint.reassigned(now)
-        log.info("partitions_assigned", partitions=sorted(now))
+        log.info("partitions_assigned", partitions=sorted(now), pid=os.getpid())
 
     async def _on_recovered(self) -> None:
         missing = [p for p in sorted(self._assigned()) if not self.processor.owns(p)]
@@ -490,12 +495,16 @@ class WorkerApp:
     async def _assign(self, partitions: list[int]) -> None:
         t0 = time.perf_counter()
         loaded = load_partitions(self.table.items(), partitions)
+        agents = sum(len(r.states) for r in loaded.values())
+        timers = sum(len(st.timers) for r in loaded.values() for st in r.states.values())
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
+        del loaded
+        settle()  # the restored states are long-lived: out of the collector's walk
         log.info(
             "partitions_restored",
             partitions=partitions,
-            agents=sum(len(r.states) for r in loaded.values()),
-            timers=sum(len(st.timers) for r in loaded.values() for st in r.states.values()),
+            agents=agents,
+            timers=timers,
             outbox=sum(len(v) for v in pending.values()),
             seconds=round(time.perf_counter() - t0, 3),
         )

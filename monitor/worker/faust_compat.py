@@ -184,6 +184,13 @@ def contract_problems(consumer: Any = None) -> list[str]:
             f"{type(consumer).__module__}.{type(consumer).__name__}._gap (a mapping)",
         )
     try:
+        from faust.sensors import Monitor
+
+        for hook in MONITOR_HOOKS:
+            need(callable(getattr(Monitor, hook, None)), f"faust.sensors.Monitor.{hook}")
+    except ImportError:
+        problems.append("faust.sensors.Monitor")
+    try:
         from faust.tables.base import Collection
 
         need(isinstance(getattr(Collection, "data", None), property), "Collection.data")
@@ -204,3 +211,31 @@ def check_contract(consumer: Any = None) -> None:
             "the installed faust-streaming/aiokafka no longer have what the worker relies on "
             "(monitor/worker/faust_compat.py): " + "; ".join(problems)
         )
+
+
+# ------------------------------------------------------------------ the quiet monitor
+#: The per-message and per-send hooks of Faust's ``Monitor`` sensor: statistics the
+#: worker never reads (its own counters and Prometheus metrics are in monitor.metrics).
+MONITOR_HOOKS = (
+    "on_message_in",
+    "on_stream_event_in",
+    "on_stream_event_out",
+    "on_message_out",
+    "on_topic_buffer_full",
+    "on_table_get",
+    "on_table_set",
+    "on_table_del",
+    "on_send_initiated",
+    "on_send_completed",
+    "on_send_error",
+)
+
+
+def quiet_monitor() -> type:
+    """A ``faust.sensors.Monitor`` whose per-event hooks do nothing (the ``Monitor`` setting)."""
+    from faust.sensors import Monitor
+
+    def nothing(self: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    return type("QuietMonitor", (Monitor,), dict.fromkeys(MONITOR_HOOKS, nothing))

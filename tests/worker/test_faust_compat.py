@@ -117,3 +117,16 @@ def test_no_other_module_touches_a_faust_private() -> None:
             if PRIVATE.search(code) and "``" not in code:
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_the_worker_app_runs_without_faust_s_per_event_statistics(tmp_path: Path) -> None:
+    from faust.sensors import Monitor
+    from faust.types import TP
+    from faust.types.tuples import Message
+
+    app = faust_app(Settings(data_dir=str(tmp_path), kafka_bootstrap="127.0.0.1:1"))
+    monitor = app.monitor
+    assert isinstance(monitor, Monitor) and type(monitor) is not Monitor
+    msg = Message("t", 0, 5, 0.0, 0, [], b"k", b"v", None)
+    monitor.on_message_in(TP("t", 0), 5, msg)
+    assert monitor.messages_received_total == 0 and msg.time_in is None
