@@ -120,6 +120,9 @@ _done = faust_compat.mark_done
 
 def faust_app(settings: Settings) -> faust.App:
     fetch_max_wait()
+    # Faust makes only the last level (no parents): the default .cache/mcpmon-worker
+    # failed with FileNotFoundError on a host (or checkout) without .cache. Owner only.
+    Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
     return faust.App(
         settings.app_id,

@@ -130,3 +130,10 @@ def test_the_worker_app_runs_without_faust_s_per_event_statistics(tmp_path: Path
     msg = Message("t", 0, 5, 0.0, 0, [], b"k", b"v", None)
     monitor.on_message_in(TP("t", 0), 5, msg)
     assert monitor.messages_received_total == 0 and msg.time_in is None
+
+
+def test_a_nested_data_dir_that_does_not_exist_yet_is_created_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "no" / "such" / "dir"
+    faust_app(Settings(data_dir=str(data), kafka_bootstrap="127.0.0.1:1"))
+    assert data.is_dir()
+    assert data.stat().st_mode & 0o077 == 0
