@@ -479,6 +479,15 @@ def bench_kafka(
         # throughput first: it measures the capacity the second latency phase is offered half of
         print(f"== throughput: {n_events:,} events, {processes} worker process(es)")
         tput = bench_throughput(bootstrap, n_events, seed, tmp, processes)
+        if processes > 1:  # the same events through one process, for the scaling ratio
+            print(f"\n== throughput: {n_events:,} events, 1 worker process (for the ratio)")
+            one = bench_throughput(bootstrap, n_events, seed, tmp, 1)
+            tput["one_process_eps"] = one["worker_eps"]
+            tput["scaling"] = tput["worker_eps"] / one["worker_eps"]
+            print(
+                f"{processes} processes / 1 process              : {tput['scaling']:>10.2f}  "
+                f"({'meets' if tput['scaling'] >= 1.5 else 'below'} the 1.5 target for 2)"
+            )
         print(f"\n== latency: {rate:,.0f} events/s offered, broker {bootstrap}")
         lat = bench_latency(bootstrap, rate, seconds, probe_every, seed, tmp, processes)
         half = max(1.0, round(tput["worker_eps"] / 2))
