@@ -10,16 +10,16 @@ Two figures, each next to a baseline from the same run on the same broker:
    engine publish a revocation command; the latency runs from just before the
    probe is handed to the producer to the moment its command is readable on
    ``mcp.revocations`` by a consumer in this process (one clock).
-2. **Throughput.** ``N`` simulated events are loaded into a fresh
-   4-partition input topic. A raw loop — an aiokafka consumer reading every
-   partition and ``orjson.loads`` on each value, nothing else — reads them
-   all: the practical ceiling of any Python consumer here. Then one
-   ``mcpmon worker`` (a subprocess, as deployed) processes the same topic end
-   to end: decode, validate, detect, write state to the changelog, publish
-   outputs. Its time runs from the moment it has its partitions until a
-   sentinel event placed last in every partition has produced its alert on
-   ``mcp.alerts``; per partition the order is kept, so then every event has
-   been processed.
+2. **Throughput.** ``mcpmon worker`` (a subprocess, as deployed; with
+   ``--processes N`` every process holding partitions first) runs on a fresh
+   4-partition input topic; then ``N`` simulated events are produced into it
+   as fast as the producer goes (faster than the worker: a backlog forms).
+   Its time runs from the first event produced until a sentinel event placed
+   last in every partition has produced its alert on ``mcp.alerts``; per
+   partition the order is kept, so then every event has been processed. A
+   raw loop — an aiokafka consumer reading every partition and
+   ``orjson.loads`` on each value, nothing else — then reads the same topic:
+   the practical ceiling of any Python consumer here.
 
 3. **Replay** over the very same events, in this process: the detection
    engine with the worker's settings (baselines on) behind ``replay_lines``,
@@ -45,7 +45,6 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -232,12 +231,6 @@ async def _wait_alerts(bootstrap: str, topic: str, evidence: set[str], timeout: 
         await consumer.stop()
 
 
-def _ready_wall_time(worker: WorkerProcess) -> float:
-    rec = worker.wait_ready(90)
-    ts = rec["timestamp"].replace("Z", "+00:00")
-    return datetime.fromisoformat(ts).timestamp()
-
-
 def _wait_all_assigned(worker: WorkerProcess, processes: int, timeout: float = 120.0) -> None:
     """Until ``processes`` worker processes each hold input partitions (one group)."""
     deadline = time.monotonic() + timeout
@@ -280,22 +273,22 @@ def bench_throughput(
         asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
         records = [(_agent(line), line) for line in lines]
         records += _sentinels(PARTITIONS, orjson.loads(lines[-1])["ts"])
+        total = len(records)
+        size = sum(len(v) for _, v in records)
+        # the worker(s) first, every process holding partitions, then the events: a
+        # rebalance while processing (a second process joining late) is not what this
+        # measures
+        worker = run.start_worker(tmp / "sim" / "charters")
+        worker.wait_ready(90)
+        _wait_all_assigned(worker, processes)
+        ready = time.time()
         t0 = time.perf_counter()
         asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
         produce_s = time.perf_counter() - t0
-        total = len(records)
-        size = sum(len(v) for _, v in records)
         print(
-            f"loaded {total:,} events ({size / total:.0f} bytes each) into "
-            f"{run.settings.topic_events} in {produce_s:.1f} s"
+            f"produced {total:,} events ({size / total:.0f} bytes each) into "
+            f"{run.settings.topic_events} in {produce_s:.1f} s, the worker running"
         )
-
-        raw_s = min(
-            asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120))
-            for _ in range(2)
-        )
-        worker = run.start_worker(tmp / "sim" / "charters")
-        ready = _ready_wall_time(worker)
         done = asyncio.run(
             _wait_alerts(
                 bootstrap,
@@ -306,6 +299,11 @@ def bench_throughput(
         )
         worker_s = done - ready
         stats = [r for r in worker.logs() if r.get("event") == "stats"]
+        worker.stop(15)  # the raw loop reads the same topic with nothing else running
+        raw_s = min(
+            asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120))
+            for _ in range(2)
+        )
     finally:
         run.close()
     replay_s = bench_replay_same(lines, tmp / "sim" / "charters", run.settings)
@@ -319,8 +317,8 @@ def bench_throughput(
     )
     print(
         f"mcpmon worker, end to end           : {worker_rate:>10,.0f} events/s  "
-        f"({worker_s:.2f} s, {processes} process{'es' if processes > 1 else ''}, from partitions "
-        "assigned to last sentinel alert readable)"
+        f"({worker_s:.2f} s, {processes} process{'es' if processes > 1 else ''}, from the first "
+        "event produced to the last sentinel alert readable)"
     )
     per_replay = worker_rate / replay_rate
     print(
@@ -375,6 +373,23 @@ async def _latency_phase(
     reader = asyncio.create_task(read())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
+    # Warm-up: one probe, answered before the clock starts. A worker's first events
+    # were seen to wait seconds (first fetch, committed-offset lookup, a broker busy
+    # deleting the previous phase's topics); that start-up stall is its own figure,
+    # not the steady latency this phase measures.
+    t0 = time.perf_counter()
+    sent_at["warmup"] = t0
+    warm_agent = f"{PROBE_AGENT}-warmup"
+    await producer.send(
+        run.settings.topic_events,
+        key=warm_agent.encode(),
+        value=_probe("warmup", warm_agent, orjson.loads(lines[0])["ts"]),
+    )
+    while not lat_ms and time.perf_counter() - t0 < 90:
+        await asyncio.sleep(0.05)
+    print(f"warm-up: first command readable after {time.perf_counter() - t0:.1f} s", flush=True)
+    lat_ms.clear()
+    sent_at.clear()
     total = int(rate * seconds)
     tick = 0.01
     per_tick = max(1, round(rate * tick))
