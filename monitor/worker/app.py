@@ -368,11 +368,18 @@ class WorkerApp:
         counters = self.processor.counters
         if gap.first:
             counters["offset_gaps"] += 1
+            # The group's commit now: equal to ``got`` means the previous owner committed
+            # after this assignment's lookup (a race, those events were done), not a skip.
+            try:
+                committed_now: int | None = (await self._fetch_committed()).get(p)
+            except Exception:  # diagnostics only
+                committed_now = None
             log.warning(
                 "offset_gap",
                 partition=p,
                 expected=gap.expected,
                 got=offset,
+                committed_now=committed_now,
                 detail="the consumer skipped messages; seeking back, nothing past the gap "
                 "is processed or committed until they come",
             )

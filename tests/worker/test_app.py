@@ -239,7 +239,10 @@ def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None
     tp = TP(app.settings.topic_events, 0)
     consumer = _Consumer({tp: 100})
 
+    asked: list[int] = []
+
     async def committed() -> dict[int, int]:
+        asked.append(1)
         return {0: 100}  # the group's commit on the broker
 
     app._fetch_committed = committed
@@ -268,6 +271,7 @@ def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None
     assert asyncio.run(go()) == [False, False, True, True]
     assert consumer.seeks == [(0, 100), (0, 100)]  # at the gap, and when nothing came
     assert consumer._gap == {}  # Faust would count the skipped offsets as acked
+    assert len(asked) == 2  # at the assignment, and once more at the gap (logged, a diagnosis)
     counters = app.processor.counters
     assert counters["offset_gaps"] == 1 and counters["offset_gap_skipped"] == 2
     assert counters["offset_gap_reseeks"] == 1 and counters["events"] == 2
