@@ -10,31 +10,41 @@ Two figures, each next to a baseline from the same run on the same broker:
    engine publish a revocation command; the latency runs from just before the
    probe is handed to the producer to the moment its command is readable on
    ``mcp.revocations`` by a consumer in this process (one clock).
-2. **Throughput.** ``N`` simulated events are loaded into a fresh
-   4-partition input topic. A raw loop — an aiokafka consumer reading every
-   partition and ``orjson.loads`` on each value, nothing else — reads them
-   all: the practical ceiling of any Python consumer here. Then one
-   ``mcpmon worker`` (a subprocess, as deployed) processes the same topic end
-   to end: decode, validate, detect, write state to the changelog, publish
-   outputs. Its time runs from the moment it has its partitions until a
-   sentinel event placed last in every partition has produced its alert on
-   ``mcp.alerts``; per partition the order is kept, so then every event has
-   been processed.
+2. **Throughput.** ``mcpmon worker`` (a subprocess, as deployed; with
+   ``--processes N`` every process holding partitions first) runs on a fresh
+   4-partition input topic; then ``N`` simulated events are produced into it
+   as fast as the producer goes (faster than the worker: a backlog forms).
+   Its time runs from the first event produced until a sentinel event placed
+   last in every partition has produced its alert on ``mcp.alerts``; per
+   partition the order is kept, so then every event has been processed. A
+   raw loop — an aiokafka consumer reading every partition and
+   ``orjson.loads`` on each value, nothing else — then reads the same topic:
+   the practical ceiling of any Python consumer here.
 
-Topics are named per run and deleted afterwards. Targets (issue 4): the
-worker at ≥ 0.5 of the raw loop, p99 ≤ 100 ms at 2,000 events/s.
+3. **Replay** over the very same events, in this process: the detection
+   engine with the worker's settings (baselines on) behind ``replay_lines``,
+   nothing else. The worker's own ceiling: ``worker / replay`` is what Kafka,
+   Faust and the state writes cost (target, issue 15: ≥ 0.6 for one process).
+
+Order: throughput first (it measures the capacity), then latency at the offered
+``--rate`` (2,000/s) and at half the measured capacity, each on a fresh worker
+and fresh topics. ``--processes N`` runs the worker as ``mcpmon worker
+--processes N`` (N processes, one group; throughput counts all of them).
+
+Topics are named per run and deleted afterwards. Targets: the worker at ≥ 0.6
+of replay, p99 ≤ 100 ms at 2,000 events/s; two processes ≥ 1.5 × one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -49,6 +59,7 @@ from monitor.worker.topics import ensure_topics, worker_topics
 
 KAFKA_DEFAULT_EVENTS = 60_000
 TARGET_RATIO = 0.5
+TARGET_REPLAY_RATIO = 0.6
 TARGET_P99_MS = 100.0
 PARTITIONS = 4
 PROBE_AGENT = "spiffe://corp/agents/patcher-probe"  # covered by the simulated patcher charter
@@ -66,7 +77,8 @@ def _agent(line: bytes) -> bytes | None:
 class _Run:
     """One bench phase's private topics, app id and worker."""
 
-    def __init__(self, bootstrap: str, tmp: Path, label: str) -> None:
+    def __init__(self, bootstrap: str, tmp: Path, label: str, processes: int = 1) -> None:
+        self.processes = processes
         self.id = f"mcpmon-bench-{label}-{uuid.uuid4().hex[:8]}"
         self.tmp = tmp
         self.settings = Settings.model_validate(
@@ -101,12 +113,17 @@ class _Run:
             "watermark_idle_seconds",
         ):
             env[f"MCPMON_{name.upper()}"] = str(getattr(s, name))
+        # the worker's tuning (MCPMON_WORKER_FLUSH_SECONDS, ...) as this shell has it
+        env.update({k: v for k, v in os.environ.items() if k.startswith("MCPMON_WORKER_FLUSH")})
         env["MCPMON_DATA_DIR"] = str(self.tmp / f"{self.id}-data")
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
     def start_worker(self, charters: Path) -> WorkerProcess:
-        self.worker = WorkerProcess(self.id, self.env(), charters, self.tmp / f"{self.id}.log")
+        extra = ["--processes", str(self.processes)] if self.processes > 1 else []
+        self.worker = WorkerProcess(
+            self.id, self.env(), charters, self.tmp / f"{self.id}.log", extra_args=extra
+        )
         return self.worker
 
     def topics(self) -> list[str]:
@@ -214,39 +231,64 @@ async def _wait_alerts(bootstrap: str, topic: str, evidence: set[str], timeout: 
         await consumer.stop()
 
 
-def _ready_wall_time(worker: WorkerProcess) -> float:
-    rec = worker.wait_ready(90)
-    ts = rec["timestamp"].replace("Z", "+00:00")
-    return datetime.fromisoformat(ts).timestamp()
+def _wait_all_assigned(worker: WorkerProcess, processes: int, timeout: float = 120.0) -> None:
+    """Until ``processes`` worker processes each hold input partitions (one group)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        last: dict[int, list[int]] = {}
+        for rec in worker.logs():
+            if rec.get("event") == "partitions_assigned":
+                last[rec.get("pid", 0)] = rec.get("partitions", [])
+        if sum(1 for ps in last.values() if ps) >= processes:
+            return
+        if not worker.alive:
+            raise RuntimeError("worker exited:\n" + worker.tail())
+        time.sleep(0.1)
+    raise TimeoutError(f"{processes} worker processes did not all get partitions")
 
 
-def bench_throughput(bootstrap: str, n_events: int, seed: int, tmp: Path) -> dict[str, float]:
+def bench_replay_same(lines: list[bytes], charters_dir: Path, settings: Settings) -> float:
+    """Seconds for ``replay_lines`` (the worker's engine settings) over ``lines``."""
+    from monitor.charter import load_charter_dir
+    from monitor.core import Engine
+    from monitor.replay import replay_lines
+
+    engine = Engine(load_charter_dir(charters_dir), settings.engine())
+    sink = io.BytesIO
+    t0 = time.perf_counter()
+    replay_lines(lines, engine, sink(), sink(), sink())
+    return time.perf_counter() - t0
+
+
+def bench_throughput(
+    bootstrap: str, n_events: int, seed: int, tmp: Path, processes: int = 1
+) -> dict[str, float]:
     print(f"simulating ≥ {n_events:,} events (seed {seed}) …", flush=True)
     agents = max(20, n_events // 80)
     sim = simulate.simulate(agents=agents, minutes=60, seed=seed)
     simulate.write(sim, tmp / "sim")
     lines = (tmp / "sim" / "events.jsonl").read_bytes().splitlines()[:n_events]
-    run = _Run(bootstrap, tmp, "tput")
+    run = _Run(bootstrap, tmp, "tput", processes)
     try:
         asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
         records = [(_agent(line), line) for line in lines]
         records += _sentinels(PARTITIONS, orjson.loads(lines[-1])["ts"])
+        total = len(records)
+        size = sum(len(v) for _, v in records)
+        # the worker(s) first, every process holding partitions, then the events: a
+        # rebalance while processing (a second process joining late) is not what this
+        # measures
+        worker = run.start_worker(tmp / "sim" / "charters")
+        worker.wait_ready(90)
+        _wait_all_assigned(worker, processes)
+        ready = time.time()
         t0 = time.perf_counter()
         asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
         produce_s = time.perf_counter() - t0
-        total = len(records)
-        size = sum(len(v) for _, v in records)
         print(
-            f"loaded {total:,} events ({size / total:.0f} bytes each) into "
-            f"{run.settings.topic_events} in {produce_s:.1f} s"
+            f"produced {total:,} events ({size / total:.0f} bytes each) into "
+            f"{run.settings.topic_events} in {produce_s:.1f} s, the worker running"
         )
-
-        raw_s = min(
-            asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120))
-            for _ in range(2)
-        )
-        worker = run.start_worker(tmp / "sim" / "charters")
-        ready = _ready_wall_time(worker)
         done = asyncio.run(
             _wait_alerts(
                 bootstrap,
@@ -257,14 +299,32 @@ def bench_throughput(bootstrap: str, n_events: int, seed: int, tmp: Path) -> dic
         )
         worker_s = done - ready
         stats = [r for r in worker.logs() if r.get("event") == "stats"]
+        worker.stop(15)  # the raw loop reads the same topic with nothing else running
+        raw_s = min(
+            asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120))
+            for _ in range(2)
+        )
     finally:
         run.close()
+    replay_s = bench_replay_same(lines, tmp / "sim" / "charters", run.settings)
     raw_rate, worker_rate = total / raw_s, total / worker_s
+    replay_rate = len(lines) / replay_s
     ratio = worker_rate / raw_rate
     print(f"raw aiokafka consume + orjson.loads : {raw_rate:>10,.0f} events/s  ({raw_s:.2f} s)")
     print(
+        f"mcpmon replay, same events          : {replay_rate:>10,.0f} events/s  "
+        f"({replay_s:.2f} s, engine with the worker's settings, one process)"
+    )
+    print(
         f"mcpmon worker, end to end           : {worker_rate:>10,.0f} events/s  "
-        f"({worker_s:.2f} s, from partitions assigned to last sentinel alert readable)"
+        f"({worker_s:.2f} s, {processes} process{'es' if processes > 1 else ''}, from the first "
+        "event produced to the last sentinel alert readable)"
+    )
+    per_replay = worker_rate / replay_rate
+    print(
+        f"ratio worker / replay               : {per_replay:>10.3f}  "
+        f"({'meets' if per_replay >= TARGET_REPLAY_RATIO * processes else 'below'} the "
+        f"{TARGET_REPLAY_RATIO} target per process)"
     )
     verdict = "meets" if ratio >= TARGET_RATIO else "below"
     print(
@@ -273,7 +333,15 @@ def bench_throughput(bootstrap: str, n_events: int, seed: int, tmp: Path) -> dic
     )
     if stats:
         print(f"worker counters: {stats[-1]}")
-    return {"events": total, "raw_eps": raw_rate, "worker_eps": worker_rate, "ratio": ratio}
+    return {
+        "events": total,
+        "processes": processes,
+        "raw_eps": raw_rate,
+        "replay_eps": replay_rate,
+        "worker_eps": worker_rate,
+        "ratio": ratio,
+        "worker_per_replay": per_replay,
+    }
 
 
 async def _latency_phase(
@@ -305,6 +373,23 @@ async def _latency_phase(
     reader = asyncio.create_task(read())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
+    # Warm-up: one probe, answered before the clock starts. A worker's first events
+    # were seen to wait seconds (first fetch, committed-offset lookup, a broker busy
+    # deleting the previous phase's topics); that start-up stall is its own figure,
+    # not the steady latency this phase measures.
+    t0 = time.perf_counter()
+    sent_at["warmup"] = t0
+    warm_agent = f"{PROBE_AGENT}-warmup"
+    await producer.send(
+        run.settings.topic_events,
+        key=warm_agent.encode(),
+        value=_probe("warmup", warm_agent, orjson.loads(lines[0])["ts"]),
+    )
+    while not lat_ms and time.perf_counter() - t0 < 90:
+        await asyncio.sleep(0.05)
+    print(f"warm-up: first command readable after {time.perf_counter() - t0:.1f} s", flush=True)
+    lat_ms.clear()
+    sent_at.clear()
     total = int(rate * seconds)
     tick = 0.01
     per_tick = max(1, round(rate * tick))
@@ -340,18 +425,25 @@ async def _latency_phase(
 
 
 def bench_latency(
-    bootstrap: str, rate: float, seconds: float, probe_every: int, seed: int, tmp: Path
+    bootstrap: str,
+    rate: float,
+    seconds: float,
+    probe_every: int,
+    seed: int,
+    tmp: Path,
+    processes: int = 1,
 ) -> dict[str, float]:
     seconds = min(seconds, 60.0)
     n = int(rate * seconds)
     sim = simulate.simulate(agents=max(20, n // 80), minutes=60, seed=seed + 1)
     simulate.write(sim, tmp / "sim-lat")
     lines = (tmp / "sim-lat" / "events.jsonl").read_bytes().splitlines()
-    run = _Run(bootstrap, tmp, "lat")
+    run = _Run(bootstrap, tmp, "lat", processes)
     try:
         asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
         worker = run.start_worker(tmp / "sim-lat" / "charters")
         worker.wait_ready(90)
+        _wait_all_assigned(worker, processes)
         print(
             f"offering {rate:,.0f} events/s for {seconds:.0f} s, one probe violation in "
             f"{probe_every} …",
@@ -384,7 +476,13 @@ def bench_latency(
 
 
 def bench_kafka(
-    bootstrap: str, n_events: int, seed: int, rate: float, seconds: float, probe_every: int = 20
+    bootstrap: str,
+    n_events: int,
+    seed: int,
+    rate: float,
+    seconds: float,
+    probe_every: int = 20,
+    processes: int = 1,
 ) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mcpmon-bench-kafka-"))
     load = os.getloadavg()[0]
@@ -393,13 +491,30 @@ def bench_kafka(
         "broker and this load generator share them)"
     )
     try:
-        # latency first: it is the figure most sensitive to a busy machine
-        print(f"== latency: {rate:,.0f} events/s offered, broker {bootstrap}")
-        lat = bench_latency(bootstrap, rate, seconds, probe_every, seed, tmp)
-        print(f"\n== throughput: {n_events:,} events")
-        tput = bench_throughput(bootstrap, n_events, seed, tmp)
+        # throughput first: it measures the capacity the second latency phase is offered half of
+        print(f"== throughput: {n_events:,} events, {processes} worker process(es)")
+        tput = bench_throughput(bootstrap, n_events, seed, tmp, processes)
+        if processes > 1:  # the same events through one process, for the scaling ratio
+            print(f"\n== throughput: {n_events:,} events, 1 worker process (for the ratio)")
+            one = bench_throughput(bootstrap, n_events, seed, tmp, 1)
+            tput["one_process_eps"] = one["worker_eps"]
+            tput["scaling"] = tput["worker_eps"] / one["worker_eps"]
+            print(
+                f"{processes} processes / 1 process              : {tput['scaling']:>10.2f}  "
+                f"({'meets' if tput['scaling'] >= 1.5 else 'below'} the 1.5 target for 2)"
+            )
+        print(f"\n== latency: {rate:,.0f} events/s offered, broker {bootstrap}")
+        lat = bench_latency(bootstrap, rate, seconds, probe_every, seed, tmp, processes)
+        half = max(1.0, round(tput["worker_eps"] / 2))
+        print(f"\n== latency: {half:,.0f} events/s offered (50 % of the measured capacity)")
+        lat_half = bench_latency(bootstrap, half, seconds, probe_every, seed, tmp, processes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.2f} after the run")
-    print("\nsummary: " + orjson.dumps({**tput, **lat}, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+    summary = {
+        **tput,
+        **lat,
+        **{f"half_capacity_{k}": v for k, v in lat_half.items()},
+    }
+    print("\nsummary: " + orjson.dumps(summary, option=orjson.OPT_SERIALIZE_NUMPY).decode())
     return 0

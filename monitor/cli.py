@@ -224,6 +224,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             args.seed,
             _given(args.rate, KAFKA_DEFAULT_RATE),
             _given(args.seconds, KAFKA_DEFAULT_SECONDS),
+            **({"processes": args.processes} if args.processes != 1 else {}),
         )
     if args.what == "soak":
         from monitor.bench_soak import SOAK_DEFAULT_RATE, SOAK_DEFAULT_SECONDS, bench_soak
@@ -245,6 +246,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if not Path(args.charters).exists():
         raise MonitorError(f"charters not found: {args.charters}")
+    processes = getattr(args, "processes", 1)
+    if processes < 1:
+        raise MonitorError(f"--processes must be at least 1, got {processes}")
+    if processes > 1:
+        from monitor.worker.supervisor import run_processes
+
+        return run_processes(
+            _settings(args), args.charters, processes, args.loglevel, bool(args.observe)
+        )
     return run_worker(_settings(args), args.charters, args.loglevel)
 
 
@@ -513,8 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmarks that report a figure and, from the same run, the baseline it compares to",
         description="replay: events/s of the full engine (decode + validate + detect + encode) vs an "
         "orjson-decode-only loop over the same bytes, in the same process, best of N rounds. "
-        "kafka: events/s of one worker end to end vs a raw aiokafka consume + orjson loop over "
-        "the same topic, and produce-to-revocation latency at a steady rate (needs the broker: "
+        "kafka: events/s of the worker end to end (--processes N) vs a raw aiokafka consume + "
+        "orjson loop over the same topic and vs replay over the same events, then "
+        "produce-to-revocation latency at --rate and at 50 % of the measured capacity (needs the broker: "
         "bash scripts/kafka.sh start; MCPMON_KAFKA_BOOTSTRAP). "
         "tap: gateway-log lines/s mapped per format vs an orjson-decode-only loop over the same "
         "lines. soak: --rate events/s (400) for --seconds (300) into one worker on the broker, "
@@ -551,6 +562,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="kafka: latency phase, ≤ 60 (20); soak: length of the run (300)",
+    )
+    b.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="kafka: run the worker as `mcpmon worker --processes N` (default 1)",
     )
     b.set_defaults(func=cmd_bench)
 
@@ -618,6 +636,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--observe", action="store_true", help="shadow mode: mark every command observe")
     w.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    w.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N worker processes in one consumer group on this host (default 1; N = the "
+        "host's CPUs is recommended, with at least N input partitions). Each has its own state "
+        "dir MCPMON_DATA_DIR/<i> and metrics port MCPMON_WORKER_METRICS_PORT+i; SIGTERM is "
+        "forwarded to all, and if one dies the others are stopped and the exit is non-zero",
+    )
     w.set_defaults(func=cmd_worker)
     rp = sub.add_parser(
         "report",

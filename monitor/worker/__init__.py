@@ -11,7 +11,15 @@
   outbox of not-yet-acknowledged outputs (nothing lost in a crash).
 - :mod:`~monitor.worker.app` — the Faust app: agent body, its
   per-event write order, rebalance hooks, the idle-watermark timer (the only
-  wall-clock input).
+  wall-clock input). Thin: the rules are below.
+- :mod:`~monitor.worker.checkpoint` — which input offsets are safe to commit,
+  and how often. No Faust.
+- :mod:`~monitor.worker.offsets` — the offset-gap guard (a consumer that skipped
+  input is sought back). No Faust.
+- :mod:`~monitor.worker.faust_compat` — every Faust/aiokafka private the worker
+  uses, the only module that touches them, with the contract checked at start.
+- :mod:`~monitor.worker.gcpause` — GC pauses measured; restored state frozen.
+- :mod:`~monitor.worker.supervisor` — ``mcpmon worker --processes N``.
 - :mod:`~monitor.worker.charters` — charter updates broadcast to every worker.
 - :mod:`~monitor.worker.topics` — topics created at start with configured partitions.
 - :mod:`~monitor.worker.run` — the entry point the CLI calls.

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class WorkerProcess:
     def __init__(
-        self, name: str, env: dict[str, str], charters: str | Path, log_path: Path
+        self,
+        name: str,
+        env: dict[str, str],
+        charters: str | Path,
+        log_path: Path,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "worker", "--charters", str(charters)],
+            [
+                sys.executable,
+                *("-m", "monitor.cli", "worker", "--charters", str(charters)),
+                *extra_args,
+            ],
             env=env,
             cwd=ROOT if (ROOT / "monitor").is_dir() else None,  # a source checkout
             stdout=self._log,
