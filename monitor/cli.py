@@ -79,24 +79,45 @@ def cmd_check_charter(args: argparse.Namespace) -> int:
     from monitor.core.breadth import breadth
 
     failed = 0
+    report: list[dict[str, object]] = []
     for path in args.files:
         try:
             charters = load_charter_dir(path)
         except CharterError as err:
             failed += 1
-            for p in err.problems:
-                print(f"error: {p}")
+            problems = [str(p) for p in err.problems]
+            report.append({"path": path, "ok": False, "errors": problems})
+            if not args.json:
+                for p in problems:
+                    print(f"error: {p}")
             continue
         for c in charters:
             b = breadth(c)
+            warnings = [b.warning()] if b.too_broad else []  # valid: a finding, not a failure
+            warnings += [f"{c.agent}: {w}" for w in charter_warnings(c)]
+            report.append(
+                {
+                    "path": path,
+                    "ok": True,
+                    "agent": c.agent,
+                    "kind": c.kind,
+                    "mode": c.mode,
+                    "tools": len(c.tools),
+                    "forbidden_chains": len(c.forbidden_chains),
+                    "breadth": b.to_dict(),
+                    "warnings": warnings,
+                }
+            )
+            if args.json:
+                continue
             print(
                 f"ok: {path}: {c.agent} ({c.kind}, {c.mode}, {len(c.tools)} tools, "
                 f"{len(c.forbidden_chains)} forbidden chains, {b.summary()})"
             )
-            if b.too_broad:  # valid, so not a failure: a finding for the charter's author
-                print(f"warning: {path}: {b.warning()}")
-            for w in charter_warnings(c):
-                print(f"warning: {path}: {c.agent}: {w}")
+            for w in warnings:
+                print(f"warning: {path}: {w}")
+    if args.json:
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 1 if failed else 0
 
 
@@ -434,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
         "it too broad for static scoping (a warning: the exit code stays 0).",
     )
     c.add_argument("files", nargs="+", metavar="FILE", help="charter YAML files or directories")
+    c.add_argument(
+        "--json", action="store_true", help="one JSON list: per charter ok/errors and warnings"
+    )
     c.set_defaults(func=cmd_check_charter)
 
     s = sub.add_parser(

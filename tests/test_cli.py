@@ -254,3 +254,19 @@ def test_a_bad_flag_shows_the_subcommands_usage(capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert err.startswith("usage: mcpmon replay ")
     assert "unrecognized arguments: --bogus" in err
+
+
+def test_check_charter_json_lists_every_charter_with_errors_and_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent: a\nkind: autonomous\nlimits: {max_call: 3}\n")
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("agent: b\nkind: autonomous\nresources: ['slack://*']\n")
+    rc = main(["check-charter", str(bad), str(wide), "--json"])
+    got = orjson.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert [g["ok"] for g in got] == [False, True]
+    assert "limits.max_call" in got[0]["errors"][0]
+    assert got[1]["breadth"]["too_broad"] is True  # any tenant, any domain
+    assert any("slack://*" in w for w in got[1]["warnings"])
