@@ -1,11 +1,13 @@
 """The monitor.sim package: the registry, the compatibility module, and pinned output.
 
 Why the digests: the simulator was split from one 1,912-line module into a package
-with a script registry (issue 16); the split must not change one byte of what it
-writes. The digests below were computed on the single-module simulator (commit
-aade012) for rule-only runs, whose traffic the behaviour rewrite of issue 14 does
-not touch; any change to them is a change of the benign traffic or the rule
-scenarios, which every figure in results/ depends on.
+with a script registry (issue 16); the split had to leave every byte it writes as it
+was, and the commit that made the split pinned the digests of the single-module
+simulator (aade012) here: 8c27800c… (20 agents, 30 min, seed 3), 4aa33d49…,
+f78ad131…. The behaviour rewrite of issue 14 then changed the traffic on purpose
+(reads carry ``result_digests``, support replies go to the requester, four new granted
+tools) and re-pinned them. Any later change to these digests is a change of the
+benign traffic or the scenarios, which every figure in results/ depends on: re-measure.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from monitor import sim
 from monitor.sim import SCENARIO_BY_NAME, SCRIPTS, describe, simulate, write
 
 PINNED = {
-    (20, 30, 3, True): "8c27800c4d388c00486dbf319524837a0977ee834a6027a1c8c7f9a137a8428e",
-    (6, 10, 1, True): "4aa33d49c86be4a7f8197ec25be3f780177171c1ca4c6f0531a2758043ca2000",
-    (52, 45, 7, True): "f78ad1316e95b268c29e95bcf5752c8eac9fa9b3417df2fe42f9b337f850660f",
+    (20, 30, 3, True): "9e160462a6faa3d12cccbed596a05cfa3eba44af81e193ebb5fe6f48607dc1ed",
+    (6, 10, 1, True): "6c177f0e023445e559cf9e192ce1bdd04d8e0a3f91fa4bee59effa13b959be13",
+    (52, 45, 7, True): "aebd1fa9cde547e16738db49c19ebd68cf0b97514b887fe2fd6b35a4de962f96",
+    (30, 150, 11, True): "e3cdd9ebccb14393e47561efa06eef34ff77d79516741ff85d940d75c54dff43",
 }
 
 
@@ -38,9 +41,7 @@ def output_digest(out: Path) -> str:
 
 
 @pytest.mark.parametrize("size", sorted(PINNED))
-def test_output_is_byte_identical_to_the_single_module_simulator(
-    size: tuple[int, float, int, bool], tmp_path: Path
-) -> None:
+def test_output_is_pinned_byte_for_byte(size: tuple[int, float, int, bool], tmp_path: Path) -> None:
     agents, minutes, seed, attacks = size
     write(simulate(agents=agents, minutes=minutes, seed=seed, attacks=attacks), tmp_path)
     assert output_digest(tmp_path) == PINNED[size]

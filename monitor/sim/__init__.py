@@ -67,19 +67,38 @@ carrier stays a plain background agent.
 
 Behaviour-only attacks
 ----------------------
-:data:`BEHAVIOUR_SCENARIOS` are six attacks that no rule can see — every call
+:data:`BEHAVIOUR_SCENARIOS` are nine attacks that no rule can see — every call
 is granted, inside its tenant, domain, resources, hours and rate limit, and
-clear of forbidden chains — but that are abnormal *for the agent*: mail with
-a customer record to a domain it never wrote to, a post to a new paste host,
-granted tools in an order it never ran, a burst far above its own pace (under
-the limit), a query returning 1,000× its usual volume. They are labelled
-``detector="behaviour_anomaly"``. A baseline needs history first, so they are
-planted only in runs of at least :data:`BEHAVIOUR_MIN_MINUTES` minutes, on a
-quarter of the agents no rule scenario took (:func:`behaviour_carriers`), and
-a carrier plays its script only once it has made its charter's
-``baseline.warmup_events`` calls (plus :data:`WARMUP_MARGIN`) of benign
-traffic; a carrier that cannot get there before the end stays plain. Shorter
-runs are exactly what they were before these scenarios existed.
+clear of forbidden chains — shaped like real hijacks (issue 14): inside an
+otherwise normal task of 3-10 calls, one malicious call with a granted tool
+toward an ordinary-looking destination that first appeared in what a read of
+the same session returned — a free-mail address in a ticket body
+(``injected_recipient``), "new bank details" for a refund
+(``injected_refund_account``), a link on a plain domain in an advisory
+(``injected_report_url``), a handle to add as a collaborator
+(``workspace_invite``), an account to share a table with (``injected_share``);
+and the known agent-attack shapes: a sibling tool right after a denial
+(``denied_then_sibling``), listing up the file tree (``scope_climb``), a shell
+one-liner with egress (``shell_one_liner``), posting to 9-12 channels
+(``fan_out_channels``). Sizes are ordinary. :data:`~monitor.sim.scenarios.EXPECTED`
+names the behaviour-layer detector each is built for; labels say
+``detector="behaviour_anomaly"`` (the layer). A baseline needs history first,
+so they are planted only in runs of at least :data:`BEHAVIOUR_MIN_MINUTES`
+minutes, on a quarter of the agents no rule scenario took
+(:func:`behaviour_carriers`), and a carrier plays its script only once it has
+made its charter's ``baseline.warmup_events`` calls (plus
+:data:`WARMUP_MARGIN`) of benign traffic; a carrier that cannot get there
+before the end stays plain.
+
+Reads carry ``result_digests`` (:func:`monitor.core.values.value_digests` of
+the values their result held), as a gateway logging response bodies fills
+them, and benign flows reuse what they read: a support reply goes to the
+requester the ticket and the CRM record showed (often a free-mail address; the
+request names the requester, so it is legitimate), a patcher reads the
+advisory's CVE, a monitor the pods its log search named. Those are provenance
+near-misses in every run. Not modelled: results of ``list_hosts`` carry no
+digests (a host name read there and patched would look injected to
+``injected_destination``, whose history does not learn from calls it flagged).
 
 Labels (``labels.jsonl``), one per planted scenario::
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, NamedTuple
 import orjson
 
 from monitor.core.policy import CompiledCharter
+from monitor.core.values import value_digests
 from monitor.sim.plan import AgentPlan
 from monitor.sim.scenarios import _BEHAVIOUR, WARMUP_MARGIN
 from monitor.sim.vocab import POST_GAP_MS, PRE_GAP_MS, TAIL_MS, fmt_ts
@@ -220,8 +221,13 @@ class _Agent:
         in_bytes: int | None = None,
         guard: str = "filler",
         labelled: bool = False,
+        result: Sequence[str] = (),
     ) -> str | None:
         """Emit one tool call, keeping benign traffic clear of forbidden chains.
+
+        ``result``: the entity-like values the call's result carried (addresses,
+        account numbers, links); the event gets their ``result_digests``, as a
+        gateway that logs response bodies would fill it (not for a denied call).
 
         ``guard``: ``filler`` replaces a call that would complete a chain with a
         safe one; ``defer`` makes safe calls until it no longer would; ``strict``
@@ -272,6 +278,8 @@ class _Agent:
             bytes_out=0 if outcome == "denied" else self.rng.randint(*out_bytes),
             trace_id=self.hexid(32),
         )
+        if result and outcome != "denied":
+            fields["result_digests"] = value_digests("\n".join(result))
         return self.emit("tool_call", fields, labelled)
 
     def _blocked(self, classes: frozenset[str]) -> bool:
@@ -288,6 +296,13 @@ class _Agent:
             if by_calls and by_time:
                 return True
         return False
+
+    def settle(self) -> None:
+        """Idle until no forbidden chain is armed, so a script's steps are never deferred."""
+        for (_, _, _, within_s), armed in zip(self.chains, self.armed, strict=True):
+            if armed is not None and within_s is not None:
+                self.now = max(self.now, armed[1] + round(within_s * 1000) + 3_000)
+        self.armed = [None] * len(self.chains)
 
     def before_call(self) -> None:
         """Lifecycle an agent does right before a call (heartbeat, token refresh)."""

@@ -43,7 +43,7 @@ def coding_charter(pattern: str, hours: str | None) -> Charter:
         "tools": _grants(
             "github/search_code read", "github/create_pull_request write", "fs/read_file read",
             "fs/list_dir read", "fs/edit_file write", "ci/run_tests exec", "git/commit write",
-            "web/fetch_url read", "web/http_post egress",
+            "web/fetch_url read", "web/http_post egress", "github/add_collaborator admin",
         ),
         "resource_classes": [{"pattern": "https://**", "classes": ["egress"]}],
         "tenants": ["corp"],
@@ -69,11 +69,14 @@ def support_charter(pattern: str, hours: str | None) -> Charter:
         "tools": _grants(
             "helpdesk/get_ticket read_untrusted", "helpdesk/update_ticket write",
             "helpdesk/add_note write", "crm/lookup_customer read pii", "kb/search_articles read",
-            "email/send_email egress",
+            "email/send_email egress", "billing/issue_refund write",
         ),
         "tenants": list(_TENANTS),
         "data_domains": ["support", "customer"],
-        "resources": ["helpdesk://*/tickets/*", "crm://*/customers/*", "kb://support/**", "mailto:*"],
+        "resources": [
+            "helpdesk://*/tickets/*", "crm://*/customers/*", "kb://support/**", "mailto:*",
+            "billing://*/customers/*",
+        ],
         "forbidden_chains": [_EXFIL],
         "limits": {
             "max_calls_per_minute": 30, "credential_max_ttl": 1800, "task_grace_seconds": 30,
@@ -91,7 +94,7 @@ def patcher_charter(pattern: str) -> Charter:
         "tools": _grants(
             "fleet/list_hosts read", "fleet/get_host_facts read", "fleet/apply_patch write exec",
             "fleet/reboot_host exec", "advisories/get_advisory read", "vault/read_secret read_secret",
-            "web/fetch_url read_untrusted", "web/http_post egress",
+            "web/fetch_url read_untrusted", "web/http_post egress", "fleet/run_command exec",
         ),
         "tenants": ["corp"],
         "data_domains": ["infrastructure"],
@@ -110,7 +113,7 @@ def etl_charter(agent_id: str, domains: Sequence[str], mode: str) -> Charter:
         "tools": _grants(
             "vault/get_db_credential credential", "catalog/get_schema read",
             "warehouse/run_query read", "warehouse/load_table write", "warehouse/grant_role admin",
-            "s3/get_object read", "s3/put_object write",
+            "s3/get_object read", "s3/put_object write", "s3/share_object write",
         ),
         "tenants": ["corp"],
         "data_domains": list(domains),
@@ -130,7 +133,7 @@ def monitor_charter(pattern: str) -> Charter:
         "mode": "observe",
         "tools": _grants(
             "metrics/query read", "logs/search read", "k8s/get_pods read",
-            "pager/create_incident write", "chat/post_message egress",
+            "pager/create_incident write", "chat/post_message egress", "chat/post_file egress",
         ),
         "tenants": ["corp"],
         "data_domains": ["observability"],
