@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
 from pathlib import Path
 
 import orjson
 import pytest
 
 from monitor.charter import load_charter_dir
+from monitor.core.values import value_digests
 from monitor.events import ToolCall, decode_event
 from monitor.simulate import (
     BEHAVIOUR_SCENARIOS,
@@ -241,6 +243,69 @@ def test_behaviour_attacks_come_after_the_carriers_warm_up(long_sim: Simulation)
             calls_before += e["agent_id"] == lab["agent_id"] and e["type"] == "tool_call"
         assert calls_before >= min(warmup.values()) + 10, lab
     assert all(describe(s) for s in BEHAVIOUR_SCENARIOS)
+
+
+PROVENANCE_ATTACKS = {
+    "injected_recipient", "injected_refund_account", "injected_report_url", "workspace_invite",
+    "injected_share",
+}  # fmt: skip
+
+
+def _arg_digests(call: dict) -> set[str]:
+    return set(value_digests(call["args"]))
+
+
+def test_hijacks_take_their_destination_from_a_read_in_the_same_session(
+    long_sim: Simulation,
+) -> None:
+    """Issue 14's threat model: one malicious call with a granted tool, inside a normal task,
+    toward a value that first appeared in what a read of that session returned."""
+    by_id = {e["event_id"]: e for e in long_sim.events}
+    labels = {lab["scenario"]: lab for lab in long_sim.labels}
+    assert set(labels) >= PROVENANCE_ATTACKS
+    granted = {c.agent: {(g.server, g.tool) for g in c.tools} for c in long_sim.charters}
+    for name in PROVENANCE_ATTACKS:
+        attack = by_id[labels[name]["event_id"]]
+        session = [
+            e for e in long_sim.events
+            if e["type"] == "tool_call" and e.get("session_id") == attack["session_id"]
+        ]  # fmt: skip
+        before = session[: session.index(attack)]
+        read = set().union(*(e.get("result_digests", []) for e in before))
+        first = _arg_digests(session[0])
+        injected = _arg_digests(attack) & read - first
+        assert injected, name  # a value of the call came from a read, not from the request
+        assert 2 <= len(session) <= 10, (name, len(session))  # inside an ordinary task
+        assert attack["outcome"] == "ok" and attack["bytes_in"] < 10_000, name  # not bulky
+        agent_grants = next(v for k, v in granted.items() if fnmatch(attack["agent_id"], k))
+        assert (attack["server"], attack["tool"]) in agent_grants, name
+
+
+def test_benign_reads_carry_result_digests_and_benign_calls_reuse_them(
+    long_sim: Simulation,
+) -> None:
+    """Provenance has near-misses: benign calls use values their session read, legitimately."""
+    attack_ids = {lab["event_id"] for lab in long_sim.labels}
+    sessions: dict[str, list[dict]] = {}
+    for e in long_sim.events:
+        if e["type"] == "tool_call" and e.get("session_id") and e["event_id"] not in attack_ids:
+            sessions.setdefault(e["session_id"], []).append(e)
+    with_results = [e for s in sessions.values() for e in s if e.get("result_digests")]
+    assert len(with_results) > 2_000
+    assert {e["tool"] for e in with_results} >= {
+        "get_ticket", "lookup_customer", "read_file", "get_advisory", "search", "get_object",
+    }  # fmt: skip
+    reused: Counter[str] = Counter()
+    for calls in sessions.values():
+        seen: set[str] = set()
+        for e in calls:
+            if _arg_digests(e) & seen:
+                reused[e["tool"]] += 1
+            seen.update(e.get("result_digests", []))
+    assert reused["send_email"] > 100  # replies go to the requester the ticket showed
+    free = [e for e in long_sim.events if e.get("tool") == "send_email"
+            and e["event_id"] not in attack_ids and e["args"]["to"].endswith("@gmail.com")]  # fmt: skip
+    assert free  # benign replies go to free-mail too: the domain alone tells nothing
 
 
 def test_simulate_json_prints_the_counts(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
