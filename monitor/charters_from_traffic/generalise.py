@@ -5,7 +5,10 @@ new tomorrow. The middle: group resources into *families* — a URI's scheme and
 authority (``https://pypi.org``), a file path's first directory, a mail
 address's domain — and per family keep the longest common path prefix, ending
 in ``*`` when every resource is one segment below it and ``**`` when deeper.
-A family with a single resource stays literal, except that a last segment
+Mail to eight or more distinct domains, or to any free-mail provider, becomes
+``mailto:*`` (:data:`MAIL_ANY_DOMAINS`, :data:`FREE_MAIL`: the recipients are the
+public; who exactly is for the hijack detectors, not a static grant). A family with a single resource
+stays literal, except that a last segment
 that looks like an identifier (three digits or more, e.g. ``USN-6511-1``) becomes
 ``*`` outside secret schemes (``vault:``, ``secret:``, ``file:``). Globs use the charter's syntax
 (``*`` inside a segment, ``**`` across ``/``).
@@ -26,6 +29,36 @@ from dataclasses import dataclass
 
 from monitor.core.globs import GLOB_CHARS
 
+#: Mail to this many distinct domains or more is mail to the public (a support desk's
+#: customers write from anywhere): ``mailto:*`` instead of one glob per domain, which
+#: would refuse tomorrow's first customer from a new domain.
+MAIL_ANY_DOMAINS = 8
+#: Free-mail providers: mail to one of them already means mail to the public.
+FREE_MAIL = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "gmx.com",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.com",
+        "zoho.com",
+        "fastmail.com",
+        "tutanota.com",
+    ]
+)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//)?(.*)$", re.DOTALL)
 
 
@@ -109,7 +142,17 @@ def generalise(resources: Iterable[str] | Mapping[str, object]) -> list[Family]:
         ex = examples.setdefault(key, [])
         if len(ex) < 3:
             ex.append(r)
-    out = [
+    mail = [k for k in groups if k.startswith("mailto:@")]
+    public = any(k.removeprefix("mailto:@").lower() in FREE_MAIL for k in mail)
+    if len(mail) >= MAIL_ANY_DOMAINS or public:  # recipients are the public, not partners
+        n = sum(len(groups[k]) for k in mail)
+        ex = [e for k in mail for e in examples[k]][:3]
+        for k in mail:
+            del groups[k]
+        out = [Family("mailto:*", n, ex)]
+    else:
+        out = []
+    out += [
         Family(pattern, len(paths), examples[k])
         for k, paths in groups.items()
         for pattern in _patterns(k, paths)

@@ -52,3 +52,16 @@ def test_every_observed_resource_is_covered(resources: list[str]) -> None:
     pats = [compile_glob(p) for p in patterns(resources)]
     for r in resources:
         assert any(p.match(r) for p in pats), r
+
+
+def test_mail_to_the_public_is_any_recipient_and_partner_domains_stay_scoped() -> None:
+    from monitor.charters_from_traffic.generalise import generalise
+
+    partners = ["mailto:ann@acme.example", "mailto:bob@globex.example"]
+    assert [f.pattern for f in generalise(partners)] == partners  # one address each: literal
+    customers = [*partners, "mailto:joe.b@gmail.com"]  # a free-mail sender: the public
+    [only] = generalise(customers)
+    assert only.pattern == "mailto:*" and only.resources == 3
+    many = [f"mailto:x@d{i}.example" for i in range(8)]
+    assert [f.pattern for f in generalise(many)] == ["mailto:*"]
+    assert len(generalise(many[:7])) == 7
