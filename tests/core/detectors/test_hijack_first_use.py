@@ -170,3 +170,17 @@ def test_an_earlier_versions_section_is_extended_not_reset() -> None:
     again = call(101, AGENT, "github", "delete_repo", session_id="s9")
     assert alerts(feed(eng, read_issue(100.5), again)) == []
     assert len(st.behav[DETECTOR]) == 10
+
+
+def test_the_section_stays_bounded_under_hostile_tool_names() -> None:
+    """Hundreds of distinct long tool names, before and after settling: under 3 KiB."""
+    import orjson
+
+    eng = engine(toolset_settled_sessions=1, toolset_routine_share=0.01)
+    long = "x" * 90
+    feed(eng, *sessions(3))
+    for i in range(300):
+        feed(eng, call(100 + i, AGENT, "github", f"{long}_{i}", session_id=f"h{i // 3}"))
+    for i in range(300):
+        feed(eng, call(500 + i, AGENT, f"srv{i}", f"{long}_{i}", session_id=f"k{i}"))
+    assert len(orjson.dumps(eng.states[AGENT].behav[DETECTOR])) < 3072
