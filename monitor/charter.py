@@ -226,6 +226,31 @@ class Hijack(_Strict):
         description="First use alerts only after an untrusted read within "
         "provenance_window_calls (false: any first use after warm-up)",
     )
+    toolset_settled_sessions: int | None = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="An agent's toolset is settled once this many sessions in a row brought no "
+        "new tool (and it is a routine, see toolset_routine_share); after that, the first use "
+        "of any granted tool on a server it already uses that is no sibling of the settled set "
+        "alerts (high_impact_first_use; medium if high impact, else low), with no read and no "
+        "call-count warm-up needed. None: only the warm-up/read rule",
+    )
+    toolset_routine_share: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="A toolset only settles when each of its tools was used in at least this "
+        "share of the agent's sessions so far: an agent that picks from a long tail of tools "
+        "is never judged by tool novelty",
+    )
+    new_tool_sessions: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Sessions a new tool alerts in before it joins a settled toolset (one "
+        "session, perhaps the hijacked one, does not teach a tool)",
+    )
     retry_within_calls: int = Field(default=3, ge=1, le=32)
     retry_within_seconds: float = Field(default=300, gt=0)
     scope_widening_levels: int = Field(

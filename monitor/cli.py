@@ -519,8 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or --source. "
         "Writes OUT/external_NAME.md and .json: per part (tuning, held out) hijacked-session "
         "recall, benign sessions flagged, false positives per 1,000 benign calls, per attack "
-        "class, rules only beside rules + baselines, alerts per detector. Exit 1 if rules + "
-        "baselines miss the held-out target (recall >= 0.85 with <= 1%% of benign sessions "
+        "class, for three configurations (charter rules; + hijack detectors; + learned "
+        "baseline), alerts per detector. Exit 1 if the full configuration misses the held-out "
+        "target (recall >= 0.85 with <= 1%% of benign sessions "
         "flagged)",
     )
     e.add_argument(

@@ -286,28 +286,38 @@ def test_the_target_is_judged_on_the_held_out_part_with_baselines() -> None:
     report = SimpleNamespace(
         parts=("tuning", "held_out"),
         configs=[
-            SimpleNamespace(name="rules only", parts={}),
-            SimpleNamespace(name="rules + baselines", parts={"held_out": PartScore(
+            SimpleNamespace(name="charter rules", parts={}),
+            SimpleNamespace(name="+ hijack detectors", parts={}),
+            SimpleNamespace(name="+ learned baseline", parts={"held_out": PartScore(
                 attack_sessions=100, caught=85, benign_sessions=100, benign_flagged=1)}),
         ],
     )  # fmt: skip
     assert meets_target(report)  # type: ignore[arg-type]
-    report.configs[1].parts["held_out"].benign_flagged = 2
+    report.configs[2].parts["held_out"].benign_flagged = 2
     assert not meets_target(report)  # type: ignore[arg-type]
-    report.configs[1].parts["held_out"] = PartScore(
+    report.configs[2].parts["held_out"] = PartScore(
         attack_sessions=100, caught=84, benign_sessions=1
     )
     assert not meets_target(report)  # type: ignore[arg-type]
 
 
-def test_evaluate_on_the_sample_runs_both_configurations(sample: Corpus) -> None:
+def test_evaluate_on_the_sample_runs_three_configurations(sample: Corpus) -> None:
     r = evaluate_corpus(sample)
-    assert [c.name for c in r.configs] == ["rules only", "rules + baselines"]
+    assert [c.name for c in r.configs] == [
+        "charter rules",
+        "+ hijack detectors",
+        "+ learned baseline",
+    ]
     for c in r.configs:
         for p in c.parts.values():
             assert p.caught <= p.caught_any <= p.attack_sessions
-    rules = r.configs[0]
-    assert "behaviour_anomaly" not in rules.detectors  # the baseline never ran
+    rules, hijack, _full = r.configs
+    for c in (rules, hijack):
+        assert "behaviour_anomaly" not in c.detectors  # the baseline never ran
+    hijack_names = {"injected_destination", "high_impact_first_use", "retry_after_denial",
+                    "scope_widening", "shell_egress", "fan_out"}  # fmt: skip
+    assert not hijack_names & set(rules.detectors)  # the hijack detectors never ran
+    assert hijack_names & set(hijack.detectors)  # ...and they do on the sample
 
 
 # --------------------------------------------------------------------------- fixtures, CLI

@@ -49,6 +49,42 @@ READ_WORDS: frozenset[str] = frozenset(
     {"get", "list", "read", "search", "fetch", "find", "query", "describe", "view", "show"}
 )
 
+#: Argument-name words that hold a destination: where data, money, access or a message goes.
+DEST_WORDS: frozenset[str] = frozenset(
+    {
+        "to", "cc", "bcc", "recipient", "recipients", "email", "emails", "address",
+        "user", "users", "member", "members", "invitee", "invitees", "channel", "channels",
+        "url", "uri", "webhook", "account", "iban", "destination", "dest", "target",
+        "phone", "number", "payee", "beneficiary", "assignee", "reviewer", "reviewers",
+        "guest", "guests", "contact", "website", "site", "host", "endpoint", "link",
+        "share", "shared", "invite", "grantee", "collaborator", "collaborators",
+    }
+)  # fmt: skip
+
+#: A value that *is* an address: e-mail, URL, IBAN, IPv4, a phone or account number.
+_ADDRESS = re.compile(
+    r"""
+    [A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}
+  | [a-z][a-z0-9+.-]{1,15}://\S+
+  | [A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?
+  | (?:[0-9]{1,3}\.){3}[0-9]{1,3}
+  | \+?[0-9][0-9 -]{4,30}[0-9]
+    """,
+    re.VERBOSE,
+)
+
+
+def is_address(token: str) -> bool:
+    """Whether ``token`` (one value from :func:`monitor.core.values.values_in`) is an address
+    (e-mail, URL, IBAN, IPv4, phone/account number) rather than an object id or a name."""
+    return _ADDRESS.fullmatch(token.strip()) is not None
+
+
+def dest_key(key: str) -> bool:
+    """Whether an argument named ``key`` holds a destination (``to``, ``guest_ids``, ...)."""
+    return not DEST_WORDS.isdisjoint(words(key))
+
+
 _CAMEL = re.compile(r"[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*(?![a-z])|[0-9]+")
 _DEFAULT = Hijack()
 

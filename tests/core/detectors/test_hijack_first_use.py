@@ -95,3 +95,92 @@ def test_charter_words_and_capability_classes() -> None:
 def test_words_split_names() -> None:
     assert words("sendSlack_message-v2") == {"send", "slack", "message", "v2"}
     assert words("HTTPPost") == {"http", "post"}
+
+
+# ---------------------------------------------------------------- settled toolset (new tool)
+
+
+def sessions(
+    n: int, start: int = 0, tools: tuple[str, ...] = ("search_code", "get_post")
+) -> list[Any]:
+    """``n`` sessions of a routine agent: every session uses each of ``tools`` once."""
+    return [
+        call(10 * (start + s) + i, AGENT, "github", t, session_id=f"r{start + s}")
+        for s in range(n)
+        for i, t in enumerate(tools)
+    ]
+
+
+def test_a_new_tool_after_the_toolset_settled_alerts_in_two_sessions_then_is_learned() -> None:
+    """Five quiet sessions of a two-tool routine: the attacker's tool fires, no read, no 200
+    calls; low for an ordinary tool, medium for a high-impact one; learned after two sessions."""
+    eng = engine(warmup_calls=200)
+    feed(eng, *sessions(7))
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    d = feed(eng, odd)
+    [alert] = alerts(d)
+    assert alert.severity == "low" and alert.evidence == [odd.event_id]
+    assert "github/ExportSecrets outside its settled toolset" in alert.reason
+    assert alert.details["use"] == 1
+    assert alerts(feed(eng, call(101, AGENT, "github", "ExportSecrets", session_id="x1"))) == []
+    assert len(alerts(feed(eng, call(110, AGENT, "github", "ExportSecrets", session_id="x2")))) == 1
+    assert alerts(feed(eng, call(120, AGENT, "github", "ExportSecrets", session_id="x3"))) == []
+    [hi] = alerts(feed(eng, call(130, AGENT, "github", "delete_repo", session_id="x4")))
+    assert hi.severity == "medium" and "high-impact" in hi.reason
+
+
+def test_before_the_toolset_settles_a_new_tool_is_learned_quietly() -> None:
+    """Near miss: four quiet sessions are not five (and a setting of 3 makes it fire)."""
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert alerts(feed(engine(), *sessions(5), odd)) == []
+    assert len(alerts(feed(engine(toolset_settled_sessions=3), *sessions(5), odd))) == 1
+    assert alerts(feed(engine(toolset_settled_sessions=None), *sessions(9), odd)) == []
+
+
+def test_a_long_tail_agent_never_settles() -> None:
+    """Near miss: a tool used in only a third of the sessions: no routine, novelty says
+    nothing; with toolset_routine_share 0.3 it does settle."""
+    events = sessions(9)
+    events += [call(10 * s + 5, AGENT, "github", "create_comment", session_id=f"r{s}")
+               for s in range(0, 9, 3)]  # fmt: skip
+    events.sort(key=lambda e: e.ts)
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert alerts(feed(engine(), *events, odd)) == []
+    assert len(alerts(feed(engine(toolset_routine_share=0.3), *events, odd))) == 1
+
+
+def test_siblings_and_new_servers_are_left_to_the_warmup_rule() -> None:
+    """Near misses: get_post_comments is a sibling of get_post (same server, same first two
+    words); a granted server the agent never used is first contact, not novelty."""
+    tools = [*TOOLS, {"server": "pager", "tool": "*"}]
+    eng = Engine([charter("agent:*", tools=tools, hijack={"warmup_calls": 200})])
+    feed(eng, *sessions(7))
+    assert alerts(feed(eng, call(100, AGENT, "github", "get_post_comments", session_id="x1"))) == []
+    assert alerts(feed(eng, call(110, AGENT, "pager", "create_incident", session_id="x2"))) == []
+    assert len(alerts(feed(eng, call(120, AGENT, "github", "merge_pr", session_id="x3")))) == 1
+
+
+def test_an_earlier_versions_section_is_extended_not_reset() -> None:
+    """A 3-item section (before settling existed) keeps its learned tools."""
+    eng = engine()
+    feed(eng, *routine(20), read_issue(99), call(100, AGENT, "github", "delete_repo",
+                                                 session_id="s9"))  # fmt: skip
+    st = eng.states[AGENT]
+    st.behav[DETECTOR] = st.behav[DETECTOR][:3]
+    again = call(101, AGENT, "github", "delete_repo", session_id="s9")
+    assert alerts(feed(eng, read_issue(100.5), again)) == []
+    assert len(st.behav[DETECTOR]) == 10
+
+
+def test_the_section_stays_bounded_under_hostile_tool_names() -> None:
+    """Hundreds of distinct long tool names, before and after settling: under 3 KiB."""
+    import orjson
+
+    eng = engine(toolset_settled_sessions=1, toolset_routine_share=0.01)
+    long = "x" * 90
+    feed(eng, *sessions(3))
+    for i in range(300):
+        feed(eng, call(100 + i, AGENT, "github", f"{long}_{i}", session_id=f"h{i // 3}"))
+    for i in range(300):
+        feed(eng, call(500 + i, AGENT, f"srv{i}", f"{long}_{i}", session_id=f"k{i}"))
+    assert len(orjson.dumps(eng.states[AGENT].behav[DETECTOR])) < 3072
