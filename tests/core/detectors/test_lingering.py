@@ -13,7 +13,14 @@ TOOLS = [{"server": "fs", "tool": "read_file", "classes": ["read"]}]
 
 
 def engine(kind: str = "delegated", **kw: Any) -> Engine:
-    limits = {"task_grace_seconds": 30, "credential_max_ttl": 900, **kw.pop("limits", {})}
+    # require_jit_credentials off: calls here often carry no credential, and static_credential
+    # (tested in test_static_credential.py) would add its own finding to every one
+    limits = {
+        "task_grace_seconds": 30,
+        "credential_max_ttl": 900,
+        "require_jit_credentials": False,
+        **kw.pop("limits", {}),
+    }
     return Engine([charter("agent:*", kind=kind, tools=TOOLS, limits=limits, **kw)])
 
 
