@@ -128,7 +128,9 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     if args.check:
         bad = schemas.stale(args.out)
         if bad:
-            print(f"stale schema files in {args.out}: {', '.join(bad)} (run: mcpmon schemas)")
+            print(
+                f"stale schema files in {args.out}: {', '.join(bad)} (run: mcpmon schemas --out {args.out})"
+            )
             return 1
         print(f"{args.out}: up to date")
         return 0
@@ -462,11 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "schemas",
-        help="write the JSON Schema of every contract into schemas/",
-        description="Generate JSON Schema files from the pydantic contracts; --check fails on drift.",
+        help="write the JSON Schema of every contract (default into mcpmon-schemas/)",
+        description="Generate JSON Schema files from the pydantic contracts; --check fails on "
+        "drift. In a checkout, the committed schemas are regenerated with --out schemas.",
     )
     s.add_argument(
-        "--out", default="schemas", metavar="DIR", help="target directory (default schemas)"
+        "--out",
+        default="mcpmon-schemas",
+        metavar="DIR",
+        help="target directory (default mcpmon-schemas: a new one, never a checkout's schemas/)",
     )
     s.add_argument("--check", action="store_true", help="only check that the files are up to date")
     s.set_defaults(func=cmd_schemas)
@@ -496,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of simulated time or more. Exit 1 if a rule detector missed an injected violation or "
         "behaviour_anomaly is below recall 0.9 or above 1 false positive per 1,000 benign calls "
         "after warm-up. With --corpus NAME it scores a public agent-trace corpus instead "
-        "(results/external_NAME.md and .json; see --corpus).",
+        "(OUT/external_NAME.md and .json; see --corpus).",
     )
     e.add_argument("--agents", type=int, default=60, help="agents per seed (default 60)")
     e.add_argument(
@@ -509,7 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated seeds (default 11-15: held out from the tuning seeds 1-5)",
     )
     e.add_argument(
-        "--out", default="results", metavar="DIR", help="output directory (default results)"
+        "--out",
+        default="mcpmon-results",
+        metavar="DIR",
+        help="output directory (default mcpmon-results: a new one, never a checkout's "
+        "committed results/; regenerate those with --out results)",
     )
     e.add_argument(
         "--corpus",

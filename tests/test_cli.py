@@ -270,3 +270,14 @@ def test_check_charter_json_lists_every_charter_with_errors_and_warnings(
     assert "limits.max_call" in got[0]["errors"][0]
     assert got[1]["breadth"]["too_broad"] is True  # any tenant, any domain
     assert any("slack://*" in w for w in got[1]["warnings"])
+
+
+def test_evaluate_and_schemas_default_to_new_directories_not_the_checkouts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["schemas"]) == 0
+    assert (tmp_path / "mcpmon-schemas" / "event.tool_call.schema.json").is_file()
+    assert main(["schemas", "--check"]) == 0
+    args = build_parser().parse_args(["evaluate"])
+    assert args.out == "mcpmon-results"

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_checked_in_schemas_match_the_models() -> None:
-    assert schemas.stale(ROOT / "schemas") == [], "run: mcpmon schemas"
+    assert schemas.stale(ROOT / "schemas") == [], "run: mcpmon schemas --out schemas"
 
 
 def test_stale_detects_drift(tmp_path: Path) -> None:
