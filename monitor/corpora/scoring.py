@@ -471,6 +471,42 @@ def evaluate_corpus(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SessionScore:
+    """One scored session's highest alert score (0.0: no alert pointed at it), for ROC curves."""
+
+    agent_id: str
+    session_id: str
+    kind: str  # attack / benign
+    split: str
+    attack_class: str | None
+    score: float
+
+
+def session_scores(
+    corpus: Corpus,
+    settings: EngineSettings | None = None,
+    *,
+    hijack: bool = True,
+    baseline: bool = True,
+) -> list[SessionScore]:
+    """Every scored session (successful hijacks and benign; not warm-up, not failed attempts)
+    with the highest score of an alert pointing at it: a threshold on it is a detector, so
+    sweeping the threshold draws the ROC curve of the whole configuration."""
+    ix = _index(corpus)
+    best: dict[tuple[str, str], float] = {}
+    for a in _run(corpus, ix, hijack, baseline, settings or EngineSettings()):
+        for e in a.evidence:
+            key = ix.session_of.get(e)
+            if key is not None:
+                best[key] = max(best.get(key, 0.0), a.score)
+    return [
+        SessionScore(key[0], key[1], lab.kind, lab.split, lab.attack_class, best.get(key, 0.0))
+        for key, lab in sorted(ix.labels.items())
+        if lab.kind in ("attack", "benign") and lab.succeeded is not False
+    ]
+
+
 def meets_target(report: CorpusReport) -> bool:
     """The full configuration (the last of :data:`CONFIGS`) reaches :data:`TARGET_RECALL` with at most :data:`TARGET_FLAGGED_SHARE`
     of benign sessions flagged on the held-out part (true when that part was not scored)."""
