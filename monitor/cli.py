@@ -55,21 +55,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     encode = CommandSigner(ring).encode if ring is not None else RevocationCommand.to_json
     if args.compare_charters and args.events == "-":
         raise MonitorError("--compare-charters replays the events twice: give a file, not -")
-    summary = replay_file(args.events, engine, args.out, progress=sys.stderr, encode_command=encode)
+    summary = replay_file(
+        args.events,
+        engine,
+        args.out,
+        progress=sys.stderr,
+        encode_command=encode,
+        revocations=args.revocations,
+        deadletter=args.deadletter,
+    )
     whatif = None
     if args.compare_charters:
         from monitor.charters_from_traffic.command import run_whatif
 
         whatif = run_whatif(args, _settings(args).engine())
+    report = sys.stderr if args.out == "-" else sys.stdout  # stdout carries the alerts then
     if args.json:
-        sys.stdout.write(
-            orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        report.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        print(summary.render())
-        print(f"wrote {args.out}/alerts.jsonl, revocations.jsonl, deadletter.jsonl")
+        print(summary.render(), file=report)
+        where = "stdout" if args.out == "-" else f"{args.out}/alerts.jsonl"
+        rev = args.revocations or f"{args.out}/revocations.jsonl"
+        dead = args.deadletter or f"{args.out}/deadletter.jsonl"
+        print(f"wrote alerts to {where}, {rev}, {dead}", file=report)
     if whatif:
-        print(whatif, file=sys.stderr if args.json else sys.stdout)
+        print(whatif, file=sys.stderr if args.json or args.out == "-" else sys.stdout)
     return 0
 
 
@@ -428,7 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--charters", required=True, metavar="DIR", help="charter YAML files (a dir or one file)"
     )
-    r.add_argument("--out", required=True, metavar="DIR", help="output directory (created)")
+    r.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output directory (created); - = alerts on stdout (then give --revocations and "
+        "--deadletter) and the summary on stderr",
+    )
+    r.add_argument("--revocations", metavar="FILE", help="revocation commands here instead")
+    r.add_argument("--deadletter", metavar="FILE", help="dead letters here instead")
     r.add_argument("--observe", action="store_true", help="shadow mode: mark every command observe")
     r.add_argument(
         "--lateness", type=float, metavar="S", help="watermark lag in seconds (default 0)"

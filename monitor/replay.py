@@ -227,13 +227,31 @@ def replay_file(
     out_dir: str | Path,
     progress: IO[str] | None = None,
     encode_command: Callable[[RevocationCommand], bytes] = RevocationCommand.to_json,
+    revocations: str | Path | None = None,
+    deadletter: str | Path | None = None,
 ) -> ReplaySummary:
-    """Replay ``events`` (a path or ``-``) and write the three output files into ``out_dir``."""
+    """Replay ``events`` (a path or ``-``) and write the three outputs.
+
+    ``out_dir`` is a directory (``alerts.jsonl``, ``revocations.jsonl``,
+    ``deadletter.jsonl`` in it), or ``-``: alerts on stdout, for a pipe into
+    ``mcpmon sink --from-file -``; the other two then need their own paths
+    (``revocations``, ``deadletter``), since nothing replay finds is dropped.
+    ``revocations`` / ``deadletter`` also override the directory's files.
+    """
+    if str(out_dir) == "-":
+        if revocations is None or deadletter is None:
+            raise MonitorError(
+                "--out - writes the alerts to stdout: give --revocations FILE and "
+                "--deadletter FILE for the other two outputs"
+            )
+        with open(revocations, "wb") as r, open(deadletter, "wb") as d:
+            a = sys.stdout.buffer
+            return replay_lines(read_lines(events), engine, a, r, d, progress, encode_command)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with (
         open(out / "alerts.jsonl", "wb") as a,
-        open(out / "revocations.jsonl", "wb") as r,
-        open(out / "deadletter.jsonl", "wb") as d,
+        open(revocations or out / "revocations.jsonl", "wb") as r,
+        open(deadletter or out / "deadletter.jsonl", "wb") as d,
     ):
         return replay_lines(read_lines(events), engine, a, r, d, progress, encode_command)
