@@ -8,14 +8,14 @@ Edit the cells here, not in the notebook, so the two never drift apart.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbbuild import write
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "external_corpora.ipynb"
@@ -149,28 +149,17 @@ def build() -> nbformat.NotebookNode:
         new_code_cell(ROC),
         new_markdown_cell(READING),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 
 
-def ruff_format(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The cells as ``ruff format`` would write them (skipped when ruff is not installed)."""
-    ruff = shutil.which("ruff")
-    if ruff is None:
-        return nb
-    nbformat.write(nb, NOTEBOOK)
-    subprocess.run([ruff, "format", "--quiet", str(NOTEBOOK)], check=True)
-    return nbformat.read(NOTEBOOK, as_version=4)
-
-
 def main(argv: list[str]) -> None:
-    nb = ruff_format(build())
-    if "--no-run" not in argv:
-        resources = {"metadata": {"path": str(HERE)}}
-        NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources).execute()
-    nbformat.write(nb, NOTEBOOK)
-    print(f"wrote {NOTEBOOK}")
+    write(build(), NOTEBOOK, argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from monitor.charter import Hijack
-from monitor.core.detectors.base import CallContext, call_target
+from monitor.core.detectors.base import CallContext, Detector, call_target
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.core.values import value_digests
@@ -108,6 +108,16 @@ def enabled(charter: CompiledCharter | None, name: str) -> bool:
         return False
     r = charter.charter.hijack
     return r.enabled and name not in r.disabled
+
+
+class HijackDetector(Detector):
+    """What the six hijack detectors share: switched on and off per charter under ``hijack:``
+    (:func:`enabled`), and judged against the agent's own past actions (OCSF *Behavioral*)."""
+
+    analytic = "behavioral"
+
+    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
+        return enabled(charter, self.name)
 
 
 @lru_cache(maxsize=256)

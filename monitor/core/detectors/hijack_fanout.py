@@ -35,17 +35,16 @@ from collections.abc import Sequence
 from functools import lru_cache
 from hashlib import blake2b
 
-from monitor.core.detectors.base import CallContext, Detector, Finding, register
+from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import (
+    HijackDetector,
     arg_digests,
-    enabled,
     high_impact,
     rules,
     section,
     words,
 )
 from monitor.core.detectors.hijack import target as call_scope
-from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.events import ToolCall
 
@@ -83,11 +82,8 @@ def recipients(call: ToolCall) -> list[str]:
 
 
 @register
-class FanOut(Detector):
+class FanOut(HijackDetector):
     name = NAME
-
-    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
-        return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

@@ -63,17 +63,16 @@ from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
-from monitor.core.detectors.base import CallContext, Detector, Finding, register
+from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import (
     _CAMEL,
-    enabled,
+    HijackDetector,
     high_impact,
     rules,
     section,
     session_key,
 )
 from monitor.core.detectors.hijack import target as call_scope
-from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.outputs import Severity
 
@@ -143,11 +142,8 @@ def _learn(sec: list[Any], key: str, server: str, tool: str) -> None:
 
 
 @register
-class HighImpactFirstUse(Detector):
+class HighImpactFirstUse(HijackDetector):
     name = NAME
-
-    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
-        return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

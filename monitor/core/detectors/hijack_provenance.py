@@ -47,11 +47,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.core.detectors.base import CallContext, Detector, Finding, register
+from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import (
+    HijackDetector,
     arg_digests,
     dest_key,
-    enabled,
     high_impact,
     is_address,
     rules,
@@ -59,7 +59,6 @@ from monitor.core.detectors.hijack import (
     session_key,
 )
 from monitor.core.detectors.hijack import target as call_scope
-from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.core.values import value_digest, values_in
 
@@ -85,11 +84,8 @@ def _short(digests: list[str]) -> list[str]:
 
 
 @register
-class InjectedDestination(Detector):
+class InjectedDestination(HijackDetector):
     name = NAME
-
-    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
-        return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

@@ -32,10 +32,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.detectors.hijack import READ_WORDS, enabled, high_impact, rules, section
+from monitor.core.detectors.base import CallContext, Finding, register
+from monitor.core.detectors.hijack import (
+    READ_WORDS,
+    HijackDetector,
+    high_impact,
+    rules,
+    section,
+)
 from monitor.core.detectors.hijack import target as call_scope
-from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 
 NAME = "retry_after_denial"
@@ -65,11 +70,8 @@ def siblings(server_a: str, tool_a: str, server_b: str, tool_b: str) -> bool:
 
 
 @register
-class RetryAfterDenial(Detector):
+class RetryAfterDenial(HijackDetector):
     name = NAME
-
-    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
-        return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

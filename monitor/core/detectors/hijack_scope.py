@@ -28,10 +28,9 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.detectors.hijack import enabled, rules, section, session_key
+from monitor.core.detectors.base import CallContext, Finding, register
+from monitor.core.detectors.hijack import HijackDetector, rules, section, session_key
 from monitor.core.detectors.hijack import target as call_scope
-from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 
 NAME = "scope_widening"
@@ -89,11 +88,8 @@ def _paths(ctx: CallContext) -> Iterator[str]:
 
 
 @register
-class ScopeWidening(Detector):
+class ScopeWidening(HijackDetector):
     name = NAME
-
-    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
-        return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         if not ctx.call.resources and not ctx.call.args:

@@ -32,10 +32,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.detectors.hijack import enabled, is_exec
+from monitor.core.detectors.base import CallContext, Finding, register
+from monitor.core.detectors.hijack import HijackDetector, is_exec
 from monitor.core.detectors.hijack import target as call_scope
-from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 
 NAME = "shell_egress"
@@ -113,11 +112,8 @@ def egress(text: str) -> str | None:
 
 
 @register
-class ShellEgress(Detector):
+class ShellEgress(HijackDetector):
     name = NAME
-
-    def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
-        return enabled(charter, NAME)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
