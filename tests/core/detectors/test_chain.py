@@ -284,7 +284,7 @@ def test_a_chain_redefined_under_the_same_name_forgets_the_old_progress() -> Non
     eng = engine({"name": "x", "sequence": ["read_secret", "egress"]})
     feed(eng, secret(0))
     redefined = {"name": "x", "sequence": ["read_untrusted", "egress"]}
-    eng.put_charter(charter("agent:*", tools=TOOLS, forbidden_chains=[redefined]))
+    eng.charters.put(charter("agent:*", tools=TOOLS, forbidden_chains=[redefined]))
     assert alerts(feed(eng, egress(1))) == []  # the secret read was a step of the old chain
     assert len(alerts(feed(eng, call(2, AGENT, "web", "fetch"), egress(3)))) == 1
 
