@@ -282,3 +282,19 @@ def test_BUG_a_credential_issued_exactly_at_the_deadline_is_in_time() -> None:
         later(100),
     )
     assert found(d) == []
+
+
+def test_a_credential_seen_issued_costs_no_timer() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), issued(1, AGENT, "jit-1", 300, task_id="T1"))
+    feed(eng, read(10, "jit-1"))
+    assert [t for t in eng.states[AGENT].timers if t[1] == DETECTOR] == []
+
+
+def test_a_credential_only_ever_seen_revoked_was_never_seen_issued() -> None:
+    from monitor.testing import revoked
+
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), revoked(1, AGENT, "old-key"))
+    [a] = found(feed(eng, read(10, "old-key"), later(16)))
+    assert a.details == {"credential_id": "old-key", "issued": False}
