@@ -84,3 +84,119 @@ def test_task_end_stops_the_idle_clock() -> None:
 def test_unchartered_agents_are_listed() -> None:
     u = _usage(tb.call(0, "agent:stranger", "x", "y"))
     assert u.report().unchartered_agents == ["agent:stranger"]
+
+
+# ---------------------------------------------------------------- the report, word for word
+
+
+def test_the_markdown_report_of_a_busy_charter_word_for_word() -> None:
+    from monitor.core.standing import DAY as D
+
+    events = [
+        tb.task_started(0, A, "T1", "alice"),
+        tb.issued(0, A, "c1", 3600, task_id="T1"),
+        tb.call(600, A, "fs", "read_file", credential_id="c1", task_id="T1"),
+        tb.call(900, "agent:ops/2", "fs", "read_file", credential_id="c1"),
+        tb.call(1000, A, "db", "query", credential_id="c1"),
+        tb.call(1100, A, "db", "insert", credential_id="c1"),
+        tb.call(1200, A, "admin", "grant_role", outcome="denied"),
+        tb.task_ended(1800, A, "T1", "alice"),  # ends c1: idle 700 s of 3600, not outlived
+        tb.issued(2000, A, "c2", 7200),
+        tb.call(2100, A, "fs", "delete", credential_id="c2"),
+        tb.revoked(2500, A, "c2"),
+        *[tb.issued(3000 + i, A, f"n{i}", 600) for i in range(11)],  # never used: 10 shown
+        tb.call(5000, "agent:rogue/1", "fs", "read_file"),
+        tb.call(40 * D, A, "fs", "read_file"),
+    ]
+    assert _usage(*events).report().to_markdown() == "\n".join([
+        "## Standing privilege report",
+        "",
+        "window 2026-03-02 09:00 – 2026-04-11 09:00 UTC (event time); a grant unused for 30 "
+        "days or more is flagged",
+        "",
+        "### `agent:ops/*` (autonomous, 2 agents seen)",
+        "",
+        "**too broad for static scoping**: breadth 23: servers admin, db, fs (+3), tenants any "
+        "(+10), data_domains any (+10); driven by tenants, data_domains, servers (narrow these "
+        "grants, or run the agent delegated with per-task credentials)",
+        "",
+        "| grant | classes | calls | agents | last used | recommendation |",
+        "|---|---|---:|---:|---|---|",
+        "| fs/read_file | read | 3 | 2 | 2026-04-11 09:00 | keep |",
+        "| fs/delete | write | 1 | 1 | 2026-03-02 09:35 | **remove**: last used 40 days ago |",
+        "| db/* | read | 2 | 1 | 2026-03-02 09:18 | **remove**: last used 40 days ago |",
+        "| admin/grant_role | admin | 0 | 0 | never | **remove**: never used in 40.0 days of "
+        "traffic |",
+        "",
+        "credentials issued: 13; never used: 11",
+        "median share of the TTL actually used: 31%; 95th percentile of time in use: 1,100 s",
+        "credentials that outlived their use (idle > half their TTL, or never used): 10+; worst "
+        "`n0`: idle 600 s of a 600 s TTL",
+        "**suggest** `limits.credential_max_ttl: 1680` (now 3600.0)",
+        "",
+        "### Agents without a charter",
+        "",
+        "`agent:rogue/1`",
+        "",
+    ])  # fmt: skip
+
+
+def _dev() -> PrivilegeUsage:
+    ch = tb.charter("agent:dev/*", "delegated", tenants=[],
+                    tools=[{"server": "fs", "tool": "read_file", "classes": ["read", "list"]}])  # fmt: skip
+    return PrivilegeUsage(CharterSet([ch]))
+
+
+_DEV_HEAD = [
+    "breadth 11: servers fs (+1), tenants none (+0), data_domains any (+10)",
+    "",
+    "| grant | classes | calls | agents | last used | recommendation |",
+    "|---|---|---:|---:|---|---|",
+]
+
+
+def test_the_markdown_report_of_a_narrow_charter_word_for_word() -> None:
+    u = _dev()
+    u.observe_all([
+        tb.issued(0, "agent:dev/1", "k1", 100),
+        tb.call(90, "agent:dev/1", "fs", "read_file", credential_id="k1"),  # 90 % of its TTL
+        tb.issued(100, "agent:dev/1", "k2", 100),
+        tb.call(101, "agent:dev/1", "fs", "read_file", credential_id="k2"),  # then idle 99 s
+        tb.call(300, "agent:dev/1", "fs", "other"),
+    ])  # fmt: skip
+    assert u.report(unused_days=0.5).to_markdown() == "\n".join([
+        "## Standing privilege report",
+        "",
+        "window 2026-03-02 09:00 – 2026-03-02 09:05 UTC (event time); a grant unused for 0.5 "
+        "days or more is flagged",
+        "",
+        "### `agent:dev/*` (delegated, 1 agents seen)",
+        "",
+        *_DEV_HEAD,
+        "| fs/read_file | read, list | 2 | 1 | 2026-03-02 09:01 | keep |",
+        "",
+        "credentials issued: 2; never used: 0",
+        "median share of the TTL actually used: 90%; 95th percentile of time in use: 90 s",
+        "credentials that outlived their use (idle > half their TTL, or never used): 1; worst "
+        "`k2`: idle 99 s of a 100 s TTL",
+        "**suggest** `limits.credential_max_ttl: 180` (now unset)",
+        "",
+    ])  # fmt: skip
+
+
+def test_an_empty_window_says_never_and_asks_for_review() -> None:
+    row = (
+        "| fs/read_file | read, list | 0 | 0 | never | **remove**: never used in 0.0 days of "
+        "traffic (window shorter than the horizon: review) |"
+    )
+    assert _dev().report().to_markdown() == "\n".join([
+        "## Standing privilege report",
+        "",
+        "window never – never UTC (event time); a grant unused for 30 days or more is flagged",
+        "",
+        "### `agent:dev/*` (delegated, 0 agents seen)",
+        "",
+        *_DEV_HEAD,
+        row,
+        "",
+    ])  # fmt: skip
