@@ -200,3 +200,37 @@ def test_an_empty_window_says_never_and_asks_for_review() -> None:
         row,
         "",
     ])  # fmt: skip
+
+
+def test_boundaries_of_the_horizon_idle_share_and_suggestion() -> None:
+    # last used exactly the horizon ago: flagged; a window exactly the horizon long: no review note
+    u = _usage(tb.call(0, A, "fs", "read_file"), tb.call(30 * DAY, A, "db", "q"))
+    assert _why(u) == {
+        "read_file": "last used 30 days ago",
+        "delete": "never used in 30.0 days of traffic",
+        "*": "",
+        "grant_role": "never used in 30.0 days of traffic",
+    }
+    u = _usage(tb.call(1, A, "fs", "read_file"), tb.call(30 * DAY, A, "db", "q"))
+    assert _why(u)["read_file"] == ""
+    assert _why(u)["delete"].endswith("(window shorter than the horizon: review)")
+    # idle exactly half the TTL has not outlived its use; a second more has
+    k = [tb.issued(0, A, "k", 100), tb.call(10, A, "fs", "read_file", credential_id="k")]
+    (c,) = _usage(*k, tb.call(60, A, "db", "q")).report().charters
+    assert c.credentials.outlived_use == []
+    (c,) = _usage(*k, tb.call(61, A, "db", "q")).report().charters
+    assert c.credentials.outlived_use == [
+        {"credential_id": "k", "uses": 1, "idle_seconds": 51, "ttl_seconds": 100}
+    ]
+    # nine outlived: no "+"; a suggestion above the charter's TTL is not made
+    md = _usage(*[tb.issued(i, A, f"n{i}", 600) for i in range(9)]).report().to_markdown()
+    assert "or never used): 9; worst `n0`: idle 8 s of a 600 s TTL" in md
+    u = _usage(tb.issued(0, A, "k", 7200), tb.call(3000, A, "fs", "read_file", credential_id="k"))
+    (c,) = u.report().charters
+    assert (c.credentials.suggested_max_ttl, c.credentials.max_ttl) == (4500.0, 3600.0)
+    assert "suggest" not in u.report().to_markdown()
+
+
+def _why(u: PrivilegeUsage) -> dict[str, str]:
+    (c,) = u.report().charters
+    return {g.tool: g.why for g in c.grants}
