@@ -161,3 +161,20 @@ def test_the_oldest_tenant_is_forgotten_first_when_the_memory_is_full() -> None:
     section = eng.states[AGENT].chains["#footprint"][0]
     t0 = at(0).timestamp()
     assert sorted(t - t0 for t in section.values()) == [1, 2, 3]
+
+
+def test_a_known_tenant_does_not_stop_the_domain_axis_from_counting() -> None:
+    eng = engine(max_tenants_per_hour=2, max_domains_per_hour=1)
+    feed(eng, q(0, "a", "hr"))
+    [a] = found(eng.process(q(1, "a", "finance")))  # tenant a seen before; a second domain
+    assert a.clause.key == "limits.max_domains_per_hour"
+
+
+def test_names_are_kept_as_16_hex_digests() -> None:
+    """The snapshot format (module docstring): a state saved before an upgrade keeps counting."""
+    from hashlib import blake2b
+
+    eng = engine(max_tenants_per_hour=2)
+    feed(eng, q(0, "acme"))
+    [digest] = eng.states[AGENT].chains["#footprint"][0]
+    assert digest == blake2b(b"acme", digest_size=8).hexdigest() and len(digest) == 16

@@ -233,3 +233,32 @@ def test_authorization_values_are_found_without_any_token_family_hint() -> None:
         ("authorization", "args.h")
     ]
     assert find_secrets({"h": "plain text, long enough", "i": "more plain text"}) == []
+
+
+def test_a_nine_character_argument_name_holding_a_secret_is_not_quoted() -> None:
+    gh = FAMILIES["github-token"][0]
+    assert find_secrets({"a://:pw@h": {"v": gh}}) == [
+        ("url-password", "args"),
+        ("github-token", "args.….v"),
+    ]
+
+
+def test_the_string_bound_is_exact() -> None:
+    gh = FAMILIES["github-token"][0]
+    # the name "l" is string 0, its items 1, 2, ...: the secret as string MAX_STRINGS - 1 is read
+    assert find_secrets({"l": ["plain"] * (MAX_STRINGS - 2) + [gh]}) == [
+        ("github-token", f"args.l[{MAX_STRINGS - 2}]")
+    ]
+    assert find_secrets({"l": ["plain"] * (MAX_STRINGS - 1) + [gh]}) == []
+
+
+def test_the_character_budget_is_shared_by_all_strings_of_a_call() -> None:
+    from monitor.core.detectors.secret_transit import MAX_CHARS
+
+    gh = FAMILIES["github-token"][0]
+    assert find_secrets({"a": "x" * (MAX_CHARS - 10), "b": gh}) == []  # 10 characters left
+    assert find_secrets({"a": "x" * (MAX_CHARS - 100), "b": gh}) == [("github-token", "args.b")]
+
+
+def test_a_basic_authorization_value_is_found_without_any_other_hint() -> None:
+    assert find_secrets({"h": "auth Basic dXNlcjpwYXNzd29yZA"}) == [("authorization", "args.h")]
