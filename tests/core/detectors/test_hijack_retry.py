@@ -167,3 +167,23 @@ def test_who_counts_as_a_sibling() -> None:
     assert siblings("s", "send_email", "t", "send_email")
     assert verb("123abc") == "123" and verb("") == "" and verb("__x") == "x"
     assert verb("HTTPGet") == "h"
+
+
+def test_a_sibling_in_the_same_second_as_the_denial_counts() -> None:
+    d = feed(engine(), call(5, AGENT, "mail", "send_email", outcome="denied"),
+             call(5, AGENT, "mail", "send_message"))  # fmt: skip
+    assert len(alerts(d)) == 1
+
+
+def test_it_can_be_disabled_and_revokes_the_calls_credential_when_asked() -> None:
+    from monitor.core import EngineSettings
+
+    evs = [call(0, AGENT, "mail", "send_email", outcome="denied", credential_id="c1"),
+           call(1, AGENT, "mail", "send_message", credential_id="c1")]  # fmt: skip
+    assert alerts(feed(engine(disabled=[DETECTOR]), *evs)) == []
+    tools = [{"server": "*", "tool": "*"}]
+    eng = Engine([charter("agent:*", tools=tools)], EngineSettings(revoke_min_severity="medium"))
+    d = feed(eng, *evs)
+    [alert] = alerts(d)
+    [cmd] = [r for r in d.revocations if alert.alert_id in r.alert_ids]
+    assert (cmd.scope, cmd.credential_ids) == ("credential", ["c1"])

@@ -163,3 +163,72 @@ def test_parts_are_bounded_and_normalised() -> None:
     assert parts("HTTPS://" + "H" * 40 + "/p") == ["https:" + "h" * 32, "p"]
     assert parts("abcdefghijklmnop://h/x") == ["abcdefghijklmnop:h", "x"]
     assert parts("abcdefghijklmnopq://h/x") is None
+
+
+def test_a_session_that_fired_stays_quiet_after_the_dedup_window() -> None:
+    eng = engine()
+    assert len(alerts(feed(eng, *walk("/a/b/c/d/e", "/a/b/c/d", "/a/b")))) == 1
+    later = call(4000, AGENT, "fs", "list_dir", session_id="s1", args={"path": "/"})
+    assert alerts(feed(eng, later)) == []
+
+
+def test_a_call_without_session_or_task_is_judged_from_a_fresh_start() -> None:
+    def bare(i: int, p: str) -> Any:
+        return call(i, AGENT, "fs", "list_dir", args={"path": p})
+
+    assert alerts(feed(engine(), bare(0, "/a/b/c/d/e"), bare(1, "/a/b"))) == []  # one step
+    assert len(alerts(feed(engine(), bare(0, "/a/b/c/d/e"), bare(1, "/")))) == 1
+
+
+def test_revisiting_the_anchor_or_the_highest_point_is_not_a_step() -> None:
+    assert alerts(feed(engine(), *walk("/a/b/c/d/e", "/a/b/c/d/e", "/a/b"))) == []
+    assert alerts(feed(engine(), *walk("/a/b/c/d/e", "/a/b", "/a/b"))) == []
+
+
+def test_one_call_can_anchor_and_climb_and_a_non_path_does_not_stop_it() -> None:
+    c = call(0, AGENT, "fs", "x", session_id="s1", resources=["/a/b/c/d/e", "/a/b", "/"])
+    assert len(alerts(feed(engine(), c))) == 1
+    c = call(0, AGENT, "fs", "x", session_id="s1", resources=["urn:x", "/a/b/c/d/e", "/a/b", "/"])
+    assert len(alerts(feed(engine(), c))) == 1
+
+
+def test_what_counts_as_a_file_for_the_anchor() -> None:
+    # /a/x.py anchors at /a: the root is one level up (levels 2: quiet)
+    assert alerts(feed(engine(scope_widening_levels=2), *walk("/a/x.py", "/"))) == []
+    # "a.b" is a file (a dot after the first character): anchored at /q/r/s, /q is 2 up
+    assert alerts(feed(engine(), *walk("/q/r/s/a.b", "/q/r", "/q"))) == []
+
+
+def test_home_and_file_uri_arguments_are_paths() -> None:
+    home = walk("~/a/b/c/d", "~/a", "~")
+    assert len(alerts(feed(engine(), *home))) == 1
+    uri = walk("/a/b/c/d/e", "file:///a/b/c/d", "file:///a/b")
+    assert len(alerts(feed(engine(), *uri))) == 1
+
+
+def test_an_argument_of_exactly_4096_characters_is_read() -> None:
+    p = "/a/b" + "/" * (4096 - 4)
+    assert len(alerts(feed(engine(), *walk("/a/b/c/d/e", "/a/b/c/d", p)))) == 1
+
+
+def test_eight_path_arguments_are_looked_at() -> None:
+    start = call(0, AGENT, "fs", "read", session_id="s1", resources=["/a/b/c/d/e"])
+    args = {f"k{i}": f"/other/{i}" for i in range(6)} | {"j": "/a/b", "z": "/"}
+    assert (
+        len(alerts(feed(engine(), start, call(1, AGENT, "fs", "read", session_id="s1", args=args))))
+        == 1
+    )
+
+
+def test_it_can_be_disabled_and_revokes_the_calls_credential_when_asked() -> None:
+    from monitor.core import EngineSettings
+
+    evs = [call(i, AGENT, "fs", "list_dir", session_id="s1", credential_id="c1", args={"path": p})
+           for i, p in enumerate(["/srv/app/data/in", "/"])]  # fmt: skip
+    assert alerts(feed(engine(disabled=[DETECTOR]), *evs)) == []
+    tools = [{"server": "*", "tool": "*"}]
+    eng = Engine([charter("agent:*", tools=tools)], EngineSettings(revoke_min_severity="medium"))
+    d = feed(eng, *evs)
+    [alert] = alerts(d)
+    [cmd] = [r for r in d.revocations if alert.alert_id in r.alert_ids]
+    assert (cmd.scope, cmd.credential_ids) == ("credential", ["c1"])
