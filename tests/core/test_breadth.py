@@ -138,3 +138,8 @@ def test_to_dict_carries_every_axis_and_the_drivers() -> None:
 @pytest.mark.parametrize("glob", ["t?", "[ab]", "x*"])
 def test_every_glob_character_makes_an_axis_wide(glob: str) -> None:
     assert breadth(ch(tenants=[glob], data_domains=["d"])).score == 1 + WIDE + 1
+
+
+def test_seven_grants_show_six_and_count_one_more() -> None:
+    b = breadth(ch(servers=tuple(f"s{i}" for i in range(7)), data_domains=["d"]))
+    assert b.drivers[1].text() == "servers s0, s1, s2, s3, s4, s5 … (+1) (+7)"

@@ -628,3 +628,67 @@ def test_a_wide_signed_update_lists_eight_changes_and_counts_the_rest() -> None:
     eight = {**WIDER, "tools": [{"server": f"s{i}", "tool": "t"} for i in range(7)]}
     [widened] = check_update(signed(eight, 1), KEYS, _current()).alerts  # type: ignore[union-attr]
     assert "(and" not in widened.reason and "s6/t" in widened.reason
+
+
+def test_every_alert_names_the_pattern_the_charter_in_force_and_its_mission() -> None:
+    from monitor.core.charter_update import check_update
+
+    cur = CharterSet([]).put(tb.charter(PATTERN, "delegated", mode="enforce", mission="triage",
+                                        tools=[{"server": "fs", "tool": "read_file"}]))  # fmt: skip
+    wider = {**WIDER, "mode": "enforce", "mission": "triage"}
+    r = check_update(update(wider, "hmac-sha256:policy-1:forged"), KEYS, cur)
+    assert (r.clause.charter, r.clause.mission, r.agent_kind, r.mode) == (  # type: ignore[union-attr]
+        PATTERN,
+        "triage",
+        "delegated",
+        "enforce",
+    )
+    ok = check_update(update(wider, None, version=7), None, cur, allow_unsigned=True)
+    assert ok.version is None  # type: ignore[union-attr]  # applied unsigned: no version recorded
+    for a in ok.alerts:  # type: ignore[union-attr]
+        assert (a.clause.charter, a.clause.mission, a.agent_kind, a.mode) == (
+            PATTERN, "triage", "delegated", "enforce"
+        )  # fmt: skip
+    assert [a.detector for a in ok.alerts] == ["charter_unsigned", "charter_widened"]  # type: ignore[union-attr]
+    assert ok.alerts[0].details["keys_configured"] is False  # type: ignore[union-attr]
+    ok = check_update(update(wider), KEYS, cur, allow_unsigned=True)
+    assert ok.alerts[0].details["keys_configured"] is True  # type: ignore[union-attr]
+
+
+def test_a_non_string_pattern_is_an_unnamed_one() -> None:
+    from monitor.core.charter_update import check_update
+
+    r = check_update(update({"agent": 5, "kind": "delegated"}), None, None)
+    assert r.clause.charter is None and "for an unnamed pattern was" in r.reason  # type: ignore[union-attr]
+
+
+def test_alert_ids_differ_by_agent_detector_key_and_event() -> None:
+    from monitor.core.charter_update import check_update
+
+    def rid(ev: CharterUpdated, keys: Any = KEYS, **kw: Any) -> str:
+        r = check_update(ev, keys, _current(), **kw)
+        return r.alert_id if hasattr(r, "alert_id") else r.alerts[0].alert_id  # type: ignore[union-attr]
+
+    base = rid(update(WIDER, None, "e1"))  # rejected, key signature
+    assert rid(update(WIDER, None, "e2")) != base  # another event
+    assert rid(update(WIDER, None, "e1").model_copy(update={"agent_id": "agent:assist/2"})) != base
+    assert rid(update(WIDER, sign_charter(WIDER, KEYS), "e1")) != base  # rejected, key version
+    assert rid(update(WIDER, None, "e1"), None, allow_unsigned=True) != base  # charter_unsigned
+
+
+def test_six_problems_list_five_and_count_one_more() -> None:
+    from monitor.core.charter_update import check_update
+
+    six = {"agent": PATTERN, "kind": "robot", "mode": "x", "a1": 1, "a2": 2, "a3": 3, "a4": 4}
+    r = check_update(signed(six, 1), KEYS, _current())
+    assert r.reason.endswith(
+        f"a3: unknown key (misspelt? unknown keys are rejected so no rule is silently ignored) (and 1 more); {_STAYS}"
+    )  # type: ignore[union-attr]
+
+
+def test_the_widened_detail_is_cut_at_2048_characters() -> None:
+    from monitor.core.charter_update import check_update
+
+    many = {**WIDER, "tools": [{"server": f"s{i}", "tool": "t"} for i in range(200)]}
+    [widened] = check_update(signed(many, 1), KEYS, _current()).alerts  # type: ignore[union-attr]
+    assert len(widened.details["widened"]) == 2048 and widened.details["widened_count"] == 201
