@@ -607,6 +607,7 @@ def test_an_allowed_unsigned_update_says_so_and_whether_its_signature_was_checke
         "the policy owner that it is intended"
     )
     assert widened.clause.key == "charter" and widened.agent_kind is None
+    assert widened.clause.mission == ""  # no charter in force: no mission to name
 
 
 def test_a_wide_signed_update_lists_eight_changes_and_counts_the_rest() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from monitor import testing as tb
 from monitor.core.policy import CharterSet
 from monitor.core.standing import DAY, PrivilegeUsage
@@ -234,3 +236,89 @@ def test_boundaries_of_the_horizon_idle_share_and_suggestion() -> None:
 def _why(u: PrivilegeUsage) -> dict[str, str]:
     (c,) = u.report().charters
     return {g.tool: g.why for g in c.grants}
+
+
+def test_usage_out_of_order_revoked_twice_and_ended_tasks() -> None:
+    t0 = tb.at(0).timestamp()
+    u = _usage(
+        tb.task_started(0, A, "T1", "alice"),
+        tb.issued(0, A, "k1", 2000, task_id="T1"),
+        tb.issued(0, A, "XXXX", 2000),  # a call without a credential is not a use of it
+        tb.call(123.4567, A, "fs", "read_file", credential_id="k1"),
+        tb.call(50, A, "fs", "read_file", credential_id="k1"),  # late: earlier than the last use
+        tb.call(200, A, "db", "query"),
+        tb.call(150, "agent:ops/2", "db", "insert"),
+        tb.call(180, "agent:ops/2", "db", "insert"),
+        tb.call(300, A, "fs", "read_file"),
+        tb.revoked(1500, A, "k1"),
+        tb.revoked(1300, A, "k1"),  # the earliest end counts
+        tb.task_ended(1400, A, "T1", "alice"),
+        tb.task_ended(1450, A, "T-unknown", "alice"),  # a task without credentials
+        tb.call(1600, "agent:zz/1", "x", "y"),
+        tb.call(1200, "agent:aa/1", "x", "y"),  # late: the window still ends at 1600
+    )
+    r = u.report()
+    assert (r.window_start - t0, r.window_end - t0) == (0, 1600)  # type: ignore[operator]
+    (c,) = r.charters
+    got = {g.tool: (g.calls, g.agents, g.first_used, g.last_used) for g in c.grants}
+    assert {k: (n, a, f and f - t0, la and la - t0) for k, (n, a, f, la) in got.items()} == {
+        "read_file": (3, 1, 50, 300),
+        "delete": (0, 0, None, None),
+        "*": (3, 2, 150, 200),  # db/query and db/insert together: two agents, first 150
+        "grant_role": (0, 0, None, None),
+    }
+    cr = c.credentials
+    assert (cr.issued, cr.never_used, cr.used_fraction_p50, cr.used_seconds_p95) == (
+        2,
+        1,
+        0.062,
+        123.5,
+    )
+    assert cr.suggested_max_ttl == 240.0
+    assert cr.outlived_use == [
+        {"credential_id": "XXXX", "uses": 0, "idle_seconds": 1600, "ttl_seconds": 2000},
+        {"credential_id": "k1", "uses": 2, "idle_seconds": 1177, "ttl_seconds": 2000},
+    ]
+    assert "\n`agent:aa/1`, `agent:zz/1`\n" in r.to_markdown()
+
+
+def test_the_report_is_in_utc_whatever_the_local_zone(monkeypatch: Any) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        md = _usage(tb.call(0, A, "fs", "read_file")).report().to_markdown()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert "window 2026-03-02 09:00 – 2026-03-02 09:00 UTC" in md
+
+
+def test_a_suggestion_equal_to_the_charters_ttl_or_a_tiny_one() -> None:
+    u = _usage(tb.issued(0, A, "k", 3600), tb.call(2400, A, "fs", "read_file", credential_id="k"))
+    (c,) = u.report().charters
+    assert c.credentials.suggested_max_ttl == 3600.0 and "suggest" not in u.report().to_markdown()
+    (c,) = (
+        _usage(tb.issued(0, A, "k", 100), tb.call(10, A, "fs", "read_file", credential_id="k"))
+        .report()
+        .charters
+    )
+    assert c.credentials.suggested_max_ttl == 60.0
+    (c,) = (
+        _usage(tb.issued(0, A, "k", 0.5), tb.call(0.25, A, "fs", "read_file", credential_id="k"))
+        .report()
+        .charters
+    )
+    assert c.credentials.used_fraction_p50 == 0.5  # a sub-second TTL is its own length
+
+
+def test_the_median_and_95th_percentile_pick_the_right_credential() -> None:
+    three = [e for i in (1, 2, 3) for e in (tb.issued(0, A, f"k{i}", 100),
+             tb.call(10 * i, A, "fs", "read_file", credential_id=f"k{i}"))]  # fmt: skip
+    (c,) = _usage(*three).report().charters
+    assert c.credentials.used_fraction_p50 == 0.2
+    many = [e for i in range(1, 22) for e in (tb.issued(0, A, f"k{i}", 100),
+            tb.call(i, A, "fs", "read_file", credential_id=f"k{i}"))]  # fmt: skip
+    (c,) = _usage(*many).report().charters
+    assert c.credentials.used_seconds_p95 == 20.0
