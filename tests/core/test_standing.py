@@ -246,7 +246,7 @@ def test_usage_out_of_order_revoked_twice_and_ended_tasks() -> None:
         tb.issued(0, A, "XXXX", 2000),  # a call without a credential is not a use of it
         tb.call(123.4567, A, "fs", "read_file", credential_id="k1"),
         tb.call(50, A, "fs", "read_file", credential_id="k1"),  # late: earlier than the last use
-        tb.call(200, A, "db", "query"),
+        tb.call(120, A, "db", "query"),  # the glob's first record holds the earliest use
         tb.call(150, "agent:ops/2", "db", "insert"),
         tb.call(180, "agent:ops/2", "db", "insert"),
         tb.call(300, A, "fs", "read_file"),
@@ -264,7 +264,7 @@ def test_usage_out_of_order_revoked_twice_and_ended_tasks() -> None:
     assert {k: (n, a, f and f - t0, la and la - t0) for k, (n, a, f, la) in got.items()} == {
         "read_file": (3, 1, 50, 300),
         "delete": (0, 0, None, None),
-        "*": (3, 2, 150, 200),  # db/query and db/insert together: two agents, first 150
+        "*": (3, 2, 120, 180),  # db/query and db/insert together: two agents
         "grant_role": (0, 0, None, None),
     }
     cr = c.credentials
@@ -322,3 +322,19 @@ def test_the_median_and_95th_percentile_pick_the_right_credential() -> None:
             tb.call(i, A, "fs", "read_file", credential_id=f"k{i}"))]  # fmt: skip
     (c,) = _usage(*many).report().charters
     assert c.credentials.used_seconds_p95 == 20.0
+
+
+def test_a_later_revocation_does_not_move_the_end_of_a_credential() -> None:
+    u = _usage(
+        tb.task_started(0, A, "T1", "alice"),
+        tb.issued(0, A, "k1", 2000, task_id="T1"),
+        tb.call(100, A, "fs", "read_file", credential_id="k1"),
+        tb.revoked(1300, A, "k1"),
+        tb.revoked(1500, A, "k1"),
+        tb.task_ended(1400, A, "T1", "alice"),
+        tb.call(1600, A, "db", "q"),
+    )
+    (c,) = u.report().charters
+    assert c.credentials.outlived_use == [
+        {"credential_id": "k1", "uses": 1, "idle_seconds": 1200, "ttl_seconds": 2000}
+    ]
