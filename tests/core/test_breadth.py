@@ -94,3 +94,52 @@ def test_report_privileges_flags_the_broad_one(tmp_path: Path) -> None:
     main(["report", "privileges", events, "--charters", str(charters), "--out", str(md)])
     assert "**too broad for static scoping**: breadth 14" in md.read_text()
     assert "driven by tenants, servers, data_domains" in md.read_text()
+
+
+# ---------------------------------------------------------------- what is printed, exactly
+
+
+def test_the_warning_names_each_driver_widest_first_and_cuts_long_lists() -> None:
+    b = breadth(
+        ch(servers=tuple(f"s{i}" for i in range(8)), tenants=[], data_domains=["d", "c", "d"])
+    )
+    assert (b.score, b.too_broad) == (10, True)
+    assert [a.axis for a in b.drivers] == ["servers", "data_domains"]  # tenants gives 0: no driver
+    assert b.warning() == (
+        "agent:x/*: too broad for static scoping (breadth 10, flagged from 10, autonomous): "
+        "driven by servers s0, s1, s2, s3, s4, s5 … (+2) (+8); data_domains c, d (+2) "
+        "— narrow the grants, or run it delegated with per-task credentials"
+    )
+    assert b.summary() == "breadth 10 (servers 8, tenants 0, data_domains 2)"
+
+
+def test_six_grants_are_shown_whole() -> None:
+    b = breadth(ch(servers=tuple(f"s{i}" for i in range(6)), data_domains=["d"]))
+    assert b.drivers[1].text() == "servers s0, s1, s2, s3, s4, s5 (+6)"
+
+
+def test_to_dict_carries_every_axis_and_the_drivers() -> None:
+    b = breadth(ch(servers=("b", "a"), tenants=["t"]))
+    assert b.to_dict() == {
+        "charter": "agent:x/*",
+        "kind": "autonomous",
+        "score": 13,
+        "too_broad": True,
+        "axes": {
+            "servers": {"points": 2, "grants": ["a", "b"]},
+            "tenants": {"points": 1, "grants": ["t"]},
+            "data_domains": {"points": WIDE, "grants": ["any"]},
+        },
+        "drivers": ["data_domains", "servers", "tenants"],
+    }
+    assert b.summary() == "breadth 13 (servers 2, tenants 1, data_domains any)"
+
+
+@pytest.mark.parametrize("glob", ["t?", "[ab]", "x*"])
+def test_every_glob_character_makes_an_axis_wide(glob: str) -> None:
+    assert breadth(ch(tenants=[glob], data_domains=["d"])).score == 1 + WIDE + 1
+
+
+def test_seven_grants_show_six_and_count_one_more() -> None:
+    b = breadth(ch(servers=tuple(f"s{i}" for i in range(7)), data_domains=["d"]))
+    assert b.drivers[1].text() == "servers s0, s1, s2, s3, s4, s5 … (+1) (+7)"

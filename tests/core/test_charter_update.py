@@ -454,3 +454,242 @@ def test_alerts_of_an_applied_update_are_redacted_like_every_other_alert() -> No
     alerts = eng.process(update(doc)).alerts
     assert {a.detector for a in alerts} == {"charter_unsigned", "charter_widened"}
     assert all(secret not in a.to_json().decode() for a in alerts)
+
+
+# ---------------------------------------------------------------- what each verdict says, exactly
+
+_RULE = (
+    "a charter update is applied only whole, valid, signed by an authorised key and newer than "
+    "the one in force"
+)
+_HOW = (
+    "sign charter updates with mcpmon sign-charter under a key of MCPMON_CHARTER_SIGNING_KEYS, "
+    "or allow unsigned ones with MCPMON_CHARTER_ALLOW_UNSIGNED=true (not in production)"
+)
+_STAYS = f"the charter loaded for {PATTERN!r} stays in force"
+_NONE = "no charter was in force for it and none is now"
+
+
+def _current() -> Any:
+    return CharterSet([CH]).put(CH)
+
+
+def _rejected(r: Any, reason: str, key: str, *, current: bool = True, **details: Any) -> None:
+    from monitor.outputs import Alert
+
+    assert isinstance(r, Alert)
+    assert r.reason == reason
+    assert (r.detector, r.severity, r.score, r.clause.key, r.clause.text) == (
+        "charter_rejected", "high", 1.0, key, _RULE
+    )  # fmt: skip
+    assert (r.mode, r.agent_kind) == (("enforce", "delegated") if current else ("observe", None))
+    assert r.details == details
+    assert r.evidence == [r.details["event_id"]]
+
+
+def test_a_signature_this_monitor_cannot_check_is_refused_saying_how_to_sign() -> None:
+    from monitor.core.charter_update import check_update
+
+    r = check_update(update(WIDER, "hmac-sha256:x:y"), None, _current())
+    why = f"this monitor has no charter keys to check its signature; {_HOW}"
+    _rejected(r, f"charter update cu for {PATTERN!r} was rejected as a whole, {why}; {_STAYS}",
+              "signature", event_id="cu", signed=True, version=None)  # fmt: skip
+
+
+def test_an_unsigned_update_for_a_new_or_unnamed_pattern_is_refused() -> None:
+    from monitor.core.charter_update import check_update
+
+    why = f"unsigned, and unsigned charter updates are refused; {_HOW}"
+    r = check_update(update(WIDER), None, None)
+    _rejected(r, f"charter update cu for {PATTERN!r} was rejected as a whole, {why}; {_NONE}",
+              "signature", current=False, event_id="cu", signed=False, version=None)  # fmt: skip
+    r = check_update(update({"kind": "x"}), None, None)
+    assert (
+        r.reason
+        == f"charter update cu for an unnamed pattern was rejected as a whole, {why}; {_NONE}"
+    )  # type: ignore[union-attr]
+    assert r.clause.charter is None  # type: ignore[union-attr]
+
+
+def test_unsigned_or_versionless_updates_under_charter_keys_are_refused() -> None:
+    from monitor.core.charter_update import check_update
+
+    r = check_update(update(WIDER), KEYS, _current())
+    why = "not signed by an authorised charter key: unsigned"
+    _rejected(r, f"charter update cu for {PATTERN!r} was rejected as a whole, {why}; {_STAYS}",
+              "signature", event_id="cu", signed=False, version=None)  # fmt: skip
+    r = check_update(update(WIDER, sign_charter(WIDER, KEYS)), KEYS, _current())
+    why = (
+        "signed without a version, so it could be replayed at any time; sign it again with "
+        "mcpmon sign-charter, which stamps one"
+    )
+    _rejected(r, f"charter update cu for {PATTERN!r} was rejected as a whole, {why}; {_STAYS}",
+              "version", event_id="cu", signed=True, version=None)  # fmt: skip
+
+
+def test_a_replay_is_compared_with_the_version_in_force_and_a_redelivery_is_nothing() -> None:
+    from monitor.core.charter_update import check_update
+
+    applied = {"e1": 2, "e2": 3}
+    r = check_update(signed(WIDER, 3, "e3"), KEYS, _current(), applied=applied)
+    why = (
+        "its version 3 is not above version 3 accepted for the pattern (event e2): a replay of "
+        "an older signed update"
+    )
+    _rejected(r, f"charter update e3 for {PATTERN!r} was rejected as a whole, {why}; {_STAYS}",
+              "version", event_id="e3", signed=True, version=3)  # fmt: skip
+    assert check_update(signed(WIDER, 3, "e2"), KEYS, _current(), applied=applied) is None
+    assert check_update(signed(WIDER, 2, "e1"), KEYS, _current(), applied=applied) is None
+    assert check_update(signed(WIDER, 2, "e9"), KEYS, _current(), applied=applied) is not None
+    ok = check_update(signed(WIDER, 4, "e4"), KEYS, _current(), applied=applied)
+    assert ok is not None and getattr(ok, "version", None) == 4
+
+
+def test_an_invalid_update_lists_five_problems_and_counts_the_rest() -> None:
+    from monitor.core.charter_update import check_update
+
+    bad = {"agent": PATTERN, "kind": "robot", "mode": "x", **{f"a{i}": i for i in range(1, 6)}}
+    r = check_update(signed(bad, 1), KEYS, _current())
+    unknown = "unknown key (misspelt? unknown keys are rejected so no rule is silently ignored)"
+    why = (
+        "invalid: kind: Input should be 'delegated' or 'autonomous'; mode: Input should be "
+        f"'enforce' or 'observe'; a1: {unknown}; a2: {unknown}; a3: {unknown} (and 2 more)"
+    )
+    _rejected(r, f"charter update cu for {PATTERN!r} was rejected as a whole, {why}; {_STAYS}",
+              "kind", event_id="cu", signed=True, version=1)  # fmt: skip
+    five = {"agent": PATTERN, "kind": "robot", "mode": "x", "a1": 1, "a2": 2, "a3": 3}
+    r = check_update(signed(five, 1), KEYS, _current())
+    assert "(and" not in r.reason and f"a3: {unknown}; the charter" in r.reason  # type: ignore[union-attr]
+
+
+_UNSIGNED_TAIL = (
+    "only because unsigned charter updates are allowed (MCPMON_CHARTER_ALLOW_UNSIGNED): anyone "
+    "who can write to the events topic can change this policy; sign updates with mcpmon "
+    "sign-charter and turn the setting off"
+)
+
+
+def test_an_allowed_unsigned_update_says_so_and_whether_its_signature_was_checked() -> None:
+    from monitor.core.charter_update import check_update
+
+    ok = check_update(update(WIDER, "hmac-sha256:x:y"), None, _current(), allow_unsigned=True)
+    unsigned, widened = ok.alerts  # type: ignore[union-attr]
+    assert unsigned.reason == (
+        f"charter update cu for {PATTERN!r} was applied unsigned (its signature was not checked: "
+        f"no charter keys), {_UNSIGNED_TAIL}"
+    )
+    assert (unsigned.detector, unsigned.severity, unsigned.clause.key, unsigned.clause.text) == (
+        "charter_unsigned", "medium", "signature",
+        "charter updates are signed by the policy owner; this monitor is set to apply unsigned ones",
+    )  # fmt: skip
+    assert unsigned.mode == "observe"  # the mode of the charter applied
+    assert unsigned.details == {"event_id": "cu", "signed": True, "version": None,
+                                "keys_configured": False}  # fmt: skip
+    assert widened.reason == (
+        f"charter update cu (unsigned) for {PATTERN!r} was applied and grants more than the "
+        "charter in force: mode: enforce → observe; tools: granted github/delete_repo [admin]; "
+        "confirm with the policy owner that it is intended"
+    )
+    assert (widened.detector, widened.severity, widened.clause.key, widened.clause.text) == (
+        "charter_widened", "high", "mode",
+        "a charter update that grants more than the charter in force is reported",
+    )  # fmt: skip
+    assert widened.details["widened_count"] == 2
+    ok = check_update(update(WIDER), None, None, allow_unsigned=True)
+    unsigned, widened = ok.alerts  # type: ignore[union-attr]
+    assert (
+        unsigned.reason
+        == f"charter update cu for {PATTERN!r} was applied unsigned, {_UNSIGNED_TAIL}"
+    )
+    assert widened.reason == (
+        f"charter update cu (unsigned) for {PATTERN!r} was applied and grants more than no "
+        f"charter (a new pattern): charter added: grants 2 tool(s) to {PATTERN}; confirm with "
+        "the policy owner that it is intended"
+    )
+    assert widened.clause.key == "charter" and widened.agent_kind is None
+    assert widened.clause.mission == ""  # no charter in force: no mission to name
+
+
+def test_a_wide_signed_update_lists_eight_changes_and_counts_the_rest() -> None:
+    from monitor.core.charter_update import check_update
+
+    many = {**WIDER, "tools": [{"server": f"s{i}", "tool": "t"} for i in range(10)]}
+    ok = check_update(signed(many, 1), KEYS, _current())
+    [widened] = ok.alerts  # type: ignore[union-attr]
+    granted_ = [f"tools: granted s{i}/t []" for i in range(10)]
+    assert widened.reason == (
+        f"charter update cu (signed, version 1) for {PATTERN!r} was applied and grants more "
+        f"than the charter in force: mode: enforce → observe; {'; '.join(granted_[:7])} "
+        "(and 3 more); confirm with the policy owner that it is intended"
+    )
+    assert widened.details == {
+        "event_id": "cu", "signed": True, "version": 1,
+        "widened": "; ".join(["mode: enforce → observe", *granted_]), "widened_count": 11,
+    }  # fmt: skip
+    eight = {**WIDER, "tools": [{"server": f"s{i}", "tool": "t"} for i in range(7)]}
+    [widened] = check_update(signed(eight, 1), KEYS, _current()).alerts  # type: ignore[union-attr]
+    assert "(and" not in widened.reason and "s6/t" in widened.reason
+
+
+def test_every_alert_names_the_pattern_the_charter_in_force_and_its_mission() -> None:
+    from monitor.core.charter_update import check_update
+
+    cur = CharterSet([]).put(tb.charter(PATTERN, "delegated", mode="enforce", mission="triage",
+                                        tools=[{"server": "fs", "tool": "read_file"}]))  # fmt: skip
+    wider = {**WIDER, "mode": "enforce", "mission": "triage"}
+    r = check_update(update(wider, "hmac-sha256:policy-1:forged"), KEYS, cur)
+    assert (r.clause.charter, r.clause.mission, r.agent_kind, r.mode) == (  # type: ignore[union-attr]
+        PATTERN,
+        "triage",
+        "delegated",
+        "enforce",
+    )
+    ok = check_update(update(wider, None, version=7), None, cur, allow_unsigned=True)
+    assert ok.version is None  # type: ignore[union-attr]  # applied unsigned: no version recorded
+    for a in ok.alerts:  # type: ignore[union-attr]
+        assert (a.clause.charter, a.clause.mission, a.agent_kind, a.mode) == (
+            PATTERN, "triage", "delegated", "enforce"
+        )  # fmt: skip
+    assert [a.detector for a in ok.alerts] == ["charter_unsigned", "charter_widened"]  # type: ignore[union-attr]
+    assert ok.alerts[0].details["keys_configured"] is False  # type: ignore[union-attr]
+    ok = check_update(update(wider), KEYS, cur, allow_unsigned=True)
+    assert ok.alerts[0].details["keys_configured"] is True  # type: ignore[union-attr]
+
+
+def test_a_non_string_pattern_is_an_unnamed_one() -> None:
+    from monitor.core.charter_update import check_update
+
+    r = check_update(update({"agent": 5, "kind": "delegated"}), None, None)
+    assert r.clause.charter is None and "for an unnamed pattern was" in r.reason  # type: ignore[union-attr]
+
+
+def test_alert_ids_differ_by_agent_detector_key_and_event() -> None:
+    from monitor.core.charter_update import check_update
+
+    def rid(ev: CharterUpdated, keys: Any = KEYS, **kw: Any) -> str:
+        r = check_update(ev, keys, _current(), **kw)
+        return r.alert_id if hasattr(r, "alert_id") else r.alerts[0].alert_id  # type: ignore[union-attr]
+
+    base = rid(update(WIDER, None, "e1"))  # rejected, key signature
+    assert rid(update(WIDER, None, "e2")) != base  # another event
+    assert rid(update(WIDER, None, "e1").model_copy(update={"agent_id": "agent:assist/2"})) != base
+    assert rid(update(WIDER, sign_charter(WIDER, KEYS), "e1")) != base  # rejected, key version
+    assert rid(update(WIDER, None, "e1"), None, allow_unsigned=True) != base  # charter_unsigned
+
+
+def test_six_problems_list_five_and_count_one_more() -> None:
+    from monitor.core.charter_update import check_update
+
+    six = {"agent": PATTERN, "kind": "robot", "mode": "x", "a1": 1, "a2": 2, "a3": 3, "a4": 4}
+    r = check_update(signed(six, 1), KEYS, _current())
+    assert r.reason.endswith(
+        f"a3: unknown key (misspelt? unknown keys are rejected so no rule is silently ignored) (and 1 more); {_STAYS}"
+    )  # type: ignore[union-attr]
+
+
+def test_the_widened_detail_is_cut_at_2048_characters() -> None:
+    from monitor.core.charter_update import check_update
+
+    many = {**WIDER, "tools": [{"server": f"s{i}", "tool": "t"} for i in range(200)]}
+    [widened] = check_update(signed(many, 1), KEYS, _current()).alerts  # type: ignore[union-attr]
+    assert len(widened.details["widened"]) == 2048 and widened.details["widened_count"] == 201

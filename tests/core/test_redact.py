@@ -486,3 +486,82 @@ def test_an_alert_built_outside_the_decision_step_has_its_ids_and_sponsor_redact
     for v in (red.task_id, red.session_id, red.credential_id):
         assert v is not None and token not in v and v.startswith("[REDACTED:")
     assert (red.alert_id, red.agent_id, red.evidence) == (a.alert_id, a.agent_id, a.evidence)
+
+
+# ---- what a redacted text looks like, at the edges of the assignment scanner
+
+
+def _redact(text: str) -> str:
+    return Redactor(RedactionRules())(text)
+
+
+def test_a_separator_inside_a_redacted_value_does_not_stop_the_scan() -> None:
+    assert _redact("password=a:b&api_key=k3y") == (
+        "password=[REDACTED:key-value]&api_key=[REDACTED:key-value]"
+    )
+
+
+def test_a_separator_without_a_name_before_it_does_not_stop_the_scan() -> None:
+    assert _redact("{=} password=hunter2") == "{=} password=[REDACTED:key-value]"
+    assert _redact("=> token=abc") == "=> token=[REDACTED:key-value]"
+
+
+def test_a_harmless_name_before_a_secret_one_does_not_stop_the_scan() -> None:
+    assert _redact("user=bob&password=hunter2") == "user=bob&password=[REDACTED:key-value]"
+    assert _redact("user=bob password=hunter2") == "user=bob password=[REDACTED:key-value]"
+
+
+def test_a_value_another_rule_took_out_does_not_stop_the_scan() -> None:
+    assert _redact("password=[REDACTED:jwt]&api_key=k3y") == (
+        "password=[REDACTED:jwt]&api_key=[REDACTED:key-value]"
+    )
+
+
+def test_an_empty_value_stays_empty_and_does_not_stop_the_scan() -> None:
+    assert _redact("?password=&user=bob") == "?password=&user=bob"
+    assert _redact("password=&api_key=k3y") == "password=&api_key=[REDACTED:key-value]"
+    assert _redact("x=1&token%3d") == "x=1&token%3d"
+
+
+def test_an_unterminated_quote_on_a_later_line_still_runs_to_the_end() -> None:
+    # the line end searched for is the one after the value's start, not the first in the text
+    assert _redact("line one\napi_key='unterminated s3cr3t") == (
+        "line one\napi_key='[REDACTED:key-value]"
+    )
+    assert _redact("a\\nb\\napi_key='s3cr3t") == "a\\nb\\napi_key='[REDACTED:key-value]"
+
+
+def test_a_value_ending_in_x_loses_nothing_to_trimming() -> None:
+    # only spaces, tabs and commas are trimmed off an unquoted value's end
+    assert _redact("password=HUNTER2XX") == "password=[REDACTED:key-value]"
+    assert _redact("password=HUNTER2X, user=bob") == "password=[REDACTED:key-value], user=bob"
+
+
+def test_a_text_starting_with_the_assignment_is_not_a_url_query() -> None:
+    # the character "before" the name does not exist: not ?, & or ; (not the text's last one)
+    assert _redact("password=correct horse battery&") == "password=[REDACTED:key-value]&"
+    assert _redact("password=correct horse battery;") == "password=[REDACTED:key-value];"
+
+
+@pytest.mark.parametrize("before", ["?", "&", ";"])
+@pytest.mark.parametrize("sep", ["=", "%3D", "%3d"])
+def test_in_a_url_query_a_space_ends_the_value(before: str, sep: str) -> None:
+    text = f"https://x/a{before}password{sep}hunter2 and the prose after it"
+    assert _redact(text) == (
+        f"https://x/a{before}password{sep}[REDACTED:key-value] and the prose after it"
+    )
+
+
+def test_outside_a_url_query_a_space_does_not_end_the_value() -> None:
+    assert _redact("note password=correct horse battery") == ("note password=[REDACTED:key-value]")
+    assert _redact("?password:correct horse") == "?password:[REDACTED:key-value]"
+
+
+def test_a_url_query_value_ends_at_its_delimiter_even_with_a_space_later() -> None:
+    assert _redact("?password=hunter2&next=1 tail") == "?password=[REDACTED:key-value]&next=1 tail"
+
+
+def test_a_rule_with_hints_leaves_a_text_without_one_untouched_even_if_it_matches() -> None:
+    gated = _compiled("tok", r"\w+_\w+", ("tok_",))
+    assert gated("a key_abc b") == "a key_abc b"  # the pattern matches, but no hint: not scanned
+    assert gated("a tok_abc b") == "a [REDACTED:tok] b"

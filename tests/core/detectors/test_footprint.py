@@ -11,7 +11,7 @@ from monitor.charter import Charter, parse_charter
 from monitor.core import Decision, Engine
 from monitor.core.state import AgentState
 from monitor.errors import CharterError
-from monitor.testing import call, charter, feed
+from monitor.testing import at, call, charter, feed
 
 DETECTOR = "footprint_breadth"
 AGENT = "spiffe://corp/agents/etl-1"
@@ -107,3 +107,74 @@ def test_new_keys_are_optional() -> None:
     c = Charter(agent="a", kind="autonomous")
     assert c.limits.max_tenants_per_hour is None and c.limits.max_domains_per_hour is None
     assert c.limits.require_jit_credentials is None
+
+
+# ---------------------------------------------------------------- words, boundaries, both axes
+
+
+def test_the_finding_says_how_many_the_limit_and_the_newest_one() -> None:
+    eng = engine(max_tenants_per_hour=2)
+    feed(eng, q(0, "acme"), q(1, "globex"))
+    [a] = found(eng.process(q(2, "initech", task_id="T1", session_id="s1", event_id="e3")))
+    assert a.reason == (
+        f"{AGENT} touched 3 tenants within an hour (limit 2); the newest, initech, with db/query"
+    )
+    assert a.clause.text == "at most 2 tenants in any hour"
+    assert (a.task_id, a.session_id, a.evidence) == ("T1", "s1", ["e3"])
+
+
+def test_a_tenant_seen_exactly_an_hour_ago_has_left_the_window() -> None:
+    eng = engine(max_tenants_per_hour=3)
+    assert found(feed(eng, q(0, "a"), q(600, "b"), q(1200, "c"), q(3600, "d"))) == []
+    eng = engine(max_tenants_per_hour=3)
+    assert len(found(feed(eng, q(0, "a"), q(600, "b"), q(1200, "c"), q(3599.5, "d")))) == 1
+
+
+def test_seeing_a_tenant_again_keeps_it_in_the_window_from_then_on() -> None:
+    eng = engine(max_tenants_per_hour=3)
+    d = feed(eng, q(0, "a"), q(3000, "a"), q(3100, "b"), q(3200, "c"), q(3700, "d"))
+    [a] = found(d)  # a was last seen at 3000: still inside the hour at 3700
+    assert a.details == {"tenants_last_hour": 4, "limit": 3}
+
+
+def test_a_late_call_does_not_pull_a_tenants_last_sighting_back() -> None:
+    eng = engine(max_tenants_per_hour=3)
+    feed(eng, q(0, "a"), q(3000, "a"), q(3100, "b"), q(3200, "c"))
+    feed(eng, q(10, "a"))  # late: a was still seen at 3000
+    assert len(found(eng.process(q(3700, "d")))) == 1
+
+
+def test_a_call_over_both_limits_raises_one_finding_per_axis() -> None:
+    eng = engine(max_tenants_per_hour=1, max_domains_per_hour=1)
+    feed(eng, q(0, "a", "hr"))
+    d = eng.process(q(1, "b", "finance"))
+    assert sorted((a.clause.key, a.clause.text) for a in found(d)) == [
+        ("limits.max_domains_per_hour", "at most 1 data domains in any hour"),
+        ("limits.max_tenants_per_hour", "at most 1 tenants in any hour"),
+    ]
+
+
+def test_the_oldest_tenant_is_forgotten_first_when_the_memory_is_full() -> None:
+    eng = engine(max_tenants_per_hour=2)
+    # a, b, c: over the limit (alerted); d pushes the oldest (a) out of the kept three
+    feed(eng, q(0, "a"), q(1, "b"), q(2, "c"), q(3, "d"))
+    section = eng.states[AGENT].chains["#footprint"][0]
+    t0 = at(0).timestamp()
+    assert sorted(t - t0 for t in section.values()) == [1, 2, 3]
+
+
+def test_a_known_tenant_does_not_stop_the_domain_axis_from_counting() -> None:
+    eng = engine(max_tenants_per_hour=2, max_domains_per_hour=1)
+    feed(eng, q(0, "a", "hr"))
+    [a] = found(eng.process(q(1, "a", "finance")))  # tenant a seen before; a second domain
+    assert a.clause.key == "limits.max_domains_per_hour"
+
+
+def test_names_are_kept_as_16_hex_digests() -> None:
+    """The snapshot format (module docstring): a state saved before an upgrade keeps counting."""
+    from hashlib import blake2b
+
+    eng = engine(max_tenants_per_hour=2)
+    feed(eng, q(0, "acme"))
+    [digest] = eng.states[AGENT].chains["#footprint"][0]
+    assert digest == blake2b(b"acme", digest_size=8).hexdigest() and len(digest) == 16

@@ -140,3 +140,125 @@ def test_scan_stops_after_max_chars() -> None:
     assert find_secrets({"a": "x" * (MAX_CHARS - 200) + " " + secret}) == [
         ("github-token", "args.a")
     ]
+
+
+# ---------------------------------------------------------------- what the finding says, and where
+
+
+def test_the_finding_names_families_and_arguments_sorted_never_the_values() -> None:
+    gh, jwt = FAMILIES["github-token"][0], FAMILIES["jwt"][0]
+    c = call(
+        10,
+        AGENT,
+        "llm",
+        "complete",
+        args={"r": {"s": jwt}, "q": jwt, "p": gh},
+        task_id="T1",
+        session_id="s1",
+        credential_id="c1",
+        event_id="e1",
+    )
+    d = engine().process(c)
+    [a] = found(d)
+    assert a.reason == (
+        f"{AGENT} passed a secret (github-token, jwt) to llm/complete in args.p, args.q, "
+        "args.r.s: the tool and its logs now hold it; rotate it"
+    )
+    assert a.clause.key == "secret_in_transit"
+    assert a.clause.text == (
+        "credentials travel as credentials (issued to the caller), never inside a call's arguments"
+    )
+    assert a.severity == "high"
+    assert a.details == {"families": "github-token,jwt", "arguments": "args.p,args.q,args.r.s"}
+    assert (a.task_id, a.session_id, a.evidence) == ("T1", "s1", ["e1"])
+    assert [r for r in d.revocations if a.alert_id in r.alert_ids] == []  # rotate, not revoke
+
+
+def test_at_most_eight_arguments_are_named() -> None:
+    gh = FAMILIES["github-token"][0]
+    [a] = found(engine().process(prompt({f"a{i}": gh for i in range(10)})))
+    assert a.details["arguments"] == ",".join(sorted(f"args.a{i}" for i in range(10))[:8])
+
+
+def test_another_tool_or_another_family_is_another_alert() -> None:
+    gh, jwt = FAMILIES["github-token"][0], FAMILIES["jwt"][0]
+    eng = engine()
+    assert len(found(eng.process(prompt({"p": gh})))) == 1
+    assert len(found(eng.process(prompt({"p": jwt})))) == 1
+    other = call(11, AGENT, "web", "http_post", args={"body": gh}, credential_id="c1")
+    assert len(found(eng.process(other))) == 1
+
+
+def test_each_family_and_argument_pair_is_listed_once_in_order() -> None:
+    gh = FAMILIES["github-token"][0]
+    assert find_secrets({"a": f"{gh} {gh}", "b": [gh]}) == [
+        ("github-token", "args.a"),
+        ("github-token", "args.b[0]"),
+    ]
+
+
+def test_the_shortest_secret_is_found_and_shorter_text_is_skipped() -> None:
+    assert find_secrets({"u": "a://:pw@h"}) == [("url-password", "args.u")]  # 9 characters
+    assert secret_families("a://:pw@h") == ["url-password"]
+    assert secret_families("a://:p@h") == []
+
+
+def test_nesting_is_followed_eight_levels_deep_and_no_deeper() -> None:
+    from monitor.core.detectors.secret_transit import MAX_DEPTH
+
+    gh = FAMILIES["github-token"][0]
+    v: Any = gh
+    for _ in range(MAX_DEPTH - 1):
+        v = [v]
+    assert find_secrets({"a": v}) == [("github-token", "args.a" + "[0]" * (MAX_DEPTH - 1))]
+    assert find_secrets({"a": [v]}) == []
+    assert find_secrets({"a": {"b": {"c": gh}}}) == [("github-token", "args.a.b.c")]
+
+
+def test_argument_names_are_quoted_up_to_64_characters_unless_they_hold_a_secret() -> None:
+    gh = FAMILIES["github-token"][0]
+    assert find_secrets({"k" * 64: gh, "q" * 65: gh}) == [
+        ("github-token", "args." + "k" * 64),
+        ("github-token", "args.…"),
+    ]
+    assert find_secrets({gh: "x"}) == [("github-token", "args")]  # the name itself, at its parent
+    assert find_secrets({gh: {"a": "plain"}, "short": {"z": "plain"}}) == [("github-token", "args")]
+
+
+def test_authorization_values_are_found_without_any_token_family_hint() -> None:
+    assert find_secrets({"h": "Authorization: Bearer abc.DEF-123_456"}) == [
+        ("authorization", "args.h")
+    ]
+    assert find_secrets({"h": "Authorization: BASIC dXNlcjpwYXNzd29yZA=="}) == [
+        ("authorization", "args.h")
+    ]
+    assert find_secrets({"h": "plain text, long enough", "i": "more plain text"}) == []
+
+
+def test_a_nine_character_argument_name_holding_a_secret_is_not_quoted() -> None:
+    gh = FAMILIES["github-token"][0]
+    assert find_secrets({"a://:pw@h": {"v": gh}}) == [
+        ("url-password", "args"),
+        ("github-token", "args.….v"),
+    ]
+
+
+def test_the_string_bound_is_exact() -> None:
+    gh = FAMILIES["github-token"][0]
+    # the name "l" is string 0, its items 1, 2, ...: the secret as string MAX_STRINGS - 1 is read
+    assert find_secrets({"l": ["plain"] * (MAX_STRINGS - 2) + [gh]}) == [
+        ("github-token", f"args.l[{MAX_STRINGS - 2}]")
+    ]
+    assert find_secrets({"l": ["plain"] * (MAX_STRINGS - 1) + [gh]}) == []
+
+
+def test_the_character_budget_is_shared_by_all_strings_of_a_call() -> None:
+    from monitor.core.detectors.secret_transit import MAX_CHARS
+
+    gh = FAMILIES["github-token"][0]
+    assert find_secrets({"a": "x" * (MAX_CHARS - 10), "b": gh}) == []  # 10 characters left
+    assert find_secrets({"a": "x" * (MAX_CHARS - 100), "b": gh}) == [("github-token", "args.b")]
+
+
+def test_a_basic_authorization_value_is_found_without_any_other_hint() -> None:
+    assert find_secrets({"h": "auth Basic dXNlcjpwYXNzd29yZA"}) == [("authorization", "args.h")]

@@ -179,3 +179,122 @@ def test_a_flood_of_unknown_keys_cannot_crowd_out_other_timers(n: int) -> None:
     assert len([t for t in st.timers if t[1] == DETECTOR]) == MAX_WAITING
     assert len(found(d)) == n - MAX_WAITING
     assert len(found(eng.process(later(30)))) == MAX_WAITING
+
+
+# ---------------------------------------------------------------- what the findings say
+
+
+def test_a_call_without_a_credential_says_so_and_names_its_task_and_session() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    [a] = found(eng.process(read(10, None, session_id="s1", event_id="e1")))
+    assert a.reason == (
+        f"{AGENT} (delegated) called fs/read_file without any credential, "
+        "yet its charter requires a just-in-time one on every call"
+    )
+    assert (
+        a.clause.text == "every call carries a just-in-time credential seen issued; no static keys"
+    )
+    assert a.details == {"credential": "none"}
+    assert (a.task_id, a.session_id, a.evidence) == ("T1", "s1", ["e1"])
+    # one alert per dedup window, however many calls come without one
+    assert found(eng.process(read(11, None, session_id="s1"))) == []
+
+
+def test_a_key_never_issued_says_so_and_names_the_key_task_and_session() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    feed(eng, read(10, "sk-live-1", session_id="s1", event_id="e1"))
+    [a] = found(eng.process(later(16)))
+    assert a.reason == (
+        f"{AGENT} (delegated) called a tool with credential sk-live-1, which was never seen "
+        "issued (a static or long-lived key): its charter requires just-in-time credentials"
+    )
+    assert (
+        a.clause.text == "every call carries a just-in-time credential seen issued; no static keys"
+    )
+    assert a.details == {"credential_id": "sk-live-1", "issued": False}
+    assert (a.task_id, a.session_id, a.evidence) == ("T1", "s1", ["e1"])
+
+
+def test_each_unknown_key_alerts_once_and_a_later_use_of_it_does_not_again() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    d = feed(eng, read(10, "k1"), read(10.5, "k2"), later(16))
+    assert sorted(a.details["credential_id"] for a in found(d)) == ["k1", "k2"]
+    d = feed(eng, read(20, "k1"), later(30))
+    assert found(d) == []
+
+
+def test_the_timer_waits_the_skew_and_not_a_moment_less() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), read(10, "k"))
+    assert found(eng.process(later(14.9))) == []
+    assert len(found(eng.process(later(15.1)))) == 1
+
+
+def test_a_charter_that_drops_the_requirement_before_the_deadline_silences_the_timer() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), read(10, "k"))
+    eng.charters.put(
+        charter("agent:*", kind="delegated", tools=TOOLS, limits={"require_jit_credentials": False})
+    )
+    assert found(feed(eng, later(30))) == []
+
+
+def test_another_detectors_timer_does_not_count_as_a_waiting_key() -> None:
+    from monitor.core.detectors.static_credential import MAX_WAITING
+
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    st = eng.states[AGENT]
+    for i in range(3):
+        st.set_timer(1000 + i, "some_other_detector", f"x{i}")
+    d = feed(eng, *[read(10, f"k{i}") for i in range(MAX_WAITING)])
+    assert found(d) == []  # all four wait: the other timers are not ours
+    assert len([t for t in st.timers if t[1] == DETECTOR]) == MAX_WAITING
+
+
+def test_a_flood_beyond_the_waiting_limit_is_judged_at_once_with_its_own_words() -> None:
+    from monitor.core.detectors.static_credential import MAX_WAITING
+
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"))
+    d = feed(eng, *[read(10, f"k{i}", event_id=f"e{i}") for i in range(MAX_WAITING + 1)])
+    [a] = found(d)
+    assert a.details == {"credential_id": f"k{MAX_WAITING}", "issued": False}
+    assert a.evidence == [f"e{MAX_WAITING}"] and a.task_id == "T1"
+    assert "which was never seen issued" in a.reason
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (reported by mut3, not fixed): an issue event stamped exactly call + skew is "
+    "applied after the timer at call + skew fires, so `issued <= call_t + skew` never sees it",
+)
+def test_BUG_a_credential_issued_exactly_at_the_deadline_is_in_time() -> None:
+    eng = engine()
+    d = feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        read(10, "jit-edge"),
+        issued(15, AGENT, "jit-edge", 300, task_id="T1"),
+        later(100),
+    )
+    assert found(d) == []
+
+
+def test_a_credential_seen_issued_costs_no_timer() -> None:
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), issued(1, AGENT, "jit-1", 300, task_id="T1"))
+    feed(eng, read(10, "jit-1"))
+    assert [t for t in eng.states[AGENT].timers if t[1] == DETECTOR] == []
+
+
+def test_a_credential_only_ever_seen_revoked_was_never_seen_issued() -> None:
+    from monitor.testing import revoked
+
+    eng = engine()
+    feed(eng, task_started(0, AGENT, "T1", "alice"), revoked(1, AGENT, "old-key"))
+    [a] = found(feed(eng, read(10, "old-key"), later(16)))
+    assert a.details == {"credential_id": "old-key", "issued": False}
