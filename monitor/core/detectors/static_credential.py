@@ -41,6 +41,8 @@ from monitor.core.detectors.base import CallContext, Detector, Finding, call_tar
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import C_ISSUED, AgentState
 
+#: The timer fires this long after ``call + skew`` (see :meth:`StaticCredential.on_call`).
+DEADLINE_SLACK = 0.001
 #: timers this detector may hold per agent at once (state.MAX_TIMERS is shared)
 MAX_WAITING = 4
 
@@ -95,7 +97,9 @@ class StaticCredential(Detector):
         key = orjson.dumps([cid, c.event_id, ctx.t, c.task_id, c.session_id, ctx.kind]).decode()
         if len(waiting) >= MAX_WAITING:
             return self._judge(key, ctx.t, st, ctx.charter)
-        st.set_timer(ctx.t + self.skew, self.name, key)
+        # a millisecond after the deadline: the engine fires a timer before it applies an
+        # event stamped at the same instant, and an issue stamped exactly call + skew is in time
+        st.set_timer(ctx.t + self.skew + DEADLINE_SLACK, self.name, key)
         return ()
 
     def on_timer(
