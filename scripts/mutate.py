@@ -391,9 +391,15 @@ def render(
         "`make mutate` (scripts/mutate.py): mutmut 3 over `monitor/core/` and "
         "`monitor/identity.py`, run against `tests/core` without its slow suites ("
         + ", ".join(f"`{t}`" for t in SLOW_TESTS)
-        + ") and without the import check "
-        + ", ".join(f"`{t}`" for t in STATIC_TESTS)
-        + " (it reads the sources, it runs none). A mutant counts as killed when a test fails, it times out or crashes.",
+        + ")"
+        + (
+            " and without the import check "
+            + ", ".join(f"`{t}`" for t in STATIC_TESTS)
+            + " (it reads the sources, it runs none)"
+            if STATIC_TESTS
+            else ""
+        )
+        + ". A mutant counts as killed when a test fails, it times out or crashes.",
         "Results accumulate across runs (`results/mutation.json`): each module shows the commit "
         "and date it was measured at; running a module again replaces its row. "
         "Every mutant not killed is listed below, with why it is harmless when it is "
