@@ -13,6 +13,7 @@ strings never reach the terminal as control sequences.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,8 @@ def _redacted(obj: Any, redactor: Redactor, key: str = "") -> Any:
     return redactor(obj) if isinstance(obj, str) else obj
 
 
-def _json_lines(path: str) -> list[tuple[int, dict[str, Any]]]:
-    out = []
+def _json_lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every JSON-object line, streamed (event files are big)."""
     for n, raw in enumerate(read_lines(path), 1):
         if isinstance(raw, Oversize) or not raw.strip():
             continue
@@ -74,8 +75,7 @@ def _json_lines(path: str) -> list[tuple[int, dict[str, Any]]]:
         except orjson.JSONDecodeError:
             continue  # not ours to judge here: replay dead-letters such lines
         if isinstance(obj, dict):
-            out.append((n, obj))
-    return out
+            yield n, obj
 
 
 def find_alert(alerts_path: str, alert_id: str) -> Alert:
@@ -116,6 +116,8 @@ def explain(
             eid = ev.get("event_id")
             if isinstance(eid, str) and eid in wanted and eid not in found:
                 found[eid] = _redacted(ev, redactor)
+                if len(found) == len(wanted):
+                    break  # every piece of evidence found: no need to read the rest
         out.evidence = [found[e] for e in wanted if e in found]
         out.missing = [e for e in wanted if e not in found]
     else:
