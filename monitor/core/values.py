@@ -28,7 +28,6 @@ input, :data:`MAX_DIGESTS` digests out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from hashlib import blake2b
 from typing import Any
 
@@ -126,10 +125,6 @@ def value_digests(obj: Any, limit: int = MAX_DIGESTS) -> list[str]:
         if len(out) >= limit:
             break
     return list(out)
-
-
-def digest_set(digests: Iterable[str]) -> frozenset[str]:
-    return frozenset(digests)
 
 
 #: Keys of an MCP result never scanned: metadata, and base64 payloads (image, audio, blob).

@@ -12,8 +12,9 @@ import pytest
 
 from monitor.charter import parse_charter
 from monitor.corpora import asb
-from monitor.corpora.base import Corpus, split_of
+from monitor.corpora.base import split_of
 from monitor.events import ToolCall, decode_event
+from tests.corpora.support import corpus_bytes
 
 SAMPLE = Path(__file__).parent / "fixtures" / "asb"
 MODEL = "gpt-4o-2024-08-06"
@@ -131,7 +132,7 @@ def test_split_is_by_case_and_stable(corpus: asb.Corpus) -> None:
 
 def test_output_is_deterministic() -> None:
     a, b = asb.convert(SAMPLE), asb.convert(SAMPLE)
-    assert _dump(a) == _dump(b)
+    assert corpus_bytes(a) == corpus_bytes(b)
     ts = [e["ts"] for e in a.events]
     assert ts == sorted(ts)
     assert len({e["event_id"] for e in a.events}) == len(a.events)
@@ -207,7 +208,3 @@ def test_falls_back_to_the_next_method_with_a_conversation(tmp_path: Path) -> No
         parts.setdefault(s.case, set()).add(s.split)
     assert all(len(p) == 1 for p in parts.values())
     assert len({s.session_id for s in c.sessions}) == len(c.sessions)
-
-
-def _dump(c: Corpus) -> bytes:
-    return orjson.dumps([c.events, [s.to_dict() for s in c.sessions], c.charters])

@@ -11,8 +11,9 @@ import pytest
 from monitor.charter import parse_charter
 from monitor.core.values import value_digests
 from monitor.corpora import tau
-from monitor.corpora.base import Corpus, split_of
+from monitor.corpora.base import split_of
 from monitor.events import ToolCall, decode_event
+from tests.corpora.support import corpus_bytes
 
 SAMPLE = Path(__file__).parent / "fixtures" / "tau"
 TRAJS = json.loads((SAMPLE / "historical_trajectories" / "gpt-4o-airline.json").read_text())
@@ -105,9 +106,5 @@ def test_charter_grants_the_domain_toolkit_from_the_source_tree(tmp_path: Path) 
 
 def test_output_is_deterministic() -> None:
     a, b = tau.convert(SAMPLE), tau.convert(SAMPLE)
-    assert _dump(a) == _dump(b)
+    assert corpus_bytes(a) == corpus_bytes(b)
     assert [e["ts"] for e in a.events] == sorted(e["ts"] for e in a.events)
-
-
-def _dump(c: Corpus) -> bytes:
-    return orjson.dumps([c.events, [s.to_dict() for s in c.sessions], c.charters])
