@@ -25,6 +25,42 @@ def produce_lines(run: Run, lines: Iterable[bytes]) -> list[int]:
     return [m.partition for m in metas]
 
 
+class DistinctOutputs:
+    """``until`` for :func:`read_topics`: true once ``want`` distinct outputs were read.
+
+    Alerts and commands are told apart by ``alert_id`` / ``command_id``; any other record
+    (a dead letter, a record that is not JSON) counts each time it arrives. Reads only the
+    records added since the last call.
+    """
+
+    def __init__(self, want: int) -> None:
+        self.want = want
+        self.seen = 0
+        self.keys: set[str] = set()
+        self.others = 0
+
+    def __call__(self, records: list[ConsumerRecord]) -> bool:
+        for rec in records[self.seen :]:
+            key = _output_key(rec.value)
+            if key is None:
+                self.others += 1
+            else:
+                self.keys.add(key)
+        self.seen = len(records)
+        return len(self.keys) + self.others >= self.want
+
+
+def _output_key(value: bytes | None) -> str | None:
+    try:
+        doc = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    key = doc.get("alert_id") or doc.get("command_id")
+    return key if isinstance(key, str) else None
+
+
 def read_outputs(
     run: Run,
     want: int,
@@ -32,11 +68,17 @@ def read_outputs(
     settle: float = 1.5,
     names: tuple[str, ...] = ("alerts", "revocations"),
 ) -> dict[str, list[ConsumerRecord]]:
-    """Records on the output topics once ``want`` have arrived (+ ``settle`` s for extras)."""
+    """Records on the output topics once ``want`` distinct outputs have arrived (+ ``settle`` s
+    for extras).
+
+    An alert or command counts once however many copies arrived: a restarted worker repeats
+    what it published after its last commit, and counting those copies would stop the wait
+    before the outputs still owed had come (a CI run read 8 violations as missed that way).
+    """
     topics = [run.topics[n] for n in names]
     recs = asyncio.run(
         read_topics(
-            run.bootstrap, topics, until=lambda r: len(r) >= want, timeout=timeout, settle=settle
+            run.bootstrap, topics, until=DistinctOutputs(want), timeout=timeout, settle=settle
         )
     )
     by_name = {n: [r for r in recs if r.topic == run.topics[n]] for n in names}
