@@ -8,7 +8,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install clean
+.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install dashboard-snapshot clean
 
 # the package alone (the demo needs nothing else) ...
 $(BIN)/.installed-core: pyproject.toml
@@ -58,6 +58,12 @@ test: setup kafka-start redis-install chromium-install promtool-install lint
 # After new tests, re-test only the survivors: MUTATE_ARGS="--survivors monitor/core/state.py"
 mutate: setup
 	$(BIN)/python scripts/mutate.py $(MUTATE_ARGS)
+
+# docs/dashboard.png: the Grafana dashboard's queries answered by a real Prometheus that
+# scraped a live worker, revoker, sink and proxy for five minutes (no Grafana here; see
+# the script). Fails when a panel the traffic must fill shows no data.
+dashboard-snapshot: setup kafka-start redis-install promtool-install
+	$(BIN)/python scripts/dashboard_snapshot.py $(SNAPSHOT_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure promtool (Prometheus' rule checker) is at build/tools/promtool, for
+# Make sure promtool (Prometheus' rule checker) is at build/tools/promtool (and the
+# prometheus server beside it, for scripts/dashboard_snapshot.py), for
 # tests/deploy/test_observability.py (`promtool check rules deploy/prometheus/alerts.yml`).
 # Takes it from Debian's prometheus package without installing the package (no service
 # is set up or started): apt-get download + dpkg-deb -x, ~20 MB, seconds.
@@ -16,7 +17,7 @@ log() { echo "promtool.sh: $*"; }
 die() { echo "promtool.sh: ERROR: $*" >&2; exit 1; }
 
 cmd_install() {
-  if [[ -x $BIN ]] && "$BIN" --version >/dev/null 2>&1; then
+  if [[ -x $BIN ]] && "$BIN" --version >/dev/null 2>&1 && [[ -x $DEST/prometheus ]]; then
     log "$("$BIN" --version 2>&1 | head -1) already at $BIN, nothing to do"
     return 0
   fi
@@ -31,6 +32,8 @@ cmd_install() {
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
   mkdir -p "$DEST"
   install -m 0755 "$tmp/x/usr/bin/promtool" "$BIN"
+  # the server too: scripts/dashboard_snapshot.py scrapes a live stack with it
+  install -m 0755 "$tmp/x/usr/bin/prometheus" "$DEST/prometheus"
   log "installed $("$BIN" --version 2>&1 | head -1) at $BIN"
 }
 
