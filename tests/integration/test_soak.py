@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.bench_soak import run_soak
+from monitor.bench.soak import run_soak
 
 pytestmark = pytest.mark.kafka
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-import monitor.bench
-import monitor.bench_kafka
-import monitor.bench_soak
-import monitor.tap.bench
+import monitor.bench.kafka
+import monitor.bench.replay
+import monitor.bench.soak
+import monitor.bench.tap
 from monitor.cli import main
 
 
@@ -25,10 +25,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
 
         return run
 
-    monkeypatch.setattr(monitor.bench_soak, "bench_soak", record("soak"))
-    monkeypatch.setattr(monitor.bench_kafka, "bench_kafka", record("kafka"))
-    monkeypatch.setattr(monitor.tap.bench, "bench_tap", record("tap"))
-    monkeypatch.setattr(monitor.bench, "bench_replay", record("replay"))
+    monkeypatch.setattr(monitor.bench.soak, "bench_soak", record("soak"))
+    monkeypatch.setattr(monitor.bench.kafka, "bench_kafka", record("kafka"))
+    monkeypatch.setattr(monitor.bench.tap, "bench_tap", record("tap"))
+    monkeypatch.setattr(monitor.bench.replay, "bench_replay", record("replay"))
     return got
 
 
@@ -39,8 +39,8 @@ def test_soak_takes_the_given_rate_and_seconds_even_when_they_equal_kafkas_defau
     assert calls[-1][0] == "soak" and calls[-1][1][1:3] == (2000.0, 20.0)
     assert main(["bench", "soak"]) == 0
     assert calls[-1][1][1:3] == (
-        monitor.bench_soak.SOAK_DEFAULT_RATE,
-        monitor.bench_soak.SOAK_DEFAULT_SECONDS,
+        monitor.bench.soak.SOAK_DEFAULT_RATE,
+        monitor.bench.soak.SOAK_DEFAULT_SECONDS,
     )
 
 
@@ -50,7 +50,7 @@ def test_kafka_and_tap_take_500000_events_when_asked(
     assert main(["bench", "kafka", "--events", "500000", "--rate", "400", "--seconds", "300"]) == 0
     assert calls[-1] == ("kafka", (calls[-1][1][0], 500_000, 7, 400.0, 300.0))
     assert main(["bench", "kafka"]) == 0
-    assert calls[-1][1][1:] == (monitor.bench_kafka.KAFKA_DEFAULT_EVENTS, 7, 2000.0, 20.0)
+    assert calls[-1][1][1:] == (monitor.bench.kafka.KAFKA_DEFAULT_EVENTS, 7, 2000.0, 20.0)
     assert main(["bench", "tap", "--events", "500000"]) == 0
     assert calls[-1] == ("tap", (500_000, 7, 3, None))
     assert main(["bench", "tap"]) == 0
