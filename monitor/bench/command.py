@@ -17,6 +17,8 @@ REPLAY_DEFAULT_EVENTS = 500_000
 TAP_DEFAULT_LINES = 200_000
 KAFKA_DEFAULT_RATE = 2000.0
 KAFKA_DEFAULT_SECONDS = 20.0
+DEFAULT_SEED = 7
+MODELS_DEFAULT_SEEDS = (1, 2)  # the tuning seeds results/baseline_models.md was measured on
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -41,11 +43,16 @@ def add_bench_parser(sub: Any) -> None:
         "proxy: the charter decision of mcpmon proxy --policy inline (p50/p99, target p99 "
         "<= 1 ms in process) beside the forward time of a tools/call through the proxy to an "
         "in-memory MCP server, with --policy monitor (no decision) and inline (--events calls, "
-        "2000).",
+        "2000). "
+        "models: the counting behaviour baseline beside river's anomaly models (HalfSpaceTrees, "
+        "LODA, GaussianScorer) on the same simulated calls, one model per agent: attacks found at "
+        "each agent's benign maximum, mean attack rank, µs per call, state per agent; simulator "
+        "seeds 1 and 2 (--seed S: that seed alone), 60 agents × 360 min each, the markdown table "
+        "of results/baseline_models.md.",
     )
     b.add_argument(
         "what",
-        choices=["replay", "baseline", "kafka", "tap", "soak", "proxy"],
+        choices=["replay", "baseline", "kafka", "tap", "soak", "proxy", "models"],
         help="which benchmark",
     )
     b.add_argument(
@@ -54,7 +61,7 @@ def add_bench_parser(sub: Any) -> None:
         default=None,
         help="events to simulate (default 500000; kafka: 60000; tap: 200000 lines)",
     )
-    b.add_argument("--seed", type=int, default=7)
+    b.add_argument("--seed", type=int, default=None)  # 7; models: seeds 1 and 2
     b.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is reported")
     b.add_argument("--file", metavar="EVENTS.jsonl", help="use this file instead of simulating")
     b.add_argument(
@@ -81,25 +88,31 @@ def _given(value: float | None, default: float) -> float:
     return default if value is None else value
 
 
+def _seed(args: argparse.Namespace) -> int:
+    return int(_given(args.seed, DEFAULT_SEED))
+
+
 def _replay(args: argparse.Namespace) -> int:
     from monitor.bench.replay import bench_replay
 
     return bench_replay(
-        int(_given(args.events, REPLAY_DEFAULT_EVENTS)), args.seed, args.rounds, args.file
+        int(_given(args.events, REPLAY_DEFAULT_EVENTS)), _seed(args), args.rounds, args.file
     )
 
 
 def _baseline(args: argparse.Namespace) -> int:
     from monitor.bench.baseline import bench_baseline, bench_baseline_memory
 
-    rc = bench_baseline(int(_given(args.events, REPLAY_DEFAULT_EVENTS)), args.seed, args.rounds)
+    rc = bench_baseline(int(_given(args.events, REPLAY_DEFAULT_EVENTS)), _seed(args), args.rounds)
     return rc or bench_baseline_memory()
 
 
 def _tap(args: argparse.Namespace) -> int:
     from monitor.bench.tap import bench_tap
 
-    return bench_tap(int(_given(args.events, TAP_DEFAULT_LINES)), args.seed, args.rounds, args.file)
+    return bench_tap(
+        int(_given(args.events, TAP_DEFAULT_LINES)), _seed(args), args.rounds, args.file
+    )
 
 
 def _kafka(args: argparse.Namespace) -> int:
@@ -108,7 +121,7 @@ def _kafka(args: argparse.Namespace) -> int:
     return bench_kafka(
         settings_from_args(args).kafka_bootstrap,
         int(_given(args.events, KAFKA_DEFAULT_EVENTS)),
-        args.seed,
+        _seed(args),
         _given(args.rate, KAFKA_DEFAULT_RATE),
         _given(args.seconds, KAFKA_DEFAULT_SECONDS),
         **({"processes": args.processes} if args.processes != 1 else {}),
@@ -120,13 +133,22 @@ def _soak(args: argparse.Namespace) -> int:
 
     rate = _given(args.rate, SOAK_DEFAULT_RATE)
     seconds = _given(args.seconds, SOAK_DEFAULT_SECONDS)
-    return bench_soak(settings_from_args(args).kafka_bootstrap, rate, seconds, args.seed)
+    return bench_soak(settings_from_args(args).kafka_bootstrap, rate, seconds, _seed(args))
 
 
 def _proxy(args: argparse.Namespace) -> int:
     from monitor.bench.proxy import PROXY_DEFAULT_CALLS, bench_proxy
 
     return bench_proxy(int(_given(args.events, PROXY_DEFAULT_CALLS)), args.rounds)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from monitor.bench.models import compare_models
+
+    seeds = MODELS_DEFAULT_SEEDS if args.seed is None else (args.seed,)
+    print(f"counting baseline vs river's models, simulator seeds {seeds} …", flush=True)
+    print(compare_models(seeds), end="")
+    return 0
 
 
 BENCHMARKS = {
@@ -136,6 +158,7 @@ BENCHMARKS = {
     "tap": _tap,
     "soak": _soak,
     "proxy": _proxy,
+    "models": _models,
 }
 
 

@@ -57,3 +57,36 @@ def test_kafka_and_tap_take_500000_events_when_asked(
     assert calls[-1] == ("tap", (200_000, 7, 3, None))
     assert main(["bench", "replay", "--events", "1000"]) == 0
     assert calls[-1] == ("replay", (1000, 7, 3, None))
+
+
+def test_proxy_runs_its_own_default_of_2000_calls_or_the_calls_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `mcpmon bench proxy` without --events passed None on (range(-100, None): TypeError)
+    import monitor.bench.proxy
+
+    got: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(monitor.bench.proxy, "bench_proxy", lambda *a: got.append(a) or 0)
+    assert main(["bench", "proxy"]) == 0
+    assert got[-1] == (monitor.bench.proxy.PROXY_DEFAULT_CALLS, 3) == (2000, 3)
+    assert main(["bench", "proxy", "--events", "500", "--rounds", "1"]) == 0
+    assert got[-1] == (500, 1)
+
+
+def test_models_is_a_benchmark_on_seeds_1_and_2_unless_one_is_given(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import monitor.bench.models
+
+    got: list[tuple[int, ...]] = []
+
+    def compare(seeds: tuple[int, ...]) -> str:
+        got.append(seeds)
+        return "| model | table |\n"
+
+    monkeypatch.setattr(monitor.bench.models, "compare_models", compare)
+    assert main(["bench", "models"]) == 0
+    assert got[-1] == (1, 2)
+    assert capsys.readouterr().out.endswith("| model | table |\n")
+    assert main(["bench", "models", "--seed", "7"]) == 0
+    assert got[-1] == (7,)
