@@ -264,6 +264,33 @@ def bench_throughput(
     }
 
 
+async def _warm_up(
+    producer: AIOKafkaProducer,
+    topic: str,
+    first: bytes,
+    sent_at: dict[str, float],
+    lat_ms: list[float],
+) -> None:
+    """One probe, answered before the clock starts.
+
+    A worker's first events were seen to wait seconds (first fetch,
+    committed-offset lookup, a broker busy deleting the previous phase's
+    topics); that start-up stall is its own figure, not the steady latency the
+    latency phase measures.
+    """
+    t0 = time.perf_counter()
+    sent_at["warmup"] = t0
+    warm_agent = f"{PROBE_AGENT}-warmup"
+    await producer.send(
+        topic,
+        key=warm_agent.encode(),
+        value=probe_event("warmup", warm_agent, orjson.loads(first)["ts"]),
+    )
+    while not lat_ms and time.perf_counter() - t0 < 90:
+        await asyncio.sleep(0.05)
+    print(f"warm-up: first command readable after {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 async def _latency_phase(
     run: BenchRun, lines: list[bytes], rate: float, seconds: float, probe_every: int
 ) -> tuple[list[float], int, float]:
@@ -293,21 +320,7 @@ async def _latency_phase(
     reader = asyncio.create_task(read())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
-    # Warm-up: one probe, answered before the clock starts. A worker's first events
-    # were seen to wait seconds (first fetch, committed-offset lookup, a broker busy
-    # deleting the previous phase's topics); that start-up stall is its own figure,
-    # not the steady latency this phase measures.
-    t0 = time.perf_counter()
-    sent_at["warmup"] = t0
-    warm_agent = f"{PROBE_AGENT}-warmup"
-    await producer.send(
-        run.settings.topic_events,
-        key=warm_agent.encode(),
-        value=probe_event("warmup", warm_agent, orjson.loads(lines[0])["ts"]),
-    )
-    while not lat_ms and time.perf_counter() - t0 < 90:
-        await asyncio.sleep(0.05)
-    print(f"warm-up: first command readable after {time.perf_counter() - t0:.1f} s", flush=True)
+    await _warm_up(producer, run.settings.topic_events, lines[0], sent_at, lat_ms)
     lat_ms.clear()
     sent_at.clear()
     total = int(rate * seconds)
