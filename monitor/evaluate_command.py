@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.command_support import settings_from_args
 from monitor.corpora.registry import CORPORA
@@ -80,6 +80,25 @@ def add_evaluate_parser(sub: Any) -> None:
     e.set_defaults(func=cmd_evaluate)
 
 
+class _Report(Protocol):
+    def to_markdown(self) -> str: ...
+
+    def to_json(self) -> bytes: ...
+
+
+def _write(report: _Report, md: Path, js: Path, as_json: bool, wrote: str) -> None:
+    """Both files (their directory created), and the report on stdout: JSON or the tables."""
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(report.to_markdown())
+    js.write_bytes(report.to_json())
+    if as_json:
+        sys.stdout.buffer.write(report.to_json())
+        print(wrote, file=sys.stderr)
+    else:
+        print(report.to_markdown())
+        print(wrote)
+
+
 def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
     from monitor.corpora import registry
     from monitor.corpora.scoring import PARTS, evaluate_corpus, meets_target
@@ -88,16 +107,8 @@ def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
     parts = PARTS if args.part == "all" else (args.part,)
     report = evaluate_corpus(corpus, parts, settings_from_args(args).engine())
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     md, js = out / f"external_{args.corpus}.md", out / f"external_{args.corpus}.json"
-    md.write_text(report.to_markdown())
-    js.write_bytes(report.to_json())
-    if args.json:
-        sys.stdout.buffer.write(report.to_json())
-        print(f"wrote {md} and {js}", file=sys.stderr)
-    else:
-        print(report.to_markdown())
-        print(f"wrote {md} and {js}")
+    _write(report, md, js, args.json, f"wrote {md} and {js}")
     return 0 if meets_target(report) else 1
 
 
@@ -112,13 +123,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.agents, args.minutes, args.seeds, settings_from_args(args).engine()
     )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "detection.md").write_text(report.to_markdown())
-    (out / "detection.json").write_bytes(report.to_json())
-    if args.json:
-        sys.stdout.buffer.write(report.to_json())
-        print(f"wrote {out}/detection.md and detection.json", file=sys.stderr)
-    else:
-        print(report.to_markdown())
-        print(f"wrote {out}/detection.md and detection.json")
+    wrote = f"wrote {out}/detection.md and detection.json"
+    _write(report, out / "detection.md", out / "detection.json", args.json, wrote)
     return 0 if report.passed() else 1
