@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import sys
+from typing import Any
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,-]+$")
 
@@ -84,3 +86,25 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def add_completion_parser(sub: Any) -> None:
+    """Register ``completion`` on the CLI's sub-parsers."""
+    co = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash; zsh via bashcompinit)",
+        description="Print a bash completion script generated from this CLI's own parser: "
+        "sub-commands, their flags and fixed choices. Install with "
+        "`mcpmon completion bash > /etc/bash_completion.d/mcpmon` or "
+        "`source <(mcpmon completion bash)` in ~/.bashrc; zsh: "
+        "`autoload -U bashcompinit && bashcompinit` first.",
+    )
+    co.add_argument("shell", choices=["bash"], help="the shell (bash)")
+    co.set_defaults(func=cmd_completion)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from monitor.cli import build_parser  # the whole CLI: imported when the command runs
+
+    sys.stdout.write(bash_script(build_parser()))
+    return 0

@@ -173,7 +173,16 @@ def add_proxy_parser(sub: Any) -> None:
         metavar="HOST:PORT",
         help="serve the client on streamable HTTP at http://HOST:PORT/mcp (default: stdio)",
     )
-    ident = p.add_argument_group("identity (defaults; --mapping paths override them)")
+    _add_identity_arguments(
+        p.add_argument_group("identity (defaults; --mapping paths override them)")
+    )
+    _add_enforcement_arguments(p.add_argument_group("enforcement and events"))
+    p.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=cmd_proxy)
+
+
+def _add_identity_arguments(ident: Any) -> None:
+    """Who the calls are from: defaults, the mapping file, verified bearer tokens."""
     ident.add_argument("--mapping", metavar="FILE", help="identity mapping YAML (see below)")
     ident.add_argument("--agent-id", metavar="ID")
     ident.add_argument("--agent-kind", choices=["delegated", "autonomous"])
@@ -216,7 +225,10 @@ def add_proxy_parser(sub: Any) -> None:
         action="store_true",
         help="accept tokens whatever their iss (instead of --jwt-issuer)",
     )
-    enf = p.add_argument_group("enforcement and events")
+
+
+def _add_enforcement_arguments(enf: Any) -> None:
+    """The deny-list, charter decisions before forwarding, and where events go."""
     enf.add_argument(
         "--redis-url",
         metavar="URL",
@@ -254,8 +266,6 @@ def add_proxy_parser(sub: Any) -> None:
         action="store_true",
         help="emit arguments and resources without redacting secrets (default: redacted)",
     )
-    p.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
-    p.set_defaults(func=cmd_proxy)
 
 
 def _listen(text: str | None) -> tuple[str, int] | None:

@@ -7,14 +7,15 @@ checks, against the same events run through the in-process
 :class:`~monitor.worker.processor.Processor`:
 
 - every event the broker acknowledged was committed by the worker group
-  (the worker acks an event only after its state write);
+  (the worker commits an input offset only once the broker has the state
+  records of every event below it);
 - the output topics hold every expected alert and command, nothing else, and
   each copy means the same (a crash may only add identical copies);
 - every agent's final state in the changelog is byte-identical to the reference.
 
 Three worker defects made this fail in about half the runs before they were
-fixed: acks that came before the state records reached the broker (Faust's
-commit does not wait for its producer buffer), a graceful stop that hung
+fixed: offsets committed before the state records reached the broker (Faust's
+commit does not wait for its producer buffer; the worker now commits itself), a graceful stop that hung
 (``tests/integration/test_worker_stop.py``), and a consumer that skipped a
 stretch of one partition after the restart (the worker now checks offsets
 and seeks back; see :mod:`monitor.worker.app`).
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.bench_soak import run_soak
+from monitor.bench.soak import run_soak
 
 pytestmark = pytest.mark.kafka
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import monitor.bench_kafka
+import monitor.bench.kafka
 import monitor.worker.run
 import monitor.worker.supervisor
 from monitor.cli import main
@@ -16,7 +16,7 @@ from tests.worker.support import EXAMPLE_CHARTERS
 
 def test_bench_kafka_passes_processes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     got: list[dict[str, Any]] = []
-    monkeypatch.setattr(monitor.bench_kafka, "bench_kafka", lambda *a, **kw: got.append(kw) or 0)
+    monkeypatch.setattr(monitor.bench.kafka, "bench_kafka", lambda *a, **kw: got.append(kw) or 0)
     assert main(["bench", "kafka", "--processes", "2"]) == 0
     assert got == [{"processes": 2}]
 

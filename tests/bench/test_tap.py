@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.tap.bench import GENERATORS, bench_tap, measure_tap
+from monitor.bench.tap import GENERATORS, bench_tap, measure_tap
 from monitor.tap.formats import FORMATS
 
 

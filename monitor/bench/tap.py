@@ -18,10 +18,8 @@ and noisy; the ratio is what to track). New formats add a generator to
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from monitor.bench.timing import decode_only, timed
 from monitor.tap.formats import FormatContext, make_format
 from monitor.tap.mapping import FieldMapping, load_mapping, parse_mapping
 from monitor.tap.reader import FileSource
@@ -391,28 +390,12 @@ class TapBenchResult:
         return self.tap_lines_per_s / self.baseline_lines_per_s if self.baseline_lines_per_s else 0
 
 
-def _best(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(rounds):
-        gc.collect()
-        t = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, result
-
-
 def measure_format(
     fmt: str, lines: list[bytes], mapping: FieldMapping | None, rounds: int, workdir: Path
 ) -> TapBenchResult:
     src = workdir / f"{fmt}.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
     out = workdir / f"{fmt}.out.jsonl"
-
-    def decode_only() -> int:
-        loads = orjson.loads
-        for raw in lines:
-            loads(raw)
-        return len(lines)
 
     def tap() -> Any:
         fmt_ = make_format(fmt, FormatContext(source="bench", mapping=mapping))
@@ -427,9 +410,9 @@ def measure_format(
     base_t = tap_t = float("inf")
     summary = None
     for _ in range(rounds):  # interleaved: both see the same machine state
-        t, _n = _best(decode_only, 1)
+        t, _n = timed(decode_only(lines))
         base_t = min(base_t, t)
-        t, summary = _best(tap, 1)
+        t, summary = timed(tap)
         tap_t = min(tap_t, t)
     return TapBenchResult(
         fmt,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from monitor import bench
+from monitor.bench import baseline as bench
 
 
 def test_bench_baseline_prints_layer_cost_and_on_off_ratio(

@@ -44,15 +44,21 @@ import shutil
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import murmur2
 
 from monitor import simulate
-from monitor.kafka_io import delete_topics, produce
+from monitor.bench.broker import (
+    PARTITIONS,
+    PROBE_AGENT,
+    BenchRun,
+    agent_key,
+    partition_of,
+    probe_event,
+)
+from monitor.kafka_io import produce
 from monitor.settings import Settings
 from monitor.worker.process import WorkerProcess
 from monitor.worker.topics import ensure_topics, worker_topics
@@ -61,88 +67,6 @@ KAFKA_DEFAULT_EVENTS = 60_000
 TARGET_RATIO = 0.5
 TARGET_REPLAY_RATIO = 0.6
 TARGET_P99_MS = 100.0
-PARTITIONS = 4
-PROBE_AGENT = "spiffe://corp/agents/patcher-probe"  # covered by the simulated patcher charter
-
-
-def _partition(key: bytes, n: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % n
-
-
-def _agent(line: bytes) -> bytes | None:
-    agent = orjson.loads(line).get("agent_id")
-    return agent.encode() if isinstance(agent, str) else None
-
-
-class _Run:
-    """One bench phase's private topics, app id and worker."""
-
-    def __init__(self, bootstrap: str, tmp: Path, label: str, processes: int = 1) -> None:
-        self.processes = processes
-        self.id = f"mcpmon-bench-{label}-{uuid.uuid4().hex[:8]}"
-        self.tmp = tmp
-        self.settings = Settings.model_validate(
-            {
-                "kafka_bootstrap": bootstrap,
-                "app_id": self.id,
-                "topic_events": f"{self.id}.events",
-                "topic_alerts": f"{self.id}.alerts",
-                "topic_revocations": f"{self.id}.revocations",
-                "topic_revocation_acks": f"{self.id}.revocation-acks",
-                "topic_deadletter": f"{self.id}.deadletter",
-                "topic_charters": f"{self.id}.charters",
-                "partitions": PARTITIONS,
-                "watermark_idle_seconds": 0,
-            }
-        )
-        self.worker: WorkerProcess | None = None
-
-    def env(self) -> dict[str, str]:
-        s = self.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MCPMON_")}
-        for name in (
-            "kafka_bootstrap",
-            "app_id",
-            "topic_events",
-            "topic_alerts",
-            "topic_revocations",
-            "topic_revocation_acks",
-            "topic_deadletter",
-            "topic_charters",
-            "partitions",
-            "watermark_idle_seconds",
-        ):
-            env[f"MCPMON_{name.upper()}"] = str(getattr(s, name))
-        # the worker's tuning (MCPMON_WORKER_FLUSH_SECONDS, ...) as this shell has it
-        env.update({k: v for k, v in os.environ.items() if k.startswith("MCPMON_WORKER_FLUSH")})
-        env["MCPMON_DATA_DIR"] = str(self.tmp / f"{self.id}-data")
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
-
-    def start_worker(self, charters: Path) -> WorkerProcess:
-        extra = ["--processes", str(self.processes)] if self.processes > 1 else []
-        self.worker = WorkerProcess(
-            self.id, self.env(), charters, self.tmp / f"{self.id}.log", extra_args=extra
-        )
-        return self.worker
-
-    def topics(self) -> list[str]:
-        s = self.settings
-        return [
-            s.topic_events,
-            s.topic_alerts,
-            s.topic_revocations,
-            s.topic_revocation_acks,
-            s.topic_deadletter,
-            s.topic_charters,
-            f"{self.id}-agent_state-changelog",
-            f"{self.id}-__assignor-__leader",
-        ]
-
-    def close(self) -> None:
-        if self.worker is not None and self.worker.alive:
-            self.worker.stop(15)
-        asyncio.run(delete_topics(self.settings.kafka_bootstrap, self.topics()))
 
 
 def _sentinels(n: int, ts: str) -> list[tuple[bytes, bytes]]:
@@ -152,27 +76,12 @@ def _sentinels(n: int, ts: str) -> list[tuple[bytes, bytes]]:
     i = 0
     while len(seen) < n:
         agent = f"{PROBE_AGENT}-sentinel-{i}"
-        p = _partition(agent.encode(), n)
+        p = partition_of(agent.encode(), n)
         if p not in seen:
             seen.add(p)
-            out.append((agent.encode(), _probe(f"sentinel-{p}", agent, ts)))
+            out.append((agent.encode(), probe_event(f"sentinel-{p}", agent, ts)))
         i += 1
     return out
-
-
-def _probe(event_id: str, agent: str, ts: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "tool_call",
-            "event_id": event_id,
-            "ts": ts,
-            "agent_id": agent,
-            "server": "shell",
-            "tool": "exec",
-            "credential_id": event_id,
-            "outcome": "ok",
-        }
-    )
 
 
 async def _raw_loop(bootstrap: str, topic: str, total: int, timeout: float) -> float:
@@ -260,6 +169,48 @@ def bench_replay_same(lines: list[bytes], charters_dir: Path, settings: Settings
     return time.perf_counter() - t0
 
 
+def _worker_throughput(
+    run: BenchRun, lines: list[bytes], charters: Path, processes: int
+) -> tuple[int, float, float, list[dict[str, object]]]:
+    """(events, worker seconds, raw-loop seconds, the worker's stats logs) on ``run``'s topics.
+
+    The worker(s) first, every process holding partitions, then the events: a
+    rebalance while processing (a second process joining late) is not what this
+    measures. The raw loop then reads the same topic with nothing else running.
+    """
+    bootstrap = run.settings.kafka_bootstrap
+    asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
+    records = [(agent_key(line), line) for line in lines]
+    records += _sentinels(PARTITIONS, orjson.loads(lines[-1])["ts"])
+    total = len(records)
+    size = sum(len(v) for _, v in records)
+    worker = run.start_worker(charters)
+    worker.wait_ready(90)
+    _wait_all_assigned(worker, processes)
+    ready = time.time()
+    t0 = time.perf_counter()
+    asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
+    produce_s = time.perf_counter() - t0
+    print(
+        f"produced {total:,} events ({size / total:.0f} bytes each) into "
+        f"{run.settings.topic_events} in {produce_s:.1f} s, the worker running"
+    )
+    done = asyncio.run(
+        _wait_alerts(
+            bootstrap,
+            run.settings.topic_alerts,
+            {f"sentinel-{p}" for p in range(PARTITIONS)},
+            timeout=600,
+        )
+    )
+    stats = [r for r in worker.logs() if r.get("event") == "stats"]
+    worker.stop(15)
+    raw_s = min(
+        asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120)) for _ in range(2)
+    )
+    return total, done - ready, raw_s, stats
+
+
 def bench_throughput(
     bootstrap: str, n_events: int, seed: int, tmp: Path, processes: int = 1
 ) -> dict[str, float]:
@@ -268,41 +219,10 @@ def bench_throughput(
     sim = simulate.simulate(agents=agents, minutes=60, seed=seed)
     simulate.write(sim, tmp / "sim")
     lines = (tmp / "sim" / "events.jsonl").read_bytes().splitlines()[:n_events]
-    run = _Run(bootstrap, tmp, "tput", processes)
+    run = BenchRun(bootstrap, tmp, "tput", processes)
     try:
-        asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
-        records = [(_agent(line), line) for line in lines]
-        records += _sentinels(PARTITIONS, orjson.loads(lines[-1])["ts"])
-        total = len(records)
-        size = sum(len(v) for _, v in records)
-        # the worker(s) first, every process holding partitions, then the events: a
-        # rebalance while processing (a second process joining late) is not what this
-        # measures
-        worker = run.start_worker(tmp / "sim" / "charters")
-        worker.wait_ready(90)
-        _wait_all_assigned(worker, processes)
-        ready = time.time()
-        t0 = time.perf_counter()
-        asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
-        produce_s = time.perf_counter() - t0
-        print(
-            f"produced {total:,} events ({size / total:.0f} bytes each) into "
-            f"{run.settings.topic_events} in {produce_s:.1f} s, the worker running"
-        )
-        done = asyncio.run(
-            _wait_alerts(
-                bootstrap,
-                run.settings.topic_alerts,
-                {f"sentinel-{p}" for p in range(PARTITIONS)},
-                timeout=600,
-            )
-        )
-        worker_s = done - ready
-        stats = [r for r in worker.logs() if r.get("event") == "stats"]
-        worker.stop(15)  # the raw loop reads the same topic with nothing else running
-        raw_s = min(
-            asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120))
-            for _ in range(2)
+        total, worker_s, raw_s, stats = _worker_throughput(
+            run, lines, tmp / "sim" / "charters", processes
         )
     finally:
         run.close()
@@ -344,8 +264,35 @@ def bench_throughput(
     }
 
 
+async def _warm_up(
+    producer: AIOKafkaProducer,
+    topic: str,
+    first: bytes,
+    sent_at: dict[str, float],
+    lat_ms: list[float],
+) -> None:
+    """One probe, answered before the clock starts.
+
+    A worker's first events were seen to wait seconds (first fetch,
+    committed-offset lookup, a broker busy deleting the previous phase's
+    topics); that start-up stall is its own figure, not the steady latency the
+    latency phase measures.
+    """
+    t0 = time.perf_counter()
+    sent_at["warmup"] = t0
+    warm_agent = f"{PROBE_AGENT}-warmup"
+    await producer.send(
+        topic,
+        key=warm_agent.encode(),
+        value=probe_event("warmup", warm_agent, orjson.loads(first)["ts"]),
+    )
+    while not lat_ms and time.perf_counter() - t0 < 90:
+        await asyncio.sleep(0.05)
+    print(f"warm-up: first command readable after {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 async def _latency_phase(
-    run: _Run, lines: list[bytes], rate: float, seconds: float, probe_every: int
+    run: BenchRun, lines: list[bytes], rate: float, seconds: float, probe_every: int
 ) -> tuple[list[float], int, float]:
     bootstrap = run.settings.kafka_bootstrap
     sent_at: dict[str, float] = {}
@@ -373,21 +320,7 @@ async def _latency_phase(
     reader = asyncio.create_task(read())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     await producer.start()
-    # Warm-up: one probe, answered before the clock starts. A worker's first events
-    # were seen to wait seconds (first fetch, committed-offset lookup, a broker busy
-    # deleting the previous phase's topics); that start-up stall is its own figure,
-    # not the steady latency this phase measures.
-    t0 = time.perf_counter()
-    sent_at["warmup"] = t0
-    warm_agent = f"{PROBE_AGENT}-warmup"
-    await producer.send(
-        run.settings.topic_events,
-        key=warm_agent.encode(),
-        value=_probe("warmup", warm_agent, orjson.loads(lines[0])["ts"]),
-    )
-    while not lat_ms and time.perf_counter() - t0 < 90:
-        await asyncio.sleep(0.05)
-    print(f"warm-up: first command readable after {time.perf_counter() - t0:.1f} s", flush=True)
+    await _warm_up(producer, run.settings.topic_events, lines[0], sent_at, lat_ms)
     lat_ms.clear()
     sent_at.clear()
     total = int(rate * seconds)
@@ -402,11 +335,11 @@ async def _latency_phase(
                 if n % probe_every == probe_every - 1:
                     pid = f"probe-{n}"
                     agent = f"{PROBE_AGENT}-{n}"
-                    value = _probe(pid, agent, orjson.loads(line)["ts"])
+                    value = probe_event(pid, agent, orjson.loads(line)["ts"])
                     sent_at[pid] = time.perf_counter()
                     await producer.send(run.settings.topic_events, key=agent.encode(), value=value)
                 else:
-                    await producer.send(run.settings.topic_events, key=_agent(line), value=line)
+                    await producer.send(run.settings.topic_events, key=agent_key(line), value=line)
                 n += 1
             delay = start + (n / rate) - time.perf_counter()
             if delay > 0:
@@ -438,7 +371,7 @@ def bench_latency(
     sim = simulate.simulate(agents=max(20, n // 80), minutes=60, seed=seed + 1)
     simulate.write(sim, tmp / "sim-lat")
     lines = (tmp / "sim-lat" / "events.jsonl").read_bytes().splitlines()
-    run = _Run(bootstrap, tmp, "lat", processes)
+    run = BenchRun(bootstrap, tmp, "lat", processes)
     try:
         asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
         worker = run.start_worker(tmp / "sim-lat" / "charters")

@@ -3,16 +3,17 @@
 A bounded soak test on loopback. Simulated traffic is offered at a steady
 rate (default 400 events/s for 300 s) to a fresh input topic that one
 ``mcpmon worker`` (a subprocess, as deployed) consumes. Half-way through, the
-worker is stopped (SIGTERM, or SIGKILL with ``--kill``: a crash) and a new
+worker is stopped (SIGTERM; or SIGKILL, a crash, with ``kill=True`` as the CI test runs it) and a new
 one is started on the same consumer group and changelog, while the load
 goes on. Every second the run samples the worker's resident memory
 (``/proc/<pid>/status``) and the consumer group's lag (end offsets minus
-committed offsets: the worker acks an event only after its state write).
+committed offsets: the worker commits an input offset only once the broker has
+the state records of every event below it).
 
 What it proves, once the load has stopped and the lag is back to zero:
 
 - **events in = events processed**: every event the broker acknowledged to
-  the producer is committed by the group, i.e. consumed and its state written;
+  the producer is committed by the group, i.e. consumed and its state on the broker;
 - **nothing lost, nothing invented**: the alerts and revocation commands on
   the output topics are exactly those that the same events give when run
   in-process, partition by partition, through :class:`~monitor.worker.Processor`
@@ -36,6 +37,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -47,7 +49,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor import simulate
-from monitor.bench_kafka import PARTITIONS, _agent, _partition, _Run
+from monitor.bench.broker import PARTITIONS, BenchRun, agent_key, partition_of
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
 from monitor.kafka_io import read_topics
@@ -66,7 +68,7 @@ class SoakResult:
     seconds: float
     restart: str
     events_in: int = 0  # acknowledged by the broker to the producer
-    events_processed: int = 0  # committed by the worker's group (acked after the state write)
+    events_processed: int = 0  # committed by the worker's group (after its state is on the broker)
     offered_eps: float = 0.0
     expected_outputs: int = 0  # unique alert and command ids the reference gives
     seen_outputs: int = 0  # unique ids on the output topics
@@ -187,7 +189,7 @@ def _rss_mib(pid: int) -> float:
 class _Workers:
     """The current worker of the soak; restarts happen in a thread while load goes on."""
 
-    def __init__(self, run: _Run, charters: Path, tmp: Path) -> None:
+    def __init__(self, run: BenchRun, charters: Path, tmp: Path) -> None:
         self.run, self.charters, self.tmp = run, charters, tmp
         self.env = {**run.env(), "MCPMON_KAFKA_SESSION_TIMEOUT_SECONDS": "6"}
         self.all: list[WorkerProcess] = []
@@ -238,8 +240,77 @@ async def _committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
     return sum(max(0, om.offset) for tp, om in committed.items() if tp.topic == topic)
 
 
+class _Sampler:
+    """Every second: the group's lag and the current worker's memory, into ``res.samples``."""
+
+    def __init__(
+        self, admin: AIOKafkaAdminClient, probe: AIOKafkaConsumer, run: BenchRun, t0: float
+    ) -> None:
+        self.admin, self.probe, self.t0 = admin, probe, t0
+        self.group, self.topic = run.settings.app_id, run.settings.topic_events
+
+    async def lag(self) -> int:
+        return await _lag(self.admin, self.probe, self.group, self.topic)
+
+    async def every_second(
+        self, workers: _Workers, res: SoakResult, stop: asyncio.Event, log: Any
+    ) -> None:
+        while not stop.is_set():
+            t = time.perf_counter() - self.t0
+            lag = await self.lag()
+            w = len(workers.all) - 1
+            mib = _rss_mib(workers.current.proc.pid) if workers.ready.is_set() else 0.0
+            res.samples.append((t, lag, mib, w))
+            if int(t) % 30 == 0 and mib:
+                log(f"  t={t:5.0f} s  lag {lag:>7,}  worker {w + 1} RSS {mib:6.1f} MiB")
+            await asyncio.sleep(1.0)
+
+    async def drain(self, workers: _Workers, res: SoakResult) -> None:
+        """Until the lag is back to zero (bounded)."""
+        deadline = time.perf_counter() + max(120.0, res.seconds)
+        while time.perf_counter() < deadline:
+            if await self.lag() == 0:
+                mib = _rss_mib(workers.current.proc.pid)
+                res.samples.append((time.perf_counter() - self.t0, 0, mib, len(workers.all) - 1))
+                break
+            await asyncio.sleep(0.5)
+
+
+async def _offer(
+    producer: AIOKafkaProducer,
+    topic: str,
+    records: list[tuple[bytes | None, bytes]],
+    res: SoakResult,
+    restart: Callable[[], None],
+    log: Any,
+    t0: float,
+) -> tuple[list[asyncio.Future[Any]], asyncio.Future[None] | None]:
+    """Produce ``records`` at ``res.rate`` from ``t0`` (perf_counter) on, starting
+    ``restart`` in a thread half-way; returns the delivery futures and the restart's task.
+    """
+    futures = []
+    rate, total = res.rate, len(records)
+    per_tick = max(1, round(rate * 0.01))
+    restart_task: asyncio.Future[None] | None = None
+    n = 0
+    while n < total:
+        for key, value in records[n : n + per_tick]:
+            futures.append(await producer.send(topic, key=key, value=value))
+        n = min(total, n + per_tick)
+        if restart_task is None and n >= total // 2:
+            res.restart_at = time.perf_counter() - t0
+            log(f"  t={res.restart_at:5.0f} s  restarting the worker ({res.restart}) …")
+            restart_task = asyncio.ensure_future(asyncio.to_thread(restart))
+        delay = t0 + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    await producer.flush()
+    res.offered_eps = total / (time.perf_counter() - t0)
+    return futures, restart_task
+
+
 async def _load(
-    run: _Run,
+    run: BenchRun,
     workers: _Workers,
     records: list[tuple[bytes | None, bytes]],
     res: SoakResult,
@@ -255,55 +326,18 @@ async def _load(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     t0 = time.perf_counter()
+    sampling = _Sampler(admin, probe, run, t0)
     stop = asyncio.Event()
-    restarted_at: float | None = None
-
-    async def sample() -> None:
-        while not stop.is_set():
-            t = time.perf_counter() - t0
-            lag = await _lag(admin, probe, s.app_id, topic)
-            w = len(workers.all) - 1
-            mib = _rss_mib(workers.current.proc.pid) if workers.ready.is_set() else 0.0
-            res.samples.append((t, lag, mib, w))
-            if int(t) % 30 == 0 and mib:
-                log(f"  t={t:5.0f} s  lag {lag:>7,}  worker {w + 1} RSS {mib:6.1f} MiB")
-            await asyncio.sleep(1.0)
-
-    sampler = asyncio.create_task(sample())
-    futures = []
-    rate, total = res.rate, len(records)
-    tick = 0.01
-    per_tick = max(1, round(rate * tick))
-    restart_task: asyncio.Future[None] | None = None
-    n = 0
+    sampler = asyncio.create_task(sampling.every_second(workers, res, stop, log))
     try:
-        while n < total:
-            for key, value in records[n : n + per_tick]:
-                futures.append(await producer.send(topic, key=key, value=value))
-            n = min(total, n + per_tick)
-            if restart_task is None and n >= total // 2:
-                restarted_at = time.perf_counter() - t0
-                res.restart_at = restarted_at
-                log(f"  t={restarted_at:5.0f} s  restarting the worker ({res.restart}) …")
-                restart_task = asyncio.ensure_future(asyncio.to_thread(workers.restart, kill))
-            delay = t0 + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        await producer.flush()
-        res.offered_eps = total / (time.perf_counter() - t0)
+        futures, restart_task = await _offer(
+            producer, topic, records, res, lambda: workers.restart(kill), log, t0
+        )
         acked = await asyncio.gather(*futures, return_exceptions=True)
         res.events_in = sum(1 for a in acked if not isinstance(a, BaseException))
         if restart_task is not None:
             await restart_task
-        # drain: the lag back to zero (bounded)
-        deadline = time.perf_counter() + max(120.0, res.seconds)
-        while time.perf_counter() < deadline:
-            lag = await _lag(admin, probe, s.app_id, topic)
-            if lag == 0:
-                mib = _rss_mib(workers.current.proc.pid)
-                res.samples.append((time.perf_counter() - t0, 0, mib, len(workers.all) - 1))
-                break
-            await asyncio.sleep(0.5)
+        await sampling.drain(workers, res)
         res.events_processed = await _committed(admin, s.app_id, topic)
     finally:
         stop.set()
@@ -311,13 +345,19 @@ async def _load(
         await producer.stop()
         await probe.stop()
         await admin.close()
-    # lag recovery: from the stop signal until the lag is back under its pre-restart level
-    assert restarted_at is not None
+    if restart_task is None:
+        raise RuntimeError("the load ended before the worker was restarted (no events?)")
+    _recovery(res, workers)
+
+
+def _recovery(res: SoakResult, workers: _Workers) -> None:
+    """Lag recovery: from the stop signal until the lag is back under its pre-restart level."""
+    restarted_at = res.restart_at
     before = [lag for t, lag, _, w in res.samples if w == 0 and 10 <= t < restarted_at]
     before = before or [lag for t, lag, _, w in res.samples if t < restarted_at] or [0]
     res.lag_threshold = max(
         int(statistics.quantiles(before, n=20)[-1]) if len(before) > 1 else before[0],
-        int(rate),  # at least one second of traffic: commits come every few seconds
+        int(res.rate),  # at least one second of traffic: commits come every few seconds
     )
     after = [(t, lag) for t, lag, _, w in res.samples if t >= restarted_at]
     res.peak_lag = max((lag for _, lag in after), default=0)
@@ -349,7 +389,7 @@ def workers_downtime(workers: _Workers, res: SoakResult) -> float:
 
 
 def _reference(
-    records: list[tuple[bytes | None, bytes]], charters: Path, run: _Run
+    records: list[tuple[bytes | None, bytes]], charters: Path, run: BenchRun
 ) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(output id -> canonical JSON, agent -> state snapshot) from the in-process Processor."""
     proc = Processor(CharterSet(load_charter_dir(charters)), run.settings.engine())
@@ -358,7 +398,7 @@ def _reference(
     outputs: dict[str, bytes] = {}
     offsets = [0] * PARTITIONS
     for key, value in records:
-        p = _partition(key, PARTITIONS) if key else 0
+        p = partition_of(key, PARTITIONS) if key else 0
         out = proc.handle(p, offsets[p], value, key)
         offsets[p] += 1
         for rec in out.decisions:
@@ -376,7 +416,9 @@ def _canon(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-def _compare(run: _Run, res: SoakResult, want: dict[str, bytes], states: dict[str, bytes]) -> None:
+def _compare(
+    run: BenchRun, res: SoakResult, want: dict[str, bytes], states: dict[str, bytes]
+) -> None:
     s = run.settings
     bootstrap = s.kafka_bootstrap
     recs = asyncio.run(
@@ -423,8 +465,8 @@ def run_soak(
         lines = [orjson.dumps(e) for e in islice(iter(s), n)]
         charters = tmp / "charters"
         simulate.write_charters(s.charters, charters)
-        records = [(_agent(line), line) for line in lines]
-        run = _Run(bootstrap, tmp, "soak")
+        records = [(agent_key(line), line) for line in lines]
+        run = BenchRun(bootstrap, tmp, "soak")
         try:
             asyncio.run(ensure_topics(bootstrap, worker_topics(run.settings)))
             log("reference: the same events in-process, partition by partition …")

@@ -1,0 +1,173 @@
+"""``mcpmon bench baseline``: what the behaviour layer costs, beside the engine without it.
+
+µs per call for features, score and learn (the model alone), then the whole
+engine with the charters' baseline on and off in the same rounds, and the
+memory of 100,000 agents' baselines.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+import orjson
+
+from monitor.bench.replay import engine_run, simulated_lines
+from monitor.bench.timing import cpu_seconds
+from monitor.core import Engine
+from monitor.events import decode_event
+
+STAGE_CALLS = 100_000  # calls the per-stage split is timed on
+
+
+def _split_stages(calls: list[Any]) -> dict[str, float]:
+    """µs per call of the behaviour model's stages, each timed over the same calls.
+
+    Every pass replays all calls into fresh per-agent models, doing one more
+    stage than the last; a stage's cost is the difference to the pass before.
+    """
+    from monitor.core.baseline.features import extract
+    from monitor.core.baseline.model import AgentBaseline
+
+    stamps = [c.ts.timestamp() for c in calls]
+
+    def run(stage: int) -> float:
+        models: dict[str, AgentBaseline] = {}
+        gc.collect()
+        start = time.process_time()
+        for c, t in zip(calls, stamps, strict=True):
+            if stage == 0:
+                extract(c, t)
+                continue
+            m = models.get(c.agent_id)
+            if m is None:
+                m = models[c.agent_id] = AgentBaseline()
+            f = m.observe(c, t)
+            if stage == 1:
+                continue
+            raw, s = m.score_one(f)
+            if stage == 2:
+                continue
+            m.push(s)
+            m.learn_one(f, s, raw)
+        return (time.process_time() - start) / len(calls) * 1e6
+
+    best = [min(run(k) for _ in range(2)) for k in range(4)]
+    return {
+        "features (extract)": best[0],
+        "features (window)": best[1] - best[0],
+        "score": best[2] - best[1],
+        "learn": best[3] - best[2],
+        "model total": best[3],
+    }
+
+
+TARGET_LAYER_US = 15.0  # µs per tool call the behaviour layer may add to the engine
+TARGET_ON_OFF = 0.6  # events/s with the charters' baselines on, over off
+
+
+def bench_baseline(n_events: int, seed: int, rounds: int) -> int:
+    """``mcpmon bench baseline``: the behaviour layer's cost, beside the engine without it.
+
+    Prints µs per tool call for feature extraction, scoring and learning (the
+    model alone), then, interleaved in the same rounds over the same bytes, the
+    whole engine (decode + every detector + decide + encode) with the charters'
+    ``baseline`` on and with it off (``enabled: false``, every other detector
+    the same): the layer's cost per tool call is the difference, and the
+    on/off ratio is what a whole ``mcpmon replay`` keeps. CPU time, best round
+    of each. Exit 1 unless the layer costs at most :data:`TARGET_LAYER_US` µs per
+    call and the ratio is at least :data:`TARGET_ON_OFF`.
+    """
+    from monitor.charter import Baseline
+    from monitor.core.baseline import native
+    from monitor.events import ToolCall
+
+    print(f"simulating ≥ {n_events:,} events (seed {seed}) …", flush=True)
+    lines, charters = simulated_lines(n_events, seed)
+    calls = [ev for ev in map(decode_event, lines) if type(ev) is ToolCall]
+    build = "compiled (mypyc)" if native.active() else "pure Python"
+    print(f"{len(lines):,} events, {len(calls):,} tool calls; behaviour layer: {build}")
+    stages = _split_stages(calls[:STAGE_CALLS])
+    print(
+        f"behaviour model alone, µs per tool call (first {min(len(calls), STAGE_CALLS):,} calls, "
+        "best of 2, fresh models):"
+    )
+    for name, us in stages.items():
+        print(f"  {name:<20} {us:6.2f} µs")
+
+    off = [c.model_copy(update={"baseline": Baseline(enabled=False)}) for c in charters]
+    without = engine_run(lines, off, None)
+    with_ = engine_run(lines, charters, None)
+    best_off = best_on = float("inf")
+    for r in range(1, rounds + 1):
+        t_off, t_on = cpu_seconds(without), cpu_seconds(with_)
+        best_off, best_on = min(best_off, t_off), min(best_on, t_on)
+        print(
+            f"  round {r}: baselines off {len(lines) / t_off:>10,.0f} ev/s   "
+            f"on {len(lines) / t_on:>10,.0f} ev/s   ratio {t_off / t_on:.3f}   "
+            f"layer {(t_on - t_off) / len(calls) * 1e6:5.1f} µs/call",
+            flush=True,
+        )
+    eps_off, eps_on = len(lines) / best_off, len(lines) / best_on
+    per_call = (best_on - best_off) / len(calls) * 1e6
+    ratio = best_off / best_on
+    print(
+        f"\nbench baseline ({build}): the behaviour layer adds {per_call:.1f} µs per tool call "
+        f"in the engine (model alone {stages['model total']:.1f} µs)  "
+        f"(target: ≤ {TARGET_LAYER_US:g} µs)\n"
+        f"engine, charters' baseline on : {eps_on:,.0f} events/s ({1e6 / eps_on:.1f} µs/event)\n"
+        f"engine, charters' baseline off: {eps_off:,.0f} events/s ({1e6 / eps_off:.1f} µs/event), "
+        "same run, same bytes, every other detector the same\n"
+        f"ratio on/off  : {ratio:.3f}  (target: ≥ {TARGET_ON_OFF:g}; CPU time, best of {rounds})"
+    )
+    met = per_call <= TARGET_LAYER_US and ratio >= TARGET_ON_OFF
+    print("targets met" if met else "TARGETS NOT MET")
+    return 0 if met else 1
+
+
+def bench_baseline_memory(n_agents: int = 100_000, seed: int = 7, sample: int = 400) -> int:
+    """Memory of ``n_agents`` agents' behaviour baselines, in process and serialised.
+
+    ``sample`` simulated agents are trained on six hours of their own traffic
+    (past warm-up); their models are then restored round-robin into
+    ``n_agents`` live objects, and tracemalloc measures what those hold. The
+    serialised figure is each model's share of the agent-state snapshot.
+    """
+    import tracemalloc
+
+    import numpy as np
+
+    from monitor import simulate
+    from monitor.core.baseline.model import AgentBaseline
+
+    print(f"training {sample} simulated agents' baselines (seed {seed}, 360 min) …", flush=True)
+    engine = Engine(simulate.plan(sample, 360, seed).charters)
+    for e in simulate.iter_events(sample, 360, seed):
+        engine.process(decode_event(orjson.dumps(e)))
+    trained = [st.baseline for st in engine.states.values() if st.baseline is not None]
+    snaps = [m.snapshot() for m in trained]
+    sizes = np.array([len(orjson.dumps(s)) for s in snaps])
+    whole = np.array([len(st.snapshot()) for st in engine.states.values()])
+    learned = np.array([m.n_learned for m in trained])
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    live = [AgentBaseline.restore(snaps[i % len(snaps)]) for i in range(n_agents)]
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    per = used / len(live)
+    pct = (50, 90, 99, 100)
+    print(
+        f"calls learned per trained agent: median {np.median(learned):.0f}, "
+        f"max {learned.max()}\n"
+        f"baseline snapshot (JSON, base64 arrays): "
+        + ", ".join(f"p{p} {np.percentile(sizes, p):,.0f} B" for p in pct)
+        + "\nwhole agent-state snapshot: "
+        + ", ".join(f"p{p} {np.percentile(whole, p):,.0f} B" for p in pct)
+        + f"\nbench baseline memory: {n_agents:,} agents' live baselines hold "
+        f"{used / 2**20:,.1f} MiB ({per:,.0f} B per agent, tracemalloc); serialised "
+        f"{sizes.mean() * n_agents / 2**20:,.1f} MiB"
+    )
+    del live
+    return 0

@@ -1,0 +1,40 @@
+"""What the sub-commands share: settings from their flags, an engine from a charter dir.
+
+A neutral home, so every ``monitor/**/command.py`` can use it without importing
+:mod:`monitor.cli` (which imports them all to register them). Nothing heavy is
+imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.core import Engine
+    from monitor.settings import Settings
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The deployment's settings (MCPMON_*), with the engine flags a command was given.
+
+    ``--observe``, ``--lateness`` and ``--dedup-seconds`` override the
+    environment only when given; a command without them leaves it alone.
+    """
+    from monitor.settings import load_settings
+
+    return load_settings(
+        {
+            "force_observe": True if getattr(args, "observe", False) else None,
+            "allowed_lateness_seconds": getattr(args, "lateness", None),
+            "alert_dedup_seconds": getattr(args, "dedup_seconds", None),
+        }
+    )
+
+
+def engine_from_args(charters_dir: str, args: argparse.Namespace) -> Engine:
+    """An engine over the charters in ``charters_dir`` with :func:`settings_from_args`."""
+    from monitor.charter import load_charter_dir
+    from monitor.core import Engine
+
+    return Engine(load_charter_dir(charters_dir), settings_from_args(args).engine())

@@ -1,0 +1,128 @@
+"""``mcpmon evaluate``: detection quality on simulated traffic or a public corpus.
+
+Kept apart from :mod:`monitor.cli`, which only registers it; building the
+parser imports nothing heavy (what the command drives loads when it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from monitor.command_support import settings_from_args
+from monitor.corpora.registry import CORPORA
+from monitor.errors import MonitorError
+
+
+def add_evaluate_parser(sub: Any) -> None:
+    """Register ``evaluate`` on the CLI's sub-parsers."""
+    e = sub.add_parser(
+        "evaluate",
+        help="measure detection quality on labelled simulated traffic or a public corpus",
+        description="Simulate several seeds, run the engine, and score every detector: precision, "
+        "recall, false positives per 1,000 benign calls, near-miss false positives. Writes "
+        "OUT/detection.md and OUT/detection.json. Behaviour baselines need a warm-up (200 calls "
+        "per agent by default), so behaviour-only attacks are planted only in runs of about 2 h "
+        "of simulated time or more. Exit 1 if a rule detector missed an injected violation or "
+        "behaviour_anomaly is below recall 0.9 or above 1 false positive per 1,000 benign calls "
+        "after warm-up. With --corpus NAME it scores a public agent-trace corpus instead "
+        "(OUT/external_NAME.md and .json; see --corpus).",
+    )
+    e.add_argument("--agents", type=int, default=60, help="agents per seed (default 60)")
+    e.add_argument(
+        "--minutes", type=float, default=360, help="simulated minutes per seed (default 360)"
+    )
+    e.add_argument(
+        "--seeds",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[11, 12, 13, 14, 15],
+        help="comma-separated seeds (default 11-15: held out from the tuning seeds 1-5)",
+    )
+    e.add_argument(
+        "--out",
+        default="mcpmon-results",
+        metavar="DIR",
+        help="output directory (default mcpmon-results: a new one, never a checkout's "
+        "committed results/; regenerate those with --out results)",
+    )
+    e.add_argument(
+        "--corpus",
+        metavar="NAME",
+        help="instead of simulating, score a public agent-trace corpus nobody on this team wrote "
+        f"(known: {', '.join(sorted(CORPORA))}): its committed fixture under data/corpora/NAME, "
+        "or --source. "
+        "Writes OUT/external_NAME.md and .json: per part (tuning, held out) hijacked-session "
+        "recall, benign sessions flagged, false positives per 1,000 benign calls, per attack "
+        "class, for three configurations (charter rules; + hijack detectors; + learned "
+        "baseline), alerts per detector. Exit 1 if the full configuration misses the held-out "
+        "target (recall >= 0.85 with <= 1%% of benign sessions "
+        "flagged)",
+    )
+    e.add_argument(
+        "--part",
+        choices=("tuning", "held_out", "all"),
+        default="all",
+        help="with --corpus: which part to score (default all: both, side by side); the split "
+        "is fixed by source case before any tuning",
+    )
+    e.add_argument(
+        "--source",
+        metavar="DIR",
+        help="with --corpus: convert from this source (a checkout, or for injecagent a bare git "
+        "snapshot) instead of the committed fixture; python -m monitor.corpora NAME --source DIR "
+        "rewrites the fixture",
+    )
+    e.add_argument(
+        "--json", action="store_true", help="print the report as JSON instead of the tables"
+    )
+    e.set_defaults(func=cmd_evaluate)
+
+
+class _Report(Protocol):
+    def to_markdown(self) -> str: ...
+
+    def to_json(self) -> bytes: ...
+
+
+def _write(report: _Report, md: Path, js: Path, as_json: bool, wrote: str) -> None:
+    """Both files (their directory created), and the report on stdout: JSON or the tables."""
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(report.to_markdown())
+    js.write_bytes(report.to_json())
+    if as_json:
+        sys.stdout.buffer.write(report.to_json())
+        print(wrote, file=sys.stderr)
+    else:
+        print(report.to_markdown())
+        print(wrote)
+
+
+def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
+    from monitor.corpora import registry
+    from monitor.corpora.scoring import PARTS, evaluate_corpus, meets_target
+
+    corpus = registry.load(args.corpus, args.source)
+    parts = PARTS if args.part == "all" else (args.part,)
+    report = evaluate_corpus(corpus, parts, settings_from_args(args).engine())
+    out = Path(args.out)
+    md, js = out / f"external_{args.corpus}.md", out / f"external_{args.corpus}.json"
+    _write(report, md, js, args.json, f"wrote {md} and {js}")
+    return 0 if meets_target(report) else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.corpus is not None:
+        return cmd_evaluate_corpus(args)
+    if args.source is not None or args.part != "all":
+        raise MonitorError("--source and --part go with --corpus NAME")
+    from monitor.evaluate import evaluate_seeds
+
+    report = evaluate_seeds(
+        args.agents, args.minutes, args.seeds, settings_from_args(args).engine()
+    )
+    out = Path(args.out)
+    wrote = f"wrote {out}/detection.md and detection.json"
+    _write(report, out / "detection.md", out / "detection.json", args.json, wrote)
+    return 0 if report.passed() else 1
