@@ -52,10 +52,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from monitor import simulate
-from monitor.kafka_io import delete_topics, produce
+from monitor.kafka_io import delete_topics, ensure_topics, produce
 from monitor.settings import Settings
 from monitor.worker.process import WorkerProcess
-from monitor.worker.topics import ensure_topics, worker_topics
+from monitor.worker.topics import worker_topics
 
 KAFKA_DEFAULT_EVENTS = 60_000
 TARGET_RATIO = 0.5

@@ -13,12 +13,12 @@ from aiokafka.structs import ConsumerRecord
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
+from monitor.deadletter import reason_class
 from monitor.metrics import (
     CollectorRegistry,
     RevokerMetrics,
     SinkMetrics,
     WorkerMetrics,
-    deadletter_reason_class,
     serve,
 )
 from monitor.revoker.ledger import MemoryLedger
@@ -113,7 +113,7 @@ def test_processor_without_metrics_still_counts() -> None:
     ],
 )
 def test_dead_letter_reasons_fall_in_a_few_classes(reason: str, cls: str) -> None:
-    assert deadletter_reason_class(reason) == cls
+    assert reason_class(reason) == cls
 
 
 # ---------------------------------------------------------------- revoker

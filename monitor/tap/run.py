@@ -31,15 +31,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import orjson
 import structlog
 
+from monitor import deadletter
 from monitor.heartbeat import Heartbeat
-from monitor.replay import deadletter_record
 from monitor.tap.checkpoint import Checkpoint, CheckpointFile
 from monitor.tap.exceptions import DeliveryError
 from monitor.tap.formats import Format
-from monitor.tap.lines import Dead, Line, Mapped, Output, Position, Skipped, reason_class
+from monitor.tap.lines import Dead, Line, Mapped, Output, Position, Skipped
 from monitor.tap.reader import MAX_LINE_BYTES, LineSource
 from monitor.tap.sinks import Record, Sink
 
@@ -251,7 +250,7 @@ class Tap:
                     self.summary.unpaired[o.note] += 1
             elif isinstance(o, Dead):
                 self._queue(Record("deadletter", self.opts.source.encode(), self._dead(o)))
-                self.summary.deadletters[reason_class(o.reason)] += 1
+                self.summary.deadletters[deadletter.reason_head(o.reason)] += 1
                 self._n_dead += 1
                 log.debug("deadletter", line=o.line.number, reason=o.reason, field=o.field)
             elif isinstance(o, Skipped):
@@ -272,15 +271,15 @@ class Tap:
         }
         if d.line.generation:
             where["generation"] = d.line.generation
+        length = sha256 = None
         if d.line.oversize is not None or len(raw) > DEADLETTER_MAX_RAW:
-            size = d.line.oversize or len(raw)
-            where.update(size=size, truncated=True)
+            length = d.line.oversize or len(raw)
             if d.line.oversize is None:
-                where["sha256"] = hashlib.sha256(raw).hexdigest()
+                sha256 = hashlib.sha256(raw).hexdigest()
             raw = raw[:DEADLETTER_MAX_RAW]
         if d.extra:
             where.update(d.extra)
-        return orjson.dumps(deadletter_record(raw, d.reason, d.field, **where))
+        return deadletter.encode(raw, d.reason, d.field, length=length, sha256=sha256, **where)
 
     # ------------------------------------------------------------ delivery and checkpoints
     def _mark(self) -> _Mark | None:

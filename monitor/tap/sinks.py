@@ -21,8 +21,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from monitor.errors import MonitorError
+from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
 from monitor.tap.exceptions import DeliveryError, TapError
-from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
 
 Kind = Literal["event", "deadletter"]
 

@@ -14,12 +14,13 @@ import structlog
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
+from monitor.kafka_io import ensure_topics
 from monitor.metrics import CollectorRegistry, WorkerMetrics, serve
 from monitor.settings import Settings
 from monitor.signing import CommandSigner
 from monitor.worker.charters import CharterFeed
 from monitor.worker.processor import OutputTopics, Processor
-from monitor.worker.topics import ensure_topics, worker_topics
+from monitor.worker.topics import worker_topics
 
 
 def configure_logging(level: str = "info") -> None:
