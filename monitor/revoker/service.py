@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -235,16 +234,4 @@ class RevokerService:
         return None
 
 
-async def run_until_stopped(service: RevokerService) -> Counters:
-    """Run ``service``; SIGTERM / SIGINT finish the command in hand and return."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, service.stop)
-    try:
-        return await service.run()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-
-__all__ = ["Counters", "RevokerService", "revoker_topics", "run_until_stopped"]
+__all__ = ["Counters", "RevokerService", "revoker_topics"]

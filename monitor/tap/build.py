@@ -7,15 +7,10 @@ and to this target).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import signal
-import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import orjson
 import structlog
 
 from monitor.settings import Settings
@@ -24,7 +19,7 @@ from monitor.tap.exceptions import CheckpointError, TapError
 from monitor.tap.formats import FormatContext, make_format
 from monitor.tap.mapping import load_mapping
 from monitor.tap.reader import FileIdentity, FileSource, LineSource, StdinSource
-from monitor.tap.run import Tap, TapOptions, TapSummary
+from monitor.tap.run import Tap, TapOptions
 from monitor.tap.sinks import FileSink, KafkaSink, Sink
 
 log = structlog.get_logger("monitor.tap")
@@ -135,39 +130,3 @@ def _same_file(path: str, ident: FileIdentity, offset: int) -> bool:
         return os.fstat(fd).st_size >= offset and ident.matches(fd)
     finally:
         os.close(fd)
-
-
-def configure_logging(level: str = "warning") -> None:
-    """Key-value JSON lines on stderr (structlog, orjson), as the worker logs.
-
-    Unlike the worker's set-up, loggers are not cached and find ``sys.stderr``
-    when they log: the tap logs rarely (rotation, resume, stale checkpoints),
-    and an in-process run (tests, notebooks) must not pin a stream that is
-    swapped later.
-    """
-
-    def dumps(obj: Any, **_: Any) -> str:
-        return orjson.dumps(obj, default=str).decode()
-
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(serializer=dumps),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
-
-
-async def run_until_stopped(tap: Tap) -> TapSummary:
-    """Run ``tap``; SIGTERM / SIGINT ask it to deliver, checkpoint and return."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, tap.stop)
-    try:
-        return await tap.run()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
