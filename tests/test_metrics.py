@@ -21,8 +21,8 @@ from monitor.metrics import (
     WorkerMetrics,
     serve,
 )
+from monitor.retry import RetryPolicy
 from monitor.revoker.ledger import MemoryLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from monitor.revoker.service import RevokerService
 from monitor.settings import Settings

@@ -3,7 +3,7 @@
 At-least-once, in order per partition: the revoker's loop
 (:func:`monitor.consume.run_loop`). An alert's offset is committed only after
 its transport confirmed delivery. A delivery that fails is retried with the
-revoker's capped exponential backoff (:class:`~monitor.revoker.plan.RetryPolicy`)
+revoker's capped exponential backoff (:class:`~monitor.retry.RetryPolicy`)
 for as long as the sink runs: every ``sink_retry_attempts`` failed attempts it
 logs ``sink_delivery_failed`` at error level, and the alert stays uncommitted —
 on stop, the next sink in the group gets it again. Nothing is skipped; an
@@ -39,7 +39,7 @@ from monitor.events import MAX_MESSAGE_BYTES
 from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec
 from monitor.metrics import CollectorRegistry, SinkMetrics
 from monitor.outputs import Alert
-from monitor.revoker.plan import RetryPolicy
+from monitor.retry import RetryPolicy
 from monitor.settings import Settings
 from monitor.sinks.exceptions import DeliveryError, Undeliverable
 from monitor.sinks.transports import (

@@ -10,7 +10,7 @@ import orjson
 
 from monitor.cli import main
 from monitor.outputs import Alert
-from monitor.revoker.plan import RetryPolicy
+from monitor.retry import RetryPolicy
 from monitor.sinks.from_file import deliver_file
 from monitor.sinks.transports import DeliveryError
 from tests.sinks.support import alert
