@@ -43,7 +43,7 @@ def _engine(charters_dir: str, args: argparse.Namespace):  # type: ignore[no-unt
 
 # ---------------------------------------------------------------- replay
 def cmd_replay(args: argparse.Namespace) -> int:
-    from monitor.outputs import RevocationCommand
+    from monitor.output_contracts import RevocationCommand
     from monitor.replay import replay_file
     from monitor.signing import CommandSigner
 

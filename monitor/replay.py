@@ -26,7 +26,7 @@ from monitor.core import Decision, Engine
 from monitor.errors import DecodeError, MonitorError
 from monitor.events import MAX_MESSAGE_BYTES, decode_event
 from monitor.linereader import Oversize, bounded_lines
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 
 
 @dataclass(slots=True)

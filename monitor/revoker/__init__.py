@@ -23,7 +23,7 @@ Decisions:
 * **Failure**: after ``revoker_retry_attempts`` retryable failures, or at once
   on a final one (HTTP 4xx other than 408/429, bad configuration), the ack is
   ``failed`` with the last error and attempt count, and an
-  :class:`~monitor.outputs.Alert` with detector ``revocation_failed``, severity
+  :class:`~monitor.output_contracts.Alert` with detector ``revocation_failed``, severity
   ``critical``, id derived from command_id + actuator, goes to ``mcp.alerts``.
   The command is not recorded as applied, so a later redelivery tries again.
 * **Idempotence** is per (command_id, actuator), recorded after success: a

@@ -27,7 +27,7 @@ from typing import Literal
 
 from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
 from monitor.core.redact import DEFAULT_REDACTOR, Redactor
-from monitor.outputs import (
+from monitor.output_contracts import (
     Alert,
     CharterClause,
     FrameworkRef,

@@ -19,7 +19,7 @@ import structlog
 
 from monitor.core.redact import DEFAULT_REDACTOR, Redactor
 from monitor.metrics import RevokerMetrics
-from monitor.outputs import Alert, RevocationAck, RevocationCommand
+from monitor.output_contracts import Alert, RevocationAck, RevocationCommand
 from monitor.retry import RetryPolicy
 from monitor.revoker.actuators.base import Actuator
 from monitor.revoker.exceptions import ActuatorError, LedgerUnavailable

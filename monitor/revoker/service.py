@@ -35,7 +35,7 @@ from monitor.consume import LoopConfig, LoopHooks, dead_letter, run_loop
 from monitor.events import MAX_MESSAGE_BYTES
 from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec
 from monitor.metrics import CollectorRegistry, RevokerMetrics
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.exceptions import LedgerUnavailable
 from monitor.revoker.gate import REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.revoker.plan import MAX_POLL_INTERVAL_SECONDS, records_per_poll, worst_case_seconds

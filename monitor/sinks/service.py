@@ -8,7 +8,7 @@ for as long as the sink runs: every ``sink_retry_attempts`` failed attempts it
 logs ``sink_delivery_failed`` at error level, and the alert stays uncommitted —
 on stop, the next sink in the group gets it again. Nothing is skipped; an
 alert that can never be delivered (:class:`Undeliverable`) is dead-lettered. A
-message that is not a valid :class:`~monitor.outputs.Alert` goes to the
+message that is not a valid :class:`~monitor.output_contracts.Alert` goes to the
 dead-letter topic with its reason, length, digest and head
 (:mod:`monitor.deadletter`), then is committed.
 
@@ -38,7 +38,7 @@ from monitor.consume import LoopConfig, LoopHooks, dead_letter, run_loop
 from monitor.events import MAX_MESSAGE_BYTES
 from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec
 from monitor.metrics import CollectorRegistry, SinkMetrics
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.retry import RetryPolicy
 from monitor.settings import Settings
 from monitor.sinks.exceptions import DeliveryError, Undeliverable

@@ -25,7 +25,7 @@ from typing import Protocol
 import httpx
 import orjson
 
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.sinks.exceptions import DeliveryError
 from monitor.sinks.formats import octet_counted, syslog_line, to_cef, to_hec, to_ocsf
 

@@ -13,7 +13,7 @@ Modules, one concept each:
 - :mod:`~monitor.tap.pairing` — the bounded request/response pairing window.
 - :mod:`~monitor.tap.reader` — file (``--follow``: rotation, truncation) and
   stdin sources with byte offsets.
-- :mod:`~monitor.tap.sinks` — Kafka (idempotent producer, ``acks=all``) and
+- :mod:`~monitor.tap.writers` — Kafka (idempotent producer, ``acks=all``) and
   file outputs; :mod:`~monitor.tap.checkpoint` — the resume point, written
   only after delivery is confirmed.
 - :mod:`~monitor.tap.run` — the loop and its summary;

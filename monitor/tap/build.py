@@ -1,4 +1,4 @@
-"""Putting a tap together from settings and CLI values: source, format, sink, checkpoint.
+"""Putting a tap together from settings and CLI values: source, format, writer, checkpoint.
 
 Everything is validated before the first line is read: the mapping file, the
 format, the checkpoint (and whether it still belongs to the file at SOURCE
@@ -20,7 +20,7 @@ from monitor.tap.formats import FormatContext, make_format
 from monitor.tap.mapping import load_mapping
 from monitor.tap.reader import FileIdentity, FileSource, LineSource, StdinSource
 from monitor.tap.run import Tap, TapOptions
-from monitor.tap.sinks import FileSink, KafkaSink, Sink
+from monitor.tap.writers import FileWriter, KafkaWriter, Writer
 
 log = structlog.get_logger("monitor.tap")
 
@@ -53,10 +53,10 @@ def build_tap(
             window_seconds=settings.tap_pair_window_seconds,
         ),
     )
-    sink: Sink = (
-        FileSink(to_file)
+    writer: Writer = (
+        FileWriter(to_file)
         if to_file
-        else KafkaSink(
+        else KafkaWriter(
             settings.kafka_bootstrap,
             settings.topic_events,
             settings.topic_deadletter,
@@ -67,9 +67,9 @@ def build_tap(
     checkpoints = None
     if not stdin and (checkpoint or not to_file):
         checkpoints = CheckpointFile(checkpoint or default_path(source))
-    resume = _resume_point(checkpoints, source, sink.target, label) if not from_start else None
-    if resume is not None and isinstance(sink, FileSink):
-        sink.append = True  # keep what the earlier run wrote
+    resume = _resume_point(checkpoints, source, writer.target, label) if not from_start else None
+    if resume is not None and isinstance(writer, FileWriter):
+        writer.append = True  # keep what the earlier run wrote
     reader: LineSource = (
         StdinSource()
         if stdin
@@ -84,7 +84,7 @@ def build_tap(
     return Tap(
         reader,
         format_,
-        sink,
+        writer,
         TapOptions(
             source=label,
             format=fmt,

@@ -1,6 +1,6 @@
 """The tap's loop: read lines, let the format map them, deliver in batches, checkpoint.
 
-A thin shell: all mapping is in the format, all I/O in the source and sink.
+A thin shell: all mapping is in the format, all I/O in the source and writer.
 What this module owns is the order of things that makes delivery
 at-least-once without loss:
 
@@ -11,7 +11,7 @@ at-least-once without loss:
    line the format still holds (a request awaiting its response) or else
    after the last line read — everything before the mark is in this batch
    or an earlier one;
-4. the checkpoint is written with that mark only after the sink confirmed
+4. the checkpoint is written with that mark only after the writer confirmed
    the batch (and every batch before it). One batch stays in flight while
    the next is mapped.
 
@@ -40,7 +40,7 @@ from monitor.tap.exceptions import DeliveryError
 from monitor.tap.formats import Format
 from monitor.tap.lines import Dead, Line, Mapped, Output, Position, Skipped
 from monitor.tap.reader import MAX_LINE_BYTES, LineSource
-from monitor.tap.sinks import Record, Sink
+from monitor.tap.writers import Record, Writer
 
 log = structlog.get_logger("monitor.tap")
 
@@ -155,7 +155,7 @@ class Tap:
         self,
         source: LineSource,
         fmt: Format,
-        sink: Sink,
+        writer: Writer,
         options: TapOptions,
         *,
         checkpoints: CheckpointFile | None = None,
@@ -166,11 +166,11 @@ class Tap:
         """``resumed_after``: lines before the checkpoint this run resumed from, if any."""
         self.source = source
         self.fmt = fmt
-        self.sink = sink
+        self.writer = writer
         self.opts = options
         self.checkpoints = checkpoints
         self.clock = clock
-        self.summary = TapSummary(target=sink.target)
+        self.summary = TapSummary(target=writer.target)
         self._progress = _Progress(progress)
         self._records: list[Record] = []
         self._first_at = 0.0
@@ -190,7 +190,7 @@ class Tap:
 
     async def run(self) -> TapSummary:
         start = self.clock()
-        await self.sink.start()
+        await self.writer.start()
         try:
             await self._loop(start)
             await self._flush()
@@ -198,7 +198,7 @@ class Tap:
         finally:
             self.summary.seconds = self.clock() - start
             self._progress.done()
-            await self.sink.stop()
+            await self.writer.stop()
             self.source.close()
         return self.summary
 
@@ -291,12 +291,12 @@ class Tap:
         return _Mark(safe, last.end, last.generation, self._n_events, self._n_dead)
 
     async def _flush(self) -> None:
-        """Cut a batch: queue it on the sink; confirm (and checkpoint) the one before it."""
+        """Cut a batch: queue it on the writer; confirm (and checkpoint) the one before it."""
         mark = self._mark()  # None: no line read yet, so nothing to send either
         if mark is None or (not self._records and mark.safe == self._last_mark):
             return
         records, self._records = self._records, []
-        done = await self.sink.send(records)
+        done = await self.writer.send(records)
         await self._settle()
         self._inflight = (done, mark)
         self._last_mark = mark.safe
@@ -334,7 +334,7 @@ class Tap:
         self.checkpoints.save(
             Checkpoint(
                 source=self.opts.source,
-                target=self.sink.target,
+                target=self.writer.target,
                 file=ident,
                 offset=mark.safe.offset,
                 lines_before=mark.safe.lines_before,

@@ -34,7 +34,7 @@ from monitor.core.state import AgentState
 from monitor.errors import DecodeError
 from monitor.events import CharterUpdated, decode_event
 from monitor.metrics import WorkerMetrics
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.signing import CommandSigner
 from monitor.worker.store import PartitionStates, Record, Restored
 

@@ -29,7 +29,7 @@ from structlog.testing import capture_logs
 from monitor.deadletter import MAX_RECORD_BYTES
 from monitor.kafka_io import TopicSpec, end_offsets, ensure_topics, produce, read_topics
 from monitor.metrics import CollectorRegistry, RevokerMetrics, SinkMetrics
-from monitor.outputs import Alert, RevocationCommand
+from monitor.output_contracts import Alert, RevocationCommand
 from monitor.revoker.build import build_revoker
 from monitor.revoker.gate import CommandGate
 from monitor.revoker.service import RevokerService

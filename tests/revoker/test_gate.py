@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from monitor.deadletter import reason_class
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.revoker.gate import REFUSED_DETECTOR, REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.signing import CommandSigner, parse_keyring
 from tests.revoker.support import T0, command

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import monitor.retry as retry_mod
 import monitor.revoker.plan as plan_mod
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.retry import RetryPolicy
 from monitor.revoker.plan import (
     FAILURE_DETECTOR,

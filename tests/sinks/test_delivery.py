@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from structlog.testing import capture_logs
 
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.retry import RetryPolicy
 from monitor.sinks.service import Deliverer, Undeliverable
 from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, SyslogUdp, Transport

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from monitor.cli import main
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.retry import RetryPolicy
 from monitor.sinks.from_file import deliver_file
 from monitor.sinks.transports import DeliveryError
