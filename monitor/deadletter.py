@@ -43,6 +43,8 @@ __all__ = [
     "clip",
     "encode",
     "key",
+    "reason_class",
+    "reason_head",
     "record",
 ]
 
@@ -71,6 +73,52 @@ def key(k: bytes | None) -> bytes | None:
     if k is None or len(k) <= MAX_KEY_BYTES:
         return k
     return hashlib.sha256(k).hexdigest().encode()
+
+
+def reason_class(reason: str) -> str:
+    """The class of a free-text dead-letter reason: one of a few fixed labels.
+
+    The metrics' ``reason`` label (labels must not explode), for every service.
+
+    >>> reason_class("not JSON: unexpected character"), reason_class("whatever else")
+    ('not_json', 'invalid_event')
+    """
+    if reason.startswith("message of "):
+        return "too_large"
+    if reason.startswith("not JSON"):
+        return "not_json"
+    if reason.startswith(("not a JSON object", "Input should be an object")):
+        return "not_object"
+    if reason.startswith("unknown event type"):
+        return "unknown_type"
+    if "ahead of the judging clock" in reason:
+        return "future_event"  # monitor/core/engine.py: max_future_seconds
+    if reason.startswith("duplicate JSON key"):
+        return "duplicate_key"
+    if reason.startswith("engine error"):
+        return "engine_error"
+    if reason.startswith("undeliverable alert"):
+        return "undeliverable"  # the sink's transport can never deliver it (monitor/sinks)
+    if reason.startswith("handler error"):
+        return "handler_error"  # any other failure while handling one message (poison)
+    if reason.startswith("invalid revocation command") or reason.startswith("invalid alert"):
+        return "invalid"
+    if reason.startswith("refused revocation command"):
+        return "refused"  # forged, unsigned or expired (monitor/revoker/gate.py)
+    return "invalid_event"
+
+
+def reason_head(reason: str) -> str:
+    """The head of a reason (before its first colon, at most 60 characters, redacted).
+
+    What the replay and tap summaries count dead letters by (``deadletter_reasons``):
+    finer than :func:`reason_class` and readable, never the input quoted after the
+    colon. Redacted first: the head may quote the input too.
+
+    >>> reason_head("not JSON: unexpected character")
+    'not JSON'
+    """
+    return DEFAULT_REDACTOR(reason).split(":", 1)[0][:60]
 
 
 def _head(raw: bytes, truncated: bool) -> dict[str, str]:

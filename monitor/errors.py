@@ -11,6 +11,26 @@ class MonitorError(Exception):
     """Root of every error mcp-monitor raises on purpose."""
 
 
+class BrokerError(MonitorError):
+    """Kafka cannot be used as configured: unreachable, or its topics not as required.
+
+    Raised by the shared Kafka helpers (:func:`monitor.kafka_io.ensure_topics`)
+    for every service that uses them (worker, revoker, sink, tap, proxy).
+    """
+
+
+class BrokerUnavailable(BrokerError):
+    """The Kafka bootstrap servers did not answer in time."""
+
+
+class TopicMismatch(BrokerError):
+    """An existing topic has a different partition count than configured.
+
+    Agent state is co-partitioned with ``mcp.events``: the state table's
+    changelog must have exactly as many partitions as the input topic.
+    """
+
+
 class DecodeError(MonitorError):
     """A message could not be turned into an event; ``reason`` says why.
 

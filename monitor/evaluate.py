@@ -67,7 +67,7 @@ from monitor.core import Engine, EngineSettings
 from monitor.core.detectors import REGISTRY
 from monitor.errors import DecodeError, MonitorError
 from monitor.events import ToolCall, decode_event
-from monitor.outputs import SEVERITY_RANK, Alert
+from monitor.output_contracts import SEVERITY_RANK, Alert
 from monitor.simulate import (
     BEHAVIOUR_MIN_MINUTES,
     BEHAVIOUR_SCENARIOS,

@@ -23,7 +23,7 @@ import orjson
 from monitor.core.redact import Redactor
 from monitor.errors import MonitorError
 from monitor.linereader import Oversize
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.replay import read_lines
 
 #: Shortest alert-id prefix accepted (ids are 32 hex digits).

@@ -1,177 +1,119 @@
-"""Small aiokafka helpers shared by the worker, the integration tests and ``bench kafka``.
+"""Small aiokafka helpers shared by every service, the integration tests and ``bench kafka``.
 
-Producing keyed messages with delivery confirmed, reading whole topics
-without a consumer group, and creating / deleting topics. Every wait is
+Declaring the topics a service reads and writes (:class:`TopicSpec`,
+:func:`ensure_topics`: created when missing, checked where the partition count
+matters), producing keyed messages with delivery confirmed, reading whole
+topics without a consumer group, and deleting topics. Every wait is
 bounded: a helper that cannot finish in its timeout raises
-:class:`asyncio.TimeoutError` (or returns what it has, where it says so).
+:class:`asyncio.TimeoutError` (:func:`ensure_topics`: a
+:class:`~monitor.errors.BrokerError`), or returns what it has, where it says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
-import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosed
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 
-from monitor import deadletter
-from monitor.metrics import deadletter_reason_class
-
-log = structlog.get_logger("monitor.kafka_io")
+from monitor.errors import BrokerError, BrokerUnavailable, TopicMismatch
 
 KeyValue = tuple[bytes | None, bytes | None]
 
 
-def group_consumer(
-    bootstrap: str, topic: str, group_id: str, session_timeout_s: float
-) -> AIOKafkaConsumer:
-    """A consumer in ``group_id`` that commits by hand, after the work is done (at-least-once)."""
-    return AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=int(session_timeout_s * 1000),
-    )
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int = 1
+    compacted: bool = False
+    must_match: bool = False  # an existing topic must have exactly ``partitions``
+    max_message_bytes: int | None = None
 
 
-def acked_producer(bootstrap: str) -> AIOKafkaProducer:
-    """A producer whose sends count as done only once every in-sync replica has them."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=2, enable_idempotence=False
-    )
+#: Room on the dead-letter topic. A dead letter itself is bounded far below this
+#: (:data:`monitor.deadletter.MAX_RECORD_BYTES`); the limit stays for older records.
+DEADLETTER_MAX_MESSAGE_BYTES = 8 << 20
 
 
-def broker_unavailable(err: BaseException) -> bool:
-    """Whether ``err`` says the broker cannot be reached now, not that a message is bad.
-
-    A consume-produce loop lets these end it uncommitted (the message is
-    redelivered to the next run); any other failure while handling one
-    message is that message's own (a poison message): dead-lettered and
-    committed past.
-    """
-    if isinstance(err, KafkaConnectionError | KafkaTimeoutError | ProducerClosed):
-        return True
-    return isinstance(err, KafkaError) and bool(getattr(err, "retriable", False))
+#: Room on the dead-letter topic. A dead letter itself is bounded far below this
+#: (:data:`monitor.deadletter.MAX_RECORD_BYTES`); the limit stays for older records.
+DEADLETTER_MAX_MESSAGE_BYTES = 8 << 20
 
 
-async def produce_deadletter(
-    producer: AIOKafkaProducer,
-    topic: str,
-    rec: ConsumerRecord,
-    reason: str,
-    field: str | None,
-) -> Exception | None:
-    """Produce the bounded dead letter (:mod:`monitor.deadletter`) of the consumed ``rec``
-    to ``topic`` and wait for the broker; the error if that failed (it never raises one)."""
-    value = deadletter.encode(
-        rec.value or b"", reason, field, topic=rec.topic, partition=rec.partition, offset=rec.offset
-    )
+async def ensure_topics(
+    bootstrap: str, specs: list[TopicSpec], timeout: float = 30.0
+) -> dict[str, int]:
+    """Create the missing topics; return every topic's partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     try:
-        fut = await producer.send(topic, key=deadletter.key(rec.key), value=value)
-        await fut
-    except Exception as err:
-        return err
-    return None
-
-
-class DeadLetterCounters(Protocol):
-    deadletter: int
-    deadletter_failed: int
-    poison: int
-
-
-async def dead_letter(
-    producer: AIOKafkaProducer,
-    topic: str,
-    rec: ConsumerRecord,
-    reason: str,
-    where: str | None,
-    counters: DeadLetterCounters,
-    metrics: Any | None,
-) -> None:
-    """Log, count and dead-letter (bounded) a consumed message a loop will commit past.
-
-    The revoker's and the sink's one way to give up on a message. It never
-    raises: a dead letter the broker does not take is logged and counted
-    (``metrics.deadletter_failures``), and the loop commits past the message all
-    the same — it stays at its offset of the source topic.
-    """
-    counters.deadletter += 1
-    if metrics is not None:
-        metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
-    log.warning(
-        "deadletter",
-        reason=deadletter.clip(reason),
-        field=None if where is None else deadletter.clip(where, deadletter.MAX_FIELD_CHARS),
-        partition=rec.partition,
-        offset=rec.offset,
-        length=len(rec.value or b""),
-    )
-    err = await produce_deadletter(producer, topic, rec, reason, where)
-    if err is not None:
-        counters.deadletter_failed += 1
-        if metrics is not None:
-            metrics.deadletter_failures.inc()
-        log.error(
-            "deadletter_failed",
-            partition=rec.partition,
-            offset=rec.offset,
-            error=deadletter.clip(f"{type(err).__name__}: {err}"),
-            detail="committed past it all the same: the message stays at this offset "
-            "of the source topic",
-        )
-
-
-async def survive_poison(
-    process: Callable[[], Awaitable[bool]],
-    producer: AIOKafkaProducer,
-    topic: str,
-    rec: ConsumerRecord,
-    counters: DeadLetterCounters,
-    metrics: Any | None,
-) -> bool:
-    """``process()`` of the consumed ``rec``, where a failure of this one message never
-    ends the loop: it is logged, counted (``poison``), dead-lettered as ``handler error``
-    and ``True`` returned (commit past it). A broker that cannot be reached is not the
-    message's fault: that error is raised, and the message stays uncommitted."""
+        await asyncio.wait_for(admin.start(), timeout)
+    except (TimeoutError, KafkaConnectionError, OSError) as err:
+        await admin.close()
+        raise BrokerUnavailable(f"Kafka at {bootstrap} did not answer: {err}") from None
     try:
-        return await process()
-    except Exception as err:
-        if broker_unavailable(err):
-            raise
-        counters.poison += 1
-        reason = f"handler error: {type(err).__name__}: {err}"
-        log.error(
-            "poison_message",
-            error=deadletter.clip(reason),
-            partition=rec.partition,
-            offset=rec.offset,
-            length=len(rec.value or b""),
-        )
-        await dead_letter(producer, topic, rec, reason, None, counters, metrics)
-        return True
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                s.name,
+                num_partitions=s.partitions,
+                replication_factor=s.replication_factor,
+                topic_configs=_configs(s),
+            )
+            for s in specs
+            if s.name not in existing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
+                await admin.create_topics(new)
+        counts = await _partition_counts(admin, [s.name for s in specs], timeout)
+    except KafkaError as err:
+        raise BrokerError(f"could not create topics on {bootstrap}: {err}") from None
+    finally:
+        await admin.close()
+    for s in specs:
+        if s.must_match and counts[s.name] != s.partitions:
+            raise TopicMismatch(
+                f"topic {s.name} has {counts[s.name]} partitions but the worker is configured "
+                f"for {s.partitions} (MCPMON_PARTITIONS); they must be equal"
+            )
+    return counts
 
 
-async def shut_down(
-    consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, task: asyncio.Task[None] | None
-) -> None:
-    """Stop a consume-produce loop's helper task, consumer and producer; errors while stopping
-    are swallowed (the loop is ending either way, and uncommitted work is redelivered)."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    with contextlib.suppress(Exception):
-        await consumer.stop()
-    with contextlib.suppress(Exception):
-        await producer.stop()
+def _configs(s: TopicSpec) -> dict[str, str]:
+    out = {}
+    if s.compacted:
+        out["cleanup.policy"] = "compact"
+    if s.max_message_bytes:
+        out["max.message.bytes"] = str(s.max_message_bytes)
+    return out
+
+
+async def _partition_counts(
+    admin: AIOKafkaAdminClient, names: list[str], timeout: float
+) -> dict[str, int]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        counts = {
+            d["topic"]: len(d.get("partitions") or [])
+            for d in described
+            if d.get("error_code", 0) == 0
+            # a new topic's partitions answer only once they have a leader
+            and all(p.get("leader", -1) >= 0 for p in d.get("partitions") or [])
+        }
+        if all(counts.get(n, 0) > 0 for n in names):
+            return counts
+        if loop.time() > deadline:
+            missing = [n for n in names if not counts.get(n)]
+            raise BrokerError(f"topics did not become visible in {timeout:.0f} s: {missing}")
+        await asyncio.sleep(0.2)
 
 
 async def produce(

@@ -57,7 +57,6 @@ __all__ = [
     "RevokerMetrics",
     "SinkMetrics",
     "WorkerMetrics",
-    "deadletter_reason_class",
     "serve",
 ]
 
@@ -80,33 +79,6 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
-
-
-def deadletter_reason_class(reason: str) -> str:
-    """A bounded label for a free-text dead-letter reason (labels must not explode)."""
-    if reason.startswith("message of "):
-        return "too_large"
-    if reason.startswith("not JSON"):
-        return "not_json"
-    if reason.startswith(("not a JSON object", "Input should be an object")):
-        return "not_object"
-    if reason.startswith("unknown event type"):
-        return "unknown_type"
-    if "ahead of the judging clock" in reason:
-        return "future_event"  # monitor/core/engine.py: max_future_seconds
-    if reason.startswith("duplicate JSON key"):
-        return "duplicate_key"
-    if reason.startswith("engine error"):
-        return "engine_error"
-    if reason.startswith("undeliverable alert"):
-        return "undeliverable"  # the sink's transport can never deliver it (monitor/sinks)
-    if reason.startswith("handler error"):
-        return "handler_error"  # any other failure while handling one message (poison)
-    if reason.startswith("invalid revocation command") or reason.startswith("invalid alert"):
-        return "invalid"
-    if reason.startswith("refused revocation command"):
-        return "refused"  # forged, unsigned or expired (monitor/revoker/gate.py)
-    return "invalid_event"
 
 
 class WorkerMetrics:

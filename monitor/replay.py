@@ -23,11 +23,10 @@ from typing import IO, Any, BinaryIO
 
 from monitor import deadletter
 from monitor.core import Decision, Engine
-from monitor.core.redact import DEFAULT_REDACTOR
 from monitor.errors import DecodeError, MonitorError
 from monitor.events import MAX_MESSAGE_BYTES, decode_event
 from monitor.linereader import Oversize, bounded_lines
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 
 
 @dataclass(slots=True)
@@ -73,25 +72,6 @@ class ReplaySummary:
             w.append(f"  dead-letter: {n:,} × {reason}")
         w.append(f"elapsed     {self.seconds:>10.2f} s  ({self.events_per_second:,.0f} events/s)")
         return "\n".join(w)
-
-
-def deadletter_record(
-    raw: bytes, reason: str, field_name: str | None, **where: Any
-) -> dict[str, Any]:
-    """A dead-letter entry: where it came from, why, its length, digest and head (bounded).
-
-    Kept for callers of earlier versions: :func:`monitor.deadletter.record` does
-    the work. ``size`` and ``sha256`` in ``where`` (how earlier callers marked a
-    message they had cut) are taken as the whole message's length and digest.
-    """
-    length = where.pop("size", None)
-    sha256 = where.pop("sha256", None)
-    where.pop("truncated", None)
-    return deadletter.record(raw, reason, field_name, length=length, sha256=sha256, **where)
-
-
-def _reason_class(reason: str) -> str:
-    return DEFAULT_REDACTOR(reason).split(":", 1)[0][:60]
 
 
 class _Progress:
@@ -184,7 +164,7 @@ def _dead(
     sha256: str | None = None,
 ) -> None:
     s.bad_lines += 1
-    s.deadletter_reasons[_reason_class(reason)] += 1
+    s.deadletter_reasons[deadletter.reason_head(reason)] += 1
     rec = deadletter.encode(raw, reason, fld, length=length, sha256=sha256, line=n)
     out.write(rec + b"\n")
 

@@ -62,7 +62,7 @@ def add_replay_parser(sub: Any) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from monitor.outputs import RevocationCommand
+    from monitor.output_contracts import RevocationCommand
     from monitor.replay import replay_file
     from monitor.signing import CommandSigner
 

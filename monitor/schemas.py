@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from monitor.charter import Charter
 from monitor.events import EVENT_TYPES, Event
-from monitor.outputs import Alert, RevocationAck, RevocationCommand
+from monitor.output_contracts import Alert, RevocationAck, RevocationCommand
 
 SCHEMA_ID_BASE = "https://mcp-monitor.dev/schemas/v1/"
 

@@ -66,7 +66,7 @@ from typing import Any
 import orjson
 
 from monitor.errors import MonitorError
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 
 ALGORITHM = "hmac-sha256"
 COMMAND_DOMAIN = b"mcpmon.revocation.v1\n"

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from monitor import deadletter
 from monitor.deadletter import HEAD_BYTES, MAX_RECORD_BYTES
 from monitor.linereader import Oversize, bounded_lines
-from monitor.replay import deadletter_record
 
 CONTROL = bytes(range(32)) * 40_000  # 1.28 MB of control bytes: six JSON bytes each
 
@@ -69,9 +68,9 @@ def test_a_head_without_the_whole_has_the_length_given_and_no_wrong_digest() -> 
     assert len(doc["raw"]) == HEAD_BYTES
 
 
-def test_the_compat_function_takes_size_and_sha256_as_the_whole_ones() -> None:
-    """``monitor.replay.deadletter_record``, as the tap and earlier callers use it."""
-    doc = deadletter_record(b"y" * (2 << 20), "r", None, line=1, size=3 << 20, sha256="ab")
+def test_a_head_with_the_whole_length_and_digest_keeps_both() -> None:
+    """As the tap calls it for a line it cut: the whole's length and digest are given."""
+    doc = deadletter.record(b"y" * (2 << 20), "r", None, line=1, length=3 << 20, sha256="ab")
     assert (doc["length"], doc["size"], doc["sha256"], doc["truncated"]) == (
         3 << 20,
         3 << 20,

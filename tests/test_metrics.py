@@ -13,16 +13,16 @@ from aiokafka.structs import ConsumerRecord
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
+from monitor.deadletter import reason_class
 from monitor.metrics import (
     CollectorRegistry,
     RevokerMetrics,
     SinkMetrics,
     WorkerMetrics,
-    deadletter_reason_class,
     serve,
 )
+from monitor.retry import RetryPolicy
 from monitor.revoker.ledger import MemoryLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from monitor.revoker.service import RevokerService
 from monitor.settings import Settings
@@ -113,7 +113,7 @@ def test_processor_without_metrics_still_counts() -> None:
     ],
 )
 def test_dead_letter_reasons_fall_in_a_few_classes(reason: str, cls: str) -> None:
-    assert deadletter_reason_class(reason) == cls
+    assert reason_class(reason) == cls
 
 
 # ---------------------------------------------------------------- revoker

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from monitor.errors import MonitorError
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.settings import load_settings
 from monitor.signing import (
     CommandSigner,

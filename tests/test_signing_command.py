@@ -11,7 +11,7 @@ import pytest
 from monitor.cli import main
 from monitor.core import Engine, EngineSettings
 from monitor.events import decode_event
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.signing import check_command, parse_keyring
 from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS
 

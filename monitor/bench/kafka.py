@@ -58,10 +58,10 @@ from monitor.bench.broker import (
     partition_of,
     probe_event,
 )
-from monitor.kafka_io import produce
+from monitor.kafka_io import ensure_topics, produce
 from monitor.settings import Settings
 from monitor.worker.process import WorkerProcess
-from monitor.worker.topics import ensure_topics, worker_topics
+from monitor.worker.topics import worker_topics
 
 KAFKA_DEFAULT_EVENTS = 60_000
 TARGET_RATIO = 0.5

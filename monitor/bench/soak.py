@@ -52,11 +52,11 @@ from monitor import simulate
 from monitor.bench.broker import PARTITIONS, BenchRun, agent_key, partition_of
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
-from monitor.kafka_io import read_topics
+from monitor.kafka_io import ensure_topics, read_topics
 from monitor.worker import store
 from monitor.worker.process import WorkerProcess
 from monitor.worker.processor import Processor
-from monitor.worker.topics import ensure_topics, worker_topics
+from monitor.worker.topics import worker_topics
 
 SOAK_DEFAULT_RATE = 400.0
 SOAK_DEFAULT_SECONDS = 300.0

@@ -33,7 +33,7 @@ from monitor.tap.formats import FormatContext, make_format
 from monitor.tap.mapping import FieldMapping, load_mapping, parse_mapping
 from monitor.tap.reader import FileSource
 from monitor.tap.run import Tap, TapOptions
-from monitor.tap.sinks import FileSink
+from monitor.tap.writers import FileWriter
 
 AGENTS = [f"spiffe://corp/agents/worker-{i}" for i in range(50)]
 TOOLS = [
@@ -402,7 +402,7 @@ def measure_format(
         runner = Tap(
             FileSource(str(src)),
             fmt_,
-            FileSink(out),
+            FileWriter(out),
             TapOptions(source="bench", format=fmt, batch_records=2000),
         )
         return asyncio.run(runner.run())

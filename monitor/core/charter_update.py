@@ -53,7 +53,7 @@ from monitor.core.frameworks import frameworks_for
 from monitor.core.policy import CompiledCharter
 from monitor.errors import CharterError
 from monitor.events import CharterUpdated
-from monitor.outputs import Alert, CharterClause, Severity
+from monitor.output_contracts import Alert, CharterClause, Severity
 from monitor.signing import Keyring, check_charter
 
 DETECTOR = REJECTED = "charter_rejected"

@@ -44,7 +44,13 @@ from monitor.core.frameworks import frameworks_for
 from monitor.core.policy import CompiledCharter
 from monitor.core.redact import Redactor
 from monitor.core.state import C_EXPIRES, MAX_ALERTED, MAX_COMMANDED, T_SPONSOR, AgentState
-from monitor.outputs import SEVERITY_RANK, Alert, CharterClause, Frameworks, RevocationCommand
+from monitor.output_contracts import (
+    SEVERITY_RANK,
+    Alert,
+    CharterClause,
+    Frameworks,
+    RevocationCommand,
+)
 
 _cached_frameworks = lru_cache(maxsize=None)(frameworks_for)
 

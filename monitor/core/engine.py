@@ -82,7 +82,7 @@ from monitor.events import (
     TaskStarted,
     ToolCall,
 )
-from monitor.outputs import Alert, RevocationCommand, Severity
+from monitor.output_contracts import Alert, RevocationCommand, Severity
 from monitor.signing import Keyring
 
 

@@ -7,7 +7,7 @@ being ended), GOVERN (a policy/accountability gap).
 
 from __future__ import annotations
 
-from monitor.outputs import FrameworkRef, Frameworks
+from monitor.output_contracts import FrameworkRef, Frameworks
 
 OWASP_AGENTIC = {
     "ASI01": "Agent Goal Hijack",

@@ -56,7 +56,7 @@ from monitor.core.secret_rules import (
     secret_name,
     token_like,
 )
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 
 KEY_VALUE = "[REDACTED:key-value]"
 

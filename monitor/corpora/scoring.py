@@ -39,7 +39,7 @@ from monitor.corpora.base import Corpus, SessionLabel, Split
 from monitor.errors import DecodeError, MonitorError
 from monitor.events import ToolCall, decode_event
 from monitor.identity import canonical_id
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 
 PARTS: tuple[Split, ...] = ("tuning", "held_out")
 #: (name, hijack detectors on, learned baseline on) per configuration, in report order;

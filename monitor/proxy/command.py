@@ -350,10 +350,10 @@ def _redis_url(args: argparse.Namespace) -> str | None:
 
 def cmd_proxy(args: argparse.Namespace) -> int:
     from monitor.proxy.run import ProxyConfig, main_sync
+    from monitor.runtime import configure_logging
     from monitor.settings import load_settings
-    from monitor.tap.build import configure_logging
 
-    configure_logging(args.loglevel)
+    configure_logging(args.loglevel, in_process=True)
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]

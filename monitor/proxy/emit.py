@@ -35,9 +35,9 @@ from aiokafka.errors import KafkaError
 
 from monitor.errors import MonitorError
 from monitor.events import ToolCall, encode_event
+from monitor.kafka_io import TopicSpec, ensure_topics
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
-from monitor.worker.topics import TopicSpec, ensure_topics
 
 log = structlog.get_logger("monitor.proxy")
 

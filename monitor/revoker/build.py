@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from monitor.core.redact import Redactor
+from monitor.retry import RetryPolicy
 from monitor.revoker.actuators.base import Actuator
 from monitor.revoker.actuators.denylist import RedisDenyList, connect
 from monitor.revoker.actuators.oauth import OAuthRevocation
@@ -10,7 +11,6 @@ from monitor.revoker.actuators.vault import VaultLeases
 from monitor.revoker.actuators.webhook import SignedWebhook
 from monitor.revoker.exceptions import RevokerError
 from monitor.revoker.ledger import Ledger, MemoryLedger, RedisLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from monitor.settings import Settings
 

@@ -74,9 +74,9 @@ def cmd_revoker(args: argparse.Namespace) -> int:
     import asyncio
 
     from monitor.revoker.build import build_revoker
-    from monitor.revoker.service import RevokerService, run_until_stopped
+    from monitor.revoker.service import RevokerService
+    from monitor.runtime import configure_logging, run_until_stopped
     from monitor.settings import load_settings
-    from monitor.worker.run import configure_logging
 
     configure_logging(args.loglevel)
     settings = load_settings({"revoker_actuators": args.actuators})

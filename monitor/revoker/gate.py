@@ -32,7 +32,13 @@ from datetime import datetime
 
 from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
 from monitor.core.redact import DEFAULT_REDACTOR, Redactor
-from monitor.outputs import Alert, CharterClause, FrameworkRef, Frameworks, RevocationCommand
+from monitor.output_contracts import (
+    Alert,
+    CharterClause,
+    FrameworkRef,
+    Frameworks,
+    RevocationCommand,
+)
 from monitor.signing import Keyring, check_command
 
 #: The detector name of the alert a refused command raises.

@@ -41,7 +41,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.actuators.denylist import DEFAULT_MARGIN
 from monitor.revoker.exceptions import LedgerUnavailable
 

@@ -6,10 +6,9 @@ decisions out. Three decisions live here.
 * :func:`decide` — per (command, actuator): ``observe`` (shadow mode: log and
   ack, never touch anything), ``skip`` (the ledger says this actuator already
   applied this ``command_id``: ack ``already_applied``) or ``apply``.
-* :class:`RetryPolicy` — bounded exponential backoff. Attempt *n* (1-based)
-  that failed retryably is followed by a wait of ``min(max_seconds,
-  base_seconds * factor ** (n - 1))``; after ``attempts`` attempts the command
-  is acked ``failed`` for that actuator and :func:`failure_alert` is raised.
+* :class:`~monitor.retry.RetryPolicy` (shared with the sink) — bounded
+  exponential backoff; after ``attempts`` attempts the command is acked
+  ``failed`` for that actuator and :func:`failure_alert` is raised.
 * :func:`targets` — what a command ends, by scope: every scope revokes its
   ``credential_ids``; ``task`` / ``session`` / ``agent`` also deny that task,
   session or agent as a whole.
@@ -17,9 +16,6 @@ decisions out. Three decisions live here.
 Idempotence is per ``(command_id, actuator)``: when one actuator applied a
 command and another failed, a redelivery re-runs only the one that failed.
 
->>> p = RetryPolicy(attempts=4, base_seconds=0.5, factor=2.0, max_seconds=1.5)
->>> p.schedule()
-(0.5, 1.0, 1.5)
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from typing import Literal
 
 from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
 from monitor.core.redact import DEFAULT_REDACTOR, Redactor
-from monitor.outputs import (
+from monitor.output_contracts import (
     Alert,
     CharterClause,
     FrameworkRef,
@@ -39,6 +35,7 @@ from monitor.outputs import (
     RevocationAck,
     RevocationCommand,
 )
+from monitor.retry import RetryPolicy
 
 Action = Literal["apply", "skip", "observe"]
 Status = Literal["applied", "already_applied", "failed"]
@@ -54,29 +51,6 @@ def decide(mode: str, already_applied: bool) -> Action:
     if mode == "observe":
         return "observe"
     return "skip" if already_applied else "apply"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 5
-    base_seconds: float = 0.5
-    factor: float = 2.0
-    max_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.base_seconds < 0 or self.factor < 1 or self.max_seconds < 0:
-            raise ValueError(f"invalid retry policy {self!r}")
-
-    def delay(self, failed_attempt: int) -> float:
-        """Seconds to wait after attempt ``failed_attempt`` (1-based) failed retryably."""
-        return min(self.max_seconds, self.base_seconds * self.factor ** (failed_attempt - 1))
-
-    def schedule(self) -> tuple[float, ...]:
-        """Every wait between attempts, in order (``attempts - 1`` of them)."""
-        return tuple(self.delay(n) for n in range(1, self.attempts))
-
-    def should_retry(self, failed_attempt: int, retryable: bool) -> bool:
-        return retryable and failed_attempt < self.attempts
 
 
 #: aiokafka's default max.poll.interval: a consumer that does not poll for this long

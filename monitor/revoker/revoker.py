@@ -19,11 +19,12 @@ import structlog
 
 from monitor.core.redact import DEFAULT_REDACTOR, Redactor
 from monitor.metrics import RevokerMetrics
-from monitor.outputs import Alert, RevocationAck, RevocationCommand
+from monitor.output_contracts import Alert, RevocationAck, RevocationCommand
+from monitor.retry import RetryPolicy
 from monitor.revoker.actuators.base import Actuator
 from monitor.revoker.exceptions import ActuatorError, LedgerUnavailable
 from monitor.revoker.ledger import Ledger
-from monitor.revoker.plan import RetryPolicy, ack, decide, failure_alert, observe_detail
+from monitor.revoker.plan import ack, decide, failure_alert, observe_detail
 
 log = structlog.get_logger("monitor.revoker")
 

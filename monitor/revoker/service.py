@@ -14,46 +14,33 @@ No single message can stop the loop: any other failure while handling one
 (a poison message) is logged, dead-lettered as ``handler error`` and committed
 past; so is one whose dead letter could not even be produced (logged,
 ``mcpmon_revoker_deadletter_failures_total``). Only a broker that cannot be
-reached ends the loop uncommitted (:func:`monitor.kafka_io.broker_unavailable`).
+reached ends the loop uncommitted (:func:`monitor.consume.broker_unavailable`).
+The loop itself is the sink's too: :func:`monitor.consume.run_loop`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from monitor.consume import LoopConfig, LoopHooks, dead_letter, run_loop
 from monitor.events import MAX_MESSAGE_BYTES
-from monitor.heartbeat import Heartbeat
-from monitor.kafka_io import (
-    acked_producer,
-    dead_letter,
-    group_consumer,
-    shut_down,
-    survive_poison,
-)
-from monitor.metrics import (
-    CollectorRegistry,
-    LagTracker,
-    RevokerMetrics,
-    serve_if,
-)
-from monitor.outputs import RevocationCommand
+from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec
+from monitor.metrics import CollectorRegistry, RevokerMetrics
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.exceptions import LedgerUnavailable
 from monitor.revoker.gate import REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.revoker.plan import MAX_POLL_INTERVAL_SECONDS, records_per_poll, worst_case_seconds
 from monitor.revoker.revoker import Handled, Revoker
 from monitor.settings import Settings
-from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
 
 log = structlog.get_logger("monitor.revoker")
 
@@ -108,7 +95,6 @@ class RevokerService:
             revoker.metrics = metrics
         self.metrics: RevokerMetrics | None = metrics or revoker.metrics
         self.perf = perf  # wall clock of the latency histogram
-        self._lag = LagTracker(self.metrics.lag) if self.metrics is not None else None
         self.counters = Counters()
         self._stop = asyncio.Event()
 
@@ -116,27 +102,29 @@ class RevokerService:
         self._stop.set()
 
     async def run(self) -> Counters:
-        s = self.settings
-        await ensure_topics(s.kafka_bootstrap, revoker_topics(s))
-        consumer = group_consumer(
-            s.kafka_bootstrap,
-            s.topic_revocations,
-            s.revoker_group_id,
-            s.kafka_session_timeout_seconds,
+        """Consume, handle and commit until :meth:`stop` (:func:`monitor.consume.run_loop`)."""
+        serve = self.metrics.registry if self._serve and self.metrics is not None else None
+        hooks = LoopHooks(
+            stopped=self._stop.is_set,
+            started=self._started,
+            close=self.revoker.aclose,
+            finished=self._finished,
         )
-        producer = acked_producer(s.kafka_bootstrap)
-        registry = self.metrics.registry if self._serve and self.metrics is not None else None
-        server = serve_if(registry, s.revoker_metrics_port, s.metrics_addr)
-        try:
-            await producer.start()
-            await consumer.start()
-        except BaseException:
-            if server is not None:
-                server.close()
-            raise
-        lag_task = None if self._lag is None else asyncio.create_task(self._lag.run(consumer))
+        await run_loop(
+            self._loop_config(), self._process, hooks, self.counters, self.metrics, serve
+        )
+        return self.counters
+
+    def _loop_config(self) -> LoopConfig:
+        s = self.settings
         worst = worst_case_seconds(self.revoker.policy, self.revoker.attempt_timeout)
-        per_poll = records_per_poll(worst)
+        topics = revoker_topics(s)
+        group, port, per_poll = s.revoker_group_id, s.revoker_metrics_port, records_per_poll(worst)
+        return LoopConfig.of(s, topics, s.topic_revocations, group, port, per_poll)
+
+    def _started(self) -> None:
+        s = self.settings
+        worst = worst_case_seconds(self.revoker.policy, self.revoker.attempt_timeout)
         if worst > 0.8 * MAX_POLL_INTERVAL_SECONDS:
             log.warning(
                 "revoker_poll_interval_at_risk",
@@ -158,62 +146,14 @@ class RevokerService:
                 detail="MCPMON_COMMAND_SIGNING_KEYS is empty: every well-formed command on "
                 f"{s.topic_revocations} is carried out, whoever wrote it",
             )
-        try:
-            heartbeat = Heartbeat(s.heartbeat_file)
-            while not self._stop.is_set():
-                heartbeat.beat()  # the loop turns: health checks see the file's age
-                batch = await consumer.getmany(timeout_ms=300, max_records=per_poll)
-                if self._lag is not None:
-                    for tp, recs in batch.items():
-                        if recs:
-                            self._lag.fetched(tp, recs[0].offset)
-                for tp, recs in batch.items():
-                    for rec in recs:
-                        if self._stop.is_set():
-                            break  # not committed: the next revoker takes it from here
-                        if not await self._process_one(producer, rec):
-                            break  # stopped while waiting for the ledger: not committed
-                        try:
-                            await consumer.commit({tp: rec.offset + 1})
-                            if self._lag is not None:
-                                self._lag.handled(tp, rec.offset)
-                                self._lag.update(consumer)  # no I/O: exact after every message
-                        except (CommitFailedError, IllegalStateError) as err:
-                            # rebalanced away: the new owner gets it again, acks already_applied
-                            log.warning("commit_failed", partition=tp.partition, error=str(err))
-                            break
-                    if self._stop.is_set():
-                        break
-        finally:
-            await shut_down(consumer, producer, lag_task)
-            await self.revoker.aclose()
-            if server is not None:
-                server.close()
-            log.info(
-                "revoker_stopped",
-                commands=self.counters.commands,
-                acks=self.counters.acks,
-                alerts=self.counters.alerts,
-                deadletter=self.counters.deadletter,
-                refused=self.counters.refused,
-                poison=self.counters.poison,
-                deadletter_failed=self.counters.deadletter_failed,
-            )
-        return self.counters
 
-    async def _process_one(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
-        """:meth:`_process`, where a failure of this one message never ends the loop."""
-        return await survive_poison(
-            lambda: self._process(producer, rec),
-            producer,
-            self.settings.topic_deadletter,
-            rec,
-            self.counters,
-            self.metrics,
-        )
+    def _finished(self) -> None:
+        log.info("revoker_stopped", **asdict(self.counters))  # every counter, in field order
 
     async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
         """Handle one record and produce its outputs; False if stopped before (do not commit)."""
+        if self._stop.is_set():
+            return False  # not committed: the next revoker takes it from here
         s = self.settings
         raw = rec.value or b""
         if len(raw) > MAX_MESSAGE_BYTES:  # never parsed: no command is that long
@@ -294,16 +234,4 @@ class RevokerService:
         return None
 
 
-async def run_until_stopped(service: RevokerService) -> Counters:
-    """Run ``service``; SIGTERM / SIGINT finish the command in hand and return."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, service.stop)
-    try:
-        return await service.run()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-
-__all__ = ["Counters", "RevokerService", "revoker_topics", "run_until_stopped"]
+__all__ = ["Counters", "RevokerService", "revoker_topics"]

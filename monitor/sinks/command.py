@@ -88,10 +88,9 @@ def add_sink_parser(sub: Any) -> None:
 def cmd_sink(args: argparse.Namespace) -> int:
     import asyncio
 
-    from monitor.revoker.service import run_until_stopped
+    from monitor.runtime import configure_logging, run_until_stopped
     from monitor.settings import load_settings
     from monitor.sinks.service import SinkService, build_transport
-    from monitor.worker.run import configure_logging
 
     settings = load_settings(
         {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol}
@@ -106,7 +105,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         service = SinkService(settings, build_transport(settings))
-        await run_until_stopped(service)  # type: ignore[arg-type]  # needs only run/stop
+        await run_until_stopped(service)
 
     asyncio.run(main())
     return 0

@@ -1,4 +1,4 @@
-"""Pure formatters: one :class:`~monitor.outputs.Alert` → OCSF, CEF, Splunk HEC, syslog.
+"""Pure formatters: one :class:`~monitor.output_contracts.Alert` → OCSF, CEF, Splunk HEC, syslog.
 
 No I/O, no clock: the same alert always gives the same bytes. The field
 mappings are documented in docs/siem.md; change both together.
@@ -10,7 +10,7 @@ from datetime import UTC
 from typing import Any
 
 from monitor import __version__
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 
 PRODUCT = "mcp-monitor"
 VENDOR = "mcp-monitor"

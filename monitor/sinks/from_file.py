@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from monitor import deadletter
 from monitor.events import MAX_MESSAGE_BYTES
 from monitor.linereader import Oversize
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.replay import read_lines
-from monitor.revoker.plan import RetryPolicy
+from monitor.retry import RetryPolicy
 from monitor.sinks.service import Deliverer, Undeliverable
 from monitor.sinks.transports import Transport
 

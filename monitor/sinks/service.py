@@ -1,14 +1,14 @@
 """``mcpmon sink``'s Kafka loop: consume alerts, deliver, commit.
 
-At-least-once, in order per partition, like the revoker
-(:mod:`monitor.revoker.service`). An alert's offset is committed only after
+At-least-once, in order per partition: the revoker's loop
+(:func:`monitor.consume.run_loop`). An alert's offset is committed only after
 its transport confirmed delivery. A delivery that fails is retried with the
-revoker's capped exponential backoff (:class:`~monitor.revoker.plan.RetryPolicy`)
+revoker's capped exponential backoff (:class:`~monitor.retry.RetryPolicy`)
 for as long as the sink runs: every ``sink_retry_attempts`` failed attempts it
 logs ``sink_delivery_failed`` at error level, and the alert stays uncommitted —
 on stop, the next sink in the group gets it again. Nothing is skipped; an
 alert that can never be delivered (:class:`Undeliverable`) is dead-lettered. A
-message that is not a valid :class:`~monitor.outputs.Alert` goes to the
+message that is not a valid :class:`~monitor.output_contracts.Alert` goes to the
 dead-letter topic with its reason, length, digest and head
 (:mod:`monitor.deadletter`), then is committed.
 
@@ -16,7 +16,7 @@ No single message can stop the loop: any other failure while handling one
 (a poison message) is logged, dead-lettered as ``handler error`` and committed
 past; so is one whose dead letter could not even be produced (logged,
 ``mcpmon_sink_deadletter_failures_total``). Only a broker that cannot be
-reached ends the loop uncommitted (:func:`monitor.kafka_io.broker_unavailable`).
+reached ends the loop uncommitted (:func:`monitor.consume.broker_unavailable`).
 """
 
 from __future__ import annotations
@@ -26,42 +26,29 @@ import contextlib
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from monitor import deadletter
+from monitor.consume import LoopConfig, LoopHooks, dead_letter, run_loop
 from monitor.events import MAX_MESSAGE_BYTES
-from monitor.heartbeat import Heartbeat
-from monitor.kafka_io import (
-    acked_producer,
-    dead_letter,
-    group_consumer,
-    shut_down,
-    survive_poison,
-)
-from monitor.metrics import (
-    CollectorRegistry,
-    LagTracker,
-    SinkMetrics,
-    serve_if,
-)
-from monitor.outputs import Alert
-from monitor.revoker.plan import RetryPolicy
+from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec
+from monitor.metrics import CollectorRegistry, SinkMetrics
+from monitor.output_contracts import Alert
+from monitor.retry import RetryPolicy
 from monitor.settings import Settings
+from monitor.sinks.exceptions import DeliveryError, Undeliverable
 from monitor.sinks.transports import (
-    DeliveryError,
     OcsfFile,
     SplunkHec,
     SyslogTcp,
     SyslogUdp,
     Transport,
 )
-from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
 
 log = structlog.get_logger("monitor.sinks")
 
@@ -110,10 +97,6 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         base_seconds=settings.sink_retry_base_seconds,
         max_seconds=settings.sink_retry_max_seconds,
     )
-
-
-class Undeliverable(Exception):
-    """This alert cannot be delivered by this transport, however often it is tried."""
 
 
 class Deliverer:
@@ -230,7 +213,6 @@ class SinkService:
             metrics = SinkMetrics(CollectorRegistry())
         self.metrics = metrics
         self.perf = perf  # wall clock of the delivery histogram
-        self._lag = LagTracker(metrics.lag) if metrics is not None else None
         self.deliverer = Deliverer(transport, retry_policy(settings), metrics)
         self.counters = SinkCounters()
 
@@ -238,86 +220,27 @@ class SinkService:
         self.deliverer.stop()
 
     async def run(self) -> SinkCounters:
+        """Consume, deliver and commit until :meth:`stop` (:func:`monitor.consume.run_loop`)."""
         s = self.settings
         n, rf = s.partitions, s.replication_factor
-        await ensure_topics(
-            s.kafka_bootstrap,
-            [
-                TopicSpec(s.topic_alerts, n, rf),
-                TopicSpec(
-                    s.topic_deadletter, n, rf, max_message_bytes=DEADLETTER_MAX_MESSAGE_BYTES
-                ),
-            ],
+        topics = [
+            TopicSpec(s.topic_alerts, n, rf),
+            TopicSpec(s.topic_deadletter, n, rf, max_message_bytes=DEADLETTER_MAX_MESSAGE_BYTES),
+        ]
+        cfg = LoopConfig.of(s, topics, s.topic_alerts, group_id(s), s.sink_metrics_port)
+        hooks = LoopHooks(
+            stopped=lambda: self.deliverer.stopped,
+            started=lambda: log.info(
+                "sink_started", sink=self.transport.name, topic=s.topic_alerts, group=group_id(s)
+            ),
+            close=self.transport.aclose,
+            finished=lambda: log.info(  # every counter, in field order
+                "sink_stopped", sink=self.transport.name, **asdict(self.counters)
+            ),
         )
-        consumer = group_consumer(
-            s.kafka_bootstrap, s.topic_alerts, group_id(s), s.kafka_session_timeout_seconds
-        )
-        producer = acked_producer(s.kafka_bootstrap)
-        registry = self.metrics.registry if self._serve and self.metrics is not None else None
-        server = serve_if(registry, s.sink_metrics_port, s.metrics_addr)
-        try:
-            await producer.start()
-            await consumer.start()
-        except BaseException:
-            if server is not None:
-                server.close()
-            raise
-        lag_task = None if self._lag is None else asyncio.create_task(self._lag.run(consumer))
-        log.info(
-            "sink_started",
-            sink=self.transport.name,
-            topic=s.topic_alerts,
-            group=group_id(s),
-        )
-        try:
-            heartbeat = Heartbeat(s.heartbeat_file)
-            while not self.deliverer.stopped:
-                heartbeat.beat()  # the loop turns: health checks see the file's age
-                batch = await consumer.getmany(timeout_ms=300)
-                if self._lag is not None:
-                    for tp, recs in batch.items():
-                        if recs:
-                            self._lag.fetched(tp, recs[0].offset)
-                for tp, recs in batch.items():
-                    for rec in recs:
-                        if not await self._process_one(producer, rec):
-                            break  # stopped before delivery: not committed
-                        try:
-                            await consumer.commit({tp: rec.offset + 1})
-                            if self._lag is not None:
-                                self._lag.handled(tp, rec.offset)
-                                self._lag.update(consumer)  # no I/O: exact after every message
-                        except (CommitFailedError, IllegalStateError) as err:
-                            # rebalanced away: the new owner delivers it again
-                            log.warning("commit_failed", partition=tp.partition, error=str(err))
-                            break
-                    if self.deliverer.stopped:
-                        break
-        finally:
-            await shut_down(consumer, producer, lag_task)
-            await self.transport.aclose()
-            if server is not None:
-                server.close()
-            log.info(
-                "sink_stopped",
-                sink=self.transport.name,
-                delivered=self.counters.delivered,
-                deadletter=self.counters.deadletter,
-                poison=self.counters.poison,
-                deadletter_failed=self.counters.deadletter_failed,
-            )
+        serve = self.metrics.registry if self._serve and self.metrics is not None else None
+        await run_loop(cfg, self._process, hooks, self.counters, self.metrics, serve)
         return self.counters
-
-    async def _process_one(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
-        """:meth:`_process`, where a failure of this one message never ends the loop."""
-        return await survive_poison(
-            lambda: self._process(producer, rec),
-            producer,
-            self.settings.topic_deadletter,
-            rec,
-            self.counters,
-            self.metrics,
-        )
 
     async def _process(self, producer: AIOKafkaProducer, rec: ConsumerRecord) -> bool:
         raw = rec.value or b""

@@ -25,22 +25,13 @@ from typing import Protocol
 import httpx
 import orjson
 
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
+from monitor.sinks.exceptions import DeliveryError
 from monitor.sinks.formats import octet_counted, syslog_line, to_cef, to_hec, to_ocsf
 
+__all__ = ["DeliveryError", "OcsfFile", "SplunkHec", "SyslogTcp", "SyslogUdp", "Transport"]
+
 HEC_PATH = "/services/collector/event"
-
-
-class DeliveryError(Exception):
-    """A delivery that did not happen (or cannot be known to have happened).
-
-    ``permanent``: this alert can never be delivered this way (e.g. too large
-    for a datagram); trying again cannot help, so the sink dead-letters it.
-    """
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class Transport(Protocol):

@@ -13,13 +13,13 @@ Modules, one concept each:
 - :mod:`~monitor.tap.pairing` — the bounded request/response pairing window.
 - :mod:`~monitor.tap.reader` — file (``--follow``: rotation, truncation) and
   stdin sources with byte offsets.
-- :mod:`~monitor.tap.sinks` — Kafka (idempotent producer, ``acks=all``) and
+- :mod:`~monitor.tap.writers` — Kafka (idempotent producer, ``acks=all``) and
   file outputs; :mod:`~monitor.tap.checkpoint` — the resume point, written
   only after delivery is confirmed.
 - :mod:`~monitor.tap.run` — the loop and its summary;
   :mod:`~monitor.tap.build` — wiring from settings;
   :mod:`~monitor.tap.command` — the CLI sub-command;
-  :mod:`~monitor.tap.bench` — ``bench_tap``.
+  :mod:`~monitor.bench.tap` — ``bench_tap`` (``mcpmon bench tap``).
 
 Formats, mapping and pairing are pure (no I/O, time passed in) and tested on
 their own in ``tests/tap/``; the whole path runs against the real broker in

@@ -1,4 +1,4 @@
-"""Putting a tap together from settings and CLI values: source, format, sink, checkpoint.
+"""Putting a tap together from settings and CLI values: source, format, writer, checkpoint.
 
 Everything is validated before the first line is read: the mapping file, the
 format, the checkpoint (and whether it still belongs to the file at SOURCE
@@ -7,15 +7,10 @@ and to this target).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import signal
-import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import orjson
 import structlog
 
 from monitor.settings import Settings
@@ -24,8 +19,8 @@ from monitor.tap.exceptions import CheckpointError, TapError
 from monitor.tap.formats import FormatContext, make_format
 from monitor.tap.mapping import load_mapping
 from monitor.tap.reader import FileIdentity, FileSource, LineSource, StdinSource
-from monitor.tap.run import Tap, TapOptions, TapSummary
-from monitor.tap.sinks import FileSink, KafkaSink, Sink
+from monitor.tap.run import Tap, TapOptions
+from monitor.tap.writers import FileWriter, KafkaWriter, Writer
 
 log = structlog.get_logger("monitor.tap")
 
@@ -58,10 +53,10 @@ def build_tap(
             window_seconds=settings.tap_pair_window_seconds,
         ),
     )
-    sink: Sink = (
-        FileSink(to_file)
+    writer: Writer = (
+        FileWriter(to_file)
         if to_file
-        else KafkaSink(
+        else KafkaWriter(
             settings.kafka_bootstrap,
             settings.topic_events,
             settings.topic_deadletter,
@@ -72,9 +67,9 @@ def build_tap(
     checkpoints = None
     if not stdin and (checkpoint or not to_file):
         checkpoints = CheckpointFile(checkpoint or default_path(source))
-    resume = _resume_point(checkpoints, source, sink.target, label) if not from_start else None
-    if resume is not None and isinstance(sink, FileSink):
-        sink.append = True  # keep what the earlier run wrote
+    resume = _resume_point(checkpoints, source, writer.target, label) if not from_start else None
+    if resume is not None and isinstance(writer, FileWriter):
+        writer.append = True  # keep what the earlier run wrote
     reader: LineSource = (
         StdinSource()
         if stdin
@@ -89,7 +84,7 @@ def build_tap(
     return Tap(
         reader,
         format_,
-        sink,
+        writer,
         TapOptions(
             source=label,
             format=fmt,
@@ -135,39 +130,3 @@ def _same_file(path: str, ident: FileIdentity, offset: int) -> bool:
         return os.fstat(fd).st_size >= offset and ident.matches(fd)
     finally:
         os.close(fd)
-
-
-def configure_logging(level: str = "warning") -> None:
-    """Key-value JSON lines on stderr (structlog, orjson), as the worker logs.
-
-    Unlike the worker's set-up, loggers are not cached and find ``sys.stderr``
-    when they log: the tap logs rarely (rotation, resume, stale checkpoints),
-    and an in-process run (tests, notebooks) must not pin a stream that is
-    swapped later.
-    """
-
-    def dumps(obj: Any, **_: Any) -> str:
-        return orjson.dumps(obj, default=str).decode()
-
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(serializer=dumps),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
-
-
-async def run_until_stopped(tap: Tap) -> TapSummary:
-    """Run ``tap``; SIGTERM / SIGINT ask it to deliver, checkpoint and return."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, tap.stop)
-    try:
-        return await tap.run()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)

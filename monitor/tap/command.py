@@ -171,10 +171,11 @@ def cmd_tap(args: argparse.Namespace) -> int:
 
     import orjson
 
+    from monitor.runtime import configure_logging, run_until_stopped
     from monitor.settings import load_settings
-    from monitor.tap.build import build_tap, configure_logging, run_until_stopped
+    from monitor.tap.build import build_tap
 
-    configure_logging(args.loglevel)
+    configure_logging(args.loglevel, in_process=True)
     settings = load_settings(
         {
             "tap_batch_records": args.batch,

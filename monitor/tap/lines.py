@@ -90,8 +90,3 @@ class Skipped:
 
 
 Output = Mapped | Dead | Skipped
-
-
-def reason_class(reason: str) -> str:
-    """The stable head of a reason (before the first colon), for counting."""
-    return reason.split(":", 1)[0][:60]

@@ -1,6 +1,6 @@
 """The tap's loop: read lines, let the format map them, deliver in batches, checkpoint.
 
-A thin shell: all mapping is in the format, all I/O in the source and sink.
+A thin shell: all mapping is in the format, all I/O in the source and writer.
 What this module owns is the order of things that makes delivery
 at-least-once without loss:
 
@@ -11,7 +11,7 @@ at-least-once without loss:
    line the format still holds (a request awaiting its response) or else
    after the last line read — everything before the mark is in this batch
    or an earlier one;
-4. the checkpoint is written with that mark only after the sink confirmed
+4. the checkpoint is written with that mark only after the writer confirmed
    the batch (and every batch before it). One batch stays in flight while
    the next is mapped.
 
@@ -31,17 +31,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import orjson
 import structlog
 
+from monitor import deadletter
 from monitor.heartbeat import Heartbeat
-from monitor.replay import deadletter_record
 from monitor.tap.checkpoint import Checkpoint, CheckpointFile
 from monitor.tap.exceptions import DeliveryError
 from monitor.tap.formats import Format
-from monitor.tap.lines import Dead, Line, Mapped, Output, Position, Skipped, reason_class
+from monitor.tap.lines import Dead, Line, Mapped, Output, Position, Skipped
 from monitor.tap.reader import MAX_LINE_BYTES, LineSource
-from monitor.tap.sinks import Record, Sink
+from monitor.tap.writers import Record, Writer
 
 log = structlog.get_logger("monitor.tap")
 
@@ -156,7 +155,7 @@ class Tap:
         self,
         source: LineSource,
         fmt: Format,
-        sink: Sink,
+        writer: Writer,
         options: TapOptions,
         *,
         checkpoints: CheckpointFile | None = None,
@@ -167,11 +166,11 @@ class Tap:
         """``resumed_after``: lines before the checkpoint this run resumed from, if any."""
         self.source = source
         self.fmt = fmt
-        self.sink = sink
+        self.writer = writer
         self.opts = options
         self.checkpoints = checkpoints
         self.clock = clock
-        self.summary = TapSummary(target=sink.target)
+        self.summary = TapSummary(target=writer.target)
         self._progress = _Progress(progress)
         self._records: list[Record] = []
         self._first_at = 0.0
@@ -191,7 +190,7 @@ class Tap:
 
     async def run(self) -> TapSummary:
         start = self.clock()
-        await self.sink.start()
+        await self.writer.start()
         try:
             await self._loop(start)
             await self._flush()
@@ -199,7 +198,7 @@ class Tap:
         finally:
             self.summary.seconds = self.clock() - start
             self._progress.done()
-            await self.sink.stop()
+            await self.writer.stop()
             self.source.close()
         return self.summary
 
@@ -251,7 +250,7 @@ class Tap:
                     self.summary.unpaired[o.note] += 1
             elif isinstance(o, Dead):
                 self._queue(Record("deadletter", self.opts.source.encode(), self._dead(o)))
-                self.summary.deadletters[reason_class(o.reason)] += 1
+                self.summary.deadletters[deadletter.reason_head(o.reason)] += 1
                 self._n_dead += 1
                 log.debug("deadletter", line=o.line.number, reason=o.reason, field=o.field)
             elif isinstance(o, Skipped):
@@ -272,15 +271,15 @@ class Tap:
         }
         if d.line.generation:
             where["generation"] = d.line.generation
+        length = sha256 = None
         if d.line.oversize is not None or len(raw) > DEADLETTER_MAX_RAW:
-            size = d.line.oversize or len(raw)
-            where.update(size=size, truncated=True)
+            length = d.line.oversize or len(raw)
             if d.line.oversize is None:
-                where["sha256"] = hashlib.sha256(raw).hexdigest()
+                sha256 = hashlib.sha256(raw).hexdigest()
             raw = raw[:DEADLETTER_MAX_RAW]
         if d.extra:
             where.update(d.extra)
-        return orjson.dumps(deadletter_record(raw, d.reason, d.field, **where))
+        return deadletter.encode(raw, d.reason, d.field, length=length, sha256=sha256, **where)
 
     # ------------------------------------------------------------ delivery and checkpoints
     def _mark(self) -> _Mark | None:
@@ -292,12 +291,12 @@ class Tap:
         return _Mark(safe, last.end, last.generation, self._n_events, self._n_dead)
 
     async def _flush(self) -> None:
-        """Cut a batch: queue it on the sink; confirm (and checkpoint) the one before it."""
+        """Cut a batch: queue it on the writer; confirm (and checkpoint) the one before it."""
         mark = self._mark()  # None: no line read yet, so nothing to send either
         if mark is None or (not self._records and mark.safe == self._last_mark):
             return
         records, self._records = self._records, []
-        done = await self.sink.send(records)
+        done = await self.writer.send(records)
         await self._settle()
         self._inflight = (done, mark)
         self._last_mark = mark.safe
@@ -335,7 +334,7 @@ class Tap:
         self.checkpoints.save(
             Checkpoint(
                 source=self.opts.source,
-                target=self.sink.target,
+                target=self.writer.target,
                 file=ident,
                 offset=mark.safe.offset,
                 lines_before=mark.safe.lines_before,

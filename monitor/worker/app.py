@@ -75,6 +75,7 @@ import faust
 import structlog
 from faust.types import TP
 
+from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES
 from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
 from monitor.worker import faust_compat
@@ -84,7 +85,6 @@ from monitor.worker.gcpause import GcPauses, settle
 from monitor.worker.offsets import OffsetGuard
 from monitor.worker.processor import Processor, Record
 from monitor.worker.store import load_partitions
-from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES
 
 log = structlog.get_logger("monitor.worker")
 

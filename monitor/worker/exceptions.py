@@ -1,4 +1,8 @@
-"""Errors of the streaming worker, all under the package's one root exception."""
+"""Errors of the streaming worker, all under the package's one root exception.
+
+Broker and topic problems are not the worker's own: every service meets them,
+so they live in :mod:`monitor.errors` (:class:`~monitor.errors.BrokerError`).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,4 @@ from monitor.errors import MonitorError
 
 
 class WorkerError(MonitorError):
-    """The worker cannot run as configured (broker, topics, store)."""
-
-
-class BrokerUnavailable(WorkerError):
-    """The Kafka bootstrap servers did not answer in time."""
-
-
-class TopicMismatch(WorkerError):
-    """An existing topic has a different partition count than configured.
-
-    Agent state is co-partitioned with ``mcp.events``: the state table's
-    changelog must have exactly as many partitions as the input topic.
-    """
+    """The worker cannot run as configured (agent-state store)."""

@@ -33,8 +33,8 @@ from monitor.core.policy import CharterSet
 from monitor.core.state import AgentState
 from monitor.errors import DecodeError
 from monitor.events import CharterUpdated, decode_event
-from monitor.metrics import WorkerMetrics, deadletter_reason_class
-from monitor.outputs import RevocationCommand
+from monitor.metrics import WorkerMetrics
+from monitor.output_contracts import RevocationCommand
 from monitor.signing import CommandSigner
 from monitor.worker.store import PartitionStates, Record, Restored
 
@@ -294,7 +294,7 @@ class Processor:
     ) -> None:
         self.counters["deadletter"] += 1
         if self.metrics is not None:
-            self.metrics.deadletters.labels(deadletter_reason_class(reason)).inc()
+            self.metrics.deadletters.labels(deadletter.reason_class(reason)).inc()
         log.warning(
             "deadletter",
             reason=deadletter.clip(reason),

@@ -3,72 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
-import traceback
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import structlog
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
+from monitor.kafka_io import ensure_topics
 from monitor.metrics import CollectorRegistry, WorkerMetrics, serve
+from monitor.runtime import configure_logging
 from monitor.settings import Settings
 from monitor.signing import CommandSigner
 from monitor.worker.charters import CharterFeed
 from monitor.worker.processor import OutputTopics, Processor
-from monitor.worker.topics import ensure_topics, worker_topics
-
-
-def configure_logging(level: str = "info") -> None:
-    """Key-value JSON lines on stderr (structlog, orjson)."""
-
-    def dumps(obj: Any, **_: Any) -> str:
-        return orjson.dumps(obj, default=str).decode()
-
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(serializer=dumps),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
-    # Faust, mode and aiokafka log through the standard library, where nothing
-    # printed them: a crashed agent or a stuck shutdown was silent. Their
-    # warnings and errors go to the same stream, as the same JSON lines.
-    root = logging.getLogger()
-    if not any(isinstance(h, _LibraryLines) for h in root.handlers):
-        root.addHandler(_LibraryLines())
-        # a warning per table write while Faust's send buffer is over 100 records: load, not news
-        logging.getLogger("faust.transport.producer").addFilter(
-            lambda r: not str(r.msg).startswith("producer buffer full")
-        )
-    root.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
-
-
-class _LibraryLines(logging.Handler):
-    """A standard-library log record as one JSON line on stderr (``event: library_log``)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            doc: dict[str, Any] = {
-                "event": "library_log",
-                "logger": record.name,
-                "message": record.getMessage(),
-                "level": record.levelname.lower(),
-                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            }
-            if record.exc_info:
-                doc["exception"] = "".join(traceback.format_exception(*record.exc_info))
-            sys.stderr.write(orjson.dumps(doc, default=str).decode() + "\n")
-        except Exception:
-            self.handleError(record)
+from monitor.worker.topics import worker_topics
 
 
 def warn_unsigned(settings: Settings, log: Any) -> None:

@@ -160,7 +160,7 @@ class Supervisor:
 def run_processes(
     settings: Settings, charters: str, processes: int, loglevel: str, observe: bool
 ) -> int:
-    from monitor.worker.run import configure_logging
+    from monitor.runtime import configure_logging
 
     configure_logging(loglevel)
     log.info("worker_processes_starting", processes=processes, data_dir=settings.data_dir)

@@ -475,7 +475,7 @@ def _current() -> Any:
 
 
 def _rejected(r: Any, reason: str, key: str, *, current: bool = True, **details: Any) -> None:
-    from monitor.outputs import Alert
+    from monitor.output_contracts import Alert
 
     assert isinstance(r, Alert)
     assert r.reason == reason

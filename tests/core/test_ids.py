@@ -41,7 +41,7 @@ from monitor.core.detectors.base import Finding
 from monitor.core.state import T_ENDED, AgentState
 from monitor.core.values import value_digests
 from monitor.events import decode_event
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.simulate import simulate
 
 from .baseline import routine

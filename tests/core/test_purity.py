@@ -66,7 +66,7 @@ def test_core_only_imports_the_contract_modules_of_the_package() -> None:
         "monitor.core",
         "monitor.events",
         "monitor.charter",
-        "monitor.outputs",
+        "monitor.output_contracts",
         "monitor.errors",
         "monitor.signing",  # HMAC over canonical JSON, stdlib only: checked below
     }
@@ -92,4 +92,4 @@ def test_the_signing_module_the_core_uses_is_pure_too() -> None:
         for n in ast.walk(tree)
         if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("monitor")
     }
-    assert package <= {"monitor.errors", "monitor.outputs"}, package
+    assert package <= {"monitor.errors", "monitor.output_contracts"}, package

@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 from monitor.charter import load_charter_dir
 from monitor.core import Engine
 from monitor.kafka_io import read_topics
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.replay import replay_lines
 from monitor.signing import CommandSigner, Keyring, parse_keyring
 from monitor.worker.process import ROOT, WorkerProcess

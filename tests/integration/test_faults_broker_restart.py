@@ -29,7 +29,7 @@ import orjson
 import pytest
 
 from monitor.kafka_io import read_topics
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.actuators.denylist import entries
 from tests.integration.faults import COMMAND_KEYS, Process, check_against, expected, read_all
 from tests.integration.helpers import produce_paced

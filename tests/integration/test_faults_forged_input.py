@@ -33,7 +33,7 @@ import pytest
 from monitor.charter import load_charter_dir
 from monitor.core import Engine
 from monitor.kafka_io import produce, read_topics
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.replay import replay_lines
 from monitor.revoker.actuators.denylist import entries
 from monitor.revoker.build import build_revoker

@@ -27,16 +27,15 @@ from aiokafka.structs import ConsumerRecord
 from structlog.testing import capture_logs
 
 from monitor.deadletter import MAX_RECORD_BYTES
-from monitor.kafka_io import end_offsets, produce, read_topics
+from monitor.kafka_io import TopicSpec, end_offsets, ensure_topics, produce, read_topics
 from monitor.metrics import CollectorRegistry, RevokerMetrics, SinkMetrics
-from monitor.outputs import Alert, RevocationCommand
+from monitor.output_contracts import Alert, RevocationCommand
 from monitor.revoker.build import build_revoker
 from monitor.revoker.gate import CommandGate
 from monitor.revoker.service import RevokerService
 from monitor.settings import Settings, load_settings
 from monitor.sinks.service import SinkService, build_transport
 from monitor.sinks.transports import OcsfFile
-from monitor.worker.topics import TopicSpec, ensure_topics
 from tests.integration.helpers import docs
 from tests.integration.workers import Run
 from tests.revoker.servers import RedisServer, free_port

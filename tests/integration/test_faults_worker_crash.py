@@ -18,7 +18,7 @@ import random
 
 import pytest
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.signing import check_command
 from tests.integration.faults import (
     COMMAND_KEYS,

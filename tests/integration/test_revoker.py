@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from monitor.kafka_io import produce, read_topics
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.actuators.denylist import connect, denied, deny_keys
 from tests.integration.workers import Run
 from tests.revoker.servers import HTTPServer, RedisServer, Reply, Request

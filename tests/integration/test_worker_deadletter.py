@@ -20,8 +20,7 @@ from monitor.core import Engine, EngineSettings
 from monitor.deadletter import HEAD_BYTES
 from monitor.errors import DecodeError
 from monitor.events import decode_event
-from monitor.kafka_io import produce, read_topics
-from monitor.worker.topics import TopicSpec, ensure_topics
+from monitor.kafka_io import TopicSpec, ensure_topics, produce, read_topics
 from tests.fuzz.hostile import hostile_messages
 from tests.integration.helpers import docs, multiset, read_outputs
 from tests.integration.workers import Run

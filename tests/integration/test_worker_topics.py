@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
+from monitor.errors import TopicMismatch
+from monitor.kafka_io import TopicSpec, ensure_topics
 from monitor.settings import load_settings
-from monitor.worker.exceptions import TopicMismatch
-from monitor.worker.topics import TopicSpec, ensure_topics, worker_topics
+from monitor.worker.topics import worker_topics
 from tests.integration.workers import Run
 
 

@@ -20,7 +20,7 @@ import orjson
 from mcp import Client, StdioServerParameters
 
 from monitor.core.redact import DEFAULT_REDACTION, Redactor
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.proxy.emit import FileSink
 from monitor.proxy.gateway import Gateway
 from monitor.proxy.guard import DenyListGuard, FailMode

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.exceptions import ActuatorError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

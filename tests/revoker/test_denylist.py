@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
+from monitor.retry import RetryPolicy
 from monitor.revoker.actuators.denylist import RedisDenyList, connect, denied, deny_keys
 from monitor.revoker.exceptions import ActuatorError, LedgerUnavailable
 from monitor.revoker.ledger import RedisLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from tests.revoker.servers import RedisServer, free_port
 from tests.revoker.support import T0, command

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.metrics import deadletter_reason_class
-from monitor.outputs import Alert
+from monitor.deadletter import reason_class
+from monitor.output_contracts import Alert
 from monitor.revoker.gate import REFUSED_DETECTOR, REFUSED_PREFIX, CommandGate, refused_alert
 from monitor.signing import CommandSigner, parse_keyring
 from tests.revoker.support import T0, command
@@ -67,7 +67,7 @@ def test_the_refusal_alert_is_valid_deterministic_and_says_nothing_was_revoked()
 
 
 def test_refused_commands_have_their_own_dead_letter_metric_class() -> None:
-    assert deadletter_reason_class(f"{REFUSED_PREFIX}: unsigned") == "refused"
+    assert reason_class(f"{REFUSED_PREFIX}: unsigned") == "refused"
 
 
 def test_a_key_scoped_to_charter_updates_cannot_sign_a_revocation_command() -> None:

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from monitor.retry import RetryPolicy
 from monitor.revoker.actuators.oauth import OAuthRevocation
 from monitor.revoker.exceptions import ActuatorError
 from monitor.revoker.ledger import MemoryLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from tests.revoker.servers import Behaviour, HTTPServer, Reply, Request, closed_url
 from tests.revoker.support import command

@@ -8,8 +8,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.retry import RetryPolicy
 from monitor.revoker.ledger import MemoryLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from tests.revoker.support import T0, Scripted, Sleeps, command, final, transient
 

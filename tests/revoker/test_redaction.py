@@ -13,10 +13,11 @@ import httpx
 import orjson
 from structlog.testing import capture_logs
 
+from monitor.retry import RetryPolicy
 from monitor.revoker.actuators.webhook import SignedWebhook
 from monitor.revoker.gate import CommandGate, refused_alert
 from monitor.revoker.ledger import MemoryLedger
-from monitor.revoker.plan import RetryPolicy, failure_alert
+from monitor.revoker.plan import failure_alert
 from monitor.revoker.revoker import Revoker
 from monitor.signing import parse_keyring
 from tests.core.secret_corpus import FAMILIES

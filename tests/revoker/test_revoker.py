@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
+from monitor.retry import RetryPolicy
 from monitor.revoker.exceptions import LedgerUnavailable
 from monitor.revoker.ledger import MemoryLedger
-from monitor.revoker.plan import RetryPolicy
 from monitor.revoker.revoker import Revoker
 from tests.revoker.support import T0, Scripted, Sleeps, command, final, transient
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.actuators.webhook import SIGNATURE_HEADER, SignedWebhook, sign, verify
 from monitor.revoker.exceptions import ActuatorError
 from tests.revoker.servers import Behaviour, HTTPServer, Reply, Request, closed_url

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.core.frameworks import MAESTRO, OWASP_AGENTIC
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 T0_MS = 1772366400250

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from structlog.testing import capture_logs
 
-from monitor.outputs import Alert
-from monitor.revoker.plan import RetryPolicy
+from monitor.output_contracts import Alert
+from monitor.retry import RetryPolicy
 from monitor.sinks.service import Deliverer, Undeliverable
 from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, SyslogUdp, Transport
 from tests.revoker.servers import Reply, free_port

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 
 from monitor.cli import main
-from monitor.outputs import Alert
-from monitor.revoker.plan import RetryPolicy
+from monitor.output_contracts import Alert
+from monitor.retry import RetryPolicy
 from monitor.sinks.from_file import deliver_file
 from monitor.sinks.transports import DeliveryError
 from tests.sinks.support import alert

@@ -17,7 +17,7 @@ import pytest
 from monitor.charter import load_charter_dir
 from monitor.core import Engine
 from monitor.core.detectors import REGISTRY
-from monitor.outputs import Alert
+from monitor.output_contracts import Alert
 from monitor.replay import replay_file
 from monitor.sinks.formats import to_ocsf
 from tests.sinks.ocsf_schema import attribute_path_exists, validate

@@ -172,3 +172,22 @@ def test_to_file_dash_pipes_events_into_replay_with_dead_letters_and_summary_on_
     )
     assert (tmp_path / "a" / "alerts.jsonl").read_bytes() == (direct / "alerts.jsonl").read_bytes()
     assert not (Path.cwd() / "-").exists()
+
+
+@pytest.mark.parametrize("secret", ["AKIAIOSFODNN7EXAMPLE", "ghp_" + "Z" * 36])
+def test_the_summary_never_quotes_a_secret_from_a_refused_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], secret: str
+) -> None:
+    """A reason can quote the input (an unknown event type): the summary counts dead
+    letters by the reason's redacted head, as the replay summary does."""
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(orjson.dumps({"type": secret, "event_id": "e1"}) + b"\n")
+    out = tmp_path / "out.jsonl"
+    argv = ["tap", str(src), "--format", "ours", "--to-file", str(out)]
+    assert main([*argv, "--json"]) == 0
+    summary = orjson.loads(capsys.readouterr().out)
+    # the head ends at the first colon, here the redaction marker's own
+    assert summary["deadletter_reasons"] == {"unknown event type '[REDACTED": 1}
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "dead letters" in text and secret[:8] not in text

@@ -12,7 +12,7 @@ from monitor.tap.formats.base import derive_event_id
 from monitor.tap.mapping import parse_mapping
 from monitor.tap.reader import FileSource
 from monitor.tap.run import Tap, TapOptions
-from monitor.tap.sinks import FileSink
+from monitor.tap.writers import FileWriter
 from tests.tap.support import JSONRPC_SAMPLE, dumps, events, feed, jsonrpc, lines_of, ok, req
 
 MAPPING = "defaults: {agent_id: a, server: s}"
@@ -52,7 +52,7 @@ def test_two_runs_over_a_file_write_identical_ids(tmp_path: Path) -> None:
     def run(out: Path) -> list[str]:
         fmt = make_format("jsonrpc", FormatContext(source="gw", mapping=parse_mapping(MAPPING)))
         tap = Tap(
-            FileSource(str(src)), fmt, FileSink(out), TapOptions(source="gw", format="jsonrpc")
+            FileSource(str(src)), fmt, FileWriter(out), TapOptions(source="gw", format="jsonrpc")
         )
         asyncio.run(tap.run())
         return [orjson.loads(x)["event_id"] for x in out.read_bytes().splitlines()]

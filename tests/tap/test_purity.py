@@ -3,7 +3,7 @@
 They import no Kafka, asyncio, threads, OS or network code and read no clock;
 time comes in (``Line.seen``; ``FormatContext.clock``, whose default
 ``utc_now`` is the tap's one documented use of the wall clock). I/O lives in
-``reader``, ``sinks``, ``checkpoint`` and ``run``.
+``reader``, ``writers``, ``checkpoint`` and ``run``.
 """
 
 from __future__ import annotations

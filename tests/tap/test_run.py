@@ -19,7 +19,7 @@ from monitor.tap.formats import FormatContext, make_format
 from monitor.tap.mapping import parse_mapping
 from monitor.tap.reader import FileSource
 from monitor.tap.run import Tap, TapOptions
-from monitor.tap.sinks import FileSink, Record
+from monitor.tap.writers import FileWriter, Record
 from tests.tap.support import dumps, err, ok, req
 
 MAPPING = "defaults: {agent_id: agent-1, server: fleet}"
@@ -144,7 +144,7 @@ def test_every_line_is_accounted_for_in_the_summary_and_the_files(tmp_path: Path
     tap = Tap(
         FileSource(str(src)),
         jsonrpc_format(),  # type: ignore[arg-type]
-        FileSink(out),
+        FileWriter(out),
         TapOptions(source="gw", format="jsonrpc"),
     )
     s = asyncio.run(tap.run())
@@ -174,7 +174,7 @@ def test_oversize_lines_are_dead_letters_with_size_and_head(tmp_path: Path) -> N
     tap = Tap(
         FileSource(str(src)),
         make_format("ours", FormatContext()),
-        FileSink(out),
+        FileWriter(out),
         TapOptions("gw", "ours"),
     )
     s = asyncio.run(tap.run())
@@ -207,7 +207,7 @@ def test_follow_mode_reads_appends_and_rotation_then_stops_cleanly(tmp_path: Pat
     tap = Tap(
         FileSource(str(src), follow=True),
         jsonrpc_format(),  # type: ignore[arg-type]
-        FileSink(out),
+        FileWriter(out),
         TapOptions("gw", "jsonrpc", follow=True, poll_seconds=0.02, linger_seconds=0.01),
         checkpoints=ck,
     )

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.events import ToolCall
-from monitor.outputs import Alert, Scope, Severity
+from monitor.output_contracts import Alert, Scope, Severity
 
 
 @dataclass(slots=True)

@@ -50,7 +50,7 @@ from monitor.core.detectors.base import CallContext, Detector, Finding, call_tar
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.events import AlertFeedback
-from monitor.outputs import Alert, Severity
+from monitor.output_contracts import Alert, Severity
 
 DEFAULT_BASELINE = Baseline()  # for agents no charter covers
 

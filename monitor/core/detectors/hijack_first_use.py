@@ -74,7 +74,7 @@ from monitor.core.detectors.hijack import (
 )
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.state import AgentState
-from monitor.outputs import Severity
+from monitor.output_contracts import Severity
 
 NAME = "high_impact_first_use"
 MAX_TOOLS = 64

@@ -23,7 +23,7 @@ from monitor.core.detectors.base import CallContext, Detector, Finding, call_tar
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.events import AlertFeedback
-from monitor.outputs import Severity
+from monitor.output_contracts import Severity
 
 
 @register

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.exceptions import ActuatorError
 
 

@@ -50,7 +50,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from monitor.errors import DecodeError
 from monitor.identity import canonical_id
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.exceptions import ActuatorError
 from monitor.revoker.plan import targets
 

@@ -18,7 +18,7 @@ import asyncio
 
 import httpx
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.actuators.base import check_status, http_error
 
 

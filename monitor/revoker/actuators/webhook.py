@@ -17,7 +17,7 @@ import hmac
 
 import httpx
 
-from monitor.outputs import RevocationCommand
+from monitor.output_contracts import RevocationCommand
 from monitor.revoker.actuators.base import check_status, http_error
 
 SIGNATURE_HEADER = "X-MCPMon-Signature"

@@ -1,6 +1,6 @@
 """Where outputs go: Kafka topics, or two JSONL files for dry runs and tests.
 
-A sink takes a batch of records and hands back an awaitable that completes
+A writer takes a batch of records and hands back an awaitable that completes
 when the batch is durable (the broker acknowledged every record with
 ``acks=all``; the file was written and flushed). The tap only advances its
 checkpoint after that, and keeps at most one batch in flight while it maps
@@ -21,8 +21,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 from monitor.errors import MonitorError
+from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
 from monitor.tap.exceptions import DeliveryError, TapError
-from monitor.worker.topics import DEADLETTER_MAX_MESSAGE_BYTES, TopicSpec, ensure_topics
 
 Kind = Literal["event", "deadletter"]
 
@@ -34,7 +34,7 @@ class Record:
     value: bytes
 
 
-class Sink(Protocol):
+class Writer(Protocol):
     #: where outputs go, e.g. ``kafka://host:9092/mcp.events``; checkpoints record it
     target: str
 
@@ -60,7 +60,7 @@ def deadletter_path(out: str | Path) -> Path:
     return p.with_name(stem + ".deadletter.jsonl")
 
 
-class FileSink:
+class FileWriter:
     """Events to ``out``, dead letters to ``OUT.deadletter.jsonl``; appended when resuming.
 
     ``out`` ``-``: events on stdout, dead letters (JSON lines) on stderr, so
@@ -102,7 +102,7 @@ class FileSink:
             f.close()
 
 
-class KafkaSink:
+class KafkaWriter:
     """Events to ``topic_events`` keyed by ``agent_id``; dead letters to ``topic_deadletter``.
 
     One long-lived idempotent producer with ``acks=all`` (``kafka_io.produce``
@@ -157,7 +157,7 @@ class KafkaSink:
     async def send(self, records: Sequence[Record]) -> Awaitable[None]:
         producer = self._producer
         if producer is None:
-            raise TapError("KafkaSink.send before start")
+            raise TapError("KafkaWriter.send before start")
         topics = self.topics
         try:
             futures = [

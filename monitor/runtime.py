@@ -1,0 +1,111 @@
+"""What every long-running command shares: JSON log lines on stderr, a clean stop on SIGTERM.
+
+:func:`configure_logging` is the one logging set-up (worker, revoker, sink,
+tap, proxy): key-value JSON lines on stderr (structlog, orjson).
+:func:`run_until_stopped` runs a service until it returns or a SIGTERM / SIGINT
+asks it to finish what it holds (the revoker the command in hand, the sink the
+alert in hand, the tap its batch and checkpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import traceback
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import orjson
+import structlog
+
+__all__ = ["Stoppable", "configure_logging", "run_until_stopped"]
+
+T = TypeVar("T", covariant=True)
+
+
+def _dumps(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def configure_logging(level: str = "info", *, in_process: bool = False) -> None:
+    """Key-value JSON lines on stderr (structlog, orjson), at ``level`` and above.
+
+    A service process (worker, revoker, sink; ``in_process=False``): loggers are
+    cached, and the standard library's warnings and errors (Faust, mode,
+    aiokafka, where nothing printed them: a crashed agent or a stuck shutdown
+    was silent) go to the same stream as the same JSON lines
+    (``event: library_log``).
+
+    ``in_process=True`` (tap, proxy): loggers are not cached and find
+    ``sys.stderr`` when they log, and the standard library's logging is left
+    alone: they log rarely (rotation, resume, refusals), and a run inside
+    another process (tests, notebooks) must not pin a stream that is swapped
+    later.
+    """
+    processors: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if not in_process:
+        processors.append(structlog.processors.format_exc_info)
+    processors.append(structlog.processors.JSONRenderer(serializer=_dumps))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=(
+            (lambda *_: structlog.PrintLogger(sys.stderr))
+            if in_process
+            else structlog.PrintLoggerFactory(sys.stderr)
+        ),
+        cache_logger_on_first_use=not in_process,
+    )
+    if in_process:
+        return
+    root = logging.getLogger()
+    if not any(isinstance(h, _LibraryLines) for h in root.handlers):
+        root.addHandler(_LibraryLines())
+        # a warning per table write while Faust's send buffer is over 100 records: load, not news
+        logging.getLogger("faust.transport.producer").addFilter(
+            lambda r: not str(r.msg).startswith("producer buffer full")
+        )
+    root.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+
+
+class _LibraryLines(logging.Handler):
+    """A standard-library log record as one JSON line on stderr (``event: library_log``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            doc: dict[str, Any] = {
+                "event": "library_log",
+                "logger": record.name,
+                "message": record.getMessage(),
+                "level": record.levelname.lower(),
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            }
+            if record.exc_info:
+                doc["exception"] = "".join(traceback.format_exception(*record.exc_info))
+            sys.stderr.write(orjson.dumps(doc, default=str).decode() + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+class Stoppable(Protocol[T]):
+    def run(self) -> Awaitable[T]: ...
+
+    def stop(self) -> None: ...
+
+
+async def run_until_stopped(service: Stoppable[T]) -> T:
+    """Run ``service``; SIGTERM / SIGINT call its ``stop()`` (finish what it holds) and return."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stop)
+    try:
+        return await service.run()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
