@@ -43,6 +43,7 @@ CORPORA: dict[str, CorpusEntry] = {
         CorpusEntry("injecagent", "monitor.corpora.injecagent"),
         CorpusEntry("asb", "monitor.corpora.asb"),
         CorpusEntry("tau", "monitor.corpora.tau"),
+        CorpusEntry("firedrill", "monitor.corpora.firedrill"),
     )
 }
 
