@@ -183,8 +183,10 @@ def expand(doc: dict[str, Any], variant: str, where: str) -> tuple[str, list[Spa
         if not isinstance(span, dict) or not isinstance(span.get("attrs"), dict):
             raise MonitorError(f"{where}: {variant}: span {n} needs an 'attrs' mapping")
         try:
-            repeat, every, at = int(span.get("repeat", 1)), float(span.get("every", 1)), float(
-                span.get("at", 0)
+            repeat, every, at = (
+                int(span.get("repeat", 1)),
+                float(span.get("every", 1)),
+                float(span.get("at", 0)),
             )
         except (TypeError, ValueError):
             raise MonitorError(f"{where}: {variant}: span {n}: bad at/repeat/every") from None
@@ -280,13 +282,13 @@ def convert_with_stats(source: str | Path) -> tuple[Corpus, Stats]:
             continue
         stats.converted += 1
         for variant, (conv, spans) in traces.items():
-            agents = list(dict.fromkeys(s.agent for s in spans))
-            for agent in agents:
+            names = list(dict.fromkeys(s.agent for s in spans))
+            for agent in names:
                 mine = [s for s in spans if s.agent == agent]
                 tools.setdefault(agent, set()).update(s.tool for s in mine)
                 attack = variant == "attack"
                 # one session per agent; session ids are unique across a corpus
-                sid = conv if len(agents) == 1 else f"{conv}/{agent_id(agent).rsplit('/', 1)[-1]}"
+                sid = conv if len(names) == 1 else f"{conv}/{agent_id(agent).rsplit('/', 1)[-1]}"
                 label = SessionLabel(
                     agent_id=agent_id(agent),
                     session_id=canonical_id(sid, "session_id"),
@@ -350,7 +352,7 @@ def _lay_out(
     :data:`~monitor.corpora.timeline.BASE_TIME`, calls at the spans' own offsets."""
     events: list[dict[str, Any]] = []
     labels: list[SessionLabel] = []
-    for a, (agent, sessions, _) in enumerate(agents):
+    for a, (_agent, sessions, _) in enumerate(agents):
         t = BASE_TIME + a * AGENT_STAGGER
         for s in sessions:
             lab = s.label
