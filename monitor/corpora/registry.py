@@ -44,6 +44,7 @@ CORPORA: dict[str, CorpusEntry] = {
         CorpusEntry("asb", "monitor.corpora.asb"),
         CorpusEntry("tau", "monitor.corpora.tau"),
         CorpusEntry("firedrill", "monitor.corpora.firedrill"),
+        CorpusEntry("livemcpbench", "monitor.corpora.livemcpbench"),
     )
 }
 

@@ -277,3 +277,13 @@ def test_the_tap_reads_firedrill_spans_as_the_converter_does(corpus: Corpus) -> 
         conv = s.session_id.split("/")[0]  # a multi-agent trace's sessions share its id
         tap_calls = by[(s.agent_id, conv)]  # export order is time order
         assert facts(tap_calls) == facts(_calls(corpus, s.session_id)), s.session_id
+
+
+def test_evaluate_corpus_reproduces_the_published_table(tmp_path: Path) -> None:
+    """results/external_firedrill.{md,json} are what `mcpmon evaluate --corpus firedrill` writes."""
+    from monitor.cli import main
+
+    main(["evaluate", "--corpus", "firedrill", "--out", str(tmp_path)])
+    results = Path(__file__).resolve().parents[2] / "results"
+    for name in ("external_firedrill.md", "external_firedrill.json"):
+        assert (tmp_path / name).read_bytes() == (results / name).read_bytes(), name
