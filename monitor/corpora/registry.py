@@ -43,6 +43,8 @@ CORPORA: dict[str, CorpusEntry] = {
         CorpusEntry("injecagent", "monitor.corpora.injecagent"),
         CorpusEntry("asb", "monitor.corpora.asb"),
         CorpusEntry("tau", "monitor.corpora.tau"),
+        CorpusEntry("firedrill", "monitor.corpora.firedrill"),
+        CorpusEntry("livemcpbench", "monitor.corpora.livemcpbench"),
     )
 }
 

@@ -342,7 +342,8 @@ def test_unknown_corpus_and_corpus_flags_without_corpus_are_clear_errors(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(
-        MonitorError, match=r"unknown corpus 'nope' \(known: asb, injecagent, tau\)"
+        MonitorError,
+        match=r"unknown corpus 'nope' \(known: asb, firedrill, injecagent, livemcpbench, tau\)",
     ):
         registry.load("nope")
     assert main(["evaluate", "--corpus", "nope"]) != 0
