@@ -13,7 +13,8 @@ write a table record      ``Collection.data`` + ``Collection.send_changelog`` (i
   and keep its future
 a partition's table ctx   ``faust.streams._current_event`` (RocksDB picks its store by it)
 done without an ack       ``Message.acked`` set directly (``Stream.ack`` would commit)
-short broker fetch wait   ``aiokafka.consumer.fetcher.Fetcher.__init__(fetch_max_wait_ms)``
+short broker fetch wait   ``AIOKafkaConsumerThread._create_consumer`` (this consumer's),
+                          ``AIOKafkaConsumer._fetch_max_wait_ms``
 no stale batch after a    ``Consumer.getmany``/``perform_seek``/``seek_wait`` wrapped on
   seek (:class:`SeekFence`)  the instance, ``Consumer._read_offset``
 ========================  ==========================================================
@@ -50,23 +51,30 @@ class FaustContractError(RuntimeError):
 
 
 # ------------------------------------------------------------------ the privates
-def cap_fetch_max_wait(ms: int) -> None:
-    """Cap the ``fetch_max_wait_ms`` of aiokafka fetchers built in this process at ``ms``.
+def cap_fetch_max_wait(consumer: Any, ms: int) -> None:
+    """Cap the ``fetch_max_wait_ms`` of the aiokafka consumer ``consumer`` builds at ``ms``.
 
-    Faust builds its consumer with 1.5 s and does not expose it. Idempotent:
-    the original ``__init__`` is wrapped once, whatever the number of calls.
+    Faust builds its aiokafka consumer with 1.5 s (in its consumer thread, at
+    start) and does not expose it. Only this Faust consumer's thread is
+    wrapped: nothing global is patched (aiokafka's ``Fetcher`` takes the
+    value from the aiokafka consumer when that starts). Idempotent.
     """
-    from aiokafka.consumer import fetcher
+    thread = consumer._thread
+    if getattr(thread, "_mcpmon_fetch_max_wait_ms", None) is not None:
+        thread._mcpmon_fetch_max_wait_ms = ms
+        return
+    create = thread._create_consumer
 
-    init = fetcher.Fetcher.__init__
-    original = getattr(init, "__wrapped__", init)
+    @functools.wraps(create)
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        built = create(*args, **kwargs)
+        built._fetch_max_wait_ms = min(
+            int(built._fetch_max_wait_ms), thread._mcpmon_fetch_max_wait_ms
+        )
+        return built
 
-    @functools.wraps(original)
-    def capped(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs["fetch_max_wait_ms"] = min(int(kwargs.get("fetch_max_wait_ms", 500)), ms)
-        original(self, *args, **kwargs)
-
-    fetcher.Fetcher.__init__ = capped
+    thread._mcpmon_fetch_max_wait_ms = ms
+    thread._create_consumer = capped
 
 
 def mark_done(event: Any) -> None:
@@ -304,14 +312,20 @@ def contract_problems(consumer: Any = None) -> list[str]:
             problems.append(what)
 
     try:
-        from aiokafka.consumer.fetcher import Fetcher
+        from aiokafka import AIOKafkaConsumer
+        from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
         need(
-            "fetch_max_wait_ms" in _params(Fetcher.__init__),
-            "aiokafka.consumer.fetcher.Fetcher.__init__(fetch_max_wait_ms=...)",
+            callable(getattr(AIOKafkaConsumerThread, "_create_consumer", None)),
+            "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_consumer",
+        )
+        need(
+            "self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
+            and "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start),
+            "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (read when it starts its fetcher)",
         )
     except ImportError:
-        problems.append("aiokafka.consumer.fetcher.Fetcher")
+        problems.append("faust.transport.drivers.aiokafka.AIOKafkaConsumerThread")
     try:
         from faust import streams
 
