@@ -148,6 +148,8 @@ def faust_app(settings: Settings) -> faust.App:
     # No record fetched before a seek is handed on after it: the skipped input after a
     # rebalance or restart (faust_compat.SeekFence says how Faust's drain loop lost it).
     faust_compat.SeekFence.install(app.consumer)
+    # each record handed to the stream without 4 tasks + asyncio.wait unless it must wait
+    faust_compat.EagerDrain.install(app.consumer)
     faust_compat.cap_fetch_max_wait(app.consumer, FETCH_MAX_WAIT_MS)  # this app's only
     return app
 

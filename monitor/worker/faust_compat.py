@@ -1,7 +1,7 @@
 """Every Faust and aiokafka private the worker relies on, and the only file that touches them.
 
-Faust stays the worker's runtime, but its public API cannot do six things the
-worker needs (see :mod:`monitor.worker.app` for why each is needed):
+Faust stays the worker's runtime, but its public API cannot do several things
+the worker needs (see :mod:`monitor.worker.app` for why each is needed):
 
 ========================  ==========================================================
 what                      private used
@@ -15,8 +15,10 @@ a partition's table ctx   ``faust.streams._current_event`` (RocksDB picks its st
 done without an ack       ``Message.acked`` set directly (``Stream.ack`` would commit)
 short broker fetch wait   ``AIOKafkaConsumerThread._create_consumer`` (this consumer's),
                           ``AIOKafkaConsumer._fetch_max_wait_ms``
-no stale batch after a    ``Consumer.getmany``/``perform_seek``/``seek_wait`` wrapped on
-  seek (:class:`SeekFence`)  the instance, ``Consumer._read_offset``
+nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`` wrapped
+  seek (SeekFence)        on the instance; ``Consumer._read_offset``
+no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
+  (EagerDrain)            loop's per-record call); ``Consumer.suspend_flow``
 ========================  ==========================================================
 
 faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``
@@ -33,6 +35,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import types
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from contextvars import ContextVar
@@ -117,6 +120,84 @@ def event_context(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
+
+
+_SUSPEND_WAIT = asyncio.Event.wait.__code__
+
+
+@types.coroutine
+def _rest(coro: Any, waiting: Any) -> Any:
+    """Go on with ``coro``, started outside a task and now waiting on ``waiting`` (what
+    it yielded), as a task would: the task awaiting this waits for ``waiting``, then
+    resumes ``coro``; a cancellation (or other throw) is passed into ``coro``."""
+    while True:
+        try:
+            yield waiting
+        except BaseException as exc:  # thrown in by the task: hand it to the coroutine
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+            continue
+        return (yield from coro.__await__())
+
+
+async def _continue(coro: Any, waiting: Any) -> Any:
+    return await _rest(coro, waiting)
+
+
+class EagerDrain:
+    """Faust's drain loop hands each record on without making tasks when it need not.
+
+    Per record, ``Consumer._drain_messages`` runs
+    ``wait_first(callback(message), suspend_flow.wait())``: four tasks (the
+    callback, the flow's suspension, the consumer's stop and crash) and an
+    ``asyncio.wait``, so that a callback blocked on a full stream buffer is
+    abandoned when a rebalance suspends the flow. Almost always the callback
+    (the conductor putting the event in the stream's buffer) finishes without
+    waiting at all. This runs it at once (``coroutine.send``); only if it has
+    to wait is the rest of it made a task and waited for exactly as Faust does,
+    so a rebalance still interrupts it. With the flow suspended, or for any
+    other ``wait_first`` call, Faust's own runs. Installed on one consumer
+    (its instance ``wait_first``, which the drain loop looks up per record).
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self._wait_first = consumer.wait_first
+        self.eager = 0  # records handed on without a task
+        self.waited = 0  # ... that had to wait (as Faust does)
+
+    @classmethod
+    def install(cls, consumer: Any) -> EagerDrain:
+        drain = getattr(consumer, "_mcpmon_drain", None)
+        if isinstance(drain, cls):
+            return drain
+        drain = cls(consumer)
+        consumer.wait_first = drain.wait_first
+        consumer._mcpmon_drain = drain
+        return drain
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
+        consumer = self.consumer
+        if not (
+            len(coros) == 2
+            and timeout is None
+            and inspect.iscoroutine(coros[0])
+            and getattr(coros[1], "cr_code", None) is _SUSPEND_WAIT
+            and not consumer.suspend_flow.is_set()
+        ):
+            return await self._wait_first(*coros, timeout=timeout)
+        work, suspend = coros
+        suspend.close()  # not needed unless the callback waits
+        try:
+            waiting = work.send(None)
+        except StopIteration:
+            self.eager += 1
+            return None  # the drain loop does not look at the result
+        self.waited += 1
+        rest = asyncio.ensure_future(_continue(work, waiting))
+        return await self._wait_first(rest, consumer.suspend_flow.wait())
 
 
 class SeekFence:
@@ -365,9 +446,16 @@ def contract_problems(consumer: Any = None) -> list[str]:
             "faust.transport.consumer.Consumer.getmany (async generator), .perform_seek "
             "(a coroutine), ._read_offset (declared)",
         )
+        drain = _source(getattr(Consumer, "_drain_messages", None))
         need(
-            "self.getmany" in _source(getattr(Consumer, "_drain_messages", None)),
+            "self.getmany" in drain,
             "faust.transport.consumer.Consumer._drain_messages reads self.getmany",
+        )
+        # EagerDrain: the per-record wait goes through the instance's wait_first
+        need(
+            "self.wait_first(" in drain and "self.suspend_flow.wait()" in drain,
+            "faust.transport.consumer.Consumer._drain_messages calls "
+            "self.wait_first(callback(message), self.suspend_flow.wait())",
         )
     except ImportError:
         problems.append("faust.transport.consumer.Consumer")
@@ -375,6 +463,11 @@ def contract_problems(consumer: Any = None) -> list[str]:
         need(
             hasattr(getattr(consumer, "_gap", None), "pop"),
             f"{type(consumer).__module__}.{type(consumer).__name__}._gap (a mapping)",
+        )
+        need(
+            isinstance(getattr(consumer, "suspend_flow", None), asyncio.Event),
+            f"{type(consumer).__module__}.{type(consumer).__name__}.suspend_flow "
+            "(an asyncio.Event)",
         )
         need(
             hasattr(getattr(consumer, "_read_offset", None), "get"),
