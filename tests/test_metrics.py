@@ -232,13 +232,11 @@ def test_worker_app_times_handle_with_its_wall_clock_and_reports_lag() -> None:
     proc, reg = _worker()
     ticks = iter([5.0, 5.002])
     app = WorkerApp(Settings(), proc, metrics=proc.metrics, perf=lambda: next(ticks))
-    written: dict[bytes, bytes] = {}
-    app._write = lambda _p, k, v: written.__setitem__(k, v)  # type: ignore[assignment,func-returns-value]
 
     async def no_commits() -> dict[int, int]:
         return {}
 
-    app._fetch_committed = no_commits
+    app.ports.committed = no_commits  # the group's commit: none yet (no broker asked)
     line = EXAMPLE_EVENTS.read_bytes().splitlines()[0]
     msg = SimpleNamespace(partition=0, offset=41, key=None, topic="mcp.events")
     asyncio.run(app.on_message(msg, line))

@@ -67,6 +67,7 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -96,7 +97,7 @@ LAG_SECONDS = 5.0
 #: it the worker stops (its events uncommitted, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
-__all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "WorkerApp", "faust_app", "fetch_max_wait"]
+__all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "Ports", "WorkerApp", "faust_app"]
 
 
 #: Longest time a fetch waits at the broker for data (Faust builds its consumer
@@ -110,21 +111,15 @@ __all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "WorkerApp", "faust_app", "fet
 FETCH_MAX_WAIT_MS = 20
 
 
-def fetch_max_wait(ms: int = FETCH_MAX_WAIT_MS) -> None:
-    """Cap the ``fetch_max_wait_ms`` of aiokafka fetchers built in this process at ``ms``."""
-    faust_compat.cap_fetch_max_wait(ms)
-
-
 _done = faust_compat.mark_done
 
 
 def faust_app(settings: Settings) -> faust.App:
-    fetch_max_wait()
     # Faust makes only the last level (no parents): the default .cache/mcpmon-worker
     # failed with FileNotFoundError on a host (or checkout) without .cache. Owner only.
     Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=brokers,
         store=settings.store,
@@ -150,6 +145,35 @@ def faust_app(settings: Settings) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
+    # No record fetched before a seek is handed on after it: the skipped input after a
+    # rebalance or restart (faust_compat.SeekFence says how Faust's drain loop lost it).
+    faust_compat.SeekFence.install(app.consumer)
+    # each record handed to the stream without 4 tasks + asyncio.wait unless it must wait
+    faust_compat.EagerDrain.install(app.consumer)
+    faust_compat.cap_fetch_max_wait(app.consumer, FETCH_MAX_WAIT_MS)  # this app's only
+    return app
+
+
+@dataclass(slots=True)
+class Ports:
+    """Everything the shell asks of Kafka, through Faust unless a test passes its own.
+
+    ``write_state(partition, key, value)``: a state record into the table and its
+    changelog (done when the broker has it); ``commit({partition: offset})``
+    (False: a rebalance overtook it); ``committed()``: the group's commits on the
+    broker; ``seek(partition, offset)``; ``send(topic, key, value, callback)``:
+    hand a record to the producer (``callback(future)`` once it is acknowledged);
+    ``assigned()``: the input partitions assigned now; ``crash(exc)``: stop the
+    worker (unless it is stopping anyway).
+    """
+
+    write_state: Callable[[int, bytes, bytes], Awaitable[Any]]
+    commit: Callable[[dict[int, int]], Awaitable[bool]]
+    committed: Callable[[], Awaitable[dict[int, int]]]
+    seek: Callable[[int, int], Awaitable[None]]
+    send: Callable[[str, bytes | None, bytes | None, Callable[[Any], None] | None], Awaitable[Any]]
+    assigned: Callable[[], set[int]]
+    crash: Callable[[BaseException], Awaitable[None]]
 
 
 class WorkerApp:
@@ -163,19 +187,20 @@ class WorkerApp:
         clock: Callable[[], float] = time.monotonic,
         metrics: WorkerMetrics | None = None,
         perf: Callable[[], float] = time.perf_counter,
+        ports: Ports | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.perf = perf  # wall clock of the latency histogram (never seen by the processor)
         self.guard = OffsetGuard()  # the offset-gap rule (pure)
         self.checkpoint = Checkpoint(COMMIT_SECONDS)  # the commit rule (pure)
-        self._fetch_committed: Callable[[], Awaitable[dict[int, int]]] = self._broker_committed
         self._reported_lag: set[int] = set()  # partitions with a lag gauge
         self.processor = processor
         self.gc = GcPauses().install()
         self.feed = feed
         self.clock = clock
         self.app = app = faust_app(settings)
+        self.fence = faust_compat.SeekFence.install(app.consumer)  # the one faust_app installed
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.events = app.topic(settings.topic_events, partitions=settings.partitions, **raw)
         self.outputs = {
@@ -194,17 +219,25 @@ class WorkerApp:
             key_type=bytes,
             value_type=bytes,
         )
-        # (input partition, key, value) -> future done when the broker has the record
-        self._write: Callable[[int, bytes, bytes], Awaitable[Any]] = self._write_state
         self._flushing = asyncio.Lock()  # one flush at a time: commits stay in offset order
         self._stream: Any = None  # the agent's stream
         self._handled: list[Any] = []  # handled events not yet flushed (state unwritten)
-        self._commit_offsets: Callable[[dict[int, int]], Awaitable[bool]] = self._send_commit
+        self.ports = ports or Ports(
+            write_state=self._write_state,
+            commit=self._send_commit,
+            committed=self._broker_committed,
+            seek=self._seek,
+            send=self._send,
+            assigned=self._assigned,
+            crash=self._crash,
+        )
         self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
 
-        app.agent(self.events, name="monitor")(self._agent)
+        self.agent = app.agent(self.events, name="monitor")(self._agent)
         self.table.on_recover(self._on_recovered)
-        app.on_partitions_assigned.connect(cast(Any, self._on_assigned))  # mode types are narrow
+        app.on_partitions_assigned.connect(
+            cast(Any, self.on_partitions_assigned)
+        )  # mode types are narrow
         if settings.watermark_idle_seconds > 0:
             interval = max(0.1, min(1.0, settings.watermark_idle_seconds / 2))
             app.timer(interval, name="idle_watermark")(self._tick)
@@ -219,7 +252,7 @@ class WorkerApp:
     # ------------------------------------------------------------ agent
     async def _agent(self, stream: Any) -> None:
         # No acks through Faust (noack): the worker commits offsets itself once
-        # the state is on the broker (see _flush). Faust's stream would
+        # the state is on the broker (see flush). Faust's stream would
         # also ack the current event in a ``finally`` when the agent is
         # cancelled (a graceful stop, a rebalance), whether its state was
         # written or not. An event not committed is redelivered: dropped by the
@@ -227,15 +260,25 @@ class WorkerApp:
         self._stream = stream = stream.noack()
         try:
             async for event in stream.events():
-                if not await self.on_message(event.message, event.value):
-                    _done(event)  # skipped: nothing to commit, nothing for Faust to wait on
-                    continue
-                self._last_event[event.message.partition] = event
-                self._handled.append(event)
-                if len(self._handled) >= self.settings.worker_flush_events:
-                    await self._flush()
+                await self.take(event)
         finally:
-            await self._flush(force=True)  # a graceful stop: what is done is kept
+            await self.flush(force=True)  # a graceful stop: what is done is kept
+
+    async def take(self, event: Any) -> None:
+        """One event of the stream: handle it, keep it for the next flush, and flush
+        once ``worker_flush_events`` are waiting."""
+        if not await self.on_message(event.message, event.value):
+            _done(event)  # skipped: nothing to commit, nothing for Faust to wait on
+            return
+        self._last_event[event.message.partition] = event
+        self._handled.append(event)
+        if len(self._handled) >= self.settings.worker_flush_events:
+            await self.flush()
+
+    @property
+    def unflushed(self) -> int:
+        """Events handled whose state is not written yet."""
+        return len(self._handled)
 
     async def _flush_loop(self) -> None:
         """Flush and commit every ``worker_flush_seconds``, until the app's tasks are cancelled.
@@ -248,8 +291,8 @@ class WorkerApp:
         while True:
             await asyncio.sleep(self.settings.worker_flush_seconds)
             try:
-                await self._reseek_stalled()
-                await self._flush()
+                await self.reseek_stalled()
+                await self.flush()
             except Exception as exc:  # the next round retries; a dead loop would hang the stop
                 log.exception("flush_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -258,7 +301,7 @@ class WorkerApp:
         (the future is done once the broker has the record)."""
         return faust_compat.write_record(self.table, partition, key, value)
 
-    async def _flush(self, force: bool = False) -> None:
+    async def flush(self, force: bool = False) -> None:
         """Write every changed agent once, wait for the broker to have them, commit.
 
         The table write of a partition's agents must run in an event context of
@@ -277,7 +320,7 @@ class WorkerApp:
                     with faust_compat.event_context(event):
 
                         def write(k: bytes, v: bytes, p: int = p) -> None:
-                            sent.append(self._write(p, k, v))
+                            sent.append(self.ports.write_state(p, k, v))
 
                         proc.flush(p, write)
             events, self._handled = self._handled, []
@@ -293,15 +336,14 @@ class WorkerApp:
                         events_uncommitted=len(events),
                         error=f"{type(exc).__name__}: {exc}",
                     )
-                    if not self.app.should_stop:
-                        await self.app.crash(exc)
+                    await self.ports.crash(exc)
                     return
             for event in events:
                 _done(event)
             ckpt = self.checkpoint
             ckpt.written((e.message.partition, e.message.offset) for e in events)
             offsets = ckpt.due(self.clock(), force)
-            if offsets and await self._commit_offsets(offsets):
+            if offsets and await self.ports.commit(offsets):
                 ckpt.done(offsets)
 
     async def _send_commit(self, offsets: dict[int, int]) -> bool:
@@ -315,7 +357,7 @@ class WorkerApp:
         proc = self.processor
         p = msg.partition
         if not proc.owns(p):
-            if p not in self._assigned():
+            if p not in self.ports.assigned():
                 proc.counters["not_owned_skipped"] += 1
                 return False
             await self._assign([p])
@@ -333,13 +375,18 @@ class WorkerApp:
         self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()
     ) -> None:
         """Hand records to the producer; decisions report their delivery to the processor."""
-        topics = self.outputs
+        send = self.ports.send
         for r in decisions:
-            await topics[r.topic].send(
-                key=r.key, value=r.value, callback=partial(self._delivered, partition, r)
-            )
+            await send(r.topic, r.key, r.value, partial(self._delivered, partition, r))
         for r in notes:
-            await topics[r.topic].send(key=r.key, value=r.value)
+            await send(r.topic, r.key, r.value, None)
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes | None, callback: Any) -> Any:
+        return await self.outputs[topic].send(key=key, value=value, callback=callback)
+
+    async def _crash(self, exc: BaseException) -> None:
+        if not self.app.should_stop:
+            await self.app.crash(exc)
 
     async def _in_sequence(self, msg: Any) -> bool:
         """True if ``msg`` is the partition's next offset (or an older one, redelivered).
@@ -353,7 +400,7 @@ class WorkerApp:
         guard = self.guard
         if guard.needs_committed(p):
             try:
-                guard.set_committed(await self._fetch_committed())
+                guard.set_committed(await self.ports.committed())
             except Exception as exc:  # broker unreachable: go on unchecked, say so
                 log.warning(
                     "committed_offsets_unavailable",
@@ -371,7 +418,7 @@ class WorkerApp:
             # The group's commit now: equal to ``got`` means the previous owner committed
             # after this assignment's lookup (a race, those events were done), not a skip.
             try:
-                committed_now: int | None = (await self._fetch_committed()).get(p)
+                committed_now: int | None = (await self.ports.committed()).get(p)
             except Exception:  # diagnostics only
                 committed_now = None
             log.warning(
@@ -385,7 +432,7 @@ class WorkerApp:
             )
         counters["offset_gap_skipped"] += 1
         if gap.seek:  # a stale batch past the gap may still be coming: seek again now and then
-            await self._seek(p, gap.expected)
+            await self.ports.seek(p, gap.expected)
         return False
 
     async def _broker_committed(self) -> dict[int, int]:
@@ -410,10 +457,10 @@ class WorkerApp:
         tp = TP(self.settings.topic_events, partition)
         await faust_compat.seek_back(self.app.consumer, tp, offset)
 
-    async def _reseek_stalled(self) -> None:
+    async def reseek_stalled(self) -> None:
         for p, offset in self.guard.stalled(self.clock(), self.processor.partitions):
             self.processor.counters["offset_gap_reseeks"] += 1
-            await self._seek(p, offset)
+            await self.ports.seek(p, offset)
 
     def _delivered(self, partition: int, rec: Record, fut: Any) -> None:
         if not fut.cancelled() and fut.exception() is None:
@@ -454,7 +501,14 @@ class WorkerApp:
             self._reported_lag.add(tp.partition)
 
     async def _log_stats(self) -> None:
-        log.info("stats", **dict(self.processor.counters), **self.gc.take())
+        fence = self.fence
+        log.info(
+            "stats",
+            **dict(self.processor.counters),
+            stale_records_dropped=fence.dropped,  # fetched before a seek: fetched again
+            seeks_again=fence.resought,
+            **self.gc.take(),
+        )
 
     async def _follow_charters(self) -> None:
         if self.feed is not None:
@@ -465,7 +519,7 @@ class WorkerApp:
         topic = self.settings.topic_events
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
-    async def _on_assigned(
+    async def on_partitions_assigned(
         self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any
     ) -> None:
         """A rebalance handed out partitions: drop engines this worker no longer owns.
@@ -498,7 +552,7 @@ class WorkerApp:
         log.info("partitions_assigned", partitions=sorted(now), pid=os.getpid())
 
     async def _on_recovered(self) -> None:
-        missing = [p for p in sorted(self._assigned()) if not self.processor.owns(p)]
+        missing = [p for p in sorted(self.ports.assigned()) if not self.processor.owns(p)]
         if missing:
             await self._assign(missing)
 

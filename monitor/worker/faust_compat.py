@@ -1,7 +1,7 @@
 """Every Faust and aiokafka private the worker relies on, and the only file that touches them.
 
-Faust stays the worker's runtime, but its public API cannot do six things the
-worker needs (see :mod:`monitor.worker.app` for why each is needed):
+Faust stays the worker's runtime, but its public API cannot do several things
+the worker needs (see :mod:`monitor.worker.app` for why each is needed):
 
 ========================  ==========================================================
 what                      private used
@@ -13,7 +13,12 @@ write a table record      ``Collection.data`` + ``Collection.send_changelog`` (i
   and keep its future
 a partition's table ctx   ``faust.streams._current_event`` (RocksDB picks its store by it)
 done without an ack       ``Message.acked`` set directly (``Stream.ack`` would commit)
-short broker fetch wait   ``aiokafka.consumer.fetcher.Fetcher.__init__(fetch_max_wait_ms)``
+short broker fetch wait   ``AIOKafkaConsumerThread._create_consumer`` (this consumer's),
+                          ``AIOKafkaConsumer._fetch_max_wait_ms``
+nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`` wrapped
+  seek (SeekFence)        on the instance; ``Consumer._read_offset``
+no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
+  (EagerDrain)            loop's per-record call); ``Consumer.suspend_flow``
 ========================  ==========================================================
 
 faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``
@@ -26,15 +31,20 @@ instead of silently committing the wrong offsets.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
+import types
 import weakref
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from contextvars import ContextVar
 from importlib import metadata
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger("monitor.worker")
 #: The versions this module was checked against (kept equal to pyproject.toml's pins).
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
@@ -44,23 +54,30 @@ class FaustContractError(RuntimeError):
 
 
 # ------------------------------------------------------------------ the privates
-def cap_fetch_max_wait(ms: int) -> None:
-    """Cap the ``fetch_max_wait_ms`` of aiokafka fetchers built in this process at ``ms``.
+def cap_fetch_max_wait(consumer: Any, ms: int) -> None:
+    """Cap the ``fetch_max_wait_ms`` of the aiokafka consumer ``consumer`` builds at ``ms``.
 
-    Faust builds its consumer with 1.5 s and does not expose it. Idempotent:
-    the original ``__init__`` is wrapped once, whatever the number of calls.
+    Faust builds its aiokafka consumer with 1.5 s (in its consumer thread, at
+    start) and does not expose it. Only this Faust consumer's thread is
+    wrapped: nothing global is patched (aiokafka's ``Fetcher`` takes the
+    value from the aiokafka consumer when that starts). Idempotent.
     """
-    from aiokafka.consumer import fetcher
+    thread = consumer._thread
+    if getattr(thread, "_mcpmon_fetch_max_wait_ms", None) is not None:
+        thread._mcpmon_fetch_max_wait_ms = ms
+        return
+    create = thread._create_consumer
 
-    init = fetcher.Fetcher.__init__
-    original = getattr(init, "__wrapped__", init)
+    @functools.wraps(create)
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        built = create(*args, **kwargs)
+        built._fetch_max_wait_ms = min(
+            int(built._fetch_max_wait_ms), thread._mcpmon_fetch_max_wait_ms
+        )
+        return built
 
-    @functools.wraps(original)
-    def capped(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs["fetch_max_wait_ms"] = min(int(kwargs.get("fetch_max_wait_ms", 500)), ms)
-        original(self, *args, **kwargs)
-
-    fetcher.Fetcher.__init__ = capped
+    thread._mcpmon_fetch_max_wait_ms = ms
+    thread._create_consumer = capped
 
 
 def mark_done(event: Any) -> None:
@@ -105,6 +122,238 @@ def event_context(event: Any) -> Iterator[None]:
         _current_event.reset(token)
 
 
+_SUSPEND_WAIT = asyncio.Event.wait.__code__
+
+
+@types.coroutine
+def _rest(coro: Any, waiting: Any) -> Any:
+    """Go on with ``coro``, started outside a task and now waiting on ``waiting`` (what
+    it yielded), as a task would: the task awaiting this waits for ``waiting``, then
+    resumes ``coro``; a cancellation (or other throw) is passed into ``coro``."""
+    while True:
+        try:
+            yield waiting
+        except BaseException as exc:  # thrown in by the task: hand it to the coroutine
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+            continue
+        return (yield from coro.__await__())
+
+
+async def _continue(coro: Any, waiting: Any) -> Any:
+    return await _rest(coro, waiting)
+
+
+class EagerDrain:
+    """Faust's drain loop hands each record on without making tasks when it need not.
+
+    Per record, ``Consumer._drain_messages`` runs
+    ``wait_first(callback(message), suspend_flow.wait())``: four tasks (the
+    callback, the flow's suspension, the consumer's stop and crash) and an
+    ``asyncio.wait``, so that a callback blocked on a full stream buffer is
+    abandoned when a rebalance suspends the flow. Almost always the callback
+    (the conductor putting the event in the stream's buffer) finishes without
+    waiting at all. This runs it at once (``coroutine.send``); only if it has
+    to wait is the rest of it made a task and waited for exactly as Faust does,
+    so a rebalance still interrupts it. With the flow suspended, or for any
+    other ``wait_first`` call, Faust's own runs. Installed on one consumer
+    (its instance ``wait_first``, which the drain loop looks up per record).
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self._wait_first = consumer.wait_first
+        self.eager = 0  # records handed on without a task
+        self.waited = 0  # ... that had to wait (as Faust does)
+
+    @classmethod
+    def install(cls, consumer: Any) -> EagerDrain:
+        drain = getattr(consumer, "_mcpmon_drain", None)
+        if isinstance(drain, cls):
+            return drain
+        drain = cls(consumer)
+        consumer.wait_first = drain.wait_first
+        consumer._mcpmon_drain = drain
+        return drain
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
+        consumer = self.consumer
+        if not (
+            len(coros) == 2
+            and timeout is None
+            and inspect.iscoroutine(coros[0])
+            and getattr(coros[1], "cr_code", None) is _SUSPEND_WAIT
+            and not consumer.suspend_flow.is_set()
+        ):
+            return await self._wait_first(*coros, timeout=timeout)
+        work, suspend = coros
+        suspend.close()  # not needed unless the callback waits
+        try:
+            waiting = work.send(None)
+        except StopIteration:
+            self.eager += 1
+            return None  # the drain loop does not look at the result
+        self.waited += 1
+        rest = asyncio.ensure_future(_continue(work, waiting))
+        return await self._wait_first(rest, consumer.suspend_flow.wait())
+
+
+class SeekFence:
+    """No record fetched before a seek reaches the streams after it.
+
+    The cause of the input the worker saw skipped after a rebalance or a
+    restart (issue 15; every gap its offset guard caught). Faust's drain loop
+    (``Consumer._drain_messages``) iterates a fetched batch record by record
+    and remembers, per partition, the offset of the last record it handed on
+    (``_read_offset``); it silently drops every later record *below* that
+    ("DROPPED MESSAGE ROFF"). A seek — ``perform_seek`` to the group's commit
+    after each rebalance, ``seek_wait`` — moves the fetch position and
+    ``_read_offset`` back, but does not stop the batch already being
+    iterated: its remaining records (fetched before the seek, past the sought
+    offset) are still handed on, reach the stream past the offset it expects,
+    and put ``_read_offset`` back past the seek, so the records the seek
+    fetches again are dropped. Seen with ``mcpmon worker --processes 2`` on a
+    30k backlog: after the rebalance a partition sought to 866 went on with a
+    stale batch up to 2,800, and 866..2,799 came again only to be dropped,
+    until the worker's own guard sought back once more. (The records a
+    stale batch hands on between Faust's ``resume_partitions`` and its seek
+    are also thrown away with the stream buffers when the flow resumes;
+    harmless once the seek fetches them again.)
+
+    Installed on one consumer (:meth:`install`); it wraps that instance's
+    ``getmany`` (the iterator the drain loop reads), ``perform_seek`` and
+    ``seek_wait``. A record of a partition sought after its batch arrived is
+    not handed on, and the partition is sought again to the same offset from
+    inside the drain loop (so no fetch is in flight: what comes next was
+    fetched after it, whatever order Faust's two consumer-thread workers ran
+    the seek and a fetch in). A record of a partition whose seek is under way
+    waits for it. A partition ``perform_seek`` leaves where it is (aiokafka
+    seeks only to a commit ``> 0``) is sought to its commit 0, or with no
+    commit to the first record handed on since its last seek (or since it
+    was assigned), so records handed on before the seek and thrown away with
+    the stream buffers are fetched again.
+    Changelog partitions are left alone (Faust's recovery reads them).
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.epoch: dict[Any, int] = {}  # per partition: seeks done so far
+        self.target: dict[Any, int] = {}  # per partition: where its last seek went
+        self.first: dict[Any, int] = {}  # per partition: first offset handed on since a seek
+        self.pending: set[Any] = set()  # partitions with a seek under way
+        self.settled: asyncio.Event | None = None
+        self.dropped = 0  # records fetched before a seek, not handed on
+        self.resought = 0  # seeks made again from the drain loop
+        self._getmany = consumer.getmany
+        self._perform_seek = consumer.perform_seek
+        self._seek_wait = consumer.seek_wait
+
+    @classmethod
+    def install(cls, consumer: Any) -> SeekFence:
+        """Fence ``consumer`` (idempotent: a fenced consumer keeps its fence)."""
+        fence = getattr(consumer, "_mcpmon_fence", None)
+        if isinstance(fence, cls):
+            return fence
+        fence = cls(consumer)
+        consumer.getmany = fence.getmany
+        consumer.perform_seek = fence.perform_seek
+        consumer.seek_wait = fence.seek_wait
+        consumer._mcpmon_fence = fence
+        return fence
+
+    def _fenced(self, tp: Any) -> bool:
+        return tp.topic not in self.consumer.app.tables.changelog_topics
+
+    def _begin(self, tps: set[Any]) -> None:
+        self.pending |= tps
+        if self.settled is None:
+            self.settled = asyncio.Event()
+        self.settled.clear()
+
+    def _end(self, tps: set[Any]) -> None:
+        self.pending -= tps
+        if not self.pending and self.settled is not None:
+            self.settled.set()
+
+    def _moved(self, tp: Any, offset: int) -> None:
+        self.epoch[tp] = self.epoch.get(tp, 0) + 1
+        self.target[tp] = offset
+        self.first.pop(tp, None)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek of every assigned partition to the group's commit, fenced."""
+        consumer = self.consumer
+        tps = {tp for tp in consumer.assignment() if self._fenced(tp)}
+        self._begin(tps)
+        try:
+            await self._perform_seek()
+            for tp in set(self.first) - tps:  # not ours any more
+                del self.first[tp]
+            read = consumer._read_offset  # the commit, or None: Faust set it just now
+            unsought: dict[Any, int] = {}
+            for tp in tps:
+                offset = read.get(tp)
+                if offset is not None and offset > 0:
+                    self._moved(tp, offset)  # aiokafka sought it (it seeks a commit > 0 only)
+                elif offset == 0:
+                    unsought[tp] = 0
+                elif tp in self.first:
+                    unsought[tp] = self.first[tp]
+            if unsought:  # no commit: back to the first record handed on since the last seek
+                await self._seek_wait(unsought)
+                for tp, offset in unsought.items():
+                    self._moved(tp, offset)
+        finally:
+            self._end(tps)
+
+    async def seek_wait(self, partitions: Mapping[Any, int]) -> None:
+        """Faust's seek of ``partitions`` to the offsets given, fenced."""
+        tps = {tp for tp in partitions if self._fenced(tp)}
+        self._begin(tps)
+        try:
+            await self._seek_wait(partitions)
+            for tp in tps:
+                self._moved(tp, partitions[tp])
+        finally:
+            self._end(tps)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        """Faust's ``getmany`` without the records fetched before a seek of their partition."""
+        seen: dict[Any, int] | None = None  # the seeks done when this batch arrived
+        again: set[Any] = set()
+        async for tp, message in self._getmany(timeout):
+            if seen is None:  # no await between the batch's arrival and its first record
+                seen = dict(self.epoch)
+            while tp in self.pending and self.settled is not None:
+                await self.settled.wait()
+            if self.epoch.get(tp, 0) != seen.get(tp, 0):
+                self.dropped += 1
+                if tp not in again:
+                    again.add(tp)
+                    await self._seek_again(tp)
+                continue
+            if tp not in self.first and self._fenced(tp):
+                self.first[tp] = message.offset
+            yield tp, message
+
+    async def _seek_again(self, tp: Any) -> None:
+        """Seek ``tp`` again to its last target, with no fetch in flight (the drain
+        loop is here): the batch just dropped may have been fetched after the seek."""
+        offset = self.target[tp]
+        self.resought += 1
+        try:
+            await self._seek_wait({tp: offset})
+        except Exception as exc:  # e.g. revoked meanwhile: the worker's offset guard remains
+            log.warning(
+                "seek_again_failed",
+                partition=getattr(tp, "partition", None),
+                offset=offset,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+
 # ------------------------------------------------------------------ the contract
 def version_problems() -> list[str]:
     """Installed versions that differ from :data:`PINNED` (the ones the contract was checked on)."""
@@ -124,6 +373,13 @@ def _params(fn: Any) -> set[str]:
     return set(inspect.signature(fn).parameters)
 
 
+def _source(fn: Any) -> str:
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+
+
 def contract_problems(consumer: Any = None) -> list[str]:
     """What no longer holds of the privates above, one line naming each; empty if all hold.
 
@@ -137,14 +393,20 @@ def contract_problems(consumer: Any = None) -> list[str]:
             problems.append(what)
 
     try:
-        from aiokafka.consumer.fetcher import Fetcher
+        from aiokafka import AIOKafkaConsumer
+        from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
         need(
-            "fetch_max_wait_ms" in _params(Fetcher.__init__),
-            "aiokafka.consumer.fetcher.Fetcher.__init__(fetch_max_wait_ms=...)",
+            callable(getattr(AIOKafkaConsumerThread, "_create_consumer", None)),
+            "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_consumer",
+        )
+        need(
+            "self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
+            and "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start),
+            "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (read when it starts its fetcher)",
         )
     except ImportError:
-        problems.append("aiokafka.consumer.fetcher.Fetcher")
+        problems.append("faust.transport.drivers.aiokafka.AIOKafkaConsumerThread")
     try:
         from faust import streams
 
@@ -176,12 +438,40 @@ def contract_problems(consumer: Any = None) -> list[str]:
             "_gap" in getattr(Consumer, "__annotations__", {}),
             "faust.transport.consumer.Consumer._gap (declared)",
         )
+        # SeekFence: the drain loop must read records through the instance's getmany
+        need(
+            inspect.isasyncgenfunction(getattr(Consumer, "getmany", None))
+            and inspect.iscoroutinefunction(getattr(Consumer, "perform_seek", None))
+            and "_read_offset" in getattr(Consumer, "__annotations__", {}),
+            "faust.transport.consumer.Consumer.getmany (async generator), .perform_seek "
+            "(a coroutine), ._read_offset (declared)",
+        )
+        drain = _source(getattr(Consumer, "_drain_messages", None))
+        need(
+            "self.getmany" in drain,
+            "faust.transport.consumer.Consumer._drain_messages reads self.getmany",
+        )
+        # EagerDrain: the per-record wait goes through the instance's wait_first
+        need(
+            "self.wait_first(" in drain and "self.suspend_flow.wait()" in drain,
+            "faust.transport.consumer.Consumer._drain_messages calls "
+            "self.wait_first(callback(message), self.suspend_flow.wait())",
+        )
     except ImportError:
         problems.append("faust.transport.consumer.Consumer")
     if consumer is not None:
         need(
             hasattr(getattr(consumer, "_gap", None), "pop"),
             f"{type(consumer).__module__}.{type(consumer).__name__}._gap (a mapping)",
+        )
+        need(
+            isinstance(getattr(consumer, "suspend_flow", None), asyncio.Event),
+            f"{type(consumer).__module__}.{type(consumer).__name__}.suspend_flow "
+            "(an asyncio.Event)",
+        )
+        need(
+            hasattr(getattr(consumer, "_read_offset", None), "get"),
+            f"{type(consumer).__module__}.{type(consumer).__name__}._read_offset (a mapping)",
         )
     try:
         from faust.sensors import Monitor

@@ -156,6 +156,22 @@ def test_worker_is_a_statefulset_with_a_volume_per_replica() -> None:
         assert "/etc/mcpmon/charters" in c["args"]
 
 
+def test_worker_processes_per_pod_pass_the_flag_and_expose_each_child_s_metrics() -> None:
+    def worker(name: str) -> dict[str, Any]:
+        (sts,) = [d for d in _docs(name) if d["kind"] == "StatefulSet"]
+        (c,) = sts["spec"]["template"]["spec"]["containers"]
+        return c
+
+    default, full = worker("rendered-default.yaml"), worker("rendered-full.yaml")
+    assert "--processes" not in default["args"]  # one process unless asked
+    assert [p["containerPort"] for p in default["ports"]] == [9464]
+    args = full["args"]
+    assert args[args.index("--processes") + 1] == "2"  # full-values: processes: 2
+    # child i serves metrics on MCPMON_WORKER_METRICS_PORT + i
+    base = int(_env(full)["MCPMON_WORKER_METRICS_PORT"])
+    assert [p["containerPort"] for p in full["ports"]] == [base, base + 1]
+
+
 def test_every_pod_runs_non_root_read_only_with_requests() -> None:
     for name in RENDERINGS:
         for w in _workloads(name):

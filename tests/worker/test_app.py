@@ -12,9 +12,10 @@ from faust.streams import current_event
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
 from monitor.settings import Settings
-from monitor.worker.app import FETCH_MAX_WAIT_MS, WorkerApp, fetch_max_wait
+from monitor.worker.app import FETCH_MAX_WAIT_MS, Ports, WorkerApp, faust_app
 from monitor.worker.processor import Processor
 from monitor.worker.store import decode
+from tests.waiting import until
 from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS
 
 
@@ -31,60 +32,101 @@ class _Commits:
 
 
 class _Event:  # Faust keeps the current event by weak reference
-    def __init__(self, partition: int, offset: int) -> None:
+    def __init__(self, partition: int, offset: int, value: bytes | None = None) -> None:
         self.message = SimpleNamespace(
             partition=partition, offset=offset, key=None, topic="mcp.events", acked=False
         )
+        self.value = value
 
 
-def _event(partition: int, offset: int) -> Any:
-    return _Event(partition, offset)
+def _event(partition: int, offset: int, value: bytes | None = None) -> Any:
+    return _Event(partition, offset, value)
 
 
-def _app(partitions: list[int]) -> tuple[WorkerApp, dict[bytes, bytes], list[int]]:
-    proc = Processor(CharterSet(load_charter_dir(EXAMPLE_CHARTERS)))
-    for p in partitions:
-        proc.assign(p, {}, now=0.0)
-    app = WorkerApp(Settings(), proc)
-    written: dict[bytes, bytes] = {}
-    contexts: list[int] = []
+class Kafka:
+    """The worker's :class:`Ports`, recorded: state writes (in which event context),
+    commits, seeks, sends; what the broker has committed; the assigned partitions."""
 
-    def write(partition: int, key: bytes, value: bytes) -> Any:
+    def __init__(self, assigned: set[int]) -> None:
+        self.written: dict[bytes, bytes] = {}
+        self.contexts: list[int] = []
+        self.commits = _Commits(self.written)
+        self.group: dict[int, int] = {}  # the group's commit on the broker
+        self.asked = 0
+        self.unreachable = False
+        self.seeks: list[tuple[int, int]] = []
+        self.sent: list[tuple[str, bytes | None]] = []
+        self.assigned = assigned
+        self.crashed: list[BaseException] = []
+        self.write: Any = self._write
+
+    def ports(self) -> Ports:
+        async def send(topic: str, key: Any, value: Any, callback: Any) -> None:
+            self.sent.append((topic, key))
+
+        async def seek(partition: int, offset: int) -> None:
+            self.seeks.append((partition, offset))
+
+        async def crash(exc: BaseException) -> None:
+            self.crashed.append(exc)
+
+        return Ports(
+            write_state=lambda p, k, v: self.write(p, k, v),
+            commit=self.commits,
+            committed=self._committed,
+            seek=seek,
+            send=send,
+            assigned=lambda: set(self.assigned),
+            crash=crash,
+        )
+
+    def _write(self, partition: int, key: bytes, value: bytes) -> Any:
         ev = current_event()
-        contexts.append(-1 if ev is None else ev.message.partition)
+        self.contexts.append(-1 if ev is None else ev.message.partition)
         assert decode(value)[0] == partition
-        written[key] = value
+        self.written[key] = value
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)  # the broker has it
         return done
 
-    app._write = write
-    app._commit_offsets = commits = _Commits(written)
-    app.commits = commits  # type: ignore[attr-defined]
-    app.checkpoint.assignment = set(partitions)
-    app._fetch_committed = _no_commits
+    async def _committed(self) -> dict[int, int]:
+        self.asked += 1
+        if self.unreachable:
+            raise OSError("broker unreachable")
+        return dict(self.group)
+
+
+def _app(
+    partitions: list[int], clock: Any = None, **settings: Any
+) -> tuple[WorkerApp, dict[bytes, bytes], list[int]]:
+    proc = Processor(CharterSet(load_charter_dir(EXAMPLE_CHARTERS)))
+    for p in partitions:
+        proc.assign(p, {}, now=0.0)
+    kafka = Kafka(set(partitions))
     now = [0.0]
-    app.clock = lambda: now[0]
+    clock = clock or (lambda: now[0])
+    app = WorkerApp(Settings(**settings), proc, clock=clock, ports=kafka.ports())
+    app.checkpoint.reassigned(set(partitions))  # as the assignment would
+    app.kafka = kafka  # type: ignore[attr-defined]
     app.now = now  # type: ignore[attr-defined]
-    return app, written, contexts
+    return app, kafka.written, kafka.contexts
+
+
+def _kafka(app: WorkerApp) -> Kafka:
+    return app.kafka  # type: ignore[attr-defined,no-any-return]
 
 
 def _lines() -> list[bytes]:
     return [ln for ln in EXAMPLE_EVENTS.read_bytes().splitlines() if ln.strip()]
 
 
-async def _no_commits() -> dict[int, int]:
-    return {}  # a new group: nothing committed on the broker yet
-
-
 def _commits(app: WorkerApp) -> list[tuple[dict[int, int], int]]:
-    return app.commits.made  # type: ignore[attr-defined,no-any-return]
+    return _kafka(app).commits.made
 
 
 async def _handle(app: WorkerApp, event: Any, line: bytes) -> None:
-    await app.on_message(event.message, line)
-    app._last_event[event.message.partition] = event
-    app._handled.append(event)
+    event.value = line
+    await app.take(event)  # what the agent does with each event of its stream
 
 
 def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -> None:
@@ -103,7 +145,7 @@ def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -
             await _handle(app, ev, line)
         assert written == {} and _commits(app) == []  # handled, not yet flushed
         assert not any(ev.message.acked for ev in events)
-        await app._flush()
+        await app.flush()
 
     asyncio.run(go())
     # one commit per flush: per partition, the offset after its last event
@@ -113,7 +155,7 @@ def test_offsets_are_committed_only_after_the_flush_that_writes_their_agents() -
     assert sorted(k.decode() for k in written) == agents
     assert len(contexts) == len(written)
     assert all(p == decode(written[k])[0] for k, p in zip(written, contexts, strict=False))
-    assert app._handled == []
+    assert app.unflushed == 0
 
 
 def test_events_of_partitions_given_away_are_never_committed() -> None:
@@ -126,8 +168,8 @@ def test_events_of_partitions_given_away_are_never_committed() -> None:
         for ev, line in zip(events, lines, strict=True):
             await _handle(app, ev, line)
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
-        await app._on_assigned(None, [tp])  # partition 1 went to another worker
-        await app._flush()
+        await app.on_partitions_assigned(None, [tp])  # partition 1 went to another worker
+        await app.flush()
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 3}]
@@ -135,22 +177,22 @@ def test_events_of_partitions_given_away_are_never_committed() -> None:
     assert all(ev.message.acked for ev in events)  # done with, for Faust's rebalance wait
 
 
-def test_fetchers_built_after_the_cap_wait_at_most_fetch_max_wait_ms() -> None:
+def test_the_fetch_wait_is_capped_for_the_worker_s_consumer_only(tmp_path: Any) -> None:
+    import aiokafka
     from aiokafka.consumer.fetcher import Fetcher
 
-    fetch_max_wait()
-    fetch_max_wait()  # idempotent: wraps the original once
+    init = Fetcher.__init__
+    app = faust_app(Settings(data_dir=str(tmp_path), kafka_bootstrap="127.0.0.1:1"))
+    assert Fetcher.__init__ is init  # nothing global patched: other consumers keep theirs
 
-    async def build(**kwargs: Any) -> int:
-        client = SimpleNamespace(_loop=asyncio.get_running_loop(), _metadata_max_age_ms=300_000)
-        subs = SimpleNamespace(register_fetch_waiters=lambda _w: None)
-        f = Fetcher(client, subs, **kwargs)
-        f._fetch_task.cancel()
-        return int(f._fetch_max_wait_ms)
+    async def build() -> tuple[int, int]:
+        built = app.consumer._thread._create_consumer(loop=asyncio.get_running_loop())
+        other = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
+        return int(built._fetch_max_wait_ms), int(other._fetch_max_wait_ms)
 
-    assert asyncio.run(build(fetch_max_wait_ms=1500)) == FETCH_MAX_WAIT_MS  # Faust's value
-    assert asyncio.run(build()) == FETCH_MAX_WAIT_MS
-    assert asyncio.run(build(fetch_max_wait_ms=5)) == 5
+    ours, other = asyncio.run(build())
+    assert ours == FETCH_MAX_WAIT_MS  # Faust builds it with 1,500 ms
+    assert other == 500  # aiokafka's default, untouched
 
 
 def test_offsets_are_committed_only_once_the_broker_has_their_state_records() -> None:
@@ -163,12 +205,12 @@ def test_offsets_are_committed_only_once_the_broker_has_their_state_records() ->
         pending.append(fut)
         return fut
 
-    app._write = write
+    _kafka(app).write = write
 
     async def go() -> None:
         for i, line in enumerate(lines):
             await _handle(app, _event(0, i), line)
-        flush = asyncio.ensure_future(app._flush())
+        flush = asyncio.ensure_future(app.flush())
         await asyncio.sleep(0.05)
         assert pending and not flush.done()
         assert _commits(app) == []  # handed to the producer is not enough
@@ -186,23 +228,19 @@ def test_offsets_are_committed_only_once_the_broker_has_their_state_records() ->
 def test_a_state_record_the_broker_refused_leaves_every_offset_uncommitted() -> None:
     app, _, _ = _app([0])
     lines = _lines()[:3]
-    crashed: list[BaseException] = []
+    crashed = _kafka(app).crashed
 
     def write(partition: int, key: bytes, value: bytes) -> Any:
         fut = asyncio.get_running_loop().create_future()
         fut.set_exception(RuntimeError("KafkaTimeoutError: batch expired"))
         return fut
 
-    async def crash(exc: BaseException) -> None:
-        crashed.append(exc)
-
-    app._write = write
-    app.app = SimpleNamespace(should_stop=False, crash=crash)  # type: ignore[assignment]
+    _kafka(app).write = write
 
     async def go() -> None:
         for i, line in enumerate(lines):
             await _handle(app, _event(0, i), line)
-        await app._flush()
+        await app.flush()
 
     asyncio.run(go())
     assert _commits(app) == []
@@ -211,67 +249,37 @@ def test_a_state_record_the_broker_refused_leaves_every_offset_uncommitted() -> 
 
 def test_events_of_partitions_not_assigned_are_skipped_and_never_committed() -> None:
     app, _, _ = _app([0])
-    app.app = SimpleNamespace(  # type: ignore[assignment]
-        assignor=SimpleNamespace(assigned_actives=lambda: [])
-    )
+    _kafka(app).assigned = set()
     line = EXAMPLE_EVENTS.read_bytes().splitlines()[0]
     ev = _event(3, 7)
     assert asyncio.run(app.on_message(ev.message, line)) is False
     assert app.processor.counters["not_owned_skipped"] == 1
-    assert app._handled == []
-
-
-class _Consumer:
-    """What the app uses of Faust's consumer: its record of skipped offsets, seek_wait."""
-
-    def __init__(self, committed: dict[Any, int]) -> None:
-        self._gap = {tp: "filled" for tp in committed}
-        self.seeks: list[tuple[int, int]] = []
-
-    async def seek_wait(self, offsets: dict[Any, int]) -> None:
-        self.seeks.extend((tp.partition, offset) for tp, offset in offsets.items())
+    assert app.unflushed == 0
 
 
 def test_a_message_past_a_gap_is_skipped_and_the_partition_sought_back() -> None:
-    from faust.types import TP
-
     app, _, _ = _app([0])
-    tp = TP(app.settings.topic_events, 0)
-    consumer = _Consumer({tp: 100})
-
-    asked: list[int] = []
-
-    async def committed() -> dict[int, int]:
-        asked.append(1)
-        return {0: 100}  # the group's commit on the broker
-
-    app._fetch_committed = committed
-    app.app = SimpleNamespace(  # type: ignore[assignment]
-        _consumer=consumer,
-        consumer=consumer,
-        assignor=SimpleNamespace(assigned_actives=lambda: [tp]),
-    )
+    kafka = _kafka(app)
+    kafka.group = {0: 100}  # the group's commit on the broker
     lines = _lines()
-    now = [0.0]
-    app.clock = lambda: now[0]
+    now = app.now  # type: ignore[attr-defined]
 
     async def go() -> list[bool]:
         handled = []
         for offset in (135, 136):  # the consumer skipped 100..134
             handled.append(await app.on_message(_event(0, offset).message, lines[0]))
         now[0] = 0.5
-        await app._reseek_stalled()  # 0.5 s after the seek: not yet
+        await app.reseek_stalled()  # 0.5 s after the seek: not yet
         now[0] = 3.0
-        await app._reseek_stalled()  # 3 s: nothing in sequence came, seek again
+        await app.reseek_stalled()  # 3 s: nothing in sequence came, seek again
         for offset in (100, 101):
             handled.append(await app.on_message(_event(0, offset).message, lines[offset - 99]))
-        await app._reseek_stalled()
+        await app.reseek_stalled()
         return handled
 
     assert asyncio.run(go()) == [False, False, True, True]
-    assert consumer.seeks == [(0, 100), (0, 100)]  # at the gap, and when nothing came
-    assert consumer._gap == {}  # Faust would count the skipped offsets as acked
-    assert len(asked) == 2  # at the assignment, and once more at the gap (logged, a diagnosis)
+    assert kafka.seeks == [(0, 100), (0, 100)]  # at the gap, and when nothing came
+    assert kafka.asked == 2  # at the assignment, and once more at the gap (logged, a diagnosis)
     counters = app.processor.counters
     assert counters["offset_gaps"] == 1 and counters["offset_gap_skipped"] == 2
     assert counters["offset_gap_reseeks"] == 1 and counters["events"] == 2
@@ -299,18 +307,18 @@ def test_a_commit_never_moves_back_and_a_new_assignment_starts_afresh() -> None:
     async def go() -> None:
         for o in (0, 1, 2):
             await _handle(app, _event(0, o), lines[o])
-        await app._flush()
+        await app.flush()
         app.now[0] += 2.0  # type: ignore[attr-defined]
-        await app._flush()  # nothing new: no commit
+        await app.flush()  # nothing new: no commit
         # a rebalance kept partition 0: Faust redelivers from the group's commit (3)
         tp = SimpleNamespace(topic=app.settings.topic_events, partition=0)
-        await app._on_assigned(None, [tp])
+        await app.on_partitions_assigned(None, [tp])
         for o in (3, 4):
             await _handle(app, _event(0, o), lines[o])
-        await app._flush()  # within a second of the last commit: held back
+        await app.flush()  # within a second of the last commit: held back
         assert [c for c, _ in _commits(app)] == [{0: 3}]
         app.now[0] += 0.5  # type: ignore[attr-defined]
-        await app._flush(force=True)  # the agent's last flush at a stop
+        await app.flush(force=True)  # the agent's last flush at a stop
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 3}, {0: 5}]
@@ -322,13 +330,13 @@ def test_commits_come_at_most_every_commit_seconds_and_carry_every_flush() -> No
 
     async def go() -> None:
         await _handle(app, _event(0, 0), lines[0])
-        await app._flush()  # first: commits
+        await app.flush()  # first: commits
         await _handle(app, _event(1, 0), lines[1])
         app.now[0] += 0.2  # type: ignore[attr-defined]
-        await app._flush()  # held back
+        await app.flush()  # held back
         await _handle(app, _event(0, 1), lines[2])
         app.now[0] += 0.9  # type: ignore[attr-defined]
-        await app._flush()  # 1.1 s after the first: both flushes' offsets
+        await app.flush()  # 1.1 s after the first: both flushes' offsets
 
     asyncio.run(go())
     assert [c for c, _ in _commits(app)] == [{0: 1}, {0: 2, 1: 1}]
@@ -337,17 +345,79 @@ def test_commits_come_at_most_every_commit_seconds_and_carry_every_flush() -> No
 def test_without_the_broker_s_commit_the_partition_goes_on_unchecked() -> None:
     app, _, _ = _app([0])
     lines = _lines()
-    calls: list[int] = []
-
-    async def unreachable() -> dict[int, int]:
-        calls.append(1)
-        raise OSError("broker unreachable")
-
-    app._fetch_committed = unreachable
+    _kafka(app).unreachable = True
 
     async def go() -> list[bool]:
         return [await app.on_message(_event(0, o).message, lines[o - 40]) for o in (40, 41)]
 
     assert asyncio.run(go()) == [True, True]
-    assert calls == [1]  # asked once per assignment, not per message
+    assert _kafka(app).asked == 1  # asked once per assignment, not per message
     assert app.guard.next_offset[0] == 42
+
+
+# ------------------------------------------------------------------ the real agent
+def _ticking() -> Any:
+    """A clock that moves 10 s per reading: every flush's commit is due."""
+    t = [0.0]
+
+    def clock() -> float:
+        t[0] += 10.0
+        return t[0]
+
+    return clock
+
+
+def _agent_run(
+    tmp_path: Any, puts: list[tuple[int, bytes]], flush_events: int
+) -> tuple[WorkerApp, list[Any]]:
+    """The worker's own agent (Faust's test context for its stream), fed ``puts``
+    (partition, line); returns once it has taken them all and stopped."""
+    app, _, _ = _app(
+        [0], clock=_ticking(), worker_flush_events=flush_events, data_dir=str(tmp_path)
+    )
+    taken = ("events", "duplicates", "not_owned_skipped")
+    events: list[Any] = []
+
+    async def go() -> None:
+        async with app.agent.test_context() as agent:
+            for partition, line in puts:
+                events.append(await agent.put(line, partition=partition, wait=False))
+            await until(
+                lambda: sum(app.processor.counters[k] for k in taken) == len(puts),
+                10,
+                "the agent took every event",
+            )
+            _kafka(app).seen_before_stop = list(_commits(app))  # type: ignore[attr-defined]
+
+    asyncio.run(go())
+    return app, events
+
+
+def test_the_agent_flushes_every_flush_events_and_once_more_when_it_stops(
+    tmp_path: Any,
+) -> None:
+    lines = _lines()[:7]
+    app, events = _agent_run(tmp_path, [(0, ln) for ln in lines], flush_events=3)
+    before_stop = _kafka(app).seen_before_stop  # type: ignore[attr-defined]
+    # two flushes of 3 while running, each committing what it wrote
+    assert [c for c, _ in before_stop] == [{0: 3}, {0: 6}]
+    # the stop flushed the 7th event's state and committed it
+    assert [c for c, _ in _commits(app)] == [{0: 3}, {0: 6}, {0: 7}]
+    writes_at = [n for _, n in _commits(app)]
+    assert 0 < writes_at[0] <= writes_at[1] <= writes_at[2] == len(_kafka(app).written)
+    assert all(e.message.acked for e in events)  # Faust's stop does not wait on any
+    assert app.unflushed == 0
+
+
+def test_the_agent_skips_a_partition_it_does_not_own_and_never_commits_it(
+    tmp_path: Any,
+) -> None:
+    lines = _lines()[:3]
+    # Faust's test context numbers offsets across partitions: 0 and 1 on partition 0, 2 on 2
+    app, events = _agent_run(
+        tmp_path, [(0, lines[0]), (0, lines[1]), (2, lines[2])], flush_events=100
+    )
+    assert app.processor.counters["not_owned_skipped"] == 1
+    assert _kafka(app).seen_before_stop == []  # type: ignore[attr-defined]  # below the threshold
+    assert [c for c, _ in _commits(app)] == [{0: 2}]  # the stop's flush: partition 0 only
+    assert all(e.message.acked for e in events)

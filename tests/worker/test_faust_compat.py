@@ -55,6 +55,7 @@ def test_a_moved_private_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     problems = faust_compat.contract_problems(consumer)
     assert any("Consumer._commit" in p for p in problems), problems
     assert any("._gap" in p for p in problems), problems
+    assert any("._read_offset" in p for p in problems), problems
     with pytest.raises(faust_compat.FaustContractError, match=r"Consumer\._commit"):
         faust_compat.check_contract(consumer)
 
@@ -103,7 +104,7 @@ def test_the_privates_do_what_the_worker_needs(tmp_path: Path) -> None:
 
 PRIVATE = re.compile(
     r"\._commit\(|\b_gap\b|_current_event|\.acked\s*=|send_changelog|\bFetcher\b|seek_wait"
-    r"|\.data\[|aiokafka\.consumer\.fetcher"
+    r"|\.data\[|aiokafka\.consumer\.fetcher|_read_offset|perform_seek"
 )
 
 

@@ -1,0 +1,91 @@
+"""A second worker joins a busy group: no input is skipped over the rebalance.
+
+The reproducer of issue 15's skipped input: a worker holds all four input
+partitions and works through a backlog; a second worker of the same group
+joins, and the rebalance hands two partitions to it. Before the fix (see
+``faust_compat.SeekFence``) both workers began each partition a few to a few
+thousand messages past the group's commit right after the rebalance — Faust
+handed on the stale rest of a batch fetched before its seek to the commit,
+and then dropped the records the seek fetched again. The worker's offset
+guard caught every one (``offset_gap``, ``offset_gap_skipped``) and sought
+back, so nothing was lost; with the cause fixed the guard has nothing to catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from monitor import simulate
+from tests.integration.helpers import produce_lines
+from tests.integration.workers import Run, WorkerProcess
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.kafka
+
+EVENTS = 20_000
+
+
+async def _committed(run: Run) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(run.app_id)
+    finally:
+        await admin.close()
+    return {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == run.topics["events"]}
+
+
+def _assignments(worker: WorkerProcess) -> list[list[int]]:
+    return [r["partitions"] for r in worker.logs() if r.get("event") == "partitions_assigned"]
+
+
+def _gaps(worker: WorkerProcess) -> list[dict]:
+    return [r for r in worker.logs() if r.get("event") == "offset_gap"]
+
+
+def test_a_worker_joining_a_busy_group_skips_no_input(run: Run, tmp_path: Path) -> None:
+    sim = simulate.simulate(agents=300, minutes=40, seed=7)
+    simulate.write(sim, tmp_path / "sim")
+    charters = tmp_path / "sim" / "charters"
+    lines = (tmp_path / "sim" / "events.jsonl").read_bytes().splitlines()[:EVENTS]
+    end = Counter(produce_lines(run, lines))  # partition -> its end offset (fresh topic)
+    assert len(end) == 4
+
+    first = run.start_worker(charters)
+    try:
+        first.wait_ready(timeout=90)
+        # busy: the first commit is in, most of the backlog is not
+        wait_until(lambda: sum(asyncio.run(_committed(run)).values()) > 0, 90, "a commit", 0.2)
+        second = run.start_worker(charters)
+        second.wait_log(
+            lambda r: r.get("event") == "partitions_assigned" and bool(r.get("partitions")), 90
+        )
+        at_join = sum(asyncio.run(_committed(run)).values())
+        assert at_join < EVENTS // 2, f"the backlog was gone before the rebalance ({at_join})"
+        assert len(_assignments(first)[-1]) < 4, _assignments(first)  # it gave partitions away
+
+        def all_committed() -> bool:
+            assert first.alive and second.alive, first.tail() + "\n" + second.tail()
+            return asyncio.run(_committed(run)) == dict(end)
+
+        wait_until(all_committed, 240, "the whole backlog committed", 0.5)
+        for worker in (first, second):
+            assert _gaps(worker) == [], worker.name + ": " + repr(_gaps(worker))
+            for rec in worker.logs():
+                if rec.get("event") == "stats":
+                    assert not rec.get("offset_gap_skipped"), rec
+        assert len(_assignments(second)) >= 1 and sorted(
+            _assignments(first)[-1] + _assignments(second)[-1]
+        ) == [0, 1, 2, 3]
+        t0 = time.monotonic()
+        first.stop(timeout=60)
+        second.stop(timeout=60)
+        assert time.monotonic() - t0 < 120
+    finally:
+        run.stop_all()
