@@ -212,6 +212,7 @@ def suggest(
 
 
 def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None) -> Suggestion:
+    """The charter for one group of agents, line by line, each line with why it says so."""
     agents, cur = g.agents, g.current
     ids = [a.agent_id for a in agents]
     calls = Seen()
@@ -222,7 +223,28 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
     L = s.lines.append
     shown = ", ".join(ids[:3]) + (f" … (+{len(ids) - 3})" if len(ids) > 3 else "")
     L(Line(f"agent: {q(g.pattern)}", f"{len(ids)} agent(s): {shown}; {seen_text(calls)}"))
+    _identity(s, g, mode)
+    granted_classes = _tools(s, agents, obs)
+    _tenants_and_domains(s, agents)
+    _resources(s, agents)
+    _forbidden_chains(s, agents, granted_classes)
+    L(Line("limits:", "from observed rates, credentials and sponsor activity"))
+    _limits(s, agents, cur, obs, hours_min_days)
+    if cur is not None and cur.baseline.model_dump() != type(cur.baseline)().model_dump():
+        b = cur.baseline
+        L(
+            Line(
+                f"baseline: {{enabled: {str(b.enabled).lower()}, warmup_events: {b.warmup_events}, "
+                f"alert_score: {b.alert_score}, revoke_score: {b.revoke_score}}}",
+                "kept from the current charter",
+            )
+        )
+    return s
 
+
+def _identity(s: Suggestion, g: _Group, mode: str | None) -> None:
+    """The kind (the traffic's most common ``agent_kind``), the mission and the mode lines."""
+    L, agents, cur = s.lines.append, g.agents, g.current
     kinds: dict[str, int] = {}
     for a in agents:
         for k, n in a.kinds.items():
@@ -249,6 +271,11 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
     else:
         L(Line("mode: observe", "shadow mode first: review the alerts, then enforce"))
 
+
+def _tools(s: Suggestion, agents: list[AgentTraffic], obs: Observer) -> set[str]:
+    """The tools lines: every tool some call got through, with its classes; a tool the gateway
+    denied every time is left out (and said so). Returns the classes granted."""
+    L = s.lines.append
     tools: dict[ToolKey, Any] = {}
     for a in agents:
         for key, use in a.tools.items():
@@ -281,7 +308,12 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
             )
         )
     s.grants = len(granted)
+    return granted_classes
 
+
+def _tenants_and_domains(s: Suggestion, agents: list[AgentTraffic]) -> None:
+    """The tenants and data_domains lines: every one seen, or unset when no call named one."""
+    L = s.lines.append
     for scope, label in (("tenants", "tenant"), ("data_domains", "data domain")):
         seen = _merge_seen([a.tenants if scope == "tenants" else a.domains for a in agents])
         if not seen:
@@ -300,31 +332,39 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
         else:
             s.domains = len(names)
 
+
+def _resources(s: Suggestion, agents: list[AgentTraffic]) -> None:
+    """The resources lines: the resources seen, generalised into pattern families."""
+    L = s.lines.append
     resources: dict[str, Seen] = _merge_seen([a.resources for a in agents])
     dropped = sum(a.resources_dropped for a in agents)
-    if resources:
-        fams = generalise(resources)
-        extra = f"; {dropped:,} more not kept (memory cap)" if dropped else ""
+    if not resources:
+        L(Line("# resources: not set", "no call named a resource: any resource stays allowed"))
+        return
+    fams = generalise(resources)
+    extra = f"; {dropped:,} more not kept (memory cap)" if dropped else ""
+    L(
+        Line(
+            "resources:",
+            f"{len(resources):,} distinct resources in {len(fams)} families{extra}",
+        )
+    )
+    for f in fams:
+        n = sum(resources[r].count for r in resources if f.examples and r in f.examples)
         L(
             Line(
-                "resources:",
-                f"{len(resources):,} distinct resources in {len(fams)} families{extra}",
+                f"  - {q(f.pattern)}",
+                f"{f.resources:,} distinct, e.g. {f.examples[0]}"
+                + (f" ({n:,} calls on the examples)" if f.resources == 1 else ""),
             )
         )
-        for f in fams:
-            n = sum(resources[r].count for r in resources if f.examples and r in f.examples)
-            L(
-                Line(
-                    f"  - {q(f.pattern)}",
-                    f"{f.resources:,} distinct, e.g. {f.examples[0]}"
-                    + (f" ({n:,} calls on the examples)" if f.resources == 1 else ""),
-                )
-            )
-        s.resource_patterns = len(fams)
-    else:
-        L(Line("# resources: not set", "no call named a resource: any resource stays allowed"))
+    s.resource_patterns = len(fams)
 
-    chains = _chains(agents, granted_classes)
+
+def _forbidden_chains(s: Suggestion, agents: list[AgentTraffic], granted: set[str]) -> None:
+    """The forbidden_chains lines: dangerous class orders the agents never took."""
+    L = s.lines.append
+    chains = _chains(agents, granted)
     s.chains = sum(1 for text, _ in chains if not text.lstrip().startswith("#"))
     if s.chains:
         L(Line("forbidden_chains:", "dangerous class orders this agent never took"))
@@ -332,20 +372,6 @@ def _suggest_one(g: _Group, obs: Observer, hours_min_days: int, mode: str | None
         L(Line("forbidden_chains: []", "every dangerous order it can do, it did (below)"))
     for text, why in chains:
         L(Line(text, why))
-
-    L(Line("limits:", "from observed rates, credentials and sponsor activity"))
-    _limits(s, agents, cur, obs, hours_min_days)
-
-    if cur is not None and cur.baseline.model_dump() != type(cur.baseline)().model_dump():
-        b = cur.baseline
-        L(
-            Line(
-                f"baseline: {{enabled: {str(b.enabled).lower()}, warmup_events: {b.warmup_events}, "
-                f"alert_score: {b.alert_score}, revoke_score: {b.revoke_score}}}",
-                "kept from the current charter",
-            )
-        )
-    return s
 
 
 def _origin(obs: Observer, server: str, tool: str) -> str:
@@ -415,6 +441,7 @@ def _limits(
     obs: Observer,
     hours_min_days: int,
 ) -> None:
+    """The limits lines: learned from the traffic where it tells, else kept or defaulted."""
     L = s.lines.append
     busy = [float(n) for a in agents for n in a.per_minute.values()]
     if busy:
@@ -427,24 +454,7 @@ def _limits(
                 f"over {len(busy):,} active minutes",
             )
         )
-    ttls = [t for a in agents for t in a.credential_ttls]
-    if ttls:
-        cap = ttl_cap(max(ttls), cur.limits.credential_max_ttl if cur is not None else None)
-        lengths = [x for a in agents for x in a.task_lengths()]
-        task = ""
-        if lengths:
-            p95 = _quantile(lengths, 0.95)
-            need = max(60, math.ceil(p95 * 1.5 / 60) * 60)
-            task = f"; tasks p95 {p95:,.0f} s over {len(lengths):,} tasks"
-            if need < cap:
-                task += f" → an issuer TTL of {need:,} s would do (then lower this cap)"
-        L(
-            Line(
-                f"  credential_max_ttl: {cap}",
-                f"longest TTL issued {max(ttls):,.0f} s over {len(ttls):,} credentials "
-                f"(+{TTL_HEADROOM - 1:.0%} headroom, whole 5 min, at most the current cap){task}",
-            )
-        )
+    _credential_ttl(s, agents, cur)
     grace = cur.limits.task_grace_seconds if cur is not None else 30.0
     L(
         Line(
@@ -452,38 +462,8 @@ def _limits(
             "kept from the current charter" if cur is not None else "the default",
         )
     )
-    quiet = [a.sponsor_quiet_max for a in agents if a.sponsor_quiet_max is not None]
-    if quiet:
-        observed = max(quiet)
-        learned = max(300, math.ceil(observed * 1.5 / 60) * 60)
-        current = cur.limits.sponsor_quiet_seconds if cur is not None else None
-        if current is not None and current >= observed:
-            L(
-                Line(
-                    f"  sponsor_quiet_seconds: {current:g}",
-                    f"kept from the current charter; longest sponsor silence at a call "
-                    f"{observed:,.0f} s",
-                )
-            )
-        else:
-            L(
-                Line(
-                    f"  sponsor_quiet_seconds: {learned}",
-                    f"longest sponsor silence at a call {observed:,.0f} s, + 50 %",
-                )
-            )
-    days = len({d for a in agents for d in a.days})
-    if cur is not None and cur.limits.hours is not None:
-        L(Line(f"  hours: {q(cur.limits.hours)}", "kept from the current charter (UTC)"))
-    elif days >= hours_min_days and (h := _hours(agents)) is not None:
-        L(Line(f"  hours: {q(h[0])}", f"{h[1]} over {days} days (UTC)"))
-    else:
-        L(
-            Line(
-                "  # hours: not set",
-                f"{days} day(s) of traffic; working hours are learned from {hours_min_days}+",
-            )
-        )
+    _sponsor_quiet(s, agents, cur)
+    _working_hours(s, agents, cur, hours_min_days)
     if cur is not None:  # credential and footprint controls are policy, not learned: kept
         lim = cur.limits
         for key in ("require_jit_credentials", "max_tenants_per_hour", "max_domains_per_hour"):
@@ -491,6 +471,76 @@ def _limits(
             if v is not None:
                 text = str(v).lower() if isinstance(v, bool) else str(v)
                 L(Line(f"  {key}: {text}", "kept from the current charter"))
+
+
+def _credential_ttl(s: Suggestion, agents: list[AgentTraffic], cur: Charter | None) -> None:
+    """The credential_max_ttl line: the longest TTL issued plus headroom, at most the current
+    cap; and the issuer TTL the tasks' lengths would allow."""
+    ttls = [t for a in agents for t in a.credential_ttls]
+    if not ttls:
+        return
+    cap = ttl_cap(max(ttls), cur.limits.credential_max_ttl if cur is not None else None)
+    lengths = [x for a in agents for x in a.task_lengths()]
+    task = ""
+    if lengths:
+        p95 = _quantile(lengths, 0.95)
+        need = max(60, math.ceil(p95 * 1.5 / 60) * 60)
+        task = f"; tasks p95 {p95:,.0f} s over {len(lengths):,} tasks"
+        if need < cap:
+            task += f" → an issuer TTL of {need:,} s would do (then lower this cap)"
+    s.lines.append(
+        Line(
+            f"  credential_max_ttl: {cap}",
+            f"longest TTL issued {max(ttls):,.0f} s over {len(ttls):,} credentials "
+            f"(+{TTL_HEADROOM - 1:.0%} headroom, whole 5 min, at most the current cap){task}",
+        )
+    )
+
+
+def _sponsor_quiet(s: Suggestion, agents: list[AgentTraffic], cur: Charter | None) -> None:
+    """The sponsor_quiet_seconds line: the current one if it covers the longest sponsor
+    silence seen at a call, else that silence + 50 %."""
+    quiet = [a.sponsor_quiet_max for a in agents if a.sponsor_quiet_max is not None]
+    if not quiet:
+        return
+    observed = max(quiet)
+    learned = max(300, math.ceil(observed * 1.5 / 60) * 60)
+    current = cur.limits.sponsor_quiet_seconds if cur is not None else None
+    if current is not None and current >= observed:
+        s.lines.append(
+            Line(
+                f"  sponsor_quiet_seconds: {current:g}",
+                f"kept from the current charter; longest sponsor silence at a call "
+                f"{observed:,.0f} s",
+            )
+        )
+    else:
+        s.lines.append(
+            Line(
+                f"  sponsor_quiet_seconds: {learned}",
+                f"longest sponsor silence at a call {observed:,.0f} s, + 50 %",
+            )
+        )
+
+
+def _working_hours(
+    s: Suggestion, agents: list[AgentTraffic], cur: Charter | None, hours_min_days: int
+) -> None:
+    """The hours line: kept, learned from ``hours_min_days`` days or more, or left unset."""
+    days = len({d for a in agents for d in a.days})
+    if cur is not None and cur.limits.hours is not None:
+        s.lines.append(
+            Line(f"  hours: {q(cur.limits.hours)}", "kept from the current charter (UTC)")
+        )
+    elif days >= hours_min_days and (h := _hours(agents)) is not None:
+        s.lines.append(Line(f"  hours: {q(h[0])}", f"{h[1]} over {days} days (UTC)"))
+    else:
+        s.lines.append(
+            Line(
+                "  # hours: not set",
+                f"{days} day(s) of traffic; working hours are learned from {hours_min_days}+",
+            )
+        )
 
 
 def render_summary(suggestions: list[Suggestion]) -> str:

@@ -49,7 +49,9 @@ from monitor.output_contracts import (
     Alert,
     CharterClause,
     Frameworks,
+    Mode,
     RevocationCommand,
+    Scope,
 )
 
 _cached_frameworks = lru_cache(maxsize=None)(frameworks_for)
@@ -117,7 +119,7 @@ class DecisionStep:
         alerts: list[Alert] = []
         commands: list[RevocationCommand] = []
         suppressed = 0
-        mode = "observe" if charter is None or self.force_observe else charter.mode
+        mode: Mode = "observe" if charter is None or self.force_observe else charter.mode
         when = datetime.fromtimestamp(t, UTC)
         for f in findings:
             dedup = f"{f.detector}|{f.dedup or f.key}"
@@ -130,73 +132,106 @@ class DecisionStep:
             cause = [*f.evidence, f"t={t!r}"]
             alert_ids: list[str] = []
             if f.notify:
-                who = sponsor
-                if who is None and f.task_id is not None:
-                    task = st.tasks.get(f.task_id)
-                    who = task[T_SPONSOR] if task is not None else None
-                reason, details, cred = f.reason, f.details, credential_id
-                task_id, session_id = f.task_id, f.session_id
-                if self.redact is not None:
-                    r = self.redact
-                    reason = r(reason)
-                    details = {k: r.value(v) for k, v in details.items()}
-                    who, cred = r.optional(who), r.optional(cred)
-                    task_id, session_id = r.optional(task_id), r.optional(session_id)
-                alert = Alert(
-                    alert_id=finding_id(st.agent_id, f.detector, f.key, f.dedup, *cause),
-                    ts=when,
-                    agent_id=st.agent_id,
-                    agent_kind=st.kind or (charter.kind if charter else None),  # type: ignore[arg-type]
-                    detector=f.detector,
-                    severity=f.severity,
-                    score=f.score,
-                    reason=reason,
-                    evidence=f.evidence,
-                    clause=CharterClause(
-                        charter=charter.pattern if charter else None,
-                        key=f.key,
-                        text=f.clause_text,
-                        mission=charter.mission if charter else "",
-                    ),
-                    frameworks=_cached_frameworks(f.detector),
-                    mode=mode,
-                    task_id=task_id,
-                    sponsor=who,
-                    session_id=session_id,
-                    credential_id=cred,
-                    details=details,
-                )
+                alert = self._alert(f, cause, when, mode, st, charter, sponsor, credential_id)
                 alerts.append(alert)
                 alert_ids.append(alert.alert_id)
-            if f.revoke is None or (f.notify and SEVERITY_RANK[f.severity] < self.revoke_rank):
+            scope = f.revoke
+            if scope is None or (f.notify and SEVERITY_RANK[f.severity] < self.revoke_rank):
                 continue
-            cred_set = set(f.credential_ids)
-            if f.revoke == "task" and f.task_id is not None:
-                # a task's revocation ends every credential of it, not only the one used
-                cred_set.update(st.live_credentials(f.task_id, t))
-            creds = sorted(cred_set)
-            session = (f.session_id or "") if f.revoke == "session" else ""
-            target = "|".join((f.revoke, f.task_id or "", session, ",".join(creds)))
-            # rate-limited, not once for ever: a later call with a revoked credential
-            # re-commands it (a lifted or lost deny entry is written again)
-            if st.recently(st.commanded, memo_key(target), t, self.dedup_seconds, MAX_COMMANDED):
-                continue
-            commands.append(
-                RevocationCommand(
-                    command_id=finding_id(st.agent_id, target, f.detector, f.key, f.dedup, *cause),
-                    ts=when,
-                    agent_id=st.agent_id,
-                    scope=f.revoke,
-                    credential_ids=creds,
-                    task_id=f.task_id,
-                    session_id=f.session_id if f.revoke == "session" else None,
-                    reason=f.reason if self.redact is None else self.redact(f.reason),
-                    alert_ids=alert_ids,
-                    mode=mode,
-                    expires_at=None if f.revoke == "agent" else latest_expiry(st, creds),
-                )
-            )
+            command = self._command(f, scope, cause, t, when, mode, st, alert_ids)
+            if command is not None:
+                commands.append(command)
         return alerts, commands, suppressed
+
+    def _alert(
+        self,
+        f: Finding,
+        cause: list[str],
+        when: datetime,
+        mode: Mode,
+        st: AgentState,
+        charter: CompiledCharter | None,
+        sponsor: str | None,
+        credential_id: str | None,
+    ) -> Alert:
+        """The alert of a finding: its id from the cause, its free text redacted.
+
+        The sponsor is the event's, else the one of the finding's task.
+        """
+        who = sponsor
+        if who is None and f.task_id is not None:
+            task = st.tasks.get(f.task_id)
+            who = task[T_SPONSOR] if task is not None else None
+        reason, details, cred = f.reason, f.details, credential_id
+        task_id, session_id = f.task_id, f.session_id
+        if self.redact is not None:
+            r = self.redact
+            reason = r(reason)
+            details = {k: r.value(v) for k, v in details.items()}
+            who, cred = r.optional(who), r.optional(cred)
+            task_id, session_id = r.optional(task_id), r.optional(session_id)
+        return Alert(
+            alert_id=finding_id(st.agent_id, f.detector, f.key, f.dedup, *cause),
+            ts=when,
+            agent_id=st.agent_id,
+            agent_kind=st.kind or (charter.kind if charter else None),  # type: ignore[arg-type]
+            detector=f.detector,
+            severity=f.severity,
+            score=f.score,
+            reason=reason,
+            evidence=f.evidence,
+            clause=CharterClause(
+                charter=charter.pattern if charter else None,
+                key=f.key,
+                text=f.clause_text,
+                mission=charter.mission if charter else "",
+            ),
+            frameworks=_cached_frameworks(f.detector),
+            mode=mode,
+            task_id=task_id,
+            sponsor=who,
+            session_id=session_id,
+            credential_id=cred,
+            details=details,
+        )
+
+    def _command(
+        self,
+        f: Finding,
+        scope: Scope,
+        cause: list[str],
+        t: float,
+        when: datetime,
+        mode: Mode,
+        st: AgentState,
+        alert_ids: list[str],
+    ) -> RevocationCommand | None:
+        """The command revoking ``scope`` for a finding, or None when that target was
+        commanded for this agent within the dedup window (event time)."""
+        cred_set = set(f.credential_ids)
+        if scope == "task" and f.task_id is not None:
+            # a task's revocation ends every credential of it, not only the one used
+            cred_set.update(st.live_credentials(f.task_id, t))
+        creds = sorted(cred_set)
+        session = (f.session_id or "") if scope == "session" else ""
+        target = "|".join((scope, f.task_id or "", session, ",".join(creds)))
+        # rate-limited, not once for ever: a later call with a revoked credential
+        # re-commands it (a lifted or lost deny entry is written again)
+        if st.recently(st.commanded, memo_key(target), t, self.dedup_seconds, MAX_COMMANDED):
+            return None
+        return RevocationCommand(
+            command_id=finding_id(st.agent_id, target, f.detector, f.key, f.dedup, *cause),
+            ts=when,
+            agent_id=st.agent_id,
+            scope=scope,
+            credential_ids=creds,
+            task_id=f.task_id,
+            session_id=f.session_id if scope == "session" else None,
+            reason=f.reason if self.redact is None else self.redact(f.reason),
+            alert_ids=alert_ids,
+            mode=mode,
+            expires_at=None if scope == "agent" else latest_expiry(st, creds),
+        )
 
 
 __all__ = ["DecisionStep", "Frameworks", "finding_id", "latest_expiry", "stable_id"]

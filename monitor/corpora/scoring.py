@@ -169,6 +169,18 @@ class CorpusReport:
         return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
 
     def to_markdown(self) -> str:
+        """The report as Markdown: the score table, then one section per breakdown."""
+        lines = [
+            *self._md_scores(),
+            *self._md_failed(),
+            *self._md_novelty(),
+            *self._md_classes(),
+            *self._md_detectors(),
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _md_scores(self) -> list[str]:
+        """Title, corpus facts, definitions, and recall / flagged per part and configuration."""
         s = self.sessions
         lines = [
             f"## External corpus: {self.corpus}",
@@ -196,21 +208,29 @@ class CorpusReport:
                     f"| {p.benign_flagged} | {share} | {p.benign_calls} "
                     f"| {p.benign_fp_alerts} | {p.fp_per_1k:.3f} |"
                 )
+        return lines
+
+    def _md_failed(self) -> list[str]:
+        """Failed injection attempts that drew an alert (none when no attempt failed)."""
         failed = [
             (part, c) for part in self.parts for c in self.configs if c.parts[part].failed_attempts
         ]
-        if failed:
-            lines += [
-                "",
-                "Failed attack attempts (the agent did not follow the injection), alerted: "
-                + "; ".join(
-                    f"{_part(part)} {c.name} {c.parts[part].failed_flagged} / "
-                    f"{c.parts[part].failed_attempts}"
-                    for part, c in failed
-                )
-                + ".",
-            ]
-        lines += [
+        if not failed:
+            return []
+        return [
+            "",
+            "Failed attack attempts (the agent did not follow the injection), alerted: "
+            + "; ".join(
+                f"{_part(part)} {c.name} {c.parts[part].failed_flagged} / "
+                f"{c.parts[part].failed_attempts}"
+                for part, c in failed
+            )
+            + ".",
+        ]
+
+    def _md_novelty(self) -> list[str]:
+        """Hijacks split by whether the attacker's tool was new to the agent."""
+        lines = [
             "",
             "### Hijacks by whether the agent had used the attacker's tool benignly",
             "",
@@ -236,7 +256,11 @@ class CorpusReport:
                     f"| {known} | {known_caught} "
                     f"| {_ratio(known_caught / known if known else None)} |"
                 )
-        lines += [
+        return lines
+
+    def _md_classes(self) -> list[str]:
+        """Caught / attack sessions per attack class, one column per part and configuration."""
+        lines = [
             "",
             "### Per attack class (caught / attack sessions)",
             "",
@@ -253,7 +277,11 @@ class CorpusReport:
                     n, k = c.parts[part].by_class.get(cls, [0, 0])
                     cells.append(f"{k} / {n}" if n else "–")
             lines.append(f"| {cls} | " + " | ".join(cells) + " |")
-        lines += [
+        return lines
+
+    def _md_detectors(self) -> list[str]:
+        """Each configuration's alerts per detector, by where their evidence points."""
+        lines = [
             "",
             "### Alerts per detector (all parts; where the evidence points)",
             "",
@@ -270,7 +298,7 @@ class CorpusReport:
                     f"| {cnt['attack_session']} | {cnt['benign']} | {cnt['warmup']} "
                     f"| {cnt['none']} |"
                 )
-        return "\n".join(lines) + "\n"
+        return lines
 
 
 def _round(x: float | None) -> float | None:

@@ -85,6 +85,16 @@ def _wire(model: Any) -> bytes:
     return orjson.dumps(model.model_dump(by_alias=True, mode="json", exclude_none=True))
 
 
+def _digests_of(tool: str, dumped: Any) -> list[str]:
+    """The provenance digests of a result; none (logged) if they cannot be computed: a call
+    never fails over its provenance digests."""
+    try:
+        return result_digests(dumped)
+    except Exception as err:
+        log.warning("result_digests_failed", tool=tool, error=type(err).__name__)
+        return []
+
+
 def _meta(params: Any) -> dict[str, Any]:
     return dict(getattr(params, "meta", None) or {}) if params is not None else {}
 
@@ -342,18 +352,7 @@ class Gateway:
         try:
             who = await self._resolve(ctx, tool, args, _meta(params))
         except DecodeError as err:
-            # enforcing (deny-list or --policy inline): a caller that cannot be checked is
-            # refused; a missing or bad bearer token is refused even without enforcement
-            inline = self.policy is not None and self.policy.mode == "inline"
-            if self.guard is not None or err.field == "claims" or inline:
-                if tool_call:
-                    self.metrics.calls.labels("denied").inc()
-                else:
-                    self.metrics.requests.labels(tool, "denied").inc()
-                self._refuse_no_identity(tool, err)
-            # monitoring only: the call goes on, its event cannot (no agent_id to key it by)
-            self.metrics.lost.labels("no_identity").inc()
-            log.error("event_not_emitted", reason="no_identity", tool=tool, error=err.reason)
+            self._unidentified(tool, err, tool_call)
 
         if who is not None:
             await self._check(tool, who, finish)
@@ -374,13 +373,23 @@ class Gateway:
             ) from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
-        try:
-            digests = result_digests(dumped)
-        except Exception as err:  # never fail a call over its provenance digests
-            digests = []
-            log.warning("result_digests_failed", tool=tool, error=type(err).__name__)
-        finish(outcome, len(orjson.dumps(dumped)), digests=digests)
+        finish(outcome, len(orjson.dumps(dumped)), digests=_digests_of(tool, dumped))
         return result
+
+    def _unidentified(self, tool: str, err: DecodeError, tool_call: bool) -> None:
+        """A caller whose identity cannot be resolved. Enforcing (deny-list or ``--policy
+        inline``): refused, as it cannot be checked; a missing or bad bearer token is refused
+        even without enforcement. Monitoring only: the call goes on, but its event cannot
+        (no agent_id to key it by), counted as lost."""
+        inline = self.policy is not None and self.policy.mode == "inline"
+        if self.guard is not None or err.field == "claims" or inline:
+            if tool_call:
+                self.metrics.calls.labels("denied").inc()
+            else:
+                self.metrics.requests.labels(tool, "denied").inc()
+            self._refuse_no_identity(tool, err)
+        self.metrics.lost.labels("no_identity").inc()
+        log.error("event_not_emitted", reason="no_identity", tool=tool, error=err.reason)
 
     def _decide(
         self,

@@ -109,55 +109,8 @@ def to_ocsf(alert: Alert, revoke_min_severity: str = "high") -> dict[str, Any]:
     """An OCSF 1.3 Detection Finding (class_uid 2004, activity Create), profiles host and
     security_control; valid against the published schema (tests/sinks/ocsf_schema.py)."""
     sev_id, sev = OCSF_SEVERITY[alert.severity]
-    resources: list[dict[str, Any]] = []
-    observables: list[dict[str, Any]] = [
-        {
-            "name": "actor.user.uid",
-            "type_id": _OBS_USER_NAME[0],
-            "type": _OBS_USER_NAME[1],
-            "value": alert.agent_id,
-        }
-    ]
-    for kind, value in (
-        ("credential", alert.credential_id),
-        ("task", alert.task_id),
-        ("session", alert.session_id),
-    ):
-        if value is not None:
-            resources.append({"type": f"mcp.{kind}", "uid": value})
-            observables.append(
-                {
-                    "name": "resources.uid",
-                    "type_id": _OBS_RESOURCE_UID[0],
-                    "type": _OBS_RESOURCE_UID[1],
-                    "value": value,
-                }
-            )
-    user: dict[str, Any] = {"uid": alert.agent_id, "name": alert.agent_id, "type_id": 99}
-    user["type"] = "Other"
-    actor: dict[str, Any] = {"user": user}
-    if alert.session_id is not None:
-        actor["session"] = {"uid": alert.session_id}
-    if alert.agent_kind is not None:
-        user["account"] = {"type": alert.agent_kind, "type_id": 99}
-    evidence: dict[str, Any] = {
-        "actor": {"user": {"uid": alert.agent_id, "name": alert.agent_id}},
-        "data": {"event_ids": list(alert.evidence), "details": dict(alert.details)},
-    }
-    if alert.sponsor is not None:  # the human the agent acts for
-        evidence["user"] = {"uid": alert.sponsor, "name": alert.sponsor}
-        observables.append(
-            {
-                "name": "evidences.user.uid",
-                "type_id": _OBS_USER_NAME[0],
-                "type": _OBS_USER_NAME[1],
-                "value": alert.sponsor,
-            }
-        )
-    analytic_id, analytic_name = analytic_type(alert.detector)
     conf_id, conf = confidence(alert.score)
     action_id, action_name, disposition_id, disposition = action(alert, revoke_min_severity)
-    f = alert.frameworks
     return {
         "class_uid": OCSF_CLASS_UID,
         "class_name": "Detection Finding",
@@ -187,42 +140,100 @@ def to_ocsf(alert: Alert, revoke_min_severity: str = "high") -> dict[str, Any]:
             "labels": [f"mode:{alert.mode}", *framework_labels(alert)],
             "profiles": list(OCSF_PROFILES),
         },
-        "finding_info": {
-            "uid": alert.alert_id,
-            "title": title(alert),
-            "desc": alert.reason,
-            "types": [alert.detector],
-            "analytic": {
-                "uid": alert.detector,
-                "name": alert.detector,
-                "type_id": analytic_id,
-                "type": analytic_name,
-                "category": alert.clause.key,
-                "desc": alert.clause.text,
-            },
-            "related_events": [{"uid": e} for e in alert.evidence],
+        "finding_info": _ocsf_finding_info(alert),
+        "resources": [{"type": f"mcp.{kind}", "uid": uid} for kind, uid in _ocsf_ids(alert)],
+        "actor": _ocsf_actor(alert),
+        "evidences": [_ocsf_evidence(alert)],
+        "observables": _ocsf_observables(alert),
+        "unmapped": _ocsf_unmapped(alert),
+    }
+
+
+def _ocsf_ids(alert: Alert) -> list[tuple[str, str]]:
+    """The alert's credential, task and session ids that are set: OCSF ``resources``."""
+    ids = (
+        ("credential", alert.credential_id),
+        ("task", alert.task_id),
+        ("session", alert.session_id),
+    )
+    return [(kind, value) for kind, value in ids if value is not None]
+
+
+def _ocsf_observable(name: str, type_: tuple[int, str], value: str) -> dict[str, Any]:
+    return {"name": name, "type_id": type_[0], "type": type_[1], "value": value}
+
+
+def _ocsf_observables(alert: Alert) -> list[dict[str, Any]]:
+    """What a SIEM can pivot on: the agent, each resource id, and the sponsor when known."""
+    out = [_ocsf_observable("actor.user.uid", _OBS_USER_NAME, alert.agent_id)]
+    out += [_ocsf_observable("resources.uid", _OBS_RESOURCE_UID, v) for _, v in _ocsf_ids(alert)]
+    if alert.sponsor is not None:
+        out.append(_ocsf_observable("evidences.user.uid", _OBS_USER_NAME, alert.sponsor))
+    return out
+
+
+def _ocsf_actor(alert: Alert) -> dict[str, Any]:
+    """The agent as the acting user (type Other), with its kind and session when known."""
+    user: dict[str, Any] = {"uid": alert.agent_id, "name": alert.agent_id, "type_id": 99}
+    user["type"] = "Other"
+    actor: dict[str, Any] = {"user": user}
+    if alert.session_id is not None:
+        actor["session"] = {"uid": alert.session_id}
+    if alert.agent_kind is not None:
+        user["account"] = {"type": alert.agent_kind, "type_id": 99}
+    return actor
+
+
+def _ocsf_evidence(alert: Alert) -> dict[str, Any]:
+    """The one evidence record: the agent, the evidence event ids and details, the sponsor."""
+    evidence: dict[str, Any] = {
+        "actor": {"user": {"uid": alert.agent_id, "name": alert.agent_id}},
+        "data": {"event_ids": list(alert.evidence), "details": dict(alert.details)},
+    }
+    if alert.sponsor is not None:  # the human the agent acts for
+        evidence["user"] = {"uid": alert.sponsor, "name": alert.sponsor}
+    return evidence
+
+
+def _ocsf_finding_info(alert: Alert) -> dict[str, Any]:
+    """The finding: its id, title, the detector as the analytic, the evidence events."""
+    analytic_id, analytic_name = analytic_type(alert.detector)
+    return {
+        "uid": alert.alert_id,
+        "title": title(alert),
+        "desc": alert.reason,
+        "types": [alert.detector],
+        "analytic": {
+            "uid": alert.detector,
+            "name": alert.detector,
+            "type_id": analytic_id,
+            "type": analytic_name,
+            "category": alert.clause.key,
+            "desc": alert.clause.text,
         },
-        "resources": resources,
-        "actor": actor,
-        "evidences": [evidence],
-        "observables": observables,
-        "unmapped": {
-            "mode": alert.mode,
-            "score": alert.score,
-            "sponsor": alert.sponsor,
-            "task_id": alert.task_id,
-            "evidence": list(alert.evidence),
-            "charter": alert.clause.charter,
-            "charter_key": alert.clause.key,
-            "charter_text": alert.clause.text,
-            "mission": alert.clause.mission,
-            "frameworks": {
-                "owasp_agentic": [r.model_dump() for r in f.owasp_agentic],
-                "maestro": [r.model_dump() for r in f.maestro],
-                "nist_ai_rmf": list(f.nist_ai_rmf),
-            },
-            "details": dict(alert.details),
+        "related_events": [{"uid": e} for e in alert.evidence],
+    }
+
+
+def _ocsf_unmapped(alert: Alert) -> dict[str, Any]:
+    """Our fields OCSF has no place for: mode, score, the charter clause, frameworks."""
+    f = alert.frameworks
+    return {
+        "mode": alert.mode,
+        "score": alert.score,
+        "sponsor": alert.sponsor,
+        "task_id": alert.task_id,
+        "evidence": list(alert.evidence),
+        "charter": alert.clause.charter,
+        "charter_key": alert.clause.key,
+        "charter_text": alert.clause.text,
+        "mission": alert.clause.mission,
+        "frameworks": {
+            "owasp_agentic": [r.model_dump() for r in f.owasp_agentic],
+            "maestro": [r.model_dump() for r in f.maestro],
+            "nist_ai_rmf": list(f.nist_ai_rmf),
         },
+        "details": dict(alert.details),
     }
 
 

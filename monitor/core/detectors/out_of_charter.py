@@ -25,6 +25,9 @@ from monitor.core.state import AgentState
 from monitor.events import AlertFeedback
 from monitor.output_contracts import Severity
 
+#: One breach of a charter's scope: clause key, clause text, reason, dedup key, details.
+_Problem = tuple[str, str, str, str, dict[str, str | int | float | bool | None]]
+
 
 @register
 class OutOfCharterTool(Detector):
@@ -69,98 +72,126 @@ class OutOfCharterTool(Detector):
         if ch is None:
             what = f"called {c.server}/{c.tool}"
             return self._uncovered(what, c, {"server": c.server, "tool": c.tool}, None)
-        problems: list[tuple[str, str, str, str, dict[str, str | int | float | bool | None]]] = []
-        if ctx.grant is None:
-            problems.append(
-                (
-                    "tools",
-                    f"grants {len(ch.charter.tools)} tools; not {c.server}/{c.tool}",
-                    f"{c.agent_id} called {c.server}/{c.tool}, which its charter ({ch.pattern}) does "
-                    "not grant",
-                    f"tool:{c.server}/{c.tool}",
-                    {"server": c.server, "tool": c.tool},
-                )
-            )
-        if ch.tenants is not None and c.tenant is not None and c.tenant not in ch.tenants:
-            problems.append(
-                (
-                    "tenants",
-                    f"tenants {sorted(ch.tenants)}",
-                    f"{c.agent_id} acted in tenant {c.tenant!r}, outside its charter's tenants "
-                    f"{sorted(ch.tenants)}",
-                    f"tenant:{c.tenant}",
-                    {"tenant": c.tenant},
-                )
-            )
-        if (
-            ch.data_domains is not None
-            and c.data_domain is not None
-            and c.data_domain not in ch.data_domains
-        ):
-            problems.append(
-                (
-                    "data_domains",
-                    f"data domains {sorted(ch.data_domains)}",
-                    f"{c.agent_id} touched data domain {c.data_domain!r}, outside its charter's "
-                    f"domains {sorted(ch.data_domains)}",
-                    f"domain:{c.data_domain}",
-                    {"data_domain": c.data_domain},
-                )
-            )
-        if ch.allowed_resources is not None and c.resources:
-            bad = [r for r in c.resources if not ch.resource_allowed(r)]
-            if bad:
-                shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-                problems.append(
-                    (
-                        "resources",
-                        f"resources {ch.charter.resources}",
-                        f"{c.agent_id} called {c.server}/{c.tool} on {shown}, outside its charter's "
-                        "resources",
-                        f"resource:{bad[0]}",
-                        {"resource": bad[0]},
-                    )
-                )
+        problems = _scope_problems(ctx, ch)
         out: list[Finding] = []
         if problems:
-            denied = c.outcome == "denied"
-            severity: Severity = "medium" if denied else "high"
-            scope, creds = call_target(ctx)
-            was = " (the gateway denied it)" if denied else ""
-            for key, text, reason, dedup, details in problems:
-                out.append(
-                    Finding(
-                        self.name,
-                        key,
-                        text,
-                        severity,
-                        reason + was,
-                        [c.event_id],
-                        revoke=None if denied else scope,
-                        credential_ids=creds,
-                        task_id=c.task_id,
-                        session_id=c.session_id,
-                        dedup=dedup,
-                        details=details,
-                    )
-                )
+            self._scope_findings(ctx, problems, out)
         if ch.hours is not None:
-            minute = int(ctx.t // 60) % 1440  # UTC minute of the day
-            if not ch.in_hours(minute):
-                hhmm = f"{minute // 60:02d}:{minute % 60:02d}"
-                out.append(
-                    Finding(
-                        self.name,
-                        "limits.hours",
-                        f"hours {ch.limits.hours} UTC",
-                        "medium",
-                        f"{c.agent_id} called {c.server}/{c.tool} at {hhmm} UTC, outside its "
-                        f"charter's hours {ch.limits.hours} UTC",
-                        [c.event_id],
-                        task_id=c.task_id,
-                        session_id=c.session_id,
-                        dedup="hours",
-                        details={"time": hhmm},
-                    )
-                )
+            late = self._off_hours(ctx, ch)
+            if late is not None:
+                out.append(late)
         return out
+
+    def _scope_findings(
+        self, ctx: CallContext, problems: list[_Problem], out: list[Finding]
+    ) -> None:
+        """One finding per breach of the charter's scope, appended to ``out``.
+
+        A call the gateway denied is ``medium`` with no revocation (the gateway did
+        its job); one it let through is ``high`` and revokes the narrowest scope
+        that ends the access it used.
+        """
+        c = ctx.call
+        denied = c.outcome == "denied"
+        severity: Severity = "medium" if denied else "high"
+        scope, creds = call_target(ctx)
+        was = " (the gateway denied it)" if denied else ""
+        for key, text, reason, dedup, details in problems:
+            out.append(
+                Finding(
+                    self.name,
+                    key,
+                    text,
+                    severity,
+                    reason + was,
+                    [c.event_id],
+                    revoke=None if denied else scope,
+                    credential_ids=creds,
+                    task_id=c.task_id,
+                    session_id=c.session_id,
+                    dedup=dedup,
+                    details=details,
+                )
+            )
+
+    def _off_hours(self, ctx: CallContext, ch: CompiledCharter) -> Finding | None:
+        """The finding for a call outside the charter's hours (UTC), or None inside them."""
+        minute = int(ctx.t // 60) % 1440  # UTC minute of the day
+        if ch.in_hours(minute):
+            return None
+        c = ctx.call
+        hhmm = f"{minute // 60:02d}:{minute % 60:02d}"
+        return Finding(
+            self.name,
+            "limits.hours",
+            f"hours {ch.limits.hours} UTC",
+            "medium",
+            f"{c.agent_id} called {c.server}/{c.tool} at {hhmm} UTC, outside its "
+            f"charter's hours {ch.limits.hours} UTC",
+            [c.event_id],
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup="hours",
+            details={"time": hhmm},
+        )
+
+
+def _scope_problems(ctx: CallContext, ch: CompiledCharter) -> list[_Problem]:
+    """What a call breaches of its charter's scope: server/tool, tenant, data domain, resources.
+
+    An unknown tenant or domain (the gateway did not log it) breaches nothing.
+    """
+    c = ctx.call
+    problems: list[_Problem] = []
+    if ctx.grant is None:
+        problems.append(
+            (
+                "tools",
+                f"grants {len(ch.charter.tools)} tools; not {c.server}/{c.tool}",
+                f"{c.agent_id} called {c.server}/{c.tool}, which its charter ({ch.pattern}) does "
+                "not grant",
+                f"tool:{c.server}/{c.tool}",
+                {"server": c.server, "tool": c.tool},
+            )
+        )
+    if ch.tenants is not None and c.tenant is not None and c.tenant not in ch.tenants:
+        problems.append(
+            (
+                "tenants",
+                f"tenants {sorted(ch.tenants)}",
+                f"{c.agent_id} acted in tenant {c.tenant!r}, outside its charter's tenants "
+                f"{sorted(ch.tenants)}",
+                f"tenant:{c.tenant}",
+                {"tenant": c.tenant},
+            )
+        )
+    if (
+        ch.data_domains is not None
+        and c.data_domain is not None
+        and c.data_domain not in ch.data_domains
+    ):
+        problems.append(
+            (
+                "data_domains",
+                f"data domains {sorted(ch.data_domains)}",
+                f"{c.agent_id} touched data domain {c.data_domain!r}, outside its charter's "
+                f"domains {sorted(ch.data_domains)}",
+                f"domain:{c.data_domain}",
+                {"data_domain": c.data_domain},
+            )
+        )
+    if ch.allowed_resources is not None and c.resources:
+        bad = [r for r in c.resources if not ch.resource_allowed(r)]
+        if bad:
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            problems.append(
+                (
+                    "resources",
+                    f"resources {ch.charter.resources}",
+                    f"{c.agent_id} called {c.server}/{c.tool} on {shown}, outside its charter's "
+                    "resources",
+                    f"resource:{bad[0]}",
+                    {"resource": bad[0]},
+                )
+            )
+    return problems
