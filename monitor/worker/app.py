@@ -232,7 +232,7 @@ class WorkerApp:
                     continue
                 self._last_event[event.message.partition] = event
                 self._handled.append(event)
-                if len(self._handled) >= self.settings.worker_flush_events:
+                if len(self._handled) >= self.settings.worker.flush_events:
                     await self._flush()
         finally:
             await self._flush(force=True)  # a graceful stop: what is done is kept
@@ -246,7 +246,7 @@ class WorkerApp:
         loop flushes. As a timer, a SIGTERM hung the worker for ever.
         """
         while True:
-            await asyncio.sleep(self.settings.worker_flush_seconds)
+            await asyncio.sleep(self.settings.worker.flush_seconds)
             try:
                 await self._reseek_stalled()
                 await self._flush()
