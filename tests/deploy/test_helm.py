@@ -223,10 +223,7 @@ def test_secrets_come_from_the_secret_as_files_never_as_values() -> None:
             mounts = {m["name"]: m for m in c["volumeMounts"]}
             for var, value in env.items():
                 # MCPMON_<SETTING>_FILE, not a setting whose own name ends in _FILE
-                as_file = (
-                    var.endswith(FILE_SUFFIX)
-                    and var not in VARIABLES
-                )
+                as_file = var.endswith(FILE_SUFFIX) and var not in VARIABLES
                 secretish = any(s in var for s in ("KEYS", "TOKEN", "SECRET", "PASSWORD"))
                 assert not secretish or as_file, f"{c['name']}: {var} as a value"
                 if as_file:
