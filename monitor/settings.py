@@ -459,11 +459,16 @@ def _paths() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for name, info in Settings.model_fields.items():
         section = info.annotation
+        paths: list[tuple[str, ...]]
         if isinstance(section, type) and issubclass(section, _Section):
             assert section.section == name, (section, name)
-            out.update({f"{name}_{f}": (name, f) for f in section.model_fields})
+            paths = [(name, f) for f in section.model_fields]
         else:
-            out[name] = (name,)
+            paths = [(name,)]
+        for path in paths:
+            flat = "_".join(path)
+            assert flat not in out, f"two settings named {flat}"  # a variable reads one field
+            out[flat] = path
     return out
 
 
@@ -473,7 +478,6 @@ def _paths() -> dict[str, tuple[str, ...]]:
 SETTING_PATHS: Mapping[str, tuple[str, ...]] = _paths()
 #: Every environment variable a setting reads -> the setting's name.
 VARIABLES: Mapping[str, str] = {ENV_PREFIX + n.upper(): n for n in SETTING_PATHS}
-assert len(VARIABLES) == len(SETTING_PATHS)  # no section field doubles a top-level name
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
