@@ -25,7 +25,7 @@ from monitor.retry import RetryPolicy
 from monitor.revoker.ledger import MemoryLedger
 from monitor.revoker.revoker import Revoker
 from monitor.revoker.service import RevokerService
-from monitor.settings import Settings
+from monitor.settings import RevokerSettings, Settings, SinkSettings
 from monitor.worker.processor import Processor
 from tests.revoker.support import T0, Scripted, Sleeps, command, final, transient
 from tests.worker.support import EXAMPLE_CHARTERS, EXAMPLE_EVENTS
@@ -194,7 +194,7 @@ def test_revoker_service_builds_metrics_only_when_a_port_is_set() -> None:
     plain = Revoker([Scripted("denylist")], MemoryLedger(), POLICY)
     assert RevokerService(Settings(), plain).metrics is None
     assert plain.metrics is None
-    service = RevokerService(Settings(revoker_metrics_port=9465), plain)
+    service = RevokerService(Settings(revoker=RevokerSettings(metrics_port=9465)), plain)
     assert service.metrics is not None and plain.metrics is service.metrics
 
 
@@ -280,7 +280,7 @@ def test_sink_service_counts_deliveries_retries_and_dead_letters() -> None:
     reg = CollectorRegistry()
     transport = _Flaky(failures=2)
     ticks = iter([3.0, 3.5])
-    settings = Settings(sink_retry_base_seconds=0, sink_retry_max_seconds=0)
+    settings = Settings(sink=SinkSettings(retry_base_seconds=0, retry_max_seconds=0))
     service = SinkService(
         settings,
         transport,  # type: ignore[arg-type]
@@ -300,7 +300,9 @@ def test_sink_service_counts_deliveries_retries_and_dead_letters() -> None:
     assert _value(reg, "mcpmon_sink_deadletters_total", reason="invalid") == 1
     assert _value(reg, "mcpmon_sink_delivery_seconds_sum") == pytest.approx(0.5)
     assert SinkService(Settings(), transport).metrics is None  # type: ignore[arg-type]
-    assert SinkService(Settings(sink_metrics_port=9466), transport).metrics is not None  # type: ignore[arg-type]
+    assert (
+        SinkService(Settings(sink=SinkSettings(metrics_port=9466)), transport).metrics is not None
+    )  # type: ignore[arg-type]
 
 
 def test_lag_tracker_counts_what_is_fetched_but_not_yet_handled() -> None:

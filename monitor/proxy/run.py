@@ -85,7 +85,7 @@ def build_sink(cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics) -> E
         settings.kafka_bootstrap,
         settings.topic_events,
         metrics,
-        buffer_events=settings.proxy_emit_buffer_events,
+        buffer_events=settings.proxy.emit_buffer_events,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
     )
@@ -146,13 +146,13 @@ async def start_charter_feed(
 
 
 def build_guard(settings: Settings) -> DenyListGuard | None:
-    if not settings.proxy_enforce:
+    if not settings.proxy.enforce:
         return None
     return DenyListGuard(
-        connect(settings.revoker_redis_url, settings.proxy_denylist_timeout_seconds),
-        prefix=settings.revoker_denylist_prefix,
-        timeout=settings.proxy_denylist_timeout_seconds,
-        fail_mode=settings.proxy_fail_mode,
+        connect(settings.revoker.redis_url, settings.proxy.denylist_timeout_seconds),
+        prefix=settings.revoker.denylist_prefix,
+        timeout=settings.proxy.denylist_timeout_seconds,
+        fail_mode=settings.proxy.fail_mode,
     )
 
 
@@ -175,8 +175,8 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
         log.warning("redaction_off", why="--no-redact: events carry arguments as sent")
     metrics = ProxyMetrics()
     exposition = serve_if(
-        metrics.registry if settings.proxy_metrics_port else None,
-        settings.proxy_metrics_port,
+        metrics.registry if settings.proxy.metrics_port else None,
+        settings.proxy.metrics_port,
         settings.metrics_addr,
     )
     policy = build_policy(cfg, settings, metrics)
@@ -215,7 +215,7 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
                 transport="http" if cfg.listen else "stdio",
                 listen=f"{cfg.listen[0]}:{cfg.listen[1]}" if cfg.listen else None,
                 enforce=guard is not None,
-                fail_mode=settings.proxy_fail_mode,
+                fail_mode=settings.proxy.fail_mode,
                 policy=cfg.policy,
                 sink="file" if cfg.to_file else "kafka",
             )

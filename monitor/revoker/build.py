@@ -12,13 +12,19 @@ from monitor.revoker.actuators.webhook import SignedWebhook
 from monitor.revoker.exceptions import RevokerError
 from monitor.revoker.ledger import Ledger, MemoryLedger, RedisLedger
 from monitor.revoker.revoker import Revoker
-from monitor.settings import Settings
+from monitor.settings import RevokerSettings, Settings
 
 ACTUATORS = ("denylist", "oauth", "webhook", "vault")
+#: the settings (of settings.revoker) an actuator cannot work without
+_NEEDS = {
+    "oauth": ("oauth_url", "oauth_client_id"),
+    "webhook": ("webhook_url", "webhook_secret"),
+    "vault": ("vault_addr", "vault_token"),
+}
 
 
 def actuator_names(settings: Settings) -> list[str]:
-    names = [n.strip() for n in settings.revoker_actuators.split(",") if n.strip()]
+    names = [n.strip() for n in settings.revoker.actuators.split(",") if n.strip()]
     bad = [n for n in names if n not in ACTUATORS]
     if bad:
         raise RevokerError(
@@ -30,67 +36,67 @@ def actuator_names(settings: Settings) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _need(settings: Settings, actuator: str, *fields: str) -> None:
+def _need(settings: RevokerSettings, actuator: str, *fields: str) -> None:
     missing = []
     for f in fields:
         v = getattr(settings, f)
         if not (v.get_secret_value() if hasattr(v, "get_secret_value") else v):
-            missing.append(f"MCPMON_{f.upper()}")
+            missing.append(RevokerSettings.variable(f))
     if missing:
         raise RevokerError(f"actuator {actuator} needs {', '.join(missing)}")
 
 
 def build_actuator(settings: Settings, name: str) -> Actuator:
-    t = settings.revoker_timeout_seconds
+    t = settings.revoker.timeout_seconds
     if name == "denylist":
         return RedisDenyList(
-            settings.revoker_redis_url,
-            prefix=settings.revoker_denylist_prefix,
-            ttl_seconds=settings.revoker_denylist_ttl_seconds,
+            settings.revoker.redis_url,
+            prefix=settings.revoker.denylist_prefix,
+            ttl_seconds=settings.revoker.denylist_ttl_seconds,
             timeout=t,
         )
     if name == "oauth":
-        _need(settings, name, "revoker_oauth_url", "revoker_oauth_client_id")
+        _need(settings.revoker, name, *_NEEDS[name])
         return OAuthRevocation(
-            settings.revoker_oauth_url,
-            settings.revoker_oauth_client_id,
-            settings.revoker_oauth_client_secret.get_secret_value(),
-            token_type_hint=settings.revoker_oauth_token_type_hint,
+            settings.revoker.oauth_url,
+            settings.revoker.oauth_client_id,
+            settings.revoker.oauth_client_secret.get_secret_value(),
+            token_type_hint=settings.revoker.oauth_token_type_hint,
             timeout=t,
         )
     if name == "webhook":
-        _need(settings, name, "revoker_webhook_url", "revoker_webhook_secret")
+        _need(settings.revoker, name, *_NEEDS[name])
         return SignedWebhook(
-            settings.revoker_webhook_url,
-            settings.revoker_webhook_secret.get_secret_value(),
+            settings.revoker.webhook_url,
+            settings.revoker.webhook_secret.get_secret_value(),
             timeout=t,
         )
     if name == "vault":
-        _need(settings, name, "revoker_vault_addr", "revoker_vault_token")
+        _need(settings.revoker, name, *_NEEDS[name])
         return VaultLeases(
-            settings.revoker_vault_addr,
-            settings.revoker_vault_token.get_secret_value(),
-            prefix_template=settings.revoker_vault_prefix_template,
-            namespace=settings.revoker_vault_namespace,
+            settings.revoker.vault_addr,
+            settings.revoker.vault_token.get_secret_value(),
+            prefix_template=settings.revoker.vault_prefix_template,
+            namespace=settings.revoker.vault_namespace,
             timeout=t,
         )
     raise RevokerError(f"unknown actuator {name!r}")
 
 
 def build_ledger(settings: Settings) -> Ledger:
-    if settings.revoker_ledger == "memory":
+    if settings.revoker.ledger == "memory":
         return MemoryLedger()
     return RedisLedger(
-        connect(settings.revoker_redis_url, settings.revoker_timeout_seconds),
-        ttl_seconds=settings.revoker_ledger_ttl_seconds,
+        connect(settings.revoker.redis_url, settings.revoker.timeout_seconds),
+        ttl_seconds=settings.revoker.ledger_ttl_seconds,
     )
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
-        attempts=settings.revoker_retry_attempts,
-        base_seconds=settings.revoker_retry_base_seconds,
-        max_seconds=settings.revoker_retry_max_seconds,
+        attempts=settings.revoker.retry_attempts,
+        base_seconds=settings.revoker.retry_base_seconds,
+        max_seconds=settings.revoker.retry_max_seconds,
     )
 
 
@@ -98,19 +104,11 @@ def build_revoker(settings: Settings) -> Revoker:
     names = actuator_names(settings)
     for n in names:  # check every configuration before opening any connection
         if n != "denylist":
-            _need(
-                settings,
-                n,
-                *{
-                    "oauth": ("revoker_oauth_url", "revoker_oauth_client_id"),
-                    "webhook": ("revoker_webhook_url", "revoker_webhook_secret"),
-                    "vault": ("revoker_vault_addr", "revoker_vault_token"),
-                }[n],
-            )
+            _need(settings.revoker, n, *_NEEDS[n])
     return Revoker(
         [build_actuator(settings, n) for n in names],
         build_ledger(settings),
         retry_policy(settings),
-        attempt_timeout=settings.revoker_timeout_seconds * 2 + 1,
+        attempt_timeout=settings.revoker.timeout_seconds * 2 + 1,
         redact=Redactor(settings.redaction()),
     )

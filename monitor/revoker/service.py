@@ -80,15 +80,15 @@ class RevokerService:
         gate: CommandGate | None = None,
     ) -> None:
         """``metrics`` None: built (and served by :meth:`run`) when
-        ``settings.revoker_metrics_port`` is set, else the revoker's own, if any.
+        ``settings.revoker.metrics_port`` is set, else the revoker's own, if any.
         ``gate`` None: built from the settings' command keys and maximum age."""
         self.settings = settings
         self.revoker = revoker
         self.gate = gate or CommandGate(
-            settings.command_keyring(), settings.revoker_command_max_age_seconds
+            settings.command_keyring(), settings.revoker.command_max_age_seconds
         )
         self._serve = False
-        if metrics is None and revoker.metrics is None and settings.revoker_metrics_port:
+        if metrics is None and revoker.metrics is None and settings.revoker.metrics_port:
             metrics = RevokerMetrics(CollectorRegistry())
             self._serve = True
         if metrics is not None and revoker.metrics is None:
@@ -119,7 +119,7 @@ class RevokerService:
         s = self.settings
         worst = worst_case_seconds(self.revoker.policy, self.revoker.attempt_timeout)
         topics = revoker_topics(s)
-        group, port, per_poll = s.revoker_group_id, s.revoker_metrics_port, records_per_poll(worst)
+        group, port, per_poll = s.revoker.group_id, s.revoker.metrics_port, records_per_poll(worst)
         return LoopConfig.of(s, topics, s.topic_revocations, group, port, per_poll)
 
     def _started(self) -> None:
@@ -136,7 +136,7 @@ class RevokerService:
             "revoker_started",
             bootstrap=s.kafka_bootstrap,
             topic=s.topic_revocations,
-            group=s.revoker_group_id,
+            group=s.revoker.group_id,
             actuators=[a.name for a in self.revoker.actuators],
             authenticated=self.gate.authenticates,
         )

@@ -95,7 +95,7 @@ def cmd_sink(args: argparse.Namespace) -> int:
     settings = load_settings(
         {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol}
     )
-    if settings.sink_to == "splunk-hec" and not settings.sink_hec_url:
+    if settings.sink.to == "splunk-hec" and not settings.sink.hec_url:
         from monitor.errors import MonitorError
 
         raise MonitorError("setting sink_hec_url (MCPMON_SINK_HEC_URL): required for splunk-hec")
@@ -127,5 +127,5 @@ def _from_file(args: argparse.Namespace, settings: Any) -> int:
             args.from_file, transport, retry_policy(settings), args.timeout, args.start_line
         )
     )
-    print(f"{settings.sink_to}: {done.render()}", file=sys.stderr)
+    print(f"{settings.sink.to}: {done.render()}", file=sys.stderr)
     return 1 if done.bad or done.stopped_at is not None else 0

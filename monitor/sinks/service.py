@@ -56,46 +56,46 @@ Wait = Callable[[float], Awaitable[bool]]
 
 
 def group_id(settings: Settings) -> str:
-    return settings.sink_group_id or f"mcpmon-sink-{settings.sink_to}"
+    return settings.sink.group_id or f"mcpmon-sink-{settings.sink.to}"
 
 
 def build_transport(settings: Settings) -> Transport:
     s = settings
-    hostname = s.sink_hostname or socket.gethostname()
-    if s.sink_to == "ocsf-file":
-        return OcsfFile(s.sink_file, s.revoke_min_severity)
-    if s.sink_to == "cef-syslog":
-        if s.sink_syslog_protocol == "udp":
+    hostname = s.sink.hostname or socket.gethostname()
+    if s.sink.to == "ocsf-file":
+        return OcsfFile(s.sink.file, s.revoke_min_severity)
+    if s.sink.to == "cef-syslog":
+        if s.sink.syslog_protocol == "udp":
             return SyslogUdp(
-                s.sink_syslog_host,
-                s.sink_syslog_port,
+                s.sink.syslog_host,
+                s.sink.syslog_port,
                 hostname=hostname,
-                facility=s.sink_syslog_facility,
+                facility=s.sink.syslog_facility,
             )
         return SyslogTcp(
-            s.sink_syslog_host,
-            s.sink_syslog_port,
+            s.sink.syslog_host,
+            s.sink.syslog_port,
             hostname=hostname,
-            facility=s.sink_syslog_facility,
-            timeout=s.sink_timeout_seconds,
+            facility=s.sink.syslog_facility,
+            timeout=s.sink.timeout_seconds,
         )
     return SplunkHec(
-        s.sink_hec_url,
-        s.sink_hec_token.get_secret_value(),
+        s.sink.hec_url,
+        s.sink.hec_token.get_secret_value(),
         host=hostname,
-        source=s.sink_hec_source,
-        sourcetype=s.sink_hec_sourcetype,
-        index=s.sink_hec_index,
-        timeout=s.sink_timeout_seconds,
-        verify=s.sink_hec_verify_tls,
+        source=s.sink.hec_source,
+        sourcetype=s.sink.hec_sourcetype,
+        index=s.sink.hec_index,
+        timeout=s.sink.timeout_seconds,
+        verify=s.sink.hec_verify_tls,
     )
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
-        attempts=settings.sink_retry_attempts,
-        base_seconds=settings.sink_retry_base_seconds,
-        max_seconds=settings.sink_retry_max_seconds,
+        attempts=settings.sink.retry_attempts,
+        base_seconds=settings.sink.retry_base_seconds,
+        max_seconds=settings.sink.retry_max_seconds,
     )
 
 
@@ -208,7 +208,7 @@ class SinkService:
         """``metrics`` None: built and served by :meth:`run` when ``sink_metrics_port`` is set."""
         self.settings = settings
         self.transport = transport
-        self._serve = metrics is None and settings.sink_metrics_port > 0
+        self._serve = metrics is None and settings.sink.metrics_port > 0
         if self._serve:
             metrics = SinkMetrics(CollectorRegistry())
         self.metrics = metrics
@@ -227,7 +227,7 @@ class SinkService:
             TopicSpec(s.topic_alerts, n, rf),
             TopicSpec(s.topic_deadletter, n, rf, max_message_bytes=DEADLETTER_MAX_MESSAGE_BYTES),
         ]
-        cfg = LoopConfig.of(s, topics, s.topic_alerts, group_id(s), s.sink_metrics_port)
+        cfg = LoopConfig.of(s, topics, s.topic_alerts, group_id(s), s.sink.metrics_port)
         hooks = LoopHooks(
             stopped=lambda: self.deliverer.stopped,
             started=lambda: log.info(

@@ -49,8 +49,8 @@ def build_tap(
         FormatContext(
             source=label,
             mapping=load_mapping(mapping) if mapping else None,
-            window_requests=settings.tap_pair_window_requests,
-            window_seconds=settings.tap_pair_window_seconds,
+            window_requests=settings.tap.pair_window_requests,
+            window_seconds=settings.tap.pair_window_seconds,
         ),
     )
     writer: Writer = (
@@ -89,9 +89,9 @@ def build_tap(
             source=label,
             format=fmt,
             follow=follow,
-            batch_records=settings.tap_batch_records,
-            linger_seconds=settings.tap_linger_seconds,
-            poll_seconds=settings.tap_poll_seconds,
+            batch_records=settings.tap.batch_records,
+            linger_seconds=settings.tap.linger_seconds,
+            poll_seconds=settings.tap.poll_seconds,
             heartbeat_file=settings.heartbeat_file,
         ),
         checkpoints=checkpoints,

@@ -272,7 +272,7 @@ class WorkerApp:
             return
         self._last_event[event.message.partition] = event
         self._handled.append(event)
-        if len(self._handled) >= self.settings.worker_flush_events:
+        if len(self._handled) >= self.settings.worker.flush_events:
             await self.flush()
 
     @property
@@ -289,7 +289,7 @@ class WorkerApp:
         loop flushes. As a timer, a SIGTERM hung the worker for ever.
         """
         while True:
-            await asyncio.sleep(self.settings.worker_flush_seconds)
+            await asyncio.sleep(self.settings.worker.flush_seconds)
             try:
                 await self.reseek_stalled()
                 await self.flush()

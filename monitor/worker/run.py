@@ -70,7 +70,7 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
     faust_compat.check_contract()  # a moved Faust private stops the worker here, named
     for problem in faust_compat.version_problems():
         log.warning("faust_version_unchecked", problem=problem)
-    metrics = WorkerMetrics(CollectorRegistry()) if settings.worker_metrics_port else None
+    metrics = WorkerMetrics(CollectorRegistry()) if settings.worker.metrics_port else None
     processor = build_processor(settings, charters_dir, metrics)
     counts = asyncio.run(ensure_topics(settings.kafka_bootstrap, worker_topics(settings)))
     feed = CharterFeed(
@@ -88,7 +88,7 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
     )
     warn_unsigned(settings, log)
     if metrics is not None:
-        server = serve(metrics.registry, settings.worker_metrics_port, settings.metrics_addr)
+        server = serve(metrics.registry, settings.worker.metrics_port, settings.metrics_addr)
         log.info("metrics_serving", addr=settings.metrics_addr, port=server.port)
     worker_app = WorkerApp(settings, processor, feed, metrics=metrics)
     import faust

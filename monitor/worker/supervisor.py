@@ -49,8 +49,8 @@ def child_env(base: dict[str, str], settings: Settings, index: int) -> dict[str,
     """The environment of child ``index``: its own state dir and metrics port."""
     env = dict(base)
     env["MCPMON_DATA_DIR"] = str(Path(settings.data_dir) / str(index))
-    if settings.worker_metrics_port:
-        env["MCPMON_WORKER_METRICS_PORT"] = str(settings.worker_metrics_port + index)
+    if settings.worker.metrics_port:
+        env["MCPMON_WORKER_METRICS_PORT"] = str(settings.worker.metrics_port + index)
     return env
 
 
@@ -78,7 +78,7 @@ class Supervisor:
         self.stopping = False
 
     def start(self) -> None:
-        base = self.settings.worker_metrics_port
+        base = self.settings.worker.metrics_port
         if base and base + self.n - 1 > 65535:
             raise ValueError(f"metrics ports {base}..{base + self.n - 1} exceed 65535")
         for i in range(self.n):

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.settings import FILE_SUFFIX, Settings, unknown_variables
+from monitor.settings import FILE_SUFFIX, VARIABLES, unknown_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "mcp-monitor"
@@ -239,10 +239,7 @@ def test_secrets_come_from_the_secret_as_files_never_as_values() -> None:
             mounts = {m["name"]: m for m in c["volumeMounts"]}
             for var, value in env.items():
                 # MCPMON_<SETTING>_FILE, not a setting whose own name ends in _FILE
-                as_file = (
-                    var.endswith(FILE_SUFFIX)
-                    and var.removeprefix("MCPMON_").lower() not in Settings.model_fields
-                )
+                as_file = var.endswith(FILE_SUFFIX) and var not in VARIABLES
                 secretish = any(s in var for s in ("KEYS", "TOKEN", "SECRET", "PASSWORD"))
                 assert not secretish or as_file, f"{c['name']}: {var} as a value"
                 if as_file:
@@ -274,7 +271,7 @@ def test_every_mcpmon_variable_the_chart_sets_is_a_real_setting() -> None:
     for component, mapping in values["secrets"].items():
         if isinstance(mapping, dict):
             for setting in mapping:
-                assert setting.lower() in Settings.model_fields, (component, setting)
+                assert f"MCPMON_{setting.upper()}" in VARIABLES, (component, setting)
 
 
 def test_metrics_ports_are_annotated_and_bound_to_the_pod_ip() -> None:

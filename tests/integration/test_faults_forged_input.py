@@ -126,8 +126,9 @@ def test_forged_and_replayed_input_is_refused_and_alerted(run: Run, tmp_path: Pa
         )
         worker.wait_ready(timeout=90)
         produce_lines(run, events)
+        revoker = {"group_id": f"{run.app_id}-revoker", "redis_url": redis.url}
         rsettings = settings.model_copy(
-            update={"revoker_group_id": f"{run.app_id}-revoker", "revoker_redis_url": redis.url}
+            update={"revoker": settings.revoker.model_copy(update=revoker)}
         )
         got, acks, dead = asyncio.run(_revoke(run, rsettings, want, genuine, now))
         keys = redis.command("KEYS", "mcpmon:deny:*").decode()

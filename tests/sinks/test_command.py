@@ -21,7 +21,7 @@ def test_parser_registers_sink() -> None:
 
 def test_defaults() -> None:
     s = load_settings(env={})
-    assert s.sink_to == "ocsf-file" and s.sink_syslog_protocol == "tcp"
+    assert s.sink.to == "ocsf-file" and s.sink.syslog_protocol == "tcp"
     assert group_id(s) == "mcpmon-sink-ocsf-file"
     assert retry_policy(s).attempts == 5
     assert isinstance(build_transport(s), OcsfFile)

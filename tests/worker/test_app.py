@@ -11,7 +11,7 @@ from faust.streams import current_event
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
-from monitor.settings import Settings
+from monitor.settings import Settings, load_settings
 from monitor.worker.app import FETCH_MAX_WAIT_MS, Ports, WorkerApp, faust_app
 from monitor.worker.processor import Processor
 from monitor.worker.store import decode
@@ -105,7 +105,7 @@ def _app(
     kafka = Kafka(set(partitions))
     now = [0.0]
     clock = clock or (lambda: now[0])
-    app = WorkerApp(Settings(**settings), proc, clock=clock, ports=kafka.ports())
+    app = WorkerApp(load_settings(settings, env={}), proc, clock=clock, ports=kafka.ports())
     app.checkpoint.reassigned(set(partitions))  # as the assignment would
     app.kafka = kafka  # type: ignore[attr-defined]
     app.now = now  # type: ignore[attr-defined]

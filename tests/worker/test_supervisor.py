@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import Settings
+from monitor.settings import Settings, WorkerSettings
 from monitor.worker.supervisor import Supervisor, child_env
 
 # A stand-in child: records its pid and env, exits 3 if its data dir ends in FAIL_INDEX,
@@ -32,12 +32,12 @@ CHILD = textwrap.dedent(
 
 
 def test_each_child_has_its_own_state_dir_and_metrics_port(tmp_path: Path) -> None:
-    s = Settings(data_dir=str(tmp_path), worker_metrics_port=9464)
+    s = Settings(data_dir=str(tmp_path), worker=WorkerSettings(metrics_port=9464))
     envs = [child_env({"A": "1"}, s, i) for i in range(3)]
     assert [e["MCPMON_DATA_DIR"] for e in envs] == [str(tmp_path / str(i)) for i in range(3)]
     assert [e["MCPMON_WORKER_METRICS_PORT"] for e in envs] == ["9464", "9465", "9466"]
     assert all(e["A"] == "1" for e in envs)
-    off = child_env({}, Settings(data_dir=str(tmp_path), worker_metrics_port=0), 1)
+    off = child_env({}, Settings(data_dir=str(tmp_path), worker=WorkerSettings(metrics_port=0)), 1)
     assert "MCPMON_WORKER_METRICS_PORT" not in off  # metrics stay off
 
 
@@ -50,9 +50,9 @@ def _parent(tmp_path: Path, fail: str) -> subprocess.Popen[bytes]:
     code = textwrap.dedent(
         f"""
         import sys
-        from monitor.settings import Settings
+        from monitor.settings import Settings, WorkerSettings
         from monitor.worker.supervisor import Supervisor
-        s = Settings(data_dir={str(tmp_path)!r}, worker_metrics_port=9500)
+        s = Settings(data_dir={str(tmp_path)!r}, worker=WorkerSettings(metrics_port=9500))
         sys.exit(Supervisor(s, 2, [sys.executable, "-c", {CHILD!r}],
                  env={{"FAIL_INDEX": {fail!r}, "PATH": ""}}).run())
         """
