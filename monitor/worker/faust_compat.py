@@ -384,107 +384,151 @@ def contract_problems(consumer: Any = None) -> list[str]:
     """What no longer holds of the privates above, one line naming each; empty if all hold.
 
     ``consumer``: a Faust consumer instance, to check its instance attributes
-    too (``_gap``); without one only the class is looked at.
+    too (``_gap``); without one only the classes are looked at.
     """
     problems: list[str] = []
+    for check in (_transport, _streams, _consumer_class, _sensors_and_tables):
+        problems += check()
+    if consumer is not None:
+        problems += _consumer_instance(consumer)
+    return problems
 
-    def need(ok: bool, what: str) -> None:
-        if not ok:
-            problems.append(what)
 
+def _need(problems: list[str], ok: bool, what: str) -> None:
+    if not ok:
+        problems.append(what)
+
+
+def _transport() -> list[str]:
+    """The fetch-wait cap: Faust's consumer factory and aiokafka's fetcher setting."""
+    problems: list[str] = []
     try:
         from aiokafka import AIOKafkaConsumer
         from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-        need(
-            callable(getattr(AIOKafkaConsumerThread, "_create_consumer", None)),
-            "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_consumer",
-        )
-        need(
-            "self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
-            and "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start),
-            "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (read when it starts its fetcher)",
-        )
     except ImportError:
-        problems.append("faust.transport.drivers.aiokafka.AIOKafkaConsumerThread")
+        return ["faust.transport.drivers.aiokafka.AIOKafkaConsumerThread"]
+    _need(
+        problems,
+        callable(getattr(AIOKafkaConsumerThread, "_create_consumer", None)),
+        "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_consumer",
+    )
+    _need(
+        problems,
+        "self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
+        and "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start),
+        "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (read when it starts its fetcher)",
+    )
+    return problems
+
+
+def _streams() -> list[str]:
+    """The current event (a ContextVar) and the message's ``acked`` slot."""
+    problems: list[str] = []
     try:
         from faust import streams
-
-        need(
+    except ImportError:
+        problems.append("faust.streams")
+    else:
+        _need(
+            problems,
             isinstance(getattr(streams, "_current_event", None), ContextVar),
             "faust.streams._current_event (a ContextVar)",
         )
-    except ImportError:
-        problems.append("faust.streams")
     try:
         from faust.types.tuples import Message
-
-        need("acked" in getattr(Message, "__slots__", ()), "faust.types.tuples.Message.acked")
     except ImportError:
         problems.append("faust.types.tuples.Message")
+    else:
+        _need(
+            problems,
+            "acked" in getattr(Message, "__slots__", ()),
+            "faust.types.tuples.Message.acked",
+        )
+    return problems
+
+
+def _consumer_class() -> list[str]:
+    """Commit, seek, the gap record, and the drain loop SeekFence and EagerDrain hook into."""
+    problems: list[str] = []
     try:
         from faust.transport.consumer import Consumer
-
-        need(
-            inspect.iscoroutinefunction(getattr(Consumer, "_commit", None))
-            and "offsets" in _params(Consumer._commit),
-            "faust.transport.consumer.Consumer._commit(offsets) (a coroutine)",
-        )
-        need(
-            inspect.iscoroutinefunction(getattr(Consumer, "seek_wait", None)),
-            "faust.transport.consumer.Consumer.seek_wait (a coroutine)",
-        )
-        need(
-            "_gap" in getattr(Consumer, "__annotations__", {}),
-            "faust.transport.consumer.Consumer._gap (declared)",
-        )
-        # SeekFence: the drain loop must read records through the instance's getmany
-        need(
-            inspect.isasyncgenfunction(getattr(Consumer, "getmany", None))
-            and inspect.iscoroutinefunction(getattr(Consumer, "perform_seek", None))
-            and "_read_offset" in getattr(Consumer, "__annotations__", {}),
-            "faust.transport.consumer.Consumer.getmany (async generator), .perform_seek "
-            "(a coroutine), ._read_offset (declared)",
-        )
-        drain = _source(getattr(Consumer, "_drain_messages", None))
-        need(
-            "self.getmany" in drain,
-            "faust.transport.consumer.Consumer._drain_messages reads self.getmany",
-        )
-        # EagerDrain: the per-record wait goes through the instance's wait_first
-        need(
-            "self.wait_first(" in drain and "self.suspend_flow.wait()" in drain,
-            "faust.transport.consumer.Consumer._drain_messages calls "
-            "self.wait_first(callback(message), self.suspend_flow.wait())",
-        )
     except ImportError:
-        problems.append("faust.transport.consumer.Consumer")
-    if consumer is not None:
-        need(
-            hasattr(getattr(consumer, "_gap", None), "pop"),
-            f"{type(consumer).__module__}.{type(consumer).__name__}._gap (a mapping)",
-        )
-        need(
-            isinstance(getattr(consumer, "suspend_flow", None), asyncio.Event),
-            f"{type(consumer).__module__}.{type(consumer).__name__}.suspend_flow "
-            "(an asyncio.Event)",
-        )
-        need(
-            hasattr(getattr(consumer, "_read_offset", None), "get"),
-            f"{type(consumer).__module__}.{type(consumer).__name__}._read_offset (a mapping)",
-        )
+        return ["faust.transport.consumer.Consumer"]
+    _need(
+        problems,
+        inspect.iscoroutinefunction(getattr(Consumer, "_commit", None))
+        and "offsets" in _params(Consumer._commit),
+        "faust.transport.consumer.Consumer._commit(offsets) (a coroutine)",
+    )
+    _need(
+        problems,
+        inspect.iscoroutinefunction(getattr(Consumer, "seek_wait", None)),
+        "faust.transport.consumer.Consumer.seek_wait (a coroutine)",
+    )
+    _need(
+        problems,
+        "_gap" in getattr(Consumer, "__annotations__", {}),
+        "faust.transport.consumer.Consumer._gap (declared)",
+    )
+    # SeekFence: the drain loop must read records through the instance's getmany
+    _need(
+        problems,
+        inspect.isasyncgenfunction(getattr(Consumer, "getmany", None))
+        and inspect.iscoroutinefunction(getattr(Consumer, "perform_seek", None))
+        and "_read_offset" in getattr(Consumer, "__annotations__", {}),
+        "faust.transport.consumer.Consumer.getmany (async generator), .perform_seek "
+        "(a coroutine), ._read_offset (declared)",
+    )
+    drain = _source(getattr(Consumer, "_drain_messages", None))
+    _need(
+        problems,
+        "self.getmany" in drain,
+        "faust.transport.consumer.Consumer._drain_messages reads self.getmany",
+    )
+    # EagerDrain: the per-record wait goes through the instance's wait_first
+    _need(
+        problems,
+        "self.wait_first(" in drain and "self.suspend_flow.wait()" in drain,
+        "faust.transport.consumer.Consumer._drain_messages calls "
+        "self.wait_first(callback(message), self.suspend_flow.wait())",
+    )
+    return problems
+
+
+def _consumer_instance(consumer: Any) -> list[str]:
+    """The instance attributes a running consumer must have."""
+    problems: list[str] = []
+    name = f"{type(consumer).__module__}.{type(consumer).__name__}"
+    _need(problems, hasattr(getattr(consumer, "_gap", None), "pop"), f"{name}._gap (a mapping)")
+    _need(
+        problems,
+        isinstance(getattr(consumer, "suspend_flow", None), asyncio.Event),
+        f"{name}.suspend_flow (an asyncio.Event)",
+    )
+    _need(
+        problems,
+        hasattr(getattr(consumer, "_read_offset", None), "get"),
+        f"{name}._read_offset (a mapping)",
+    )
+    return problems
+
+
+def _sensors_and_tables() -> list[str]:
+    """The Monitor hooks the worker silences, and the table's data and changelog write."""
+    problems: list[str] = []
     try:
         from faust.sensors import Monitor
-
-        for hook in MONITOR_HOOKS:
-            need(callable(getattr(Monitor, hook, None)), f"faust.sensors.Monitor.{hook}")
     except ImportError:
         problems.append("faust.sensors.Monitor")
+    else:
+        for hook in MONITOR_HOOKS:
+            _need(problems, callable(getattr(Monitor, hook, None)), f"faust.sensors.Monitor.{hook}")
     try:
         from faust.tables.base import Collection
 
-        need(isinstance(getattr(Collection, "data", None), property), "Collection.data")
-        need(
+        _need(problems, isinstance(getattr(Collection, "data", None), property), "Collection.data")
+        _need(
+            problems,
             {"partition", "key", "value"} <= _params(getattr(Collection, "send_changelog", None)),
             "faust.tables.base.Collection.send_changelog(partition, key, value)",
         )
