@@ -100,6 +100,7 @@ def _num(
 
 
 def diff_pair(old: Charter, new: Charter) -> list[Change]:
+    """Every change from ``old`` to ``new``, two charters for the same ``agent`` pattern."""
     n = new.agent
     out: list[Change] = []
     if old.kind != new.kind:
@@ -107,6 +108,18 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
     if old.mode != new.mode:
         verdict = RISKIER if new.mode == "observe" else SAFER
         out.append(Change(n, f"mode: {old.mode} → {new.mode}", verdict))
+    _diff_tools(out, n, old, new)
+    _diff_resource_classes(out, n, old, new)
+    _set_diff(out, n, "tenants", old.tenants, new.tenants)
+    _set_diff(out, n, "data_domains", old.data_domains, new.data_domains)
+    _set_diff(out, n, "resources", old.resources, new.resources)
+    _diff_chains(out, n, old, new)
+    _diff_limits(out, n, old, new)
+    _diff_baseline(out, n, old, new)
+    return out
+
+
+def _diff_tools(out: list[Change], n: str, old: Charter, new: Charter) -> None:
     og = {(g.server, g.tool): sorted(g.classes) for g in old.tools}
     ng = {(g.server, g.tool): sorted(g.classes) for g in new.tools}
     old_globs = [f"{s}/{t}" for s, t in og]
@@ -125,6 +138,9 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
             out.append(Change(n, f"tools: {k[0]}/{k[1]} loses classes {sorted(lost)}", RISKIER))
         if gained:
             out.append(Change(n, f"tools: {k[0]}/{k[1]} gains classes {sorted(gained)}", SAFER))
+
+
+def _diff_resource_classes(out: list[Change], n: str, old: Charter, new: Charter) -> None:
     orc = {(r.pattern, tuple(sorted(r.classes))) for r in old.resource_classes}
     nrc = {(r.pattern, tuple(sorted(r.classes))) for r in new.resource_classes}
     for p, c in sorted(nrc - orc):
@@ -141,9 +157,9 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
                 verdict,
             )
         )
-    _set_diff(out, n, "tenants", old.tenants, new.tenants)
-    _set_diff(out, n, "data_domains", old.data_domains, new.data_domains)
-    _set_diff(out, n, "resources", old.resources, new.resources)
+
+
+def _diff_chains(out: list[Change], n: str, old: Charter, new: Charter) -> None:
     oc = {c.name: c for c in old.forbidden_chains}
     nc = {c.name: c for c in new.forbidden_chains}
     for name in sorted(set(nc) - set(oc)):
@@ -172,6 +188,9 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
             b.within_seconds,
             SAFER,
         )
+
+
+def _diff_limits(out: list[Change], n: str, old: Charter, new: Charter) -> None:
     ol, nl = old.limits, new.limits
     _num(
         out,
@@ -217,6 +236,9 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
         out.append(
             Change(n, f"limits.hours: {ol.hours or 'any time'} → {nl.hours or 'any time'}", verdict)
         )
+
+
+def _diff_baseline(out: list[Change], n: str, old: Charter, new: Charter) -> None:
     ob, nb = old.baseline, new.baseline
     if ob.enabled != nb.enabled:
         verdict = RISKIER if not nb.enabled else SAFER
@@ -226,7 +248,6 @@ def diff_pair(old: Charter, new: Charter) -> list[Change]:
     _num(out, n, "baseline.warmup_events", ob.warmup_events, nb.warmup_events, RISKIER)
     if old.mission != new.mission:
         out.append(Change(n, "mission: text changed", REVIEW))
-    return out
 
 
 def diff_charters(old: Sequence[Charter], new: Sequence[Charter]) -> list[Change]:

@@ -96,3 +96,94 @@ def test_result_digests_of_logged_json_text_and_plain_text() -> None:
     assert result_digests(doc.encode()) == result_digests(doc)
     assert result_digests("{broken json eve@x.example") == [value_digest("eve@x.example")]
     assert result_digests(None) == [] and result_digests(12) == []
+
+
+# --- what mutation testing showed untested (mut4) ---
+
+
+def test_a_digest_is_blake2b_with_the_shared_personalisation() -> None:
+    """The proxy, the tap and the core compute digests apart (and events keep them): the
+    digest of a value is a fixed function, not whatever this version happens to compute."""
+    from hashlib import blake2b
+
+    want = blake2b(b"eve@evil.example", digest_size=8, person=b"mcpmon-value-v1").hexdigest()
+    assert value_digest("eve@evil.example") == want == "fb836f994e611b10"
+
+
+def test_a_trailing_dot_is_not_part_of_the_value() -> None:
+    assert value_digest("x.example.") == value_digest("x.example")
+    assert value_digest("https://x.example/a.") == value_digest("https://x.example/a")
+
+
+def test_only_numbers_and_ibans_lose_their_spaces_and_dashes() -> None:
+    assert value_digest("0532-0130-00") == value_digest("0532013000")
+    assert value_digest("0532 0130-00") == value_digest("0532013000")
+    # any other value keeps them: these are different addresses and names
+    assert value_digest("first-last@x.example") != value_digest("firstlast@x.example")
+    assert value_digest("abc1 x") != value_digest("abc1x")  # not an IBAN: 3 letters
+    assert value_digest("ab1c d") != value_digest("ab1cd")  # not an IBAN: 1 digit
+    assert value_digest("abcd e") != value_digest("abcde")
+
+
+def _nested(depth: int) -> Any:
+    """A result whose one value sits ``depth`` levels below the top (dicts and lists alike)."""
+    obj: Any = "eve@x.example"
+    for i in range(depth):
+        obj = {"k": obj} if i % 2 else [obj]
+    return obj
+
+
+def test_a_result_is_read_32_levels_deep_and_no_deeper() -> None:
+    assert result_digests(_nested(32)) == [value_digest("eve@x.example")]
+    assert result_digests(_nested(33)) == []
+
+
+def test_logged_json_is_parsed_so_its_metadata_is_skipped() -> None:
+    """A log line's JSON result is read as a result: ``_meta`` and payloads stay out of it.
+    Read as plain text it would carry the metadata's values too."""
+    want = [value_digest("eve@x.example")]
+    obj = '{"content":[{"type":"text","text":"mail eve@x.example"}],"_meta":{"by":"ops@corp.example"}}'
+    arr = '[{"type":"text","text":"mail eve@x.example"},{"data":"ops@corp.example"}]'
+    assert result_digests(obj) == want
+    assert result_digests(arr) == want
+    assert result_digests(obj.encode()) == want
+    assert result_digests(arr.encode()) == want
+
+
+def test_bytes_that_are_not_json_or_not_utf8_are_read_as_text() -> None:
+    want = [value_digest("eve@x.example")]
+    assert result_digests(b"mail eve@x.example") == want
+    assert result_digests(b"mail \xff\xfe eve@x.example") == want  # a broken byte: replaced
+    assert result_digests(b"{broken \xff json eve@x.example") == want
+    assert result_digests(b"{broken json eve@x.example") == want
+
+
+def test_four_characters_with_a_mark_are_a_value_three_are_not() -> None:
+    assert values_in("ref a_12 and x_1") == ["a_12"]
+
+
+def test_five_digits_are_a_quantity_however_they_are_grouped() -> None:
+    assert values_in("call 12 345") == []
+    assert values_in("call 12-345") == []
+    assert values_in("call 12 3456") == ["12 3456"]  # six digits: an account number
+
+
+def test_the_scan_budget_is_shared_by_every_string_and_number_in_order() -> None:
+    from monitor.core.values import MAX_SCAN
+
+    mail = "eve@x.example"  # 13 characters
+    assert values_in([" " * (MAX_SCAN - 13), mail]) == [mail]  # fits exactly
+    assert values_in([" " * (MAX_SCAN - 5), mail]) == []  # cut to "eve@x": no value
+    assert values_in([" " * MAX_SCAN, 12345678]) == []  # nothing left for the number
+    assert values_in([" " * (MAX_SCAN - 1), 12345678]) == ["12345678"]  # a number is read whole
+    assert values_in([12345678, mail]) == ["12345678", mail]  # a number spends only its length
+    assert values_in([12345678, " " * (MAX_SCAN - 8), mail]) == ["12345678"]
+
+
+def test_a_number_of_six_digits_is_a_value_five_is_not() -> None:
+    assert values_in({"a": 123456, "b": 12345, "c": True}) == ["123456"]
+
+
+def test_trailing_punctuation_is_not_part_of_a_value_but_its_last_letter_is() -> None:
+    text = "see https://x.example/a?b=1, or guest_amy01. or REF_99X! or acct 12345678;"
+    assert values_in(text) == ["https://x.example/a?b=1", "guest_amy01", "REF_99X", "12345678"]

@@ -295,3 +295,23 @@ def test_a_credential_only_ever_seen_revoked_was_never_seen_issued() -> None:
     feed(eng, task_started(0, AGENT, "T1", "alice"), revoked(1, AGENT, "old-key"))
     [a] = found(feed(eng, read(10, "old-key"), later(16)))
     assert a.details == {"credential_id": "old-key", "issued": False}
+
+
+def test_a_credential_issued_just_after_the_deadline_is_late_and_says_by_how_much() -> None:
+    """The timer fires DEADLINE_SLACK after call + skew, so an issue stamped inside that last
+    millisecond is in the ledger when judged: later than the skew allows, and said so."""
+    eng = engine()
+    d = feed(
+        eng,
+        task_started(0, AGENT, "T1", "alice"),
+        read(10, "jit-late", session_id="s1", event_id="e1"),
+        issued(15.0005, AGENT, "jit-late", 300, task_id="T1"),
+        later(100),
+    )
+    [a] = found(d)
+    assert a.reason == (
+        f"{AGENT} (delegated) called a tool with credential jit-late, which was issued only 5 s "
+        "after it was used (a static or long-lived key): its charter requires just-in-time "
+        "credentials"
+    )
+    assert a.details == {"credential_id": "jit-late", "issued": True}
