@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from math import sqrt
+from math import nextafter, sqrt
 from typing import Any
 
 import orjson
@@ -171,3 +171,13 @@ def test_a_charter_can_turn_the_baseline_off() -> None:
     eng = Engine([charter(enabled=False)])
     feed(eng, *routine(200), exfil(200))
     assert eng.states[ROUTINE_AGENT].baseline is None
+
+
+def test_revoke_score_is_reached_at_exactly_that_score() -> None:
+    """``revoke_score`` reads "revoke from": a call scoring exactly it is revoked, just below not."""
+    [a] = alerts(feed(warm(), exfil(150, size=1_500)))
+    assert 0.98 <= a.score < 1.0
+    at = feed(warm(revoke_score=a.score), exfil(150, size=1_500))
+    assert [x.score for x in alerts(at)] == [a.score] and at.revocations
+    above = feed(warm(revoke_score=nextafter(a.score, 1.0)), exfil(150, size=1_500))
+    assert alerts(above) and not above.revocations
