@@ -10,6 +10,8 @@ import orjson
 
 from monitor.core import Decision, Engine
 from monitor.core.baseline.calibration import p_star
+from monitor.core.baseline.explain import TOP
+from monitor.core.baseline.features import FEATURES
 from monitor.core.state import AgentState
 from monitor.events import AlertFeedback, decode_event
 from monitor.testing import T0, call, feed
@@ -181,3 +183,81 @@ def test_revoke_score_is_reached_at_exactly_that_score() -> None:
     assert [x.score for x in alerts(at)] == [a.score] and at.revocations
     above = feed(warm(revoke_score=nextafter(a.score, 1.0)), exfil(150, size=1_500))
     assert alerts(above) and not above.revocations
+
+
+def test_an_alert_states_its_numbers_and_one_phrase_per_top_feature() -> None:
+    """What an analyst reads: the raw score, p, calls learned, the tool, each top feature's
+    contribution (largest first) and one phrase for each, in the reason."""
+    eng = warm()
+    before = AgentState.restore(eng.states[ROUTINE_AGENT].snapshot()).baseline
+    assert before is not None
+    attack = exfil(150)
+    f = before.observe(attack, attack.ts.timestamp())
+    raw, surprises = before.score_one(f)
+    [a] = alerts(feed(eng, attack))
+    top = str(a.details["top_features"]).split(",")
+    assert len(top) == TOP
+    contrib = [a.details[f"contribution.{t}"] for t in top]
+    assert set(a.details) == {
+        "raw_score",
+        "p_value",
+        "calls_learned",
+        "top_features",
+        "tool",
+        "destination",
+        *(f"contribution.{t}" for t in top),
+    }
+    assert a.details["raw_score"] == round(raw, 3) and raw != round(raw, 3)
+    assert a.details["calls_learned"] == 150
+    assert a.details["tool"] == "web/http_post"
+    assert contrib == sorted(contrib, reverse=True) and min(contrib) > 0  # type: ignore[type-var]
+    assert contrib == [round(before.contributions(surprises)[FEATURES.index(t)], 3) for t in top]
+    why = a.reason.split("): ", 1)[1]
+    assert why.count("; ") == TOP - 1
+    assert a.session_id == attack.session_id and a.task_id == attack.task_id
+
+
+def test_alert_score_is_reached_at_exactly_that_score() -> None:
+    [a] = alerts(feed(warm(), exfil(150, size=1_500)))
+    assert alerts(feed(warm(alert_score=a.score, revoke_score=1.0), exfil(150, size=1_500)))
+    above = nextafter(a.score, 1.0)
+    assert not alerts(feed(warm(alert_score=above, revoke_score=1.0), exfil(150, size=1_500)))
+
+
+def test_scoring_starts_at_half_the_warm_up_and_alerting_at_the_warm_up() -> None:
+    eng = Engine([CHARTER])
+    feed(eng, *routine(WARMUP // 2))
+    model = eng.states[ROUTINE_AGENT].baseline
+    assert model is not None and model.n_scored == 0
+    feed(eng, *routine(1, start=WARMUP // 2))
+    assert model.n_scored == 1  # the call after WARMUP / 2 learned ones is scored
+    feed(eng, *routine(WARMUP - WARMUP // 2 - 1, start=WARMUP // 2 + 1))
+    assert model.n_learned == WARMUP and not model.calibrating
+    assert alerts(feed(eng, exfil(WARMUP)))  # the first call after the warm-up can alert
+
+
+def test_an_episode_with_an_alert_does_not_feed_the_calibration() -> None:
+    """The attack's session is held back: its scores never raise the bar."""
+    quiet, attacked = warm(revoke_score=1.0), warm(revoke_score=1.0)
+    d = feed(attacked, exfil(150, size=1_500))  # the first call of session s25 …
+    assert alerts(d) and not d.revocations  # … alerted, not revoke-worthy: learned
+    feed(quiet, *routine(1, start=150))  # (which ended s24, learned in both)
+    model, quiet_model = (
+        attacked.states[ROUTINE_AGENT].baseline,
+        quiet.states[ROUTINE_AGENT].baseline,
+    )
+    assert model is not None and quiet_model is not None
+    n_cal, quiet_n_cal = model.n_cal, quiet_model.n_cal
+    rest = [*routine(5, start=151), *routine(1, start=156)]  # … the rest of it; s26 ends it
+    feed(attacked, *rest)
+    feed(quiet, *rest)
+    assert quiet_model.n_cal > quiet_n_cal  # a quiet session feeds the calibration …
+    assert model.n_cal == n_cal  # … one with an alert does not
+    assert model.n_learned == quiet_model.n_learned  # while its calls are still learned
+
+
+def test_an_agent_no_charter_covers_still_gets_a_baseline() -> None:
+    eng = Engine([CHARTER])
+    feed(eng, *routine(3, agent="agent:stranger/1"))
+    model = eng.states["agent:stranger/1"].baseline
+    assert model is not None and model.n_learned == 3
