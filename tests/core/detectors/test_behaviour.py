@@ -210,7 +210,7 @@ def test_an_alert_states_its_numbers_and_one_phrase_per_top_feature() -> None:
     assert a.details["raw_score"] == round(raw, 3) and raw != round(raw, 3)
     assert a.details["calls_learned"] == 150
     assert a.details["tool"] == "web/http_post"
-    assert contrib == sorted(contrib, reverse=True) and min(contrib) > 0  # type: ignore[type-var]
+    assert contrib == sorted(contrib, reverse=True) and min(contrib) > 0
     assert contrib == [round(before.contributions(surprises)[FEATURES.index(t)], 3) for t in top]
     why = a.reason.split("): ", 1)[1]
     assert why.count("; ") == TOP - 1
