@@ -104,7 +104,7 @@ def test_phrases_name_the_least_known_value_and_a_fresh_agent_has_no_peaks() -> 
 
 def test_human_bytes_units_and_edges() -> None:
     got = [human_bytes(n) for n in (0, 999.4, 1000, 999_999, 1e6, 2.5e9, 1e12)]
-    assert got == ["0 B", "999 B", "1.0 KB", "1500.0 KB", "1.0 MB", "2.5 GB", "1000.0 GB"]
+    assert got == ["0 B", "999 B", "1.0 KB", "1000.0 KB", "1.0 MB", "2.5 GB", "1000.0 GB"]
 
 
 def test_top_features_keep_at_most_k_positive_ones_largest_first() -> None:
