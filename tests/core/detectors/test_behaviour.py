@@ -10,7 +10,7 @@ import orjson
 
 from monitor.core import Decision, Engine
 from monitor.core.baseline.calibration import p_star
-from monitor.core.baseline.explain import TOP
+from monitor.core.baseline.explain import TOP, phrase
 from monitor.core.baseline.features import FEATURES
 from monitor.core.state import AgentState
 from monitor.events import AlertFeedback, decode_event
@@ -213,7 +213,7 @@ def test_an_alert_states_its_numbers_and_one_phrase_per_top_feature() -> None:
     assert contrib == sorted(contrib, reverse=True) and min(contrib) > 0
     assert contrib == [round(before.contributions(surprises)[FEATURES.index(t)], 3) for t in top]
     why = a.reason.split("): ", 1)[1]
-    assert why.count("; ") == TOP - 1
+    assert why == "; ".join(phrase(before, f, FEATURES.index(t)) for t in top)
     assert a.session_id == attack.session_id and a.task_id == attack.task_id
 
 
@@ -261,3 +261,28 @@ def test_an_agent_no_charter_covers_still_gets_a_baseline() -> None:
     feed(eng, *routine(3, agent="agent:stranger/1"))
     model = eng.states["agent:stranger/1"].baseline
     assert model is not None and model.n_learned == 3
+
+
+def test_alerts_on_one_tool_for_different_reasons_are_not_merged() -> None:
+    """Dedup is per leading feature and what it is about: a huge upload and then a huge
+    download through the same tool are two alerts, a second huge upload is not."""
+    eng = warm()
+    [up] = alerts(feed(eng, exfil(150)))
+    down = call(
+        151 * STEP,
+        ROUTINE_AGENT,
+        "web",
+        "http_post",
+        session_id="s25",
+        credential_id="c1",
+        args={"url": "https://hooks.example.com/x", "body": "ok"},
+        resources=["https://hooks.example.com/x"],
+        bytes_in=400,
+        bytes_out=900_000,
+    )
+    [a] = alerts(feed(eng, down))
+    assert str(up.details["top_features"]).startswith("bytes_in,")
+    assert str(a.details["top_features"]).startswith("bytes_out,")
+    suppressed = eng.counters().get("alerts_suppressed", 0)
+    assert not alerts(feed(eng, exfil(152)))  # the same upload again: deduplicated
+    assert eng.counters()["alerts_suppressed"] == suppressed + 1
