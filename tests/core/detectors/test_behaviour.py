@@ -264,12 +264,17 @@ def test_an_agent_no_charter_covers_still_gets_a_baseline() -> None:
 
 
 def test_alerts_on_one_tool_for_different_reasons_are_not_merged() -> None:
-    """Dedup is per leading feature and what it is about: a huge upload and then a huge
-    download through the same tool are two alerts, a second huge upload is not."""
+    """Dedup is per leading feature and what it is about: more huge uploads through the same
+    tool are one alert (whatever else is unusual about them), a huge download is another."""
     eng = warm()
     [up] = alerts(feed(eng, exfil(150)))
+    assert str(up.details["top_features"]).startswith("bytes_in,destination,")
+    for again in (exfil(151, host="hooks.example.com"), exfil(152)):  # led by bytes_in: merged
+        suppressed = eng.counters().get("alerts_suppressed", 0)
+        assert not alerts(feed(eng, again))
+        assert eng.counters()["alerts_suppressed"] == suppressed + 1
     down = call(
-        151 * STEP,
+        153 * STEP,
         ROUTINE_AGENT,
         "web",
         "http_post",
@@ -281,8 +286,4 @@ def test_alerts_on_one_tool_for_different_reasons_are_not_merged() -> None:
         bytes_out=900_000,
     )
     [a] = alerts(feed(eng, down))
-    assert str(up.details["top_features"]).startswith("bytes_in,")
     assert str(a.details["top_features"]).startswith("bytes_out,")
-    suppressed = eng.counters().get("alerts_suppressed", 0)
-    assert not alerts(feed(eng, exfil(152)))  # the same upload again: deduplicated
-    assert eng.counters()["alerts_suppressed"] == suppressed + 1
