@@ -287,3 +287,13 @@ def test_alerts_on_one_tool_for_different_reasons_are_not_merged() -> None:
     )
     [a] = alerts(feed(eng, down))
     assert str(a.details["top_features"]).startswith("bytes_out,")
+
+
+def test_an_alert_in_a_task_names_the_task_and_its_revocation_the_credential() -> None:
+    eng = warm(alert_score=0.98, revoke_score=0.98)
+    attack = exfil(150).model_copy(update={"task_id": "task-7", "credential_id": "c9"})
+    d = feed(eng, attack)
+    [a] = alerts(d)
+    assert a.task_id == "task-7" and a.session_id == attack.session_id
+    [cmd] = d.revocations
+    assert cmd.credential_ids == ["c9"] and a.alert_id in cmd.alert_ids
