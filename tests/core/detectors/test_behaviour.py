@@ -287,6 +287,19 @@ def test_alerts_on_one_tool_for_different_reasons_are_not_merged() -> None:
     )
     [a] = alerts(feed(eng, down))
     assert str(a.details["top_features"]).startswith("bytes_out,")
+    ci = call(
+        154 * STEP,
+        ROUTINE_AGENT,
+        "ci",
+        "run_tests",
+        session_id="s25",
+        credential_id="c1",
+        args={"target": "tests"},
+        resources=["ci://corp/repo"],
+        bytes_in=60_000,
+    )
+    [b] = alerts(feed(eng, ci))  # a huge upload through another tool: its own alert
+    assert str(b.details["top_features"]).startswith("bytes_in,")
 
 
 def test_an_alert_in_a_task_names_the_task_and_its_revocation_the_credential() -> None:
@@ -297,3 +310,25 @@ def test_an_alert_in_a_task_names_the_task_and_its_revocation_the_credential() -
     assert a.task_id == "task-7" and a.session_id == attack.session_id
     [cmd] = d.revocations
     assert cmd.credential_ids == ["c9"] and a.alert_id in cmd.alert_ids
+
+
+def test_an_odd_warm_up_starts_scoring_after_its_half_rounded_down() -> None:
+    eng = Engine([charter(warmup_events=61)])
+    feed(eng, *routine(31))  # the 31st call comes after 30 = 61 // 2 learned ones
+    model = eng.states[ROUTINE_AGENT].baseline
+    assert model is not None and model.n_scored == 1
+
+
+def test_agents_under_different_charters_keep_their_own_levels() -> None:
+    """One engine, two charters: the halfway level to "high" is each charter's own."""
+    strict = charter(revoke_score=1.0).model_copy(update={"agent": "agent:strict/*"})
+    for size in range(500, 3_001, 100):
+        eng = Engine([CHARTER, strict])
+        feed(eng, *routine(150), *routine(150, agent="agent:strict/1"))
+        d = feed(eng, exfil(150, size=size))
+        if alerts(d) and alerts(d)[0].severity == "high" and not d.revocations:
+            break
+    else:
+        raise AssertionError("no size gives a high alert below revoke_score")
+    [a] = alerts(feed(eng, exfil(150, agent="agent:strict/1", size=size)))
+    assert a.severity == "medium"  # its revoke_score 1.0 puts "high" out of reach
