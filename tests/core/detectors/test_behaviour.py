@@ -332,3 +332,15 @@ def test_agents_under_different_charters_keep_their_own_levels() -> None:
         raise AssertionError("no size gives a high alert below revoke_score")
     [a] = alerts(feed(eng, exfil(150, agent="agent:strict/1", size=size)))
     assert a.severity == "medium"  # its revoke_score 1.0 puts "high" out of reach
+
+
+def test_an_alerted_call_that_is_learned_is_learned_in_full() -> None:
+    """Not revoke-worthy: its surprises move the running means and its score joins the
+    episode's (held) scores, exactly as for a quiet call."""
+    eng = warm(revoke_score=1.0)
+    model = eng.states[ROUTINE_AGENT].baseline
+    assert model is not None
+    feed(eng, *routine(1, start=150))  # session s25 starts
+    n_scored, n_bins = model.n_scored, len(model.window.ep_bins)
+    assert alerts(feed(eng, exfil(151, size=1_500)))
+    assert model.n_scored == n_scored + 1 and len(model.window.ep_bins) == n_bins + 1
