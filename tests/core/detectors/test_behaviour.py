@@ -344,3 +344,36 @@ def test_an_alerted_call_that_is_learned_is_learned_in_full() -> None:
     n_scored, n_bins = model.n_scored, len(model.window.ep_bins)
     assert alerts(feed(eng, exfil(151, size=1_500)))
     assert model.n_scored == n_scored + 1 and len(model.window.ep_bins) == n_bins + 1
+
+
+def test_another_detectors_mild_alert_does_not_hold_the_episode_back() -> None:
+    """Only this detector's alerts and revoke-worthy findings keep an episode from the
+    calibration: an agent over its rate limit (medium, no revocation) still calibrates."""
+    limited = CHARTER.model_copy(update={"limits": CHARTER.limits.model_copy(
+        update={"max_calls_per_minute": 2})})  # fmt: skip
+    eng = Engine([limited])
+    d = feed(eng, *routine(150))
+    assert any(a.detector == "rate_limit" for a in d.alerts) and not d.revocations
+    model = eng.states[ROUTINE_AGENT].baseline
+    assert model is not None and not model.calibrating
+
+
+def test_feedback_acts_on_what_the_alerted_call_taught() -> None:
+    """ "malicious" unlearns a call that was learned; "benign" also accepts its score."""
+    eng = warm(revoke_score=1.0)
+    model = eng.states[ROUTINE_AGENT].baseline
+    assert model is not None
+    attack = exfil(150, size=1_500)
+    [a] = alerts(feed(eng, attack))
+    slots = model.slots_of(model.observe(attack, attack.ts.timestamp()))
+    model.window.hold()  # (the peek above is not a call of the agent's)
+    learned = [model.counts[i] for i in slots]
+    feed(eng, feedback(a.alert_id, "malicious", 150 * STEP + 1))
+    assert [model.counts[i] for i in slots] == [c - 1 for c in learned]
+    eng = warm(revoke_score=1.0)
+    model = eng.states[ROUTINE_AGENT].baseline
+    assert model is not None
+    [a] = alerts(feed(eng, attack))
+    n_cal = model.n_cal
+    feed(eng, feedback(a.alert_id, "benign", 150 * STEP + 1))
+    assert model.n_cal == n_cal + 1  # its score is one this agent makes
