@@ -239,68 +239,12 @@ class AgentBaseline:
         (The count-table arithmetic of :mod:`.counts` is inlined here: this runs
         for every call.)
         """
-        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        c, tot, re = self.counts, self.totals, self.reals
         s = [0.0] * N_FEATURES
         c_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
-        if c[_OFF_SERVER + (f.server & _M_SERVER)]:
-            # a known server: its rare tools are the tool feature's business
-            n = tot[T_TOOL]
-            p = (sg[T_TOOL] + 0.5) / (n + 1)
-            new = -log(p) if p < 1.0 else 0.0
-            if c_tool:
-                v = RARE * -log(c_tool / (n + 1)) if c_tool <= n else 0.0
-                s[F_TOOL] = v if v < new else new
-            else:
-                s[F_TOOL] = new
-        else:  # a new server: its tool is new too, counted once, here
-            s[F_SERVER] = novelty(tot[T_SERVER], sg[T_SERVER])
-        if c_tool:
-            if f.transition >= 0:  # judged within the less known of its two tools
-                c_prev = c[_OFF_TOOL + (f.prev_hash & _M_TOOL)]
-                ctx = c_prev if c_prev < c_tool else c_tool
-                new = novelty(tot[T_TRANSITION], sg[T_TRANSITION], ctx)
-                k = c[_OFF_TRANS + (f.transition & _M_TRANS)]
-                if k:
-                    v = RARE * -log(k / (c_prev + 1)) if k <= c_prev else 0.0
-                    s[F_TRANSITION] = v if v < new else new
-                else:
-                    s[F_TRANSITION] = new
-                if s[F_TRANSITION] > re[R_EW + F_TRANSITION]:  # unusual after unusual
-                    s[F_CHAIN] = re[R_CHAIN] + re[R_CHAIN + 1] + re[R_CHAIN + 2]
-            k = c[_OFF_SHAPE + (f.shape & _M_SHAPE)]
-            if k:
-                v = RARE * -log(k / (c_tool + 1)) if k <= c_tool else 0.0
-                if v > 0.3:  # only a rare shape can be above its novelty floor
-                    new = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
-                    v = v if v < new else new
-                s[F_SHAPE] = v
-            else:
-                s[F_SHAPE] = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
-        if f.destination_hashes:
-            n = tot[T_DESTINATION]
-            new = novelty(n, sg[T_DESTINATION], c_tool)
-            worst = -1.0  # max over the destinations, as a loop: no list, no generator
-            all_known = True
-            for h in f.destination_hashes:
-                k = c[_OFF_DEST + (h & _M_DEST)]
-                if not k:
-                    all_known = False
-                v = _cat(k, n, new)
-                if v > worst:
-                    worst = v
-            s[F_DESTINATION] = worst
-            # fan-out among calls with a destination; a new destination is its own news
-            if f.fanout > 1 and all_known:
-                s[F_FANOUT] = tail_surprise(c, T_FANOUT, bucket_of(f.fanout), tot[T_FANOUT])
-        if f.resource_hashes:
-            n = tot[T_RESOURCE]
-            new = novelty(n, sg[T_RESOURCE], c_tool)
-            worst = -1.0
-            for h in f.resource_hashes:
-                v = _cat(c[_OFF_RES + (h & _M_RES)], n, new)
-                if v > worst:
-                    worst = v
-            s[F_RESOURCE] = worst
+        self._score_kind(f, s, c_tool)
+        if f.destination_hashes or f.resource_hashes:
+            self._score_targets(f, s, c_tool)
         iv = f.rate
         s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[iv] if iv < 64 else 15, tot[T_RATE])
         iv = f.burst
@@ -338,6 +282,74 @@ class AgentBaseline:
                     v = s[i] = SURPRISE_CAP
                 raw += wt * (v - m)
         return raw, s
+
+    def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
+        """Server, tool, transition (and chain) and argument shape surprises, into ``s``."""
+        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        if c[_OFF_SERVER + (f.server & _M_SERVER)]:
+            # a known server: its rare tools are the tool feature's business
+            n = tot[T_TOOL]
+            p = (sg[T_TOOL] + 0.5) / (n + 1)
+            new = -log(p) if p < 1.0 else 0.0
+            if c_tool:
+                v = RARE * -log(c_tool / (n + 1)) if c_tool <= n else 0.0
+                s[F_TOOL] = v if v < new else new
+            else:
+                s[F_TOOL] = new
+        else:  # a new server: its tool is new too, counted once, here
+            s[F_SERVER] = novelty(tot[T_SERVER], sg[T_SERVER])
+        if not c_tool:
+            return
+        if f.transition >= 0:  # judged within the less known of its two tools
+            c_prev = c[_OFF_TOOL + (f.prev_hash & _M_TOOL)]
+            ctx = c_prev if c_prev < c_tool else c_tool
+            new = novelty(tot[T_TRANSITION], sg[T_TRANSITION], ctx)
+            k = c[_OFF_TRANS + (f.transition & _M_TRANS)]
+            if k:
+                v = RARE * -log(k / (c_prev + 1)) if k <= c_prev else 0.0
+                s[F_TRANSITION] = v if v < new else new
+            else:
+                s[F_TRANSITION] = new
+            if s[F_TRANSITION] > re[R_EW + F_TRANSITION]:  # unusual after unusual
+                s[F_CHAIN] = re[R_CHAIN] + re[R_CHAIN + 1] + re[R_CHAIN + 2]
+        k = c[_OFF_SHAPE + (f.shape & _M_SHAPE)]
+        if k:
+            v = RARE * -log(k / (c_tool + 1)) if k <= c_tool else 0.0
+            if v > 0.3:  # only a rare shape can be above its novelty floor
+                new = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
+                v = v if v < new else new
+            s[F_SHAPE] = v
+        else:
+            s[F_SHAPE] = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
+
+    def _score_targets(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
+        """Destination, fan-out and resource surprises, into ``s``."""
+        c, tot, sg = self.counts, self.totals, self.singles
+        if f.destination_hashes:
+            n = tot[T_DESTINATION]
+            new = novelty(n, sg[T_DESTINATION], c_tool)
+            worst = -1.0  # max over the destinations, as a loop: no list, no generator
+            all_known = True
+            for h in f.destination_hashes:
+                k = c[_OFF_DEST + (h & _M_DEST)]
+                if not k:
+                    all_known = False
+                v = _cat(k, n, new)
+                if v > worst:
+                    worst = v
+            s[F_DESTINATION] = worst
+            # fan-out among calls with a destination; a new destination is its own news
+            if f.fanout > 1 and all_known:
+                s[F_FANOUT] = tail_surprise(c, T_FANOUT, bucket_of(f.fanout), tot[T_FANOUT])
+        if f.resource_hashes:
+            n = tot[T_RESOURCE]
+            new = novelty(n, sg[T_RESOURCE], c_tool)
+            worst = -1.0
+            for h in f.resource_hashes:
+                v = _cat(c[_OFF_RES + (h & _M_RES)], n, new)
+                if v > worst:
+                    worst = v
+            s[F_RESOURCE] = worst
 
     def push(self, surprises: list[float]) -> None:
         """Move the sequence on: this call's transition contribution joins the chain."""

@@ -93,9 +93,40 @@ class Window:
         Returns ``(length, peak rate, peak burst, start time, score bins)`` of the
         episode this call ended, if it ended one that should be learned, else None.
         """
-        times, keys = self.times, self.keys
         pos, filled = self.pos, self.filled
         dest = f.destination_hashes[0] if f.destination_hashes else 0
+        self._measure(f, t, dest)
+        # transition from the previous call
+        if self.prev_tool >= 0:
+            f.transition = transition_hash(self.prev_tool, f.tool)
+            f.prev_hash = self.prev_tool
+            f.prev_tool = self.prev_tool_name
+        self.prev_tool = f.tool
+        self.prev_tool_name = f.tool_name
+        # error / denied streak
+        if f.failed:
+            self.streak += 1
+            f.error_streak = self.streak
+        elif f.outcome == "ok":
+            self.streak = 0
+        last = self.last_t
+        ended = self._episode(f, t, task, last)
+        # remember
+        self.times[pos] = t
+        self.keys[pos] = dest
+        self.pos = (pos + 1) % RING
+        if filled < RING:
+            self.filled = filled + 1
+        if self.first_t is None or t < self.first_t:
+            self.first_t = t
+        if last is None or t > last:
+            self.last_t = t
+        return ended
+
+    def _measure(self, f: CallFeatures, t: float, dest: int) -> None:
+        """Rate, burst and fan-out of ``f`` over the ring (the call itself not yet in it)."""
+        times, keys = self.times, self.keys
+        pos, filled = self.pos, self.filled
         # rate and burst: calls within the last minute and the last ten seconds, this one included
         rate = burst = 1
         i = pos
@@ -124,21 +155,11 @@ class Window:
                 if k:
                     seen.add(k)
             f.fanout = len(seen)
-        # transition from the previous call
-        if self.prev_tool >= 0:
-            f.transition = transition_hash(self.prev_tool, f.tool)
-            f.prev_hash = self.prev_tool
-            f.prev_tool = self.prev_tool_name
-        self.prev_tool = f.tool
-        self.prev_tool_name = f.tool_name
-        # error / denied streak
-        if f.failed:
-            self.streak += 1
-            f.error_streak = self.streak
-        elif f.outcome == "ok":
-            self.streak = 0
-        # the episode: does this call start a new one?
-        last = self.last_t
+
+    def _episode(
+        self, f: CallFeatures, t: float, task: int, last: float | None
+    ) -> tuple[int, int, int, float, list[int]] | None:
+        """Count ``f`` in its episode (starting a new one if it does); the ended one, if due."""
         if task:
             new = task != self.ep_key
         else:
@@ -152,21 +173,11 @@ class Window:
             self.ep_held = False
             self.ep_bins = []
         self.ep_len += 1
-        if rate > self.ep_rate:
-            self.ep_rate = rate
-        if burst > self.ep_burst:
-            self.ep_burst = burst
+        if f.rate > self.ep_rate:
+            self.ep_rate = f.rate
+        if f.burst > self.ep_burst:
+            self.ep_burst = f.burst
         f.task_length = self.ep_len
-        # remember
-        times[pos] = t
-        keys[pos] = dest
-        self.pos = (pos + 1) % RING
-        if filled < RING:
-            self.filled = filled + 1
-        if self.first_t is None or t < self.first_t:
-            self.first_t = t
-        if last is None or t > last:
-            self.last_t = t
         return ended
 
     def hold(self) -> None:

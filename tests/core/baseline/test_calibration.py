@@ -75,3 +75,39 @@ def test_behaviour_false_positives_on_benign_traffic_stay_under_one_per_thousand
     d = r.detectors[BEHAVIOUR]
     assert r.benign_calls_warm > 5_000
     assert r.fp_per_1k_warm(d) <= 1.0, r.false_positive_alerts
+
+
+def test_score_bins_and_their_edges() -> None:
+    assert [cal.score_bin(r) for r in (0.0, 0.49, 0.5, 31.4, 31.5, 1e9)] == [0, 0, 1, 62, 63, 63]
+    assert cal.top_edge(-1) == 0.0 and cal.top_edge(0) == 0.5 and cal.top_edge(61) == 31.0
+    assert cal.top_edge(cal.BINS - 1) == float("inf")
+
+
+def test_the_tail_fit_is_the_top_tenth_with_its_mean_excess() -> None:
+    m = AgentBaseline()
+    m.commit([2] * 90 + [6] * 6 + [9] * 4)  # 100 scores: the top 10 start at bin 6
+    u, beta, q_u = cal.fit(m.counts, 100)
+    assert u == 3.0 and q_u == pytest.approx(11 / 101)
+    excess = (6 * 0.5 + 4 * 3.5) * 0.5  # bins 6 and 9, from the middle of each bin above u
+    assert beta == pytest.approx(excess / 10 * (1 + 1 / 10**0.5))
+    m = AgentBaseline()
+    m.commit([4] * 3)  # fewer than MIN_TAIL: the tail is everything, from bin 0
+    u, beta, q_u = cal.fit(m.counts, 3)
+    assert u == 0.0 and q_u == 1.0
+    assert beta == pytest.approx(max(3 * 4.5 * 0.5 / 3, cal.BETA_MIN) * (1 + 1 / 3**0.5))
+    assert cal.fit(AgentBaseline().counts, 0) == (0.0, pytest.approx(cal.BETA_MIN * 2), 1.0)
+
+
+def test_p_values_inside_and_beyond_the_range() -> None:
+    m = AgentBaseline()
+    m.commit([2] * 90 + [6] * 6 + [9] * 4)
+    m.refit()
+    u, beta, q_u = cal.fit(m.counts, m.n_cal)
+    assert m.p_value(1.0) == pytest.approx(101 / 101)  # everything at or above
+    assert m.p_value(3.0) == pytest.approx(11 / 101)  # r <= u: empirical
+    assert m.p_value(4.6) == pytest.approx(max(q_u * np.exp(-1.6 / beta), 4 / 101), rel=1e-6)
+    assert m.p_value(40.0) == pytest.approx(q_u * np.exp(-37.0 / beta), rel=1e-5)
+    r = cal.threshold(u, beta, q_u, 9, 1e-4)
+    assert r == pytest.approx(u + beta * np.log(q_u / 1e-4))
+    assert cal.threshold(u, beta, q_u, 9, 0.5) == 5.0  # below the top edge: the edge
+    assert cal.threshold(u, beta, q_u, -1, 0.5) == u  # q_u <= p: u itself

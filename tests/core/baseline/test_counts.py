@@ -78,3 +78,82 @@ def test_ordinal_surprise_is_an_upper_tail_that_grows_beyond_the_range() -> None
     assert s[6] > s[5] + ct.BEYOND * 0.99  # one bucket past the highest ever reached
     assert s[13] == pytest.approx(s[6] + 7 * ct.BEYOND)
     assert ct.tail_surprise(c, ct.T_FANOUT, 3, 0) == 0.0  # nothing learned: no opinion
+
+
+def test_bucket_edges_are_exact() -> None:
+    edges = {7: 7, 8: 8, 9: 8, 10: 9, 11: 9, 12: 10, 15: 10, 16: 11, 19: 11, 20: 12, 27: 12}
+    edges |= {28: 13, 39: 13, 40: 14, 63: 14, 64: 15, 10_000: 15}
+    assert {v: ct.bucket(v) for v in edges} == edges
+    assert ct.bucket(0) == 0
+    for b in range(1, 16):  # the lower edge of a bucket is the first count in it
+        assert ct.bucket(ct.BUCKET_LOW[b]) == b and ct.bucket(ct.BUCKET_LOW[b] - 1) == b - 1
+    assert ct.slot(ct.T_SERVER, 64 + 5) == ct.OFFSET[ct.T_SERVER] + 5
+    assert ct.TABLE_OF[ct.OFFSET[ct.T_CAL]] == ct.T_CAL == ct.TABLE_OF[ct.OFFSET[ct.T_CAL + 1] - 1]
+
+
+def test_novelty_within_a_context_takes_the_larger_probability() -> None:
+    assert ct.novelty(10, 3) == pytest.approx(-log(3.5 / 11))
+    assert ct.novelty(10, 3, context=1) == pytest.approx(log(2))  # 1/2 beats 3.5/11
+    assert ct.novelty(10, 3, context=4) == pytest.approx(-log(3.5 / 11))  # 1/5 does not
+    assert ct.novelty(0, 0) == pytest.approx(log(2))  # nothing learned: an even bet
+    assert ct.novelty(1, 1) == pytest.approx(-log(0.75))
+
+
+def test_a_value_seen_as_often_as_the_total_is_still_weighed() -> None:
+    assert ct.seen_surprise(7, 7) == pytest.approx(ct.RARE * -log(7 / 8))
+    assert ct.seen_surprise(8, 7) == 0.0  # more than the total (after a halving): ordinary
+
+
+def test_tail_surprise_exact_within_and_beyond_the_range() -> None:
+    c, tot, sg = _tables()
+    for b, n in ((0, 10), (1, 6), (3, 3), (9, 1)):
+        for _ in range(n):
+            ct.add(c, tot, sg, ct.OFFSET[ct.T_RATE] + b, ct.T_RATE)
+    n = tot[ct.T_RATE]
+    assert n == 20
+    for b, above in ((1, 10), (2, 4), (3, 4), (4, 1), (8, 1), (9, 1)):
+        want = ct.RARE * -log((above + 0.5) / (n + 1))
+        assert ct.tail_surprise(c, ct.T_RATE, b, n) == pytest.approx(want), b
+    top = ct.RARE * -log(1.5 / (n + 1))
+    assert ct.tail_surprise(c, ct.T_RATE, 10, n) == pytest.approx(top + ct.BEYOND)
+    assert ct.tail_surprise(c, ct.T_RATE, 15, n) == pytest.approx(top + 6 * ct.BEYOND)
+    c, tot, sg = _tables()  # only bucket 0 ever reached: the whole table is its count
+    for _ in range(4):
+        ct.add(c, tot, sg, ct.OFFSET[ct.T_BURST], ct.T_BURST)
+    want = ct.RARE * -log(4.5 / 5) + 2 * ct.BEYOND
+    assert ct.tail_surprise(c, ct.T_BURST, 2, 4) == pytest.approx(want)
+
+
+def test_weighted_adds_saturate_and_keep_singletons() -> None:
+    c, tot, sg = _tables()
+    i = ct.slot(ct.T_TOOL, 9)
+    ct.add(c, tot, sg, i, ct.T_TOOL, 8)
+    assert (c[i], tot[ct.T_TOOL], sg[ct.T_TOOL]) == (8, 8, 0)  # 0 -> 8 is no singleton
+    j = ct.slot(ct.T_TOOL, 10)
+    ct.add(c, tot, sg, j, ct.T_TOOL)
+    ct.add(c, tot, sg, j, ct.T_TOOL, 8)
+    assert (c[j], sg[ct.T_TOOL]) == (9, 0)  # 1 -> 9 leaves the singletons
+    c[i] = ct.COUNT_MAX - 1
+    ct.add(c, tot, sg, i, ct.T_TOOL, 5)
+    assert c[i] == ct.COUNT_MAX
+    ct.remove(c, tot, sg, j, ct.T_TOOL)
+    assert c[j] == 8 and sg[ct.T_TOOL] == 0
+    tot[ct.T_TOOL] = 0
+    ct.remove(c, tot, sg, j, ct.T_TOOL)
+    assert tot[ct.T_TOOL] == 0  # never below zero
+
+
+def test_the_score_histogram_halves_sooner_than_the_other_tables() -> None:
+    c, tot, sg = _tables()
+    a, b = ct.OFFSET[ct.T_CAL] + 1, ct.OFFSET[ct.T_CAL] + 2
+    ct.add(c, tot, sg, a, ct.T_CAL, 3)
+    ct.add(c, tot, sg, b, ct.T_CAL, ct.CAL_HALVE_AT - 4)
+    assert tot[ct.T_CAL] == ct.CAL_HALVE_AT - 1
+    ct.add(c, tot, sg, a, ct.T_CAL)
+    assert (c[a], c[b]) == (2, (ct.CAL_HALVE_AT - 4) // 2)
+    assert tot[ct.T_CAL] == 2 + (ct.CAL_HALVE_AT - 4) // 2 and sg[ct.T_CAL] == 0
+    c2, tot2, sg2 = _tables()
+    ct.add(c2, tot2, sg2, ct.slot(ct.T_TOOL, 1), ct.T_TOOL, 3)
+    ct.add(c2, tot2, sg2, ct.slot(ct.T_TOOL, 2), ct.T_TOOL, ct.HALVE_AT - 3)
+    assert (c2[ct.slot(ct.T_TOOL, 1)], sg2[ct.T_TOOL]) == (1, 1)  # halved at HALVE_AT
+    assert tot2[ct.T_TOOL] == 1 + (ct.HALVE_AT - 3) // 2

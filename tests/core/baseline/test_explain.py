@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from monitor import testing as tb
 from monitor.core.baseline.explain import feature_key, human_bytes, phrase, top_features
 from monitor.core.baseline.features import FEATURES
+from monitor.core.baseline.model import AgentBaseline
 
 from .routine import exfil, routine
 from .test_model import _trained
@@ -36,3 +38,76 @@ def test_top_features_are_the_largest_positive_ones() -> None:
     assert top_features([0.0, 2.0, 5.0, 0.5, 0.0]) == [2, 1, 3]
     assert top_features([0.0, 0.0]) == []
     assert human_bytes(999) == "999 B" and human_bytes(2.5e9) == "2.5 GB"
+
+
+def test_each_phrase_quotes_the_call_and_the_agents_own_counts() -> None:
+    m = _trained()  # 150 routine calls: 25 sessions of 6, one call every 20 s
+    c = exfil(151)
+    f = m.observe(c, c.ts.timestamp())
+    f.error_streak, f.fanout = 3, 4
+    said = {name: phrase(m, f, i) for i, name in enumerate(FEATURES)}
+    assert said == {
+        "tool": "rare use of tool web/http_post (seen 25×)",
+        "server": "rare call to server web (seen 25×)",
+        "transition": "rare sequence web/http_post → web/http_post (seen 25×)",
+        "chain": "its previous calls also followed sequences it rarely or never ran",
+        "destination": "first destination net:paste.example",
+        "resource": "no resource",
+        "arg_shape": "rare argument shape web/http_post|body:ss|url:sm (seen 25×)",
+        "rate": "2 calls in the last minute (its busiest tasks: 3)",
+        "burst": "1 calls in 10 seconds (its busiest tasks: 1)",
+        "fanout": "4 distinct destinations in 10 minutes (usually at most 1)",
+        "bytes_out": "200 B returned by web/http_post (usually about 2.7 KB)",
+        "bytes_in": "60.0 KB sent to web/http_post (usually about 385 B)",
+        "hour": "active at 09h UTC, an hour this agent rarely works",
+        "weekday": "active on a Monday, a day this agent rarely works",
+        "error_streak": "3 failed or denied calls in a row",
+        "task_length": "1 calls into one task (its longest: 6)",
+    }
+    keys = {name: feature_key(f, i) for i, name in enumerate(FEATURES)}
+    assert {k: v for k, v in keys.items() if v} == {
+        "tool": "web/http_post",
+        "server": "web",
+        "transition": "web/http_post>web/http_post",
+        "destination": "net:paste.example",
+        "arg_shape": "web/http_post",
+        "bytes_out": "web/http_post",
+        "bytes_in": "web/http_post",
+    }
+
+
+def test_phrases_name_the_least_known_value_and_a_fresh_agent_has_no_peaks() -> None:
+    m = _trained()
+    c = tb.call(
+        3_020,
+        "agent:routine/1",
+        "mail",
+        "send",
+        resources=["https://hooks.example.com/y", "https://new.example/", "file:///repo/src/z",
+                   "file:///elsewhere/q"],
+    )  # fmt: skip
+    f = m.observe(c, c.ts.timestamp())
+    assert phrase(m, f, FEATURES.index("destination")) == "first destination net:new.example"
+    assert phrase(m, f, FEATURES.index("resource")) == "first resource area file:///elsewhere"
+    assert phrase(m, f, FEATURES.index("server")) == "first call to server mail"
+    assert feature_key(f, FEATURES.index("resource")) == "file:///repo/src"
+    fresh = AgentBaseline()
+    f = fresh.observe(c, c.ts.timestamp())
+    assert (
+        phrase(fresh, f, FEATURES.index("task_length")) == "1 calls into one task (its longest: 0)"
+    )
+    f = fresh.observe(tb.call(0, "a", "s", "t"), 0.0)
+    assert phrase(fresh, f, FEATURES.index("destination")) == "no destination"
+    assert feature_key(f, FEATURES.index("destination")) == ""
+    assert feature_key(f, FEATURES.index("resource")) == ""
+
+
+def test_human_bytes_units_and_edges() -> None:
+    got = [human_bytes(n) for n in (0, 999.4, 1000, 999_999, 1e6, 2.5e9, 1e12)]
+    assert got == ["0 B", "999 B", "1.0 KB", "1000.0 KB", "1.0 MB", "2.5 GB", "1000.0 GB"]
+
+
+def test_top_features_keep_at_most_k_positive_ones_largest_first() -> None:
+    assert top_features([1.0, 4.0, 3.0, 2.0, 5.0]) == [4, 1, 2]
+    assert top_features([1.0, 4.0, 3.0, 2.0, 5.0], k=4) == [4, 1, 2, 3]
+    assert top_features([0.0, -1.0, 0.5]) == [2]

@@ -70,3 +70,110 @@ def test_arguments_name_the_destination_when_no_resource_is_logged() -> None:
     assert extract(c, 0.0).destinations == ["mail:x.example", "mail:y.example"]
     c = tb.call(0, "a", "web", "get", args={"url": "https://h.example/p"})
     assert extract(c, 0.0).destinations == ["net:h.example"]
+
+
+def test_size_buckets_have_exact_edges_for_strings_lists_and_objects() -> None:
+    for n, code in ((0, "0"), (1, "s"), (16, "s"), (17, "m"), (128, "m"), (129, "l")):
+        assert arg_shape("t", {"k": "x" * n}) == f"t|k:s{code}"
+        assert arg_shape("t", {"k": [1] * n}) == f"t|k:a{code}"
+        assert arg_shape("t", {"k": {str(i): 1 for i in range(n)}}) == f"t|k:o{code}"
+    for n, code in ((1024, "l"), (1025, "x"), (5000, "x")):
+        assert arg_shape("t", {"k": "x" * n}) == f"t|k:s{code}"
+        assert arg_shape("t", {"k": [1] * n}) == f"t|k:a{code}"
+
+
+def test_value_types_outside_json_still_get_a_stable_code() -> None:
+    class Text(str):
+        pass
+
+    class Number(int):
+        pass
+
+    class Mapping(dict):
+        pass
+
+    codes = {
+        "b": True,
+        "n": 3,
+        "f": 2.5,
+        "z": None,
+        "t": (1, 2),
+        "u": Text("x" * 20),
+        "v": Number(4),
+        "w": Mapping(a=1),
+        "x": object(),
+        "y": (),
+    }
+    assert arg_shape("t", codes) == "t|b:b|f:n|n:n|t:as|u:sm|v:n|w:os|x:z|y:a0|z:z"
+
+
+def test_only_the_first_32_keys_in_order_make_the_shape() -> None:
+    args = {f"k{i:02d}": 1 for i in range(40)}
+    shape = arg_shape("t", args)
+    assert shape.count("|") == 32 and shape.endswith("|k31:n")
+    assert arg_shape("t", {**args, "k39": "text"}) == shape
+    assert arg_shape("t", {"only": "v"}) == "t|only:ss"
+
+
+def test_every_destination_key_names_a_destination_and_only_strings_count() -> None:
+    for key in ("to", "cc", "bcc", "recipient", "recipients", "url", "endpoint", "webhook", "host"):
+        c = tb.call(0, "a", "s", "t", args={key: "Mail@Dest.Example"})
+        assert extract(c, 0.0).destinations == ["mail:dest.example"], key
+    c = tb.call(0, "a", "s", "t", args={"host": "API.example", "to": ["", 5, "file:///x/y"]})
+    assert extract(c, 0.0).destinations == ["net:api.example"]
+    c = tb.call(0, "a", "s", "t", args={"url": "https://h.example/a", "body": "x@y.example"})
+    assert extract(c, 0.0).destinations == ["net:h.example"]  # only the listed keys
+
+
+def test_a_call_is_judged_on_its_first_four_resources() -> None:
+    hosts = [f"https://h{i}.example/" for i in range(6)]
+    c = tb.call(0, "a", "s", "t", resources=hosts)
+    f = extract(c, 0.0)
+    assert f.destinations == [f"net:h{i}.example" for i in range(4)]
+    assert f.destination_hashes == [h32(d) for d in f.destinations]
+    c = tb.call(0, "a", "s", "t", args={"to": [f"u@d{i}.example" for i in range(6)]})
+    assert extract(c, 0.0).destinations == [f"mail:d{i}.example" for i in range(4)]
+    c = tb.call(0, "a", "s", "t", resources=["file:///r/a/x", "file:///r/a/y"], args={"to": "u@d"})
+    f = extract(c, 0.0)
+    assert f.resources == ["file:///r/a"] and f.destinations == []  # logged resources win
+    assert f.resource_hashes == [h32("file:///r/a")]
+
+
+def test_resource_keys_are_bounded_and_normalised() -> None:
+    assert classify_resource("MAILTO:Ann@X.Example") == (True, "mail:x.example")
+    assert classify_resource("https://user:pw@Host.Example/p") == (True, "net:host.example")
+    assert classify_resource("https://" + "h" * 300) == (True, "net:" + "h" * 128)
+    assert classify_resource("mailto:a@" + "d" * 300) == (True, "mail:" + "d" * 128)
+    assert classify_resource("urn:" + "u" * 300) == (False, "urn:" + "u" * 124)
+    key = classify_resource("git://" + "a" * 300 + "/x")[1]
+    assert key == ("git://" + "a" * 300)[:160]
+    assert classify_resource("git://host/a/b/c/d/e/f") == (False, "git://host/a/b/c")
+    assert classify_resource("git://host/f") == (False, "git://host/")
+    c = tb.call(0, "a", "s", "t", args={"to": "u@" + "D" * 300, "url": "H" * 300})
+    assert extract(c, 0.0).destinations == ["mail:" + "d" * 128, "net:" + "h" * 128]
+
+
+def test_caches_stay_bounded_and_answers_stay_right(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from monitor.core.baseline import features
+
+    monkeypatch.setattr(features, "_CACHE_MAX", 4)
+    for i in range(10):
+        assert h32(f"cache-{i}") == crc32(f"cache-{i}".encode())
+        assert classify_resource(f"https://c{i}.example/") == (True, f"net:c{i}.example")
+        c = tb.call(0, "a", f"srv{i}", "tool")
+        assert extract(c, 0.0).tool == h32(f"srv{i}/tool")
+        assert len(features._hashes) <= 4 and len(features._parsed) <= 4
+        assert len(features._tools) <= 4
+
+
+def test_time_outcome_and_volume_features() -> None:
+    c = tb.call(0, "a", "s", "t", bytes_out=1000, bytes_in=0, outcome="error")
+    sunday_late = 1772445600.0 - 36_001  # 2026-03-01 23:59:59 UTC, a Sunday
+    f = extract(c, sunday_late)
+    assert (f.hour, f.weekday) == (23, 6)
+    assert f.failed and f.outcome == "error"
+    assert 6.90 < f.bytes_out < 6.91 and f.bytes_in == 0.0
+    assert not extract(tb.call(0, "a", "s", "t", outcome="unknown"), 0.0).failed
+    f = extract(tb.call(0, "a", "other", "t"), 0.0)
+    assert f.server == h32("other") and f.tool == h32("other/t") and f.shape == h32("other/t")
+    assert (f.hour, f.weekday) == (0, 3)  # 1970-01-01 was a Thursday

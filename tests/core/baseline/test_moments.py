@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from math import log1p
 
+import pytest
+
 from monitor.core.baseline import moments
 from monitor.core.baseline.model import AgentBaseline
 
@@ -37,3 +39,51 @@ def test_accepting_a_value_makes_it_ordinary() -> None:
     before = moments.upper_surprise(re[0], re[1], 50, x)
     moments.accept(re, 0, 1, x)
     assert before > 30 > 3.2 > moments.upper_surprise(re[0], re[1], 50, x)  # z ≤ 2
+
+
+def test_upper_surprise_is_the_two_sided_normal_tail_then_its_asymptote() -> None:
+    from math import erfc, log, pi, sqrt
+
+    var = 1.0 - moments.SD_FLOOR**2  # with the floor: sd 1
+    assert moments.upper_surprise(0.0, var, moments.MIN_N, 1.0) == pytest.approx(
+        -log(erfc(1 / sqrt(2)))
+    )
+    for z in (8.0, 20.0):
+        want = 0.5 * z * z + log(z) + 0.5 * log(2 * pi) - log(2.0)
+        assert moments.upper_surprise(0.0, var, 50, z) == pytest.approx(want, rel=1e-12)
+    just_below = moments.upper_surprise(0.0, var, 50, 7.999)
+    assert just_below == pytest.approx(-log(erfc(7.999 / sqrt(2))), rel=1e-9)
+    assert moments.upper_surprise(0.0, 0.0, 50, 0.35) == pytest.approx(-log(erfc(1 / sqrt(2))))
+
+
+def test_an_update_is_a_running_mean_then_a_moving_window() -> None:
+    re = AgentBaseline().reals
+    re[0], re[1] = 1.0, 0.5
+    moments.update(re, 0, 1, 3, 2.0)  # a = 1/4, not clipped: fewer than MIN_N values
+    assert re[0] == pytest.approx(1.25) and re[1] == pytest.approx(0.75 * (0.5 + 0.25))
+    re[0], re[1] = 1.0, 0.5
+    moments.update(re, 0, 1, 200, 2.0)  # a = ALPHA_MIN
+    a = moments.ALPHA_MIN
+    assert re[0] == pytest.approx(1.0 + a) and re[1] == pytest.approx((1 - a) * (0.5 + a))
+    re[0], re[1] = 1.0, 0.5
+    moments.update(re, 0, 1, moments.MIN_N - 1, 100.0)  # too early to clip
+    assert re[0] == pytest.approx(1.0 + 99.0 / moments.MIN_N)
+
+
+def test_updates_are_winsorised_on_both_sides_once_judged() -> None:
+    lim = moments.CLIP_SD * (0.5 + moments.SD_FLOOR**2) ** 0.5
+    for x, clipped in ((100.0, 1.0 + lim), (-100.0, 1.0 - lim)):
+        re = AgentBaseline().reals
+        re[0], re[1] = 1.0, 0.5
+        moments.update(re, 0, 1, moments.MIN_N, x)
+        a = 1 / (moments.MIN_N + 1)
+        assert re[0] == pytest.approx(1.0 + a * (clipped - 1.0), rel=1e-6)
+
+
+def test_accept_only_ever_widens() -> None:
+    re = AgentBaseline().reals
+    re[0], re[1] = 7.0, 4.0
+    moments.accept(re, 0, 1, 9.0)  # 1 sd at z = 2 needs variance 1: already wider
+    assert re[1] == 4.0
+    moments.accept(re, 0, 1, 13.0, z=1.5)
+    assert re[1] == pytest.approx(16.0) and re[0] == 7.0

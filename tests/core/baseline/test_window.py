@@ -5,7 +5,7 @@ from __future__ import annotations
 from monitor import testing as tb
 from monitor.core.baseline.features import extract
 from monitor.core.baseline.model import AgentBaseline
-from monitor.core.baseline.window import EPISODE_MAX_CALLS, Window, transition_hash
+from monitor.core.baseline.window import EPISODE_MAX_CALLS, RING, Window, transition_hash
 
 
 def _window() -> Window:
@@ -97,3 +97,74 @@ def test_late_events_never_inflate_the_rate() -> None:
     f, _ = _observe(w, 50)  # out of order: the ring is newest-first, it stops at once
     assert f.rate <= 4
     assert w.last_t == tb.at(102).timestamp() and w.span() == 52.0
+
+
+def test_window_edges_are_exclusive_a_call_exactly_a_window_ago_has_left_it() -> None:
+    w = _window()
+    for sec in (0, 50):
+        _observe(w, sec)
+    f, _ = _observe(w, 60)
+    assert (f.rate, f.burst) == (2, 1)  # 0 is exactly a minute old, 50 exactly ten seconds
+    w = _window()
+    _observe(w, 0, resources=["https://a.example/"])
+    _observe(w, 1, resources=["https://b.example/"])
+    f, _ = _observe(w, 600, resources=["https://c.example/"])
+    assert f.fanout == 2  # a is exactly ten minutes old: gone; b is not
+
+
+def test_rates_saturate_at_the_ring_and_the_ring_wraps() -> None:
+    w = _window()
+    for sec in range(3 * RING):
+        f, _ = _observe(w, sec * 0.5)
+    # the ring holds RING calls before this one, 19 of them (0.5 s apart) in the last ten seconds
+    assert (f.rate, f.burst) == (RING + 1, 20)
+    assert w.filled == RING and w.pos == 0
+
+
+def test_calls_without_a_destination_are_not_a_destination() -> None:
+    w = _window()
+    _observe(w, 0, resources=["https://a.example/"])
+    _observe(w, 1)
+    f, _ = _observe(w, 2, resources=["https://b.example/"])
+    assert f.fanout == 2
+
+
+def test_a_pause_of_exactly_the_gap_keeps_the_episode_and_a_task_id_ends_it() -> None:
+    w = _window()
+    _observe(w, 0, task=0)
+    f, ended = _observe(w, 1800, task=0)
+    assert ended is None and f.task_length == 2
+    f, ended = _observe(w, 1801, task=9)  # a task starts: the task-less run ended
+    assert ended is not None and ended[0] == 2 and f.task_length == 1
+    f, ended = _observe(w, 1802, task=0)  # and back to no task: the task ended
+    assert ended is not None and ended[0] == 1 and f.task_length == 1
+
+
+def test_a_task_episode_is_cut_after_the_cap_and_keeps_its_peaks() -> None:
+    w = _window()
+    for i in range(EPISODE_MAX_CALLS):
+        f, ended = _observe(w, i * 100.0, task=4)
+        assert ended is None
+    assert f.task_length == EPISODE_MAX_CALLS
+    f, ended = _observe(w, EPISODE_MAX_CALLS * 100.0, task=4)
+    assert ended is not None and ended[0] == EPISODE_MAX_CALLS and f.task_length == 1
+    w = _window()
+    for sec in (0, 1, 2, 500):  # the peak (3 calls) is not lowered by the quiet call after it
+        _observe(w, sec, task=1)
+    _, ended = _observe(w, 501, task=2)
+    assert ended is not None and ended[:3] == (4, 3, 3)
+
+
+def test_dump_and_load_continue_where_the_window_stopped() -> None:
+    a, b = _window(), _window()
+    for sec in (0, 5, 7):
+        _observe(a, sec, "read", outcome="error", resources=["https://a.example/"])
+    b.times[:] = a.times
+    b.keys[:] = a.keys
+    b.load(a.dump())
+    fa, ea = _observe(a, 9, "post", outcome="denied", resources=["https://b.example/"])
+    fb, eb = _observe(b, 9, "post", outcome="denied", resources=["https://b.example/"])
+    assert ea == eb and fa.__getstate__() == fb.__getstate__()
+    assert (fb.rate, fb.fanout, fb.error_streak, fb.task_length) == (4, 2, 4, 4)
+    assert fb.prev_tool == "s/read" and a.dump() == b.dump()
+    assert _window().span() == 0.0
