@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.corpora.base import Corpus, SessionLabel, split_of
+from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
 from monitor.corpora.source import SourceTree
 from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.identity import canonical_id
@@ -325,16 +325,8 @@ def build(runs: Sequence[Run]) -> Corpus:
             )
         agents.append((aid, sessions))
         mission = next((r.mission for r in rs if r.mission), "")
-        charters.append(
-            {
-                "agent": aid,
-                "kind": "autonomous",
-                "mission": mission,
-                "mode": "observe",
-                "tools": [{"server": server, "tool": t} for t in sorted(toolkit)],
-                "baseline": {"enabled": True, "warmup_events": warm_calls},
-            }
-        )
+        tools = [{"server": server, "tool": t} for t in sorted(toolkit)]
+        charters.append(granted_charter(aid, mission, tools, warm_calls))
     events, labels = lay_out(agents)
     return Corpus(name=NAME, licence=LICENCE, events=events, charters=charters, sessions=labels)
 

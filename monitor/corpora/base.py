@@ -70,3 +70,25 @@ class Corpus:
 
     def by_split(self, split: Split) -> Iterator[SessionLabel]:
         return (s for s in self.sessions if s.split == split)
+
+
+def granted_charter(
+    agent_id: str, mission: str, tools: list[dict[str, Any]], warmup_events: int
+) -> dict[str, Any]:
+    """The charter every converted agent gets: its whole toolkit granted, observe mode, the
+    learned baseline on after ``warmup_events`` calls.
+
+    Granting every tool the agent uses is the point: a hijack through granted tools is
+    what charters cannot see, so what is caught here is the behaviour layers' doing.
+
+    >>> granted_charter("spiffe://x/a", "m", [{"server": "s", "tool": "t"}], 5)["baseline"]
+    {'enabled': True, 'warmup_events': 5}
+    """
+    return {
+        "agent": agent_id,
+        "kind": "autonomous",
+        "mission": mission,
+        "mode": "observe",
+        "tools": tools,
+        "baseline": {"enabled": True, "warmup_events": warmup_events},
+    }

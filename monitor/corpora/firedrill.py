@@ -55,7 +55,7 @@ from typing import Any
 import yaml
 
 from monitor.core.values import result_digests
-from monitor.corpora.base import Corpus, SessionLabel, split_of
+from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
 from monitor.corpora.source import SourceTree
 from monitor.corpora.timeline import AGENT_STAGGER, BASE_TIME, CALL_GAP, SESSION_GAP, order_key
 from monitor.errors import MonitorError
@@ -332,14 +332,12 @@ def convert_with_stats(source: str | Path) -> tuple[Corpus, Stats]:
     events, labels = _lay_out(agents)
     stats.calls = len(events)
     charters = [
-        {
-            "agent": agent_id(agent),
-            "kind": "autonomous",
-            "mode": "observe",
-            "mission": f"firedrill {agent} (agent-firedrill atomics)",
-            "tools": [{"server": SERVER, "tool": t} for t in sorted(tools[agent])],
-            "baseline": {"enabled": True, "warmup_events": warm_calls},
-        }
+        granted_charter(
+            agent_id(agent),
+            f"firedrill {agent} (agent-firedrill atomics)",
+            [{"server": SERVER, "tool": t} for t in sorted(tools[agent])],
+            warm_calls,
+        )
         for agent, _, warm_calls in agents
     ]
     return Corpus(NAME, LICENCE, events, charters, labels), stats

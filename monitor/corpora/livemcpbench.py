@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.values import result_digests
-from monitor.corpora.base import Corpus, SessionLabel, split_of
+from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
 from monitor.corpora.source import SourceTree
 from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.errors import MonitorError
@@ -276,16 +276,9 @@ def convert_with_stats(source: str | Path) -> tuple[Corpus, Stats]:
                 )
             )
         agents.append((aid, sessions))
-        charters.append(
-            {
-                "agent": aid,
-                "kind": "autonomous",
-                "mission": f"LiveMCPBench MCP Copilot agent ({model}): daily tasks over 70 MCP servers",
-                "mode": "observe",
-                "tools": [{"server": s, "tool": n} for s, n in sorted(tools)],
-                "baseline": {"enabled": True, "warmup_events": warm_calls},
-            }
-        )
+        mission = f"LiveMCPBench MCP Copilot agent ({model}): daily tasks over 70 MCP servers"
+        granted = [{"server": s, "tool": n} for s, n in sorted(tools)]
+        charters.append(granted_charter(aid, mission, granted, warm_calls))
     events, labels = lay_out(agents)
     for e in events:
         res = [r for r in resources_from_args(e["args"]) if len(r) <= MAX_RESOURCE]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.values import value_digests
-from monitor.corpora.base import Corpus, SessionLabel, split_of
+from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
 from monitor.corpora.source import SourceTree
 from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.identity import canonical_id
@@ -170,19 +170,12 @@ def build(files: Sequence[tuple[str, str, list[Any]]], toolkits: dict[str, set[s
                 )
             )
         agents.append((aid, sessions))
-        charters.append(
-            {
-                "agent": aid,
-                "kind": "autonomous",
-                "mission": f"tau-bench {domain} customer-service agent ({model})",
-                "mode": "observe",
-                "tools": [
-                    {"server": domain, "tool": name, "classes": tool_classes(name)}
-                    for name in sorted(tools)
-                ],
-                "baseline": {"enabled": True, "warmup_events": warm_calls},
-            }
-        )
+        granted = [
+            {"server": domain, "tool": name, "classes": tool_classes(name)}
+            for name in sorted(tools)
+        ]
+        mission = f"tau-bench {domain} customer-service agent ({model})"
+        charters.append(granted_charter(aid, mission, granted, warm_calls))
     events, labels = lay_out(agents)
     return Corpus(name=NAME, licence=LICENCE, events=events, charters=charters, sessions=labels)
 
