@@ -24,6 +24,7 @@ from collections import Counter
 import orjson
 import pytest
 
+from monitor.worker.process import WorkerProcess
 from tests.integration.helpers import docs, produce_lines, produce_paced, read_outputs
 from tests.integration.traffic import split_traffic
 from tests.integration.workers import Run
@@ -48,13 +49,27 @@ def _canon(doc: dict) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
+def _rebalance_log(worker: WorkerProcess) -> str:
+    """The worker's log lines about partitions, seeks, gaps and flushes (a failure's evidence)."""
+    words = ("partition", "seek", "gap", "flush", "commit", "recover", "stale", "stopp", "stats")
+    lines = [
+        orjson.dumps(r).decode()
+        for r in worker.logs()
+        if any(w in str(r.get("event", "")) for w in words)
+    ]
+    return f"--- {worker.name}: {len(lines)} lines\n" + "\n".join(lines[-60:])
+
+
 def _check(out: dict, want: dict[str, bytes]) -> Counter[str]:
     """Every expected output present, nothing else, every copy identical; returns copy counts."""
     copies: Counter[str] = Counter()
     for doc in docs(out["alerts"]) + docs(out["revocations"]):
         key = doc.get("alert_id") or doc["command_id"]
         assert key in want, f"unexpected output {doc}"
-        assert _canon(doc) == want[key], f"{key} published with a different meaning"
+        assert _canon(doc) == want[key], (
+            f"{key} published with a different meaning:\n got  {_canon(doc).decode()}"
+            f"\n want {want[key].decode()}"
+        )
         copies[key] += 1
     missing = set(want) - set(copies)
     assert not missing, f"{len(missing)} violations missed, e.g. {sorted(missing)[:3]}"
@@ -146,7 +161,10 @@ def test_second_worker_takes_over_the_partitions_of_a_stopped_one_with_state(run
     )
     produce_lines(run, after)
     out = read_outputs(run, len(want), timeout=60, settle=2.0)
-    copies = _check(out, want)
+    try:
+        copies = _check(out, want)
+    except AssertionError as err:  # the workers' view of the rebalance, to tell why
+        raise AssertionError(f"{err}\n{_rebalance_log(w1)}\n{_rebalance_log(w2)}") from None
     assert w2.alive
     print(
         f"\nw2 took over partitions {sorted(owned_by_w1)} with {took_over['agents']} agents; "
