@@ -111,3 +111,28 @@ def test_p_values_inside_and_beyond_the_range() -> None:
     assert r == pytest.approx(u + beta * np.log(q_u / 1e-4))
     assert cal.threshold(u, beta, q_u, 9, 0.5) == 5.0  # below the top edge: the edge
     assert cal.threshold(u, beta, q_u, -1, 0.5) == u  # q_u <= p: u itself
+
+
+def test_the_documented_parameters_are_the_ones_used() -> None:
+    from math import sqrt
+
+    # 16 recorded scores before an agent can alert
+    m = AgentBaseline()
+    m.commit([2] * 15)
+    assert m.calibrating
+    m.commit([2])
+    assert not m.calibrating
+    # the tail rests on at least 8 scores, else on the top tenth; beta at least 0.5 nat
+    m = AgentBaseline()
+    m.commit([1] * 30 + [5] * 7 + [9])  # 38 scores: ceil(3.8) = 4 < 8, so the top 8
+    u, beta, q_u = cal.fit(m.counts, 38)
+    assert u == 2.5 and q_u == pytest.approx(9 / 39)  # bins 5 and 9 hold the top 8
+    m = AgentBaseline()
+    m.commit([3] * 80 + [10] * 8 + [20])  # 89 scores: ceil(8.9) = 9
+    u, beta, q_u = cal.fit(m.counts, 89)
+    assert u == 5.0 and q_u == pytest.approx(10 / 90)
+    assert beta == pytest.approx((8 * 0.25 + 10.5 * 0.5) / 9 * (1 + 1 / 3))
+    m = AgentBaseline()
+    m.commit([7] * 20)  # every score in one bin: the mean excess is a quarter nat, floored
+    u, beta, q_u = cal.fit(m.counts, 20)
+    assert u == 3.5 and beta == pytest.approx(0.5 * (1 + 1 / sqrt(20)))
