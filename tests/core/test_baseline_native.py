@@ -41,3 +41,43 @@ def test_edited_source_makes_the_build_stale(
 def test_build_without_stamp_is_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_tree(tmp_path, monkeypatch, stamped=False)
     assert native.stale()
+
+
+def test_unreadable_stamp_is_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_tree(tmp_path, monkeypatch, stamped=False)
+    native.STAMP.write_text("{not json")
+    assert native.stale()
+
+
+def test_a_stamp_missing_one_module_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_tree(tmp_path, monkeypatch, stamped=True)
+    stamp = json.loads(native.STAMP.read_text())
+    del stamp["window"]
+    native.STAMP.write_text(json.dumps(stamp))
+    assert native.stale()
+
+
+def test_only_compiled_modules_of_the_list_count_as_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(native, "HERE", tmp_path)
+    for name in ("model.cpython-311-x86_64-linux-gnu.so", "counts.abi3.so", "explain.x.so"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "model.py").write_text("")
+    assert native.built() == [
+        tmp_path / "counts.abi3.so",
+        tmp_path / "model.cpython-311-x86_64-linux-gnu.so",
+    ]
+
+
+def test_active_means_the_model_was_imported_from_a_compiled_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor.core.baseline import model
+
+    monkeypatch.setattr(model, "__file__", "/x/model.cpython-311-x86_64-linux-gnu.so")
+    assert native.active()
+    monkeypatch.setattr(model, "__file__", "/x/model.py")
+    assert not native.active()

@@ -111,3 +111,61 @@ def test_p_values_inside_and_beyond_the_range() -> None:
     assert r == pytest.approx(u + beta * np.log(q_u / 1e-4))
     assert cal.threshold(u, beta, q_u, 9, 0.5) == 5.0  # below the top edge: the edge
     assert cal.threshold(u, beta, q_u, -1, 0.5) == u  # q_u <= p: u itself
+
+
+def test_the_documented_parameters_are_the_ones_used() -> None:
+    from math import sqrt
+
+    # 16 recorded scores before an agent can alert
+    m = AgentBaseline()
+    m.commit([2] * 15)
+    assert m.calibrating
+    m.commit([2])
+    assert not m.calibrating
+    # the tail rests on at least 8 scores, else on the top tenth; beta at least 0.5 nat
+    m = AgentBaseline()
+    m.commit([1] * 30 + [5] * 7 + [9])  # 38 scores: ceil(3.8) = 4 < 8, so the top 8
+    u, beta, q_u = cal.fit(m.counts, 38)
+    assert u == 2.5 and q_u == pytest.approx(9 / 39)  # bins 5 and 9 hold the top 8
+    m = AgentBaseline()
+    m.commit([3] * 80 + [10] * 8 + [20])  # 89 scores: ceil(8.9) = 9
+    u, beta, q_u = cal.fit(m.counts, 89)
+    assert u == 5.0 and q_u == pytest.approx(10 / 90)
+    assert beta == pytest.approx((8 * 0.25 + 10.5 * 0.5) / 9 * (1 + 1 / 3))
+    m = AgentBaseline()
+    m.commit([7] * 20)  # every score in one bin: the mean excess is a quarter nat, floored
+    u, beta, q_u = cal.fit(m.counts, 20)
+    assert u == 3.5 and beta == pytest.approx(0.5 * (1 + 1 / sqrt(20)))
+
+
+def test_the_histogram_is_read_inside_its_own_64_bins() -> None:
+    from monitor.core.baseline.counts import OFFSET, T_CAL, T_VOLUME_N
+
+    # every score from 31.5 nats on lands in the last bin, never in the next table
+    assert [cal.score_bin(r) for r in (31.99, 32.0, 32.4, 32.5)] == [63, 63, 63, 63]
+    assert cal.top_edge(62) == 31.5 and cal.top_edge(63) == float("inf")
+    m = AgentBaseline()
+    m.commit([63] * 10 + [2] * 90)  # the top tenth sits in the last bin
+    m.counts[OFFSET[T_VOLUME_N]] = m.counts[OFFSET[T_VOLUME_N] + 1] = 50  # the next table
+    assert OFFSET[T_VOLUME_N] == OFFSET[T_CAL] + 64
+    u, beta, q_u = cal.fit(m.counts, 100)
+    assert u == 31.5 and q_u == pytest.approx(11 / 101)
+    assert beta == pytest.approx(0.5 * (1 + 1 / 10**0.5))  # excess 0.25 nat: floored
+
+
+def test_a_short_history_rests_the_tail_on_every_score_bin_zero_included() -> None:
+    m = AgentBaseline()
+    m.commit([0] * 3 + [4] * 2)  # 5 scores, fewer than MIN_TAIL: all of them, from bin 0
+    u, beta, q_u = cal.fit(m.counts, 5)
+    assert u == 0.0 and q_u == 1.0
+    assert beta == pytest.approx(max((3 * 0.25 + 2 * 2.25) / 5, 0.5) * (1 + 1 / 5**0.5))
+
+
+def test_at_the_tail_start_the_p_value_is_still_the_empirical_one() -> None:
+    # the tail parameters are refitted only every FIT_EVERY scores: at r == u the histogram,
+    # not a possibly stale q_u, answers
+    m = AgentBaseline()
+    m.commit([2] * 90 + [6] * 6 + [9] * 4)
+    p = cal.p_value(m.counts, 100, 3.0, 1.0, 0.5, 3.0)
+    assert p == 11 / 101
+    assert cal.p_value(m.counts, 100, 3.0, 1.0, 0.5, 3.01) == pytest.approx(0.5 * np.exp(-0.01))

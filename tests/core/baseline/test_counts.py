@@ -157,3 +157,61 @@ def test_the_score_histogram_halves_sooner_than_the_other_tables() -> None:
     ct.add(c2, tot2, sg2, ct.slot(ct.T_TOOL, 2), ct.T_TOOL, ct.HALVE_AT - 3)
     assert (c2[ct.slot(ct.T_TOOL, 1)], sg2[ct.T_TOOL]) == (1, 1)  # halved at HALVE_AT
     assert tot2[ct.T_TOOL] == 1 + (ct.HALVE_AT - 3) // 2
+
+
+def test_the_persisted_layout_and_documented_parameters_are_pinned() -> None:
+    # the tables live in a saved uint16 array: a changed size or order would misread old state
+    sizes = (128, 64, 128, 64, 128, 128, 32, 8, 16, 16, 16, 8, 16, 64, 32)
+    assert sizes == ct.SIZE and ct.N_COUNTS == 848
+    assert tuple(sum(sizes[:i]) for i in range(15)) == ct.OFFSET
+    assert tuple(s - 1 for s in sizes) == ct.MASK
+    assert [name for name, _ in ct.TABLES][:6] == [
+        "tool",
+        "server",
+        "transition",
+        "destination",
+        "resource",
+        "arg_shape",
+    ]
+    assert (ct.T_TOOL, ct.T_CAL, ct.T_VOLUME_N) == (0, 13, 14)
+    # the module doc's numbers: halve at 2,048 (the score histogram at 1,024), uint16 counts
+    c, tot, sg = _tables()
+    i = ct.slot(ct.T_TOOL, 5)
+    ct.add(c, tot, sg, i, ct.T_TOOL, 2047)
+    assert (c[i], tot[ct.T_TOOL]) == (2047, 2047)
+    ct.add(c, tot, sg, i, ct.T_TOOL)
+    assert (c[i], tot[ct.T_TOOL]) == (1024, 1024)
+    j = ct.OFFSET[ct.T_CAL]
+    ct.add(c, tot, sg, j, ct.T_CAL, 1023)
+    assert c[j] == 1023
+    ct.add(c, tot, sg, j, ct.T_CAL)
+    assert (c[j], tot[ct.T_CAL]) == (512, 512)
+    c[i] = 65_534
+    ct.add(c, tot, sg, i, ct.T_TOOL, 9)
+    assert c[i] == 65_535
+    # rare-but-known weighs 0.4; each ordinal bucket beyond the range 1.5 nats
+    assert ct.seen_surprise(1, 9) == pytest.approx(0.4 * log(10))
+    c, tot, sg = _tables()
+    ct.add(c, tot, sg, ct.OFFSET[ct.T_RATE] + 1, ct.T_RATE, 9)
+    assert ct.tail_surprise(c, ct.T_RATE, 3, 9) == pytest.approx(0.4 * -log(9.5 / 10) + 2 * 1.5)
+
+
+def test_the_tail_beyond_the_range_starts_at_the_highest_bucket_reached() -> None:
+    c, tot, sg = _tables()
+    ct.add(c, tot, sg, ct.OFFSET[ct.T_RATE], ct.T_RATE, 4)
+    ct.add(c, tot, sg, ct.OFFSET[ct.T_RATE] + 1, ct.T_RATE, 2)
+    # highest reached: bucket 1 (2 calls), not the whole table (6)
+    want = ct.RARE * -log(2.5 / 7) + 2 * ct.BEYOND
+    assert ct.tail_surprise(c, ct.T_RATE, 3, 6) == pytest.approx(want)
+    # the top bucket of a table: the search stays inside it, whatever the next table holds
+    ct.add(c, tot, sg, ct.OFFSET[ct.T_BURST], ct.T_BURST, 5)
+    want = ct.RARE * -log(2.5 / 7) + 14 * ct.BEYOND
+    assert ct.tail_surprise(c, ct.T_RATE, 15, 6) == pytest.approx(want)
+
+
+def test_removing_a_singleton_leaves_the_others() -> None:
+    c, tot, sg = _tables()
+    for h in (1, 2, 3):
+        ct.add(c, tot, sg, ct.slot(ct.T_TOOL, h), ct.T_TOOL)
+    ct.remove(c, tot, sg, ct.slot(ct.T_TOOL, 2), ct.T_TOOL)
+    assert (tot[ct.T_TOOL], sg[ct.T_TOOL]) == (2, 2)

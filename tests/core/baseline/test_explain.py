@@ -111,3 +111,45 @@ def test_top_features_keep_at_most_k_positive_ones_largest_first() -> None:
     assert top_features([1.0, 4.0, 3.0, 2.0, 5.0]) == [4, 1, 2]
     assert top_features([1.0, 4.0, 3.0, 2.0, 5.0], k=4) == [4, 1, 2, 3]
     assert top_features([0.0, -1.0, 0.5]) == [2]
+
+
+def test_peaks_are_read_from_the_whole_table_and_only_from_it() -> None:
+    from monitor.core.baseline.counts import OFFSET, T_RATE, T_STREAK, T_TASK
+
+    m = AgentBaseline()
+    f = m.observe(tb.call(0, "a", "s", "t"), 0.0)
+    # an agent that made 64+ calls in a minute once: its peak is the top bucket's 64
+    m.counts[OFFSET[T_RATE] + 15] = 1
+    assert phrase(m, f, FEATURES.index("rate")).endswith("(its busiest tasks: 64)")
+    # long error streaks learned, no task yet: the streak table is not the task table
+    m.counts[OFFSET[T_STREAK] + 7] = 3
+    assert OFFSET[T_STREAK] + 8 == OFFSET[T_TASK]
+    assert phrase(m, f, FEATURES.index("task_length")).endswith("(its longest: 0)")
+
+
+def test_the_least_known_resource_is_named_not_the_first_in_order() -> None:
+    m = _trained()
+    known = "file:///repo/src"  # learned by the routine
+    c = tb.call(
+        3_020, "agent:routine/1", "fs", "read", resources=["file:///zz/new/x", known + "/y"]
+    )
+    f = m.observe(c, c.ts.timestamp())
+    assert f.resources == ["file:///zz/new", known]
+    assert phrase(m, f, FEATURES.index("resource")) == "first resource area file:///zz/new"
+
+
+def test_usual_volume_is_read_from_the_tools_own_slot() -> None:
+    from math import log1p
+
+    from monitor.core.baseline.features import h32
+    from monitor.core.baseline.model import R_OUT_MEAN, TOOL_SLOTS
+
+    tool = next(f"t{i}" for i in range(100) if h32(f"s/t{i}") & 1)  # an odd slot
+    m = AgentBaseline()
+    f = m.observe(tb.call(0, "a", "s", tool, bytes_out=999), 0.0)
+    vs = f.tool & (TOOL_SLOTS - 1)
+    m.reals[R_OUT_MEAN + vs] = log1p(2_000)
+    m.reals[R_OUT_MEAN + (vs & ~1)] = log1p(50)
+    assert phrase(m, f, FEATURES.index("bytes_out")) == (
+        f"999 B returned by s/{tool} (usually about 2.0 KB)"
+    )

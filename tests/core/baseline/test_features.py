@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from zlib import crc32
 
+import pytest
+
 from monitor import testing as tb
+from monitor.core.baseline import features
 from monitor.core.baseline.features import (
     FEATURES,
     arg_shape,
@@ -12,6 +15,15 @@ from monitor.core.baseline.features import (
     extract,
     h32,
 )
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test computes its hashes and keys afresh: an answer cached by an earlier test (or
+    by a mutation run's clean pass, inherited by its forks) would hide a wrong computation."""
+    monkeypatch.setattr(features, "_hashes", {})
+    monkeypatch.setattr(features, "_parsed", {})
+    monkeypatch.setattr(features, "_tools", {})
 
 
 def test_feature_names_are_unique_and_explainable() -> None:
@@ -154,8 +166,6 @@ def test_resource_keys_are_bounded_and_normalised() -> None:
 
 
 def test_caches_stay_bounded_and_answers_stay_right(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from monitor.core.baseline import features
-
     monkeypatch.setattr(features, "_CACHE_MAX", 4)
     for i in range(10):
         assert h32(f"cache-{i}") == crc32(f"cache-{i}".encode())
@@ -177,3 +187,47 @@ def test_time_outcome_and_volume_features() -> None:
     f = extract(tb.call(0, "a", "other", "t"), 0.0)
     assert f.server == h32("other") and f.tool == h32("other/t") and f.shape == h32("other/t")
     assert (f.hour, f.weekday) == (0, 3)  # 1970-01-01 was a Thursday
+
+
+def test_a_lone_surrogate_hashes_as_its_utf8_bytes() -> None:
+    # tool and host names come from JSON, which can carry an unpaired surrogate escape
+    assert h32("x\ud800") == crc32(b"x\xed\xa0\x80")
+
+
+def test_resource_keys_split_at_the_right_separator() -> None:
+    # a mail address without "@": the whole address is the domain
+    assert classify_resource("mailto:Acme.Example") == (True, "mail:acme.example")
+    assert classify_resource("mailto:a@b@Evil.Example") == (True, "mail:evil.example")
+    # the scheme is what comes before the FIRST "://", the host after the LAST "@"
+    assert classify_resource("https://h.example/r?u=ftp://x/y") == (True, "net:h.example")
+    assert classify_resource("https://a@b@Host.Example/") == (True, "net:host.example")
+    # a scheme without "//": the first two colon-separated parts, counted from the left
+    assert classify_resource("urn:a:b:c") == (False, "urn:a")
+
+
+def test_two_argument_keys_are_sorted_one_key_is_kept() -> None:
+    assert arg_shape("t", {"b": 1, "a": "x"}) == "t|a:ss|b:n"
+    assert arg_shape("t", {"a": "x", "b": 1}) == "t|a:ss|b:n"
+
+
+def test_size_buckets_of_tuples_and_subclasses_have_the_same_edges() -> None:
+    # values that are not plain JSON types take the slow path: same buckets, same edges
+    class Text(str):
+        pass
+
+    for n, code in (
+        (0, "0"),
+        (16, "s"),
+        (17, "m"),
+        (128, "m"),
+        (129, "l"),
+        (1024, "l"),
+        (1025, "x"),
+    ):
+        assert arg_shape("t", {"k": (1,) * n}) == f"t|k:a{code}", n
+        assert arg_shape("t", {"k": Text("x" * n)}) == f"t|k:s{code}", n
+
+
+def test_an_argument_address_is_split_at_its_last_at_sign() -> None:
+    c = tb.call(0, "a", "s", "t", args={"to": "a@b@Evil.Example"})
+    assert extract(c, 0.0).destinations == ["mail:evil.example"]

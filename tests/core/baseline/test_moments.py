@@ -87,3 +87,27 @@ def test_accept_only_ever_widens() -> None:
     assert re[1] == 4.0
     moments.accept(re, 0, 1, 13.0, z=1.5)
     assert re[1] == pytest.approx(16.0) and re[0] == 7.0
+
+
+def test_the_documented_parameters_are_the_ones_used() -> None:
+    from math import erfc, log, sqrt
+
+    # a tool's volume is judged from its 5th value on
+    assert moments.upper_surprise(0.0, 1.0, 4, 9.0) == 0.0
+    sd = sqrt(1.0 + 0.35**2)  # the 0.35-nat floor widens every sd
+    assert moments.upper_surprise(0.0, 1.0, 5, 2.0) == pytest.approx(-log(erfc(2.0 / sd / sqrt(2))))
+    # the weight is 1/(n+1) down to 0.02 (a window of 50 calls)
+    for n, a in ((48, 1 / 49), (49, 0.02), (1000, 0.02)):
+        re = AgentBaseline().reals
+        re[0], re[1] = 0.0, 0.0
+        moments.update(re, 0, 1, n, 0.1)
+        assert re[0] == pytest.approx(a * 0.1, rel=1e-6), n
+    # winsorised at 4 sd (with the floor)
+    re = AgentBaseline().reals
+    re[0], re[1] = 0.0, 1.0
+    moments.update(re, 0, 1, 1000, 100.0)
+    assert re[0] == pytest.approx(0.02 * 4.0 * sqrt(1.0 + 0.35**2), rel=1e-6)
+    # "benign" makes a value ordinary at 2 sd by default
+    re[0], re[1] = 7.0, 1.0
+    moments.accept(re, 0, 1, 13.0)
+    assert re[1] == pytest.approx(9.0)
