@@ -184,3 +184,229 @@ def test_the_section_stays_bounded_under_hostile_tool_names() -> None:
     for i in range(300):
         feed(eng, call(500 + i, AGENT, f"srv{i}", f"{long}_{i}", session_id=f"k{i}"))
     assert len(orjson.dumps(eng.states[AGENT].behav[DETECTOR])) < 3072
+
+
+# ------------------------------------------------ exact values (mutation tests, mut7)
+
+
+def test_the_warmup_rule_alert_word_for_word() -> None:
+    eng = engine()
+    first = call(100, AGENT, "github", "deleteRepository", credential_id="c1", session_id="s9",
+                 task_id="t9")  # fmt: skip
+    [a] = alerts(feed(eng, *routine(20), read_issue(99), first))
+    assert a.reason == (
+        "agent:repo-bot-1 used the high-impact tool github/deleteRepository for the first time "
+        "in 22 calls: granted, but never part of its work so far"
+    )
+    assert (a.clause.key, a.clause.text) == (
+        "hijack.warmup_calls",
+        "a high-impact tool first used after the agent's warm-up",
+    )
+    assert a.details == {"calls_before": 21, "warmup_calls": 10}
+    assert (a.severity, a.score, a.task_id, a.session_id) == ("medium", 0.7, "t9", "s9")
+
+
+def test_the_settled_toolset_alert_word_for_word() -> None:
+    eng = engine(warmup_calls=200)
+    feed(eng, *sessions(7))
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1", task_id="t1")
+    [a] = alerts(feed(eng, odd))
+    assert a.reason == (
+        "agent:repo-bot-1 used the tool github/ExportSecrets outside its settled toolset "
+        "(7 sessions, the last 6 of them without a new tool; use 1 of 2 before it is learned)"
+    )
+    assert (a.clause.key, a.clause.text) == (
+        "hijack.toolset_settled_sessions",
+        "a tool outside the agent's settled toolset",
+    )
+    assert a.details == {"sessions_before": 7, "settled_toolset": 2, "use": 1}
+    assert (a.severity, a.score, a.task_id, a.session_id) == ("low", 0.5, "t1", "x1")
+    [hi] = alerts(feed(eng, call(130, AGENT, "github", "delete_repo", session_id="x4")))
+    assert hi.reason == (
+        "agent:repo-bot-1 used the high-impact tool github/delete_repo outside its settled "
+        "toolset (8 sessions, the last 7 of them without a new tool; use 1 of 2 before it is "
+        "learned), a high-impact tool"
+    )
+    assert (hi.severity, hi.score) == ("medium", 0.7)
+
+
+def test_without_sessions_each_task_alerts_on_its_own() -> None:
+    """Tasks stand in for sessions: the new tool's alerts in two tasks are two alerts, not one
+    deduplicated alert (their dedup keys name the task)."""
+    eng = engine(warmup_calls=200)
+    feed(eng, *[e.model_copy(update={"session_id": None, "task_id": e.session_id})
+                for e in sessions(7)])  # fmt: skip
+    uses = [call(100 + i, AGENT, "github", "ExportSecrets", task_id=f"x{i}") for i in range(2)]
+    got = alerts(feed(eng, *uses))
+    assert [(a.task_id, a.details["use"]) for a in got] == [("x0", 1), ("x1", 2)]
+
+
+def _wide(n_tools: int, n_sessions: int = 7) -> list[Any]:
+    names = tuple(f"tool_{i:02}" for i in range(n_tools))
+    return sessions(n_sessions, tools=names)
+
+
+def test_a_routine_counts_at_most_24_tools_more_mark_it_as_no_routine() -> None:
+    odd = call(1000, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert len(alerts(feed(engine(warmup_calls=1000), *_wide(24), odd))) == 1  # settled
+    for n in (25, 26):
+        eng = engine(warmup_calls=1000)
+        assert alerts(feed(eng, *_wide(n), odd)) == []
+        routine = eng.states[AGENT].behav[DETECTOR][9]
+        assert len(routine) == 25 and routine[-1] == ["*", 0, 0]
+        assert [used for _, used, _ in routine[:24]] == [7] * 24  # each in all 7 sessions
+    lax = engine(warmup_calls=1000, toolset_settled_sessions=1, toolset_routine_share=0.01)
+    assert alerts(feed(lax, *_wide(26), odd)) == []  # the mark counts 0 sessions: never settles
+
+
+def test_a_tool_counts_once_per_session_however_often_it_is_used() -> None:
+    """A long-tail tool used three times in each of a third of the sessions is still used in
+    a third of the sessions: no routine."""
+    events = sessions(9)
+    events += [call(10 * s + 5 + k / 10, AGENT, "github", "create_comment", session_id=f"r{s}")
+               for s in range(0, 9, 3) for k in range(3)]  # fmt: skip
+    events.sort(key=lambda e: e.ts)
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert alerts(feed(engine(), *events, odd)) == []
+
+
+def test_a_tool_first_used_once_counts_one_session() -> None:
+    """get_post in the first of 7 sessions: 1 of 7 is under a 0.25 share (no routine), over
+    0.1 (a routine: the new tool fires)."""
+    events = [
+        *sessions(7, tools=("search_code",)),
+        call(1, AGENT, "github", "get_post", session_id="r0"),
+    ]
+    events.sort(key=lambda e: e.ts)
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert alerts(feed(engine(toolset_routine_share=0.25), *events, odd)) == []
+    assert len(alerts(feed(engine(toolset_routine_share=0.1), *events, odd))) == 1
+
+
+def _legacy(eng: Engine, tools: tuple[str, ...] = ("search_code", "get_post")) -> Any:
+    """The agent's state holding a 3-item section of an earlier version: its learned tools."""
+    from monitor.core.detectors.hijack_first_use import tool_key
+
+    feed(eng, call(0, AGENT, "gitlab", "noop"))  # not granted: only makes the state
+    st = eng.states[AGENT]
+    st.behav[DETECTOR] = [[tool_key("github", t) for t in tools], "", None]
+    return st
+
+
+def test_an_earlier_versions_tools_stay_learned() -> None:
+    """delete_repo, learned by the earlier version, is no first use long after (no alert to
+    deduplicate it with)."""
+    eng = engine()
+    _legacy(eng, ("delete_repo",))
+    later = [read_issue(999), call(1000, AGENT, "github", "delete_repo", session_id="s9")]
+    assert alerts(feed(eng, *routine(20), *later)) == []
+    assert len(alerts(feed(engine(), *routine(20), *later))) == 1  # without it: first use
+
+
+def test_an_extended_section_settles_after_five_quiet_sessions_like_a_fresh_one() -> None:
+    """Its sessions are counted from 0: the first call of the sixth session settles it."""
+    events = sessions(6, start=1)
+    for n, settled in ((4 * 2 + 1, False), (5 * 2 + 1, True)):
+        eng = engine(warmup_calls=1000)
+        st = _legacy(eng)
+        feed(eng, *events[:n])
+        assert st.behav[DETECTOR][6] is settled
+
+
+def test_a_share_of_exactly_all_sessions_is_a_routine() -> None:
+    """Each tool in 6 of 6 sessions meets toolset_routine_share 1.0 (at least, not above);
+    five of them brought no new tool, so the first call of the seventh settles it."""
+    eng = engine(warmup_calls=1000, toolset_routine_share=1.0)
+    feed(eng, *sessions(7)[:13])
+    assert eng.states[AGENT].behav[DETECTOR][6] is True
+
+
+def test_calls_the_charter_does_not_grant_do_not_count_toward_the_routine() -> None:
+    """One ungranted call (left to out_of_charter_tool) does not keep the toolset from
+    settling."""
+    events = [*sessions(7), call(2, AGENT, "gitlab", "noop", session_id="r0")]
+    events.sort(key=lambda e: e.ts)
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert len(alerts(feed(engine(warmup_calls=1000), *events, odd))) == 1
+
+
+TWO_SERVERS = [
+    {"server": "github", "tool": "*"},
+    {"server": "pager", "tool": "*"},
+    {"server": "web", "tool": "fetch_page", "classes": ["read_untrusted"]},
+]
+
+
+def _two(**hijack: Any) -> Engine:
+    return Engine([charter("agent:*", tools=TWO_SERVERS, hijack=hijack)])
+
+
+def test_a_tool_is_its_server_and_name() -> None:
+    """github/delete_repo used in warm-up does not make pager/delete_repo known."""
+    eng = _two(warmup_calls=10)
+    feed(eng, *routine(12), call(20, AGENT, "github", "delete_repo", session_id="s2"))
+    [a] = alerts(
+        feed(eng, read_issue(50), call(51, AGENT, "pager", "delete_repo", session_id="s9"))
+    )
+    assert "pager/delete_repo" in a.reason
+
+
+def test_the_same_tool_name_on_two_servers_counts_as_two_tools_for_the_routine() -> None:
+    """ping on github in even sessions and on pager in odd ones: each in about half of the
+    sessions, no routine, so no novelty alert."""
+    events = sessions(9, tools=("get_post",))
+    events += [call(10 * s + 5, AGENT, "github" if s % 2 == 0 else "pager", "ping",
+                    session_id=f"r{s}") for s in range(9)]  # fmt: skip
+    events.sort(key=lambda e: e.ts)
+    odd = call(100, AGENT, "github", "ExportSecrets", session_id="x1")
+    assert alerts(feed(_two(warmup_calls=1000), *events, odd)) == []
+
+
+def test_a_read_untrusted_call_without_result_values_is_a_read() -> None:
+    eng = _two(warmup_calls=10)
+    feed(eng, *routine(12))
+    fetch = call(50, AGENT, "web", "fetch_page", session_id="s9")
+    assert (
+        len(alerts(feed(eng, fetch, call(51, AGENT, "github", "delete_repo", session_id="s9"))))
+        == 1
+    )
+
+
+def test_warmup_and_read_window_edges() -> None:
+    """Call 10 of a 10-call warm-up only learns, call 11 can fire; a read exactly
+    provenance_window_calls (8) calls back counts, 9 back does not."""
+
+    def first_use_at(n: int, gap: int) -> list[Any]:
+        eng = engine()
+        before = routine(n - 2 - gap)
+        read = read_issue(50)
+        fill = [call(51 + i, AGENT, "github", "search_code", session_id="s9") for i in range(gap)]
+        return alerts(feed(eng, *before, read, *fill,
+                           call(90, AGENT, "github", "delete_repo", session_id="s9")))  # fmt: skip
+
+    assert first_use_at(10, 0) == []
+    assert len(first_use_at(11, 0)) == 1
+    assert len(first_use_at(20, 7)) == 1  # read at call 12, use at call 20: 8 back
+    assert first_use_at(21, 8) == []  # read at call 12, use at call 21: 9 back
+
+
+def test_calls_without_session_or_task_are_no_session() -> None:
+    """A first call with neither session nor task starts no session: the seven that follow
+    are all it has seen."""
+    eng = engine(warmup_calls=1000)
+    loose = call(-5, AGENT, "github", "search_code")
+    feed(eng, loose, *sessions(7, tools=("search_code",)))
+    [a] = alerts(feed(eng, call(100, AGENT, "github", "ExportSecrets", session_id="x1")))
+    assert "(7 sessions, the last 7 of them without a new tool;" in a.reason
+
+
+def test_medium_revokes_the_credential_the_call_used_when_the_operator_says_so() -> None:
+    from monitor.core.engine import EngineSettings
+
+    eng = Engine(
+        [charter("agent:*", tools=TOOLS, hijack={"warmup_calls": 10})],
+        EngineSettings(revoke_min_severity="medium"),
+    )
+    first = call(100, AGENT, "github", "delete_repo", credential_id="c1", session_id="s9")
+    [cmd] = feed(eng, *routine(20), read_issue(99), first).revocations
+    assert (cmd.scope, cmd.credential_ids) == ("credential", ["c1"])

