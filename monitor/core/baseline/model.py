@@ -560,7 +560,8 @@ class AgentBaseline:
     @classmethod
     def restore(cls, data: list[Any]) -> AgentBaseline:
         if not isinstance(data, list) or not data or data[0] != LAYOUT:
-            raise ValueError(f"unsupported baseline snapshot layout {data[:1]!r}")
+            head = data[:1] if isinstance(data, list) else type(data).__name__
+            raise ValueError(f"unsupported baseline snapshot layout {head!r}")
         _, b64, n_learned, n_scored, n_cal, since_fit, top, window, feedback = data
         buf = bytearray(base64.b64decode(b64))
         if len(buf) != BUFFER_BYTES:
