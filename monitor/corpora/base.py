@@ -11,7 +11,7 @@ benign history an agent has before it is scored; they are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, Literal
@@ -91,4 +91,20 @@ def granted_charter(
         "mode": "observe",
         "tools": tools,
         "baseline": {"enabled": True, "warmup_events": warmup_events},
+    }
+
+
+def tool_results(messages: Sequence[Any]) -> dict[str, Any]:
+    """The content of each ``role: tool`` message of an OpenAI-style conversation, by the
+    ``tool_call_id`` it answers (what τ-bench and LiveMCPBench log).
+
+    >>> tool_results([{"role": "tool", "tool_call_id": "c1", "content": "ok"}, {"role": "user"}])
+    {'c1': 'ok'}
+    """
+    return {
+        m["tool_call_id"]: m.get("content")
+        for m in messages
+        if isinstance(m, dict)
+        and m.get("role") == "tool"
+        and isinstance(m.get("tool_call_id"), str)
     }

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.values import result_digests
-from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
+from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of, tool_results
 from monitor.corpora.source import SourceTree
 from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.errors import MonitorError
@@ -137,14 +137,7 @@ def parse_result(content: Any) -> tuple[bool, Any]:
 
 def task_calls(messages: Sequence[Any], stats: Stats) -> list[Call]:
     """The ``execute-tool`` calls of one conversation, in order, with outcome and digests."""
-    results: dict[str, Any] = {}
-    for m in messages:
-        if (
-            isinstance(m, dict)
-            and m.get("role") == "tool"
-            and isinstance(m.get("tool_call_id"), str)
-        ):
-            results[m["tool_call_id"]] = m.get("content")
+    results = tool_results(messages)
     calls: list[Call] = []
     for m in messages:
         if not isinstance(m, dict) or m.get("role") != "assistant":

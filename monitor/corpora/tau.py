@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.values import value_digests
-from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
+from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of, tool_results
 from monitor.corpora.source import SourceTree
 from monitor.corpora.timeline import Call, Session, lay_out, order_key
 from monitor.identity import canonical_id
@@ -90,14 +90,7 @@ def _result(content: Any) -> Any:
 
 def trajectory_calls(traj: Sequence[Any], server: str) -> list[Call]:
     """The tool calls of one trajectory in order, with outcome and result digests."""
-    results: dict[str, Any] = {}
-    for m in traj:
-        if (
-            isinstance(m, dict)
-            and m.get("role") == "tool"
-            and isinstance(m.get("tool_call_id"), str)
-        ):
-            results[m["tool_call_id"]] = m.get("content")
+    results = tool_results(traj)
     calls: list[Call] = []
     for m in traj:
         if not isinstance(m, dict) or m.get("role") != "assistant":
