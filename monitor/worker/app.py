@@ -160,8 +160,9 @@ class Ports:
 
     ``write_state(partition, key, value)``: a state record into the table and its
     changelog (done when the broker has it); ``commit({partition: offset})``
-    (False: a rebalance overtook it); ``committed()``: the group's commits on the
-    broker; ``seek(partition, offset)``; ``send(topic, key, value, callback)``:
+    (False: a rebalance overtook it); ``committed()``: where each input partition's
+    handling starts (the group's commit on the broker, or the partition's first
+    offset if the group has none); ``seek(partition, offset)``; ``send(topic, key, value, callback)``:
     hand a record to the producer (``callback(future)`` once it is acknowledged);
     ``assigned()``: the input partitions assigned now; ``crash(exc)``: stop the
     worker (unless it is stopping anyway).
@@ -225,7 +226,7 @@ class WorkerApp:
         self.ports = ports or Ports(
             write_state=self._write_state,
             commit=self._send_commit,
-            committed=self._broker_committed,
+            committed=self._start_offsets,
             seek=self._seek,
             send=self._send,
             assigned=self._assigned,
@@ -394,7 +395,8 @@ class WorkerApp:
         The rule is :class:`~monitor.worker.offsets.OffsetGuard`'s. The group's
         committed offset is asked of the broker, not of Faust's consumer (a
         restarted worker was seen to have none for three partitions while its
-        fetcher began 3,000 messages past the commit).
+        fetcher began 3,000 messages past the commit); a partition the group
+        never committed is checked from its first offset (:meth:`_start_offsets`).
         """
         p, offset = msg.partition, msg.offset
         guard = self.guard
@@ -409,8 +411,16 @@ class WorkerApp:
                     "next assignment",
                 )
                 guard.set_committed({})
+        starting = p not in guard.next_offset
         gap = guard.check(p, offset, self.clock())
         if gap is None:
+            if starting:  # once per partition and assignment: where handling began
+                log.info(
+                    "partition_started",
+                    partition=p,
+                    offset=offset,
+                    expected=(guard.group_committed or {}).get(p),
+                )
             return True
         counters = self.processor.counters
         if gap.first:
@@ -434,6 +444,27 @@ class WorkerApp:
         if gap.seek:  # a stale batch past the gap may still be coming: seek again now and then
             await self.ports.seek(p, gap.expected)
         return False
+
+    async def _start_offsets(self) -> dict[int, int]:
+        """Where the handling of each input partition must start (its offset guard's reference).
+
+        The group's committed offset; for an assigned partition the group never
+        committed, the partition's first offset (the consumer starts there:
+        ``auto_offset_reset="earliest"``). Without the second, records lost at
+        the very start of a partition were invisible: with no commit to compare
+        with, the guard took whatever offset came first (a takeover test once
+        judged an agent whose ``credential_issued``, among its partition's first
+        records, had never been handled).
+        """
+        out = await self._broker_committed()
+        topic = self.settings.topic_events
+        fresh = [TP(topic, p) for p in sorted(self.ports.assigned()) if p not in out]
+        if fresh:
+            earliest = await self.app.consumer.earliest_offsets(*fresh)
+            out.update(
+                {tp.partition: o for tp, o in earliest.items() if isinstance(o, int) and o >= 0}
+            )
+        return out
 
     async def _broker_committed(self) -> dict[int, int]:
         """The group's committed offset of each input partition that has one (broker request)."""

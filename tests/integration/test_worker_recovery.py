@@ -166,6 +166,11 @@ def test_second_worker_takes_over_the_partitions_of_a_stopped_one_with_state(run
     except AssertionError as err:  # the workers' view of the rebalance, to tell why
         raise AssertionError(f"{err}\n{_rebalance_log(w1)}\n{_rebalance_log(w2)}") from None
     assert w2.alive
+    # Every partition's handling began where the guard expected, also the ones the group
+    # had never committed (their first offset): a record lost at a partition's start shows.
+    started = [r for w in (w1, w2) for r in w.logs() if r.get("event") == "partition_started"]
+    assert {r["partition"] for r in started} == {0, 1, 2, 3}
+    assert all(r["expected"] is not None and r["offset"] <= r["expected"] for r in started), started
     print(
         f"\nw2 took over partitions {sorted(owned_by_w1)} with {took_over['agents']} agents; "
         f"{sum(n - 1 for n in copies.values())} duplicate copies"
