@@ -146,7 +146,8 @@ class HighImpactFirstUse(HijackDetector):
 
     @classmethod
     def load_state(cls, data: Any) -> list[Any]:
-        if isinstance(data, list) and len(data) == 3:  # an earlier version's: keep its tools
+        if isinstance(data, list) and len(data) == 3 and isinstance(data[0], list):
+            # an earlier version's layout (before settling existed): keep its tools
             data = [*data, 0, 0, [], False, [], [], []]
         return super().load_state(data)
 
