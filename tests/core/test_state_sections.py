@@ -71,9 +71,8 @@ def test_a_dry_run_changes_nothing_in_the_agents_state() -> None:
     TypeError (deepcopy of the baseline's memoryviews), and the hijack sections were
     shared with the scratch copy, so a dry run wrote into the real state."""
     eng, later = _busy_engine()
-    st = eng.states[later.agent_id]
-    assert {"behaviour_anomaly", "fan_out", "forbidden_chain"} <= set(st.sections)
-    before = st.snapshot()
+    before = eng.states[later.agent_id].snapshot()
+    assert b'"fan_out"' in before and b'"exfil"' in before  # hijack and chain sections kept
     eng.judge(later)
     eng.judge(later)
     assert eng.states[later.agent_id].snapshot() == before
