@@ -140,12 +140,14 @@ def bench_baseline_memory(n_agents: int = 100_000, seed: int = 7, sample: int = 
 
     from monitor import simulate
     from monitor.core.baseline.model import AgentBaseline
+    from monitor.core.detectors.behaviour import baseline_of
 
     print(f"training {sample} simulated agents' baselines (seed {seed}, 360 min) …", flush=True)
     engine = Engine(simulate.plan(sample, 360, seed).charters)
     for e in simulate.iter_events(sample, 360, seed):
         engine.process(decode_event(orjson.dumps(e)))
-    trained = [st.baseline for st in engine.states.values() if st.baseline is not None]
+    models = (baseline_of(st) for st in engine.states.values())
+    trained = [m for m in models if m is not None]
     snaps = [m.snapshot() for m in trained]
     sizes = np.array([len(orjson.dumps(s)) for s in snaps])
     whole = np.array([len(st.snapshot()) for st in engine.states.values()])

@@ -6,31 +6,50 @@ section, the alert/command dedup memory and pending event-time timers. Every
 collection has a cap so state stays compact (target ≤ 16 KiB serialised) no
 matter what an agent sends; the oldest, least useful entries go first.
 
-Records are short lists, not objects: they serialise as they are.
+Records are short lists, not objects: they serialise as they are. A detector's
+section (:attr:`AgentState.sections`, by section name) is whatever the detector
+keeps; how it goes to bytes and back is the detector's own business
+(:attr:`monitor.core.detectors.base.Detector.section`), registered here in
+:data:`CODECS`, so this module names no detector.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 from array import array
+from collections.abc import Callable
 from hashlib import blake2b
 from typing import Any
 
 import orjson
 
-from monitor.core.baseline.model import AgentBaseline
 from monitor.errors import DecodeError
 from monitor.events import decode_event
 
-#: Snapshot format written: 3 = the event-id ring as base64 of packed uint64 (half the bytes
-#: of JSON). Older ones still restore: 2 (ring as JSON), 1 (no behaviour baseline).
-SNAPSHOT_VERSION = 3
-#: 4: version 3 plus events held for reordering (only written when some are held).
-SNAPSHOT_VERSION_PENDING = 4
-#: 5: version 4's layout (held events or ``null``) plus the hijack detectors' sections
-#: (:attr:`AgentState.behav`); only written when some detector keeps such a section.
-SNAPSHOT_VERSION_BEHAV = 5
+#: Snapshot format written: 6 = every detector's state as one mapping of sections, by
+#: name (:attr:`AgentState.sections`), after the ledger, the dedup memories, the timers and
+#: the events held for reordering (``null`` when none). Older ones still restore
+#: (:func:`_upgrade`): 5 (the hijack sections in a trailing element), 4 (held events),
+#: 3 (the event-id ring as base64 of packed uint64), 2 (ring as JSON), 1 (no behaviour
+#: baseline); 1-5 kept the chain, rate and baseline sections in fixed slots.
+SNAPSHOT_VERSION = 6
+_OLD_VERSIONS = (1, 2, 3, 4, 5)
+
+#: How each detector's section goes to JSON-able data and back: section name ->
+#: ``(dump, load)``, filled by :func:`monitor.core.detectors.base.register`. ``dump`` is
+#: ``None`` for a section that is plain JSON already (lists, dicts, str, numbers). A
+#: section with no codec (of a detector this build does not have) is kept as the plain
+#: data it was, and written back unchanged.
+CODECS: dict[str, tuple[Callable[[Any], Any] | None, Callable[[Any], Any]]] = {}
+#: The sections versions 1-5 kept in fixed slots, by the name they have now: the
+#: forbidden-chain automata (less the key ``#footprint``: footprint_breadth's), the rate
+#: buckets and the behaviour baseline.
+_V5_SLOTS = {
+    "chains": "forbidden_chain",
+    "#footprint": "footprint_breadth",
+    "rate": "rate_limit",
+    "baseline": "behaviour_anomaly",
+}
 
 MAX_SEEN = 256  # event ids remembered for redelivery dedup
 MAX_TASKS = 16
@@ -117,16 +136,13 @@ class AgentState:
     __slots__ = (
         "agent_id",
         "alerted",
-        "baseline",
-        "behav",
-        "chains",
         "commanded",
         "creds",
         "kind",
         "last_ts",
         "n_calls",
         "pending",
-        "rate",
+        "sections",
         "seen",
         "seen_pos",
         "seen_ring",
@@ -146,22 +162,16 @@ class AgentState:
         self.tasks: dict[str, list[Any]] = {}
         self.creds: dict[str, list[Any]] = {}
         self.sponsors: dict[str, list[Any]] = {}
-        # chain name -> [signature, prefixes]; prefix j = [start_call, start_ts, ids, creds] | None
-        self.chains: dict[str, list[Any]] = {}
-        # [base_second, total, 60 per-second buckets]
-        self.rate: list[Any] | None = None
         self.alerted: dict[str, float] = {}
         self.commanded: dict[str, float] = {}
         # [due_ts, detector, key]
         self.timers: list[list[Any]] = []
-        # behaviour_anomaly's learned model (monitor.core.baseline); None before the first call
-        self.baseline: AgentBaseline | None = None
         # [ts, event_id, event, held_size]: arrived within the allowed lateness, applied once
         # the watermark passes them (monitor.core.engine); empty unless lateness > 0
         self.pending: list[list[Any]] = []
-        # the hijack detectors' own sections (monitor.core.detectors.hijack), by detector
-        # name; each a short list of plain values, bounded by its detector
-        self.behav: dict[str, Any] = {}
+        # each detector's own state, by its section name (Detector.section), bounded by the
+        # detector; absent until the detector first keeps something for this agent
+        self.sections: dict[str, Any] = {}
 
     # ------------------------------------------------------------ dedup of events
     def seen_before(self, event_id: str) -> bool:
@@ -300,55 +310,48 @@ class AgentState:
     def scratch(self) -> AgentState:
         """A throw-away copy for judging a call before it happens (:meth:`Engine.judge`).
 
-        Everything a call can change (tasks, credentials, sponsors, chains, rate
-        buckets, timers, the baseline) is copied; the event and alert dedup memories
-        are shared, read only: a dry run checks no event id and decides nothing.
+        Everything a call can change (tasks, credentials, sponsors, timers, every
+        detector's section) is copied; the event and alert dedup memories are
+        shared, read only: a dry run checks no event id and decides nothing.
         """
         st = AgentState.__new__(AgentState)
         for name in AgentState.__slots__:
             setattr(st, name, getattr(self, name))
         # plain JSON data (as in snapshot()): one orjson round trip copies it ~20x faster
-        # than copy.deepcopy
-        st.tasks, st.creds, st.sponsors, st.chains, st.rate, st.timers = orjson.loads(
-            orjson.dumps(
-                [self.tasks, self.creds, self.sponsors, self.chains, self.rate, self.timers]
-            )
+        # than copy.deepcopy; a section is copied through its detector's dump and load
+        st.tasks, st.creds, st.sponsors, st.timers, sections = orjson.loads(
+            orjson.dumps([self.tasks, self.creds, self.sponsors, self.timers, self._dump()])
         )
-        st.baseline = copy.deepcopy(self.baseline) if self.baseline is not None else None
+        st.sections = _load(sections)
         st.pending = []
         return st
 
     # ------------------------------------------------------------ snapshot
+    def _dump(self) -> dict[str, Any]:
+        sections = self.sections
+        if not sections:
+            return sections
+        out = {}
+        for name, value in sections.items():
+            codec = CODECS.get(name)
+            out[name] = value if codec is None or codec[0] is None else codec[0](value)
+        return out
+
     def snapshot(self) -> bytes:
         held = (
             [[p[0], p[1], p[2].model_dump(mode="json", exclude_none=True)] for p in self.pending]
             if self.pending
             else None
         )
-        behav = self.behav
-        if behav:
-            version = SNAPSHOT_VERSION_BEHAV
-        else:
-            version = SNAPSHOT_VERSION if held is None else SNAPSHOT_VERSION_PENDING
         return orjson.dumps(
             [
-                version,
+                SNAPSHOT_VERSION,
                 self.agent_id,
-                self.kind,
-                self.n_calls,
                 self.last_ts if self.last_ts != float("-inf") else None,
                 _pack_keys(self.seen_ring[self.seen_pos :] + self.seen_ring[: self.seen_pos]),
-                self.tasks,
-                self.creds,
-                self.sponsors,
-                self.chains,
-                self.rate,
-                self.alerted,
-                self.commanded,
-                self.timers,
-                self.baseline.snapshot() if self.baseline is not None else None,
-                *([] if held is None and not behav else [held]),
-                *([behav] if behav else []),
+                held,
+                self._dump(),
+                *[getattr(self, name) for name in _PLAIN],
             ]
         )
 
@@ -361,60 +364,92 @@ class AgentState:
         catch ``ValueError`` would let through.
         """
         obj = orjson.loads(data)
-        if (
-            not isinstance(obj, list)
-            or not obj
-            or obj[0]
-            not in (1, 2, SNAPSHOT_VERSION, SNAPSHOT_VERSION_PENDING, SNAPSHOT_VERSION_BEHAV)
-        ):
+        if not isinstance(obj, list) or not obj or obj[0] not in _VERSIONS:
             version = obj[0] if isinstance(obj, list) and obj else None
             raise ValueError(f"unsupported agent-state snapshot (version {version!r})")
         try:
-            return cls._restore(obj)
+            return cls._restore(obj if obj[0] == SNAPSHOT_VERSION else _upgrade(obj))
         except (KeyError, TypeError, IndexError, AttributeError, ValueError, DecodeError) as err:
             raise ValueError(f"corrupt agent-state snapshot: {type(err).__name__}: {err}") from None
 
     @classmethod
     def _restore(cls, obj: list[Any]) -> AgentState:
-        behav = obj.pop() if obj[0] >= SNAPSHOT_VERSION_BEHAV else {}
-        if not isinstance(behav, dict):
-            raise TypeError("behav section is not an object")
-        held = obj.pop() if obj[0] >= SNAPSHOT_VERSION_PENDING else None
-        baseline = obj.pop() if obj[0] >= 2 else None
-        (
-            _,
-            agent_id,
-            kind,
-            n_calls,
-            last_ts,
-            ring,
-            tasks,
-            creds,
-            sponsors,
-            chains,
-            rate,
-            alerted,
-            commanded,
-            timers,
-        ) = obj
+        _, agent_id, last_ts, ring, held, sections, *plain = obj
         st = cls(agent_id)
-        st.kind = kind
-        st.n_calls = n_calls
+        for name, value in zip(_PLAIN, plain, strict=True):
+            setattr(st, name, value)
+        for name, kind in _PLAIN_TYPES:
+            if not isinstance(getattr(st, name), kind):
+                raise TypeError(f"{name} is not a {kind.__name__}")
         st.last_ts = float("-inf") if last_ts is None else last_ts
         st.seen_ring = _unpack_keys(ring) if isinstance(ring, str) else ring
         st.seen = set(st.seen_ring)
-        st.tasks = tasks
-        st.creds = creds
-        st.sponsors = sponsors
-        st.chains = chains
-        st.rate = rate
-        st.alerted = alerted
-        st.commanded = commanded
-        st.timers = timers
-        if baseline is not None:
-            st.baseline = AgentBaseline.restore(baseline)
-        st.behav = behav
+        if not isinstance(sections, dict):
+            raise TypeError("sections is not an object")
+        st.sections = _load(sections)
         if held:
             events = [(t, eid, decode_event(orjson.dumps(doc))) for t, eid, doc in held]
             st.pending = [[t, eid, ev, held_size(ev)] for t, eid, ev in events]
         return st
+
+
+#: The fields a snapshot holds as they are, in its order (after the sections).
+_PLAIN = ("kind", "n_calls", "tasks", "creds", "sponsors", "alerted", "commanded", "timers")
+_PLAIN_TYPES = (
+    ("tasks", dict),
+    ("creds", dict),
+    ("sponsors", dict),
+    ("alerted", dict),
+    ("commanded", dict),
+    ("timers", list),
+)
+_VERSIONS = (*_OLD_VERSIONS, SNAPSHOT_VERSION)
+
+
+def load_section(name: str, data: Any) -> Any:
+    """Section ``name`` from its snapshot data, by its detector's ``load``.
+
+    :class:`ValueError` (naming the section) for data the detector cannot take back,
+    whatever the detector raised; data of a section no registered detector has is kept.
+    """
+    codec = CODECS.get(name)
+    if codec is None:
+        return data
+    try:
+        return codec[1](data)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
+        raise ValueError(f"section {name!r}: {type(err).__name__}: {err}") from None
+
+
+def _load(sections: dict[str, Any]) -> dict[str, Any]:
+    if not CODECS:
+        import monitor.core.detectors  # noqa: F401  (registering them fills CODECS)
+    return {name: load_section(name, data) for name, data in sections.items()}
+
+
+def _upgrade(obj: list[Any]) -> list[Any]:
+    """A version 1-5 snapshot in version 6's layout (its fixed slots become sections)."""
+    version = obj[0]
+    behav = obj.pop() if version >= 5 else {}
+    if not isinstance(behav, dict):
+        raise TypeError("behav section is not an object")
+    held = obj.pop() if version >= 4 else None
+    baseline = obj.pop() if version >= 2 else None
+    (_, agent_id, kind, n_calls, last_ts, ring, tasks, creds, sponsors, chains, rate,
+     alerted, commanded, timers) = obj  # fmt: skip
+    if not isinstance(chains, dict):
+        raise TypeError("chains is not an object")
+    chains = dict(chains)
+    sections: dict[str, Any] = {}
+    footprint = chains.pop("#footprint", None)
+    for name, value in (
+        ("chains", chains or None),
+        ("#footprint", footprint),
+        ("rate", rate),
+        ("baseline", baseline),
+    ):
+        if value is not None:
+            sections[_V5_SLOTS[name]] = value
+    sections.update(behav)
+    plain = [kind, n_calls, tasks, creds, sponsors, alerted, commanded, timers]
+    return [SNAPSHOT_VERSION, agent_id, last_ts, ring, held, sections, *plain]

@@ -22,6 +22,7 @@ import orjson
 from monitor.charter import Baseline, Charter, load_charter_dir
 from monitor.core import Engine, EngineSettings
 from monitor.core.detectors import REGISTRY
+from monitor.core.detectors.behaviour import baseline_of
 from monitor.errors import DecodeError, MonitorError
 from monitor.evaluate.report import (
     BEHAVIOUR,
@@ -210,7 +211,7 @@ class Scorer:
     def _check_warm(self, agent_id: str) -> None:
         """Mark the agent warm once its baseline has learned its warm-up's worth of calls."""
         st = self.engine.states.get(agent_id)
-        model = st.baseline if st is not None else None
+        model = baseline_of(st) if st is not None else None
         if model is not None and model.n_learned >= _warmup(self.engine, agent_id):
             self.warm.add(agent_id)
 

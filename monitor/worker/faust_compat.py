@@ -44,13 +44,20 @@ from typing import Any
 
 import structlog
 
+from monitor.worker.exceptions import WorkerError
+
 log = structlog.get_logger("monitor.worker")
 #: The versions this module was checked against (kept equal to pyproject.toml's pins).
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
 
-class FaustContractError(RuntimeError):
-    """A Faust or aiokafka private the worker relies on is missing or changed."""
+class FaustContractError(WorkerError, RuntimeError):
+    """A Faust or aiokafka private the worker relies on is missing or changed.
+
+    Under the package's root (:class:`~monitor.errors.MonitorError`, via
+    :class:`~monitor.worker.exceptions.WorkerError`: the worker cannot run so); still a
+    ``RuntimeError``, as it was, for callers that catch that.
+    """
 
 
 # ------------------------------------------------------------------ the privates

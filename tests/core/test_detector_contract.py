@@ -1,7 +1,8 @@
 """Shared property checks that every detector, through the engine, must pass.
 
 Like river's estimator checks: deterministic, input not mutated, state
-round-trips through bytes mid-stream, scores finite and in range, replay equals
+round-trips through bytes mid-stream (and per detector: its own section only,
+through its own dump/load), scores finite and in range, replay equals
 streaming, and re-delivered events change nothing (same command_ids).
 """
 
@@ -10,11 +11,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from monitor.core import Engine, EngineSettings
-from monitor.core.detectors import REGISTRY
-from monitor.core.state import AgentState
+from monitor.core.detectors import REGISTRY, Detector
+from monitor.core.detectors.base import register
+from monitor.core.state import CODECS, AgentState, load_section
 
 from .strategies import CHARTERS, event_streams
 
@@ -107,3 +111,60 @@ def test_state_stays_bounded(events: list[Any]) -> None:
 def test_settings_choose_detectors() -> None:
     eng = Engine(CHARTERS, EngineSettings(detectors=("rate_limit",)))
     assert [d.name for d in eng.detectors] == ["rate_limit"]
+
+
+ONE = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@ONE
+@given(event_streams(), event_streams())
+def test_each_detector_owns_its_section_and_it_round_trips_mid_stream(
+    first: list[Any], second: list[Any]
+) -> None:
+    """Per detector, alone: it writes only its own section (none if it declares none), the
+    section goes through its dump_state / load_state unchanged, and an engine restored
+    mid-stream from the snapshots raises what the running one does."""
+    for name, cls in REGISTRY.items():
+        only = EngineSettings(detectors=(name,))
+        _, _, eng = _run(first, Engine(CHARTERS, only))
+        for st in eng.states.values():
+            assert set(st.sections) <= ({cls.section} if cls.section else set()), name
+            for value in st.sections.values():
+                data = orjson.loads(orjson.dumps(cls.dump_state(value)))
+                assert orjson.dumps(cls.dump_state(cls.load_state(data))) == orjson.dumps(data)
+        states = {k: AgentState.restore(s.snapshot()) for k, s in eng.states.items()}
+        fresh = Engine(CHARTERS, only, states=states)
+        fresh.max_ts = eng.max_ts
+        assert _run(second, fresh)[:2] == _run(second, eng)[:2], name
+
+
+def test_every_stateful_detector_registers_a_codec_and_garbage_is_a_value_error() -> None:
+    stateful = {cls.section: cls for cls in REGISTRY.values() if cls.section}
+    assert set(stateful) == set(CODECS)  # and no section without its detector
+    for section in stateful:
+        for bad in (None, 7, "x", [None], {"k": None}):
+            with pytest.raises(ValueError, match=section):
+                load_section(section, bad)
+    for cls in REGISTRY.values():
+        if cls.section is None:  # one with no state takes none back
+            with pytest.raises(ValueError, match="no per-agent state"):
+                cls.load_state([])
+
+
+def test_a_section_needs_a_load_state_and_a_name_of_its_own() -> None:
+    class NoLoad(Detector):
+        name = "test_no_load"
+        section = "test_no_load"
+
+    class Taken(Detector):
+        name = "test_taken"
+        section = "rate_limit"
+
+        @classmethod
+        def load_state(cls, data: Any) -> Any:
+            return data
+
+    for cls in (NoLoad, Taken):
+        with pytest.raises(ValueError, match="section"):
+            register(cls)
+        assert cls.name not in REGISTRY

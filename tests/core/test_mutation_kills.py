@@ -99,21 +99,21 @@ def _busy_state() -> AgentState:
     st.issue_credential("c1", "t1", 11.0, 500.0)
     st.revoke_credential("c2", 12.0)
     st.sponsor_seen("alice", 13.0)
-    st.chains = {"exfil": ["sig", [[1, 2.0, ["e"], ["c1"]], None]]}
-    st.rate = [100, 3, [0] * 60]
+    st.sections["forbidden_chain"] = {"exfil": ["sig", [[1, 2.0, ["e"], ["c1"]], None]]}
+    st.sections["rate_limit"] = [100, 3, [0] * 60]
     st.recently(st.alerted, "k-alert", 30.0, 300.0, 32)
     st.recently(st.commanded, "k-cmd", 31.0, 300.0, 32)
     st.set_timer(99.0, "absent_sponsor", "alice")
-    st.baseline = AgentBaseline()
-    st.baseline.observe(_call(args={"q": 1}), 5.0)
+    baseline = st.sections["behaviour_anomaly"] = AgentBaseline()
+    baseline.observe(_call(args={"q": 1}), 5.0)
     held = _call(event_id="held-1", args={"k": "v"}, resources=["r"])
     st.pending = [[40.0, "held-1", held, held_size(held)]]
     return st
 
 
 def _plain(st: AgentState) -> dict[str, Any]:
-    out = {k: getattr(st, k) for k in AgentState.__slots__ if k not in ("baseline", "pending")}
-    out["baseline"] = None if st.baseline is None else st.baseline.snapshot()
+    out = {k: getattr(st, k) for k in AgentState.__slots__ if k not in ("sections", "pending")}
+    out["sections"] = st._dump()
     out["pending"] = [[t, eid, ev.model_dump(), n] for t, eid, ev, n in st.pending]
     # the ring restores oldest-first: compare it in that order
     out["seen_ring"] = st.seen_ring[st.seen_pos :] + st.seen_ring[: st.seen_pos]
@@ -125,25 +125,28 @@ def test_a_restored_state_is_the_state_that_was_snapshot() -> None:
     st = _busy_state()
     back = AgentState.restore(st.snapshot())
     assert _plain(back) == _plain(st)
+    assert isinstance(back.sections["behaviour_anomaly"], AgentBaseline)
     assert back.seen_pos == 0
     assert back.snapshot() == st.snapshot()  # and it snapshots to the same bytes
 
 
-def test_snapshot_versions_say_whether_events_are_held() -> None:
+def test_a_snapshot_is_version_6_with_or_without_held_events() -> None:
     st = _busy_state()
-    assert orjson.loads(st.snapshot())[0] == S.SNAPSHOT_VERSION_PENDING == 4
+    doc = orjson.loads(st.snapshot())
+    assert doc[0] == S.SNAPSHOT_VERSION == 6 and len(doc) == 14
+    assert doc[4][0][1] == "held-1"
     st.pending = []
     doc = orjson.loads(st.snapshot())
-    assert doc[0] == S.SNAPSHOT_VERSION == 3
-    assert len(doc) == 15  # no held-events element when none are held
+    assert doc[0] == 6 and len(doc) == 14 and doc[4] is None
     assert AgentState.restore(st.snapshot()).pending == []
 
 
 def test_a_fresh_state_round_trips_with_its_minus_infinity_clock() -> None:
     doc = orjson.loads(AgentState("a").snapshot())
-    assert doc[4] is None  # -inf is not JSON
+    assert doc[2] is None  # -inf is not JSON
+    assert doc[5] == {}  # no detector has kept anything yet
     back = AgentState.restore(AgentState("a").snapshot())
-    assert back.last_ts == float("-inf") and back.baseline is None and back.kind is None
+    assert back.last_ts == float("-inf") and back.sections == {} and back.kind is None
 
 
 def test_after_restore_the_ring_forgets_the_oldest_id_first() -> None:
@@ -155,35 +158,56 @@ def test_after_restore_the_ring_forgets_the_oldest_id_first() -> None:
     assert not back.seen_before("ev-5")  # ev-5 was the oldest: it went for ev-4
 
 
+def _v5(st: AgentState) -> list[Any]:
+    """``st`` in version 5's layout (its fixed chain, rate and baseline slots)."""
+    doc = orjson.loads(st.snapshot())
+    _, agent_id, last_ts, ring, held, sections, *plain = doc
+    kind, n_calls, tasks, creds, sponsors, alerted, commanded, timers = plain
+    chains = dict(sections.pop("forbidden_chain", {}))
+    if "footprint_breadth" in sections:
+        chains["#footprint"] = sections.pop("footprint_breadth")
+    rate = sections.pop("rate_limit", None)
+    baseline = sections.pop("behaviour_anomaly", None)
+    return [5, agent_id, kind, n_calls, last_ts, ring, tasks, creds, sponsors, chains, rate,
+            alerted, commanded, timers, baseline, held, sections]  # fmt: skip
+
+
 def test_older_snapshot_versions_restore() -> None:
-    v3 = orjson.loads(_busy_state().snapshot())[:-1]  # without the held events
+    st = _busy_state()
+    st.sections["footprint_breadth"] = [{"ab": 1.0}, {}]
+    st.sections["fan_out"] = [{"t1": 5}, [0, 1, 0], [0, 0, 0], [0, 0, 0], None, False]
+    v5 = _v5(st)
+    back = AgentState.restore(orjson.dumps(v5))
+    assert _plain(back) == _plain(st)  # the same sections (in another order)
+    assert AgentState.restore(back.snapshot()).snapshot() == back.snapshot()
+    v4 = v5[:-1]
+    v4[0] = 4
+    back = AgentState.restore(orjson.dumps(v4))
+    assert "fan_out" not in back.sections and back.pending[0][1] == "held-1"
+    assert back.sections["footprint_breadth"] == [{"ab": 1.0}, {}]
+    v3 = v4[:-1]  # without the held events
     v3[0] = 3
     v2 = [2, *v3[1:]]
     v2[5] = S._unpack_keys(v3[5])  # version 2 wrote the ring as a JSON list
     back = AgentState.restore(orjson.dumps(v2))
-    assert back.seen == set(S._unpack_keys(v3[5])) and back.baseline is not None
+    assert back.seen == set(S._unpack_keys(v3[5]))
+    assert isinstance(back.sections["behaviour_anomaly"], AgentBaseline)
     v1 = v2[:-1]
     v1[0] = 1
     back = AgentState.restore(orjson.dumps(v1))
-    assert back.baseline is None and back.n_calls == 7 and back.tasks["t1"][1] == 20.0
+    assert "behaviour_anomaly" not in back.sections
+    assert back.n_calls == 7 and back.tasks["t1"][1] == 20.0
+    assert back.sections["rate_limit"] == [100, 3, [0] * 60]
 
 
-@pytest.mark.parametrize("doc", [[], [6, "a"], [0, "a"], ["3", "a"]])
+@pytest.mark.parametrize("doc", [[], [7, "a"], [0, "a"], ["3", "a"]])
 def test_an_unknown_snapshot_is_refused_with_its_version(doc: Any) -> None:
     with pytest.raises(ValueError, match="unsupported agent-state snapshot"):
         AgentState.restore(orjson.dumps(doc))
 
 
-def test_a_version_5_snapshot_keeps_the_hijack_sections_and_a_bad_one_is_corrupt() -> None:
-    """5 (hijack detectors' sections) is known; written only when a section exists."""
-    st = AgentState("a")
-    assert orjson.loads(st.snapshot())[0] == S.SNAPSHOT_VERSION
-    st.behav["fan_out"] = [{"t1": 5}, [0, 1, 0]]
-    snap = st.snapshot()
-    assert orjson.loads(snap)[0] == S.SNAPSHOT_VERSION_BEHAV
-    back = AgentState.restore(snap)
-    assert back.behav == st.behav and back.snapshot() == snap
-    bad = orjson.loads(snap)
+def test_a_version_5_snapshot_with_a_bad_hijack_element_is_corrupt() -> None:
+    bad = _v5(_busy_state())
     bad[-1] = ["not", "an", "object"]
     with pytest.raises(ValueError, match="corrupt agent-state snapshot"):
         AgentState.restore(orjson.dumps(bad))
@@ -401,7 +425,7 @@ def test_held_events_snapshot_as_json_without_empty_fields() -> None:
     st = AgentState("a")
     ev = _call(event_id="h1")
     st.pending = [[40.0, "h1", ev, held_size(ev)]]
-    held = orjson.loads(st.snapshot())[-1]
+    held = orjson.loads(st.snapshot())[4]
     assert held == [[40.0, "h1", ev.model_dump(mode="json", exclude_none=True)]]
 
 

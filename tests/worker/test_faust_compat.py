@@ -60,6 +60,16 @@ def test_a_moved_private_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         faust_compat.check_contract(consumer)
 
 
+def test_a_broken_contract_is_under_the_package_root() -> None:
+    """Callers catch :class:`MonitorError` for everything mcp-monitor raises on purpose."""
+    from monitor.errors import MonitorError
+    from monitor.worker.exceptions import WorkerError
+
+    assert issubclass(faust_compat.FaustContractError, WorkerError)
+    assert issubclass(faust_compat.FaustContractError, MonitorError)
+    assert issubclass(faust_compat.FaustContractError, RuntimeError)  # as before
+
+
 def test_the_privates_do_what_the_worker_needs(tmp_path: Path) -> None:
     """Through the real classes: a table record's send returns a future, the current
     event is the one given, a message marked done is acked, a seek forgets Faust's gap."""

@@ -192,37 +192,27 @@ class Window:
         return self.last_t - self.first_t
 
     def dump(self) -> list[Any]:
-        return [
-            self.pos,
-            self.filled,
-            self.prev_tool,
-            self.prev_tool_name,
-            self.streak,
-            self.ep_key,
-            self.ep_len,
-            self.ep_rate,
-            self.ep_burst,
-            self.ep_start,
-            self.ep_held,
-            self.ep_bins,
-            self.first_t,
-            self.last_t,
-        ]
+        return [getattr(self, name) for name in _STATE]
 
     def load(self, data: list[Any]) -> None:
-        (
-            self.pos,
-            self.filled,
-            self.prev_tool,
-            self.prev_tool_name,
-            self.streak,
-            self.ep_key,
-            self.ep_len,
-            self.ep_rate,
-            self.ep_burst,
-            self.ep_start,
-            self.ep_held,
-            self.ep_bins,
-            self.first_t,
-            self.last_t,
-        ) = data
+        for name, value in zip(_STATE, data, strict=True):
+            setattr(self, name, value)
+
+
+#: The scalars a snapshot holds, in its order (the rings are in the model's buffer).
+_STATE = (
+    "pos",
+    "filled",
+    "prev_tool",
+    "prev_tool_name",
+    "streak",
+    "ep_key",
+    "ep_len",
+    "ep_rate",
+    "ep_burst",
+    "ep_start",
+    "ep_held",
+    "ep_bins",
+    "first_t",
+    "last_t",
+)

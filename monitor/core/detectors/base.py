@@ -6,8 +6,12 @@ The decision step (:mod:`monitor.core.decision`) turns findings into alerts and
 revocation commands: dedup, severity floor, ids, observe vs enforce.
 
 Adding a detector is one module: subclass :class:`Detector`, set ``name``,
-decorate with :func:`register`. The shared checks in
-``tests/core/test_detector_contract.py`` run against every registered detector.
+decorate with :func:`register`. A detector that remembers something per agent
+also sets ``section`` and keeps it in ``AgentState.sections[section]``, saying
+how it goes to a snapshot and back (:meth:`Detector.dump_state`,
+:meth:`Detector.load_state`); the state module knows no detector. The shared
+checks in ``tests/core/test_detector_contract.py`` run against every registered
+detector, its section included.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from monitor.core.policy import CompiledCharter
-from monitor.core.state import AgentState
+from monitor.core.state import CODECS, AgentState
 from monitor.events import ToolCall
 from monitor.output_contracts import Alert, Scope, Severity
 
@@ -63,6 +67,24 @@ class Detector:
     #: "rule" (a charter clause or a fixed pattern), "behavioral" (against the agent's
     #: own past actions), "statistical" (a learned score against a calibrated threshold).
     analytic: ClassVar[str] = "rule"
+    #: Its per-agent state's key in :attr:`AgentState.sections` (by convention its
+    #: ``name``), or ``None``: it keeps no per-agent state. Only this detector reads and
+    #: writes that section; it stays bounded whatever an agent sends.
+    section: ClassVar[str | None] = None
+
+    @classmethod
+    def dump_state(cls, value: Any) -> Any:
+        """The section as JSON-able data (dicts, lists, str, numbers, bool, None) for a
+        snapshot. The default: the section is such data already, written as it is."""
+        return value
+
+    @classmethod
+    def load_state(cls, data: Any) -> Any:
+        """The section back from what :meth:`dump_state` wrote (a snapshot of this or an
+        older version); :class:`ValueError` if ``data`` cannot be one, so a corrupt snapshot
+        is refused at restore rather than crash the detector later. A detector with a
+        ``section`` overrides this."""
+        raise ValueError(f"{cls.name} keeps no per-agent state")
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         """Whether :meth:`on_call` can find anything for agents under this charter and kind.
@@ -108,8 +130,16 @@ REGISTRY: dict[str, type[Detector]] = {}
 
 
 def register(cls: type[Detector]) -> type[Detector]:
+    """Add a detector to :data:`REGISTRY`, and its state section's codec to the state's."""
     if not cls.name or cls.name in REGISTRY:
         raise ValueError(f"detector needs a unique name, got {cls.name!r}")
+    if cls.section is not None:
+        if cls.section in CODECS:
+            raise ValueError(f"{cls.name}: state section {cls.section!r} is taken")
+        if cls.load_state.__func__ is Detector.load_state.__func__:  # type: ignore[attr-defined]
+            raise ValueError(f"{cls.name}: a state section needs a load_state")
+        plain = cls.dump_state.__func__ is Detector.dump_state.__func__  # type: ignore[attr-defined]
+        CODECS[cls.section] = (None if plain else cls.dump_state, cls.load_state)
     REGISTRY[cls.name] = cls
     return cls
 

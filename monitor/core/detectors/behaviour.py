@@ -59,6 +59,16 @@ DEFAULT_BASELINE = Baseline()  # for agents no charter covers
 class BehaviourAnomaly(Detector):
     name = "behaviour_anomaly"
     analytic = "statistical"
+    #: the agent's learned model; absent before its first call
+    section = "behaviour_anomaly"
+
+    @classmethod
+    def dump_state(cls, value: AgentBaseline) -> list[Any]:
+        return value.snapshot()
+
+    @classmethod
+    def load_state(cls, data: Any) -> AgentBaseline:
+        return AgentBaseline.restore(data)
 
     def __init__(self) -> None:
         # (event id, model, features, surprises, raw) of the call between on_call and
@@ -82,9 +92,9 @@ class BehaviourAnomaly(Detector):
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         cfg = ctx.charter.baseline if ctx.charter is not None else DEFAULT_BASELINE
-        m = st.baseline
+        m = st.sections.get("behaviour_anomaly")
         if m is None:
-            m = st.baseline = AgentBaseline()
+            m = st.sections["behaviour_anomaly"] = AgentBaseline()
         f = m.observe(ctx.call, ctx.t)
         n = m.n_learned
         warm = cfg.warmup_events
@@ -181,6 +191,14 @@ class BehaviourAnomaly(Detector):
     def on_lifecycle(
         self, event: Any, t: float, st: AgentState, charter: CompiledCharter | None
     ) -> Sequence[Finding]:
-        if type(event) is AlertFeedback and st.baseline is not None:
-            st.baseline.apply_feedback(event.alert_id, event.verdict)
+        if type(event) is AlertFeedback:
+            m = baseline_of(st)
+            if m is not None:
+                m.apply_feedback(event.alert_id, event.verdict)
         return ()
+
+
+def baseline_of(st: AgentState) -> AgentBaseline | None:
+    """The agent's learned model, if it has made a call (for reports and benchmarks)."""
+    m: AgentBaseline | None = st.sections.get("behaviour_anomaly")
+    return m

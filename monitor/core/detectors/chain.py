@@ -26,6 +26,17 @@ from monitor.core.state import AgentState
 _START, _T0, _IDS, _CREDS = range(4)
 
 
+def _prefix_ok(p: Any) -> bool:
+    return p is None or (
+        isinstance(p, list)
+        and len(p) == 4
+        and type(p[_START]) is int
+        and isinstance(p[_T0], int | float)
+        and isinstance(p[_IDS], list)
+        and isinstance(p[_CREDS], list)
+    )
+
+
 def _alive(
     p: list[Any], index: int, t: float, within_calls: int | None, within_s: float | None
 ) -> bool:
@@ -37,6 +48,21 @@ def _alive(
 @register
 class ForbiddenChainDetector(Detector):
     name = "forbidden_chain"
+    #: chain name -> [signature, prefixes]; prefix j = [start call, start ts, ids, creds] | None
+    section = "forbidden_chain"
+
+    @classmethod
+    def load_state(cls, data: Any) -> dict[str, list[Any]]:
+        if not isinstance(data, dict) or not all(
+            isinstance(slot, list)
+            and len(slot) == 2
+            and isinstance(slot[0], str)
+            and isinstance(slot[1], list)
+            and all(map(_prefix_ok, slot[1]))
+            for slot in data.values()
+        ):
+            raise ValueError("not {chain: [signature, [prefix | null, ...]]}")
+        return data
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return charter is not None and bool(charter.chains)
@@ -52,14 +78,17 @@ class ForbiddenChainDetector(Detector):
             return self._attempted(ctx, st)
         out: list[Finding] = []
         c = ctx.call
+        chains: dict[str, list[Any]] | None = st.sections.get("forbidden_chain")
         for chain in ch.chains:
             seq = chain.sequence
             if not classes.intersection(seq):
                 continue
+            if chains is None:
+                chains = st.sections["forbidden_chain"] = {}
             sig = "/".join(seq)
-            slot = st.chains.get(chain.name)
+            slot = chains.get(chain.name)
             if slot is None or slot[0] != sig:
-                slot = st.chains[chain.name] = [sig, [None] * (len(seq) - 1)]
+                slot = chains[chain.name] = [sig, [None] * (len(seq) - 1)]
             prefixes: list[Any] = slot[1]
             k = len(seq)
             # Highest progress first, so one call advances a partial match by one step only.
@@ -105,9 +134,10 @@ class ForbiddenChainDetector(Detector):
         assert ch is not None
         c = ctx.call
         out: list[Finding] = []
+        chains = st.sections.get("forbidden_chain") or {}
         for chain in ch.chains:
             seq = chain.sequence
-            slot = st.chains.get(chain.name)
+            slot = chains.get(chain.name)
             if seq[-1] not in ctx.classes or slot is None or slot[0] != "/".join(seq):
                 continue
             p = slot[1][-1]

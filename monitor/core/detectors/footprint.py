@@ -14,10 +14,9 @@ tenant (domain) do not count on that axis.
 State, compact whatever the agent sends: ``[tenants, domains]``, per axis at
 most ``limit + 1`` entries, each a 16-hex digest of the name and the last time it was seen
 (names are not kept: they are the attacker's strings; the alert names the
-tenant of the call that crossed the limit). It lives in the agent's detector
-sections (``AgentState.chains``) under the key ``#footprint``, which no chain
-name can take (chain names match ``[A-Za-z0-9_.-]+``), so the snapshot format
-is unchanged.
+tenant of the call that crossed the limit), in ``AgentState.sections
+["footprint_breadth"]`` (snapshot versions before 6 kept it among the chain
+automata, under the key ``#footprint``; it restores from there).
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 
 WINDOW = 3600.0
-SECTION = "#footprint"  # in AgentState.chains; not a possible chain name
 _AXES = (("tenant", "tenants", "limits.max_tenants_per_hour"),
          ("data_domain", "data domains", "limits.max_domains_per_hour"))  # fmt: skip
 
@@ -49,6 +47,21 @@ def _limits(charter: CompiledCharter | None) -> tuple[int | None, int | None]:
 @register
 class FootprintBreadth(Detector):
     name = "footprint_breadth"
+    #: [tenants, data domains]: each {name digest: last seen}, at most limit + 1 entries
+    section = "footprint_breadth"
+
+    @classmethod
+    def load_state(cls, data: Any) -> list[Any]:
+        if not (
+            isinstance(data, list)
+            and len(data) == len(_AXES)
+            and all(
+                isinstance(seen, dict) and all(isinstance(t, int | float) for t in seen.values())
+                for seen in data
+            )
+        ):
+            raise ValueError("not [{digest: time}, {digest: time}]")
+        return data
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return any(x is not None for x in _limits(charter))
@@ -63,7 +76,7 @@ class FootprintBreadth(Detector):
             if limit is None or value is None:
                 continue
             if section is None:
-                section = st.chains.setdefault(SECTION, [{}, {}])  # tenants, data domains
+                section = st.sections.setdefault(self.name, [{}, {}])  # tenants, data domains
             seen: dict[str, float] = section[axis]
             t = ctx.t
             for d in [d for d, last in seen.items() if last <= t - WINDOW]:

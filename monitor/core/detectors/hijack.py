@@ -4,8 +4,9 @@ The hijack detectors (``hijack_*.py``, one concept each) look for what a
 prompt-injected agent does with tools its charter *grants*: the charter cannot
 see that, and a learned baseline sees it too late. They need a charter (its
 ``hijack`` key tunes them, :class:`monitor.charter.Hijack`) and keep their
-per-agent state in ``AgentState.behav[<detector name>]`` as short lists of
-plain values, each bounded, so snapshots stay small and round-trip as they are.
+per-agent state in ``AgentState.sections[<detector name>]`` as short lists of
+plain values (``size`` of them), each bounded, so snapshots stay small and
+round-trip as they are.
 
 A tool is *high impact* when a word of its name (``delete_repo`` → ``delete``,
 ``repo``; ``sendMessage`` → ``send``, ``message``) or one of its capability
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from monitor.charter import Hijack
 from monitor.core.detectors.base import CallContext, Detector, call_target
@@ -115,6 +116,16 @@ class HijackDetector(Detector):
     (:func:`enabled`), and judged against the agent's own past actions (OCSF *Behavioral*)."""
 
     analytic = "behavioral"
+    #: Items in its state section (a detector with a ``section`` sets it).
+    size: ClassVar[int] = 0
+
+    @classmethod
+    def load_state(cls, data: Any) -> list[Any]:
+        if cls.section is None:  # one without state (shell_egress)
+            return super().load_state(data)
+        if not isinstance(data, list) or len(data) != cls.size:
+            raise ValueError(f"not a list of {cls.size} items")
+        return data
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return enabled(charter, self.name)
@@ -145,13 +156,11 @@ def session_key(ctx: CallContext) -> str:
 
 
 def section(st: AgentState, name: str, fresh: list[Any], check: int) -> list[Any]:
-    """The detector's state section; a fresh one if absent or not a list of ``check`` items.
-
-    A snapshot written by another version (or tampered with) never crashes a detector.
-    """
-    sec = st.behav.get(name)
+    """The detector's state section; a fresh one if absent or not a list of ``check`` items
+    (a restored one is checked by :meth:`HijackDetector.load_state`: this is a second guard)."""
+    sec = st.sections.get(name)
     if not isinstance(sec, list) or len(sec) != check:
-        sec = st.behav[name] = fresh
+        sec = st.sections[name] = fresh
     return sec
 
 

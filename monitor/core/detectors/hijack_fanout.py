@@ -21,7 +21,7 @@ Example: an agent that mails at most 2 people per 5 minutes sends to 9 distinct
 addresses in 3 minutes → medium. One that mails 12 a day in bursts of 6 is quiet
 at 9 (habit 6 × 2 + 1 = 13).
 
-State (``AgentState.behav["fan_out"]``): ``[window, counts, habit, epoch maxima,
+State (``AgentState.sections["fan_out"]``): ``[window, counts, habit, epoch maxima,
 epoch start, fired]``. The window maps kind + 8-hex digest (``r``/``t``/``s``) to
 the second last seen, oldest first, at most :data:`MAX_ENTRIES` (under 2 KiB);
 counts, habit and maxima are ``[recipients, tools, servers]``. Each call costs
@@ -84,6 +84,8 @@ def recipients(call: ToolCall) -> list[str]:
 @register
 class FanOut(HijackDetector):
     name = NAME
+    section = NAME
+    size = 6
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

@@ -42,7 +42,7 @@ Example: a mail assistant that for 300 calls used ``send_email`` reads an email,
 then calls ``delete_folder`` (granted by ``mail/*``) → medium. Its 301st
 ``send_email`` is quiet, and so is a ``delete_folder`` in a session that read nothing.
 
-State (``AgentState.behav["high_impact_first_use"]``): ``[tool keys, session key,
+State (``AgentState.sections["high_impact_first_use"]``): ``[tool keys, session key,
 index of the last untrusted read, sessions seen, session of the last new tool,
 families, settled, pending, servers, routine]``; tool keys are the newest :data:`MAX_TOOLS`
 8-hex digests of ``server/tool``, families 8-hex digests of ``server`` plus the
@@ -103,9 +103,6 @@ def family(server: str, tool: str) -> str:
 
 
 def _state(st: AgentState) -> list[Any]:
-    sec = st.behav.get(NAME)
-    if isinstance(sec, list) and len(sec) == 3:  # an earlier version's layout: keep its tools
-        sec.extend([0, 0, [], False, [], [], []])
     return section(st, NAME, [[], "", None, 0, 0, [], False, [], [], []], 10)
 
 
@@ -144,6 +141,15 @@ def _learn(sec: list[Any], key: str, server: str, tool: str) -> None:
 @register
 class HighImpactFirstUse(HijackDetector):
     name = NAME
+    section = NAME
+    size = 10
+
+    @classmethod
+    def load_state(cls, data: Any) -> list[Any]:
+        if isinstance(data, list) and len(data) == 3 and isinstance(data[0], list):
+            # an earlier version's layout (before settling existed): keep its tools
+            data = [*data, 0, 0, [], False, [], [], []]
+        return super().load_state(data)
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

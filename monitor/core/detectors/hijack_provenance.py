@@ -33,7 +33,7 @@ whereas ``send_email(to="bob@corp.example")`` after the session's first call
 named bob, or after the agent mailed bob last week, is quiet. Severity high: the
 decision step revokes (credential, else session) under an ``enforce`` charter.
 
-State (``AgentState.behav["injected_destination"]``), under 3 KiB:
+State (``AgentState.sections["injected_destination"]``), under 3 KiB:
 ``[session key, first-call digests, recent results, history]``; digests are
 kept as their first 8 hex digits (a collision needs 2^32 tries per pair); recent
 results are ``[call index, event id, digests, source]`` within the window
@@ -86,6 +86,8 @@ def _short(digests: list[str]) -> list[str]:
 @register
 class InjectedDestination(HijackDetector):
     name = NAME
+    section = NAME
+    size = 4
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

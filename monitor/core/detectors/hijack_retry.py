@@ -23,7 +23,7 @@ Example: ``github/delete_repo`` denied, two calls later ``github/delete_branch``
 → medium. Near misses, quiet: ``github/search_code`` after the denial; the same
 ``delete_repo`` retried once (and allowed or denied).
 
-State (``AgentState.behav["retry_after_denial"]``): the pending denial as
+State (``AgentState.sections["retry_after_denial"]``): the pending denial as
 ``[call index, time, server, tool, event id, denials in a row]`` (or nulls), under 1 KiB.
 """
 
@@ -72,6 +72,8 @@ def siblings(server_a: str, tool_a: str, server_b: str, tool_b: str) -> bool:
 @register
 class RetryAfterDenial(HijackDetector):
     name = NAME
+    section = NAME
+    size = 6
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call

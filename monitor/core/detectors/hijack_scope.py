@@ -16,7 +16,7 @@ Example: anchor ``file:///home/u/proj/src/app.py`` (directory at depth 4); then
 ``/home/u/proj`` (step 1), ``/home`` (step 2, 3 levels) → medium. Reading
 ``/home/u/proj/README.md`` or ``/home/u/proj/src/lib`` is quiet.
 
-State (``AgentState.behav["scope_widening"]``): ``[session key, anchor parts,
+State (``AgentState.sections["scope_widening"]``): ``[session key, anchor parts,
 highest depth reached, steps, fired]``, the anchor capped at 16 parts of 32
 characters (under 1 KiB).
 """
@@ -90,6 +90,8 @@ def _paths(ctx: CallContext) -> Iterator[str]:
 @register
 class ScopeWidening(HijackDetector):
     name = NAME
+    section = NAME
+    size = 5
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         if not ctx.call.resources and not ctx.call.args:

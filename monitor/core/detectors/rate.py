@@ -4,11 +4,14 @@ Counts live in 60 one-second buckets (about 0.5 KiB per agent whatever the
 limit), so the window is exact to the second. Calls older than the window are
 ignored. A burst raises one alert per dedup window, and no revocation: a burst
 alone is not proof of compromise (the behaviour baseline weighs it).
+
+State (``AgentState.sections["rate_limit"]``): ``[base second, total, 60 buckets]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
 from monitor.core.policy import CompiledCharter
@@ -21,6 +24,19 @@ _ZEROS = [0] * WINDOW
 @register
 class RateLimit(Detector):
     name = "rate_limit"
+    section = "rate_limit"
+
+    @classmethod
+    def load_state(cls, data: Any) -> list[Any]:
+        if (
+            not isinstance(data, list)
+            or len(data) != 3
+            or not isinstance(data[2], list)
+            or len(data[2]) != WINDOW
+            or not all(type(x) is int for x in (data[0], data[1], *data[2]))
+        ):
+            raise ValueError("not [base second, total, 60 integer buckets]")
+        return data
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return charter is not None and charter.max_rate is not None
@@ -31,9 +47,9 @@ class RateLimit(Detector):
             return ()
         limit = ch.max_rate
         sec = int(ctx.t)
-        r = st.rate
+        r = st.sections.get("rate_limit")
         if r is None:
-            r = st.rate = [sec, 0, [0] * WINDOW]
+            r = st.sections["rate_limit"] = [sec, 0, [0] * WINDOW]
         base = r[0]
         buckets = r[2]
         if sec > base:  # slide the window forward, clearing the seconds it passes

@@ -12,6 +12,7 @@ from monitor.core import Decision, Engine
 from monitor.core.baseline.calibration import p_star
 from monitor.core.baseline.explain import TOP, phrase
 from monitor.core.baseline.features import FEATURES
+from monitor.core.detectors.behaviour import baseline_of
 from monitor.core.state import AgentState
 from monitor.events import AlertFeedback, decode_event
 from monitor.testing import T0, call, feed
@@ -45,7 +46,7 @@ def test_nothing_alerts_during_warm_up() -> None:
     eng = Engine([CHARTER])
     d = feed(eng, *routine(WARMUP - 1), exfil(WARMUP - 1))
     assert alerts(d) == []
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None and model.n_learned == WARMUP  # the anomaly was learned too
 
 
@@ -90,16 +91,16 @@ def test_severity_grows_with_rarity_and_revocation_waits_for_revoke_score() -> N
 def test_revoke_worthy_calls_are_never_learned() -> None:
     """No poisoning: a call any detector wants revoked teaches the baseline nothing."""
     eng = warm(alert_score=0.98, revoke_score=0.98)
-    st = eng.states[ROUTINE_AGENT]
-    assert st.baseline is not None
-    n = st.baseline.n_learned
+    model = baseline_of(eng.states[ROUTINE_AGENT])
+    assert model is not None
+    n = model.n_learned
     feed(eng, exfil(150))  # behaviour itself at revoke level
     ungranted = call(151 * STEP, ROUTINE_AGENT, "shell", "exec", credential_id="c2")
     d = feed(eng, ungranted)  # out_of_charter_tool, high, revoke
     assert any(a.detector == "out_of_charter_tool" for a in d.alerts) and d.revocations
-    assert st.baseline.n_learned == n
-    f = st.baseline.observe(ungranted, ungranted.ts.timestamp())
-    assert st.baseline.counts[st.baseline.slots_of(f)[0]] == 0  # shell/exec still unknown
+    assert model.n_learned == n
+    f = model.observe(ungranted, ungranted.ts.timestamp())
+    assert model.counts[model.slots_of(f)[0]] == 0  # shell/exec still unknown
 
 
 def test_benign_feedback_teaches_the_baseline() -> None:
@@ -112,12 +113,12 @@ def test_benign_feedback_teaches_the_baseline() -> None:
 
 def test_malicious_feedback_unlearns_the_call() -> None:
     eng = warm()
-    st = eng.states[ROUTINE_AGENT]
-    assert st.baseline is not None
+    model = baseline_of(eng.states[ROUTINE_AGENT])
+    assert model is not None
     [a] = alerts(feed(eng, exfil(150)))
-    n = st.baseline.n_learned
+    n = model.n_learned
     feed(eng, feedback(a.alert_id, "malicious", 151 * STEP))
-    assert st.baseline.feedback == [] and st.baseline.n_learned == n
+    assert model.feedback == [] and model.n_learned == n
     assert alerts(feed(eng, *routine(19, start=151), exfil(170)))  # still news
 
 
@@ -157,22 +158,22 @@ def test_state_round_trip_mid_stream_gives_identical_alerts() -> None:
 
 
 def test_version_1_snapshots_still_restore() -> None:
-    snap = orjson.loads(AgentState("a").snapshot())
-    old = orjson.dumps([1, *snap[1:-1]])
+    # version 1's layout: ..., the ring as a list, ledger, chains, rate, memories, timers
+    old = orjson.dumps([1, "a", None, 0, None, [], {}, {}, {}, {}, None, {}, {}, []])
     st = AgentState.restore(old)
-    assert st.agent_id == "a" and st.baseline is None
+    assert st.agent_id == "a" and baseline_of(st) is None
 
 
 def test_agent_state_with_a_baseline_stays_under_16_kib() -> None:
     eng = warm(2_000)
     st = eng.states[ROUTINE_AGENT]
-    assert st.baseline is not None and len(st.snapshot()) <= 16 * 1024
+    assert baseline_of(st) is not None and len(st.snapshot()) <= 16 * 1024
 
 
 def test_a_charter_can_turn_the_baseline_off() -> None:
     eng = Engine([charter(enabled=False)])
     feed(eng, *routine(200), exfil(200))
-    assert eng.states[ROUTINE_AGENT].baseline is None
+    assert baseline_of(eng.states[ROUTINE_AGENT]) is None
 
 
 def test_revoke_score_is_reached_at_exactly_that_score() -> None:
@@ -189,7 +190,7 @@ def test_an_alert_states_its_numbers_and_one_phrase_per_top_feature() -> None:
     """What an analyst reads: the raw score, p, calls learned, the tool, each top feature's
     contribution (largest first) and one phrase for each, in the reason."""
     eng = warm()
-    before = AgentState.restore(eng.states[ROUTINE_AGENT].snapshot()).baseline
+    before = baseline_of(AgentState.restore(eng.states[ROUTINE_AGENT].snapshot()))
     assert before is not None
     attack = exfil(150)
     f = before.observe(attack, attack.ts.timestamp())
@@ -227,7 +228,7 @@ def test_alert_score_is_reached_at_exactly_that_score() -> None:
 def test_scoring_starts_at_half_the_warm_up_and_alerting_at_the_warm_up() -> None:
     eng = Engine([CHARTER])
     feed(eng, *routine(WARMUP // 2))
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None and model.n_scored == 0
     feed(eng, *routine(1, start=WARMUP // 2))
     assert model.n_scored == 1  # the call after WARMUP / 2 learned ones is scored
@@ -243,8 +244,8 @@ def test_an_episode_with_an_alert_does_not_feed_the_calibration() -> None:
     assert alerts(d) and not d.revocations  # … alerted, not revoke-worthy: learned
     feed(quiet, *routine(1, start=150))  # (which ended s24, learned in both)
     model, quiet_model = (
-        attacked.states[ROUTINE_AGENT].baseline,
-        quiet.states[ROUTINE_AGENT].baseline,
+        baseline_of(attacked.states[ROUTINE_AGENT]),
+        baseline_of(quiet.states[ROUTINE_AGENT]),
     )
     assert model is not None and quiet_model is not None
     n_cal, quiet_n_cal = model.n_cal, quiet_model.n_cal
@@ -259,7 +260,7 @@ def test_an_episode_with_an_alert_does_not_feed_the_calibration() -> None:
 def test_an_agent_no_charter_covers_still_gets_a_baseline() -> None:
     eng = Engine([CHARTER])
     feed(eng, *routine(3, agent="agent:stranger/1"))
-    model = eng.states["agent:stranger/1"].baseline
+    model = baseline_of(eng.states["agent:stranger/1"])
     assert model is not None and model.n_learned == 3
 
 
@@ -315,7 +316,7 @@ def test_an_alert_in_a_task_names_the_task_and_its_revocation_the_credential() -
 def test_an_odd_warm_up_starts_scoring_after_its_half_rounded_down() -> None:
     eng = Engine([charter(warmup_events=61)])
     feed(eng, *routine(31))  # the 31st call comes after 30 = 61 // 2 learned ones
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None and model.n_scored == 1
 
 
@@ -338,7 +339,7 @@ def test_an_alerted_call_that_is_learned_is_learned_in_full() -> None:
     """Not revoke-worthy: its surprises move the running means and its score joins the
     episode's (held) scores, exactly as for a quiet call."""
     eng = warm(revoke_score=1.0)
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None
     feed(eng, *routine(1, start=150))  # session s25 starts
     n_scored, n_bins = model.n_scored, len(model.window.ep_bins)
@@ -354,14 +355,14 @@ def test_another_detectors_mild_alert_does_not_hold_the_episode_back() -> None:
     eng = Engine([limited])
     d = feed(eng, *routine(150))
     assert any(a.detector == "rate_limit" for a in d.alerts) and not d.revocations
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None and not model.calibrating
 
 
 def test_feedback_acts_on_what_the_alerted_call_taught() -> None:
     """ "malicious" unlearns a call that was learned; "benign" also accepts its score."""
     eng = warm(revoke_score=1.0)
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None
     attack = exfil(150, size=1_500)
     [a] = alerts(feed(eng, attack))
@@ -371,7 +372,7 @@ def test_feedback_acts_on_what_the_alerted_call_taught() -> None:
     feed(eng, feedback(a.alert_id, "malicious", 150 * STEP + 1))
     assert [model.counts[i] for i in slots] == [c - 1 for c in learned]
     eng = warm(revoke_score=1.0)
-    model = eng.states[ROUTINE_AGENT].baseline
+    model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None
     [a] = alerts(feed(eng, attack))
     n_cal = model.n_cal

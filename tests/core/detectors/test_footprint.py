@@ -76,19 +76,20 @@ def test_unset_keys_cost_nothing_and_keep_no_state() -> None:
     eng = engine()
     d = feed(eng, *[q(i, f"t{i}", f"d{i}") for i in range(100)])
     assert found(d) == []
-    assert "#footprint" not in eng.states[AGENT].chains
+    assert "footprint_breadth" not in eng.states[AGENT].sections
 
 
 def test_state_is_compact_and_round_trips() -> None:
     eng = engine(max_tenants_per_hour=4, max_domains_per_hour=4)
     feed(eng, *[q(i, "t" * 400 + str(i), "d" * 400 + str(i)) for i in range(200)])
     st = eng.states[AGENT]
-    section = st.chains["#footprint"]
+    section = st.sections["footprint_breadth"]
     assert all(len(v) <= 5 for v in section)
     snap = st.snapshot()
     assert len(orjson.dumps(section)) < 600  # two axes of limit + 1 digests and times
     assert b"tttt" not in snap  # names are not kept, only digests
-    assert AgentState.restore(snap).chains == st.chains
+    back = AgentState.restore(snap)
+    assert back.sections["footprint_breadth"] == section and back.snapshot() == snap
 
 
 def test_one_alert_per_dedup_window_for_a_sweep() -> None:
@@ -158,7 +159,7 @@ def test_the_oldest_tenant_is_forgotten_first_when_the_memory_is_full() -> None:
     eng = engine(max_tenants_per_hour=2)
     # a, b, c: over the limit (alerted); d pushes the oldest (a) out of the kept three
     feed(eng, q(0, "a"), q(1, "b"), q(2, "c"), q(3, "d"))
-    section = eng.states[AGENT].chains["#footprint"][0]
+    section = eng.states[AGENT].sections["footprint_breadth"][0]
     t0 = at(0).timestamp()
     assert sorted(t - t0 for t in section.values()) == [1, 2, 3]
 
@@ -176,5 +177,5 @@ def test_names_are_kept_as_16_hex_digests() -> None:
 
     eng = engine(max_tenants_per_hour=2)
     feed(eng, q(0, "acme"))
-    [digest] = eng.states[AGENT].chains["#footprint"][0]
+    [digest] = eng.states[AGENT].sections["footprint_breadth"][0]
     assert digest == blake2b(b"acme", digest_size=8).hexdigest() and len(digest) == 16

@@ -71,8 +71,8 @@ def test_state_is_bounded_and_round_trips() -> None:
     eng = engine()
     feed(eng, *habit(1), *burst(500, t0=200000))
     st = eng.states[AGENT]
-    assert len(st.behav[DETECTOR][0]) <= 96 and sum(st.behav[DETECTOR][1]) == len(
-        st.behav[DETECTOR][0]
+    assert len(st.sections[DETECTOR][0]) <= 96 and sum(st.sections[DETECTOR][1]) == len(
+        st.sections[DETECTOR][0]
     )
     assert AgentState.restore(st.snapshot()).snapshot() == st.snapshot()
 
@@ -196,8 +196,8 @@ def test_recipients_of_a_low_impact_call_are_not_counted() -> None:
 def test_the_window_keeps_exactly_96_entries() -> None:
     eng = engine()
     feed(eng, *[e.model_copy(update={"ts": at(i)}) for i, e in enumerate(burst(200))])
-    win = eng.states[AGENT].behav[DETECTOR][0]
-    assert len(win) == 96 and sum(eng.states[AGENT].behav[DETECTOR][1]) == 96
+    win = eng.states[AGENT].sections[DETECTOR][0]
+    assert len(win) == 96 and sum(eng.states[AGENT].sections[DETECTOR][1]) == 96
 
 
 def test_the_bar_is_habit_times_factor_plus_one() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from monitor.core import Decision, Engine
 from monitor.core.detectors.hijack import words
+from monitor.core.state import AgentState
 from monitor.core.values import value_digests
 from monitor.testing import call, charter, feed
 
@@ -166,10 +167,12 @@ def test_an_earlier_versions_section_is_extended_not_reset() -> None:
     feed(eng, *routine(20), read_issue(99), call(100, AGENT, "github", "delete_repo",
                                                  session_id="s9"))  # fmt: skip
     st = eng.states[AGENT]
-    st.behav[DETECTOR] = st.behav[DETECTOR][:3]
+    st.sections[DETECTOR] = st.sections[DETECTOR][:3]
+    st = eng.states[AGENT] = AgentState.restore(st.snapshot())  # extended as it restores
+    assert len(st.sections[DETECTOR]) == 10
     again = call(101, AGENT, "github", "delete_repo", session_id="s9")
     assert alerts(feed(eng, read_issue(100.5), again)) == []
-    assert len(st.behav[DETECTOR]) == 10
+    assert len(st.sections[DETECTOR]) == 10
 
 
 def test_the_section_stays_bounded_under_hostile_tool_names() -> None:
@@ -183,7 +186,7 @@ def test_the_section_stays_bounded_under_hostile_tool_names() -> None:
         feed(eng, call(100 + i, AGENT, "github", f"{long}_{i}", session_id=f"h{i // 3}"))
     for i in range(300):
         feed(eng, call(500 + i, AGENT, f"srv{i}", f"{long}_{i}", session_id=f"k{i}"))
-    assert len(orjson.dumps(eng.states[AGENT].behav[DETECTOR])) < 3072
+    assert len(orjson.dumps(eng.states[AGENT].sections[DETECTOR])) < 3072
 
 
 # ------------------------------------------------ exact values (mutation tests, mut7)
@@ -252,7 +255,7 @@ def test_a_routine_counts_at_most_24_tools_more_mark_it_as_no_routine() -> None:
     for n in (25, 26):
         eng = engine(warmup_calls=1000)
         assert alerts(feed(eng, *_wide(n), odd)) == []
-        routine = eng.states[AGENT].behav[DETECTOR][9]
+        routine = eng.states[AGENT].sections[DETECTOR][9]
         assert len(routine) == 25 and routine[-1] == ["*", 0, 0]
         assert [used for _, used, _ in routine[:24]] == [7] * 24  # each in all 7 sessions
     lax = engine(warmup_calls=1000, toolset_settled_sessions=1, toolset_routine_share=0.01)
@@ -289,7 +292,8 @@ def _legacy(eng: Engine, tools: tuple[str, ...] = ("search_code", "get_post")) -
 
     feed(eng, call(0, AGENT, "gitlab", "noop"))  # not granted: only makes the state
     st = eng.states[AGENT]
-    st.behav[DETECTOR] = [[tool_key("github", t) for t in tools], "", None]
+    st.sections[DETECTOR] = [[tool_key("github", t) for t in tools], "", None]
+    st = eng.states[AGENT] = AgentState.restore(st.snapshot())  # as a restored worker has it
     return st
 
 
@@ -310,7 +314,7 @@ def test_an_extended_section_settles_after_five_quiet_sessions_like_a_fresh_one(
         eng = engine(warmup_calls=1000)
         st = _legacy(eng)
         feed(eng, *events[:n])
-        assert st.behav[DETECTOR][6] is settled
+        assert st.sections[DETECTOR][6] is settled
 
 
 def test_a_share_of_exactly_all_sessions_is_a_routine() -> None:
@@ -318,7 +322,7 @@ def test_a_share_of_exactly_all_sessions_is_a_routine() -> None:
     five of them brought no new tool, so the first call of the seventh settles it."""
     eng = engine(warmup_calls=1000, toolset_routine_share=1.0)
     feed(eng, *sessions(7)[:13])
-    assert eng.states[AGENT].behav[DETECTOR][6] is True
+    assert eng.states[AGENT].sections[DETECTOR][6] is True
 
 
 def test_calls_the_charter_does_not_grant_do_not_count_toward_the_routine() -> None:

@@ -114,7 +114,7 @@ def test_state_round_trips_and_is_small() -> None:
                        result_digests=value_digests(text), args={"id": f"m{i}"}))  # fmt: skip
         feed(eng, call(100.5 + i, AGENT, "mail", "send_email", session_id="s1",
                        args={"to": f"r{i}@corp.example"}))  # fmt: skip
-    assert len(orjson.dumps(eng.states[AGENT].behav[DETECTOR])) < 4096
+    assert len(orjson.dumps(eng.states[AGENT].sections[DETECTOR])) < 4096
 
 
 # ------------------------------------------------------- what counts as egress (not an id)
@@ -250,7 +250,7 @@ def test_recent_reads_from_an_earlier_version_without_a_source_still_count() -> 
     eng = engine()
     events = session({"q": "r"}, "eve.h4x@freemail.example")
     feed(eng, *events[:-1])
-    recent = eng.states[AGENT].behav[DETECTOR][2]
+    recent = eng.states[AGENT].sections[DETECTOR][2]
     recent[:] = [r[:3] for r in recent]
     [a] = alerts(feed(eng, events[-1]))
     assert a.details["egress"] == "argument"

@@ -97,7 +97,7 @@ def _window_counts(times: list[float]) -> list[int | None]:
         found = det.on_call(CallContext(c, t, "autonomous", ch, None, frozenset(), i + 1), st)
         out.append(int(found[0].details["calls_last_minute"]) if found else None)
     # the module's memory bound: 60 one-second buckets per agent, whatever the traffic
-    assert st.rate is not None and len(st.rate[2]) == 60
+    assert len(st.sections["rate_limit"][2]) == 60
     return out
 
 
