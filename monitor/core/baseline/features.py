@@ -185,6 +185,12 @@ def _type_code(v: Any) -> str:
     return "z"
 
 
+# the code of a str / list / dict of each size up to 1024 (larger: "x"), ready-made
+_STR_CODE: tuple[str, ...] = tuple("s" + c for c in _SIZE)
+_LIST_CODE: tuple[str, ...] = tuple("a" + c for c in _SIZE)
+_DICT_CODE: tuple[str, ...] = tuple("o" + c for c in _SIZE)
+
+
 def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
     """The argument *shape*: keys, value types and size buckets, never the values.
 
@@ -194,7 +200,25 @@ def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
     if not args:
         return tool_name
     keys = sorted(args) if len(args) > 1 else list(args)
-    return tool_name + "|" + "|".join([k + ":" + _type_code(args[k]) for k in keys[:32]])
+    parts = [tool_name]
+    for k in keys[:32]:  # _type_code, inlined for the common exact types
+        v = args[k]
+        tv = type(v)
+        if tv is str:
+            n = len(v)
+            code = _STR_CODE[n] if n <= 1024 else "sx"
+        elif tv is int or tv is float:
+            code = "n"
+        elif tv is list:
+            n = len(v)
+            code = _LIST_CODE[n] if n <= 1024 else "ax"
+        elif tv is dict:
+            n = len(v)
+            code = _DICT_CODE[n] if n <= 1024 else "ox"
+        else:
+            code = _type_code(v)
+        parts.append(k + ":" + code)
+    return "|".join(parts)
 
 
 class CallFeatures:
@@ -269,25 +293,34 @@ def extract(call: ToolCall, t: float) -> CallFeatures:
     name = ident[0]
     dests: list[str] = []
     res: list[str] = []
+    dest_h: list[int] = []
+    res_h: list[int] = []
     resources = call.resources
+    args = call.args
     if resources:
         for r in resources[:MAX_RESOURCES]:
             is_dest, key = classify_resource(r)
-            lst = dests if is_dest else res
-            if key not in lst:
-                lst.append(key)
-    elif call.args:
-        args = call.args
+            if is_dest:
+                if key not in dests:
+                    dests.append(key)
+                    dest_h.append(h32(key))
+            elif key not in res:
+                res.append(key)
+                res_h.append(h32(key))
+    elif args:
         for k in DESTINATION_KEYS:
             v = args.get(k)
+            if v is None:  # the common case; _arg_destination(None) is None
+                continue
             for item in v[:MAX_RESOURCES] if isinstance(v, list) else (v,):
                 dest = _arg_destination(item)
                 if dest is not None and dest not in dests:
                     dests.append(dest)
-    f = CallFeatures(dests, [h32(d) for d in dests], res, [h32(r) for r in res])
+                    dest_h.append(h32(dest))
+    f = CallFeatures(dests, dest_h, res, res_h)
     f.server_name = server
     f.tool_name, f.tool, f.server = ident
-    f.shape_name = shape = arg_shape(name, call.args)
+    f.shape_name = shape = arg_shape(name, args)
     f.shape = h32(shape)
     f.bytes_out = math.log1p(call.bytes_out)
     f.bytes_in = math.log1p(call.bytes_in)

@@ -46,7 +46,8 @@ from __future__ import annotations
 
 import base64
 from math import log
-from typing import Any, cast
+from struct import Struct
+from typing import Any
 
 import numpy as np
 
@@ -145,6 +146,8 @@ _B_TOTALS = _B_KEYS + 4 * RING
 _B_SINGLES = _B_TOTALS + 4 * N_TABLES
 _B_COUNTS = _B_SINGLES + 4 * N_TABLES
 BUFFER_BYTES = _B_COUNTS + 2 * N_COUNTS
+_B_EW = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
+_EW = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
 
 _OFF_TOOL = OFFSET[T_TOOL]
 _OFF_SERVER = OFFSET[T_SERVER]
@@ -167,12 +170,21 @@ _M_TRANS = SIZE[T_TRANSITION] - 1
 _M_DEST = SIZE[T_DESTINATION] - 1
 _M_RES = SIZE[T_RESOURCE] - 1
 _M_SHAPE = SIZE[T_SHAPE] - 1
+# slots of the cached episode-table surprises (AgentBaseline._ep): 16 buckets of rate, burst
+# and task length, 24 hours, 7 weekdays
+_EP_RATE = 0
+_EP_BURST = 16
+_EP_TASK = 32
+_EP_HOUR = 48
+_EP_WEEKDAY = 72
+_EP_SLOTS = 79
 
 
 class AgentBaseline:
     """Per-agent online model. River's protocol: ``score_one`` reads, ``learn_one`` writes."""
 
     __slots__ = (
+        "_ep",
         "_thr",
         "buf",
         "counts",
@@ -206,6 +218,11 @@ class AgentBaseline:
         self.since_fit = 0
         self.top = -1  # highest non-empty histogram bin
         self._thr: tuple[float, float] | None = None  # (p, raw threshold), until the next change
+        # surprises read from the episode-level tables (rate, burst, task length, hour,
+        # weekday), by slot (:data:`_EP_SLOTS`; negative: not computed yet): those tables
+        # change only when an episode ends (:meth:`observe`), so most calls read them here
+        # instead of summing a table. Derived state: never snapshotted, rebuilt on demand.
+        self._ep: list[float] | None = None
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
 
@@ -224,6 +241,7 @@ class AgentBaseline:
             day, sec = divmod(int(start), 86_400)
             add(c, tot, sg, _OFF_HOUR + sec // 3600, T_HOUR)
             add(c, tot, sg, _OFF_WEEKDAY + (day + 3) % 7, T_WEEKDAY)
+            self._ep = None  # the episode tables moved: their cached surprises are stale
             if bins:
                 self.commit(bins)
         return f
@@ -245,12 +263,27 @@ class AgentBaseline:
         self._score_kind(f, s, c_tool)
         if f.destination_hashes or f.resource_hashes:
             self._score_targets(f, s, c_tool)
+        ep = self._ep
+        if ep is None:
+            ep = self._ep = [-1.0] * _EP_SLOTS
         iv = f.rate
-        s[F_RATE] = tail_surprise(c, T_RATE, BUCKET[iv] if iv < 64 else 15, tot[T_RATE])
+        k = _EP_RATE + (BUCKET[iv] if iv < 64 else 15)
+        v = ep[k]
+        if v < 0.0:
+            v = ep[k] = tail_surprise(c, T_RATE, k - _EP_RATE, tot[T_RATE])
+        s[F_RATE] = v
         iv = f.burst
-        s[F_BURST] = tail_surprise(c, T_BURST, BUCKET[iv] if iv < 64 else 15, tot[T_BURST])
+        k = _EP_BURST + (BUCKET[iv] if iv < 64 else 15)
+        v = ep[k]
+        if v < 0.0:
+            v = ep[k] = tail_surprise(c, T_BURST, k - _EP_BURST, tot[T_BURST])
+        s[F_BURST] = v
         iv = f.task_length
-        s[F_TASK] = tail_surprise(c, T_TASK, BUCKET[iv] if iv < 64 else 15, tot[T_TASK])
+        k = _EP_TASK + (BUCKET[iv] if iv < 64 else 15)
+        v = ep[k]
+        if v < 0.0:
+            v = ep[k] = tail_surprise(c, T_TASK, k - _EP_TASK, tot[T_TASK])
+        s[F_TASK] = v
         if f.error_streak:
             s[F_ERRORS] = tail_surprise(c, T_STREAK, min(f.error_streak, 7), tot[T_STREAK])
         vs = f.tool & _M_VOL
@@ -262,21 +295,31 @@ class AgentBaseline:
             re[R_IN_MEAN + vs], re[R_IN_VAR + vs], c_tool, f.bytes_in
         )
         w = self.window
-        if w.first_t is not None and w.last_t - w.first_t >= HOUR_AFTER:  # type: ignore[operator]
-            span = w.last_t - w.first_t  # type: ignore[operator]
+        first, last = w.first_t, w.last_t
+        if first is not None and last is not None and last - first >= HOUR_AFTER:
             h = f.hour
-            near = c[_OFF_HOUR + h] + 0.5 * (
-                c[_OFF_HOUR + (h - 1) % 24] + c[_OFF_HOUR + (h + 1) % 24]
-            )
-            s[F_HOUR] = -log((near + 0.25) / (2 * tot[T_HOUR] + 6))
-            if span >= WEEKDAY_AFTER:
-                s[F_WEEKDAY] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
+            k = _EP_HOUR + h
+            v = ep[k]
+            if v < 0.0:
+                near = c[_OFF_HOUR + h] + 0.5 * (
+                    c[_OFF_HOUR + (h - 1) % 24] + c[_OFF_HOUR + (h + 1) % 24]
+                )
+                v = ep[k] = -log((near + 0.25) / (2 * tot[T_HOUR] + 6))
+            s[F_HOUR] = v
+            if last - first >= WEEKDAY_AFTER:
+                k = _EP_WEEKDAY + f.weekday
+                v = ep[k]
+                if v < 0.0:
+                    v = ep[k] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
+                s[F_WEEKDAY] = v
+        ew = _EW.unpack_from(self.buf, _B_EW)
         raw = 0.0
-        for i, (v, m, wt) in enumerate(
-            zip(
-                s, cast("list[float]", re[R_EW : R_EW + N_FEATURES].tolist()), WEIGHTS, strict=False
-            )
-        ):
+        if max(s) <= SURPRISE_CAP:  # the common case: nothing to cap
+            for v, m, wt in zip(s, ew, WEIGHTS, strict=False):
+                if v > m:
+                    raw += wt * (v - m)
+            return raw, s
+        for i, (v, m, wt) in enumerate(zip(s, ew, WEIGHTS, strict=False)):
             if v > m:
                 if v > SURPRISE_CAP:
                     v = s[i] = SURPRISE_CAP
@@ -422,20 +465,20 @@ class AgentBaseline:
             a = 1.0 / (self.n_scored + 1)
             if a < EW_ALPHA:
                 a = EW_ALPHA
-            for i, (v, m) in enumerate(
-                zip(
-                    surprises,
-                    cast("list[float]", re[R_EW : R_EW + N_FEATURES].tolist()),
-                    strict=False,
-                )
-            ):
+            # all sixteen means in one pack (float32, as the memoryview stores them): an
+            # unchanged mean is written back as the same float32 it was read as
+            new: list[float] = []
+            for v, m in zip(surprises, _EW.unpack_from(self.buf, _B_EW), strict=False):
                 if v:
                     d = v - m
-                    re[R_EW + i] = m + a * (d if d < EW_CLIP else EW_CLIP)
+                    new.append(m + a * (d if d < EW_CLIP else EW_CLIP))
                 elif m > EW_ZERO:  # a feature that is quiet decays towards zero …
-                    re[R_EW + i] = m - a * m
+                    new.append(m - a * m)
                 elif m:  # … and stops costing anything once it gets there
-                    re[R_EW + i] = 0.0
+                    new.append(0.0)
+                else:
+                    new.append(m)
+            _EW.pack_into(self.buf, _B_EW, *new)
             self.n_scored += 1
         if raw is not None:
             self.window.ep_bins.append(cal.score_bin(raw))

@@ -42,7 +42,7 @@ from math import sqrt
 from typing import Any
 
 from monitor.charter import Baseline
-from monitor.core.baseline.calibration import calibrated, p_star
+from monitor.core.baseline.calibration import MIN_SCORES, calibrated, p_star
 from monitor.core.baseline.explain import feature_key, phrase, top_features
 from monitor.core.baseline.features import FEATURES, CallFeatures
 from monitor.core.baseline.model import AgentBaseline
@@ -77,6 +77,8 @@ class BehaviourAnomaly(Detector):
             tuple[str, AgentBaseline, CallFeatures, list[float] | None, float | None] | None
         ) = None
         self._levels: dict[tuple[float, float], tuple[float, float, float]] = {}
+        # the last charter baseline judged and its levels: consecutive calls mostly share one
+        self._last: tuple[Baseline, tuple[float, float, float]] | None = None
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return charter is None or charter.baseline.enabled
@@ -104,9 +106,15 @@ class BehaviourAnomaly(Detector):
         raw, surprises = m.score_one(f)
         m.push(surprises)
         self._pending = (ctx.call.event_id, m, f, surprises, raw)
-        if n < warm or m.calibrating:
+        if n < warm or m.n_cal < MIN_SCORES:  # (m.calibrating, without the property call)
             return ()
-        p_alert, p_high, _ = self._p_levels(cfg)
+        last = self._last
+        if last is not None and last[0] is cfg:
+            levels = last[1]
+        else:
+            levels = self._p_levels(cfg)
+            self._last = (cfg, levels)
+        p_alert, p_high, _ = levels
         if raw < m.threshold(p_alert):
             return ()  # the common case: one comparison, exact (see calibration.threshold)
         p = m.p_value(raw)

@@ -177,3 +177,24 @@ def test_the_inlined_arithmetic_is_the_counting_modules_own(seed: int) -> None:
         assert bytes(m.buf) == bytes(ref.buf)
     assert took == set(range(N_FEATURES))  # every feature was exercised
     assert m.totals[ct.T_TOOL] < m.n_learned  # the tool table was halved on the way
+
+
+def test_cached_episode_surprises_match_a_model_restored_without_them() -> None:
+    """score_one keeps the surprises it reads from the episode-level tables (rate, burst,
+    task length, hour, weekday) until an episode ends; a model restored from the same
+    snapshot has no such cache and computes them from the tables. Call by call, through
+    many episode ends, halvings and more than a week of event time, both agree exactly."""
+    m = AgentBaseline()
+    calls = _stream(2_600, 3)
+    fresh_checks = 0
+    for c in calls:
+        t = c.ts.timestamp()
+        copy = AgentBaseline.restore(m.snapshot())
+        f, g = m.observe(c, t), copy.observe(c, t)
+        raw, s = m.score_one(f)
+        want_raw, want = copy.score_one(g)
+        assert (raw, s) == (want_raw, want)
+        fresh_checks += m._ep is not None and copy._ep is not None
+        m.push(s)
+        m.learn_one(f, s, raw)
+    assert fresh_checks == len(calls)
