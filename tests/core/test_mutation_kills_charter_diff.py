@@ -34,8 +34,13 @@ def ch(agent: str = "a", kind: str = "autonomous", **kw: Any) -> Charter:
 def diff(
     old: dict[str, Any], new: dict[str, Any], kind: str = "autonomous"
 ) -> list[tuple[str, str]]:
-    """The changes from ``old`` to ``new`` (charter keyword overrides), in order: (text, verdict)."""
-    return [(c.text, c.verdict) for c in diff_pair(ch(kind=kind, **old), ch(kind=kind, **new))]
+    """The changes from ``old`` to ``new`` (charter keyword overrides), in order: (text, verdict).
+
+    Every change names the charter it is in (the ``a`` both are for).
+    """
+    changes = diff_pair(ch(kind=kind, **old), ch(kind=kind, **new))
+    assert [c.charter for c in changes] == ["a"] * len(changes)
+    return [(c.text, c.verdict) for c in changes]
 
 
 # ---------------------------------------------------------------- identical charters
@@ -144,6 +149,10 @@ def test_covered_does_not_let_a_single_star_cover_a_double_star() -> None:
     # the pattern read literally must match too: a/** covers a/x/**, a/x/* does not cover a/**
     assert covered("a/x/**", ["a/**"]) == "a/**"
     assert covered("a/**", ["a/zz/**"]) is None
+    # a glob that takes one character of a class and then anything does not cover a/**
+    # (a/b is not allowed by it), whatever letters the class lists
+    assert covered("a/**", ["a/[*X]**"]) is None
+    assert covered("a/**", ["a/[*Z]**"]) is None
 
 
 # ---------------------------------------------------------------- sets: tenants, domains, resources
@@ -384,6 +393,13 @@ def test_hours_across_midnight_and_whole_day() -> None:
     ]
     assert hours("23:00-24:00", "00:00-24:00") == [
         ("limits.hours: 23:00-24:00 → 00:00-24:00", RISKIER)
+    ]
+    # across midnight counts modulo a day of 1440 minutes: 22:00-06:00 is as long as 09:00-17:00
+    assert hours("22:00-06:00", "09:00-17:00") == [
+        ("limits.hours: 22:00-06:00 → 09:00-17:00", REVIEW)
+    ]
+    assert hours("09:00-17:00", "22:00-06:00") == [
+        ("limits.hours: 09:00-17:00 → 22:00-06:00", REVIEW)
     ]
     # the whole day is 1440 minutes: longer than 23:59
     assert hours("00:00-23:59", "00:00-24:00") == [
