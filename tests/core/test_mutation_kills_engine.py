@@ -777,3 +777,33 @@ def test_an_unchanged_unsigned_update_applies_without_a_widening_alert() -> None
     d = eng.process(update(same))
     assert detectors(d) == ["charter_unsigned"]
     assert eng.counters()["charter_updated"] == 1
+
+
+def test_every_charter_update_takes_effect_on_the_detectors_that_run() -> None:
+    """The engine caches which detectors a charter needs; an update must not reuse a stale plan
+    (compiled charters come and go, and a new one may get the id of one freed before)."""
+    eng = Engine([charter()], EngineSettings(charter_allow_unsigned=True))
+    for i in range(12):
+        limited = i % 4 >= 2  # first unlimited twice: a reused id would bring a plan without rate
+        limits: dict[str, Any] = {"require_jit_credentials": False}
+        if limited:
+            limits["max_calls_per_minute"] = 1
+        doc = {"agent": PATTERN, "kind": "delegated", "tools": [READ], "limits": limits}
+        t0 = 1000 * (i + 1)
+        eng.process(CharterUpdated(event_id=f"cu{i}", ts=tb.at(t0), agent_id=A, charter=doc))
+        d = tb.feed(eng, read(t0 + 1, event_id=f"a{i}"), read(t0 + 2, event_id=f"b{i}"))
+        assert ("rate_limit" in detectors(d)) == limited, i
+
+
+def test_events_held_before_a_restart_are_released_in_order_with_lateness_now_zero() -> None:
+    """Restarted with lateness 0, an engine still holds what the old one held: the next event
+    goes through the reorder buffer, so the held one (earlier) is applied first."""
+    eng = engine(lateness=100)
+    tb.feed(eng, tb.task_started(0, A, "T", "alice"), tb.task_ended(10, A, "T", "alice"))
+    eng.process(read(50, event_id="held"))
+    assert [p[0] for p in eng.states[A].pending] == [tb.at(x).timestamp() for x in (0, 10, 50)]
+    states = {k: AgentState.restore(v.snapshot()) for k, v in eng.states.items()}
+    again = Engine([charter()], EngineSettings(allowed_lateness_seconds=0), states)
+    d = again.process(read(200, agent=B, task_id="U", sponsor="bob"))
+    assert detectors(d) == ["lingering_access"] and "held" in d.alerts[0].evidence
+    assert not again.states[A].pending and again.drain() is NOTHING
