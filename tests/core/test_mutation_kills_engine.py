@@ -21,6 +21,7 @@ from monitor.core.engine import DUPLICATE, NOTHING
 from monitor.core.state import MAX_PENDING, MAX_PENDING_BYTES, AgentState
 from monitor.errors import DecodeError
 from monitor.events import CharterUpdated
+from monitor.signing import parse_keyring, sign_charter
 
 A = "agent:assist/1"
 B = "agent:assist/2"
@@ -807,3 +808,65 @@ def test_events_held_before_a_restart_are_released_in_order_with_lateness_now_ze
     d = again.process(read(200, agent=B, task_id="U", sponsor="bob"))
     assert detectors(d) == ["lingering_access"] and "held" in d.alerts[0].evidence
     assert not again.states[A].pending and again.drain() is NOTHING
+
+
+KEYS = parse_keyring("policy-1:0123456789abcdef0123")
+
+
+def signed(doc: dict[str, Any], version: int, event_id: str) -> CharterUpdated:
+    assert KEYS is not None
+    return CharterUpdated(
+        event_id=event_id,
+        ts=tb.at(2),
+        agent_id=A,
+        charter=doc,
+        signature=sign_charter(doc, KEYS, version),
+        version=version,
+    )
+
+
+def test_a_redelivered_signed_update_is_a_counted_duplicate_and_changes_nothing() -> None:
+    eng = Engine([charter()], EngineSettings(charter_keys=KEYS))
+    narrower = {**WIDER, "tools": []}
+    assert not eng.process(signed(narrower, 1, "s1"))
+    assert eng.stats["charter_updated"] == 1 and "duplicates" not in eng.stats
+    for n in (1, 2):
+        assert eng.process(signed(narrower, 1, "s1")) is DUPLICATE
+        assert eng.stats["duplicates"] == n
+    assert eng.stats["charter_updated"] == 1
+    assert eng.counters()["events"] == 3
+    assert not eng.process(signed({**narrower, "mission": "m"}, 2, "s2"))
+    assert eng.stats["charter_updated"] == 2
+
+
+def test_every_refused_and_every_applied_update_is_counted() -> None:
+    eng = Engine([charter()])
+    for i in range(3):
+        eng.process(update(WIDER, event_id=f"r{i}"))
+    c = eng.counters()
+    assert c["charter_rejected"] == 3 and c["alerts.charter_rejected"] == 3
+    allowed = Engine([charter()], EngineSettings(charter_allow_unsigned=True))
+    allowed.process(update(WIDER, event_id="u1"))
+    allowed.process(update({**WIDER, "mission": "m"}, event_id="u2"))
+    c = allowed.counters()
+    assert c["charter_updated"] == 2 and c["alerts.charter_unsigned"] == 2
+
+
+@pytest.mark.parametrize("pattern", [["agent:*"], {"a": 1}, None, 7])
+def test_an_update_whose_pattern_is_not_a_string_is_refused_not_a_crash(pattern: Any) -> None:
+    for eng in (
+        Engine([charter()], EngineSettings(charter_allow_unsigned=True)),
+        Engine([charter()], EngineSettings(charter_keys=KEYS)),
+    ):
+        d = eng.process(update({**WIDER, "agent": pattern}))
+        assert detectors(d) == ["charter_rejected"]
+        assert eng.counters()["charter_rejected"] == 1
+
+
+def test_every_refused_future_event_is_counted() -> None:
+    eng = engine()
+    eng.clock = tb.at(0).timestamp()
+    for i in range(3):
+        with pytest.raises(DecodeError):
+            eng.process(read(1000 + i))
+    assert eng.counters()["future_events"] == 3
