@@ -17,6 +17,7 @@ import pytest
 from monitor import testing as tb
 from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.detectors import REGISTRY
+from monitor.core.decision import finding_id
 from monitor.core.engine import DUPLICATE, NOTHING
 from monitor.core.state import MAX_PENDING, MAX_PENDING_BYTES, AgentState
 from monitor.errors import DecodeError
@@ -870,3 +871,39 @@ def test_every_refused_future_event_is_counted() -> None:
         with pytest.raises(DecodeError):
             eng.process(read(1000 + i))
     assert eng.counters()["future_events"] == 3
+
+
+def test_every_event_judged_early_is_counted_as_held_overflow() -> None:
+    eng = engine(lateness=10_000)
+    tb.feed(eng, *(read(i, event_id=f"r{i:03}") for i in range(MAX_PENDING + 3)))
+    assert eng.counters()["held_overflow"] == 3
+    huge = {"blob": "x" * (MAX_PENDING_BYTES + 1)}
+    other = engine(lateness=10_000)
+    tb.feed(other, *(read(i, agent=B, args=huge, task_id="U") for i in range(2)))
+    assert other.counters()["held_overflow"] == 2
+
+
+def test_the_late_flag_is_judged_under_the_agents_charter_with_the_documented_id() -> None:
+    eng = engine()
+    eng.process(read(100, agent=B, task_id="U", sponsor="bob"))
+    ev = read(40, event_id="lt")
+    [flag] = eng.process(ev).alerts
+    assert flag.clause.charter == PATTERN and flag.mode == "enforce"
+    t = ev.ts.timestamp()
+    assert flag.alert_id == finding_id(
+        A, "late_event", "allowed_lateness_seconds", "late", "lt", f"t={t!r}"
+    )
+    # an uncovered agent's flag is observe-only and names no charter
+    free = Engine([])
+    free.process(tb.call(100, "other", "s", "t"))
+    flags = [a for a in free.process(tb.call(40, "other", "s", "t")).alerts]
+    assert [
+        (a.detector, a.mode, a.clause.charter) for a in flags if a.detector == "late_event"
+    ] == [("late_event", "observe", None)]
+
+
+def test_how_far_behind_is_rounded_to_the_millisecond() -> None:
+    eng = engine()
+    eng.process(read(100, agent=B, task_id="U", sponsor="bob"))
+    [flag] = eng.process(read(9.876543)).alerts
+    assert flag.details["seconds_behind_watermark"] == 90.123
