@@ -16,8 +16,8 @@ import pytest
 
 from monitor import testing as tb
 from monitor.core import Decision, Engine, EngineSettings
-from monitor.core.detectors import REGISTRY
 from monitor.core.decision import finding_id
+from monitor.core.detectors import REGISTRY
 from monitor.core.engine import DUPLICATE, NOTHING
 from monitor.core.state import MAX_PENDING, MAX_PENDING_BYTES, AgentState
 from monitor.errors import DecodeError
@@ -907,3 +907,35 @@ def test_how_far_behind_is_rounded_to_the_millisecond() -> None:
     eng.process(read(100, agent=B, task_id="U", sponsor="bob"))
     [flag] = eng.process(read(9.876543)).alerts
     assert flag.details["seconds_behind_watermark"] == 90.123
+
+
+def test_a_timer_of_an_agent_whose_state_is_gone_does_not_stop_the_others() -> None:
+    """A shell may drop an agent's state (the proxy's bounded states): its heap entry is skipped."""
+    states: dict[str, AgentState] = {}
+    eng = Engine([charter()], EngineSettings(), states)
+    tb.feed(
+        eng,
+        tb.task_started(0, A, "T", "alice"),
+        tb.task_started(0, B, "U", "bob"),
+        tb.sponsor_ended(10, A, "alice"),  # due at 40
+        tb.sponsor_ended(12, B, "bob"),  # due at 42
+    )
+    del states[A]
+    d = eng.advance_watermark(tb.at(45).timestamp())
+    assert [(r.agent_id, r.task_id) for r in d.revocations] == [(B, "U")]
+
+
+def test_a_moved_timer_leaves_a_stale_entry_that_does_not_stop_the_others() -> None:
+    eng = engine()
+    tb.feed(
+        eng,
+        tb.task_started(0, A, "T", "alice"),
+        tb.task_started(0, B, "U", "bob"),
+        tb.sponsor_ended(10, A, "alice"),  # due at 40 ...
+        tb.sponsor_ended(12, B, "bob"),  # due at 42
+        tb.sponsor_ended(20, A, "alice"),  # ... moved to 50: the entry at 40 is stale
+    )
+    d = eng.advance_watermark(tb.at(45).timestamp())
+    assert [(r.agent_id, r.task_id) for r in d.revocations] == [(B, "U")]
+    d = eng.advance_watermark(tb.at(50).timestamp())
+    assert [(r.agent_id, r.task_id) for r in d.revocations] == [(A, "T")]
