@@ -939,3 +939,28 @@ def test_a_moved_timer_leaves_a_stale_entry_that_does_not_stop_the_others() -> N
     assert [(r.agent_id, r.task_id) for r in d.revocations] == [(B, "U")]
     d = eng.advance_watermark(tb.at(50).timestamp())
     assert [(r.agent_id, r.task_id) for r in d.revocations] == [(A, "T")]
+
+
+def test_firing_a_timer_marks_its_agent_dirty() -> None:
+    eng = engine()
+    tb.feed(eng, tb.task_started(0, A, "T", "alice"), tb.sponsor_ended(10, A, "alice"))
+    eng.dirty.clear()
+    eng.advance_watermark(tb.at(45).timestamp())
+    assert eng.dirty == {A}  # its timer list changed: the shell must save it
+
+
+def test_a_due_timer_of_a_detector_not_running_does_not_stop_the_agents_next_one() -> None:
+    jit = tb.charter(PATTERN, "delegated", tools=[READ], limits={"require_jit_credentials": True})
+    eng = Engine([jit])
+    tb.feed(
+        eng,
+        tb.task_started(0, A, "T", "alice"),
+        read(1, credential_id="ghost"),  # static_credential: a timer at ~6 s
+        tb.sponsor_ended(3, A, "alice"),  # absent_sponsor: a timer at 33 s
+    )
+    assert sorted(t[1] for t in eng.states[A].timers) == ["absent_sponsor", "static_credential"]
+    states = {k: AgentState.restore(v.snapshot()) for k, v in eng.states.items()}
+    sponsor_only = Engine([jit], EngineSettings(detectors=("absent_sponsor",)), states)
+    d = sponsor_only.advance_watermark(tb.at(100).timestamp())
+    assert [(r.scope, r.task_id) for r in d.revocations] == [("task", "T")]
+    assert sponsor_only.stats["timers_fired"] == 1
