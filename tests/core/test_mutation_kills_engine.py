@@ -964,3 +964,68 @@ def test_a_due_timer_of_a_detector_not_running_does_not_stop_the_agents_next_one
     d = sponsor_only.advance_watermark(tb.at(100).timestamp())
     assert [(r.scope, r.task_id) for r in d.revocations] == [("task", "T")]
     assert sponsor_only.stats["timers_fired"] == 1
+
+
+CHAIN = tb.charter(
+    PATTERN,
+    "delegated",
+    tools=[
+        {"server": "vault", "tool": "get", "classes": ["secret"]},
+        {"server": "web", "tool": "post", "classes": ["egress"]},
+    ],
+    forbidden_chains=[{"name": "exfil", "sequence": ["secret", "egress"]}],
+    limits={"require_jit_credentials": False},
+)
+
+
+def test_held_events_at_the_same_instant_are_applied_in_event_id_order() -> None:
+    """Two calls stamped alike arrive egress first: ordered by event id, the secret read comes
+    first and the chain is caught; each held entry is found by its id and time, not time alone."""
+
+    def calls() -> list[Any]:
+        return [
+            tb.call(5, A, "web", "post", event_id="b-egress", task_id="T", sponsor="alice"),
+            tb.call(5, A, "vault", "get", event_id="a-secret", task_id="T", sponsor="alice"),
+        ]
+
+    held = Engine([CHAIN], EngineSettings(allowed_lateness_seconds=100))
+    tb.feed(held, *calls())
+    assert "forbidden_chain" in detectors(held.drain())
+    in_order = Engine([CHAIN])
+    assert "forbidden_chain" in detectors(tb.feed(in_order, *reversed(calls())))
+
+
+def test_releasing_a_held_event_marks_its_agent_dirty() -> None:
+    eng = engine(lateness=100)
+    eng.process(read(5))
+    eng.dirty.clear()
+    eng.advance_watermark(tb.at(5).timestamp())
+    assert eng.dirty == {A} and not eng.states[A].pending
+
+
+def test_a_timer_due_at_the_instant_of_a_held_event_fires_before_it() -> None:
+    """alice leaves at 10 (timer at 40) and is back at exactly 40: the timer fires first, so the
+    task she left is revoked, as it is without holding."""
+
+    def events() -> list[Any]:
+        return [
+            tb.task_started(0, A, "T", "alice"),
+            tb.issued(1, A, "c1", 600, "T"),
+            tb.sponsor_ended(10, A, "alice"),
+            tb.sponsor_active(40, A, "alice"),
+        ]
+
+    plain = tb.feed(engine(), *events())
+    assert [r.task_id for r in plain.revocations] == ["T"]
+    eng = engine(lateness=100)
+    tb.feed(eng, *events())
+    d = eng.advance_watermark(tb.at(40).timestamp())
+    assert [(r.task_id, r.credential_ids) for r in d.revocations] == [("T", ["c1"])]
+
+
+def test_an_end_of_an_unknown_task_keeps_its_sponsor() -> None:
+    eng = engine()
+    eng.process(tb.task_ended(10, A, "T", "alice"))  # its start never arrived
+    d = eng.process(read(100, sponsor=None))
+    [a] = [a for a in d.alerts if a.detector == "lingering_access"]
+    assert a.sponsor == "alice"
