@@ -1029,3 +1029,20 @@ def test_an_end_of_an_unknown_task_keeps_its_sponsor() -> None:
     d = eng.process(read(100, sponsor=None))
     [a] = [a for a in d.alerts if a.detector == "lingering_access"]
     assert a.sponsor == "alice"
+
+
+def test_each_charter_and_kind_gets_its_own_detectors() -> None:
+    """The detectors a call needs depend on its charter and kind: an unlimited agent's call first
+    must not leave a plan without rate_limit for a limited one (nor the other way round)."""
+    limited = tb.charter(
+        "agent:fast/*",
+        "delegated",
+        tools=[READ],
+        limits={"max_calls_per_minute": 1, "require_jit_credentials": False},
+    )
+    eng = Engine([charter(), limited])
+    eng.process(read(0))  # agent:assist/1, no rate limit
+    d = tb.feed(eng, read(1, agent="agent:fast/1"), read(2, agent="agent:fast/1"))
+    assert detectors(d) == ["rate_limit"]
+    d = tb.feed(eng, read(3), read(4), read(5))
+    assert not d
