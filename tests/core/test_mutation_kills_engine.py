@@ -1046,3 +1046,13 @@ def test_each_charter_and_kind_gets_its_own_detectors() -> None:
     assert detectors(d) == ["rate_limit"]
     d = tb.feed(eng, read(3), read(4), read(5))
     assert not d
+
+
+def test_a_task_opened_by_a_call_belongs_to_the_calls_sponsor() -> None:
+    """No task_started seen: the call's sponsor is the task's, so the task is revoked when the
+    sponsor leaves."""
+    eng = engine()
+    eng.process(read(1, task_id="T", sponsor="alice"))
+    eng.process(tb.sponsor_ended(10, A, "alice"))
+    d = eng.advance_watermark(tb.at(45).timestamp())
+    assert [(r.scope, r.task_id) for r in d.revocations] == [("task", "T")]
