@@ -1056,3 +1056,27 @@ def test_a_task_opened_by_a_call_belongs_to_the_calls_sponsor() -> None:
     eng.process(tb.sponsor_ended(10, A, "alice"))
     d = eng.advance_watermark(tb.at(45).timestamp())
     assert [(r.scope, r.task_id) for r in d.revocations] == [("task", "T")]
+
+
+def test_calls_while_a_timer_waits_do_not_grow_the_timer_index() -> None:
+    """One heap entry per agent and due time: a busy agent with a timer pending (its sponsor
+    gone, 30 s of grace) must not add an entry per call (memory an agent could grow at will)."""
+    eng = engine()
+    tb.feed(eng, tb.task_started(0, A, "T", "alice"), tb.sponsor_ended(1, A, "alice"))
+    assert len(eng._timers) == 1
+    tb.feed(eng, *(read(1 + i / 100, task_id="U", sponsor="bob") for i in range(200)))
+    assert len(eng._timers) == 1
+    d = eng.advance_watermark(tb.at(40).timestamp())
+    assert [r.task_id for r in d.revocations] == ["T"]
+
+
+def test_every_lifecycle_event_is_counted_by_type() -> None:
+    eng = engine()
+    tb.feed(
+        eng,
+        *(tb.task_started(i, A, f"T{i}", "alice") for i in range(3)),
+        tb.revoked(5, A, "c1"),
+        tb.revoked(6, A, "c2"),
+    )
+    c = eng.counters()
+    assert c["task_started"] == 3 and c["credential_revoked"] == 2 and c["events"] == 5
