@@ -1080,3 +1080,12 @@ def test_every_lifecycle_event_is_counted_by_type() -> None:
     )
     c = eng.counters()
     assert c["task_started"] == 3 and c["credential_revoked"] == 2 and c["events"] == 5
+
+
+def test_an_alert_on_a_lifecycle_event_names_its_sponsor_and_credential() -> None:
+    eng = Engine([])  # no charter covers the agent: every event alerts
+    [a] = eng.process(tb.sponsor_active(1, "stray", "bob")).alerts
+    assert (a.detector, a.sponsor, a.credential_id) == ("out_of_charter_tool", "bob", None)
+    eng = Engine([], EngineSettings(alert_dedup_seconds=0))
+    [a] = eng.process(tb.revoked(1, "stray", "c7")).alerts
+    assert (a.sponsor, a.credential_id) == (None, "c7")
