@@ -1089,3 +1089,12 @@ def test_an_alert_on_a_lifecycle_event_names_its_sponsor_and_credential() -> Non
     eng = Engine([], EngineSettings(alert_dedup_seconds=0))
     [a] = eng.process(tb.revoked(1, "stray", "c7")).alerts
     assert (a.sponsor, a.credential_id) == (None, "c7")
+
+
+def test_an_alert_on_a_call_names_the_calls_sponsor_before_its_tasks() -> None:
+    eng = engine()
+    eng.process(tb.task_started(0, A, "T", "alice"))
+    [a] = eng.process(delete(1, task_id="T", sponsor="bob")).alerts
+    assert a.sponsor == "bob"
+    [a] = eng.process(delete(2, agent=B, task_id=None, sponsor="carol")).alerts
+    assert a.sponsor == "carol"
