@@ -1096,5 +1096,5 @@ def test_an_alert_on_a_call_names_the_calls_sponsor_before_its_tasks() -> None:
     eng.process(tb.task_started(0, A, "T", "alice"))
     [a] = eng.process(delete(1, task_id="T", sponsor="bob")).alerts
     assert a.sponsor == "bob"
-    [a] = eng.process(delete(2, agent=B, task_id=None, sponsor="carol")).alerts
-    assert a.sponsor == "carol"
+    alerts = eng.process(delete(2, agent=B, task_id=None, sponsor="carol")).alerts
+    assert {a.sponsor for a in alerts if a.detector == "out_of_charter_tool"} == {"carol"}
