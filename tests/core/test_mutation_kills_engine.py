@@ -1098,3 +1098,27 @@ def test_an_alert_on_a_call_names_the_calls_sponsor_before_its_tasks() -> None:
     assert a.sponsor == "bob"
     alerts = eng.process(delete(2, agent=B, task_id=None, sponsor="carol")).alerts
     assert {a.sponsor for a in alerts if a.detector == "out_of_charter_tool"} == {"carol"}
+
+
+def test_every_redelivery_is_counted() -> None:
+    eng = engine()
+    eng.process(read(1, event_id="x"))
+    for n in (1, 2, 3):
+        assert eng.process(read(1, event_id="x")).duplicate
+        assert eng.counters()["duplicates"] == n
+
+
+def test_without_lateness_nothing_is_held_not_even_a_big_event() -> None:
+    eng = engine(lateness=0)
+    huge = {"blob": "x" * (MAX_PENDING_BYTES + 1)}
+    d = eng.process(delete(1, args=huge))
+    assert detectors(d) == ["out_of_charter_tool"]
+    assert "held_overflow" not in eng.counters()
+
+
+def test_a_lateness_under_a_second_still_holds() -> None:
+    eng = engine(lateness=0.5)
+    assert not eng.process(delete(100, event_id="d"))
+    assert [p[1] for p in eng.states[A].pending] == ["d"]
+    d = eng.process(read(100.5, agent=B, task_id="U", sponsor="bob"))
+    assert detectors(d) == ["out_of_charter_tool"]
