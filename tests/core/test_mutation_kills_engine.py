@@ -19,7 +19,7 @@ from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.decision import finding_id
 from monitor.core.detectors import REGISTRY
 from monitor.core.engine import DUPLICATE, NOTHING
-from monitor.core.state import MAX_PENDING, MAX_PENDING_BYTES, AgentState
+from monitor.core.state import MAX_PENDING, MAX_PENDING_BYTES, AgentState, held_size
 from monitor.errors import DecodeError
 from monitor.events import CharterUpdated
 from monitor.signing import parse_keyring, sign_charter
@@ -1122,3 +1122,49 @@ def test_a_lateness_under_a_second_still_holds() -> None:
     assert [p[1] for p in eng.states[A].pending] == ["d"]
     d = eng.process(read(100.5, agent=B, task_id="U", sponsor="bob"))
     assert detectors(d) == ["out_of_charter_tool"]
+
+
+def test_every_late_event_is_counted() -> None:
+    eng = engine()
+    eng.process(read(100, agent=B, task_id="U", sponsor="bob"))
+    tb.feed(eng, read(10), read(11), read(12))
+    assert eng.counters()["late_events"] == 3
+
+
+def sized(sec: float, event_id: str, size: int, **kw: Any) -> Any:
+    """A call whose held_size is exactly ``size``."""
+    base = read(sec, event_id=event_id, args={"b": ""}, **kw)
+    pad = size - held_size(base)
+    assert pad >= 0
+    ev = read(sec, event_id=event_id, args={"b": "x" * pad}, **kw)
+    assert held_size(ev) == size
+    return ev
+
+
+def test_two_held_events_over_the_byte_budget_judge_the_older_now() -> None:
+    eng = engine(lateness=10_000)
+    half = MAX_PENDING_BYTES // 2 + 1
+    eng.process(sized(1, "a", half))
+    eng.process(sized(2, "b", half))  # together one over the budget
+    assert [p[1] for p in eng.states[A].pending] == ["b"]
+    assert eng.counters()["held_overflow"] == 1
+
+
+def test_held_events_exactly_at_the_byte_budget_are_all_held() -> None:
+    eng = engine(lateness=10_000)
+    eng.process(sized(1, "a", MAX_PENDING_BYTES // 2))
+    eng.process(sized(2, "b", MAX_PENDING_BYTES - MAX_PENDING_BYTES // 2))
+    assert [p[1] for p in eng.states[A].pending] == ["a", "b"]
+    assert "held_overflow" not in eng.counters()
+    whole = engine(lateness=10_000)
+    whole.process(sized(1, "w", MAX_PENDING_BYTES))  # exactly the budget: still held
+    assert [p[1] for p in whole.states[A].pending] == ["w"]
+    assert "held_overflow" not in whole.counters()
+
+
+def test_an_overflow_among_events_at_one_instant_judges_the_lowest_event_id() -> None:
+    eng = engine(lateness=10_000)
+    ids = [f"e{i:03}" for i in range(MAX_PENDING + 1)]
+    tb.feed(eng, *(read(7, event_id=i) for i in reversed(ids)))
+    held = sorted(p[1] for p in eng.states[A].pending)
+    assert held == ids[1:]  # e000, the lowest, was judged early
