@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from monitor.core.detectors.base import CallContext, Finding, register
@@ -86,15 +87,41 @@ _SH = r"(?:sudo\s+)?(?:/\S*/)?(?:ba|z|da|k|c|tc|fi)?sh\b|(?:/\S*/)?(?:python[0-9
 _DL = r"(?:curl|wget|fetch|iwr|irm|invoke-webrequest|invoke-restmethod)"
 
 
-def _prog(names: str) -> re.Pattern[str]:
-    """A program name as a word of its own (``/usr/bin/nc`` yes, ``-nc``/``sync`` no)."""
-    return re.compile(rf"(?:^|(?<=[\s/'\"(`]))(?:{names})(?=[\s'\")`]|$)", re.I)
+class _Prog:
+    """A program name as a word of its own (``/usr/bin/nc`` yes, ``-nc``/``sync`` no).
+
+    The pattern starts with the names themselves so the regex engine skips ahead on their
+    first letters; the character before is checked here (a lookbehind first would make
+    every search try every position).
+    """
+
+    __slots__ = ("pat",)
+    _BEFORE = frozenset(" \t\n\r/'\"(`")
+
+    def __init__(self, names: str) -> None:
+        self.pat = re.compile(rf"(?:{names})(?=[\s'\")`]|$)", re.I)
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        for m in self.pat.finditer(text, pos):
+            if m.start() == 0 or text[m.start() - 1] in self._BEFORE:
+                return m
+        return None
+
+
+def _prog(names: str) -> _Prog:
+    return _Prog(names)
 
 
 # Everything below runs on one statement (between ``;``, ``&&``, ``||``, ``&``, newlines)
 # or one pipeline stage of it, each regex once and without nested unbounded repeats, so
 # the scan is linear in the text a caller sends (a hostile 16 KiB argument costs
 # milliseconds, not seconds).
+# Every check below needs one of these words; a command line without any is done at once.
+_ANY = re.compile(
+    r"curl|wget|fetch|iwr|irm|invoke-|base64|nc\b|ncat|netcat|telnet|socat|scp|rsync|sftp|ssh"
+    r"|/dev/|nslookup|dig|host|ping|python|perl|ruby|node",
+    re.I,
+)
 _STATEMENT_SEP = re.compile(r"\|\||&&|[;&\n]")
 _STAGE_SEP = re.compile(r"\|")
 _DL_PROG = _prog(_DL)
@@ -119,7 +146,7 @@ _STARTS_HTTP = re.compile(rf"{_LEAD}(?:/\S*/)?(?:curl|wget)\b", re.I)
 _STARTS_SOCK = re.compile(rf"{_LEAD}(?:/\S*/)?(?:nc|ncat|netcat|telnet|socat)\b", re.I)
 _STARTS_SSH = re.compile(rf"{_LEAD}(?:/\S*/)?ssh\b", re.I)
 _INLINE_DL = re.compile(rf"(?:{_SH})\s+(?:-c\s+['\"]?\$\(|<\()\s*{_DL}\b", re.I)
-_B64_DECODE = re.compile(r"\bbase64\s+(?:-d|--decode|-D)\b")
+_B64_DECODE = re.compile(r"base64\s+(?:-d|--decode|-D)\b")
 _UPLOAD_FLAG = re.compile(
     r"\s(?:-d\b|-d@|--data\S*|--json\b|-F\b|--form\b|-T\b|--upload-file\b|--post-(?:file|data)\b"
     r"|--body-(?:file|data)\b|-X\s*(?:POST|PUT|PATCH)\b|--request[\s=]+(?:POST|PUT|PATCH)\b"
@@ -202,12 +229,20 @@ def _text(args: Any, budget: int = MAX_SCAN) -> str:
 
 def exec_tool(ctx: CallContext) -> bool:
     """Whether the tool runs commands: class ``exec``, an exec name word, or a process driver."""
-    if is_exec(ctx):
-        return True
-    w = words(ctx.call.tool)
+    return is_exec(ctx) or _process_driver(ctx.call.tool)
+
+
+@lru_cache(maxsize=4096)
+def _process_driver(tool: str) -> bool:
+    w = words(tool)
     if not EXTRA_EXEC_WORDS.isdisjoint(w):
         return True
     return ("process" in w or "keys" in w) and not PROCESS_VERBS.isdisjoint(w)
+
+
+def command_key(key: str) -> bool:
+    """Whether an argument named ``key`` holds a command line (``command``, ``shell_cmd``)."""
+    return not COMMAND_KEYS.isdisjoint(words(key))
 
 
 def shell_line(value: Any) -> str | None:
@@ -221,13 +256,22 @@ def shell_line(value: Any) -> str | None:
 
 def command_text(args: dict[str, Any]) -> str:
     """The command-shaped arguments of a tool that is not exec-like (see the module doc)."""
-    lines = []
+    lines: list[str] = []
+    known = _COMMAND_KEYS_SEEN
     for k, v in args.items():
-        if not COMMAND_KEYS.isdisjoint(words(str(k))):
+        hit = known.get(k)
+        if hit is None:
+            hit = command_key(str(k))
+            if len(known) < 4096:  # argument names repeat; a flood of new ones is not cached
+                known[k] = hit
+        if hit:
             line = shell_line(v)
             if line is not None:
                 lines.append(line)
-    return _text(lines)
+    return _text(lines) if lines else ""
+
+
+_COMMAND_KEYS_SEEN: dict[Any, bool] = {}
 
 
 def _local(host: str) -> bool:
@@ -309,48 +353,56 @@ def _remote_copy(stage: str) -> bool:
 
 
 def _statement_kind(stmt: str) -> str | None:
-    """The kind of egress in one statement (its pipeline stages read in order), or None."""
+    """The kind of egress in one statement (its pipeline stages read in order), or None.
+
+    Each stage is first matched for a shape (an upload flag, a fed socket, …); whether it
+    names a remote host (the dearer question) is asked only of a stage with a shape.
+    """
+    if not _ANY.search(stmt):
+        return None
     stages = _STAGE_SEP.split(stmt)
     kinds: list[str] = []
     downloading = decoding = ""  # the stage of a download / decode earlier in the pipeline
     for i, stage in enumerate(stages):
         piped = i > 0
-        if piped and runs_stdin(stage):
+        if piped and (downloading or decoding) and runs_stdin(stage):
             if downloading and remote(downloading):
                 return "download piped into a shell"
             if decoding:
                 kinds.append("decoded payload piped into a shell")
+        if not _ANY.search(stage):
+            continue
         if _DL_PROG.search(stage):
             downloading = stage
         if _B64_DECODE.search(stage):
             decoding = stage
-        if _INLINE_DL.search(stage) and remote(stage):
+        if ("<(" in stage or "$(" in stage) and _INLINE_DL.search(stage) and remote(stage):
             return "download piped into a shell"
+        shapes: list[str] = []
         sock = _SOCK_PROG.search(stage)
-        if sock is not None and remote(stage):
+        if sock is not None:
             rest = stage[sock.start() :]
+            socat = sock.group(0).lower() == "socat"
             if (
                 (piped and _STARTS_SOCK.match(stage))
                 or _FED.search(rest)
-                or (sock.group(0).lower() != "socat" and _SOCK_EXEC.search(rest))
-                or (sock.group(0).lower() == "socat" and _SOCAT_EXEC.search(rest))
+                or (not socat and _SOCK_EXEC.search(rest))
+                or (socat and _SOCAT_EXEC.search(rest))
             ):
-                kinds.append("raw socket")
+                shapes.append("raw socket")
         http = _HTTP_PROG.search(stage)
-        if (
-            http is not None
-            and remote(stage)
-            and ((piped and _STARTS_HTTP.match(stage)) or _UPLOAD_FLAG.search(stage, http.end()))
+        if http is not None and (
+            (piped and _STARTS_HTTP.match(stage)) or _UPLOAD_FLAG.search(stage, http.end())
         ):
-            kinds.append("upload")
-        if _remote_copy(stage):
-            kinds.append("remote copy")
+            shapes.append("upload")
         ssh = _SSH_PROG.search(stage)
-        if (
-            ssh is not None
-            and remote(stage)
-            and ((piped and _STARTS_SSH.match(stage)) or _SSH_FED.search(stage, ssh.end()))
+        if ssh is not None and (
+            (piped and _STARTS_SSH.match(stage)) or _SSH_FED.search(stage, ssh.end())
         ):
+            shapes.append("remote copy")
+        if shapes and remote(stage):
+            kinds += shapes
+        if _remote_copy(stage):
             kinds.append("remote copy")
     subst = _SUBST_PROG.search(stmt)
     if subst is not None and _SUBST_DATA.search(stmt, subst.end()) and names_remote(stmt):
@@ -383,6 +435,8 @@ def _one_liner(text: str) -> bool:
 
 def egress(text: str) -> str | None:
     """The kind of network egress in ``text`` (the most serious one), or None."""
+    if not _ANY.search(text):
+        return None
     kinds = [k for k in map(_statement_kind, _STATEMENT_SEP.split(text)) if k is not None]
     if _one_liner(text):
         kinds.append("network one-liner")
