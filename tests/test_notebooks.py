@@ -38,6 +38,19 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if o.get("output_type") == "error"
     ]
     assert not errors, errors
+    if path.stem == "external_corpora":
+        assert (tmp_path / "external_roc.png").stat().st_size > 10_000
+        shown = "\n".join(
+            "".join(o["data"]["text/markdown"])
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            for o in cell.get("outputs", [])
+            if "text/markdown" in o.get("data", {})
+        )
+        # every corpus but InjecAgent (too slow to score here), and only held-out parts
+        for corpus in ("Agent Security Bench", "agent-firedrill", "τ-bench", "LiveMCPBench"):
+            assert f"| {corpus} |" in shown, corpus
+        assert "| tuning" not in shown and "held out" in shown
     if path.stem == "behaviour_evaluation":
         for name in ("behaviour_scores.png", "behaviour_roc.png", "behaviour_warmup.png"):
             assert (tmp_path / name).stat().st_size > 10_000, name

