@@ -203,7 +203,10 @@ class WorkerApp:
         self.app = app = faust_app(settings)
         self.fence = faust_compat.SeekFence.install(app.consumer)  # the one faust_app installed
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.events = app.topic(settings.topic_events, partitions=settings.partitions, **raw)
+        # key and value handed on as bytes, no codec lookups per event (faust_compat.raw_schema)
+        self.events = app.topic(
+            settings.topic_events, partitions=settings.partitions, schema=faust_compat.raw_schema()
+        )
         self.outputs = {
             name: app.topic(name, **raw)
             for name in (

@@ -541,6 +541,21 @@ def _sensors_and_tables() -> list[str]:
         )
     except (ImportError, TypeError, ValueError):
         problems.append("faust.tables.base.Collection.send_changelog")
+    # raw_schema: the topic compiles its decoder once through Schema.compile
+    try:
+        from faust import Schema
+        from faust.topics import Topic
+
+        _need(
+            problems,
+            {"app", "on_key_decode_error", "on_value_decode_error", "default_propagate"}
+            <= _params(Schema.compile)
+            and "self.schema.compile(" in _source(Topic._compile_decode),
+            "faust.Schema.compile(app, on_key_decode_error, on_value_decode_error, "
+            "default_propagate), called by Topic._compile_decode",
+        )
+    except (ImportError, AttributeError, TypeError, ValueError):
+        problems.append("faust.Schema.compile / faust.topics.Topic._compile_decode")
     return problems
 
 
@@ -580,3 +595,37 @@ def quiet_monitor() -> type:
         return None
 
     return type("QuietMonitor", (Monitor,), dict.fromkeys(MONITOR_HOOKS, nothing))
+
+
+# ------------------------------------------------------------------ the raw input schema
+def raw_schema() -> Any:
+    """A ``faust.Schema`` for the events topic: each message's key and value as the broker
+    gave them (bytes or None), in one ``app.conf.Event`` per message.
+
+    The schema Faust builds from ``key_serializer="raw", value_serializer="raw"`` gives the
+    same key and value, but through the serializer registry: a codec lookup, ``want_bytes``
+    and ``Model._maybe_reconstruct`` for each of them, then ``app.create_event`` with its
+    settings lookup — about a tenth of the worker's own per-event time (profile, issue 15).
+    Nothing is decoded here, so no key or value can fail: the processor decodes the value
+    and dead-letters what does not parse. Public Faust API (``Schema.compile``, the
+    ``Event`` setting); the contract check below pins its signature.
+    """
+    import faust
+
+    class RawSchema(faust.Schema):
+        def compile(
+            self,
+            app: Any,
+            *,
+            on_key_decode_error: Any = None,
+            on_value_decode_error: Any = None,
+            default_propagate: bool = False,
+        ) -> Any:
+            event_cls = app.conf.Event
+
+            async def decode(message: Any, *, propagate: bool = default_propagate) -> Any:
+                return event_cls(app, message.key, message.value, message.headers, message)
+
+            return decode
+
+    return RawSchema(key_serializer="raw", value_serializer="raw")

@@ -421,3 +421,34 @@ def test_the_agent_skips_a_partition_it_does_not_own_and_never_commits_it(
     assert _kafka(app).seen_before_stop == []  # type: ignore[attr-defined]  # below the threshold
     assert [c for c, _ in _commits(app)] == [{0: 2}]  # the stop's flush: partition 0 only
     assert all(e.message.acked for e in events)
+
+
+def test_the_events_topic_hands_on_key_and_value_as_the_broker_gave_them(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """Each message becomes one event with the message's own key and value objects (bytes,
+    None stays None for the processor to dead-letter), without Faust's serializer
+    registry: a codec lookup per key and value was a tenth of the shell's per-event time."""
+    from faust.serializers.registry import Registry
+    from faust.types.tuples import Message
+
+    def no_codec(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the events topic went through the serializer registry")
+
+    monkeypatch.setattr(Registry, "loads_key", no_codec)
+    monkeypatch.setattr(Registry, "loads_value", no_codec)
+    app, _, _ = _app([0], data_dir=str(tmp_path))
+    key, value = b"spiffe://corp/agents/a", b'{"type":"tool_call"}'
+
+    async def go() -> list[Any]:
+        got = []
+        for k, v in ((key, value), (None, None), (b"k", b"")):
+            msg = Message(app.settings.topic_events, 0, 7, 0.0, 0, [], k, v, None)
+            event = await app.events.decode(msg, propagate=True)
+            assert event.message is msg
+            got.append((event.key, event.value))
+        return got
+
+    got = asyncio.run(go())
+    assert got[0][0] is key and got[0][1] is value
+    assert got[1:] == [(None, None), (b"k", b"")]
