@@ -46,8 +46,16 @@ lint: setup
 	$(BIN)/ruff check monitor tests
 	$(BIN)/ruff format --check monitor tests
 
+# Two pytest runs: everything but tests/integration on TEST_JOBS processes (pytest-xdist; the
+# unit tests are CPU-bound, so two workers on two cores halve their time), then the broker
+# tests in tests/integration one at a time (they time worker restarts and lag; a second
+# process beside them only slows them down). Both always run; `make test` fails if either did.
+TEST_JOBS ?= 2
 test: setup kafka-start redis-install chromium-install promtool-install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --ignore=tests/integration; unit=$$?; \
+	$(BIN)/python -m pytest tests/integration; broker=$$?; \
+	echo "pytest exit codes: unit $$unit, integration $$broker"; \
+	test $$unit -eq 0 && test $$broker -eq 0
 
 # Mutation testing of monitor/core and monitor/identity.py against tests/core (not
 # part of `make test`: tens of minutes on two cores). Each run merges its modules

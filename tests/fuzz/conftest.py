@@ -1,18 +1,12 @@
-"""Counts the hostile inputs tried, per class, and prints them at the end of the run."""
+"""Counts the hostile inputs tried, per class; ``tests/conftest.py`` prints them at the end.
+
+The summary lives in the top-level conftest because under pytest-xdist (``make test``
+runs the unit tests on two workers) only that one is loaded by the controlling process:
+each worker sends its counts back when it finishes and the controller adds them up.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 TRIED: Counter[str] = Counter()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not TRIED:
-        return
-    tr = terminalreporter
-    tr.section("hostile inputs tried")
-    for name, n in sorted(TRIED.items()):
-        tr.write_line(f"{n:>9,}  {name}")
-    tr.write_line(f"{sum(TRIED.values()):>9,}  in total")

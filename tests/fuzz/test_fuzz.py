@@ -186,21 +186,41 @@ ids = st.one_of(
 )
 
 
+# Built once (see tests/core/strategies.py): inline, every draw of a stream validated and
+# labelled a new strategy. Same strategies, same draws in the same order.
+_N = st.integers(1, 120)
+_AGENTS = st.lists(ids, min_size=1, max_size=3)
+_T = st.one_of(
+    st.floats(0, 86_400 * 3),  # out of order over three days
+    st.sampled_from([-1.7e9 + 1, 5.0e9]),  # near the ends of the accepted range
+)
+#: i -> st.one_of(st.just(f"e{i}"), ids): many duplicates among long ids
+_EID: dict[int, st.SearchStrategy[str]] = {}
+_KIND = st.integers(0, 7)
+_MAYBE_ID = st.one_of(st.none(), ids)
+_RESOURCES = st.lists(ids.map(lambda s: f"https://{s}/"), max_size=5)
+_ARGS = st.dictionaries(ids, ids, max_size=5)
+_BYTES = st.integers(0, 1 << 62)
+_TTL = st.sampled_from([-10, 0, 1e8])
+
+
+def _eid(i: int) -> st.SearchStrategy[str]:
+    if i not in _EID:
+        _EID[i] = st.one_of(st.just(f"e{i}"), ids)
+    return _EID[i]
+
+
 @st.composite
 def hostile_streams(draw: st.DrawFn) -> list[Any]:
-    n = draw(st.integers(1, 120))
-    agents = draw(st.lists(ids, min_size=1, max_size=3))
+    n = draw(_N)
+    agents = draw(_AGENTS)
+    agent_st = st.sampled_from(agents)
     out: list[Any] = []
     for i in range(n):
-        agent = draw(st.sampled_from(agents))
-        t = draw(
-            st.one_of(
-                st.floats(0, 86_400 * 3),  # out of order over three days
-                st.sampled_from([-1.7e9 + 1, 5.0e9]),  # near the ends of the accepted range
-            )
-        )
-        eid = draw(st.one_of(st.just(f"e{i}"), ids))  # many duplicates among long ids
-        kind = draw(st.integers(0, 7))
+        agent = draw(agent_st)
+        t = draw(_T)
+        eid = draw(_eid(i))
+        kind = draw(_KIND)
         ev: Any
         if kind <= 3:
             ev = tb.call(
@@ -209,23 +229,21 @@ def hostile_streams(draw: st.DrawFn) -> list[Any]:
                 draw(ids),
                 draw(ids),
                 event_id=eid,
-                task_id=draw(st.one_of(st.none(), ids)),
-                sponsor=draw(st.one_of(st.none(), ids)),
-                credential_id=draw(st.one_of(st.none(), ids)),
-                session_id=draw(st.one_of(st.none(), ids)),
-                tenant=draw(st.one_of(st.none(), ids)),
-                resources=draw(st.lists(ids.map(lambda s: f"https://{s}/"), max_size=5)),
-                args=draw(st.dictionaries(ids, ids, max_size=5)),
-                bytes_out=draw(st.integers(0, 1 << 62)),
+                task_id=draw(_MAYBE_ID),
+                sponsor=draw(_MAYBE_ID),
+                credential_id=draw(_MAYBE_ID),
+                session_id=draw(_MAYBE_ID),
+                tenant=draw(_MAYBE_ID),
+                resources=draw(_RESOURCES),
+                args=draw(_ARGS),
+                bytes_out=draw(_BYTES),
             )
         elif kind == 4:
             ev = tb.task_started(t, agent, draw(ids), draw(ids), event_id=eid)
         elif kind == 5:
             ev = tb.task_ended(t, agent, draw(ids), draw(ids), event_id=eid)
         elif kind == 6:
-            ev = tb.issued(
-                t, agent, draw(ids), draw(st.sampled_from([-10, 0, 1e8])), draw(ids), eid
-            )
+            ev = tb.issued(t, agent, draw(ids), draw(_TTL), draw(ids), eid)
         else:
             ev = tb.sponsor_ended(t, agent, draw(ids), draw(ids), event_id=eid)
         out.append(ev)

@@ -1,7 +1,7 @@
 """A bounded soak on the real broker: steady load, the worker restarted half-way, nothing lost.
 
-Sixty seconds of simulated traffic at 300 events/s (a rate one worker on this
-2-CPU box sustains with room to spare) go to one ``mcpmon worker``; at 30 s it
+Forty seconds of simulated traffic at 300 events/s (a rate one worker on this
+2-CPU box sustains with room to spare) go to one ``mcpmon worker``; at 20 s it
 is killed with SIGKILL and a new one takes over while the load goes on. Once the lag is back to zero the test
 checks, against the same events run through the in-process
 :class:`~monitor.worker.processor.Processor`:
@@ -33,7 +33,12 @@ from monitor.bench.soak import run_soak
 pytestmark = pytest.mark.kafka
 
 RATE = 300.0
-SECONDS = 60.0  # the long run is `mcpmon bench soak` (300 s); this one keeps the suite short
+# The long run is `mcpmon bench soak` (300 s); this one keeps the suite short. What it
+# guards against happens at the restart (records in flight when the worker is killed, the
+# new worker's restore and seek) and at this rate, not over time: 20 s of load before the
+# kill and 20 s after it (6,000 events each side, 96 agents) exercise the same paths as
+# 30 + 30 s did, and the reference comparison covers every event either way.
+SECONDS = 40.0
 
 
 def test_soak_with_a_worker_restart_in_the_middle_loses_nothing(kafka_broker: str) -> None:

@@ -93,9 +93,12 @@ def test_server_down_is_retryable() -> None:
 
 
 def test_slow_server_times_out_retryably(http_server: Start) -> None:
-    srv = http_server(lambda r: Reply(200, delay=0.6))
+    # the reply is late by far more than the timeout, and the timeout is long enough that a
+    # loaded machine (the unit tests run on two processes) still connects within it: with
+    # 0.1 s the connect itself sometimes timed out and the ReadTimeout check failed
+    srv = http_server(lambda r: Reply(200, delay=5.0))
     with pytest.raises(ActuatorError) as err:
-        asyncio.run(apply(actuator(srv.url("/oauth2/revoke"), timeout=0.1)))
+        asyncio.run(apply(actuator(srv.url("/oauth2/revoke"), timeout=1.0)))
     assert err.value.retryable and "ReadTimeout" in str(err.value)
 
 

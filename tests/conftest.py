@@ -1,0 +1,36 @@
+"""Suite-wide hooks: the hostile-input counts of ``tests/fuzz`` printed at the end of the run.
+
+Under pytest-xdist every worker counts in its own process; it hands its counts to the
+controller in ``workeroutput`` when it finishes, and the controller prints the sum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fuzz.conftest import TRIED
+
+_KEY = "mcpmon_hostile_inputs_tried"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput[_KEY] = dict(TRIED)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is not loaded
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    TRIED.update(getattr(node, "workeroutput", {}).get(_KEY, {}))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not TRIED or hasattr(terminalreporter.config, "workeroutput"):
+        return
+    tr = terminalreporter
+    tr.section("hostile inputs tried")
+    for name, n in sorted(TRIED.items()):
+        tr.write_line(f"{n:>9,}  {name}")
+    tr.write_line(f"{sum(TRIED.values()):>9,}  in total")
