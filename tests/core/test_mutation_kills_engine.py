@@ -656,7 +656,7 @@ def test_rebuild_timers_indexes_every_agents_timers() -> None:
 
 def no_baseline(**kw: Any) -> Engine:
     """The detectors the inline proxy judges with (monitor/proxy/policy.py REFUSING), and the
-    sponsor's: no behaviour baseline and no hijack detector (see the two xfails below)."""
+    sponsor's: no behaviour baseline and no hijack detector (the two judge tests below cover those)."""
     names = ("out_of_charter_tool", "rate_limit", "forbidden_chain", "lingering_access")
     return Engine([charter()], EngineSettings(detectors=(*names, "absent_sponsor"), **kw))
 
@@ -701,12 +701,6 @@ def test_a_judged_call_is_not_learnt_by_the_baseline() -> None:
     assert base is not None and base.n_learned == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="defect: AgentState.scratch deep-copies the AgentBaseline, whose memoryviews cannot "
-    "be copied (monitor/core/state.py, not this helper's to edit): flip when fixed",
-)
 def test_judging_an_agent_with_a_baseline() -> None:
     eng = engine()  # every detector, behaviour_anomaly too
     eng.process(read(1, event_id="r1"))
@@ -714,12 +708,6 @@ def test_judging_an_agent_with_a_baseline() -> None:
     assert [f.detector for f in eng.judge(delete(2))] == ["out_of_charter_tool"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: AgentState.scratch shares the hijack detectors' sections (st.behav) with the "
-    "real state, so a judged call is learnt by fan_out (monitor/core/state.py, not this "
-    "helper's to edit): flip when fixed",
-)
 def test_judging_leaves_the_hijack_sections_as_they_were() -> None:
     names = tuple(n for n in REGISTRY if n != "behaviour_anomaly")
     eng = Engine([charter()], EngineSettings(detectors=names))
