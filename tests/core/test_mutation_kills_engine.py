@@ -697,14 +697,14 @@ def test_a_judged_call_is_not_learnt_by_the_baseline() -> None:
     eng = engine()
     eng.judge(read(1, event_id="j1"))
     eng.process(read(2, event_id="p1"))
-    base = eng.states[A].baseline
+    base = eng.states[A].sections.get("behaviour_anomaly")
     assert base is not None and base.n_learned == 1
 
 
 def test_judging_an_agent_with_a_baseline() -> None:
     eng = engine()  # every detector, behaviour_anomaly too
     eng.process(read(1, event_id="r1"))
-    assert eng.states[A].baseline is not None
+    assert eng.states[A].sections.get("behaviour_anomaly") is not None
     assert [f.detector for f in eng.judge(delete(2))] == ["out_of_charter_tool"]
 
 
