@@ -54,6 +54,15 @@ POLICY = ring(CHARTER_KEYS)
 ATTACKER = CommandSigner(ring("mon-1:an-attacker-s-own-key-00"))
 
 
+def _last_noon() -> datetime:
+    """The latest noon UTC not in the future: inside the revoker's replay window (24 h),
+    the patchers' working hours, and never ahead of the worker's clock (events stamped
+    ahead by more than max_future_seconds are refused: before noon, "noon today" was)."""
+    now = datetime.now(UTC)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon if noon <= now - timedelta(minutes=5) else noon - timedelta(days=1)
+
+
 def _events(now: datetime) -> list[bytes]:
     def ts(s: float) -> str:
         return (now + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
@@ -100,8 +109,7 @@ def _events(now: datetime) -> list[bytes]:
 
 
 def test_forged_and_replayed_input_is_refused_and_alerted(run: Run, tmp_path: Path) -> None:
-    # noon UTC today: inside the revoker's replay window and the patchers' working hours
-    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    now = _last_noon()
     events = _events(now)
     env = run.env(
         MCPMON_COMMAND_SIGNING_KEYS=COMMAND_KEYS, MCPMON_CHARTER_SIGNING_KEYS=CHARTER_KEYS
@@ -234,7 +242,7 @@ def test_a_replayed_older_charter_update_is_refused_after_a_worker_restart(run: 
     version in force is known only from the compacted charter topic. It is refused
     (charter_rejected, key ``version``), the shell call after it is out of charter,
     alerted and revoked, and the worker's outputs equal ``mcpmon replay``'s."""
-    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    now = _last_noon()
 
     def ts(s: float) -> str:
         return (now + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
