@@ -162,8 +162,9 @@ class Ports:
     changelog (done when the broker has it); ``commit({partition: offset})``
     (False: a rebalance overtook it); ``committed()``: where each input partition's
     handling starts (the group's commit on the broker, or the partition's first
-    offset if the group has none); ``seek(partition, offset)``; ``send(topic, key, value, callback)``:
-    hand a record to the producer (``callback(future)`` once it is acknowledged);
+    offset if the group has none); ``seek(partition, offset)``;
+    ``send(topic, key, value, callback)``: hand a record to the producer
+    (``callback(future)`` once it is acknowledged);
     ``assigned()``: the input partitions assigned now; ``crash(exc)``: stop the
     worker (unless it is stopping anyway).
     """
