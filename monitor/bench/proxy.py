@@ -43,8 +43,8 @@ CHARTER = {
 }
 
 
-class _NullSink:
-    """Encodes each event as the real sinks do, then drops it."""
+class _NullEmitter:
+    """Encodes each event as the real emitters do, then drops it."""
 
     async def start(self) -> None:
         return None
@@ -102,7 +102,7 @@ async def _run(mode: PolicyMode, calls: int) -> tuple[list[float], list[float], 
             upstream_name="bench",
             session_id="sess-bench",
         )
-        gateway = Gateway(upstream, identity, _NullSink(), metrics, policy=policy)
+        gateway = Gateway(upstream, identity, _NullEmitter(), metrics, policy=policy)
         async with Client(gateway.server()) as client:
             for i in range(-WARMUP, calls):
                 tool = "delete" if i % 10 == 9 else "read"  # one in ten is not granted

@@ -1,6 +1,6 @@
 """Where the proxy's ``tool_call`` events go: Kafka (``mcp.events``) or a JSON-lines file.
 
-:meth:`EventSink.emit` never blocks a call and never waits for the broker: it
+:meth:`EventEmitter.emit` never blocks a call and never waits for the broker: it
 puts the event in a bounded buffer that one sender task delivers, in order
 (keyed by ``agent_id``, so per agent the worker sees the calls in order).
 
@@ -8,7 +8,7 @@ What happens when Kafka is down: the sender keeps retrying (backoff 0.2 s
 doubling to 5 s; each failed attempt counted in
 ``mcpmon_proxy_emit_failures_total``) while the buffer holds up to
 ``MCPMON_PROXY_EMIT_BUFFER_EVENTS`` events. A retried batch may reach the
-broker twice; the worker drops duplicates by ``event_id``. At start the sink
+broker twice; the worker drops duplicates by ``event_id``. At start the emitter
 creates ``mcp.events`` if it is missing (``MCPMON_PARTITIONS``), as the tap does. An event that does
 not fit in a full buffer, or is still buffered when the proxy stops and
 cannot be delivered within the stop timeout, is **not silently dropped**: it
@@ -42,7 +42,7 @@ from monitor.proxy.metrics import ProxyMetrics
 log = structlog.get_logger("monitor.proxy")
 
 
-class EventSink(Protocol):
+class EventEmitter(Protocol):
     async def start(self) -> None: ...
 
     def emit(self, event: ToolCall) -> None: ...
@@ -55,7 +55,7 @@ def _lost(metrics: ProxyMetrics, reason: str, value: bytes) -> None:
     log.error("event_not_emitted", reason=reason, tool_call=orjson.loads(value))
 
 
-class KafkaSink:
+class KafkaEmitter:
     """Buffered, ordered, retried delivery to ``topic``; see the module doc for failure."""
 
     def __init__(
@@ -164,7 +164,7 @@ class KafkaSink:
         self.metrics.buffered.set(0)
 
 
-class FileSink:
+class FileEmitter:
     """One event a line, appended and flushed per event (``--to-file``: no broker needed).
 
     The file is created 0600, and an existing regular file is made 0600: events
@@ -194,7 +194,7 @@ class FileSink:
     def emit(self, event: ToolCall) -> None:
         value = encode_event(event)
         if self._fh is None:
-            raise RuntimeError("FileSink.emit called before start()")
+            raise RuntimeError("FileEmitter.emit called before start()")
         line = memoryview(value + b"\n")
         try:
             while line:  # a raw write may be partial

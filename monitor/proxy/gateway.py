@@ -68,7 +68,7 @@ from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
-from monitor.proxy.emit import EventSink
+from monitor.proxy.emit import EventEmitter
 from monitor.proxy.guard import DenyListGuard
 from monitor.proxy.identity import Identity, IdentityResolver
 from monitor.proxy.metrics import ProxyMetrics
@@ -106,7 +106,7 @@ class Gateway:
         self,
         upstream: Client,
         identity: IdentityResolver,
-        sink: EventSink,
+        emitter: EventEmitter,
         metrics: ProxyMetrics,
         *,
         guard: DenyListGuard | None = None,
@@ -118,7 +118,7 @@ class Gateway:
     ) -> None:
         self.upstream = upstream
         self.identity = identity
-        self.sink = sink
+        self.emitter = emitter
         self.metrics = metrics
         self.guard = guard
         self.policy = policy
@@ -346,7 +346,7 @@ class Gateway:
                 return
             if self.policy is not None and not recorded:
                 self.policy.record(event)
-            self.sink.emit(event)
+            self.emitter.emit(event)
 
         who: Identity | None = None
         try:

@@ -8,11 +8,11 @@
 ``mcpmon_proxy_refused_total{reason}``         refusals of any method: denied /
                                                denylist_unavailable / no_identity
 ``mcpmon_proxy_denylist_fail_open_total``      calls forwarded unchecked (fail mode open)
-``mcpmon_proxy_events_emitted_total``          tool_call events the sink confirmed
+``mcpmon_proxy_events_emitted_total``          tool_call events the emitter confirmed
 ``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried)
 ``mcpmon_proxy_events_lost_total{reason}``     events that will never be delivered (buffer
                                                full, shutdown, invalid), each logged in full
-``mcpmon_proxy_emit_buffer_events``            events waiting for the sink
+``mcpmon_proxy_emit_buffer_events``            events waiting in the emitter
 ``mcpmon_proxy_call_seconds``                  wall time of a tools/call through the proxy
 ``mcpmon_proxy_denylist_seconds``              wall time of the deny-list check alone
 ``mcpmon_proxy_policy_decisions_total{result}`` charter decisions (--policy shadow/inline):
@@ -55,7 +55,7 @@ class ProxyMetrics:
             registry=r,
         )
         self.emitted = Counter(
-            "mcpmon_proxy_events_emitted", "tool_call events delivered to the sink", registry=r
+            "mcpmon_proxy_events_emitted", "tool_call events delivered by the emitter", registry=r
         )
         self.emit_failures = Counter(
             "mcpmon_proxy_emit_failures",
@@ -70,7 +70,7 @@ class ProxyMetrics:
             registry=r,
         )
         self.buffered = Gauge(
-            "mcpmon_proxy_emit_buffer_events", "Events waiting for the sink", registry=r
+            "mcpmon_proxy_emit_buffer_events", "Events waiting in the emitter", registry=r
         )
         self.latency = Histogram(
             "mcpmon_proxy_call_seconds",

@@ -1,14 +1,14 @@
-"""Start-up and shut-down of ``mcpmon proxy``: upstream, sink, guard, client-facing transport.
+"""Start-up and shut-down of ``mcpmon proxy``: upstream, event emitter, guard, client-facing transport.
 
 Order matters and is the same on both transports:
 
 1. identity configuration is validated (fail fast, before anything starts);
-2. the event sink starts (Kafka may be down: the sink buffers and retries);
+2. the event emitter starts (Kafka may be down: it buffers and retries);
 3. the upstream MCP server is connected (stdio: launched as a subprocess with
    this environment minus ``MCPMON_*``; HTTP: a streamable-HTTP URL);
 4. the client is served on stdio until it closes stdin, or on streamable HTTP
    until SIGTERM / Ctrl-C;
-5. the sink delivers what it holds (bounded wait), the upstream is closed.
+5. the emitter delivers what it holds (bounded wait), the upstream is closed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from monitor.charter import load_charter_dir
 from monitor.core.redact import RedactionRules, Redactor
 from monitor.errors import CharterError
 from monitor.metrics import serve_if
-from monitor.proxy.emit import EventSink, FileSink, KafkaSink
+from monitor.proxy.emit import EventEmitter, FileEmitter, KafkaEmitter
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.gateway import Gateway
 from monitor.proxy.guard import DenyListGuard
@@ -78,10 +78,10 @@ def upstream_target(cfg: ProxyConfig) -> StdioServerParameters | str:
     return StdioServerParameters(command=cfg.command[0], args=cfg.command[1:], env=env)
 
 
-def build_sink(cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics) -> EventSink:
+def build_emitter(cfg: ProxyConfig, settings: Settings, metrics: ProxyMetrics) -> EventEmitter:
     if cfg.to_file:
-        return FileSink(cfg.to_file, metrics)
-    return KafkaSink(
+        return FileEmitter(cfg.to_file, metrics)
+    return KafkaEmitter(
         settings.kafka_bootstrap,
         settings.topic_events,
         metrics,
@@ -180,9 +180,9 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
         settings.metrics_addr,
     )
     policy = build_policy(cfg, settings, metrics)
-    sink = build_sink(cfg, settings, metrics)
+    emitter = build_emitter(cfg, settings, metrics)
     guard = build_guard(settings)
-    await sink.start()
+    await emitter.start()
     feed: asyncio.Task[None] | None = None
     try:
         if policy is not None and not cfg.to_file:
@@ -200,7 +200,7 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
             gateway = Gateway(
                 upstream,
                 identity,
-                sink,
+                emitter,
                 metrics,
                 guard=guard,
                 policy=policy,
@@ -228,7 +228,7 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
             feed.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await feed
-        await sink.close(cfg.stop_timeout)
+        await emitter.close(cfg.stop_timeout)
         if guard is not None:
             await guard.aclose()
         if exposition is not None:
@@ -280,7 +280,7 @@ async def serve_http(server: Server[Any], host: str, port: int) -> None:
 
     class Uvicorn(uvicorn.Server):
         """uvicorn, minus re-raising the signal after its graceful stop (which would kill
-        the process before the event sink delivered what it holds)."""
+        the process before the event emitter delivered what it holds)."""
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from monitor.events import ToolCall
 from monitor.kafka_io import read_topics
-from monitor.proxy.emit import KafkaSink
+from monitor.proxy.emit import KafkaEmitter
 from monitor.proxy.metrics import ProxyMetrics
 from tests.integration.workers import Run
 from tests.revoker.servers import free_port
@@ -54,7 +54,7 @@ def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> 
     host, _, bport = run.bootstrap.partition(":")
     port = free_port()
     metrics = ProxyMetrics()
-    sink = KafkaSink(
+    sink = KafkaEmitter(
         f"127.0.0.1:{port}", run.topics["events"], metrics, backoff=(0.1, 0.5), partitions=4
     )
     events = [

@@ -21,7 +21,7 @@ from mcp import Client, StdioServerParameters
 
 from monitor.core.redact import DEFAULT_REDACTION, Redactor
 from monitor.output_contracts import RevocationCommand
-from monitor.proxy.emit import FileSink
+from monitor.proxy.emit import FileEmitter
 from monitor.proxy.gateway import Gateway
 from monitor.proxy.guard import DenyListGuard, FailMode
 from monitor.proxy.identity import IdentityResolver, JwtConfig
@@ -72,7 +72,7 @@ async def proxied(
 ) -> AsyncIterator[Proxied]:
     metrics = ProxyMetrics()
     events = events_path or tmp / "events.jsonl"
-    sink = FileSink(events, metrics)
+    sink = FileEmitter(events, metrics)
     await sink.start()
     guard = None
     if redis_url is not None:

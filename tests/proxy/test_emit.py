@@ -14,7 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.events import ToolCall
-from monitor.proxy.emit import FileSink, KafkaSink
+from monitor.proxy.emit import FileEmitter, KafkaEmitter
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
 from tests.revoker.servers import free_port
@@ -39,7 +39,7 @@ def _sample(m: ProxyMetrics, name: str, **labels: str) -> float:
 def test_with_kafka_down_events_are_buffered_then_logged_in_full_never_dropped() -> None:
     metrics = ProxyMetrics()
     # nothing listens there: every connection attempt fails
-    sink = KafkaSink(f"127.0.0.1:{free_port()}", "mcp.events", metrics, buffer_events=2)
+    sink = KafkaEmitter(f"127.0.0.1:{free_port()}", "mcp.events", metrics, buffer_events=2)
 
     async def go() -> None:
         await sink.start()
@@ -78,7 +78,7 @@ def test_a_file_sink_appends_one_event_a_line(tmp_path: Path) -> None:
     out.write_bytes(b'{"earlier": 1}\n')
 
     async def go() -> None:
-        sink = FileSink(out, metrics)
+        sink = FileEmitter(out, metrics)
         await sink.start()
         sink.emit(_event(0))
         sink.emit(_event(1))
@@ -92,7 +92,7 @@ def test_a_file_sink_appends_one_event_a_line(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_file_is_a_start_error_naming_it(tmp_path: Path) -> None:
-    sink = FileSink(tmp_path / "missing-dir" / "calls.jsonl", ProxyMetrics())
+    sink = FileEmitter(tmp_path / "missing-dir" / "calls.jsonl", ProxyMetrics())
     with pytest.raises(ProxyError, match=r"--to-file .*missing-dir/calls\.jsonl: No such file"):
         asyncio.run(sink.start())
 
@@ -104,7 +104,7 @@ def test_the_events_file_is_private(tmp_path: Path) -> None:
 
     async def go() -> None:
         for path in (new, old):
-            sink = FileSink(path, ProxyMetrics())
+            sink = FileEmitter(path, ProxyMetrics())
             await sink.start()
             sink.emit(_event(0))
             await sink.close()
@@ -123,7 +123,7 @@ def test_a_failed_write_is_logged_counted_and_not_repeated() -> None:
     metrics = ProxyMetrics()
 
     async def go() -> list[dict[str, object]]:
-        sink = FileSink("/dev/full", metrics)  # every write: ENOSPC
+        sink = FileEmitter("/dev/full", metrics)  # every write: ENOSPC
         await sink.start()
         with capture_logs() as logs:
             sink.emit(_event(0))
