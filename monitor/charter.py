@@ -244,6 +244,16 @@ class Hijack(_Strict):
         "share of the agent's sessions so far: an agent that picks from a long tail of tools "
         "is never judged by tool novelty",
     )
+    toolset_sparse_sessions: int | None = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="A toolset that is no routine also settles (as a *sparse* one) after this "
+        "many sessions when toolset_settled_sessions in a row brought no new tool and no tool "
+        "was a one-off (every tool used in at least two sessions: the Good-Turing estimate of "
+        "a new tool next session is then zero); a sparse toolset alerts like a settled one "
+        "except on read tools (a new read is learned quietly). None: only routines settle",
+    )
     new_tool_sessions: int = Field(
         default=2,
         ge=1,
