@@ -79,10 +79,10 @@ from monitor.core.detectors.hijack import (
     READ_WORDS,
     HijackDetector,
     high_impact,
-    words,
     rules,
     section,
     session_key,
+    words,
 )
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.state import AgentState
