@@ -231,7 +231,8 @@ class Hijack(_Strict):
         ge=1,
         le=1000,
         description="An agent's toolset is settled once this many sessions in a row brought no "
-        "new tool (and it is a routine, see toolset_routine_share); after that, the first use "
+        "new tool (and it is a routine, see toolset_routine_share, or sparse, see "
+        "toolset_sparse_sessions); after that, the first use "
         "of any granted tool on a server it already uses that is no sibling of the settled set "
         "alerts (high_impact_first_use; medium if high impact, else low), with no read and no "
         "call-count warm-up needed. None: only the warm-up/read rule",
