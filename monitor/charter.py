@@ -231,7 +231,8 @@ class Hijack(_Strict):
         ge=1,
         le=1000,
         description="An agent's toolset is settled once this many sessions in a row brought no "
-        "new tool (and it is a routine, see toolset_routine_share); after that, the first use "
+        "new tool (and it is a routine, see toolset_routine_share, or sparse, see "
+        "toolset_sparse_sessions); after that, the first use "
         "of any granted tool on a server it already uses that is no sibling of the settled set "
         "alerts (high_impact_first_use; medium if high impact, else low), with no read and no "
         "call-count warm-up needed. None: only the warm-up/read rule",
@@ -243,6 +244,16 @@ class Hijack(_Strict):
         description="A toolset only settles when each of its tools was used in at least this "
         "share of the agent's sessions so far: an agent that picks from a long tail of tools "
         "is never judged by tool novelty",
+    )
+    toolset_sparse_sessions: int | None = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="A toolset that is no routine also settles (as a *sparse* one) after this "
+        "many sessions when toolset_settled_sessions in a row brought no new tool and no tool "
+        "was a one-off (every tool used in at least two sessions: the Good-Turing estimate of "
+        "a new tool next session is then zero); a sparse toolset alerts like a settled one "
+        "except on read tools (a new read is learned quietly). None: only routines settle",
     )
     new_tool_sessions: int = Field(
         default=2,

@@ -203,18 +203,20 @@ def test_behaviour_attacks_are_invisible_to_the_rules(long_sim: Simulation) -> N
 
 
 def test_the_behaviour_layer_finds_them_after_warm_up(long_sim: Simulation) -> None:
-    """Seed 1 plants each of the nine hijack-shaped attacks once; the layer finds eight.
+    """Seed 1 plants each of the nine hijack-shaped attacks once; the layer finds all nine.
 
     ``workspace_invite`` (``github/add_collaborator`` to a handle a file it read named)
-    is missed: neither the tool's name words nor its class ``admin`` are high impact for
-    the hijack detectors, and the baseline does not alert on one granted call. This
-    test pins that gap; it must change when the gap is closed.
+    was the gap: neither the tool's name words nor its class ``admin`` were high impact
+    for the hijack detectors. ``collaborator`` and ``admin`` now are, so
+    ``injected_destination`` sees the handle come from the read.
     """
     r = evaluate(long_sim.events, long_sim.labels, long_sim.charters)
     b = r.detectors[BEHAVIOUR]
     assert b.injected == len(BEHAVIOUR_SCENARIOS) == 9
-    assert [m["scenario"] for m in r.missed] == ["workspace_invite"]
-    assert b.detected == 8
+    assert r.missed == []
+    assert b.detected == 9
+    invite = r.scenarios["workspace_invite"]
+    assert invite.detected == invite.count == 1
     layer = r.layer()  # alerts and false positives of behaviour_anomaly + the hijack detectors
     assert r.benign_calls_warm > 10_000 and r.fp_per_1k_warm(layer) <= 1.0
     assert layer.near_miss_fp == 0
@@ -227,7 +229,7 @@ def test_the_behaviour_layer_finds_them_after_warm_up(long_sim: Simulation) -> N
     assert "tuned on seeds 1, 2, 3, 4, 5" in md
     data = orjson.loads(r.to_json())
     row = next(d for d in data["detectors"] if d["detector"] == BEHAVIOUR)
-    assert row["recall"] == 8 / 9
+    assert row["recall"] == 1.0
 
 
 def test_a_hijack_detector_alert_detects_a_behaviour_attack() -> None:

@@ -32,7 +32,8 @@ HIGH_IMPACT: frozenset[str] = frozenset(
         "delete", "remove", "destroy", "drop", "purge", "wipe", "erase", "truncate", "rm",
         "transfer", "pay", "payment", "payout", "wire", "refund", "withdraw", "charge",
         "send", "post", "publish", "forward", "reply",
-        "share", "invite", "grant",
+        "share", "invite", "grant", "collaborator", "collaborators", "member", "members",
+        "admin", "permission", "permissions", "role", "roles",
         "exec", "execute", "run", "shell", "bash", "command", "terminal", "eval",
         "upload", "deploy", "approve", "egress", "webhook",
     }

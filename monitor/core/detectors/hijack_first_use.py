@@ -26,7 +26,17 @@ with short lives and few tools (20 sessions of two tools each settle long before
 routine: each of its tools was used in at least ``hijack.toolset_routine_share``
 (default 0.7) of the agent's sessions so far. An agent that picks from a long
 tail of tools (a coding assistant that fetches a URL once in twenty sessions)
-never settles and is left to the warm-up/read rule: novelty says nothing there.
+never settles as a routine and is left to the warm-up/read rule: novelty says
+nothing there. One exception, a *sparse* toolset: after at least
+``hijack.toolset_sparse_sessions`` sessions (default 20), the same quiet stretch,
+and **no one-off tool** (every tool it used, it used in at least two sessions),
+the toolset settles too. Good-Turing's estimate of the chance that the next
+session brings a never-seen tool is the share of sessions whose tool was seen
+only once: zero here. An agent that uses one main tool and a second one in
+every tenth session is sparse but settled; one that keeps picking up one-offs is
+not. Because the evidence is thinner, a sparse toolset learns a new *read* tool
+(class ``read``/``read_untrusted`` or a read word: ``fetch_url``) quietly and
+alerts only on the others.
 Three more things keep it honest: a *sibling* of the settled toolset (same
 server, same first two name words: ``update_reservation_passengers`` beside
 ``update_reservation_flights``) is the same capability and is learned quietly;
@@ -44,7 +54,7 @@ then calls ``delete_folder`` (granted by ``mail/*``) → medium. Its 301st
 
 State (``AgentState.sections["high_impact_first_use"]``): ``[tool keys, session key,
 index of the last untrusted read, sessions seen, session of the last new tool,
-families, settled, pending, servers, routine]``; tool keys are the newest :data:`MAX_TOOLS`
+families, settled (false, true, or :data:`SPARSE`), pending, servers, routine]``; tool keys are the newest :data:`MAX_TOOLS`
 8-hex digests of ``server/tool``, families 8-hex digests of ``server`` plus the
 first two name words (at most :data:`MAX_TOOLS`), pending ``[tool key, sessions
 used, last session]`` for at most :data:`MAX_PENDING` tools, servers 8-hex digests
@@ -66,11 +76,13 @@ from typing import Any
 from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import (
     _CAMEL,
+    READ_WORDS,
     HijackDetector,
     high_impact,
     rules,
     section,
     session_key,
+    words,
 )
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.state import AgentState
@@ -81,6 +93,8 @@ MAX_TOOLS = 64
 MAX_PENDING = 16
 MAX_SERVERS = 16
 MAX_ROUTINE = 24
+#: ``settled`` of a toolset that settled without being a routine (``True``: a routine)
+SPARSE = 2
 _USED, _SKEY, _READ, _SESSIONS, _LAST_NEW, _FAMILIES, _SETTLED, _PENDING, _SERVERS, _ROUTINE = (
     range(10)
 )
@@ -119,6 +133,17 @@ def _count(sec: list[Any], key: str) -> None:
         routine.append([key, 1, sec[_SESSIONS]])
     elif routine[-1][0] != "*":  # more tools than a routine has: never settles
         routine.append(["*", 0, 0])
+
+
+def _no_one_offs(routine: list[list[Any]]) -> bool:
+    """Every tool counted so far was used in at least two sessions (and they fit the list)."""
+    return routine[-1][0] != "*" and all(n >= 2 for _, n, _ in routine)
+
+
+def _read_like(ctx: CallContext) -> bool:
+    """A read by its capability classes or by a word of its name (``fetch_url``)."""
+    c = ctx.classes
+    return "read" in c or "read_untrusted" in c or not READ_WORDS.isdisjoint(words(ctx.call.tool))
 
 
 def _learn(sec: list[Any], key: str, server: str, tool: str) -> None:
@@ -166,9 +191,16 @@ class HighImpactFirstUse(HijackDetector):
                 and settle is not None
                 and sec[_ROUTINE]
                 and done - sec[_LAST_NEW] >= settle
-                and min(n for _, n, _ in sec[_ROUTINE]) >= r.toolset_routine_share * done
             ):
-                sec[_SETTLED] = True
+                if min(n for _, n, _ in sec[_ROUTINE]) >= r.toolset_routine_share * done:
+                    sec[_SETTLED] = True
+                elif (
+                    r.toolset_sparse_sessions is not None
+                    and done >= r.toolset_sparse_sessions
+                    and _no_one_offs(sec[_ROUTINE])
+                ):
+                    sec[_SETTLED] = SPARSE
+            if sec[_SETTLED]:
                 sec[_ROUTINE] = []  # only needed to settle
         if not sec[_SETTLED] and ctx.grant is not None:
             _count(sec, tool_key(c.server, c.tool))
@@ -186,6 +218,7 @@ class HighImpactFirstUse(HijackDetector):
             and r.toolset_settled_sessions is not None
             and family(c.server, c.tool) not in sec[_FAMILIES]
             and tool_key(c.server, "") in sec[_SERVERS]
+            and not (sec[_SETTLED] == SPARSE and _read_like(ctx))
         ):
             return self._new_tool(ctx, sec, key, hi, r.new_tool_sessions)
         _learn(sec, key, c.server, c.tool)

@@ -414,3 +414,65 @@ def test_medium_revokes_the_credential_the_call_used_when_the_operator_says_so()
     first = call(100, AGENT, "github", "delete_repo", credential_id="c1", session_id="s9")
     [cmd] = feed(eng, *routine(20), read_issue(99), first).revocations
     assert (cmd.scope, cmd.credential_ids) == ("credential", ["c1"])
+
+
+# ---------------------------------------------------------------- sparse toolset (no routine)
+
+
+def sparse(n: int, every: int = 5) -> list[Any]:
+    """``n`` sessions of one main tool, a second tool in every ``every``-th session (from the
+    second on): no routine (the second tool is in a fifth of the sessions), no one-off."""
+    events = [call(10 * s, AGENT, "github", "search_code", session_id=f"r{s}") for s in range(n)]
+    events += [call(10 * s + 1, AGENT, "github", "create_comment", session_id=f"r{s}")
+               for s in range(1, n, every)]  # fmt: skip
+    return sorted(events, key=lambda e: e.ts)
+
+
+def test_a_sparse_toolset_without_one_offs_settles_after_20_sessions() -> None:
+    """ASB's agents: one main tool, a second now and then, never a routine. After 20 sessions
+    (the last 5 quiet) with every tool used at least twice, a new tool fires (low), a new
+    high-impact one medium; twice, then learned, as for a routine."""
+    eng = engine(warmup_calls=200)
+    feed(eng, *sparse(22))
+    odd = call(300, AGENT, "github", "SensorManipulation", session_id="x1")
+    [alert] = alerts(feed(eng, odd))
+    assert alert.severity == "low" and alert.evidence == [odd.event_id]
+    assert "outside its settled toolset" in alert.reason
+    assert (
+        len(alerts(feed(eng, call(310, AGENT, "github", "SensorManipulation", session_id="x2"))))
+        == 1
+    )
+    assert (
+        alerts(feed(eng, call(320, AGENT, "github", "SensorManipulation", session_id="x3"))) == []
+    )
+    [hi] = alerts(feed(eng, call(330, AGENT, "github", "add_collaborator", session_id="x4")))
+    assert hi.severity == "medium"
+
+
+def test_a_sparse_toolset_does_not_settle_early_with_a_one_off_or_when_switched_off() -> None:
+    """Near misses: 19 sessions are not 20; one tool used in a single session is a one-off
+    (Good-Turing: new tools still turn up); toolset_sparse_sessions None turns it off."""
+    odd = call(300, AGENT, "github", "SensorManipulation", session_id="x1")
+    assert alerts(feed(engine(warmup_calls=200), *sparse(19), odd)) == []
+    assert len(alerts(feed(engine(warmup_calls=200), *sparse(20), odd))) == 1
+    one_off = [*sparse(22), call(5, AGENT, "github", "merge_pr", session_id="r0")]
+    one_off.sort(key=lambda e: e.ts)
+    assert alerts(feed(engine(warmup_calls=200), *one_off, odd)) == []
+    off = engine(warmup_calls=200, toolset_sparse_sessions=None)
+    assert alerts(feed(off, *sparse(22), odd)) == []
+    assert len(alerts(feed(engine(warmup_calls=200), *sparse(22), odd))) == 1
+
+
+def test_a_sparse_toolset_learns_a_new_read_quietly() -> None:
+    """Near miss: thinner evidence than a routine, so a new read (a read word, or the read
+    class) is learned without an alert; a routine toolset would alert on it."""
+    eng = engine(warmup_calls=200)
+    feed(eng, *sparse(22))
+    assert alerts(feed(eng, call(300, AGENT, "github", "fetch_url", session_id="x1"))) == []
+    assert alerts(feed(eng, call(301, AGENT, "github", "read_wiki", session_id="x1"))) == []
+    routine_eng = engine(warmup_calls=200)
+    feed(routine_eng, *sessions(7))
+    assert (
+        len(alerts(feed(routine_eng, call(300, AGENT, "github", "fetch_url", session_id="x1"))))
+        == 1
+    )
