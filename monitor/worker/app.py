@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -85,7 +86,7 @@ from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint
 from monitor.worker.gcpause import GcPauses, settle
 from monitor.worker.offsets import OffsetGuard
 from monitor.worker.processor import Processor, Record
-from monitor.worker.store import load_partitions
+from monitor.worker.store import Corrupt, load_partitions
 
 log = structlog.get_logger("monitor.worker")
 
@@ -237,6 +238,8 @@ class WorkerApp:
             crash=self._crash,
         )
         self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
+        self._corrupt_seen: set[tuple[str, bytes]] = set()  # stored records dead-lettered
+        self._changelog = f"{settings.app_id}-{TABLE_NAME}-changelog"
 
         self.agent = app.agent(self.events, name="monitor")(self._agent)
         self.table.on_recover(self._on_recovered)
@@ -593,7 +596,8 @@ class WorkerApp:
 
     async def _assign(self, partitions: list[int]) -> None:
         t0 = time.perf_counter()
-        loaded = load_partitions(self.table.items(), partitions)
+        dead: list[Record] = []
+        loaded = load_partitions(self.table.items(), partitions, partial(self._corrupt, dead))
         agents = sum(len(r.states) for r in loaded.values())
         timers = sum(len(st.timers) for r in loaded.values() for st in r.states.values())
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
@@ -607,6 +611,16 @@ class WorkerApp:
             outbox=sum(len(v) for v in pending.values()),
             seconds=round(time.perf_counter() - t0, 3),
         )
+        if dead:
+            await self._publish(partitions[0], [], dead)
         for p, records in pending.items():
             if records:
                 await self._publish(p, records)
+
+    def _corrupt(self, dead: list[Record], bad: Corrupt) -> None:
+        """A stored agent record that could not be read back: dead-lettered once per process."""
+        seen = (bad.agent_id, hashlib.sha256(bad.raw).digest())
+        if seen in self._corrupt_seen:  # still in the table at a later assignment
+            return
+        self._corrupt_seen.add(seen)
+        dead.append(self.processor.corrupt_state(bad, self._changelog))
