@@ -97,6 +97,8 @@ LAG_SECONDS = 5.0
 #: it the worker stops (its events uncommitted, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
+#: Most events the agent takes off its stream at once (faust_compat.batches).
+BATCH_EVENTS = 64
 __all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "Ports", "WorkerApp", "faust_app"]
 _done = faust_compat.mark_done
 
@@ -212,9 +214,11 @@ class WorkerApp:
         # written or not. An event not committed is redelivered: dropped by the
         # event-id dedup if its state reached the changelog, processed again if not.
         self._stream = stream = stream.noack()
+        take = self.take
         try:
-            async for event in stream.events():
-                await self.take(event)
+            async for batch in faust_compat.batches(stream, BATCH_EVENTS):
+                for event in batch:
+                    await take(event)
         finally:
             await self.flush(force=True)  # a graceful stop: what is done is kept
 
