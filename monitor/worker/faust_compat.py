@@ -19,6 +19,8 @@ nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`
   seek (SeekFence)        on the instance; ``Consumer._read_offset``
 no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
   (EagerDrain)            loop's per-record call); ``Consumer.suspend_flow``
+events in batches         the stream's channel queue, ``Message.generation_id``/``.tracked``,
+  (batches)               ``App.consumer_generation_id``, ``Consumer.track_message``
 ========================  ==========================================================
 
 faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``;

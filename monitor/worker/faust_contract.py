@@ -73,7 +73,7 @@ def contract_problems(consumer: Any = None) -> list[str]:
     too (``_gap``); without one only the classes are looked at.
     """
     problems: list[str] = []
-    for check in (_transport, _streams, _consumer_class, _sensors_and_tables):
+    for check in (_transport, _streams, _consumer_class, _sensors_and_tables, _batches):
         problems += check()
     if consumer is not None:
         problems += _consumer_instance(consumer)
@@ -177,6 +177,48 @@ def _consumer_class() -> list[str]:
         "self.wait_first(" in drain and "self.suspend_flow.wait()" in drain,
         "faust.transport.consumer.Consumer._drain_messages calls "
         "self.wait_first(callback(message), self.suspend_flow.wait())",
+    )
+    return problems
+
+
+def _batches() -> list[str]:
+    """What :func:`~monitor.worker.faust_compat.batches` does in place of Faust's stream iterator."""
+    problems: list[str] = []
+    try:
+        from faust.streams import Stream
+        from faust.transport.consumer import Consumer
+        from faust.types.app import AppT
+        from faust.types.tuples import Message
+    except ImportError:
+        return ["faust.streams.Stream / faust.types.tuples.Message"]
+    slots = set(getattr(Message, "__slots__", ()))
+    _need(
+        problems,
+        {"generation_id", "tracked", "topic"} <= slots,
+        "faust.types.tuples.Message.generation_id, .tracked",
+    )
+    _need(
+        problems,
+        callable(vars(Consumer).get("track_message")),  # not the abstract ConsumerT's
+        "faust.transport.consumer.Consumer.track_message",
+    )
+    _need(
+        problems,
+        "consumer_generation_id" in getattr(AppT, "__annotations__", {}),
+        "faust.types.app.AppT.consumer_generation_id",
+    )
+    it = _source(getattr(Stream, "_py_aiter", None))
+    _need(
+        problems,
+        all(
+            s in it
+            for s in (
+                "message.generation_id != self.app.consumer_generation_id",
+                "self.app.flow_control.is_active()",
+                "add_unacked(message)",
+            )
+        ),
+        "faust.streams.Stream._py_aiter (skips other generations, tracks what it hands on)",
     )
     return problems
 
