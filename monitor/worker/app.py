@@ -97,8 +97,9 @@ LAG_SECONDS = 5.0
 #: it the worker stops (its events uncommitted, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
-#: Most events the agent takes off its stream at once (faust_compat.batches).
-BATCH_EVENTS = 64
+#: Events the agent takes off its stream between two turns of the event loop
+#: (faust_compat.events; Faust's stream iterator turns it once per event).
+TURN_EVERY_EVENTS = 64
 __all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "Ports", "WorkerApp", "faust_app"]
 _done = faust_compat.mark_done
 
@@ -215,10 +216,9 @@ class WorkerApp:
         # event-id dedup if its state reached the changelog, processed again if not.
         self._stream = stream = stream.noack()
         take = self.take
-        try:
-            async for batch in faust_compat.batches(stream, BATCH_EVENTS):
-                for event in batch:
-                    await take(event)
+        try:  # not stream.events(): Faust's iterator turns the event loop once per event
+            async for event in faust_compat.events(stream, TURN_EVERY_EVENTS):
+                await take(event)
         finally:
             await self.flush(force=True)  # a graceful stop: what is done is kept
 

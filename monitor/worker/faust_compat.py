@@ -19,8 +19,8 @@ nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`
   seek (SeekFence)        on the instance; ``Consumer._read_offset``
 no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
   (EagerDrain)            loop's per-record call); ``Consumer.suspend_flow``
-events in batches         the stream's channel queue, ``Message.generation_id``/``.tracked``,
-  (batches)               ``App.consumer_generation_id``, ``Consumer.track_message``
+events off the stream     the stream's channel queue, ``Message.generation_id``/``.tracked``,
+  (events)                ``App.consumer_generation_id``, ``Consumer.track_message``
 ========================  ==========================================================
 
 faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``;
@@ -348,50 +348,51 @@ class SeekFence:
             )
 
 
-# ------------------------------------------------------------------ batches off the stream
-async def batches(stream: Any, most: int) -> AsyncIterator[list[Any]]:
-    """The events of an agent's ``stream``, in order, in lists of at most ``most``.
+# ------------------------------------------------------------------ events off the stream
+async def events(stream: Any, turn_every: int) -> AsyncIterator[Any]:
+    """The events of an agent's ``stream``, in order, as Faust's stream iterator hands
+    them on, but with one event-loop turn per ``turn_every`` events, not one per event.
 
-    Read off the stream's channel queue as Faust's own stream iterator does, but
-    a batch at a time: that iterator spends an event-loop turn (``sleep(0)``),
-    a context-variable set and two sensor calls on every event (issue 15).
-    What it does that matters is done here too: an event fetched before the
+    Faust's compiled iterator spends an event-loop turn (``sleep(0)``), a
+    context-variable set and two sensor calls on every event (issue 15). What it
+    does that matters is done here too, per event: an event fetched before the
     current rebalance (another consumer generation, or flow control suspended)
     is not handed on but marked done (not acked through Faust: nothing of it is
-    committed, it comes again), every event handed on is tracked as pending
-    (``Consumer.track_message``: Faust's stop waits until it is marked done),
-    an error thrown into the channel is raised. The current event is *not* set:
-    the worker sets it itself around its table writes
-    (:func:`event_context`). Events are not acked (the worker's stream is ``noack``).
+    committed, it comes again); every event handed on is tracked as pending
+    (``Consumer.track_message``: Faust's stop waits until it is marked done); an
+    error thrown into the channel is raised; the stream is started and stopped
+    as the iterator does. The current event is *not* set: the worker sets it
+    itself around its table writes (:func:`event_context`). Nothing is acked
+    (the worker's stream is ``noack``). The loop still turns whenever the queue
+    is empty (the wait for the next event).
     """
     app = stream.app
     channel = stream.channel
     queue = channel.queue
-    consumer = app.consumer
-    track = consumer.track_message
+    track = app.consumer.track_message
     acking = app.topics.acking_topics
     flow = app.flow_control
     started = await stream.maybe_start()
+    n = 0
     try:
         while not stream.should_stop:
-            batch = [await queue.get()]
-            while len(batch) < most and not queue.empty():
-                batch.append(queue.get_nowait())
-            out = []
-            generation = app.consumer_generation_id
-            active = flow.is_active()
-            for event in batch:
-                message = event.message
-                if not active or message.generation_id != generation:
-                    mark_done(event)  # of a previous assignment: comes again to its owner
-                    continue
-                if message.topic in acking and not message.tracked:
-                    message.tracked = True
-                    track(message)
-                out.append(event)
-            if out:
-                yield out
-            await asyncio.sleep(0)  # the fetch loop and the producer get their turn
+            if n >= turn_every:
+                n = 0
+                await asyncio.sleep(0)  # the fetch loop, producer and timers get their turn
+            if queue.empty():
+                event = await queue.get()
+                n = 0
+            else:
+                event = queue.get_nowait()
+                n += 1
+            message = event.message
+            if not flow.is_active() or message.generation_id != app.consumer_generation_id:
+                mark_done(event)  # of a previous assignment: comes again to its owner
+                continue
+            if message.topic in acking and not message.tracked:
+                message.tracked = True
+                track(message)
+            yield event
     finally:
         channel.on_stop_iteration()
         if started:

@@ -73,7 +73,7 @@ def contract_problems(consumer: Any = None) -> list[str]:
     too (``_gap``); without one only the classes are looked at.
     """
     problems: list[str] = []
-    for check in (_transport, _streams, _consumer_class, _sensors_and_tables, _batches):
+    for check in (_transport, _streams, _consumer_class, _sensors_and_tables, _events):
         problems += check()
     if consumer is not None:
         problems += _consumer_instance(consumer)
@@ -181,8 +181,8 @@ def _consumer_class() -> list[str]:
     return problems
 
 
-def _batches() -> list[str]:
-    """What :func:`~monitor.worker.faust_compat.batches` does in place of Faust's stream iterator."""
+def _events() -> list[str]:
+    """What :func:`~monitor.worker.faust_compat.events` does in place of Faust's stream iterator."""
     problems: list[str] = []
     try:
         from faust.streams import Stream
