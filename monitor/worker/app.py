@@ -547,7 +547,13 @@ class WorkerApp:
     async def _assign(self, partitions: list[int]) -> None:
         t0 = time.perf_counter()
         dead: list[Record] = []
-        loaded = load_partitions(self.table.items(), partitions, partial(self._corrupt, dead))
+        topics = self.processor.topics
+        loaded = load_partitions(
+            self.table.items(),
+            partitions,
+            partial(self._corrupt, dead),
+            outputs=(topics.alerts, topics.revocations),
+        )
         agents = sum(len(r.states) for r in loaded.values())
         timers = sum(len(st.timers) for r in loaded.values() for st in r.states.values())
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import orjson
@@ -207,6 +207,7 @@ def load_partitions(
     items: Iterable[tuple[bytes | str, bytes]],
     partitions: Iterable[int],
     on_corrupt: Callable[[Corrupt], None] | None = None,
+    outputs: Container[str] | None = None,
 ) -> dict[int, Restored]:
     """Group a table's ``(key, value)`` pairs into live agents, for the given partitions only.
 
@@ -219,6 +220,8 @@ def load_partitions(
     snapshot is corrupt, the record's outbox (outputs perhaps never delivered)
     is still restored and published again. A value whose header cannot be
     read (its partition unknown) is reported whichever partitions are asked for.
+    ``outputs``: the topics an outbox may name (None: any); a record whose outbox
+    names another is corrupt.
     """
     out: dict[int, Restored] = {p: Restored({}, {}) for p in partitions}
     for key, raw in items:
@@ -238,6 +241,10 @@ def load_partitions(
         except (WorkerError, ValueError, TypeError, AttributeError) as err:
             field = "envelope" if part is None else "outbox"
             _report(on_corrupt, Corrupt(agent_id, raw, part, field, _why(err)))
+            continue
+        if outputs is not None and any(r.topic not in outputs for r in outbox):
+            why = "agent-state outbox names a topic the worker does not publish to"
+            _report(on_corrupt, Corrupt(agent_id, raw, part, "outbox", why))
             continue
         bucket = out[partition]
         if outbox:

@@ -48,25 +48,27 @@ def _table() -> dict[bytes, bytes]:
         b"\xff\xfe": _good("e", 1),  # a key that is not UTF-8
         b"f": encode(1, AgentState("f").snapshot())[:7] + b"\x00" * 4,  # wrong length
         b"g": _good("g", 1)[:-1] + b"]{}",  # an outbox that is not a list of entries
+        b"h": encode(1, AgentState("h").snapshot(), [Record("elsewhere", b"h", b"{}")]),
         b"z": _bad_section("z", 2),  # another partition's: not looked at
     }
 
 
 def test_load_skips_corrupt_records_reports_each_and_keeps_the_rest() -> None:
     bad: list[Corrupt] = []
-    got = load_partitions(_table().items(), [1], bad.append)
+    got = load_partitions(_table().items(), [1], bad.append, ("mcp.alerts", "mcp.revocations"))
     assert set(got) == {1}
     assert set(got[1].states) == {"a"} and got[1].states["a"].n_calls == 7
     # the corrupt snapshot's outbox is still there to publish again: never lost
     assert [r.key for r in got[1].outbox["b"]] == [b"b"]
     by_agent = {c.agent_id: c for c in bad}
-    assert set(by_agent) == {"b", "c", "d", "\ufffd\ufffd", "f", "g"}
+    assert set(by_agent) == {"b", "c", "d", "\ufffd\ufffd", "f", "g", "h"}
     assert by_agent["b"].field == "snapshot.sections.fan_out"
     assert "section 'fan_out'" in by_agent["b"].reason
     assert by_agent["c"].partition is None and by_agent["c"].field == "envelope"
     assert by_agent["d"].field == "snapshot" and by_agent["d"].partition == 1
     assert by_agent["\ufffd\ufffd"].field == "key"
     assert by_agent["g"].field == "outbox"
+    assert by_agent["h"].field == "outbox" and "topic" in by_agent["h"].reason
     assert all(c.raw == _table()[c.agent_id.encode()] for c in bad if c.field != "key")
 
 
@@ -114,10 +116,12 @@ def test_a_corrupt_stored_agent_does_not_stop_its_partition_being_assigned() -> 
         (k, v) for (t, k), v in zip(kafka.sent, kafka.values, strict=True) if t == "mcp.deadletter"
     ]
     # one dead letter per corrupt record, once per process, keyed by the agent
-    assert sorted(k for k, _ in dead) == sorted([b"b", b"c", b"d", b"\xef\xbf\xbd" * 2, b"f", b"g"])
-    assert proc.counters["corrupt_state"] == 6
+    assert sorted(k for k, _ in dead) == sorted(
+        [b"b", b"c", b"d", b"\xef\xbf\xbd" * 2, b"f", b"g", b"h"]
+    )
+    assert proc.counters["corrupt_state"] == 7
     got = reg.get_sample_value("mcpmon_worker_deadletters_total", {"reason": "corrupt_state"})
-    assert got == 6
+    assert got == 7
     rec = orjson.loads(next(v for k, v in dead if k == b"b"))
     assert rec["reason"].startswith("corrupt agent state of agent 'b': ")
     assert "section 'fan_out'" in rec["reason"] and rec["field"] == "snapshot.sections.fan_out"
