@@ -99,6 +99,8 @@ def reason_class(reason: str) -> str:
         return "engine_error"
     if reason.startswith("undeliverable alert"):
         return "undeliverable"  # the sink's transport can never deliver it (monitor/sinks)
+    if reason.startswith("corrupt agent state"):
+        return "corrupt_state"  # a stored agent record the worker could not read back
     if reason.startswith("handler error"):
         return "handler_error"  # any other failure while handling one message (poison)
     if reason.startswith("invalid revocation command") or reason.startswith("invalid alert"):

@@ -17,7 +17,9 @@
 - :mod:`~monitor.worker.offsets` — the offset-gap guard (a consumer that skipped
   input is sought back). No Faust.
 - :mod:`~monitor.worker.faust_compat` — every Faust/aiokafka private the worker
-  uses, the only module that touches them, with the contract checked at start.
+  uses, the only module that touches them.
+- :mod:`~monitor.worker.faust_contract` — the check, at start, that each of those
+  privates is still where it was (and the pinned versions).
 - :mod:`~monitor.worker.gcpause` — GC pauses measured; restored state frozen.
 - :mod:`~monitor.worker.supervisor` — ``mcpmon worker --processes N``.
 - :mod:`~monitor.worker.charters` — charter updates broadcast to every worker.

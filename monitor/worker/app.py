@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -72,20 +73,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-import faust
 import structlog
 from faust.types import TP
 
-from monitor.kafka_io import DEADLETTER_MAX_MESSAGE_BYTES
 from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
 from monitor.worker import faust_compat
 from monitor.worker.charters import CharterFeed
 from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint
+from monitor.worker.faust_setup import FETCH_MAX_WAIT_MS, faust_app
 from monitor.worker.gcpause import GcPauses, settle
 from monitor.worker.offsets import OffsetGuard
 from monitor.worker.processor import Processor, Record
-from monitor.worker.store import load_partitions
+from monitor.worker.store import Corrupt, load_partitions
 
 log = structlog.get_logger("monitor.worker")
 
@@ -97,61 +97,11 @@ LAG_SECONDS = 5.0
 #: it the worker stops (its events uncommitted, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
+#: Events the agent takes off its stream between two turns of the event loop
+#: (faust_compat.events; Faust's stream iterator turns it once per event).
+TURN_EVERY_EVENTS = 64
 __all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "Ports", "WorkerApp", "faust_app"]
-
-
-#: Longest time a fetch waits at the broker for data (Faust builds its consumer
-#: with 1.5 s and does not expose it). aiokafka sends no new fetch to a broker
-#: while one is in flight, and leaves partitions with fetched, not yet consumed
-#: records out of it: once a backlog keeps every busy partition in that state,
-#: each fetch holds only idle partitions (Faust's ``__assignor-__leader``, a
-#: quiet input partition) and waits the full time, so a backlog of that length
-#: sustains itself. Seen in ``mcpmon bench kafka`` as a steady 1.2-1.7 s lag
-#: with the worker 60 % busy.
-FETCH_MAX_WAIT_MS = 20
-
-
 _done = faust_compat.mark_done
-
-
-def faust_app(settings: Settings) -> faust.App:
-    # Faust makes only the last level (no parents): the default .cache/mcpmon-worker
-    # failed with FileNotFoundError on a host (or checkout) without .cache. Owner only.
-    Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    brokers = [f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip()]
-    app = faust.App(
-        settings.app_id,
-        broker=brokers,
-        store=settings.store,
-        datadir=settings.data_dir,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        key_serializer="raw",
-        value_serializer="raw",
-        web_enabled=False,
-        autodiscover=False,
-        producer_acks=-1,
-        # batch the per-event changelog writes: without it each goes out in its own request
-        producer_linger=0.005,
-        # state records are ~6 KB: with the 16 KB default a produce request carries two
-        producer_max_batch_size=256 * 1024,
-        consumer_auto_offset_reset="earliest",
-        # Faust's per-event statistics, never read here: 7.5 -> 0.9 µs/event of sensor hooks
-        Monitor=faust_compat.quiet_monitor(),
-        table_standby_replicas=0,
-        producer_max_request_size=DEADLETTER_MAX_MESSAGE_BYTES,
-        broker_session_timeout=settings.kafka_session_timeout_seconds,
-        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_seconds / 4),
-        broker_commit_every=1000,
-        broker_commit_interval=1.0,
-    )
-    # No record fetched before a seek is handed on after it: the skipped input after a
-    # rebalance or restart (faust_compat.SeekFence says how Faust's drain loop lost it).
-    faust_compat.SeekFence.install(app.consumer)
-    # each record handed to the stream without 4 tasks + asyncio.wait unless it must wait
-    faust_compat.EagerDrain.install(app.consumer)
-    faust_compat.cap_fetch_max_wait(app.consumer, FETCH_MAX_WAIT_MS)  # this app's only
-    return app
 
 
 @dataclass(slots=True)
@@ -237,6 +187,8 @@ class WorkerApp:
             crash=self._crash,
         )
         self._last_event: dict[int, Any] = {}  # per partition: context of its table writes
+        self._corrupt_seen: set[tuple[str, bytes]] = set()  # stored records dead-lettered
+        self._changelog = f"{settings.app_id}-{TABLE_NAME}-changelog"
 
         self.agent = app.agent(self.events, name="monitor")(self._agent)
         self.table.on_recover(self._on_recovered)
@@ -263,9 +215,10 @@ class WorkerApp:
         # written or not. An event not committed is redelivered: dropped by the
         # event-id dedup if its state reached the changelog, processed again if not.
         self._stream = stream = stream.noack()
-        try:
-            async for event in stream.events():
-                await self.take(event)
+        take = self.take
+        try:  # not stream.events(): Faust's iterator turns the event loop once per event
+            async for event in faust_compat.events(stream, TURN_EVERY_EVENTS):
+                await take(event)
         finally:
             await self.flush(force=True)  # a graceful stop: what is done is kept
 
@@ -593,7 +546,14 @@ class WorkerApp:
 
     async def _assign(self, partitions: list[int]) -> None:
         t0 = time.perf_counter()
-        loaded = load_partitions(self.table.items(), partitions)
+        dead: list[Record] = []
+        topics = self.processor.topics
+        loaded = load_partitions(
+            self.table.items(),
+            partitions,
+            partial(self._corrupt, dead),
+            outputs=(topics.alerts, topics.revocations),
+        )
         agents = sum(len(r.states) for r in loaded.values())
         timers = sum(len(st.timers) for r in loaded.values() for st in r.states.values())
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
@@ -607,6 +567,16 @@ class WorkerApp:
             outbox=sum(len(v) for v in pending.values()),
             seconds=round(time.perf_counter() - t0, 3),
         )
+        if dead:
+            await self._publish(partitions[0], [], dead)
         for p, records in pending.items():
             if records:
                 await self._publish(p, records)
+
+    def _corrupt(self, dead: list[Record], bad: Corrupt) -> None:
+        """A stored agent record that could not be read back: dead-lettered once per process."""
+        seen = (bad.agent_id, hashlib.sha256(bad.raw).digest())
+        if seen in self._corrupt_seen:  # still in the table at a later assignment
+            return
+        self._corrupt_seen.add(seen)
+        dead.append(self.processor.corrupt_state(bad, self._changelog))

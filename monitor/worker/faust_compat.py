@@ -19,14 +19,16 @@ nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`
   seek (SeekFence)        on the instance; ``Consumer._read_offset``
 no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
   (EagerDrain)            loop's per-record call); ``Consumer.suspend_flow``
+events off the stream     the stream's channel queue, ``Message.generation_id``/``.tracked``,
+  (events)                ``App.consumer_generation_id``, ``Consumer.track_message``
 ========================  ==========================================================
 
-faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``
-(:data:`PINNED`); :func:`contract_problems` checks every name above against
-the installed packages and says which one moved. The worker runs it at start
-(:func:`check_contract`) and ``tests/worker/test_faust_compat.py`` runs it
-against a real app, so an upgrade that moves one fails loudly, naming it,
-instead of silently committing the wrong offsets.
+faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``;
+:mod:`monitor.worker.faust_contract` checks every name above against the
+installed packages and says which one moved. The worker runs that check at
+start and ``tests/worker/test_faust_compat.py`` runs it against a real app, so
+an upgrade that moves one fails loudly, naming it, instead of silently
+committing the wrong offsets.
 """
 
 from __future__ import annotations
@@ -38,26 +40,11 @@ import inspect
 import types
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
-from contextvars import ContextVar
-from importlib import metadata
 from typing import Any
 
 import structlog
 
-from monitor.worker.exceptions import WorkerError
-
 log = structlog.get_logger("monitor.worker")
-#: The versions this module was checked against (kept equal to pyproject.toml's pins).
-PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
-
-
-class FaustContractError(WorkerError, RuntimeError):
-    """A Faust or aiokafka private the worker relies on is missing or changed.
-
-    Under the package's root (:class:`~monitor.errors.MonitorError`, via
-    :class:`~monitor.worker.exceptions.WorkerError`: the worker cannot run so); still a
-    ``RuntimeError``, as it was, for callers that catch that.
-    """
 
 
 # ------------------------------------------------------------------ the privates
@@ -361,212 +348,56 @@ class SeekFence:
             )
 
 
-# ------------------------------------------------------------------ the contract
-def version_problems() -> list[str]:
-    """Installed versions that differ from :data:`PINNED` (the ones the contract was checked on)."""
-    out = []
-    for dist, pinned in PINNED.items():
-        try:
-            got = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            got = "not installed"
-        if got != pinned:
-            out.append(f"{dist}: installed {got}, checked against {pinned}")
-    return out
+# ------------------------------------------------------------------ events off the stream
+async def events(stream: Any, turn_every: int) -> AsyncIterator[Any]:
+    """The events of an agent's ``stream``, in order, as Faust's stream iterator hands
+    them on, but with one event-loop turn per ``turn_every`` events, not one per event.
 
-
-def _params(fn: Any) -> set[str]:
-    fn = getattr(fn, "__wrapped__", fn)
-    return set(inspect.signature(fn).parameters)
-
-
-def _source(fn: Any) -> str:
-    try:
-        return inspect.getsource(fn)
-    except (OSError, TypeError):
-        return ""
-
-
-def contract_problems(consumer: Any = None) -> list[str]:
-    """What no longer holds of the privates above, one line naming each; empty if all hold.
-
-    ``consumer``: a Faust consumer instance, to check its instance attributes
-    too (``_gap``); without one only the classes are looked at.
+    Faust's compiled iterator spends an event-loop turn (``sleep(0)``), a
+    context-variable set and two sensor calls on every event (issue 15). What it
+    does that matters is done here too, per event: an event fetched before the
+    current rebalance (another consumer generation, or flow control suspended)
+    is not handed on but marked done (not acked through Faust: nothing of it is
+    committed, it comes again); every event handed on is tracked as pending
+    (``Consumer.track_message``: Faust's stop waits until it is marked done); an
+    error thrown into the channel is raised; the stream is started and stopped
+    as the iterator does. The current event is *not* set: the worker sets it
+    itself around its table writes (:func:`event_context`). Nothing is acked
+    (the worker's stream is ``noack``). The loop still turns whenever the queue
+    is empty (the wait for the next event).
     """
-    problems: list[str] = []
-    for check in (_transport, _streams, _consumer_class, _sensors_and_tables):
-        problems += check()
-    if consumer is not None:
-        problems += _consumer_instance(consumer)
-    return problems
-
-
-def _need(problems: list[str], ok: bool, what: str) -> None:
-    if not ok:
-        problems.append(what)
-
-
-def _transport() -> list[str]:
-    """The fetch-wait cap: Faust's consumer factory and aiokafka's fetcher setting."""
-    problems: list[str] = []
+    app = stream.app
+    channel = stream.channel
+    queue = channel.queue
+    track = app.consumer.track_message
+    acking = app.topics.acking_topics
+    flow = app.flow_control
+    started = await stream.maybe_start()
+    n = 0
     try:
-        from aiokafka import AIOKafkaConsumer
-        from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-    except ImportError:
-        return ["faust.transport.drivers.aiokafka.AIOKafkaConsumerThread"]
-    _need(
-        problems,
-        callable(getattr(AIOKafkaConsumerThread, "_create_consumer", None)),
-        "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._create_consumer",
-    )
-    _need(
-        problems,
-        "self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
-        and "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start),
-        "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (read when it starts its fetcher)",
-    )
-    return problems
-
-
-def _streams() -> list[str]:
-    """The current event (a ContextVar) and the message's ``acked`` slot."""
-    problems: list[str] = []
-    try:
-        from faust import streams
-    except ImportError:
-        problems.append("faust.streams")
-    else:
-        _need(
-            problems,
-            isinstance(getattr(streams, "_current_event", None), ContextVar),
-            "faust.streams._current_event (a ContextVar)",
-        )
-    try:
-        from faust.types.tuples import Message
-    except ImportError:
-        problems.append("faust.types.tuples.Message")
-    else:
-        _need(
-            problems,
-            "acked" in getattr(Message, "__slots__", ()),
-            "faust.types.tuples.Message.acked",
-        )
-    return problems
-
-
-def _consumer_class() -> list[str]:
-    """Commit, seek, the gap record, and the drain loop SeekFence and EagerDrain hook into."""
-    problems: list[str] = []
-    try:
-        from faust.transport.consumer import Consumer
-    except ImportError:
-        return ["faust.transport.consumer.Consumer"]
-    _need(
-        problems,
-        inspect.iscoroutinefunction(getattr(Consumer, "_commit", None))
-        and "offsets" in _params(Consumer._commit),
-        "faust.transport.consumer.Consumer._commit(offsets) (a coroutine)",
-    )
-    _need(
-        problems,
-        inspect.iscoroutinefunction(getattr(Consumer, "seek_wait", None)),
-        "faust.transport.consumer.Consumer.seek_wait (a coroutine)",
-    )
-    _need(
-        problems,
-        "_gap" in getattr(Consumer, "__annotations__", {}),
-        "faust.transport.consumer.Consumer._gap (declared)",
-    )
-    # SeekFence: the drain loop must read records through the instance's getmany
-    _need(
-        problems,
-        inspect.isasyncgenfunction(getattr(Consumer, "getmany", None))
-        and inspect.iscoroutinefunction(getattr(Consumer, "perform_seek", None))
-        and "_read_offset" in getattr(Consumer, "__annotations__", {}),
-        "faust.transport.consumer.Consumer.getmany (async generator), .perform_seek "
-        "(a coroutine), ._read_offset (declared)",
-    )
-    drain = _source(getattr(Consumer, "_drain_messages", None))
-    _need(
-        problems,
-        "self.getmany" in drain,
-        "faust.transport.consumer.Consumer._drain_messages reads self.getmany",
-    )
-    # EagerDrain: the per-record wait goes through the instance's wait_first
-    _need(
-        problems,
-        "self.wait_first(" in drain and "self.suspend_flow.wait()" in drain,
-        "faust.transport.consumer.Consumer._drain_messages calls "
-        "self.wait_first(callback(message), self.suspend_flow.wait())",
-    )
-    return problems
-
-
-def _consumer_instance(consumer: Any) -> list[str]:
-    """The instance attributes a running consumer must have."""
-    problems: list[str] = []
-    name = f"{type(consumer).__module__}.{type(consumer).__name__}"
-    _need(problems, hasattr(getattr(consumer, "_gap", None), "pop"), f"{name}._gap (a mapping)")
-    _need(
-        problems,
-        isinstance(getattr(consumer, "suspend_flow", None), asyncio.Event),
-        f"{name}.suspend_flow (an asyncio.Event)",
-    )
-    _need(
-        problems,
-        hasattr(getattr(consumer, "_read_offset", None), "get"),
-        f"{name}._read_offset (a mapping)",
-    )
-    return problems
-
-
-def _sensors_and_tables() -> list[str]:
-    """The Monitor hooks the worker silences, and the table's data and changelog write."""
-    problems: list[str] = []
-    try:
-        from faust.sensors import Monitor
-    except ImportError:
-        problems.append("faust.sensors.Monitor")
-    else:
-        for hook in MONITOR_HOOKS:
-            _need(problems, callable(getattr(Monitor, hook, None)), f"faust.sensors.Monitor.{hook}")
-    try:
-        from faust.tables.base import Collection
-
-        _need(problems, isinstance(getattr(Collection, "data", None), property), "Collection.data")
-        _need(
-            problems,
-            {"partition", "key", "value"} <= _params(getattr(Collection, "send_changelog", None)),
-            "faust.tables.base.Collection.send_changelog(partition, key, value)",
-        )
-    except (ImportError, TypeError, ValueError):
-        problems.append("faust.tables.base.Collection.send_changelog")
-    # raw_schema: the topic compiles its decoder once through Schema.compile
-    try:
-        from faust import Schema
-        from faust.topics import Topic
-
-        _need(
-            problems,
-            {"app", "on_key_decode_error", "on_value_decode_error", "default_propagate"}
-            <= _params(Schema.compile)
-            and "self.schema.compile(" in _source(Topic._compile_decode),
-            "faust.Schema.compile(app, on_key_decode_error, on_value_decode_error, "
-            "default_propagate), called by Topic._compile_decode",
-        )
-    except (ImportError, AttributeError, TypeError, ValueError):
-        problems.append("faust.Schema.compile / faust.topics.Topic._compile_decode")
-    return problems
-
-
-def check_contract(consumer: Any = None) -> None:
-    """Raise :class:`FaustContractError` naming every private that moved."""
-    problems = contract_problems(consumer)
-    if problems:
-        raise FaustContractError(
-            "the installed faust-streaming/aiokafka no longer have what the worker relies on "
-            "(monitor/worker/faust_compat.py): " + "; ".join(problems)
-        )
+        while not stream.should_stop:
+            if n >= turn_every:
+                n = 0
+                await asyncio.sleep(0)  # the fetch loop, producer and timers get their turn
+            if queue.empty():
+                event = await queue.get()
+                n = 0
+            else:
+                event = queue.get_nowait()
+                n += 1
+            message = event.message
+            if not flow.is_active() or message.generation_id != app.consumer_generation_id:
+                mark_done(event)  # of a previous assignment: comes again to its owner
+                continue
+            if message.topic in acking and not message.tracked:
+                message.tracked = True
+                track(message)
+            yield event
+    finally:
+        channel.on_stop_iteration()
+        if started:
+            await stream.stop()
+            stream.service_reset()
 
 
 # ------------------------------------------------------------------ the quiet monitor
@@ -608,7 +439,7 @@ def raw_schema() -> Any:
     settings lookup — about a tenth of the worker's own per-event time (profile, issue 15).
     Nothing is decoded here, so no key or value can fail: the processor decodes the value
     and dead-letters what does not parse. Public Faust API (``Schema.compile``, the
-    ``Event`` setting); the contract check below pins its signature.
+    ``Event`` setting); the contract check (:mod:`monitor.worker.faust_contract`) pins its signature.
     """
     import faust
 

@@ -30,13 +30,14 @@ from monitor import deadletter
 from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.charter_update import REJECTED, UNSIGNED
 from monitor.core.policy import CharterSet
+from monitor.core.redact import DEFAULT_REDACTOR
 from monitor.core.state import AgentState
 from monitor.errors import DecodeError
 from monitor.events import CharterUpdated, decode_event
 from monitor.metrics import WorkerMetrics
 from monitor.output_contracts import RevocationCommand
 from monitor.signing import CommandSigner
-from monitor.worker.store import PartitionStates, Record, Restored
+from monitor.worker.store import Corrupt, PartitionStates, Record, Restored
 
 __all__ = ["Outcome", "OutputTopics", "Processor", "Record"]
 
@@ -227,6 +228,28 @@ class Processor:
         if part.states.release(agent_id, rec):
             part.engine.dirty.add(agent_id)
 
+    def corrupt_state(self, bad: Corrupt, topic: str) -> Record:
+        """The dead letter of a stored agent record that could not be read back.
+
+        Found when a partition is assigned (:func:`~monitor.worker.store.load_partitions`);
+        the agent starts from an empty state. ``topic`` is the changelog it came from.
+        """
+        self.counters["corrupt_state"] += 1
+        # the error may quote stored data: redacted here too, not only in the record
+        reason = DEFAULT_REDACTOR(f"corrupt agent state of agent {bad.agent_id!r}: {bad.reason}")
+        log.warning(
+            "agent_state_corrupt",
+            agent=deadletter.clip(bad.agent_id, deadletter.MAX_FIELD_CHARS),
+            partition=bad.partition,
+            field=bad.field,
+            detail="skipped; the agent starts from an empty state",
+        )
+        out = Outcome()
+        self._dead(
+            out, bad.raw, bad.agent_id.encode(), reason, bad.field, topic, bad.partition, None
+        )
+        return out.notes[0]
+
     # ------------------------------------------------------------ charter broadcast
     def apply_charter_broadcast(self, raw: bytes) -> bool:
         """Apply a charter update read from the broadcast topic; False if skipped.
@@ -289,8 +312,8 @@ class Processor:
         reason: str,
         field_name: str | None,
         topic: str,
-        partition: int,
-        offset: int,
+        partition: int | None,
+        offset: int | None,
     ) -> None:
         self.counters["deadletter"] += 1
         if self.metrics is not None:

@@ -62,13 +62,13 @@ def build_processor(
 
 
 def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") -> int:
-    from monitor.worker import faust_compat
+    from monitor.worker import faust_contract
     from monitor.worker.app import WorkerApp  # imports faust: only when a worker runs
 
     configure_logging(loglevel)
     log = structlog.get_logger("monitor.worker")
-    faust_compat.check_contract()  # a moved Faust private stops the worker here, named
-    for problem in faust_compat.version_problems():
+    faust_contract.check_contract()  # a moved Faust private stops the worker here, named
+    for problem in faust_contract.version_problems():
         log.warning("faust_version_unchecked", problem=problem)
     metrics = WorkerMetrics(CollectorRegistry()) if settings.worker.metrics_port else None
     processor = build_processor(settings, charters_dir, metrics)

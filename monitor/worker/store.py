@@ -35,8 +35,9 @@ outbox with the agent's next write. No event waits for a delivery.
 
 from __future__ import annotations
 
+import re
 import struct
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import orjson
@@ -77,11 +78,21 @@ def decode(raw: bytes) -> tuple[int, bytes, list[Record]]:
         raise WorkerError(f"unsupported agent-state envelope version {version}")
     end = _HEADER.size + n
     snapshot, tail = raw[_HEADER.size : end], raw[end:]
-    outbox = [
-        Record(t, None if k is None else k.encode(), v.encode())
-        for t, k, v in (orjson.loads(tail) if tail else ())
-    ]
+    pending = orjson.loads(tail) if tail else []
+    if not isinstance(pending, list) or not all(_is_entry(e) for e in pending):
+        raise WorkerError("agent-state outbox is not a list of [topic, key, value] strings")
+    outbox = [Record(t, None if k is None else k.encode(), v.encode()) for t, k, v in pending]
     return partition, snapshot, outbox
+
+
+def _is_entry(e: object) -> bool:
+    return (
+        isinstance(e, list)
+        and len(e) == 3
+        and isinstance(e[0], str)
+        and (e[1] is None or isinstance(e[1], str))
+        and isinstance(e[2], str)
+    )
 
 
 class PartitionStates(MutableMapping[str, AgentState]):
@@ -163,24 +174,101 @@ class Restored:
     outbox: dict[str, list[Record]]
 
 
+@dataclass(frozen=True, slots=True)
+class Corrupt:
+    """A stored agent record that could not be read back (see :func:`load_partitions`).
+
+    ``partition`` is None when not even the envelope's header could be read;
+    ``field`` names the part that failed (``envelope``, ``outbox``, ``snapshot``,
+    ``snapshot.<field>``, ``snapshot.sections.<name>``); ``reason`` is the error.
+    """
+
+    agent_id: str
+    raw: bytes
+    partition: int | None
+    field: str
+    reason: str
+
+
+_SECTION = re.compile(r"section '([^']{1,64})'")
+_PLAIN_FIELD = re.compile(r"\b(\w{1,32}) is not a(?:n)? ")
+
+
+def _snapshot_field(reason: str) -> str:
+    """Which part of a snapshot a :meth:`AgentState.restore` error names."""
+    m = _SECTION.search(reason)
+    if m is not None:
+        return f"snapshot.sections.{m.group(1)}"
+    m = _PLAIN_FIELD.search(reason)
+    return "snapshot" if m is None else f"snapshot.{m.group(1)}"
+
+
 def load_partitions(
-    items: Iterable[tuple[bytes | str, bytes]], partitions: Iterable[int]
+    items: Iterable[tuple[bytes | str, bytes]],
+    partitions: Iterable[int],
+    on_corrupt: Callable[[Corrupt], None] | None = None,
+    outputs: Container[str] | None = None,
 ) -> dict[int, Restored]:
     """Group a table's ``(key, value)`` pairs into live agents, for the given partitions only.
 
     Values stamped with another partition (agents of partitions this worker no
     longer owns, still in a memory store) are skipped.
+
+    A value that cannot be read back is skipped and handed to ``on_corrupt``
+    (the worker dead-letters it): one corrupt record must not keep a partition
+    from being assigned. Its agent starts from an empty state. If only the
+    snapshot is corrupt, the record's outbox (outputs perhaps never delivered)
+    is still restored and published again. A value whose header cannot be
+    read (its partition unknown) is reported whichever partitions are asked for.
+    ``outputs``: the topics an outbox may name (None: any); a record whose outbox
+    names another is corrupt.
     """
     out: dict[int, Restored] = {p: Restored({}, {}) for p in partitions}
     for key, raw in items:
         if raw is None:
             continue
-        partition, snapshot, outbox = decode(raw)
-        bucket = out.get(partition)
-        if bucket is None:
+        part = _partition_of(raw)
+        if part is not None and part not in out:
             continue
-        agent_id = key.decode() if isinstance(key, bytes) else key
-        bucket.states[agent_id] = AgentState.restore(snapshot)
+        try:
+            agent_id = key.decode() if isinstance(key, bytes) else key
+        except UnicodeDecodeError as err:
+            bad = Corrupt(err.object.decode(errors="replace"), raw, part, "key", _why(err))
+            _report(on_corrupt, bad)
+            continue
+        try:
+            partition, snapshot, outbox = decode(raw)
+        except (WorkerError, ValueError, TypeError, AttributeError) as err:
+            field = "envelope" if part is None else "outbox"
+            _report(on_corrupt, Corrupt(agent_id, raw, part, field, _why(err)))
+            continue
+        if outputs is not None and any(r.topic not in outputs for r in outbox):
+            why = "agent-state outbox names a topic the worker does not publish to"
+            _report(on_corrupt, Corrupt(agent_id, raw, part, "outbox", why))
+            continue
+        bucket = out[partition]
         if outbox:
             bucket.outbox[agent_id] = outbox
+        try:
+            bucket.states[agent_id] = AgentState.restore(snapshot)
+        except (ValueError, TypeError) as err:  # restore promises ValueError; be sure
+            reason = _why(err)
+            _report(on_corrupt, Corrupt(agent_id, raw, part, _snapshot_field(reason), reason))
     return out
+
+
+def _partition_of(raw: bytes) -> int | None:
+    """The input partition in a value's header; None if the header is unreadable."""
+    if len(raw) < _HEADER.size:
+        return None
+    version, partition, _ = _HEADER.unpack_from(raw)
+    return partition if version == ENVELOPE_VERSION else None
+
+
+def _why(err: BaseException) -> str:
+    return str(err) if isinstance(err, WorkerError) else f"{type(err).__name__}: {err}"
+
+
+def _report(on_corrupt: Callable[[Corrupt], None] | None, bad: Corrupt) -> None:
+    if on_corrupt is not None:
+        on_corrupt(bad)

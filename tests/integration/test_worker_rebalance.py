@@ -70,7 +70,8 @@ def test_a_worker_joining_a_busy_group_skips_no_input(run: Run, tmp_path: Path) 
         at_join = sum(asyncio.run(_committed(run)).values())
         assert at_join < EVENTS * 3 // 4, f"the backlog was gone before the rebalance ({at_join})"
         print(f"\n{at_join} of {EVENTS} events committed when the second worker joined")
-        assert len(_assignments(first)[-1]) < 4, _assignments(first)  # it gave partitions away
+        # it gave partitions away (the two log their share of the same rebalance in either order)
+        wait_until(lambda: len(_assignments(first)[-1]) < 4, 60, "the first gave partitions away")
 
         def all_committed() -> bool:
             assert first.alive and second.alive, first.tail() + "\n" + second.tail()

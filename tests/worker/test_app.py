@@ -56,6 +56,7 @@ class Kafka:
         self.unreachable = False
         self.seeks: list[tuple[int, int]] = []
         self.sent: list[tuple[str, bytes | None]] = []
+        self.values: list[bytes | None] = []  # what each of ``sent`` carried
         self.assigned = assigned
         self.crashed: list[BaseException] = []
         self.write: Any = self._write
@@ -63,6 +64,7 @@ class Kafka:
     def ports(self) -> Ports:
         async def send(topic: str, key: Any, value: Any, callback: Any) -> None:
             self.sent.append((topic, key))
+            self.values.append(value)
 
         async def seek(partition: int, offset: int) -> None:
             self.seeks.append((partition, offset))
