@@ -198,8 +198,14 @@ _SQL_GRANT = re.compile(
 )
 # in a command line (a database client's statement): anywhere, not only at the start
 _SQL_IN_LINE = (
-    ("db_drop", re.compile(r"\bdrop\s+(?:table|database|schema|keyspace)\b|\btruncate\s+table\b"
-                           r"|\bflushall\b|\bflushdb\b|\.dropdatabase\s*\(", re.I)),  # fmt: skip
+    (
+        "db_drop",
+        re.compile(
+            r"\bdrop\s+(?:table|database|schema|keyspace)\b|\btruncate\s+table\b"
+            r"|\bflushall\b|\bflushdb\b|\.dropdatabase\s*\(",
+            re.I,
+        ),
+    ),
     ("db_delete_all", re.compile(r"\bdelete\s+from\s+[\w.\"`\[\]]{1,128}\s*(?:;|['\"]|$)", re.I)),
     ("db_grant_all", re.compile(r"\bgrant\s+all\b|\bwith\s+grant\s+option\b|\bsuperuser\b", re.I)),
 )
@@ -276,9 +282,7 @@ _AWS_ADMIN_POLICY = re.compile(
     r"['\"]action['\"]\s*:\s*\[?\s*['\"](?:\*|iam:\*)['\"])",
     re.I,
 )
-_GCP_ADMIN_ROLE = re.compile(
-    r"roles/(?:owner|editor|[\w.]{0,64}admin(?:istrator)?)\b", re.I
-)
+_GCP_ADMIN_ROLE = re.compile(r"roles/(?:owner|editor|[\w.]{0,64}admin(?:istrator)?)\b", re.I)
 _K8S_ADMIN_ROLE = re.compile(r"--(?:cluster)?role[\s=]+['\"]?(?:cluster-admin|admin)\b", re.I)
 
 
@@ -368,16 +372,18 @@ def _stage_classes(stage: str, statement: str) -> int:
         if any(a.startswith("--vacuum") for a in low):
             mask |= _BIT["audit_off"]
     elif prog in ("wevtutil", "clear-eventlog", "auditpol"):
-        if prog != "wevtutil" or (low and low[0] in ("cl", "clear-log")):
-            if prog != "auditpol" or "/clear" in low or "/remove" in low:
-                mask |= _BIT["audit_off"]
+        cleared = {
+            "wevtutil": bool(low) and low[0] in ("cl", "clear-log"),
+            "auditpol": "/clear" in low or "/remove" in low,
+        }.get(prog, True)
+        if cleared:
+            mask |= _BIT["audit_off"]
     elif prog == "chmod":
         modes = [o for o in operands if _WORLD_MODE.match(o) or _SETID_MODE.match(o)]
         recursive = any(_RECURSIVE_FLAG.match(f) for f in flags) or "--recursive" in low
         paths = [o for o in operands if o not in modes]
         if any(_SETID_MODE.match(m) for m in modes) or (
-            any(_WORLD_MODE.match(m) for m in modes)
-            and (recursive or any(map(broad_path, paths)))
+            any(_WORLD_MODE.match(m) for m in modes) and (recursive or any(map(broad_path, paths)))
         ):
             mask |= _BIT["open_permissions"]
     elif prog == "chown":
@@ -429,7 +435,9 @@ def _cloud(prog: str, low: list[str], stage: str) -> int:
             mask |= _BIT["cloud_admin_grant"]
         if head.startswith("group delete"):
             mask |= _BIT["cloud_teardown"]
-        if head.startswith(("monitor diagnostic-settings delete", "monitor log-analytics workspace delete")):
+        if head.startswith(
+            ("monitor diagnostic-settings delete", "monitor log-analytics workspace delete")
+        ):
             mask |= _BIT["audit_off"]
     elif prog == "aws":
         if head.startswith("iam "):
@@ -457,18 +465,17 @@ def _cloud(prog: str, low: list[str], stage: str) -> int:
         if head.startswith(("logging sinks delete", "logging buckets delete")):
             mask |= _BIT["audit_off"]
     elif prog in ("kubectl", "oc"):
-        if ops[:1] == ["create"] and ops[1:2] and ops[1] in ("clusterrolebinding", "rolebinding"):
-            if _K8S_ADMIN_ROLE.search(stage):
-                mask |= _BIT["cloud_admin_grant"]
+        binding = ops[1:2] in (["clusterrolebinding"], ["rolebinding"])
+        if ops[:1] == ["create"] and binding and _K8S_ADMIN_ROLE.search(stage):
+            mask |= _BIT["cloud_admin_grant"]
         if ops[:1] == ["delete"] and (
             (ops[1:2] and ops[1] in ("ns", "namespace", "namespaces"))
             or "--all" in low
             or "--all-namespaces" in low
         ):
             mask |= _BIT["cloud_teardown"]
-    elif prog in ("terraform", "tofu", "pulumi"):
-        if "destroy" in ops or "-destroy" in low:
-            mask |= _BIT["cloud_teardown"]
+    elif prog in ("terraform", "tofu", "pulumi") and ("destroy" in ops or "-destroy" in low):
+        mask |= _BIT["cloud_teardown"]
     return mask
 
 
@@ -613,6 +620,10 @@ class CommandClassFirstUse(HijackDetector):
             task_id=c.task_id,
             session_id=c.session_id,
             dedup=f"command_class:{cls_name}:{c.session_id or c.task_id or c.event_id}",
-            details={"class": cls_name, "family": family, "calls_before": ctx.index - 1,
-                     "use": nth},  # fmt: skip
+            details={
+                "class": cls_name,
+                "family": family,
+                "calls_before": ctx.index - 1,
+                "use": nth,
+            },
         )
