@@ -68,7 +68,8 @@ Example: a coding agent that in 200 calls ran ``rm -rf ./build/tmp`` and
 
 Cost: linear in the text read (at most :data:`MAX_SCAN` characters): a cheap keyword test
 first, then statements and pipeline stages split once, tokens split once, each bounded
-regex run once per stage. State (``AgentState.sections["command_class_first_use"]``):
+regex run once per stage; a line of at most :data:`CACHE_TEXT` characters is classified
+once (an agent's routine repeats its commands). State (``AgentState.sections["command_class_first_use"]``):
 ``[learned mask, session digest, sessions seen, mask alerted this session, uses]`` where
 ``uses`` holds, per class, the sessions it was used in since the agent was armed; well under
 200 bytes.
@@ -511,13 +512,35 @@ def _db_tool(tool: str) -> bool:
     return not DB_TOOL_WORDS.isdisjoint(words(tool))
 
 
+#: Command lines and queries repeat in an agent's routine: short ones are classified once.
+CACHE_TEXT = 512
+
+
+@lru_cache(maxsize=2048)
+def _shell_cached(text: str) -> int:
+    return shell_classes(text)
+
+
+@lru_cache(maxsize=2048)
+def _sql_cached(text: str) -> int:
+    return sql_classes(text)
+
+
+def _shell(text: str) -> int:
+    return _shell_cached(text) if len(text) <= CACHE_TEXT else shell_classes(text)
+
+
+def _sql(text: str) -> int:
+    return _sql_cached(text) if len(text) <= CACHE_TEXT else sql_classes(text)
+
+
 def call_classes(ctx: CallContext) -> int:
     """The value classes of one call's arguments (see the module doc for which are read)."""
     args = ctx.call.args
     if not args:
         return 0
     shell = _text(args) if exec_tool(ctx) else command_text(args)
-    mask = shell_classes(shell) if shell else 0
+    mask = _shell(shell) if shell else 0
     db = _db_tool(ctx.call.tool)
     budget = MAX_SCAN
     for k, v in list(args.items())[:64]:
@@ -527,7 +550,7 @@ def call_classes(ctx: CallContext) -> int:
             continue
         sql = v if isinstance(v, str) else _text(v, budget) if isinstance(v, (list, dict)) else ""
         if sql:
-            mask |= sql_classes(sql[:budget])
+            mask |= _sql(sql[:budget])
             budget -= len(sql)
     return mask
 
