@@ -201,7 +201,10 @@ class Hijack(_Strict):
     the first use of a high-impact tool (``high_impact_first_use``), a retry after
     a denial (``retry_after_denial``), resource paths climbing towards the root
     (``scope_widening``), a network one-liner in an exec call (``shell_egress``),
-    and a burst of distinct recipients, tools or servers (``fan_out``).
+    a burst of distinct recipients, tools or servers (``fan_out``), and the first
+    destructive or privilege-granting command or SQL statement of a class the agent
+    never sent, through a tool it already uses (``command_class_first_use``: ``rm -rf``
+    of a broad path, ``DROP DATABASE``, ``az role assignment create … Owner``, …).
     """
 
     enabled: bool = Field(default=True, description="false: none of the hijack detectors")
@@ -214,7 +217,8 @@ class Hijack(_Strict):
     warmup_calls: int = Field(
         default=200,
         ge=0,
-        description="Calls of the agent's life before first use and fan-out can fire",
+        description="Calls of the agent's life before first use, fan-out and a new command "
+        "class (command_class_first_use) can fire",
     )
     high_impact: list[ClassName] | None = Field(
         default=None,
@@ -253,14 +257,15 @@ class Hijack(_Strict):
         "many sessions when toolset_settled_sessions in a row brought no new tool and no tool "
         "was a one-off (every tool used in at least two sessions: the Good-Turing estimate of "
         "a new tool next session is then zero); a sparse toolset alerts like a settled one "
-        "except on read tools (a new read is learned quietly). None: only routines settle",
+        "except on read tools (a new read is learned quietly). None: only routines settle. "
+        "command_class_first_use is armed after this many sessions too (or warmup_calls)",
     )
     new_tool_sessions: int = Field(
         default=2,
         ge=1,
         le=64,
-        description="Sessions a new tool alerts in before it joins a settled toolset (one "
-        "session, perhaps the hijacked one, does not teach a tool)",
+        description="Sessions a new tool (or a new command class) alerts in before it joins "
+        "a settled toolset (one session, perhaps the hijacked one, does not teach a tool)",
     )
     retry_within_calls: int = Field(default=3, ge=1, le=32)
     retry_within_seconds: float = Field(default=300, gt=0)

@@ -275,6 +275,7 @@ def test_behaviour_layer_is_the_baseline_and_every_hijack_detector() -> None:
         "scope_widening",
         "shell_egress",
         "fan_out",
+        "command_class_first_use",
     } == BEHAVIOUR_LAYER
 
 

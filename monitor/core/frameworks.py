@@ -46,6 +46,8 @@ _BY_DETECTOR: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     "scope_widening": (("ASI02", "ASI03"), ("L3", "L4"), ("MEASURE",)),
     "shell_egress": (("ASI01", "ASI05"), ("L3", "L4"), ("MEASURE", "MANAGE")),
     "fan_out": (("ASI01", "ASI02", "ASI08"), ("L3", "L5"), ("MEASURE",)),
+    # a destructive or privilege-granting command class the agent never used (alert only)
+    "command_class_first_use": (("ASI02", "ASI03", "ASI10"), ("L3", "L4", "L6"), ("MEASURE",)),
     "standing_privilege": (("ASI03",), ("L6",), ("GOVERN",)),
     # a static or long-lived key where the charter asks for just-in-time credentials
     "static_credential": (("ASI03",), ("L4", "L6"), ("GOVERN", "MANAGE")),
