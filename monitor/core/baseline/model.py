@@ -544,7 +544,9 @@ class AgentBaseline:
         ]
 
     @classmethod
-    def restore(cls, data: list[Any]) -> AgentBaseline:
+    def restore(cls, data: Any) -> AgentBaseline:
+        """The model :meth:`snapshot` wrote; ValueError for another layout. (``Any``: a
+        ``list`` argument type is a TypeError for a dict or None in the compiled build.)"""
         if not isinstance(data, list) or not data or data[0] != LAYOUT:
             head = data[:1] if isinstance(data, list) else type(data).__name__
             raise ValueError(f"unsupported baseline snapshot layout {head!r}")
