@@ -1,0 +1,105 @@
+"""AgentBaseline at the edges its other tests never reached (found by the mut8 mutation run).
+
+Tasks of 64 calls or more (the top task-length bucket), a calibration histogram
+halved while only its lowest bins hold scores or while the next table (the
+per-tool volume counts) is non-empty, the chain's transition contribution, analyst
+feedback for a tool whose volume is already known, and a snapshot that is no list.
+"""
+
+from __future__ import annotations
+
+from math import log1p
+
+import pytest
+
+from monitor import testing as tb
+from monitor.core.baseline.counts import OFFSET, T_CAL, T_TASK, T_VOLUME_N, tail_surprise
+from monitor.core.baseline.features import F_TASK, F_TRANSITION, N_FEATURES, h32
+from monitor.core.baseline.model import (
+    R_CHAIN,
+    R_EW,
+    R_IN_MEAN,
+    R_IN_VAR,
+    R_OUT_MEAN,
+    R_OUT_VAR,
+    TOOL_SLOTS,
+    AgentBaseline,
+)
+
+
+def _learn(m: AgentBaseline, sec: float, tool: str = "t", **kw: object) -> list[float]:
+    c = tb.call(sec, "a", "s", tool, **kw)  # type: ignore[arg-type]
+    f = m.observe(c, c.ts.timestamp())
+    _, s = m.score_one(f)
+    m.learn_one(f, s)
+    return s
+
+
+def test_a_task_of_64_calls_or_more_is_judged_in_the_top_length_bucket() -> None:
+    m = AgentBaseline()
+    sec = 0.0
+    for k in range(6):  # six short tasks learned: the agent's usual length is 3
+        for _ in range(3):
+            sec += 20
+            _learn(m, sec, task_id=f"short-{k}")
+    assert m.totals[T_TASK] == 5  # the sixth ends when the long one starts
+    got = []
+    for _ in range(70):
+        sec += 20
+        got.append(_learn(m, sec, task_id="long")[F_TASK])
+    top = tail_surprise(m.counts, T_TASK, 15, m.totals[T_TASK])  # bucket 15: 64 calls and up
+    assert got[63:] == [top] * 7
+    assert top > got[62] > 0  # and beyond the agent's range, further is stranger
+
+
+@pytest.mark.parametrize("low", [0, 1])
+def test_a_halving_keeps_the_top_when_only_the_lowest_bins_hold_scores(low: int) -> None:
+    m = AgentBaseline()
+    m.commit([low] * 1023)
+    m.commit([low])  # 1,024: halved
+    assert m.n_cal == 512 and m.top == low
+
+
+def test_a_halving_never_counts_the_volume_table_after_the_histogram() -> None:
+    assert OFFSET[T_CAL] + 64 == OFFSET[T_VOLUME_N]  # the two tables are neighbours
+    tool = next(f"t{i}" for i in range(200) if h32(f"s/t{i}") & (TOOL_SLOTS - 1) == 0)
+    m = AgentBaseline()
+    _learn(m, 0, tool)
+    assert m.counts[OFFSET[T_VOLUME_N]] == 1  # volume slot 0 (bin "64" seen from the histogram)
+    m.commit([5] * 1024)
+    assert m.n_cal == 512 and m.top == 5
+
+
+def test_the_chain_takes_the_transition_above_its_own_running_mean() -> None:
+    m = AgentBaseline()
+    m.reals[R_EW + F_TRANSITION] = 0.5
+    m.reals[R_EW - F_TRANSITION] = 3.0  # a neighbour (another tool's volume) must not count
+    m.reals[R_CHAIN + 1], m.reals[R_CHAIN + 2] = 0.25, 0.75
+    s = [0.0] * N_FEATURES
+    s[F_TRANSITION] = 2.0
+    m.push(s)
+    assert list(m.reals[R_CHAIN : R_CHAIN + 3]) == [0.25, 0.75, 1.5]
+
+
+def test_benign_feedback_measures_the_volume_from_the_tools_own_mean() -> None:
+    tool = next(f"t{i}" for i in range(200) if h32(f"s/t{i}") & (TOOL_SLOTS - 1) > 3)
+    m = AgentBaseline()
+    for i in range(5):
+        _learn(m, i * 20, tool, bytes_out=100, bytes_in=50)
+    vs = h32(f"s/{tool}") & (TOOL_SLOTS - 1)
+    mean, mean_in = m.reals[R_OUT_MEAN + vs], m.reals[R_IN_MEAN + vs]
+    assert mean == pytest.approx(log1p(100), rel=1e-6)
+    assert mean_in == pytest.approx(log1p(50), rel=1e-6)
+    c = tb.call(200, "a", "s", tool, bytes_out=10_000_000, bytes_in=5_000_000)
+    m.remember("al-9", m.observe(c, c.ts.timestamp()), None, False)
+    assert m.apply_feedback("al-9", "benign")
+    want = ((round(log1p(10_000_000), 4) - mean) / 2) ** 2
+    assert m.reals[R_OUT_VAR + vs] == pytest.approx(want, rel=1e-5)
+    want = ((round(log1p(5_000_000), 4) - mean_in) / 2) ** 2
+    assert m.reals[R_IN_VAR + vs] == pytest.approx(want, rel=1e-5)
+
+
+@pytest.mark.parametrize(("bad", "name"), [({}, "dict"), (None, "NoneType"), (7, "int")])
+def test_a_snapshot_that_is_no_list_is_named_by_its_type(bad: object, name: str) -> None:
+    with pytest.raises(ValueError, match=f"unsupported baseline snapshot layout '{name}'$"):
+        AgentBaseline.restore(bad)
