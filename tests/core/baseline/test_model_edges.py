@@ -103,3 +103,36 @@ def test_benign_feedback_measures_the_volume_from_the_tools_own_mean() -> None:
 def test_a_snapshot_that_is_no_list_is_named_by_its_type(bad: object, name: str) -> None:
     with pytest.raises(ValueError, match=f"unsupported baseline snapshot layout '{name}'$"):
         AgentBaseline.restore(bad)
+
+
+def test_the_tail_is_refit_on_its_documented_schedule() -> None:
+    """Every score while the histogram holds at most 4 x FIT_EVERY, then every FIT_EVERY."""
+    fe = 16
+    m = AgentBaseline()
+    m.commit([5] * (4 * fe - 1))
+    assert m.since_fit == 0
+    m.commit([5])  # n_cal = 4 x FIT_EVERY: still refit every time
+    assert m.since_fit == 0
+    m.commit([5])
+    assert m.since_fit == 1
+    m.commit([5] * (fe - 2))
+    assert m.since_fit == fe - 1
+    m.commit([6])  # the FIT_EVERY-th score since the last fit
+    assert m.since_fit == 0
+
+
+def test_an_episode_of_exactly_64_calls_is_learned_in_the_top_length_bucket() -> None:
+    m = AgentBaseline()
+    for i in range(64):
+        _learn(m, i * 20.0, task_id="t64")
+    _learn(m, 64 * 20.0, task_id="next")  # ends it
+    assert m.counts[OFFSET[T_TASK] + 15] == 1 and m.totals[T_TASK] == 1
+
+
+@pytest.mark.parametrize(("span", "feature"), [(86_400.0, 12), (7 * 86_400.0, 13)])
+def test_the_hour_and_weekday_are_judged_from_exactly_a_day_and_a_week(
+    span: float, feature: int
+) -> None:
+    m = AgentBaseline()
+    _learn(m, 0.0)
+    assert _learn(m, span)[feature] > 0.0
