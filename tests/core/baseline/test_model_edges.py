@@ -13,7 +13,15 @@ from math import log1p
 import pytest
 
 from monitor import testing as tb
-from monitor.core.baseline.counts import OFFSET, T_CAL, T_TASK, T_VOLUME_N, tail_surprise
+from monitor.core.baseline.counts import (
+    OFFSET,
+    T_CAL,
+    T_STREAK,
+    T_TASK,
+    T_VOLUME_N,
+    T_WEEKDAY,
+    tail_surprise,
+)
 from monitor.core.baseline.features import F_TASK, F_TRANSITION, N_FEATURES, h32
 from monitor.core.baseline.model import (
     R_CHAIN,
@@ -136,3 +144,40 @@ def test_the_hour_and_weekday_are_judged_from_exactly_a_day_and_a_week(
     m = AgentBaseline()
     _learn(m, 0.0)
     assert _learn(m, span)[feature] > 0.0
+
+
+def test_a_fresh_model_is_calibrating_with_no_scores() -> None:
+    m = AgentBaseline()
+    assert m.calibrating and m.n_cal == 0 and m.snapshot()[4] == 0
+
+
+def test_calls_without_a_task_end_an_episode_after_a_long_pause() -> None:
+    m = AgentBaseline()
+    _learn(m, 0.0)
+    _learn(m, 7200.0)  # two hours later, no task id: a new episode
+    assert m.totals[T_TASK] == 1
+
+
+@pytest.mark.parametrize("day", range(7))
+def test_an_episode_is_learned_on_its_weekday(day: int) -> None:
+    m = AgentBaseline()
+    start = day * 86_400.0  # tb.at(0) is a Monday (2026-03-02)
+    _learn(m, start, task_id="a")
+    _learn(m, start + 60, task_id="b")
+    assert m.counts[OFFSET[T_WEEKDAY] + day] == 1 and m.totals[T_WEEKDAY] == 1
+
+
+def test_error_streaks_of_seven_and_more_share_the_last_slot() -> None:
+    m = AgentBaseline()
+    for i in range(10):
+        _learn(m, i * 20.0, outcome="error")
+    streak = list(m.counts[OFFSET[T_STREAK] : OFFSET[T_STREAK] + 8])
+    assert streak == [0, 1, 1, 1, 1, 1, 1, 4] and m.totals[T_STREAK] == 10  # streaks 1..10
+
+
+def test_the_volume_count_saturates_instead_of_overflowing() -> None:
+    tool = next(f"t{i}" for i in range(200) if h32(f"s/t{i}") & (TOOL_SLOTS - 1) == 0)
+    m = AgentBaseline()
+    m.counts[OFFSET[T_VOLUME_N]] = 65_535  # what 65,535 calls of the tool leave
+    _learn(m, 0.0, tool)
+    assert m.counts[OFFSET[T_VOLUME_N]] == 65_535
