@@ -181,3 +181,10 @@ def test_the_volume_count_saturates_instead_of_overflowing() -> None:
     m.counts[OFFSET[T_VOLUME_N]] = 65_535  # what 65,535 calls of the tool leave
     _learn(m, 0.0, tool)
     assert m.counts[OFFSET[T_VOLUME_N]] == 65_535
+
+
+def test_a_fresh_model_has_no_top_bin_and_nothing_since_a_fit() -> None:
+    m = AgentBaseline()
+    assert m.snapshot()[5:7] == [0, -1]  # since_fit, top
+    m.commit([0])
+    assert m.top == 0
