@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -81,3 +82,20 @@ def test_active_means_the_model_was_imported_from_a_compiled_file(
     assert native.active()
     monkeypatch.setattr(model, "__file__", "/x/model.py")
     assert not native.active()
+
+
+def test_restore_takes_any_data_so_the_compiled_build_checks_it_itself() -> None:
+    """mypyc checks a compiled function's declared argument types before its body runs:
+    with ``data: list[Any]`` the compiled ``AgentBaseline.restore`` raised ``TypeError:
+    list object expected; got dict`` where the source raises the documented ValueError
+    (test_model_state's no-list tests failed under the compiled build; found by mut8)."""
+    tree = ast.parse((native.HERE / "model.py").read_text())  # the source: compiled or not
+    (restore,) = (
+        f
+        for c in tree.body
+        if isinstance(c, ast.ClassDef) and c.name == "AgentBaseline"
+        for f in c.body
+        if isinstance(f, ast.FunctionDef) and f.name == "restore"
+    )
+    (data,) = (a for a in restore.args.args if a.arg == "data")
+    assert ast.unparse(data.annotation) in ("Any", "object")  # type: ignore[arg-type]

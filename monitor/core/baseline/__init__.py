@@ -8,6 +8,8 @@ One concept per module:
 - :mod:`.moments` — running moments for data volume;
 - :mod:`.calibration` — raw score → per-agent calibrated score, and what 0.98 means;
 - :mod:`.model` — :class:`AgentBaseline`: ``score_one`` / ``learn_one`` / snapshot;
+- :mod:`.layout` — where each of the model's arrays lives in its one state buffer;
+- :mod:`.feedback` — an analyst's verdict on an alert, learned (or unlearned) by the model;
 - :mod:`.explain` — which features drove a score, in words;
 - :mod:`.native` — the optional compiled (mypyc) build of the hot modules.
 

@@ -26,7 +26,8 @@ from monitor.core.baseline.counts import (
     T_TRANSITION,
 )
 from monitor.core.baseline.features import FEATURES, CallFeatures, h32
-from monitor.core.baseline.model import R_IN_MEAN, R_OUT_MEAN, TOOL_SLOTS, AgentBaseline
+from monitor.core.baseline.layout import R_IN_MEAN, R_OUT_MEAN, TOOL_SLOTS
+from monitor.core.baseline.model import AgentBaseline
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TOP = 3  # features quoted per alert

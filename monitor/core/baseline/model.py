@@ -23,13 +23,9 @@ it alerted (:mod:`.window`). Deciding is not done here (the detector decides,
 learn: the caller learns a call only after the decision step, and not if any
 detector wanted access revoked.
 
-State is one ``bytearray`` holding every numeric array (``float64`` ring of
-call times, ``uint32`` ring of destinations and per-table totals, ``float32``
-moments and running means, ``uint16`` count tables and score histogram),
-viewed through typed memoryviews for O(1) scalar access and through numpy
-(:meth:`arrays`) for whole-array work, plus a dozen scalars. :meth:`snapshot`
-is that buffer in base64 plus the scalars: about 3.5 KiB of JSON whatever the
-agent does, and cheap (one base64 of 2.5 KB).
+State is one ``bytearray`` holding every numeric array plus a dozen scalars;
+where each array lives in it is :mod:`.layout`. :meth:`AgentBaseline.snapshot` is
+that buffer in base64 plus the scalars (about 3.5 KiB of JSON).
 
 >>> from monitor.events import ToolCall
 >>> m = AgentBaseline()
@@ -46,22 +42,18 @@ from __future__ import annotations
 
 import base64
 from math import log
-from struct import Struct
 from typing import Any
 
 import numpy as np
 
 from monitor.core.baseline import calibration as cal
+from monitor.core.baseline import feedback as fb
 from monitor.core.baseline import moments
 from monitor.core.baseline.counts import (
     BUCKET,
     COUNT_MAX,
     HALVE_AT,
-    N_COUNTS,
-    N_TABLES,
-    OFFSET,
     RARE,
-    SIZE,
     T_BURST,
     T_CAL,
     T_DESTINATION,
@@ -75,13 +67,11 @@ from monitor.core.baseline.counts import (
     T_TASK,
     T_TOOL,
     T_TRANSITION,
-    T_VOLUME_N,
     T_WEEKDAY,
     TABLE_OF,
     add,
     halve,
     novelty,
-    remove,
     seen_surprise,
     tail_surprise,
 )
@@ -108,10 +98,59 @@ from monitor.core.baseline.features import (
     extract,
     h32,
 )
-from monitor.core.baseline.window import RING, Window
+from monitor.core.baseline.feedback import FEEDBACK_KEEP, FEEDBACK_WEIGHT
+from monitor.core.baseline.layout import (
+    _B_COUNTS,
+    _B_EW,
+    _B_KEYS,
+    _B_REALS,
+    _B_SINGLES,
+    _B_TIMES,
+    _B_TOTALS,
+    _EP_BURST,
+    _EP_HOUR,
+    _EP_RATE,
+    _EP_SLOTS,
+    _EP_TASK,
+    _EP_WEEKDAY,
+    _EW,
+    _M_DEST,
+    _M_RES,
+    _M_SERVER,
+    _M_SHAPE,
+    _M_TOOL,
+    _M_TRANS,
+    _M_VOL,
+    _OFF_BURST,
+    _OFF_CAL,
+    _OFF_DEST,
+    _OFF_FANOUT,
+    _OFF_HOUR,
+    _OFF_RATE,
+    _OFF_RES,
+    _OFF_SERVER,
+    _OFF_SHAPE,
+    _OFF_STREAK,
+    _OFF_TASK,
+    _OFF_TOOL,
+    _OFF_TRANS,
+    _OFF_VOLUME_N,
+    _OFF_WEEKDAY,
+    BUFFER_BYTES,
+    LAYOUT,
+    N_REALS,
+    R_CHAIN,
+    R_EW,
+    R_IN_MEAN,
+    R_IN_VAR,
+    R_OUT_MEAN,
+    R_OUT_VAR,
+    R_TAIL,
+    TOOL_SLOTS,
+    views,
+)
+from monitor.core.baseline.window import Window
 from monitor.events import ToolCall
-
-LAYOUT = 1  # version of the buffer layout below
 
 #: Per-feature weights of the contributions (tuned on the tuning seeds, see evaluate.py).
 WEIGHTS: tuple[float, ...] = tuple(0.5 if name == "error_streak" else 1.0 for name in FEATURES)
@@ -121,63 +160,6 @@ EW_ZERO = 1e-3  # … and which snaps to zero below this
 SURPRISE_CAP = 30.0  # nats; one feature cannot dominate beyond this
 HOUR_AFTER = 86_400.0  # the hour of day is judged once an agent has a day of history …
 WEEKDAY_AFTER = 7 * 86_400.0  # … and the weekday once it has a week
-FEEDBACK_KEEP = 4  # alerted calls remembered per agent for analyst feedback
-FEEDBACK_WEIGHT = 8  # a "benign" verdict counts the call this many more times
-
-#: Data-volume moments are kept per tool in fewer slots than tool counts: two tools sharing
-#: a slot only blur each other's usual volume, while two sharing a count slot hide novelty.
-TOOL_SLOTS = SIZE[T_VOLUME_N]
-_M_VOL = TOOL_SLOTS - 1
-# float32 "reals": per-tool moments of log bytes out/in, running mean surprise per feature, tail fit
-R_OUT_MEAN = 0
-R_OUT_VAR = R_OUT_MEAN + TOOL_SLOTS
-R_IN_MEAN = R_OUT_VAR + TOOL_SLOTS
-R_IN_VAR = R_IN_MEAN + TOOL_SLOTS
-R_EW = R_IN_VAR + TOOL_SLOTS
-R_TAIL = R_EW + N_FEATURES  # u, beta, q_u
-R_CHAIN = R_TAIL + 3  # transition contributions of the last CHAIN calls, oldest first
-CHAIN = 3
-N_REALS = R_CHAIN + CHAIN
-# byte offsets: widest items first so every view is aligned
-_B_TIMES = 0
-_B_REALS = _B_TIMES + 8 * RING
-_B_KEYS = _B_REALS + 4 * N_REALS
-_B_TOTALS = _B_KEYS + 4 * RING
-_B_SINGLES = _B_TOTALS + 4 * N_TABLES
-_B_COUNTS = _B_SINGLES + 4 * N_TABLES
-BUFFER_BYTES = _B_COUNTS + 2 * N_COUNTS
-_B_EW = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
-_EW = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
-
-_OFF_TOOL = OFFSET[T_TOOL]
-_OFF_SERVER = OFFSET[T_SERVER]
-_OFF_TRANS = OFFSET[T_TRANSITION]
-_OFF_DEST = OFFSET[T_DESTINATION]
-_OFF_RES = OFFSET[T_RESOURCE]
-_OFF_SHAPE = OFFSET[T_SHAPE]
-_OFF_HOUR = OFFSET[T_HOUR]
-_OFF_WEEKDAY = OFFSET[T_WEEKDAY]
-_OFF_RATE = OFFSET[T_RATE]
-_OFF_BURST = OFFSET[T_BURST]
-_OFF_VOLUME_N = OFFSET[T_VOLUME_N]
-_OFF_FANOUT = OFFSET[T_FANOUT]
-_OFF_STREAK = OFFSET[T_STREAK]
-_OFF_TASK = OFFSET[T_TASK]
-_OFF_CAL = OFFSET[T_CAL]
-_M_TOOL = SIZE[T_TOOL] - 1
-_M_SERVER = SIZE[T_SERVER] - 1
-_M_TRANS = SIZE[T_TRANSITION] - 1
-_M_DEST = SIZE[T_DESTINATION] - 1
-_M_RES = SIZE[T_RESOURCE] - 1
-_M_SHAPE = SIZE[T_SHAPE] - 1
-# slots of the cached episode-table surprises (AgentBaseline._ep): 16 buckets of rate, burst
-# and task length, 24 hours, 7 weekdays
-_EP_RATE = 0
-_EP_BURST = 16
-_EP_TASK = 32
-_EP_HOUR = 48
-_EP_WEEKDAY = 72
-_EP_SLOTS = 79
 
 
 class AgentBaseline:
@@ -535,56 +517,17 @@ class AgentBaseline:
 
     # ------------------------------------------------------------------ feedback
     def remember(self, alert_id: str, f: CallFeatures, raw: float | None, learned: bool) -> None:
-        """Keep an alerted call so an analyst's verdict can act on it (the last few only)."""
-        cal_bin = cal.score_bin(raw) if raw is not None else -1
-        self.feedback.append(
-            [
-                alert_id,
-                self.slots_of(f),
-                cal_bin,
-                f.tool & _M_VOL,
-                round(f.bytes_out, 4),
-                round(f.bytes_in, 4),
-                learned,
-            ]
-        )
-        del self.feedback[:-FEEDBACK_KEEP]
+        """Keep an alerted call for an analyst's verdict (:func:`.feedback.remember`)."""
+        fb.remember(self, alert_id, f, raw, learned)
 
     def apply_feedback(self, alert_id: str, verdict: str) -> bool:
-        """``benign``: learn the call (again), :data:`FEEDBACK_WEIGHT` times, accept its
-        volume and its score as one this agent makes; ``malicious``: unlearn it if it was
-        learned (its score never was: an alerted episode is held back). False if the
-        alert is not (or no longer) remembered."""
-        k = next((i for i, e in enumerate(self.feedback) if e[0] == alert_id), None)
-        if k is None:
-            return False
-        entry = self.feedback.pop(k)
-        _, slots, cal_bin, vs, b_out, b_in, learned = entry
-        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
-        if verdict == "benign":
-            for i in slots:
-                add(c, tot, sg, i, TABLE_OF[i], FEEDBACK_WEIGHT)
-            moments.accept(re, R_OUT_MEAN + vs, R_OUT_VAR + vs, b_out)
-            moments.accept(re, R_IN_MEAN + vs, R_IN_VAR + vs, b_in)
-            if cal_bin >= 0:
-                self.commit([cal_bin])
-        elif learned:
-            for i in slots:
-                remove(c, tot, sg, i, TABLE_OF[i])
-        return True
+        """Act on an analyst's verdict on a remembered alert (:func:`.feedback.apply`)."""
+        return fb.apply(self, alert_id, verdict)
 
     # ------------------------------------------------------------------ state
     def arrays(self) -> dict[str, np.ndarray]:
         """Numpy views of the state (no copies): for inspection, tests and notebooks."""
-        b = self.buf
-        return {
-            "times": np.frombuffer(b, np.float64, RING, _B_TIMES),
-            "reals": np.frombuffer(b, np.float32, N_REALS, _B_REALS),
-            "keys": np.frombuffer(b, np.uint32, RING, _B_KEYS),
-            "totals": np.frombuffer(b, np.uint32, N_TABLES, _B_TOTALS),
-            "singles": np.frombuffer(b, np.uint32, N_TABLES, _B_SINGLES),
-            "counts": np.frombuffer(b, np.uint16, N_COUNTS, _B_COUNTS),
-        }
+        return views(self.buf)
 
     def snapshot(self) -> list[Any]:
         """A JSON-able list: the buffer in base64 and the scalars."""
@@ -601,7 +544,9 @@ class AgentBaseline:
         ]
 
     @classmethod
-    def restore(cls, data: list[Any]) -> AgentBaseline:
+    def restore(cls, data: Any) -> AgentBaseline:
+        """The model :meth:`snapshot` wrote; ValueError for another layout. (``Any``: a
+        ``list`` argument type is a TypeError for a dict or None in the compiled build.)"""
         if not isinstance(data, list) or not data or data[0] != LAYOUT:
             head = data[:1] if isinstance(data, list) else type(data).__name__
             raise ValueError(f"unsupported baseline snapshot layout {head!r}")
@@ -634,4 +579,18 @@ def bucket_of(v: int) -> int:
     return BUCKET[v] if v < 64 else 15
 
 
-__all__ = ["AgentBaseline", "bucket_of"]
+#: re-exported: the layout and feedback names this module held before they got their own modules
+__all__ = [
+    "BUFFER_BYTES",
+    "FEEDBACK_KEEP",
+    "FEEDBACK_WEIGHT",
+    "LAYOUT",
+    "N_REALS",
+    "R_IN_MEAN",
+    "R_IN_VAR",
+    "R_OUT_MEAN",
+    "R_OUT_VAR",
+    "TOOL_SLOTS",
+    "AgentBaseline",
+    "bucket_of",
+]

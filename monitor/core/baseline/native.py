@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: Compiled together, in import order (a module's dependencies first).
-MODULES = ("counts", "moments", "calibration", "features", "window", "model")
+MODULES = ("counts", "moments", "calibration", "features", "window", "layout", "feedback", "model")
 STAMP = HERE / "native.json"
 
 

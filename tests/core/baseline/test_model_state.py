@@ -62,7 +62,7 @@ def test_array_views_are_the_state_itself() -> None:
 def test_a_snapshot_must_be_a_non_empty_list_of_this_layout() -> None:
     for bad in ([], "x", [2]):
         with pytest.raises(ValueError, match="unsupported baseline snapshot layout"):
-            AgentBaseline.restore(bad)  # type: ignore[arg-type]
+            AgentBaseline.restore(bad)
     with pytest.raises(ValueError, match=r"layout \['old'\]$"):
         AgentBaseline.restore(["old", "more", "fields"])
     m = AgentBaseline()
@@ -75,7 +75,7 @@ def test_a_snapshot_that_is_no_list_is_a_clear_value_error(bad: object) -> None:
     """Found by mutation testing (mut6): the message quoted ``data[:1]``, a TypeError for a
     dict or None, so a corrupt stored state was not the ValueError its callers catch."""
     with pytest.raises(ValueError, match="unsupported baseline snapshot layout"):
-        AgentBaseline.restore(bad)  # type: ignore[arg-type]
+        AgentBaseline.restore(bad)
 
 
 def _call_of(m: AgentBaseline, tool: str, bytes_out: int, bytes_in: int):  # type: ignore[no-untyped-def]

@@ -1,0 +1,120 @@
+"""Where everything of an :class:`~.model.AgentBaseline` lives in its one state buffer.
+
+State is one ``bytearray`` holding every numeric array (``float64`` ring of
+call times, ``uint32`` ring of destinations and per-table totals, ``float32``
+moments and running means, ``uint16`` count tables and score histogram),
+viewed through typed memoryviews for O(1) scalar access and through numpy
+(:meth:`~.model.AgentBaseline.arrays`) for whole-array work, plus a dozen
+scalars. :meth:`~.model.AgentBaseline.snapshot` is that buffer in base64 plus the
+scalars: about 3.5 KiB of JSON whatever the agent does, and cheap (one base64 of
+2.5 KB).
+
+This module is that layout and nothing else: offsets in the ``float32`` reals
+(``R_*``), byte offsets of each array in the buffer (``_B_*``), the absolute
+offsets and index masks of the count tables the model reads on every call
+(``_OFF_*``, ``_M_*``, from :mod:`.counts`), and the slots of the cached
+episode-table surprises (``_EP_*``). Changing any of it changes the snapshot
+format: bump :data:`LAYOUT`. (The underscored names are the model's internals,
+shared within this package only.)
+
+>>> BUFFER_BYTES
+2800
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+
+import numpy as np
+
+from monitor.core.baseline.counts import (
+    N_COUNTS,
+    N_TABLES,
+    OFFSET,
+    SIZE,
+    T_BURST,
+    T_CAL,
+    T_DESTINATION,
+    T_FANOUT,
+    T_HOUR,
+    T_RATE,
+    T_RESOURCE,
+    T_SERVER,
+    T_SHAPE,
+    T_STREAK,
+    T_TASK,
+    T_TOOL,
+    T_TRANSITION,
+    T_VOLUME_N,
+    T_WEEKDAY,
+)
+from monitor.core.baseline.features import N_FEATURES
+from monitor.core.baseline.window import RING
+
+LAYOUT = 1  # version of the buffer layout below
+#: Data-volume moments are kept per tool in fewer slots than tool counts: two tools sharing
+#: a slot only blur each other's usual volume, while two sharing a count slot hide novelty.
+TOOL_SLOTS = SIZE[T_VOLUME_N]
+_M_VOL = TOOL_SLOTS - 1
+# float32 "reals": per-tool moments of log bytes out/in, running mean surprise per feature, tail fit
+R_OUT_MEAN = 0
+R_OUT_VAR = R_OUT_MEAN + TOOL_SLOTS
+R_IN_MEAN = R_OUT_VAR + TOOL_SLOTS
+R_IN_VAR = R_IN_MEAN + TOOL_SLOTS
+R_EW = R_IN_VAR + TOOL_SLOTS
+R_TAIL = R_EW + N_FEATURES  # u, beta, q_u
+R_CHAIN = R_TAIL + 3  # transition contributions of the last CHAIN calls, oldest first
+CHAIN = 3
+N_REALS = R_CHAIN + CHAIN
+# byte offsets: widest items first so every view is aligned
+_B_TIMES = 0
+_B_REALS = _B_TIMES + 8 * RING
+_B_KEYS = _B_REALS + 4 * N_REALS
+_B_TOTALS = _B_KEYS + 4 * RING
+_B_SINGLES = _B_TOTALS + 4 * N_TABLES
+_B_COUNTS = _B_SINGLES + 4 * N_TABLES
+BUFFER_BYTES = _B_COUNTS + 2 * N_COUNTS
+_B_EW = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
+_EW = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
+
+_OFF_TOOL = OFFSET[T_TOOL]
+_OFF_SERVER = OFFSET[T_SERVER]
+_OFF_TRANS = OFFSET[T_TRANSITION]
+_OFF_DEST = OFFSET[T_DESTINATION]
+_OFF_RES = OFFSET[T_RESOURCE]
+_OFF_SHAPE = OFFSET[T_SHAPE]
+_OFF_HOUR = OFFSET[T_HOUR]
+_OFF_WEEKDAY = OFFSET[T_WEEKDAY]
+_OFF_RATE = OFFSET[T_RATE]
+_OFF_BURST = OFFSET[T_BURST]
+_OFF_VOLUME_N = OFFSET[T_VOLUME_N]
+_OFF_FANOUT = OFFSET[T_FANOUT]
+_OFF_STREAK = OFFSET[T_STREAK]
+_OFF_TASK = OFFSET[T_TASK]
+_OFF_CAL = OFFSET[T_CAL]
+_M_TOOL = SIZE[T_TOOL] - 1
+_M_SERVER = SIZE[T_SERVER] - 1
+_M_TRANS = SIZE[T_TRANSITION] - 1
+_M_DEST = SIZE[T_DESTINATION] - 1
+_M_RES = SIZE[T_RESOURCE] - 1
+_M_SHAPE = SIZE[T_SHAPE] - 1
+# slots of the cached episode-table surprises (AgentBaseline._ep): 16 buckets of rate, burst
+# and task length, 24 hours, 7 weekdays
+_EP_RATE = 0
+_EP_BURST = 16
+_EP_TASK = 32
+_EP_HOUR = 48
+_EP_WEEKDAY = 72
+_EP_SLOTS = 79
+
+
+def views(buf: bytearray) -> dict[str, np.ndarray]:
+    """Numpy views (no copies) of every array in a state buffer, by name."""
+    return {
+        "times": np.frombuffer(buf, np.float64, RING, _B_TIMES),
+        "reals": np.frombuffer(buf, np.float32, N_REALS, _B_REALS),
+        "keys": np.frombuffer(buf, np.uint32, RING, _B_KEYS),
+        "totals": np.frombuffer(buf, np.uint32, N_TABLES, _B_TOTALS),
+        "singles": np.frombuffer(buf, np.uint32, N_TABLES, _B_SINGLES),
+        "counts": np.frombuffer(buf, np.uint16, N_COUNTS, _B_COUNTS),
+    }
