@@ -24,6 +24,7 @@ shared within this package only.)
 from __future__ import annotations
 
 from struct import Struct
+from typing import Any
 
 import numpy as np
 
@@ -118,3 +119,36 @@ def views(buf: bytearray) -> dict[str, np.ndarray]:
         "singles": np.frombuffer(buf, np.uint32, N_TABLES, _B_SINGLES),
         "counts": np.frombuffer(buf, np.uint16, N_COUNTS, _B_COUNTS),
     }
+
+
+def check_snapshot(b64: Any, counts: tuple[Any, ...], window: Any, feedback: Any) -> None:
+    """ValueError unless a baseline snapshot's parts have the types :meth:`snapshot` writes:
+    base64 text, whole-number counters (``top`` last, -1 for none), a window list and a list
+    of feedback entries (a stored snapshot is input: it must not fail a later call)."""
+    if not all(type(c) is int and c >= 0 for c in counts[:-1]):
+        raise ValueError("baseline counters must be whole numbers")
+    if type(counts[-1]) is not int or counts[-1] < -1:
+        raise ValueError("baseline top bin must be a whole number from -1")
+    if not isinstance(b64, str) or not isinstance(window, list):
+        raise ValueError("baseline buffer must be base64 text and its window a list")
+    if not isinstance(feedback, list) or not all(map(_feedback_entry, feedback)):
+        raise ValueError("baseline feedback entries must be as feedback.remember writes them")
+
+
+def _feedback_entry(e: Any) -> bool:
+    """``[alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]``."""
+    if not isinstance(e, list) or len(e) != 7:
+        return False
+    alert_id, slots, cal_bin, vs, b_out, b_in, learned = e
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (b_out, b_in))
+    return (
+        isinstance(alert_id, str)
+        and isinstance(slots, list)
+        and all(type(i) is int and 0 <= i < N_COUNTS for i in slots)
+        and type(cal_bin) is int
+        and -1 <= cal_bin < SIZE[T_CAL]
+        and type(vs) is int
+        and 0 <= vs <= _M_VOL
+        and numbers
+        and isinstance(learned, bool)
+    )

@@ -147,6 +147,7 @@ from monitor.core.baseline.layout import (
     R_OUT_VAR,
     R_TAIL,
     TOOL_SLOTS,
+    check_snapshot,
     views,
 )
 from monitor.core.baseline.window import Window
@@ -551,6 +552,7 @@ class AgentBaseline:
             head = data[:1] if isinstance(data, list) else type(data).__name__
             raise ValueError(f"unsupported baseline snapshot layout {head!r}")
         _, b64, n_learned, n_scored, n_cal, since_fit, top, window, feedback = data
+        check_snapshot(b64, (n_learned, n_scored, n_cal, since_fit, top), window, feedback)
         buf = bytearray(base64.b64decode(b64))
         if len(buf) != BUFFER_BYTES:
             raise ValueError(f"baseline buffer of {len(buf)} bytes, expected {BUFFER_BYTES}")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.core.baseline.counts import SIZE, T_CAL
 from monitor.core.baseline.features import CallFeatures
 
 RING = 32  # calls remembered; rates and fan-outs saturate at this
@@ -195,7 +196,11 @@ class Window:
         return [getattr(self, name) for name in _STATE]
 
     def load(self, data: list[Any]) -> None:
+        """The scalars :meth:`dump` wrote; ValueError naming the first field of the wrong
+        type or range (a stored snapshot is input: it must not fail a later call)."""
         for name, value in zip(_STATE, data, strict=True):
+            if not _fits(name, value):
+                raise ValueError(f"baseline window field {name!r}: {type(value).__name__}")
             setattr(self, name, value)
 
 
@@ -216,3 +221,31 @@ _STATE = (
     "first_t",
     "last_t",
 )
+
+
+_INTS = frozenset({"prev_tool", "streak", "ep_key", "ep_len", "ep_rate", "ep_burst"})
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fits(name: str, v: Any) -> bool:
+    """Whether ``v`` can be the window's field ``name`` (its type, and for ring indices its range)."""
+    if name in ("pos", "filled"):
+        return _int(v) and 0 <= v <= RING and (name == "filled" or v < RING)
+    if name in _INTS:
+        return _int(v)
+    if name == "prev_tool_name":
+        return isinstance(v, str)
+    if name == "ep_held":
+        return isinstance(v, bool)
+    if name == "ep_bins":
+        return isinstance(v, list) and all(_int(b) and 0 <= b < SIZE[T_CAL] for b in v)
+    if name == "ep_start":
+        return _number(v)
+    return v is None or _number(v)  # first_t, last_t
