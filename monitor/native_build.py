@@ -20,11 +20,12 @@ from monitor.core.baseline.native import HERE, MODULES, STAMP, _digest, built
 def clean() -> None:
     for p in built():
         p.unlink()
-    try:  # mypyc's shared library, next to the ``monitor`` package
+    try:  # mypyc's shared library, beside the modules (or, from older builds, the package)
         shared = json.loads(STAMP.read_text()).get("shared")
     except (OSError, ValueError):
         shared = None
-    if shared:
+    if isinstance(shared, str):
+        (HERE / shared).unlink(missing_ok=True)
         (HERE.parent.parent.parent / shared).unlink(missing_ok=True)
     STAMP.unlink(missing_ok=True)
 
@@ -52,8 +53,10 @@ def build() -> int:
         for n in MODULES:
             (so,) = (out / "monitor/core/baseline").glob(f"{n}.*.so")
             shutil.copy2(so, HERE / so.name)
-        (shared,) = out.glob("*__mypyc.*.so")  # the compiled modules import it by this name
-        shutil.copy2(shared, root / shared.name)
+        # the compiled modules import it by this top-level name; it sits beside them and
+        # the package loads it from there (native.load_shared), wherever mcpmon runs from
+        (shared,) = out.glob("*__mypyc.*.so")
+        shutil.copy2(shared, HERE / shared.name)
     stamp: dict[str, str] = {n: _digest(n) for n in MODULES}
     stamp["shared"] = shared.name
     STAMP.write_text(json.dumps(stamp, indent=1) + "\n")

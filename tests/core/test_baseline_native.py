@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,15 @@ def _fake_tree(tmp: Path, monkeypatch: pytest.MonkeyPatch, stamped: bool) -> Non
     for n in native.MODULES:
         (tmp / f"{n}.py").write_text(f"# {n}\n")
     (tmp / "model.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    (tmp / SHARED).write_bytes(b"")
     monkeypatch.setattr(native, "HERE", tmp)
     monkeypatch.setattr(native, "STAMP", tmp / "native.json")
     if stamped:
-        native.STAMP.write_text(json.dumps({n: native._digest(n) for n in native.MODULES}))
+        stamp = {n: native._digest(n) for n in native.MODULES} | {"shared": SHARED}
+        native.STAMP.write_text(json.dumps(stamp))
+
+
+SHARED = "0123abcd__mypyc.cpython-311-x86_64-linux-gnu.so"
 
 
 def test_no_build_is_never_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,3 +105,36 @@ def test_restore_takes_any_data_so_the_compiled_build_checks_it_itself() -> None
     )
     (data,) = (a for a in restore.args.args if a.arg == "data")
     assert ast.unparse(data.annotation) in ("Any", "object")  # type: ignore[arg-type]
+
+
+def test_a_build_without_its_shared_library_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled modules import mypyc's shared library: without it, run the source
+    (before: the package import failed with ModuleNotFoundError)."""
+    _fake_tree(tmp_path, monkeypatch, stamped=True)
+    (tmp_path / SHARED).unlink()
+    assert native.stale()
+    stamp = json.loads(native.STAMP.read_text())
+    del stamp["shared"]
+    native.STAMP.write_text(json.dumps(stamp))
+    assert native.stale()
+
+
+def test_the_shared_library_is_loaded_from_beside_the_modules_under_its_top_level_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An installed ``mcpmon`` runs from any directory: the shared library is not on
+    sys.path, so the package loads it from its file (here a stand-in source module: the
+    same loading path an extension module takes, chosen by the file's suffix)."""
+    monkeypatch.setattr(native, "HERE", tmp_path)
+    monkeypatch.setattr(native, "STAMP", tmp_path / "native.json")
+    name = "f00dfeed__mypyc_test"
+    (tmp_path / f"{name}.py").write_text("LOADED_FROM = __file__\n")
+    native.STAMP.write_text(json.dumps({"shared": f"{name}.py"}))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    assert name not in sys.path
+    native.load_shared()
+    assert str(tmp_path / f"{name}.py") == sys.modules[name].LOADED_FROM
+    native.load_shared()  # a second call keeps the loaded module
+    assert str(tmp_path / f"{name}.py") == sys.modules[name].LOADED_FROM

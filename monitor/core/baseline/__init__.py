@@ -39,6 +39,8 @@ if _native.stale():  # a compiled build older than its source: run the source, e
         _mod = importlib.util.module_from_spec(_spec)
         sys.modules[_spec.name] = _mod
         _spec.loader.exec_module(_mod)
+elif _native.built():  # a current build: its modules import mypyc's shared library by name
+    _native.load_shared()
 
 from monitor.core.baseline.features import FEATURES, CallFeatures, extract
 from monitor.core.baseline.model import AgentBaseline

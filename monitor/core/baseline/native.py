@@ -18,7 +18,9 @@ silently shadowed by an old build. ``--clean`` removes the build.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,14 +39,37 @@ def built() -> list[Path]:
 
 
 def stale() -> bool:
-    """True if a compiled module exists whose source changed since it was built."""
+    """True if a compiled module exists whose source changed since it was built, or whose
+    shared library (mypyc's runtime of the build) is missing."""
     if not built():
         return False
     try:
         stamp = json.loads(STAMP.read_text())
     except (OSError, ValueError):
         return True
+    shared = stamp.get("shared")
+    if not isinstance(shared, str) or not (HERE / shared).is_file():
+        return True
     return any(stamp.get(n) != _digest(n) for n in MODULES)
+
+
+def load_shared() -> None:
+    """Load the build's shared library under the top-level name its modules import.
+
+    mypyc's compiled modules ``import <hash>__mypyc``, a top-level module. It is kept
+    beside them, not on ``sys.path`` (an installed ``mcpmon`` runs from anywhere), so it
+    is loaded here from its file first. Call only when :func:`stale` is False.
+    """
+    name = json.loads(STAMP.read_text())["shared"]
+    top = name.split(".", 1)[0]
+    if top in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(top, HERE / name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the compiled build's shared library {name}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[top] = mod
+    spec.loader.exec_module(mod)
 
 
 def active() -> bool:
