@@ -17,10 +17,11 @@ Value classes (:data:`CLASSES`; bit ``i`` of the agent's mask is ``CLASSES[i]``)
 destructive
   ``recursive_delete`` (``rm -r``/``-rf``, ``find … -delete``, ``Remove-Item -Recurse``,
   ``rd /s`` of a broad path: ``/``, a top-level directory other than ``/tmp``, ``~``,
-  ``$HOME``, ``C:\\``, or ``--no-preserve-root``), ``db_drop`` (``DROP TABLE|DATABASE|
-  SCHEMA``, ``TRUNCATE``, ``FLUSHALL``, ``dropDatabase()``), ``db_delete_all`` (``DELETE``
-  with no ``WHERE``), ``disk_wipe`` (``mkfs``, ``wipefs``, ``dd of=/dev/sdX``, ``shred`` or
-  ``>`` of a block device), ``audit_off`` (deleting, shredding or truncating an audit or
+  ``$HOME``, ``C:\\``, or ``--no-preserve-root``; Windows switches like ``/s`` are not
+  paths), ``db_drop`` (``DROP TABLE|DATABASE|SCHEMA``, ``TRUNCATE``, ``FLUSHALL``,
+  ``dropDatabase()``), ``db_delete_all`` (``DELETE`` with no ``WHERE``), ``disk_wipe``
+  (``mkfs``, ``mke2fs``, ``mkswap`` … of a ``/dev/`` device, ``wipefs``, ``dd of=/dev/sdX``,
+  ``shred`` or ``>`` of a block device), ``audit_off`` (deleting, shredding or truncating an audit or
   system log or shell history, ``history -c``, ``unset HISTFILE``, unsetting or disabling
   OpenTelemetry / audit / telemetry variables, stopping ``auditd``/``rsyslog``/journald and
   log shippers, ``auditctl -e 0|-D``, ``aws cloudtrail stop-logging|delete-trail``,
@@ -99,14 +100,14 @@ DB_CLIENTS: frozenset[str] = frozenset(
 )  # fmt: skip
 
 # ------------------------------------------------------------------ the keyword gate
-# Every class needs one of these; a line with none is done at once.
-_ANY = re.compile(
+# Every class needs one of these (or one of the programs that have a rule, added to the
+# gate below the rules); a line with none is done at once.
+_KEYWORDS = (
     r"rm\b|rmdir|remove-item|\brd\b|find|mkfs|wipefs|\bdd\b|shred|truncate|unlink|drop|flush"
     r"|delete|grant|superuser|chmod|chown|sudo|doas|pkexec|\bsu\b|usermod|gpasswd|adduser"
     r"|useradd|sudoers|nopasswd|localgroup|localgroupmember|hist|unset|otel|audit|telemetry"
     r"|disable|systemctl|service|journalctl|cloudtrail|diagnostic|logging|wevtutil"
-    r"|clear-eventlog|az\b|aws\b|gcloud|kubectl|terraform|pulumi|role|>",
-    re.I,
+    r"|clear-eventlog|az\b|aws\b|gcloud|kubectl|terraform|pulumi|role|>"
 )
 _STATEMENT_SEP = re.compile(r"\|\||&&|[;&\n]")
 _STAGE_SEP = re.compile(r"\|")
@@ -183,20 +184,17 @@ _SQL_IN_LINE = (
     ("db_grant_all", re.compile(r"\bgrant\s+all\b|\bwith\s+grant\s+option\b|\bsuperuser\b", re.I)),
 )
 _MONGO_DROP = re.compile(r"\.drop(?:database)?\s*\(\s*\)", re.I)
-_LEADING_COMMENT = re.compile(r"^\s*(?:--[^\n]*(?:\n|$)|/\*[^*]{0,1024}\*/|#[^\n]*(?:\n|$))")
+#: Every leading comment at once (``/* x */ /**/ -- y\n DROP TABLE``): each alternative starts
+#: with its own character, so the run is matched without backtracking, linear in the text.
+_LEADING_COMMENTS = re.compile(r"(?:\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|#[^\n]*(?:\n|$)))*", re.S)
 
 
 _SQL_SPLIT = re.compile(r"'[^']*'|\"[^\"]*\"|;")
 
 
 def _sql_statement_class(stmt: str) -> int:
-    s = stmt
-    for _ in range(8):  # a few leading comments (``/* x */ DROP TABLE``), bounded
-        m = _LEADING_COMMENT.match(s)
-        if m is None:
-            break
-        s = s[m.end() :]
-    s = s.lstrip(" \t\r\n(")
+    m = _LEADING_COMMENTS.match(stmt)  # matches always (perhaps nothing)
+    s = stmt[m.end() if m else 0 :].lstrip(" \t\r\n(")
     mask = 0
     if _SQL_DROP.match(s) or _MONGO_DROP.search(s[:256]):
         mask |= _BIT["db_drop"]
@@ -311,12 +309,16 @@ def _find(s: _Stage) -> int:
     return _BIT["recursive_delete"] if deletes and any(map(broad_path, paths)) else 0
 
 
+_WIN_SWITCH = re.compile(r"^/[a-z?](?::\S*)?$", re.I)  # ``/s``, ``/q``, ``/a:h``: not paths
+
+
 def _windows_delete(s: _Stage) -> int:
     mask = 0
     recursive = any(x in ("-recurse", "-r", "/s") for x in s.low)
-    if recursive and any(map(broad_path, s.operands)):
+    paths = [o for o in s.operands if not _WIN_SWITCH.match(o)]
+    if recursive and any(map(broad_path, paths)):
         mask |= _BIT["recursive_delete"]
-    if s.prog in ("remove-item", "ri", "del", "erase") and any(map(audit_path, s.operands)):
+    if s.prog in ("remove-item", "ri", "del", "erase") and any(map(audit_path, paths)):
         mask |= _BIT["audit_off"]
     return mask
 
@@ -343,7 +345,9 @@ def _variables(s: _Stage) -> int:
 
 
 def _services(s: _Stage) -> int:
-    stops = any(a in ("stop", "disable", "mask", "kill", "unload") for a in s.low)
+    stops = s.prog == "stop-service" or any(
+        a in ("stop", "disable", "mask", "kill", "unload") for a in s.low
+    )
     return _BIT["audit_off"] if stops and any(_LOG_SERVICES.match(o) for o in s.operands) else 0
 
 
@@ -439,6 +443,13 @@ _PROGRAM_RULES: dict[str, Callable[[_Stage], int]] = {
     ),
     **dict.fromkeys(DB_CLIENTS, _db_client),
 }
+_ANY = re.compile(
+    _KEYWORDS
+    + r"|\b(?:"
+    + "|".join(sorted(map(re.escape, {*_PROGRAM_RULES, *_DISK_PROGS}), key=len, reverse=True))
+    + r")\b",
+    re.I,
+)
 
 
 def _writes(s: _Stage) -> int:
@@ -479,8 +490,8 @@ def _stage_classes(stage: str, statement: str) -> int:
     rule = _PROGRAM_RULES.get(prog)
     if rule is not None:
         mask |= rule(s)
-    elif prog.split(".", 1)[0] in _DISK_PROGS:  # mkfs.ext4 …
-        mask |= _BIT["disk_wipe"]
+    elif prog.split(".", 1)[0] in _DISK_PROGS and any(o.startswith("/dev/") for o in s.operands):
+        mask |= _BIT["disk_wipe"]  # mkfs.ext4 /dev/sdb1 (not ``--help``, not an image file)
     return mask | _writes(s)
 
 

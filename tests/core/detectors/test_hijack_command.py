@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from monitor.core import Decision, Engine
+from monitor.core.detectors.command_classes import _ANY, _DISK_PROGS, _PROGRAM_RULES
 from monitor.core.detectors.hijack_command import (
     CLASSES,
     MAX_SCAN,
@@ -48,6 +49,8 @@ FIRES: dict[str, list[str]] = {
         "find ~ -type f -exec rm -f {} +",
         "Remove-Item -Recurse -Force C:\\",
         "rd /s /q C:\\Users",
+        "ri -Recurse -Force C:\\",
+        "erase /s /q C:\\Users",
     ],
     "db_drop": [
         "psql -h db -c 'DROP DATABASE production'",
@@ -62,6 +65,10 @@ FIRES: dict[str, list[str]] = {
         "dd if=/dev/zero of=/dev/sda bs=1M",
         "wipefs -a /dev/nvme0n1",
         "shred -n 3 /dev/sdb",
+        "mke2fs -t ext4 /dev/sdb1",
+        "mkswap /dev/sdb2",
+        "mkntfs -f /dev/sdc1",
+        "mkdosfs -F 32 /dev/sdd1",
         "cat /dev/urandom > /dev/sda",
     ],
     "audit_off": [
@@ -78,6 +85,12 @@ FIRES: dict[str, list[str]] = {
         "OTEL_TRACES_EXPORTER=none python app.py",
         "sudo systemctl stop auditd",
         "service rsyslog stop",
+        "Stop-Service splunkd",
+        "Stop-Service -Name sysmon -Force",
+        "sc stop splunkforwarder",
+        "launchctl unload filebeat",
+        "ri C:\\Windows\\System32\\winevt\\Logs\\audit.evtx",
+        "erase C:\\logs\\audit.log",
         "auditctl -e 0",
         "journalctl --vacuum-time=1s",
         "aws cloudtrail stop-logging --name org-trail",
@@ -93,6 +106,7 @@ FIRES: dict[str, list[str]] = {
         "kubectl delete namespace prod",
         "kubectl delete pods --all -n prod",
         "terraform destroy -auto-approve",
+        "tofu destroy -auto-approve",
     ],
     "cloud_admin_grant": [
         "az role assignment create --assignee 1111 --role Owner --scope /subscriptions/x",
@@ -122,6 +136,7 @@ FIRES: dict[str, list[str]] = {
         "usermod -a -G wheel,docker eve",
         "gpasswd -a eve sudo",
         "adduser eve sudo",
+        "addgroup eve wheel",
         "useradd -o -u 0 -g 0 toor",
         "echo 'eve ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers",
         "echo 'eve ALL=(ALL) NOPASSWD:ALL' | tee /etc/sudoers.d/eve",
@@ -136,6 +151,10 @@ SQL_FIRES: dict[str, list[str]] = {
         "/* cleanup */ DROP SCHEMA public CASCADE",
         "-- reset\nTRUNCATE TABLE orders",
         "SELECT 1; DROP TABLE users",
+        "/**/" * 9 + "DROP DATABASE app",
+        "/**/" * 400 + "DROP DATABASE app",
+        "/* a * b */ DROP TABLE users",
+        "-- one\n-- two\n" * 20 + "TRUNCATE TABLE orders",
     ],
     "db_delete_all": ["DELETE FROM users", "delete from audit_log;"],
     "db_grant_all": [
@@ -151,6 +170,10 @@ NEAR_MISSES = [
     "rm -rf ./build/tmp",  # agent-firedrill's warm-up
     "rm file.txt",
     "rm -rf /tmp/work",
+    "rd /s ./build",
+    "rmdir /s /q ./build",
+    "rd /s /q build\\out",
+    "del /s /q *.tmp",
     "rm -rf build/ dist/ node_modules",
     "rm -rf ~/.cache/pip",
     "rm -f /",  # not recursive: refuses a directory
@@ -173,6 +196,12 @@ NEAR_MISSES = [
     "export OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4317",
     "systemctl restart nginx",
     "systemctl status auditd",
+    "Stop-Service spooler",
+    "Start-Service splunkd",
+    "sc query splunkforwarder",
+    "tofu plan",
+    "mkswap --help",
+    "mkfs.ext4 ./disk.img",
     "chmod 755 deploy.sh",
     "chmod -R 755 ./public",
     "chmod 600 ~/.ssh/id_rsa",
@@ -221,6 +250,14 @@ def test_shell_egress_benign_admin_lines_are_no_class(line: str) -> None:
 def test_every_class_has_a_firing_case() -> None:
     covered = set(FIRES) | set(SQL_FIRES)
     assert covered == set(CLASSES)
+
+
+def test_every_program_with_a_rule_passes_the_keyword_gate() -> None:
+    # the gate once missed ``tofu``, ``mke2fs``, ``launchctl``, ``sc``, ``addgroup``, ``ri``
+    # and ``erase``: their rules never ran
+    missing = [p for p in (*_PROGRAM_RULES, *_DISK_PROGS) if not _ANY.search(f"{p} x")]
+    assert missing == []
+    assert _ANY.search("describe the scene") is None  # ``sc`` and ``ri`` as words, not inside one
 
 
 @pytest.mark.parametrize(
@@ -387,6 +424,9 @@ HOSTILE = {
     "quotes": "'" * MAX_SCAN,
     "sql grants": "GRANT " * (MAX_SCAN // 6),
     "sql comments": "/*" * (MAX_SCAN // 2),
+    "empty comments": "/**/" * (MAX_SCAN // 4) + "DROP TABLE t",
+    "unterminated comment": "/* " + "*" * MAX_SCAN,
+    "line comments": "-- x\n" * (MAX_SCAN // 5),
     "psql drops": "psql -c DROP TABLE " * (MAX_SCAN // 19),
     "slashes": "rm -rf " + "/*" * (MAX_SCAN // 2),
 }
