@@ -186,15 +186,14 @@ _SQL_IN_LINE = (
 _MONGO_DROP = re.compile(r"\.drop(?:database)?\s*\(\s*\)", re.I)
 #: Every leading comment at once (``/* x */ /**/ -- y\n DROP TABLE``): each alternative starts
 #: with its own character, so the run is matched without backtracking, linear in the text.
-_LEADING_COMMENTS = re.compile(r"(?:\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|#[^\n]*(?:\n|$)))*", re.S)
+_LEADING_COMMENTS = re.compile(r"^(?:\s*(?:--[^\n]*(?:\n|$)|/\*.*?\*/|#[^\n]*(?:\n|$)))*", re.S)
 
 
 _SQL_SPLIT = re.compile(r"'[^']*'|\"[^\"]*\"|;")
 
 
 def _sql_statement_class(stmt: str) -> int:
-    m = _LEADING_COMMENTS.match(stmt)  # matches always (perhaps nothing)
-    s = stmt[m.end() if m else 0 :].lstrip(" \t\r\n(")
+    s = _LEADING_COMMENTS.sub("", stmt, count=1).lstrip(" \t\r\n(")
     mask = 0
     if _SQL_DROP.match(s) or _MONGO_DROP.search(s[:256]):
         mask |= _BIT["db_drop"]
