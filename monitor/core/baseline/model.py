@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import base64
 from math import log
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -154,13 +154,15 @@ from monitor.core.baseline.window import Window
 from monitor.events import ToolCall
 
 #: Per-feature weights of the contributions (tuned on the tuning seeds, see evaluate.py).
-WEIGHTS: tuple[float, ...] = tuple(0.5 if name == "error_streak" else 1.0 for name in FEATURES)
-EW_ALPHA = 0.02  # weight floor of the running mean surprise per feature …
-EW_CLIP = 1.0  # … whose steps up are clipped: a burst must not make itself typical …
-EW_ZERO = 1e-3  # … and which snaps to zero below this
-SURPRISE_CAP = 30.0  # nats; one feature cannot dominate beyond this
-HOUR_AFTER = 86_400.0  # the hour of day is judged once an agent has a day of history …
-WEEKDAY_AFTER = 7 * 86_400.0  # … and the weekday once it has a week
+WEIGHTS: Final[tuple[float, ...]] = tuple(
+    0.5 if name == "error_streak" else 1.0 for name in FEATURES
+)
+EW_ALPHA: Final = 0.02  # weight floor of the running mean surprise per feature …
+EW_CLIP: Final = 1.0  # … whose steps up are clipped: a burst must not make itself typical …
+EW_ZERO: Final = 1e-3  # … and which snaps to zero below this
+SURPRISE_CAP: Final = 30.0  # nats; one feature cannot dominate beyond this
+HOUR_AFTER: Final = 86_400.0  # the hour of day is judged once an agent has a day of history …
+WEEKDAY_AFTER: Final = 7 * 86_400.0  # … and the weekday once it has a week
 
 
 class AgentBaseline:
