@@ -299,16 +299,13 @@ class AgentBaseline:
                 s[F_WEEKDAY] = v
         ew = _EW.unpack_from(self.buf, _B_EW)
         raw = 0.0
-        if max(s) <= SURPRISE_CAP:  # the common case: nothing to cap
-            for v, m, wt in zip(s, ew, WEIGHTS, strict=False):
-                if v > m:
-                    raw += wt * (v - m)
-            return raw, s
-        for i, (v, m, wt) in enumerate(zip(s, ew, WEIGHTS, strict=False)):
+        for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
+            v = s[i]
+            m: float = ew[i]
             if v > m:
                 if v > SURPRISE_CAP:
                     v = s[i] = SURPRISE_CAP
-                raw += wt * (v - m)
+                raw += WEIGHTS[i] * (v - m)
         return raw, s
 
     def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
@@ -453,7 +450,10 @@ class AgentBaseline:
             # all sixteen means in one pack (float32, as the memoryview stores them): an
             # unchanged mean is written back as the same float32 it was read as
             new: list[float] = []
-            for v, m in zip(surprises, _EW.unpack_from(self.buf, _B_EW), strict=False):
+            ew = _EW.unpack_from(self.buf, _B_EW)
+            for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled
+                v = surprises[i]
+                m: float = ew[i]
                 if v:
                     d = v - m
                     new.append(m + a * (d if d < EW_CLIP else EW_CLIP))
