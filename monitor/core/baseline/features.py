@@ -328,7 +328,8 @@ def extract(call: ToolCall, t: float) -> CallFeatures:
     f.bytes_in = math.log1p(call.bytes_in)
     f.outcome = outcome = call.outcome
     f.failed = outcome == "error" or outcome == "denied"
-    day, sec = divmod(int(t), 86_400)
+    it = int(t)  # // and % of ints, as divmod does: native arithmetic when compiled
+    day, sec = it // 86_400, it % 86_400
     f.hour = sec // 3600
     f.weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
     return f
