@@ -43,19 +43,20 @@ scores before it can alert at all.
 from __future__ import annotations
 
 from math import ceil, exp, expm1, inf, log, log1p, sqrt
+from typing import Final
 
 from monitor.core.baseline.counts import OFFSET, SIZE, T_CAL
 
-BLOCK = 1000
-WIDTH = 0.5  # nats per histogram bin
-BINS = SIZE[T_CAL]
-TAIL_FRACTION = 0.1
-MIN_TAIL = 8
-MIN_SCORES = 16
-BETA_MIN = 0.5
-FIT_EVERY = 16
+BLOCK: Final = 1000
+WIDTH: Final = 0.5  # nats per histogram bin
+BINS: Final = SIZE[T_CAL]
+TAIL_FRACTION: Final = 0.1
+MIN_TAIL: Final = 8
+MIN_SCORES: Final = 16
+BETA_MIN: Final = 0.5
+FIT_EVERY: Final = 16
 
-_OFF = OFFSET[T_CAL]
+_OFF: Final = OFFSET[T_CAL]
 
 
 def score_bin(r: float) -> int:

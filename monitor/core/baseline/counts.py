@@ -36,9 +36,10 @@ with weight :data:`RARE`.
 from __future__ import annotations
 
 from math import log
+from typing import Final
 
 #: (name, slots). Categorical tables first, then ordinal ones, then the score histogram.
-TABLES: tuple[tuple[str, int], ...] = (
+TABLES: Final[tuple[tuple[str, int], ...]] = (
     ("tool", 128),
     ("server", 64),
     ("transition", 128),
@@ -55,48 +56,48 @@ TABLES: tuple[tuple[str, int], ...] = (
     ("calibration", 64),
     ("volume_n", 32),  # not a distribution: bytes_out values learned per volume slot
 )
-(
-    T_TOOL,
-    T_SERVER,
-    T_TRANSITION,
-    T_DESTINATION,
-    T_RESOURCE,
-    T_SHAPE,
-    T_HOUR,
-    T_WEEKDAY,
-    T_RATE,
-    T_BURST,
-    T_FANOUT,
-    T_STREAK,
-    T_TASK,
-    T_CAL,
-    T_VOLUME_N,
-) = range(len(TABLES))
-N_TABLES = len(TABLES)
+T_TOOL: Final = 0
+T_SERVER: Final = 1
+T_TRANSITION: Final = 2
+T_DESTINATION: Final = 3
+T_RESOURCE: Final = 4
+T_SHAPE: Final = 5
+T_HOUR: Final = 6
+T_WEEKDAY: Final = 7
+T_RATE: Final = 8
+T_BURST: Final = 9
+T_FANOUT: Final = 10
+T_STREAK: Final = 11
+T_TASK: Final = 12
+T_CAL: Final = 13
+T_VOLUME_N: Final = 14
+N_TABLES: Final = len(TABLES)
 
-OFFSET: tuple[int, ...] = tuple(sum(s for _, s in TABLES[:i]) for i in range(N_TABLES))
-SIZE: tuple[int, ...] = tuple(s for _, s in TABLES)
-MASK: tuple[int, ...] = tuple(s - 1 for s in SIZE)
-N_COUNTS = sum(SIZE)
+OFFSET: Final[tuple[int, ...]] = tuple(sum(s for _, s in TABLES[:i]) for i in range(N_TABLES))
+SIZE: Final[tuple[int, ...]] = tuple(s for _, s in TABLES)
+MASK: Final[tuple[int, ...]] = tuple(s - 1 for s in SIZE)
+N_COUNTS: Final = sum(SIZE)
 #: The table each absolute slot belongs to (for undoing a learned call).
-TABLE_OF: tuple[int, ...] = tuple(i for i, s in enumerate(SIZE) for _ in range(s))
+TABLE_OF: Final[tuple[int, ...]] = tuple(i for i, s in enumerate(SIZE) for _ in range(s))
 
-HALVE_AT = 2048  # a table's total at which its counts are halved …
-CAL_HALVE_AT = 1024  # … and the score histogram's: calibration follows the recent past
-HALVE: tuple[int, ...] = tuple(CAL_HALVE_AT if i == T_CAL else HALVE_AT for i in range(N_TABLES))
-COUNT_MAX = 65_535
+HALVE_AT: Final = 2048  # a table's total at which its counts are halved …
+CAL_HALVE_AT: Final = 1024  # … and the score histogram's: calibration follows the recent past
+HALVE: Final[tuple[int, ...]] = tuple(
+    CAL_HALVE_AT if i == T_CAL else HALVE_AT for i in range(N_TABLES)
+)
+COUNT_MAX: Final = 65_535
 #: Weight of the surprise of a value *within* the agent's range (seen before, or an ordinal
 #: bucket at or below its highest): rare-but-known is weak evidence, and rare things come
 #: together (a rarely used tool brings its rare successors and a longer session).
-RARE = 0.4
-BEYOND = 1.5  # nats per ordinal bucket beyond the highest ever reached
+RARE: Final = 0.4
+BEYOND: Final = 1.5  # nats per ordinal bucket beyond the highest ever reached
 
 #: Ordinal buckets: exact up to 7, then widening (8-9, 10-11, 12-15, 16-19, 20-27, 28-39, 40-63, 64+).
-_BUCKET_EDGES = (8, 10, 12, 16, 20, 28, 40, 64)
-BUCKET: tuple[int, ...] = tuple(
+_BUCKET_EDGES: Final = (8, 10, 12, 16, 20, 28, 40, 64)
+BUCKET: Final[tuple[int, ...]] = tuple(
     v if v < 8 else 7 + sum(1 for e in _BUCKET_EDGES if v >= e) for v in range(64)
 )
-BUCKET_LOW: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 28, 40, 64)
+BUCKET_LOW: Final[tuple[int, ...]] = (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 28, 40, 64)
 
 
 def bucket(v: int) -> int:

@@ -23,13 +23,13 @@ same tools, hosts and paths all day.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 from zlib import crc32
 
 from monitor.events import ToolCall
 
 #: Feature names, in the order of the score vector. Alerts name the ones that drove a score.
-FEATURES: tuple[str, ...] = (
+FEATURES: Final[tuple[str, ...]] = (
     "tool",
     "server",
     "transition",
@@ -47,30 +47,30 @@ FEATURES: tuple[str, ...] = (
     "error_streak",
     "task_length",
 )
-(
-    F_TOOL,
-    F_SERVER,
-    F_TRANSITION,
-    F_CHAIN,
-    F_DESTINATION,
-    F_RESOURCE,
-    F_SHAPE,
-    F_RATE,
-    F_BURST,
-    F_FANOUT,
-    F_BYTES_OUT,
-    F_BYTES_IN,
-    F_HOUR,
-    F_WEEKDAY,
-    F_ERRORS,
-    F_TASK,
-) = range(len(FEATURES))
-N_FEATURES = len(FEATURES)
+F_TOOL: Final = 0
+F_SERVER: Final = 1
+F_TRANSITION: Final = 2
+F_CHAIN: Final = 3
+F_DESTINATION: Final = 4
+F_RESOURCE: Final = 5
+F_SHAPE: Final = 6
+F_RATE: Final = 7
+F_BURST: Final = 8
+F_FANOUT: Final = 9
+F_BYTES_OUT: Final = 10
+F_BYTES_IN: Final = 11
+F_HOUR: Final = 12
+F_WEEKDAY: Final = 13
+F_ERRORS: Final = 14
+F_TASK: Final = 15
+N_FEATURES: Final = len(FEATURES)
 
 #: Schemes whose authority is a network endpoint: a new one is a new place data can go.
-NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "ftps", "sftp", "ssh", "smtp"})
+NETWORK_SCHEMES: Final = frozenset(
+    {"http", "https", "ws", "wss", "ftp", "ftps", "sftp", "ssh", "smtp"}
+)
 #: Argument keys that name a destination, used when a gateway logs no resources.
-DESTINATION_KEYS = (
+DESTINATION_KEYS: Final = (
     "to",
     "cc",
     "bcc",
@@ -81,12 +81,14 @@ DESTINATION_KEYS = (
     "webhook",
     "host",
 )
-MAX_RESOURCES = 4  # per call; a call touching hundreds of resources is judged on the first few
-_CACHE_MAX = 16_384
+MAX_RESOURCES: Final = (
+    4  # per call; a call touching hundreds of resources is judged on the first few
+)
+_CACHE_MAX: Final = 16_384
 
-_hashes: dict[str, int] = {}
-_parsed: dict[str, tuple[bool, str]] = {}
-_tools: dict[tuple[str, str], tuple[str, int, int]] = {}
+_hashes: Final[dict[str, int]] = {}
+_parsed: Final[dict[str, tuple[bool, str]]] = {}
+_tools: Final[dict[tuple[str, str], tuple[str, int, int]]] = {}
 
 
 def h32(s: str) -> int:
@@ -160,8 +162,8 @@ def _size_code(n: int) -> str:
     return "x"
 
 
-_SIZE: tuple[str, ...] = tuple(_size_code(n) for n in range(1025))
-_SCALAR = {bool: "b", int: "n", float: "n", type(None): "z"}
+_SIZE: Final[tuple[str, ...]] = tuple(_size_code(n) for n in range(1025))
+_SCALAR: Final = {bool: "b", int: "n", float: "n", type(None): "z"}
 
 
 def _type_code(v: Any) -> str:
@@ -186,9 +188,9 @@ def _type_code(v: Any) -> str:
 
 
 # the code of a str / list / dict of each size up to 1024 (larger: "x"), ready-made
-_STR_CODE: tuple[str, ...] = tuple("s" + c for c in _SIZE)
-_LIST_CODE: tuple[str, ...] = tuple("a" + c for c in _SIZE)
-_DICT_CODE: tuple[str, ...] = tuple("o" + c for c in _SIZE)
+_STR_CODE: Final[tuple[str, ...]] = tuple("s" + c for c in _SIZE)
+_LIST_CODE: Final[tuple[str, ...]] = tuple("a" + c for c in _SIZE)
+_DICT_CODE: Final[tuple[str, ...]] = tuple("o" + c for c in _SIZE)
 
 
 def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
@@ -326,7 +328,8 @@ def extract(call: ToolCall, t: float) -> CallFeatures:
     f.bytes_in = math.log1p(call.bytes_in)
     f.outcome = outcome = call.outcome
     f.failed = outcome == "error" or outcome == "denied"
-    day, sec = divmod(int(t), 86_400)
+    it = int(t)  # // and % of ints, as divmod does: native arithmetic when compiled
+    day, sec = it // 86_400, it % 86_400
     f.hour = sec // 3600
     f.weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
     return f

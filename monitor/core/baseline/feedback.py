@@ -11,7 +11,7 @@ snapshot (:attr:`~.model.AgentBaseline.feedback`), so they are plain JSON:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from monitor.core.baseline import calibration as cal
 from monitor.core.baseline import moments
@@ -22,8 +22,8 @@ from monitor.core.baseline.layout import _M_VOL, R_IN_MEAN, R_IN_VAR, R_OUT_MEAN
 if TYPE_CHECKING:
     from monitor.core.baseline.model import AgentBaseline
 
-FEEDBACK_KEEP = 4  # alerted calls remembered per agent for analyst feedback
-FEEDBACK_WEIGHT = 8  # a "benign" verdict counts the call this many more times
+FEEDBACK_KEEP: Final = 4  # alerted calls remembered per agent for analyst feedback
+FEEDBACK_WEIGHT: Final = 8  # a "benign" verdict counts the call this many more times
 
 
 def remember(

@@ -24,7 +24,7 @@ shared within this package only.)
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -52,61 +52,61 @@ from monitor.core.baseline.counts import (
 from monitor.core.baseline.features import N_FEATURES
 from monitor.core.baseline.window import RING
 
-LAYOUT = 1  # version of the buffer layout below
+LAYOUT: Final = 1  # version of the buffer layout below
 #: Data-volume moments are kept per tool in fewer slots than tool counts: two tools sharing
 #: a slot only blur each other's usual volume, while two sharing a count slot hide novelty.
-TOOL_SLOTS = SIZE[T_VOLUME_N]
-_M_VOL = TOOL_SLOTS - 1
+TOOL_SLOTS: Final = SIZE[T_VOLUME_N]
+_M_VOL: Final = TOOL_SLOTS - 1
 # float32 "reals": per-tool moments of log bytes out/in, running mean surprise per feature, tail fit
-R_OUT_MEAN = 0
-R_OUT_VAR = R_OUT_MEAN + TOOL_SLOTS
-R_IN_MEAN = R_OUT_VAR + TOOL_SLOTS
-R_IN_VAR = R_IN_MEAN + TOOL_SLOTS
-R_EW = R_IN_VAR + TOOL_SLOTS
-R_TAIL = R_EW + N_FEATURES  # u, beta, q_u
-R_CHAIN = R_TAIL + 3  # transition contributions of the last CHAIN calls, oldest first
-CHAIN = 3
-N_REALS = R_CHAIN + CHAIN
+R_OUT_MEAN: Final = 0
+R_OUT_VAR: Final = R_OUT_MEAN + TOOL_SLOTS
+R_IN_MEAN: Final = R_OUT_VAR + TOOL_SLOTS
+R_IN_VAR: Final = R_IN_MEAN + TOOL_SLOTS
+R_EW: Final = R_IN_VAR + TOOL_SLOTS
+R_TAIL: Final = R_EW + N_FEATURES  # u, beta, q_u
+R_CHAIN: Final = R_TAIL + 3  # transition contributions of the last CHAIN calls, oldest first
+CHAIN: Final = 3
+N_REALS: Final = R_CHAIN + CHAIN
 # byte offsets: widest items first so every view is aligned
-_B_TIMES = 0
-_B_REALS = _B_TIMES + 8 * RING
-_B_KEYS = _B_REALS + 4 * N_REALS
-_B_TOTALS = _B_KEYS + 4 * RING
-_B_SINGLES = _B_TOTALS + 4 * N_TABLES
-_B_COUNTS = _B_SINGLES + 4 * N_TABLES
-BUFFER_BYTES = _B_COUNTS + 2 * N_COUNTS
-_B_EW = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
-_EW = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
+_B_TIMES: Final = 0
+_B_REALS: Final = _B_TIMES + 8 * RING
+_B_KEYS: Final = _B_REALS + 4 * N_REALS
+_B_TOTALS: Final = _B_KEYS + 4 * RING
+_B_SINGLES: Final = _B_TOTALS + 4 * N_TABLES
+_B_COUNTS: Final = _B_SINGLES + 4 * N_TABLES
+BUFFER_BYTES: Final = _B_COUNTS + 2 * N_COUNTS
+_B_EW: Final = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
+_EW: Final = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
 
-_OFF_TOOL = OFFSET[T_TOOL]
-_OFF_SERVER = OFFSET[T_SERVER]
-_OFF_TRANS = OFFSET[T_TRANSITION]
-_OFF_DEST = OFFSET[T_DESTINATION]
-_OFF_RES = OFFSET[T_RESOURCE]
-_OFF_SHAPE = OFFSET[T_SHAPE]
-_OFF_HOUR = OFFSET[T_HOUR]
-_OFF_WEEKDAY = OFFSET[T_WEEKDAY]
-_OFF_RATE = OFFSET[T_RATE]
-_OFF_BURST = OFFSET[T_BURST]
-_OFF_VOLUME_N = OFFSET[T_VOLUME_N]
-_OFF_FANOUT = OFFSET[T_FANOUT]
-_OFF_STREAK = OFFSET[T_STREAK]
-_OFF_TASK = OFFSET[T_TASK]
-_OFF_CAL = OFFSET[T_CAL]
-_M_TOOL = SIZE[T_TOOL] - 1
-_M_SERVER = SIZE[T_SERVER] - 1
-_M_TRANS = SIZE[T_TRANSITION] - 1
-_M_DEST = SIZE[T_DESTINATION] - 1
-_M_RES = SIZE[T_RESOURCE] - 1
-_M_SHAPE = SIZE[T_SHAPE] - 1
+_OFF_TOOL: Final = OFFSET[T_TOOL]
+_OFF_SERVER: Final = OFFSET[T_SERVER]
+_OFF_TRANS: Final = OFFSET[T_TRANSITION]
+_OFF_DEST: Final = OFFSET[T_DESTINATION]
+_OFF_RES: Final = OFFSET[T_RESOURCE]
+_OFF_SHAPE: Final = OFFSET[T_SHAPE]
+_OFF_HOUR: Final = OFFSET[T_HOUR]
+_OFF_WEEKDAY: Final = OFFSET[T_WEEKDAY]
+_OFF_RATE: Final = OFFSET[T_RATE]
+_OFF_BURST: Final = OFFSET[T_BURST]
+_OFF_VOLUME_N: Final = OFFSET[T_VOLUME_N]
+_OFF_FANOUT: Final = OFFSET[T_FANOUT]
+_OFF_STREAK: Final = OFFSET[T_STREAK]
+_OFF_TASK: Final = OFFSET[T_TASK]
+_OFF_CAL: Final = OFFSET[T_CAL]
+_M_TOOL: Final = SIZE[T_TOOL] - 1
+_M_SERVER: Final = SIZE[T_SERVER] - 1
+_M_TRANS: Final = SIZE[T_TRANSITION] - 1
+_M_DEST: Final = SIZE[T_DESTINATION] - 1
+_M_RES: Final = SIZE[T_RESOURCE] - 1
+_M_SHAPE: Final = SIZE[T_SHAPE] - 1
 # slots of the cached episode-table surprises (AgentBaseline._ep): 16 buckets of rate, burst
 # and task length, 24 hours, 7 weekdays
-_EP_RATE = 0
-_EP_BURST = 16
-_EP_TASK = 32
-_EP_HOUR = 48
-_EP_WEEKDAY = 72
-_EP_SLOTS = 79
+_EP_RATE: Final = 0
+_EP_BURST: Final = 16
+_EP_TASK: Final = 32
+_EP_HOUR: Final = 48
+_EP_WEEKDAY: Final = 72
+_EP_SLOTS: Final = 79
 
 
 def views(buf: bytearray) -> dict[str, np.ndarray]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import base64
 from math import log
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -154,13 +154,15 @@ from monitor.core.baseline.window import Window
 from monitor.events import ToolCall
 
 #: Per-feature weights of the contributions (tuned on the tuning seeds, see evaluate.py).
-WEIGHTS: tuple[float, ...] = tuple(0.5 if name == "error_streak" else 1.0 for name in FEATURES)
-EW_ALPHA = 0.02  # weight floor of the running mean surprise per feature …
-EW_CLIP = 1.0  # … whose steps up are clipped: a burst must not make itself typical …
-EW_ZERO = 1e-3  # … and which snaps to zero below this
-SURPRISE_CAP = 30.0  # nats; one feature cannot dominate beyond this
-HOUR_AFTER = 86_400.0  # the hour of day is judged once an agent has a day of history …
-WEEKDAY_AFTER = 7 * 86_400.0  # … and the weekday once it has a week
+WEIGHTS: Final[tuple[float, ...]] = tuple(
+    0.5 if name == "error_streak" else 1.0 for name in FEATURES
+)
+EW_ALPHA: Final = 0.02  # weight floor of the running mean surprise per feature …
+EW_CLIP: Final = 1.0  # … whose steps up are clipped: a burst must not make itself typical …
+EW_ZERO: Final = 1e-3  # … and which snaps to zero below this
+SURPRISE_CAP: Final = 30.0  # nats; one feature cannot dominate beyond this
+HOUR_AFTER: Final = 86_400.0  # the hour of day is judged once an agent has a day of history …
+WEEKDAY_AFTER: Final = 7 * 86_400.0  # … and the weekday once it has a week
 
 
 class AgentBaseline:
@@ -297,16 +299,13 @@ class AgentBaseline:
                 s[F_WEEKDAY] = v
         ew = _EW.unpack_from(self.buf, _B_EW)
         raw = 0.0
-        if max(s) <= SURPRISE_CAP:  # the common case: nothing to cap
-            for v, m, wt in zip(s, ew, WEIGHTS, strict=False):
-                if v > m:
-                    raw += wt * (v - m)
-            return raw, s
-        for i, (v, m, wt) in enumerate(zip(s, ew, WEIGHTS, strict=False)):
+        for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
+            v = s[i]
+            m: float = ew[i]
             if v > m:
                 if v > SURPRISE_CAP:
                     v = s[i] = SURPRISE_CAP
-                raw += wt * (v - m)
+                raw += WEIGHTS[i] * (v - m)
         return raw, s
 
     def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
@@ -451,7 +450,10 @@ class AgentBaseline:
             # all sixteen means in one pack (float32, as the memoryview stores them): an
             # unchanged mean is written back as the same float32 it was read as
             new: list[float] = []
-            for v, m in zip(surprises, _EW.unpack_from(self.buf, _B_EW), strict=False):
+            ew = _EW.unpack_from(self.buf, _B_EW)
+            for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled
+                v = surprises[i]
+                m: float = ew[i]
                 if v:
                     d = v - m
                     new.append(m + a * (d if d < EW_CLIP else EW_CLIP))

@@ -18,13 +18,14 @@ Only the upper tail is scored: less data than usual is not a threat.
 from __future__ import annotations
 
 from math import erfc, log, sqrt
+from typing import Final
 
-ALPHA_MIN = 0.02
-CLIP_SD = 4.0
-SD_FLOOR = 0.35  # nats of log-bytes (≈ ±40 %): volumes jitter, a z-score needs a floor
-MIN_N = 5  # calls of a tool before its volume is judged
-_SQRT2 = sqrt(2.0)
-_LOG_SQRT_2PI = 0.5 * log(2.0 * 3.141592653589793)
+ALPHA_MIN: Final = 0.02
+CLIP_SD: Final = 4.0
+SD_FLOOR: Final = 0.35  # nats of log-bytes (≈ ±40 %): volumes jitter, a z-score needs a floor
+MIN_N: Final = 5  # calls of a tool before its volume is judged
+_SQRT2: Final = sqrt(2.0)
+_LOG_SQRT_2PI: Final = 0.5 * log(2.0 * 3.141592653589793)
 
 
 def upper_surprise(mean: float, var: float, n: int, x: float) -> float:

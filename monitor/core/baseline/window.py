@@ -27,18 +27,18 @@ overcount.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from monitor.core.baseline.counts import SIZE, T_CAL
 from monitor.core.baseline.features import CallFeatures
 
-RING = 32  # calls remembered; rates and fan-outs saturate at this
-RATE_SECONDS = 60.0
-BURST_SECONDS = 10.0
-FANOUT_SECONDS = 600.0
-EPISODE_GAP_SECONDS = 1800.0  # with no task or session id, a pause this long ends an episode
-EPISODE_MAX_CALLS = 128
-_MIX = 0x01000193
+RING: Final = 32  # calls remembered; rates and fan-outs saturate at this
+RATE_SECONDS: Final = 60.0
+BURST_SECONDS: Final = 10.0
+FANOUT_SECONDS: Final = 600.0
+EPISODE_GAP_SECONDS: Final = 1800.0  # with no task or session id, a pause this long ends an episode
+EPISODE_MAX_CALLS: Final = 128
+_MIX: Final = 0x01000193
 
 
 def transition_hash(prev: int, cur: int) -> int:
@@ -205,7 +205,7 @@ class Window:
 
 
 #: The scalars a snapshot holds, in its order (the rings are in the model's buffer).
-_STATE = (
+_STATE: Final = (
     "pos",
     "filled",
     "prev_tool",
@@ -223,7 +223,7 @@ _STATE = (
 )
 
 
-_INTS = frozenset({"prev_tool", "streak", "ep_key", "ep_len", "ep_rate", "ep_burst"})
+_INTS: Final = frozenset({"prev_tool", "streak", "ep_key", "ep_len", "ep_rate", "ep_burst"})
 
 
 def _int(v: Any) -> bool:

@@ -215,3 +215,23 @@ def test_removing_a_singleton_leaves_the_others() -> None:
         ct.add(c, tot, sg, ct.slot(ct.T_TOOL, h), ct.T_TOOL)
     ct.remove(c, tot, sg, ct.slot(ct.T_TOOL, 2), ct.T_TOOL)
     assert (tot[ct.T_TOOL], sg[ct.T_TOOL]) == (2, 2)
+
+
+def test_table_indices_follow_tables() -> None:
+    """The ``T_*`` constants are spelled out (mypyc compiles a ``Final`` int to a C constant):
+    each must still be its table's position in :data:`counts.TABLES`."""
+    from monitor.core.baseline import counts
+
+    names = [
+        "tool", "server", "transition", "destination", "resource", "arg_shape", "hour",
+        "weekday", "rate", "burst", "fanout", "error_streak", "task_length", "calibration",
+        "volume_n",
+    ]  # fmt: skip
+    consts = [
+        counts.T_TOOL, counts.T_SERVER, counts.T_TRANSITION, counts.T_DESTINATION,
+        counts.T_RESOURCE, counts.T_SHAPE, counts.T_HOUR, counts.T_WEEKDAY, counts.T_RATE,
+        counts.T_BURST, counts.T_FANOUT, counts.T_STREAK, counts.T_TASK, counts.T_CAL,
+        counts.T_VOLUME_N,
+    ]  # fmt: skip
+    assert [counts.TABLES[i][0] for i in consts] == names
+    assert consts == list(range(counts.N_TABLES))

@@ -231,3 +231,18 @@ def test_size_buckets_of_tuples_and_subclasses_have_the_same_edges() -> None:
 def test_an_argument_address_is_split_at_its_last_at_sign() -> None:
     c = tb.call(0, "a", "s", "t", args={"to": "a@b@Evil.Example"})
     assert extract(c, 0.0).destinations == ["mail:evil.example"]
+
+
+def test_feature_indices_follow_feature_names() -> None:
+    """The ``F_*`` constants are spelled out (compiled as C constants): each must still be
+    its feature's position in :data:`features.FEATURES`."""
+    from monitor.core.baseline import features as ft
+
+    consts = {
+        "tool": ft.F_TOOL, "server": ft.F_SERVER, "transition": ft.F_TRANSITION,
+        "chain": ft.F_CHAIN, "destination": ft.F_DESTINATION, "resource": ft.F_RESOURCE,
+        "arg_shape": ft.F_SHAPE, "rate": ft.F_RATE, "burst": ft.F_BURST, "fanout": ft.F_FANOUT,
+        "bytes_out": ft.F_BYTES_OUT, "bytes_in": ft.F_BYTES_IN, "hour": ft.F_HOUR,
+        "weekday": ft.F_WEEKDAY, "error_streak": ft.F_ERRORS, "task_length": ft.F_TASK,
+    }  # fmt: skip
+    assert {name: i for i, name in enumerate(ft.FEATURES)} == consts

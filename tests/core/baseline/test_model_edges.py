@@ -188,3 +188,21 @@ def test_a_fresh_model_has_no_top_bin_and_nothing_since_a_fit() -> None:
     assert m.snapshot()[5:7] == [0, -1]  # since_fit, top
     m.commit([0])
     assert m.top == 0
+
+
+def test_a_surprise_above_the_cap_is_scored_and_returned_as_the_cap() -> None:
+    """One indexed loop caps and sums (the compiled build's path): a volume far beyond the
+    tool's usual counts as :data:`SURPRISE_CAP` nats, in the returned surprises and in raw."""
+    from monitor.core.baseline.features import F_BYTES_OUT
+    from monitor.core.baseline.model import SURPRISE_CAP, WEIGHTS
+
+    m = AgentBaseline()
+    for k in range(12):
+        _learn(m, 20.0 * (k + 1), bytes_out=1_000)
+    c = tb.call(400.0, "a", "s", "t", bytes_out=10**15)
+    raw, s = m.score_one(m.observe(c, c.ts.timestamp()))
+    assert s[F_BYTES_OUT] == SURPRISE_CAP
+    assert max(s) == SURPRISE_CAP
+    ew = [m.reals[R_EW + i] for i in range(N_FEATURES)]
+    want = sum(WEIGHTS[i] * (v - ew[i]) for i, v in enumerate(s) if v > ew[i])
+    assert raw == pytest.approx(want, rel=1e-12)
