@@ -185,6 +185,17 @@ class ToolCall(_Event):
             "returned (provenance). Absent: the gateway does not log results.",
         )
     )
+    result_secrets: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]] | None = (
+        Field(
+            default=None,
+            max_length=8,
+            description="Extension: names of the secret families (the redactor's token rules: "
+            "'aws-key', 'private-key', 'jwt', 'authorization', ...) found in the call's result, "
+            "sorted, at most 8, from monitor.core.detectors.secret_transit.result_secrets; never "
+            "the secrets. Raises secret_in_transit (in its result). Absent: no secret found, or "
+            "the gateway does not log results.",
+        )
+    )
 
 
 class TaskStarted(_Event):

@@ -28,7 +28,8 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
 4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), with the
    digests of the entity-like values the result carried (``result_digests``,
-   :func:`result_digests`: at most 64, never the values), arguments and
+   :func:`result_digests`: at most 64, never the values) and the families of
+   the secrets in it (``result_secrets``: at most 8, never the secrets), arguments and
    resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
    off; the event never waits for Kafka. For a method other than
    ``tools/call`` the event's ``tool`` is the MCP method name
@@ -63,6 +64,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
+from monitor.core.detectors.secret_transit import result_secrets
 from monitor.core.redact import Redactor
 from monitor.core.values import result_digests
 from monitor.errors import DecodeError
@@ -85,14 +87,20 @@ def _wire(model: Any) -> bytes:
     return orjson.dumps(model.model_dump(by_alias=True, mode="json", exclude_none=True))
 
 
-def _digests_of(tool: str, dumped: Any) -> list[str]:
-    """The provenance digests of a result; none (logged) if they cannot be computed: a call
-    never fails over its provenance digests."""
-    try:
-        return result_digests(dumped)
-    except Exception as err:
-        log.warning("result_digests_failed", tool=tool, error=type(err).__name__)
-        return []
+def _result_facts(tool: str, dumped: Any) -> dict[str, list[str]]:
+    """What the event says of a result: its provenance digests (``result_digests``) and the
+    families of the secrets in it (``result_secrets``), the non-empty ones; each none
+    (logged) if it cannot be computed: a call never fails over what its event says."""
+    facts: dict[str, list[str]] = {}
+    for name, of in (("result_digests", result_digests), ("result_secrets", result_secrets)):
+        try:
+            found = of(dumped)
+        except Exception as err:
+            log.warning(f"{name}_failed", tool=tool, error=type(err).__name__)
+            continue
+        if found:
+            facts[name] = found
+    return facts
 
 
 def _meta(params: Any) -> dict[str, Any]:
@@ -331,7 +339,7 @@ class Gateway:
             outcome: Outcome,
             bytes_out: int = 0,
             denied_by: str | None = None,
-            digests: list[str] | None = None,
+            result: dict[str, list[str]] | None = None,
         ) -> None:
             if tool_call:
                 self.metrics.calls.labels(outcome).inc()
@@ -340,7 +348,7 @@ class Gateway:
                 self.metrics.requests.labels(tool, outcome).inc()
             event = self._event(
                 who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, event_id,
-                denied_by, digests,
+                denied_by, result,
             )  # fmt: skip
             if event is None:
                 return
@@ -373,7 +381,7 @@ class Gateway:
             ) from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
-        finish(outcome, len(orjson.dumps(dumped)), digests=_digests_of(tool, dumped))
+        finish(outcome, len(orjson.dumps(dumped)), result=_result_facts(tool, dumped))
         return result
 
     def _unidentified(self, tool: str, err: DecodeError, tool_call: bool) -> None:
@@ -459,13 +467,13 @@ class Gateway:
         bytes_out: int,
         event_id: str,
         denied_by: str | None = None,
-        digests: list[str] | None = None,
+        result: dict[str, list[str]] | None = None,
         *,
         quiet: bool = False,
     ) -> ToolCall | None:
         """The call's ``tool_call`` event, redacted; None (logged, counted lost unless
-        ``quiet``: built only to be judged) if invalid. ``digests``: the result's value
-        digests (``result_digests``; absent when empty)."""
+        ``quiet``: built only to be judged) if invalid. ``result``: what the result carried
+        (``result_digests``, ``result_secrets``: families, never values; absent when empty)."""
         if who is None:
             return None  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
@@ -485,7 +493,7 @@ class Gateway:
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
                 denied_by=denied_by,
-                result_digests=digests or None,
+                **(result or {}),  # type: ignore[arg-type]
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:
