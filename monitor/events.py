@@ -171,7 +171,8 @@ class ToolCall(_Event):
     denied_by: Id | None = Field(
         default=None,
         description="Extension: with outcome denied, which check at the gateway refused the "
-        "call: 'denylist', 'no_identity', or a charter check as '<detector>:<clause key>' "
+        "call: 'denylist', 'denylist_unavailable', 'token_expired' (a verified bearer token past "
+        "its own exp), or a charter check as '<detector>:<clause key>' "
         "(mcpmon proxy --policy inline), e.g. 'out_of_charter_tool:tools', "
         "'rate_limit:limits.max_calls_per_minute', 'policy_unavailable'.",
     )

@@ -17,6 +17,8 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    the error names the field) when enforcing; with ``--no-enforce`` forwarded,
    but no event can be keyed: logged ``event_not_emitted`` and counted as lost.
    A missing or bad bearer token (when tokens are verified) is refused always;
+   a verified token past its own expiry too, as its own check (-32015
+   ``token_expired``; event outcome ``denied``, ``denied_by: token_expired``);
 2. **deny-list** (:mod:`monitor.proxy.guard`), when enforcing; denied, or
    unreadable while failing closed: refused, event with outcome ``denied``;
 2b. **charter** (:mod:`monitor.proxy.policy`), with ``--policy shadow|inline``:
@@ -72,7 +74,7 @@ from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
 from monitor.proxy.emit import EventEmitter
 from monitor.proxy.guard import DenyListGuard
-from monitor.proxy.identity import Identity, IdentityResolver
+from monitor.proxy.identity import Identity, IdentityResolver, TokenExpired
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy, PolicyVerdict
 from monitor.proxy.redaction import redact_args
@@ -172,6 +174,8 @@ class Gateway:
         who: Identity | None = None
         try:
             who = await self._resolve(ctx, method, {}, _meta(params))
+        except TokenExpired as err:
+            self._refuse_expired(method, err)
         except DecodeError as err:
             if err.field == "claims":  # a missing or bad token: refused, enforcing or not
                 self._refuse_no_identity(method, err)
@@ -284,6 +288,23 @@ class Gateway:
             return await asyncio.to_thread(self.identity.resolve, tool, args, meta, headers)
         return self.identity.resolve(tool, args, meta, headers)
 
+    def _refuse_expired(
+        self,
+        what: str,
+        err: TokenExpired,
+        finish: Callable[[Outcome, int, str | None], None] | None = None,
+    ) -> None:
+        """A verified token past its own expiry: refused in every mode, naming the check;
+        ``finish`` emits the call's event (``denied``, ``denied_by: token_expired``)."""
+        self.metrics.refused.labels("token_expired").inc()
+        if finish is not None:
+            finish("denied", 0, "token_expired")
+        ids = err.identity.ids if err.identity is not None else {}
+        log.info(
+            "call_refused", reason="token_expired", tool=what, expired_at=err.expired_at, **ids
+        )
+        raise refusal.token_expired(what, err.expired_at) from None
+
     def _refuse_no_identity(self, what: str, err: DecodeError) -> None:
         self.metrics.refused.labels("no_identity").inc()
         log.warning("call_refused", reason="no_identity", tool=what, error=err.reason)
@@ -359,6 +380,9 @@ class Gateway:
         who: Identity | None = None
         try:
             who = await self._resolve(ctx, tool, args, _meta(params))
+        except TokenExpired as err:
+            who = err.identity
+            self._refuse_expired(tool, err, finish)
         except DecodeError as err:
             self._unidentified(tool, err, tool_call)
 
