@@ -171,7 +171,8 @@ class ToolCall(_Event):
     denied_by: Id | None = Field(
         default=None,
         description="Extension: with outcome denied, which check at the gateway refused the "
-        "call: 'denylist', 'no_identity', or a charter check as '<detector>:<clause key>' "
+        "call: 'denylist', 'denylist_unavailable', 'token_expired' (a verified bearer token past "
+        "its own exp), or a charter check as '<detector>:<clause key>' "
         "(mcpmon proxy --policy inline), e.g. 'out_of_charter_tool:tools', "
         "'rate_limit:limits.max_calls_per_minute', 'policy_unavailable'.",
     )
@@ -183,6 +184,17 @@ class ToolCall(_Event):
             "numbers, identifiers) the call's result carried, from monitor.core.values.value_digests; "
             "never the values. Lets the core see an egress argument that came from what a read "
             "returned (provenance). Absent: the gateway does not log results.",
+        )
+    )
+    result_secrets: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]] | None = (
+        Field(
+            default=None,
+            max_length=8,
+            description="Extension: names of the secret families (the redactor's token rules: "
+            "'aws-key', 'private-key', 'jwt', 'authorization', ...) found in the call's result, "
+            "sorted, at most 8, from monitor.core.detectors.secret_transit.result_secrets; never "
+            "the secrets. Raises secret_in_transit (in its result). Absent: no secret found, or "
+            "the gateway does not log results.",
         )
     )
 

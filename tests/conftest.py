@@ -1,4 +1,5 @@
-"""Suite-wide hooks: the hostile-input counts of ``tests/fuzz`` printed at the end of the run.
+"""Suite-wide hooks: no logging configuration left behind a test; the hostile-input
+counts of ``tests/fuzz`` printed at the end of the run.
 
 Under pytest-xdist every worker counts in its own process; it hands its counts to the
 controller in ``workeroutput`` when it finishes, and the controller prints the sum.
@@ -6,13 +7,23 @@ controller in ``workeroutput`` when it finishes, and the controller prints the s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.fuzz.conftest import TRIED
+from tests.logs import reset_structlog
 
 _KEY = "mcpmon_hostile_inputs_tried"
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_left_behind() -> Iterator[None]:
+    """A test that configures logging (a command run in-process) leaves none of it, nor any
+    logger cached under it, to the tests after it in the same process (``tests/logs.py``)."""
+    yield
+    reset_structlog()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

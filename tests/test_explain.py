@@ -113,3 +113,40 @@ def test_the_cli_prints_json(out: Path, capsys: pytest.CaptureFixture[str]) -> N
     got = orjson.loads(capsys.readouterr().out)
     assert got["alert"]["alert_id"] == a["alert_id"]
     assert [e["event_id"] for e in got["evidence"]] == a["evidence"]
+
+
+def test_a_behaviour_alert_shows_its_baseline_features_explained_strongest_first(
+    out: Path, tmp_path: Path
+) -> None:
+    base = _alert(out, "forbidden_chain")
+    details = {"raw_score": 7.412, "p_value": 0.00031, "calls_learned": 412,
+               "top_features": "rate,destination", "tool": "http_post",
+               "contribution.rate": 1.2, "contribution.destination": 4.75}  # fmt: skip
+    behaviour = {**base, "detector": "behaviour_anomaly", "details": details,
+                 "alert_id": "b" * 32, "reason": "unlike its own baseline"}  # fmt: skip
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_bytes(orjson.dumps(behaviour) + b"\n")
+    x = explain("bbbbbbbb", str(alerts), None, DEFAULT_REDACTOR)
+    assert [(f["name"], f["contribution"]) for f in x.baseline] == [
+        ("destination", 4.75),
+        ("rate", 1.2),
+    ]
+    assert "rarely or never sent to" in x.baseline[0]["meaning"]
+    assert x.to_dict()["baseline_features"] == x.baseline
+    text = render(x)
+    assert "baseline   what drove the score (p ≈ 0.00031, after 412 calls learned" in text
+    lines = text.splitlines()
+    at = lines.index(next(ln for ln in lines if ln.startswith("baseline")))
+    assert lines[at + 1].split()[:2] == ["destination", "+4.750"]
+    assert lines[at + 2].split()[:2] == ["rate", "+1.200"]
+    # any other alert: no baseline section
+    plain = explain(str(base["alert_id"]), str(out / "alerts.jsonl"), None, DEFAULT_REDACTOR)
+    assert plain.baseline == [] and "baseline_features" not in plain.to_dict()
+    assert "\nbaseline " not in render(plain)
+
+
+def test_explain_from_kafka_names_an_unreachable_broker_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", "abcdef12", "--kafka", "127.0.0.1:1", "--timeout", "5"]) == 1
+    assert "Kafka at 127.0.0.1:1 cannot be reached" in capsys.readouterr().err

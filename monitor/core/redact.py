@@ -53,6 +53,7 @@ from monitor.core.secret_rules import (
     OPENING,
     SEPARATOR,
     TOKEN_RULES,
+    redacted,
     secret_name,
     token_like,
 )
@@ -157,12 +158,12 @@ def _auth_schemes(text: str) -> str:
 def _auth_scheme(m: re.Match[str]) -> str:
     if m["keep"][:5].lower() == "basic" and not token_like(m["secret"]):
         return m[0]  # "basic authentication" is prose; a base64 user:password is not
-    return f"{m['keep']}[REDACTED:authorization]"
+    return f"{m['keep']}{redacted('authorization')}"
 
 
 def _compiled(name: str, pattern: str, hints: tuple[str, ...] = ()) -> Callable[[str], str]:
     rx = re.compile(pattern, re.DOTALL)
-    repl = f"[REDACTED:{name}]"
+    repl = redacted(name)
     if "keep" in rx.groupindex:
         repl = r"\g<keep>" + repl
     sub = partial(rx.sub, repl)

@@ -47,6 +47,19 @@ class SecretRule:
     hints: tuple[str, ...]
 
 
+def redacted(name: str) -> str:
+    """The text a value taken out by rule ``name`` becomes: ``[REDACTED:<name>]``.
+
+    One spelling for the redactor that writes it and the detectors that read it
+    (``secret_in_transit`` sees a gateway's redacted arguments by these marks).
+    """
+    return f"[REDACTED:{name}]"
+
+
+#: A mark :func:`redacted` left, with the rule's name in ``name``.
+REDACTED_MARK = re.compile(r"\[REDACTED:(?P<name>[A-Za-z0-9_-]{1,64})\]")
+
+
 # a token's own alphabet: nothing of it may precede the match (see module docstring)
 _B64URL = r"A-Za-z0-9_\-"
 
@@ -360,9 +373,11 @@ __all__ = [
     "NAME_BEFORE",
     "NAME_HINTS",
     "OPENING",
+    "REDACTED_MARK",
     "SEPARATOR",
     "TOKEN_RULES",
     "SecretRule",
+    "redacted",
     "secret_name",
     "token_like",
 ]

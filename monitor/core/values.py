@@ -156,6 +156,14 @@ def result_digests(result: Any) -> list[str]:
     ...                 "_meta": {"by": "ops@corp.example"}}) == [value_digest("eve@x.example")]
     True
     """
+    return value_digests(result_content(result))
+
+
+def result_content(result: Any) -> Any:
+    """What of one MCP result is scanned: JSON text parsed (the first :data:`MAX_SCAN`
+    characters), other text as it is, :data:`NOT_CONTENT` keys and what is deeper than
+    32 levels dropped. :func:`result_digests` and the secret scan of a result
+    (:func:`monitor.core.detectors.secret_transit.result_secrets`) read the same."""
     if isinstance(result, str | bytes):
         text = result[:MAX_SCAN]
         if text[:1] in ("{", "[", b"{", b"["):
@@ -165,4 +173,4 @@ def result_digests(result: Any) -> list[str]:
                 result = text if isinstance(text, str) else text.decode("utf-8", "replace")
         elif isinstance(text, bytes):
             result = text.decode("utf-8", "replace")
-    return value_digests(_content(result))
+    return _content(result)

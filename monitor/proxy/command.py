@@ -59,6 +59,9 @@ not the model retry):
                                  {key, text}, data.detail: why)
   -32014  policy_unavailable     --policy inline: the charter decision could
                                  not be made (data.error); fails closed
+  -32015  token_expired          the bearer token verifies but is past its
+                                 own exp (data.check: token_expired,
+                                 data.expired_at); in every mode
 A refused call's event has outcome denied and denied_by naming the check.
 
 Charter decisions (--policy, with --charters DIR):
@@ -78,7 +81,8 @@ Charter decisions (--policy, with --charters DIR):
   its own traffic: an agent that spreads its calls over several proxies, its
   tasks, sponsors, credentials and behaviour are the worker's to judge, and
   the worker keeps judging every event in every mode. A bearer token's own
-  exp is checked when it is verified (-32012). An agent no charter covers is
+  exp is checked when it is verified (-32015 token_expired, with an
+  event: outcome denied, denied_by token_expired). An agent no charter covers is
   refused inline (fail closed) and forwarded in shadow. Charters come from
   --charters DIR and from signed charter updates on MCPMON_TOPIC_CHARTERS
   (the worker's broadcast; MCPMON_CHARTER_SIGNING_KEYS verifies them, as in

@@ -17,6 +17,8 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    the error names the field) when enforcing; with ``--no-enforce`` forwarded,
    but no event can be keyed: logged ``event_not_emitted`` and counted as lost.
    A missing or bad bearer token (when tokens are verified) is refused always;
+   a verified token past its own expiry too, as its own check (-32015
+   ``token_expired``; event outcome ``denied``, ``denied_by: token_expired``);
 2. **deny-list** (:mod:`monitor.proxy.guard`), when enforcing; denied, or
    unreadable while failing closed: refused, event with outcome ``denied``;
 2b. **charter** (:mod:`monitor.proxy.policy`), with ``--policy shadow|inline``:
@@ -28,7 +30,8 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
 4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), with the
    digests of the entity-like values the result carried (``result_digests``,
-   :func:`result_digests`: at most 64, never the values), arguments and
+   :func:`result_digests`: at most 64, never the values) and the families of
+   the secrets in it (``result_secrets``: at most 8, never the secrets), arguments and
    resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
    off; the event never waits for Kafka. For a method other than
    ``tools/call`` the event's ``tool`` is the MCP method name
@@ -63,6 +66,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
+from monitor.core.detectors.secret_transit import result_secrets
 from monitor.core.redact import Redactor
 from monitor.core.values import result_digests
 from monitor.errors import DecodeError
@@ -70,7 +74,7 @@ from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
 from monitor.proxy.emit import EventEmitter
 from monitor.proxy.guard import DenyListGuard
-from monitor.proxy.identity import Identity, IdentityResolver
+from monitor.proxy.identity import Identity, IdentityResolver, TokenExpired
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy, PolicyVerdict
 from monitor.proxy.redaction import redact_args
@@ -85,14 +89,20 @@ def _wire(model: Any) -> bytes:
     return orjson.dumps(model.model_dump(by_alias=True, mode="json", exclude_none=True))
 
 
-def _digests_of(tool: str, dumped: Any) -> list[str]:
-    """The provenance digests of a result; none (logged) if they cannot be computed: a call
-    never fails over its provenance digests."""
-    try:
-        return result_digests(dumped)
-    except Exception as err:
-        log.warning("result_digests_failed", tool=tool, error=type(err).__name__)
-        return []
+def _result_facts(tool: str, dumped: Any) -> dict[str, list[str]]:
+    """What the event says of a result: its provenance digests (``result_digests``) and the
+    families of the secrets in it (``result_secrets``), the non-empty ones; each none
+    (logged) if it cannot be computed: a call never fails over what its event says."""
+    facts: dict[str, list[str]] = {}
+    for name, of in (("result_digests", result_digests), ("result_secrets", result_secrets)):
+        try:
+            found = of(dumped)
+        except Exception as err:
+            log.warning(f"{name}_failed", tool=tool, error=type(err).__name__)
+            continue
+        if found:
+            facts[name] = found
+    return facts
 
 
 def _meta(params: Any) -> dict[str, Any]:
@@ -164,6 +174,8 @@ class Gateway:
         who: Identity | None = None
         try:
             who = await self._resolve(ctx, method, {}, _meta(params))
+        except TokenExpired as err:
+            self._refuse_expired(method, err)
         except DecodeError as err:
             if err.field == "claims":  # a missing or bad token: refused, enforcing or not
                 self._refuse_no_identity(method, err)
@@ -276,6 +288,23 @@ class Gateway:
             return await asyncio.to_thread(self.identity.resolve, tool, args, meta, headers)
         return self.identity.resolve(tool, args, meta, headers)
 
+    def _refuse_expired(
+        self,
+        what: str,
+        err: TokenExpired,
+        finish: Callable[[Outcome, int, str | None], None] | None = None,
+    ) -> None:
+        """A verified token past its own expiry: refused in every mode, naming the check;
+        ``finish`` emits the call's event (``denied``, ``denied_by: token_expired``)."""
+        self.metrics.refused.labels("token_expired").inc()
+        if finish is not None:
+            finish("denied", 0, "token_expired")
+        ids = err.identity.ids if err.identity is not None else {}
+        log.info(
+            "call_refused", reason="token_expired", tool=what, expired_at=err.expired_at, **ids
+        )
+        raise refusal.token_expired(what, err.expired_at) from None
+
     def _refuse_no_identity(self, what: str, err: DecodeError) -> None:
         self.metrics.refused.labels("no_identity").inc()
         log.warning("call_refused", reason="no_identity", tool=what, error=err.reason)
@@ -331,7 +360,7 @@ class Gateway:
             outcome: Outcome,
             bytes_out: int = 0,
             denied_by: str | None = None,
-            digests: list[str] | None = None,
+            result: dict[str, list[str]] | None = None,
         ) -> None:
             if tool_call:
                 self.metrics.calls.labels(outcome).inc()
@@ -340,7 +369,7 @@ class Gateway:
                 self.metrics.requests.labels(tool, outcome).inc()
             event = self._event(
                 who, tool, args, resources or [], ts, outcome, bytes_in, bytes_out, event_id,
-                denied_by, digests,
+                denied_by, result,
             )  # fmt: skip
             if event is None:
                 return
@@ -351,6 +380,9 @@ class Gateway:
         who: Identity | None = None
         try:
             who = await self._resolve(ctx, tool, args, _meta(params))
+        except TokenExpired as err:
+            who = err.identity
+            self._refuse_expired(tool, err, finish)
         except DecodeError as err:
             self._unidentified(tool, err, tool_call)
 
@@ -373,7 +405,7 @@ class Gateway:
             ) from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
-        finish(outcome, len(orjson.dumps(dumped)), digests=_digests_of(tool, dumped))
+        finish(outcome, len(orjson.dumps(dumped)), result=_result_facts(tool, dumped))
         return result
 
     def _unidentified(self, tool: str, err: DecodeError, tool_call: bool) -> None:
@@ -459,13 +491,13 @@ class Gateway:
         bytes_out: int,
         event_id: str,
         denied_by: str | None = None,
-        digests: list[str] | None = None,
+        result: dict[str, list[str]] | None = None,
         *,
         quiet: bool = False,
     ) -> ToolCall | None:
         """The call's ``tool_call`` event, redacted; None (logged, counted lost unless
-        ``quiet``: built only to be judged) if invalid. ``digests``: the result's value
-        digests (``result_digests``; absent when empty)."""
+        ``quiet``: built only to be judged) if invalid. ``result``: what the result carried
+        (``result_digests``, ``result_secrets``: families, never values; absent when empty)."""
         if who is None:
             return None  # counted and logged as not emitted when the identity failed
         ids = dict(who.ids)
@@ -485,7 +517,7 @@ class Gateway:
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
                 denied_by=denied_by,
-                result_digests=digests or None,
+                **(result or {}),  # type: ignore[arg-type]
                 **ids,  # type: ignore[arg-type]
             )
         except ValidationError as err:

@@ -76,6 +76,30 @@ _FALLBACKS = {"session_id": "transport.session_id", "trace_id": "meta.traceparen
 _KINDS = get_args(AgentKind)
 
 
+class TokenExpired(DecodeError):
+    """A bearer token that verifies (signature, audience, issuer) but is past its own ``exp``.
+
+    Not an unknown caller: who it is, is known and verified, only its time is up.
+    So the gateway refuses it as its own check (``token_expired``) and emits the
+    call's event (``outcome: denied``, ``denied_by: token_expired``) from
+    ``identity``, the identity the expired token's claims resolve to. A token
+    that does not verify stays a plain :class:`DecodeError` (refused as
+    ``no_identity``, no event: nothing in it can be trusted).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        claims: dict[str, Any],
+        expired_at: float,
+        identity: Identity | None = None,
+    ) -> None:
+        super().__init__(reason, "claims")
+        self.claims = claims
+        self.expired_at = expired_at
+        self.identity = identity
+
+
 @dataclass(frozen=True, slots=True)
 class JwtConfig:
     """How bearer tokens are verified before their claims are used.
@@ -147,7 +171,9 @@ class JwtConfig:
         """The verified claims of the request's bearer token.
 
         Raises :class:`DecodeError` for a missing token or one that does not
-        verify: a caller without a good token is refused, never anonymous.
+        verify: a caller without a good token is refused, never anonymous; and
+        :class:`TokenExpired` (a :class:`DecodeError`, with the verified claims)
+        for one that verifies but is past its ``exp``.
         """
         import jwt
 
@@ -163,23 +189,35 @@ class JwtConfig:
             require.append("aud")
         if not self.no_issuer:
             require.append("iss")
+        options: dict[str, Any] = {"require": require, "verify_aud": not self.no_audience}
         try:
             key: Any = self.key
             if self._jwks is not None:
                 key = self._jwks.get_signing_key_from_jwt(token).key
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=list(self.algorithms),
-                audience=None if self.no_audience else self.audience,
-                issuer=None if self.no_issuer else self.issuer,
-                options={"require": require, "verify_aud": not self.no_audience},
-            )
+            try:
+                claims = self._decode(jwt, token, key, options)
+            except jwt.ExpiredSignatureError as err:
+                # verified in every other respect, or this raises: only its time is up
+                claims = self._decode(jwt, token, key, {**options, "verify_exp": False})
+                if isinstance(claims, dict):
+                    raise TokenExpired(
+                        f"bearer token rejected: {err}", dict(claims), float(claims["exp"])
+                    ) from None
         except jwt.PyJWTError as err:
             raise DecodeError(f"bearer token rejected: {err}", "claims") from None
         if not isinstance(claims, dict):
             raise DecodeError("bearer token rejected: claims are not a JSON object", "claims")
         return dict(claims)
+
+    def _decode(self, jwt: Any, token: str, key: Any, options: dict[str, Any]) -> Any:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=list(self.algorithms),
+            audience=None if self.no_audience else self.audience,
+            issuer=None if self.no_issuer else self.issuer,
+            options=options,
+        )
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -318,7 +356,9 @@ class IdentityResolver:
         arguments: Mapping[str, Any] | None,
         meta: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        claims: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """What the mapping reads; ``claims``: already verified (else read from the token)."""
         session = _header(headers, "mcp-session-id") or self.session_id
         doc: dict[str, Any] = {
             "tool": tool,
@@ -327,7 +367,9 @@ class IdentityResolver:
             "headers": dict(headers or {}),
             "transport": {"session_id": session} if session else {},
         }
-        if self.jwt is not None:  # verifying: no call without a good token
+        if claims is not None:
+            doc["claims"] = claims
+        elif self.jwt is not None:  # verifying: no call without a good token
             doc["claims"] = self.jwt.claims(headers)
         return doc
 
@@ -338,8 +380,18 @@ class IdentityResolver:
         meta: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Identity:
-        """The call's identity; raises :class:`DecodeError` naming what is missing or bad."""
-        doc = self.document(tool, arguments, meta, headers)
+        """The call's identity; raises :class:`DecodeError` naming what is missing or bad,
+        :class:`TokenExpired` with the identity its verified claims resolve to when the
+        bearer token is past its expiry (a bad identity in those claims: the DecodeError)."""
+        try:
+            doc = self.document(tool, arguments, meta, headers)
+        except TokenExpired as err:
+            expired = self.document(tool, arguments, meta, headers, claims=err.claims)
+            err.identity = self._identity(expired)
+            raise
+        return self._identity(doc)
+
+    def _identity(self, doc: dict[str, Any]) -> Identity:
         ids = self.mapping.ids(doc)
         kind = ids.get("agent_kind")
         if kind is not None and kind not in _KINDS:

@@ -6,7 +6,9 @@
                                                completion/complete by outcome (guarded like
                                                tools/call)
 ``mcpmon_proxy_refused_total{reason}``         refusals of any method: denied /
-                                               denylist_unavailable / no_identity
+                                               denylist_unavailable / no_identity /
+                                               token_expired / policy /
+                                               policy_unavailable
 ``mcpmon_proxy_denylist_fail_open_total``      calls forwarded unchecked (fail mode open)
 ``mcpmon_proxy_events_emitted_total``          tool_call events the emitter confirmed
 ``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried)

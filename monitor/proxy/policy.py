@@ -18,7 +18,8 @@ gateway can make alone refuse the request:
 - ``lingering_access`` ``credential_expired`` / ``credential_revoked`` — only
   from a credential ledger this engine was given (it sees no ``credential_*``
   events; a bearer token's own ``exp`` is checked when the token is verified,
-  before this, and an expired token is refused there, -32012).
+  before this: a verified token past it is refused there, -32015
+  ``token_expired``, its event ``denied_by: token_expired``).
 
 Everything else (behaviour baselines, task end, sponsors, lifecycle events,
 another gateway's calls of the same agent) needs history only the worker has:

@@ -32,15 +32,21 @@ code    ``data.reason``     when
                             ``{key, text}``, ``data.detail``: why, redacted)
 -32014  ``policy_unavailable``  ``--policy inline``: the charter decision
                             could not be made (``data.error``); fails closed
+-32015  ``token_expired``   the bearer token verifies but is past its own
+                            ``exp`` (``data.check``: ``token_expired``,
+                            ``data.expired_at``: RFC 3339); in every mode
 ======  ==================  ==================================================
 
 A refusal at the gateway carries, on its ``tool_call`` event, ``outcome:
-denied`` and ``denied_by``: ``denylist``, ``denylist_unavailable``, or the
-charter check (``<detector>:<clause key>``, ``policy_unavailable``).
+denied`` and ``denied_by``: ``denylist``, ``denylist_unavailable``,
+``token_expired``, or the charter check (``<detector>:<clause key>``,
+``policy_unavailable``). A ``no_identity`` refusal has no event: there is no
+verified identity to key it by.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
@@ -50,6 +56,7 @@ DENYLIST_UNAVAILABLE = -32011
 NO_IDENTITY = -32012
 POLICY = -32013
 POLICY_UNAVAILABLE = -32014
+TOKEN_EXPIRED = -32015
 
 
 def denied(tool: str, entries: dict[str, dict[str, Any]]) -> MCPError:
@@ -102,4 +109,13 @@ def policy_unavailable(tool: str, error: str) -> MCPError:
         f"call to {tool} refused: the charter decision could not be made ({error}); "
         "--policy inline fails closed",
         {"reason": "policy_unavailable", "error": error},
+    )
+
+
+def token_expired(tool: str, expired_at: float) -> MCPError:
+    when = datetime.fromtimestamp(expired_at, UTC).isoformat().replace("+00:00", "Z")
+    return MCPError(
+        TOKEN_EXPIRED,
+        f"call to {tool} refused: the bearer token expired at {when}",
+        {"reason": "token_expired", "check": "token_expired", "expired_at": when},
     )

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import structlog
 
 from monitor.cli import build_parser, main
-
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    """main() configures structlog onto the captured stderr; later tests must not inherit it."""
-    yield
-    structlog.reset_defaults()
 
 
 def test_revoker_is_a_sub_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""secret_in_transit: a credential of a known family inside a call's arguments.
+"""secret_in_transit: a credential of a known family inside a call's arguments or result.
 
 An API key pasted into a prompt, a private key handed to a tool, a bearer
 token in a request body: the secret is now in the tool's hands and in every
@@ -11,6 +11,19 @@ exactly what the redactor would take out of an alert — less
 ``http_post`` is meant to go, not a leak). Assignments whose *name*
 says secret (``password=…``) are not flagged: tools legitimately take
 passwords as named parameters; a token family is a secret wherever it is.
+
+Redacted at the gateway: ``mcpmon proxy`` redacts arguments before its event
+leaves it, so a secret reaches this detector as the redactor's own mark of its
+family (``[REDACTED:aws-key]``, :func:`monitor.core.secret_rules.redacted`);
+a mark of a family above counts as that family (``key-value``, ``email`` and a
+deployment's ``custom-N`` marks do not: they are not token families). The
+secret itself never left the proxy.
+
+In the result: a call whose logged result held a secret carries the families'
+names in ``tool_call.result_secrets`` (:func:`result_secrets`, run where the
+result is seen: the proxy, and the tap's presets for gateways that log
+response bodies); the alert says "in its result" — a tool handed the agent a
+credential, which is now in the model's context and the agent's transcript.
 
 The secret never leaves the process: the finding names the family and the
 argument it sat in (``args.prompt``), never the value, never a hash or prefix
@@ -34,8 +47,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from monitor.core.detectors.base import CallContext, Detector, Finding, register
-from monitor.core.secret_rules import AUTH_SCHEME, TOKEN_RULES, token_like
+from monitor.core.secret_rules import AUTH_SCHEME, REDACTED_MARK, TOKEN_RULES, token_like
 from monitor.core.state import AgentState
+from monitor.core.values import result_content
+from monitor.events import ToolCall
 
 MAX_STRINGS = 512
 #: characters scanned per call (an accidental paste is near the top; an agent that means to
@@ -54,6 +69,11 @@ _RULES = tuple(
 )
 _ALL_HINTS = tuple(sorted({h for _, _, hints in _RULES for h in hints}))
 _UNHINTED = any(not hints for _, _, hints in _RULES)
+#: every family this detector names; a redactor's mark of one of them counts as that family
+FAMILIES = frozenset({*(name for name, _, _ in _RULES), "authorization"})
+_MARK = "[REDACTED:"
+#: most families named in ``tool_call.result_secrets``
+MAX_RESULT_FAMILIES = 8
 
 
 def _strings(v: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
@@ -94,15 +114,37 @@ def secret_families(text: str) -> list[str]:
         token_like(m["secret"]) for m in AUTH_SCHEME.finditer(text)
     ):
         found.append("authorization")  # "basic authentication" is prose, not a credential
+    if _MARK in text:  # redacted upstream (the proxy): the mark names the family
+        for m in REDACTED_MARK.finditer(text):
+            if m["name"] in FAMILIES and m["name"] not in found:
+                found.append(m["name"])
     return found
 
 
 def find_secrets(args: dict[str, Any]) -> list[tuple[str, str]]:
     """``(family, argument path)`` for every secret in ``args``, in order, each pair once."""
+    return _find(args, "args")
+
+
+def result_secrets(result: Any) -> list[str]:
+    """The families of the secrets in one MCP result (JSON-like data or the text a log
+    wrote for it), sorted, at most :data:`MAX_RESULT_FAMILIES`: ``tool_call.result_secrets``.
+
+    Read as :func:`monitor.core.values.result_digests` reads a result (metadata and
+    base64 payloads skipped), within this module's bounds; never the secrets.
+
+    >>> result_secrets({"content": [{"type": "text", "text": "key AKIAABCDEFGHIJKLMNOP"}]})
+    ['aws-key']
+    """
+    families = sorted({f for f, _ in _find(result_content(result), "result")})
+    return families[:MAX_RESULT_FAMILIES]
+
+
+def _find(value: Any, root: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     texts: list[tuple[str, str]] = []
     budget = MAX_CHARS
-    for n, (path, text) in enumerate(_strings(args, "args")):
+    for n, (path, text) in enumerate(_strings(value, root)):
         if n >= MAX_STRINGS or budget <= 0:
             break
         if len(text) < MIN_LENGTH:
@@ -118,7 +160,7 @@ def find_secrets(args: dict[str, Any]) -> list[tuple[str, str]]:
     joined = "\0".join(t for _, t in texts)
     if not _UNHINTED and not any(map(joined.__contains__, _ALL_HINTS)):
         low = joined.lower()
-        if "bearer" not in low and "basic" not in low:
+        if "bearer" not in low and "basic" not in low and _MARK not in joined:
             return out
     for path, text in texts:
         for family in secret_families(text):
@@ -133,26 +175,45 @@ class SecretInTransit(Detector):
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
-        if not c.args:
-            return ()
-        found = find_secrets(c.args)
-        if not found:
-            return ()
+        out: list[Finding] = []
+        found = find_secrets(c.args) if c.args else []
+        if found:
+            out.append(self._in_arguments(c, found))
+        if c.result_secrets:
+            out.append(self._in_result(c, sorted(set(c.result_secrets))))
+        return out
+
+    def _in_arguments(self, c: ToolCall, found: list[tuple[str, str]]) -> Finding:
         families = sorted({f for f, _ in found})
         paths = sorted({p for _, p in found})[:8]
-        return [
-            Finding(
-                self.name,
-                "secret_in_transit",
-                "credentials travel as credentials (issued to the caller), never inside a "
-                "call's arguments",
-                "high",
-                f"{c.agent_id} passed a secret ({', '.join(families)}) to {c.server}/{c.tool} "
-                f"in {', '.join(paths)}: the tool and its logs now hold it; rotate it",
-                [c.event_id],
-                task_id=c.task_id,
-                session_id=c.session_id,
-                dedup=f"secret:{','.join(families)}:{c.server}/{c.tool}",
-                details={"families": ",".join(families), "arguments": ",".join(paths)},
-            )
-        ]
+        return Finding(
+            self.name,
+            "secret_in_transit",
+            "credentials travel as credentials (issued to the caller), never inside a "
+            "call's arguments",
+            "high",
+            f"{c.agent_id} passed a secret ({', '.join(families)}) to {c.server}/{c.tool} "
+            f"in {', '.join(paths)}: the tool and its logs now hold it; rotate it",
+            [c.event_id],
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup=f"secret:{','.join(families)}:{c.server}/{c.tool}",
+            details={"families": ",".join(families), "arguments": ",".join(paths)},
+        )
+
+    def _in_result(self, c: ToolCall, families: list[str]) -> Finding:
+        named = ", ".join(families)
+        return Finding(
+            self.name,
+            "secret_in_transit",
+            "credentials travel as credentials (issued to the caller), never inside a "
+            "call's arguments or result",
+            "high",
+            f"{c.agent_id} received a secret ({named}) from {c.server}/{c.tool} in its result: "
+            "the agent's context and transcript now hold it; rotate it",
+            [c.event_id],
+            task_id=c.task_id,
+            session_id=c.session_id,
+            dedup=f"secret-result:{','.join(families)}:{c.server}/{c.tool}",
+            details={"families": ",".join(families), "in": "result"},
+        )

@@ -17,6 +17,8 @@ outcome       ``error`` object or ``result.isError: true`` → error; else ok;
 bytes_in/out  length of the request / response body
 result_        digests of the entity-like values in the response's ``result``
 digests       (``monitor.core.values.result_digests``; never the values)
+result_       families of the secrets in the response's ``result``
+secrets       (``secret_transit.result_secrets``; never the secrets)
 trace_id      mapping ``trace_id``, else ``params._meta.traceparent``
 ============  ==============================================================
 
@@ -41,6 +43,7 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
+from monitor.core.detectors.secret_transit import result_secrets
 from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.events import ToolCall
@@ -247,6 +250,9 @@ class JsonRpcFormat:
         digests = result_digests(body.get("result"))
         if digests:
             update["result_digests"] = digests
+        secrets = result_secrets(body.get("result"))
+        if secrets:
+            update["result_secrets"] = secrets
         try:
             return [mapped(waiting.call, (waiting.line.number, line.number), None, update)]
         except DecodeError as err:

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from monitor.core.detectors.secret_transit import result_secrets
 from monitor.core.values import result_digests
 from monitor.errors import DecodeError
 from monitor.tap.formats.base import (
@@ -207,7 +208,8 @@ class PresetFormat(LineFormat):
         """Validate and encode one ``tool_call`` from the mapping's ids and the preset's facts.
 
         ``result``: the response body's result when the log carries one (JSON or its
-        text); only digests of its values reach the event (``result_digests``).
+        text); only digests of its values (``result_digests``) and the families of the
+        secrets in it (``result_secrets``) reach the event.
         """
         if not isinstance(tool, str) or not tool:
             raise DecodeError("tool: the line names no tool", "tool")
@@ -242,4 +244,7 @@ class PresetFormat(LineFormat):
             digests = result_digests(result)
             if digests:
                 fields["result_digests"] = digests
+            secrets = result_secrets(result)
+            if secrets:
+                fields["result_secrets"] = secrets
         return mapped(tool_call(fields), (line.number,))
