@@ -68,7 +68,6 @@ import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -83,7 +82,8 @@ from monitor.worker.charters import CharterFeed
 from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint
 from monitor.worker.faust_setup import FETCH_MAX_WAIT_MS, faust_app
 from monitor.worker.gcpause import GcPauses, settle
-from monitor.worker.offsets import OffsetGuard
+from monitor.worker.offsets import Gap, OffsetGuard
+from monitor.worker.ports import Ports, group_committed
 from monitor.worker.processor import Processor, Record
 from monitor.worker.store import Corrupt, load_partitions
 
@@ -97,35 +97,16 @@ LAG_SECONDS = 5.0
 #: it the worker stops (its events uncommitted, so redelivered to the next owner)
 #: rather than hold events it cannot vouch for.
 STATE_WRITE_TIMEOUT_SECONDS = 60.0
-#: Events the agent takes off its stream between two turns of the event loop
-#: (faust_compat.events; Faust's stream iterator turns it once per event).
-TURN_EVERY_EVENTS = 64
+#: Most events the agent takes off its stream at once, handled in one pass
+#: between two turns of the event loop (faust_compat.batches; Faust's stream
+#: iterator turns it once per event).
+BATCH_EVENTS = 64
 __all__ = ["COMMIT_SECONDS", "FETCH_MAX_WAIT_MS", "Ports", "WorkerApp", "faust_app"]
 _done = faust_compat.mark_done
 
 
-@dataclass(slots=True)
-class Ports:
-    """Everything the shell asks of Kafka, through Faust unless a test passes its own.
-
-    ``write_state(partition, key, value)``: a state record into the table and its
-    changelog (done when the broker has it); ``commit({partition: offset})``
-    (False: a rebalance overtook it); ``committed()``: where each input partition's
-    handling starts (the group's commit on the broker, or the partition's first
-    offset if the group has none); ``seek(partition, offset)``;
-    ``send(topic, key, value, callback)``: hand a record to the producer
-    (``callback(future)`` once it is acknowledged);
-    ``assigned()``: the input partitions assigned now; ``crash(exc)``: stop the
-    worker (unless it is stopping anyway).
-    """
-
-    write_state: Callable[[int, bytes, bytes], Awaitable[Any]]
-    commit: Callable[[dict[int, int]], Awaitable[bool]]
-    committed: Callable[[], Awaitable[dict[int, int]]]
-    seek: Callable[[int, int], Awaitable[None]]
-    send: Callable[[str, bytes | None, bytes | None, Callable[[Any], None] | None], Awaitable[Any]]
-    assigned: Callable[[], set[int]]
-    crash: Callable[[BaseException], Awaitable[None]]
+def _fresh(event: Any) -> bool:
+    return True
 
 
 class WorkerApp:
@@ -215,23 +196,63 @@ class WorkerApp:
         # written or not. An event not committed is redelivered: dropped by the
         # event-id dedup if its state reached the changelog, processed again if not.
         self._stream = stream = stream.noack()
-        take = self.take
+        take = self.take_batch
+        fresh = faust_compat.fresh(stream)
         try:  # not stream.events(): Faust's iterator turns the event loop once per event
-            async for event in faust_compat.events(stream, TURN_EVERY_EVENTS):
-                await take(event)
+            async for batch in faust_compat.batches(stream, BATCH_EVENTS):
+                await take(batch, fresh)
         finally:
             await self.flush(force=True)  # a graceful stop: what is done is kept
+            await (
+                self._log_stats()
+            )  # the figures since the last stats line (bench kafka reads them)
 
     async def take(self, event: Any) -> None:
-        """One event of the stream: handle it, keep it for the next flush, and flush
-        once ``worker_flush_events`` are waiting."""
-        if not await self.on_message(event.message, event.value):
-            _done(event)  # skipped: nothing to commit, nothing for Faust to wait on
-            return
-        self._last_event[event.message.partition] = event
-        self._handled.append(event)
-        if len(self._handled) >= self.settings.worker.flush_events:
-            await self.flush()
+        """One event of the stream (:meth:`take_batch` of one)."""
+        await self.take_batch([event])
+
+    async def take_batch(self, events: list[Any], fresh: Callable[[Any], bool] = _fresh) -> None:
+        """Events of the stream in order: handle each, keep it for the next flush, and
+        flush once ``worker_flush_events`` are waiting.
+
+        One pass, awaiting nothing for an event that is in sequence on a partition
+        this worker owns and produces no output: for such an event the checks are
+        :meth:`on_message`'s (same guard, same order), done inline. Any other goes
+        through :meth:`on_message`. ``fresh(event)`` is asked right before each one
+        (faust_compat.fresh): an event fetched before a rebalance that began while
+        an earlier one was handled is marked done, not handled.
+        """
+        proc, guard = self.processor, self.guard
+        owns, handle = proc.owns, proc.handle
+        flush_events = self.settings.worker.flush_events
+        metrics, perf = self.metrics, self.perf
+        now = self.clock()
+        for event in events:
+            msg = event.message
+            p = msg.partition
+            if not fresh(event):
+                _done(event)  # of a previous assignment: comes again to its owner
+                continue
+            if owns(p) and p in guard.next_offset:  # the common case, inline
+                gap = guard.check(p, msg.offset, now)
+                if gap is not None:
+                    await self._skip_gap(msg, gap)
+                    _done(event)
+                    continue
+                t0 = perf()
+                out = handle(p, msg.offset, event.value, msg.key, topic=msg.topic, now=now)
+                if metrics is not None:
+                    metrics.latency.observe(perf() - t0)
+                if out:
+                    await self._publish(p, out.decisions, out.notes)
+            elif not await self.on_message(msg, event.value):
+                _done(event)  # skipped: nothing to commit, nothing for Faust to wait on
+                continue
+            # not held in locals: a flush or a rebalance (at any await) replaces both
+            self._last_event[p] = event
+            self._handled.append(event)
+            if len(self._handled) >= flush_events:
+                await self.flush()
 
     @property
     def unflushed(self) -> int:
@@ -379,6 +400,13 @@ class WorkerApp:
                     expected=(guard.group_committed or {}).get(p),
                 )
             return True
+        await self._skip_gap(msg, gap)
+        return False
+
+    async def _skip_gap(self, msg: Any, gap: Gap) -> None:
+        """``msg`` is past a gap (the guard's :class:`Gap`): count it, log the gap once,
+        seek back when the guard says so. The message is not handled."""
+        p, offset = msg.partition, msg.offset
         counters = self.processor.counters
         if gap.first:
             counters["offset_gaps"] += 1
@@ -400,7 +428,6 @@ class WorkerApp:
         counters["offset_gap_skipped"] += 1
         if gap.seek:  # a stale batch past the gap may still be coming: seek again now and then
             await self.ports.seek(p, gap.expected)
-        return False
 
     async def _start_offsets(self) -> dict[int, int]:
         """Where the handling of each input partition must start (its offset guard's reference).
@@ -413,7 +440,7 @@ class WorkerApp:
         judged an agent whose ``credential_issued``, among its partition's first
         records, had never been handled).
         """
-        out = await self._broker_committed()
+        out = await group_committed(self.settings)
         topic = self.settings.topic_events
         fresh = [TP(topic, p) for p in sorted(self.ports.assigned()) if p not in out]
         if fresh:
@@ -422,24 +449,6 @@ class WorkerApp:
                 {tp.partition: o for tp, o in earliest.items() if isinstance(o, int) and o >= 0}
             )
         return out
-
-    async def _broker_committed(self) -> dict[int, int]:
-        """The group's committed offset of each input partition that has one (broker request)."""
-        from aiokafka import TopicPartition
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        s = self.settings
-        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
-        await admin.start()
-        try:
-            got: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(s.app_id)
-        finally:
-            await admin.close()
-        return {
-            tp.partition: m.offset
-            for tp, m in got.items()
-            if tp.topic == s.topic_events and m.offset >= 0
-        }
 
     async def _seek(self, partition: int, offset: int) -> None:
         tp = TP(self.settings.topic_events, partition)

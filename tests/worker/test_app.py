@@ -454,3 +454,94 @@ def test_the_events_topic_hands_on_key_and_value_as_the_broker_gave_them(
     got = asyncio.run(go())
     assert got[0][0] is key and got[0][1] is value
     assert got[1:] == [(None, None), (b"k", b"")]
+
+
+# ------------------------------------------------------------------ events a list at a time
+def _outputs(app: WorkerApp) -> list[tuple[str, bytes | None, bytes | None]]:
+    kafka = _kafka(app)
+    return [(t, k, v) for (t, k), v in zip(kafka.sent, kafka.values, strict=True)]
+
+
+def test_a_list_of_events_gives_what_the_same_events_one_at_a_time_give() -> None:
+    lines = _lines()
+    one, _, _ = _app([0])
+    many, _, _ = _app([0])
+    _kafka(one).group = _kafka(many).group = {0: 0}
+
+    async def go() -> None:
+        for o, line in enumerate(lines):
+            await _handle(one, _event(0, o), line)
+        await one.flush(force=True)
+        batch = [_event(0, o, line) for o, line in enumerate(lines)]
+        for i in range(0, len(batch), 5):  # lists of 5, as the queue hands them on
+            await many.take_batch(batch[i : i + 5])
+        await many.flush(force=True)
+
+    asyncio.run(go())
+    assert _outputs(many) == _outputs(one) and _outputs(one)  # same records, same order
+    assert _kafka(many).written == _kafka(one).written  # same states
+    assert [c for c, _ in _commits(many)] == [c for c, _ in _commits(one)] == [{0: len(lines)}]
+    assert many.processor.counters == one.processor.counters
+
+
+def test_in_a_list_an_event_past_a_gap_is_skipped_and_sought_back_as_alone() -> None:
+    app, _, _ = _app([0])
+    kafka = _kafka(app)
+    kafka.group = {0: 0}
+    lines = _lines()
+    events = [_event(0, o, lines[o]) for o in (0, 1, 5, 6, 2)]  # 2..4 skipped, then 2 comes
+
+    asyncio.run(app.take_batch(events))
+    assert kafka.seeks == [(0, 2)]  # once, at the first message past the gap
+    counters = app.processor.counters
+    assert counters["offset_gaps"] == 1 and counters["offset_gap_skipped"] == 2
+    assert counters["events"] + counters["duplicates"] == 3  # 0, 1 and 2
+    assert app.guard.next_offset[0] == 3
+    assert [e.message.offset for e in app._handled] == [0, 1, 2]
+    assert all(e.message.acked for e in events if e.message.offset in (5, 6))  # done, unhandled
+
+
+def test_an_event_no_longer_fresh_when_its_turn_comes_is_done_not_handled() -> None:
+    """A rebalance may begin while the worker awaits inside a list (here: publishing the
+    outputs of the first event); the events behind it are then not handled."""
+    app, _, _ = _app([0])
+    kafka = _kafka(app)
+    kafka.group = {0: 0}
+    probe = orjson.dumps(
+        {
+            "type": "tool_call",
+            "event_id": "probe",
+            "ts": orjson.loads(_lines()[0])["ts"],
+            "agent_id": "spiffe://corp/agents/unknown-probe",
+            "server": "shell",
+            "tool": "exec",
+            "credential_id": "c1",
+            "outcome": "ok",
+        }
+    )
+    events = [_event(0, 0, probe)] + [_event(0, o, ln) for o, ln in enumerate(_lines()[1:4], 1)]
+
+    def fresh(event: Any) -> bool:
+        return not kafka.sent  # suspended once the first event's outputs were handed on
+
+    async def go() -> None:
+        await app.take_batch(events, fresh)
+        await app.flush(force=True)
+
+    asyncio.run(go())
+    assert kafka.sent  # the first event was handled and published
+    assert [e.message.offset for e in events if e.message.acked] == [0, 1, 2, 3]
+    assert app.processor.counters["events"] == 1
+    assert [c for c, _ in _commits(app)] == [{0: 1}]  # only what was handled
+
+
+def test_the_agent_logs_its_stats_when_it_stops(tmp_path: Any) -> None:
+    """The last stats line (GC pauses, counters) comes at the stop: a run shorter than the
+    stats timer still reports them (mcpmon bench kafka reads its longest GC pause there)."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        app, _ = _agent_run(tmp_path, [(0, ln) for ln in _lines()[:3]], flush_events=100)
+    stats = [r for r in logs if r["event"] == "stats"]
+    assert len(stats) == 1 and stats[0]["events"] == 3
+    assert {f"gc{g}_max_ms" for g in range(3)} <= set(stats[0])
