@@ -81,7 +81,7 @@ from monitor.worker import faust_compat
 from monitor.worker.charters import CharterFeed
 from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint
 from monitor.worker.faust_setup import FETCH_MAX_WAIT_MS, faust_app
-from monitor.worker.gcpause import GcPauses, settle
+from monitor.worker.gcpause import Freezer, GcPauses, settle
 from monitor.worker.offsets import Gap, OffsetGuard
 from monitor.worker.ports import Ports, group_committed
 from monitor.worker.processor import Processor, Record
@@ -121,8 +121,10 @@ class WorkerApp:
         metrics: WorkerMetrics | None = None,
         perf: Callable[[], float] = time.perf_counter,
         ports: Ports | None = None,
+        freezer: Freezer | None = None,
     ) -> None:
         self.settings = settings
+        self.freezer = freezer  # long-lived objects out of the collector's walk (None: not)
         self.metrics = metrics
         self.perf = perf  # wall clock of the latency histogram (never seen by the processor)
         self.guard = OffsetGuard()  # the offset-gap rule (pure)
@@ -203,9 +205,12 @@ class WorkerApp:
                 await take(batch, fresh)
         finally:
             await self.flush(force=True)  # a graceful stop: what is done is kept
-            await (
-                self._log_stats()
-            )  # the figures since the last stats line (bench kafka reads them)
+            # the figures since the last stats line (bench kafka reads them), and at a stop
+            # what freezing hid from the collector (gcpause): measured, not assumed
+            hidden = {}
+            if self.freezer is not None and self.app.should_stop:
+                hidden["gc_frozen_garbage"] = self.freezer.hidden_garbage()
+            await self._log_stats(**hidden)
 
     async def take(self, event: Any) -> None:
         """One event of the stream (:meth:`take_batch` of one)."""
@@ -324,6 +329,8 @@ class WorkerApp:
             offsets = ckpt.due(self.clock(), force)
             if offsets and await self.ports.commit(offsets):
                 ckpt.done(offsets)
+            if self.freezer is not None:
+                self.freezer.maybe_freeze()  # the agents met since the last freeze
 
     async def _send_commit(self, offsets: dict[int, int]) -> bool:
         """Commit through Faust's consumer (its thread; False when a rebalance overtook it)."""
@@ -497,7 +504,7 @@ class WorkerApp:
             self.metrics.lag.labels(str(tp.partition)).set(max(0, hw - done))
             self._reported_lag.add(tp.partition)
 
-    async def _log_stats(self) -> None:
+    async def _log_stats(self, **extra: int) -> None:
         fence = self.fence
         log.info(
             "stats",
@@ -505,6 +512,8 @@ class WorkerApp:
             stale_records_dropped=fence.dropped,  # fetched before a seek: fetched again
             seeks_again=fence.resought,
             **self.gc.take(),
+            gc_freezes=0 if self.freezer is None else self.freezer.freezes,
+            **extra,
         )
 
     async def _follow_charters(self) -> None:

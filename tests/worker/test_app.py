@@ -541,7 +541,27 @@ def test_the_agent_logs_its_stats_when_it_stops(tmp_path: Any) -> None:
     from structlog.testing import capture_logs
 
     with capture_logs() as logs:
-        app, _ = _agent_run(tmp_path, [(0, ln) for ln in _lines()[:3]], flush_events=100)
+        _agent_run(tmp_path, [(0, ln) for ln in _lines()[:3]], flush_events=100)
     stats = [r for r in logs if r["event"] == "stats"]
     assert len(stats) == 1 and stats[0]["events"] == 3
     assert {f"gc{g}_max_ms" for g in range(3)} <= set(stats[0])
+
+
+def test_each_flush_offers_the_freezer_a_freeze_after_its_commit() -> None:
+    app, _, _ = _app([0])
+    asked: list[int] = []  # commits made when the freezer was asked
+
+    class Freezer:
+        def maybe_freeze(self) -> bool:
+            asked.append(len(_commits(app)))
+            return False
+
+    app.freezer = Freezer()  # type: ignore[assignment]
+
+    async def go() -> None:
+        await _handle(app, _event(0, 0), _lines()[0])
+        await app.flush()
+        await app.flush()
+
+    asyncio.run(go())
+    assert asked == [1, 1]
