@@ -1,5 +1,5 @@
-"""What the worker's shell asks of Kafka (:class:`Ports`), and the one broker look-up it
-makes outside Faust (:func:`group_committed`).
+"""What the worker's shell asks of Kafka (:class:`Ports`), and the broker look-ups it
+makes outside Faust (:func:`group_committed`, :func:`start_offsets`).
 
 Split from :mod:`monitor.worker.app`, which re-exports :class:`Ports`; unit tests pass
 their own ports and so run the shell's logic without a broker.
@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor.settings import Settings
 
-__all__ = ["Ports", "group_committed"]
+__all__ = ["Ports", "group_committed", "start_offsets"]
 
 
 @dataclass(slots=True)
@@ -57,3 +57,25 @@ async def group_committed(settings: Settings) -> dict[int, int]:
         for tp, m in got.items()
         if tp.topic == s.topic_events and m.offset >= 0
     }
+
+
+async def start_offsets(settings: Settings, consumer: Any, assigned: set[int]) -> dict[int, int]:
+    """Where the handling of each input partition must start (its offset guard's reference).
+
+    The group's committed offset; for an ``assigned`` partition the group never
+    committed, the partition's first offset (the consumer starts there:
+    ``auto_offset_reset="earliest"``; ``consumer``: Faust's, asked for it). Without the
+    second, records lost at the very start of a partition were invisible: with no
+    commit to compare with, the guard took whatever offset came first (a takeover
+    test once judged an agent whose ``credential_issued``, among its partition's
+    first records, had never been handled).
+    """
+    from faust.types import TP
+
+    out = await group_committed(settings)
+    topic = settings.topic_events
+    fresh = [TP(topic, p) for p in sorted(assigned) if p not in out]
+    if fresh:
+        earliest = await consumer.earliest_offsets(*fresh)
+        out.update({tp.partition: o for tp, o in earliest.items() if isinstance(o, int) and o >= 0})
+    return out

@@ -565,3 +565,45 @@ def test_each_flush_offers_the_freezer_a_freeze_after_its_commit() -> None:
 
     asyncio.run(go())
     assert asked == [1, 1]
+
+
+def _probe(agent: str, event_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "tool_call",
+            "event_id": event_id,
+            "ts": orjson.loads(_lines()[0])["ts"],
+            "agent_id": agent,
+            "server": "fleet",
+            "tool": "list_hosts",
+            "outcome": "ok",
+        }
+    )
+
+
+def test_a_flush_writes_in_chunks_and_what_is_handled_meanwhile_waits_for_the_next() -> None:
+    from monitor.worker.app import FLUSH_CHUNK_AGENTS
+
+    app, written, _ = _app([0])
+    _kafka(app).group = {0: 0}
+    n = 2 * FLUSH_CHUNK_AGENTS + 5
+    agents = [f"spiffe://corp/agents/a{i}" for i in range(n + 1)]
+
+    async def go() -> tuple[int, int]:
+        for o in range(n):
+            await _handle(app, _event(0, o), _probe(agents[o], f"e{o}"))
+        flush = asyncio.ensure_future(app.flush())
+        await asyncio.sleep(0)  # the flush runs to its first turn of the loop
+        first_chunk = len(written)
+        await _handle(app, _event(0, n), _probe(agents[n], f"e{n}"))  # meanwhile
+        await flush
+        return first_chunk, len(written)
+
+    first_chunk, after = asyncio.run(go())
+    assert first_chunk == FLUSH_CHUNK_AGENTS  # not all n at once
+    assert after == n and agents[n].encode() not in written  # its agent: the next flush's
+    assert [c for c, _ in _commits(app)] == [{0: n}]  # the event handled meanwhile: not yet
+    assert app.unflushed == 1
+    app.now[0] += 2.0  # type: ignore[attr-defined]
+    asyncio.run(app.flush())
+    assert agents[n].encode() in written and [c for c, _ in _commits(app)][-1] == {0: n + 1}
