@@ -423,7 +423,9 @@ def bench_latency(
         lat, probes, offered = asyncio.run(_latency_phase(run, lines, rate, seconds, probe_every))
     finally:
         run.close()
-    pause = workercost.longest_gc_pause(run.worker.logs() if run.worker is not None else ())
+    logs = run.worker.logs() if run.worker is not None else []
+    pause = workercost.longest_gc_pause(logs)
+    stats = [r for r in logs if r.get("event") == "stats"]
     if not lat:
         raise TimeoutError("no revocation command came back")
     lat.sort()
@@ -442,6 +444,9 @@ def bench_latency(
             f"longest GC pause in the worker      : {pause[0]:>10.1f} ms  (generation {pause[1]}, "
             f"target ≤ {TARGET_GC_PAUSE_MS:.0f} ms)"
         )
+    if stats:
+        gc_keys = [k for k in stats[-1] if str(k).startswith("gc")]
+        print(f"worker GC at its stop: { {k: stats[-1][k] for k in gc_keys} }")
     return {
         **({"gc_max_ms": pause[0]} if pause is not None else {}),
         "offered_eps": offered,
