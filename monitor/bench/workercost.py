@@ -61,7 +61,9 @@ def worker_pids(logs: Iterable[Mapping[str, Any]], fallback: int) -> set[int]:
 
 
 def longest_gc_pause(logs: Iterable[Mapping[str, Any]]) -> tuple[float, int] | None:
-    """``(ms, generation)`` of the longest collection the worker's ``stats`` lines report."""
+    """``(ms, generation)`` of the longest collection the worker's ``stats`` lines report
+    (``gcN_max_ms``: collections the collector started; a ``gc.collect()`` the worker or
+    Faust asked for at a restore or a stop is counted apart, ``gc_explicit_*``)."""
     best: tuple[float, int] | None = None
     for r in logs:
         if r.get("event") != "stats":
