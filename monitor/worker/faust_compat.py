@@ -360,7 +360,8 @@ async def batches(stream: Any, most: int) -> AsyncIterator[list[Any]]:
     queue is empty (the wait for the next event). What the iterator does that
     matters is done here too, per event: every event handed on is tracked as
     pending (``Consumer.track_message``: Faust's stop waits until it is marked
-    done); an error thrown into the channel is raised; the stream is started and
+    done); an error thrown into the channel is raised, except ``StopAsyncIteration``
+    (Faust's actor ends the stream with it), which ends the lists; the stream is started and
     stopped as the iterator does. The other check it makes per event — an event
     fetched before the current rebalance is not handed on — is the caller's, per
     event, right before it handles one (:func:`fresh`): the caller may wait (a
@@ -391,6 +392,8 @@ async def batches(stream: Any, most: int) -> AsyncIterator[list[Any]]:
                     message.tracked = True
                     track(message)
             yield taken
+    except StopAsyncIteration:  # how Faust's actor ends the stream (Actor.cancel): the end
+        return  # (raised on from an async generator it would be a RuntimeError: "Crashed")
     finally:
         channel.on_stop_iteration()
         if started:

@@ -137,3 +137,20 @@ def test_the_contract_names_a_moved_piece_of_the_stream_iterator(
     monkeypatch.delattr(Consumer, "track_message")
     problems = faust_contract.contract_problems()
     assert any("Consumer.track_message" in p for p in problems), problems
+
+
+def test_the_stop_faust_throws_into_the_channel_ends_the_lists_without_an_error() -> None:
+    """Faust's actor stops an agent by throwing StopAsyncIteration into its channel; raised
+    on from an async generator it became RuntimeError and the agent was logged "Crashed"."""
+    stream = _Stream()
+    stream.queue.put_nowait(_ev(0))
+
+    async def go() -> list[list[int]]:
+        got = []
+        async for batch in faust_compat.batches(stream, 10):
+            got.append([e.message.offset for e in batch])
+            stream.queue._throw(StopAsyncIteration())
+        return got
+
+    assert asyncio.run(go()) == [[0]]
+    assert stream.stopped and stream.stopped_iteration == 1
