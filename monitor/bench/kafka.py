@@ -415,14 +415,19 @@ def bench_latency(
         worker = run.start_worker(tmp / "sim-lat" / "charters")
         worker.wait_ready(90)
         _wait_all_assigned(worker, processes)
+        pids = workercost.worker_pids(worker.logs(), worker.proc.pid)
+        cpu0 = workercost.cpu_seconds(pids)
         print(
             f"offering {rate:,.0f} events/s for {seconds:.0f} s, one probe violation in "
             f"{probe_every} …",
             flush=True,
         )
         lat, probes, offered = asyncio.run(_latency_phase(run, lines, rate, seconds, probe_every))
+        cpu_s = workercost.cpu_used(cpu0, workercost.cpu_seconds(pids))
     finally:
         run.close()
+    # every event offered, the warm-up probe and the wait for the last answers included
+    cpu_us = None if cpu_s is None else cpu_s / (int(rate * seconds) + 1) * 1e6
     logs = run.worker.logs() if run.worker is not None else []
     pause = workercost.longest_gc_pause(logs)
     stats = [r for r in logs if r.get("event") == "stats"]
@@ -444,11 +449,14 @@ def bench_latency(
             f"longest GC pause in the worker      : {pause[0]:>10.1f} ms  (generation {pause[1]}, "
             f"target ≤ {TARGET_GC_PAUSE_MS:.0f} ms)"
         )
+    if cpu_us is not None:
+        print(f"worker CPU per event offered        : {cpu_us:>10.1f} µs")
     if stats:
         gc_keys = [k for k in stats[-1] if str(k).startswith("gc")]
         print(f"worker GC at its stop: { {k: stats[-1][k] for k in gc_keys} }")
     return {
         **({"gc_max_ms": pause[0]} if pause is not None else {}),
+        **({"stream_cpu_us": cpu_us} if cpu_us is not None else {}),
         "offered_eps": offered,
         "p50_ms": p50,
         "p99_ms": p99,
