@@ -233,8 +233,7 @@ class WorkerApp:
         proc, guard = self.processor, self.guard
         owns, handle = proc.owns, proc.handle
         flush_events = self.settings.worker.flush_events
-        metrics, perf = self.metrics, self.perf
-        now = self.clock()
+        metrics, perf, clock = self.metrics, self.perf, self.clock
         for event in events:
             msg = event.message
             p = msg.partition
@@ -242,6 +241,7 @@ class WorkerApp:
                 _done(event)  # of a previous assignment: comes again to its owner
                 continue
             if owns(p) and p in guard.next_offset:  # the common case, inline
+                now = clock()
                 gap = guard.check(p, msg.offset, now)
                 if gap is not None:
                     await self._skip_gap(msg, gap)
