@@ -213,7 +213,7 @@ class WorkerApp:
             hidden = {}
             if self.freezer is not None and self.app.should_stop:
                 hidden["gc_frozen_garbage"] = self.freezer.hidden_garbage()
-            await self._log_stats(**hidden)
+            self._stats_line(**hidden)
 
     async def take(self, event: Any) -> None:
         """One event of the stream (:meth:`take_batch` of one)."""
@@ -495,7 +495,11 @@ class WorkerApp:
             self.metrics.lag.labels(str(tp.partition)).set(max(0, hw - done))
             self._reported_lag.add(tp.partition)
 
-    async def _log_stats(self, **extra: int) -> None:
+    async def _log_stats(self) -> None:
+        # no parameters: Faust passes the app to a timer whose function takes any
+        self._stats_line()
+
+    def _stats_line(self, **extra: int) -> None:
         fence = self.fence
         log.info(
             "stats",

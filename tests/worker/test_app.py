@@ -607,3 +607,18 @@ def test_a_flush_writes_in_chunks_and_what_is_handled_meanwhile_waits_for_the_ne
     app.now[0] += 2.0  # type: ignore[attr-defined]
     asyncio.run(app.flush())
     assert agents[n].encode() in written and [c for c, _ in _commits(app)][-1] == {0: n + 1}
+
+
+def test_every_task_and_timer_of_the_app_takes_nothing_faust_would_pass_the_app_to(
+    tmp_path: Any,
+) -> None:
+    """Faust calls a task or timer with the app when its function has any parameter (even
+    ``**kwargs``): a stats timer that took ``**extra`` crashed the worker after 30 s."""
+    import inspect
+
+    app, _, _ = _app([0], data_dir=str(tmp_path), watermark_idle_seconds=2.0)
+    tasks = app.app._app_tasks
+    assert len(tasks) >= 4  # flush loop, idle ticks, stats, heartbeat
+    assert all(not inspect.signature(t).parameters for t in tasks), [
+        (t.__name__, inspect.signature(t)) for t in tasks if inspect.signature(t).parameters
+    ]
