@@ -50,6 +50,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from monitor import simulate
+from monitor.bench import workercost
 from monitor.bench.broker import (
     PARTITIONS,
     PROBE_AGENT,
@@ -67,6 +68,7 @@ KAFKA_DEFAULT_EVENTS = 60_000
 TARGET_RATIO = 0.5
 TARGET_REPLAY_RATIO = 0.6
 TARGET_P99_MS = 100.0
+TARGET_GC_PAUSE_MS = 20.0
 
 
 def _sentinels(n: int, ts: str) -> list[tuple[bytes, bytes]]:
@@ -156,23 +158,27 @@ def _wait_all_assigned(worker: WorkerProcess, processes: int, timeout: float = 1
     raise TimeoutError(f"{processes} worker processes did not all get partitions")
 
 
-def bench_replay_same(lines: list[bytes], charters_dir: Path, settings: Settings) -> float:
-    """Seconds for ``replay_lines`` (the worker's engine settings) over ``lines``."""
+def bench_replay_same(
+    lines: list[bytes], charters_dir: Path, settings: Settings
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``replay_lines`` (the worker's engine settings) over
+    ``lines``."""
     from monitor.charter import load_charter_dir
     from monitor.core import Engine
     from monitor.replay import replay_lines
 
     engine = Engine(load_charter_dir(charters_dir), settings.engine())
     sink = io.BytesIO
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     replay_lines(lines, engine, sink(), sink(), sink())
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _worker_throughput(
     run: BenchRun, lines: list[bytes], charters: Path, processes: int
-) -> tuple[int, float, float, list[dict[str, object]]]:
-    """(events, worker seconds, raw-loop seconds, the worker's stats logs) on ``run``'s topics.
+) -> tuple[int, float, float, float | None, list[dict[str, object]]]:
+    """(events, worker seconds, raw-loop seconds, the worker processes' CPU seconds from
+    ready to done, the worker's stats logs) on ``run``'s topics.
 
     The worker(s) first, every process holding partitions, then the events: a
     rebalance while processing (a second process joining late) is not what this
@@ -187,6 +193,8 @@ def _worker_throughput(
     worker = run.start_worker(charters)
     worker.wait_ready(90)
     _wait_all_assigned(worker, processes)
+    pids = workercost.worker_pids(worker.logs(), worker.proc.pid)
+    cpu0 = workercost.cpu_seconds(pids)
     ready = time.time()
     t0 = time.perf_counter()
     asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
@@ -203,12 +211,13 @@ def _worker_throughput(
             timeout=600,
         )
     )
-    stats = [r for r in worker.logs() if r.get("event") == "stats"]
+    cpu_s = workercost.cpu_used(cpu0, workercost.cpu_seconds(pids))
     worker.stop(15)
+    stats = [r for r in worker.logs() if r.get("event") == "stats"]  # the last at its stop
     raw_s = min(
         asyncio.run(_raw_loop(bootstrap, run.settings.topic_events, total, 120)) for _ in range(2)
     )
-    return total, done - ready, raw_s, stats
+    return total, done - ready, raw_s, cpu_s, stats
 
 
 def bench_throughput(
@@ -221,12 +230,12 @@ def bench_throughput(
     lines = (tmp / "sim" / "events.jsonl").read_bytes().splitlines()[:n_events]
     run = BenchRun(bootstrap, tmp, "tput", processes)
     try:
-        total, worker_s, raw_s, stats = _worker_throughput(
+        total, worker_s, raw_s, worker_cpu, stats = _worker_throughput(
             run, lines, tmp / "sim" / "charters", processes
         )
     finally:
         run.close()
-    replay_s = bench_replay_same(lines, tmp / "sim" / "charters", run.settings)
+    replay_s, replay_cpu = bench_replay_same(lines, tmp / "sim" / "charters", run.settings)
     raw_rate, worker_rate = total / raw_s, total / worker_s
     replay_rate = len(lines) / replay_s
     ratio = worker_rate / raw_rate
@@ -251,6 +260,7 @@ def bench_throughput(
         f"ratio worker / raw                  : {ratio:>10.3f}  ({verdict} the {TARGET_RATIO} "
         "target)"
     )
+    cost = _print_cost(total, worker_cpu, len(lines), replay_cpu, stats)
     if stats:
         print(f"worker counters: {stats[-1]}")
     return {
@@ -261,7 +271,35 @@ def bench_throughput(
         "worker_eps": worker_rate,
         "ratio": ratio,
         "worker_per_replay": per_replay,
+        **cost,
     }
+
+
+def _print_cost(
+    events: int,
+    worker_cpu: float | None,
+    replayed: int,
+    replay_cpu: float,
+    stats: list[dict[str, object]],
+) -> dict[str, float]:
+    """CPU per event of the worker processes (ready to done) and of replay, and the longest
+    GC pause the worker reported: figures the shared machine disturbs less than events/s."""
+    out: dict[str, float] = {"replay_cpu_us": replay_cpu / replayed * 1e6}
+    print(f"replay CPU per event                : {out['replay_cpu_us']:>10.1f} µs")
+    if worker_cpu is not None:
+        out["worker_cpu_us"] = worker_cpu / events * 1e6
+        out["cpu_ratio"] = out["replay_cpu_us"] / out["worker_cpu_us"]
+        print(
+            f"worker CPU per event                : {out['worker_cpu_us']:>10.1f} µs  (every "
+            f"worker process, ready to done; replay / worker {out['cpu_ratio']:.3f})"
+        )
+    pause = workercost.longest_gc_pause(stats)
+    if pause is not None:
+        out["gc_max_ms"] = pause[0]
+        print(
+            f"longest GC pause in the worker      : {pause[0]:>10.1f} ms  (generation {pause[1]})"
+        )
+    return out
 
 
 async def _warm_up(
@@ -377,14 +415,22 @@ def bench_latency(
         worker = run.start_worker(tmp / "sim-lat" / "charters")
         worker.wait_ready(90)
         _wait_all_assigned(worker, processes)
+        pids = workercost.worker_pids(worker.logs(), worker.proc.pid)
+        cpu0 = workercost.cpu_seconds(pids)
         print(
             f"offering {rate:,.0f} events/s for {seconds:.0f} s, one probe violation in "
             f"{probe_every} …",
             flush=True,
         )
         lat, probes, offered = asyncio.run(_latency_phase(run, lines, rate, seconds, probe_every))
+        cpu_s = workercost.cpu_used(cpu0, workercost.cpu_seconds(pids))
     finally:
         run.close()
+    # every event offered, the warm-up probe and the wait for the last answers included
+    cpu_us = None if cpu_s is None else cpu_s / (int(rate * seconds) + 1) * 1e6
+    logs = run.worker.logs() if run.worker is not None else []
+    pause = workercost.longest_gc_pause(logs)
+    stats = [r for r in logs if r.get("event") == "stats"]
     if not lat:
         raise TimeoutError("no revocation command came back")
     lat.sort()
@@ -398,7 +444,19 @@ def bench_latency(
         f"({'meets' if p99 <= TARGET_P99_MS else 'above'} the {TARGET_P99_MS:.0f} ms target)"
     )
     print(f"                               max  : {lat[-1]:>10.1f} ms")
+    if pause is not None:
+        print(
+            f"longest GC pause in the worker      : {pause[0]:>10.1f} ms  (generation {pause[1]}, "
+            f"target ≤ {TARGET_GC_PAUSE_MS:.0f} ms)"
+        )
+    if cpu_us is not None:
+        print(f"worker CPU per event offered        : {cpu_us:>10.1f} µs")
+    if stats:
+        gc_keys = [k for k in stats[-1] if str(k).startswith("gc")]
+        print(f"worker GC at its stop: { {k: stats[-1][k] for k in gc_keys} }")
     return {
+        **({"gc_max_ms": pause[0]} if pause is not None else {}),
+        **({"stream_cpu_us": cpu_us} if cpu_us is not None else {}),
         "offered_eps": offered,
         "p50_ms": p50,
         "p99_ms": p99,

@@ -20,7 +20,9 @@
   uses, the only module that touches them.
 - :mod:`~monitor.worker.faust_contract` — the check, at start, that each of those
   privates is still where it was (and the pinned versions).
-- :mod:`~monitor.worker.gcpause` — GC pauses measured; restored state frozen.
+- :mod:`~monitor.worker.gcpause` — GC pauses measured (the collector's own apart from
+  ``gc.collect()`` calls); restored state frozen, live agents frozen once a second.
+- :mod:`~monitor.worker.ports` — what the shell asks of Kafka (tests pass their own).
 - :mod:`~monitor.worker.supervisor` — ``mcpmon worker --processes N``.
 - :mod:`~monitor.worker.charters` — charter updates broadcast to every worker.
 - :mod:`~monitor.worker.topics` — topics created at start with configured partitions.

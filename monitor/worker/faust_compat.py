@@ -20,7 +20,7 @@ nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`
 no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
   (EagerDrain)            loop's per-record call); ``Consumer.suspend_flow``
 events off the stream     the stream's channel queue, ``Message.generation_id``/``.tracked``,
-  (events)                ``App.consumer_generation_id``, ``Consumer.track_message``
+  (batches, fresh)        ``App.consumer_generation_id``, ``Consumer.track_message``
 ========================  ==========================================================
 
 faust-streaming and aiokafka are pinned exactly in ``pyproject.toml``;
@@ -39,7 +39,7 @@ import functools
 import inspect
 import types
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -349,55 +349,70 @@ class SeekFence:
 
 
 # ------------------------------------------------------------------ events off the stream
-async def events(stream: Any, turn_every: int) -> AsyncIterator[Any]:
-    """The events of an agent's ``stream``, in order, as Faust's stream iterator hands
-    them on, but with one event-loop turn per ``turn_every`` events, not one per event.
+async def batches(stream: Any, most: int) -> AsyncIterator[list[Any]]:
+    """The events of an agent's ``stream``, in order, a list at a time: every event its
+    queue already holds (at most ``most``), or when it holds none, the next to arrive.
 
-    Faust's compiled iterator spends an event-loop turn (``sleep(0)``), a
-    context-variable set and two sensor calls on every event (issue 15). What it
-    does that matters is done here too, per event: an event fetched before the
-    current rebalance (another consumer generation, or flow control suspended)
-    is not handed on but marked done (not acked through Faust: nothing of it is
-    committed, it comes again); every event handed on is tracked as pending
-    (``Consumer.track_message``: Faust's stop waits until it is marked done); an
-    error thrown into the channel is raised; the stream is started and stopped
-    as the iterator does. The current event is *not* set: the worker sets it
-    itself around its table writes (:func:`event_context`). Nothing is acked
-    (the worker's stream is ``noack``). The loop still turns whenever the queue
-    is empty (the wait for the next event).
+    In place of Faust's compiled stream iterator, which spends an event-loop turn
+    (``sleep(0)``), a context-variable set and two sensor calls on every event and
+    hands the agent one event per ``await`` (issue 15). The loop turns once per
+    list (the fetch loop, producer and timers get their turn) and whenever the
+    queue is empty (the wait for the next event). What the iterator does that
+    matters is done here too, per event: every event handed on is tracked as
+    pending (``Consumer.track_message``: Faust's stop waits until it is marked
+    done); an error thrown into the channel is raised, except ``StopAsyncIteration``
+    (Faust's actor ends the stream with it), which ends the lists; the stream is started and
+    stopped as the iterator does. The other check it makes per event — an event
+    fetched before the current rebalance is not handed on — is the caller's, per
+    event, right before it handles one (:func:`fresh`): the caller may wait (a
+    flush, a publish) between two events of a list, and a rebalance may begin
+    then. The current event is *not* set: the worker sets it itself around its
+    table writes (:func:`event_context`). Nothing is acked (the worker's stream
+    is ``noack``).
     """
     app = stream.app
     channel = stream.channel
     queue = channel.queue
     track = app.consumer.track_message
     acking = app.topics.acking_topics
-    flow = app.flow_control
     started = await stream.maybe_start()
-    n = 0
     try:
         while not stream.should_stop:
-            if n >= turn_every:
-                n = 0
-                await asyncio.sleep(0)  # the fetch loop, producer and timers get their turn
             if queue.empty():
-                event = await queue.get()
-                n = 0
+                taken = [await queue.get()]
             else:
-                event = queue.get_nowait()
-                n += 1
-            message = event.message
-            if not flow.is_active() or message.generation_id != app.consumer_generation_id:
-                mark_done(event)  # of a previous assignment: comes again to its owner
-                continue
-            if message.topic in acking and not message.tracked:
-                message.tracked = True
-                track(message)
-            yield event
+                await asyncio.sleep(0)  # events waiting: the fetch loop, producer, timers first
+                taken = []
+            get = queue.get_nowait
+            while len(taken) < most and not queue.empty():
+                taken.append(get())
+            for event in taken:
+                message = event.message
+                if message.topic in acking and not message.tracked:
+                    message.tracked = True
+                    track(message)
+            yield taken
+    except StopAsyncIteration:  # how Faust's actor ends the stream (Actor.cancel): the end
+        return  # (raised on from an async generator it would be a RuntimeError: "Crashed")
     finally:
         channel.on_stop_iteration()
         if started:
             await stream.stop()
             stream.service_reset()
+
+
+def fresh(stream: Any) -> Callable[[Any], bool]:
+    """``fresh(event)``: False when ``event`` must not be handled — it was fetched before
+    the current rebalance (another consumer generation), or a rebalance has suspended
+    the flow. Faust's stream iterator skips such an event (it comes again to its
+    partition's owner); the worker marks it done, unhandled and uncommitted."""
+    app = stream.app
+    flow = app.flow_control
+
+    def check(event: Any) -> bool:
+        return flow.is_active() and event.message.generation_id == app.consumer_generation_id
+
+    return check
 
 
 # ------------------------------------------------------------------ the quiet monitor

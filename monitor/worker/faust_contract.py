@@ -182,7 +182,8 @@ def _consumer_class() -> list[str]:
 
 
 def _events() -> list[str]:
-    """What :func:`~monitor.worker.faust_compat.events` does in place of Faust's stream iterator."""
+    """What :func:`~monitor.worker.faust_compat.batches` and :func:`~monitor.worker.faust_compat.fresh`
+    do in place of Faust's stream iterator."""
     problems: list[str] = []
     try:
         from faust.streams import Stream

@@ -210,14 +210,29 @@ class Processor:
 
     def flush(self, partition: int, write: Callable[[bytes, bytes], None]) -> int:
         """Write the partition's changed agents (``engine.dirty``) with ``write(key, value)``."""
+        return self.write_agents(partition, self.take_dirty(partition), write)
+
+    def take_dirty(self, partition: int) -> list[str]:
+        """The partition's changed agents (``engine.dirty``), to write now with
+        :meth:`write_agents`; agents changed after this go to the next one."""
         part = self.partitions.get(partition)
         if part is None or not part.engine.dirty:
-            return 0
+            return []
         dirty = part.engine.dirty
-        n = part.states.flush(dirty, write)
-        self.counters["state_writes"] += len(dirty)
+        taken = list(dirty)
         dirty.clear()
-        return n
+        return taken
+
+    def write_agents(
+        self, partition: int, agent_ids: list[str], write: Callable[[bytes, bytes], None]
+    ) -> int:
+        """Write these agents of the partition (state and outbox as they are now) with
+        ``write(key, value)``; 0 if the partition is no longer this worker's."""
+        part = self.partitions.get(partition)
+        if part is None:
+            return 0
+        self.counters["state_writes"] += len(agent_ids)
+        return part.states.flush(agent_ids, write)
 
     def delivered(self, partition: int, rec: Record) -> None:
         """The broker acknowledged ``rec``: out of the outbox with the agent's next write."""

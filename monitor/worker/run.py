@@ -64,6 +64,7 @@ def build_processor(
 def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") -> int:
     from monitor.worker import faust_contract
     from monitor.worker.app import WorkerApp  # imports faust: only when a worker runs
+    from monitor.worker.gcpause import Freezer
 
     configure_logging(loglevel)
     log = structlog.get_logger("monitor.worker")
@@ -90,7 +91,8 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
     if metrics is not None:
         server = serve(metrics.registry, settings.worker.metrics_port, settings.metrics_addr)
         log.info("metrics_serving", addr=settings.metrics_addr, port=server.port)
-    worker_app = WorkerApp(settings, processor, feed, metrics=metrics)
+    freezer = Freezer().install()  # this process's collector: thresholds, periodic freeze
+    worker_app = WorkerApp(settings, processor, feed, metrics=metrics, freezer=freezer)
     import faust
 
     worker = faust.Worker(

@@ -454,3 +454,171 @@ def test_the_events_topic_hands_on_key_and_value_as_the_broker_gave_them(
     got = asyncio.run(go())
     assert got[0][0] is key and got[0][1] is value
     assert got[1:] == [(None, None), (b"k", b"")]
+
+
+# ------------------------------------------------------------------ events a list at a time
+def _outputs(app: WorkerApp) -> list[tuple[str, bytes | None, bytes | None]]:
+    kafka = _kafka(app)
+    return [(t, k, v) for (t, k), v in zip(kafka.sent, kafka.values, strict=True)]
+
+
+def test_a_list_of_events_gives_what_the_same_events_one_at_a_time_give() -> None:
+    lines = _lines()
+    one, _, _ = _app([0])
+    many, _, _ = _app([0])
+    _kafka(one).group = _kafka(many).group = {0: 0}
+
+    async def go() -> None:
+        for o, line in enumerate(lines):
+            await _handle(one, _event(0, o), line)
+        await one.flush(force=True)
+        batch = [_event(0, o, line) for o, line in enumerate(lines)]
+        for i in range(0, len(batch), 5):  # lists of 5, as the queue hands them on
+            await many.take_batch(batch[i : i + 5])
+        await many.flush(force=True)
+
+    asyncio.run(go())
+    assert _outputs(many) == _outputs(one) and _outputs(one)  # same records, same order
+    assert _kafka(many).written == _kafka(one).written  # same states
+    assert [c for c, _ in _commits(many)] == [c for c, _ in _commits(one)] == [{0: len(lines)}]
+    assert many.processor.counters == one.processor.counters
+
+
+def test_in_a_list_an_event_past_a_gap_is_skipped_and_sought_back_as_alone() -> None:
+    app, _, _ = _app([0])
+    kafka = _kafka(app)
+    kafka.group = {0: 0}
+    lines = _lines()
+    events = [_event(0, o, lines[o]) for o in (0, 1, 5, 6, 2)]  # 2..4 skipped, then 2 comes
+
+    asyncio.run(app.take_batch(events))
+    assert kafka.seeks == [(0, 2)]  # once, at the first message past the gap
+    counters = app.processor.counters
+    assert counters["offset_gaps"] == 1 and counters["offset_gap_skipped"] == 2
+    assert counters["events"] + counters["duplicates"] == 3  # 0, 1 and 2
+    assert app.guard.next_offset[0] == 3
+    assert [e.message.offset for e in app._handled] == [0, 1, 2]
+    assert all(e.message.acked for e in events if e.message.offset in (5, 6))  # done, unhandled
+
+
+def test_an_event_no_longer_fresh_when_its_turn_comes_is_done_not_handled() -> None:
+    """A rebalance may begin while the worker awaits inside a list (here: publishing the
+    outputs of the first event); the events behind it are then not handled."""
+    app, _, _ = _app([0])
+    kafka = _kafka(app)
+    kafka.group = {0: 0}
+    probe = orjson.dumps(
+        {
+            "type": "tool_call",
+            "event_id": "probe",
+            "ts": orjson.loads(_lines()[0])["ts"],
+            "agent_id": "spiffe://corp/agents/unknown-probe",
+            "server": "shell",
+            "tool": "exec",
+            "credential_id": "c1",
+            "outcome": "ok",
+        }
+    )
+    events = [_event(0, 0, probe)] + [_event(0, o, ln) for o, ln in enumerate(_lines()[1:4], 1)]
+
+    def fresh(event: Any) -> bool:
+        return not kafka.sent  # suspended once the first event's outputs were handed on
+
+    async def go() -> None:
+        await app.take_batch(events, fresh)
+        await app.flush(force=True)
+
+    asyncio.run(go())
+    assert kafka.sent  # the first event was handled and published
+    assert [e.message.offset for e in events if e.message.acked] == [0, 1, 2, 3]
+    assert app.processor.counters["events"] == 1
+    assert [c for c, _ in _commits(app)] == [{0: 1}]  # only what was handled
+
+
+def test_the_agent_logs_its_stats_when_it_stops(tmp_path: Any) -> None:
+    """The last stats line (GC pauses, counters) comes at the stop: a run shorter than the
+    stats timer still reports them (mcpmon bench kafka reads its longest GC pause there)."""
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        _agent_run(tmp_path, [(0, ln) for ln in _lines()[:3]], flush_events=100)
+    stats = [r for r in logs if r["event"] == "stats"]
+    assert len(stats) == 1 and stats[0]["events"] == 3
+    assert {f"gc{g}_max_ms" for g in range(3)} <= set(stats[0])
+
+
+def test_each_flush_offers_the_freezer_a_freeze_after_its_commit() -> None:
+    app, _, _ = _app([0])
+    asked: list[int] = []  # commits made when the freezer was asked
+
+    class Freezer:
+        def maybe_freeze(self) -> bool:
+            asked.append(len(_commits(app)))
+            return False
+
+    app.freezer = Freezer()  # type: ignore[assignment]
+
+    async def go() -> None:
+        await _handle(app, _event(0, 0), _lines()[0])
+        await app.flush()
+        await app.flush()
+
+    asyncio.run(go())
+    assert asked == [1, 1]
+
+
+def _probe(agent: str, event_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "tool_call",
+            "event_id": event_id,
+            "ts": orjson.loads(_lines()[0])["ts"],
+            "agent_id": agent,
+            "server": "fleet",
+            "tool": "list_hosts",
+            "outcome": "ok",
+        }
+    )
+
+
+def test_a_flush_writes_in_chunks_and_what_is_handled_meanwhile_waits_for_the_next() -> None:
+    from monitor.worker.app import FLUSH_CHUNK_AGENTS
+
+    app, written, _ = _app([0])
+    _kafka(app).group = {0: 0}
+    n = 2 * FLUSH_CHUNK_AGENTS + 5
+    agents = [f"spiffe://corp/agents/a{i}" for i in range(n + 1)]
+
+    async def go() -> tuple[int, int]:
+        for o in range(n):
+            await _handle(app, _event(0, o), _probe(agents[o], f"e{o}"))
+        flush = asyncio.ensure_future(app.flush())
+        await asyncio.sleep(0)  # the flush runs to its first turn of the loop
+        first_chunk = len(written)
+        await _handle(app, _event(0, n), _probe(agents[n], f"e{n}"))  # meanwhile
+        await flush
+        return first_chunk, len(written)
+
+    first_chunk, after = asyncio.run(go())
+    assert first_chunk == FLUSH_CHUNK_AGENTS  # not all n at once
+    assert after == n and agents[n].encode() not in written  # its agent: the next flush's
+    assert [c for c, _ in _commits(app)] == [{0: n}]  # the event handled meanwhile: not yet
+    assert app.unflushed == 1
+    app.now[0] += 2.0  # type: ignore[attr-defined]
+    asyncio.run(app.flush())
+    assert agents[n].encode() in written and [c for c, _ in _commits(app)][-1] == {0: n + 1}
+
+
+def test_every_task_and_timer_of_the_app_takes_nothing_faust_would_pass_the_app_to(
+    tmp_path: Any,
+) -> None:
+    """Faust calls a task or timer with the app when its function has any parameter (even
+    ``**kwargs``): a stats timer that took ``**extra`` crashed the worker after 30 s."""
+    import inspect
+
+    app, _, _ = _app([0], data_dir=str(tmp_path), watermark_idle_seconds=2.0)
+    tasks = app.app._app_tasks
+    assert len(tasks) >= 4  # flush loop, idle ticks, stats, heartbeat
+    assert all(not inspect.signature(t).parameters for t in tasks), [
+        (t.__name__, inspect.signature(t)) for t in tasks if inspect.signature(t).parameters
+    ]

@@ -292,3 +292,19 @@ def test_an_event_far_ahead_of_event_time_is_a_dead_letter_with_its_reason() -> 
     alerts = [orjson.loads(r.value) for r in out.decisions if r.topic == OutputTopics().alerts]
     assert [a["detector"] for a in alerts] == ["out_of_charter_tool"]
     assert alerts[0]["agent_id"] == agent
+
+
+def test_dirty_agents_are_taken_once_and_written_only_while_the_partition_is_owned() -> None:
+    proc = Processor(CharterSet(load_charter_dir(EXAMPLE_CHARTERS)))
+    proc.assign(0, {}, now=0.0)
+    for i, agent in enumerate(("spiffe://corp/agents/a", "spiffe://corp/agents/b")):
+        proc.handle(0, i, _ev(f"e{i}", f"00:0{i}", agent))
+    taken = proc.take_dirty(0)
+    assert sorted(taken) == ["spiffe://corp/agents/a", "spiffe://corp/agents/b"]
+    assert proc.take_dirty(0) == []  # taken: the next flush writes only what changes after
+    written: dict[bytes, bytes] = {}
+    assert proc.write_agents(0, taken[:1], written.__setitem__) > 0
+    assert list(written) == [taken[0].encode()] and proc.counters["state_writes"] == 1
+    proc.revoke(0)  # a rebalance took the partition between two chunks
+    assert proc.write_agents(0, taken[1:], written.__setitem__) == 0
+    assert proc.take_dirty(0) == [] and len(written) == 1

@@ -1,5 +1,5 @@
-"""faust_compat.events: the agent's events off the stream's queue with one event-loop
-turn per ``turn_every`` events, keeping what Faust's stream iterator guaranteed per event."""
+"""faust_compat.batches and fresh: the agent's events off the stream's queue a list at a
+time, one event-loop turn per list, keeping what Faust's stream iterator guaranteed per event."""
 
 from __future__ import annotations
 
@@ -54,18 +54,19 @@ def _ev(offset: int, generation: int = 3) -> Any:
     return SimpleNamespace(message=msg)
 
 
-async def _take(stream: _Stream, turn_every: int, n: int) -> list[int]:
-    got: list[int] = []
-    it = faust_compat.events(stream, turn_every)
-    async for event in it:
-        got.append(event.message.offset)
-        if len(got) == n:
+async def _take(stream: _Stream, most: int, n: int) -> list[list[int]]:
+    """The lists ``batches`` hands on until ``n`` events came, as offsets."""
+    got: list[list[int]] = []
+    it = faust_compat.batches(stream, most)
+    async for batch in it:
+        got.append([e.message.offset for e in batch])
+        if sum(map(len, got)) >= n:
             break
     await it.aclose()
     return got
 
 
-def test_events_come_in_order_each_tracked_with_a_loop_turn_per_turn_every(
+def test_what_the_queue_holds_comes_in_order_in_lists_of_at_most_most_each_tracked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = _Stream()
@@ -80,47 +81,43 @@ def test_events_come_in_order_each_tracked_with_a_loop_turn_per_turn_every(
 
     monkeypatch.setattr(faust_compat.asyncio, "sleep", sleep)
     got = asyncio.run(_take(stream, 4, 10))
-    assert got == list(range(10))
+    assert got == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert stream.tracked == list(range(10))  # Faust's stop waits until each is marked done
-    assert turns == [0, 0]  # after 4 and after 8 handed on without waiting; Faust: 10
+    assert turns == [0, 0, 0]  # one per list taken from a queue that held events; Faust: 10
     assert stream.started and stream.stopped and stream.stopped_iteration == 1
 
 
-def test_an_event_of_a_previous_generation_is_marked_done_and_not_handed_on() -> None:
-    stream = _Stream(generation=3)
-    old, new = _ev(0, generation=2), _ev(1, generation=3)
-    stream.queue.put_nowait(old)
-    stream.queue.put_nowait(new)
-    assert asyncio.run(_take(stream, 10, 1)) == [1]
-    assert old.message.acked and not new.message.acked  # done, never acked through Faust
-    assert stream.tracked == [1]
-
-
-def test_once_the_flow_is_suspended_no_queued_event_is_handed_on() -> None:
-    """Checked per event: a rebalance that starts while the worker handles one event
-    stops the events queued behind it."""
+def test_with_the_queue_empty_the_next_event_to_arrive_comes_alone() -> None:
     stream = _Stream()
-    events = [_ev(i) for i in range(4)]
 
-    async def go() -> list[int]:
-        for e in events:
-            stream.queue.put_nowait(e)
-        got = []
-        it = faust_compat.events(stream, 100)
-        got.append((await it.__anext__()).message.offset)
-        stream.active = False  # the rebalance begins while event 0 is handled
+    async def go() -> list[list[int]]:
+        it = faust_compat.batches(stream, 64)
         task = asyncio.ensure_future(it.__anext__())
         await asyncio.sleep(0.05)
-        assert not task.done()  # 1..3 skipped; waiting for the next event
-        stream.active = True
-        stream.queue.put_nowait(_ev(4))
-        got.append((await asyncio.wait_for(task, 5)).message.offset)
+        assert not task.done()  # waiting for an event
+        stream.queue.put_nowait(_ev(7))
+        first = await asyncio.wait_for(task, 5)
+        for i in (8, 9):
+            stream.queue.put_nowait(_ev(i))
+        second = await it.__anext__()
         await it.aclose()
-        return got
+        return [[e.message.offset for e in b] for b in (first, second)]
 
-    assert asyncio.run(go()) == [0, 4]
-    assert [e.message.acked for e in events] == [False, True, True, True]
-    assert stream.tracked == [0, 4]
+    assert asyncio.run(go()) == [[7], [8, 9]]
+
+
+def test_fresh_refuses_an_event_of_a_previous_generation_or_with_the_flow_suspended() -> None:
+    """Asked by the worker right before each event: a rebalance that starts while it
+    handles one event stops the events of the same list behind it."""
+    stream = _Stream(generation=3)
+    fresh = faust_compat.fresh(stream)
+    old, new = _ev(0, generation=2), _ev(1, generation=3)
+    assert not fresh(old) and fresh(new)
+    stream.active = False  # a rebalance began
+    assert not fresh(new)
+    stream.active = True
+    stream.app.consumer_generation_id = 4  # ... and ended: a new generation
+    assert not fresh(new) and fresh(_ev(2, generation=4))
 
 
 def test_an_error_thrown_into_the_channel_is_raised() -> None:
@@ -140,3 +137,20 @@ def test_the_contract_names_a_moved_piece_of_the_stream_iterator(
     monkeypatch.delattr(Consumer, "track_message")
     problems = faust_contract.contract_problems()
     assert any("Consumer.track_message" in p for p in problems), problems
+
+
+def test_the_stop_faust_throws_into_the_channel_ends_the_lists_without_an_error() -> None:
+    """Faust's actor stops an agent by throwing StopAsyncIteration into its channel; raised
+    on from an async generator it became RuntimeError and the agent was logged "Crashed"."""
+    stream = _Stream()
+    stream.queue.put_nowait(_ev(0))
+
+    async def go() -> list[list[int]]:
+        got = []
+        async for batch in faust_compat.batches(stream, 10):
+            got.append([e.message.offset for e in batch])
+            stream.queue._throw(StopAsyncIteration())
+        return got
+
+    assert asyncio.run(go()) == [[0]]
+    assert stream.stopped and stream.stopped_iteration == 1
