@@ -51,7 +51,8 @@ limit came from. What it learns:
                    for every pair the agent can do but never did within 10
                    calls (tighter if it did, further apart)
   limits           max_calls_per_minute = 2 × the busiest minute;
-                   credential_max_ttl = the longest TTL issued (the comment
+                   credential_max_ttl = the longest TTL issued +25% headroom,
+                   in whole 5 minutes, at most the current cap (the comment
                    gives the TTL task lengths would need); sponsor_quiet from
                    the longest sponsor silence; hours only from 7+ days
 
