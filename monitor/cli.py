@@ -73,7 +73,18 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
     return parser
 
 
+def _warnings_to_stderr() -> None:
+    """Until a command sets up its logging, a warning (an unknown or malformed MCPMON_*
+    variable, read while settings load) goes to stderr: stdout may be a pipe of data
+    (``mcpmon replay --out - | ...``)."""
+    import structlog
+
+    if not structlog.is_configured():
+        structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(sys.stderr))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _warnings_to_stderr()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # name the sub-command's usage, not the top level's

@@ -105,7 +105,7 @@ def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
 
     corpus = registry.load(args.corpus, args.source)
     parts = PARTS if args.part == "all" else (args.part,)
-    report = evaluate_corpus(corpus, parts, settings_from_args(args).engine())
+    report = evaluate_corpus(corpus, parts, settings_from_args(args, uses=("engine",)).engine())
     out = Path(args.out)
     md, js = out / f"external_{args.corpus}.md", out / f"external_{args.corpus}.json"
     _write(report, md, js, args.json, f"wrote {md} and {js}")
@@ -120,7 +120,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from monitor.evaluate import evaluate_seeds
 
     report = evaluate_seeds(
-        args.agents, args.minutes, args.seeds, settings_from_args(args).engine()
+        args.agents, args.minutes, args.seeds, settings_from_args(args, uses=("engine",)).engine()
     )
     out = Path(args.out)
     wrote = f"wrote {out}/detection.md and detection.json"

@@ -41,7 +41,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from monitor.core.redact import Redactor
     from monitor.explain import explain, render
 
-    redactor = Redactor(settings_from_args(args).redaction())
+    redactor = Redactor(settings_from_args(args, uses=("engine",)).redaction())
     x = explain(args.alert_id, args.alerts, args.events, redactor, args.revocations)
     if args.json:
         sys.stdout.write(orjson.dumps(x.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")

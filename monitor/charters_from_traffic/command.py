@@ -223,7 +223,7 @@ def _observe(args: argparse.Namespace) -> Any:
     if args.topic:
         from monitor.settings import load_settings
 
-        bootstrap = load_settings({}).kafka_bootstrap
+        bootstrap = load_settings({}, uses=("kafka",)).kafka_bootstrap
         lines = kafka_lines(bootstrap, args.topic, args.start, args.stop, idle=args.idle)
         observe_lines(lines, obs, sys.stderr)
     elif args.events:

@@ -93,7 +93,8 @@ def cmd_sink(args: argparse.Namespace) -> int:
     from monitor.sinks.service import SinkService, build_transport
 
     settings = load_settings(
-        {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol}
+        {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol},
+        uses=("sink", "kafka", "service"),
     )
     if settings.sink.to == "splunk-hec" and not settings.sink.hec_url:
         from monitor.errors import MonitorError
