@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
+def out_dir(value: str) -> str:
+    """argparse ``type=`` of an ``--out DIR`` flag: a directory cannot be stdout, so
+    ``-`` is refused (exit 2, naming the flag) rather than made a directory named ``-``."""
+    if value.strip() == "-":
+        raise argparse.ArgumentTypeError(
+            "- (stdout) is not a directory: this command writes several files; give a directory"
+        )
+    return value
+
+
 def settings_from_args(
     args: argparse.Namespace, *, uses: Collection[str] | None = None
 ) -> Settings:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from monitor.command_support import settings_from_args
+from monitor.command_support import out_dir, settings_from_args
 from monitor.corpora.registry import CORPORA
 from monitor.errors import MonitorError
 
@@ -43,6 +43,7 @@ def add_evaluate_parser(sub: Any) -> None:
     e.add_argument(
         "--out",
         default="mcpmon-results",
+        type=out_dir,
         metavar="DIR",
         help="output directory (default mcpmon-results: a new one, never a checkout's "
         "committed results/; regenerate those with --out results)",

@@ -56,7 +56,9 @@ def add_sink_parser(sub: Any) -> None:
         choices=["ocsf-file", "cef-syslog", "splunk-hec"],
         help="overrides MCPMON_SINK_TO (default ocsf-file)",
     )
-    p.add_argument("--file", metavar="PATH", help="ocsf-file: overrides MCPMON_SINK_FILE")
+    p.add_argument(
+        "--file", metavar="PATH", help="ocsf-file: overrides MCPMON_SINK_FILE; - is stdout"
+    )
     p.add_argument(
         "--protocol",
         choices=["tcp", "udp"],

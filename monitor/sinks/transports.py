@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +60,10 @@ class OcsfFile:
             raise DeliveryError(f"ocsf-file {self.path}: {err}") from err
 
     def _append(self, line: bytes) -> None:
+        if str(self.path) == "-":  # stdout: mcpmon sink --from-file a.jsonl --file - | jq
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as fh:
             fh.write(line)
