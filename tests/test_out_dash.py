@@ -30,7 +30,9 @@ def test_report_privileges_out_dash_is_stdout(
     out = capsys.readouterr().out
     assert "wrote" not in out and out.strip()
     _no_dash(tmp_path)
-    assert main(["report", "privileges", EVENTS, "--charters", CHARTERS, "--json", "--out", "-"]) == 0
+    assert (
+        main(["report", "privileges", EVENTS, "--charters", CHARTERS, "--json", "--out", "-"]) == 0
+    )
     assert isinstance(orjson.loads(capsys.readouterr().out), dict)
 
 
