@@ -300,3 +300,18 @@ def test_the_chart_ships_the_example_charters_unchanged() -> None:
 def test_renderings_are_helm_output(name: str) -> None:
     text = (HERE / name).read_text()
     assert text.startswith("---\n# Source: mcp-monitor/templates/")  # helm's own header
+
+
+def test_the_proxy_enforces_inline_policy_from_the_charters_config_map() -> None:
+    (proxy,) = [
+        d for d in _workloads("rendered-full.yaml") if d["metadata"]["name"].endswith("-proxy")
+    ]
+    pod = proxy["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    args = [str(a) for a in c["args"]]
+    assert args[args.index("--policy") + 1] == "inline"
+    charters = args[args.index("--charters") + 1]
+    (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == charters]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"].endswith("-charters") and mount["readOnly"]
+    assert "checksum/charters" in proxy["spec"]["template"]["metadata"]["annotations"]
