@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
+#: The settings a command reads when its call site does not say (``uses=``): the worker
+#: judges (engine), signs commands, consumes Kafka, serves metrics and a heartbeat, and
+#: has its own section; other services' sections are not its business.
+DEFAULT_USES: dict[str, tuple[str, ...]] = {
+    "worker": ("engine", "commands", "kafka", "service", "worker"),
+}
+
+
 def out_dir(value: str) -> str:
     """argparse ``type=`` of an ``--out DIR`` flag: a directory cannot be stdout, so
     ``-`` is refused (exit 2, naming the flag) rather than made a directory named ``-``."""
@@ -35,10 +43,13 @@ def settings_from_args(
     environment only when given; a command without them leaves it alone.
     ``uses``: the settings sections and groups the command reads
     (:data:`monitor.settings.TOP_GROUPS`); a malformed value of any other is a
-    warning naming its variable, not a failure. None (the worker): all of them.
+    warning naming its variable, not a failure. None: :data:`DEFAULT_USES` of the
+    command, else all of them.
     """
     from monitor.settings import load_settings
 
+    if uses is None:
+        uses = DEFAULT_USES.get(getattr(args, "command", ""))
     return load_settings(
         {
             "force_observe": True if getattr(args, "observe", False) else None,

@@ -192,3 +192,26 @@ def test_the_process_reads_run_secrets_and_dotenv_in_the_working_directory(
     assert s.topic_events == "mcp.events"  # only upper-case MCPMON_ names are variables
     # a test's env= reads neither unless asked
     assert load_settings(env={}).app_id == "mcpmon"
+
+
+def test_the_worker_warns_about_another_service_s_malformed_setting(tmp_path: Path) -> None:
+    import argparse
+
+    from monitor.command_support import settings_from_args
+
+    env = {"MCPMON_SINK_SYSLOG_PORT": "many", "MCPMON_PARTITIONS": "4"}
+    args = argparse.Namespace(command="worker")
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        mp.setattr(sources, "DEFAULT_SECRETS_DIR", str(tmp_path / "none"))
+        mp.chdir(tmp_path)  # no .env
+        with capture_logs() as logs:
+            s = settings_from_args(args)
+        assert s.sink.syslog_port == 514
+        assert [e["variable"] for e in logs if e["event"] == "malformed_setting"] == [
+            "MCPMON_SINK_SYSLOG_PORT"
+        ]
+        mp.setenv("MCPMON_WORKER_FLUSH_EVENTS", "lots")
+        with pytest.raises(MonitorError, match="MCPMON_WORKER_FLUSH_EVENTS"):
+            settings_from_args(args)
