@@ -8,6 +8,7 @@ function that runs it), in the order ``mcpmon --help`` lists them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -98,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    except BrokenPipeError:  # stdout's reader left (| head): stop quietly, as pipes do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
         return 0
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,8 @@ directory named ``-`` (README "Command line")."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -60,17 +62,39 @@ def test_a_directory_out_refuses_dash_naming_the_flag(
     _no_dash(tmp_path)
 
 
-def test_sink_from_file_to_ocsf_file_dash_writes_stdout(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sink_from_file_to_ocsf_file_dash_writes_stdout(tmp_path: Path) -> None:
+    # a process of its own: the sink sets up service logging (structlog on its stderr)
     assert main(["replay", EVENTS, "--charters", CHARTERS, "--out", str(tmp_path / "r")]) == 0
     alerts = (tmp_path / "r" / "alerts.jsonl").read_bytes().splitlines()
-    capsys.readouterr()
-    argv = ["sink", "--from-file", str(tmp_path / "r" / "alerts.jsonl"), "--to", "ocsf-file"]
-    assert main([*argv, "--file", "-"]) == 0
-    captured = capsys.readouterr()
-    findings = [orjson.loads(line) for line in captured.out.splitlines()]
+    sink = ["sink", "--from-file", "r/alerts.jsonl", "--to", "ocsf-file", "--file", "-"]
+    r = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *sink],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    findings = [orjson.loads(line) for line in r.stdout.splitlines()]
     assert len(findings) == len(alerts) > 0
     assert all(f["class_uid"] == 2004 for f in findings)  # OCSF Detection Finding
-    assert "ocsf-file" in captured.err  # the summary stays off stdout
+    assert "ocsf-file" in r.stderr  # the summary stays off stdout
     _no_dash(tmp_path)
+
+
+def test_sink_to_stdout_stops_quietly_when_the_reader_leaves(tmp_path: Path) -> None:
+    """``mcpmon sink --from-file a --to ocsf-file --file - | head``: a closed pipe ends the
+    run (exit 0), it is no delivery failure to retry."""
+    assert main(["replay", EVENTS, "--charters", CHARTERS, "--out", str(tmp_path / "r")]) == 0
+    sink = ["sink", "--from-file", "r/alerts.jsonl", "--to", "ocsf-file", "--file", "-"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", *sink],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first finding
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "sink_retry" not in err and "Broken pipe" not in err and "Traceback" not in err

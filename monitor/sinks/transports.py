@@ -56,6 +56,10 @@ class OcsfFile:
         line = orjson.dumps(to_ocsf(alert, self.revoke_min_severity)) + b"\n"
         try:
             await asyncio.to_thread(self._append, line)
+        except BrokenPipeError:
+            if str(self.path) == "-":
+                raise  # stdout's reader is gone (| head): nothing to retry, the run ends
+            raise DeliveryError(f"ocsf-file {self.path}: broken pipe") from None
         except OSError as err:
             raise DeliveryError(f"ocsf-file {self.path}: {err}") from err
 
