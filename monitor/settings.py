@@ -306,6 +306,9 @@ def _setting_name(loc: tuple[int | str, ...]) -> str:
     return flat if len(loc) > 1 and flat in SETTING_PATHS else str(loc[0])
 
 
+#: The settings naming a topic (``topic_events``: MCPMON_TOPIC_EVENTS, ...).
+TOPIC_SETTINGS: tuple[str, ...] = tuple(n for n in Settings.model_fields if n.startswith("topic_"))
+
 #: What a command declares it reads (``load_settings(uses=...)``): each service section
 #: by its name, and these groups of the top-level settings. A malformed value of a
 #: setting outside them is a warning naming its variable, not a failure.
@@ -326,12 +329,7 @@ TOP_GROUPS: Mapping[str, tuple[str, ...]] = {
     "commands": ("command_signing_keys",),
     "kafka": (
         "kafka_bootstrap",
-        "topic_events",
-        "topic_alerts",
-        "topic_revocations",
-        "topic_revocation_acks",
-        "topic_deadletter",
-        "topic_charters",
+        *TOPIC_SETTINGS,
         "partitions",
         "replication_factor",
         "app_id",
