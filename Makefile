@@ -8,7 +8,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install dashboard-snapshot clean
+.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install helm-install dashboard-snapshot clean
 
 # the package alone (the demo needs nothing else) ...
 $(BIN)/.installed-core: pyproject.toml
@@ -41,6 +41,12 @@ chromium-install:
 
 promtool-install:
 	bash scripts/promtool.sh install
+
+# helm for tests/deploy/test_helm.py (helm lint, renderings current): the tests fail without
+# it. Built from source with Go (scripts/helm.sh): minutes on a clean machine, so not a step
+# of `make test`: run it once per CI machine (or image), it is a no-op when helm is found.
+helm-install:
+	bash scripts/helm.sh install
 
 lint: setup
 	$(BIN)/ruff check monitor tests

@@ -8,6 +8,7 @@ function that runs it), in the order ``mcpmon --help`` lists them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -73,7 +74,18 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
     return parser
 
 
+def _warnings_to_stderr() -> None:
+    """Until a command sets up its logging, a warning (an unknown or malformed MCPMON_*
+    variable, read while settings load) goes to stderr: stdout may be a pipe of data
+    (``mcpmon replay --out - | ...``)."""
+    import structlog
+
+    if not structlog.is_configured():
+        structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(sys.stderr))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _warnings_to_stderr()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # name the sub-command's usage, not the top level's
@@ -87,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
+    except BrokenPipeError:  # stdout's reader left (| head): stop quietly, as pipes do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
         return 0
     except KeyboardInterrupt:
         return 130

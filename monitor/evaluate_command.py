@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from monitor.command_support import settings_from_args
+from monitor.command_support import out_dir, settings_from_args
 from monitor.corpora.registry import CORPORA
 from monitor.errors import MonitorError
 
@@ -43,6 +43,7 @@ def add_evaluate_parser(sub: Any) -> None:
     e.add_argument(
         "--out",
         default="mcpmon-results",
+        type=out_dir,
         metavar="DIR",
         help="output directory (default mcpmon-results: a new one, never a checkout's "
         "committed results/; regenerate those with --out results)",
@@ -105,7 +106,7 @@ def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
 
     corpus = registry.load(args.corpus, args.source)
     parts = PARTS if args.part == "all" else (args.part,)
-    report = evaluate_corpus(corpus, parts, settings_from_args(args).engine())
+    report = evaluate_corpus(corpus, parts, settings_from_args(args, uses=("engine",)).engine())
     out = Path(args.out)
     md, js = out / f"external_{args.corpus}.md", out / f"external_{args.corpus}.json"
     _write(report, md, js, args.json, f"wrote {md} and {js}")
@@ -120,7 +121,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from monitor.evaluate import evaluate_seeds
 
     report = evaluate_seeds(
-        args.agents, args.minutes, args.seeds, settings_from_args(args).engine()
+        args.agents, args.minutes, args.seeds, settings_from_args(args, uses=("engine",)).engine()
     )
     out = Path(args.out)
     wrote = f"wrote {out}/detection.md and detection.json"

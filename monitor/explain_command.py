@@ -60,7 +60,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from monitor.core.redact import Redactor
     from monitor.explain import explain, render
 
-    settings = settings_from_args(args)
+    uses = ("engine", "kafka") if args.kafka is not None else ("engine",)
+    settings = settings_from_args(args, uses=uses)
     redactor = Redactor(settings.redaction())
     if args.kafka is not None:
         from monitor.explain_kafka import run_explain_from_kafka

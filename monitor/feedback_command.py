@@ -72,7 +72,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         return 0
     from monitor.kafka_io import produce
 
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, uses=("kafka",))
     asyncio.run(produce(settings.kafka_bootstrap, settings.topic_events, [(agent.encode(), line)]))
     print(f"sent {args.verdict} feedback on {args.alert_id} to {settings.topic_events}")
     return 0

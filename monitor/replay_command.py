@@ -16,6 +16,9 @@ import orjson
 from monitor.command_support import engine_from_args, settings_from_args
 from monitor.errors import MonitorError
 
+#: the settings replay reads: the engine's and the command signing keys (it signs as the worker)
+REPLAY_USES = ("engine", "commands")
+
 
 def add_replay_parser(sub: Any) -> None:
     """Register ``replay`` on the CLI's sub-parsers."""
@@ -66,11 +69,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.replay import replay_file
     from monitor.signing import CommandSigner
 
-    engine = engine_from_args(args.charters, args)
+    engine = engine_from_args(args.charters, args, uses=REPLAY_USES)
     if args.events != "-" and (not Path(args.events).exists() or Path(args.events).is_dir()):
         # exists, not is_file: <(zcat events.gz) and /dev/stdin are not regular files
         raise MonitorError(f"events file not found: {args.events}")
-    ring = settings_from_args(args).command_keyring()  # sign as the worker does, when it has a key
+    ring = settings_from_args(
+        args, uses=REPLAY_USES
+    ).command_keyring()  # sign as the worker does, when it has a key
     encode = CommandSigner(ring).encode if ring is not None else RevocationCommand.to_json
     if args.compare_charters and args.events == "-":
         raise MonitorError("--compare-charters replays the events twice: give a file, not -")
@@ -87,7 +92,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.compare_charters:
         from monitor.charters_from_traffic.command import run_whatif
 
-        whatif = run_whatif(args, settings_from_args(args).engine())
+        whatif = run_whatif(args, settings_from_args(args, uses=REPLAY_USES).engine())
     report = sys.stderr if args.out == "-" else sys.stdout  # stdout carries the alerts then
     if args.json:
         report.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")

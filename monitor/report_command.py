@@ -29,7 +29,7 @@ def add_report_parser(sub: Any) -> None:
     rp.add_argument("--charters", required=True, metavar="DIR", help="charters in force")
     rp.add_argument("--days", type=float, default=30, help="flag grants unused this long (30)")
     rp.add_argument("--json", action="store_true", help="JSON instead of markdown")
-    rp.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    rp.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout (- is stdout)")
     rp.set_defaults(func=cmd_report)
 
 
@@ -59,7 +59,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.json
         else report.to_markdown()
     )
-    if args.out:
+    if args.out and args.out != "-":
         Path(args.out).write_text(text + "\n")
         print(f"wrote {args.out}")
     else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from monitor.command_support import out_dir
+
 
 def add_schemas_parser(sub: Any) -> None:
     """Register ``schemas`` on the CLI's sub-parsers."""
@@ -21,6 +23,7 @@ def add_schemas_parser(sub: Any) -> None:
     s.add_argument(
         "--out",
         default="mcpmon-schemas",
+        type=out_dir,
         metavar="DIR",
         help="target directory (default mcpmon-schemas: a new one, never a checkout's schemas/)",
     )

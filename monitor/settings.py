@@ -1,6 +1,7 @@
 """The one settings object, built in the shell and passed down as plain values.
 
-Every value can come from the environment (``MCPMON_<NAME>``, upper case) and
+Every value can come from the environment (``MCPMON_<NAME>``, upper case), a
+``_FILE``, the secrets directory or ``.env`` (:mod:`monitor.settings_sources`), and
 CLI flags override it. Each service's own settings are a section of their own,
 named as their variables are: ``settings.revoker.actuators`` is
 ``MCPMON_REVOKER_ACTUATORS`` (setting name ``revoker_actuators``), ``settings.sink.to``
@@ -14,263 +15,54 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Literal
 
 import orjson
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from monitor.core import EngineSettings
 from monitor.core.redact import RedactionRules, Redactor
 from monitor.errors import MonitorError
+from monitor.settings_sections import (
+    ProxySettings,
+    RevokerSettings,
+    SinkSettings,
+    TapSettings,
+    WorkerSettings,
+    _Section,
+    _section,
+)
+from monitor.settings_sources import ENV_PREFIX, FILE_SUFFIX
 from monitor.signing import CHARTERS, COMMANDS, Keyring, SigningConfigError, parse_keyring
 
-ENV_PREFIX = "MCPMON_"
 _log = structlog.get_logger("monitor.settings")
 
-
-class _Section(BaseModel):
-    """The settings of one service, nested in :class:`Settings` under :attr:`section`.
-
-    A field ``f`` of the section named ``revoker`` is ``settings.revoker.f``; its
-    setting name (in error messages) is ``revoker_f`` and its variable
-    ``MCPMON_REVOKER_F``, exactly as when the settings were one flat list.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    #: the section's attribute in Settings, and the middle of its variables' names
-    section: ClassVar[str]
-
-    @classmethod
-    def variable(cls, field: str) -> str:
-        """``MCPMON_<SECTION>_<FIELD>``, the environment variable of one field."""
-        return f"{ENV_PREFIX}{cls.section.upper()}_{field.upper()}"
-
-
-class WorkerSettings(_Section):
-    """mcpmon worker (and bench kafka): MCPMON_WORKER_*; see monitor/worker/__init__.py.
-
-    The worker's other settings (partitions, app_id, store, data_dir, ...) have
-    variables without the WORKER_ part and stay at the top of :class:`Settings`.
-    """
-
-    section = "worker"
-
-    flush_seconds: float = Field(
-        0.2,
-        gt=0,
-        le=10,
-        description="The worker writes changed agents to its state table (and, once the broker "
-        "has them, counts their events as done; offsets are committed once a second) at least "
-        "this often; outputs never wait for it. Longer: fewer writes of busy agents, more events "
-        "processed again after a crash",
-    )
-    flush_events: int = Field(
-        2000,
-        ge=1,
-        description="... and after at most this many events (1 writes after every event)",
-    )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="mcpmon worker's /metrics port; 0 off (suggested 9464)"
-    )
-
-
-class TapSettings(_Section):
-    """Gateway tap (mcpmon tap): MCPMON_TAP_*; see monitor/tap/__init__.py."""
-
-    section = "tap"
-
-    batch_records: int = Field(
-        500,
-        ge=1,
-        le=100_000,
-        description="Records per delivery batch; the checkpoint advances once a batch is confirmed",
-    )
-    linger_seconds: float = Field(
-        0.2, ge=0, le=10, description="Longest a mapped record waits before its batch is sent"
-    )
-    poll_seconds: float = Field(
-        0.25,
-        gt=0,
-        le=5,
-        description="--follow: how often a quiet source is checked for lines, rotation, truncation",
-    )
-    pair_window_requests: int = Field(
-        10_000,
-        ge=1,
-        le=1_000_000,
-        description="Paired formats: most requests awaiting a response; beyond it the oldest is "
-        "emitted with outcome unknown",
-    )
-    pair_window_seconds: float = Field(
-        60.0,
-        gt=0,
-        description="Paired formats: a request without a response for this long (tap clock) is "
-        "emitted with outcome unknown",
-    )
-
-
-class RevokerSettings(_Section):
-    """Revoker (mcpmon revoker): MCPMON_REVOKER_*; see monitor/revoker/__init__.py."""
-
-    section = "revoker"
-
-    group_id: str = Field(
-        "mcpmon-revoker", description="Consumer group of the revokers reading mcp.revocations"
-    )
-    actuators: str = Field(
-        "denylist",
-        description="Comma-separated actuators every command goes through: denylist, oauth, "
-        "webhook, vault",
-    )
-    redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Redis holding the deny-list and the applied-set"
-    )
-    ledger: Literal["redis", "memory"] = Field(
-        "redis",
-        description="Applied-set store (idempotence by command_id); memory forgets on exit",
-    )
-    ledger_ttl_seconds: int = Field(
-        30 * 86_400,
-        ge=0,
-        description="How long an applied command is remembered at least (longer while its "
-        "deny-list entry holds); 0 forever",
-    )
-    denylist_prefix: str = Field("mcpmon:deny:", description="Deny-list key prefix")
-    denylist_ttl_seconds: int = Field(
-        86_400,
-        ge=0,
-        description="Expiry of deny-list entries no credential expiry bounds (task/session "
-        "commands naming no credential); credentials are held until their expiry + 300 s, "
-        "agents until lifted; 0 keeps every entry",
-    )
-    retry_attempts: int = Field(
-        5, ge=1, le=50, description="Attempts per actuator before a command is acked failed"
-    )
-    retry_base_seconds: float = Field(
-        0.5, ge=0, le=60, description="First backoff wait; doubles per attempt"
-    )
-    retry_max_seconds: float = Field(
-        30.0, ge=0, le=600, description="Longest backoff wait between two attempts"
-    )
-    timeout_seconds: float = Field(
-        5.0, gt=0, le=120, description="Per request (HTTP, Redis) timeout of an actuator"
-    )
-    command_max_age_seconds: float = Field(
-        86_400.0,
-        ge=0,
-        description="With command_signing_keys: a command whose ts is further than this from "
-        "the revoker's clock (older, or in the future) is refused as a replay; must exceed the "
-        "worst worker lag; 0: no limit",
-    )
-    oauth_url: str = Field("", description="RFC 7009 revocation endpoint")
-    oauth_client_id: str = Field("", description="Client id (HTTP Basic client auth)")
-    oauth_client_secret: SecretStr = Field(SecretStr(""), description="Client secret")
-    oauth_token_type_hint: str = Field(
-        "access_token", description="token_type_hint sent with every token"
-    )
-    webhook_url: str = Field("", description="Signed webhook (SOAR / ticketing) URL")
-    webhook_secret: SecretStr = Field(
-        SecretStr(""), description="HMAC-SHA256 key of the X-MCPMon-Signature header"
-    )
-    vault_addr: str = Field("", description="Vault address, e.g. https://vault:8200")
-    vault_token: SecretStr = Field(SecretStr(""), description="X-Vault-Token")
-    vault_namespace: str = Field("", description="X-Vault-Namespace (Enterprise)")
-    vault_prefix_template: str = Field(
-        "",
-        description="revoke-prefix for task/session/agent scope, e.g. mcp/creds/{agent_id}/; "
-        "empty: leases by credential id only",
-    )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="mcpmon revoker's /metrics port; 0 off (suggested 9465)"
-    )
-
-
-class SinkSettings(_Section):
-    """SIEM sinks (mcpmon sink): MCPMON_SINK_*; see monitor/sinks/__init__.py and docs/siem.md."""
-
-    section = "sink"
-
-    to: Literal["ocsf-file", "cef-syslog", "splunk-hec"] = Field(
-        "ocsf-file", description="Where mcpmon sink delivers alerts"
-    )
-    group_id: str = Field(
-        "", description="Consumer group of the sink; empty: mcpmon-sink-<sink_to>"
-    )
-    file: str = Field("alerts.ocsf.jsonl", description="ocsf-file: JSON-lines file to append")
-    syslog_host: str = Field("127.0.0.1", description="cef-syslog: receiver host")
-    syslog_port: int = Field(514, ge=1, le=65535, description="cef-syslog: receiver port")
-    syslog_protocol: Literal["tcp", "udp"] = Field(
-        "tcp", description="cef-syslog: tcp (octet counting, RFC 6587) or udp (no delivery proof)"
-    )
-    syslog_facility: int = Field(
-        10, ge=0, le=23, description="cef-syslog: RFC 5424 facility (10 security/authorization)"
-    )
-    hostname: str = Field(
-        "", description="HOSTNAME in syslog / host in HEC; empty: this machine's name"
-    )
-    hec_url: str = Field("", description="splunk-hec: collector base URL, e.g. https://splunk:8088")
-    hec_token: SecretStr = Field(SecretStr(""), description="splunk-hec: HEC token")
-    hec_source: str = Field("mcpmon", description="splunk-hec: source")
-    hec_sourcetype: str = Field("mcpmon:alert", description="splunk-hec: sourcetype")
-    hec_index: str = Field("", description="splunk-hec: index; empty: the token's default")
-    hec_verify_tls: bool = Field(True, description="splunk-hec: verify the TLS certificate")
-    retry_attempts: int = Field(
-        5, ge=1, le=50, description="Failed attempts before a delivery is logged as failing"
-    )
-    retry_base_seconds: float = Field(
-        0.5, ge=0, le=60, description="First backoff wait; doubles per attempt"
-    )
-    retry_max_seconds: float = Field(
-        30.0, ge=0, le=600, description="Longest backoff wait between two attempts"
-    )
-    timeout_seconds: float = Field(
-        5.0, gt=0, le=120, description="Per delivery (connect + send / HTTP request) timeout"
-    )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="mcpmon sink's /metrics port; 0 off (suggested 9466)"
-    )
-
-
-class ProxySettings(_Section):
-    """MCP gateway proxy (mcpmon proxy): MCPMON_PROXY_*; see monitor/proxy/__init__.py.
-
-    The deny-list it consults is the revoker's: MCPMON_REVOKER_REDIS_URL and
-    MCPMON_REVOKER_DENYLIST_PREFIX (``settings.revoker.redis_url``, ``.denylist_prefix``).
-    """
-
-    section = "proxy"
-
-    enforce: bool = Field(
-        True, description="Check every tools/call against the deny-list; false: only emit events"
-    )
-    fail_mode: Literal["closed", "open"] = Field(
-        "closed",
-        description="When the deny-list cannot be read: closed refuses the call, open forwards it "
-        "(counted and logged)",
-    )
-    denylist_timeout_seconds: float = Field(
-        0.5, gt=0, le=30, description="Longest a deny-list check may take before fail mode applies"
-    )
-    emit_buffer_events: int = Field(
-        10_000,
-        ge=1,
-        le=10_000_000,
-        description="Events held while Kafka is unreachable; beyond it an event is logged in full "
-        "and counted as an emit failure, never dropped silently",
-    )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="mcpmon proxy's /metrics port; 0 off (suggested 9467)"
-    )
-
-
-def _section(cls: type[_Section]) -> Any:
-    """The Settings field holding one section: all its defaults unless a variable says else."""
-    return Field(
-        default_factory=lambda: cls.model_validate({}),
-        description=(cls.__doc__ or "").splitlines()[0],
-    )
+__all__ = [
+    "SETTING_PATHS",
+    "TOP_GROUPS",
+    "VARIABLES",
+    "ProxySettings",
+    "RevokerSettings",
+    "Settings",
+    "SinkSettings",
+    "TapSettings",
+    "WorkerSettings",
+    "load_settings",
+    "setting_group",
+    "unknown_variables",
+]
 
 
 class Settings(BaseModel):
@@ -428,9 +220,22 @@ class Settings(BaseModel):
             self.charter_signing_keys.get_secret_value(), "MCPMON_CHARTER_SIGNING_KEYS", CHARTERS
         )
 
+    @field_validator("command_signing_keys", "charter_signing_keys")
+    @classmethod
+    def _keyring_parses(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        # a bad key setting fails at load, naming the variable (and only its own setting)
+        var = f"{ENV_PREFIX}{str(info.field_name).upper()}"
+        scope = COMMANDS if info.field_name == "command_signing_keys" else CHARTERS
+        try:
+            parse_keyring(value.get_secret_value(), var, scope)
+        except SigningConfigError as err:
+            raise PydanticCustomError(
+                "keyring", "{detail}", {"detail": str(err).removeprefix(f"{var}: ")}
+            ) from None
+        return value
+
     @model_validator(mode="after")
-    def _keyrings_parse(self) -> Settings:
-        # a bad key setting fails at load, naming the variable
+    def _keyrings_distinct(self) -> Settings:
         commands, charters = self.command_keyring(), self.charter_keyring()
         if commands is not None and charters is not None:
             shared_secret(commands, charters)
@@ -501,20 +306,62 @@ def _setting_name(loc: tuple[int | str, ...]) -> str:
     return flat if len(loc) > 1 and flat in SETTING_PATHS else str(loc[0])
 
 
-#: Suffix of a variable naming a file that holds the value (Docker / Kubernetes secrets).
-FILE_SUFFIX = "_FILE"
+#: The settings naming a topic (``topic_events``: MCPMON_TOPIC_EVENTS, ...).
+TOPIC_SETTINGS: tuple[str, ...] = tuple(n for n in Settings.model_fields if n.startswith("topic_"))
+
+#: What a command declares it reads (``load_settings(uses=...)``): each service section
+#: by its name, and these groups of the top-level settings. A malformed value of a
+#: setting outside them is a warning naming its variable, not a failure.
+TOP_GROUPS: Mapping[str, tuple[str, ...]] = {
+    "engine": (
+        "alert_dedup_seconds",
+        "revoke_min_severity",
+        "force_observe",
+        "clock_skew_seconds",
+        "allowed_lateness_seconds",
+        "max_future_seconds",
+        "redact_secrets",
+        "redact_emails",
+        "redact_patterns",
+        "charter_signing_keys",
+        "charter_allow_unsigned",
+    ),
+    "commands": ("command_signing_keys",),
+    "kafka": (
+        "kafka_bootstrap",
+        *TOPIC_SETTINGS,
+        "partitions",
+        "replication_factor",
+        "app_id",
+        "store",
+        "data_dir",
+        "kafka_session_timeout_seconds",
+        "watermark_idle_seconds",
+    ),
+    "service": ("metrics_addr", "heartbeat_file"),
+}
+_GROUP_OF = {name: group for group, names in TOP_GROUPS.items() for name in names}
 
 
-def _from_file(var: str, path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1 << 20)
-    except (OSError, UnicodeDecodeError) as err:
-        raise MonitorError(f"{var}: cannot read {path}: {err}") from None
-    return text[:-1] if text.endswith("\n") else text  # one trailing newline, as editors write
+def setting_group(name: str) -> str | None:
+    """The group (``engine``, ``kafka``, ...) or section (``revoker``, ...) of a setting."""
+    path = SETTING_PATHS.get(name)
+    if path is None:
+        return None
+    return path[0] if len(path) == 2 else _GROUP_OF.get(name)
 
 
-def unknown_variables(source: Mapping[str, str]) -> list[tuple[str, str | None]]:
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(event: str, variable: str, **kw: Any) -> None:
+    """One warning per variable and kind per process, however often settings are loaded."""
+    if (event, variable) not in _warned:
+        _warned.add((event, variable))
+        _log.warning(event, variable=variable, **kw)
+
+
+def unknown_variables(source: Iterable[str]) -> list[tuple[str, str | None]]:
     """``MCPMON_*`` variables no setting reads, each with the closest known name (or None).
 
     A misspelt ``MCPMON_REVOKER_ACTUATR`` would otherwise be ignored without a word.
@@ -529,33 +376,57 @@ def unknown_variables(source: Mapping[str, str]) -> list[tuple[str, str | None]]
     return out
 
 
-def load_settings(
-    overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
-) -> Settings:
-    """Environment first, then explicit overrides (e.g. CLI flags that were given), both
-    by setting name (``{"revoker_actuators": "oauth"}``, see :data:`SETTING_PATHS`).
+_DEFAULT: Any = object()
 
-    ``MCPMON_<NAME>_FILE`` names a file holding the value (for secrets mounted
-    by Docker or Kubernetes); giving both it and ``MCPMON_<NAME>`` is an error.
-    Unknown ``MCPMON_*`` variables are logged (``unknown_setting``) with the
-    closest known name.
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    uses: Collection[str] | None = None,
+    secrets_dir: str | None = _DEFAULT,
+    env_file: str | None = _DEFAULT,
+) -> Settings:
+    """The settings from their sources (see :mod:`monitor.settings_sources`: environment,
+    ``MCPMON_<NAME>_FILE``, secrets directory, ``.env``, default), then explicit
+    overrides (e.g. CLI flags that were given), both by setting name
+    (``{"revoker_actuators": "oauth"}``, see :data:`SETTING_PATHS`).
+
+    ``env`` None reads ``os.environ``, ``/run/secrets`` (when it exists) and
+    ``./.env``; a given ``env`` (tests) reads only it unless ``secrets_dir`` or
+    ``env_file`` are given too. ``uses``: the sections and :data:`TOP_GROUPS` the
+    command reads (None: all); a malformed value elsewhere is logged
+    (``malformed_setting``, naming the variable) and its default kept. Unknown
+    ``MCPMON_*`` variables are logged (``unknown_setting``) with the closest known
+    name. Each warning once per process, on stderr; values are never logged.
     """
-    source: Mapping[str, str] = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for var, name in VARIABLES.items():
-        raw, path = source.get(var), source.get(var + FILE_SUFFIX)
-        if raw is not None and path is not None:
-            raise MonitorError(f"both {var} and {var}{FILE_SUFFIX} are set: give one")
-        if path is not None:
-            raw = _from_file(var + FILE_SUFFIX, path)
-        if raw is not None:
-            values[name] = raw
-    for var, close in unknown_variables(source):
-        _log.warning("unknown_setting", variable=var, did_you_mean=close)
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return Settings.model_validate(_nest(values))
-    except ValidationError as err:
-        e = err.errors(include_url=False)[0]
-        name = _setting_name(e["loc"])
-        raise MonitorError(f"setting {name} ({ENV_PREFIX}{name.upper()}): {e['msg']}") from None
+    from monitor.settings_sources import DEFAULT_ENV_FILE, DEFAULT_SECRETS_DIR, read_sources
+
+    if secrets_dir is _DEFAULT:
+        secrets_dir = DEFAULT_SECRETS_DIR if env is None else None
+    if env_file is _DEFAULT:
+        env_file = DEFAULT_ENV_FILE if env is None else None
+    raw = read_sources(SETTING_PATHS, os.environ if env is None else env, secrets_dir, env_file)
+    for var, close in unknown_variables(raw.variables):
+        _warn_once("unknown_setting", var, did_you_mean=close)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values: dict[str, Any] = {**raw.values, **given}
+    while True:
+        try:
+            return Settings.model_validate(_nest(values))
+        except ValidationError as err:
+            e = err.errors(include_url=False)[0]
+            name = _setting_name(e["loc"])
+            var = ENV_PREFIX + name.upper()
+            origin = "" if name in given else raw.origins.get(name, "")
+            group = setting_group(name)
+            if uses is None or name in given or group is None or group in uses:
+                raise MonitorError(f"setting {name} ({var}{origin}): {e['msg']}") from None
+            _warn_once(
+                "malformed_setting",
+                var,
+                source=f"{var}{origin}",
+                error=e["msg"],
+                ignored="this command does not use it; the default stands",
+            )
+            del values[name]

@@ -77,7 +77,7 @@ def cmd_sign_charter(args: argparse.Namespace) -> int:
     from monitor.settings import load_settings
     from monitor.signing import sign_charter
 
-    ring = load_settings().charter_keyring()
+    ring = load_settings(uses=("engine",)).charter_keyring()
     if ring is None:
         raise MonitorError("MCPMON_CHARTER_SIGNING_KEYS is empty: there is no key to sign with")
     now = datetime.now(UTC)

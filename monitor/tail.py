@@ -13,13 +13,17 @@ terminal.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from monitor.errors import BrokerUnavailable
 from monitor.kafka_io import partitions_for
 
 #: Short names for the topics the settings name (``alerts`` -> MCPMON_TOPIC_ALERTS).
@@ -53,6 +57,17 @@ def render(rec: ConsumerRecord, meta: bool) -> bytes:
     )
 
 
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 async def tail(
     bootstrap: str,
     topic: str,
@@ -72,7 +87,14 @@ async def tail(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
     )
-    await consumer.start()
+    try:
+        with _quiet("aiokafka"):  # its per-attempt log lines: our one error says it all
+            await consumer.start()
+    except KafkaError as err:
+        await consumer.stop()  # closes what start opened: no "Unclosed AIOKafkaConsumer"
+        raise BrokerUnavailable(
+            f"cannot reach the Kafka broker at {bootstrap} (MCPMON_KAFKA_BOOTSTRAP): {err}"
+        ) from None
     written = 0
     try:
         tps = [

@@ -38,7 +38,7 @@ def add_tail_parser(sub: Any) -> None:
 def cmd_tail(args: argparse.Namespace) -> int:
     from monitor.tail import ALIASES, run_tail
 
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, uses=("kafka",))
     topic = getattr(settings, f"topic_{args.topic}") if args.topic in ALIASES else args.topic
     if args.lines < 0:
         raise MonitorError("-n must be >= 0")

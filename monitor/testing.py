@@ -130,3 +130,28 @@ def charter(agent: str = "agent:*", kind: str = "autonomous", **kw: Any) -> Char
     """A charter from keyword overrides; ``mode`` defaults to enforce here."""
     kw.setdefault("mode", "enforce")
     return Charter.model_validate({"agent": agent, "kind": kind, **kw})
+
+
+def fleet_charter(agents: str) -> str:
+    """An enforcing charter for the fleet MCP server's read tools (list_hosts, read_file),
+    for agents matching ``agents``: what the proxy end-to-end tests and the dashboard
+    snapshot put behind ``mcpmon proxy --policy inline``."""
+    return f"""\
+agent: "{agents}"
+kind: autonomous
+mission: "read the fleet inventory"
+mode: enforce
+tools:
+  - {{server: fleet, tool: list_hosts, classes: [read]}}
+  - {{server: fleet, tool: read_file, classes: [read]}}
+tenants: [corp]
+"""
+
+
+#: The proxy identity mapping of those tests: agent and credential from two headers.
+HEADER_IDENTITY_MAPPING = """\
+fields:
+  agent_id: headers.x-agent-id
+  credential_id: headers.x-credential-id
+defaults: {tenant: corp}
+"""

@@ -53,6 +53,8 @@ from typing import Any
 
 import orjson
 
+from monitor.testing import HEADER_IDENTITY_MAPPING, fleet_charter
+
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "mcp-monitor.json"
 PROMETHEUS = ROOT / "build" / "tools" / "prometheus"
@@ -62,22 +64,8 @@ MAY_BE_EMPTY = {"Revocation failures (1h)"}
 SIGNING_KEYS = "snapshot:a-command-signing-secret-for-the-snapshot"
 PROXY_AGENTS = 8
 
-PROXY_CHARTER = """\
-agent: "spiffe://corp/agents/fleet-*"
-kind: autonomous
-mission: "read the fleet inventory"
-mode: enforce
-tools:
-  - {server: fleet, tool: list_hosts, classes: [read]}
-  - {server: fleet, tool: read_file, classes: [read]}
-tenants: [corp]
-"""
-MAPPING = """\
-fields:
-  agent_id: headers.x-agent-id
-  credential_id: headers.x-credential-id
-defaults: {tenant: corp}
-"""
+PROXY_CHARTER = fleet_charter("spiffe://corp/agents/fleet-*")
+MAPPING = HEADER_IDENTITY_MAPPING
 
 
 def free_port() -> int:

@@ -96,3 +96,12 @@ def test_the_module_and_the_entry_point_run_the_same_main() -> None:
         timeout=60,
     )
     assert r.stdout.startswith("usage: mcpmon charter suggest")
+
+
+def test_charter_suggest_help_says_the_ttl_gets_headroom() -> None:
+    """The TTL cap is the longest TTL seen plus TTL_HEADROOM (25 %), not the longest itself."""
+    from monitor.charters_from_traffic.suggest import TTL_HEADROOM
+
+    text = " ".join(_leaf(PARSER, ("charter", "suggest")).format_help().split())
+    assert "credential_max_ttl = the longest TTL issued (" not in text
+    assert f"+{TTL_HEADROOM - 1:.0%} headroom" in text

@@ -212,7 +212,9 @@ def s_ring(text: str) -> Keyring:
 
 
 def test_a_variable_whose_keys_all_sign_something_else_fails_at_load() -> None:
-    with pytest.raises(MonitorError, match="MCPMON_CHARTER_SIGNING_KEYS: no key may sign charters"):
+    with pytest.raises(
+        MonitorError, match=r"MCPMON_CHARTER_SIGNING_KEYS\): no key may sign charters"
+    ):
         load_settings(env={"MCPMON_CHARTER_SIGNING_KEYS": "mon-1@commands:0123456789abcdef0123"})
 
 

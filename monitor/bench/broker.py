@@ -15,7 +15,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from monitor.kafka_io import delete_topics
-from monitor.settings import Settings
+from monitor.settings import TOPIC_SETTINGS, Settings
 from monitor.worker.process import WorkerProcess
 
 PARTITIONS = 4
@@ -62,12 +62,7 @@ class BenchRun:
         for name in (
             "kafka_bootstrap",
             "app_id",
-            "topic_events",
-            "topic_alerts",
-            "topic_revocations",
-            "topic_revocation_acks",
-            "topic_deadletter",
-            "topic_charters",
+            *TOPIC_SETTINGS,
             "partitions",
             "watermark_idle_seconds",
         ):

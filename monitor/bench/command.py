@@ -119,7 +119,7 @@ def _kafka(args: argparse.Namespace) -> int:
     from monitor.bench.kafka import KAFKA_DEFAULT_EVENTS, bench_kafka
 
     return bench_kafka(
-        settings_from_args(args).kafka_bootstrap,
+        settings_from_args(args, uses=("kafka",)).kafka_bootstrap,
         int(_given(args.events, KAFKA_DEFAULT_EVENTS)),
         _seed(args),
         _given(args.rate, KAFKA_DEFAULT_RATE),
@@ -133,7 +133,9 @@ def _soak(args: argparse.Namespace) -> int:
 
     rate = _given(args.rate, SOAK_DEFAULT_RATE)
     seconds = _given(args.seconds, SOAK_DEFAULT_SECONDS)
-    return bench_soak(settings_from_args(args).kafka_bootstrap, rate, seconds, _seed(args))
+    return bench_soak(
+        settings_from_args(args, uses=("kafka",)).kafka_bootstrap, rate, seconds, _seed(args)
+    )
 
 
 def _proxy(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from monitor.command_support import out_dir
+
 SOURCE_HELP = "recorded events, one JSON object a line (- for stdin); or use --topic"
 KAFKA_EPILOG = """\
 Kafka input: --topic mcp.events reads every partition of the topic from the
@@ -51,7 +53,8 @@ limit came from. What it learns:
                    for every pair the agent can do but never did within 10
                    calls (tighter if it did, further apart)
   limits           max_calls_per_minute = 2 × the busiest minute;
-                   credential_max_ttl = the longest TTL issued (the comment
+                   credential_max_ttl = the longest TTL issued +25% headroom,
+                   in whole 5 minutes, at most the current cap (the comment
                    gives the TTL task lengths would need); sponsor_quiet from
                    the longest sponsor silence; hours only from 7+ days
 
@@ -106,7 +109,9 @@ def add_map_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_source(m)
-    m.add_argument("--out", default="map", metavar="DIR", help="output directory (default map)")
+    m.add_argument(
+        "--out", default="map", type=out_dir, metavar="DIR", help="output directory (default map)"
+    )
     m.set_defaults(func=cmd_map)
 
 
@@ -128,7 +133,9 @@ def add_charter_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_source(s)
-    s.add_argument("--out", required=True, metavar="DIR", help="where to write *.yaml")
+    s.add_argument(
+        "--out", required=True, type=out_dir, metavar="DIR", help="where to write *.yaml"
+    )
     s.add_argument("--current", metavar="DIR", help="charters in force now (grouping, policy)")
     s.add_argument("--per-agent", action="store_true", help="one charter per agent id")
     s.add_argument("--mode", choices=["observe", "enforce"], help="mode of every suggestion")
@@ -175,7 +182,9 @@ def add_charter_parser(sub: Any) -> None:
     e.add_argument(
         "--train-fraction", type=float, default=0.5, help="share of time learned from (0.5)"
     )
-    e.add_argument("--out", default="results", metavar="DIR", help="output directory (results)")
+    e.add_argument(
+        "--out", default="results", type=out_dir, metavar="DIR", help="output directory (results)"
+    )
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -222,7 +231,7 @@ def _observe(args: argparse.Namespace) -> Any:
     if args.topic:
         from monitor.settings import load_settings
 
-        bootstrap = load_settings({}).kafka_bootstrap
+        bootstrap = load_settings({}, uses=("kafka",)).kafka_bootstrap
         lines = kafka_lines(bootstrap, args.topic, args.start, args.stop, idle=args.idle)
         observe_lines(lines, obs, sys.stderr)
     elif args.events:

@@ -366,7 +366,8 @@ def cmd_proxy(args: argparse.Namespace) -> int:
             "revoker_redis_url": _redis_url(args),
             "proxy_fail_mode": "open" if args.fail_open else None,
             "proxy_enforce": False if args.no_enforce else None,
-        }
+        },
+        uses=("proxy", "revoker", "engine", "kafka", "service"),
     )
     cfg = ProxyConfig(
         command=command,

@@ -79,7 +79,9 @@ def cmd_revoker(args: argparse.Namespace) -> int:
     from monitor.settings import load_settings
 
     configure_logging(args.loglevel)
-    settings = load_settings({"revoker_actuators": args.actuators})
+    settings = load_settings(
+        {"revoker_actuators": args.actuators}, uses=("revoker", "commands", "kafka", "service")
+    )
 
     async def main() -> None:
         await run_until_stopped(RevokerService(settings, build_revoker(settings)))

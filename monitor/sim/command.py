@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from monitor.command_support import out_dir
+
 
 def add_simulate_parser(sub: Any) -> None:
     """Register ``simulate`` on the CLI's sub-parsers."""
@@ -25,7 +27,9 @@ def add_simulate_parser(sub: Any) -> None:
     m.add_argument("--agents", type=int, default=40, help="number of agents (default 40)")
     m.add_argument("--minutes", type=float, default=60, help="simulated minutes (default 60)")
     m.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    m.add_argument("--out", default="sim", metavar="DIR", help="output directory (default sim)")
+    m.add_argument(
+        "--out", default="sim", type=out_dir, metavar="DIR", help="output directory (default sim)"
+    )
     m.add_argument("--no-attacks", action="store_true", help="benign traffic only")
     m.add_argument("--json", action="store_true", help="print the counts as JSON")
     m.set_defaults(func=cmd_simulate)

@@ -56,7 +56,9 @@ def add_sink_parser(sub: Any) -> None:
         choices=["ocsf-file", "cef-syslog", "splunk-hec"],
         help="overrides MCPMON_SINK_TO (default ocsf-file)",
     )
-    p.add_argument("--file", metavar="PATH", help="ocsf-file: overrides MCPMON_SINK_FILE")
+    p.add_argument(
+        "--file", metavar="PATH", help="ocsf-file: overrides MCPMON_SINK_FILE; - is stdout"
+    )
     p.add_argument(
         "--protocol",
         choices=["tcp", "udp"],
@@ -93,7 +95,8 @@ def cmd_sink(args: argparse.Namespace) -> int:
     from monitor.sinks.service import SinkService, build_transport
 
     settings = load_settings(
-        {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol}
+        {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol},
+        uses=("sink", "kafka", "service"),
     )
     if settings.sink.to == "splunk-hec" and not settings.sink.hec_url:
         from monitor.errors import MonitorError

@@ -147,6 +147,8 @@ class Deliverer:
                 if err.permanent:
                     raise Undeliverable(str(err)) from err
                 error, failing = str(err), 0
+            except BrokenPipeError:
+                raise  # --file -: the reader of stdout left; stop as every pipe does
             except Exception as err:  # a transport bug: retried, then dead-lettered (not lost)
                 error, failing = f"{name}: {type(err).__name__}: {err}", failing + 1
                 if failing >= self.policy.attempts:

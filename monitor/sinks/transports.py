@@ -19,6 +19,7 @@ import contextlib
 import errno
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -55,10 +56,18 @@ class OcsfFile:
         line = orjson.dumps(to_ocsf(alert, self.revoke_min_severity)) + b"\n"
         try:
             await asyncio.to_thread(self._append, line)
+        except BrokenPipeError:
+            if str(self.path) == "-":
+                raise  # stdout's reader is gone (| head): nothing to retry, the run ends
+            raise DeliveryError(f"ocsf-file {self.path}: broken pipe") from None
         except OSError as err:
             raise DeliveryError(f"ocsf-file {self.path}: {err}") from err
 
     def _append(self, line: bytes) -> None:
+        if str(self.path) == "-":  # stdout: mcpmon sink --from-file a.jsonl --file - | jq
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as fh:
             fh.write(line)

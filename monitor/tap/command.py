@@ -182,7 +182,8 @@ def cmd_tap(args: argparse.Namespace) -> int:
             "tap_poll_seconds": args.poll,
             "tap_pair_window_requests": args.window_requests,
             "tap_pair_window_seconds": args.window_seconds,
-        }
+        },
+        uses=("tap", "kafka", "service"),
     )
     tap = build_tap(
         settings,

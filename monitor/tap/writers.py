@@ -70,7 +70,7 @@ class FileWriter:
     def __init__(self, out: str | Path, *, append: bool = False) -> None:
         self.out = Path(out)
         self.dead = deadletter_path(out)
-        self.target = f"file://{self.out.absolute()}"
+        self.target = "stdout" if str(out) == "-" else f"file://{self.out.absolute()}"
         self.append = append
         self._files: dict[Kind, IO[bytes]] = {}
         self._borrowed = False

@@ -263,3 +263,39 @@ def test_health_check_age_limits_leave_room_for_the_write_interval() -> None:
         m = re.search(r"getmtime\([^)]*\) < (\d+)", code)
         assert m, service
         assert int(m.group(1)) >= 3 * every, service
+
+
+def _host_ports(spec: object) -> set[int]:
+    """The host ports one ``ports`` entry takes; a range (``127.0.0.1:9464-9467:9464``, one
+    port per scaled replica) counts in full."""
+    if isinstance(spec, dict):
+        published = str(spec.get("published", ""))
+    else:
+        parts = str(spec).split(":")
+        published = parts[-2] if len(parts) >= 2 else ""
+    if not published:
+        return set()  # no host port: Docker picks an ephemeral one
+    low, _, high = published.partition("-")
+    return set(range(int(low), int(high or low) + 1))
+
+
+def test_no_two_services_share_a_host_port_even_with_scaled_workers() -> None:
+    owner: dict[int, str] = {}
+    for name, service in _services().items():
+        for spec in service.get("ports", []):
+            for port in _host_ports(spec):
+                assert port not in owner, f"host port {port}: {owner.get(port)} and {name}"
+                owner[port] = name
+    worker = {p for p, s in owner.items() if s == "worker"}
+    assert len(worker) >= 2  # --scale worker=2 has a port per replica
+    assert _host_ports("127.0.0.1:9464-9467:9464") == {9464, 9465, 9466, 9467}
+    assert _host_ports({"target": 80, "published": "8080"}) == {8080}
+
+
+def test_the_proxy_enforces_inline_policy_from_mounted_charters() -> None:
+    proxy = _services()["proxy"]
+    command = [str(c) for c in proxy["command"]]
+    assert command[command.index("--policy") + 1] == "inline"
+    charters = command[command.index("--charters") + 1]
+    mounts = [str(v) for v in proxy.get("volumes", [])]
+    assert any(v.split(":")[1] == charters for v in mounts if v.count(":") >= 1), mounts

@@ -153,6 +153,7 @@ def test_the_dashboard_covers_what_operators_ask_for() -> None:
         "mcpmon_worker_deadletters_total",  # dead letters by reason
         "mcpmon_proxy_refused_total",  # proxy refusals
         "mcpmon_proxy_call_seconds_bucket",  # proxy latency
+        "mcpmon_proxy_policy_seconds_bucket",  # the proxy's inline charter decision time
     ):
         assert metric in text, metric
     doc = json.loads(DASHBOARD.read_text())

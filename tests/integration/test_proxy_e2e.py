@@ -39,6 +39,7 @@ from mcp.shared.exceptions import MCPError
 
 from monitor.kafka_io import read_topics
 from monitor.proxy import refusal
+from monitor.testing import HEADER_IDENTITY_MAPPING, fleet_charter
 from tests.integration.test_revoker import RevokerProcess
 from tests.integration.workers import Run
 from tests.proxy.processes import FLEET_CMD, ProxyProcess
@@ -50,23 +51,8 @@ AGENTS = 20
 POLL_SECONDS = 0.01
 SIGNING_KEYS = "e2e:a-command-signing-secret-for-the-e2e"
 
-CHARTER = """\
-agent: "spiffe://corp/agents/e2e-*"
-kind: autonomous
-mission: "read the fleet inventory"
-mode: enforce
-tools:
-  - {server: fleet, tool: list_hosts, classes: [read]}
-  - {server: fleet, tool: read_file, classes: [read]}
-tenants: [corp]
-"""
-
-MAPPING = """\
-fields:
-  agent_id: headers.x-agent-id
-  credential_id: headers.x-credential-id
-defaults: {tenant: corp}
-"""
+CHARTER = fleet_charter("spiffe://corp/agents/e2e-*")
+MAPPING = HEADER_IDENTITY_MAPPING
 
 
 def _client(url: str, agent: str, credential: str) -> Client:

@@ -163,6 +163,7 @@ def test_to_file_dash_pipes_events_into_replay_with_dead_letters_and_summary_on_
     assert "bad lines            0" in replay.stdout.decode()  # only events came through stdout
     dead = [ln for ln in err.splitlines() if ln.startswith('{"source"')]
     assert len(dead) == 2 and "dead letters         2" in err  # on stderr, not dropped
+    assert "stdout" in err and "file://" not in err  # the summary names where events went
     direct = tmp_path / "b"
     subprocess.run(
         [*mcpmon, "replay", str(events), "--charters", str(charters), "--out", str(direct)],
