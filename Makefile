@@ -8,7 +8,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install helm-install dashboard-snapshot clean
+.PHONY: setup demo test lint mutate kafka-start kafka-stop redis-install chromium-install promtool-install helm-install helm-start dashboard-snapshot clean
 
 # the package alone (the demo needs nothing else) ...
 $(BIN)/.installed-core: pyproject.toml
@@ -42,9 +42,13 @@ chromium-install:
 promtool-install:
 	bash scripts/promtool.sh install
 
-# helm for tests/deploy/test_helm.py (helm lint, renderings current): the tests fail without
-# it. Built from source with Go (scripts/helm.sh): minutes on a clean machine, so not a step
-# of `make test`: run it once per CI machine (or image), it is a no-op when helm is found.
+# helm for the chart tests (helm lint, renderings current; tests/integration/test_helm_binary.py):
+# built from source with Go (scripts/helm.sh), minutes on a clean machine, so `make test`
+# starts the build in the background before anything else and those tests, which run in the
+# serial broker phase, wait for it. A no-op when helm is found.
+helm-start:
+	bash scripts/helm.sh start
+
 helm-install:
 	bash scripts/helm.sh install
 
@@ -57,7 +61,7 @@ lint: setup
 # tests in tests/integration one at a time (they time worker restarts and lag; a second
 # process beside them only slows them down). Both always run; `make test` fails if either did.
 TEST_JOBS ?= 2
-test: setup kafka-start redis-install chromium-install promtool-install lint
+test: helm-start setup kafka-start redis-install chromium-install promtool-install lint
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --ignore=tests/integration; unit=$$?; \
 	$(BIN)/python -m pytest tests/integration; broker=$$?; \
 	echo "pytest exit codes: unit $$unit, integration $$broker"; \

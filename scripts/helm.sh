@@ -2,10 +2,14 @@
 # Put a helm binary at build/tools/helm, for tests/deploy/test_helm.py (`helm lint`, and
 # `helm template` compared with the committed renderings in tests/deploy/helm/).
 # Built from source with the Go toolchain (`go install`, the Go module proxy): minutes on
-# a cold Go cache, so `make test` does not run this; the test uses helm when it finds it
-# (build/tools/helm, $(go env GOPATH)/bin/helm or PATH) and the committed renderings always.
+# a cold Go cache, so `make test` starts it in the background first thing and the tests that
+# run helm wait for it (they run last, with the broker tests); the test finds helm at
+# build/tools/helm, $(go env GOPATH)/bin/helm or on PATH.
 #
 #   scripts/helm.sh install   build it if missing (idempotent)
+#   scripts/helm.sh start     the same in the background (make test: the build overlaps the
+#                             unit tests; tests/integration/test_helm_binary.py waits for it):
+#                             build/tools/helm-build.log, and helm-build.rc when it ends
 #   scripts/helm.sh render    rewrite the committed renderings (after changing the chart)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +45,19 @@ cmd_install() {
   log "installed $("$DEST/helm" version --short) at $DEST/helm"
 }
 
+cmd_start() {
+  if h=$(find_helm); then
+    log "$("$h" version --short) already at $h, nothing to do"
+    return 0
+  fi
+  mkdir -p "$DEST"
+  rm -f "$DEST/helm-build.rc"
+  log "building helm in the background: $DEST/helm-build.log, exit code in $DEST/helm-build.rc"
+  setsid nohup bash -c '"$0" install > "$1/helm-build.log" 2>&1; echo $? > "$1/helm-build.rc"' \
+    "$PWD/scripts/helm.sh" "$DEST" < /dev/null > /dev/null 2>&1 &
+  echo $! > "$DEST/helm-build.pid"
+}
+
 cmd_render() {
   h=$(find_helm) || die "no helm: bash scripts/helm.sh install"
   "$h" template mcpmon "$CHART" --kube-version "$KUBE_VERSION" > "$OUT/rendered-default.yaml"
@@ -50,9 +67,10 @@ cmd_render() {
 
 case "${1:-}" in
   install) cmd_install ;;
+  start) cmd_start ;;
   render) cmd_render ;;
   *)
-    echo "usage: $0 install|render" >&2
+    echo "usage: $0 install|start|render" >&2
     exit 2
     ;;
 esac
