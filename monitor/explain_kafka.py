@@ -26,20 +26,15 @@ from aiokafka.errors import KafkaError
 from monitor.core.redact import Redactor
 from monitor.errors import MonitorError
 from monitor.explain import Explanation, find_alert_in, join
+from monitor.kafka_io import partitions_for
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> set[int]:
     """The topic's partitions; none when the broker does not know the topic."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + min(timeout, 5.0)  # a topic that does not exist: no long wait
-    while True:
-        parts = consumer.partitions_for_topic(topic)
-        if parts:
-            return set(parts)
-        if loop.time() > deadline:
-            return set()
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.1)
+    try:  # a topic that does not exist: no long wait
+        return await partitions_for(consumer, topic, min(timeout, 5.0))
+    except TimeoutError:
+        return set()
 
 
 async def _started(bootstrap: str, timeout: float) -> AIOKafkaConsumer:

@@ -84,7 +84,7 @@ from monitor.worker.faust_setup import FETCH_MAX_WAIT_MS, faust_app
 from monitor.worker.gcpause import Freezer, GcPauses, settle
 from monitor.worker.offsets import Gap, OffsetGuard
 from monitor.worker.ports import Ports, start_offsets
-from monitor.worker.processor import Processor, Record
+from monitor.worker.processor import Outcome, Processor, Record
 from monitor.worker.store import Corrupt, load_partitions
 
 log = structlog.get_logger("monitor.worker")
@@ -230,10 +230,9 @@ class WorkerApp:
         (faust_compat.fresh): an event fetched before a rebalance that began while
         an earlier one was handled is marked done, not handled.
         """
-        proc, guard = self.processor, self.guard
-        owns, handle = proc.owns, proc.handle
+        guard, owns, judge = self.guard, self.processor.owns, self._judge
         flush_events = self.settings.worker.flush_events
-        metrics, perf, clock = self.metrics, self.perf, self.clock
+        clock = self.clock
         for event in events:
             msg = event.message
             p = msg.partition
@@ -247,10 +246,7 @@ class WorkerApp:
                     await self._skip_gap(msg, gap)
                     _done(event)
                     continue
-                t0 = perf()
-                out = handle(p, msg.offset, event.value, msg.key, topic=msg.topic, now=now)
-                if metrics is not None:
-                    metrics.latency.observe(perf() - t0)
+                out = judge(p, msg, event.value, now)
                 if out:
                     await self._publish(p, out.decisions, out.notes)
             elif not await self.on_message(msg, event.value):
@@ -357,13 +353,19 @@ class WorkerApp:
             await self._assign([p])
         if not await self._in_sequence(msg):
             return False
-        t0 = self.perf()
-        out = proc.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=self.clock())
-        if self.metrics is not None:
-            self.metrics.latency.observe(self.perf() - t0)
+        out = self._judge(p, msg, value, self.clock())
         if out:
             await self._publish(p, out.decisions, out.notes)
         return True
+
+    def _judge(self, p: int, msg: Any, value: bytes | None, now: float) -> Outcome:
+        """The processor's judgement of one in-sequence message (timed for the latency
+        histogram); its output, if any, is the caller's to publish."""
+        t0 = self.perf()
+        out = self.processor.handle(p, msg.offset, value, msg.key, topic=msg.topic, now=now)
+        if self.metrics is not None:
+            self.metrics.latency.observe(self.perf() - t0)
+        return out
 
     async def _publish(
         self, partition: int, decisions: list[Record], notes: Iterable[Record] = ()
