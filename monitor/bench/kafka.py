@@ -12,14 +12,18 @@ Two figures, each next to a baseline from the same run on the same broker:
    ``mcp.revocations`` by a consumer in this process (one clock).
 2. **Throughput.** ``mcpmon worker`` (a subprocess, as deployed; with
    ``--processes N`` every process holding partitions first) runs on a fresh
-   4-partition input topic; then ``N`` simulated events are produced into it
-   as fast as the producer goes (faster than the worker: a backlog forms).
-   Its time runs from the first event produced until a sentinel event placed
-   last in every partition has produced its alert on ``mcp.alerts``; per
-   partition the order is kept, so then every event has been processed. A
-   raw loop — an aiokafka consumer reading every partition and
-   ``orjson.loads`` on each value, nothing else — then reads the same topic:
-   the practical ceiling of any Python consumer here.
+   4-partition input topic and, once every process holds partitions, is
+   stopped (SIGSTOP) while ``N`` simulated events are produced into it: a
+   backlog, as after an outage or a restart. Its time runs from the moment it
+   is continued (SIGCONT) until a sentinel event placed last in every
+   partition has produced its alert on ``mcp.alerts``; per partition the
+   order is kept, so then every event has been processed. While it drains,
+   only the worker and the broker run (the load generator no longer takes a
+   core from it: before, the events were produced while it ran, and its
+   figure measured the producer as much as the worker). A raw loop — an
+   aiokafka consumer reading every partition and ``orjson.loads`` on each
+   value, nothing else — then drains the same topic under the same
+   conditions: the practical ceiling of any Python consumer here.
 
 3. **Replay** over the very same events, in this process: the detection
    engine with the worker's settings (baselines on) behind ``replay_lines``,
@@ -194,15 +198,16 @@ def _worker_throughput(
     worker.wait_ready(90)
     _wait_all_assigned(worker, processes)
     pids = workercost.worker_pids(worker.logs(), worker.proc.pid)
-    cpu0 = workercost.cpu_seconds(pids)
-    ready = time.time()
-    t0 = time.perf_counter()
-    asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
-    produce_s = time.perf_counter() - t0
-    print(
-        f"produced {total:,} events ({size / total:.0f} bytes each) into "
-        f"{run.settings.topic_events} in {produce_s:.1f} s, the worker running"
-    )
+    with workercost.paused(pids):  # the backlog first, the worker stopped: then only it runs
+        t0 = time.perf_counter()
+        asyncio.run(produce(bootstrap, run.settings.topic_events, records, linger_ms=20))
+        produce_s = time.perf_counter() - t0
+        print(
+            f"produced {total:,} events ({size / total:.0f} bytes each) into "
+            f"{run.settings.topic_events} in {produce_s:.1f} s, the worker stopped (SIGSTOP)"
+        )
+        cpu0 = workercost.cpu_seconds(pids)
+        ready = time.time()
     done = asyncio.run(
         _wait_alerts(
             bootstrap,
@@ -246,8 +251,8 @@ def bench_throughput(
     )
     print(
         f"mcpmon worker, end to end           : {worker_rate:>10,.0f} events/s  "
-        f"({worker_s:.2f} s, {processes} process{'es' if processes > 1 else ''}, from the first "
-        "event produced to the last sentinel alert readable)"
+        f"({worker_s:.2f} s, {processes} process{'es' if processes > 1 else ''}, draining "
+        "the backlog: from SIGCONT to the last sentinel alert readable)"
     )
     per_replay = worker_rate / replay_rate
     print(

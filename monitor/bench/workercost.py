@@ -12,8 +12,10 @@ holds partitions" and "the last sentinel is readable" does not. Read from
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+import signal
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,24 @@ def worker_pids(logs: Iterable[Mapping[str, Any]], fallback: int) -> set[int]:
         if r.get("event") == "partitions_assigned" and isinstance(r.get("pid"), int)
     }
     return pids or {fallback}
+
+
+@contextlib.contextmanager
+def paused(pids: Iterable[int]) -> Iterator[None]:
+    """The processes ``pids`` stopped (SIGSTOP) for the block, continued (SIGCONT) after it,
+    also when it raises. Held shorter than the consumer group's session (30 s by default),
+    a stopped worker keeps its partitions: nothing rebalances."""
+    stopped: list[int] = []
+    try:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def longest_gc_pause(logs: Iterable[Mapping[str, Any]]) -> tuple[float, int] | None:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from monitor.bench import workercost
 
@@ -44,3 +49,39 @@ def test_the_longest_gc_pause_is_the_largest_of_every_stats_line_and_generation(
     ]
     assert workercost.longest_gc_pause(logs) == (60.5, 1)
     assert workercost.longest_gc_pause([{"event": "x"}]) is None
+
+
+def _state(pid: int) -> str:
+    """The process state letter of ``/proc/<pid>/stat`` (``T``: stopped)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
+def _wait_state(pid: int, want: set[str], timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while (got := _state(pid)) not in want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return got
+
+
+def test_paused_stops_the_processes_for_the_block_and_continues_them_after() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with workercost.paused([child.pid, 2**22 + 7]):  # a gone pid is no error
+            assert _wait_state(child.pid, {"T"}) == "T"
+        assert _wait_state(child.pid, {"S", "R"}) in {"S", "R"}
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_paused_continues_the_processes_when_the_block_raises() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(RuntimeError), workercost.paused([child.pid]):
+            assert _wait_state(child.pid, {"T"}) == "T"
+            raise RuntimeError("the producer failed")
+        assert _wait_state(child.pid, {"S", "R"}) in {"S", "R"}
+    finally:
+        child.kill()
+        child.wait()
