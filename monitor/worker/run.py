@@ -65,6 +65,7 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
     from monitor.worker import faust_contract
     from monitor.worker.app import WorkerApp  # imports faust: only when a worker runs
     from monitor.worker.gcpause import Freezer
+    from monitor.worker.stopping import StopWatchdog
 
     configure_logging(loglevel)
     log = structlog.get_logger("monitor.worker")
@@ -93,6 +94,8 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
         log.info("metrics_serving", addr=settings.metrics_addr, port=server.port)
     freezer = Freezer().install()  # this process's collector: thresholds, periodic freeze
     worker_app = WorkerApp(settings, processor, feed, metrics=metrics, freezer=freezer)
+    # a stop that hangs in Faust ends the process anyway (monitor/worker/stopping.py)
+    worker_app.app.on_before_shutdown.connect(StopWatchdog().on_stop)
     import faust
 
     worker = faust.Worker(

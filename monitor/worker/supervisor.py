@@ -24,6 +24,7 @@ when any child stops turning.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -37,6 +38,7 @@ from typing import Any
 import structlog
 
 from monitor.settings import Settings
+from monitor.worker.stopping import die_with_parent
 
 HEARTBEAT_FILE = "worker.alive"
 POLL_SECONDS = 0.2
@@ -84,8 +86,12 @@ class Supervisor:
         for i in range(self.n):
             Path(self.settings.data_dir, str(i)).mkdir(parents=True, exist_ok=True)
             # own process group: a terminal's Ctrl-C reaches the parent only, which forwards it once
+            # and SIGTERM from the kernel if this supervisor dies, however: never an orphan
             child = subprocess.Popen(
-                self.argv, env=child_env(self.env, self.settings, i), process_group=0
+                self.argv,
+                env=child_env(self.env, self.settings, i),
+                process_group=0,
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
             self.children.append(child)
             log.info("worker_process_started", index=i, pid=child.pid)

@@ -99,3 +99,15 @@ def test_a_child_that_dies_stops_the_others_and_the_parent_exits_non_zero(
     pids = _pids(tmp_path)
     assert parent.wait(20) == 3  # the dead child's code
     assert not any(_alive(p) for p in pids)
+
+
+def test_a_killed_supervisor_leaves_no_child_behind(tmp_path: Path) -> None:
+    """SIGKILL gives the supervisor no chance to forward anything: the kernel's parent-death
+    signal stops its children (seen before: a bench gave up on a supervisor whose child hung,
+    and the child ran on, holding its partitions)."""
+    parent = _parent(tmp_path, fail="-")
+    _wait(lambda: all((tmp_path / str(i) / "child").exists() for i in range(2)))
+    pids = _pids(tmp_path)
+    parent.kill()
+    parent.wait(10)
+    _wait(lambda: not any(_alive(p) for p in pids))
