@@ -13,8 +13,8 @@ write a table record      ``Collection.data`` + ``Collection.send_changelog`` (i
   and keep its future
 a partition's table ctx   ``faust.streams._current_event`` (RocksDB picks its store by it)
 done without an ack       ``Message.acked`` set directly (``Stream.ack`` would commit)
-short broker fetch wait   ``AIOKafkaConsumerThread._create_consumer`` (this consumer's),
-                          ``AIOKafkaConsumer._fetch_max_wait_ms``
+short broker fetch wait,  ``AIOKafkaConsumerThread._create_consumer`` (this consumer's),
+  fewer, fuller fetches   ``AIOKafkaConsumer._fetch_max_wait_ms``, ``._fetch_min_bytes``
 nothing stale after a     ``Consumer.getmany``, ``.perform_seek``, ``.seek_wait`` wrapped
   seek (SeekFence)        on the instance; ``Consumer._read_offset``
 no tasks per record       ``Consumer.wait_first`` wrapped on the instance (the drain
@@ -48,15 +48,17 @@ log = structlog.get_logger("monitor.worker")
 
 
 # ------------------------------------------------------------------ the privates
-def cap_fetch_max_wait(consumer: Any, ms: int) -> None:
-    """Cap the ``fetch_max_wait_ms`` of the aiokafka consumer ``consumer`` builds at ``ms``.
+def cap_fetch_max_wait(consumer: Any, ms: int, min_bytes: int = 1) -> None:
+    """Cap the ``fetch_max_wait_ms`` of the aiokafka consumer ``consumer`` builds at ``ms``,
+    and set its ``fetch_min_bytes`` to ``min_bytes``.
 
-    Faust builds its aiokafka consumer with 1.5 s (in its consumer thread, at
-    start) and does not expose it. Only this Faust consumer's thread is
-    wrapped: nothing global is patched (aiokafka's ``Fetcher`` takes the
-    value from the aiokafka consumer when that starts). Idempotent.
+    Faust builds its aiokafka consumer with 1.5 s and 1 byte (in its consumer
+    thread, at start) and exposes neither. Only this Faust consumer's thread is
+    wrapped: nothing global is patched (aiokafka's ``Fetcher`` takes both
+    values from the aiokafka consumer when that starts). Idempotent.
     """
     thread = consumer._thread
+    thread._mcpmon_fetch_min_bytes = min_bytes
     if getattr(thread, "_mcpmon_fetch_max_wait_ms", None) is not None:
         thread._mcpmon_fetch_max_wait_ms = ms
         return
@@ -68,6 +70,7 @@ def cap_fetch_max_wait(consumer: Any, ms: int) -> None:
         built._fetch_max_wait_ms = min(
             int(built._fetch_max_wait_ms), thread._mcpmon_fetch_max_wait_ms
         )
+        built._fetch_min_bytes = thread._mcpmon_fetch_min_bytes
         return built
 
     thread._mcpmon_fetch_max_wait_ms = ms

@@ -86,7 +86,7 @@ def _need(problems: list[str], ok: bool, what: str) -> None:
 
 
 def _transport() -> list[str]:
-    """The fetch-wait cap: Faust's consumer factory and aiokafka's fetcher setting."""
+    """The fetch-wait cap and minimum: Faust's consumer factory, aiokafka's fetcher settings."""
     problems: list[str] = []
     try:
         from aiokafka import AIOKafkaConsumer
@@ -103,6 +103,12 @@ def _transport() -> list[str]:
         "self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.__init__)
         and "fetch_max_wait_ms=self._fetch_max_wait_ms" in _source(AIOKafkaConsumer.start),
         "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (read when it starts its fetcher)",
+    )
+    _need(
+        problems,
+        "self._fetch_min_bytes" in _source(AIOKafkaConsumer.__init__)
+        and "fetch_min_bytes=self._fetch_min_bytes" in _source(AIOKafkaConsumer.start),
+        "aiokafka.AIOKafkaConsumer._fetch_min_bytes (read when it starts its fetcher)",
     )
     return problems
 

@@ -11,7 +11,7 @@ from faust.streams import current_event
 
 from monitor.charter import load_charter_dir
 from monitor.core.policy import CharterSet
-from monitor.settings import Settings, load_settings
+from monitor.settings import Settings, WorkerSettings, load_settings
 from monitor.worker.app import FETCH_MAX_WAIT_MS, Ports, WorkerApp, faust_app
 from monitor.worker.processor import Processor
 from monitor.worker.store import decode
@@ -179,22 +179,35 @@ def test_events_of_partitions_given_away_are_never_committed() -> None:
     assert all(ev.message.acked for ev in events)  # done with, for Faust's rebalance wait
 
 
-def test_the_fetch_wait_is_capped_for_the_worker_s_consumer_only(tmp_path: Any) -> None:
+def test_the_fetch_wait_and_minimum_are_set_for_the_worker_s_consumer_only(tmp_path: Any) -> None:
     import aiokafka
     from aiokafka.consumer.fetcher import Fetcher
 
+    def built(settings: Settings) -> tuple[int, int]:
+        """(fetch_max_wait_ms, fetch_min_bytes) of the aiokafka consumer the app builds."""
+        app = faust_app(settings)
+
+        async def build() -> Any:
+            return app.consumer._thread._create_consumer(loop=asyncio.get_running_loop())
+
+        consumer = asyncio.run(build())
+        return int(consumer._fetch_max_wait_ms), int(consumer._fetch_min_bytes)
+
     init = Fetcher.__init__
-    app = faust_app(Settings(data_dir=str(tmp_path), kafka_bootstrap="127.0.0.1:1"))
+    base = {"data_dir": str(tmp_path), "kafka_bootstrap": "127.0.0.1:1"}
+    # Faust builds it with 1,500 ms and 1 byte; MCPMON_WORKER_FETCH_MIN_BYTES is 16 KiB
+    assert built(Settings(**base)) == (FETCH_MAX_WAIT_MS, 16_384)
+    assert built(Settings(**base, worker=WorkerSettings(fetch_min_bytes=1))) == (
+        FETCH_MAX_WAIT_MS,
+        1,
+    )
     assert Fetcher.__init__ is init  # nothing global patched: other consumers keep theirs
 
-    async def build() -> tuple[int, int]:
-        built = app.consumer._thread._create_consumer(loop=asyncio.get_running_loop())
-        other = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
-        return int(built._fetch_max_wait_ms), int(other._fetch_max_wait_ms)
+    async def other() -> tuple[int, int]:
+        c = aiokafka.AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
+        return int(c._fetch_max_wait_ms), int(c._fetch_min_bytes)
 
-    ours, other = asyncio.run(build())
-    assert ours == FETCH_MAX_WAIT_MS  # Faust builds it with 1,500 ms
-    assert other == 500  # aiokafka's default, untouched
+    assert asyncio.run(other()) == (500, 1)  # aiokafka's defaults, untouched
 
 
 def test_offsets_are_committed_only_once_the_broker_has_their_state_records() -> None:
