@@ -284,7 +284,7 @@ def start_stack(stack: Stack, charters: Path) -> str:
     (tmp / "identity.yaml").write_text(MAPPING)
     p = stack.ports
     w = stack.mcpmon(
-        "worker", "worker", "--charters", str(charters), "--loglevel", "info",
+        "worker", "worker", "--charters", str(charters), "--loglevel", "info", "--processes", "1",
         MCPMON_WORKER_METRICS_PORT=str(p["worker"]),
     )  # fmt: skip
     wait_port(p["worker"], w, "worker")

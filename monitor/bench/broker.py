@@ -74,7 +74,7 @@ class BenchRun:
         return env
 
     def start_worker(self, charters: Path) -> WorkerProcess:
-        extra = ["--processes", str(self.processes)] if self.processes > 1 else []
+        extra = ["--processes", str(self.processes)]
         self.worker = WorkerProcess(
             self.id, self.env(), charters, self.tmp / f"{self.id}.log", extra_args=extra
         )

@@ -7,6 +7,8 @@ parser imports nothing heavy (what the command drives loads when it runs).
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +36,35 @@ def add_worker_parser(sub: Any) -> None:
     w.add_argument(
         "--processes",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="run N worker processes in one consumer group on this host (default 1; N = the "
-        "host's CPUs is recommended, with at least N input partitions). Each has its own state "
+        help="run N worker processes in one consumer group on this host (default: the CPUs "
+        "this process may use — its CPU affinity and a cgroup CPU quota — and at most "
+        "MCPMON_PARTITIONS, since a process without a partition idles). Each has its own state "
         "dir MCPMON_DATA_DIR/<i> and metrics port MCPMON_WORKER_METRICS_PORT+i; SIGTERM is "
         "forwarded to all, and if one dies the others are stopped and the exit is non-zero",
     )
     w.set_defaults(func=cmd_worker)
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may run on: its affinity, lowered to a cgroup v2 CPU quota
+    (``cpu.max``, e.g. a container's ``--cpus 1.5`` gives 2) when one is set; at least 1.
+
+    >>> usable_cpus(Path("/nonexistent")) >= 1
+    True
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -49,13 +72,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if not Path(args.charters).exists():
         raise MonitorError(f"charters not found: {args.charters}")
-    processes = getattr(args, "processes", 1)
+    settings = settings_from_args(args)
+    processes = getattr(args, "processes", None)
+    if processes is None:
+        processes = min(usable_cpus(), settings.partitions)
     if processes < 1:
         raise MonitorError(f"--processes must be at least 1, got {processes}")
     if processes > 1:
         from monitor.worker.supervisor import run_processes
 
-        return run_processes(
-            settings_from_args(args), args.charters, processes, args.loglevel, bool(args.observe)
-        )
-    return run_worker(settings_from_args(args), args.charters, args.loglevel)
+        return run_processes(settings, args.charters, processes, args.loglevel, bool(args.observe))
+    return run_worker(settings, args.charters, args.loglevel)

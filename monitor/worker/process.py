@@ -32,6 +32,8 @@ class WorkerProcess:
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in wait()
+        if "--processes" not in extra_args:  # one process unless asked (not one per CPU)
+            extra_args = [*extra_args, "--processes", "1"]
         self.proc = subprocess.Popen(
             [
                 sys.executable,

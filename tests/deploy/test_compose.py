@@ -108,6 +108,10 @@ def test_services_kafka_version_and_dependencies() -> None:
         assert services[name]["depends_on"]["kafka"]["condition"] == "service_healthy", name
         assert services[name]["environment"]["MCPMON_KAFKA_BOOTSTRAP"] == "kafka:9092", name
     assert services["worker"]["command"][:2] == ["worker", "--charters"]
+    # one process per replica: scaled by --scale, each replica with one host metrics port
+    # (without the flag each would start one process per CPU, on ports the map lacks)
+    cmd = services["worker"]["command"]
+    assert cmd[cmd.index("--processes") + 1] == "1"
     assert services["revoker"]["command"] == ["revoker"]
     for name in ("sink", "tap", "proxy", "prometheus", "grafana"):
         assert services[name]["profiles"], f"{name} is optional: it needs a profile"

@@ -100,7 +100,9 @@ def test_worker_processes_per_pod_pass_the_flag_and_expose_each_child_s_metrics(
         return c
 
     default, full = worker("rendered-default.yaml"), worker("rendered-full.yaml")
-    assert "--processes" not in default["args"]  # one process unless asked
+    # always passed: without the flag a worker starts one process per CPU it may use
+    d_args = default["args"]
+    assert d_args[d_args.index("--processes") + 1] == "1"  # values.yaml: processes: 1
     assert [p["containerPort"] for p in default["ports"]] == [9464]
     args = full["args"]
     assert args[args.index("--processes") + 1] == "2"  # full-values: processes: 2

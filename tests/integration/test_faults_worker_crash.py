@@ -49,7 +49,7 @@ def test_sigkill_at_state_writes_loses_no_violation_and_changes_no_output(run: R
     # writes are batched per flush: a crash at write 5..60 lands inside one flush's writes
     plan = [(where, rng.randint(5, 60)) for where in WHERE]
     env = run.env(MCPMON_COMMAND_SIGNING_KEYS=COMMAND_KEYS)
-    args = ["--charters", str(EXAMPLE_CHARTERS)]
+    args = ["--charters", str(EXAMPLE_CHARTERS), "--processes", "1"]  # the hooks are in this one
     # consecutive slices of the traffic: each crashing worker gets fresh events to write
     n, k = len(lines), len(WHERE) + 1
     chunks = [lines[i * n // k : (i + 1) * n // k] for i in range(k)]
