@@ -76,9 +76,11 @@ def add_bench_parser(sub: Any) -> None:
     b.add_argument(
         "--processes",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="kafka: run the worker as `mcpmon worker --processes N` (default 1)",
+        help="kafka: run the worker as `mcpmon worker --processes N` (default: as the worker "
+        "does, one per usable CPU, at most the bench's 4 partitions); with N > 1 the "
+        "throughput phase also runs one process, for the scaling ratio",
     )
     b.set_defaults(func=cmd_bench)
 
@@ -116,15 +118,20 @@ def _tap(args: argparse.Namespace) -> int:
 
 
 def _kafka(args: argparse.Namespace) -> int:
+    from monitor.bench.broker import PARTITIONS
     from monitor.bench.kafka import KAFKA_DEFAULT_EVENTS, bench_kafka
+    from monitor.worker.command import usable_cpus
 
+    processes = args.processes if args.processes is not None else min(usable_cpus(), PARTITIONS)
+    if processes < 1:
+        raise MonitorError(f"--processes must be at least 1, got {processes}")
     return bench_kafka(
         settings_from_args(args, uses=("kafka",)).kafka_bootstrap,
         int(_given(args.events, KAFKA_DEFAULT_EVENTS)),
         _seed(args),
         _given(args.rate, KAFKA_DEFAULT_RATE),
         _given(args.seconds, KAFKA_DEFAULT_SECONDS),
-        **({"processes": args.processes} if args.processes != 1 else {}),
+        processes=processes,
     )
 
 

@@ -12,15 +12,21 @@ import monitor.bench.replay
 import monitor.bench.soak
 import monitor.bench.tap
 from monitor.cli import main
+from monitor.worker.command import usable_cpus
+
+KWARGS: list[dict[str, Any]] = []  # the keyword arguments of each recorded call
 
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     got: list[tuple[str, tuple[Any, ...]]] = []
+    kw = KWARGS
+    kw.clear()
 
     def record(name: str) -> Any:
-        def run(*args: Any) -> int:
+        def run(*args: Any, **kwargs: Any) -> int:
             got.append((name, args))
+            kw.append(kwargs)
             return 0
 
         return run
@@ -51,6 +57,8 @@ def test_kafka_and_tap_take_500000_events_when_asked(
     assert calls[-1] == ("kafka", (calls[-1][1][0], 500_000, 7, 400.0, 300.0))
     assert main(["bench", "kafka"]) == 0
     assert calls[-1][1][1:] == (monitor.bench.kafka.KAFKA_DEFAULT_EVENTS, 7, 2000.0, 20.0)
+    # as the worker does: a process per usable CPU, at most the bench's 4 partitions
+    assert KWARGS[-1] == {"processes": min(usable_cpus(), 4)}
     assert main(["bench", "tap", "--events", "500000"]) == 0
     assert calls[-1] == ("tap", (500_000, 7, 3, None))
     assert main(["bench", "tap"]) == 0

@@ -20,7 +20,11 @@ def test_bench_kafka_passes_processes_on(monkeypatch: pytest.MonkeyPatch) -> Non
     got: list[dict[str, Any]] = []
     monkeypatch.setattr(monitor.bench.kafka, "bench_kafka", lambda *a, **kw: got.append(kw) or 0)
     assert main(["bench", "kafka", "--processes", "2"]) == 0
-    assert got == [{"processes": 2}]
+    assert main(["bench", "kafka", "--processes", "1"]) == 0
+    monkeypatch.setattr(monitor.worker.command, "usable_cpus", lambda: 8)
+    assert main(["bench", "kafka"]) == 0  # the worker's default, at most 4 partitions
+    assert got == [{"processes": 2}, {"processes": 1}, {"processes": 4}]
+    assert main(["bench", "kafka", "--processes", "0"]) != 0
 
 
 def test_worker_runs_one_process_per_usable_cpu_at_most_one_per_partition_unless_told(
