@@ -62,7 +62,7 @@ def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
         quota, period = (cgroup / "cpu.max").read_text().split()[:2]
         if quota != "max":
             cpus = min(cpus, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
+    except (OSError, ValueError, ZeroDivisionError):  # none, or unreadable: the affinity
         pass
     return max(1, cpus)
 

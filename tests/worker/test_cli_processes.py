@@ -73,5 +73,6 @@ def test_usable_cpus_follow_the_affinity_and_a_cgroup_quota(
     assert usable_cpus(tmp_path) == 1  # a tenth of a CPU: still one
     (tmp_path / "cpu.max").write_text("800000 100000\n")
     assert usable_cpus(tmp_path) == 4  # a quota above the affinity: the affinity
-    (tmp_path / "cpu.max").write_text("garbage\n")
-    assert usable_cpus(tmp_path) == 4
+    for garbage in ("garbage\n", "100000 0\n", ""):
+        (tmp_path / "cpu.max").write_text(garbage)
+        assert usable_cpus(tmp_path) == 4
