@@ -74,6 +74,15 @@ def add_bench_parser(sub: Any) -> None:
         help="kafka: latency phase, ≤ 60 (20); soak: length of the run (300)",
     )
     b.add_argument(
+        "--probe-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="kafka: one event in N of the latency phase is a probe violation, the events "
+        "timed (default 50: each makes an agent, an alert and a signed command, so the probes "
+        "stay a small part of the load, as real violations are)",
+    )
+    b.add_argument(
         "--processes",
         type=int,
         default=None,
@@ -119,18 +128,22 @@ def _tap(args: argparse.Namespace) -> int:
 
 def _kafka(args: argparse.Namespace) -> int:
     from monitor.bench.broker import PARTITIONS
-    from monitor.bench.kafka import KAFKA_DEFAULT_EVENTS, bench_kafka
+    from monitor.bench.kafka import KAFKA_DEFAULT_EVENTS, KAFKA_DEFAULT_PROBE_EVERY, bench_kafka
     from monitor.worker.command import usable_cpus
 
     processes = args.processes if args.processes is not None else min(usable_cpus(), PARTITIONS)
     if processes < 1:
         raise MonitorError(f"--processes must be at least 1, got {processes}")
+    probe_every = int(_given(args.probe_every, KAFKA_DEFAULT_PROBE_EVERY))
+    if probe_every < 2:
+        raise MonitorError(f"--probe-every must be at least 2, got {probe_every}")
     return bench_kafka(
         settings_from_args(args, uses=("kafka",)).kafka_bootstrap,
         int(_given(args.events, KAFKA_DEFAULT_EVENTS)),
         _seed(args),
         _given(args.rate, KAFKA_DEFAULT_RATE),
         _given(args.seconds, KAFKA_DEFAULT_SECONDS),
+        probe_every=probe_every,
         processes=processes,
     )
 

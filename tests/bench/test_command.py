@@ -58,7 +58,13 @@ def test_kafka_and_tap_take_500000_events_when_asked(
     assert main(["bench", "kafka"]) == 0
     assert calls[-1][1][1:] == (monitor.bench.kafka.KAFKA_DEFAULT_EVENTS, 7, 2000.0, 20.0)
     # as the worker does: a process per usable CPU, at most the bench's 4 partitions
-    assert KWARGS[-1] == {"processes": min(usable_cpus(), 4)}
+    assert KWARGS[-1] == {
+        "processes": min(usable_cpus(), 4),
+        "probe_every": monitor.bench.kafka.KAFKA_DEFAULT_PROBE_EVERY,
+    }
+    assert main(["bench", "kafka", "--probe-every", "20"]) == 0
+    assert KWARGS[-1]["probe_every"] == 20
+    assert main(["bench", "kafka", "--probe-every", "1"]) != 0  # every event a probe: refused
     assert main(["bench", "tap", "--events", "500000"]) == 0
     assert calls[-1] == ("tap", (500_000, 7, 3, None))
     assert main(["bench", "tap"]) == 0
