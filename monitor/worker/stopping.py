@@ -25,7 +25,6 @@ shows nothing lost or doubled). So:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -46,6 +45,8 @@ STOP_WATCHDOG_SECONDS = 30.0
 EXIT_STOP_TIMED_OUT = 70
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# the C library's symbols, resolved here: nothing is looked up in a freshly forked child
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 class StopWatchdog:
@@ -94,9 +95,8 @@ def die_with_parent(parent: int) -> None:
     """In a child about to exec (``subprocess.Popen(preexec_fn=partial(die_with_parent,
     os.getpid()))``): the kernel sends it SIGTERM when ``parent``, the process that started
     it, dies — also if that happened before this call. Linux only; elsewhere nothing."""
-    if not sys.platform.startswith("linux"):
+    if _LIBC is None:
         return
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
     if os.getppid() != parent:  # gone between the fork and the prctl
         os.kill(os.getpid(), signal.SIGTERM)
