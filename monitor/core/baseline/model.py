@@ -25,7 +25,9 @@ detector wanted access revoked.
 
 State is one ``bytearray`` holding every numeric array plus a dozen scalars;
 where each array lives in it is :mod:`.layout`. :meth:`AgentBaseline.snapshot` is
-that buffer in base64 plus the scalars (about 3.5 KiB of JSON).
+that buffer in base64 plus the scalars (about 3.5 KiB of JSON). The integer
+tables, touched on every call, are kept in lists while the model runs and
+written back into the buffer for a snapshot.
 
 >>> from monitor.events import ToolCall
 >>> m = AgentBaseline()
@@ -107,6 +109,7 @@ from monitor.core.baseline.layout import (
     _B_SINGLES,
     _B_TIMES,
     _B_TOTALS,
+    _COUNTS,
     _EP_BURST,
     _EP_HOUR,
     _EP_RATE,
@@ -136,6 +139,7 @@ from monitor.core.baseline.layout import (
     _OFF_TRANS,
     _OFF_VOLUME_N,
     _OFF_WEEKDAY,
+    _TABLES,
     BUFFER_BYTES,
     LAYOUT,
     N_REALS,
@@ -193,9 +197,12 @@ class AgentBaseline:
         self.times = mv[_B_TIMES:_B_REALS].cast("d")
         self.reals = mv[_B_REALS:_B_KEYS].cast("f")
         self.keys = mv[_B_KEYS:_B_TOTALS].cast("I")
-        self.totals = mv[_B_TOTALS:_B_SINGLES].cast("I")
-        self.singles = mv[_B_SINGLES:_B_COUNTS].cast("I")
-        self.counts = mv[_B_COUNTS:].cast("H")
+        # the integer tables, read and written on every call, live in lists (a list item
+        # costs a tenth of a memoryview item, compiled: no buffer protocol, no boxed
+        # index); :meth:`_store` writes them back into the buffer for a snapshot
+        self.totals: list[int] = mv[_B_TOTALS:_B_SINGLES].cast("I").tolist()
+        self.singles: list[int] = mv[_B_SINGLES:_B_COUNTS].cast("I").tolist()
+        self.counts: list[int] = mv[_B_COUNTS:].cast("H").tolist()
         self.window = Window(self.times, self.keys)
         self.n_learned = 0  # calls learned
         self.n_scored = 0  # calls whose surprises fed the running means
@@ -528,12 +535,23 @@ class AgentBaseline:
         return fb.apply(self, alert_id, verdict)
 
     # ------------------------------------------------------------------ state
+    def _store(self) -> None:
+        """Write the integer tables (kept in lists while the model runs) into the buffer."""
+        buf = self.buf
+        _COUNTS.pack_into(buf, _B_COUNTS, *self.counts)
+        _TABLES.pack_into(buf, _B_TOTALS, *self.totals)
+        _TABLES.pack_into(buf, _B_SINGLES, *self.singles)
+
     def arrays(self) -> dict[str, np.ndarray]:
-        """Numpy views of the state (no copies): for inspection, tests and notebooks."""
+        """Numpy views of the state buffer, brought up to date: for inspection, tests and
+        notebooks. The rings and reals are the live state; the count tables, totals and
+        singletons are as of this call (the model keeps them in lists, see ``__init__``)."""
+        self._store()
         return views(self.buf)
 
     def snapshot(self) -> list[Any]:
         """A JSON-able list: the buffer in base64 and the scalars."""
+        self._store()
         return [
             LAYOUT,
             base64.b64encode(self.buf).decode("ascii"),
