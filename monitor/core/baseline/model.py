@@ -26,8 +26,8 @@ detector wanted access revoked.
 State is one ``bytearray`` holding every numeric array plus a dozen scalars;
 where each array lives in it is :mod:`.layout`. :meth:`AgentBaseline.snapshot` is
 that buffer in base64 plus the scalars (about 3.5 KiB of JSON). The integer
-tables, touched on every call, are kept in lists while the model runs and
-written back into the buffer for a snapshot.
+tables and the window's rings, touched on every call, are kept in lists while
+the model runs and written back into the buffer for a snapshot.
 
 >>> from monitor.events import ToolCall
 >>> m = AgentBaseline()
@@ -139,6 +139,8 @@ from monitor.core.baseline.layout import (
     _OFF_TRANS,
     _OFF_VOLUME_N,
     _OFF_WEEKDAY,
+    _RING_KEYS,
+    _RING_TIMES,
     _TABLES,
     BUFFER_BYTES,
     LAYOUT,
@@ -194,15 +196,17 @@ class AgentBaseline:
     def __init__(self, buf: bytearray | None = None) -> None:
         self.buf = buf if buf is not None else bytearray(BUFFER_BYTES)
         mv = memoryview(self.buf)
-        self.times = mv[_B_TIMES:_B_REALS].cast("d")
         self.reals = mv[_B_REALS:_B_KEYS].cast("f")
-        self.keys = mv[_B_KEYS:_B_TOTALS].cast("I")
-        # the integer tables, read and written on every call, live in lists (a list item
-        # costs a tenth of a memoryview item, compiled: no buffer protocol, no boxed
-        # index); :meth:`_store` writes them back into the buffer for a snapshot
-        self.totals: list[int] = mv[_B_TOTALS:_B_SINGLES].cast("I").tolist()
-        self.singles: list[int] = mv[_B_SINGLES:_B_COUNTS].cast("I").tolist()
-        self.counts: list[int] = mv[_B_COUNTS:].cast("H").tolist()
+        # the rings and integer tables, read and written on every call, live in lists (a
+        # list item costs a tenth of a memoryview item, compiled: no buffer protocol, no
+        # boxed index); :meth:`_store` writes them back into the buffer for a snapshot.
+        # (The reals stay a float32 view: every write rounds to float32 there.)
+        buf = self.buf
+        self.times: list[float] = list(_RING_TIMES.unpack_from(buf, _B_TIMES))
+        self.keys: list[int] = list(_RING_KEYS.unpack_from(buf, _B_KEYS))
+        self.totals: list[int] = list(_TABLES.unpack_from(buf, _B_TOTALS))
+        self.singles: list[int] = list(_TABLES.unpack_from(buf, _B_SINGLES))
+        self.counts: list[int] = list(_COUNTS.unpack_from(buf, _B_COUNTS))
         self.window = Window(self.times, self.keys)
         self.n_learned = 0  # calls learned
         self.n_scored = 0  # calls whose surprises fed the running means
@@ -536,15 +540,17 @@ class AgentBaseline:
 
     # ------------------------------------------------------------------ state
     def _store(self) -> None:
-        """Write the integer tables (kept in lists while the model runs) into the buffer."""
+        """Write the rings and integer tables (lists while the model runs) into the buffer."""
         buf = self.buf
+        _RING_TIMES.pack_into(buf, _B_TIMES, *self.times)
+        _RING_KEYS.pack_into(buf, _B_KEYS, *self.keys)
         _COUNTS.pack_into(buf, _B_COUNTS, *self.counts)
         _TABLES.pack_into(buf, _B_TOTALS, *self.totals)
         _TABLES.pack_into(buf, _B_SINGLES, *self.singles)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Numpy views of the state buffer, brought up to date: for inspection, tests and
-        notebooks. The rings and reals are the live state; the count tables, totals and
+        notebooks. The reals are the live state; the rings, count tables, totals and
         singletons are as of this call (the model keeps them in lists, see ``__init__``)."""
         self._store()
         return views(self.buf)
