@@ -97,7 +97,7 @@ from monitor.core.baseline.features import (
     FEATURES,
     N_FEATURES,
     CallFeatures,
-    extract,
+    extract_fields,
     h32,
 )
 from monitor.core.baseline.feedback import FEEDBACK_KEEP, FEEDBACK_WEIGHT
@@ -225,8 +225,9 @@ class AgentBaseline:
     # ------------------------------------------------------------------ features
     def observe(self, call: ToolCall, t: float) -> CallFeatures:
         """The call's features, windowed ones included; the window remembers the call."""
-        f = extract(call, t)
-        task = call.task_id or call.session_id
+        fields = call.__dict__  # the validated values, read once (see extract_fields)
+        f = extract_fields(fields, t)
+        task: str | None = fields["task_id"] or fields["session_id"]
         ended = self.window.observe(f, t, h32(task) if task else 0)
         if ended is not None:  # learn the episode that just ended: peaks, start time, scores
             length, rate, burst, start, bins = ended
