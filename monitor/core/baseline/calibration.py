@@ -78,7 +78,7 @@ def calibrated(p: float) -> float:
     return 0.0 if p >= 1.0 else exp(BLOCK * log1p(-p))
 
 
-def fit(counts: memoryview, n: int) -> tuple[float, float, float]:
+def fit(counts: list[int], n: int) -> tuple[float, float, float]:
     """``(u, beta, q_u)``: the exponential tail of the histogram holding ``n`` scores."""
     need = max(ceil(TAIL_FRACTION * n), MIN_TAIL)
     acc = 0
@@ -113,7 +113,7 @@ def threshold(u: float, beta: float, q_u: float, top: int, p: float) -> float:
     return r if r > edge else edge
 
 
-def p_value(counts: memoryview, n: int, u: float, beta: float, q_u: float, r: float) -> float:
+def p_value(counts: list[int], n: int, u: float, beta: float, q_u: float, r: float) -> float:
     """The estimated probability that a benign call of this agent scores at least ``r``."""
     b = score_bin(r)
     at_or_above = sum(counts[_OFF + b : _OFF + BINS])

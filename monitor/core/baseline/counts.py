@@ -6,7 +6,7 @@ it exactly, in O(1), from a few hundred bytes, with nothing to tune. (The
 comparison with river's models is measured in ``results/baseline_models.md``.)
 
 Every table lives in one ``uint16`` array per agent (:class:`~.model.AgentBaseline`
-holds it); a table is an ``(offset, size)`` slice of it, sizes are powers of
+holds it, as a list while it runs); a table is an ``(offset, size)`` slice of it, sizes are powers of
 two and a value's slot is ``hash & (size - 1)``. Per table the model keeps the
 total and the number of *singletons* (slots seen exactly once). Counts saturate;
 when a table's total reaches :data:`HALVE_AT` every count is halved (integer
@@ -134,7 +134,7 @@ def seen_surprise(c: int, total: int) -> float:
     return RARE * -log(c / (total + 1)) if c <= total else 0.0
 
 
-def tail_surprise(counts: memoryview, table: int, b: int, total: int) -> float:
+def tail_surprise(counts: list[int], table: int, b: int, total: int) -> float:
     """Upper-tail surprise (nats) of bucket ``b`` in an ordinal table.
 
     Within the agent's range, ``RARE × -log((C≥b + ½) / (N + 1))``. Beyond the
@@ -160,7 +160,7 @@ def tail_surprise(counts: memoryview, table: int, b: int, total: int) -> float:
 
 
 def add(
-    counts: memoryview, totals: memoryview, singles: memoryview, i: int, table: int, w: int = 1
+    counts: list[int], totals: list[int], singles: list[int], i: int, table: int, w: int = 1
 ) -> None:
     """Count slot ``i`` (absolute) of ``table`` ``w`` more times."""
     old = counts[i]
@@ -179,7 +179,7 @@ def add(
         halve(counts, totals, singles, table)
 
 
-def remove(counts: memoryview, totals: memoryview, singles: memoryview, i: int, table: int) -> None:
+def remove(counts: list[int], totals: list[int], singles: list[int], i: int, table: int) -> None:
     """Undo one count of slot ``i`` (never below zero)."""
     old = counts[i]
     if old == 0:
@@ -192,7 +192,7 @@ def remove(counts: memoryview, totals: memoryview, singles: memoryview, i: int, 
     totals[table] = max(totals[table] - 1, 0)
 
 
-def halve(counts: memoryview, totals: memoryview, singles: memoryview, table: int) -> None:
+def halve(counts: list[int], totals: list[int], singles: list[int], table: int) -> None:
     """Halve every count of ``table`` (values seen once are forgotten) and recount."""
     off = OFFSET[table]
     total = ones = 0

@@ -5,7 +5,11 @@ call times, ``uint32`` ring of destinations and per-table totals, ``float32``
 moments and running means, ``uint16`` count tables and score histogram),
 viewed through typed memoryviews for O(1) scalar access and through numpy
 (:meth:`~.model.AgentBaseline.arrays`) for whole-array work, plus a dozen
-scalars. :meth:`~.model.AgentBaseline.snapshot` is that buffer in base64 plus the
+scalars. The rings and integer arrays (count tables, totals, singletons) are
+read and written on every call, so a running model keeps them in plain lists
+instead and writes them back into the buffer (:data:`_COUNTS`, :data:`_TABLES`,
+:data:`_RING_TIMES`, :data:`_RING_KEYS`) when it is snapshotted or inspected:
+the bytes are the same. :meth:`~.model.AgentBaseline.snapshot` is that buffer in base64 plus the
 scalars: about 3.5 KiB of JSON whatever the agent does, and cheap (one base64 of
 2.5 KB).
 
@@ -77,6 +81,12 @@ _B_COUNTS: Final = _B_SINGLES + 4 * N_TABLES
 BUFFER_BYTES: Final = _B_COUNTS + 2 * N_COUNTS
 _B_EW: Final = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
 _EW: Final = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
+# the rings, count tables, totals and singletons live in lists while the model runs (an
+# item of a list is read and written without the buffer protocol); these write them back
+_COUNTS: Final = Struct(f"{N_COUNTS}H")
+_TABLES: Final = Struct(f"{N_TABLES}I")
+_RING_TIMES: Final = Struct(f"{RING}d")
+_RING_KEYS: Final = Struct(f"{RING}I")
 
 _OFF_TOOL: Final = OFFSET[T_TOOL]
 _OFF_SERVER: Final = OFFSET[T_SERVER]

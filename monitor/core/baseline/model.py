@@ -25,7 +25,9 @@ detector wanted access revoked.
 
 State is one ``bytearray`` holding every numeric array plus a dozen scalars;
 where each array lives in it is :mod:`.layout`. :meth:`AgentBaseline.snapshot` is
-that buffer in base64 plus the scalars (about 3.5 KiB of JSON).
+that buffer in base64 plus the scalars (about 3.5 KiB of JSON). The integer
+tables and the window's rings, touched on every call, are kept in lists while
+the model runs and written back into the buffer for a snapshot.
 
 >>> from monitor.events import ToolCall
 >>> m = AgentBaseline()
@@ -95,7 +97,7 @@ from monitor.core.baseline.features import (
     FEATURES,
     N_FEATURES,
     CallFeatures,
-    extract,
+    extract_fields,
     h32,
 )
 from monitor.core.baseline.feedback import FEEDBACK_KEEP, FEEDBACK_WEIGHT
@@ -107,6 +109,7 @@ from monitor.core.baseline.layout import (
     _B_SINGLES,
     _B_TIMES,
     _B_TOTALS,
+    _COUNTS,
     _EP_BURST,
     _EP_HOUR,
     _EP_RATE,
@@ -136,6 +139,9 @@ from monitor.core.baseline.layout import (
     _OFF_TRANS,
     _OFF_VOLUME_N,
     _OFF_WEEKDAY,
+    _RING_KEYS,
+    _RING_TIMES,
+    _TABLES,
     BUFFER_BYTES,
     LAYOUT,
     N_REALS,
@@ -190,12 +196,17 @@ class AgentBaseline:
     def __init__(self, buf: bytearray | None = None) -> None:
         self.buf = buf if buf is not None else bytearray(BUFFER_BYTES)
         mv = memoryview(self.buf)
-        self.times = mv[_B_TIMES:_B_REALS].cast("d")
         self.reals = mv[_B_REALS:_B_KEYS].cast("f")
-        self.keys = mv[_B_KEYS:_B_TOTALS].cast("I")
-        self.totals = mv[_B_TOTALS:_B_SINGLES].cast("I")
-        self.singles = mv[_B_SINGLES:_B_COUNTS].cast("I")
-        self.counts = mv[_B_COUNTS:].cast("H")
+        # the rings and integer tables, read and written on every call, live in lists (a
+        # list item costs a tenth of a memoryview item, compiled: no buffer protocol, no
+        # boxed index); :meth:`_store` writes them back into the buffer for a snapshot.
+        # (The reals stay a float32 view: every write rounds to float32 there.)
+        buf = self.buf
+        self.times: list[float] = list(_RING_TIMES.unpack_from(buf, _B_TIMES))
+        self.keys: list[int] = list(_RING_KEYS.unpack_from(buf, _B_KEYS))
+        self.totals: list[int] = list(_TABLES.unpack_from(buf, _B_TOTALS))
+        self.singles: list[int] = list(_TABLES.unpack_from(buf, _B_SINGLES))
+        self.counts: list[int] = list(_COUNTS.unpack_from(buf, _B_COUNTS))
         self.window = Window(self.times, self.keys)
         self.n_learned = 0  # calls learned
         self.n_scored = 0  # calls whose surprises fed the running means
@@ -214,8 +225,9 @@ class AgentBaseline:
     # ------------------------------------------------------------------ features
     def observe(self, call: ToolCall, t: float) -> CallFeatures:
         """The call's features, windowed ones included; the window remembers the call."""
-        f = extract(call, t)
-        task = call.task_id or call.session_id
+        fields = call.__dict__  # the validated values, read once (see extract_fields)
+        f = extract_fields(fields, t)
+        task: str | None = fields["task_id"] or fields["session_id"]
         ended = self.window.observe(f, t, h32(task) if task else 0)
         if ended is not None:  # learn the episode that just ended: peaks, start time, scores
             length, rate, burst, start, bins = ended
@@ -528,12 +540,25 @@ class AgentBaseline:
         return fb.apply(self, alert_id, verdict)
 
     # ------------------------------------------------------------------ state
+    def _store(self) -> None:
+        """Write the rings and integer tables (lists while the model runs) into the buffer."""
+        buf = self.buf
+        _RING_TIMES.pack_into(buf, _B_TIMES, *self.times)
+        _RING_KEYS.pack_into(buf, _B_KEYS, *self.keys)
+        _COUNTS.pack_into(buf, _B_COUNTS, *self.counts)
+        _TABLES.pack_into(buf, _B_TOTALS, *self.totals)
+        _TABLES.pack_into(buf, _B_SINGLES, *self.singles)
+
     def arrays(self) -> dict[str, np.ndarray]:
-        """Numpy views of the state (no copies): for inspection, tests and notebooks."""
+        """Numpy views of the state buffer, brought up to date: for inspection, tests and
+        notebooks. The reals are the live state; the rings, count tables, totals and
+        singletons are as of this call (the model keeps them in lists, see ``__init__``)."""
+        self._store()
         return views(self.buf)
 
     def snapshot(self) -> list[Any]:
         """A JSON-able list: the buffer in base64 and the scalars."""
+        self._store()
         return [
             LAYOUT,
             base64.b64encode(self.buf).decode("ascii"),

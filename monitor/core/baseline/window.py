@@ -46,7 +46,8 @@ def transition_hash(prev: int, cur: int) -> int:
 
 
 class Window:
-    """Ring buffers live in the model's shared buffer; the scalars here go to the snapshot."""
+    """The rings are the model's (lists it writes into its buffer for a snapshot); the
+    scalars here go to the snapshot as they are."""
 
     __slots__ = (
         "ep_bins",
@@ -67,7 +68,7 @@ class Window:
         "times",
     )
 
-    def __init__(self, times: memoryview[float], keys: memoryview) -> None:
+    def __init__(self, times: list[float], keys: list[int]) -> None:
         self.times = times  # float64 × RING
         self.keys = keys  # uint32 × RING: destination hash of each call, 0 for none
         self.pos = 0

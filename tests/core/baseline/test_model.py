@@ -140,7 +140,7 @@ def test_arrays_are_numpy_views_of_the_state() -> None:
     a = m.arrays()
     assert a["counts"].dtype.name == "uint16" and a["totals"].dtype.name == "uint32"
     assert int(a["counts"].sum()) > 0
-    assert a["counts"].base is not None  # a view, not a copy
+    assert a["counts"].base is not None  # a view of the buffer, not a copy
 
 
 def test_hour_of_day_is_judged_once_there_is_a_day_of_history() -> None:

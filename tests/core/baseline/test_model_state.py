@@ -37,7 +37,9 @@ def test_a_halving_recounts_the_highest_score_bin(high: int) -> None:
     assert m.top == high  # kept once, after the halving
 
 
-def test_array_views_are_the_state_itself() -> None:
+def test_array_views_are_the_state_buffer_brought_up_to_date() -> None:
+    """The rings and reals are views of the live state; the integer tables, kept in lists
+    while the model runs, are written into the buffer first (what a snapshot holds)."""
     m = AgentBaseline()
     for i in range(3):
         c = tb.call(i * 5, "a", "s", "t", resources=[f"https://h{i}.example/"])
@@ -55,8 +57,13 @@ def test_array_views_are_the_state_itself() -> None:
     assert list(v["singles"]) == list(m.singles) and list(v["reals"]) == list(m.reals)
     assert list(v["times"][:3]) == list(m.window.times[:3]) and v["times"][2] > 0
     assert list(v["keys"][:3]) == [h32(f"net:h{i}.example") for i in range(3)]
-    v["counts"][0] = 7  # views, not copies
-    assert m.counts[0] == 7
+    v["reals"][0] = 7.0  # the rings and reals: views, not copies
+    assert m.reals[0] == 7.0
+    before = int(v["counts"].sum())
+    c = tb.call(20, "a", "s", "t")
+    m.learn_one(m.observe(c, c.ts.timestamp()))
+    assert int(v["counts"].sum()) == before  # the tables: written back when asked for
+    assert list(m.arrays()["counts"]) == list(m.counts) and sum(m.counts) > before
 
 
 def test_a_snapshot_must_be_a_non_empty_list_of_this_layout() -> None:
