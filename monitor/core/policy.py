@@ -170,11 +170,13 @@ class CharterSet:
     Resolutions are cached and the cache is dropped whenever a charter changes.
     """
 
-    __slots__ = ("_by_pattern", "_cache", "signed_versions", "version")
+    __slots__ = ("_by_pattern", "_cache", "_globs", "signed_versions", "version")
 
     def __init__(self, charters: Iterable[Charter] = ()) -> None:
         self._by_pattern: dict[str, CompiledCharter] = {}
         self._cache: dict[str, CompiledCharter | None] = {}
+        # the glob patterns, compiled, with their literal prefix's length, in load order
+        self._globs: list[tuple[re.Pattern[str], int, CompiledCharter]] = []
         self.version = 0
         # pattern -> {event_id: version} of the signed charter updates applied to it, oldest
         # first (the last is in force; at most MAX_SIGNED_KEPT): an update with an older or
@@ -188,6 +190,11 @@ class CharterSet:
         """Add or replace the charter for ``charter.agent``."""
         compiled = CompiledCharter(charter)
         self._by_pattern[charter.agent] = compiled
+        self._globs = [
+            (compile_glob(pattern), len(literal_prefix(pattern)), c)
+            for pattern, c in self._by_pattern.items()
+            if is_glob(pattern)
+        ]
         self._cache.clear()
         self.version += 1
         return compiled
@@ -218,11 +225,9 @@ class CharterSet:
         found = self._by_pattern.get(agent_id)
         if found is None:
             best = -1
-            for pattern, compiled in self._by_pattern.items():
-                if is_glob(pattern) and compile_glob(pattern).match(agent_id):
-                    score = len(literal_prefix(pattern))
-                    if score > best:
-                        best, found = score, compiled
+            for rx, score, compiled in self._globs:
+                if score > best and rx.match(agent_id):
+                    best, found = score, compiled
         if len(self._cache) > 65536:
             self._cache.clear()
         self._cache[agent_id] = found

@@ -41,7 +41,7 @@ was there and which rule took it out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -161,6 +161,12 @@ def _auth_scheme(m: re.Match[str]) -> str:
     return f"{m['keep']}{redacted('authorization')}"
 
 
+def _any_of(hints: Iterable[str], lower: bool = False) -> Callable[[str], object]:
+    """Whether a text (lower-cased first, with ``lower``) holds one of ``hints``: one scan."""
+    search = re.compile("|".join(map(re.escape, sorted(set(hints))))).search
+    return (lambda text: search(text.lower())) if lower else search
+
+
 def _compiled(name: str, pattern: str, hints: tuple[str, ...] = ()) -> Callable[[str], str]:
     rx = re.compile(pattern, re.DOTALL)
     repl = redacted(name)
@@ -169,9 +175,10 @@ def _compiled(name: str, pattern: str, hints: tuple[str, ...] = ()) -> Callable[
     sub = partial(rx.sub, repl)
     if not hints:
         return sub
+    has_hint = _any_of(hints)
 
-    def step(text: str) -> str:  # most text holds no hint: a substring test, no scan
-        return sub(text) if any(h in text for h in hints) else text
+    def step(text: str) -> str:  # most text holds no hint: one scan for them, no match
+        return sub(text) if has_hint(text) else text
 
     return step
 
@@ -181,12 +188,28 @@ _EMAIL = (
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
 )
 
-#: The default pipeline: token families, authorization schemes, then assignments
-#: (which leave a value another rule already replaced as it is).
-_SECRET_STEPS: tuple[Callable[[str], str], ...] = (
-    *(_compiled(r.name, r.pattern, r.hints) for r in TOKEN_RULES),
-    _auth_schemes,
-    redact_assignments,
+#: A run of steps, and a test that is true whenever any of them could change a text
+#: (None: always run them). A text it says no to goes past the whole run unscanned.
+_Stage = tuple[Callable[[str], object] | None, tuple[Callable[[str], str], ...]]
+
+
+def _token_stage() -> _Stage:
+    """The token families as one stage. A step changes a text only if it holds one of
+    its family's hints, and most text (every short value
+    :func:`monitor.core.values.values_in` asks about) holds none of any family's, so one
+    scan for all of them skips every step; when it finds one, each family tests its own."""
+    steps = tuple(_compiled(r.name, r.pattern, r.hints) for r in TOKEN_RULES)
+    if not all(r.hints for r in TOKEN_RULES):  # a family without hints: always scanned
+        return None, steps
+    return _any_of(h for r in TOKEN_RULES for h in r.hints), steps
+
+
+#: The default pipeline: token families, then authorization schemes and assignments
+#: (which leave a value another rule already replaced as it is); these two change only
+#: a text whose lower case holds ``bearer``, ``basic`` or a name hint.
+_SECRET_STAGES: tuple[_Stage, ...] = (
+    _token_stage(),
+    (_any_of(("bearer", "basic", *NAME_HINTS), lower=True), (_auth_schemes, redact_assignments)),
 )
 
 
@@ -202,28 +225,30 @@ class RedactionRules:
 class Redactor:
     """Applies :class:`RedactionRules` to text; compiled once, called per alert."""
 
-    __slots__ = ("_secret_names", "_steps")
+    __slots__ = ("_secret_names", "_stages")
 
     def __init__(self, rules: RedactionRules) -> None:
         self._secret_names = rules.secrets
-        steps: list[Callable[[str], str]] = []
+        stages: list[_Stage] = []
         if rules.secrets:
-            steps.extend(_SECRET_STEPS)
+            stages.extend(_SECRET_STAGES)
         if rules.emails:
-            steps.append(_compiled(*_EMAIL))
+            stages.append((None, (_compiled(*_EMAIL),)))
         for i, pattern in enumerate(rules.extra):
             try:
-                steps.append(_compiled(f"custom-{i + 1}", pattern))
+                stages.append((None, (_compiled(f"custom-{i + 1}", pattern),)))
             except re.error as err:
                 raise ValueError(f"redaction pattern {i + 1} {pattern!r}: {err}") from None
-        self._steps = tuple(steps)
+        self._stages = tuple(stages)
 
     def __bool__(self) -> bool:
-        return bool(self._steps)
+        return bool(self._stages)
 
     def __call__(self, text: str) -> str:
-        for step in self._steps:
-            text = step(text)
+        for could_change, steps in self._stages:
+            if could_change is None or could_change(text):
+                for step in steps:
+                    text = step(text)
         return text
 
     def secret_key(self, name: str) -> bool:
@@ -248,7 +273,7 @@ class Redactor:
         charter pattern; ``alert_id``, ``agent_id`` and evidence (event ids) are
         kept, so the id is the same with and without redaction.
         """
-        if not self._steps:
+        if not self._stages:
             return alert
         return alert.model_copy(
             update={

@@ -28,6 +28,7 @@ input, :data:`MAX_DIGESTS` digests out.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
@@ -102,6 +103,21 @@ def _strings(obj: Any, limit: int) -> list[str]:
     return out
 
 
+def _kept(token: str) -> bool:
+    """A value, and not one the default secret rules would redact. Asked of every token
+    of every argument; an agent's addresses and ids repeat, so short ones' answers are
+    kept (:data:`_CACHED` characters at most: the cache stays small whatever comes)."""
+    return _kept_cached(token) if len(token) <= _CACHED else _kept_now(token)
+
+
+def _kept_now(token: str) -> bool:
+    return _is_value(token) and DEFAULT_REDACTOR(token) == token
+
+
+_CACHED = 256
+_kept_cached = lru_cache(maxsize=4096)(_kept_now)
+
+
 def values_in(obj: Any) -> list[str]:
     """The entity-like values in ``obj`` (a string or JSON-like structure), in order, no repeats.
 
@@ -112,7 +128,7 @@ def values_in(obj: Any) -> list[str]:
     for text in texts:
         for m in _VALUE.finditer(text):
             tok = m.group(0).rstrip(".,;:!?")
-            if _is_value(tok) and DEFAULT_REDACTOR(tok) == tok:
+            if _kept(tok):
                 seen.setdefault(tok, None)
     return list(seen)
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import testing as tb
 from monitor.core import Engine, EngineSettings
-from monitor.core.redact import RedactionRules, Redactor, _compiled
+from monitor.core.redact import (
+    RedactionRules,
+    Redactor,
+    _auth_schemes,
+    _compiled,
+    redact_assignments,
+)
+from monitor.core.secret_rules import NAME_HINTS, TOKEN_RULES, redacted
 from monitor.errors import MonitorError
 from monitor.replay import replay_file
 from monitor.settings import load_settings
@@ -565,3 +575,31 @@ def test_a_rule_with_hints_leaves_a_text_without_one_untouched_even_if_it_matche
     gated = _compiled("tok", r"\w+_\w+", ("tok_",))
     assert gated("a key_abc b") == "a key_abc b"  # the pattern matches, but no hint: not scanned
     assert gated("a tok_abc b") == "a [REDACTED:tok] b"
+
+
+def _every_step_always(text: str) -> str:
+    """The default pipeline with no hint test anywhere: every step scans every text."""
+    for rule in TOKEN_RULES:
+        rx = re.compile(rule.pattern, re.DOTALL)
+        repl = redacted(rule.name)
+        text = rx.sub((r"\g<keep>" + repl) if "keep" in rx.groupindex else repl, text)
+    return redact_assignments(_auth_schemes(text))
+
+
+#: Hints of every step, secrets of every family, and the shapes around them: words
+#: that a step's expression matches only after a hint (a bearer value, an assignment's).
+_HINTS = sorted({*(h for rule in TOKEN_RULES for h in rule.hints), *NAME_HINTS})
+_SECRETS = [samples[0] for samples in corpus.FAMILIES.values()]
+_SHAPES = ["Bearer ", "basic ", "BASIC ", "=", ": ", ":", "redis://:", '"', "&", "?", "@", "://", " ", "\n",
+           "abcDEF123456ghiJKL", "hunter2hunter2", "eve@evil.example", "\u212a", "\u017f"]  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(_HINTS) | st.sampled_from(_SECRETS) | st.sampled_from(_SHAPES), max_size=8
+    )
+)
+def test_skipping_steps_by_their_hints_changes_no_output(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert Redactor(RedactionRules())(text) == _every_step_always(text)

@@ -16,14 +16,17 @@ detector, its section included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import wraps
+from typing import Any, ClassVar, TypeVar
 
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import CODECS, AgentState
 from monitor.events import ToolCall
 from monitor.output_contracts import Alert, Scope, Severity
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -57,6 +60,29 @@ class CallContext:
     grant: frozenset[str] | None  # classes of the grant, None if not granted
     classes: frozenset[str]  # grant classes ∪ resource classes
     index: int  # this agent's call counter, 1-based
+    #: what detectors derive from the call, by the function that derives it: see
+    #: :func:`once_per_call`
+    derived: dict[Callable[[CallContext], Any], Any] = field(default_factory=dict)
+
+
+def once_per_call(fn: Callable[[CallContext], T]) -> Callable[[CallContext], T]:
+    """``fn(ctx)`` computed by the first detector that asks, then shared for that call.
+
+    For what several detectors derive from one call (is the tool high impact, the
+    command line in its arguments): a pure function of the call, so whichever
+    detector asks first, every one of them sees the same.
+    """
+
+    @wraps(fn)
+    def shared(ctx: CallContext) -> T:
+        derived = ctx.derived
+        if fn in derived:
+            value: T = derived[fn]
+            return value
+        value = derived[fn] = fn(ctx)
+        return value
+
+    return shared
 
 
 class Detector:

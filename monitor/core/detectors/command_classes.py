@@ -62,7 +62,7 @@ from functools import lru_cache
 from monitor.core.detectors.base import CallContext
 from monitor.core.detectors.cloud_commands import cloud_classes
 from monitor.core.detectors.hijack import words
-from monitor.core.detectors.hijack_shell import MAX_SCAN, _text, command_text, exec_tool
+from monitor.core.detectors.hijack_shell import MAX_SCAN, _text, command_line
 
 #: The value classes, in bit order (append only: the order is in saved state).
 CLASSES: tuple[str, ...] = (
@@ -553,7 +553,7 @@ def call_classes(ctx: CallContext) -> int:
     args = ctx.call.args
     if not args:
         return 0
-    shell = _text(args) if exec_tool(ctx) else command_text(args)
+    shell = command_line(ctx)
     mask = _shell(shell) if shell else 0
     db = _db_tool(ctx.call.tool)
     budget = MAX_SCAN

@@ -16,11 +16,12 @@ classes is in :data:`HIGH_IMPACT` (or the charter's ``hijack.high_impact``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from monitor.charter import Hijack
-from monitor.core.detectors.base import CallContext, Detector, call_target
+from monitor.core.detectors.base import CallContext, Detector, call_target, once_per_call
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
 from monitor.core.values import value_digests
@@ -137,6 +138,7 @@ def _impact_words(custom: tuple[str, ...] | None) -> frozenset[str]:
     return HIGH_IMPACT if custom is None else frozenset(custom)
 
 
+@once_per_call
 def high_impact(ctx: CallContext) -> bool:
     r = rules(ctx.charter)
     vocab = _impact_words(None if r.high_impact is None else tuple(r.high_impact))
@@ -156,12 +158,13 @@ def session_key(ctx: CallContext) -> str:
     return c.session_id or c.task_id or ""
 
 
-def section(st: AgentState, name: str, fresh: list[Any], check: int) -> list[Any]:
-    """The detector's state section; a fresh one if absent or not a list of ``check`` items
-    (a restored one is checked by :meth:`HijackDetector.load_state`: this is a second guard)."""
+def section(st: AgentState, name: str, fresh: Callable[[], list[Any]], check: int) -> list[Any]:
+    """The detector's state section; ``fresh()`` if absent or not a list of ``check`` items
+    (a restored one is checked by :meth:`HijackDetector.load_state`: this is a second guard).
+    A factory, so the calls that find their section (all but an agent's first) build nothing."""
     sec = st.sections.get(name)
     if not isinstance(sec, list) or len(sec) != check:
-        sec = st.sections[name] = fresh
+        sec = st.sections[name] = fresh()
     return sec
 
 

@@ -70,8 +70,12 @@ NAME = "command_class_first_use"
 _LEARNED, _SKEY, _SESSIONS, _ALERTED, _USES = range(5)
 
 
+def _fresh() -> list[Any]:
+    return [0, "", 0, 0, [0] * len(CLASSES)]
+
+
 def _state(st: AgentState) -> list[Any]:
-    return section(st, NAME, [0, "", 0, 0, [0] * len(CLASSES)], 5)
+    return section(st, NAME, _fresh, 5)
 
 
 def _digest(key: str) -> str:

@@ -34,6 +34,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from hashlib import blake2b
+from typing import Any
 
 from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import (
@@ -71,6 +72,10 @@ def _h(text: str) -> str:
     return blake2b(text.encode(), digest_size=4).hexdigest()
 
 
+def _fresh() -> list[Any]:
+    return [{}, [0, 0, 0], [0, 0, 0], [0, 0, 0], None, False]
+
+
 def recipients(call: ToolCall) -> list[str]:
     if not any(not DEST_WORDS.isdisjoint(words(str(k))) for k in call.args):
         return []
@@ -90,7 +95,7 @@ class FanOut(HijackDetector):
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
         r = rules(ctx.charter)
-        sec = section(st, NAME, [{}, [0, 0, 0], [0, 0, 0], [0, 0, 0], None, False], 6)
+        sec = section(st, NAME, _fresh, 6)
         win: dict[str, int] = sec[_WIN]
         counts: list[int] = sec[_COUNTS]
         habit: list[int] = sec[_HABIT]

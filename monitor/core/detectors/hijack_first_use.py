@@ -116,8 +116,12 @@ def family(server: str, tool: str) -> str:
     return blake2b(f"{server}\x1f{' '.join(parts[:2])}".encode(), digest_size=4).hexdigest()
 
 
+def _fresh() -> list[Any]:
+    return [[], "", None, 0, 0, [], False, [], [], []]
+
+
 def _state(st: AgentState) -> list[Any]:
-    return section(st, NAME, [[], "", None, 0, 0, [], False, [], [], []], 10)
+    return section(st, NAME, _fresh, 10)
 
 
 def _count(sec: list[Any], key: str) -> None:

@@ -83,6 +83,10 @@ def _short(digests: list[str]) -> list[str]:
     return [d[:SHORT] for d in digests]
 
 
+def _fresh() -> list[Any]:
+    return ["", [], [], []]
+
+
 @register
 class InjectedDestination(HijackDetector):
     name = NAME
@@ -91,7 +95,7 @@ class InjectedDestination(HijackDetector):
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
-        sec = section(st, NAME, ["", [], [], []], 4)
+        sec = section(st, NAME, _fresh, 4)
         skey = session_key(ctx)
         first_call = False
         if sec[_SKEY] != skey or not isinstance(sec[_RECENT], list):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import (
@@ -69,6 +70,10 @@ def siblings(server_a: str, tool_a: str, server_b: str, tool_b: str) -> bool:
     return len(v) > 2 and v not in GENERIC and v == verb(tool_b)
 
 
+def _fresh() -> list[Any]:
+    return list(_NONE)
+
+
 @register
 class RetryAfterDenial(HijackDetector):
     name = NAME
@@ -77,7 +82,7 @@ class RetryAfterDenial(HijackDetector):
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         c = ctx.call
-        sec = section(st, NAME, list(_NONE), 6)
+        sec = section(st, NAME, _fresh, 6)
         denied = c.outcome == "denied"
         if sec[_IDX] is not None:
             r = rules(ctx.charter)

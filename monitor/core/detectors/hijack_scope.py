@@ -87,6 +87,10 @@ def _paths(ctx: CallContext) -> Iterator[str]:
                 return
 
 
+def _fresh() -> list[Any]:
+    return ["", None, 0, 0, False]
+
+
 @register
 class ScopeWidening(HijackDetector):
     name = NAME
@@ -96,7 +100,7 @@ class ScopeWidening(HijackDetector):
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         if not ctx.call.resources and not ctx.call.args:
             return ()
-        sec = section(st, NAME, ["", None, 0, 0, False], 5)
+        sec = section(st, NAME, _fresh, 5)
         skey = session_key(ctx)
         if sec[_SKEY] != skey:
             sec[:] = [skey, None, 0, 0, False]

@@ -61,7 +61,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from monitor.core.detectors.base import CallContext, Finding, register
+from monitor.core.detectors.base import CallContext, Finding, once_per_call, register
 from monitor.core.detectors.hijack import HijackDetector, is_exec, words
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.state import AgentState
@@ -258,6 +258,17 @@ def shell_line(value: Any) -> str | None:
     if isinstance(value, str) and _SHELL_LINE.match(value[:256]):
         return value
     return None
+
+
+@once_per_call
+def command_line(ctx: CallContext) -> str:
+    """What of a call's arguments may be a command: all their text for an exec-like tool,
+    else its command-shaped arguments (:func:`command_text`); shared by ``shell_egress``
+    and ``command_class_first_use``."""
+    args = ctx.call.args
+    if not args:
+        return ""
+    return _text(args) if exec_tool(ctx) else command_text(args)
 
 
 def command_text(args: dict[str, Any]) -> str:
@@ -457,7 +468,7 @@ class ShellEgress(HijackDetector):
         c = ctx.call
         if not c.args:
             return ()
-        text = _text(c.args) if exec_tool(ctx) else command_text(c.args)
+        text = command_line(ctx)
         if not text:
             return ()
         kind = egress(text)

@@ -68,6 +68,8 @@ _RULES = tuple(
     if r.name not in NOT_IN_TRANSIT
 )
 _ALL_HINTS = tuple(sorted({h for _, _, hints in _RULES for h in hints}))
+#: whether a text holds any family's hint: one scan (most text holds none)
+_ANY_HINT = re.compile("|".join(map(re.escape, _ALL_HINTS))).search
 _UNHINTED = any(not hints for _, _, hints in _RULES)
 #: every family this detector names; a redactor's mark of one of them counts as that family
 FAMILIES = frozenset({*(name for name, _, _ in _RULES), "authorization"})
@@ -76,26 +78,44 @@ _MARK = "[REDACTED:"
 MAX_RESULT_FAMILIES = 8
 
 
-def _strings(v: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+#: Where a string sits: the keys (``None`` for a key that is no string) and list indices
+#: from the root. Written out (:func:`_path`) only for a string that holds a secret.
+_Where = tuple[str | int | None, ...]
+
+
+def _strings(v: Any, where: _Where = (), depth: int = 0) -> Iterator[tuple[_Where, str]]:
     if isinstance(v, str):
-        yield path, v
+        yield where, v
     elif depth >= MAX_DEPTH:
         return
     elif isinstance(v, dict):
         for k, item in v.items():
-            name = "…"
-            if isinstance(k, str):
-                yield path, k
-                # the path is quoted in the alert: never a secret in it
-                if len(k) < MIN_LENGTH or (len(k) <= 64 and not secret_families(k)):
-                    name = k
+            key = k if isinstance(k, str) else None
+            if key is not None:
+                yield where, key
             if isinstance(item, str):  # the common case, without a nested generator
-                yield f"{path}.{name}", item
+                yield (*where, key), item
             else:
-                yield from _strings(item, f"{path}.{name}", depth + 1)
+                yield from _strings(item, (*where, key), depth + 1)
     elif isinstance(v, list):
         for i, item in enumerate(v):
-            yield from _strings(item, f"{path}[{i}]", depth + 1)
+            yield from _strings(item, (*where, i), depth + 1)
+
+
+def _path(root: str, where: _Where) -> str:
+    """``args.to[0].body``: quoted in the alert, so never a secret in it (a key that may be
+    one is ``…``)."""
+    out = [root]
+    for part in where:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif part is not None and (
+            len(part) < MIN_LENGTH or (len(part) <= 64 and not secret_families(part))
+        ):
+            out.append(f".{part}")
+        else:
+            out.append(".…")
+    return "".join(out)
 
 
 def secret_families(text: str) -> list[str]:
@@ -103,7 +123,7 @@ def secret_families(text: str) -> list[str]:
     if len(text) < MIN_LENGTH:
         return []
     found = []
-    if _UNHINTED or any(map(text.__contains__, _ALL_HINTS)):  # most text: one C-level pass
+    if _UNHINTED or _ANY_HINT(text):  # most text: one C-level pass
         found = [
             name
             for name, rx, hints in _RULES
@@ -142,9 +162,9 @@ def result_secrets(result: Any) -> list[str]:
 
 def _find(value: Any, root: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    texts: list[tuple[str, str]] = []
+    texts: list[tuple[_Where, str]] = []
     budget = MAX_CHARS
-    for n, (path, text) in enumerate(_strings(value, root)):
+    for n, (where, text) in enumerate(_strings(value)):
         if n >= MAX_STRINGS or budget <= 0:
             break
         if len(text) < MIN_LENGTH:
@@ -152,20 +172,23 @@ def _find(value: Any, root: str) -> list[tuple[str, str]]:
         if len(text) > budget:
             text = text[:budget]
         budget -= len(text)
-        texts.append((path, text))
+        texts.append((where, text))
     if not texts:
         return out
     # one prefilter over everything (no hint holds "\0", so none spans two strings):
     # most calls hold no hint at all and stop here
     joined = "\0".join(t for _, t in texts)
-    if not _UNHINTED and not any(map(joined.__contains__, _ALL_HINTS)):
+    if not _UNHINTED and not _ANY_HINT(joined):
         low = joined.lower()
         if "bearer" not in low and "basic" not in low and _MARK not in joined:
             return out
-    for path, text in texts:
-        for family in secret_families(text):
-            if (family, path) not in out:
-                out.append((family, path))
+    for where, text in texts:
+        families = secret_families(text)
+        if families:
+            path = _path(root, where)
+            for family in families:
+                if (family, path) not in out:
+                    out.append((family, path))
     return out
 
 
