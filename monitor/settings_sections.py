@@ -38,14 +38,14 @@ class WorkerSettings(_Section):
     section = "worker"
 
     flush_seconds: float = Field(
-        1.0,
+        0.2,
         gt=0,
         le=10,
         description="The worker writes changed agents to its state table (and, once the broker "
         "has them, counts their events as done; offsets are committed once a second) at least "
-        "this often; outputs never wait for it. The default matches the commit: writing more "
-        "often lets no offset be committed sooner, it only writes busy agents again. Longer: "
-        "fewer writes, more events processed again after a crash",
+        "this often; outputs never wait for it, but they share the producer with the state "
+        "records, so a short interval keeps each burst of them small. Longer: fewer writes of "
+        "busy agents, larger bursts, more events processed again after a crash",
     )
     flush_events: int = Field(
         2000,
