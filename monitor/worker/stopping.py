@@ -62,8 +62,8 @@ class StopWatchdog:
         self._exit = exit
         self._timer: threading.Timer | None = None
 
-    def start(self, *_args: Any, **_kwargs: Any) -> None:
-        """Start counting (idempotent; any arguments are ignored: a signal receiver)."""
+    def start(self) -> None:
+        """Start counting (idempotent)."""
         if self._timer is not None:
             return
         self._timer = threading.Timer(self.seconds, self._expire)
