@@ -184,6 +184,20 @@ def _consumer_class() -> list[str]:
         "faust.transport.consumer.Consumer._drain_messages calls "
         "self.wait_first(callback(message), self.suspend_flow.wait())",
     )
+    # keep_fetching_when_full: the conductor reads on_buffer_full off the consumer
+    # instance when it builds a partition's handler, and waits at a full buffer
+    try:
+        from faust.transport.conductor import ConductorCompiler
+
+        build = _source(ConductorCompiler.build)
+    except ImportError:
+        build = ""
+    _need(
+        problems,
+        "app.consumer.on_buffer_full" in build and ".put(dest_event)" in build,
+        "faust.transport.conductor.ConductorCompiler.build reads app.consumer.on_buffer_full "
+        "and waits in the channel's put at a full buffer",
+    )
     return problems
 
 

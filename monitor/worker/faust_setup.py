@@ -63,6 +63,8 @@ def faust_app(settings: Settings) -> faust.App:
     faust_compat.SeekFence.install(app.consumer)
     # each record handed to the stream without 4 tasks + asyncio.wait unless it must wait
     faust_compat.EagerDrain.install(app.consumer)
+    # a full stream buffer waits for room instead of stopping the fetch for a whole second
+    faust_compat.keep_fetching_when_full(app.consumer)
     faust_compat.cap_fetch_max_wait(  # this app's only
         app.consumer, FETCH_MAX_WAIT_MS, settings.worker.fetch_min_bytes
     )

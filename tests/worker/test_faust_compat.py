@@ -114,7 +114,7 @@ def test_the_privates_do_what_the_worker_needs(tmp_path: Path) -> None:
 
 PRIVATE = re.compile(
     r"\._commit\(|\b_gap\b|_current_event|\.acked\s*=|send_changelog|\bFetcher\b|seek_wait"
-    r"|\.data\[|aiokafka\.consumer\.fetcher|_read_offset|perform_seek"
+    r"|\.data\[|aiokafka\.consumer\.fetcher|_read_offset|perform_seek|on_buffer_full"
 )
 
 
