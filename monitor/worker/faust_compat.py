@@ -432,6 +432,11 @@ async def batches(stream: Any, most: int) -> AsyncIterator[list[Any]]:
             stream.service_reset()
 
 
+def queued(stream: Any) -> int:
+    """How many events wait in the buffer of an agent's ``stream`` (0 before it has one)."""
+    return 0 if stream is None else stream.channel.queue.qsize()
+
+
 def fresh(stream: Any) -> Callable[[Any], bool]:
     """``fresh(event)``: False when ``event`` must not be handled — it was fetched before
     the current rebalance (another consumer generation), or a rebalance has suspended

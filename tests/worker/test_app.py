@@ -635,3 +635,34 @@ def test_every_task_and_timer_of_the_app_takes_nothing_faust_would_pass_the_app_
     assert all(not inspect.signature(t).parameters for t in tasks), [
         (t.__name__, inspect.signature(t)) for t in tasks if inspect.signature(t).parameters
     ]
+
+
+def _timed_flushes(queued: int) -> int:
+    """Flushes the timer loop makes in 12 ticks (clock frozen, 0.01 s each) with ``queued``
+    events waiting in the agent's buffer."""
+    app, _, _ = _app([0], worker_flush_seconds=0.01, worker_backlog_flush_seconds=60)
+    app._stream = SimpleNamespace(
+        channel=SimpleNamespace(queue=SimpleNamespace(qsize=lambda: queued))
+    )
+    real, made = app.flush, []
+
+    async def counting(force: bool = False) -> None:
+        made.append(force)
+        await real(force)
+
+    app.flush = counting  # type: ignore[method-assign]
+
+    async def go() -> None:
+        loop = asyncio.ensure_future(app._flush_loop())
+        await asyncio.sleep(0.12)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+    asyncio.run(go())
+    return len(made)
+
+
+def test_the_timer_flushes_every_tick_while_the_worker_keeps_up_and_rarely_while_behind() -> None:
+    assert _timed_flushes(queued=3) >= 5  # one list's worth at most: every tick
+    # a backlog: the first flush, then none until worker_backlog_flush_seconds (60 s) pass
+    assert _timed_flushes(queued=5000) == 1

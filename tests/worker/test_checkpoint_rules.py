@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.worker.checkpoint import Checkpoint
+from monitor.worker.checkpoint import Checkpoint, flush_on_timer
 from monitor.worker.offsets import Gap, OffsetGuard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +63,21 @@ def test_force_commits_inside_the_interval_and_a_rebalance_forgets_what_was_give
     assert c.committed == {} and 1 not in c.safe
     assert c.due(0.1) is None
     assert c.due(0.1, force=True) == {0: 2}
+
+
+def test_the_timer_writes_every_tick_while_the_worker_keeps_up() -> None:
+    # at most one list of events waiting: every tick, however recent the last flush
+    assert flush_on_timer(now=10.0, last_flush=9.99, queued=0, batch=64, backlog_seconds=2.0)
+    assert flush_on_timer(now=10.0, last_flush=9.99, queued=64, batch=64, backlog_seconds=2.0)
+
+
+def test_behind_the_timer_waits_for_the_backlog_interval() -> None:
+    # a backlog: the tick passes until backlog_seconds since the last flush of any kind
+    assert not flush_on_timer(now=10.0, last_flush=8.5, queued=65, batch=64, backlog_seconds=2.0)
+    assert flush_on_timer(now=10.5, last_flush=8.5, queued=4000, batch=64, backlog_seconds=2.0)
+    assert flush_on_timer(
+        now=10.0, last_flush=float("-inf"), queued=4000, batch=64, backlog_seconds=2.0
+    )
 
 
 # ------------------------------------------------------------------ offset guard
