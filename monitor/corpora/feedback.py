@@ -7,9 +7,14 @@
 - **verdicts, ranker off** — an analyst answers alerts with ``alert_feedback``
   events (the behaviour baseline re-learns or un-learns the call, as it does
   today); alerts as the engine emits them;
-- **verdicts + ranker** — the same run, each alert scored by the feedback ranker
-  (:mod:`monitor.core.feedback_ranker`) learning online from those verdicts;
-  alerts it demotes (severity ``info``) are not counted as flagged.
+- **verdicts + ranker demoting** — the same run, each alert scored by the engine's
+  feedback ranker (:mod:`monitor.core.feedback_ranker`) learning online from those
+  verdicts; alerts it would demote (severity ``info``) are not counted as flagged.
+
+and, for the ranker as a *re-ranker* (what the engine ships: a score on each
+alert, nothing suppressed), the AUC per part: how often a hijack alert scores
+above a benign or failed-attempt alert, by the engine's score and by the
+ranker's ``feedback_score`` (over the alerts the ranker scored).
 
 The analyst: an alert whose evidence points at a session of the **tuning** part
 gets a verdict from the corpus label — ``malicious`` when the session is a
@@ -41,7 +46,7 @@ from monitor.output_contracts import Alert
 
 #: detectors the ranker may demote: the behaviour layer (never a charter rule)
 DEMOTABLE = frozenset(name for name, cls in REGISTRY.items() if cls.analytic != "rule")
-RUNS = ("no analyst", "verdicts, ranker off", "verdicts + ranker")
+RUNS = ("no analyst", "verdicts, ranker off", "verdicts + ranker demoting")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +89,15 @@ class FeedbackRun:
     weights: int = 0
     stats: dict[str, int] = field(default_factory=dict)
     max_agent_state: int = 0
-    #: (where the alert pointed, engine score, ranker score) of every alert the ranker scored
-    scored: list[tuple[str, float, float]] = field(default_factory=list)
+    #: (where the alert pointed, engine score, ranker score, detector prior) of every alert
+    #: the ranker scored; the prior is the share of malicious verdicts on the alert's
+    #: detector so far (Laplace): the counting baseline the classifier must beat
+    scored: list[tuple[str, float, float, float]] = field(default_factory=list)
 
-    def auc(self, part: str, ranker: bool) -> float | None:
-        """How well a score (the ranker's, or the engine's) ranks the part's hijack alerts
-        above its benign and failed-attempt ones: P(hijack > other), ties half."""
-        which = 2 if ranker else 1
+    def auc(self, part: str, which: int) -> float | None:
+        """How well a score (1: the engine's, 2: the ranker's, 3: the detector prior) ranks
+        the part's hijack alerts above its benign and failed-attempt ones: P(hijack > other),
+        ties half."""
         pos = [float(x[which]) for x in self.scored if x[0] == f"{part}: hijack"]
         neg = [
             float(x[which])
@@ -115,6 +122,7 @@ def run_with_analyst(
     ranker = FeedbackRanker(ranker_settings)
     engine = Engine(_charters(corpus, True, True), settings, ranker=ranker)  # the core's ranker
     due: dict[int, list[tuple[Alert, str]]] = {}
+    prior: dict[str, list[int]] = {}  # detector -> [malicious verdicts, verdicts]
     out = FeedbackRun()
     last_ts: datetime | None = None
 
@@ -127,7 +135,8 @@ def run_with_analyst(
                 out.ranked.append(a)
             p = a.details.get("feedback_score")
             if isinstance(p, float):
-                out.scored.append((_where(a, ix), a.score, p))
+                m, n = prior.get(a.detector, [0, 0])
+                out.scored.append((_where(a, ix), a.score, p, (m + 1) / (n + 2)))
             v = verdict_of(a, ix, analyst.failed)
             if v is not None and v[1] == "tuning" and _picked(a.alert_id, analyst):
                 due.setdefault(i + analyst.delay, []).append((a, v[0]))
@@ -144,6 +153,9 @@ def run_with_analyst(
                 verdict=verdict,  # type: ignore[arg-type]
             )
             take(engine.process(fb).alerts, i)  # the engine's ranker learns it
+            row = prior.setdefault(a.detector, [0, 0])
+            row[0] += verdict == "malicious"
+            row[1] += 1
             out.verdicts[verdict] += 1
 
     for i, ev in enumerate(ix.decoded):
@@ -210,6 +222,14 @@ class FeedbackReport:
             "verdicts": dict(sorted(r.verdicts.items())),
             "demoted": dict(sorted(r.demoted.items())),
             "alerts": len(r.raw),
+            "auc": {
+                p: {
+                    "engine_score": _r(r.auc(p, 1)),
+                    "feedback_score": _r(r.auc(p, 2)),
+                    "detector_prior": _r(r.auc(p, 3)),
+                }
+                for p in self.parts
+            },
             "ranker_snapshot_bytes": r.ranker_bytes,
             "ranker_weights": r.weights,
             "ranker_counters": dict(sorted(r.stats.items())),
@@ -246,6 +266,18 @@ class FeedbackReport:
                     f"| {p.benign_flagged} | {p.benign_fp_alerts} | {p.fp_per_1k:.3f} "
                     f"| {p.failed_flagged} / {p.failed_attempts} |"
                 )
+        lines += [
+            "",
+            "Re-ranking (alerts the ranker scored; AUC: a hijack alert above a benign or "
+            "failed-attempt one, ties half): "
+            + "; ".join(
+                f"{'held out' if p == 'held_out' else p} engine score {_fmt(r.auc(p, 1))}, "
+                f"detector's share of malicious verdicts {_fmt(r.auc(p, 3))}, "
+                f"feedback_score {_fmt(r.auc(p, 2))}"
+                for p in self.parts
+            )
+            + ".",
+        ]
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r.verdicts.items())) or "none"
         demoted = ", ".join(f"{k} {v}" for k, v in sorted(r.demoted.items())) or "none"
         lines += [
@@ -255,6 +287,14 @@ class FeedbackReport:
             f"remembered alerts); largest agent state {r.max_agent_state:,} B.",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
 
 
 def evaluate_feedback(

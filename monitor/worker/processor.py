@@ -29,6 +29,7 @@ import structlog
 from monitor import deadletter
 from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.charter_update import REJECTED, UNSIGNED
+from monitor.core.feedback_ranker import FeedbackRanker, RankerSettings
 from monitor.core.policy import CharterSet
 from monitor.core.redact import DEFAULT_REDACTOR
 from monitor.core.state import AgentState
@@ -92,6 +93,13 @@ class Processor:
         wall_clock: Callable[[], float] | None = time.time,
     ) -> None:
         self.charters = charters
+        # one feedback ranker for every partition this process owns (its verdicts come in on
+        # all of them); rebuilt from new verdicts after a restart (results/feedback_ranker.md)
+        self.ranker = (
+            FeedbackRanker(RankerSettings())
+            if settings is not None and settings.feedback_ranker
+            else None
+        )
         # the ceiling of event time (max_future_seconds); None: no bound (unit tests)
         self.wall_clock = wall_clock
         # signed JSON when the monitor has a command key (monitor/signing.py), else contract v1
@@ -116,7 +124,8 @@ class Processor:
         if not isinstance(restored, Restored):
             restored = Restored(dict(restored), {})
         live = PartitionStates(partition, restored.states, restored.outbox)
-        engine = Engine(self.charters, self.settings, live)  # rebuilds timers from the states
+        # rebuilds timers from the states
+        engine = Engine(self.charters, self.settings, live, ranker=self.ranker)
         last = max((st.last_ts for st in live.values()), default=float("-inf"))
         self.partitions[partition] = _Partition(
             engine, live, last - self.settings.allowed_lateness_seconds, now
