@@ -86,6 +86,7 @@ class FeedbackRun:
     demoted: Counter[str] = field(default_factory=Counter)  # where demoted alerts pointed
     verdicts: Counter[str] = field(default_factory=Counter)
     ranker_bytes: int = 0
+    model_bytes: int = 0
     weights: int = 0
     stats: dict[str, int] = field(default_factory=dict)
     max_agent_state: int = 0
@@ -168,6 +169,9 @@ def run_with_analyst(
         take(engine.advance_watermark(last_ts.timestamp() + 86_400).alerts, len(ix.decoded))
     if ranker_settings.model == "logistic":
         out.ranker_bytes = len(ranker.snapshot())
+        kept, ranker.memory = ranker.memory, type(ranker.memory)()
+        out.model_bytes = len(ranker.snapshot())  # the model alone, without its memory
+        ranker.memory = kept
     out.weights = len(getattr(ranker._model, "_weights", ()))
     out.stats = dict(ranker.stats)
     out.max_agent_state = max((len(st.snapshot()) for st in engine.states.values()), default=0)
@@ -231,6 +235,7 @@ class FeedbackReport:
                 for p in self.parts
             },
             "ranker_snapshot_bytes": r.ranker_bytes,
+            "ranker_model_bytes": r.model_bytes,
             "ranker_weights": r.weights,
             "ranker_counters": dict(sorted(r.stats.items())),
             "max_agent_state_bytes": r.max_agent_state,
@@ -283,8 +288,9 @@ class FeedbackReport:
         lines += [
             "",
             f"Verdicts delivered: {verdicts}. Alerts demoted (where they pointed): {demoted}. "
-            f"Ranker state: {r.weights} weights, snapshot {r.ranker_bytes:,} B (with its "
-            f"remembered alerts); largest agent state {r.max_agent_state:,} B.",
+            f"Ranker state: {r.weights} weights ({r.model_bytes:,} B as JSON), "
+            f"{r.ranker_bytes:,} B with the alerts it remembers for a verdict; largest agent "
+            f"state {r.max_agent_state:,} B.",
         ]
         return "\n".join(lines) + "\n"
 
