@@ -107,6 +107,13 @@ def add_evaluate_parser(sub: Any) -> None:
         "(P(malicious)) is under this (default 0.2)",
     )
     e.add_argument(
+        "--feedback-failed",
+        choices=("benign", "malicious", "none"),
+        default="benign",
+        help="with --feedback-analyst: the verdict on an alert at a failed attack attempt "
+        "(default benign: the agent did not follow the injection)",
+    )
+    e.add_argument(
         "--feedback-model",
         choices=("logistic", "naive_bayes"),
         default="logistic",
@@ -154,7 +161,11 @@ def cmd_feedback_analyst(args: argparse.Namespace) -> int:
         RankerSettings(
             demote=True, demote_below=args.feedback_demote_below, model=args.feedback_model
         ),
-        Analyst(delay=args.feedback_delay, fraction=args.feedback_fraction),
+        Analyst(
+            delay=args.feedback_delay,
+            fraction=args.feedback_fraction,
+            failed=args.feedback_failed,
+        ),
     )
     out = Path(args.out)
     md, js = out / f"feedback_{args.corpus}.md", out / f"feedback_{args.corpus}.json"

@@ -208,6 +208,7 @@ class FeedbackReport:
                 "delay_events": self.analyst.delay,
                 "fraction": self.analyst.fraction,
                 "seed": self.analyst.seed,
+                "failed_attempt_verdict": self.analyst.failed,
             },
             "ranker": {
                 "model": self.ranker.model,
