@@ -188,6 +188,17 @@ def test_demotion_never_touches_a_rule_detector() -> None:
     assert off.demoted(_alert("behaviour_anomaly", feedback_score=0.01), DEMOTABLE) is None
 
 
+def test_annotate_leaves_its_input_alone() -> None:
+    r = FeedbackRanker(RankerSettings(min_verdicts=1))
+    r.remember("x", {"det=behaviour_anomaly": 1.0})
+    r.learn("x", "malicious")
+    a = _alert("behaviour_anomaly")
+    before = a.to_json()
+    b = r.annotate(a, "s/t")
+    assert a.to_json() == before and "feedback_score" not in a.details
+    assert isinstance(b.details["feedback_score"], float) and b.alert_id == a.alert_id
+
+
 def test_features_name_no_argument_values() -> None:
     a = _alert("behaviour_anomaly", top_features="new_destination,bytes_out", url="https://x")
     names = alert_features(a, "mail/send")
