@@ -114,6 +114,14 @@ def add_evaluate_parser(sub: Any) -> None:
         "(default benign: the agent did not follow the injection)",
     )
     e.add_argument(
+        "--feedback-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --feedback-analyst: seed of the ranker's feature hashing and of the "
+        "analyst's choice of alerts (default 0)",
+    )
+    e.add_argument(
         "--feedback-model",
         choices=("logistic", "naive_bayes"),
         default="logistic",
@@ -159,12 +167,16 @@ def cmd_feedback_analyst(args: argparse.Namespace) -> int:
         parts,
         settings_from_args(args, uses=("engine",)).engine(),
         RankerSettings(
-            demote=True, demote_below=args.feedback_demote_below, model=args.feedback_model
+            demote=True,
+            demote_below=args.feedback_demote_below,
+            model=args.feedback_model,
+            seed=args.feedback_seed,
         ),
         Analyst(
             delay=args.feedback_delay,
             fraction=args.feedback_fraction,
             failed=args.feedback_failed,
+            seed=args.feedback_seed,
         ),
     )
     out = Path(args.out)
