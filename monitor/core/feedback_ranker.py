@@ -199,24 +199,30 @@ class FeedbackRanker:
 
     @classmethod
     def restore(cls, data: bytes, settings: RankerSettings | None = None) -> FeedbackRanker:
-        """The ranker of :meth:`snapshot`; ``ValueError`` when it does not fit these settings."""
+        """The ranker of :meth:`snapshot`; ``ValueError`` for anything else (a stored
+        snapshot is input: another shape, other buckets or seed, a weight out of range)."""
         r = cls(settings)
-        doc = orjson.loads(data)
-        s = r.settings
+        try:
+            r._load(orjson.loads(data))
+        except (KeyError, TypeError, IndexError, ValueError) as err:
+            raise ValueError(f"feedback ranker snapshot: {type(err).__name__}: {err}") from None
+        return r
+
+    def _load(self, doc: Any) -> None:
+        s = self.settings
         if not isinstance(doc, dict) or doc.get("v") != VERSION:
-            raise ValueError("feedback ranker snapshot: unknown version")
+            raise ValueError("unknown version")
         if doc.get("buckets") != s.buckets or doc.get("seed") != s.seed:
-            raise ValueError("feedback ranker snapshot: made with other buckets or seed")
-        m = r._model
+            raise ValueError("made with other buckets or seed")
+        m = self._model
         m.intercept = float(doc["intercept"])
         for k, v in doc["w"]:
             if not (isinstance(k, int) and 0 <= k < s.buckets):
-                raise ValueError("feedback ranker snapshot: bad weight index")
+                raise ValueError("bad weight index")
             m._weights[k] = float(v)
-        r.verdicts = int(doc["verdicts"])
+        self.verdicts = int(doc["verdicts"])
         for k, v in doc["memory"][-s.keep :]:
-            r.memory[str(k)] = tuple(int(i) for i in v)
-        return r
+            self.memory[str(k)] = tuple(int(i) for i in v)
 
 
 def _new_model(s: RankerSettings) -> Any:

@@ -129,6 +129,10 @@ def test_corrupt_or_mismatched_snapshot_is_refused() -> None:
         FeedbackRanker.restore(b'{"v": 99}')
     with pytest.raises(ValueError):
         FeedbackRanker.restore(r.snapshot(), RankerSettings(seed=1))
+    good = orjson.loads(r.snapshot())
+    for bad in ({**good, "w": [[5000, 1.0]]}, {**good, "w": [7]}, {**good, "memory": 3}, []):
+        with pytest.raises(ValueError):
+            FeedbackRanker.restore(orjson.dumps(bad))
 
 
 def test_seeded_and_deterministic() -> None:
