@@ -90,7 +90,7 @@ class Settings(BaseModel):
         False,
         description="Learn analysts' alert_feedback verdicts with one online classifier "
         "(river) and annotate alerts with details.feedback_score, P(malicious); it demotes "
-        "nothing (results/feedback_ranker.md)",
+        "nothing (results/feedback_ranker.md). A worker keeps it in DATA_DIR/feedback_ranker.json",
     )
     # ---- alert redaction (monitor/core/redact.py), before an alert leaves worker or replay
     redact_secrets: bool = Field(

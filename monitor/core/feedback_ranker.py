@@ -31,7 +31,8 @@ tap's principal and the analysts' ``mcpmon feedback``) all the same.
 Deterministic: river's logistic regression with plain SGD starts from zero
 weights and draws nothing at random; hashing is salted by the seed, not by
 Python's per-process hash. State round-trips through :meth:`snapshot` /
-:meth:`restore` (plain JSON).
+:meth:`restore` (plain JSON); the worker keeps it in ``DATA_DIR/feedback_ranker.json``
+(:meth:`monitor.worker.processor.Processor.save_ranker`).
 
 >>> r = FeedbackRanker(RankerSettings(min_verdicts=1))
 >>> r.remember("a1", {"det=x": 1.0})
@@ -95,13 +96,14 @@ def alert_features(alert: Alert, tool: str | None) -> dict[str, float]:
 class FeedbackRanker:
     """The deployment's one alert-verdict model (per engine), bounded and seeded."""
 
-    __slots__ = ("_model", "_salt", "memory", "settings", "stats", "verdicts")
+    __slots__ = ("_model", "_salt", "changes", "memory", "settings", "stats", "verdicts")
 
     def __init__(self, settings: RankerSettings | None = None) -> None:
         self.settings = s = settings or RankerSettings()
         self._salt = f"mcpmon-ranker-{s.seed}|".encode()
         self.memory: OrderedDict[str, tuple[int, ...]] = OrderedDict()
         self.verdicts = 0
+        self.changes = 0  # remembered alerts and learned verdicts: a saver's "changed since"
         self.stats: dict[str, int] = {}
         self._model = _new_model(s)
 
@@ -133,6 +135,7 @@ class FeedbackRanker:
     def remember(self, alert_id: str, named: Mapping[str, float] | tuple[int, ...]) -> None:
         """Keep an alert's features (named, or already hashed) for a later verdict (the
         last ``keep``)."""
+        self.changes += 1
         self.memory[alert_id] = named if isinstance(named, tuple) else self.hashed(named)
         self.memory.move_to_end(alert_id)
         while len(self.memory) > self.settings.keep:
@@ -147,6 +150,7 @@ class FeedbackRanker:
             return False
         self._model.learn_one(self._x(buckets), verdict == "malicious")
         self.verdicts += 1
+        self.changes += 1
         self.stats[f"feedback_{verdict}"] = self.stats.get(f"feedback_{verdict}", 0) + 1
         return True
 
