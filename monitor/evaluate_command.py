@@ -76,6 +76,58 @@ def add_evaluate_parser(sub: Any) -> None:
         "rewrites the fixture",
     )
     e.add_argument(
+        "--feedback-analyst",
+        action="store_true",
+        help="with --corpus: simulate an analyst instead (verdicts from the labels on "
+        "tuning-part alerts, sent as alert_feedback events) and score the full configuration "
+        "without verdicts, with verdicts, and with the feedback ranker demoting alerts it "
+        "predicts benign; writes OUT/feedback_NAME.md and .json (results/feedback_ranker.md)",
+    )
+    e.add_argument(
+        "--feedback-delay",
+        type=int,
+        default=100,
+        metavar="N",
+        help="with --feedback-analyst: input events between an alert and its verdict (default 100)",
+    )
+    e.add_argument(
+        "--feedback-fraction",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="with --feedback-analyst: share of tuning-part alerts that get a verdict, "
+        "seeded (default 1.0)",
+    )
+    e.add_argument(
+        "--feedback-demote-below",
+        type=float,
+        default=0.2,
+        metavar="P",
+        help="with --feedback-analyst: demote behaviour-layer alerts whose feedback_score "
+        "(P(malicious)) is under this (default 0.2)",
+    )
+    e.add_argument(
+        "--feedback-failed",
+        choices=("benign", "malicious", "none"),
+        default="benign",
+        help="with --feedback-analyst: the verdict on an alert at a failed attack attempt "
+        "(default benign: the agent did not follow the injection)",
+    )
+    e.add_argument(
+        "--feedback-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --feedback-analyst: seed of the ranker's feature hashing and of the "
+        "analyst's choice of alerts (default 0)",
+    )
+    e.add_argument(
+        "--feedback-model",
+        choices=("logistic", "naive_bayes"),
+        default="logistic",
+        help="with --feedback-analyst: the river classifier (default logistic)",
+    )
+    e.add_argument(
         "--json", action="store_true", help="print the report as JSON instead of the tables"
     )
     e.set_defaults(func=cmd_evaluate)
@@ -100,7 +152,42 @@ def _write(report: _Report, md: Path, js: Path, as_json: bool, wrote: str) -> No
         print(wrote)
 
 
+def cmd_feedback_analyst(args: argparse.Namespace) -> int:
+    from monitor.core.feedback_ranker import RankerSettings
+    from monitor.corpora import registry
+    from monitor.corpora.feedback import Analyst, evaluate_feedback
+    from monitor.corpora.scoring import PARTS
+
+    if args.feedback_delay < 0 or not 0.0 <= args.feedback_fraction <= 1.0:
+        raise MonitorError("--feedback-delay must be >= 0 and --feedback-fraction in [0, 1]")
+    corpus = registry.load(args.corpus, args.source)
+    parts = PARTS if args.part == "all" else (args.part,)
+    report = evaluate_feedback(
+        corpus,
+        parts,
+        settings_from_args(args, uses=("engine",)).engine(),
+        RankerSettings(
+            demote=True,
+            demote_below=args.feedback_demote_below,
+            model=args.feedback_model,
+            seed=args.feedback_seed,
+        ),
+        Analyst(
+            delay=args.feedback_delay,
+            fraction=args.feedback_fraction,
+            failed=args.feedback_failed,
+            seed=args.feedback_seed,
+        ),
+    )
+    out = Path(args.out)
+    md, js = out / f"feedback_{args.corpus}.md", out / f"feedback_{args.corpus}.json"
+    _write(report, md, js, args.json, f"wrote {md} and {js}")
+    return 0
+
+
 def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
+    if args.feedback_analyst:
+        return cmd_feedback_analyst(args)
     from monitor.corpora import registry
     from monitor.corpora.scoring import PARTS, evaluate_corpus, meets_target
 
@@ -116,8 +203,8 @@ def cmd_evaluate_corpus(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.corpus is not None:
         return cmd_evaluate_corpus(args)
-    if args.source is not None or args.part != "all":
-        raise MonitorError("--source and --part go with --corpus NAME")
+    if args.source is not None or args.part != "all" or args.feedback_analyst:
+        raise MonitorError("--source, --part and --feedback-analyst go with --corpus NAME")
     from monitor.evaluate import evaluate_seeds
 
     report = evaluate_seeds(

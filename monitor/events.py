@@ -264,7 +264,9 @@ class AlertFeedback(_Event):
     """An analyst's verdict on an alert; ``agent_id`` is the alert's agent (the partition key).
 
     ``benign``: the behaviour baseline learns the alerted call as normal for this
-    agent. ``malicious``: it unlearns it. Other detectors ignore feedback.
+    agent. ``malicious``: it unlearns it. Other detectors ignore feedback. With the
+    feedback ranker on, it also learns the verdict (``details.feedback_score`` on later
+    alerts).
     """
 
     type: Literal["alert_feedback"] = "alert_feedback"

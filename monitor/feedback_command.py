@@ -23,8 +23,9 @@ def add_feedback_parser(sub: Any) -> None:
         help="mark an alert benign (the agent's baseline learns the call) or malicious",
         description="Publish an alert_feedback event for ALERT_ID on mcp.events (keyed by the "
         "alert's agent), or append it to a JSONL file for replay. benign: behaviour_anomaly "
-        "learns the alerted call as normal for this agent; malicious: it un-learns it. The same "
-        "verdict sent twice is one event.",
+        "learns the alerted call as normal for this agent; malicious: it un-learns it. With "
+        "MCPMON_FEEDBACK_RANKER on, the feedback ranker learns the verdict too and scores later "
+        "alerts (details.feedback_score). The same verdict sent twice is one event.",
         epilog="Example: mcpmon feedback 05c28b0d... --alerts out/alerts.jsonl --verdict benign",
     )
     fb.add_argument("alert_id", metavar="ALERT_ID")

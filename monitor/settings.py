@@ -86,6 +86,12 @@ class Settings(BaseModel):
         "refused (dead letter, reason on ts), so one forged or misclocked ts cannot move event "
         "time; allow for the clock skew between gateways and the monitor; 0 turns it off",
     )
+    feedback_ranker: bool = Field(
+        False,
+        description="Learn analysts' alert_feedback verdicts with one online classifier "
+        "(river) and annotate alerts with details.feedback_score, P(malicious); it demotes "
+        "nothing (results/feedback_ranker.md). A worker keeps it in DATA_DIR/feedback_ranker.json",
+    )
     # ---- alert redaction (monitor/core/redact.py), before an alert leaves worker or replay
     redact_secrets: bool = Field(
         True, description="Redact tokens, keys, passwords and secret key=value pairs in alerts"
@@ -183,6 +189,7 @@ class Settings(BaseModel):
             clock_skew_seconds=self.clock_skew_seconds,
             allowed_lateness_seconds=self.allowed_lateness_seconds,
             max_future_seconds=self.max_future_seconds,
+            feedback_ranker=self.feedback_ranker,
             redaction=self.redaction(),
             charter_keys=self.charter_keyring(),
             charter_allow_unsigned=self.charter_allow_unsigned,
@@ -320,6 +327,7 @@ TOP_GROUPS: Mapping[str, tuple[str, ...]] = {
         "clock_skew_seconds",
         "allowed_lateness_seconds",
         "max_future_seconds",
+        "feedback_ranker",
         "redact_secrets",
         "redact_emails",
         "redact_patterns",

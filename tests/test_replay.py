@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import orjson
+import pytest
 
 from monitor.charter import load_charter_dir
 from monitor.core import Engine
@@ -155,3 +156,48 @@ def test_a_broken_gzip_stream_is_an_error_naming_the_file(tmp_path: Path) -> Non
     broken.write_bytes(packed[: len(packed) // 2])
     with pytest.raises(MonitorError, match=r"cut\.gz: gzip stream broken after line \d+"):
         replay_file(str(broken), Engine(load_charter_dir(EXAMPLES / "charters")), tmp_path / "o")
+
+
+def test_feedback_ranker_setting_annotates_replayed_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MCPMON_FEEDBACK_RANKER reaches the replay's engine: verdicts in the file are learned
+    and later alerts carry details.feedback_score; without it, the same file gives none."""
+    from monitor import testing as tb
+    from monitor.cli import main
+    from monitor.events import AlertFeedback, encode_event
+
+    charters = tmp_path / "charters"
+    charters.mkdir()
+    (charters / "a.yaml").write_text(
+        "agent: agent:fb/*\nkind: autonomous\nmode: observe\n"
+        "tools:\n  - {server: fs, tool: read_file, classes: [read]}\n"
+    )
+    probe = Engine(load_charter_dir(charters))
+    lines = []
+    for i in range(30):
+        ev = tb.call(i, "agent:fb/1", "github", f"tool_{i}", event_id=f"c{i}")
+        lines.append(encode_event(ev))
+        for a in probe.process(ev).alerts:
+            verdict = "benign" if i % 2 else "malicious"
+            fb = AlertFeedback(
+                event_id=f"f{i}",
+                ts=tb.at(i),
+                agent_id=a.agent_id,
+                alert_id=a.alert_id,
+                verdict=verdict,  # type: ignore[arg-type]
+            )
+            lines.append(encode_event(fb))
+            probe.process(fb)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+
+    def scores(out: Path) -> list[object]:
+        main(["replay", str(events), "--charters", str(charters), "--out", str(out)])
+        return [a["details"].get("feedback_score") for a in _read(out / "alerts.jsonl")]
+
+    plain = scores(tmp_path / "off")
+    assert plain and all(s is None for s in plain)
+    monkeypatch.setenv("MCPMON_FEEDBACK_RANKER", "true")
+    ranked = scores(tmp_path / "on")
+    assert len(ranked) == len(plain) and isinstance(ranked[-1], float)

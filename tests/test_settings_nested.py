@@ -36,6 +36,7 @@ BASE_VARIABLES = frozenset(
         "CLOCK_SKEW_SECONDS",
         "COMMAND_SIGNING_KEYS",
         "DATA_DIR",
+        "FEEDBACK_RANKER",
         "FORCE_OBSERVE",
         "HEARTBEAT_FILE",
         "KAFKA_BOOTSTRAP",

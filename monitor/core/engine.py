@@ -61,6 +61,7 @@ from monitor.core.detectors.base import fmt_seconds
 from monitor.core.detectors.lingering import LingeringAccess
 from monitor.core.detectors.sponsor import AbsentSponsor
 from monitor.core.detectors.static_credential import StaticCredential
+from monitor.core.feedback_ranker import FeedbackRanker, RankerSettings
 from monitor.core.policy import CharterSet, CompiledCharter
 from monitor.core.redact import DEFAULT_REDACTION, RedactionRules, Redactor
 from monitor.core.state import (
@@ -73,6 +74,7 @@ from monitor.core.state import (
 )
 from monitor.errors import DecodeError
 from monitor.events import (
+    AlertFeedback,
     CharterUpdated,
     CredentialIssued,
     CredentialRevoked,
@@ -100,6 +102,9 @@ class EngineSettings:
     charter_allow_unsigned: bool = False  # ... unless this: unsigned applied, with an alert
     redaction: RedactionRules = DEFAULT_REDACTION  # applied to alerts before they leave
     max_future_seconds: float = 300.0  # ahead of Engine.clock: refused; 0 no bound
+    #: learn analysts' alert_feedback verdicts, annotate alerts (details.feedback_score):
+    #: monitor/core/feedback_ranker.py; off: no river import, outputs unchanged
+    feedback_ranker: bool = False
 
 
 @dataclass(slots=True)
@@ -131,8 +136,13 @@ class Engine:
         charters: CharterSet | Iterable[Charter] = (),
         settings: EngineSettings | None = None,
         states: MutableMapping[str, AgentState] | None = None,
+        ranker: FeedbackRanker | None = None,
     ) -> None:
         self.settings = settings = settings or EngineSettings()
+        #: the alert-verdict model (pass one to share it between engines, e.g. partitions)
+        self.ranker = ranker
+        if ranker is None and settings.feedback_ranker:
+            self.ranker = FeedbackRanker(RankerSettings())
         self.charters = charters if isinstance(charters, CharterSet) else CharterSet(charters)
         self.states: MutableMapping[str, AgentState] = {} if states is None else states
         names = settings.detectors or tuple(REGISTRY)
@@ -236,6 +246,8 @@ class Engine:
         else:
             stats["events"] += 1
             stats[event.type] += 1
+            if self.ranker is not None and type(event) is AlertFeedback:
+                self.ranker.learn(event.alert_id, event.verdict)
             findings = self._lifecycle(event, t, st, charter)
             sponsor, cred = getattr(event, "sponsor", None), getattr(event, "credential_id", None)
             due = st.next_due()
@@ -246,6 +258,8 @@ class Engine:
         alerts: Sequence[Alert] = ()
         if findings:
             decided = self._decide(findings, t, st, charter, sponsor, cred)
+            if self.ranker is not None and decided.alerts:
+                decided = self._ranked(decided, event)
             alerts = decided.alerts
             out = decided
         if after is not None:  # detectors that learn do so once the call has been judged
@@ -253,6 +267,16 @@ class Engine:
             for det in learners:
                 det.after_call(ctx, st, findings, alerts)
         return out
+
+    def _ranked(self, decided: Decision, event: Any) -> Decision:
+        """Each alert annotated with the feedback ranker's ``P(malicious)`` (never demoted
+        here: demotion lost on the held-out corpora, see results/feedback_ranker.md)."""
+        ranker = self.ranker
+        if ranker is None:
+            return decided
+        tool = f"{event.server}/{event.tool}" if type(event) is ToolCall else None
+        alerts = [ranker.annotate(a, tool) for a in decided.alerts]
+        return Decision(alerts, decided.revocations)
 
     def _refuse_future(self, event: Any, t: float, clock: float) -> None:
         """An event stamped too far ahead of the judging clock: bad input, never applied.
@@ -378,6 +402,8 @@ class Engine:
         out = dict(self.stats)
         out["events"] = out.get("events", 0) + self.n_calls
         out["tool_call"] = self.n_calls
+        if self.ranker is not None:
+            out.update(self.ranker.stats)
         return out
 
     def advance_watermark(self, ts: float) -> Decision:

@@ -345,6 +345,7 @@ class WorkerApp:
             offsets = ckpt.due(self.clock(), force)
             if offsets and await self.ports.commit(offsets):
                 ckpt.done(offsets)
+            proc.save_ranker(self.clock(), force=force)  # the feedback ranker, if on and changed
             self._flushed_at = self.clock()
             if self.freezer is not None:
                 self.freezer.maybe_freeze()  # the agents met since the last freeze

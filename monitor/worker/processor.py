@@ -19,16 +19,19 @@ applied once is in force for every partition of the worker.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
 from monitor import deadletter
 from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.charter_update import REJECTED, UNSIGNED
+from monitor.core.feedback_ranker import FeedbackRanker, RankerSettings
 from monitor.core.policy import CharterSet
 from monitor.core.redact import DEFAULT_REDACTOR
 from monitor.core.state import AgentState
@@ -39,9 +42,11 @@ from monitor.output_contracts import RevocationCommand
 from monitor.signing import CommandSigner
 from monitor.worker.store import Corrupt, PartitionStates, Record, Restored
 
-__all__ = ["Outcome", "OutputTopics", "Processor", "Record"]
+__all__ = ["RANKER_FILE", "Outcome", "OutputTopics", "Processor", "Record"]
 
 log = structlog.get_logger("monitor.worker")
+#: the feedback ranker's file in each worker process's DATA_DIR (MCPMON_FEEDBACK_RANKER on)
+RANKER_FILE = "feedback_ranker.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +95,14 @@ class Processor:
         metrics: WorkerMetrics | None = None,
         signer: CommandSigner | None = None,
         wall_clock: Callable[[], float] | None = time.time,
+        ranker_file: Path | None = None,
     ) -> None:
         self.charters = charters
+        # one feedback ranker for every partition this process owns (its verdicts come in on
+        # all of them), kept in ranker_file (DATA_DIR) across restarts: see save_ranker
+        self.ranker_file = ranker_file
+        self.ranker: FeedbackRanker | None = None
+        self._ranker_saved = (0, float("-inf"))  # (ranker.changes, when) of the last save
         # the ceiling of event time (max_future_seconds); None: no bound (unit tests)
         self.wall_clock = wall_clock
         # signed JSON when the monitor has a command key (monitor/signing.py), else contract v1
@@ -102,7 +113,53 @@ class Processor:
         self.metrics = metrics  # Prometheus counters next to ``counters`` (None: none)
         self.partitions: dict[int, _Partition] = {}
         self.counters: Counter[str] = Counter()
+        if self.settings.feedback_ranker:
+            self.ranker = self._load_ranker()
         self._charters_applied_here: set[str] = set()
+
+    # ------------------------------------------------------------ feedback ranker
+    def _load_ranker(self) -> FeedbackRanker:
+        """The ranker saved in ``ranker_file``, else a new one (an unreadable file is logged
+        and counted, ``feedback_ranker_unreadable``: the ranker only annotates, so starting
+        afresh loses annotations until 20 verdicts are in, never a finding)."""
+        path = self.ranker_file
+        if path is not None:
+            try:
+                ranker = FeedbackRanker.restore(path.read_bytes())
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError) as err:
+                self.counters["feedback_ranker_unreadable"] += 1
+                log.warning("feedback_ranker_unreadable", path=str(path), error=str(err))
+            else:
+                self._ranker_saved = (ranker.changes, float("-inf"))
+                return ranker
+        return FeedbackRanker(RankerSettings())
+
+    def save_ranker(self, now: float, every: float = 5.0, force: bool = False) -> bool:
+        """Write the ranker to ``ranker_file`` (0600, atomically) if it changed and the last
+        save is ``every`` seconds old (or ``force``). Not tied to the offsets a flush
+        commits: a crash can lose the verdicts of the last ``every`` seconds, which only
+        delays annotations."""
+        ranker, path = self.ranker, self.ranker_file
+        if ranker is None or path is None:
+            return False
+        changes, last = self._ranker_saved
+        if ranker.changes == changes or (not force and now - last < every):
+            return False
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(ranker.snapshot())
+            os.replace(tmp, path)
+        except OSError as err:
+            self.counters["feedback_ranker_save_failed"] += 1
+            log.warning("feedback_ranker_save_failed", path=str(path), error=str(err))
+            return False
+        self._ranker_saved = (ranker.changes, now)
+        return True
 
     # ------------------------------------------------------------ assignment
     def assign(
@@ -116,7 +173,8 @@ class Processor:
         if not isinstance(restored, Restored):
             restored = Restored(dict(restored), {})
         live = PartitionStates(partition, restored.states, restored.outbox)
-        engine = Engine(self.charters, self.settings, live)  # rebuilds timers from the states
+        # rebuilds timers from the states
+        engine = Engine(self.charters, self.settings, live, ranker=self.ranker)
         last = max((st.last_ts for st in live.values()), default=float("-inf"))
         self.partitions[partition] = _Partition(
             engine, live, last - self.settings.allowed_lateness_seconds, now

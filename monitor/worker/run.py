@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -15,7 +16,7 @@ from monitor.runtime import configure_logging
 from monitor.settings import Settings
 from monitor.signing import CommandSigner
 from monitor.worker.charters import CharterFeed
-from monitor.worker.processor import OutputTopics, Processor
+from monitor.worker.processor import RANKER_FILE, OutputTopics, Processor
 from monitor.worker.topics import worker_topics
 
 
@@ -58,6 +59,7 @@ def build_processor(
         idle_seconds=settings.watermark_idle_seconds,
         metrics=metrics,
         signer=CommandSigner(ring) if ring is not None else None,
+        ranker_file=Path(settings.data_dir) / RANKER_FILE,
     )
 
 
