@@ -15,14 +15,8 @@ from monitor.corpora.feedback import DEMOTABLE
 from monitor.errors import DecodeError
 from monitor.events import AlertFeedback, decode_event
 from monitor.output_contracts import Alert
+from tests.core.test_engine import CH, A  # a delegated agent granted fs/read_file only
 
-A = "agent:assist/1"
-CH = tb.charter(
-    "agent:assist/*",
-    "delegated",
-    tools=[{"server": "fs", "tool": "read_file", "classes": ["read"]}],
-    limits={"task_grace_seconds": 30, "require_jit_credentials": False},
-)
 #: two out-of-charter tools: same detector, same severity, same engine score
 VERDICT = {"delete_repo": "malicious", "write_file": "benign"}
 SERVER = {"delete_repo": "github", "write_file": "fs"}
