@@ -176,6 +176,7 @@ class AgentBaseline:
 
     __slots__ = (
         "_ep",
+        "_ew",
         "_thr",
         "buf",
         "counts",
@@ -219,6 +220,10 @@ class AgentBaseline:
         # change only when an episode ends (:meth:`observe`), so most calls read them here
         # instead of summing a table. Derived state: never snapshotted, rebuilt on demand.
         self._ep: list[float] | None = None
+        # the sixteen running mean surprises as float32 values, unpacked from the buffer by
+        # :meth:`score_one` for the :meth:`learn_one` that follows (which writes them and
+        # drops this): one ``struct`` unpack a call instead of two. Derived, never snapshotted.
+        self._ew: tuple[float, ...] | None = None
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
 
@@ -309,7 +314,9 @@ class AgentBaseline:
                 if v < 0.0:
                     v = ep[k] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
                 s[F_WEEKDAY] = v
-        ew = _EW.unpack_from(self.buf, _B_EW)
+        ew = self._ew
+        if ew is None:
+            ew = self._ew = _EW.unpack_from(self.buf, _B_EW)
         raw = 0.0
         for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
             v = s[i]
@@ -462,7 +469,9 @@ class AgentBaseline:
             # all sixteen means in one pack (float32, as the memoryview stores them): an
             # unchanged mean is written back as the same float32 it was read as
             new: list[float] = []
-            ew = _EW.unpack_from(self.buf, _B_EW)
+            ew = self._ew  # as score_one read them (nothing writes them in between) …
+            if ew is None:
+                ew = _EW.unpack_from(self.buf, _B_EW)
             for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled
                 v = surprises[i]
                 m: float = ew[i]
@@ -476,6 +485,7 @@ class AgentBaseline:
                 else:
                     new.append(m)
             _EW.pack_into(self.buf, _B_EW, *new)
+            self._ew = None  # … and stale now: the next score_one reads the rounded ones
             self.n_scored += 1
         if raw is not None:
             self.window.ep_bins.append(cal.score_bin(raw))
