@@ -177,6 +177,9 @@ class AgentBaseline:
     __slots__ = (
         "_ep",
         "_ew",
+        "_pf",
+        "_praw",
+        "_ps",
         "_thr",
         "buf",
         "counts",
@@ -224,6 +227,10 @@ class AgentBaseline:
         # :meth:`score_one` for the :meth:`learn_one` that follows (which writes them and
         # drops this): one ``struct`` unpack a call instead of two. Derived, never snapshotted.
         self._ew: tuple[float, ...] | None = None
+        # the call between :meth:`step` and :meth:`learn_pending`: features, surprises, raw
+        self._pf: CallFeatures | None = None
+        self._ps: list[float] | None = None
+        self._praw: float | None = None
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
 
@@ -394,6 +401,53 @@ class AgentBaseline:
                 if v > worst:
                     worst = v
             s[F_RESOURCE] = worst
+
+    # ------------------------------------------------------------------ the detector's step
+    def step(self, call: ToolCall, t: float, warmup: int, p_alert: float) -> bool:
+        """The behaviour detector's per-call work in one compiled call: observe the call,
+        score it and move the chain on once ``warmup // 2`` calls are learned, and tell
+        whether it can alert: past warm-up, calibrated, and a raw score at or above the
+        threshold of ``p_alert``. The call waits in the model for :meth:`learn_pending`
+        (or :meth:`take_pending`) once the decision step has judged it.
+
+        (Before, the detector made these five calls from interpreted code, with a tuple
+        per call to carry them to ``after_call``.)
+        """
+        f = self.observe(call, t)
+        n = self.n_learned
+        self._pf = f
+        if n < warmup // 2:  # too early to score: observe and learn only
+            self._ps = None
+            self._praw = None
+            return False
+        raw, s = self.score_one(f)
+        self.push(s)
+        self._ps = s
+        self._praw = raw
+        if n < warmup or self.n_cal < cal.MIN_SCORES:
+            return False
+        return raw >= self.threshold(p_alert)  # exact: see calibration.threshold
+
+    def learn_pending(self) -> None:
+        """Learn the call :meth:`step` left waiting (the common case: nothing found)."""
+        f = self._pf
+        if f is not None:
+            self.learn_one(f, self._ps, self._praw)
+            self._pf = None
+            self._ps = None
+            self._praw = None
+
+    def pending(self) -> tuple[CallFeatures | None, list[float] | None, float | None]:
+        """The call :meth:`step` left waiting: features, surprises, raw score."""
+        return self._pf, self._ps, self._praw
+
+    def take_pending(self) -> tuple[CallFeatures | None, list[float] | None, float | None]:
+        """:meth:`pending`, and forget it."""
+        got = (self._pf, self._ps, self._praw)
+        self._pf = None
+        self._ps = None
+        self._praw = None
+        return got
 
     def push(self, surprises: list[float]) -> None:
         """Move the sequence on: this call's transition contribution joins the chain."""
