@@ -504,17 +504,19 @@ class AgentBaseline:
             if n_out < COUNT_MAX:
                 c[i] = n_out + 1
         moments.update(re, R_IN_MEAN + vs, R_IN_VAR + vs, n_tool, f.bytes_in)
-        for i in self.slots_of(f):  # counts.add, inlined: this runs for every call
-            table = TABLE_OF[i]
-            old = c[i]
-            if old < COUNT_MAX:
-                c[i] = old + 1
-            if old < 2:
-                sg[table] += 1 if old == 0 else -1
-            n = tot[table] + 1
-            tot[table] = n
-            if n >= HALVE_AT:
-                halve(c, tot, sg, table)
+        # the slots of slots_of(f), in its order, without building its list
+        self._learn_slot(_OFF_TOOL + (f.tool & _M_TOOL), T_TOOL)
+        self._learn_slot(_OFF_SERVER + (f.server & _M_SERVER), T_SERVER)
+        self._learn_slot(_OFF_SHAPE + (f.shape & _M_SHAPE), T_SHAPE)
+        self._learn_slot(_OFF_STREAK + (f.error_streak if f.error_streak < 7 else 7), T_STREAK)
+        if f.transition >= 0:
+            self._learn_slot(_OFF_TRANS + (f.transition & _M_TRANS), T_TRANSITION)
+        if f.destination_hashes:
+            self._learn_slot(_OFF_FANOUT + bucket_of(f.fanout), T_FANOUT)
+            for h in f.destination_hashes:
+                self._learn_slot(_OFF_DEST + (h & _M_DEST), T_DESTINATION)
+        for h in f.resource_hashes:
+            self._learn_slot(_OFF_RES + (h & _M_RES), T_RESOURCE)
         self.n_learned += 1
         if surprises is not None:
             a = 1.0 / (self.n_scored + 1)
@@ -543,6 +545,20 @@ class AgentBaseline:
             self.n_scored += 1
         if raw is not None:
             self.window.ep_bins.append(cal.score_bin(raw))
+
+    def _learn_slot(self, i: int, table: int) -> None:
+        """Count slot ``i`` of ``table`` once (counts.add, inlined: this runs for every call)."""
+        c = self.counts
+        old = c[i]
+        if old < COUNT_MAX:
+            c[i] = old + 1
+        if old < 2:
+            self.singles[table] += 1 if old == 0 else -1
+        tot = self.totals
+        n = tot[table] + 1
+        tot[table] = n
+        if n >= HALVE_AT:
+            halve(c, tot, self.singles, table)
 
     def commit(self, bins: list[int]) -> None:
         """Add raw scores (as histogram bins) to the calibration; refit the tail now and then."""
