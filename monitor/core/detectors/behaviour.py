@@ -77,9 +77,11 @@ class BehaviourAnomaly(Detector):
         self._pending_id = ""
         self._pending_m: AgentBaseline | None = None
         self._levels: dict[tuple[float, float], tuple[float, float, float]] = {}
-        # the last charter baseline judged, its warm-up and its levels: consecutive calls
-        # mostly share one
-        self._last: tuple[Baseline, int, float, float] | None = None
+        # per charter baseline, by identity: (the baseline, its warm-up, p_alert, p_high).
+        # The entry holds the baseline, so its id is not reused while it is cached.
+        # (A single "last baseline" slot missed on every other call where agents of
+        # several charters interleave.)
+        self._by_cfg: dict[int, tuple[Baseline, int, float, float]] = {}
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return charter is None or charter.baseline.enabled
@@ -93,13 +95,20 @@ class BehaviourAnomaly(Detector):
             got = self._levels[key] = (p_alert, sqrt(p_alert * p_revoke), p_revoke)
         return got
 
+    def _settings(self, cfg: Baseline) -> tuple[Baseline, int, float, float]:
+        by_cfg = self._by_cfg
+        if len(by_cfg) >= 4096:  # charters replaced many times over: start again
+            by_cfg.clear()
+        p_alert, p_high, _ = self._p_levels(cfg)
+        got = by_cfg[id(cfg)] = (cfg, cfg.warmup_events, p_alert, p_high)
+        return got
+
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
         charter = ctx.charter
         cfg = charter.baseline if charter is not None else DEFAULT_BASELINE
-        last = self._last
+        last = self._by_cfg.get(id(cfg))
         if last is None or last[0] is not cfg:
-            p_alert, p_high, _ = self._p_levels(cfg)
-            last = self._last = (cfg, cfg.warmup_events, p_alert, p_high)
+            last = self._settings(cfg)
         m = st.sections.get("behaviour_anomaly")
         if m is None:
             m = st.sections["behaviour_anomaly"] = AgentBaseline()
