@@ -70,7 +70,6 @@ from monitor.core.baseline.counts import (
     T_TOOL,
     T_TRANSITION,
     T_WEEKDAY,
-    TABLE_OF,
     add,
     halve,
     novelty,
@@ -269,7 +268,10 @@ class AgentBaseline:
         c, tot, re = self.counts, self.totals, self.reals
         s = [0.0] * N_FEATURES
         c_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
-        self._score_kind(f, s, c_tool)
+        ew = self._ew
+        if ew is None:
+            ew = self._ew = _EW.unpack_from(self.buf, _B_EW)
+        self._score_kind(f, s, c_tool, ew[F_TRANSITION])
         if f.destination_hashes or f.resource_hashes:
             self._score_targets(f, s, c_tool)
         ep = self._ep
@@ -321,9 +323,6 @@ class AgentBaseline:
                 if v < 0.0:
                     v = ep[k] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
                 s[F_WEEKDAY] = v
-        ew = self._ew
-        if ew is None:
-            ew = self._ew = _EW.unpack_from(self.buf, _B_EW)
         raw = 0.0
         for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
             v = s[i]
@@ -334,8 +333,9 @@ class AgentBaseline:
                 raw += WEIGHTS[i] * (v - m)
         return raw, s
 
-    def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
-        """Server, tool, transition (and chain) and argument shape surprises, into ``s``."""
+    def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int, ew_trans: float) -> None:
+        """Server, tool, transition (and chain) and argument shape surprises, into ``s``
+        (``ew_trans``: the transition's running mean surprise)."""
         c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
         if c[_OFF_SERVER + (f.server & _M_SERVER)]:
             # a known server: its rare tools are the tool feature's business
@@ -361,7 +361,7 @@ class AgentBaseline:
                 s[F_TRANSITION] = v if v < new else new
             else:
                 s[F_TRANSITION] = new
-            if s[F_TRANSITION] > re[R_EW + F_TRANSITION]:  # unusual after unusual
+            if s[F_TRANSITION] > ew_trans:  # unusual after unusual
                 s[F_CHAIN] = re[R_CHAIN] + re[R_CHAIN + 1] + re[R_CHAIN + 2]
         k = c[_OFF_SHAPE + (f.shape & _M_SHAPE)]
         if k:
@@ -452,9 +452,20 @@ class AgentBaseline:
     def push(self, surprises: list[float]) -> None:
         """Move the sequence on: this call's transition contribution joins the chain."""
         re = self.reals
-        d = surprises[F_TRANSITION] - re[R_EW + F_TRANSITION]
-        re[R_CHAIN], re[R_CHAIN + 1] = re[R_CHAIN + 1], re[R_CHAIN + 2]
-        re[R_CHAIN + 2] = d if d > 0.0 else 0.0
+        ew = self._ew  # score_one's (the buffer's values) when it ran since the last learn
+        d = surprises[F_TRANSITION] - (
+            ew[F_TRANSITION] if ew is not None else re[R_EW + F_TRANSITION]
+        )
+        # the chain shifts by one; a slot whose value does not change is not written (the
+        # chain is mostly zeros; a compiled memoryview write costs ~250 instructions)
+        c0, c1, c2 = re[R_CHAIN], re[R_CHAIN + 1], re[R_CHAIN + 2]
+        c3 = d if d > 0.0 else 0.0
+        if c1 != c0:
+            re[R_CHAIN] = c1
+        if c2 != c1:
+            re[R_CHAIN + 1] = c2
+        if c3 != c2:
+            re[R_CHAIN + 2] = c3
 
     def contributions(self, surprises: list[float]) -> list[float]:
         """What each feature added to the raw score (its surprise above its running mean)."""
@@ -494,7 +505,7 @@ class AgentBaseline:
         ``raw`` goes to the calibration histogram when the episode ends without an
         alert (:mod:`.window`) — pass it only once calibration has started.
         """
-        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        c, re = self.counts, self.reals
         vs = f.tool & _M_VOL
         n_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
         if f.outcome == "ok" or f.outcome == "error":  # a denied call returned nothing
