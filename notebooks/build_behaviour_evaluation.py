@@ -87,8 +87,9 @@ print(f"{len(sim.events):,} events, {len(sim.labels)} labels "
 
 COLLECT = """\
 # Run the engine and record, for every tool call the behaviour detector scored, what it computed.
-# The detector keeps the call it is judging (event id, model, features, surprises, raw score)
-# between on_call and after_call; we read it right after on_call, before the model learns.
+# Between on_call and after_call the detector keeps the event id and model of the call it is
+# judging, and the model keeps the call (features, surprises, raw score: AgentBaseline.pending);
+# we read it right after on_call, before the model learns.
 engine = Engine(sim.charters)
 det = next(d for d in engine.detectors if d.name == "behaviour_anomaly")
 scored = {}  # event id -> (raw, p, calls learned before it, calibrating, scored by the detector)
@@ -96,9 +97,9 @@ _on_call = det.on_call
 
 def on_call(ctx, st):
     found = _on_call(ctx, st)
-    pending = det._pending
-    if pending is not None and pending[0] == ctx.call.event_id:
-        _, m, f, _, raw = pending
+    m = det._pending_m
+    if m is not None and det._pending_id == ctx.call.event_id:
+        f, _, raw = m.pending()
         if raw is None:  # before warmup_events / 2 the detector does not score: do it here
             raw = m.score_one(f)[0]  # (score_one only reads the model)
             scored[ctx.call.event_id] = (raw, float("nan"), m.n_learned, True, False)

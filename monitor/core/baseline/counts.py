@@ -146,10 +146,16 @@ def tail_surprise(counts: list[int], table: int, b: int, total: int) -> float:
         return 0.0
     off = OFFSET[table]
     size = SIZE[table]
-    # the table sums to ``total``: add up whichever side of ``b`` is shorter
-    above = (
-        total - sum(counts[off : off + b]) if 2 * b < size else sum(counts[off + b : off + size])
-    )
+    # the table sums to ``total``: add up whichever side of ``b`` is shorter (indexed
+    # loops, not sum() of a slice: no list copy and no generic call when compiled)
+    above = 0
+    if 2 * b < size:
+        for i in range(off, off + b):
+            above += counts[i]
+        above = total - above
+    else:
+        for i in range(off + b, off + size):
+            above += counts[i]
     if above > 0:
         return RARE * -log((above + 0.5) / (total + 1))
     m = b - 1

@@ -89,6 +89,7 @@ _CACHE_MAX: Final = 16_384
 _hashes: Final[dict[str, int]] = {}
 _parsed: Final[dict[str, tuple[bool, str]]] = {}
 _tools: Final[dict[tuple[str, str], tuple[str, int, int]]] = {}
+_shapes: Final[dict[tuple[str, ...], tuple[str, int]]] = {}
 
 
 def h32(s: str) -> int:
@@ -223,6 +224,42 @@ def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
     return "|".join(parts)
 
 
+def shape_of(tool_name: str, args: dict[str, Any]) -> tuple[str, int]:
+    """:func:`arg_shape` and its hash, cached by the keys and value codes in the order the
+    call has them: a call repeating a known shape builds a small tuple and looks it up,
+    instead of sorting its keys, building the shape string and hashing it anew.
+
+    >>> shape_of("fs/read_file", {"path": "src/a.py", "limit": 20})[0]
+    'fs/read_file|limit:n|path:ss'
+    """
+    key = [tool_name]
+    for k, v in args.items():  # the codes as arg_shape computes them (see there)
+        tv = type(v)
+        if tv is str:
+            n = len(v)
+            code = _STR_CODE[n] if n <= 1024 else "sx"
+        elif tv is int or tv is float:
+            code = "n"
+        elif tv is list:
+            n = len(v)
+            code = _LIST_CODE[n] if n <= 1024 else "ax"
+        elif tv is dict:
+            n = len(v)
+            code = _DICT_CODE[n] if n <= 1024 else "ox"
+        else:
+            code = _type_code(v)
+        key.append(k)
+        key.append(code)
+    tkey = tuple(key)
+    got = _shapes.get(tkey)
+    if got is None:
+        if len(_shapes) >= _CACHE_MAX:
+            _shapes.clear()
+        shape = arg_shape(tool_name, args)
+        got = _shapes[tkey] = (shape, h32(shape))
+    return got
+
+
 class CallFeatures:
     """One call's features. Hashes for the model, names and raw values for explanations.
 
@@ -332,8 +369,11 @@ def extract_fields(call: dict[str, Any], t: float) -> CallFeatures:
     f = CallFeatures(dests, dest_h, res, res_h)
     f.server_name = server
     f.tool_name, f.tool, f.server = ident
-    f.shape_name = shape = arg_shape(name, args)
-    f.shape = h32(shape)
+    if args:
+        f.shape_name, f.shape = shape_of(name, args)
+    else:
+        f.shape_name = name  # arg_shape of no arguments
+        f.shape = ident[1]  # … whose hash is the tool's
     n: int = call["bytes_out"]
     f.bytes_out = log1p(n) if n else 0.0  # log1p(0) is 0.0: no call for the common case
     n = call["bytes_in"]

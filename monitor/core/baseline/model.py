@@ -70,7 +70,6 @@ from monitor.core.baseline.counts import (
     T_TOOL,
     T_TRANSITION,
     T_WEEKDAY,
-    TABLE_OF,
     add,
     halve,
     novelty,
@@ -176,6 +175,10 @@ class AgentBaseline:
 
     __slots__ = (
         "_ep",
+        "_ew",
+        "_pf",
+        "_praw",
+        "_ps",
         "_thr",
         "buf",
         "counts",
@@ -219,6 +222,14 @@ class AgentBaseline:
         # change only when an episode ends (:meth:`observe`), so most calls read them here
         # instead of summing a table. Derived state: never snapshotted, rebuilt on demand.
         self._ep: list[float] | None = None
+        # the sixteen running mean surprises as float32 values, unpacked from the buffer by
+        # :meth:`score_one` for the :meth:`learn_one` that follows (which writes them and
+        # drops this): one ``struct`` unpack a call instead of two. Derived, never snapshotted.
+        self._ew: tuple[float, ...] | None = None
+        # the call between :meth:`step` and :meth:`learn_pending`: features, surprises, raw
+        self._pf: CallFeatures | None = None
+        self._ps: list[float] | None = None
+        self._praw: float | None = None
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
 
@@ -257,7 +268,10 @@ class AgentBaseline:
         c, tot, re = self.counts, self.totals, self.reals
         s = [0.0] * N_FEATURES
         c_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
-        self._score_kind(f, s, c_tool)
+        ew = self._ew
+        if ew is None:
+            ew = self._ew = _EW.unpack_from(self.buf, _B_EW)
+        self._score_kind(f, s, c_tool, ew[F_TRANSITION])
         if f.destination_hashes or f.resource_hashes:
             self._score_targets(f, s, c_tool)
         ep = self._ep
@@ -309,7 +323,6 @@ class AgentBaseline:
                 if v < 0.0:
                     v = ep[k] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
                 s[F_WEEKDAY] = v
-        ew = _EW.unpack_from(self.buf, _B_EW)
         raw = 0.0
         for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
             v = s[i]
@@ -320,8 +333,9 @@ class AgentBaseline:
                 raw += WEIGHTS[i] * (v - m)
         return raw, s
 
-    def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
-        """Server, tool, transition (and chain) and argument shape surprises, into ``s``."""
+    def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int, ew_trans: float) -> None:
+        """Server, tool, transition (and chain) and argument shape surprises, into ``s``
+        (``ew_trans``: the transition's running mean surprise)."""
         c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
         if c[_OFF_SERVER + (f.server & _M_SERVER)]:
             # a known server: its rare tools are the tool feature's business
@@ -347,7 +361,7 @@ class AgentBaseline:
                 s[F_TRANSITION] = v if v < new else new
             else:
                 s[F_TRANSITION] = new
-            if s[F_TRANSITION] > re[R_EW + F_TRANSITION]:  # unusual after unusual
+            if s[F_TRANSITION] > ew_trans:  # unusual after unusual
                 s[F_CHAIN] = re[R_CHAIN] + re[R_CHAIN + 1] + re[R_CHAIN + 2]
         k = c[_OFF_SHAPE + (f.shape & _M_SHAPE)]
         if k:
@@ -388,12 +402,70 @@ class AgentBaseline:
                     worst = v
             s[F_RESOURCE] = worst
 
+    # ------------------------------------------------------------------ the detector's step
+    def step(self, call: ToolCall, t: float, warmup: int, p_alert: float) -> bool:
+        """The behaviour detector's per-call work in one compiled call: observe the call,
+        score it and move the chain on once ``warmup // 2`` calls are learned, and tell
+        whether it can alert: past warm-up, calibrated, and a raw score at or above the
+        threshold of ``p_alert``. The call waits in the model for :meth:`learn_pending`
+        (or :meth:`take_pending`) once the decision step has judged it.
+
+        (Before, the detector made these five calls from interpreted code, with a tuple
+        per call to carry them to ``after_call``.)
+        """
+        f = self.observe(call, t)
+        n = self.n_learned
+        self._pf = f
+        if n < warmup // 2:  # too early to score: observe and learn only
+            self._ps = None
+            self._praw = None
+            return False
+        raw, s = self.score_one(f)
+        self.push(s)
+        self._ps = s
+        self._praw = raw
+        if n < warmup or self.n_cal < cal.MIN_SCORES:
+            return False
+        return raw >= self.threshold(p_alert)  # exact: see calibration.threshold
+
+    def learn_pending(self) -> None:
+        """Learn the call :meth:`step` left waiting (the common case: nothing found)."""
+        f = self._pf
+        if f is not None:
+            self.learn_one(f, self._ps, self._praw)
+            self._pf = None
+            self._ps = None
+            self._praw = None
+
+    def pending(self) -> tuple[CallFeatures | None, list[float] | None, float | None]:
+        """The call :meth:`step` left waiting: features, surprises, raw score."""
+        return self._pf, self._ps, self._praw
+
+    def take_pending(self) -> tuple[CallFeatures | None, list[float] | None, float | None]:
+        """:meth:`pending`, and forget it."""
+        got = (self._pf, self._ps, self._praw)
+        self._pf = None
+        self._ps = None
+        self._praw = None
+        return got
+
     def push(self, surprises: list[float]) -> None:
         """Move the sequence on: this call's transition contribution joins the chain."""
         re = self.reals
-        d = surprises[F_TRANSITION] - re[R_EW + F_TRANSITION]
-        re[R_CHAIN], re[R_CHAIN + 1] = re[R_CHAIN + 1], re[R_CHAIN + 2]
-        re[R_CHAIN + 2] = d if d > 0.0 else 0.0
+        ew = self._ew  # score_one's (the buffer's values) when it ran since the last learn
+        d = surprises[F_TRANSITION] - (
+            ew[F_TRANSITION] if ew is not None else re[R_EW + F_TRANSITION]
+        )
+        # the chain shifts by one; a slot whose value does not change is not written (the
+        # chain is mostly zeros; a compiled memoryview write costs ~250 instructions)
+        c0, c1, c2 = re[R_CHAIN], re[R_CHAIN + 1], re[R_CHAIN + 2]
+        c3 = d if d > 0.0 else 0.0
+        if c1 != c0:
+            re[R_CHAIN] = c1
+        if c2 != c1:
+            re[R_CHAIN + 1] = c2
+        if c3 != c2:
+            re[R_CHAIN + 2] = c3
 
     def contributions(self, surprises: list[float]) -> list[float]:
         """What each feature added to the raw score (its surprise above its running mean)."""
@@ -433,7 +505,7 @@ class AgentBaseline:
         ``raw`` goes to the calibration histogram when the episode ends without an
         alert (:mod:`.window`) — pass it only once calibration has started.
         """
-        c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
+        c, re = self.counts, self.reals
         vs = f.tool & _M_VOL
         n_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
         if f.outcome == "ok" or f.outcome == "error":  # a denied call returned nothing
@@ -443,17 +515,19 @@ class AgentBaseline:
             if n_out < COUNT_MAX:
                 c[i] = n_out + 1
         moments.update(re, R_IN_MEAN + vs, R_IN_VAR + vs, n_tool, f.bytes_in)
-        for i in self.slots_of(f):  # counts.add, inlined: this runs for every call
-            table = TABLE_OF[i]
-            old = c[i]
-            if old < COUNT_MAX:
-                c[i] = old + 1
-            if old < 2:
-                sg[table] += 1 if old == 0 else -1
-            n = tot[table] + 1
-            tot[table] = n
-            if n >= HALVE_AT:
-                halve(c, tot, sg, table)
+        # the slots of slots_of(f), in its order, without building its list
+        self._learn_slot(_OFF_TOOL + (f.tool & _M_TOOL), T_TOOL)
+        self._learn_slot(_OFF_SERVER + (f.server & _M_SERVER), T_SERVER)
+        self._learn_slot(_OFF_SHAPE + (f.shape & _M_SHAPE), T_SHAPE)
+        self._learn_slot(_OFF_STREAK + (f.error_streak if f.error_streak < 7 else 7), T_STREAK)
+        if f.transition >= 0:
+            self._learn_slot(_OFF_TRANS + (f.transition & _M_TRANS), T_TRANSITION)
+        if f.destination_hashes:
+            self._learn_slot(_OFF_FANOUT + bucket_of(f.fanout), T_FANOUT)
+            for h in f.destination_hashes:
+                self._learn_slot(_OFF_DEST + (h & _M_DEST), T_DESTINATION)
+        for h in f.resource_hashes:
+            self._learn_slot(_OFF_RES + (h & _M_RES), T_RESOURCE)
         self.n_learned += 1
         if surprises is not None:
             a = 1.0 / (self.n_scored + 1)
@@ -462,7 +536,9 @@ class AgentBaseline:
             # all sixteen means in one pack (float32, as the memoryview stores them): an
             # unchanged mean is written back as the same float32 it was read as
             new: list[float] = []
-            ew = _EW.unpack_from(self.buf, _B_EW)
+            ew = self._ew  # as score_one read them (nothing writes them in between) …
+            if ew is None:
+                ew = _EW.unpack_from(self.buf, _B_EW)
             for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled
                 v = surprises[i]
                 m: float = ew[i]
@@ -476,9 +552,24 @@ class AgentBaseline:
                 else:
                     new.append(m)
             _EW.pack_into(self.buf, _B_EW, *new)
+            self._ew = None  # … and stale now: the next score_one reads the rounded ones
             self.n_scored += 1
         if raw is not None:
             self.window.ep_bins.append(cal.score_bin(raw))
+
+    def _learn_slot(self, i: int, table: int) -> None:
+        """Count slot ``i`` of ``table`` once (counts.add, inlined: this runs for every call)."""
+        c = self.counts
+        old = c[i]
+        if old < COUNT_MAX:
+            c[i] = old + 1
+        if old < 2:
+            self.singles[table] += 1 if old == 0 else -1
+        tot = self.totals
+        n = tot[table] + 1
+        tot[table] = n
+        if n >= HALVE_AT:
+            halve(c, tot, self.singles, table)
 
     def commit(self, bins: list[int]) -> None:
         """Add raw scores (as histogram bins) to the calibration; refit the tail now and then."""

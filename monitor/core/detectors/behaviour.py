@@ -42,7 +42,7 @@ from math import sqrt
 from typing import Any
 
 from monitor.charter import Baseline
-from monitor.core.baseline.calibration import MIN_SCORES, calibrated, p_star
+from monitor.core.baseline.calibration import calibrated, p_star
 from monitor.core.baseline.explain import feature_key, phrase, top_features
 from monitor.core.baseline.features import FEATURES, CallFeatures
 from monitor.core.baseline.model import AgentBaseline
@@ -71,14 +71,17 @@ class BehaviourAnomaly(Detector):
         return AgentBaseline.restore(data)
 
     def __init__(self) -> None:
-        # (event id, model, features, surprises, raw) of the call between on_call and
-        # after_call: the same event in the same engine, so one slot is enough
-        self._pending: (
-            tuple[str, AgentBaseline, CallFeatures, list[float] | None, float | None] | None
-        ) = None
+        # the event id and model of the call between on_call and after_call (the call itself
+        # waits in the model: AgentBaseline.step): the same event in the same engine, so one
+        # slot is enough
+        self._pending_id = ""
+        self._pending_m: AgentBaseline | None = None
         self._levels: dict[tuple[float, float], tuple[float, float, float]] = {}
-        # the last charter baseline judged and its levels: consecutive calls mostly share one
-        self._last: tuple[Baseline, tuple[float, float, float]] | None = None
+        # per charter baseline, by identity: (the baseline, its warm-up, p_alert, p_high).
+        # The entry holds the baseline, so its id is not reused while it is cached.
+        # (A single "last baseline" slot missed on every other call where agents of
+        # several charters interleave.)
+        self._by_cfg: dict[int, tuple[Baseline, int, float, float]] = {}
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return charter is None or charter.baseline.enabled
@@ -92,36 +95,37 @@ class BehaviourAnomaly(Detector):
             got = self._levels[key] = (p_alert, sqrt(p_alert * p_revoke), p_revoke)
         return got
 
+    def _settings(self, cfg: Baseline) -> tuple[Baseline, int, float, float]:
+        by_cfg = self._by_cfg
+        if len(by_cfg) >= 4096:  # charters replaced many times over: start again
+            by_cfg.clear()
+        p_alert, p_high, _ = self._p_levels(cfg)
+        got = by_cfg[id(cfg)] = (cfg, cfg.warmup_events, p_alert, p_high)
+        return got
+
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
-        cfg = ctx.charter.baseline if ctx.charter is not None else DEFAULT_BASELINE
+        charter = ctx.charter
+        cfg = charter.baseline if charter is not None else DEFAULT_BASELINE
+        last = self._by_cfg.get(id(cfg))
+        if last is None or last[0] is not cfg:
+            last = self._settings(cfg)
         m = st.sections.get("behaviour_anomaly")
         if m is None:
             m = st.sections["behaviour_anomaly"] = AgentBaseline()
-        f = m.observe(ctx.call, ctx.t)
-        n = m.n_learned
-        warm = cfg.warmup_events
-        if n < warm // 2:  # too early to score: observe and learn only
-            self._pending = (ctx.call.event_id, m, f, None, None)
+        call = ctx.call
+        self._pending_id = call.event_id
+        self._pending_m = m
+        # observe, score past warm-up / 2, compare with the threshold: one compiled call
+        if not m.step(call, ctx.t, last[1], last[2]):
+            return ()  # the common case
+        f, surprises, raw = m.pending()
+        if f is None or surprises is None or raw is None:  # (step scored it: never)
             return ()
-        raw, surprises = m.score_one(f)
-        m.push(surprises)
-        self._pending = (ctx.call.event_id, m, f, surprises, raw)
-        if n < warm or m.n_cal < MIN_SCORES:  # (m.calibrating, without the property call)
-            return ()
-        last = self._last
-        if last is not None and last[0] is cfg:
-            levels = last[1]
-        else:
-            levels = self._p_levels(cfg)
-            self._last = (cfg, levels)
-        p_alert, p_high, _ = levels
-        if raw < m.threshold(p_alert):
-            return ()  # the common case: one comparison, exact (see calibration.threshold)
         p = m.p_value(raw)
         score = calibrated(p)
         if score < cfg.alert_score:
             return ()
-        return [self._finding(ctx, m, f, surprises, raw, p, score, cfg, p_high)]
+        return [self._finding(ctx, m, f, surprises, raw, p, score, cfg, last[3])]
 
     def _finding(
         self,
@@ -179,12 +183,15 @@ class BehaviourAnomaly(Detector):
         findings: Sequence[Finding],
         alerts: Sequence[Alert],
     ) -> None:
-        pending, self._pending = self._pending, None
-        if pending is None or pending[0] != ctx.call.event_id:
+        m = self._pending_m
+        if m is None or self._pending_id != ctx.call.event_id:
             return
-        _, m, f, surprises, raw = pending
+        self._pending_m = None
         if not findings:  # the common case
-            m.learn_one(f, surprises, raw)
+            m.learn_pending()
+            return
+        f, surprises, raw = m.take_pending()
+        if f is None:
             return
         # revoke-worthy (by any detector, this one included): never learned as normal
         learn = not any(x.revoke is not None for x in findings)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from monitor import testing as tb
 from monitor.core.baseline.features import extract
 from monitor.core.baseline.model import AgentBaseline
@@ -168,3 +171,10 @@ def test_dump_and_load_continue_where_the_window_stopped() -> None:
     assert (fb.rate, fb.fanout, fb.error_streak, fb.task_length) == (4, 2, 4, 4)
     assert fb.prev_tool == "s/read" and a.dump() == b.dump()
     assert _window().span() == 0.0
+
+
+@given(st.integers(0, 2**40), st.integers(0, 2**32 - 1))
+def test_transition_hash_is_the_32_bit_product_hash(prev: int, cur: int) -> None:
+    """Computed from 16-bit halves (no boxed multiplication when compiled), the same as the
+    one-line definition it replaced, for every tool hash and any non-negative previous one."""
+    assert transition_hash(prev, cur) == ((prev * 0x01000193) ^ cur) & 0xFFFFFFFF
