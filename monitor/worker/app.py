@@ -288,6 +288,8 @@ class WorkerApp:
                     worker.backlog_flush_seconds,
                 ):
                     await self.flush()
+                elif self.freezer is not None:  # behind: still freeze every FREEZE_SECONDS, so
+                    self.freezer.maybe_freeze()  # a collection never walks 2 s of new agents
             except Exception as exc:  # the next round retries; a dead loop would hang the stop
                 log.exception("flush_failed", error=f"{type(exc).__name__}: {exc}")
 

@@ -637,19 +637,30 @@ def test_every_task_and_timer_of_the_app_takes_nothing_faust_would_pass_the_app_
     ]
 
 
-def _timed_flushes(queued: int) -> int:
+def _timed_flushes(queued: int) -> tuple[int, int]:
     """Flushes the timer loop makes in 12 ticks (clock frozen, 0.01 s each) with ``queued``
-    events waiting in the agent's buffer."""
+    events waiting in the agent's buffer, and the freezes it offers outside a flush."""
     app, _, _ = _app([0], worker_flush_seconds=0.01, worker_backlog_flush_seconds=60)
     app._stream = SimpleNamespace(
         channel=SimpleNamespace(queue=SimpleNamespace(qsize=lambda: queued))
     )
-    real, made = app.flush, []
+    real, made, offered = app.flush, [], []
 
     async def counting(force: bool = False) -> None:
         made.append(force)
-        await real(force)
+        app.freezer = None  # type: ignore[assignment]  # the flush's own offer is not counted
+        try:
+            await real(force)
+        finally:
+            app.freezer = freezer  # type: ignore[assignment]
 
+    class Freezer:
+        def maybe_freeze(self) -> bool:
+            offered.append(len(made))
+            return False
+
+    freezer = Freezer()
+    app.freezer = freezer  # type: ignore[assignment]
     app.flush = counting  # type: ignore[method-assign]
 
     async def go() -> None:
@@ -659,10 +670,14 @@ def _timed_flushes(queued: int) -> int:
         await asyncio.gather(loop, return_exceptions=True)
 
     asyncio.run(go())
-    return len(made)
+    return len(made), len(offered)
 
 
 def test_the_timer_flushes_every_tick_while_the_worker_keeps_up_and_rarely_while_behind() -> None:
-    assert _timed_flushes(queued=3) >= 5  # one list's worth at most: every tick
-    # a backlog: the first flush, then none until worker_backlog_flush_seconds (60 s) pass
-    assert _timed_flushes(queued=5000) == 1
+    flushes, freezes = _timed_flushes(queued=3)
+    assert flushes >= 5 and freezes == 0  # one list's worth at most: every tick
+    # a backlog: the first flush, then none until worker_backlog_flush_seconds (60 s) pass;
+    # each tick in between still offers the freezer a freeze (a collection must not walk
+    # everything allocated since the last flush)
+    flushes, freezes = _timed_flushes(queued=5000)
+    assert flushes == 1 and freezes >= 4
