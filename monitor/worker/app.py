@@ -134,7 +134,8 @@ class WorkerApp:
         self.checkpoint = Checkpoint(COMMIT_SECONDS)  # the commit rule (pure)
         self._reported_lag: set[int] = set()  # partitions with a lag gauge
         self.processor = processor
-        self.gc = GcPauses().install()
+        # start-up collections (Faust's import, the app's creation) apart until partitions come
+        self.gc = GcPauses(serving=False).install()
         self.feed = feed
         self.clock = clock
         self.app = app = faust_app(settings)
@@ -590,6 +591,7 @@ class WorkerApp:
         pending = {p: self.processor.assign(p, r, now=self.clock()) for p, r in loaded.items()}
         del loaded
         settle()  # the restored states are long-lived: out of the collector's walk
+        self.gc.serve()  # from the first assignment on, a collection is a pause events meet
         log.info(
             "partitions_restored",
             partitions=partitions,

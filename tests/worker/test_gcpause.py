@@ -57,6 +57,25 @@ def test_collections_asked_for_are_counted_apart_from_the_pauses_events_meet() -
         gc.callbacks.remove(pauses._callback)
 
 
+def test_collections_before_the_worker_serves_are_the_start_up_s() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(50, 10, 10)
+    pauses = GcPauses(serving=False).install()
+    try:
+        junk = [[i] for i in range(2_000)]  # the collector's own collections (imports at start)
+        got = pauses.take()
+        assert got["gc_startup_collections"] >= 10 and got["gc_startup_max_ms"] >= 0.0
+        assert got["gc0_collections"] == 0
+        pauses.serve()
+        junk += [[i] for i in range(2_000)]
+        got = pauses.take()
+        assert got["gc0_collections"] >= 10 and "gc_startup_collections" not in got
+    finally:
+        gc.callbacks.remove(pauses._callback)
+        gc.set_threshold(*before)
+        del junk
+
+
 def test_the_freezer_sets_the_worker_s_thresholds() -> None:
     before = gc.get_threshold()
     try:
