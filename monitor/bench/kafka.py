@@ -160,8 +160,9 @@ async def _wait_alerts(bootstrap: str, topic: str, evidence: set[str], timeout: 
 def _wait_all_assigned(worker: WorkerProcess, processes: int, timeout: float = 120.0) -> None:
     """Until ``processes`` worker processes each hold input partitions (one group)."""
     deadline = time.monotonic() + timeout
+    last: dict[int, list[int]] = {}
     while time.monotonic() < deadline:
-        last: dict[int, list[int]] = {}
+        last = {}
         for rec in worker.logs():
             if rec.get("event") == "partitions_assigned":
                 last[rec.get("pid", 0)] = rec.get("partitions", [])
@@ -170,7 +171,11 @@ def _wait_all_assigned(worker: WorkerProcess, processes: int, timeout: float = 1
         if not worker.alive:
             raise RuntimeError("worker exited:\n" + worker.tail())
         time.sleep(0.1)
-    raise TimeoutError(f"{processes} worker processes did not all get partitions")
+    # the worker log goes with the bench's temporary directory: its tail is the only trace
+    raise TimeoutError(
+        f"{processes} worker processes did not all get partitions within {timeout:.0f} s; "
+        f"last assignments by pid: {last}\n" + worker.tail()
+    )
 
 
 def bench_replay_same(

@@ -104,3 +104,22 @@ def test_models_is_a_benchmark_on_seeds_1_and_2_unless_one_is_given(
     assert capsys.readouterr().out.endswith("| model | table |\n")
     assert main(["bench", "models", "--seed", "7"]) == 0
     assert got[-1] == (7,)
+
+
+def test_a_group_that_never_splits_is_reported_with_the_worker_s_own_log() -> None:
+    class Worker:  # one of two processes holds every partition, the other none
+        alive = True
+
+        def logs(self) -> list[dict[str, Any]]:
+            return [
+                {"event": "partitions_assigned", "pid": 11, "partitions": [0, 1, 2, 3]},
+                {"event": "partitions_assigned", "pid": 12, "partitions": []},
+            ]
+
+        def tail(self) -> str:
+            return '{"event": "rebalance_stuck"}'
+
+    with pytest.raises(TimeoutError) as err:
+        monitor.bench.kafka._wait_all_assigned(Worker(), 2, timeout=0.2)  # type: ignore[arg-type]
+    assert "{11: [0, 1, 2, 3], 12: []}" in str(err.value)
+    assert "rebalance_stuck" in str(err.value)  # the log's tail: the bench deletes its directory
