@@ -50,9 +50,10 @@ class GcPauses:
     ``serving=False``: until :meth:`serve`, the collector's own collections are
     the start-up's (``startup``), not pauses an event meets. A worker process
     imports Faust, aiokafka and the rest after its start and before it joins
-    the group; the import alone triggered a full collection of 52-59 ms over
-    ~100,000 objects (``mcpmon bench kafka``, every run), which the bench
-    reported as the worker's longest pause.
+    the group; with the charters of 750 agents loaded first, that import
+    triggered a full collection of 52-59 ms over ~100,000 objects (``mcpmon
+    bench kafka``'s half-capacity phase), which the bench reported as the
+    worker's longest pause.
     """
 
     def __init__(self, serving: bool = True) -> None:
