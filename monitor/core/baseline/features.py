@@ -203,25 +203,8 @@ def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
     if not args:
         return tool_name
     keys = sorted(args) if len(args) > 1 else list(args)
-    parts = [tool_name]
-    for k in keys[:32]:  # _type_code, inlined for the common exact types
-        v = args[k]
-        tv = type(v)
-        if tv is str:
-            n = len(v)
-            code = _STR_CODE[n] if n <= 1024 else "sx"
-        elif tv is int or tv is float:
-            code = "n"
-        elif tv is list:
-            n = len(v)
-            code = _LIST_CODE[n] if n <= 1024 else "ax"
-        elif tv is dict:
-            n = len(v)
-            code = _DICT_CODE[n] if n <= 1024 else "ox"
-        else:
-            code = _type_code(v)
-        parts.append(k + ":" + code)
-    return "|".join(parts)
+    # off the hot path: built once per new shape (shape_of's cache misses)
+    return "|".join([tool_name, *(k + ":" + _type_code(args[k]) for k in keys[:32])])
 
 
 def shape_of(tool_name: str, args: dict[str, Any]) -> tuple[str, int]:
@@ -233,7 +216,7 @@ def shape_of(tool_name: str, args: dict[str, Any]) -> tuple[str, int]:
     'fs/read_file|limit:n|path:ss'
     """
     key = [tool_name]
-    for k, v in args.items():  # the codes as arg_shape computes them (see there)
+    for k, v in args.items():  # _type_code, inlined for the common exact types
         tv = type(v)
         if tv is str:
             n = len(v)

@@ -14,6 +14,7 @@ from monitor.core.baseline.features import (
     classify_resource,
     extract,
     h32,
+    shape_of,
 )
 
 
@@ -117,6 +118,19 @@ def test_value_types_outside_json_still_get_a_stable_code() -> None:
         "y": (),
     }
     assert arg_shape("t", codes) == "t|b:b|f:n|n:n|t:as|u:sm|v:n|w:os|x:z|y:a0|z:z"
+
+
+def test_the_cached_shape_keys_on_the_same_codes_as_the_shape() -> None:
+    # shape_of's cache key inlines _type_code for str/int/float/list/dict: each size bucket
+    # and every other kind must give one shape per key, the one arg_shape builds
+    values = [True, 3, 2.5, None, (1,), [], {}, object()]
+    values += ["x" * n for n in (0, 1, 9, 10, 1024, 1025)]
+    values += [[0] * n for n in (0, 3, 1025)] + [{str(i): 0 for i in range(n)} for n in (2, 1025)]
+    for v in values:
+        for args in ({"k": v}, {"k": v, "a": "short"}, {"z": 1, "k": v}):
+            shape, hashed = shape_of("t", args)
+            assert shape == arg_shape("t", args) and hashed == h32(shape)
+            assert shape_of("t", dict(args)) == (shape, hashed)  # from the cache: the same
 
 
 def test_only_the_first_32_keys_in_order_make_the_shape() -> None:
