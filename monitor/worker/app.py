@@ -346,9 +346,13 @@ class WorkerApp:
             ckpt = self.checkpoint
             ckpt.written((e.message.partition, e.message.offset) for e in events)
             offsets = ckpt.due(self.clock(), force)
+            if offsets or force:
+                # the feedback ranker (if on and changed) written before the offsets commit:
+                # a verdict or an alert it remembered, once committed, is never delivered
+                # again, so a crash after the commit must find it in the file
+                proc.save_ranker()
             if offsets and await self.ports.commit(offsets):
                 ckpt.done(offsets)
-            proc.save_ranker(self.clock(), force=force)  # the feedback ranker, if on and changed
             self._flushed_at = self.clock()
             if self.freezer is not None:
                 self.freezer.maybe_freeze()  # the agents met since the last freeze

@@ -102,7 +102,7 @@ class Processor:
         # all of them), kept in ranker_file (DATA_DIR) across restarts: see save_ranker
         self.ranker_file = ranker_file
         self.ranker: FeedbackRanker | None = None
-        self._ranker_saved = (0, float("-inf"))  # (ranker.changes, when) of the last save
+        self._ranker_saved = 0  # ranker.changes at the last save
         # the ceiling of event time (max_future_seconds); None: no bound (unit tests)
         self.wall_clock = wall_clock
         # signed JSON when the monitor has a command key (monitor/signing.py), else contract v1
@@ -132,20 +132,20 @@ class Processor:
                 self.counters["feedback_ranker_unreadable"] += 1
                 log.warning("feedback_ranker_unreadable", path=str(path), error=str(err))
             else:
-                self._ranker_saved = (ranker.changes, float("-inf"))
+                self._ranker_saved = ranker.changes
                 return ranker
         return FeedbackRanker(RankerSettings())
 
-    def save_ranker(self, now: float, every: float = 5.0, force: bool = False) -> bool:
-        """Write the ranker to ``ranker_file`` (0600, atomically) if it changed and the last
-        save is ``every`` seconds old (or ``force``). Not tied to the offsets a flush
-        commits: a crash can lose the verdicts of the last ``every`` seconds, which only
-        delays annotations."""
+    def save_ranker(self) -> bool:
+        """Write the ranker to ``ranker_file`` (0600, atomically) if it changed since the last
+        save. The worker saves it before each commit of input offsets (``WorkerApp``'s
+        flush): what the group has committed, the file holds, so a crash loses no verdict and
+        no alert a later verdict names. (It was saved at most every 5 s, apart from the
+        commits: a crash could lose a verdict for good, its event already committed.)"""
         ranker, path = self.ranker, self.ranker_file
         if ranker is None or path is None:
             return False
-        changes, last = self._ranker_saved
-        if ranker.changes == changes or (not force and now - last < every):
+        if ranker.changes == self._ranker_saved:
             return False
         tmp = path.with_name(path.name + ".tmp")
         try:
@@ -158,7 +158,7 @@ class Processor:
             self.counters["feedback_ranker_save_failed"] += 1
             log.warning("feedback_ranker_save_failed", path=str(path), error=str(err))
             return False
-        self._ranker_saved = (ranker.changes, now)
+        self._ranker_saved = ranker.changes
         return True
 
     # ------------------------------------------------------------ assignment

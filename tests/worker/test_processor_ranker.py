@@ -9,6 +9,7 @@ import orjson
 
 from monitor.charter import load_charter_dir
 from monitor.core import EngineSettings
+from monitor.core.feedback_ranker import FeedbackRanker
 from monitor.core.policy import CharterSet
 from monitor.worker.processor import Processor
 from tests.worker.support import EXAMPLE_CHARTERS
@@ -71,23 +72,24 @@ def test_one_ranker_for_every_partition_and_it_survives_a_restart(tmp_path: Path
     assert proc.engine(0).ranker is proc.engine(1).ranker is proc.ranker
     _teach(proc, 24)
     assert proc.ranker.verdicts == 24
-    assert proc.save_ranker(now=10.0)
+    assert proc.save_ranker()
     assert os.stat(path).st_mode & 0o777 == 0o600
     again = _processor(path)
     assert again.ranker is not None and again.ranker.snapshot() == proc.ranker.snapshot()
     assert again.engine(1).ranker is again.ranker
 
 
-def test_saves_only_when_changed_and_not_more_often_than_asked(tmp_path: Path) -> None:
+def test_saves_only_when_changed(tmp_path: Path) -> None:
     path = tmp_path / "feedback_ranker.json"
     proc = _processor(path)
-    assert not proc.save_ranker(now=0.0)  # nothing learned or remembered yet
+    assert not proc.save_ranker() and not path.exists()  # nothing learned or remembered yet
     _teach(proc, 2)
-    assert proc.save_ranker(now=0.0)
+    assert proc.save_ranker()
+    assert not proc.save_ranker()  # unchanged since
     _teach(proc, 3)
-    assert not proc.save_ranker(now=1.0)  # changed, but saved a second ago
-    assert proc.save_ranker(now=1.0, force=True)
-    assert not proc.save_ranker(now=100.0, force=True)  # unchanged since
+    assert proc.save_ranker()
+    assert proc.ranker is not None
+    assert FeedbackRanker.restore(path.read_bytes()).snapshot() == proc.ranker.snapshot()
 
 
 def test_an_unreadable_file_is_counted_and_the_ranker_starts_afresh(tmp_path: Path) -> None:
@@ -103,4 +105,4 @@ def test_off_means_no_ranker_and_no_file(tmp_path: Path) -> None:
     proc = _processor(path, on=False)
     _teach(proc, 3)
     assert proc.ranker is None and proc.engine(0).ranker is None
-    assert not proc.save_ranker(now=0.0, force=True) and not path.exists()
+    assert not proc.save_ranker() and not path.exists()
