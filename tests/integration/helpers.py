@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from monitor.kafka_io import produce, read_topics
@@ -132,3 +133,19 @@ def produce_paced(
             await producer.stop()
 
     asyncio.run(asyncio.wait_for(go(), timeout=120))
+
+
+def committed(run: Run) -> dict[int, int]:
+    """The run's consumer group's committed offset per partition of its events topic."""
+
+    async def go() -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(run.app_id)
+        finally:
+            await admin.close()
+        events = run.topics["events"]
+        return {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == events}
+
+    return asyncio.run(go())

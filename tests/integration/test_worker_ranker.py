@@ -11,68 +11,24 @@ verdicts, scored nothing, and the other 20 were never delivered again.)
 
 from __future__ import annotations
 
-import asyncio
-
-import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.integration.helpers import docs, produce_lines, read_outputs
+from tests.integration.helpers import committed, docs, produce_lines, read_outputs
 from tests.integration.workers import Run
 from tests.waiting import wait_until
-from tests.worker.support import EXAMPLE_CHARTERS
+from tests.worker.support import EXAMPLE_CHARTERS, out_of_charter_call, verdict
 
 pytestmark = pytest.mark.kafka
 
-AGENT = "spiffe://corp/agents/patcher-1"
-
-
-def _call(i: int, hour: int = 9) -> bytes:
-    """An out-of-charter call (a tool of its own each): an alert every time."""
-    return orjson.dumps(
-        {
-            "type": "tool_call",
-            "event_id": f"c{i}",
-            "ts": f"2026-03-02T{hour:02d}:{i // 60:02d}:{i % 60:02d}Z",
-            "agent_id": AGENT,
-            "server": "nope",
-            "tool": f"x{i}",
-            "outcome": "ok",
-        }
-    )
-
-
-def _verdict(i: int, alert_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "alert_feedback",
-            "event_id": f"f{i}",
-            "ts": f"2026-03-02T10:{i // 60:02d}:{i % 60:02d}Z",
-            "agent_id": AGENT,
-            "alert_id": alert_id,
-            "verdict": "benign" if i % 2 else "malicious",
-        }
-    )
-
-
-async def _committed(run: Run) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(run.app_id)
-    finally:
-        await admin.close()
-    return {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == run.topics["events"]}
-
 
 def _produce_and_wait_committed(run: Run, lines: list[bytes]) -> None:
+    before = committed(run)
     parts = produce_lines(run, lines)
-    p = parts[-1]
-    end = sum(1 for q in parts if q == p)  # how many went to the agent's one partition …
-    start = asyncio.run(_committed(run)).get(p, 0)  # … after what was committed before
+    assert len(set(parts)) == 1  # one agent: one partition
+    p = parts[0]
 
     def done() -> bool:
-        return asyncio.run(_committed(run)).get(p, 0) >= start + end
+        return committed(run).get(p, 0) >= before.get(p, 0) + len(lines)
 
     wait_until(done, 60, f"{len(lines)} events committed", 0.2)
 
@@ -88,19 +44,19 @@ def test_verdicts_committed_before_a_sigkill_still_score_alerts_after_it(run: Ru
     worker = run.start_worker(EXAMPLE_CHARTERS, **env)
     try:
         worker.wait_ready(timeout=90)
-        _produce_and_wait_committed(run, [_call(i) for i in range(25)])
+        _produce_and_wait_committed(run, [out_of_charter_call(i) for i in range(25)])
         first = _alerts(run, 25)
         ids = {int(a["evidence"][0][1:]): a["alert_id"] for a in first}
         assert sorted(ids) == list(range(25)), sorted(ids)
         assert not any("feedback_score" in a.get("details", {}) for a in first)
 
-        _produce_and_wait_committed(run, [_verdict(i, ids[i]) for i in range(5)])
-        _produce_and_wait_committed(run, [_verdict(i, ids[i]) for i in range(5, 25)])
+        _produce_and_wait_committed(run, [verdict(i, ids[i], hour=10) for i in range(5)])
+        _produce_and_wait_committed(run, [verdict(i, ids[i], hour=10) for i in range(5, 25)])
         worker.kill()  # SIGKILL: no flush, no save at stop
 
         again = run.start_worker(EXAMPLE_CHARTERS, **env)
         again.wait_ready(timeout=90)
-        _produce_and_wait_committed(run, [_call(i, hour=11) for i in range(100, 103)])
+        _produce_and_wait_committed(run, [out_of_charter_call(i, hour=11) for i in range(100, 103)])
         later = [a for a in _alerts(run, 28) if a["alert_id"] not in set(ids.values())]
         assert len(later) == 3, later
         for a in later:

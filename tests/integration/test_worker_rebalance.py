@@ -24,7 +24,6 @@ stale batch in 2 of 6 runs with the fence taken out (0 of 3 unthrottled on a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -35,27 +34,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor import simulate
 from monitor.bench.workercost import worker_pids
-from tests.integration.helpers import produce_lines
+from tests.integration.helpers import committed, produce_lines
 from tests.integration.workers import Run, WorkerProcess
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 
 EVENTS = 30_000  # the whole simulation
-
-
-async def _committed(run: Run) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(run.app_id)
-    finally:
-        await admin.close()
-    return {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == run.topics["events"]}
 
 
 def _assignments(worker: WorkerProcess) -> list[list[int]]:
@@ -108,12 +96,12 @@ def test_a_worker_joining_a_busy_group_skips_no_input(run: Run, tmp_path: Path) 
         first.wait_ready(timeout=90)
         with _throttled(worker_pids(first.logs(), first.proc.pid)):
             second = run.start_worker(charters)
-            wait_until(lambda: sum(asyncio.run(_committed(run)).values()) > 0, 90, "a commit", 0.2)
+            wait_until(lambda: sum(committed(run).values()) > 0, 90, "a commit", 0.2)
             second.wait_log(
                 lambda r: r.get("event") == "partitions_assigned" and bool(r.get("partitions")),
                 120,
             )
-            at_join = sum(asyncio.run(_committed(run)).values())
+            at_join = sum(committed(run).values())
         assert at_join < EVENTS * 3 // 4, f"the backlog was gone before the rebalance ({at_join})"
         print(f"\n{at_join} of {EVENTS} events committed when the second worker joined")
         # it gave partitions away (the two log their share of the same rebalance in either order)
@@ -121,7 +109,7 @@ def test_a_worker_joining_a_busy_group_skips_no_input(run: Run, tmp_path: Path) 
 
         def all_committed() -> bool:
             assert first.alive and second.alive, first.tail() + "\n" + second.tail()
-            return asyncio.run(_committed(run)) == dict(end)
+            return committed(run) == dict(end)
 
         wait_until(all_committed, 240, "the whole backlog committed", 0.5)
         for worker in (first, second):

@@ -12,14 +12,12 @@ exactly the outputs ``mcpmon replay`` gives.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.faults import COMMAND_KEYS, check_against, expected, read_all
-from tests.integration.helpers import produce_lines
+from tests.integration.helpers import committed, produce_lines
 from tests.integration.traffic import split_traffic
 from tests.integration.workers import Run
 from tests.waiting import wait_until
@@ -29,16 +27,6 @@ pytestmark = pytest.mark.kafka
 
 #: a graceful stop flushes, acks, commits and leaves the group: seconds, not tens
 STOP_SECONDS = 15.0
-
-
-async def _committed(run: Run) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=run.bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(run.app_id)
-    finally:
-        await admin.close()
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == run.topics["events"])
 
 
 def test_sigterm_mid_backlog_exits_promptly_and_loses_nothing(run: Run) -> None:
@@ -51,13 +39,13 @@ def test_sigterm_mid_backlog_exits_promptly_and_loses_nothing(run: Run) -> None:
     first.wait_ready()
     # well into the backlog (a worker takes many seconds for all of it): a quarter committed
     quarter = len(lines) // 4
-    wait_until(lambda: asyncio.run(_committed(run)) >= quarter, 120, "a quarter committed", 0.1)
+    wait_until(lambda: sum(committed(run).values()) >= quarter, 120, "a quarter committed", 0.1)
     t0 = time.monotonic()
     first.stop(timeout=60)
     took = time.monotonic() - t0
     assert first.proc.returncode == 0, f"stop took {took:.1f} s, exit {first.proc.returncode}"
     assert took < STOP_SECONDS, f"SIGTERM took {took:.1f} s:\n{first.tail()}"
-    done = asyncio.run(_committed(run))
+    done = sum(committed(run).values())
     assert 0 < done < len(lines), f"not stopped mid-backlog: {done} of {len(lines)} committed"
 
     second = run.start_worker(EXAMPLE_CHARTERS, MCPMON_COMMAND_SIGNING_KEYS=COMMAND_KEYS)

@@ -80,3 +80,37 @@ def _objects(data: bytes) -> list[dict]:
 
 def ids(docs: Iterable[dict], key: str) -> list[str]:
     return sorted(d[key] for d in docs)
+
+
+#: the agent of the feedback ranker's tests (one of the example charters')
+RANKER_AGENT = "spiffe://corp/agents/patcher-1"
+
+
+def out_of_charter_call(i: int, hour: int = 9) -> bytes:
+    """A call of :data:`RANKER_AGENT` to a tool of its own (``x{i}``) on a server no charter
+    grants: an ``out_of_charter_tool`` alert every time. Event id ``c{i}``."""
+    return orjson.dumps(
+        {
+            "type": "tool_call",
+            "event_id": f"c{i}",
+            "ts": f"2026-03-02T{hour:02d}:{i // 60:02d}:{i % 60:02d}Z",
+            "agent_id": RANKER_AGENT,
+            "server": "nope",
+            "tool": f"x{i}",
+            "outcome": "ok",
+        }
+    )
+
+
+def verdict(i: int, alert_id: str, hour: int = 9) -> bytes:
+    """An analyst's verdict on ``alert_id``, malicious for even ``i``. Event id ``f{i}``."""
+    return orjson.dumps(
+        {
+            "type": "alert_feedback",
+            "event_id": f"f{i}",
+            "ts": f"2026-03-02T{hour:02d}:{i // 60:02d}:{i % 60:02d}Z",
+            "agent_id": RANKER_AGENT,
+            "alert_id": alert_id,
+            "verdict": "benign" if i % 2 else "malicious",
+        }
+    )

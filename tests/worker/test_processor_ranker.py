@@ -12,10 +12,7 @@ from monitor.core import EngineSettings
 from monitor.core.feedback_ranker import FeedbackRanker
 from monitor.core.policy import CharterSet
 from monitor.worker.processor import Processor
-from tests.worker.support import EXAMPLE_CHARTERS
-
-AGENT = "spiffe://corp/agents/patcher-1"
-T0 = "2026-03-02T09:"
+from tests.worker.support import EXAMPLE_CHARTERS, out_of_charter_call, verdict
 
 
 def _processor(path: Path, on: bool = True) -> Processor:
@@ -29,40 +26,13 @@ def _processor(path: Path, on: bool = True) -> Processor:
     return proc
 
 
-def _call(i: int) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "tool_call",
-            "event_id": f"c{i}",
-            "ts": f"{T0}{i // 60:02d}:{i % 60:02d}Z",
-            "agent_id": AGENT,
-            "server": "nope",
-            "tool": f"x{i}",
-            "outcome": "ok",
-        }
-    )
-
-
-def _verdict(i: int, alert_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "alert_feedback",
-            "event_id": f"f{i}",
-            "ts": f"{T0}{i // 60:02d}:{i % 60:02d}Z",
-            "agent_id": AGENT,
-            "alert_id": alert_id,
-            "verdict": "benign" if i % 2 else "malicious",
-        }
-    )
-
-
 def _teach(proc: Processor, n: int) -> None:
     for i in range(n):
-        out = proc.handle(1, 2 * i, _call(i))
+        out = proc.handle(1, 2 * i, out_of_charter_call(i))
         for rec in out.decisions:
             doc = orjson.loads(rec.value)
             if "alert_id" in doc and "command_id" not in doc:
-                proc.handle(1, 2 * i + 1, _verdict(i, doc["alert_id"]))
+                proc.handle(1, 2 * i + 1, verdict(i, doc["alert_id"]))
 
 
 def test_one_ranker_for_every_partition_and_it_survives_a_restart(tmp_path: Path) -> None:
