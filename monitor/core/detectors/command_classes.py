@@ -39,12 +39,28 @@ privilege
   setuid/setgid bit, ``chown -R`` of a broad path), ``sudo`` (a statement run through
   ``sudo``/``doas``/``pkexec``/``su``), ``admin_group`` (``usermod -aG sudo|wheel|admin|
   root|docker``, ``gpasswd``/``adduser`` into them, ``useradd -o -u 0``, writing
-  ``/etc/sudoers``, ``NOPASSWD``, ``net localgroup administrators … /add``).
+  ``/etc/sudoers``, ``NOPASSWD``, ``net localgroup administrators … /add``);
+persistence
+  ``persistence`` (what makes something run again later: ``crontab -``/``FILE``/``-e``,
+  ``systemctl enable|link``, ``launchctl load|bootstrap``, ``sc create``, ``schtasks
+  /create``, ``Register-ScheduledTask``, a registry ``…\\CurrentVersion\\Run`` value, and
+  ``>``, ``>>``, ``tee``, ``cp``, ``mv``, ``install`` or ``ln`` into a cron directory, a
+  systemd unit directory, ``/etc/init.d``, ``/etc/rc.local``, a login shell's rc or profile
+  file, ``~/.ssh/authorized_keys``, a launchd agent directory, ``.git/hooks/``,
+  ``/etc/ld.so.preload`` or Windows' Startup folder: :func:`persist_path`);
+credential access
+  ``credential_store`` (not from the arguments' text: the charter classes the call a
+  secret read, ``read_secret``, and a resource is a user's or host's credential store:
+  ``~/.aws/…``, ``~/.ssh/…``, an ``id_rsa``-like key, ``~/.kube/…``, ``~/.azure/…``,
+  ``~/.config/gcloud/…``, ``~/.docker/…``, ``.netrc``, ``.pgpass``, ``.git-credentials``.
+  A project's ``.env`` is a secret read too, but coding agents read it in their work:
+  the simulator's do, after warm-up, and counting it cost 31 false alerts there).
 
 Near misses (quiet): ``rm -rf ./build``, ``rm file.txt``, ``rm -rf /tmp/x``, ``DELETE …
 WHERE id=1``, ``SELECT``, ``az role assignment create … --role Reader``, ``az role
 assignment list``, ``tail ~/.agent/audit.log``, ``ssh web01 'sudo systemctl status nginx'``
-(the remote command is not this host's statement).
+(the remote command is not this host's statement), ``crontab -l``, ``cat ~/.bashrc``,
+``systemctl is-enabled nginx``, ``cp ~/.bashrc ~/.bashrc.bak``, ``schtasks /query``.
 
 Cost: linear in the text read (at most :data:`MAX_SCAN` characters): a cheap keyword test
 first, then statements and pipeline stages split once, tokens split once, each bounded
@@ -77,10 +93,19 @@ CLASSES: tuple[str, ...] = (
     "open_permissions",
     "sudo",
     "admin_group",
+    "persistence",
+    "credential_store",
 )
 PRIVILEGE: frozenset[str] = frozenset(
     {"cloud_admin_grant", "db_grant_all", "open_permissions", "sudo", "admin_group"}
 )
+#: Each class's family (the alert's ``details.family``).
+FAMILY: dict[str, str] = {
+    **dict.fromkeys(CLASSES, "destructive"),
+    **dict.fromkeys(PRIVILEGE, "privilege"),
+    "persistence": "persistence",
+    "credential_store": "credential_access",
+}
 _BIT = {c: 1 << i for i, c in enumerate(CLASSES)}
 
 #: Argument-name words that hold SQL (whatever the tool is called).
@@ -108,6 +133,9 @@ _KEYWORDS = (
     r"|useradd|sudoers|nopasswd|localgroup|localgroupmember|hist|unset|otel|audit|telemetry"
     r"|disable|systemctl|service|journalctl|cloudtrail|diagnostic|logging|wevtutil"
     r"|clear-eventlog|az\b|aws\b|gcloud|kubectl|terraform|pulumi|role|>"
+    r"|cron|schtasks|scheduledtask|currentversion|winlogon|authorized_keys|profile"
+    r"|bashrc|zshrc|zshenv|zlogin|bash_login|systemd|launch|init\.d|rc\.local|preload|hooks"
+    r"|startup"
 )
 _STATEMENT_SEP = re.compile(r"\|\||&&|[;&\n]")
 _STAGE_SEP = re.compile(r"\|")
@@ -242,6 +270,42 @@ _TELEMETRY_OFF = re.compile(
 )
 
 
+#: Where a write makes something run again later (cron, service units, init scripts, login
+#: shells, authorized SSH keys, launchd, git hooks, the loader's preload list, Windows'
+#: Startup folder): a path containing one of these (``~/.bashrc``, ``/etc/cron.d/job``).
+_PERSIST_PATH = re.compile(
+    r"(?:^|[/\\])(?:etc/cron[^/]*(?:/|$)|var/spool/cron|etc/systemd/|\.config/systemd/"
+    r"|etc/init\.d/|etc/rc\.local$|etc/profile(?:\.d/|$)|etc/ld\.so\.preload$"
+    r"|library/launch(?:agents|daemons)/|\.git/hooks/|\.ssh/authorized_keys2?$"
+    r"|\.(?:bashrc|bash_profile|bash_login|profile|zshrc|zprofile|zshenv|zlogin)$)"
+    r"|start menu[/\\]programs[/\\]startup",
+    re.I,
+)
+#: ``>`` or ``>>`` and its target (persistence appends: ``echo … >> ~/.bashrc``).
+_WRITE_OR_APPEND = re.compile(r"(?<![>&<])\d?>>?(?![>&])\s*([^\s;|&<>]{1,512})")
+#: Registry keys that run a program at logon.
+_RUN_KEY = re.compile(r"currentversion\\(?:run|runonce|policies\\explorer\\run)\b|winlogon", re.I)
+
+
+#: A user's or host's credential store (cloud CLIs, SSH keys, kubeconfig, netrc, pgpass,
+#: docker and git credentials), in a resource URI: not a project's own ``.env``, which
+#: coding agents read in their work.
+_CREDENTIAL_STORE = re.compile(
+    r"/\.(?:aws|ssh|azure|kube|docker|config/gcloud)/|/\.(?:netrc|pgpass|git-credentials)$"
+    r"|/id_(?:rsa|dsa|ecdsa|ed25519)[^/]*$",
+    re.I,
+)
+
+
+def persist_path(path: str) -> bool:
+    """Whether writing ``path`` can make something run again later (see :data:`_PERSIST_PATH`).
+
+    >>> persist_path("~/.bashrc"), persist_path("/etc/cron.d/job"), persist_path("./profile.txt")
+    (True, True, False)
+    """
+    return bool(_PERSIST_PATH.search(path.strip("'\"")))
+
+
 def _program(tokens: list[str]) -> tuple[str, int, bool]:
     """The stage's program (basename, lower case), its index, and whether sudo ran it."""
     sudo = False
@@ -347,7 +411,39 @@ def _services(s: _Stage) -> int:
     stops = s.prog == "stop-service" or any(
         a in ("stop", "disable", "mask", "kill", "unload") for a in s.low
     )
-    return _BIT["audit_off"] if stops and any(_LOG_SERVICES.match(o) for o in s.operands) else 0
+    mask = _BIT["audit_off"] if stops and any(_LOG_SERVICES.match(o) for o in s.operands) else 0
+    verb = s.low[0] if s.low else ""
+    installs = {
+        "systemctl": verb in ("enable", "link", "preset") or "enable" in s.low,
+        "launchctl": verb in ("load", "bootstrap", "enable", "submit"),
+        "sc": verb == "create" or (verb == "config" and "start=" in s.low and "auto" in s.low),
+    }.get(s.prog, False)
+    return mask | (_BIT["persistence"] if installs else 0)
+
+
+def _crontab(s: _Stage) -> int:
+    """``crontab FILE``, ``crontab -`` and ``crontab -e`` install a table; ``-l`` lists it,
+    ``-r`` removes it."""
+    quiet = {"-l", "-r", "-h", "--help", "-v", "-V", "-T"}
+    return 0 if quiet.intersection(s.args) else _BIT["persistence"]
+
+
+def _scheduled_tasks(s: _Stage) -> int:
+    creates = s.prog in ("register-scheduledtask", "new-service") or (
+        s.prog == "schtasks" and "/create" in s.low
+    )
+    return _BIT["persistence"] if creates else 0
+
+
+def _registry(s: _Stage) -> int:
+    writes = s.prog in ("new-itemproperty", "set-itemproperty") or s.low[:1] == ["add"]
+    return _BIT["persistence"] if writes and _RUN_KEY.search(s.text) else 0
+
+
+def _copies(s: _Stage) -> int:
+    """``cp``, ``mv``, ``install``, ``ln`` of something into a persistence path (the last
+    operand is the destination)."""
+    return _BIT["persistence"] if s.operands[1:] and persist_path(s.operands[-1]) else 0
 
 
 def _auditctl(s: _Stage) -> int:
@@ -428,6 +524,10 @@ _PROGRAM_RULES: dict[str, Callable[[_Stage], int]] = {
     "history": _history,
     **dict.fromkeys(("unset", "export", "set", "setenv", "declare"), _variables),
     **dict.fromkeys(("systemctl", "service", "launchctl", "sc", "stop-service"), _services),
+    "crontab": _crontab,
+    **dict.fromkeys(("schtasks", "register-scheduledtask", "new-service"), _scheduled_tasks),
+    **dict.fromkeys(("reg", "new-itemproperty", "set-itemproperty"), _registry),
+    **dict.fromkeys(("cp", "mv", "install", "ln"), _copies),
     "auditctl": _auditctl,
     "journalctl": _journalctl,
     **dict.fromkeys(("wevtutil", "clear-eventlog", "auditpol"), _event_logs),
@@ -465,6 +565,10 @@ def _writes(s: _Stage) -> int:
                 mask |= _BIT["admin_group"]
     if s.prog == "tee" and any(_SUDOERS.search(o) for o in s.operands):
         mask |= _BIT["admin_group"]
+    if ">" in s.text and any(persist_path(m) for m in _WRITE_OR_APPEND.findall(s.text)):
+        mask |= _BIT["persistence"]
+    if s.prog == "tee" and any(map(persist_path, s.operands)):
+        mask |= _BIT["persistence"]
     if "nopasswd" in s.text.lower() and "sudoers" in s.statement.lower():
         mask |= _BIT["admin_group"]
     return mask
@@ -549,12 +653,18 @@ def _sql(text: str) -> int:
 
 
 def call_classes(ctx: CallContext) -> int:
-    """The value classes of one call's arguments (see the module doc for which are read)."""
+    """The value classes of one call's arguments (see the module doc for which are read),
+    and ``credential_store`` when the charter classes the call a secret read and a resource
+    is a user's or host's credential store (:data:`_CREDENTIAL_STORE`)."""
+    mask = 0
+    if "read_secret" in ctx.classes and any(map(_CREDENTIAL_STORE.search, ctx.call.resources)):
+        mask = _BIT["credential_store"]
     args = ctx.call.args
     if not args:
-        return 0
+        return mask
     shell = command_line(ctx)
-    mask = _shell(shell) if shell else 0
+    if shell:
+        mask |= _shell(shell)
     db = _db_tool(ctx.call.tool)
     budget = MAX_SCAN
     for k, v in list(args.items())[:64]:

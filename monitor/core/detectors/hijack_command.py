@@ -1,4 +1,5 @@
-"""command_class_first_use: a destructive or privilege-granting command the agent never ran.
+"""command_class_first_use: a destructive, privilege-granting or persistence-installing
+command, or a credential store read, of a kind the agent never sent.
 
 Why: a hijacked coding or cloud agent is steered to a tool it uses every day
 (``shell``, ``sql_query``), with an argument of a kind it never sends: ``rm -rf ~``
@@ -22,7 +23,12 @@ with ``hijack.disabled: [command_class_first_use]``.
 
 Example: a coding agent that in 200 calls ran ``rm -rf ./build/tmp`` and
 ``DELETE FROM sessions WHERE …`` calls ``shell(command="rm -rf ~/")`` → medium
-``recursive_delete``; ``sql_query(query="DROP DATABASE app")`` → medium ``db_drop``.
+``recursive_delete``; ``sql_query(query="DROP DATABASE app")`` → medium ``db_drop``;
+``shell(command="… | crontab -")`` → medium ``persistence``; one that reads its
+repository's docs every day reads ``~/.aws/credentials`` → medium ``credential_store``
+(agent-firedrill's credential-file and persistence cases, tuning part). An agent saved
+before a class existed has not learned it: if its own work uses that class, it alerts
+once per session until ``hijack.new_tool_sessions`` sessions have taught it.
 
 State (``AgentState.sections["command_class_first_use"]``):
 ``[learned mask, session digest, sessions seen, mask alerted this session, uses]`` where
@@ -39,6 +45,7 @@ from typing import Any
 from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.command_classes import (
     CLASSES,
+    FAMILY,
     MAX_SCAN,
     PRIVILEGE,
     broad_path,
@@ -53,6 +60,7 @@ from monitor.core.state import AgentState
 
 __all__ = [
     "CLASSES",
+    "FAMILY",
     "MAX_SCAN",
     "NAME",
     "PRIVILEGE",
@@ -140,15 +148,19 @@ class CommandClassFirstUse(HijackDetector):
 
     def _finding(self, ctx: CallContext, cls_name: str, nth: int, learn_after: int) -> Finding:
         c = ctx.call
-        family = "privilege" if cls_name in PRIVILEGE else "destructive"
-        what = "privilege-granting" if family == "privilege" else "destructive"
+        family = FAMILY[cls_name]
+        did = {
+            "privilege": "sent a privilege-granting command",
+            "persistence": "sent a command that makes something run again later",
+            "credential_access": "read a credential store",
+        }.get(family, "sent a destructive command")
         _, creds = call_scope(ctx)
         return Finding(
             NAME,
             "hijack.warmup_calls",
             "an agent's commands stay within the value classes its own work uses",
             "medium",
-            f"{c.agent_id} sent a {what} command ({cls_name}) through {c.server}/{c.tool} "
+            f"{c.agent_id} {did} ({cls_name}) through {c.server}/{c.tool} "
             f"for the first time in {ctx.index} calls: the tool is routine, this kind of "
             f"argument is not (use {nth} of {learn_after} before it is learned)",
             [c.event_id],
