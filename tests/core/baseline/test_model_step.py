@@ -1,0 +1,97 @@
+"""AgentBaseline's per-call protocol (``step``, ``learn_pending``, ``take_pending``) and the
+running means' two sources, at the edges the engine never reaches (found by the model.py
+mutation run at 0c398bd)."""
+
+from __future__ import annotations
+
+from monitor import testing as tb
+from monitor.core.baseline.counts import COUNT_MAX, T_TOOL
+from monitor.core.baseline.model import AgentBaseline
+
+NOTHING = (None, None, None)
+
+
+def _call(sec: float, tool: str = "t") -> tuple[object, float]:
+    c = tb.call(sec, "a", "s", tool)
+    return c, c.ts.timestamp()
+
+
+def test_nothing_pending_before_a_step_after_learning_it_or_after_taking_it() -> None:
+    m = AgentBaseline()
+    assert m.pending() == NOTHING and m.take_pending() == NOTHING
+    m.learn_pending()  # nothing waits: nothing is learned
+    assert m.n_learned == 0
+    c, t = _call(0)
+    assert m.step(c, t, 0, 0.001) is False  # scored, not calibrated: cannot alert
+    f, s, raw = m.pending()
+    assert f is not None and s is not None and raw is not None
+    m.learn_pending()
+    assert m.n_learned == 1 and m.pending() == NOTHING
+    m.learn_pending()  # learned once, not twice
+    assert m.n_learned == 1
+    c, t = _call(1)
+    m.step(c, t, 0, 0.001)
+    assert m.take_pending()[0] is not None
+    assert m.take_pending() == NOTHING and m.pending() == NOTHING
+
+
+def test_too_early_to_score_is_false_and_leaves_no_scores() -> None:
+    m = AgentBaseline()
+    c, t = _call(0)
+    assert m.step(c, t, 200, 0.001) is False
+    f, s, raw = m.pending()
+    assert f is not None and s is None and raw is None
+
+
+def test_learning_surprises_reads_the_running_means_from_the_state_when_no_score_cached_them() -> (
+    None
+):
+    """``learn_one`` with surprises while ``score_one``'s cache is empty (an analyst's
+    verdict on an older call) reads the means from the buffer: the same model as with
+    them cached."""
+    a, b = AgentBaseline(), AgentBaseline()
+    for i in range(6):
+        c, t = _call(i, f"t{i % 3}")
+        for m in (a, b):
+            f = m.observe(c, t)
+            raw, s = m.score_one(f)
+            m.learn_one(f, s, raw)  # each learn empties the cache
+            if m is a:
+                m.learn_one(f, s)  # a: from the buffer
+            else:
+                m.score_one(f)  # b: cached again first, from the same buffer
+                m.learn_one(f, s)
+    assert a.snapshot() == b.snapshot()
+
+
+def test_a_count_at_its_maximum_stays_there() -> None:
+    m = AgentBaseline()
+    m.counts[3] = COUNT_MAX
+    before = m.totals[T_TOOL]
+    m._learn_slot(3, T_TOOL)
+    assert m.counts[3] == COUNT_MAX and m.totals[T_TOOL] == before + 1
+    m.snapshot()  # still packs
+
+
+def _trained(calls: int = 400) -> AgentBaseline:
+    """One tool on one server, a task every 5 calls (each task an episode that ends and
+    feeds the calibration)."""
+    m = AgentBaseline()
+    for i in range(calls):
+        c = tb.call(i * 60, "a", "s", "t", task_id=f"k{i // 5}")
+        m.step(c, c.ts.timestamp(), 0, 0.5)
+        m.learn_pending()
+    return m
+
+
+def test_alerting_needs_exactly_min_scores_calibration_scores() -> None:
+    from monitor.core.baseline.calibration import MIN_SCORES
+
+    base = _trained()
+    assert base.n_cal >= MIN_SCORES
+    # in the last task (k79): no episode ends, so the calibration does not move at this call
+    odd = tb.call(400 * 60, "a", "elsewhere", "wipe_all", task_id="k79")
+    for n_cal, can_alert in ((MIN_SCORES, True), (MIN_SCORES - 1, False)):
+        m = AgentBaseline.restore(base.snapshot())
+        m.n_cal = n_cal
+        assert m.step(odd, odd.ts.timestamp(), 10, 0.5) is can_alert, n_cal
