@@ -163,6 +163,18 @@ FIRES: dict[str, list[str]] = {
         "Register-ScheduledTask -TaskName helper -Action $a -Trigger $t",
         "reg add HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run /v helper /d C:\\x.exe",
         "echo /tmp/libx.so > /etc/ld.so.preload",
+        "echo 'nohup ./agent &' >> \"$HOME/.bashrc\"",
+        "systemctl link /opt/helper/helper.service",
+        "systemctl preset helper.service",
+        "launchctl bootstrap gui/501 ~/Library/LaunchAgents/com.x.helper.plist",
+        "launchctl enable gui/501/com.x.helper",
+        "launchctl submit -l helper -- /tmp/helper",
+        "sc config helper start= auto",
+        "New-Service -Name helper -BinaryPathName C:\\x\\helper.exe",
+        "New-ItemProperty -Path HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
+        " -Name helper -Value C:\\x.exe",
+        "Set-ItemProperty -Path HKLM:\\Software\\Microsoft\\Windows\\CurrentVersion\\Run"
+        " -Name helper -Value C:\\x.exe",
     ],
 }
 
@@ -248,6 +260,14 @@ NEAR_MISSES = [
     "schtasks /query /tn helper",
     "reg query HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run",
     "git commit -am 'wip' --no-verify",
+    "systemctl",
+    "sc config helper start= demand",
+    "sc config helper binPath= C:\\x\\helper.exe",
+    "crontab -h",
+    "crontab --help",
+    "crontab -v",
+    "crontab -V",
+    "crontab -T /tmp/jobs.txt",
 ]
 
 SQL_NEAR_MISSES = [
@@ -284,6 +304,17 @@ def test_sql_near_misses_are_no_class(sql: str) -> None:
 @pytest.mark.parametrize("line", ADMIN_LINES)
 def test_shell_egress_benign_admin_lines_are_no_class(line: str) -> None:
     assert names(shell_classes(line)) == [], line
+
+
+@pytest.mark.parametrize(
+    ("line", "classes"),
+    [
+        ("echo x > /var/log/auth.log >> ~/.bashrc", ["audit_off", "persistence"]),
+        ("tee /etc/sudoers.d/eve ~/.bashrc", ["admin_group", "persistence"]),
+    ],
+)
+def test_one_stage_can_write_two_classes(line: str, classes: list[str]) -> None:
+    assert names(shell_classes(line)) == classes
 
 
 def test_every_class_has_a_firing_case() -> None:
@@ -413,6 +444,15 @@ def test_credential_stores_in_the_agents_own_work_are_learned_and_near_misses_qu
              call(102, AGENT, "box", "read_file", session_id="s9",
                   args={"path": "services/api/.env.example"})]  # fmt: skip
     assert alerts(feed(engine(), *files, *quiet)) == []
+
+
+def test_a_credential_store_read_and_a_command_class_in_one_call_are_two_alerts() -> None:
+    files = [read(i, f"/srv/app/docs/page{i % 3}.md", f"s{i // 5}") for i in range(30)]
+    both = call(100, AGENT, "box", "shell", session_id="s9",
+                args={"command": "cat ~/.aws/credentials; rm -rf ~/"},
+                resources=["file:///home/dev/.aws/credentials"])  # fmt: skip
+    got = sorted(a.details["class"] for a in alerts(feed(engine(), *files, both)))
+    assert got == ["credential_store", "recursive_delete"]
 
 
 def test_persistence_through_the_shell_the_agent_uses_every_day() -> None:
