@@ -460,7 +460,9 @@ def test_persistence_through_the_shell_the_agent_uses_every_day() -> None:
     line = FIRES["persistence"][0]
     [alert] = alerts(feed(eng, *routine(), sh(100, "crontab -l"), sh(101, line)))
     assert "persistence" in alert.reason and alert.details["family"] == "persistence"
-    assert "makes something run again later" in alert.reason
+    assert alert.reason.startswith(
+        f"{AGENT} sent a command that makes something run again later (persistence) through "
+    )
 
 
 def test_near_misses_through_the_engine_stay_quiet() -> None:
