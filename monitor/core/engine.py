@@ -262,7 +262,7 @@ class Engine:
                 decided = self._ranked(decided, event)
             alerts = decided.alerts
             out = decided
-        if after is not None:  # detectors that learn do so once the call has been judged
+        if after is not None and findings:  # detectors learn from a judged call's findings
             ctx, learners = after
             for det in learners:
                 det.after_call(ctx, st, findings, alerts)

@@ -18,6 +18,7 @@ from monitor import testing as tb
 from monitor.core import Decision, Engine, EngineSettings
 from monitor.core.decision import finding_id
 from monitor.core.detectors import REGISTRY
+from monitor.core.detectors.behaviour import BehaviourAnomaly, baseline_of
 from monitor.core.engine import DUPLICATE, NOTHING
 from monitor.core.state import MAX_PENDING, MAX_PENDING_BYTES, AgentState, held_size
 from monitor.errors import DecodeError
@@ -697,8 +698,29 @@ def test_a_judged_call_is_not_learnt_by_the_baseline() -> None:
     eng = engine()
     eng.judge(read(1, event_id="j1"))
     eng.process(read(2, event_id="p1"))
-    base = eng.states[A].sections.get("behaviour_anomaly")
+    base = baseline_of(eng.states[A])  # (p1 learned as it is read: the judged j1 never)
     assert base is not None and base.n_learned == 1
+
+
+def test_a_learner_hears_after_the_decision_only_of_calls_with_findings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A quiet call is the learner's to learn unprompted (the baseline, at its next step);
+    after_call gets every call some detector found something in, with the findings."""
+    heard: list[tuple[str, list[str]]] = []
+    real = BehaviourAnomaly.after_call
+
+    def after_call(self: Any, ctx: Any, st: Any, findings: Any, alerts: Any) -> None:
+        heard.append((ctx.call.event_id, [f.detector for f in findings]))
+        real(self, ctx, st, findings, alerts)
+
+    monkeypatch.setattr(BehaviourAnomaly, "after_call", after_call)
+    eng = engine()
+    for d in (read(1, event_id="q1"), read(2, event_id="q2"), delete(3, event_id="x")):
+        eng.process(d)
+    assert heard == [("x", ["out_of_charter_tool"])]
+    base = baseline_of(eng.states[A])
+    assert base is not None and base.n_learned == 2  # q1, q2 learned; x revoke-worthy: not
 
 
 def test_judging_an_agent_with_a_baseline() -> None:

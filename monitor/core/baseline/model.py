@@ -407,12 +407,18 @@ class AgentBaseline:
         """The behaviour detector's per-call work in one compiled call: observe the call,
         score it and move the chain on once ``warmup // 2`` calls are learned, and tell
         whether it can alert: past warm-up, calibrated, and a raw score at or above the
-        threshold of ``p_alert``. The call waits in the model for :meth:`learn_pending`
-        (or :meth:`take_pending`) once the decision step has judged it.
+        threshold of ``p_alert``. The call then waits in the model: the detector takes it
+        (:meth:`take_pending`) when the decision step found something in it; otherwise it
+        is learned first thing in the next step, or by :meth:`learn_pending` before anything
+        reads the model (a snapshot, a verdict, a report).
 
         (Before, the detector made these five calls from interpreted code, with a tuple
-        per call to carry them to ``after_call``.)
+        per call to carry them to ``after_call``. And the learning of a call with no
+        finding ran from ``after_call``, between this agent's calls, where its code had gone
+        cold: here it runs beside the step's, for the same result.)
         """
+        if self._pf is not None:  # the last call, judged without a finding: learn it now
+            self.learn_pending()
         f = self.observe(call, t)
         n = self.n_learned
         self._pf = f
@@ -429,7 +435,8 @@ class AgentBaseline:
         return raw >= self.threshold(p_alert)  # exact: see calibration.threshold
 
     def learn_pending(self) -> None:
-        """Learn the call :meth:`step` left waiting (the common case: nothing found)."""
+        """Learn the call :meth:`step` left waiting, if any (one judged without a finding:
+        the common case). Every reader of the learned state calls this first."""
         f = self._pf
         if f is not None:
             self.learn_one(f, self._ps, self._praw)
@@ -628,6 +635,7 @@ class AgentBaseline:
 
     def apply_feedback(self, alert_id: str, verdict: str) -> bool:
         """Act on an analyst's verdict on a remembered alert (:func:`.feedback.apply`)."""
+        self.learn_pending()
         return fb.apply(self, alert_id, verdict)
 
     # ------------------------------------------------------------------ state
@@ -644,11 +652,14 @@ class AgentBaseline:
         """Numpy views of the state buffer, brought up to date: for inspection, tests and
         notebooks. The reals are the live state; the rings, count tables, totals and
         singletons are as of this call (the model keeps them in lists, see ``__init__``)."""
+        self.learn_pending()
         self._store()
         return views(self.buf)
 
     def snapshot(self) -> list[Any]:
-        """A JSON-able list: the buffer in base64 and the scalars."""
+        """A JSON-able list: the buffer in base64 and the scalars (a call left waiting
+        learned first)."""
+        self.learn_pending()
         self._store()
         return [
             LAYOUT,

@@ -142,13 +142,17 @@ class Detector:
         findings: Sequence[Finding],
         alerts: Sequence[Alert],
     ) -> None:
-        """After the decision step has judged the call: a learning detector learns here.
+        """After the decision step has judged a call *with findings*: a learning
+        detector decides here what to learn of it.
 
-        ``findings`` are every detector's findings for this call, ``alerts`` the
-        alerts the decision step raised for them (deduplicated ones are absent).
-        Learning after deciding lets a detector skip calls another detector
-        found revoke-worthy, so an attack cannot teach the baseline that it is
-        normal. Only detectors that override this hook are called.
+        ``findings`` are every detector's findings for this call (never empty),
+        ``alerts`` the alerts the decision step raised for them (deduplicated ones
+        are absent). Learning after deciding lets a detector skip calls another
+        detector found revoke-worthy, so an attack cannot teach the baseline that
+        it is normal. Only detectors that override this hook are called, and only
+        for calls with findings: a call without any (nearly all) is the detector's
+        to learn unprompted, before it next judges or reports (so a quiet call costs
+        the engine no interpreted call into the detector).
         """
 
 

@@ -17,12 +17,15 @@ the finding suggest revoking the call's credential (the decision step
 decides, as for every detector). Every alert names the features that drove
 it, in its reason and in ``details`` (``top_features``, ``contribution.*``).
 
-Learning happens in :meth:`after_call`, once the decision step has judged the
-call: a call any detector found revoke-worthy (including this one at
-``revoke_score``) is never learned, so an attacker cannot teach the baseline
-that the attack is normal; and an episode (task, session) with any alert in
-it is held back from the episode-level tables and from the calibration, so
-an attack cannot raise the bar it is measured against.
+Learning happens once the decision step has judged the call: a call any
+detector found revoke-worthy (including this one at ``revoke_score``) is never
+learned, so an attacker cannot teach the baseline that the attack is normal;
+and an episode (task, session) with any alert in it is held back from the
+episode-level tables and from the calibration, so an attack cannot raise the
+bar it is measured against. :meth:`after_call` does that for a call with
+findings; a call with none (nearly all) is learned by the model itself at the
+agent's next step (or before its state is read), where the learning's code
+runs hot beside the scoring's.
 
 Warm-up: scoring starts after ``warmup_events / 2`` learned calls (the
 calibration collects scores from then on); alerts need ``warmup_events``
@@ -187,9 +190,6 @@ class BehaviourAnomaly(Detector):
         if m is None or self._pending_id != ctx.call.event_id:
             return
         self._pending_m = None
-        if not findings:  # the common case
-            m.learn_pending()
-            return
         f, surprises, raw = m.take_pending()
         if f is None:
             return
@@ -214,6 +214,9 @@ class BehaviourAnomaly(Detector):
 
 
 def baseline_of(st: AgentState) -> AgentBaseline | None:
-    """The agent's learned model, if it has made a call (for reports and benchmarks)."""
+    """The agent's learned model, if it has made a call (for reports and benchmarks),
+    its last call learned if that was judged without a finding."""
     m: AgentBaseline | None = st.sections.get("behaviour_anomaly")
+    if m is not None:
+        m.learn_pending()
     return m

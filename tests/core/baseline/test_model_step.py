@@ -35,6 +35,31 @@ def test_nothing_pending_before_a_step_after_learning_it_or_after_taking_it() ->
     assert m.take_pending() == NOTHING and m.pending() == NOTHING
 
 
+def test_a_call_left_waiting_is_learned_by_the_next_step_exactly_as_if_learned_at_once() -> None:
+    """The detector leaves a call judged without a finding waiting: the next step (or a
+    reader: a snapshot, the arrays, a verdict) learns it first; the model ends the same."""
+    eager, lazy = AgentBaseline(), AgentBaseline()
+    for i in range(40):
+        c, t = _call(i * 7, f"t{i % 3}")
+        eager.step(c, t, 10, 0.001)
+        eager.learn_pending()
+        lazy.step(c, t, 10, 0.001)
+        assert lazy.n_learned == i  # this call waits; the one before was learned by the step
+    assert lazy.pending()[0] is not None
+    assert lazy.snapshot() == eager.snapshot() and lazy.pending() == NOTHING
+    c, t = _call(400)
+    lazy.step(c, t, 10, 0.001)
+    lazy.arrays()
+    assert lazy.pending() == NOTHING and lazy.n_learned == 41  # the arrays learned it …
+    eager.step(c, t, 10, 0.001)
+    eager.learn_pending()
+    assert lazy.snapshot() == eager.snapshot()  # … as the eager model did
+    c, t = _call(407)
+    lazy.step(c, t, 10, 0.001)
+    assert lazy.apply_feedback("no-such-alert", "benign") is False
+    assert lazy.pending() == NOTHING and lazy.n_learned == 42  # a verdict learns it first
+
+
 def test_too_early_to_score_is_false_and_leaves_no_scores() -> None:
     m = AgentBaseline()
     c, t = _call(0)

@@ -231,8 +231,10 @@ def test_scoring_starts_at_half_the_warm_up_and_alerting_at_the_warm_up() -> Non
     model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None and model.n_scored == 0
     feed(eng, *routine(1, start=WARMUP // 2))
+    baseline_of(eng.states[ROUTINE_AGENT])  # (the model learns a quiet call when read)
     assert model.n_scored == 1  # the call after WARMUP / 2 learned ones is scored
     feed(eng, *routine(WARMUP - WARMUP // 2 - 1, start=WARMUP // 2 + 1))
+    baseline_of(eng.states[ROUTINE_AGENT])
     assert model.n_learned == WARMUP and not model.calibrating
     assert alerts(feed(eng, exfil(WARMUP)))  # the first call after the warm-up can alert
 
@@ -342,6 +344,7 @@ def test_an_alerted_call_that_is_learned_is_learned_in_full() -> None:
     model = baseline_of(eng.states[ROUTINE_AGENT])
     assert model is not None
     feed(eng, *routine(1, start=150))  # session s25 starts
+    baseline_of(eng.states[ROUTINE_AGENT])  # (the model learns a quiet call when read)
     n_scored, n_bins = model.n_scored, len(model.window.ep_bins)
     assert alerts(feed(eng, exfil(151, size=1_500)))
     assert model.n_scored == n_scored + 1 and len(model.window.ep_bins) == n_bins + 1
