@@ -1,10 +1,10 @@
 """Why the behaviour layer costs twice as much in the engine as alone: its code and state go cold.
 
-Times the detector's two per-call steps, ``AgentBaseline.step`` (observe, score,
-threshold) and ``learn_pending``, in three settings over the same simulated calls:
+Times the detector's per-call work, ``AgentBaseline.step`` (learn the agent's last call if
+it was judged without a finding, then observe, score, threshold), in three settings over
+the same simulated calls:
 
-- inside the engine (``Engine.process``, every detector on), read around the two
-  calls the detector makes;
+- inside the engine (``Engine.process``, every detector on), read around the step;
 - alone, each call straight into its agent's model (what ``mcpmon bench baseline``
   calls "model alone");
 - alone, with 8 MiB of other memory written before each call (more than the 1 MiB
@@ -12,7 +12,8 @@ threshold) and ``learn_pending``, in three settings over the same simulated call
   agent), then the same with the model's state or the call read again before the
   step, to tell which cold data costs what.
 
-Issue 14's fifth cost pass (results/baseline_cost.md)::
+Issue 14's fifth and sixth cost passes (results/baseline_cost.md; until the sixth, the
+learning was a second call, ``learn_pending``, made after the decision)::
 
     python -m monitor.native_build
     .venv/bin/python scripts/baseline_cold.py 30000
@@ -34,11 +35,11 @@ from monitor.events import ToolCall, decode_event
 clock = time.perf_counter_ns
 
 
-def in_engine(lines: list[bytes], charters: list[Any], n_calls: int) -> tuple[float, float]:
-    """µs per call of ``step`` and ``learn_pending`` inside the engine (best of 3)."""
-    acc = [0, 0]
+def in_engine(lines: list[bytes], charters: list[Any], n_calls: int) -> float:
+    """µs per call of ``step`` inside the engine (best of 3)."""
+    acc = [0]
 
-    class Timed:  # stands in for the model: forwards and times the detector's two calls
+    class Timed:  # stands in for the model: forwards and times the detector's step
         __slots__ = ("m",)
 
         def __init__(self, m: AgentBaseline) -> None:
@@ -49,11 +50,6 @@ def in_engine(lines: list[bytes], charters: list[Any], n_calls: int) -> tuple[fl
             r = self.m.step(*a)
             acc[0] += clock() - t
             return r
-
-        def learn_pending(self) -> None:
-            t = clock()
-            self.m.learn_pending()
-            acc[1] += clock() - t
 
         def __getattr__(self, name: str) -> Any:
             return getattr(self.m, name)
@@ -69,14 +65,14 @@ def in_engine(lines: list[bytes], charters: list[Any], n_calls: int) -> tuple[fl
             st.sections["behaviour_anomaly"] = m
 
     real_on_call = behaviour.BehaviourAnomaly.on_call
-    best = (float("inf"), float("inf"))
+    best = float("inf")
     behaviour.BehaviourAnomaly.on_call = on_call  # type: ignore[method-assign]
     try:
         run = engine_run(lines, charters, None)
         for _ in range(3):
-            acc[:] = [0, 0]
+            acc[0] = 0
             run()
-            best = (min(best[0], acc[0] / n_calls / 1e3), min(best[1], acc[1] / n_calls / 1e3))
+            best = min(best, acc[0] / n_calls / 1e3)
     finally:
         behaviour.BehaviourAnomaly.on_call = real_on_call  # type: ignore[method-assign]
     return best
@@ -84,13 +80,14 @@ def in_engine(lines: list[bytes], charters: list[Any], n_calls: int) -> tuple[fl
 
 def alone(
     calls: list[ToolCall], stamps: list[float], before: Callable[[AgentBaseline, ToolCall], None]
-) -> tuple[float, float]:
-    """µs per call of ``step`` and ``learn_pending`` into fresh models, ``before`` run
-    ahead of each call, untimed (best of 2)."""
-    best = (float("inf"), float("inf"))
+) -> float:
+    """µs per call of ``step`` into fresh models (each call learned by the next step, as
+    in the engine for a call without findings), ``before`` run ahead of each call, untimed
+    (best of 2)."""
+    best = float("inf")
     for _ in range(2):
         models: dict[str, AgentBaseline] = {}
-        a = b = 0
+        a = 0
         for c, t in zip(calls, stamps, strict=True):
             m = models.get(c.agent_id)
             if m is None:
@@ -98,11 +95,8 @@ def alone(
             before(m, c)
             t1 = clock()
             m.step(c, t, 200, 0.001)
-            t2 = clock()
-            m.learn_pending()
-            a += t2 - t1
-            b += clock() - t2
-        best = (min(best[0], a / len(calls) / 1e3), min(best[1], b / len(calls) / 1e3))
+            a += clock() - t1
+        best = min(best, a / len(calls) / 1e3)
     return best
 
 
@@ -139,9 +133,9 @@ def main(argv: list[str]) -> None:
         ("  … then the call read again", thrash_then_call),
     ):
         rows.append((name, alone(calls, stamps, before)))
-    print(f"{'µs per call':<40} {'step':>6} {'learn':>6}")
-    for name, (s, lrn) in rows:
-        print(f"{name:<40} {s:6.2f} {lrn:6.2f}")
+    print(f"{'µs per call':<40} {'step':>6}")
+    for name, s in rows:
+        print(f"{name:<40} {s:6.2f}")
 
 
 if __name__ == "__main__":
