@@ -40,3 +40,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         f"compiled behaviour layer in place: the doctests of {names} are not collected "
         "(python -m monitor.native_build --clean to run them)"
     )
+
+#: Source files copied from public corpora for the converters' tests are data, not our code:
+#: their imports (the corpus's own packages) are not installed, so no doctest collection.
+collect_ignore_glob = ["tests/corpora/fixtures/*"]

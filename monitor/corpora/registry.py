@@ -45,6 +45,7 @@ CORPORA: dict[str, CorpusEntry] = {
         CorpusEntry("tau", "monitor.corpora.tau"),
         CorpusEntry("firedrill", "monitor.corpora.firedrill"),
         CorpusEntry("livemcpbench", "monitor.corpora.livemcpbench"),
+        CorpusEntry("tau2", "monitor.corpora.tau2"),
     )
 }
 

@@ -97,6 +97,14 @@ def test_label_counts() -> None:
     assert kinds["attack"] == a["sessions"] - 13 * 400
     classes = {s.attack_class for s in registry.load("asb").sessions if s.kind == "attack"}
     assert classes == {"observation_prompt_injection", "direct_prompt_injection", "memory_attack"}
+    t2 = counts(registry.load("tau2"))
+    assert t2["agents"] == 1 and t2["sessions"] == 112  # 114 retail tasks, two without actions
+    assert set(t2["by_kind_split"]) == {
+        "benign/tuning",
+        "benign/held_out",
+        "warmup/tuning",
+        "warmup/held_out",
+    }
     t = counts(registry.load("tau"))
     assert t["agents"] == 1 and t["sessions"] == 200  # 50 tasks x 4 trials of gpt-4o-airline
     assert set(t["by_kind_split"]) == {

@@ -343,7 +343,7 @@ def test_unknown_corpus_and_corpus_flags_without_corpus_are_clear_errors(
 ) -> None:
     with pytest.raises(
         MonitorError,
-        match=r"unknown corpus 'nope' \(known: asb, firedrill, injecagent, livemcpbench, tau\)",
+        match=r"unknown corpus 'nope' \(known: asb, firedrill, injecagent, livemcpbench, tau, tau2\)",
     ):
         registry.load("nope")
     assert main(["evaluate", "--corpus", "nope"]) != 0
