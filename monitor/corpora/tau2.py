@@ -23,7 +23,8 @@ Mapping:
 - one agent: ``spiffe://tau2-bench.corpus/agents/retail/reference``, server ``retail``.
 - session = one task, its actions in order (``requestor: user`` actions, none in retail,
   would be left out); ``outcome`` ``ok``; case = ``tau2|retail|<task id>`` (split by it).
-  A task in :data:`WARMUP_SHARE` (by a hash, independent of the split) is warm-up history;
+  A task in :data:`~monitor.corpora.tau.WARMUP_SHARE` (by a hash, independent of the split,
+  as for tau-bench) is warm-up history;
   a task without actions (two) becomes no session and is counted.
 - charter: every tool the domain's toolkit defines (``tau2/domains/retail/tools.py``, the
   methods marked ``@is_tool``), plus any an action names that it lacks; classes ``read`` for
@@ -45,8 +46,8 @@ from typing import Any
 
 from monitor.corpora.base import Corpus, SessionLabel, granted_charter, split_of
 from monitor.corpora.source import SourceTree
-from monitor.corpora.tau import tool_classes
-from monitor.corpora.timeline import Call, Session, lay_out, order_key
+from monitor.corpora.tau import is_warmup, tool_classes
+from monitor.corpora.timeline import Call, Session, lay_out
 from monitor.errors import MonitorError
 from monitor.identity import canonical_id
 
@@ -59,8 +60,6 @@ LICENCE = (
 AGENT = canonical_id(f"spiffe://tau2-bench.corpus/agents/{DOMAIN}/reference")
 TASKS = f"tau2/data/tau2/domains/{DOMAIN}/tasks.json"
 TOOLS = f"tau2/domains/{DOMAIN}/tools.py"
-#: Share of tasks that are warm-up history (not scored), as for tau-bench.
-WARMUP_SHARE = 0.2
 #: A toolkit method: ``@is_tool(...)`` then ``def name(self``.
 _TOOL = re.compile(r"@is_tool\([^)]*\)\s*\n\s*def (?P<name>[a-z_][a-z_0-9]*)\(\s*self\b")
 
@@ -88,10 +87,6 @@ class Stats:
     calls: int
     tasks_without_actions: int
     user_actions: int  # actions the customer takes (``requestor: user``): not the agent's
-
-
-def is_warmup(case: str) -> bool:
-    return int.from_bytes(order_key(f"warmup|{case}"), "big") / 2**64 < WARMUP_SHARE
 
 
 def toolkit(source_py: str) -> set[str]:
