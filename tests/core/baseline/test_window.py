@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor import testing as tb
+from monitor.core.baseline.counts import SIZE, T_CAL
 from monitor.core.baseline.features import extract
 from monitor.core.baseline.model import AgentBaseline
-from monitor.core.baseline.window import EPISODE_MAX_CALLS, RING, Window, transition_hash
+from monitor.core.baseline.window import (
+    _STATE,
+    EPISODE_MAX_CALLS,
+    RING,
+    Window,
+    transition_hash,
+)
 
 
 def _window() -> Window:
@@ -178,3 +186,32 @@ def test_transition_hash_is_the_32_bit_product_hash(prev: int, cur: int) -> None
     """Computed from 16-bit halves (no boxed multiplication when compiled), the same as the
     one-line definition it replaced, for every tool hash and any non-negative previous one."""
     assert transition_hash(prev, cur) == ((prev * 0x01000193) ^ cur) & 0xFFFFFFFF
+
+
+def test_a_dump_of_another_length_is_refused() -> None:
+    """A stored window with a field missing or one too many is not taken in part."""
+    dump = _window().dump()
+    for data in (dump[:-1], [*dump, None], []):
+        with pytest.raises(ValueError):
+            _window().load(data)
+    _window().load(dump)
+
+
+def test_a_refused_field_is_named_with_the_type_it_got() -> None:
+    dump = _window().dump()
+    dump[_STATE.index("prev_tool_name")] = 7
+    with pytest.raises(ValueError, match=r"^baseline window field 'prev_tool_name': int$"):
+        _window().load(dump)
+
+
+def test_ring_indices_and_score_bins_are_taken_up_to_their_exact_edges() -> None:
+    def load(**fields: object) -> None:
+        dump = _window().dump()
+        for name, value in fields.items():
+            dump[_STATE.index(name)] = value
+        _window().load(dump)
+
+    load(pos=RING - 1, filled=RING, ep_bins=[0, SIZE[T_CAL] - 1])
+    for bad in ({"pos": RING}, {"filled": RING + 1}, {"ep_bins": [SIZE[T_CAL]]}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            load(**bad)
