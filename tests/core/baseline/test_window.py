@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from monitor import testing as tb
 from monitor.core.baseline.counts import SIZE, T_CAL
-from monitor.core.baseline.features import extract
+from monitor.core.baseline.features import extract, h32
 from monitor.core.baseline.model import AgentBaseline
 from monitor.core.baseline.window import (
     _STATE,
@@ -215,3 +215,23 @@ def test_ring_indices_and_score_bins_are_taken_up_to_their_exact_edges() -> None
     for bad in ({"pos": RING}, {"filled": RING + 1}, {"ep_bins": [SIZE[T_CAL]]}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             load(**bad)
+
+
+def test_a_tool_whose_hash_is_zero_is_still_a_previous_tool() -> None:
+    zero = "zero-211-8CCe"  # found by solving crc32's four last bytes: crc32 is affine in them
+    assert h32(f"s/{zero}") == 0
+    w = _window()
+    f1, _ = _observe(w, 0, zero)
+    assert f1.tool == 0
+    f2, _ = _observe(w, 1, "post")
+    assert f2.transition == transition_hash(0, f2.tool) and f2.prev_tool == f"s/{zero}"
+
+
+def test_a_window_that_knows_only_one_end_of_its_span_spans_nothing() -> None:
+    for first_t, last_t in ((None, 5.0), (5.0, None)):
+        dump = _window().dump()
+        dump[_STATE.index("first_t")] = first_t
+        dump[_STATE.index("last_t")] = last_t
+        w = _window()
+        w.load(dump)  # each end is checked on its own: a stored snapshot may hold one
+        assert w.span() == 0.0
