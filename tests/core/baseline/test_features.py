@@ -25,6 +25,7 @@ def _cold_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(features, "_hashes", {})
     monkeypatch.setattr(features, "_parsed", {})
     monkeypatch.setattr(features, "_tools", {})
+    monkeypatch.setattr(features, "_shapes", {})
 
 
 def test_feature_names_are_unique_and_explainable() -> None:
@@ -125,7 +126,8 @@ def test_the_cached_shape_keys_on_the_same_codes_as_the_shape() -> None:
     # and every other kind must give one shape per key, the one arg_shape builds
     values = [True, 3, 2.5, None, (1,), [], {}, object()]
     values += ["x" * n for n in (0, 1, 9, 10, 1024, 1025)]
-    values += [[0] * n for n in (0, 3, 1025)] + [{str(i): 0 for i in range(n)} for n in (2, 1025)]
+    values += [[0] * n for n in (0, 3, 1024, 1025)]
+    values += [{str(i): 0 for i in range(n)} for n in (2, 1024, 1025)]
     for v in values:
         for args in ({"k": v}, {"k": v, "a": "short"}, {"z": 1, "k": v}):
             shape, hashed = shape_of("t", args)
@@ -186,8 +188,9 @@ def test_caches_stay_bounded_and_answers_stay_right(monkeypatch) -> None:  # typ
         assert classify_resource(f"https://c{i}.example/") == (True, f"net:c{i}.example")
         c = tb.call(0, "a", f"srv{i}", "tool")
         assert extract(c, 0.0).tool == h32(f"srv{i}/tool")
+        assert shape_of("t", {f"k{i}": 1})[0] == f"t|k{i}:n"
         assert len(features._hashes) <= 4 and len(features._parsed) <= 4
-        assert len(features._tools) <= 4
+        assert len(features._tools) <= 4 and len(features._shapes) <= 4
 
 
 def test_time_outcome_and_volume_features() -> None:
@@ -200,6 +203,7 @@ def test_time_outcome_and_volume_features() -> None:
     assert not extract(tb.call(0, "a", "s", "t", outcome="unknown"), 0.0).failed
     f = extract(tb.call(0, "a", "other", "t"), 0.0)
     assert f.server == h32("other") and f.tool == h32("other/t") and f.shape == h32("other/t")
+    assert f.shape_name == "other/t"  # the shape of no arguments is the tool's name
     assert (f.hour, f.weekday) == (0, 3)  # 1970-01-01 was a Thursday
 
 
@@ -260,3 +264,11 @@ def test_feature_indices_follow_feature_names() -> None:
         "weekday": ft.F_WEEKDAY, "error_streak": ft.F_ERRORS, "task_length": ft.F_TASK,
     }  # fmt: skip
     assert {name: i for i, name in enumerate(ft.FEATURES)} == consts
+
+
+def test_the_hour_and_weekday_turn_at_midnight_utc() -> None:
+    monday = 1772445600.0 - 36_000  # 2026-03-02 00:00:00 UTC, a Monday
+    c = tb.call(0, "a", "s", "t")
+    for t, hour, weekday in ((monday - 1, 23, 6), (monday, 0, 0), (monday + 3599, 0, 0)):
+        f = extract(c, t)
+        assert (f.hour, f.weekday) == (hour, weekday), t

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor import testing as tb
-from monitor.core.baseline.features import extract
+from monitor.core.baseline.counts import SIZE, T_CAL
+from monitor.core.baseline.features import extract, h32
 from monitor.core.baseline.model import AgentBaseline
-from monitor.core.baseline.window import EPISODE_MAX_CALLS, RING, Window, transition_hash
+from monitor.core.baseline.window import (
+    _STATE,
+    EPISODE_MAX_CALLS,
+    RING,
+    Window,
+    transition_hash,
+)
 
 
 def _window() -> Window:
@@ -178,3 +186,52 @@ def test_transition_hash_is_the_32_bit_product_hash(prev: int, cur: int) -> None
     """Computed from 16-bit halves (no boxed multiplication when compiled), the same as the
     one-line definition it replaced, for every tool hash and any non-negative previous one."""
     assert transition_hash(prev, cur) == ((prev * 0x01000193) ^ cur) & 0xFFFFFFFF
+
+
+def test_a_dump_of_another_length_is_refused() -> None:
+    """A stored window with a field missing or one too many is not taken in part."""
+    dump = _window().dump()
+    for data in (dump[:-1], [*dump, None], []):
+        with pytest.raises(ValueError):
+            _window().load(data)
+    _window().load(dump)
+
+
+def test_a_refused_field_is_named_with_the_type_it_got() -> None:
+    dump = _window().dump()
+    dump[_STATE.index("prev_tool_name")] = 7
+    with pytest.raises(ValueError, match=r"^baseline window field 'prev_tool_name': int$"):
+        _window().load(dump)
+
+
+def test_ring_indices_and_score_bins_are_taken_up_to_their_exact_edges() -> None:
+    def load(**fields: object) -> None:
+        dump = _window().dump()
+        for name, value in fields.items():
+            dump[_STATE.index(name)] = value
+        _window().load(dump)
+
+    load(pos=RING - 1, filled=RING, ep_bins=[0, SIZE[T_CAL] - 1])
+    for bad in ({"pos": RING}, {"filled": RING + 1}, {"ep_bins": [SIZE[T_CAL]]}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            load(**bad)
+
+
+def test_a_tool_whose_hash_is_zero_is_still_a_previous_tool() -> None:
+    zero = "zero-211-8CCe"  # found by solving crc32's four last bytes: crc32 is affine in them
+    assert h32(f"s/{zero}") == 0
+    w = _window()
+    f1, _ = _observe(w, 0, zero)
+    assert f1.tool == 0
+    f2, _ = _observe(w, 1, "post")
+    assert f2.transition == transition_hash(0, f2.tool) and f2.prev_tool == f"s/{zero}"
+
+
+def test_a_window_that_knows_only_one_end_of_its_span_spans_nothing() -> None:
+    for first_t, last_t in ((None, 5.0), (5.0, None)):
+        dump = _window().dump()
+        dump[_STATE.index("first_t")] = first_t
+        dump[_STATE.index("last_t")] = last_t
+        w = _window()
+        w.load(dump)  # each end is checked on its own: a stored snapshot may hold one
+        assert w.span() == 0.0

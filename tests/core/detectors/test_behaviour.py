@@ -8,11 +8,12 @@ from typing import Any
 
 import orjson
 
+from monitor.charter import Baseline
 from monitor.core import Decision, Engine
 from monitor.core.baseline.calibration import p_star
 from monitor.core.baseline.explain import TOP, phrase
 from monitor.core.baseline.features import FEATURES
-from monitor.core.detectors.behaviour import baseline_of
+from monitor.core.detectors.behaviour import BehaviourAnomaly, baseline_of
 from monitor.core.state import AgentState
 from monitor.events import AlertFeedback, decode_event
 from monitor.testing import T0, call, feed
@@ -381,3 +382,15 @@ def test_feedback_acts_on_what_the_alerted_call_taught() -> None:
     n_cal = model.n_cal
     feed(eng, feedback(a.alert_id, "benign", 150 * STEP + 1))
     assert model.n_cal == n_cal + 1  # its score is one this agent makes
+
+
+def test_the_per_charter_settings_are_forgotten_all_at_once_past_4096_charters() -> None:
+    """Charters replaced many times over must not grow the detector without bound: it keeps
+    the settings of at most 4,096 charter baselines, and starts again at the next one."""
+    det = BehaviourAnomaly()
+    baselines = [Baseline() for _ in range(4097)]
+    for cfg in baselines[:4096]:
+        assert det._settings(cfg) == (cfg, cfg.warmup_events, *det._p_levels(cfg)[:2])
+    assert len(det._by_cfg) == 4096
+    det._settings(baselines[4096])
+    assert list(det._by_cfg) == [id(baselines[4096])]
