@@ -417,8 +417,7 @@ class AgentBaseline:
         finding ran from ``after_call``, between this agent's calls, where its code had gone
         cold: here it runs beside the step's, for the same result.)
         """
-        if self._pf is not None:  # the last call, judged without a finding: learn it now
-            self.learn_pending()
+        self.learn_pending()  # the last call, if it was judged without a finding
         f = self.observe(call, t)
         n = self.n_learned
         self._pf = f
