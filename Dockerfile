@@ -16,6 +16,14 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# a C compiler for mypyc, in the build stage only (the runtime stage gets the compiled
+# modules, not the compiler). Not version-pinned: Debian replaces a point release's
+# package versions, so pins would break the build; what it compiles is checked at import
+# (a build whose stamp does not match its sources is never used).
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # the lock files first: the dependency layers stay cached while only the source changes
 COPY deploy/requirements.lock deploy/build-requirements.lock ./deploy/
@@ -31,6 +39,9 @@ COPY monitor ./monitor
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation -w /tmp/wheels . \
  && /opt/mcpmon/bin/pip install --no-cache-dir --no-deps /tmp/wheels/mcp_monitor-*.whl \
  && /opt/mcpmon/bin/pip check
+# the behaviour layer's hot modules compiled into the installed package (mypyc from the
+# build virtualenv, types from the runtime one): the same results, about twice as fast
+RUN PATH=/opt/build/bin:$PATH /opt/mcpmon/bin/python -m monitor.native_build
 
 # ---- runtime: the virtualenv alone, run by an unprivileged user
 FROM ${PYTHON_IMAGE} AS runtime

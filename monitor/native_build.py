@@ -57,10 +57,13 @@ TYPED_FROM = frozenset(
 
 def mypy_config(installed: list[str] | None = None) -> str:
     """The ``mypy.ini`` of the build: installed top-level packages other than
-    :data:`TYPED_FROM` are skipped (imports of them are ``Any`` to the type checker)."""
+    :data:`TYPED_FROM` are skipped (imports of them are ``Any`` to the type checker), and
+    the others are found in this interpreter's environment."""
     names = packages_distributions() if installed is None else installed
     skip = sorted(n for n in names if n.isidentifier() and n not in TYPED_FROM)
-    lines = ["[mypy]", "ignore_missing_imports = True", ""]
+    # the packages' types come from this interpreter's environment, wherever mypyc is
+    # installed (the image runs a build virtualenv's mypyc for its runtime virtualenv)
+    lines = ["[mypy]", "ignore_missing_imports = True", f"python_executable = {sys.executable}", ""]
     if skip:
         lines += [f"[mypy-{','.join(f'{n},{n}.*' for n in skip)}]", "follow_imports = skip", ""]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ seconds and emits the same machine code (results/baseline_cost.md, seventh pass)
 from __future__ import annotations
 
 import configparser
+import sys
 
 from monitor.native_build import TYPED_FROM, mypy_config
 
@@ -49,3 +50,11 @@ def test_the_installed_packages_are_read_when_none_are_given() -> None:
     names = set(skip.removeprefix("mypy-").split(","))
     assert {"river", "river.*", "faust", "faust.*"} <= names  # both installed here
     assert not names & (TYPED_FROM | {f"{n}.*" for n in TYPED_FROM})
+
+
+def test_the_types_come_from_the_environment_of_the_interpreter_that_builds() -> None:
+    """The image runs mypyc from its build virtualenv for the runtime virtualenv: mypy must
+    read numpy's and pydantic's types where they are installed, not beside mypyc (else they
+    are ``Any`` and the compiled code differs)."""
+    cp = _sections(mypy_config([]))
+    assert cp["mypy"]["python_executable"] == sys.executable

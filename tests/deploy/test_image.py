@@ -181,6 +181,40 @@ def test_final_stage_runs_as_a_numeric_non_root_user_with_the_mcpmon_entry_point
     assert copies == ["--from=build /opt/mcpmon /opt/mcpmon"]
 
 
+def test_the_build_stage_compiles_the_behaviour_layer_into_the_installed_package() -> None:
+    """After the wheel is installed into /opt/mcpmon (the only thing the runtime stage gets),
+    with mypyc from the hashed build lock and the runtime virtualenv's interpreter (so the
+    types come from the runtime packages); the compiler stays in the build stage, and a
+    layer compiled on the host never reaches the builder."""
+    st = stages(DOCKERFILE.read_text())
+    build, runtime = st[0], st[-1]
+    runs = [rest for word, rest in build if word == "RUN"]
+    wheel_at = next(
+        i for i, r in enumerate(runs) if "/opt/mcpmon/bin/pip install" in r and "whl" in r
+    )
+    (native_at,) = (i for i, r in enumerate(runs) if "-m monitor.native_build" in r)
+    assert native_at > wheel_at
+    assert re.search(
+        r"PATH=/opt/build/bin:\$PATH /opt/mcpmon/bin/python -m monitor\.native_build$",
+        runs[native_at],
+    ), runs[native_at]
+    assert "mypy" in _pins(BUILD_LOCK)
+    compiler_at = next(i for i, r in enumerate(runs) if "apt-get install" in r)
+    assert compiler_at < native_at and "gcc" in runs[compiler_at]
+    assert not any("apt-get" in rest or "gcc" in rest for word, rest in runtime if word == "RUN")
+    patterns = [
+        ln.strip()
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    for built in (
+        "monitor/core/baseline/model.cpython-311-x86_64-linux-gnu.so",
+        "monitor/core/baseline/native.json",
+    ):
+        assert _ignored(built, patterns), built
+    assert not _ignored("monitor/core/baseline/model.py", patterns)
+
+
 def test_dependencies_come_only_from_the_hashed_lock_copied_before_the_source() -> None:
     build = stages(DOCKERFILE.read_text())[0]
     copies = [(i, rest) for i, (word, rest) in enumerate(build) if word == "COPY"]
