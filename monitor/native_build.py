@@ -9,7 +9,7 @@ body to do so (mypy itself skips the bodies of installed packages): through the
 package's ``__init__`` that is river, narwhals, faust and the rest, and type-checking
 their bodies took 13 of the build's 14 minutes. The compiled modules' own types come
 from numpy and pydantic (and the standard library) only, so the build tells mypy to
-skip every other installed package (:func:`mypy_config`): 41 s, and the same machine
+skip every other installed package (:func:`mypy_config`): about 20 s, and the same machine
 code, byte for byte (``.text`` of the shared library compared, results/baseline_cost.md).
 """
 
