@@ -6,6 +6,7 @@ import time
 
 import orjson
 
+from monitor.core.baseline import native
 from monitor.signing import sign_charter
 from tests.integration.faults import CHARTER_KEYS, ring
 from tests.integration.helpers import docs, produce_lines, read_outputs
@@ -35,6 +36,9 @@ def test_charter_update_consumed_by_one_worker_applies_on_the_other(run: Run) ->
         assert time.monotonic() < deadline, f"no split:\n{w1.tail(5)}\n{w2.tail(5)}"
         time.sleep(0.2)
     w2.wait_ready()
+    # each worker says which behaviour layer it runs: this tree's (make setup compiles it)
+    (starting,) = (r for r in w1.logs() if r.get("event") == "worker_starting")
+    assert starting["behaviour_layer"] == ("compiled (mypyc)" if native.active() else "pure Python")
 
     # the update is keyed by an agent of w1's partitions; the calls come from w2's
     announcer = _agent_in(_assigned(w1), "spiffe://corp/agents/fresh-")
