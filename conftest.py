@@ -2,10 +2,10 @@
 
 A module compiled in place imports as its extension, which pytest's doctest
 collector refuses ("import file mismatch"); its docstrings are not in the
-extension either. With a current build in place, those modules' doctests are
-left out of the run and the header says so: the unit tests then exercise the
-compiled modules, and ``python -m monitor.native_build --clean`` brings the
-doctests back (a clean checkout, as CI runs it, has no build).
+extension either. With a current build in place (``make setup`` builds one, so CI
+runs with it), those modules are left out of pytest's doctest collection and the
+header says so; their docstring examples run from the sources against the
+compiled modules in tests/core/test_baseline_doctests.py.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
     names = ", ".join(sorted(p.stem for p in COMPILED))
     return (
-        f"compiled behaviour layer in place: the doctests of {names} are not collected "
-        "(python -m monitor.native_build --clean to run them)"
+        f"compiled behaviour layer in place: the doctests of {names} run against it from "
+        "tests/core/test_baseline_doctests.py, not through pytest's doctest collector"
     )
+
 
 #: Source files copied from public corpora for the converters' tests are data, not our code:
 #: their imports (the corpus's own packages) are not installed, so no doctest collection.
