@@ -81,7 +81,7 @@ def _warnings_to_stderr() -> None:
     import structlog
 
     if not structlog.is_configured():
-        structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(sys.stderr))
+        structlog.configure(logger_factory=lambda *_: structlog.WriteLogger(sys.stderr))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,10 +55,13 @@ def configure_logging(level: str = "info", *, in_process: bool = False) -> None:
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        # one write per line, the newline included: PrintLogger's print() writes the line and
+        # its newline apart, and with PYTHONUNBUFFERED (the image sets it) those are two
+        # write(2)s, so the worker processes sharing one stderr glued two JSON lines together
         logger_factory=(
-            (lambda *_: structlog.PrintLogger(sys.stderr))
+            (lambda *_: structlog.WriteLogger(sys.stderr))
             if in_process
-            else structlog.PrintLoggerFactory(sys.stderr)
+            else structlog.WriteLoggerFactory(sys.stderr)
         ),
         cache_logger_on_first_use=not in_process,
     )

@@ -110,5 +110,8 @@ def run_worker(settings: Settings, charters_dir: str, loglevel: str = "info") ->
         redirect_stdouts=False,
         override_logging=False,
     )
+    # no terminal spinner: its end writes a backspace and a cursor escape, unasked and with
+    # no newline, to the stream our JSON lines go to, spoiling the next line for a log shipper
+    worker.spinner = None
     worker.execute_from_commandline()  # returns only through SystemExit
     return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import orjson
+
 from monitor import simulate
 from tests.integration.helpers import docs, multiset, produce_lines, read_outputs
 from tests.integration.workers import Run, WorkerProcess
@@ -71,6 +73,13 @@ def test_two_processes_share_the_partitions_and_give_one_process_s_outputs(
         assert worker.proc.returncode == 0, worker.tail()
         stopped = [r for r in worker.logs() if r.get("event") == "worker_processes_stopped"]
         assert len(stopped) == 1 and len(stopped[0]["returncodes"]) == 2
+        # three processes wrote to one stream: still one JSON object a line, nothing else
+        # (two lines once came out glued, and Faust's spinner put escapes before a line)
+        raw = (tmp_path / "multi.log").read_bytes()
+        assert b"\x1b[" not in raw and b"\b" not in raw
+        for line in raw.splitlines():
+            if line.strip():
+                assert isinstance(orjson.loads(line), dict), line[:300]
     finally:
         if worker.alive:
             worker.kill()
