@@ -51,6 +51,7 @@ TYPED_FROM = frozenset(
         "typing_extensions",
         "annotated_types",
         "mypy_extensions",
+        "librt",  # librt.vecs: the typed vectors the model keeps its arrays in
     }
 )
 

@@ -45,6 +45,9 @@ from __future__ import annotations
 from math import ceil, exp, expm1, inf, log, log1p, sqrt
 from typing import Final
 
+from librt.vecs import vec
+from mypy_extensions import i64
+
 from monitor.core.baseline.counts import OFFSET, SIZE, T_CAL
 
 BLOCK: Final = 1000
@@ -78,7 +81,7 @@ def calibrated(p: float) -> float:
     return 0.0 if p >= 1.0 else exp(BLOCK * log1p(-p))
 
 
-def fit(counts: list[int], n: int) -> tuple[float, float, float]:
+def fit(counts: vec[i64], n: int) -> tuple[float, float, float]:
     """``(u, beta, q_u)``: the exponential tail of the histogram holding ``n`` scores."""
     need = max(ceil(TAIL_FRACTION * n), MIN_TAIL)
     acc = 0
@@ -93,7 +96,7 @@ def fit(counts: list[int], n: int) -> tuple[float, float, float]:
     u = b * WIDTH
     excess = 0.0
     for j in range(b, BINS):
-        excess += counts[_OFF + j] * (j - b + 0.5) * WIDTH
+        excess += float(counts[_OFF + j]) * (j - b + 0.5) * WIDTH
     k = max(acc, 1)
     beta = max(excess / k, BETA_MIN) * (1.0 + 1.0 / sqrt(k))
     return u, beta, (acc + 1) / (n + 1)
@@ -113,7 +116,7 @@ def threshold(u: float, beta: float, q_u: float, top: int, p: float) -> float:
     return r if r > edge else edge
 
 
-def p_value(counts: list[int], n: int, u: float, beta: float, q_u: float, r: float) -> float:
+def p_value(counts: vec[i64], n: int, u: float, beta: float, q_u: float, r: float) -> float:
     """The estimated probability that a benign call of this agent scores at least ``r``."""
     b = score_bin(r)
     at_or_above = sum(counts[_OFF + b : _OFF + BINS])

@@ -6,7 +6,7 @@ it exactly, in O(1), from a few hundred bytes, with nothing to tune. (The
 comparison with river's models is measured in ``results/baseline_models.md``.)
 
 Every table lives in one ``uint16`` array per agent (:class:`~.model.AgentBaseline`
-holds it, as a list while it runs); a table is an ``(offset, size)`` slice of it, sizes are powers of
+holds it, as a typed vector while it runs); a table is an ``(offset, size)`` slice of it, sizes are powers of
 two and a value's slot is ``hash & (size - 1)``. Per table the model keeps the
 total and the number of *singletons* (slots seen exactly once). Counts saturate;
 when a table's total reaches :data:`HALVE_AT` every count is halved (integer
@@ -37,6 +37,9 @@ from __future__ import annotations
 
 from math import log
 from typing import Final
+
+from librt.vecs import vec
+from mypy_extensions import i64
 
 #: (name, slots). Categorical tables first, then ordinal ones, then the score histogram.
 TABLES: Final[tuple[tuple[str, int], ...]] = (
@@ -134,7 +137,7 @@ def seen_surprise(c: int, total: int) -> float:
     return RARE * -log(c / (total + 1)) if c <= total else 0.0
 
 
-def tail_surprise(counts: list[int], table: int, b: int, total: int) -> float:
+def tail_surprise(counts: vec[i64], table: int, b: int, total: int) -> float:
     """Upper-tail surprise (nats) of bucket ``b`` in an ordinal table.
 
     Within the agent's range, ``RARE × -log((C≥b + ½) / (N + 1))``. Beyond the
@@ -162,11 +165,11 @@ def tail_surprise(counts: list[int], table: int, b: int, total: int) -> float:
     while m > 0 and counts[off + m] == 0:
         m -= 1
     at_max = counts[off + m] if m > 0 else total
-    return RARE * -log((at_max + 0.5) / (total + 1)) + BEYOND * (b - m)
+    return RARE * -log((float(at_max) + 0.5) / (total + 1)) + BEYOND * (b - m)
 
 
 def add(
-    counts: list[int], totals: list[int], singles: list[int], i: int, table: int, w: int = 1
+    counts: vec[i64], totals: vec[i64], singles: vec[i64], i: int, table: int, w: int = 1
 ) -> None:
     """Count slot ``i`` (absolute) of ``table`` ``w`` more times."""
     old = counts[i]
@@ -185,7 +188,7 @@ def add(
         halve(counts, totals, singles, table)
 
 
-def remove(counts: list[int], totals: list[int], singles: list[int], i: int, table: int) -> None:
+def remove(counts: vec[i64], totals: vec[i64], singles: vec[i64], i: int, table: int) -> None:
     """Undo one count of slot ``i`` (never below zero)."""
     old = counts[i]
     if old == 0:
@@ -198,7 +201,7 @@ def remove(counts: list[int], totals: list[int], singles: list[int], i: int, tab
     totals[table] = max(totals[table] - 1, 0)
 
 
-def halve(counts: list[int], totals: list[int], singles: list[int], table: int) -> None:
+def halve(counts: vec[i64], totals: vec[i64], singles: vec[i64], table: int) -> None:
     """Halve every count of ``table`` (values seen once are forgotten) and recount."""
     off = OFFSET[table]
     total = ones = 0

@@ -3,13 +3,13 @@
 State is one ``bytearray`` holding every numeric array (``float64`` ring of
 call times, ``uint32`` ring of destinations and per-table totals, ``float32``
 moments and running means, ``uint16`` count tables and score histogram),
-viewed through typed memoryviews for O(1) scalar access and through numpy
-(:meth:`~.model.AgentBaseline.arrays`) for whole-array work, plus a dozen
-scalars. The rings and integer arrays (count tables, totals, singletons) are
-read and written on every call, so a running model keeps them in plain lists
-instead and writes them back into the buffer (:data:`_COUNTS`, :data:`_TABLES`,
-:data:`_RING_TIMES`, :data:`_RING_KEYS`) when it is snapshotted or inspected:
-the bytes are the same. :meth:`~.model.AgentBaseline.snapshot` is that buffer in base64 plus the
+viewed through numpy (:meth:`~.model.AgentBaseline.arrays`) for whole-array work,
+plus a dozen scalars. Every array is read and written on every call, so a running
+model keeps each in a typed vector (``librt.vecs.vec``: compiled, an item is one
+load or store) and writes them back into the buffer (:data:`_REALS`,
+:data:`_COUNTS`, :data:`_TABLES`, :data:`_RING_TIMES`, :data:`_RING_KEYS`) when it
+is snapshotted or inspected: the bytes are the same (the reals are rounded to
+``float32`` on every write, :func:`~.moments.f32`). :meth:`~.model.AgentBaseline.snapshot` is that buffer in base64 plus the
 scalars: about 3.5 KiB of JSON whatever the agent does, and cheap (one base64 of
 2.5 KB).
 
@@ -79,10 +79,8 @@ _B_TOTALS: Final = _B_KEYS + 4 * RING
 _B_SINGLES: Final = _B_TOTALS + 4 * N_TABLES
 _B_COUNTS: Final = _B_SINGLES + 4 * N_TABLES
 BUFFER_BYTES: Final = _B_COUNTS + 2 * N_COUNTS
-_B_EW: Final = _B_REALS + 4 * R_EW  # the running mean surprises, read and written in one go:
-_EW: Final = Struct(f"{N_FEATURES}f")  # native float32, exactly what the "f" memoryview holds
-# the rings, count tables, totals and singletons live in lists while the model runs (an
-# item of a list is read and written without the buffer protocol); these write them back
+# every array lives in a typed vector while the model runs; these read and write the buffer
+_REALS: Final = Struct(f"{N_REALS}f")
 _COUNTS: Final = Struct(f"{N_COUNTS}H")
 _TABLES: Final = Struct(f"{N_TABLES}I")
 _RING_TIMES: Final = Struct(f"{RING}d")

@@ -25,9 +25,9 @@ detector wanted access revoked.
 
 State is one ``bytearray`` holding every numeric array plus a dozen scalars;
 where each array lives in it is :mod:`.layout`. :meth:`AgentBaseline.snapshot` is
-that buffer in base64 plus the scalars (about 3.5 KiB of JSON). The integer
-tables and the window's rings, touched on every call, are kept in lists while
-the model runs and written back into the buffer for a snapshot.
+that buffer in base64 plus the scalars (about 3.5 KiB of JSON). Every array,
+touched on every call, is kept in a typed vector while the model runs and written
+back into the buffer for a snapshot.
 
 >>> from monitor.events import ToolCall
 >>> m = AgentBaseline()
@@ -47,6 +47,8 @@ from math import log
 from typing import Any, Final
 
 import numpy as np
+from librt.vecs import vec
+from mypy_extensions import i64
 
 from monitor.core.baseline import calibration as cal
 from monitor.core.baseline import feedback as fb
@@ -102,7 +104,6 @@ from monitor.core.baseline.features import (
 from monitor.core.baseline.feedback import FEEDBACK_KEEP, FEEDBACK_WEIGHT
 from monitor.core.baseline.layout import (
     _B_COUNTS,
-    _B_EW,
     _B_KEYS,
     _B_REALS,
     _B_SINGLES,
@@ -115,7 +116,6 @@ from monitor.core.baseline.layout import (
     _EP_SLOTS,
     _EP_TASK,
     _EP_WEEKDAY,
-    _EW,
     _M_DEST,
     _M_RES,
     _M_SERVER,
@@ -138,6 +138,7 @@ from monitor.core.baseline.layout import (
     _OFF_TRANS,
     _OFF_VOLUME_N,
     _OFF_WEEKDAY,
+    _REALS,
     _RING_KEYS,
     _RING_TIMES,
     _TABLES,
@@ -155,6 +156,7 @@ from monitor.core.baseline.layout import (
     check_snapshot,
     views,
 )
+from monitor.core.baseline.moments import f32
 from monitor.core.baseline.window import Window
 from monitor.events import ToolCall
 
@@ -175,7 +177,6 @@ class AgentBaseline:
 
     __slots__ = (
         "_ep",
-        "_ew",
         "_pf",
         "_praw",
         "_ps",
@@ -198,18 +199,18 @@ class AgentBaseline:
 
     def __init__(self, buf: bytearray | None = None) -> None:
         self.buf = buf if buf is not None else bytearray(BUFFER_BYTES)
-        mv = memoryview(self.buf)
-        self.reals = mv[_B_REALS:_B_KEYS].cast("f")
-        # the rings and integer tables, read and written on every call, live in lists (a
-        # list item costs a tenth of a memoryview item, compiled: no buffer protocol, no
-        # boxed index); :meth:`_store` writes them back into the buffer for a snapshot.
-        # (The reals stay a float32 view: every write rounds to float32 there.)
+        # every array is read and written on every call, so while the model runs each lives
+        # in a typed vector (compiled, an item is one load or store: no boxing, no buffer
+        # protocol, no list of scattered int and float objects); :meth:`_store` writes them
+        # back into the buffer for a snapshot. The reals stay float32 values: every write
+        # rounds (moments.f32), as a float32 array would.
         buf = self.buf
-        self.times: list[float] = list(_RING_TIMES.unpack_from(buf, _B_TIMES))
-        self.keys: list[int] = list(_RING_KEYS.unpack_from(buf, _B_KEYS))
-        self.totals: list[int] = list(_TABLES.unpack_from(buf, _B_TOTALS))
-        self.singles: list[int] = list(_TABLES.unpack_from(buf, _B_SINGLES))
-        self.counts: list[int] = list(_COUNTS.unpack_from(buf, _B_COUNTS))
+        self.reals: vec[float] = vec[float](_REALS.unpack_from(buf, _B_REALS))
+        self.times: vec[float] = vec[float](_RING_TIMES.unpack_from(buf, _B_TIMES))
+        self.keys: vec[i64] = vec[i64](_RING_KEYS.unpack_from(buf, _B_KEYS))
+        self.totals: vec[i64] = vec[i64](_TABLES.unpack_from(buf, _B_TOTALS))
+        self.singles: vec[i64] = vec[i64](_TABLES.unpack_from(buf, _B_SINGLES))
+        self.counts: vec[i64] = vec[i64](_COUNTS.unpack_from(buf, _B_COUNTS))
         self.window = Window(self.times, self.keys)
         self.n_learned = 0  # calls learned
         self.n_scored = 0  # calls whose surprises fed the running means
@@ -221,14 +222,10 @@ class AgentBaseline:
         # weekday), by slot (:data:`_EP_SLOTS`; negative: not computed yet): those tables
         # change only when an episode ends (:meth:`observe`), so most calls read them here
         # instead of summing a table. Derived state: never snapshotted, rebuilt on demand.
-        self._ep: list[float] | None = None
-        # the sixteen running mean surprises as float32 values, unpacked from the buffer by
-        # :meth:`score_one` for the :meth:`learn_one` that follows (which writes them and
-        # drops this): one ``struct`` unpack a call instead of two. Derived, never snapshotted.
-        self._ew: tuple[float, ...] | None = None
+        self._ep: vec[float] | None = None
         # the call between :meth:`step` and :meth:`learn_pending`: features, surprises, raw
         self._pf: CallFeatures | None = None
-        self._ps: list[float] | None = None
+        self._ps: vec[float] | None = None
         self._praw: float | None = None
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
@@ -255,7 +252,7 @@ class AgentBaseline:
         return f
 
     # ------------------------------------------------------------------ score
-    def score_one(self, f: CallFeatures) -> tuple[float, list[float]]:
+    def score_one(self, f: CallFeatures) -> tuple[float, vec[float]]:
         """``(raw score, per-feature surprises)``; reads state only.
 
         Evidence is counted once: a new server implies a new tool, and a new tool
@@ -266,17 +263,14 @@ class AgentBaseline:
         for every call.)
         """
         c, tot, re = self.counts, self.totals, self.reals
-        s = [0.0] * N_FEATURES
+        s = vec[float]([0.0] * N_FEATURES)
         c_tool = c[_OFF_TOOL + (f.tool & _M_TOOL)]
-        ew = self._ew
-        if ew is None:
-            ew = self._ew = _EW.unpack_from(self.buf, _B_EW)
-        self._score_kind(f, s, c_tool, ew[F_TRANSITION])
+        self._score_kind(f, s, c_tool, re[R_EW + F_TRANSITION])
         if f.destination_hashes or f.resource_hashes:
             self._score_targets(f, s, c_tool)
         ep = self._ep
         if ep is None:
-            ep = self._ep = [-1.0] * _EP_SLOTS
+            ep = self._ep = vec[float]([-1.0] * _EP_SLOTS)
         iv = f.rate
         k = _EP_RATE + (BUCKET[iv] if iv < 64 else 15)
         v = ep[k]
@@ -312,35 +306,37 @@ class AgentBaseline:
             k = _EP_HOUR + h
             v = ep[k]
             if v < 0.0:
-                near = c[_OFF_HOUR + h] + 0.5 * (
+                near = float(c[_OFF_HOUR + h]) + 0.5 * float(
                     c[_OFF_HOUR + (h - 1) % 24] + c[_OFF_HOUR + (h + 1) % 24]
                 )
-                v = ep[k] = -log((near + 0.25) / (2 * tot[T_HOUR] + 6))
+                v = ep[k] = -log((near + 0.25) / float(2 * tot[T_HOUR] + 6))
             s[F_HOUR] = v
             if last - first >= WEEKDAY_AFTER:
                 k = _EP_WEEKDAY + f.weekday
                 v = ep[k]
                 if v < 0.0:
-                    v = ep[k] = -log((c[_OFF_WEEKDAY + f.weekday] + 0.25) / (tot[T_WEEKDAY] + 1.75))
+                    v = ep[k] = -log(
+                        (float(c[_OFF_WEEKDAY + f.weekday]) + 0.25) / (float(tot[T_WEEKDAY]) + 1.75)
+                    )
                 s[F_WEEKDAY] = v
         raw = 0.0
         for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
             v = s[i]
-            m: float = ew[i]
+            m: float = re[R_EW + i]
             if v > m:
                 if v > SURPRISE_CAP:
                     v = s[i] = SURPRISE_CAP
                 raw += WEIGHTS[i] * (v - m)
         return raw, s
 
-    def _score_kind(self, f: CallFeatures, s: list[float], c_tool: int, ew_trans: float) -> None:
+    def _score_kind(self, f: CallFeatures, s: vec[float], c_tool: int, ew_trans: float) -> None:
         """Server, tool, transition (and chain) and argument shape surprises, into ``s``
         (``ew_trans``: the transition's running mean surprise)."""
         c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
         if c[_OFF_SERVER + (f.server & _M_SERVER)]:
             # a known server: its rare tools are the tool feature's business
             n = tot[T_TOOL]
-            p = (sg[T_TOOL] + 0.5) / (n + 1)
+            p = (float(sg[T_TOOL]) + 0.5) / float(n + 1)
             new = -log(p) if p < 1.0 else 0.0
             if c_tool:
                 v = RARE * -log(c_tool / (n + 1)) if c_tool <= n else 0.0
@@ -357,7 +353,7 @@ class AgentBaseline:
             new = novelty(tot[T_TRANSITION], sg[T_TRANSITION], ctx)
             k = c[_OFF_TRANS + (f.transition & _M_TRANS)]
             if k:
-                v = RARE * -log(k / (c_prev + 1)) if k <= c_prev else 0.0
+                v = RARE * -log(float(k) / float(c_prev + 1)) if k <= c_prev else 0.0
                 s[F_TRANSITION] = v if v < new else new
             else:
                 s[F_TRANSITION] = new
@@ -373,7 +369,7 @@ class AgentBaseline:
         else:
             s[F_SHAPE] = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
 
-    def _score_targets(self, f: CallFeatures, s: list[float], c_tool: int) -> None:
+    def _score_targets(self, f: CallFeatures, s: vec[float], c_tool: int) -> None:
         """Destination, fan-out and resource surprises, into ``s``."""
         c, tot, sg = self.counts, self.totals, self.singles
         if f.destination_hashes:
@@ -443,11 +439,11 @@ class AgentBaseline:
             self._ps = None
             self._praw = None
 
-    def pending(self) -> tuple[CallFeatures | None, list[float] | None, float | None]:
+    def pending(self) -> tuple[CallFeatures | None, vec[float] | None, float | None]:
         """The call :meth:`step` left waiting: features, surprises, raw score."""
         return self._pf, self._ps, self._praw
 
-    def take_pending(self) -> tuple[CallFeatures | None, list[float] | None, float | None]:
+    def take_pending(self) -> tuple[CallFeatures | None, vec[float] | None, float | None]:
         """:meth:`pending`, and forget it."""
         got = (self._pf, self._ps, self._praw)
         self._pf = None
@@ -455,15 +451,12 @@ class AgentBaseline:
         self._praw = None
         return got
 
-    def push(self, surprises: list[float]) -> None:
+    def push(self, surprises: vec[float]) -> None:
         """Move the sequence on: this call's transition contribution joins the chain."""
         re = self.reals
-        ew = self._ew  # score_one's (the buffer's values) when it ran since the last learn
-        d = surprises[F_TRANSITION] - (
-            ew[F_TRANSITION] if ew is not None else re[R_EW + F_TRANSITION]
-        )
+        d = surprises[F_TRANSITION] - re[R_EW + F_TRANSITION]
         # the chain shifts by one; a slot whose value does not change is not written (the
-        # chain is mostly zeros; a compiled memoryview write costs ~250 instructions)
+        # chain is mostly zeros), and only the new value needs rounding to float32
         c0, c1, c2 = re[R_CHAIN], re[R_CHAIN + 1], re[R_CHAIN + 2]
         c3 = d if d > 0.0 else 0.0
         if c1 != c0:
@@ -471,9 +464,9 @@ class AgentBaseline:
         if c2 != c1:
             re[R_CHAIN + 1] = c2
         if c3 != c2:
-            re[R_CHAIN + 2] = c3
+            re[R_CHAIN + 2] = f32(c3)
 
-    def contributions(self, surprises: list[float]) -> list[float]:
+    def contributions(self, surprises: vec[float]) -> list[float]:
         """What each feature added to the raw score (its surprise above its running mean)."""
         re = self.reals
         return [max(0.0, WEIGHTS[i] * (v - re[R_EW + i])) for i, v in enumerate(surprises)]
@@ -504,7 +497,7 @@ class AgentBaseline:
     def learn_one(
         self,
         f: CallFeatures,
-        surprises: list[float] | None = None,
+        surprises: vec[float] | None = None,
         raw: float | None = None,
     ) -> None:
         """Learn one call. ``surprises`` (from :meth:`score_one`) update the running means;
@@ -539,26 +532,17 @@ class AgentBaseline:
             a = 1.0 / (self.n_scored + 1)
             if a < EW_ALPHA:
                 a = EW_ALPHA
-            # all sixteen means in one pack (float32, as the memoryview stores them): an
-            # unchanged mean is written back as the same float32 it was read as
-            new: list[float] = []
-            ew = self._ew  # as score_one read them (nothing writes them in between) …
-            if ew is None:
-                ew = _EW.unpack_from(self.buf, _B_EW)
+            # each mean that moves is rounded to float32, as the buffer stores it
             for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled
                 v = surprises[i]
-                m: float = ew[i]
+                m: float = re[R_EW + i]
                 if v:
                     d = v - m
-                    new.append(m + a * (d if d < EW_CLIP else EW_CLIP))
+                    re[R_EW + i] = f32(m + a * (d if d < EW_CLIP else EW_CLIP))
                 elif m > EW_ZERO:  # a feature that is quiet decays towards zero …
-                    new.append(m - a * m)
+                    re[R_EW + i] = f32(m - a * m)
                 elif m:  # … and stops costing anything once it gets there
-                    new.append(0.0)
-                else:
-                    new.append(m)
-            _EW.pack_into(self.buf, _B_EW, *new)
-            self._ew = None  # … and stale now: the next score_one reads the rounded ones
+                    re[R_EW + i] = 0.0
             self.n_scored += 1
         if raw is not None:
             self.window.ep_bins.append(cal.score_bin(raw))
@@ -596,7 +580,7 @@ class AgentBaseline:
     def refit(self) -> None:
         u, beta, q_u = cal.fit(self.counts, self.n_cal)
         re = self.reals
-        re[R_TAIL], re[R_TAIL + 1], re[R_TAIL + 2] = u, beta, q_u
+        re[R_TAIL], re[R_TAIL + 1], re[R_TAIL + 2] = f32(u), f32(beta), f32(q_u)
         self.since_fit = 0
         self._thr = None
 
@@ -639,9 +623,10 @@ class AgentBaseline:
 
     # ------------------------------------------------------------------ state
     def _store(self) -> None:
-        """Write the rings and integer tables (lists while the model runs) into the buffer."""
+        """Write every array (a typed vector while the model runs) into the buffer."""
         buf = self.buf
         _RING_TIMES.pack_into(buf, _B_TIMES, *self.times)
+        _REALS.pack_into(buf, _B_REALS, *self.reals)
         _RING_KEYS.pack_into(buf, _B_KEYS, *self.keys)
         _COUNTS.pack_into(buf, _B_COUNTS, *self.counts)
         _TABLES.pack_into(buf, _B_TOTALS, *self.totals)
@@ -649,8 +634,8 @@ class AgentBaseline:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Numpy views of the state buffer, brought up to date: for inspection, tests and
-        notebooks. The reals are the live state; the rings, count tables, totals and
-        singletons are as of this call (the model keeps them in lists, see ``__init__``)."""
+        notebooks, as of this call: the model keeps its arrays in typed vectors (see
+        ``__init__``), so writing into a view does not change the model."""
         self.learn_pending()
         self._store()
         return views(self.buf)

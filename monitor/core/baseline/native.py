@@ -5,7 +5,7 @@ monitor.native_build`` (outside the core: it runs a compiler) compiles the hot o
 mypyc (shipped with mypy, already a dev dependency) into extension modules
 beside the sources. Python then imports those instead: the same code, the same
 arithmetic (C doubles are Python floats; float32 state is rounded by the same
-memoryview), ~2.7x faster — the results are identical, which ``tests/core/
+:func:`~.moments.f32`), ~2.7x faster — the results are identical, which ``tests/core/
 test_baseline_native.py`` and the digests in ``results/baseline_cost.md`` check.
 
 A compiled module must never run code older than its source: the build writes

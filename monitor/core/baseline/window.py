@@ -29,6 +29,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from librt.vecs import vec
+from mypy_extensions import i64
+
 from monitor.core.baseline.counts import SIZE, T_CAL
 from monitor.core.baseline.features import CallFeatures
 
@@ -55,7 +58,7 @@ def transition_hash(prev: int, cur: int) -> int:
 
 
 class Window:
-    """The rings are the model's (lists it writes into its buffer for a snapshot); the
+    """The rings are the model's (typed vectors it writes into its buffer for a snapshot); the
     scalars here go to the snapshot as they are."""
 
     __slots__ = (
@@ -77,7 +80,7 @@ class Window:
         "times",
     )
 
-    def __init__(self, times: list[float], keys: list[int]) -> None:
+    def __init__(self, times: vec[float], keys: vec[i64]) -> None:
         self.times = times  # float64 × RING
         self.keys = keys  # uint32 × RING: destination hash of each call, 0 for none
         self.pos = 0

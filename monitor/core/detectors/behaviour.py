@@ -44,6 +44,8 @@ from collections.abc import Sequence
 from math import sqrt
 from typing import Any
 
+from librt.vecs import vec
+
 from monitor.charter import Baseline
 from monitor.core.baseline.calibration import calibrated, p_star
 from monitor.core.baseline.explain import feature_key, phrase, top_features
@@ -135,7 +137,7 @@ class BehaviourAnomaly(Detector):
         ctx: CallContext,
         m: AgentBaseline,
         f: CallFeatures,
-        surprises: list[float],
+        surprises: vec[float],
         raw: float,
         p: float,
         score: float,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from math import log1p
 
 import pytest
+from librt.vecs import vec
 
 from monitor import testing as tb
 from monitor.core.baseline.counts import (
@@ -83,7 +84,7 @@ def test_the_chain_takes_the_transition_above_its_own_running_mean() -> None:
     m.reals[R_EW + F_TRANSITION] = 0.5
     m.reals[R_EW - F_TRANSITION] = 3.0  # a neighbour (another tool's volume) must not count
     m.reals[R_CHAIN + 1], m.reals[R_CHAIN + 2] = 0.25, 0.75
-    s = [0.0] * N_FEATURES
+    s = vec[float]([0.0] * N_FEATURES)
     s[F_TRANSITION] = 2.0
     m.push(s)
     assert list(m.reals[R_CHAIN : R_CHAIN + 3]) == [0.25, 0.75, 1.5]

@@ -10,6 +10,7 @@ import random
 from math import log
 
 import pytest
+from librt.vecs import vec
 
 from monitor import testing as tb
 from monitor.core.baseline import counts as ct
@@ -119,10 +120,10 @@ def reference_learn(m: AgentBaseline, f: CallFeatures, s: list[float]) -> None:
     a = max(1.0 / (m.n_scored + 1), md.EW_ALPHA)
     for i, v in enumerate(s):
         mean = re[md.R_EW + i]
-        if v:
-            re[md.R_EW + i] = mean + a * min(v - mean, md.EW_CLIP)
+        if v:  # a float32 slot: rounded as a float32 array stores it
+            re[md.R_EW + i] = moments.f32(mean + a * min(v - mean, md.EW_CLIP))
         else:
-            re[md.R_EW + i] = mean - a * mean if mean > md.EW_ZERO else 0.0
+            re[md.R_EW + i] = moments.f32(mean - a * mean) if mean > md.EW_ZERO else 0.0
     m.n_scored += 1
 
 
@@ -167,14 +168,17 @@ def test_the_inlined_arithmetic_is_the_counting_modules_own(seed: int) -> None:
         f, g = m.observe(c, t), ref.observe(c, t)
         raw, s = m.score_one(f)
         want_raw, want = reference_score(ref, g)
-        assert s == pytest.approx(want, rel=1e-9, abs=1e-12) and raw == pytest.approx(want_raw)
+        assert list(s) == pytest.approx(want, rel=1e-9, abs=1e-12) and raw == pytest.approx(
+            want_raw
+        )
         took |= {i for i, v in enumerate(s) if v > 0}
         m.push(s)
-        ref.push(want)
+        ref.push(vec[float](want))
         m.learn_one(f, s, raw)
         reference_learn(ref, g, want)
         ref.window.ep_bins.append(md.cal.score_bin(want_raw))
-        assert bytes(m.buf) == bytes(ref.buf)
+        m.arrays(), ref.arrays()  # every array written back into its buffer …
+        assert bytes(m.buf) == bytes(ref.buf)  # … and the two byte for byte the same
     assert took == set(range(N_FEATURES))  # every feature was exercised
     assert m.totals[ct.T_TOOL] < m.n_learned  # the tool table was halved on the way
 

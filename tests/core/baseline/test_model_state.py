@@ -38,8 +38,8 @@ def test_a_halving_recounts_the_highest_score_bin(high: int) -> None:
 
 
 def test_array_views_are_the_state_buffer_brought_up_to_date() -> None:
-    """The rings and reals are views of the live state; the integer tables, kept in lists
-    while the model runs, are written into the buffer first (what a snapshot holds)."""
+    """Every array, kept in a typed vector while the model runs, is written into the buffer
+    first (what a snapshot holds): the views are the state as of the call."""
     m = AgentBaseline()
     for i in range(3):
         c = tb.call(i * 5, "a", "s", "t", resources=[f"https://h{i}.example/"])
@@ -57,8 +57,9 @@ def test_array_views_are_the_state_buffer_brought_up_to_date() -> None:
     assert list(v["singles"]) == list(m.singles) and list(v["reals"]) == list(m.reals)
     assert list(v["times"][:3]) == list(m.window.times[:3]) and v["times"][2] > 0
     assert list(v["keys"][:3]) == [h32(f"net:h{i}.example") for i in range(3)]
-    v["reals"][0] = 7.0  # the rings and reals: views, not copies
-    assert m.reals[0] == 7.0
+    v["reals"][0] = 7.0  # a view of the buffer: the model's own vector does not move …
+    assert m.reals[0] != 7.0
+    assert m.arrays()["reals"][0] == m.reals[0]  # … and the next look writes it back
     before = int(v["counts"].sum())
     c = tb.call(20, "a", "s", "t")
     m.learn_one(m.observe(c, c.ts.timestamp()))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from math import log1p
+import random
+import struct
+from math import copysign, ldexp, log1p
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.core.baseline import moments
 from monitor.core.baseline.model import AgentBaseline
@@ -111,3 +115,49 @@ def test_the_documented_parameters_are_the_ones_used() -> None:
     re[0], re[1] = 7.0, 1.0
     moments.accept(re, 0, 1, 13.0)
     assert re[1] == pytest.approx(9.0)
+
+
+_SLOT = memoryview(bytearray(4)).cast("f")
+
+
+def _stored(x: float) -> float:
+    """What a float32 array slot keeps of ``x`` (the C cast: nearest, ties to even)."""
+    _SLOT[0] = x
+    return _SLOT[0]
+
+
+def _same(a: float, b: float) -> bool:
+    return (a != a and b != b) or (a == b and copysign(1.0, a) == copysign(1.0, b))
+
+
+@settings(max_examples=3000)
+@given(st.floats(allow_nan=True, allow_infinity=True, width=64))
+def test_f32_rounds_as_a_float32_slot_stores(x: float) -> None:
+    assert _same(moments.f32(x), _stored(x))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_f32_breaks_ties_to_even_and_keeps_the_rare_cases(seed: int) -> None:
+    """Half-way values (where Veltkamp's split may round either way), subnormals, huge
+    values and signed zeros, each checked against a float32 slot."""
+    rnd = random.Random(seed)
+    xs = [0.0, -0.0, 2.0**-149, 2.0**-127, 1e-40, 3.3e38, 3.5e38, 1e300, -1e300]
+    ties = 0
+    for _ in range(5000):
+        a = _stored(rnd.uniform(-60.0, 60.0))
+        bits = struct.unpack("<I", struct.pack("<f", a))[0]
+        up = struct.unpack("<f", struct.pack("<I", bits + 1))[0]  # the next float32 out
+        x = (a + up) / 2  # exactly half-way between two float32 values
+        ties += x - a == up - x and _stored(x) in (a, up) and bits % 2 == 0
+        xs.append(x)
+        xs.append(ldexp(rnd.random(), rnd.randint(-160, 140)) * rnd.choice((1, -1)))
+    assert ties > 2000  # half of them round down to an even neighbour, half up
+    for x in xs:
+        assert _same(moments.f32(x), _stored(x)), x
+
+
+def test_a_model_stores_its_reals_as_float32() -> None:
+    m = AgentBaseline()
+    moments.update(m.reals, 0, 1, 0, 0.1)
+    assert m.reals[0] == _stored(0.1) != 0.1
+    assert m.arrays()["reals"][0] == m.reals[0]  # the snapshot's float32 holds it exactly

@@ -170,8 +170,8 @@ def test_dump_and_load_continue_where_the_window_stopped() -> None:
     a, b = _window(), _window()
     for sec in (0, 5, 7):
         _observe(a, sec, "read", outcome="error", resources=["https://a.example/"])
-    b.times[:] = a.times
-    b.keys[:] = a.keys
+    for i in range(RING):  # the rings are the model's (its buffer holds them), not the dump's
+        b.times[i], b.keys[i] = a.times[i], a.keys[i]
     b.load(a.dump())
     fa, ea = _observe(a, 9, "post", outcome="denied", resources=["https://b.example/"])
     fb, eb = _observe(b, 9, "post", outcome="denied", resources=["https://b.example/"])
