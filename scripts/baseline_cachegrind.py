@@ -66,9 +66,10 @@ def counts(mode: str) -> tuple[dict[str, int], int]:
             check=True,
         )
         text = log.read_text()
+    summary = re.sub(r"\s+", " ", text)  # "I   refs:" → "I refs:", as COUNTERS spells them
     got = {}
     for name in COUNTERS:
-        m = re.search(rf"{re.escape(name)}:\s+([\d,]+)", re.sub(r"\s+", " ", text))
+        m = re.search(rf"{re.escape(name)}:\s+([\d,]+)", summary)
         if m is None:
             raise SystemExit(f"no '{name}' in valgrind's summary:\n{text}")
         got[name] = int(m.group(1).replace(",", ""))
