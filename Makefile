@@ -23,7 +23,8 @@ $(BIN)/.installed: $(BIN)/.installed-core
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-# ... and the behaviour layer's hot modules compiled (mypyc, about 20 s: python -m
+# ... and the behaviour layer's hot modules compiled (mypyc; with GCC profile-guided:
+# compiled, run over simulated traffic, compiled again, about a minute: python -m
 # monitor.native_build), so the tests and benchmarks run what a deployment should. Rebuilt
 # when a baseline source is newer than the build's stamp; where it cannot build (no C
 # compiler), the pure-Python modules run, with the same results, about twice as slow.

@@ -1,4 +1,5 @@
-"""``python -m monitor.native_build``: the mypy configuration its mypyc run reads.
+"""``python -m monitor.native_build``: the mypy configuration its mypyc run reads, and the
+choices around its profile-guided build (the build itself runs in ``make setup``).
 
 mypyc keeps every function body it type-checks, so without this configuration it checked
 the bodies of river, narwhals and the rest (13 of 14 minutes); with it the build takes
@@ -8,8 +9,13 @@ seconds and emits the same machine code (results/baseline_cost.md, seventh pass)
 from __future__ import annotations
 
 import configparser
+import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from monitor import native_build
 from monitor.native_build import TYPED_FROM, mypy_config
 
 
@@ -58,3 +64,45 @@ def test_the_types_come_from_the_environment_of_the_interpreter_that_builds() ->
     are ``Any`` and the compiled code differs)."""
     cp = _sections(mypy_config([]))
     assert cp["mypy"]["python_executable"] == sys.executable
+
+
+def _compiler(tmp_path: Path, banner: str) -> str:
+    cc = tmp_path / "cc"
+    cc.write_text(f"#!/bin/sh\necho '{banner}'\n")
+    cc.chmod(0o755)
+    return str(cc)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the profile-guided build is for Linux")
+def test_only_gcc_gets_the_profile_guided_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CC", _compiler(tmp_path, "gcc (Debian 12.2.0-14) 12.2.0") + " -pthread")
+    assert native_build._gcc()
+    # clang's -fprofile-generate writes .profraw files that need llvm-profdata: plain build
+    monkeypatch.setenv("CC", _compiler(tmp_path, "Debian clang version 14.0.6"))
+    assert not native_build._gcc()
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    assert not native_build._gcc()
+
+
+def test_the_profile_run_refuses_a_build_it_did_not_instrument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run anywhere but in the scratch copy it profiles, the profile would be of the
+    installed modules (or of pure Python): the run says so and fails the build's PGO step."""
+    monkeypatch.chdir(tmp_path)
+    assert native_build.train() == 1
+    assert "did not load the instrumented build" in capsys.readouterr().out
+
+
+def test_an_unknown_argument_is_named_and_refused() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor.native_build", "--fast"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "--no-pgo" in proc.stderr and "'--fast'" in proc.stderr
