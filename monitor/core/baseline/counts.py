@@ -41,23 +41,40 @@ from typing import Final
 from librt.vecs import vec
 from mypy_extensions import i64
 
+#: Slots per table, as literals: the compiled model folds the offsets and masks built from
+#: them (:mod:`.layout`) into its code instead of loading each from the module at every use.
+S_TOOL: Final = 128
+S_SERVER: Final = 64
+S_TRANSITION: Final = 128
+S_DESTINATION: Final = 64
+S_RESOURCE: Final = 128
+S_SHAPE: Final = 128
+S_HOUR: Final = 32  # 24 used
+S_WEEKDAY: Final = 8  # 7 used
+S_RATE: Final = 16
+S_BURST: Final = 16
+S_FANOUT: Final = 16
+S_STREAK: Final = 8
+S_TASK: Final = 16
+S_CAL: Final = 64
+S_VOLUME_N: Final = 32
 #: (name, slots). Categorical tables first, then ordinal ones, then the score histogram.
 TABLES: Final[tuple[tuple[str, int], ...]] = (
-    ("tool", 128),
-    ("server", 64),
-    ("transition", 128),
-    ("destination", 64),
-    ("resource", 128),
-    ("arg_shape", 128),
-    ("hour", 32),  # 24 used
-    ("weekday", 8),  # 7 used
-    ("rate", 16),
-    ("burst", 16),
-    ("fanout", 16),
-    ("error_streak", 8),
-    ("task_length", 16),
-    ("calibration", 64),
-    ("volume_n", 32),  # not a distribution: bytes_out values learned per volume slot
+    ("tool", S_TOOL),
+    ("server", S_SERVER),
+    ("transition", S_TRANSITION),
+    ("destination", S_DESTINATION),
+    ("resource", S_RESOURCE),
+    ("arg_shape", S_SHAPE),
+    ("hour", S_HOUR),
+    ("weekday", S_WEEKDAY),
+    ("rate", S_RATE),
+    ("burst", S_BURST),
+    ("fanout", S_FANOUT),
+    ("error_streak", S_STREAK),
+    ("task_length", S_TASK),
+    ("calibration", S_CAL),
+    ("volume_n", S_VOLUME_N),  # not a distribution: bytes_out values learned per volume slot
 )
 T_TOOL: Final = 0
 T_SERVER: Final = 1

@@ -63,7 +63,11 @@ F_HOUR: Final = 12
 F_WEEKDAY: Final = 13
 F_ERRORS: Final = 14
 F_TASK: Final = 15
-N_FEATURES: Final = len(FEATURES)
+N_FEATURES: Final = 16  # a literal: the compiled model's loops and offsets fold it
+if len(FEATURES) != N_FEATURES:
+    raise ImportError(
+        f"baseline features: N_FEATURES is {N_FEATURES}, FEATURES has {len(FEATURES)}"
+    )
 
 #: Schemes whose authority is a network endpoint: a new one is a new place data can go.
 NETWORK_SCHEMES: Final = frozenset(
@@ -87,7 +91,7 @@ MAX_RESOURCES: Final = (
 _CACHE_MAX: Final = 16_384
 
 _hashes: Final[dict[str, int]] = {}
-_parsed: Final[dict[str, tuple[bool, str]]] = {}
+_parsed: Final[dict[str, tuple[bool, str, int]]] = {}
 _tools: Final[dict[tuple[str, str], tuple[str, int, int]]] = {}
 _shapes: Final[dict[tuple[str, ...], tuple[str, int]]] = {}
 
@@ -114,28 +118,46 @@ def classify_resource(uri: str) -> tuple[bool, str]:
     >>> classify_resource("crm://acme/customers/4711")
     (False, 'crm://acme/customers')
     """
+    is_dest, key, _ = _resource(uri)
+    return is_dest, key
+
+
+def _resource(uri: str) -> tuple[bool, str, int]:
+    """:func:`classify_resource` and the key's :func:`h32`, cached by the URI."""
     got = _parsed.get(uri)
     if got is not None:
         return got
     if uri[:7].lower() == "mailto:":
         addr = uri[7:].partition("?")[0]
-        got = (True, "mail:" + addr.rpartition("@")[2].lower()[:128])
+        key = "mail:" + addr.rpartition("@")[2].lower()[:128]
+        is_dest = True
     else:
-        scheme, sep, rest = uri.partition("://")
-        if not sep:  # "urn:x:y", "s3:bucket": the first two parts are the family
-            got = (False, ":".join(uri.split(":", 2)[:2])[:128])
+        i = uri.find("://")
+        if i < 0:  # "urn:x:y", "s3:bucket": the first two parts are the family
+            key = ":".join(uri.split(":", 2)[:2])[:128]
+            is_dest = False
         else:
-            scheme = scheme.lower()
-            authority, _, path = rest.partition("/")
-            if scheme in NETWORK_SCHEMES:
-                host = authority.rpartition("@")[2].lower()
-                got = (True, "net:" + host[:128])
+            scheme = uri[:i].lower()
+            j = uri.find("/", i + 3)
+            authority = uri[i + 3 :] if j < 0 else uri[i + 3 : j]
+            is_dest = scheme in NETWORK_SCHEMES
+            if is_dest:
+                key = "net:" + authority[authority.rfind("@") + 1 :].lower()[:128]
             else:
-                dirs = path.split("/")[:-1][:3]  # the directory, at most three levels deep
-                got = (False, f"{scheme}://{authority}/{'/'.join(dirs)}"[:160])
+                # the directory, at most three levels deep: the path up to its third "/"
+                # (or its last, if it has fewer), without splitting all of it
+                end = -1
+                if j >= 0:
+                    for _ in range(3):
+                        k = uri.find("/", end + 1 if end >= 0 else j + 1)
+                        if k < 0:
+                            break
+                        end = k
+                path = uri[j + 1 : end] if end >= 0 else ""
+                key = f"{scheme}://{authority}/{path}"[:160]
     if len(_parsed) >= _CACHE_MAX:
         _parsed.clear()
-    _parsed[uri] = got
+    got = _parsed[uri] = (is_dest, key, h32(key))
     return got
 
 
@@ -330,15 +352,15 @@ def extract_fields(call: dict[str, Any], t: float) -> CallFeatures:
     resources: list[str] = call["resources"]
     args: dict[str, Any] = call["args"]
     if resources:
-        for r in resources[:MAX_RESOURCES]:
-            is_dest, key = classify_resource(r)
+        for i in range(min(len(resources), MAX_RESOURCES)):
+            is_dest, key, h = _resource(resources[i])
             if is_dest:
                 if key not in dests:
                     dests.append(key)
-                    dest_h.append(h32(key))
+                    dest_h.append(h)
             elif key not in res:
                 res.append(key)
-                res_h.append(h32(key))
+                res_h.append(h)
     elif args:
         for k in DESTINATION_KEYS:
             v = args.get(k)

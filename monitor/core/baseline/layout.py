@@ -36,6 +36,21 @@ from monitor.core.baseline.counts import (
     N_COUNTS,
     N_TABLES,
     OFFSET,
+    S_BURST,
+    S_CAL,
+    S_DESTINATION,
+    S_FANOUT,
+    S_HOUR,
+    S_RATE,
+    S_RESOURCE,
+    S_SERVER,
+    S_SHAPE,
+    S_STREAK,
+    S_TASK,
+    S_TOOL,
+    S_TRANSITION,
+    S_VOLUME_N,
+    S_WEEKDAY,
     SIZE,
     T_BURST,
     T_CAL,
@@ -59,7 +74,7 @@ from monitor.core.baseline.window import RING
 LAYOUT: Final = 1  # version of the buffer layout below
 #: Data-volume moments are kept per tool in fewer slots than tool counts: two tools sharing
 #: a slot only blur each other's usual volume, while two sharing a count slot hide novelty.
-TOOL_SLOTS: Final = SIZE[T_VOLUME_N]
+TOOL_SLOTS: Final = S_VOLUME_N
 _M_VOL: Final = TOOL_SLOTS - 1
 # float32 "reals": per-tool moments of log bytes out/in, running mean surprise per feature, tail fit
 R_OUT_MEAN: Final = 0
@@ -86,27 +101,50 @@ _TABLES: Final = Struct(f"{N_TABLES}I")
 _RING_TIMES: Final = Struct(f"{RING}d")
 _RING_KEYS: Final = Struct(f"{RING}I")
 
-_OFF_TOOL: Final = OFFSET[T_TOOL]
-_OFF_SERVER: Final = OFFSET[T_SERVER]
-_OFF_TRANS: Final = OFFSET[T_TRANSITION]
-_OFF_DEST: Final = OFFSET[T_DESTINATION]
-_OFF_RES: Final = OFFSET[T_RESOURCE]
-_OFF_SHAPE: Final = OFFSET[T_SHAPE]
-_OFF_HOUR: Final = OFFSET[T_HOUR]
-_OFF_WEEKDAY: Final = OFFSET[T_WEEKDAY]
-_OFF_RATE: Final = OFFSET[T_RATE]
-_OFF_BURST: Final = OFFSET[T_BURST]
-_OFF_VOLUME_N: Final = OFFSET[T_VOLUME_N]
-_OFF_FANOUT: Final = OFFSET[T_FANOUT]
-_OFF_STREAK: Final = OFFSET[T_STREAK]
-_OFF_TASK: Final = OFFSET[T_TASK]
-_OFF_CAL: Final = OFFSET[T_CAL]
-_M_TOOL: Final = SIZE[T_TOOL] - 1
-_M_SERVER: Final = SIZE[T_SERVER] - 1
-_M_TRANS: Final = SIZE[T_TRANSITION] - 1
-_M_DEST: Final = SIZE[T_DESTINATION] - 1
-_M_RES: Final = SIZE[T_RESOURCE] - 1
-_M_SHAPE: Final = SIZE[T_SHAPE] - 1
+# Offsets and masks of the tables the model indexes on every call, as sums of literals:
+# mypy folds them to constants and the compiled model carries them in its instructions.
+# They must be the OFFSET and SIZE the tables define: checked below, at import.
+_OFF_TOOL: Final = 0
+_OFF_SERVER: Final = _OFF_TOOL + S_TOOL
+_OFF_TRANS: Final = _OFF_SERVER + S_SERVER
+_OFF_DEST: Final = _OFF_TRANS + S_TRANSITION
+_OFF_RES: Final = _OFF_DEST + S_DESTINATION
+_OFF_SHAPE: Final = _OFF_RES + S_RESOURCE
+_OFF_HOUR: Final = _OFF_SHAPE + S_SHAPE
+_OFF_WEEKDAY: Final = _OFF_HOUR + S_HOUR
+_OFF_RATE: Final = _OFF_WEEKDAY + S_WEEKDAY
+_OFF_BURST: Final = _OFF_RATE + S_RATE
+_OFF_FANOUT: Final = _OFF_BURST + S_BURST
+_OFF_STREAK: Final = _OFF_FANOUT + S_FANOUT
+_OFF_TASK: Final = _OFF_STREAK + S_STREAK
+_OFF_CAL: Final = _OFF_TASK + S_TASK
+_OFF_VOLUME_N: Final = _OFF_CAL + S_CAL
+_M_TOOL: Final = S_TOOL - 1
+_M_SERVER: Final = S_SERVER - 1
+_M_TRANS: Final = S_TRANSITION - 1
+_M_DEST: Final = S_DESTINATION - 1
+_M_RES: Final = S_RESOURCE - 1
+_M_SHAPE: Final = S_SHAPE - 1
+_FOLDED: Final = (
+    (_OFF_TOOL, T_TOOL),
+    (_OFF_SERVER, T_SERVER),
+    (_OFF_TRANS, T_TRANSITION),
+    (_OFF_DEST, T_DESTINATION),
+    (_OFF_RES, T_RESOURCE),
+    (_OFF_SHAPE, T_SHAPE),
+    (_OFF_HOUR, T_HOUR),
+    (_OFF_WEEKDAY, T_WEEKDAY),
+    (_OFF_RATE, T_RATE),
+    (_OFF_BURST, T_BURST),
+    (_OFF_FANOUT, T_FANOUT),
+    (_OFF_STREAK, T_STREAK),
+    (_OFF_TASK, T_TASK),
+    (_OFF_CAL, T_CAL),
+    (_OFF_VOLUME_N, T_VOLUME_N),
+)
+_FOLDS_AGREE: Final = [off for off, _ in _FOLDED] == [OFFSET[t] for _, t in _FOLDED]
+if not _FOLDS_AGREE or SIZE[T_VOLUME_N] != TOOL_SLOTS:
+    raise ImportError("baseline layout: the folded table offsets disagree with counts.TABLES")
 # slots of the cached episode-table surprises (AgentBaseline._ep): 16 buckets of rate, burst
 # and task length, 24 hours, 7 weekdays
 _EP_RATE: Final = 0

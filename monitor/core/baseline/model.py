@@ -164,6 +164,7 @@ from monitor.events import ToolCall
 WEIGHTS: Final[tuple[float, ...]] = tuple(
     0.5 if name == "error_streak" else 1.0 for name in FEATURES
 )
+_W: Final = vec[float](WEIGHTS)  # the same, unboxed: score_one's loop reads one per feature
 EW_ALPHA: Final = 0.02  # weight floor of the running mean surprise per feature …
 EW_CLIP: Final = 1.0  # … whose steps up are clipped: a burst must not make itself typical …
 EW_ZERO: Final = 1e-3  # … and which snaps to zero below this
@@ -320,13 +321,14 @@ class AgentBaseline:
                     )
                 s[F_WEEKDAY] = v
         raw = 0.0
+        weights = _W
         for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled; capped in ``s``
             v = s[i]
             m: float = re[R_EW + i]
             if v > m:
                 if v > SURPRISE_CAP:
                     v = s[i] = SURPRISE_CAP
-                raw += WEIGHTS[i] * (v - m)
+                raw += weights[i] * (v - m)
         return raw, s
 
     def _score_kind(self, f: CallFeatures, s: vec[float], c_tool: int, ew_trans: float) -> None:

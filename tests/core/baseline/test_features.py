@@ -5,6 +5,8 @@ from __future__ import annotations
 from zlib import crc32
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor import testing as tb
 from monitor.core.baseline import features
@@ -48,6 +50,58 @@ def test_resources_split_into_destinations_and_families() -> None:
     assert classify_resource("file:///repo/app/src/x/y/z.py") == (False, "file:///repo/app/src")
     assert classify_resource("s3://bucket/raw/2026/part.parquet") == (False, "s3://bucket/raw/2026")
     assert classify_resource("urn:isbn:123") == (False, "urn:isbn")
+
+
+def _classify_by_splitting(uri: str) -> tuple[bool, str]:
+    """classify_resource as it was written before it searched instead of splitting: the
+    reference the faster parse must agree with on every URI."""
+    if uri[:7].lower() == "mailto:":
+        addr = uri[7:].partition("?")[0]
+        return True, "mail:" + addr.rpartition("@")[2].lower()[:128]
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return False, ":".join(uri.split(":", 2)[:2])[:128]
+    scheme = scheme.lower()
+    authority, _, path = rest.partition("/")
+    if scheme in features.NETWORK_SCHEMES:
+        return True, "net:" + authority.rpartition("@")[2].lower()[:128]
+    dirs = path.split("/")[:-1][:3]
+    return False, f"{scheme}://{authority}/{'/'.join(dirs)}"[:160]
+
+
+# URIs built from the characters that matter to the parse, and any text
+_PARTS = st.sampled_from(
+    ["/", "//", "://", ":", "@", "?", "a", "B", "x.y", "mailto:", "HTTPS", "s3"]
+)
+_URIS = st.one_of(
+    st.lists(_PARTS, max_size=14).map("".join),
+    st.builds(
+        lambda scheme, auth, segs: f"{scheme}://{auth}/{'/'.join(segs)}",
+        st.sampled_from(["file", "https", "SSH", "crm", "s3", "İ", ""]),
+        st.text(max_size=12),
+        st.lists(st.text(alphabet="ab/", max_size=4), max_size=7),
+    ),
+    st.text(max_size=40),
+)
+
+
+@given(_URIS)
+def test_the_search_parse_agrees_with_splitting_on_every_uri(uri: str) -> None:
+    features._parsed.clear()
+    assert classify_resource(uri) == _classify_by_splitting(uri)
+    is_dest, key, h = features._resource(uri)  # cached now, with the key's hash
+    assert (is_dest, key) == _classify_by_splitting(uri) and h == crc32(
+        key.encode("utf-8", "surrogatepass")
+    )
+
+
+def test_directories_are_cut_at_the_third_level_or_at_the_last() -> None:
+    assert classify_resource("file:///a/b/c/d/e.py") == (False, "file:///a/b/c")
+    assert classify_resource("file:///a/b/") == (False, "file:///a/b")
+    assert classify_resource("file:///a/x.py") == (False, "file:///a")
+    assert classify_resource("crm://acme") == (False, "crm://acme/")
+    assert classify_resource("crm://acme/") == (False, "crm://acme/")
+    assert classify_resource("crm://acme//b//c") == (False, "crm://acme//b/")
 
 
 def test_argument_shape_keeps_keys_types_and_sizes_never_values() -> None:
