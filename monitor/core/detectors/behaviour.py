@@ -76,10 +76,11 @@ class BehaviourAnomaly(Detector):
         return AgentBaseline.restore(data)
 
     def __init__(self) -> None:
-        # the event id and model of the call between on_call and after_call (the call itself
-        # waits in the model: AgentBaseline.step): the same event in the same engine, so one
-        # slot is enough
-        self._pending_id = ""
+        # the call context and model of the call between on_call and after_call (the call
+        # itself waits in the model: AgentBaseline.step): the same context object in the same
+        # engine, so one slot is enough. Held here, the context cannot be freed and its id
+        # reused: ``is`` tells exactly whether after_call is about the call on_call saw.
+        self._pending_ctx: CallContext | None = None
         self._pending_m: AgentBaseline | None = None
         self._levels: dict[tuple[float, float], tuple[float, float, float]] = {}
         # per charter baseline, by identity: (the baseline, its warm-up, p_alert, p_high).
@@ -117,11 +118,10 @@ class BehaviourAnomaly(Detector):
         m = st.sections.get("behaviour_anomaly")
         if m is None:
             m = st.sections["behaviour_anomaly"] = AgentBaseline()
-        call = ctx.call
-        self._pending_id = call.event_id
+        self._pending_ctx = ctx
         self._pending_m = m
         # observe, score past warm-up / 2, compare with the threshold: one compiled call
-        if not m.step(call, ctx.t, last[1], last[2]):
+        if not m.step(ctx.call, ctx.t, last[1], last[2]):
             return ()  # the common case
         f, surprises, raw = m.pending()
         if f is None or surprises is None or raw is None:  # (step scored it: never)
@@ -189,9 +189,10 @@ class BehaviourAnomaly(Detector):
         alerts: Sequence[Alert],
     ) -> None:
         m = self._pending_m
-        if m is None or self._pending_id != ctx.call.event_id:
+        if m is None or self._pending_ctx is not ctx:
             return
         self._pending_m = None
+        self._pending_ctx = None
         f, surprises, raw = m.take_pending()
         if f is None:
             return
