@@ -17,6 +17,7 @@ from monitor.core.baseline.window import (
     Window,
     transition_hash,
 )
+from monitor.events import EARLIEST
 
 
 def _window() -> Window:
@@ -121,6 +122,15 @@ def test_window_edges_are_exclusive_a_call_exactly_a_window_ago_has_left_it() ->
     _observe(w, 1, resources=["https://b.example/"])
     f, _ = _observe(w, 600, resources=["https://c.example/"])
     assert f.fanout == 2  # a is exactly ten minutes old: gone; b is not
+
+
+def test_in_the_first_minute_of_event_time_only_calls_made_are_counted() -> None:
+    # events are accepted from 1970-01-01T00:00:00Z; the ring's unwritten slots hold time 0.0,
+    # which is inside the minute of a call at 00:00:30 and must not count as a call
+    w = _window()
+    epoch = (EARLIEST - tb.T0).total_seconds()
+    got = [(f.rate, f.burst) for f, _ in (_observe(w, epoch + s) for s in (30, 31, 32))]
+    assert got == [(1, 1), (2, 2), (3, 3)]
 
 
 def test_rates_saturate_at_the_ring_and_the_ring_wraps() -> None:
