@@ -87,7 +87,7 @@ print(f"{len(sim.events):,} events, {len(sim.labels)} labels "
 
 COLLECT = """\
 # Run the engine and record, for every tool call the behaviour detector scored, what it computed.
-# Between on_call and after_call the detector keeps the event id and model of the call it is
+# Between on_call and after_call the detector keeps the context and model of the call it is
 # judging, and the model keeps the call (features, surprises, raw score: AgentBaseline.pending);
 # we read it right after on_call, before the model learns.
 engine = Engine(sim.charters)
@@ -98,7 +98,7 @@ _on_call = det.on_call
 def on_call(ctx, st):
     found = _on_call(ctx, st)
     m = det._pending_m
-    if m is not None and det._pending_id == ctx.call.event_id:
+    if m is not None and det._pending_ctx is ctx:
         f, _, raw = m.pending()
         if raw is None:  # before warmup_events / 2 the detector does not score: do it here
             raw = m.score_one(f)[0]  # (score_one only reads the model)
