@@ -102,6 +102,8 @@ def test_directories_are_cut_at_the_third_level_or_at_the_last() -> None:
     assert classify_resource("crm://acme") == (False, "crm://acme/")
     assert classify_resource("crm://acme/") == (False, "crm://acme/")
     assert classify_resource("crm://acme//b//c") == (False, "crm://acme//b/")
+    # an empty first directory counts as one of the three levels
+    assert classify_resource("crm://acme//b/c/d/e") == (False, "crm://acme//b/c")
 
 
 def test_argument_shape_keeps_keys_types_and_sizes_never_values() -> None:
@@ -275,6 +277,8 @@ def test_resource_keys_split_at_the_right_separator() -> None:
     assert classify_resource("https://a@b@Host.Example/") == (True, "net:host.example")
     # a scheme without "//": the first two colon-separated parts, counted from the left
     assert classify_resource("urn:a:b:c") == (False, "urn:a")
+    # an empty scheme before "://" is still a scheme, not a colon-separated family
+    assert classify_resource("://h/a/b") == (False, "://h/a")
 
 
 def test_two_argument_keys_are_sorted_one_key_is_kept() -> None:
