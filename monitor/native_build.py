@@ -86,6 +86,7 @@ PGO_USE: Final = ("-fprofile-use", "-fprofile-correction", "-Wno-missing-profile
 #: The profile run: simulated events, not the benchmarks' seed (7)
 TRAIN_EVENTS: Final = 20_000
 TRAIN_SEED: Final = 3
+TRAIN_TIMEOUT: Final = 600  # s; about 20 here. Longer: a plain build, not a stuck setup
 
 
 def _gcc() -> bool:
@@ -114,9 +115,9 @@ def _mypyc(tmp: Path, flags: Sequence[str]) -> bool:
     return proc.returncode == 0
 
 
-def _install(tmp: Path, dest: Path) -> str:
+def _install(tmp: Path, dest: Path) -> None:
     """Copy the scratch build's modules and shared library into ``dest`` and stamp them
-    there; returns the shared library's file name."""
+    there."""
     pkg = tmp / "monitor/core/baseline"
     if dest != pkg:
         for n in MODULES:
@@ -129,7 +130,14 @@ def _install(tmp: Path, dest: Path) -> str:
     stamp: dict[str, str] = {n: _digest(n) for n in MODULES}
     stamp["shared"] = shared.name
     (dest / STAMP.name).write_text(json.dumps(stamp, indent=1) + "\n")
-    return shared.name
+
+
+def _drop_outputs(tmp: Path) -> None:
+    """Remove the scratch build's objects and libraries, so the next compile rebuilds them
+    (mypyc rewrites unchanged C files not at all: setuptools would keep the old objects).
+    A profile (``.gcda``) stays for the compile that uses it."""
+    for p in [*tmp.glob("build/**/*.o"), *tmp.glob("**/*.so")]:
+        p.unlink()
 
 
 def _profile(tmp: Path) -> bool:
@@ -139,14 +147,19 @@ def _profile(tmp: Path) -> bool:
         print("build-native: the instrumented build failed")
         return False
     _install(tmp, tmp / "monitor/core/baseline")
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor.native_build", "--train"],
-        cwd=tmp,
-        env={**os.environ, "PYTHONPATH": str(tmp)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "monitor.native_build", "--train"],
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(tmp)},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=TRAIN_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"build-native: the profile run took more than {TRAIN_TIMEOUT} s")
+        return False
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-4000:])
         print("build-native: the profile run failed")
@@ -154,9 +167,7 @@ def _profile(tmp: Path) -> bool:
     if not any(tmp.glob("build/**/*.gcda")):
         print("build-native: the profile run wrote no profile")
         return False
-    # the next compile must not reuse the instrumented objects (they are newer than the C)
-    for p in [*tmp.glob("build/**/*.o"), *tmp.glob("**/*.so")]:
-        p.unlink()
+    _drop_outputs(tmp)  # the next compile must not reuse the instrumented objects
     return True
 
 
@@ -184,8 +195,7 @@ def build(pgo: bool = True) -> int:
         elif gcc and pgo:
             print("build-native: building without a profile")
         if how == "plain":
-            for p in [*tmp.glob("build/**/*.o"), *tmp.glob("**/*.so")]:
-                p.unlink()
+            _drop_outputs(tmp)
             if not _mypyc(tmp, GCC_CFLAGS if gcc else ()):
                 print("build-native: mypyc failed; the pure-Python modules stay in use")
                 return 1
