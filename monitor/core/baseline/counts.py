@@ -41,8 +41,8 @@ from typing import Final
 from librt.vecs import vec
 from mypy_extensions import i64
 
-#: Slots per table, as literals: the compiled model folds the offsets and masks built from
-#: them (:mod:`.layout`) into its code instead of loading each from the module at every use.
+#: Slots per table. (:mod:`.layout` repeats them as its own literals, so that the offsets and
+#: masks it builds from them fold into the compiled model's code; checked there at import.)
 S_TOOL: Final = 128
 S_SERVER: Final = 64
 S_TRANSITION: Final = 128

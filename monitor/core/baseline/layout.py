@@ -32,25 +32,10 @@ from typing import Any, Final
 
 import numpy as np
 
+from monitor.core.baseline import counts, features, window
 from monitor.core.baseline.counts import (
-    N_COUNTS,
     N_TABLES,
     OFFSET,
-    S_BURST,
-    S_CAL,
-    S_DESTINATION,
-    S_FANOUT,
-    S_HOUR,
-    S_RATE,
-    S_RESOURCE,
-    S_SERVER,
-    S_SHAPE,
-    S_STREAK,
-    S_TASK,
-    S_TOOL,
-    S_TRANSITION,
-    S_VOLUME_N,
-    S_WEEKDAY,
     SIZE,
     T_BURST,
     T_CAL,
@@ -68,13 +53,37 @@ from monitor.core.baseline.counts import (
     T_VOLUME_N,
     T_WEEKDAY,
 )
-from monitor.core.baseline.features import N_FEATURES
-from monitor.core.baseline.window import RING
 
 LAYOUT: Final = 1  # version of the buffer layout below
+
+# Every offset and mask below is arithmetic on literals *of this module*: mypy folds such
+# a ``Final`` to a constant, and the compiled model carries it in its instructions. (It
+# folds nothing that names a ``Final`` of another module: each use would load the value
+# from that module, with a check that it is set. tests/core/baseline/test_layout.py holds
+# every constant of the compiled modules to that.) So the sizes they are built from are
+# repeated here, and checked at import against the modules that define them.
+_S_TOOL: Final = 128
+_S_SERVER: Final = 64
+_S_TRANSITION: Final = 128
+_S_DESTINATION: Final = 64
+_S_RESOURCE: Final = 128
+_S_SHAPE: Final = 128
+_S_HOUR: Final = 32
+_S_WEEKDAY: Final = 8
+_S_RATE: Final = 16
+_S_BURST: Final = 16
+_S_FANOUT: Final = 16
+_S_STREAK: Final = 8
+_S_TASK: Final = 16
+_S_CAL: Final = 64
+_S_VOLUME_N: Final = 32
+_N_TABLES: Final = 15
+N_COUNTS: Final = 848  # slots of all tables
+RING: Final = 32  # window.RING
+N_FEATURES: Final = 16  # features.N_FEATURES
 #: Data-volume moments are kept per tool in fewer slots than tool counts: two tools sharing
 #: a slot only blur each other's usual volume, while two sharing a count slot hide novelty.
-TOOL_SLOTS: Final = S_VOLUME_N
+TOOL_SLOTS: Final = _S_VOLUME_N
 _M_VOL: Final = TOOL_SLOTS - 1
 # float32 "reals": per-tool moments of log bytes out/in, running mean surprise per feature, tail fit
 R_OUT_MEAN: Final = 0
@@ -91,8 +100,8 @@ _B_TIMES: Final = 0
 _B_REALS: Final = _B_TIMES + 8 * RING
 _B_KEYS: Final = _B_REALS + 4 * N_REALS
 _B_TOTALS: Final = _B_KEYS + 4 * RING
-_B_SINGLES: Final = _B_TOTALS + 4 * N_TABLES
-_B_COUNTS: Final = _B_SINGLES + 4 * N_TABLES
+_B_SINGLES: Final = _B_TOTALS + 4 * _N_TABLES
+_B_COUNTS: Final = _B_SINGLES + 4 * _N_TABLES
 BUFFER_BYTES: Final = _B_COUNTS + 2 * N_COUNTS
 # every array lives in a typed vector while the model runs; these read and write the buffer
 _REALS: Final = Struct(f"{N_REALS}f")
@@ -101,30 +110,29 @@ _TABLES: Final = Struct(f"{N_TABLES}I")
 _RING_TIMES: Final = Struct(f"{RING}d")
 _RING_KEYS: Final = Struct(f"{RING}I")
 
-# Offsets and masks of the tables the model indexes on every call, as sums of literals:
-# mypy folds them to constants and the compiled model carries them in its instructions.
-# They must be the OFFSET and SIZE the tables define: checked below, at import.
+# Offsets and masks of the tables the model indexes on every call. They must be the OFFSET
+# and SIZE the tables define: checked below, at import.
 _OFF_TOOL: Final = 0
-_OFF_SERVER: Final = _OFF_TOOL + S_TOOL
-_OFF_TRANS: Final = _OFF_SERVER + S_SERVER
-_OFF_DEST: Final = _OFF_TRANS + S_TRANSITION
-_OFF_RES: Final = _OFF_DEST + S_DESTINATION
-_OFF_SHAPE: Final = _OFF_RES + S_RESOURCE
-_OFF_HOUR: Final = _OFF_SHAPE + S_SHAPE
-_OFF_WEEKDAY: Final = _OFF_HOUR + S_HOUR
-_OFF_RATE: Final = _OFF_WEEKDAY + S_WEEKDAY
-_OFF_BURST: Final = _OFF_RATE + S_RATE
-_OFF_FANOUT: Final = _OFF_BURST + S_BURST
-_OFF_STREAK: Final = _OFF_FANOUT + S_FANOUT
-_OFF_TASK: Final = _OFF_STREAK + S_STREAK
-_OFF_CAL: Final = _OFF_TASK + S_TASK
-_OFF_VOLUME_N: Final = _OFF_CAL + S_CAL
-_M_TOOL: Final = S_TOOL - 1
-_M_SERVER: Final = S_SERVER - 1
-_M_TRANS: Final = S_TRANSITION - 1
-_M_DEST: Final = S_DESTINATION - 1
-_M_RES: Final = S_RESOURCE - 1
-_M_SHAPE: Final = S_SHAPE - 1
+_OFF_SERVER: Final = _OFF_TOOL + _S_TOOL
+_OFF_TRANS: Final = _OFF_SERVER + _S_SERVER
+_OFF_DEST: Final = _OFF_TRANS + _S_TRANSITION
+_OFF_RES: Final = _OFF_DEST + _S_DESTINATION
+_OFF_SHAPE: Final = _OFF_RES + _S_RESOURCE
+_OFF_HOUR: Final = _OFF_SHAPE + _S_SHAPE
+_OFF_WEEKDAY: Final = _OFF_HOUR + _S_HOUR
+_OFF_RATE: Final = _OFF_WEEKDAY + _S_WEEKDAY
+_OFF_BURST: Final = _OFF_RATE + _S_RATE
+_OFF_FANOUT: Final = _OFF_BURST + _S_BURST
+_OFF_STREAK: Final = _OFF_FANOUT + _S_FANOUT
+_OFF_TASK: Final = _OFF_STREAK + _S_STREAK
+_OFF_CAL: Final = _OFF_TASK + _S_TASK
+_OFF_VOLUME_N: Final = _OFF_CAL + _S_CAL
+_M_TOOL: Final = _S_TOOL - 1
+_M_SERVER: Final = _S_SERVER - 1
+_M_TRANS: Final = _S_TRANSITION - 1
+_M_DEST: Final = _S_DESTINATION - 1
+_M_RES: Final = _S_RESOURCE - 1
+_M_SHAPE: Final = _S_SHAPE - 1
 _FOLDED: Final = (
     (_OFF_TOOL, T_TOOL),
     (_OFF_SERVER, T_SERVER),
@@ -142,9 +150,34 @@ _FOLDED: Final = (
     (_OFF_CAL, T_CAL),
     (_OFF_VOLUME_N, T_VOLUME_N),
 )
-_FOLDS_AGREE: Final = [off for off, _ in _FOLDED] == [OFFSET[t] for _, t in _FOLDED]
-if not _FOLDS_AGREE or SIZE[T_VOLUME_N] != TOOL_SLOTS:
-    raise ImportError("baseline layout: the folded table offsets disagree with counts.TABLES")
+_SIZES: Final = (
+    _S_TOOL,
+    _S_SERVER,
+    _S_TRANSITION,
+    _S_DESTINATION,
+    _S_RESOURCE,
+    _S_SHAPE,
+    _S_HOUR,
+    _S_WEEKDAY,
+    _S_RATE,
+    _S_BURST,
+    _S_FANOUT,
+    _S_STREAK,
+    _S_TASK,
+    _S_CAL,
+    _S_VOLUME_N,
+)
+_FOLDS_AGREE: Final = (
+    [off for off, _ in _FOLDED] == [OFFSET[t] for _, t in _FOLDED]
+    and _SIZES == SIZE
+    and (_N_TABLES, N_COUNTS) == (N_TABLES, counts.N_COUNTS)
+    and (RING, N_FEATURES) == (window.RING, features.N_FEATURES)
+)
+if not _FOLDS_AGREE:
+    raise ImportError(
+        "baseline layout: the sizes and offsets folded here disagree with counts.TABLES, "
+        "window.RING or features.N_FEATURES"
+    )
 # slots of the cached episode-table surprises (AgentBaseline._ep): 16 buckets of rate, burst
 # and task length, 24 hours, 7 weekdays
 _EP_RATE: Final = 0
