@@ -93,12 +93,12 @@ COLLECT = """\
 engine = Engine(sim.charters)
 det = next(d for d in engine.detectors if d.name == "behaviour_anomaly")
 scored = {}  # event id -> (raw, p, calls learned before it, calibrating, scored by the detector)
-_on_call = det.on_call
+_on_call = det.on_call  # the detector's compiled step (CallStep.on_call)
 
 def on_call(ctx, st):
     found = _on_call(ctx, st)
-    m = det._pending_m
-    if m is not None and det._pending_ctx is ctx:
+    m = det._step.pending_m
+    if m is not None and det._step.pending_ctx is ctx:
         f, _, raw = m.pending()
         if raw is None:  # before warmup_events / 2 the detector does not score: do it here
             raw = m.score_one(f)[0]  # (score_one only reads the model)

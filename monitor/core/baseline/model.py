@@ -43,6 +43,7 @@ back into the buffer for a snapshot.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 from math import log
 from typing import Any, Final
 
@@ -684,6 +685,76 @@ class AgentBaseline:
         return m
 
 
+#: per charter baseline (by identity): the baseline, its warm-up, p_alert, p_high
+Settings = tuple[Any, int, float, float]
+
+SECTION: Final = "behaviour_anomaly"  # the agent-state section the model lives in
+
+
+class CallStep:
+    """The behaviour detector's ``on_call``, compiled: the detector hands the engine
+    this object's :meth:`on_call`, so the common call (scored, nothing to report) runs
+    no interpreted code at all.
+
+    It finds the charter's baseline settings (``settings(cfg)`` computes them, once per
+    baseline object) and the agent's model (made on the first call), keeps the call's
+    context and model for ``after_call`` (:attr:`pending_ctx`, :attr:`pending_m`), and
+    makes the model's :meth:`AgentBaseline.step`. A call that can alert goes on to
+    ``alerting(ctx, model, cfg, p_high)``, the detector's own code, which makes the
+    finding or not.
+    """
+
+    def __init__(
+        self,
+        default: Any,
+        settings: Callable[[Any], tuple[int, float, float]],
+        alerting: Callable[[Any, AgentBaseline, Any, float], Sequence[Any]],
+    ) -> None:
+        self.default = default  # the baseline of an agent no charter covers
+        self.settings = settings
+        self.alerting = alerting
+        # the context and model of the call between on_call and after_call: the same context
+        # object in the same engine, so one slot is enough. Held here, the context cannot be
+        # freed and its id reused: ``is`` tells exactly whether after_call is about this call.
+        self.pending_ctx: Any = None
+        self.pending_m: AgentBaseline | None = None
+        # Per charter baseline, by identity. An entry holds its baseline, so the id is not
+        # reused while it is cached. (A single "last baseline" slot missed on every other
+        # call where agents of several charters interleave.)
+        self.by_cfg: dict[int, Settings] = {}
+
+    def settings_of(self, cfg: Any) -> Settings:
+        """``cfg``'s settings, computed and cached (at most 4,096 baselines: past that,
+        charters were replaced many times over, and the cache starts again)."""
+        by_cfg = self.by_cfg
+        if len(by_cfg) >= 4096:
+            by_cfg.clear()
+        warmup, p_alert, p_high = self.settings(cfg)
+        got: Settings = (cfg, warmup, p_alert, p_high)
+        by_cfg[id(cfg)] = got
+        return got
+
+    def on_call(self, ctx: Any, st: Any) -> Sequence[Any]:
+        charter = ctx.charter
+        cfg = charter.baseline if charter is not None else self.default
+        last = self.by_cfg.get(id(cfg))
+        if last is None or last[0] is not cfg:
+            last = self.settings_of(cfg)
+        sections: dict[str, Any] = st.sections
+        got = sections.get(SECTION)
+        m: AgentBaseline
+        if got is None:
+            m = AgentBaseline()
+            sections[SECTION] = m
+        else:
+            m = got
+        self.pending_ctx = ctx
+        self.pending_m = m
+        if not m.step(ctx.call, ctx.t, last[1], last[2]):
+            return ()  # the common case
+        return self.alerting(ctx, m, cfg, last[3])
+
+
 def _cat(c: int, total: int, new: float) -> float:
     """Surprise of a value with count ``c`` (novelty ``new`` if unseen; never above it)."""
     if c == 0:
@@ -709,5 +780,6 @@ __all__ = [
     "R_OUT_VAR",
     "TOOL_SLOTS",
     "AgentBaseline",
+    "CallStep",
     "bucket_of",
 ]

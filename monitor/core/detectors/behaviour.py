@@ -50,7 +50,7 @@ from monitor.charter import Baseline
 from monitor.core.baseline.calibration import calibrated, p_star
 from monitor.core.baseline.explain import feature_key, phrase, top_features
 from monitor.core.baseline.features import FEATURES, CallFeatures
-from monitor.core.baseline.model import AgentBaseline
+from monitor.core.baseline.model import AgentBaseline, CallStep
 from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
@@ -76,18 +76,10 @@ class BehaviourAnomaly(Detector):
         return AgentBaseline.restore(data)
 
     def __init__(self) -> None:
-        # the call context and model of the call between on_call and after_call (the call
-        # itself waits in the model: AgentBaseline.step): the same context object in the same
-        # engine, so one slot is enough. Held here, the context cannot be freed and its id
-        # reused: ``is`` tells exactly whether after_call is about the call on_call saw.
-        self._pending_ctx: CallContext | None = None
-        self._pending_m: AgentBaseline | None = None
         self._levels: dict[tuple[float, float], tuple[float, float, float]] = {}
-        # per charter baseline, by identity: (the baseline, its warm-up, p_alert, p_high).
-        # The entry holds the baseline, so its id is not reused while it is cached.
-        # (A single "last baseline" slot missed on every other call where agents of
-        # several charters interleave.)
-        self._by_cfg: dict[int, tuple[Baseline, int, float, float]] = {}
+        # on_call is the compiled step's (the model's module): see CallStep
+        self._step = CallStep(DEFAULT_BASELINE, self._settings, self._alerting)
+        self.on_call = self._step.on_call  # type: ignore[method-assign]
 
     def wants_calls(self, charter: CompiledCharter | None, kind: str) -> bool:
         return charter is None or charter.baseline.enabled
@@ -101,28 +93,21 @@ class BehaviourAnomaly(Detector):
             got = self._levels[key] = (p_alert, sqrt(p_alert * p_revoke), p_revoke)
         return got
 
-    def _settings(self, cfg: Baseline) -> tuple[Baseline, int, float, float]:
-        by_cfg = self._by_cfg
-        if len(by_cfg) >= 4096:  # charters replaced many times over: start again
-            by_cfg.clear()
+    def _settings(self, cfg: Baseline) -> tuple[int, float, float]:
+        """What a call's step needs of its charter's baseline: warm-up, p_alert, p_high."""
         p_alert, p_high, _ = self._p_levels(cfg)
-        got = by_cfg[id(cfg)] = (cfg, cfg.warmup_events, p_alert, p_high)
-        return got
+        return cfg.warmup_events, p_alert, p_high
 
     def on_call(self, ctx: CallContext, st: AgentState) -> Sequence[Finding]:
-        charter = ctx.charter
-        cfg = charter.baseline if charter is not None else DEFAULT_BASELINE
-        last = self._by_cfg.get(id(cfg))
-        if last is None or last[0] is not cfg:
-            last = self._settings(cfg)
-        m = st.sections.get("behaviour_anomaly")
-        if m is None:
-            m = st.sections["behaviour_anomaly"] = AgentBaseline()
-        self._pending_ctx = ctx
-        self._pending_m = m
-        # observe, score past warm-up / 2, compare with the threshold: one compiled call
-        if not m.step(ctx.call, ctx.t, last[1], last[2]):
-            return ()  # the common case
+        """Observe, score past warm-up / 2, compare with the threshold: :meth:`CallStep.on_call`
+        (each detector's own step: the instance's ``on_call`` is that method)."""
+        return self._step.on_call(ctx, st)
+
+    def _alerting(
+        self, ctx: CallContext, m: AgentBaseline, cfg: Baseline, p_high: float
+    ) -> Sequence[Finding]:
+        """A call the step found can alert: its finding, if its calibrated score is high
+        enough."""
         f, surprises, raw = m.pending()
         if f is None or surprises is None or raw is None:  # (step scored it: never)
             return ()
@@ -130,7 +115,7 @@ class BehaviourAnomaly(Detector):
         score = calibrated(p)
         if score < cfg.alert_score:
             return ()
-        return [self._finding(ctx, m, f, surprises, raw, p, score, cfg, last[3])]
+        return [self._finding(ctx, m, f, surprises, raw, p, score, cfg, p_high)]
 
     def _finding(
         self,
@@ -188,11 +173,12 @@ class BehaviourAnomaly(Detector):
         findings: Sequence[Finding],
         alerts: Sequence[Alert],
     ) -> None:
-        m = self._pending_m
-        if m is None or self._pending_ctx is not ctx:
+        step = self._step
+        m = step.pending_m
+        if m is None or step.pending_ctx is not ctx:
             return
-        self._pending_m = None
-        self._pending_ctx = None
+        step.pending_m = None
+        step.pending_ctx = None
         f, surprises, raw = m.take_pending()
         if f is None:
             return

@@ -7,6 +7,7 @@ from math import nextafter, sqrt
 from typing import Any
 
 import orjson
+import pytest
 
 from monitor.charter import Baseline
 from monitor.core import Decision, Engine
@@ -387,10 +388,12 @@ def test_feedback_acts_on_what_the_alerted_call_taught() -> None:
 def test_the_per_charter_settings_are_forgotten_all_at_once_past_4096_charters() -> None:
     """Charters replaced many times over must not grow the detector without bound: it keeps
     the settings of at most 4,096 charter baselines, and starts again at the next one."""
-    det = BehaviourAnomaly()
-    baselines = [Baseline() for _ in range(4097)]
+    step = BehaviourAnomaly()._step
+    baselines = [Baseline(warmup_events=200 + i % 7) for i in range(4097)]
     for cfg in baselines[:4096]:
-        assert det._settings(cfg) == (cfg, cfg.warmup_events, *det._p_levels(cfg)[:2])
-    assert len(det._by_cfg) == 4096
-    det._settings(baselines[4096])
-    assert list(det._by_cfg) == [id(baselines[4096])]
+        got = step.settings_of(cfg)
+        assert got[:2] == (cfg, cfg.warmup_events)
+        assert got[2:] == (p_star(cfg.alert_score), pytest.approx(sqrt(got[2] * p_star(cfg.revoke_score))))
+    assert len(step.by_cfg) == 4096
+    step.settings_of(baselines[4096])
+    assert list(step.by_cfg) == [id(baselines[4096])]
