@@ -37,8 +37,9 @@ def add_bench_parser(sub: Any) -> None:
         "restarted half-way; events in vs processed, outputs and state vs in-process, lag "
         "recovery and memory over time, written to results/soak.md. "
         "baseline: µs per call for behaviour features + score + learn, the whole engine with "
-        "the charters' baseline on vs off in the same rounds (CPU time: the layer's µs per "
-        "call, target ≤ 15, and the on/off ratio, target ≥ 0.6), whether the compiled build "
+        "the charters' baseline on vs off in the same rounds, chunk by chunk (CPU time: the "
+        "layer's µs per call, each chunk's median over the rounds, target ≤ 15, and the on/off "
+        "ratio of the best rounds, target ≥ 0.6), whether the compiled build "
         "is in use (python -m monitor.native_build), and memory for 100,000 agents. "
         "proxy: the charter decision of mcpmon proxy --policy inline (p50/p99, target p99 "
         "<= 1 ms in process) beside the forward time of a tools/call through the proxy to an "
@@ -62,7 +63,12 @@ def add_bench_parser(sub: Any) -> None:
         help="events to simulate (default 500000; kafka: 60000; tap: 200000 lines)",
     )
     b.add_argument("--seed", type=int, default=None)  # 7; models: seeds 1 and 2
-    b.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is reported")
+    b.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds; the best of each is reported (baseline: and the median per chunk)",
+    )
     b.add_argument("--file", metavar="EVENTS.jsonl", help="use this file instead of simulating")
     b.add_argument(
         "--rate", type=float, default=None, help="offered events/s (kafka: 2000; soak: 400)"

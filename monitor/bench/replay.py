@@ -1,13 +1,13 @@
 """``mcpmon bench replay``: events/s of the rule engine beside an orjson-decode-only loop.
 
 Both over the same bytes, in the same process, best of N rounds (see
-:mod:`monitor.bench.timing`). :func:`simulated_lines` and :func:`engine_run`
+:mod:`monitor.bench.timing`). :func:`simulated_lines`, :func:`engine_run` and :func:`feed`
 are shared with ``bench baseline``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from pathlib import Path
 
@@ -38,19 +38,23 @@ def engine_run(
     """A fresh engine over ``lines``: decode, process, encode every output; returns the count."""
 
     def go() -> int:
-        engine = Engine(charters, settings)
-        outputs = 0
-        for raw in lines:
-            d = engine.process(decode_event(raw))
-            for a in d.alerts:
-                a.to_json()
-                outputs += 1
-            for r in d.revocations:
-                r.to_json()
-                outputs += 1
-        return outputs
+        return feed(Engine(charters, settings), lines)
 
     return go
+
+
+def feed(engine: Engine, lines: Iterable[bytes]) -> int:
+    """Decode and process ``lines`` in ``engine``, encoding every output; returns the outputs."""
+    outputs = 0
+    for raw in lines:
+        d = engine.process(decode_event(raw))
+        for a in d.alerts:
+            a.to_json()
+            outputs += 1
+        for r in d.revocations:
+            r.to_json()
+            outputs += 1
+    return outputs
 
 
 def bench_replay(n_events: int, seed: int, rounds: int, file: str | None) -> int:
