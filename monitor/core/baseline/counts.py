@@ -134,24 +134,24 @@ def slot(table: int, h: int) -> int:
     return OFFSET[table] + (h & MASK[table])
 
 
-def novelty(total: int, singles: int, context: int = -1) -> float:
+def novelty(total: i64, singles: i64, context: i64 = -1) -> float:
     """Surprise (nats) of a value never seen before, optionally within a context seen
     ``context`` times (a tool, the previous tool): the larger of the table's
     Good-Turing rate and ``1 / (context + 1)`` — a context seen only a few times has
     not shown all its values yet, and a brand-new context (``0``) makes anything new
     unsurprising (its novelty is the context's own, counted once, there).
     """
-    p = (singles + 0.5) / (total + 1)
+    p = (float(singles) + 0.5) / float(total + 1)
     if context >= 0:
-        floor = 1.0 / (context + 1)
+        floor = 1.0 / float(context + 1)
         if floor > p:
             p = floor
     return -log(p) if p < 1.0 else 0.0
 
 
-def seen_surprise(c: int, total: int) -> float:
+def seen_surprise(c: i64, total: i64) -> float:
     """Surprise (nats) of a value seen ``c > 0`` times among ``total``, weighted by :data:`RARE`."""
-    return RARE * -log(c / (total + 1)) if c <= total else 0.0
+    return RARE * -log(float(c) / float(total + 1)) if c <= total else 0.0
 
 
 def tail_surprise(counts: vec[i64], table: int, b: int, total: int) -> float:
@@ -186,7 +186,7 @@ def tail_surprise(counts: vec[i64], table: int, b: int, total: int) -> float:
 
 
 def add(
-    counts: vec[i64], totals: vec[i64], singles: vec[i64], i: int, table: int, w: int = 1
+    counts: vec[i64], totals: vec[i64], singles: vec[i64], i: i64, table: i64, w: i64 = 1
 ) -> None:
     """Count slot ``i`` (absolute) of ``table`` ``w`` more times."""
     old = counts[i]
@@ -205,7 +205,7 @@ def add(
         halve(counts, totals, singles, table)
 
 
-def remove(counts: vec[i64], totals: vec[i64], singles: vec[i64], i: int, table: int) -> None:
+def remove(counts: vec[i64], totals: vec[i64], singles: vec[i64], i: i64, table: i64) -> None:
     """Undo one count of slot ``i`` (never below zero)."""
     old = counts[i]
     if old == 0:

@@ -26,6 +26,8 @@ from math import log1p
 from typing import Any, Final
 from zlib import crc32
 
+from mypy_extensions import i64
+
 from monitor.events import ToolCall
 
 #: Feature names, in the order of the score vector. Alerts name the ones that drove a score.
@@ -309,7 +311,11 @@ class CallFeatures:
     ) -> None:
         # the lists come from :func:`extract`: no throwaway empty lists per call (every
         # container allocated counts towards the garbage collector's next pass)
-        self.tool = self.server = self.shape = 0
+        # the model indexes its tables by these: machine integers when compiled (no tagged
+        # int checks, no boxing on every read)
+        self.tool: i64 = 0
+        self.server: i64 = 0
+        self.shape: i64 = 0
         self.tool_name = self.server_name = self.shape_name = ""
         self.destinations = destinations
         self.destination_hashes = destination_hashes
@@ -318,11 +324,16 @@ class CallFeatures:
         self.bytes_out = self.bytes_in = 0.0
         self.outcome = "unknown"
         self.failed = False
-        self.hour = self.weekday = 0
-        self.transition = -1  # -1: no previous call to transition from
-        self.prev_hash = 0
+        self.hour: i64 = 0
+        self.weekday: i64 = 0
+        self.transition: i64 = -1  # -1: no previous call to transition from
+        self.prev_hash: i64 = 0
         self.prev_tool = ""
-        self.rate = self.burst = self.fanout = self.error_streak = self.task_length = 0
+        self.rate: i64 = 0
+        self.burst: i64 = 0
+        self.fanout: i64 = 0
+        self.error_streak: i64 = 0
+        self.task_length: i64 = 0
 
 
 def extract(call: ToolCall, t: float) -> CallFeatures:

@@ -332,7 +332,7 @@ class AgentBaseline:
                 raw += weights[i] * (v - m)
         return raw, s
 
-    def _score_kind(self, f: CallFeatures, s: vec[float], c_tool: int, ew_trans: float) -> None:
+    def _score_kind(self, f: CallFeatures, s: vec[float], c_tool: i64, ew_trans: float) -> None:
         """Server, tool, transition (and chain) and argument shape surprises, into ``s``
         (``ew_trans``: the transition's running mean surprise)."""
         c, tot, sg, re = self.counts, self.totals, self.singles, self.reals
@@ -342,7 +342,7 @@ class AgentBaseline:
             p = (float(sg[T_TOOL]) + 0.5) / float(n + 1)
             new = -log(p) if p < 1.0 else 0.0
             if c_tool:
-                v = RARE * -log(c_tool / (n + 1)) if c_tool <= n else 0.0
+                v = RARE * -log(float(c_tool) / float(n + 1)) if c_tool <= n else 0.0
                 s[F_TOOL] = v if v < new else new
             else:
                 s[F_TOOL] = new
@@ -364,7 +364,7 @@ class AgentBaseline:
                 s[F_CHAIN] = re[R_CHAIN] + re[R_CHAIN + 1] + re[R_CHAIN + 2]
         k = c[_OFF_SHAPE + (f.shape & _M_SHAPE)]
         if k:
-            v = RARE * -log(k / (c_tool + 1)) if k <= c_tool else 0.0
+            v = RARE * -log(float(k) / float(c_tool + 1)) if k <= c_tool else 0.0
             if v > 0.3:  # only a rare shape can be above its novelty floor
                 new = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
                 v = v if v < new else new
@@ -372,7 +372,7 @@ class AgentBaseline:
         else:
             s[F_SHAPE] = novelty(tot[T_SHAPE], sg[T_SHAPE], c_tool)
 
-    def _score_targets(self, f: CallFeatures, s: vec[float], c_tool: int) -> None:
+    def _score_targets(self, f: CallFeatures, s: vec[float], c_tool: i64) -> None:
         """Destination, fan-out and resource surprises, into ``s``."""
         c, tot, sg = self.counts, self.totals, self.singles
         if f.destination_hashes:
@@ -550,7 +550,7 @@ class AgentBaseline:
         if raw is not None:
             self.window.ep_bins.append(cal.score_bin(raw))
 
-    def _learn_slot(self, i: int, table: int) -> None:
+    def _learn_slot(self, i: i64, table: i64) -> None:
         """Count slot ``i`` of ``table`` once (counts.add, inlined: this runs for every call)."""
         c = self.counts
         old = c[i]
@@ -755,7 +755,7 @@ class CallStep:
         return self.alerting(ctx, m, cfg, last[3])
 
 
-def _cat(c: int, total: int, new: float) -> float:
+def _cat(c: i64, total: i64, new: float) -> float:
     """Surprise of a value with count ``c`` (novelty ``new`` if unseen; never above it)."""
     if c == 0:
         return new
@@ -763,7 +763,7 @@ def _cat(c: int, total: int, new: float) -> float:
     return seen if seen < new else new
 
 
-def bucket_of(v: int) -> int:
+def bucket_of(v: i64) -> i64:
     return BUCKET[v] if v < 64 else 15
 
 
