@@ -393,7 +393,10 @@ def test_the_per_charter_settings_are_forgotten_all_at_once_past_4096_charters()
     for cfg in baselines[:4096]:
         got = step.settings_of(cfg)
         assert got[:2] == (cfg, cfg.warmup_events)
-        assert got[2:] == (p_star(cfg.alert_score), pytest.approx(sqrt(got[2] * p_star(cfg.revoke_score))))
+        assert got[2:] == (
+            p_star(cfg.alert_score),
+            pytest.approx(sqrt(got[2] * p_star(cfg.revoke_score))),
+        )
     assert len(step.by_cfg) == 4096
     step.settings_of(baselines[4096])
     assert list(step.by_cfg) == [id(baselines[4096])]
