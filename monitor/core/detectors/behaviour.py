@@ -50,7 +50,7 @@ from monitor.charter import Baseline
 from monitor.core.baseline.calibration import calibrated, p_star
 from monitor.core.baseline.explain import feature_key, phrase, top_features
 from monitor.core.baseline.features import FEATURES, CallFeatures
-from monitor.core.baseline.model import AgentBaseline, CallStep
+from monitor.core.baseline.model import SECTION, AgentBaseline, CallStep
 from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
@@ -65,7 +65,7 @@ class BehaviourAnomaly(Detector):
     name = "behaviour_anomaly"
     analytic = "statistical"
     #: the agent's learned model; absent before its first call
-    section = "behaviour_anomaly"
+    section = SECTION  # (the compiled step finds the model there)
 
     @classmethod
     def dump_state(cls, value: AgentBaseline) -> list[Any]:
@@ -205,7 +205,7 @@ class BehaviourAnomaly(Detector):
 def baseline_of(st: AgentState) -> AgentBaseline | None:
     """The agent's learned model, if it has made a call (for reports and benchmarks),
     its last call learned if that was judged without a finding."""
-    m: AgentBaseline | None = st.sections.get("behaviour_anomaly")
+    m: AgentBaseline | None = st.sections.get(SECTION)
     if m is not None:
         m.learn_pending()
     return m
