@@ -4,9 +4,13 @@ mutation run at 0c398bd)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 from monitor import testing as tb
+from monitor.charter import Baseline
 from monitor.core.baseline.counts import COUNT_MAX, T_TOOL
-from monitor.core.baseline.model import AgentBaseline
+from monitor.core.baseline.model import AgentBaseline, CallStep
 
 NOTHING = (None, None, None)
 
@@ -120,3 +124,29 @@ def test_alerting_needs_exactly_min_scores_calibration_scores() -> None:
         m = AgentBaseline.restore(base.snapshot())
         m.n_cal = n_cal
         assert m.step(odd, odd.ts.timestamp(), 10, 0.5) is can_alert, n_cal
+
+
+def test_the_call_step_computes_each_charters_settings_once_while_it_holds_them() -> None:
+    """CallStep (the behaviour detector's on_call) asks for a charter baseline's settings on
+    its first call and reuses them after, with agents of two charters (and of none)
+    interleaved: one cache entry per baseline, not one last-baseline slot (found by the
+    model.py mutation run at 80942d4)."""
+    asked: list[Baseline] = []
+
+    def settings(cfg: Baseline) -> tuple[int, float, float]:
+        asked.append(cfg)
+        return cfg.warmup_events, 0.001, 0.0001
+
+    default, strict = Baseline(), Baseline(warmup_events=10)
+    step = CallStep(default, settings, lambda *_: ["alert"])
+    sections: list[dict[str, Any]] = [{}, {}]
+    for i in range(6):
+        c, t = _call(i * 7)
+        ctx = SimpleNamespace(
+            charter=None if i % 2 == 0 else SimpleNamespace(baseline=strict), call=c, t=t
+        )
+        assert step.on_call(ctx, SimpleNamespace(sections=sections[i % 2])) == ()
+        assert step.pending_ctx is ctx
+        assert step.pending_m is sections[i % 2]["behaviour_anomaly"]
+    assert len(asked) == 2 and asked[0] is default and asked[1] is strict
+    assert [s["behaviour_anomaly"].n_learned for s in sections] == [2, 2]  # 3 calls each

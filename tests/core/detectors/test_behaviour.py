@@ -400,3 +400,17 @@ def test_the_per_charter_settings_are_forgotten_all_at_once_past_4096_charters()
     assert len(step.by_cfg) == 4096
     step.settings_of(baselines[4096])
     assert list(step.by_cfg) == [id(baselines[4096])]
+
+
+def test_the_class_on_call_makes_the_same_step_as_the_instances() -> None:
+    """The engine calls each detector's own compiled step (the instance's ``on_call``); the
+    class's ``on_call``, what a subclass or a caller through the class gets, makes that same
+    step: the same alerts and the same learned model."""
+    via_step, via_class = Engine([CHARTER]), Engine([CHARTER])
+    [det] = [d for d in via_class.detectors if d.name == DETECTOR]
+    del det.on_call  # the engine now reaches BehaviourAnomaly.on_call
+    assert det.on_call.__func__ is BehaviourAnomaly.on_call  # type: ignore[attr-defined]
+    events = [*routine(150), exfil(150), *routine(5, start=151)]
+    got = [[a.to_json() for a in alerts(feed(eng, *events))] for eng in (via_step, via_class)]
+    assert got[0] == got[1] and len(got[0]) == 1
+    assert via_step.states[ROUTINE_AGENT].snapshot() == via_class.states[ROUTINE_AGENT].snapshot()
