@@ -69,6 +69,13 @@ TARGET_ON_OFF = 0.6  # events/s with the charters' baselines on, over off
 PAIR_EVENTS = 2_000  # events per chunk of the paired estimate (at most an eighth of the run)
 
 
+def _cpu_fed(engine: Engine, chunk: list[bytes]) -> float:
+    """CPU seconds ``engine`` takes to decode, process and encode ``chunk``."""
+    start = time.process_time()
+    feed(engine, chunk)
+    return time.process_time() - start
+
+
 def _paired_rounds(
     lines: list[bytes], is_call: list[bool], on: list[Charter], off: list[Charter], rounds: int
 ) -> tuple[list[tuple[float, float]], float]:
@@ -87,7 +94,6 @@ def _paired_rounds(
     starts = range(0, len(lines), step)
     totals: list[tuple[float, float]] = []
     diffs: list[list[float]] = [[] for _ in starts]  # per chunk, one difference per round
-    clock = time.process_time
     n_calls = sum(is_call)
     for r in range(1, rounds + 1):
         e_off, e_on = Engine(off, None), Engine(on, None)
@@ -95,12 +101,12 @@ def _paired_rounds(
         gc.collect()
         for k, lo in enumerate(starts):
             chunk = lines[lo : lo + step]
-            spent: dict[int, float] = {}
-            for e in (e_off, e_on) if k % 2 == 0 else (e_on, e_off):
-                start = clock()
-                feed(e, chunk)
-                spent[id(e)] = clock() - start
-            d_off, d_on = spent[id(e_off)], spent[id(e_on)]
+            if k % 2 == 0:
+                d_off = _cpu_fed(e_off, chunk)
+                d_on = _cpu_fed(e_on, chunk)
+            else:
+                d_on = _cpu_fed(e_on, chunk)
+                d_off = _cpu_fed(e_off, chunk)
             t_off, t_on = t_off + d_off, t_on + d_on
             diffs[k].append(d_on - d_off)
         totals.append((t_off, t_on))

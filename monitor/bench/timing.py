@@ -1,4 +1,4 @@
-"""What every benchmark measures with: a timer, a CPU timer, the decode-only baseline.
+"""What every benchmark measures with: a timer and the decode-only baseline.
 
 This machine is shared and noisy, so absolute numbers drift; the ratio to a
 baseline doing the unavoidable part of the work (decoding the same bytes) is
@@ -28,15 +28,6 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
-
-
-def cpu_seconds(fn: Callable[[], object]) -> float:
-    """CPU seconds of ``fn`` in this process: on a shared machine, waiting for a core is not
-    the code's cost (wall time is printed by ``mcpmon bench replay``)."""
-    gc.collect()
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
 
 
 def decode_only(lines: Sequence[bytes]) -> Callable[[], int]:
