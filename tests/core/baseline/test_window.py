@@ -237,6 +237,20 @@ def test_a_tool_whose_hash_is_zero_is_still_a_previous_tool() -> None:
     assert f2.transition == transition_hash(0, f2.tool) and f2.prev_tool == f"s/{zero}"
 
 
+def test_a_destination_whose_hash_is_zero_is_no_destination_to_the_window() -> None:
+    # the ring keeps 0 for "no destination": a call whose first destination key hashes to 0 has
+    # its fan-out left unmeasured (and is learned in the lowest fan-out bucket), and later
+    # calls do not count that destination among theirs
+    zero = "niknojlnmjhh"  # found by solving crc32, affine over GF(2), in 3 bits of each letter
+    assert h32(f"net:{zero}") == 0
+    w = _window()
+    f, _ = _observe(w, 0, resources=[f"https://{zero}/"])
+    assert f.destination_hashes == [0]
+    assert f.fanout == 0  # not measured, as for a call without a destination
+    f, _ = _observe(w, 1, resources=["https://b.example/"])
+    assert f.fanout == 1
+
+
 def test_a_window_that_knows_only_one_end_of_its_span_spans_nothing() -> None:
     for first_t, last_t in ((None, 5.0), (5.0, None)):
         dump = _window().dump()
