@@ -22,13 +22,17 @@ same tools, hosts and paths all day.
 
 from __future__ import annotations
 
-from math import log1p
+import zlib
+from math import log
 from typing import Any, Final
-from zlib import crc32
 
 from mypy_extensions import i64
 
 from monitor.events import ToolCall
+
+# a C function mypyc has no primitive for, bound once: a name imported from ``zlib`` is
+# looked up in the module's globals dict at each call (compiled), a Final is a C static
+_CRC32: Final = zlib.crc32
 
 #: Feature names, in the order of the score vector. Alerts name the ones that drove a score.
 FEATURES: Final[tuple[str, ...]] = (
@@ -96,6 +100,8 @@ _hashes: Final[dict[str, int]] = {}
 _parsed: Final[dict[str, tuple[bool, str, int]]] = {}
 _tools: Final[dict[tuple[str, str], tuple[str, int, int]]] = {}
 _shapes: Final[dict[tuple[str, ...], tuple[str, int]]] = {}
+#: per tool name, the key of its last call's shape (as shape_of builds it) and the shape
+_last_shape: Final[dict[str, tuple[tuple[str, ...], tuple[str, int]]]] = {}
 
 
 def h32(s: str) -> int:
@@ -104,7 +110,7 @@ def h32(s: str) -> int:
     if v is None:
         if len(_hashes) >= _CACHE_MAX:
             _hashes.clear()
-        v = _hashes[s] = crc32(s.encode("utf-8", "surrogatepass"))
+        v = _hashes[s] = _CRC32(s.encode("utf-8", "surrogatepass"))
     return v
 
 
@@ -231,32 +237,48 @@ def arg_shape(tool_name: str, args: dict[str, Any]) -> str:
     return "|".join([tool_name, *(k + ":" + _type_code(args[k]) for k in keys[:32])])
 
 
+def _code(v: Any) -> str:
+    """:func:`_type_code`, without its look-ups for the common exact types."""
+    tv = type(v)
+    if tv is str:
+        n = len(v)
+        return _STR_CODE[n] if n <= 1024 else "sx"
+    if tv is int or tv is float:
+        return "n"
+    if tv is list:
+        n = len(v)
+        return _LIST_CODE[n] if n <= 1024 else "ax"
+    if tv is dict:
+        n = len(v)
+        return _DICT_CODE[n] if n <= 1024 else "ox"
+    return _type_code(v)
+
+
 def shape_of(tool_name: str, args: dict[str, Any]) -> tuple[str, int]:
     """:func:`arg_shape` and its hash, cached by the keys and value codes in the order the
     call has them: a call repeating a known shape builds a small tuple and looks it up,
-    instead of sorting its keys, building the shape string and hashing it anew.
+    instead of sorting its keys, building the shape string and hashing it anew. A call
+    repeating its tool's last shape (most do) is compared with it in place and builds
+    nothing.
 
     >>> shape_of("fs/read_file", {"path": "src/a.py", "limit": 20})[0]
     'fs/read_file|limit:n|path:ss'
     """
+    last = _last_shape.get(tool_name)
+    if last is not None:
+        lkey = last[0]
+        if len(lkey) == 2 * len(args) + 1:
+            j = 1
+            for k, v in args.items():
+                if lkey[j] != k or lkey[j + 1] != _code(v):
+                    break
+                j += 2
+            if j == len(lkey):
+                return last[1]
     key = [tool_name]
-    for k, v in args.items():  # _type_code, inlined for the common exact types
-        tv = type(v)
-        if tv is str:
-            n = len(v)
-            code = _STR_CODE[n] if n <= 1024 else "sx"
-        elif tv is int or tv is float:
-            code = "n"
-        elif tv is list:
-            n = len(v)
-            code = _LIST_CODE[n] if n <= 1024 else "ax"
-        elif tv is dict:
-            n = len(v)
-            code = _DICT_CODE[n] if n <= 1024 else "ox"
-        else:
-            code = _type_code(v)
+    for k, v in args.items():
         key.append(k)
-        key.append(code)
+        key.append(_code(v))
     tkey = tuple(key)
     got = _shapes.get(tkey)
     if got is None:
@@ -264,6 +286,9 @@ def shape_of(tool_name: str, args: dict[str, Any]) -> tuple[str, int]:
             _shapes.clear()
         shape = arg_shape(tool_name, args)
         got = _shapes[tkey] = (shape, h32(shape))
+    if len(_last_shape) >= _CACHE_MAX:
+        _last_shape.clear()
+    _last_shape[tool_name] = (tkey, got)
     return got
 
 
@@ -390,10 +415,12 @@ def extract_fields(call: dict[str, Any], t: float) -> CallFeatures:
     else:
         f.shape_name = name  # arg_shape of no arguments
         f.shape = ident[1]  # … whose hash is the tool's
+    # log1p of a byte count, as log(n + 1.0): exact for a count (n + 1.0 is, below 2**53) and
+    # a C call when compiled, where math.log1p is a Python call (~360 instructions)
     n: int = call["bytes_out"]
-    f.bytes_out = log1p(n) if n else 0.0  # log1p(0) is 0.0: no call for the common case
+    f.bytes_out = log(float(n) + 1.0) if n else 0.0  # no call for the common case, 0
     n = call["bytes_in"]
-    f.bytes_in = log1p(n) if n else 0.0
+    f.bytes_in = log(float(n) + 1.0) if n else 0.0
     f.outcome = outcome = call["outcome"]
     f.failed = outcome == "error" or outcome == "denied"
     it = int(t)  # // and % of ints, as divmod does: native arithmetic when compiled

@@ -28,6 +28,7 @@ def _cold_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(features, "_parsed", {})
     monkeypatch.setattr(features, "_tools", {})
     monkeypatch.setattr(features, "_shapes", {})
+    monkeypatch.setattr(features, "_last_shape", {})
 
 
 def test_feature_names_are_unique_and_explainable() -> None:
@@ -191,6 +192,27 @@ def test_the_cached_shape_keys_on_the_same_codes_as_the_shape() -> None:
             assert shape_of("t", dict(args)) == (shape, hashed)  # from the cache: the same
 
 
+def test_a_tool_repeating_its_last_shape_gets_it_and_any_change_gets_its_own() -> None:
+    # shape_of compares a call with its tool's last shape in place: a key renamed or moved, a
+    # value of another kind or size bucket, a key more or less must each miss that memo
+    base = {"path": "a.py", "limit": 20}
+    variants = [
+        base,
+        {"limit": 20, "path": "a.py"},
+        {"path": "a" * 20, "limit": 20},
+        {"path": "a.py", "limit": "20"},
+        {"path": "a.py", "lim": 20},
+        {"path": "a.py"},
+        {"path": "a.py", "limit": 20, "x": None},
+        base,
+    ]
+    for args in variants:
+        want = arg_shape("fs/read", args)
+        assert shape_of("fs/read", args) == (want, h32(want))
+        assert shape_of("fs/read", dict(args)) == (want, h32(want))  # the memo's answer
+        assert shape_of("other/tool", args)[0] == arg_shape("other/tool", args)
+
+
 def test_only_the_first_32_keys_in_order_make_the_shape() -> None:
     args = {f"k{i:02d}": 1 for i in range(40)}
     shape = arg_shape("t", args)
@@ -247,6 +269,7 @@ def test_caches_stay_bounded_and_answers_stay_right(monkeypatch) -> None:  # typ
         assert shape_of("t", {f"k{i}": 1})[0] == f"t|k{i}:n"
         assert len(features._hashes) <= 4 and len(features._parsed) <= 4
         assert len(features._tools) <= 4 and len(features._shapes) <= 4
+        assert len(features._last_shape) <= 4
 
 
 def test_time_outcome_and_volume_features() -> None:
