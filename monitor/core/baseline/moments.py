@@ -17,10 +17,13 @@ Only the upper tail is scored: less data than usual is not a threat.
 
 from __future__ import annotations
 
-from math import erfc, log, sqrt
+import math
+from math import log, sqrt
 from typing import Final
 
 from librt.vecs import vec
+
+_ERFC: Final = math.erfc  # bound once: mypyc has no primitive for erfc (see features._CRC32)
 
 ALPHA_MIN: Final = 0.02
 CLIP_SD: Final = 4.0
@@ -74,7 +77,7 @@ def upper_surprise(mean: float, var: float, n: int, x: float) -> float:
     if z <= 0.0:
         return 0.0
     if z < 8.0:
-        return -log(erfc(z / _SQRT2))
+        return -log(_ERFC(z / _SQRT2))
     # asymptotic tail: -log(2 Q(z)) ≈ z²/2 + log(z √(2π)) - log 2
     return 0.5 * z * z + log(z) + _LOG_SQRT_2PI - log(2.0)
 
