@@ -157,8 +157,11 @@ class Window:
         f.rate = rate
         f.burst = burst
         # fan-out: distinct destinations within the last ten minutes (only for calls with one)
+        # A key counts at its newest call in the window: the calls between that one and
+        # this (all in the window, walked already) do not hold it. No set: its boxed ints
+        # cost more than these few comparisons (at most RING * (RING - 1) / 2).
         if dest:
-            seen = {dest}
+            fanout = 1
             i = pos
             cutoff = t - FANOUT_SECONDS
             for _ in range(filled):
@@ -166,9 +169,13 @@ class Window:
                 if times[i] <= cutoff:
                     break
                 k = keys[i]
-                if k:
-                    seen.add(k)
-            f.fanout = len(seen)
+                if k and k != dest:
+                    j = (i + 1) % RING
+                    while j != pos and keys[j] != k:
+                        j = (j + 1) % RING
+                    if j == pos:
+                        fanout += 1
+            f.fanout = fanout
 
     def _episode(
         self, f: CallFeatures, t: float, task: int, last: float | None

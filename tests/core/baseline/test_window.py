@@ -54,6 +54,37 @@ def test_fanout_counts_distinct_destinations_in_ten_minutes() -> None:
     assert f.fanout == 0  # no destination: not judged
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(-120, 400), st.sampled_from(["", "a", "b", "c", "d", "e"])),
+        max_size=3 * RING,
+    )
+)
+def test_fanout_is_the_distinct_destinations_of_the_calls_in_ten_minutes(
+    steps: list[tuple[int, str]],
+) -> None:
+    """The fan-out counts each destination once, against a set over the same ring walk
+    (newest first, at most RING calls, stopping at the first call ten minutes old or more):
+    with repeats, calls without a destination, a ring that wraps, late events."""
+    w = _window()
+    seen: list[tuple[float, int]] = []  # (event time, destination hash) of each call
+    sec = 1000
+    for step, host in steps:
+        sec += step
+        f, _ = _observe(w, sec, resources=[f"https://{host}.example/"] if host else [])
+        t = float(tb.call(sec, "a", "s", "t").ts.timestamp())
+        dest = f.destination_hashes[0] if f.destination_hashes else 0
+        if dest:
+            want = {dest}
+            for ti, k in reversed(seen[-RING:]):
+                if ti <= t - 600:
+                    break
+                if k:
+                    want.add(k)
+            assert f.fanout == len(want)
+        seen.append((t, dest))
+
+
 def test_transitions_and_error_streaks() -> None:
     w = _window()
     f1, _ = _observe(w, 0, "read")
