@@ -173,6 +173,9 @@ SURPRISE_CAP: Final = 30.0  # nats; one feature cannot dominate beyond this
 HOUR_AFTER: Final = 86_400.0  # the hour of day is judged once an agent has a day of history …
 WEEKDAY_AFTER: Final = 7 * 86_400.0  # … and the weekday once it has a week
 
+#: per charter baseline (by identity): the baseline, its warm-up, p_alert, p_high
+Settings = tuple[Any, int, float, float]
+
 
 class AgentBaseline:
     """Per-agent online model. River's protocol: ``score_one`` reads, ``learn_one`` writes."""
@@ -191,6 +194,7 @@ class AgentBaseline:
         "n_learned",
         "n_scored",
         "reals",
+        "settings",
         "since_fit",
         "singles",
         "times",
@@ -231,6 +235,10 @@ class AgentBaseline:
         self._praw: float | None = None
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
+        # the detector's settings for this agent's charter baseline, kept by CallStep.on_call
+        # until that baseline object changes: one identity test per call, where a look-up by
+        # id(baseline) boxes an int and hashes it. Derived: never snapshotted.
+        self.settings: Settings | None = None
 
     # ------------------------------------------------------------------ features
     def observe(self, call: ToolCall, t: float) -> CallFeatures:
@@ -270,9 +278,10 @@ class AgentBaseline:
         self._score_kind(f, s, c_tool, re[R_EW + F_TRANSITION])
         if f.destination_hashes or f.resource_hashes:
             self._score_targets(f, s, c_tool)
-        ep = self._ep
-        if ep is None:
-            ep = self._ep = vec[float]([-1.0] * _EP_SLOTS)
+        got = self._ep
+        if got is None:
+            got = self._ep = vec[float]([-1.0] * _EP_SLOTS)
+        ep: vec[float] = got  # narrowed once: an optional vec is unboxed at every index
         iv = f.rate
         k = _EP_RATE + (BUCKET[iv] if iv < 64 else 15)
         v = ep[k]
@@ -532,12 +541,13 @@ class AgentBaseline:
             self._learn_slot(_OFF_RES + (h & _M_RES), T_RESOURCE)
         self.n_learned += 1
         if surprises is not None:
+            sv: vec[float] = surprises  # narrowed once: an optional vec is unboxed at every index
             a = 1.0 / (self.n_scored + 1)
             if a < EW_ALPHA:
                 a = EW_ALPHA
             # each mean that moves is rounded to float32, as the buffer stores it
             for i in range(N_FEATURES):  # indexed, typed: C doubles when compiled
-                v = surprises[i]
+                v = sv[i]
                 m: float = re[R_EW + i]
                 if v:
                     d = v - m
@@ -685,9 +695,6 @@ class AgentBaseline:
         return m
 
 
-#: per charter baseline (by identity): the baseline, its warm-up, p_alert, p_high
-Settings = tuple[Any, int, float, float]
-
 SECTION: Final = "behaviour_anomaly"  # the agent-state section the model lives in
 
 
@@ -737,9 +744,6 @@ class CallStep:
     def on_call(self, ctx: Any, st: Any) -> Sequence[Any]:
         charter = ctx.charter
         cfg = charter.baseline if charter is not None else self.default
-        last = self.by_cfg.get(id(cfg))
-        if last is None or last[0] is not cfg:
-            last = self.settings_of(cfg)
         sections: dict[str, Any] = st.sections
         got = sections.get(SECTION)
         m: AgentBaseline
@@ -748,6 +752,12 @@ class CallStep:
             sections[SECTION] = m
         else:
             m = got
+        last = m.settings
+        if last is None or last[0] is not cfg:  # a new agent, or its charter changed
+            last = self.by_cfg.get(id(cfg))
+            if last is None or last[0] is not cfg:
+                last = self.settings_of(cfg)
+            m.settings = last
         self.pending_ctx = ctx
         self.pending_m = m
         if not m.step(ctx.call, ctx.t, last[1], last[2]):

@@ -150,3 +150,28 @@ def test_the_call_step_computes_each_charters_settings_once_while_it_holds_them(
         assert step.pending_m is sections[i % 2]["behaviour_anomaly"]
     assert len(asked) == 2 and asked[0] is default and asked[1] is strict
     assert [s["behaviour_anomaly"].n_learned for s in sections] == [2, 2]  # 3 calls each
+
+
+def test_an_agent_keeps_its_charters_settings_until_its_charter_changes() -> None:
+    """Each model holds the settings of its charter's baseline (one identity test per
+    call); agents of one charter share one computation, and an agent whose charter is
+    replaced gets the new baseline's settings from its next call on."""
+    asked: list[Baseline] = []
+
+    def settings(cfg: Baseline) -> tuple[int, float, float]:
+        asked.append(cfg)
+        return cfg.warmup_events, 0.001, 0.0001
+
+    first, second = Baseline(warmup_events=10), Baseline(warmup_events=20)
+    step = CallStep(Baseline(), settings, lambda *_: ["alert"])
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    plan = [(a, first), (b, first), (a, first), (a, second), (b, first), (a, second), (a, first)]
+    for i, (sections, cfg) in enumerate(plan):
+        c, t = _call(i * 7)
+        ctx = SimpleNamespace(charter=SimpleNamespace(baseline=cfg), call=c, t=t)
+        assert step.on_call(ctx, SimpleNamespace(sections=sections)) == ()
+        held = sections["behaviour_anomaly"].settings
+        assert held[0] is cfg and held[1] == cfg.warmup_events
+    assert asked == [first, second]  # back to the first: still cached by the step
+    assert AgentBaseline.restore(a["behaviour_anomaly"].snapshot()).settings is None
