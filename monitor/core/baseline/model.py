@@ -185,6 +185,8 @@ class AgentBaseline:
         "_pf",
         "_praw",
         "_ps",
+        "_task",
+        "_task_h",
         "_thr",
         "buf",
         "counts",
@@ -233,6 +235,10 @@ class AgentBaseline:
         self._pf: CallFeatures | None = None
         self._ps: vec[float] | None = None
         self._praw: float | None = None
+        # the last call's task (or session) id and its h32: an agent's calls come in episodes
+        # of one task, so most calls compare one string instead of hashing it anew
+        self._task = ""
+        self._task_h = 0
         # [alert_id, slots, score bin, volume slot, log bytes out, log bytes in, learned]
         self.feedback: list[list[Any]] = []
         # the detector's settings for this agent's charter baseline, kept by CallStep.on_call
@@ -246,7 +252,13 @@ class AgentBaseline:
         fields = call.__dict__  # the validated values, read once (see extract_fields)
         f = extract_fields(fields, t)
         task: str | None = fields["task_id"] or fields["session_id"]
-        ended = self.window.observe(f, t, h32(task) if task else 0)
+        th = 0
+        if task:
+            if task != self._task:
+                self._task = task
+                self._task_h = h32(task)
+            th = self._task_h
+        ended = self.window.observe(f, t, th)
         if ended is not None:  # learn the episode that just ended: peaks, start time, scores
             length, rate, burst, start, bins = ended
             c, tot, sg = self.counts, self.totals, self.singles

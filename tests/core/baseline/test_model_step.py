@@ -10,6 +10,7 @@ from typing import Any
 from monitor import testing as tb
 from monitor.charter import Baseline
 from monitor.core.baseline.counts import COUNT_MAX, T_TOOL
+from monitor.core.baseline.features import h32
 from monitor.core.baseline.model import AgentBaseline, CallStep
 
 NOTHING = (None, None, None)
@@ -175,3 +176,15 @@ def test_an_agent_keeps_its_charters_settings_until_its_charter_changes() -> Non
         assert held[0] is cfg and held[1] == cfg.warmup_events
     assert asked == [first, second]  # back to the first: still cached by the step
     assert AgentBaseline.restore(a["behaviour_anomaly"].snapshot()).settings is None
+
+
+def test_each_call_tells_the_window_its_own_task() -> None:
+    """observe hashes a task id only when it differs from the last call's; every call still
+    reaches the window with its own task's hash (0 with neither a task nor a session)."""
+    m = AgentBaseline()
+    plan = [("k1", None), ("k1", None), ("k2", None), (None, "s9"), (None, None), ("k1", "s9")]
+    for i, (task, session) in enumerate(plan):
+        c = tb.call(i * 7, "a", "s", "t", task_id=task, session_id=session)
+        m.observe(c, c.ts.timestamp())
+        want = task or session
+        assert m.window.ep_key == (h32(want) if want else 0), (task, session)
