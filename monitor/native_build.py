@@ -76,11 +76,15 @@ def mypy_config(installed: list[str] | None = None) -> str:
 
 
 #: On Linux with GCC, every build calls into libpython through the GOT instead of a PLT stub
-#: (a cache line fewer per call site), and the build is profile-guided: compiled once
+#: (a cache line fewer per call site); it tells GCC that no other library replaces the
+#: compiled functions (``-fno-semantic-interposition``, as CPython's own build does), so a
+#: compiled function can call, inline and profile another directly instead of through the
+#: GOT (``moments.f32``, called ~11 times per tool call, was never inlined: results/
+#: baseline_cost.md, eleventh pass); and the build is profile-guided: compiled once
 #: instrumented, run over simulated traffic (:func:`train`), compiled again from that
 #: profile, so the code a call runs is laid out together and its error paths out of the way
 #: (results/baseline_cost.md, ninth pass). Elsewhere, or with ``--no-pgo``, a plain build.
-GCC_CFLAGS: Final = ("-fno-plt",)
+GCC_CFLAGS: Final = ("-fno-plt", "-fno-semantic-interposition")
 PGO_GENERATE: Final = ("-fprofile-generate",)
 PGO_USE: Final = ("-fprofile-use", "-fprofile-correction", "-Wno-missing-profile")
 #: The profile run: simulated events, not the benchmarks' seed (7)
