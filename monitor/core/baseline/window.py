@@ -108,7 +108,9 @@ class Window:
         episode this call ended, if it ended one that should be learned, else None.
         """
         pos, filled = self.pos, self.filled
-        dest = f.destination_hashes[0] if f.destination_hashes else 0
+        # the ring keeps 0 for "no destination": a destination whose key hashes to 0 (a host
+        # name an attacker can pick, crc32 being affine) is kept as 1, not dropped from fan-out
+        dest = (f.destination_hashes[0] or 1) if f.destination_hashes else 0
         self._measure(f, t, dest)
         # transition from the previous call
         if self.prev_tool >= 0:

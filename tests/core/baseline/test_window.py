@@ -73,7 +73,7 @@ def test_fanout_is_the_distinct_destinations_of_the_calls_in_ten_minutes(
         sec += step
         f, _ = _observe(w, sec, resources=[f"https://{host}.example/"] if host else [])
         t = float(tb.call(sec, "a", "s", "t").ts.timestamp())
-        dest = f.destination_hashes[0] if f.destination_hashes else 0
+        dest = (f.destination_hashes[0] or 1) if f.destination_hashes else 0  # as the ring keys it
         if dest:
             want = {dest}
             for ti, k in reversed(seen[-RING:]):
@@ -268,18 +268,21 @@ def test_a_tool_whose_hash_is_zero_is_still_a_previous_tool() -> None:
     assert f2.transition == transition_hash(0, f2.tool) and f2.prev_tool == f"s/{zero}"
 
 
-def test_a_destination_whose_hash_is_zero_is_no_destination_to_the_window() -> None:
-    # the ring keeps 0 for "no destination": a call whose first destination key hashes to 0 has
-    # its fan-out left unmeasured (and is learned in the lowest fan-out bucket), and later
-    # calls do not count that destination among theirs
+def test_a_destination_whose_hash_is_zero_still_counts_in_the_fan_out() -> None:
+    # the ring keeps 0 for "no destination": a host whose key hashes to 0 (an attacker can
+    # pick one) must not leave its calls unmeasured and uncounted by later calls
     zero = "niknojlnmjhh"  # found by solving crc32, affine over GF(2), in 3 bits of each letter
     assert h32(f"net:{zero}") == 0
     w = _window()
     f, _ = _observe(w, 0, resources=[f"https://{zero}/"])
     assert f.destination_hashes == [0]
-    assert f.fanout == 0  # not measured, as for a call without a destination
-    f, _ = _observe(w, 1, resources=["https://b.example/"])
     assert f.fanout == 1
+    f, _ = _observe(w, 1, resources=["https://b.example/"])
+    assert f.fanout == 2
+    f, _ = _observe(w, 2, resources=[f"https://{zero}/"])
+    assert f.fanout == 2
+    f, _ = _observe(w, 3)
+    assert f.fanout == 0  # a call without a destination is still not judged
 
 
 def test_a_window_that_knows_only_one_end_of_its_span_spans_nothing() -> None:
