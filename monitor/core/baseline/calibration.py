@@ -98,7 +98,8 @@ def fit(counts: vec[i64], n: int) -> tuple[float, float, float]:
     for j in range(b, BINS):
         excess += float(counts[_OFF + j]) * (j - b + 0.5) * WIDTH
     k = max(acc, 1)
-    beta = max(excess / k, BETA_MIN) * (1.0 + 1.0 / sqrt(float(k)))  # float: math.sqrt is a C call then
+    # sqrt of a float: of an int, math.sqrt is a Python call from compiled code
+    beta = max(excess / k, BETA_MIN) * (1.0 + 1.0 / sqrt(float(k)))
     return u, beta, (acc + 1) / (n + 1)
 
 
