@@ -213,6 +213,34 @@ def test_a_tool_repeating_its_last_shape_gets_it_and_any_change_gets_its_own() -
         assert shape_of("other/tool", args)[0] == arg_shape("other/tool", args)
 
 
+def test_names_spelled_like_value_codes_never_stand_for_another_shape() -> None:
+    # shape_of's memo holds one tuple of the tool name, the keys and the value codes, and
+    # compares a call with it slot by slot: a tool or key named like a code ("n", "ss")
+    # must still be compared with its own slot, whatever call came before it
+    keys = ("n", "ss", "a")
+    values = (1, "x", None)  # codes n, ss, z
+    calls: list[dict[str, object]] = [{}]
+    calls += [{k: v} for k in keys for v in values]
+    calls += [
+        {k1: v1, k2: v2} for k1 in keys for k2 in keys if k1 != k2 for v1 in values for v2 in values
+    ]
+    for tool in ("n", "ss", "fs/read"):
+        for before in calls:
+            for args in calls:
+                shape_of(tool, before)  # the tool's last shape, the one args is compared with
+                want = arg_shape(tool, args)
+                assert shape_of(tool, args) == (want, h32(want)), (tool, before, args)
+
+
+def test_the_shape_of_no_arguments_is_the_tools_name() -> None:
+    # extract_fields skips shape_of for a call without arguments; called with none, it gives
+    # arg_shape's answer, before and after the tool's calls with arguments
+    assert shape_of("fs/read", {}) == ("fs/read", h32("fs/read"))
+    shape_of("fs/read", {"path": "a.py"})
+    assert shape_of("fs/read", {}) == ("fs/read", h32("fs/read"))
+    assert shape_of("fs/read", {"path": "a.py"})[0] == "fs/read|path:ss"
+
+
 def test_only_the_first_32_keys_in_order_make_the_shape() -> None:
     args = {f"k{i:02d}": 1 for i in range(40)}
     shape = arg_shape("t", args)

@@ -188,3 +188,16 @@ def test_each_call_tells_the_window_its_own_task() -> None:
         m.observe(c, c.ts.timestamp())
         want = task or session
         assert m.window.ep_key == (h32(want) if want else 0), (task, session)
+
+
+def test_a_models_first_call_reaches_the_window_with_its_own_tasks_hash() -> None:
+    """The last-task memo starts matching no task id, however the first call's id is spelled:
+    a new or restored model hashes it (the memo is derived: never snapshotted)."""
+    for task in ("k1", "XXXX", "None", "0", "-"):
+        m = AgentBaseline()
+        c = tb.call(0, "a", "s", "t", task_id=task)
+        m.observe(c, c.ts.timestamp())
+        assert m.window.ep_key == h32(task), task
+        r = AgentBaseline.restore(AgentBaseline().snapshot())
+        r.observe(c, c.ts.timestamp())
+        assert r.window.ep_key == h32(task), task
