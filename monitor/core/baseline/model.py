@@ -256,7 +256,9 @@ class AgentBaseline:
         if task:
             if task != self._task:
                 self._task = task
-                self._task_h = h32(task)
+                # the window takes 0 for "no task": a task id hashing to 0 (an attacker can
+                # pick one) would have its calls cut into episodes by gaps, not by its task
+                self._task_h = h32(task) or 1
             th = self._task_h
         ended = self.window.observe(f, t, th)
         if ended is not None:  # learn the episode that just ended: peaks, start time, scores

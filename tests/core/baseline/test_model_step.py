@@ -187,7 +187,7 @@ def test_each_call_tells_the_window_its_own_task() -> None:
         c = tb.call(i * 7, "a", "s", "t", task_id=task, session_id=session)
         m.observe(c, c.ts.timestamp())
         want = task or session
-        assert m.window.ep_key == (h32(want) if want else 0), (task, session)
+        assert m.window.ep_key == ((h32(want) or 1) if want else 0), (task, session)
 
 
 def test_a_models_first_call_reaches_the_window_with_its_own_tasks_hash() -> None:
@@ -201,3 +201,19 @@ def test_a_models_first_call_reaches_the_window_with_its_own_tasks_hash() -> Non
         r = AgentBaseline.restore(AgentBaseline().snapshot())
         r.observe(c, c.ts.timestamp())
         assert r.window.ep_key == h32(task), task
+
+
+def test_a_task_whose_hash_is_zero_is_still_one_episode() -> None:
+    """The window takes 0 for "no task". A task id hashing to 0 (an attacker can pick one)
+    is kept as 1: its calls stay one episode across a long pause, and a call with no task
+    after it starts a new one."""
+    zero = "task-imomkhhlkjhh"  # found by solving crc32, affine over GF(2), in 3 bits a letter
+    assert h32(zero) == 0
+    m = AgentBaseline()
+    for sec in (0, 3600, 7200):  # an hour between calls: past the episode gap
+        c = tb.call(sec, "a", "s", "t", task_id=zero)
+        m.observe(c, c.ts.timestamp())
+    assert m.window.ep_key == 1 and m.window.ep_len == 3
+    c = tb.call(7201, "a", "s", "t")
+    m.observe(c, c.ts.timestamp())
+    assert m.window.ep_key == 0 and m.window.ep_len == 1
