@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from pathlib import Path
 
@@ -55,6 +56,17 @@ def test_every_alert_is_delivered_in_order_and_bad_lines_are_named(tmp_path: Pat
     reports = [orjson.loads(x) for x in err.getvalue().splitlines()]
     assert [r["line"] for r in reports] == [2, 4]
     assert reports[0]["reason"].startswith("invalid alert: ts: Field required")
+
+
+def test_refused_lines_go_to_the_callers_stderr_not_the_one_at_import(tmp_path: Path) -> None:
+    """A caller that redirects stderr (an embedding service, a test harness) gets the reports
+    there: the default is read at each call, not bound when the module was imported."""
+    src = _file(tmp_path, [b"not json", alert(alert_id="a0").to_json()])
+    t, err = _Flaky(refuse="none"), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        done = asyncio.run(deliver_file(str(src), t, FAST, timeout=5))
+    assert (done.delivered, done.bad) == (1, 1)
+    assert [orjson.loads(x)["line"] for x in err.getvalue().splitlines()] == [1]
 
 
 def test_a_receiver_still_down_stops_the_run_at_that_line_and_a_resume_delivers_the_rest(
