@@ -162,3 +162,15 @@ def test_a_part_run_gets_its_own_total():
     assert "| **monitor/revoker/** | 6 | 5 | 0 | 1 | **83.3 %** | | |" in md
     assert "**monitor/sinks/**" not in md  # a part never run has no total row
     assert "Not run yet: `monitor/sinks/x.py`." in md
+
+
+def test_a_kafka_shell_class_is_left_out_of_its_files_count():
+    assert mutate._in_shell(
+        "monitor/sinks/service.py", "monitor.sinks.service.xǁSinkServiceǁrun__mutmut_3"
+    )
+    assert not mutate._in_shell(
+        "monitor/sinks/service.py", "monitor.sinks.service.xǁDelivererǁdeliver__mutmut_3"
+    )
+    assert not mutate._in_shell(
+        "monitor/sinks/other.py", "monitor.sinks.other.xǁSinkServiceǁrun__mutmut_3"
+    )
