@@ -113,3 +113,147 @@ def test_slow_is_retryable(http_server: Start) -> None:
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), timeout=0.1)))
     assert err.value.retryable
+
+
+def test_defaults_send_no_namespace_and_no_prefix(http_server: Start) -> None:
+    """Without a prefix template only the command's leases are revoked, and without a
+    namespace none is sent (Vault Enterprise would scope the token to it)."""
+    v = Vault()
+    srv = http_server(v)
+    act = VaultLeases(srv.url(""), TOKEN)
+    assert asyncio.run(apply(act, scope="agent", agent_id="a1")) == "revoked 2 lease(s)"
+    assert sorted(v.calls) == [("revoke", "cred-1"), ("revoke", "cred-2")]
+    assert all("x-vault-namespace" not in r.headers for r in srv.requests)
+
+
+def test_the_namespace_is_sent_with_every_request(http_server: Start) -> None:
+    v = Vault()
+    srv = http_server(v)
+    act = VaultLeases(srv.url(""), TOKEN, prefix_template="mcp/creds/{agent_id}/", namespace="t1")
+    asyncio.run(apply(act, scope="agent", agent_id="a1"))
+    assert len(srv.requests) == 3
+    assert all(r.headers.get("x-vault-namespace") == "t1" for r in srv.requests)
+
+
+@pytest.mark.parametrize(
+    ("base", "path"),
+    [
+        ("/", ""),  # VAULT_ADDR written with a trailing slash
+        ("/tenant-X/", "/tenant-X"),  # a Vault behind a reverse proxy, under a path
+    ],
+)
+def test_the_address_may_end_with_a_slash(http_server: Start, base: str, path: str) -> None:
+    srv = http_server(lambda r: Reply(204))
+    asyncio.run(apply(leases(srv.url(base)), credential_ids=["cred-1"]))
+    assert [(r.method, r.path) for r in srv.requests] == [("PUT", f"{path}/v1/sys/leases/revoke")]
+
+
+def test_a_credential_command_revokes_its_leases_and_no_prefix(http_server: Start) -> None:
+    """A prefix would revoke the agent's other leases: credential scope names its own."""
+    v = Vault()
+    srv = http_server(v)
+    detail = asyncio.run(
+        apply(
+            leases(srv.url(""), template="mcp/creds/{agent_id}/"), scope="credential", agent_id="a1"
+        )
+    )
+    assert detail == "revoked 2 lease(s)"
+    assert sorted(v.calls) == [("revoke", "cred-1"), ("revoke", "cred-2")]
+
+
+@pytest.mark.parametrize(
+    ("template", "kw", "prefix"),
+    [
+        (
+            "mcp/sessions/{session_id}/",
+            {"scope": "session", "session_id": "sess-7"},
+            "mcp/sessions/sess-7/",
+        ),
+        ("mcp/{scope}/{agent_id}/", {"scope": "agent"}, "mcp/agent/a1/"),
+        ("mcp/{task_id}/{scope}", {"scope": "task"}, "mcp/task-1/task"),
+        ("{task_id}/", {"scope": "task", "task_id": "X"}, "X/"),  # any content is a prefix
+    ],
+)
+def test_every_placeholder_fills_the_prefix(
+    http_server: Start, template: str, kw: dict[str, str], prefix: str
+) -> None:
+    v = Vault()
+    srv = http_server(v)
+    detail = asyncio.run(
+        apply(leases(srv.url(""), template=template), agent_id="a1", credential_ids=[], **kw)
+    )
+    assert v.calls == [("revoke-prefix", prefix)]
+    assert detail == f"revoked 0 lease(s) and prefix {prefix}"
+
+
+@pytest.mark.parametrize(
+    ("template", "kw", "refused"),
+    [
+        ("mcp/{task_id}/", {"scope": "agent", "task_id": None}, "mcp//"),
+        ("mcp/{session_id}/", {"scope": "agent"}, "mcp//"),  # no session id
+        ("mcp/{session_id}/", {"scope": "session", "session_id": ""}, "mcp//"),
+        ("/mcp/{agent_id}/", {"scope": "agent"}, "/mcp/a1/"),  # a leading slash
+        ("{task_id}", {"scope": "agent", "task_id": None}, ""),  # no prefix: every lease
+        ("{task_id}/", {"scope": "agent", "task_id": None}, "/"),
+    ],
+)
+def test_a_prefix_with_an_empty_part_is_refused_and_nothing_is_sent(
+    http_server: Start, template: str, kw: dict[str, object], refused: str
+) -> None:
+    """An empty part would revoke far more than asked (``mcp//`` or the empty prefix:
+    every lease): refused, finally, naming the prefix; no lease is revoked either."""
+    srv = http_server(Vault())
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(leases(srv.url(""), template=template), agent_id="a1", **kw))
+    assert not err.value.retryable
+    assert str(err.value) == f"vault: refusing unsafe prefix {refused!r}"
+    assert srv.requests == []
+
+
+def test_a_bad_template_is_refused_naming_it(http_server: Start) -> None:
+    """A placeholder Vault's actuator does not know is a configuration error: final."""
+    srv = http_server(Vault())
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(leases(srv.url(""), template="mcp/{tenant}/"), scope="agent"))
+    assert not err.value.retryable
+    assert str(err.value) == "vault: bad prefix template 'mcp/{tenant}/': 'tenant'"
+    assert srv.requests == []
+
+
+def test_nothing_to_revoke_sends_nothing(http_server: Start) -> None:
+    srv = http_server(Vault())
+    detail = asyncio.run(apply(leases(srv.url("")), scope="agent", credential_ids=[]))
+    assert detail == "nothing to revoke: no lease ids and no prefix for this scope"
+    assert srv.requests == []
+
+
+def test_errors_name_the_vault_actuator(http_server: Start) -> None:
+    """The ack and the revocation_failed alert say which actuator failed, and how."""
+    srv = http_server(Vault())
+    with pytest.raises(ActuatorError) as status:
+        asyncio.run(apply(leases(srv.url(""), token="wrong"), credential_ids=["cred-1"]))
+    url = srv.url("/v1/sys/leases/revoke")
+    assert str(status.value) == f'vault: HTTP 403 from {url}: {{"errors":["permission denied"]}}'
+    with pytest.raises(ActuatorError) as down:
+        asyncio.run(apply(leases(closed_url(""))))
+    assert str(down.value).startswith("vault: ConnectError: ")
+
+
+def test_a_failed_attempt_reports_the_first_call_whatever_answered_first(
+    http_server: Start,
+) -> None:
+    """The leases (then the prefix) are revoked together, but an attempt ends when every
+    request has its answer, and reports the first failing call in that order: the ack and
+    the alert do not depend on which answer came first."""
+
+    def replies(req: Request) -> Reply:
+        if req.path == "/v1/sys/leases/revoke" and orjson.loads(req.body)["lease_id"] == "cred-1":
+            return Reply(400, b'{"errors":["invalid lease ID"]}', delay=0.5)  # late, final
+        return Reply(503, b'{"errors":["Vault is sealed"]}')  # the rest: at once, retryable
+
+    srv = http_server(replies)
+    act = leases(srv.url(""), template="mcp/creds/{agent_id}/")
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(act, scope="agent", agent_id="a1"))
+    assert not err.value.retryable and "invalid lease ID" in str(err.value)
+    assert len(srv.requests) == 3
