@@ -210,6 +210,114 @@ def test_a_prefix_with_an_empty_part_is_refused_and_nothing_is_sent(
     assert srv.requests == []
 
 
+def test_a_spiffe_agent_revokes_under_its_path(http_server: Start) -> None:
+    """``{agent_path}``: a SPIFFE ID's trust domain and path, the way leases are named per
+    agent; ``{agent_id}`` would put ``spiffe://`` in the path and is refused, saying so."""
+    v = Vault()
+    srv = http_server(v)
+    spiffe = "spiffe://corp/agents/a1"
+    detail = asyncio.run(
+        apply(
+            leases(srv.url(""), template="mcp/creds/{agent_path}/"),
+            agent_id=spiffe,
+            scope="agent",
+            credential_ids=[],
+        )
+    )
+    assert v.calls == [("revoke-prefix", "mcp/creds/corp/agents/a1/")]
+    assert detail == "revoked 0 lease(s) and prefix mcp/creds/corp/agents/a1/"
+    plain = asyncio.run(
+        apply(
+            leases(srv.url(""), template="mcp/creds/{agent_path}/"),
+            agent_id="a1",
+            scope="agent",
+            credential_ids=[],
+        )
+    )
+    assert plain == "revoked 0 lease(s) and prefix mcp/creds/a1/"  # any other id as it is
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(
+            apply(
+                leases(srv.url(""), template="mcp/creds/{agent_id}/"),
+                agent_id=spiffe,
+                scope="agent",
+            )
+        )
+    assert not err.value.retryable
+    assert str(err.value) == (
+        "vault: refusing agent_id 'spiffe://corp/agents/a1' in the revoke prefix: it is not a"
+        " path-safe segment (A-Z a-z 0-9 . _ ~ : @ + = -); use {agent_path} for a SPIFFE ID"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "kw", "key", "value"),
+    [
+        # a dot segment climbs out of the prefix: httpx resolves it before the request leaves
+        ("mcp/creds/{task_id}/", {"task_id": ".."}, "task_id", ".."),
+        ("mcp/creds/{task_id}/", {"task_id": "."}, "task_id", "."),
+        (
+            "mcp/creds/{agent_id}/{task_id}/",
+            {"task_id": "../../../../sys/seal"},
+            "task_id",
+            "../../../../sys/seal",
+        ),
+        ("mcp/creds/{session_id}/", {"scope": "session", "session_id": ".."}, "session_id", ".."),
+        ("mcp/creds/{agent_path}/", {"agent_id": "a1/../.."}, "agent_path", "a1/../.."),
+        ("mcp/creds/{agent_path}/", {"agent_id": "../x"}, "agent_path", "../x"),
+        # a query or fragment ends the path: the prefix left is the parent's
+        ("mcp/creds/{task_id}/", {"task_id": "?"}, "task_id", "?"),
+        ("mcp/creds/{task_id}/", {"task_id": "x#"}, "task_id", "x#"),
+        # an escape Vault would decode into a separator or a dot segment
+        ("mcp/creds/{task_id}/", {"task_id": "%2e%2e"}, "task_id", "%2e%2e"),
+        ("mcp/creds/{task_id}/", {"task_id": "a/b"}, "task_id", "a/b"),  # one segment only
+        ("mcp/creds/{task_id}/", {"task_id": "a\\b"}, "task_id", "a\\b"),
+    ],
+)
+def test_a_hostile_id_never_reaches_the_vault_path(
+    http_server: Start, template: str, kw: dict[str, str], key: str, value: str
+) -> None:
+    """Ids come from traffic. One that would widen the revocation (every lease under the
+    parent) or reach another API with the revoker's token is refused, finally, naming the
+    placeholder and the value; nothing is sent, not even the command's own leases."""
+    srv = http_server(Vault())
+    kw = {"agent_id": "a1", "scope": "task", **kw}
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(leases(srv.url(""), template=template), **kw))
+    assert not err.value.retryable
+    assert str(err.value).startswith(f"vault: refusing {key} {value!r} in the revoke prefix")
+    assert srv.requests == []
+
+
+@pytest.mark.parametrize(
+    "template", ["mcp/../{agent_path}/", "mcp/./{agent_path}/", "mcp/?/{agent_path}", "mcp/#"]
+)
+def test_a_template_that_climbs_or_cuts_its_path_is_refused(
+    http_server: Start, template: str
+) -> None:
+    srv = http_server(Vault())
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(leases(srv.url(""), template=template), agent_id="a1", scope="agent"))
+    assert not err.value.retryable and "refusing unsafe prefix" in str(err.value)
+    assert srv.requests == []
+
+
+def test_an_unused_placeholders_value_is_not_judged(http_server: Start) -> None:
+    """Only the values the template puts in the path are checked: a SPIFFE agent id is fine
+    beside a template of task ids."""
+    v = Vault()
+    srv = http_server(v)
+    detail = asyncio.run(
+        apply(
+            leases(srv.url(""), template="mcp/tasks/{task_id}/"),
+            task_id="t-1:a@b+c=d~e",
+            credential_ids=[],
+        )
+    )
+    assert v.calls == [("revoke-prefix", "mcp/tasks/t-1:a@b+c=d~e/")]
+    assert detail.endswith("prefix mcp/tasks/t-1:a@b+c=d~e/")
+
+
 def test_a_bad_template_is_refused_naming_it(http_server: Start) -> None:
     """A placeholder Vault's actuator does not know is a configuration error: final."""
     srv = http_server(Vault())
