@@ -285,7 +285,10 @@ def test_a_hostile_id_never_reaches_the_vault_path(
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), template=template), **kw))
     assert not err.value.retryable
-    assert str(err.value).startswith(f"vault: refusing {key} {value!r} in the revoke prefix")
+    assert str(err.value) == (
+        f"vault: refusing {key} {value!r} in the revoke prefix: it is not a path-safe segment"
+        " (A-Z a-z 0-9 . _ ~ : @ + = -)"
+    )
     assert srv.requests == []
 
 
