@@ -178,7 +178,9 @@ class RevokerSettings(_Section):
     vault_namespace: str = Field("", description="X-Vault-Namespace (Enterprise)")
     vault_prefix_template: str = Field(
         "",
-        description="revoke-prefix for task/session/agent scope, e.g. mcp/creds/{agent_id}/; "
+        description="revoke-prefix for task/session/agent scope, e.g. mcp/creds/{agent_path}/ "
+        "({agent_path}: a SPIFFE ID's trust domain and path; also {agent_id}, {task_id}, "
+        "{session_id}, {scope}; a value that is not path-safe is refused); "
         "empty: leases by credential id only",
     )
     metrics_port: int = Field(

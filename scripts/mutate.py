@@ -1,14 +1,19 @@
-"""Mutation testing of the detection core: ``make mutate``.
+"""Mutation testing of the detection core and the response loop: ``make mutate``.
 
 Runs mutmut (3.x) over ``monitor/core/`` and ``monitor/identity.py`` (the
 canonical identifiers the ids and dedup keys are built from) against the fast
 unit tests of the core (``tests/core``, without the slow Hypothesis
 suites: they kill little the unit tests do not, and cost ~40 s a surviving
-mutant). Results ACCUMULATE across runs in ``results/mutation.json`` (one row
+mutant), and over the response loop — the revoker (``monitor/revoker/``), the
+alert sinks (``monitor/sinks/``) and the gateway proxy (``monitor/proxy/``) —
+each against its own unit tests (``tests/revoker``, ``tests/sinks``,
+``tests/proxy``: their real Redis, HTTP and syslog servers included, so run
+``make redis-install chromium-install`` first). Results ACCUMULATE across runs in ``results/mutation.json`` (one row
 per module: mutants, killed, the survivors, the commit and date it was
 measured at; a module that is run again replaces its row, a ``--survivors``
 run updates it), and ``results/mutation.md`` is rendered from all of it: the
-score per module, the total, the total over ``monitor/core/``, and every
+score per module, the total, the total of each part (``monitor/core/``, the
+revoker, the sinks, the proxy), and every
 mutant not killed, each either justified in ``scripts/mutation_justified.toml``
 (an equivalent mutant, a log text, ...) or marked UNJUSTIFIED. Exits 1 when an
 unjustified mutant is left, so a scheduled job goes red; it is not part of
@@ -21,7 +26,8 @@ that sees the project's packages through a ``.pth`` file: mutmut >= 3.8.1 (the
 first that works with pytest 9) needs click >= 8.4.2 and faust-streaming pins
 click < 8.4, so the two cannot share one environment. The core imports no faust.
 
-    python scripts/mutate.py                          # the whole core, 2 workers
+    python scripts/mutate.py                          # the core, 2 workers
+    python scripts/mutate.py --only 'monitor/revoker/*'   # the revoker, against tests/revoker
     python scripts/mutate.py --only 'monitor/core/decision.py' --only 'monitor/core/state.py'
     python scripts/mutate.py --survivors monitor/core/state.py   # re-test its survivors only
     python scripts/mutate.py --report-only            # merge the last run, re-render the report
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import fnmatch
 import json
 import os
 import re
@@ -56,6 +63,27 @@ STAMP = WORK / "run.json"  # what the staged copy is: commit, date, --only
 TOOL = WORK / "venv"
 MUTMUT = "mutmut>=3.8.1,<4"
 DEFAULT_ONLY = ["monitor/core/*", "monitor/identity.py"]
+#: The parts mutation-tested, each by path prefix, with the unit tests its mutants run against
+#: (mutmut then runs, for each mutated function, only the tests that reached it unmutated)
+SUITES = {
+    "monitor/core/": "tests/core",
+    "monitor/identity.py": "tests/core",
+    "monitor/revoker/": "tests/revoker",
+    "monitor/sinks/": "tests/sinks",
+    "monitor/proxy/": "tests/proxy",
+}
+#: Code of those parts that no unit test runs, so mutmut would find "no tests" for every
+#: mutant: the Kafka shells, whose loops the integration tests run against a real broker (a
+#: mutant there would cost a broker round per test). A file (never mutated) or ``file::Class``
+#: (its mutants left out of the count). Named in the report.
+SHELLS = {
+    "monitor/revoker/service.py": "the revoker's Kafka loop (tests/integration/test_revoker_service.py"
+    " and the fault tests run it against a real broker)",
+    "monitor/sinks/service.py::SinkService": "the sink's Kafka loop (tests/integration/test_sinks.py"
+    " runs it against a real broker and real receivers)",
+}
+#: The parts the report totals, in its order (identity.py counts in the total only)
+PARTS = ("monitor/core/", "monitor/revoker/", "monitor/sinks/", "monitor/proxy/")
 #: Hypothesis suites over the whole engine: strong, but ~40 s for every mutant they do not kill
 #: (test_ids.py also starts other processes: 46 s of the 50 s a surviving detector mutant cost)
 SLOW_TESTS = [
@@ -65,7 +93,9 @@ SLOW_TESTS = [
 ]
 #: Suites that read the sources instead of running them: they can kill no mutant (mutmut does
 #: not mutate imports), and a failure of theirs would stop mutmut's stats run before it starts
-STATIC_TESTS: list[str] = []  # test_purity runs again: the mypyc builder left the core
+#: (a file is left out, a test id ``file::name`` deselected). test_purity runs again: the mypyc
+#: builder left the core; the revoker's plan check reads its imports, and mutmut adds its own
+STATIC_TESTS: list[str] = ["tests/revoker/test_plan.py::test_plan_is_pure"]
 
 STATUS = {  # mutmut 3's exit codes (mutmut.__main__.status_by_exit_code)
     1: "killed",
@@ -117,12 +147,16 @@ def _stage(only: list[str], jobs: int, partial: bool = False) -> None:
         shutil.copytree(ROOT / name, dst, ignore=ignore)
     if (WORK / "mutants").exists():
         shutil.rmtree(WORK / "mutants")  # a result is only worth the sources it ran on
-    selection = ["tests/core", *(f"--ignore={t}" for t in [*SLOW_TESTS, *STATIC_TESTS])]
+    selection = [
+        *suites(only),
+        *(f"--{'deselect' if '::' in t else 'ignore'}={t}" for t in [*SLOW_TESTS, *STATIC_TESTS]),
+    ]
     conf = (
         "\n\n[tool.mutmut]\n"
         'source_paths = ["monitor"]\n'
         'also_copy = ["examples", "schemas"]\n'
         f"only_mutate = {json.dumps(only)}\n"
+        f"do_not_mutate = {json.dumps(sorted(k for k in SHELLS if '::' not in k))}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(selection)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
         "use_git_change_detection = false\n"
@@ -130,6 +164,29 @@ def _stage(only: list[str], jobs: int, partial: bool = False) -> None:
     (WORK / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + conf)
     stamp = {"commit": _commit(), "date": _now(), "only": only, "jobs": jobs, "partial": partial}
     STAMP.write_text(json.dumps(stamp) + "\n")
+
+
+def suites(only: list[str], root: Path = ROOT) -> list[str]:
+    """The test directories the files ``only`` names are run against (see :data:`SUITES`)."""
+    files = [
+        rel
+        for p in sorted((root / "monitor").rglob("*.py"))
+        if any(fnmatch.fnmatch(rel := p.relative_to(root).as_posix(), g) for g in only)
+    ]
+    if not files:
+        raise SystemExit(f"--only {' '.join(only)}: no file under monitor/ matches")
+    out: list[str] = []
+    for rel in files:
+        if rel in SHELLS:
+            continue
+        suite = next((t for prefix, t in SUITES.items() if rel.startswith(prefix)), None)
+        if suite is None:
+            raise SystemExit(
+                f"{rel}: no unit tests to mutation-test it against (parts: {', '.join(SUITES)})"
+            )
+        if suite not in out:
+            out.append(suite)
+    return out
 
 
 def _commit() -> str:
@@ -175,8 +232,19 @@ def _collect() -> list[Mutant]:
         rel = meta.relative_to(WORK / "mutants").as_posix()[: -len(".meta")]
         data = json.loads(meta.read_text())
         for name, code in data.get("exit_code_by_key", {}).items():
+            if _in_shell(rel, name):
+                continue
             out.append(Mutant(name, rel, STATUS.get(code, f"suspicious ({code})"), rel))
     return out
+
+
+def _in_shell(path: str, name: str) -> bool:
+    """Whether mutant ``name`` of ``path`` is in a class :data:`SHELLS` names."""
+    return any(
+        key.partition("::")[0] == path and f"xǁ{key.partition('::')[2]}ǁ" in name
+        for key in SHELLS
+        if "::" in key
+    )
 
 
 _DIFFS = """
@@ -335,7 +403,7 @@ def merge(
 
 
 def score(db: dict[str, Any], why: dict[str, dict[str, str]]) -> dict[str, dict[str, int]]:
-    """mutants/killed/justified/unjustified per module, the total, and the total of monitor/core/."""
+    """mutants/killed/justified/unjustified per module, the total, and each part's total."""
     out: dict[str, dict[str, int]] = {}
     for mod, row in db.get("modules", {}).items():
         j = sum(_is_justified(s, why) for s in row["survivors"])
@@ -345,11 +413,9 @@ def score(db: dict[str, Any], why: dict[str, dict[str, str]]) -> dict[str, dict[
             "justified": j,
             "unjustified": row["mutants"] - row["killed"] - j,
         }
-    for key, pick in (
-        ("total", lambda m: True),
-        ("monitor/core/", lambda m: m.startswith("monitor/core/")),
-    ):
-        rows = [v for m, v in out.items() if pick(m)]
+    per_module = list(out.items())
+    for key in ("total", *PARTS):
+        rows = [v for m, v in per_module if key == "total" or m.startswith(key)]
         out[key] = {
             f: sum(r[f] for r in rows) for f in ("mutants", "killed", "justified", "unjustified")
         }
@@ -357,11 +423,11 @@ def score(db: dict[str, Any], why: dict[str, dict[str, str]]) -> dict[str, dict[
 
 
 def render(
-    db: dict[str, Any], why: dict[str, dict[str, str]], core_modules: list[str] | None = None
+    db: dict[str, Any], why: dict[str, dict[str, str]], known: list[str] | None = None
 ) -> str:
     """results/mutation.md from the accumulated results and the current justifications.
 
-    ``core_modules``: every module of ``monitor/core/``, to name the ones not run yet.
+    ``known``: every module of the parts mutation-tested, to name the ones not run yet.
     """
     sc = score(db, why)
     modules = db.get("modules", {})
@@ -377,7 +443,7 @@ def render(
             f"| `{mod}` | {r['mutants']} | {r['killed']} | {r['justified']} | {r['unjustified']} "
             f"| {_pct(r['killed'], r['mutants'])} | {when} | {took} |"
         )
-    tot, core = sc["total"], sc["monitor/core/"]
+    tot = sc["total"]
 
     def total(label: str, t: dict[str, int]) -> str:
         return (
@@ -386,14 +452,16 @@ def render(
         )
 
     lines = [
-        "# Mutation testing of the detection core",
+        "# Mutation testing of the detection core and the response loop",
         "",
         "`make mutate` (scripts/mutate.py): mutmut 3 over `monitor/core/` and "
         "`monitor/identity.py`, run against `tests/core` without its slow suites ("
         + ", ".join(f"`{t}`" for t in SLOW_TESTS)
-        + ")"
+        + "), and over the revoker, the alert sinks and the gateway proxy, each against its "
+        "own unit tests (`tests/revoker`, `tests/sinks`, `tests/proxy`, with their real "
+        "servers; `--only 'monitor/revoker/*'`)"
         + (
-            " and without the import check "
+            " and without the import checks "
             + ", ".join(f"`{t}`" for t in STATIC_TESTS)
             + " (it reads the sources, it runs none)"
             if STATIC_TESTS
@@ -411,11 +479,19 @@ def render(
         "| measured at | took |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
         *rows,
-        total("monitor/core/", core),
+        *(
+            total(part, sc[part])
+            for part in PARTS
+            if part == "monitor/core/" or any(m.startswith(part) for m in modules)
+        ),
         total("total", tot),
         "",
         "Not run yet: "
-        + (", ".join(f"`{m}`" for m in sorted(set(core_modules or []) - set(modules))) or "none")
+        + (", ".join(f"`{m}`" for m in sorted(set(known or []) - set(modules))) or "none")
+        + ".",
+        "",
+        "Not mutation-tested, since no unit test runs them: "
+        + "; ".join(f"`{m}`, {why}" for m, why in sorted(SHELLS.items()))
         + ".",
         "",
         "## Mutants not killed",
@@ -444,12 +520,14 @@ def _save(db: dict[str, Any], why: dict[str, dict[str, str]]) -> int:
             db["modules"][mod]["justified"] = r["justified"]
             db["modules"][mod]["unjustified"] = r["unjustified"]
     RESULTS.write_text(json.dumps(db, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
-    core = [  # modules with code to mutate (mutmut mutates functions; not bare re-exports)
+    known = [  # modules with code to mutate (mutmut mutates functions; not bare re-exports)
         p.relative_to(ROOT).as_posix()
-        for p in (ROOT / "monitor" / "core").rglob("*.py")
+        for part in PARTS
+        for p in (ROOT / part).rglob("*.py")
         if re.search(r"^\s*def ", p.read_text(), re.M)
+        and p.relative_to(ROOT).as_posix() not in SHELLS
     ]
-    REPORT.write_text(render(db, why, core))
+    REPORT.write_text(render(db, why, known))
     t = score(db, why)["total"]
     print(
         f"{REPORT.relative_to(ROOT)}: {t['killed']}/{t['mutants']} killed "

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 _PATH = Path(__file__).resolve().parents[1] / "scripts" / "mutate.py"
 _spec = importlib.util.spec_from_file_location("mutate_script", _PATH)
 assert _spec and _spec.loader
@@ -129,3 +131,46 @@ def test_score_and_report_judge_survivors_by_the_current_justifications():
     assert "Not run yet: `monitor/core/c.py`." in md
     assert "justified: equivalent: same value (`a.x_f__mutmut_1`)" in md
     assert md.count("**UNJUSTIFIED**") == 2
+
+
+def test_each_file_runs_against_its_own_parts_tests(tmp_path: Path):
+    for rel in ("core/a.py", "core/baseline/b.py", "identity.py", "revoker/plan.py", "cli.py"):
+        (tmp_path / "monitor" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "monitor" / rel).write_text("def f(): pass\n")
+    assert mutate.suites(["monitor/core/*", "monitor/identity.py"], tmp_path) == ["tests/core"]
+    assert mutate.suites(["monitor/revoker/*"], tmp_path) == ["tests/revoker"]
+    assert mutate.suites(["monitor/revoker/plan.py", "monitor/core/a.py"], tmp_path) == [
+        "tests/core",
+        "tests/revoker",
+    ]
+    for only, says in ((["monitor/*"], "monitor/cli.py: no unit tests"), (["x/*"], "no file")):
+        with pytest.raises(SystemExit, match=says):
+            mutate.suites(only, tmp_path)
+
+
+def test_a_part_run_gets_its_own_total():
+    db = _db()
+    survivor = _surv("monitor.revoker.plan.x_f__mutmut_3", "z")
+    mutate.merge(db, {"monitor/revoker/plan.py": _row(6, 5, [survivor])}, STAMP_B)
+    sc = mutate.score(db, {})
+    assert sc["monitor/revoker/"] == {"mutants": 6, "killed": 5, "justified": 0, "unjustified": 1}
+    assert sc["monitor/sinks/"]["mutants"] == 0
+    assert sc["total"]["mutants"] == 21
+    md = mutate.render(
+        db, {}, ["monitor/core/a.py", "monitor/revoker/plan.py", "monitor/sinks/x.py"]
+    )
+    assert "| **monitor/revoker/** | 6 | 5 | 0 | 1 | **83.3 %** | | |" in md
+    assert "**monitor/sinks/**" not in md  # a part never run has no total row
+    assert "Not run yet: `monitor/sinks/x.py`." in md
+
+
+def test_a_kafka_shell_class_is_left_out_of_its_files_count():
+    assert mutate._in_shell(
+        "monitor/sinks/service.py", "monitor.sinks.service.xǁSinkServiceǁrun__mutmut_3"
+    )
+    assert not mutate._in_shell(
+        "monitor/sinks/service.py", "monitor.sinks.service.xǁDelivererǁdeliver__mutmut_3"
+    )
+    assert not mutate._in_shell(
+        "monitor/sinks/other.py", "monitor.sinks.other.xǁSinkServiceǁrun__mutmut_3"
+    )

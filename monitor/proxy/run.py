@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.server.lowlevel import Server
 
 from monitor.charter import load_charter_dir
@@ -241,8 +242,13 @@ async def connect_upstream(
 ) -> Client:
     """The connected upstream; a server that cannot be started or reached is a ProxyError."""
     where = target if isinstance(target, str) else " ".join([target.command, *target.args])
+    # the upstream's stderr goes to this process's own stderr file (a child needs a real file
+    # descriptor): the SDK's default is whatever sys.stderr was when it was imported, which a
+    # caller may have swapped for a stream with no descriptor, or closed, since
+    errlog = sys.__stderr__ or sys.stderr
+    server = target if isinstance(target, str) else stdio_client(target, errlog=errlog)
     try:
-        return await stack.enter_async_context(Client(target))
+        return await stack.enter_async_context(Client(server))
     except Exception as err:
         leaf: BaseException = err
         while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:

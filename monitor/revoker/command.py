@@ -79,8 +79,10 @@ def cmd_revoker(args: argparse.Namespace) -> int:
     from monitor.settings import load_settings
 
     configure_logging(args.loglevel)
+    # "engine": the redaction of what the revoker says (acks, alerts, logs) is its settings
     settings = load_settings(
-        {"revoker_actuators": args.actuators}, uses=("revoker", "commands", "kafka", "service")
+        {"revoker_actuators": args.actuators},
+        uses=("revoker", "engine", "commands", "kafka", "service"),
     )
 
     async def main() -> None:

@@ -94,9 +94,10 @@ def cmd_sink(args: argparse.Namespace) -> int:
     from monitor.settings import load_settings
     from monitor.sinks.service import SinkService, build_transport
 
+    # "engine": revoke_min_severity, which decides an OCSF finding's action and disposition
     settings = load_settings(
         {"sink_to": args.to, "sink_file": args.file, "sink_syslog_protocol": args.protocol},
-        uses=("sink", "kafka", "service"),
+        uses=("sink", "engine", "kafka", "service"),
     )
     if settings.sink.to == "splunk-hec" and not settings.sink.hec_url:
         from monitor.errors import MonitorError

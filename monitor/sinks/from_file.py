@@ -56,9 +56,14 @@ async def deliver_file(
     policy: RetryPolicy,
     timeout: float,
     start_line: int = 1,
-    err: IO[str] = sys.stderr,
+    err: IO[str] | None = None,
 ) -> FileDelivery:
-    """Deliver the alerts in ``path`` (``-``: stdin, gzip read transparently) from ``start_line``."""
+    """Deliver the alerts in ``path`` (``-``: stdin, gzip read transparently) from ``start_line``.
+
+    Refused lines are reported on ``err``, by default the ``sys.stderr`` of the call (not of
+    the import: a caller that redirects stderr gets the reports where it points).
+    """
+    err = sys.stderr if err is None else err
     out = FileDelivery()
     deliverer = Deliverer(transport, policy)
     try:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from monitor.core.redact import DEFAULT_REDACTION, Redactor
 from monitor.output_contracts import RevocationCommand
@@ -33,6 +34,15 @@ ROOT = Path(__file__).resolve().parents[2]
 FLEET = StdioServerParameters(
     command=sys.executable, args=["-m", "tests.proxy.fleet_server"], cwd=str(ROOT)
 )
+
+
+def stdio(params: StdioServerParameters) -> Any:
+    """A stdio connection whose server writes its stderr to this process's stderr file: the
+    SDK's default is the sys.stderr of its import, which pytest's capture may have closed
+    since (a second session in one process, as mutation testing runs)."""
+    return stdio_client(params, errlog=sys.__stderr__ or sys.stderr)
+
+
 AGENT = {"agent_id": "agent-1", "credential_id": "cred-1", "task_id": "task-1"}
 
 
@@ -78,7 +88,7 @@ async def proxied(
     if redis_url is not None:
         guard = DenyListGuard(connect(redis_url, timeout), timeout=timeout, fail_mode=fail_mode)
     try:
-        async with Client(FLEET) as upstream:
+        async with Client(stdio(FLEET)) as upstream:
             info = upstream.server_info
             identity = IdentityResolver.build(
                 mapping,

@@ -25,7 +25,7 @@ from mcp.shared.exceptions import MCPError
 from monitor.cli import main
 from monitor.proxy import refusal
 from tests.proxy.processes import FLEET_CMD, ROOT, ProxyProcess
-from tests.proxy.support import deny
+from tests.proxy.support import deny, stdio
 from tests.revoker.servers import free_port
 from tests.revoker.support import command
 
@@ -184,7 +184,7 @@ def test_stdio_proxy_forwards_then_refuses_once_revoked(tmp_path: Path, redis_ur
     )  # fmt: skip
 
     async def go() -> tuple[Any, MCPError]:
-        async with Client(params) as client:
+        async with Client(stdio(params)) as client:
             ok = await client.call_tool("list_hosts", {})
             await deny(redis_url, command(scope="credential", credential_ids=["tok-81f2"]))
             with pytest.raises(MCPError) as refused:
@@ -312,7 +312,7 @@ def test_stdio_proxy_in_front_of_a_streamable_http_upstream(tmp_path: Path) -> N
     )  # fmt: skip
 
     async def go() -> Any:
-        async with Client(params) as client:
+        async with Client(stdio(params)) as client:
             return await client.call_tool("read_file", {"path": "/etc/motd"})
 
     try:

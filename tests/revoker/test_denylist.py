@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -294,3 +297,125 @@ def test_a_lifted_agent_deny_is_not_undone_by_a_re_sent_command(
     assert asyncio.run(lookup(redis_url, agent_id="spiffe://corp/agents/a1")) == {}
     assert asyncio.run(run("cmd-b")) == ["applied"]  # a new cause (new id) denies again
     assert "agent" in asyncio.run(lookup(redis_url, agent_id="spiffe://corp/agents/a1"))
+
+
+def test_the_detail_names_every_key_written_and_how_long_it_holds(redis_url: str) -> None:
+    """The ack's detail is the operator's record of what the deny-list now refuses."""
+    detail = asyncio.run(apply(redis_url, ttl=600, expires_at=T0 + timedelta(hours=2)))
+    assert detail == (
+        "denied 3 key(s) for 7500 s: mcpmon:deny:credential:cred-1, "
+        "mcpmon:deny:credential:cred-2, mcpmon:deny:task:task-1"
+    )
+    agent = asyncio.run(apply(redis_url, scope="agent", credential_ids=[]))
+    assert agent == "denied 1 key(s) without expiry: mcpmon:deny:agent:spiffe://corp/agents/a1"
+
+
+def test_a_command_naming_no_target_writes_nothing_and_says_so(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    detail = asyncio.run(apply(redis_url, scope="credential", credential_ids=[]))
+    assert detail == "nothing to deny: the command names no target"
+    assert redis_server.command("DBSIZE") == b":0\r\n"
+
+
+def test_ttl_zero_holds_even_expiring_credentials_without_expiry(redis_url: str) -> None:
+    """``ttl_seconds`` 0 means no entry ever expires, not only those of agent scope."""
+    detail = asyncio.run(apply(redis_url, ttl=0, expires_at=T0 + timedelta(hours=2)))
+    assert "without expiry" in detail
+    assert ttls(redis_url, "credential:cred-1", "credential:cred-2", "task:task-1") == [-1] * 3
+
+
+def test_the_configured_prefix_and_margin_are_used(redis_url: str) -> None:
+    """Gateways look keys up under the deployment's prefix; the margin covers their skew."""
+
+    async def go() -> str:
+        act = RedisDenyList(
+            redis_url, prefix="gw7:deny:", ttl_seconds=600, margin_seconds=60, clock=lambda: NOW
+        )
+        try:
+            return await act.apply(command(expires_at=T0 + timedelta(hours=1)))
+        finally:
+            await act.aclose()
+
+    assert asyncio.run(go()) == (
+        "denied 3 key(s) for 3660 s: gw7:deny:credential:cred-1, "
+        "gw7:deny:credential:cred-2, gw7:deny:task:task-1"
+    )
+    assert asyncio.run(lookup(redis_url, credential_id="cred-1")) == {}  # not the default prefix
+
+    async def found() -> dict[str, dict[str, str]]:
+        client = connect(redis_url, 2.0)
+        try:
+            return await denied(client, deny_keys("gw7:deny:", task_id="task-1"))
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(found())["task"]["command_id"] == "cmd-1"
+    assert 3650 < asyncio.run(ttl_of(redis_url, "gw7:deny:credential:cred-1")) <= 3660
+
+
+def test_the_default_hold_of_a_task_without_credentials_is_a_day(redis_url: str) -> None:
+    async def go() -> str:
+        act = RedisDenyList(redis_url, clock=lambda: NOW)
+        try:
+            return await act.apply(command(credential_ids=[]))
+        finally:
+            await act.aclose()
+
+    assert asyncio.run(go()) == "denied 1 key(s) for 86400 s: mcpmon:deny:task:task-1"
+
+
+def test_an_error_names_the_denylist() -> None:
+    """The ack and the revocation_failed alert say which actuator failed."""
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5))
+    assert str(err.value).startswith("denylist: ConnectionError: ")
+
+
+class Unanswering:
+    """A Redis stand-in on loopback: answers the connection's handshake (CLIENT SETINFO)
+    with +OK and records, without ever answering, every script call (EVALSHA / EVAL)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self._listener.getsockname()[1]}/0"
+        self.scripts: list[list[bytes]] = []
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            f = conn.makefile("rb")
+            while line := f.readline():
+                args = [f.read(int(f.readline()[1:]) + 2)[:-2] for _ in range(int(line[1:]))]
+                if args[0].upper() in (b"EVALSHA", b"EVAL"):
+                    self.scripts.append(args)
+                else:
+                    conn.sendall(b"+OK\r\n")
+
+    def close(self) -> None:
+        self._listener.close()
+        for c in self._conns:
+            c.close()
+
+
+def test_an_unanswered_write_is_sent_once_per_attempt() -> None:
+    """Retrying is the revoker's business (its policy, its attempt timeout): the client
+    must not send the write again on a timeout, which would double an attempt's time."""
+    server = Unanswering()
+    try:
+        with pytest.raises(ActuatorError) as err:
+            asyncio.run(apply(server.url, timeout=0.3))
+    finally:
+        server.close()
+    assert err.value.retryable and str(err.value).startswith("denylist: TimeoutError: ")
+    assert [a[0].upper() for a in server.scripts] == [b"EVALSHA"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -85,3 +86,72 @@ def test_a_key_scoped_to_charter_updates_cannot_sign_a_revocation_command() -> N
     alert = refused_alert(by_policy, by_policy.to_json(), why, T0)
     assert alert.severity == "critical" and alert.reason.startswith("forged or unsigned")
     assert gate.check(CommandSigner(ring).sign(command()), T0) is None  # mon-1 signs commands
+
+
+def test_a_window_of_one_second_or_less_is_still_checked() -> None:
+    """Only 0 turns the age check off (MCPMON_REVOKER_COMMAND_MAX_AGE_SECONDS, a float): a
+    window of 1 s, or of half a second, still refuses a command older than it."""
+    assert (CommandGate(KEYS, 1).check(SIGNED, T0 + timedelta(seconds=2)) or "").startswith(
+        "expired: issued 2 s ago, more than the 1 s allowed"
+    )
+    assert (CommandGate(KEYS, 0.5).check(SIGNED, T0 + timedelta(seconds=1)) or "").startswith(
+        "expired: issued 1 s ago, more than the 0.5 s allowed"
+    )
+    assert CommandGate(KEYS, 1).check(SIGNED, T0 + timedelta(seconds=1)) is None
+
+
+def test_a_command_dated_exactly_the_window_ahead_passes() -> None:
+    """The window is symmetric and inclusive: a command dated exactly max_age_seconds in the
+    future (a worker clock ahead of the revoker's) is carried out, one second more is not."""
+    ahead = CommandSigner(KEYS).sign(command(ts=T0 + timedelta(seconds=3600)))
+    assert GATE.check(ahead, T0) is None
+    further = CommandSigner(KEYS).sign(command(ts=T0 + timedelta(seconds=3601)))
+    assert GATE.check(further, T0) == "dated 3601 s in the future, more than the 3600 s allowed"
+
+
+def test_the_refusal_alert_names_the_commands_task_session_and_raw_bytes() -> None:
+    """What a SIEM rule matches on: the clause, the task and session the forged command
+    named, and details with the sha256 of the exact bytes refused (to find them in the
+    dead-letter topic) and whether the command carried a signature at all."""
+    cmd = command(scope="session", session_id="sess-9", task_id="task-9")
+    raw = cmd.to_json()
+    a = refused_alert(cmd, raw, "unsigned", T0)
+    assert (a.clause.charter, a.clause.key, a.clause.text) == (
+        None,
+        "revocation",
+        "only revocation commands signed by the monitor, and fresh, are carried out",
+    )
+    assert (a.task_id, a.session_id, a.credential_id) == ("task-9", "sess-9", None)
+    assert a.details == {
+        "command_id": "cmd-1",
+        "refused": "unsigned",
+        "scope": "session",
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "signed": False,
+    }
+    forged = CommandSigner(FORGER).sign(cmd)
+    b = refused_alert(forged, forged.to_json(), "bad signature (key mon-1)", T0)
+    assert b.details["signed"] is True and b.details["scope"] == "session"
+
+
+def test_the_refusal_alert_id_is_the_documented_hash_of_the_raw_bytes() -> None:
+    """One id per message refused (a redelivery raises the same alert, SIEM rules dedup),
+    and two different messages never share one: 32 hex characters, like every alert id."""
+    raw = command().to_json()
+    a = refused_alert(command(), raw, "unsigned", T0)
+    digest = hashlib.sha256(raw).hexdigest()
+    assert a.alert_id == hashlib.sha256(f"{REFUSED_DETECTOR}\x1f{digest}".encode()).hexdigest()[:32]
+    assert len(a.alert_id) == 32
+    other = command(command_id="cmd-2")
+    assert refused_alert(other, other.to_json(), "unsigned", T0).alert_id != a.alert_id
+
+
+def test_a_command_dated_in_the_future_is_alerted_as_stale_not_forged() -> None:
+    """The gate's own "dated ... in the future" reason is a replay/clock problem of a
+    genuinely signed command: severity high, like an expired one, never critical."""
+    ahead = CommandSigner(KEYS).sign(command(ts=T0 + timedelta(days=1)))
+    why = GATE.check(ahead, T0)
+    assert why is not None and why.startswith("dated")
+    alert = refused_alert(ahead, ahead.to_json(), why, T0)
+    assert alert.severity == "high" and alert.reason.startswith("replayed or stale")
+    assert alert.details["signed"] is True

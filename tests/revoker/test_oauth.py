@@ -127,3 +127,36 @@ def test_revoker_rides_out_an_outage_and_acks_what_happened(http_server: Start) 
     assert first.acks[0].status == "applied" and "(attempt 3)" in first.acks[0].detail
     assert again.acks[0].status == "already_applied"
     assert sorted(t for t, _ in auth.revoked) == ["cred-1", "cred-2"]  # nothing lost, nothing twice
+
+
+def test_errors_name_the_oauth_actuator(http_server: Start) -> None:
+    """The ack and the revocation_failed alert say which actuator failed, and where."""
+    srv = http_server(AuthServer())
+    url = srv.url("/oauth2/revoke")
+    with pytest.raises(ActuatorError) as status:
+        asyncio.run(apply(actuator(url, secret="wrong")))
+    assert str(status.value) == f'oauth: HTTP 401 from {url}: {{"error":"invalid_client"}}'
+    with pytest.raises(ActuatorError) as down:
+        asyncio.run(apply(actuator(closed_url("/oauth2/revoke"))))
+    assert str(down.value).startswith("oauth: ConnectError: ")
+
+
+def test_a_failed_attempt_reports_the_first_credential_whatever_answered_first(
+    http_server: Start,
+) -> None:
+    """The tokens are revoked together, but an attempt ends when every request has its
+    answer, and the failure it reports is that of the first failing credential in the
+    command's order: the ack and the alert do not depend on which answer came first."""
+
+    def replies(req: Request) -> Reply:
+        token = parse_qs(req.body.decode())["token"][0]
+        if token == "cred-1":  # the first credential is refused, late
+            return Reply(400, b'{"error":"unsupported_token_type"}', delay=0.5)
+        return Reply(503, b'{"error":"temporarily_unavailable"}')  # the second: at once
+
+    srv = http_server(replies)
+    with pytest.raises(ActuatorError) as err:
+        asyncio.run(apply(actuator(srv.url("/oauth2/revoke"))))
+    assert not err.value.retryable
+    assert "HTTP 400" in str(err.value) and "unsupported_token_type" in str(err.value)
+    assert len(srv.requests) == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import hashlib
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,72 @@ def test_a_batch_of_commands_against_a_dead_actuator_still_polls_in_time() -> No
     assert n == 3 and n * worst <= 0.8 * MAX_POLL_INTERVAL_SECONDS
     assert records_per_poll(1000.0) == 1  # never zero, even when one command is too slow
     assert records_per_poll(0.0) == 500
+
+
+def test_records_per_poll_only_falls_back_to_its_cap_when_a_command_costs_nothing() -> None:
+    """A worst case of a second (or less) still gets its exact share of the 240 s budget;
+    only a worst case of 0 (no attempt can take time) falls back to the cap of 500."""
+    assert records_per_poll(1.0) == 240
+    assert records_per_poll(0.5) == 480
+    assert records_per_poll(1.0, interval=10.0) == 8
+
+
+@pytest.mark.parametrize("worst", [0.8, 1.6, 3.2, 0.1, 62.5, 7.0, 33.3])
+def test_records_per_poll_is_the_largest_batch_that_fits_the_budget_exactly(worst: float) -> None:
+    """The bound holds in exact arithmetic, not just up to float rounding: 0.8 is a little
+    more than 4/5 in binary, so 300 commands of 0.8 s overshoot 240 s and 299 are taken
+    (a quotient rounded up to a whole number must not add one)."""
+    n = records_per_poll(worst)
+    budget = Fraction(MAX_POLL_INTERVAL_SECONDS * 0.8)
+    assert n * Fraction(worst) <= budget < (n + 1) * Fraction(worst)
+
+
+def test_targets_are_described_in_order_and_nothing_when_empty() -> None:
+    """The words an observe ack and a failure alert use for what a command ends: credentials,
+    then task, session and agent, comma-separated; "nothing" when it names nothing."""
+    t = targets(command(scope="session", session_id="s1", credential_ids=["c1", "c2"]))
+    assert t.describe() == "credential c1, credential c2, session s1"
+    assert targets(command(scope="agent", credential_ids=[])).describe() == (
+        "agent spiffe://corp/agents/a1"
+    )
+    assert targets(command(scope="task", credential_ids=[])).describe() == "task task-1"
+    empty = command(scope="credential", credential_ids=[])
+    assert targets(empty).describe() == "nothing"
+    assert observe_detail(empty) == f"{OBSERVE_DETAIL}; would revoke nothing"
+
+
+def test_failure_alert_id_is_the_documented_hash_of_command_and_actuator() -> None:
+    """Deterministic across revoker restarts and versions (SIEM rules dedup on it): the
+    sha256 of detector, command_id and actuator joined by the unit separator, 32 hex chars."""
+    a = failure_alert(command(), "oauth", "oauth: HTTP 503", 5, T0)
+    assert a.alert_id == hashlib.sha256(b"revocation_failed\x1fcmd-1\x1foauth").hexdigest()[:32]
+
+
+def test_failure_alert_names_what_a_siem_rule_matches_on() -> None:
+    """The clause, the command's task, session and first credential, and details naming the
+    scope, the actuator's error and every alert that caused the command."""
+    cmd = command(
+        scope="session",
+        session_id="sess-7",
+        task_id="task-7",
+        credential_ids=["cred-a", "cred-b"],
+        alert_ids=["alert-1", "alert-2"],
+    )
+    a = failure_alert(cmd, "vault", "vault: HTTP 503", 3, T0)
+    assert (a.clause.charter, a.clause.key, a.clause.text) == (
+        None,
+        "revocation",
+        "access is ended when a revocation command is issued",
+    )
+    assert (a.task_id, a.session_id, a.credential_id) == ("task-7", "sess-7", "cred-a")
+    assert a.details == {
+        "command_id": "cmd-1",
+        "actuator": "vault",
+        "attempts": 3,
+        "scope": "session",
+        "error": "vault: HTTP 503",
+        "caused_by_alerts": "alert-1,alert-2",
+    }
+    bare = failure_alert(command(scope="agent", credential_ids=[]), "denylist", "x", 1, T0)
+    assert bare.credential_id is None
+    assert "revocation of agent spiffe://corp/agents/a1 by denylist failed" in bare.reason

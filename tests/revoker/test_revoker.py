@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+from monitor.core.redact import RedactionRules, Redactor
+from monitor.metrics import CollectorRegistry, RevokerMetrics
+from monitor.output_contracts import RevocationCommand
 from monitor.retry import RetryPolicy
 from monitor.revoker.exceptions import LedgerUnavailable
 from monitor.revoker.ledger import MemoryLedger
@@ -167,3 +173,212 @@ def test_aclose_closes_every_actuator() -> None:
     r, _ = make(a, b)
     run(r.aclose())
     assert a.closed and b.closed
+
+
+# ------------------------------------------------------------------ what operators see
+# Acks and alerts are the contract consumers (SOAR, SIEM rules) match on; the metrics and the
+# structured log lines are what an operator alerts and searches on: their names, labels and
+# fields are pinned here, each path (observe, redelivery, retry, give-up) on its own.
+
+
+def test_ack_timestamps_of_the_default_clock_are_utc() -> None:
+    """An ack is stamped with an aware UTC time (serialized with its offset), never a naive
+    local one that a consumer in another zone would misread."""
+    r = Revoker([Scripted("denylist")], MemoryLedger(), POLICY, sleep=Sleeps())
+    (ack,) = run(r.handle(command())).acks
+    assert ack.ts.tzinfo is not None and ack.ts.utcoffset() == timedelta(0)
+
+
+def test_duplicate_actuator_names_are_refused_naming_them() -> None:
+    with pytest.raises(ValueError, match=r"actuator names must be unique: \['x', 'y', 'x'\]"):
+        make(Scripted("x"), Scripted("y"), Scripted("x"))
+
+
+def test_success_on_the_second_attempt_says_so_in_the_ack() -> None:
+    """Only an attempt after the first is named: one retry is worth telling the consumer."""
+    a = Scripted("oauth", [transient()])
+    r, sleeps = make(a)
+    (ack,) = run(r.handle(command())).acks
+    assert ack.status == "applied" and ack.detail == "oauth did cmd-1 (attempt 2)"
+    assert sleeps.delays == [0.5]
+
+
+def _logged(logs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(e) for e in logs]
+
+
+def test_observed_and_already_applied_are_logged_with_command_and_actuator() -> None:
+    a = Scripted("denylist")
+    r, _ = make(a)
+    with capture_logs() as logs:
+        out = run(r.handle(command(mode="observe")))
+    assert _logged(logs) == [
+        {
+            "event": "revocation_observed",
+            "log_level": "info",
+            "command_id": "cmd-1",
+            "actuator": "denylist",
+            "detail": out.acks[0].detail,
+        }
+    ]
+    run(r.handle(command()))
+    with capture_logs() as logs:
+        run(r.handle(command()))  # redelivered
+    assert _logged(logs) == [
+        {
+            "event": "revocation_already_applied",
+            "log_level": "info",
+            "command_id": "cmd-1",
+            "actuator": "denylist",
+        }
+    ]
+
+
+def test_retry_and_applied_are_logged_with_attempt_delay_and_error() -> None:
+    a = Scripted("oauth", [transient("oauth: HTTP 503")])
+    r, _ = make(a)
+    with capture_logs() as logs:
+        run(r.handle(command()))
+    assert _logged(logs) == [
+        {
+            "event": "revocation_retry",
+            "log_level": "warning",
+            "command_id": "cmd-1",
+            "actuator": "oauth",
+            "attempt": 1,
+            "delay": 0.5,
+            "error": "oauth: HTTP 503",
+        },
+        {
+            "event": "revocation_applied",
+            "log_level": "info",
+            "command_id": "cmd-1",
+            "actuator": "oauth",
+            "attempts": 2,
+            "detail": "oauth did cmd-1",
+        },
+    ]
+
+
+def test_giving_up_is_logged_as_revocation_failed_with_attempts_and_error() -> None:
+    a = Scripted("webhook", [transient("webhook: HTTP 502"), final("webhook: HTTP 404")])
+    r, _ = make(a)
+    with capture_logs() as logs:
+        run(r.handle(command()))
+    assert _logged(logs)[-1] == {
+        "event": "revocation_failed",
+        "log_level": "error",
+        "command_id": "cmd-1",
+        "actuator": "webhook",
+        "attempts": 2,
+        "error": "webhook: HTTP 404",
+    }
+    assert _logged(logs)[0]["error"] == "webhook: HTTP 502"  # the retry names its own error
+
+
+def test_metrics_count_commands_acks_retries_failures_and_alerts() -> None:
+    """The revoker's Prometheus counters, by mode, actuator and status (what dashboards and
+    alert rules select on)."""
+    reg = CollectorRegistry()
+    ok, flaky, broken = (
+        Scripted("denylist"),
+        Scripted("oauth", [transient()]),
+        Scripted("webhook", [final(), final()]),
+    )
+    r = Revoker(
+        [ok, flaky, broken],
+        MemoryLedger(),
+        POLICY,
+        sleep=Sleeps(),
+        clock=lambda: T0,
+        metrics=RevokerMetrics(reg),
+    )
+    run(r.handle(command()))
+    run(r.handle(command()))  # redelivered
+    run(r.handle(command(command_id="cmd-2", mode="observe")))
+
+    def value(name: str, **labels: str) -> float | None:
+        return reg.get_sample_value(name, labels)
+
+    acks = "mcpmon_revoker_acks_total"
+    assert value("mcpmon_revoker_commands_total", mode="enforce") == 2
+    assert value("mcpmon_revoker_commands_total", mode="observe") == 1
+    assert value(acks, actuator="denylist", status="applied") == 2
+    assert value(acks, actuator="denylist", status="already_applied") == 1
+    assert value(acks, actuator="oauth", status="already_applied") == 1
+    assert value(acks, actuator="webhook", status="failed") == 2
+    assert value(acks, actuator="webhook", status="applied") == 1  # observe
+    assert value("mcpmon_revoker_retries_total", actuator="oauth") == 1
+    assert value("mcpmon_revoker_failures_total", actuator="webhook") == 2
+    assert value("mcpmon_revoker_failures_total", actuator="oauth") is None
+    assert value("mcpmon_revoker_alerts_total") == 2
+
+
+def test_failure_alert_names_the_error_and_attempts_redacted_by_the_revokers_rules() -> None:
+    """The revocation_failed alert carries the (redacted) error and the attempt count, and the
+    deployment's own redaction rules apply to it, also to the command's reason from the bus."""
+    redact = Redactor(RedactionRules(extra=("acct-[0-9]+",)))
+    a = Scripted("oauth", [transient("oauth: HTTP 503 for acct-12345")] * 10)
+    r = Revoker([a], MemoryLedger(), POLICY, sleep=Sleeps(), clock=lambda: T0, redact=redact)
+    out = run(r.handle(command(reason="lingering_access: acct-999")))
+    error = "oauth: HTTP 503 for [REDACTED:custom-1]"
+    assert out.acks[0].detail == f"{error} (gave up after 4 attempt(s))"
+    (alert,) = out.alerts
+    assert alert.details["error"] == error and alert.details["attempts"] == 4
+    assert f"failed after 4 attempt(s): {error}." in alert.reason
+    assert "acct-999" not in alert.reason and "acct-12345" not in alert.to_json().decode()
+
+
+class Yields:
+    """An actuator whose apply takes many turns of the event loop (no wall-clock wait)."""
+
+    name = "denylist"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def apply(self, cmd: RevocationCommand) -> str:
+        self.calls += 1
+        for _ in range(50):
+            await asyncio.sleep(0)
+        return "denied"
+
+    async def aclose(self) -> None:
+        return None
+
+
+class DownOnceFor(MemoryLedger):
+    """A ledger that cannot answer for one actuator, once."""
+
+    def __init__(self, actuator: str) -> None:
+        super().__init__()
+        self.down_for: str | None = actuator
+
+    async def applied(self, command_id: str, actuator: str) -> str | None:
+        if actuator == self.down_for:
+            self.down_for = None
+            raise LedgerUnavailable("ledger: ConnectionError")
+        return await super().applied(command_id, actuator)
+
+
+def test_a_ledger_failure_waits_for_the_other_actuators_before_raising() -> None:
+    """handle() raises LedgerUnavailable only once every actuator is done: the caller retries
+    the command, and an actuator still running in the background would be applied twice (its
+    success not yet recorded when the retry asks the ledger)."""
+    slow = Yields()
+    r = Revoker(
+        [slow, Scripted("oauth")],
+        DownOnceFor("oauth"),
+        POLICY,
+        sleep=Sleeps(),
+        clock=lambda: T0,
+    )
+
+    async def go() -> list[tuple[str, str]]:
+        with pytest.raises(LedgerUnavailable):
+            await r.handle(command())
+        again = await r.handle(command())  # what the service does: the same command again
+        return [(k.actuator, k.status) for k in again.acks]
+
+    assert run(go()) == [("denylist", "already_applied"), ("oauth", "applied")]
+    assert slow.calls == 1

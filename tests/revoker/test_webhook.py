@@ -94,5 +94,20 @@ def test_slow_receiver_times_out_retryably(http_server: Start) -> None:
 
 
 def test_a_secret_is_required() -> None:
-    with pytest.raises(ValueError):
+    """An unsigned delivery could be forged by anyone who can reach the receiver."""
+    with pytest.raises(ValueError, match=r"^the webhook needs a signing secret$"):
         SignedWebhook("http://127.0.0.1:1/", "")
+
+
+def test_errors_name_the_webhook_actuator(http_server: Start) -> None:
+    """The ack and the revocation_failed alert say which actuator failed, and where."""
+    srv = http_server(Receiver())
+    with pytest.raises(ActuatorError) as status:
+        asyncio.run(apply(hook(srv.url("/soar"), secret="other")))
+    assert (
+        str(status.value)
+        == f'webhook: HTTP 401 from {srv.url("/soar")}: {{"error":"bad signature"}}'
+    )
+    with pytest.raises(ActuatorError) as down:
+        asyncio.run(apply(hook(closed_url("/soar"))))
+    assert str(down.value).startswith("webhook: ConnectError: ")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
 
 from monitor import __version__
+from monitor.settings import load_settings
 from monitor.sinks.formats import (
     CEF_SEVERITY,
     OCSF_SEVERITY,
     SYSLOG_SEVERITY,
+    action,
     cef_ext_escape,
     cef_extension,
     cef_header_escape,
@@ -22,7 +25,7 @@ from monitor.sinks.formats import (
     to_hec,
     to_ocsf,
 )
-from tests.sinks.support import T0_MS, alert
+from tests.sinks.support import T0, T0_MS, alert
 
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
 
@@ -35,6 +38,7 @@ def test_ocsf_class_and_type() -> None:
     assert o["category_uid"] == 2
     assert o["category_name"] == "Findings"
     assert o["activity_id"] == 1
+    assert o["activity_name"] == "Create"
     assert o["type_uid"] == 200401
     assert o["type_name"] == "Detection Finding: Create"
 
@@ -61,6 +65,54 @@ def test_ocsf_time_severity_status_message() -> None:
 def test_ocsf_severity_ids(sev: str, sid: int, name: str) -> None:
     o = to_ocsf(alert(severity=sev))
     assert (o["severity_id"], o["severity"]) == (sid, name)
+
+
+@pytest.mark.parametrize(
+    ("score", "cid", "name"),
+    [
+        (1.0, 3, "High"),
+        (0.9, 3, "High"),
+        (0.89, 2, "Medium"),
+        (0.5, 2, "Medium"),
+        (0.49, 1, "Low"),
+        (0.0, 1, "Low"),
+    ],
+)
+def test_ocsf_confidence_from_score(score: float, cid: int, name: str) -> None:
+    """High from 0.9, Medium from 0.5 (inclusive), else Low: id and OCSF caption both."""
+    o = to_ocsf(alert(score=score))
+    assert (o["confidence_id"], o["confidence"]) == (cid, name)
+
+
+@pytest.mark.parametrize(
+    ("severity", "mode", "revoke_at", "expected"),
+    [
+        ("high", "enforce", "high", (2, "Denied", 24, "Access Revoked")),
+        ("critical", "enforce", "high", (2, "Denied", 24, "Access Revoked")),
+        ("medium", "enforce", "high", (1, "Allowed", 15, "Detected")),
+        ("critical", "observe", "low", (1, "Allowed", 15, "Detected")),
+        ("low", "enforce", "low", (2, "Denied", 24, "Access Revoked")),
+    ],
+)
+def test_ocsf_action_and_disposition_say_what_the_monitor_did(
+    severity: str, mode: str, revoke_at: str, expected: tuple[int, str, int, str]
+) -> None:
+    """The security_control profile, ids and OCSF captions: Denied / Access Revoked when an
+    enforcing charter revoked, Allowed / Detected when the alert was the only response."""
+    o = to_ocsf(alert(severity=severity, mode=mode), revoke_min_severity=revoke_at)
+    assert (o["action_id"], o["action"], o["disposition_id"], o["disposition"]) == expected
+    assert action(alert(severity=severity, mode=mode), revoke_at) == expected
+
+
+@pytest.mark.parametrize("sev", SEVERITIES)
+def test_action_defaults_to_the_deployments_default_revoke_level(sev: str) -> None:
+    """Called without a revoke level, ``action`` (and ``to_ocsf``) assume the deployment's
+    default MCPMON_REVOKE_MIN_SEVERITY, so a caller that leaves it out reports what an
+    unconfigured monitor does."""
+    default = load_settings(env={}).revoke_min_severity
+    a = alert(severity=sev, mode="enforce")
+    assert action(a) == action(a, default)
+    assert to_ocsf(a)["action_id"] == to_ocsf(a, default)["action_id"]
 
 
 def test_ocsf_metadata_product_and_framework_labels() -> None:
@@ -101,9 +153,14 @@ def test_ocsf_finding_info() -> None:
 
 def test_ocsf_actor_resources_observables() -> None:
     o = to_ocsf(alert())
-    assert o["actor"]["user"]["uid"] == "spiffe://corp/agents/patcher-1"
-    assert o["actor"]["user"]["name"] == "spiffe://corp/agents/patcher-1"
-    assert o["actor"]["user"]["account"]["type"] == "autonomous"
+    # the agent is a user of OCSF type Other (99): the type name a SIEM shows and filters on
+    assert o["actor"]["user"] == {
+        "uid": "spiffe://corp/agents/patcher-1",
+        "name": "spiffe://corp/agents/patcher-1",
+        "type_id": 99,
+        "type": "Other",
+        "account": {"type": "autonomous", "type_id": 99},
+    }
     assert o["actor"]["session"] == {"uid": "sess-3"}
     assert o["resources"] == [
         {"type": "mcp.credential", "uid": "cred-9"},
@@ -120,8 +177,41 @@ def test_ocsf_actor_resources_observables() -> None:
     }
 
 
+def test_ocsf_evidence_names_the_agent_the_events_the_details_and_the_sponsor() -> None:
+    """The one evidence record, key for key: SIEM rules pivot on ``data.event_ids``."""
+    assert to_ocsf(alert())["evidences"] == [
+        {
+            "actor": {
+                "user": {
+                    "uid": "spiffe://corp/agents/patcher-1",
+                    "name": "spiffe://corp/agents/patcher-1",
+                }
+            },
+            "data": {"event_ids": ["ev-1", "ev-2"], "details": {"calls": 3}},
+            "user": {"uid": "alice@corp", "name": "alice@corp"},
+        }
+    ]
+
+
 def test_ocsf_unmapped_keeps_everything_else() -> None:
     u = to_ocsf(alert())["unmapped"]
+    # exactly these keys: rules match the task and the charter clause by these names
+    assert set(u) == {
+        "mode",
+        "score",
+        "sponsor",
+        "task_id",
+        "evidence",
+        "charter",
+        "charter_key",
+        "charter_text",
+        "mission",
+        "frameworks",
+        "details",
+    }
+    assert u["task_id"] == "task-7"
+    assert u["charter_key"] == "forbidden_chains.exfiltration"
+    assert u["charter_text"] == "read_secret -> egress within 5 calls"
     assert u["mode"] == "enforce" and u["score"] == 0.9 and u["sponsor"] == "alice@corp"
     assert u["evidence"] == ["ev-1", "ev-2"]
     assert u["charter"] == "spiffe://corp/agents/patcher-*"
@@ -224,6 +314,7 @@ def test_cef_optional_and_empty_fields_left_out() -> None:
 
 def test_cef_escaping_rules() -> None:
     assert cef_header_escape("a|b\\c\nd\r\ne") == "a\\|b\\\\c d e"
+    assert cef_header_escape("a\rb") == "a b"  # a lone CR too: some parsers end the record there
     assert cef_ext_escape("a=b\\c|d\ne\rf") == "a\\=b\\\\c|d\\ne\\rf"
 
 
@@ -258,6 +349,38 @@ def test_syslog_timestamp_is_utc_and_fields_sanitised() -> None:
     assert line == b"<83>1 2026-03-01T12:00:00.000Z - a_b - has_space - m"
 
 
+def test_syslog_timestamp_is_utc_whatever_the_hosts_timezone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A monitor on a host in local time still stamps its records in UTC (``Z``): SIEMs
+    correlate on this time, and an offset would also break RFC 5424 parsers that expect Z."""
+    monkeypatch.setenv("TZ", "IST-5:30")  # POSIX rule: no tz database needed
+    time.tzset()
+    try:
+        line = syslog_line(alert(), "m", hostname="h")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert line == b"<83>1 2026-03-01T12:00:00.250Z h mcpmon - forbidden_chain - m"
+
+
+def test_syslog_header_fields_are_printable_ascii_from_bang_to_tilde() -> None:
+    """RFC 5424 PRINTUSASCII is %d33-126: ``!`` and ``~`` are kept, space and DEL are not."""
+    line = syslog_line(alert(detector="~det!"), "m", hostname="!h~", app_name="a\x7fb c")
+    assert line == b"<83>1 2026-03-01T12:00:00.250Z !h~ a_b_c - ~det! - m"
+
+
+def test_syslog_header_fields_are_cut_at_the_rfc5424_lengths() -> None:
+    """HOSTNAME 255, APP-NAME 48, MSGID 32 characters (RFC 5424 §6): a longer field makes
+    strict receivers drop the whole record."""
+    host, app, det = "h" * 300, "a" * 60, "d" * 40
+    line = syslog_line(alert(detector=det), "m", hostname=host, app_name=app)
+    head = line.split(b" ")
+    assert head[2:6] == [b"h" * 255, b"a" * 48, b"-", b"d" * 32]
+    exact = syslog_line(alert(detector="d" * 32), "m", hostname="h" * 255, app_name="a" * 48)
+    assert exact.split(b" ")[2:6] == [b"h" * 255, b"a" * 48, b"-", b"d" * 32]
+
+
 def test_octet_counting() -> None:
     frame = "é".encode()
     assert octet_counted(frame) == b"2 \xc3\xa9"
@@ -285,6 +408,13 @@ def test_hec_body() -> None:
         "maestro": ["L3"],
         "nist_ai_rmf": ["MEASURE", "MANAGE"],
     }
+
+
+def test_hec_time_is_epoch_seconds_to_the_millisecond() -> None:
+    """HEC ``time`` keeps milliseconds, the precision of every other format (OCSF ``time``,
+    CEF ``rt``): the same alert gets the same time in every SIEM."""
+    b = to_hec(alert(ts=T0 + timedelta(microseconds=123)), host="h")
+    assert b["time"] == T0_MS / 1000
 
 
 def test_hec_index_and_overrides() -> None:

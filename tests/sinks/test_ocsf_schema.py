@@ -70,6 +70,40 @@ def test_analytic_type_action_and_disposition_say_how_it_was_found_and_what_was_
     assert (rule["confidence_id"], to_ocsf(alert(score=0.6))["confidence_id"]) == (3, 2)
 
 
+@pytest.mark.parametrize(
+    ("detector", "type_id", "name"),
+    [
+        ("forbidden_chain", 1, "Rule"),
+        ("shell_egress", 2, "Behavioral"),
+        ("behaviour_anomaly", 3, "Statistical"),
+        ("not_a_registered_detector", 1, "Rule"),  # an alert from a newer or removed detector
+    ],
+)
+def test_the_analytic_type_follows_the_detector_and_an_unknown_one_is_a_rule(
+    detector: str, type_id: int, name: str
+) -> None:
+    f = to_ocsf(alert(detector=detector))
+    analytic = f["finding_info"]["analytic"]
+    assert (analytic["type_id"], analytic["type"]) == (type_id, name)
+    assert validate(f) == []
+
+
+def test_a_detector_of_an_analytic_kind_ocsf_has_no_id_for_is_reported_as_a_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Detector.analytic`` is a free string: a detector declaring a kind the OCSF table does
+    not know (a plugin, a typo) still gives a valid finding, typed Rule, not a crash."""
+
+    class Heuristic:
+        analytic = "heuristic"
+
+    monkeypatch.setitem(REGISTRY, "plugin_heuristic", Heuristic)
+    f = to_ocsf(alert(detector="plugin_heuristic"))
+    analytic = f["finding_info"]["analytic"]
+    assert (analytic["type_id"], analytic["type"]) == (1, "Rule")
+    assert validate(f) == []
+
+
 def test_sponsor_is_an_observable_at_a_real_attribute_path() -> None:
     f = to_ocsf(alert(sponsor="alice@corp.example"))
     names = {o["name"]: o["value"] for o in f["observables"]}

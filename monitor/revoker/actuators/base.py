@@ -33,7 +33,8 @@ class Actuator(Protocol):
 def http_error(name: str, err: httpx.HTTPError) -> ActuatorError:
     """Map an httpx transport error: every one of them is worth another attempt."""
     kind = type(err).__name__
-    return ActuatorError(f"{name}: {kind}: {err or 'no detail'}", retryable=True)
+    # str(err), not err: an exception is always true, and a timeout's text is often empty
+    return ActuatorError(f"{name}: {kind}: {str(err) or 'no detail'}", retryable=True)
 
 
 def check_status(name: str, resp: httpx.Response) -> None:
