@@ -9,9 +9,7 @@ with :func:`build_transport` from settings and delivers to a real loopback recei
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from monitor.sinks.service import build_transport, retry_policy
 from monitor.sinks.transports import DeliveryError, SplunkHec, SyslogTcp, SyslogUdp, Transport
 from tests.revoker.servers import Reply
 from tests.sinks.receivers import HEC_OK, HecBehaviour, HecServer, UdpReceiver, wait_for
+from tests.sinks.sockets import read_frames, tcp_listener
 from tests.sinks.support import alert
 from tests.sinks.tls import TlsHecServer
 
@@ -71,39 +70,10 @@ def test_udp_syslog_goes_to_the_configured_receiver_with_hostname_and_facility()
     assert msg.startswith(b"<35>1 2026-03-01T12:00:00.250Z mon-1 mcpmon - forbidden_chain - CEF:0|")
 
 
-@contextlib.contextmanager
-def _tcp_listener(host: str, backlog: int = 8) -> Iterator[socket.socket]:
-    srv = socket.socket()
-    srv.bind((host, 0))
-    srv.listen(backlog)
-    srv.settimeout(5)
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
-def _read_frames(conn: socket.socket, n: int) -> list[bytes]:
-    """``n`` RFC 6587 octet-counted frames from ``conn``."""
-    buf, out = b"", list[bytes]()
-    conn.settimeout(5)
-    while len(out) < n:
-        sp = buf.find(b" ")
-        if sp > 0 and len(buf) >= sp + 1 + int(buf[:sp]):
-            end = sp + 1 + int(buf[:sp])
-            out.append(buf[sp + 1 : end])
-            buf = buf[end:]
-            continue
-        chunk = conn.recv(65536)
-        assert chunk, "the connection closed before the frames came"
-        buf += chunk
-    return out
-
-
 def test_tcp_syslog_goes_to_the_configured_host_and_port_with_hostname_and_facility() -> None:
     # 127.0.0.2, not 127.0.0.1: a receiver on a host of its own (what getaddrinfo gives
     # for no host at all is the loopback's first address, so the host must be the one set)
-    with _tcp_listener("127.0.0.2") as srv:
+    with tcp_listener("127.0.0.2") as srv:
         port = srv.getsockname()[1]
         t = build_transport(load_settings(env=_syslog_env(port, "tcp", host="127.0.0.2")))
         assert isinstance(t, SyslogTcp)
@@ -111,7 +81,7 @@ def test_tcp_syslog_goes_to_the_configured_host_and_port_with_hostname_and_facil
         _send(t, a)
         conn, _ = srv.accept()
         with conn:
-            (frame,) = _read_frames(conn, 1)
+            (frame,) = read_frames(conn, 1)
     assert frame == syslog_line(a, to_cef(a), hostname="mon-1", facility=4)
     assert frame.startswith(b"<34>1 2026-03-01T12:00:00.250Z mon-1 mcpmon - forbidden_chain - ")
 
@@ -120,7 +90,7 @@ def test_tcp_syslog_gives_up_a_delivery_at_the_configured_timeout() -> None:
     # A receiver whose accept queue is full: the connection is never established (the
     # SYN is dropped), so only the sink's own timeout (0.2 s, not the default 5 s) ends
     # the attempt; the guard of 3 s only keeps a hung delivery from hanging the test.
-    with _tcp_listener("127.0.0.1", backlog=0) as srv:
+    with tcp_listener(backlog=0) as srv:
         port = srv.getsockname()[1]
         filler = socket.create_connection(("127.0.0.1", port), timeout=5)  # fills the queue
         try:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import struct
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +27,7 @@ from monitor.sinks.transports import (
 )
 from tests.revoker.servers import Reply, closed_url, free_port
 from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver, UdpReceiver, wait_for
+from tests.sinks.sockets import read_exactly, read_frames, tcp_listener
 from tests.sinks.support import alert
 from tests.sinks.tls import TlsHecServer
 
@@ -367,89 +366,68 @@ def test_syslog_tcp_refused_error_names_the_receiver_and_the_cause() -> None:
     assert "Connect call failed" in str(err.value)  # the OS's reason, not a class name
 
 
-def test_syslog_tcp_timeout_error_says_timeout() -> None:
-    # a receiver whose accept queue is full: the connection is never established
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(0)
-    port = srv.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port), timeout=5)
-    try:
-        with pytest.raises(DeliveryError) as err:
-            _run_send(SyslogTcp("127.0.0.1", port, hostname="h", timeout=0.2), alert(), 3.0)
-    finally:
-        filler.close()
-        srv.close()
-    assert str(err.value) == f"syslog tcp 127.0.0.1:{port}: TimeoutError"
-
-
 def test_syslog_tcp_connection_reset_by_the_receiver_is_closed_quietly_then_reopened() -> None:
     # The receiver resets the connection (crash, RST). Closing it must not raise the
     # reset (send calls aclose on every failure: a raw OSError from there would look like
     # a transport bug and get a good alert dead-lettered; the service calls it on stop);
     # the next alert goes on a new connection.
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(5)
-    port = srv.getsockname()[1]
-    t = SyslogTcp("127.0.0.1", port, hostname="h", timeout=1.0)
+    with tcp_listener() as srv:
+        t = SyslogTcp("127.0.0.1", srv.getsockname()[1], hostname="h", timeout=1.0)
 
-    def reset() -> None:
-        conn, _ = srv.accept()
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()  # linger 0: RST
+        def reset() -> None:
+            conn, _ = srv.accept()
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # linger 0: RST
 
-    async def go() -> None:
-        await t.send(alert(alert_id="r1"))
-        await asyncio.to_thread(reset)
-        await t.aclose()
-        await t.send(alert(alert_id="r2"))
-        await t.aclose()
+        async def go() -> None:
+            await t.send(alert(alert_id="r1"))
+            await asyncio.to_thread(reset)
+            await t.aclose()
+            await t.send(alert(alert_id="r2"))
+            await t.aclose()
 
-    try:
         asyncio.run(go())
         conn, _ = srv.accept()
         with conn:
-            conn.settimeout(5)
-            assert b"externalId=r2" in conn.recv(65536)
-    finally:
-        srv.close()
+            (frame,) = read_frames(conn, 1)
+    assert b"externalId=r2" in frame
 
 
-@contextlib.contextmanager
-def _stalled_receiver() -> Iterator[int]:
-    """A syslog receiver that accepts connections (the kernel does) but never reads: once
-    the buffers are full, nothing more can be written. Its small receive buffer makes them
-    fill sooner. Yields its port."""
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        srv.close()
-
-
-async def _fill(t: SyslogTcp) -> str:
-    """Send large alerts until one fails (the buffers are full): its error."""
-    big = alert(reason="r" * 200_000)
-    for _ in range(500):
+async def _fill(t: SyslogTcp) -> tuple[bytes, str]:
+    """Send alerts of 20 kB to a receiver that does not read until one fails (the buffers
+    are full): the frames of those it reported delivered, and the failure."""
+    delivered: list[bytes] = []
+    for i in range(2000):
+        a = alert(alert_id=f"f{i}", reason="r" * 20_000)
         try:
-            await t.send(big)
+            await t.send(a)
         except DeliveryError as err:
-            return str(err)
+            return b"".join(delivered), str(err)
+        delivered.append(t.frame(a))
     raise AssertionError("the buffers never filled")
 
 
-def test_syslog_tcp_close_is_bounded_when_the_receiver_stopped_reading() -> None:
-    # A send times out, and closing the connection (whose unsent bytes can never be
-    # flushed) must not wait for ever: the failure is reported, as the timeout, and the
-    # sink goes on retrying. The guard of 10 s only keeps a hung close from hanging the test.
-    with _stalled_receiver() as port:
+def test_syslog_tcp_delivered_means_in_the_kernel_and_a_stalled_receiver_fails_sends() -> None:
+    # syslog has no ack: an alert is delivered (its offset committed) once its frame is in
+    # the kernel's send buffer, which the kernel goes on sending after the sink stopped or
+    # died. Once a receiver that stopped reading has filled the buffers, a send must fail
+    # (retried, not committed), never return with the frame still in this process, lost
+    # with it. The failure is the timeout, and closing that connection (its unsent bytes
+    # can never be flushed) does not wait for ever (the guard of 10 s only keeps a hung
+    # close from hanging the test).
+    with tcp_listener(rcvbuf=4096) as srv:
+        port = srv.getsockname()[1]
         t = SyslogTcp("127.0.0.1", port, hostname="h", timeout=0.2)
-        error = asyncio.run(asyncio.wait_for(_fill(t), 10))
+
+        async def go() -> tuple[bytes, bytes, str]:
+            delivered, error = await asyncio.wait_for(_fill(t), 10)
+            # the event loop does not run from here on: no more bytes leave the process
+            conn, _ = srv.accept()
+            with conn:
+                return delivered, read_exactly(conn, len(delivered)), error
+
+        delivered, received, error = asyncio.run(go())
+    assert received == delivered  # every frame reported delivered, whole, in order
     assert error == f"syslog tcp 127.0.0.1:{port}: TimeoutError"
 
 
@@ -466,8 +444,8 @@ class _SaysWhenClosing(SyslogTcp):
 def test_syslog_tcp_close_cancelled_stays_a_cancellation() -> None:
     # mcpmon sink stopped (its task cancelled) while closing a connection that still has
     # unsent bytes: a cancellation, as asyncio expects, not another error
-    with _stalled_receiver() as port:
-        t = _SaysWhenClosing("127.0.0.1", port, hostname="h", timeout=0.2)
+    with tcp_listener(rcvbuf=4096) as srv:
+        t = _SaysWhenClosing("127.0.0.1", srv.getsockname()[1], hostname="h", timeout=0.2)
 
         async def go() -> None:
             filling = asyncio.create_task(_fill(t))
