@@ -156,6 +156,10 @@ class SyslogTcp:
             await self.aclose()  # the receiver went away: never write into a dead connection
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+            # drain() returns only once every byte is in the kernel (the delivery this
+            # transport promises); by default it returns with up to 64 KiB still in this
+            # process's buffer, lost with the process after the offset was committed
+            self._writer.transport.set_write_buffer_limits(high=0)
         self._writer.write(data)
         await self._writer.drain()
 

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 from structlog.testing import capture_logs
 
+from monitor.metrics import CollectorRegistry, SinkMetrics
 from monitor.output_contracts import Alert
 from monitor.retry import RetryPolicy
 from monitor.sinks.service import Deliverer, Undeliverable
-from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, SyslogUdp, Transport
+from monitor.sinks.transports import (
+    DeliveryError,
+    OcsfFile,
+    SplunkHec,
+    SyslogTcp,
+    SyslogUdp,
+    Transport,
+)
 from tests.revoker.servers import Reply, free_port
 from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver
 from tests.sinks.support import alert
@@ -222,3 +230,112 @@ def test_an_alert_the_collector_refuses_as_too_large_is_undeliverable_at_once() 
     finally:
         srv.close()
     assert "HTTP 413" in error and len(srv.requests) == 1
+
+
+class _Scripted:
+    """A transport that fails as scripted (one outcome per call, then succeeds); ``stop_on``:
+    the call during which the sink is stopped (as ``mcpmon sink`` is on SIGTERM)."""
+
+    name = "scripted"
+
+    def __init__(self, *outcomes: Exception | None, stop_on: int = 0) -> None:
+        self.outcomes = list(outcomes)
+        self.calls = 0
+        self.stop_on = stop_on
+        self.deliverer: Deliverer | None = None
+
+    async def send(self, alert: Alert) -> None:
+        self.calls += 1
+        if self.calls == self.stop_on and self.deliverer is not None:
+            self.deliverer.stop()
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _run(
+    t: _Scripted, policy: RetryPolicy, metrics: SinkMetrics | None = None
+) -> tuple[bool, list[MutableMapping[str, Any]]]:
+    """Deliver alert ``d1`` through ``t``; what ``deliver`` returned and every log event."""
+
+    async def go() -> bool:
+        d = Deliverer(t, policy, metrics)
+        t.deliverer = d
+        return await asyncio.wait_for(d.deliver(alert(alert_id="d1")), 10)
+
+    with capture_logs() as logs:
+        ok = asyncio.run(go())
+    return ok, logs
+
+
+def _retries(reg: CollectorRegistry, sink: str) -> float | None:
+    return reg.get_sample_value("mcpmon_sink_retries_total", {"sink": sink})
+
+
+def test_delivered_at_once_logs_nothing_and_counts_no_retry() -> None:
+    reg = CollectorRegistry()
+    t = _Scripted()
+    ok, logs = _run(t, FAST, SinkMetrics(reg))
+    assert ok is True and t.calls == 1
+    assert logs == []  # no "delivered after retry" for a first-time delivery
+    assert not _retries(reg, "scripted")
+
+
+def test_a_retried_delivery_is_logged_and_counted_per_sink() -> None:
+    # What an operator reads: each failed attempt (warning, its number, the error and the
+    # wait before the next), then the delivery with how many attempts it took; the retries
+    # counter by sink (dashboards: sum by (sink) (rate(mcpmon_sink_retries_total)))
+    reg = CollectorRegistry()
+    policy = RetryPolicy(attempts=5, base_seconds=0.01, max_seconds=1.0)
+    t = _Scripted(DeliveryError("down"), DeliveryError("still down"))
+    ok, logs = _run(t, policy, SinkMetrics(reg))
+    assert ok is True and t.calls == 3
+    common = {"alert_id": "d1", "sink": "scripted"}
+    assert logs == [
+        {"event": "sink_retry", **common, "attempt": 1, "error": "down", "retry_in": 0.01,
+         "log_level": "warning"},
+        {"event": "sink_retry", **common, "attempt": 2, "error": "still down", "retry_in": 0.02,
+         "log_level": "warning"},
+        {"event": "sink_delivered_after_retry", **common, "attempts": 3, "log_level": "info"},
+    ]  # fmt: skip
+    assert _retries(reg, "scripted") == 2
+
+
+def test_delivered_on_the_second_attempt_is_logged_as_after_retry() -> None:
+    t = _Scripted(DeliveryError("down"))
+    ok, logs = _run(t, FAST)
+    assert ok is True
+    assert [e["event"] for e in logs] == ["sink_retry", "sink_delivered_after_retry"]
+    assert logs[-1]["attempts"] == 2
+
+
+def test_every_policy_attempts_failures_an_error_then_stopped_undelivered() -> None:
+    # attempts=2: the 2nd failure in a row is an error (alerting on it is how an operator
+    # learns the SIEM is unreachable), with the wait before the next attempt; the sink is
+    # stopped meanwhile, so the alert is reported undelivered (not committed)
+    policy = RetryPolicy(attempts=2, base_seconds=0.01, max_seconds=1.0)
+    t = _Scripted(*[DeliveryError("down")] * 5, stop_on=2)
+    ok, logs = _run(t, policy)
+    assert ok is False and t.calls == 2
+    common = {"alert_id": "d1", "sink": "scripted"}
+    assert logs == [
+        {"event": "sink_retry", **common, "attempt": 1, "error": "down", "retry_in": 0.01,
+         "log_level": "warning"},
+        {"event": "sink_delivery_failed", **common, "attempts": 2, "error": "down",
+         "detail": "not committed; still retrying", "retry_in": 0.02, "log_level": "error"},
+        {"event": "sink_stopped_undelivered", **common, "log_level": "warning"},
+    ]  # fmt: skip
+
+
+def test_a_transport_bug_is_given_up_only_after_policy_attempts_in_a_row() -> None:
+    # attempts=3: two bugs, an ordinary delivery failure (the receiver is down: nothing
+    # wrong with this alert), two bugs again, then delivered. The delivery failure breaks
+    # the run of bugs, so the alert is never dead-lettered as undeliverable.
+    policy = RetryPolicy(attempts=3, base_seconds=0.001, max_seconds=0.01)
+    bug = ValueError("cannot format")
+    t = _Scripted(bug, bug, DeliveryError("down"), bug, bug)
+    ok, _ = _run(t, policy)
+    assert ok is True and t.calls == 6

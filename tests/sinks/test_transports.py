@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import struct
+import sys
+import threading
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
 
+from monitor.output_contracts import Alert
 from monitor.sinks.formats import to_cef
-from monitor.sinks.transports import DeliveryError, OcsfFile, SplunkHec, SyslogTcp, SyslogUdp
-from tests.revoker.servers import closed_url, free_port
+from monitor.sinks.transports import (
+    DeliveryError,
+    OcsfFile,
+    SplunkHec,
+    SyslogTcp,
+    SyslogUdp,
+    Transport,
+)
+from tests.revoker.servers import Reply, closed_url, free_port
 from tests.sinks.receivers import HecBehaviour, HecServer, TcpReceiver, UdpReceiver, wait_for
+from tests.sinks.sockets import read_exactly, read_frames, tcp_listener
 from tests.sinks.support import alert
+from tests.sinks.tls import TlsHecServer
 
 TOKEN = "11111111-2222-3333-4444-555555555555"
 
@@ -195,4 +212,246 @@ def test_hec_down_is_a_delivery_error() -> None:
             await t.aclose()
 
     with pytest.raises(DeliveryError, match="ConnectError"):
+        asyncio.run(go())
+
+
+def _run_send(t: Transport, a: Alert, guard: float = 5.0) -> None:
+    async def go() -> None:
+        try:
+            await asyncio.wait_for(t.send(a), guard)
+        finally:
+            await t.aclose()
+
+    asyncio.run(go())
+
+
+def test_ocsf_file_dash_writes_to_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    # mcpmon sink --from-file a.jsonl --file - | jq: the findings go to stdout, no file "-"
+    monkeypatch.chdir(tmp_path)
+    _run_send(OcsfFile("-"), alert(alert_id="o1"))
+    out = capsysbinary.readouterr().out
+    assert out.endswith(b"\n") and out.count(b"\n") == 1
+    assert orjson.loads(out)["finding_info"]["uid"] == "o1"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ocsf_file_dash_whose_reader_left_ends_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ... | head: once the reader of stdout is gone the run must end (BrokenPipeError, as
+    # every pipe does), not retry an alert that has nowhere to go
+    r, w = os.pipe()
+    os.close(r)
+    with open(w, "wb", buffering=0) as gone:
+        monkeypatch.setattr(sys, "stdout", SimpleNamespace(buffer=gone))
+        with pytest.raises(BrokenPipeError):
+            _run_send(OcsfFile("-"), alert())
+
+
+def test_ocsf_file_fifo_whose_reader_left_is_a_delivery_error(tmp_path: Path) -> None:
+    # A named pipe as the file (a log shipper reading it): its reader going away is a
+    # failed delivery, retried until one reads again, not the end of the run, and the
+    # error names the file. The finding is larger than a pipe holds, so the reader leaves
+    # while it is being written.
+    path = tmp_path / "alerts.fifo"
+    os.mkfifo(path)
+
+    def read_one_byte_and_leave() -> None:
+        fd = os.open(path, os.O_RDONLY)  # waits for the sink to open it
+        os.read(fd, 1)
+        os.close(fd)
+
+    reader = threading.Thread(target=read_one_byte_and_leave, daemon=True)
+    reader.start()
+    try:
+        with pytest.raises(DeliveryError) as err:
+            _run_send(OcsfFile(path), alert(reason="r" * 1_000_000))
+    finally:
+        reader.join(5)
+    assert str(err.value) == f"ocsf-file {path}: broken pipe"
+
+
+def test_ocsf_file_creates_missing_directories(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "log" / "mcpmon" / "alerts.ocsf.jsonl"
+    _run_send(OcsfFile(path), alert(alert_id="m1"))
+    (row,) = [orjson.loads(x) for x in path.read_bytes().splitlines()]
+    assert row["finding_info"]["uid"] == "m1"
+
+
+def test_hec_defaults_source_sourcetype_and_no_index() -> None:
+    # Splunk apps and saved searches match source=mcpmon sourcetype=mcpmon:alert; without an
+    # index the token's default index is used (no "index" key at all)
+    hec = HecBehaviour(TOKEN)
+    srv = HecServer(hec)
+    try:
+        _run_send(SplunkHec(srv.url(), TOKEN, host="h"), alert())
+    finally:
+        srv.close()
+    (body,) = hec.events
+    assert body["source"] == "mcpmon" and body["sourcetype"] == "mcpmon:alert"
+    assert "index" not in body
+
+
+@pytest.mark.parametrize("suffix", ["/", "//"])
+def test_hec_base_url_with_trailing_slashes(suffix: str) -> None:
+    hec = HecBehaviour(TOKEN)
+    srv = HecServer(hec)
+    try:
+        t = SplunkHec(srv.url().rstrip("/") + suffix, TOKEN, host="h")
+        assert t.url == srv.url("/services/collector/event")
+        _run_send(t, alert(alert_id="s1"))
+    finally:
+        srv.close()
+    assert [r.path for r in srv.requests] == ["/services/collector/event"]
+    assert [b["event"]["alert_id"] for b in hec.events] == ["s1"]
+
+
+def test_hec_base_url_with_a_path_keeps_it() -> None:
+    # behind a gateway: only the trailing slash goes, the path (whatever it ends with) stays
+    t = SplunkHec("https://gw.corp/splunk/HEC-X/", TOKEN, host="h")
+    assert t.url == "https://gw.corp/splunk/HEC-X/services/collector/event"
+    asyncio.run(t.aclose())
+
+
+def _hec_error(reply: Reply) -> tuple[str, str]:
+    srv = HecServer(HecBehaviour(TOKEN, script=[reply]))
+    try:
+        t = SplunkHec(srv.url(), TOKEN, host="h")
+        with pytest.raises(DeliveryError) as err:
+            _run_send(t, alert())
+    finally:
+        srv.close()
+    return str(err.value), t.url
+
+
+def test_hec_error_names_the_status_and_at_most_200_chars_of_the_answer() -> None:
+    # the collector's answer is quoted in the log (sink_retry), bounded: a proxy's HTML
+    # error page must not flood it
+    error, url = _hec_error(Reply(503, b"b" * 300, content_type="text/html"))
+    assert error == f"splunk-hec {url}: HTTP 503: " + "b" * 200
+
+
+@pytest.mark.parametrize("answer", [b'{"text":"Success"}', b"[0]", b"c" * 300])
+def test_hec_200_without_code_0_is_an_unexpected_answer(answer: bytes) -> None:
+    error, url = _hec_error(Reply(200, answer))
+    assert error == f"splunk-hec {url}: unexpected answer " + answer.decode()[:200]
+
+
+def test_hec_verifies_the_collectors_certificate_by_default(tmp_path: Path) -> None:
+    hec = HecBehaviour(TOKEN)
+    srv = TlsHecServer(hec, tmp_path)
+    try:
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            _run_send(SplunkHec(srv.url(), TOKEN, host="h"), alert(alert_id="v1"))
+        _run_send(SplunkHec(srv.url(), TOKEN, host="h", verify=False), alert(alert_id="v2"))
+    finally:
+        srv.close()
+    assert [b["event"]["alert_id"] for b in hec.events] == ["v2"]
+
+
+def test_syslog_udp_error_names_the_receiver() -> None:
+    port = free_port()
+    huge = alert(reason="r" * 70_000)  # over UDP's 65,507 bytes
+    with pytest.raises(DeliveryError) as err:
+        _run_send(SyslogUdp("127.0.0.1", port, hostname="h"), huge)
+    assert str(err.value).startswith(f"syslog udp 127.0.0.1:{port}: ")
+    assert "Message too long" in str(err.value) and err.value.permanent
+
+
+def test_syslog_tcp_refused_error_names_the_receiver_and_the_cause() -> None:
+    port = free_port()
+    with pytest.raises(DeliveryError) as err:
+        _run_send(SyslogTcp("127.0.0.1", port, hostname="h", timeout=1.0), alert())
+    assert str(err.value).startswith(f"syslog tcp 127.0.0.1:{port}: ")
+    assert "Connect call failed" in str(err.value)  # the OS's reason, not a class name
+
+
+def test_syslog_tcp_connection_reset_by_the_receiver_is_closed_quietly_then_reopened() -> None:
+    # The receiver resets the connection (crash, RST). Closing it must not raise the
+    # reset (send calls aclose on every failure: a raw OSError from there would look like
+    # a transport bug and get a good alert dead-lettered; the service calls it on stop);
+    # the next alert goes on a new connection.
+    with tcp_listener() as srv:
+        t = SyslogTcp("127.0.0.1", srv.getsockname()[1], hostname="h", timeout=1.0)
+
+        def reset() -> None:
+            conn, _ = srv.accept()
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # linger 0: RST
+
+        async def go() -> None:
+            await t.send(alert(alert_id="r1"))
+            await asyncio.to_thread(reset)
+            await t.aclose()
+            await t.send(alert(alert_id="r2"))
+            await t.aclose()
+
+        asyncio.run(go())
+        conn, _ = srv.accept()
+        with conn:
+            (frame,) = read_frames(conn, 1)
+    assert b"externalId=r2" in frame
+
+
+async def _fill(t: SyslogTcp) -> tuple[bytes, str]:
+    """Send alerts of 20 kB to a receiver that does not read until one fails (the buffers
+    are full): the frames of those it reported delivered, and the failure."""
+    delivered: list[bytes] = []
+    for i in range(2000):
+        a = alert(alert_id=f"f{i}", reason="r" * 20_000)
+        try:
+            await t.send(a)
+        except DeliveryError as err:
+            return b"".join(delivered), str(err)
+        delivered.append(t.frame(a))
+    raise AssertionError("the buffers never filled")
+
+
+def test_syslog_tcp_delivered_means_in_the_kernel_and_a_stalled_receiver_fails_sends() -> None:
+    # syslog has no ack: an alert is delivered (its offset committed) once its frame is in
+    # the kernel's send buffer, which the kernel goes on sending after the sink stopped or
+    # died. Once a receiver that stopped reading has filled the buffers, a send must fail
+    # (retried, not committed), never return with the frame still in this process, lost
+    # with it. The failure is the timeout, and closing that connection (its unsent bytes
+    # can never be flushed) does not wait for ever (the guard of 10 s only keeps a hung
+    # close from hanging the test).
+    with tcp_listener(rcvbuf=4096) as srv:
+        port = srv.getsockname()[1]
+        t = SyslogTcp("127.0.0.1", port, hostname="h", timeout=0.2)
+
+        async def go() -> tuple[bytes, bytes, str]:
+            delivered, error = await asyncio.wait_for(_fill(t), 10)
+            # the event loop does not run from here on: no more bytes leave the process
+            conn, _ = srv.accept()
+            with conn:
+                return delivered, read_exactly(conn, len(delivered)), error
+
+        delivered, received, error = asyncio.run(go())
+    assert received == delivered  # every frame reported delivered, whole, in order
+    assert error == f"syslog tcp 127.0.0.1:{port}: TimeoutError"
+
+
+class _SaysWhenClosing(SyslogTcp):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.closing = asyncio.Event()
+
+    async def aclose(self) -> None:
+        self.closing.set()
+        await super().aclose()
+
+
+def test_syslog_tcp_close_cancelled_stays_a_cancellation() -> None:
+    # mcpmon sink stopped (its task cancelled) while closing a connection that still has
+    # unsent bytes: a cancellation, as asyncio expects, not another error
+    with tcp_listener(rcvbuf=4096) as srv:
+        t = _SaysWhenClosing("127.0.0.1", srv.getsockname()[1], hostname="h", timeout=0.2)
+
+        async def go() -> None:
+            filling = asyncio.create_task(_fill(t))
+            await asyncio.wait_for(t.closing.wait(), 10)  # the send timed out: closing
+            filling.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await filling
+
         asyncio.run(go())
