@@ -290,7 +290,13 @@ def _line_of(m: Mutant, before: str) -> int:
     func = func[2:] if func.startswith("x_") else func.removeprefix("xǁ")
     parts = func.split("ǁ")  # class methods: xǁClassǁmethod
     start, end = 1, len(lines)
-    for node in ast.walk(ast.parse(src)):
+    scope: ast.AST = ast.parse(src)
+    if len(parts) > 1:  # a method: look in its class (another class may have one of its name)
+        scope = next(
+            (n for n in ast.walk(scope) if isinstance(n, ast.ClassDef) and n.name == parts[0]),
+            scope,
+        )
+    for node in ast.walk(scope):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == parts[-1]:
             start, end = node.lineno, node.end_lineno or end
             break

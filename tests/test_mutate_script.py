@@ -174,3 +174,14 @@ def test_a_kafka_shell_class_is_left_out_of_its_files_count():
     assert not mutate._in_shell(
         "monitor/sinks/other.py", "monitor.sinks.other.xǁSinkServiceǁrun__mutmut_3"
     )
+
+
+def test_a_methods_line_is_found_in_its_own_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Two classes with a method of one name: each mutant's line is in its own class."""
+    src = "class A:\n    def send(self):\n        x = 1\n\nclass B:\n    def send(self):\n        x = 1\n"
+    (tmp_path / "m.py").write_text(src)
+    monkeypatch.setattr(mutate, "ROOT", tmp_path)
+    m = mutate.Mutant("m.xǁBǁsend__mutmut_1", "m.py", "survived", "m.py")
+    assert mutate._line_of(m, "x = 1") == 7
+    m = mutate.Mutant("m.xǁAǁsend__mutmut_1", "m.py", "survived", "m.py")
+    assert mutate._line_of(m, "x = 1") == 3
