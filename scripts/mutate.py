@@ -66,11 +66,12 @@ DEFAULT_ONLY = ["monitor/core/*", "monitor/identity.py"]
 #: The parts mutation-tested, each by path prefix, with the unit tests its mutants run against
 #: (mutmut then runs, for each mutated function, only the tests that reached it unmutated)
 SUITES = {
-    "monitor/core/": "tests/core",
-    "monitor/identity.py": "tests/core",
-    "monitor/revoker/": "tests/revoker",
-    "monitor/sinks/": "tests/sinks",
-    "monitor/proxy/": "tests/proxy",
+    "monitor/core/": ["tests/core"],
+    "monitor/identity.py": ["tests/core"],
+    # the settings a sub-command reads are tested across commands, in one file
+    "monitor/revoker/": ["tests/revoker", "tests/test_command_settings.py"],
+    "monitor/sinks/": ["tests/sinks", "tests/test_command_settings.py"],
+    "monitor/proxy/": ["tests/proxy"],
 }
 #: Code of those parts that no unit test runs, so mutmut would find "no tests" for every
 #: mutant: the Kafka shells, whose loops the integration tests run against a real broker (a
@@ -179,13 +180,12 @@ def suites(only: list[str], root: Path = ROOT) -> list[str]:
     for rel in files:
         if rel in SHELLS:
             continue
-        suite = next((t for prefix, t in SUITES.items() if rel.startswith(prefix)), None)
-        if suite is None:
+        tests = next((t for prefix, t in SUITES.items() if rel.startswith(prefix)), None)
+        if tests is None:
             raise SystemExit(
                 f"{rel}: no unit tests to mutation-test it against (parts: {', '.join(SUITES)})"
             )
-        if suite not in out:
-            out.append(suite)
+        out += [t for t in tests if t not in out]
     return out
 
 

@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 
+from tests.commands import Ran, start_ran
 from tests.fuzz.conftest import TRIED
 from tests.logs import reset_structlog
 
 _KEY = "mcpmon_hostile_inputs_tried"
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> Ran:
+    """A sub-command's run loop replaced by a recorder: it starts without a broker."""
+    return start_ran(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

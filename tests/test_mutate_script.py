@@ -138,10 +138,11 @@ def test_each_file_runs_against_its_own_parts_tests(tmp_path: Path):
         (tmp_path / "monitor" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "monitor" / rel).write_text("def f(): pass\n")
     assert mutate.suites(["monitor/core/*", "monitor/identity.py"], tmp_path) == ["tests/core"]
-    assert mutate.suites(["monitor/revoker/*"], tmp_path) == ["tests/revoker"]
+    revoker = ["tests/revoker", "tests/test_command_settings.py"]
+    assert mutate.suites(["monitor/revoker/*"], tmp_path) == revoker
     assert mutate.suites(["monitor/revoker/plan.py", "monitor/core/a.py"], tmp_path) == [
         "tests/core",
-        "tests/revoker",
+        *revoker,
     ]
     for only, says in ((["monitor/*"], "monitor/cli.py: no unit tests"), (["x/*"], "no file")):
         with pytest.raises(SystemExit, match=says):

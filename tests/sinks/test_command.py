@@ -14,13 +14,13 @@ from monitor.errors import MonitorError
 from monitor.settings import load_settings
 from monitor.sinks.command import cmd_sink
 from monitor.sinks.service import (
-    SinkCounters,
     SinkService,
     build_transport,
     group_id,
     retry_policy,
 )
 from monitor.sinks.transports import OcsfFile, SplunkHec, SyslogTcp, SyslogUdp
+from tests.commands import Ran, flat, help_text
 from tests.revoker.servers import Reply
 from tests.sinks.receivers import HecBehaviour, HecServer
 from tests.sinks.support import alert
@@ -76,22 +76,11 @@ def test_hec_without_url_is_a_configuration_error(monkeypatch: pytest.MonkeyPatc
 
 
 # ------------------------------------------------------------------ the help users read
-def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        build_parser().parse_args([*argv, "--help"])
-    assert exit_.value.code == 0
-    return capsys.readouterr().out
-
-
-def _flat(text: str) -> str:
-    return " ".join(text.split())
-
-
 def test_mcpmon_help_lists_the_sink_with_what_it_does(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    out = _flat(_help(capsys))
+    out = flat(help_text(capsys))
     assert "sink deliver mcp.alerts to a SIEM: OCSF file, CEF over syslog, Splunk HEC" in out
 
 
@@ -101,11 +90,11 @@ def test_sink_help_names_each_flag_its_value_and_the_variable_it_overrides(
     """What an operator reads to run the sink: each flag with the name of its value, its
     choices and the MCPMON_* variable it overrides (the variable, spelt as it is set)."""
     monkeypatch.setenv("COLUMNS", "200")
-    flat = _flat(_help(capsys, "sink"))
+    text = flat(help_text(capsys, "sink"))
     assert (
         "usage: mcpmon sink [-h] [--to {ocsf-file,cef-syslog,splunk-hec}] [--file PATH] "
         "[--protocol {tcp,udp}] [--from-file ALERTS.jsonl] [--start-line N] [--timeout SECONDS] "
-        "[--loglevel {debug,info,warning,error}]" in flat
+        "[--loglevel {debug,info,warning,error}]" in text
     )
     for line in (
         "--to {ocsf-file,cef-syslog,splunk-hec} overrides MCPMON_SINK_TO (default ocsf-file)",
@@ -116,7 +105,7 @@ def test_sink_help_names_each_flag_its_value_and_the_variable_it_overrides(
         "--start-line N --from-file: begin at line N (resume a stopped run)",
         "--timeout SECONDS --from-file: give up on an alert still failing after this long (60)",
     ):
-        assert line in flat, line
+        assert line in text, line
 
 
 def test_sink_help_keeps_its_description_table_and_its_epilog(
@@ -125,7 +114,7 @@ def test_sink_help_keeps_its_description_table_and_its_epilog(
     """The description is a table of the three sinks, printed as written (not re-flowed into
     one paragraph); the epilog gives examples and the exit statuses scripts test."""
     monkeypatch.setenv("COLUMNS", "200")
-    out = _help(capsys, "sink")
+    out = help_text(capsys, "sink")
     assert "Consume alerts (MCPMON_TOPIC_ALERTS, mcp.alerts) in the consumer group\n" in out
     assert (
         "\n  ocsf-file   OCSF Detection Finding (class 2004), one JSON object a line,\n"
@@ -135,7 +124,7 @@ def test_sink_help_keeps_its_description_table_and_its_epilog(
     assert "\nExamples:\n  MCPMON_SINK_HEC_URL=https://splunk:8088 MCPMON_SINK_HEC_TOKEN=..." in out
     assert (
         "Exit status: 0 stopped, 1 configuration error; --from-file: 0 all delivered, 1 a line "
-        "refused or the run stopped early." in _flat(out)
+        "refused or the run stopped early." in flat(out)
     )
 
 
@@ -181,28 +170,6 @@ def test_start_line_and_timeout_are_numbers(capsys: pytest.CaptureFixture[str]) 
 
 
 # ------------------------------------------------------------------ what it runs
-class Ran:
-    """Stands in for monitor.runtime.run_until_stopped: records the service, closes its
-    transport, returns at once (no broker), as a SIGTERM right after the start would."""
-
-    def __init__(self) -> None:
-        self.services: list[SinkService] = []
-
-    async def __call__(self, service: SinkService) -> SinkCounters:
-        self.services.append(service)
-        await service.transport.aclose()
-        return service.counters
-
-
-@pytest.fixture
-def ran(monkeypatch: pytest.MonkeyPatch) -> Ran:
-    r = Ran()
-    monkeypatch.setattr("monitor.runtime.run_until_stopped", r)
-    for var in [v for v in os.environ if v.startswith("MCPMON_")]:
-        monkeypatch.delenv(var)
-    return r
-
-
 def test_runs_the_sink_service_with_its_settings_and_exits_0(
     ran: Ran, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -234,45 +201,6 @@ def test_the_file_flag_overrides_the_variable(
     (service,) = ran.services
     assert isinstance(service.transport, OcsfFile)
     assert service.transport.path == tmp_path / "flag.jsonl"
-
-
-def test_a_malformed_setting_of_another_service_does_not_stop_the_sink(
-    ran: Ran, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only the settings the sink reads can stop it: a revoker's or proxy's is warned about."""
-    monkeypatch.setenv("MCPMON_REVOKER_RETRY_ATTEMPTS", "0")
-    monkeypatch.setenv("MCPMON_PROXY_METRICS_PORT", "-1")
-    assert main(["sink", "--loglevel", "error"]) == 0
-    assert len(ran.services) == 1
-
-
-@pytest.mark.parametrize(
-    ("variable", "value", "name"),
-    [
-        # its own section
-        ("MCPMON_SINK_RETRY_ATTEMPTS", "0", "sink_retry_attempts"),
-        ("MCPMON_SINK_SYSLOG_PORT", "70000", "sink_syslog_port"),
-        # its consumer
-        ("MCPMON_KAFKA_SESSION_TIMEOUT_SECONDS", "1", "kafka_session_timeout_seconds"),
-        ("MCPMON_PARTITIONS", "four", "partitions"),
-        # the OCSF finding's action/disposition (formats.action): a typo must not turn the
-        # deployment's threshold into the default one in every finding
-        ("MCPMON_REVOKE_MIN_SEVERITY", "Critical", "revoke_min_severity"),
-    ],
-)
-def test_a_malformed_setting_the_sink_reads_exits_1_naming_it(
-    ran: Ran,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    variable: str,
-    value: str,
-    name: str,
-) -> None:
-    """Never the default instead of what the operator wrote."""
-    monkeypatch.setenv(variable, value)
-    assert main(["sink", "--loglevel", "error"]) == 1
-    assert f"error: setting {name} ({variable})" in capsys.readouterr().err
-    assert ran.services == []
 
 
 def test_splunk_hec_without_a_url_exits_1_naming_the_variable(
