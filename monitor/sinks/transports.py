@@ -15,7 +15,6 @@ retries and does not commit. What "delivered" means per transport:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import os
 import socket
@@ -167,8 +166,13 @@ class SyslogTcp:
         w, self._writer, self._reader = self._writer, None, None
         if w is not None:
             w.close()
-            with contextlib.suppress(OSError, TimeoutError):
+            try:
                 await asyncio.wait_for(w.wait_closed(), 1.0)
+            except (OSError, TimeoutError):
+                # a receiver that stopped reading would keep this closing connection open
+                # for ever, holding the bytes of alerts that are being retried on a new one
+                # (and one more connection a stall): dropped
+                w.transport.abort()
 
 
 class SplunkHec:

@@ -431,6 +431,31 @@ def test_syslog_tcp_delivered_means_in_the_kernel_and_a_stalled_receiver_fails_s
     assert error == f"syslog tcp 127.0.0.1:{port}: TimeoutError"
 
 
+def test_syslog_tcp_a_stalled_connection_is_dropped_not_left_open() -> None:
+    # after a send to a receiver that stopped reading failed, its connection (whose unsent
+    # bytes are being retried on a new one) is gone: the receiver sees its end, not a
+    # connection held open by the sink for ever, one more at each stall
+    with tcp_listener(rcvbuf=4096) as srv:
+        t = SyslogTcp("127.0.0.1", srv.getsockname()[1], hostname="h", timeout=0.2)
+
+        async def go() -> str:
+            await asyncio.wait_for(_fill(t), 10)
+            await asyncio.sleep(0.1)  # the loop runs the drop
+            conn, _ = srv.accept()
+            with conn:
+                conn.settimeout(3)
+                try:
+                    while conn.recv(65536):
+                        pass
+                except ConnectionResetError:
+                    return "reset"
+                except TimeoutError:
+                    return "still open"
+                return "ended"
+
+        assert asyncio.run(go()) in ("reset", "ended")
+
+
 class _SaysWhenClosing(SyslogTcp):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
