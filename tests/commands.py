@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from monitor.cli import build_parser
-
 
 def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     """What ``mcpmon ARGV --help`` prints (it exits 0)."""
+    from monitor.cli import build_parser  # here: tests/conftest.py imports this module
+
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([*argv, "--help"])
     assert exit_.value.code == 0
