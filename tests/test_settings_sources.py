@@ -12,6 +12,7 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
+import monitor.settings as settings_module
 import monitor.settings_sources as sources
 from monitor.errors import MonitorError
 from monitor.settings import SETTING_PATHS, TOP_GROUPS, load_settings, setting_group
@@ -104,7 +105,9 @@ def test_uses_decides_between_a_warning_and_a_failure() -> None:
         load_settings({"tap_poll_seconds": -1}, env={}, uses=("engine",))
 
 
-def test_a_warning_is_given_once_per_process() -> None:
+def test_a_warning_is_given_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a process that has warned of nothing yet (other tests in this worker warn too)
+    monkeypatch.setattr(settings_module, "_warned", set())
     with capture_logs() as logs:
         for _ in range(3):
             load_settings(env={"MCPMON_TAP_POLL_SECONDZ": "1", "MCPMON_SINK_TO": "x"}, uses=())
