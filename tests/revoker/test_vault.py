@@ -54,6 +54,16 @@ async def apply(act: VaultLeases, **kw: object) -> str:
         await act.aclose()
 
 
+def refused_but_its_leases_revoked(v: Vault, err: pytest.ExceptionInfo[ActuatorError]) -> str:
+    """A refused prefix still revokes the command's own leases, by id, and nothing else (the
+    default command holds cred-1 and cred-2): a final error, its text without that note."""
+    assert not err.value.retryable
+    assert sorted(v.calls) == [("revoke", "cred-1"), ("revoke", "cred-2")]
+    text, note = str(err.value).rsplit("; ", 1)
+    assert note == "its 2 lease(s) revoked"
+    return text
+
+
 def test_revokes_each_credential_lease(http_server: Start) -> None:
     v = Vault()
     srv = http_server(v)
@@ -79,13 +89,13 @@ def test_revoke_prefix_for_a_wider_scope(http_server: Start) -> None:
 
 
 def test_an_empty_placeholder_never_widens_the_prefix(http_server: Start) -> None:
-    srv = http_server(Vault())
+    v = Vault()
+    srv = http_server(v)
     with pytest.raises(ActuatorError) as err:
         asyncio.run(
             apply(leases(srv.url(""), template="mcp/{task_id}/"), scope="agent", task_id=None)
         )
-    assert not err.value.retryable and "unsafe prefix" in str(err.value)
-    assert srv.requests == []
+    assert "unsafe prefix" in refused_but_its_leases_revoked(v, err)
 
 
 def test_permission_denied_is_final(http_server: Start) -> None:
@@ -201,13 +211,12 @@ def test_a_prefix_with_an_empty_part_is_refused_and_nothing_is_sent(
     http_server: Start, template: str, kw: dict[str, object], refused: str
 ) -> None:
     """An empty part would revoke far more than asked (``mcp//`` or the empty prefix:
-    every lease): refused, finally, naming the prefix; no lease is revoked either."""
-    srv = http_server(Vault())
+    every lease): refused, finally, naming the prefix; only the command's own leases go."""
+    v = Vault()
+    srv = http_server(v)
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), template=template), agent_id="a1", **kw))
-    assert not err.value.retryable
-    assert str(err.value) == f"vault: refusing unsafe prefix {refused!r}"
-    assert srv.requests == []
+    assert refused_but_its_leases_revoked(v, err) == f"vault: refusing unsafe prefix {refused!r}"
 
 
 def test_a_spiffe_agent_revokes_under_its_path(http_server: Start) -> None:
@@ -241,6 +250,7 @@ def test_a_spiffe_agent_revokes_under_its_path(http_server: Start) -> None:
                 leases(srv.url(""), template="mcp/creds/{agent_id}/"),
                 agent_id=spiffe,
                 scope="agent",
+                credential_ids=[],
             )
         )
     assert not err.value.retryable
@@ -279,16 +289,23 @@ def test_a_hostile_id_never_reaches_the_vault_path(
 ) -> None:
     """Ids come from traffic. One that would widen the revocation (every lease under the
     parent) or reach another API with the revoker's token is refused, finally, naming the
-    placeholder and the value; nothing is sent, not even the command's own leases."""
-    srv = http_server(Vault())
+    placeholder and the value; no path is built of it. The command's own leases are still
+    revoked by id: a hostile id must not keep the agent's credentials alive."""
+    v = Vault()
+    srv = http_server(v)
     kw = {"agent_id": "a1", "scope": "task", **kw}
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), template=template), **kw))
-    assert not err.value.retryable
-    assert str(err.value) == (
+    assert refused_but_its_leases_revoked(v, err) == (
         f"vault: refusing {key} {value!r} in the revoke prefix: it is not a path-safe segment"
         " (A-Z a-z 0-9 . _ ~ : @ + = -)"
     )
+    assert all(r.path == "/v1/sys/leases/revoke" for r in srv.requests)
+    # without leases to revoke, the refusal is all there is, and nothing is sent
+    srv.requests.clear()
+    with pytest.raises(ActuatorError) as alone:
+        asyncio.run(apply(leases(srv.url(""), template=template), **kw, credential_ids=[]))
+    assert str(alone.value) == refused_but_its_leases_revoked(v, err)
     assert srv.requests == []
 
 
@@ -298,11 +315,11 @@ def test_a_hostile_id_never_reaches_the_vault_path(
 def test_a_template_that_climbs_or_cuts_its_path_is_refused(
     http_server: Start, template: str
 ) -> None:
-    srv = http_server(Vault())
+    v = Vault()
+    srv = http_server(v)
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), template=template), agent_id="a1", scope="agent"))
-    assert not err.value.retryable and "refusing unsafe prefix" in str(err.value)
-    assert srv.requests == []
+    assert "refusing unsafe prefix" in refused_but_its_leases_revoked(v, err)
 
 
 def test_an_unused_placeholders_value_is_not_judged(http_server: Start) -> None:
@@ -323,12 +340,12 @@ def test_an_unused_placeholders_value_is_not_judged(http_server: Start) -> None:
 
 def test_a_bad_template_is_refused_naming_it(http_server: Start) -> None:
     """A placeholder Vault's actuator does not know is a configuration error: final."""
-    srv = http_server(Vault())
+    v = Vault()
+    srv = http_server(v)
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), template="mcp/{tenant}/"), scope="agent"))
-    assert not err.value.retryable
-    assert str(err.value) == "vault: bad prefix template 'mcp/{tenant}/': 'tenant'"
-    assert srv.requests == []
+    text = refused_but_its_leases_revoked(v, err)
+    assert text == "vault: bad prefix template 'mcp/{tenant}/': 'tenant'"
 
 
 def test_nothing_to_revoke_sends_nothing(http_server: Start) -> None:

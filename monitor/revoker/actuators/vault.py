@@ -105,8 +105,14 @@ class VaultLeases:
 
     async def apply(self, command: RevocationCommand) -> str:
         leases = list(dict.fromkeys(command.credential_ids))
-        prefix = self.prefix_for(command)
-        if not leases and prefix is None:
+        refused: ActuatorError | None = None
+        try:
+            prefix = self.prefix_for(command)
+        except ActuatorError as err:
+            # the command's own leases are still revoked, by id: a hostile task id that
+            # cannot be put in a path must not keep the agent's credentials alive
+            prefix, refused = None, err
+        if not leases and prefix is None and refused is None:
             return "nothing to revoke: no lease ids and no prefix for this scope"
         calls = [self._put("/v1/sys/leases/revoke", {"lease_id": lease}) for lease in leases]
         if prefix is not None:
@@ -115,6 +121,12 @@ class VaultLeases:
         for r in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(r, BaseException):
                 raise r
+        if refused is not None:
+            if leases:
+                raise ActuatorError(
+                    f"{refused}; its {len(leases)} lease(s) revoked", retryable=False
+                )
+            raise refused
         done = [f"{len(leases)} lease(s)"] + ([f"prefix {prefix}"] if prefix else [])
         return "revoked " + " and ".join(done)
 
