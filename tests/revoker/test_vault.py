@@ -217,6 +217,12 @@ def test_a_prefix_with_an_empty_part_is_refused_and_nothing_is_sent(
     with pytest.raises(ActuatorError) as err:
         asyncio.run(apply(leases(srv.url(""), template=template), agent_id="a1", **kw))
     assert refused_but_its_leases_revoked(v, err) == f"vault: refusing unsafe prefix {refused!r}"
+    with pytest.raises(ActuatorError) as alone:  # no leases: the refusal alone, still final
+        asyncio.run(
+            apply(leases(srv.url(""), template=template), agent_id="a1", credential_ids=[], **kw)
+        )
+    assert not alone.value.retryable
+    assert str(alone.value) == f"vault: refusing unsafe prefix {refused!r}"
 
 
 def test_a_spiffe_agent_revokes_under_its_path(http_server: Start) -> None:
@@ -346,6 +352,11 @@ def test_a_bad_template_is_refused_naming_it(http_server: Start) -> None:
         asyncio.run(apply(leases(srv.url(""), template="mcp/{tenant}/"), scope="agent"))
     text = refused_but_its_leases_revoked(v, err)
     assert text == "vault: bad prefix template 'mcp/{tenant}/': 'tenant'"
+    with pytest.raises(ActuatorError) as alone:  # no leases: the refusal alone, still final
+        asyncio.run(
+            apply(leases(srv.url(""), template="mcp/{tenant}/"), scope="agent", credential_ids=[])
+        )
+    assert not alone.value.retryable and str(alone.value) == text
 
 
 def test_nothing_to_revoke_sends_nothing(http_server: Start) -> None:
