@@ -29,7 +29,7 @@ def nested(levels: int, leaf: Any) -> dict[str, Any]:
     out: Any = leaf
     for _ in range(levels):
         out = {"k": out}
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def test_secrets_in_lists_and_in_dicts_inside_lists_are_redacted_other_values_kept() -> None:

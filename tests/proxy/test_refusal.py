@@ -150,6 +150,7 @@ def test_an_expired_token_reaches_the_client_as_token_expired_with_its_data(
                 identity = BearerResolver.build(
                     tmp_path / "identity.yaml", {}, upstream_name="fleet", jwt=HS
                 )
+                assert isinstance(identity, BearerResolver)
                 identity.token = _expired_token()
                 gateway = Gateway(upstream, identity, sink, metrics)
                 out = []
