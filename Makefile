@@ -79,7 +79,8 @@ test: helm-start setup kafka-start redis-install chromium-install promtool-insta
 	test $$unit -eq 0 && test $$broker -eq 0
 
 # Mutation testing of monitor/core and monitor/identity.py against tests/core, and of the
-# response loop (--only 'monitor/revoker/*', 'monitor/sinks/*') against its own tests (not
+# response loop (--only 'monitor/revoker/*', 'monitor/sinks/*', 'monitor/proxy/identity.py', ...)
+# against its own tests (not
 # part of `make test`: tens of minutes on two cores). Each run merges its modules
 # into results/mutation.json and renders results/mutation.md from all of them;
 # fails while a surviving mutant is neither killed nor justified. mutmut gets a
