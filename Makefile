@@ -80,8 +80,7 @@ test: helm-start setup kafka-start redis-install chromium-install promtool-insta
 
 # Mutation testing of monitor/core and monitor/identity.py against tests/core, and of the
 # response loop (--only 'monitor/revoker/*', 'monitor/sinks/*', 'monitor/proxy/identity.py', ...)
-# against its own tests (not
-# part of `make test`: tens of minutes on two cores). Each run merges its modules
+# against its own tests (not part of `make test`: tens of minutes on two cores). Each run merges its modules
 # into results/mutation.json and renders results/mutation.md from all of them;
 # fails while a surviving mutant is neither killed nor justified. mutmut gets a
 # virtualenv of its own under build/mutation (its click clashes with faust's).
