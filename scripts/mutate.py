@@ -8,10 +8,10 @@ mutant), and over the response loop — the revoker (``monitor/revoker/``), the
 alert sinks (``monitor/sinks/``) and the gateway proxy (``monitor/proxy/``) —
 each against its own unit tests (``tests/revoker``, ``tests/sinks``,
 ``tests/proxy``: their real Redis, HTTP and syslog servers included, so run
-``make redis-install chromium-install`` first). Results ACCUMULATE across runs in ``results/mutation.json`` (one row
-per module: mutants, killed, the survivors, the commit and date it was
-measured at; a module that is run again replaces its row, a ``--survivors``
-run updates it), and ``results/mutation.md`` is rendered from all of it: the
+``make redis-install chromium-install`` first). Results ACCUMULATE across runs
+in ``results/mutation.json`` (one row per module: mutants, killed, the
+survivors, the commit and date it was measured at; a module that is run again
+replaces its row, a ``--survivors`` run updates it), and ``results/mutation.md`` is rendered from all of it: the
 score per module, the total, the total of each part (``monitor/core/``, the
 revoker, the sinks, the proxy), and every
 mutant not killed, each either justified in ``scripts/mutation_justified.toml``
@@ -78,10 +78,10 @@ SUITES = {
 #: mutant there would cost a broker round per test). A file (never mutated) or ``file::Class``
 #: (its mutants left out of the count). Named in the report.
 SHELLS = {
-    "monitor/revoker/service.py": "the revoker's Kafka loop (tests/integration/test_revoker_service.py"
-    " and the fault tests run it against a real broker)",
-    "monitor/sinks/service.py::SinkService": "the sink's Kafka loop (tests/integration/test_sinks.py"
-    " runs it against a real broker and real receivers)",
+    "monitor/revoker/service.py": "the revoker's Kafka loop "
+    "(tests/integration/test_revoker_service.py and the fault tests run it against a real broker)",
+    "monitor/sinks/service.py::SinkService": "the sink's Kafka loop "
+    "(tests/integration/test_sinks.py runs it against a real broker and real receivers)",
 }
 #: The parts the report totals, in its order (identity.py counts in the total only)
 PARTS = ("monitor/core/", "monitor/revoker/", "monitor/sinks/", "monitor/proxy/")
@@ -469,7 +469,7 @@ def render(
         + (
             " and without the import checks "
             + ", ".join(f"`{t}`" for t in STATIC_TESTS)
-            + " (it reads the sources, it runs none)"
+            + " (they read the sources, they run none)"
             if STATIC_TESTS
             else ""
         )
