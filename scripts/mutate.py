@@ -11,10 +11,10 @@ each against its own unit tests (``tests/revoker``, ``tests/sinks``,
 ``make redis-install chromium-install`` first). Results ACCUMULATE across runs
 in ``results/mutation.json`` (one row per module: mutants, killed, the
 survivors, the commit and date it was measured at; a module that is run again
-replaces its row, a ``--survivors`` run updates it), and ``results/mutation.md`` is rendered from all of it: the
-score per module, the total, the total of each part (``monitor/core/``, the
-revoker, the sinks, the proxy), and every
-mutant not killed, each either justified in ``scripts/mutation_justified.toml``
+replaces its row, a ``--survivors`` run updates it), and ``results/mutation.md``
+is rendered from all of it: the score per module, the total, the total of each
+part (``monitor/core/``, the revoker, the sinks, the proxy), and every mutant
+not killed, each either justified in ``scripts/mutation_justified.toml``
 (an equivalent mutant, a log text, ...) or marked UNJUSTIFIED. Exits 1 when an
 unjustified mutant is left, so a scheduled job goes red; it is not part of
 ``make test``.
