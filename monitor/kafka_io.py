@@ -41,11 +41,6 @@ class TopicSpec:
 DEADLETTER_MAX_MESSAGE_BYTES = 8 << 20
 
 
-#: Room on the dead-letter topic. A dead letter itself is bounded far below this
-#: (:data:`monitor.deadletter.MAX_RECORD_BYTES`); the limit stays for older records.
-DEADLETTER_MAX_MESSAGE_BYTES = 8 << 20
-
-
 async def ensure_topics(
     bootstrap: str, specs: list[TopicSpec], timeout: float = 30.0
 ) -> dict[str, int]:

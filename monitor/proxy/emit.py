@@ -11,11 +11,22 @@ doubling to 5 s; each failed attempt counted in
 broker twice; the worker drops duplicates by ``event_id``. At start the emitter
 creates ``mcp.events`` if it is missing (``MCPMON_PARTITIONS``), as the tap does. An event that does
 not fit in a full buffer, or is still buffered when the proxy stops and
-cannot be delivered within the stop timeout, is **not silently dropped**: it
+cannot be delivered within the stop timeout, or that the broker refuses as a record
+(too large for the topic's ``max.message.bytes``, corrupt: ``rejected``; never
+retried, so it cannot hold up the events behind it), is **not silently dropped**: it
 is logged at error level in full (``event_not_emitted``, the event's JSON
 under ``tool_call``) and counted in ``mcpmon_proxy_events_lost_total{reason}``,
 so it can be recovered from the log:
 ``jq -c 'select(.event=="event_not_emitted") | .tool_call' proxy.log | mcpmon tap - --format ours``.
+
+A call's event is never larger than :data:`FIT_BYTES` (just under the worker's 1 MiB
+message limit, which is also the producer's): the arguments of a larger one are cut
+(:func:`fit`: long strings keep their head and tail around a ``…[N characters cut]…``
+marker, long lists and objects their first items, resources their first URIs), logged
+(``event_cut``) and counted (``mcpmon_proxy_events_cut_total``). The call is still seen:
+its tool, identity, ``bytes_in`` (the request's full size) and what is left of its
+arguments. Uncut, one oversized call would be refused by the producer on every retry
+and hold up every event behind it.
 """
 
 from __future__ import annotations
@@ -25,16 +36,23 @@ import contextlib
 import os
 import stat
 from collections import deque
+from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from monitor.errors import MonitorError
-from monitor.events import ToolCall, encode_event
+from monitor.events import MAX_MESSAGE_BYTES, ToolCall, encode_event
 from monitor.kafka_io import TopicSpec, ensure_topics
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
@@ -50,9 +68,87 @@ class EventEmitter(Protocol):
     async def close(self, timeout: float = 10.0) -> None: ...
 
 
-def _lost(metrics: ProxyMetrics, reason: str, value: bytes) -> None:
+#: The largest event sent: under the worker's limit (it dead-letters a larger message
+#: unread) with room for the key and the record batch's header, which the producer's
+#: (and the broker's default) 1 MiB limit also counts.
+FIT_BYTES = MAX_MESSAGE_BYTES - 8192
+
+#: Each pass of :func:`fit` cuts harder: (characters kept of a string, items of a list or object)
+_CUTS = ((4096, 1024), (512, 128), (64, 16))
+
+#: Errors the broker (or the producer, before sending) gives for one record, whatever
+#: the retry: logged in full and counted lost (``rejected``), never retried.
+_REJECTED = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+)
+
+
+def _lost(metrics: ProxyMetrics, reason: str, value: bytes, **why: str) -> None:
     metrics.lost.labels(reason).inc()
-    log.error("event_not_emitted", reason=reason, tool_call=orjson.loads(value))
+    log.error("event_not_emitted", reason=reason, tool_call=orjson.loads(value), **why)
+
+
+def _cut(value: Any, chars: int, items: int) -> Any:
+    """``value`` with every string over ``chars`` characters cut to its head and tail around
+    a marker, and every list or object over ``items`` cut to its first ones (the marker an
+    item, or the key ``…``)."""
+    if isinstance(value, str):
+        if len(value) <= chars:
+            return value
+        half = chars // 2
+        gone = len(value) - 2 * half
+        return f"{value[:half]}…[{gone} characters cut]…{value[len(value) - half :]}"
+    if isinstance(value, list):
+        kept = [_cut(v, chars, items) for v in value[:items]]
+        if len(value) > items:
+            kept.append(f"…[{len(value) - items} items cut]")
+        return kept
+    if isinstance(value, dict):
+        out = {
+            _cut(k, chars, items): _cut(v, chars, items) for k, v in islice(value.items(), items)
+        }
+        if len(value) > items:
+            out["…"] = f"[{len(value) - items} keys cut]"
+        return out
+    return value
+
+
+def fit(event: ToolCall, limit: int = FIT_BYTES) -> tuple[bytes, int]:
+    """The event encoded, its arguments and resources cut until it is at most ``limit``
+    bytes; and its size before (0: it fitted whole). See the module doc."""
+    value = encode_event(event)
+    size = len(value)
+    if size <= limit:
+        return value, 0
+    for chars, items in _CUTS:
+        update = {
+            "args": _cut(event.args, chars, items),
+            "resources": [_cut(r, chars, items) for r in event.resources[:items]],
+        }
+        value = encode_event(event.model_copy(update=update))
+        if len(value) <= limit:
+            return value, size
+    # what is left over is bounded by the model (ids, tool, digests): it fits
+    update = {"args": {"…": f"[{size} bytes of arguments cut]"}, "resources": []}
+    return encode_event(event.model_copy(update=update)), size
+
+
+def _encode(metrics: ProxyMetrics, event: ToolCall) -> bytes:
+    value, size = fit(event)
+    if size:
+        metrics.cut.inc()
+        log.warning(
+            "event_cut",
+            event_id=event.event_id,
+            agent_id=event.agent_id,
+            tool=event.tool,
+            bytes=size,
+            sent_bytes=len(value),
+        )
+    return value
 
 
 class KafkaEmitter:
@@ -87,7 +183,7 @@ class KafkaEmitter:
         self._task = asyncio.create_task(self._run(), name="proxy-emit")
 
     def emit(self, event: ToolCall) -> None:
-        value = encode_event(event)
+        value = _encode(self.metrics, event)
         if len(self._buffer) >= self.capacity:
             _lost(self.metrics, "buffer_full", value)
             return
@@ -126,25 +222,64 @@ class KafkaEmitter:
                 self._wake.clear()
                 await self._wake.wait()
             batch = [self._buffer[i] for i in range(min(self.batch, len(self._buffer)))]
-            try:
-                futures = [await self._producer.send(self.topic, key=k, value=v) for k, v in batch]
-                await asyncio.gather(*futures)
-            except KafkaError as err:
+            done, failure, refused = await self._deliver(self._producer, batch)
+            for _ in range(done):
+                self._buffer.popleft()
+            self.metrics.buffered.set(len(self._buffer))
+            if failure is not None:
                 self.metrics.emit_failures.labels("send").inc()
                 log.warning(
                     "emit_failed",
-                    error=f"{type(err).__name__}: {err}",
+                    error=f"{type(failure).__name__}: {failure}",
                     buffered=len(self._buffer),
                     retry_in=delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(self.backoff[1], delay * 2)
-                continue
-            delay = self.backoff[0]
-            for _ in batch:
-                self._buffer.popleft()
-            self.metrics.emitted.inc(len(batch))
-            self.metrics.buffered.set(len(self._buffer))
+            else:
+                delay = self.backoff[0]
+            if failure is not None or refused:
+                # The idempotent producer numbers its records; one the broker did not take
+                # leaves it out of step (every later send: OutOfOrderSequenceNumber, for
+                # ever). A new producer starts a new sequence.
+                with contextlib.suppress(Exception):
+                    await self._producer.stop()
+                self._producer = None
+                self._producer = await self._connect()
+
+    async def _deliver(
+        self, producer: AIOKafkaProducer, batch: list[tuple[bytes, bytes]]
+    ) -> tuple[int, KafkaError | None, bool]:
+        """Send ``batch`` in order. Returns how many of its first records are done with
+        (delivered, or rejected: logged and counted lost); the error that stopped the rest
+        (retried from there: records after it that did arrive arrive again); and whether
+        the broker refused a record it was sent."""
+        sent: list[asyncio.Future[Any] | KafkaError] = []
+        for key, value in batch:
+            try:
+                sent.append(await producer.send(self.topic, key=key, value=value))
+            except _REJECTED as err:  # the producer's own size check: nothing was sent
+                sent.append(err)
+            except KafkaError as err:
+                sent.append(err)
+                break
+        pending = [s for s in sent if not isinstance(s, KafkaError)]
+        results = iter(await asyncio.gather(*pending, return_exceptions=True))
+        done, refused = 0, False
+        for (_key, value), s in zip(batch, sent, strict=False):
+            outcome = s if isinstance(s, KafkaError) else next(results)
+            if isinstance(outcome, _REJECTED):
+                refused = refused or outcome is not s
+                why = f"{type(outcome).__name__}: {outcome}"
+                _lost(self.metrics, "rejected", value, error=why)
+            elif isinstance(outcome, KafkaError):
+                return done, outcome, refused
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                self.metrics.emitted.inc()
+            done += 1
+        return done, None, refused
 
     async def close(self, timeout: float = 10.0) -> None:
         """Deliver what is buffered within ``timeout``; log and count what is left."""
@@ -192,7 +327,7 @@ class FileEmitter:
         self._fh = os.fdopen(fd, "ab", buffering=0)  # unbuffered: a failed write is not retried
 
     def emit(self, event: ToolCall) -> None:
-        value = encode_event(event)
+        value = _encode(self.metrics, event)
         if self._fh is None:
             raise RuntimeError("FileEmitter.emit called before start()")
         line = memoryview(value + b"\n")

@@ -13,7 +13,10 @@
 ``mcpmon_proxy_events_emitted_total``          tool_call events the emitter confirmed
 ``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried)
 ``mcpmon_proxy_events_lost_total{reason}``     events that will never be delivered (buffer
-                                               full, shutdown, invalid), each logged in full
+                                               full, shutdown, invalid, rejected by the
+                                               broker), each logged in full
+``mcpmon_proxy_events_cut_total``              events whose arguments were cut to fit the
+                                               1 MiB message limit (still sent)
 ``mcpmon_proxy_emit_buffer_events``            events waiting in the emitter
 ``mcpmon_proxy_call_seconds``                  wall time of a tools/call through the proxy
 ``mcpmon_proxy_denylist_seconds``              wall time of the deny-list check alone
@@ -69,6 +72,11 @@ class ProxyMetrics:
             "mcpmon_proxy_events_lost",
             "Events that will not be delivered (logged in full), by reason",
             ["reason"],
+            registry=r,
+        )
+        self.cut = Counter(
+            "mcpmon_proxy_events_cut",
+            "Events sent with their arguments cut to fit the message limit",
             registry=r,
         )
         self.buffered = Gauge(

@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from monitor.events import ToolCall
-from monitor.kafka_io import read_topics
+from monitor.kafka_io import TopicSpec, ensure_topics, read_topics
 from monitor.proxy.emit import KafkaEmitter
 from monitor.proxy.metrics import ProxyMetrics
 from tests.integration.workers import Run
@@ -99,3 +99,56 @@ def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> 
         ]
     assert _failures(metrics) >= 2
     assert not [e for e in logs if e["event"] == "event_not_emitted"]
+
+
+def _call(i: int, content: str) -> ToolCall:
+    return ToolCall(
+        event_id=f"e{i}",
+        ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
+        agent_id="agent-1",
+        server="fs",
+        tool="write_file",
+        args={"content": content},
+        outcome="ok",
+    )
+
+
+def test_an_oversized_call_is_cut_a_refused_record_is_logged_and_neither_holds_up_the_rest(
+    run: Run,
+) -> None:
+    """One call of 3 MB (over the producer's limit) is sent cut; one of 60 KB, which this
+    topic's ``max.message.bytes`` refuses, is logged in full and counted; the calls after
+    each arrive, in order. Before, the first was retried for ever and held up every event."""
+    topic = run.topics["events"]
+    asyncio.run(ensure_topics(run.bootstrap, [TopicSpec(topic, 1, max_message_bytes=20_000)]))
+    metrics = ProxyMetrics()
+    sink = KafkaEmitter(run.bootstrap, topic, metrics, partitions=1)
+    calls = [
+        _call(0, "small"),
+        _call(1, "HEAD" + "x" * 3_000_000 + "TAIL"),
+        _call(2, "small"),
+        _call(3, "y" * 60_000),
+        _call(4, "small"),
+    ]
+
+    async def go() -> None:
+        await sink.start()
+        for c in calls:
+            sink.emit(c)
+        await until(lambda: _emitted(metrics) >= 4, 60, "4 events emitted", every=0.1)
+        await sink.close()
+
+    with capture_logs() as logs:
+        asyncio.run(asyncio.wait_for(go(), 120))
+    recs = asyncio.run(read_topics(run.bootstrap, [topic], until=lambda r: len(r) >= 4, settle=1))
+    got = [orjson.loads(r.value) for r in recs]
+    assert [e["event_id"] for e in got] == ["e0", "e1", "e2", "e4"]
+    cut = got[1]["args"]["content"]
+    assert cut.startswith("HEAD") and cut.endswith("TAIL") and "characters cut" in cut
+    lost = [e for e in logs if e["event"] == "event_not_emitted"]
+    assert [(e["reason"], e["tool_call"]["event_id"]) for e in lost] == [("rejected", "e3")]
+    assert lost[0]["tool_call"]["args"]["content"] == "y" * 60_000  # in full: recoverable
+    assert "MessageSizeTooLarge" in lost[0]["error"] or "RecordTooLarge" in lost[0]["error"]
+    sample = metrics.registry.get_sample_value
+    assert sample("mcpmon_proxy_events_lost_total", {"reason": "rejected"}) == 1
+    assert sample("mcpmon_proxy_events_cut_total") == 1
