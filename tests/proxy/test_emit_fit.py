@@ -203,7 +203,7 @@ class _Producer:
 
     async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
         event_id = orjson.loads(value)["event_id"]
-        when, err = self.plan.pop(event_id, ("", None))  # type: ignore[arg-type]
+        when, err = self.plan.pop(event_id, ("", RuntimeError("unplanned")))
         if when == "send":
             raise err
         self.sent.append(event_id)
@@ -217,13 +217,13 @@ class _Producer:
 
 def _deliver(
     plan: dict[str, tuple[str, Exception]], n: int
-) -> tuple[int, Exception | None, bool, _Producer, ProxyMetrics, list[dict[str, Any]]]:
+) -> tuple[int, Exception | None, bool, _Producer, ProxyMetrics, list[Any]]:
     metrics = ProxyMetrics()
     sink = KafkaEmitter("127.0.0.1:1", "mcp.events", metrics)
     producer = _Producer(plan)
     batch = [(b"agent-1", encode_event(_call({}, i=i))) for i in range(n)]
     with capture_logs() as logs:
-        done, failure, refused = asyncio.run(sink._deliver(producer, batch))  # type: ignore[arg-type]
+        done, failure, refused = asyncio.run(sink._deliver(producer, batch))
     return done, failure, refused, producer, metrics, logs
 
 
@@ -269,7 +269,7 @@ def test_the_sender_retries_from_the_failed_record_and_loses_nothing() -> None:
     async def connect() -> _Producer:
         return producer
 
-    sink._connect = connect  # type: ignore[assignment,method-assign]
+    sink._connect = connect  # type: ignore[method-assign]
 
     async def go() -> None:
         await sink.start()
@@ -302,7 +302,7 @@ def test_after_a_record_the_broker_refused_the_producer_is_replaced() -> None:
     async def connect() -> _Producer:
         return next(connects)
 
-    sink._connect = connect  # type: ignore[assignment,method-assign]
+    sink._connect = connect  # type: ignore[method-assign]
 
     async def go() -> None:
         await sink.start()
