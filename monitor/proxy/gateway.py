@@ -27,7 +27,9 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    ``denied_by`` the check), shadow logs ``policy_would_refuse`` and goes on.
    The engine is then fed the event, so it counts this call (rate, chains);
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
-   when ``isError``), its JSON-RPC error is passed on (outcome ``error``);
+   when ``isError``), its JSON-RPC error is passed on (outcome ``error``); a lost
+   upstream is opened again (:mod:`monitor.proxy.upstream`), and while it is, the
+   call is refused with -32603 (outcome ``error``);
 4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), with the
    digests of the entity-like values the result carried (``result_digests``,
    :func:`result_digests`: at most 64, never the values) and the families of
@@ -78,6 +80,7 @@ from monitor.proxy.identity import Identity, IdentityResolver, TokenExpired
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy, PolicyVerdict
 from monitor.proxy.redaction import redact_args
+from monitor.proxy.upstream import UpstreamLink
 
 log = structlog.get_logger("monitor.proxy")
 
@@ -114,7 +117,7 @@ class Gateway:
 
     def __init__(
         self,
-        upstream: Client,
+        upstream: Client | UpstreamLink,
         identity: IdentityResolver,
         emitter: EventEmitter,
         metrics: ProxyMetrics,
@@ -181,7 +184,7 @@ class Gateway:
                 self._refuse_no_identity(method, err)
         if who is not None:
             await self._check(method, who, lambda _outcome, _bytes, _by: None)
-        return await forward()
+        return await self._forward(forward)
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -279,6 +282,18 @@ class Gateway:
         )
 
     # ------------------------------------------------------------------ the one path
+    async def _forward(self, forward: Callable[[], Awaitable[R]]) -> R:
+        """``forward()``; a ``Connection closed`` from it is reported to the link, which
+        probes the connection and opens a new one if it is (:mod:`monitor.proxy.upstream`)."""
+        link = self.upstream if isinstance(self.upstream, UpstreamLink) else None
+        generation = link.generation if link is not None else 0
+        try:
+            return await forward()
+        except MCPError as err:
+            if link is not None and err.error.code == types.CONNECTION_CLOSED:
+                link.lost(generation)
+            raise
+
     async def _resolve(
         self, ctx: ServerRequestContext[Any], tool: str, args: Mapping[str, Any], meta: Any
     ) -> Identity:
@@ -393,7 +408,7 @@ class Gateway:
                 recorded = True
 
         try:
-            result = await forward()
+            result = await self._forward(forward)
         except MCPError:  # the upstream's own JSON-RPC error: passed on as it is
             finish("error")
             raise

@@ -18,6 +18,8 @@
 ``mcpmon_proxy_events_cut_total``              events whose arguments were cut to fit the
                                                1 MiB message limit (still sent)
 ``mcpmon_proxy_emit_buffer_events``            events waiting in the emitter
+``mcpmon_proxy_upstream_reconnects_total``     upstream connections opened again after one
+                                               was lost (a stdio server restarted)
 ``mcpmon_proxy_call_seconds``                  wall time of a tools/call through the proxy
 ``mcpmon_proxy_denylist_seconds``              wall time of the deny-list check alone
 ``mcpmon_proxy_policy_decisions_total{result}`` charter decisions (--policy shadow/inline):
@@ -77,6 +79,11 @@ class ProxyMetrics:
         self.cut = Counter(
             "mcpmon_proxy_events_cut",
             "Events sent with their arguments cut to fit the message limit",
+            registry=r,
+        )
+        self.upstream_reconnects = Counter(
+            "mcpmon_proxy_upstream_reconnects",
+            "Upstream connections opened again after one was lost",
             registry=r,
         )
         self.buffered = Gauge(

@@ -5,7 +5,8 @@ Order matters and is the same on both transports:
 1. identity configuration is validated (fail fast, before anything starts);
 2. the event emitter starts (Kafka may be down: it buffers and retries);
 3. the upstream MCP server is connected (stdio: launched as a subprocess with
-   this environment minus ``MCPMON_*``; HTTP: a streamable-HTTP URL);
+   this environment minus ``MCPMON_*``; HTTP: a streamable-HTTP URL), and kept
+   connected (:mod:`monitor.proxy.upstream`: a lost connection is opened again);
 4. the client is served on stdio until it closes stdin, or on streamable HTTP
    until SIGTERM / Ctrl-C;
 5. the emitter delivers what it holds (bounded wait), the upstream is closed.
@@ -25,8 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from mcp import Client, StdioServerParameters
-from mcp.client.stdio import stdio_client
+from mcp import StdioServerParameters
 from mcp.server.lowlevel import Server
 
 from monitor.charter import load_charter_dir
@@ -40,6 +40,7 @@ from monitor.proxy.guard import DenyListGuard
 from monitor.proxy.identity import IdentityResolver, JwtConfig
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import MODES, InlinePolicy, PolicyMode
+from monitor.proxy.upstream import UpstreamLink
 from monitor.revoker.actuators.denylist import connect
 from monitor.settings import Settings
 from monitor.worker.charters import CharterFeed
@@ -188,8 +189,9 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
     try:
         if policy is not None and not cfg.to_file:
             feed = await start_charter_feed(policy, settings)
-        async with contextlib.AsyncExitStack() as stack:
-            upstream = await connect_upstream(stack, target)
+        upstream = UpstreamLink.to(target, metrics)
+        await upstream.start()
+        try:
             info = upstream.server_info
             identity = IdentityResolver.build(
                 cfg.mapping,
@@ -224,6 +226,8 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
                 await serve_http(server, *cfg.listen)
             else:
                 await serve_stdio(server)
+        finally:
+            await upstream.aclose()
     finally:
         if feed is not None:
             feed.cancel()
@@ -235,29 +239,6 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
         if exposition is not None:
             exposition.close()
         log.info("proxy_stopped")
-
-
-async def connect_upstream(
-    stack: contextlib.AsyncExitStack, target: StdioServerParameters | str
-) -> Client:
-    """The connected upstream; a server that cannot be started or reached is a ProxyError."""
-    where = target if isinstance(target, str) else " ".join([target.command, *target.args])
-    # the upstream's stderr goes to this process's own stderr file (a child needs a real file
-    # descriptor): the SDK's default is whatever sys.stderr was when it was imported, which a
-    # caller may have swapped for a stream with no descriptor, or closed, since
-    errlog = sys.__stderr__ or sys.stderr
-    server = target if isinstance(target, str) else stdio_client(target, errlog=errlog)
-    try:
-        return await stack.enter_async_context(Client(server))
-    except Exception as err:
-        leaf: BaseException = err
-        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
-            leaf = leaf.exceptions[0]
-        if isinstance(leaf, OSError) and leaf.strerror:
-            why = f"{leaf.strerror}: {leaf.filename or where}"
-        else:
-            why = f"{type(leaf).__name__}: {leaf}"
-        raise ProxyError(f"upstream MCP server {where!r} could not be connected ({why})") from None
 
 
 async def serve_stdio(server: Server[Any]) -> None:

@@ -5,7 +5,10 @@ Run as ``python -m tests.proxy.fleet_server`` (stdio) or with ``--http PORT``
 (ok), ``read_file`` (echoes the path; a tool error for paths under /forbidden),
 ``delete_repo`` (ok: the charter, not the server, decides it is out of bounds),
 ``crash`` (raises: a tool error), ``count`` (how many times ``count`` ran in
-this server process: shows whether a refused call reached it). A resource ``fleet://hosts``, a
+this server process: shows whether a refused call reached it), ``exit_now`` (the
+server process exits at once, as a crash or an OOM kill would), ``closed_error`` (a
+JSON-RPC error of the server's own with the code and text the SDK uses for a lost
+connection, -32000 ``Connection closed``). A resource ``fleet://hosts``, a
 prompt ``triage`` and completion of its ``host`` argument show pass-through of resources, prompts
 and completions; ``fleet://reads`` says how many resource reads, prompt gets and completions
 reached this server (so a test sees that a refused one did not).
@@ -14,11 +17,13 @@ reached this server (so a test sees that a refused one did not).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import Completion
+from mcp.shared.exceptions import MCPError
+from mcp.types import CONNECTION_CLOSED, Completion
 
 server = MCPServer("fleet")
 
@@ -48,6 +53,16 @@ def delete_repo(repo: str) -> str:
 @server.tool()
 def crash() -> str:
     raise ToolError("boom")
+
+
+@server.tool()
+def exit_now() -> str:
+    os._exit(3)
+
+
+@server.tool()
+def closed_error() -> str:
+    raise MCPError(CONNECTION_CLOSED, "Connection closed")
 
 
 _runs = {"count": 0}

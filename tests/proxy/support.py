@@ -1,7 +1,8 @@
 """A proxy assembled in-process around the real fleet server, and a real SDK client on it.
 
 The upstream is ``tests/proxy/fleet_server.py`` launched over stdio, as the
-proxy launches any server; the client talks to the proxy's MCP server through
+proxy launches any server, and kept by an :class:`UpstreamLink` as the proxy keeps it
+(a server that exits is started again); the client talks to the proxy's MCP server through
 the SDK's in-process connection (the same handlers, no stdio framing), so
 tests can look at the proxy's metrics. ``tests/proxy/test_command.py`` runs
 the real ``mcpmon proxy`` subprocess on stdio and HTTP.
@@ -28,6 +29,7 @@ from monitor.proxy.guard import DenyListGuard, FailMode
 from monitor.proxy.identity import IdentityResolver, JwtConfig
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy
+from monitor.proxy.upstream import UpstreamLink
 from monitor.revoker.actuators.denylist import RedisDenyList, connect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +53,14 @@ class Proxied:
     client: Client
     metrics: ProxyMetrics
     events_path: Path
-    upstream: Client  # the proxy's own session with the fleet server: around the proxy
+    link: UpstreamLink
+
+    @property
+    def upstream(self) -> Client:
+        """The proxy's own session with the fleet server: around the proxy."""
+        client = self.link.current
+        assert client is not None, "the proxy has no upstream connection now"
+        return client
 
     async def upstream_read(self, uri: str) -> Any:
         return await self.upstream.read_resource(uri)
@@ -87,25 +96,32 @@ async def proxied(
     guard = None
     if redis_url is not None:
         guard = DenyListGuard(connect(redis_url, timeout), timeout=timeout, fail_mode=fail_mode)
+    link = UpstreamLink(
+        lambda stack: stack.enter_async_context(Client(stdio(FLEET))),
+        "fleet",
+        metrics,
+        backoff=(0.05, 0.2),
+    )
     try:
-        async with Client(stdio(FLEET)) as upstream:
-            info = upstream.server_info
-            identity = IdentityResolver.build(
-                mapping,
-                AGENT if constants is None else constants,
-                upstream_name=info.name if info else None,
-                jwt=jwt,
-                session_id=session_id,
-            )
-            redactor = Redactor(DEFAULT_REDACTION) if redact else None
-            if policy is not None:
-                policy.metrics = metrics
-            gateway = Gateway(
-                upstream, identity, sink, metrics, guard=guard, redactor=redactor, policy=policy
-            )
-            async with Client(gateway.server()) as client:
-                yield Proxied(client, metrics, events, upstream)
+        await link.start()
+        info = link.server_info
+        identity = IdentityResolver.build(
+            mapping,
+            AGENT if constants is None else constants,
+            upstream_name=info.name if info else None,
+            jwt=jwt,
+            session_id=session_id,
+        )
+        redactor = Redactor(DEFAULT_REDACTION) if redact else None
+        if policy is not None:
+            policy.metrics = metrics
+        gateway = Gateway(
+            link, identity, sink, metrics, guard=guard, redactor=redactor, policy=policy
+        )
+        async with Client(gateway.server()) as client:
+            yield Proxied(client, metrics, events, link)
     finally:
+        await link.aclose()
         await sink.close()
         if guard is not None:
             await guard.aclose()

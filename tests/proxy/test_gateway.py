@@ -46,6 +46,8 @@ def test_calls_pass_through_and_each_is_one_event(tmp_path: Path, redis_url: str
         "read_file",
         "delete_repo",
         "crash",
+        "exit_now",
+        "closed_error",
         "count",
     ]
     assert not r["ok"].is_error and r["ok"].structured_content == {

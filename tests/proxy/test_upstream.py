@@ -1,0 +1,176 @@
+"""A lost upstream is opened again, and the proxy stays up: a stdio server that exits is
+started again; an HTTP server that goes away is waited for (calls refused meanwhile, at
+once) and reconnected to; a -32000 error of the server's own is not taken for a loss."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CONNECTION_CLOSED, INTERNAL_ERROR
+from structlog.testing import capture_logs
+
+from monitor.proxy.emit import FileEmitter
+from monitor.proxy.exceptions import ProxyError
+from monitor.proxy.gateway import Gateway
+from monitor.proxy.identity import IdentityResolver
+from monitor.proxy.metrics import ProxyMetrics
+from monitor.proxy.upstream import UpstreamLink
+from tests.proxy.processes import FLEET_CMD, ROOT
+from tests.proxy.support import AGENT, proxied
+from tests.revoker.servers import free_port
+from tests.waiting import until
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 90))
+
+
+def _reconnects(metrics: ProxyMetrics) -> float:
+    return metrics.registry.get_sample_value("mcpmon_proxy_upstream_reconnects_total") or 0.0
+
+
+def test_a_stdio_server_that_exits_is_started_again(tmp_path: Path) -> None:
+    async def go() -> tuple[Any, MCPError, Any, Any]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            first = await p.client.call_tool("count", {})
+            with pytest.raises(MCPError) as lost:
+                await p.client.call_tool("exit_now", {})
+            await until(lambda: _reconnects(p.metrics) >= 1, 30, "the server started again")
+            again = await p.client.call_tool("count", {})
+            return p, lost.value, first, again
+
+    with capture_logs() as logs:
+        p, lost, first, again = _run(go())
+    assert first.structured_content == {"result": 1}
+    assert (lost.error.code, lost.error.message) == (CONNECTION_CLOSED, "Connection closed")
+    # a new server process: its count starts again from 1
+    assert again.structured_content == {"result": 1} and not again.is_error
+    assert _reconnects(p.metrics) == 1
+    assert [(e["tool"], e["outcome"]) for e in p.events()] == [
+        ("count", "ok"),
+        ("exit_now", "error"),
+        ("count", "ok"),
+    ]
+    said = [e["event"] for e in logs if e["event"].startswith("upstream_")]
+    assert said == ["upstream_probed", "upstream_lost", "upstream_reconnected"]
+    (probe,) = [e for e in logs if e["event"] == "upstream_probed"]
+    assert probe["alive"] is False
+
+
+def test_a_servers_own_minus_32000_error_is_passed_on_and_the_connection_kept(
+    tmp_path: Path,
+) -> None:
+    async def go() -> tuple[Any, MCPError, list[Any]]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            with pytest.raises(MCPError) as own:
+                await p.client.call_tool("closed_error", {})
+            await until(lambda: any(e["event"] == "upstream_probed" for e in logs), 30, "the probe")
+            counts = [await p.client.call_tool("count", {}) for _ in range(2)]
+            return p, own.value, counts
+
+    with capture_logs() as logs:
+        p, own, counts = _run(go())
+    assert (own.error.code, own.error.message) == (CONNECTION_CLOSED, "Connection closed")
+    # the same server process throughout: its count goes on
+    assert [c.structured_content for c in counts] == [{"result": 1}, {"result": 2}]
+    assert _reconnects(p.metrics) == 0 and p.link.generation == 1
+    probes = [e for e in logs if e["event"] == "upstream_probed"]
+    assert [e["alive"] for e in probes] == [True]
+    assert not [e for e in logs if e["event"] in ("upstream_lost", "upstream_unavailable")]
+
+
+@contextlib.contextmanager
+def _http_fleet(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        [*FLEET_CMD, "--http", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the HTTP fleet server did not listen on {port}")
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_http_server_that_goes_away_is_waited_for_and_the_proxy_stays_up(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    metrics = ProxyMetrics()
+    refused: list[MCPError] = []
+
+    async def call_until_refused(client: Client) -> None:
+        """Calls fail while the server is away; once the link knows it, at once (-32603)."""
+        deadline = asyncio.get_running_loop().time() + 30
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                await client.call_tool("count", {})
+            except MCPError as err:
+                if err.error.code == INTERNAL_ERROR:
+                    refused.append(err)
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError("no call was refused as unavailable")
+
+    async def go() -> tuple[Any, Any]:
+        sink = FileEmitter(tmp_path / "events.jsonl", metrics)
+        await sink.start()
+        link = UpstreamLink.to(f"http://127.0.0.1:{port}/mcp", metrics, backoff=(0.05, 0.2))
+        try:
+            with _http_fleet(port) as fleet:
+                await link.start()
+                identity = IdentityResolver.build(None, AGENT, upstream_name="fleet", jwt=None)
+                gateway = Gateway(link, identity, sink, metrics)
+                async with Client(gateway.server()) as client:
+                    before = await client.call_tool("count", {})
+                    fleet.kill()
+                    fleet.wait()
+                    await call_until_refused(client)
+                    with _http_fleet(port):
+                        await until(lambda: _reconnects(metrics) >= 1, 30, "reconnected")
+                        after = await client.call_tool("count", {})
+                    return before, after
+        finally:
+            await link.aclose()
+            await sink.close()
+
+    with capture_logs() as logs:
+        before, after = _run(go())
+    assert before.structured_content == {"result": 1}
+    assert after.structured_content == {"result": 1}  # the new server process
+    assert refused[0].error.message == (
+        f"upstream MCP server unavailable: the proxy is reconnecting to http://127.0.0.1:{port}/mcp"
+    )
+    assert _reconnects(metrics) == 1
+    gone = [e for e in logs if e["event"] == "upstream_unavailable"]
+    assert gone and "ConnectError" in gone[0]["error"] and gone[0]["log_level"] == "error"
+    assert [e["event"] for e in logs if e["event"] == "upstream_reconnected"] == [
+        "upstream_reconnected"
+    ]
+
+
+def test_a_server_that_cannot_be_reached_at_start_is_a_start_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    link = UpstreamLink.to(url, ProxyMetrics())
+    with pytest.raises(ProxyError, match=r"could not be connected \(ConnectError: "):
+        _run(link.start())
+    assert link.current is None
