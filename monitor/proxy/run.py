@@ -190,8 +190,8 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
         if policy is not None and not cfg.to_file:
             feed = await start_charter_feed(policy, settings)
         upstream = UpstreamLink.to(target, metrics)
-        await upstream.start()
         try:
+            await upstream.start()
             info = upstream.server_info
             identity = IdentityResolver.build(
                 cfg.mapping,

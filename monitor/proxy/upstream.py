@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import mcp.types as types
 import structlog
@@ -86,6 +87,16 @@ async def connect_upstream(
         raise ProxyError(f"upstream MCP server {where!r} could not be connected ({why})") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """What the first connection said of the server (a closed client says nothing)."""
+
+    capabilities: types.ServerCapabilities
+    info: types.Implementation | None
+    instructions: str | None
+    protocol_version: str
+
+
 async def _alive(client: Client) -> bool:
     """Does the connection still answer? Any answer counts, an error of the server's too."""
     try:
@@ -127,7 +138,7 @@ class UpstreamLink:
         self.backoff = backoff
         self.generation = 0
         self._client: Client | None = None
-        self._first: Client | None = None
+        self._first: _Opened | None = None
         self._suspect = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -154,11 +165,11 @@ class UpstreamLink:
 
     @property
     def server_capabilities(self) -> types.ServerCapabilities:
-        return self._opened().server_capabilities
+        return self._opened().capabilities
 
     @property
     def server_info(self) -> types.Implementation | None:
-        return self._opened().server_info
+        return self._opened().info
 
     @property
     def instructions(self) -> str | None:
@@ -168,7 +179,7 @@ class UpstreamLink:
     def protocol_version(self) -> str:
         return self._opened().protocol_version
 
-    def _opened(self) -> Client:
+    def _opened(self) -> _Opened:
         if self._first is None:
             raise RuntimeError("UpstreamLink read before start()")
         return self._first
@@ -211,7 +222,12 @@ class UpstreamLink:
                         self.metrics.upstream_reconnects.inc()
                         log.warning("upstream_reconnected", upstream=self.where)
                     else:
-                        self._first = client
+                        self._first = _Opened(
+                            client.server_capabilities,
+                            client.server_info,
+                            client.instructions,
+                            client.protocol_version,
+                        )
                         ready.set_result(None)
                     delay = self.backoff[0]
                     while await self._suspected() and await _probe(client, self.where):

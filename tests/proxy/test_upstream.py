@@ -47,6 +47,9 @@ def test_a_stdio_server_that_exits_is_started_again(tmp_path: Path) -> None:
                 await p.client.call_tool("exit_now", {})
             await until(lambda: _reconnects(p.metrics) >= 1, 30, "the server started again")
             again = await p.client.call_tool("count", {})
+            # what the first connection said of the server is still there to read
+            assert p.link.server_info is not None and p.link.server_info.name == "fleet"
+            assert p.link.protocol_version and p.link.server_capabilities.tools is not None
             return p, lost.value, first, again
 
     with capture_logs() as logs:
