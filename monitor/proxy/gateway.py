@@ -412,12 +412,13 @@ class Gateway:
         except MCPError:  # the upstream's own JSON-RPC error: passed on as it is
             finish("error")
             raise
-        except Exception as err:
+        except Exception as err:  # e.g. a result the SDK cannot read: its text may quote it
             finish("error")
-            log.error("upstream_failed", tool=tool, error=f"{type(err).__name__}: {err}")
-            raise MCPError(
-                types.INTERNAL_ERROR, f"upstream server failed: {type(err).__name__}: {err}"
-            ) from None
+            detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            if self.redactor is not None:
+                detail = self.redactor(detail)
+            log.error("upstream_failed", tool=tool, error=detail)
+            raise MCPError(types.INTERNAL_ERROR, f"upstream server failed: {detail}") from None
         outcome: Outcome = "error" if getattr(result, "is_error", False) else "ok"
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
         finish(outcome, len(orjson.dumps(dumped)), result=_result_facts(tool, dumped))
