@@ -32,6 +32,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import mcp.types as types
 import structlog
@@ -67,7 +68,16 @@ def _why(err: BaseException, where: str) -> str:
 
 
 def describe(target: StdioServerParameters | str) -> str:
-    return target if isinstance(target, str) else " ".join([target.command, *target.args])
+    """The upstream as logs and errors name it: a URL without its user, password, query or
+    fragment; a stdio server by its command alone (arguments often carry keys)."""
+    if not isinstance(target, str):
+        return target.command
+    parts = urlsplit(target)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 async def connect_upstream(
@@ -158,8 +168,7 @@ class UpstreamLink:
     def session(self) -> ClientSession:
         if self._client is None:
             raise MCPError(
-                types.INTERNAL_ERROR,
-                f"upstream MCP server unavailable: the proxy is reconnecting to {self.where}",
+                types.INTERNAL_ERROR, "upstream MCP server unavailable: the proxy is reconnecting"
             )
         return self._client.session
 

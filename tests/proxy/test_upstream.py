@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, INTERNAL_ERROR
 from structlog.testing import capture_logs
@@ -24,7 +24,7 @@ from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.gateway import Gateway
 from monitor.proxy.identity import IdentityResolver
 from monitor.proxy.metrics import ProxyMetrics
-from monitor.proxy.upstream import UpstreamLink
+from monitor.proxy.upstream import UpstreamLink, describe
 from tests.proxy.processes import FLEET_CMD, ROOT
 from tests.proxy.support import AGENT, proxied
 from tests.revoker.servers import free_port
@@ -161,7 +161,7 @@ def test_an_http_server_that_goes_away_is_waited_for_and_the_proxy_stays_up(
     assert before.structured_content == {"result": 1}
     assert after.structured_content == {"result": 1}  # the new server process
     assert refused[0].error.message == (
-        f"upstream MCP server unavailable: the proxy is reconnecting to http://127.0.0.1:{port}/mcp"
+        "upstream MCP server unavailable: the proxy is reconnecting"
     )
     assert _reconnects(metrics) == 1
     gone = [e for e in logs if e["event"] == "upstream_unavailable"]
@@ -205,3 +205,16 @@ def test_an_upstream_failure_is_an_error_event_and_a_redacted_message(tmp_path: 
     assert failed["error"] in err.error.message
     assert secret not in err.error.message and secret not in repr(logs)
     assert [(e["tool"], e["outcome"]) for e in p.events()] == [("count", "error")]
+
+
+@pytest.mark.parametrize(
+    ("target", "named"),
+    [
+        ("https://bot:s3cret@mcp.corp:8443/mcp?token=abc#x", "https://mcp.corp:8443/mcp"),
+        ("http://[::1]:9000/mcp", "http://[::1]:9000/mcp"),
+        ("http://fleet/mcp", "http://fleet/mcp"),
+        (StdioServerParameters(command="npx", args=["srv", "--api-key", "k-123"]), "npx"),
+    ],
+)
+def test_the_upstream_is_named_without_what_may_be_a_secret(target: Any, named: str) -> None:
+    assert describe(target) == named
