@@ -7,6 +7,12 @@ callers only ever catch :class:`MonitorError` subclasses.
 from __future__ import annotations
 
 
+def described(err: BaseException) -> str:
+    """``Type: text`` for a log or an error message; ``Type`` alone when the text is empty
+    (a bare ``TimeoutError()`` would otherwise read ``TimeoutError: ``)."""
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
 class MonitorError(Exception):
     """Root of every error mcp-monitor raises on purpose."""
 

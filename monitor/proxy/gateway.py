@@ -71,7 +71,7 @@ from pydantic import ValidationError
 from monitor.core.detectors.secret_transit import result_secrets
 from monitor.core.redact import Redactor
 from monitor.core.values import result_digests
-from monitor.errors import DecodeError
+from monitor.errors import DecodeError, described
 from monitor.events import Outcome, ToolCall
 from monitor.proxy import refusal
 from monitor.proxy.emit import EventEmitter
@@ -414,7 +414,7 @@ class Gateway:
             raise
         except Exception as err:  # e.g. a result the SDK cannot read: its text may quote it
             finish("error")
-            detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            detail = described(err)
             if self.redactor is not None:
                 detail = self.redactor(detail)
             log.error("upstream_failed", tool=tool, error=detail)

@@ -41,6 +41,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
+from monitor.errors import described
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
 
@@ -64,7 +65,7 @@ def _why(err: BaseException, where: str) -> str:
     leaf = _leaf(err)
     if isinstance(leaf, OSError) and leaf.strerror:
         return f"{leaf.strerror}: {leaf.filename or where}"
-    return f"{type(leaf).__name__}: {leaf}" if str(leaf) else type(leaf).__name__
+    return described(leaf)
 
 
 def describe(target: StdioServerParameters | str) -> str:
