@@ -177,6 +177,14 @@ def test_a_kafka_shell_class_is_left_out_of_its_files_count():
     )
 
 
+def test_a_kafka_shell_method_is_left_out_and_the_rest_of_its_class_counted():
+    emit = "monitor/proxy/emit.py"
+    assert mutate._in_shell(emit, "monitor.proxy.emit.xǁKafkaEmitterǁ_connect__mutmut_12")
+    for other in ("_run__mutmut_3", "_connect_again__mutmut_1", "emit__mutmut_1"):
+        assert not mutate._in_shell(emit, f"monitor.proxy.emit.xǁKafkaEmitterǁ{other}")
+    assert not mutate._in_shell(emit, "monitor.proxy.emit.xǁFileEmitterǁ_connect__mutmut_1")
+
+
 def test_a_methods_line_is_found_in_its_own_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Two classes with a method of one name: each mutant's line is in its own class."""
     src = "class A:\n    def send(self):\n        x = 1\n\nclass B:\n    def send(self):\n        x = 1\n"

@@ -51,7 +51,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, described
 from monitor.events import MAX_MESSAGE_BYTES, ToolCall, encode_event
 from monitor.kafka_io import TopicSpec, ensure_topics
 from monitor.proxy.exceptions import ProxyError
@@ -181,6 +181,20 @@ class KafkaEmitter:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="proxy-emit")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The sender ends only when cancelled; anything else is a failure to say at once
+        (events then wait in the buffer and are logged in full when it fills, or at stop)."""
+        if task.cancelled():
+            return
+        err = task.exception()
+        self.metrics.emit_failures.labels("sender").inc()
+        log.error(
+            "emit_sender_failed",
+            error=described(err) if err is not None else "ended",
+            buffered=len(self._buffer),
+        )
 
     def emit(self, event: ToolCall) -> None:
         value = _encode(self.metrics, event)

@@ -11,7 +11,8 @@
                                                policy_unavailable
 ``mcpmon_proxy_denylist_fail_open_total``      calls forwarded unchecked (fail mode open)
 ``mcpmon_proxy_events_emitted_total``          tool_call events the emitter confirmed
-``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried)
+``mcpmon_proxy_emit_failures_total{reason}``   failed delivery attempts (retried): connect /
+                                               send / write; sender: the sending task failed
 ``mcpmon_proxy_events_lost_total{reason}``     events that will never be delivered (buffer
                                                full, shutdown, invalid, rejected by the
                                                broker), each logged in full

@@ -135,3 +135,107 @@ def test_a_failed_write_is_logged_counted_and_not_repeated() -> None:
     lost = [e["tool_call"]["event_id"] for e in logs if e["event"] == "event_not_emitted"]
     assert lost == ["e0", "e1"]
     assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="write_failed") == 2
+    assert _sample(metrics, "mcpmon_proxy_emit_failures_total", reason="write") == 2
+    failed = [e for e in logs if e["event"] == "emit_failed"]
+    assert [(e["error"], e["path"], e["log_level"]) for e in failed] == [
+        ("OSError: [Errno 28] No space left on device", "/dev/full", "error")
+    ] * 2
+
+
+def test_emit_outside_start_and_close_is_a_programming_error_named_as_such(
+    tmp_path: Path,
+) -> None:
+    sink = FileEmitter(tmp_path / "calls.jsonl", ProxyMetrics())
+    with pytest.raises(RuntimeError, match=r"^FileEmitter\.emit called before start\(\)$"):
+        sink.emit(_event(0))
+
+    async def go() -> None:
+        await sink.start()
+        sink.emit(_event(0))
+        await sink.close()
+        await sink.close()  # twice: nothing left to close
+
+    asyncio.run(go())
+    with pytest.raises(RuntimeError, match=r"^FileEmitter\.emit called before start\(\)$"):
+        sink.emit(_event(1))
+    assert len((tmp_path / "calls.jsonl").read_bytes().splitlines()) == 1
+
+
+def test_a_fifo_is_written_to_and_its_mode_left_alone(tmp_path: Path) -> None:
+    fifo = tmp_path / "calls.fifo"
+    os.mkfifo(fifo, 0o644)
+    os.chmod(fifo, 0o644)  # whatever the umask: a reader of another user may need it
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the open for writing needs one
+    try:
+
+        async def go() -> None:
+            sink = FileEmitter(fifo, ProxyMetrics())
+            await sink.start()
+            sink.emit(_event(0))
+            await sink.close()
+
+        asyncio.run(go())
+        assert orjson.loads(os.read(reader, 65536))["event_id"] == "e0"
+    finally:
+        os.close(reader)
+    assert stat.S_IMODE(os.stat(fifo).st_mode) == 0o644
+
+
+def test_a_file_that_cannot_be_made_private_is_a_start_error_and_left_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(b"")
+    os.chmod(path, 0o644)
+
+    def refuse(_fd: int, _mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    fds = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(ProxyError) as err:
+        asyncio.run(FileEmitter(path, ProxyMetrics()).start())
+    assert str(err.value) == (
+        f"--to-file {path}: cannot make it private (0600): Operation not permitted"
+    )
+    assert set(os.listdir("/proc/self/fd")) <= fds  # the file it opened is closed again
+
+
+class _Raw:
+    """A raw file whose writes take at most ``most`` bytes at a time (0: none at all)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.data = b""
+
+    def write(self, b: memoryview) -> int:
+        part = bytes(b[: self.most])
+        self.data += part
+        return len(part)
+
+    def close(self) -> None:
+        pass
+
+
+def test_partial_writes_are_written_on_until_the_line_is_whole(tmp_path: Path) -> None:
+    metrics = ProxyMetrics()
+    sink = FileEmitter(tmp_path / "calls.jsonl", metrics)
+    raw = _Raw(7)
+    sink._fh = raw  # type: ignore[assignment]
+    sink.emit(_event(0))
+    sink.emit(_event(1))
+    lines = raw.data.splitlines()
+    assert [orjson.loads(x)["event_id"] for x in lines] == ["e0", "e1"]
+    assert raw.data.endswith(b"\n")
+    assert _sample(metrics, "mcpmon_proxy_events_emitted_total") == 2
+
+
+def test_a_write_that_takes_nothing_is_a_failed_write(tmp_path: Path) -> None:
+    metrics = ProxyMetrics()
+    sink = FileEmitter(tmp_path / "calls.jsonl", metrics)
+    sink._fh = _Raw(0)  # type: ignore[assignment]
+    with capture_logs() as logs:
+        sink.emit(_event(0))
+    (failed,) = [e for e in logs if e["event"] == "emit_failed"]
+    assert failed["error"] == "OSError: write returned 0"
+    assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="write_failed") == 1

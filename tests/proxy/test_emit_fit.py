@@ -1,5 +1,4 @@
-"""An oversized call's event is cut to fit the message limit, never refused or stuck; a record
-the broker refuses is logged in full and counted, and the events behind it go on."""
+"""An oversized call's event is cut to fit the message limit, never refused or stuck."""
 
 from __future__ import annotations
 
@@ -10,14 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError, RecordTooLargeError
 from structlog.testing import capture_logs
 
 from monitor.events import MAX_MESSAGE_BYTES, ToolCall, decode_event, encode_event
 from monitor.proxy.emit import FIT_BYTES, FileEmitter, KafkaEmitter, fit
 from monitor.proxy.metrics import ProxyMetrics
 from tests.revoker.servers import free_port
-from tests.waiting import until
 
 
 def _call(args: dict[str, Any], resources: list[str] | None = None, i: int = 0) -> ToolCall:
@@ -188,134 +185,33 @@ def test_the_kafka_sink_buffers_the_cut_event() -> None:
     assert _sample(metrics, "mcpmon_proxy_events_cut_total") == 1
 
 
-class _Producer:
-    """What the sender sees of aiokafka's producer: ``send`` raises (the producer's own checks)
-    or returns a future the broker's answer resolves. ``plan``: event_id → the error of its
-    send (``"send"``) or of its future (``"ack"``); anything else is acknowledged."""
-
-    def __init__(self, plan: dict[str, tuple[str, Exception]]) -> None:
-        self.plan = plan
-        self.sent: list[str] = []
-        self.stopped = 0
-
-    async def stop(self) -> None:
-        self.stopped += 1
-
-    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
-        event_id = orjson.loads(value)["event_id"]
-        when, err = self.plan.pop(event_id, ("", RuntimeError("unplanned")))
-        if when == "send":
-            raise err
-        self.sent.append(event_id)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if when == "ack":
-            fut.set_exception(err)
-        else:
-            fut.set_result(None)
-        return fut
+def _cut_args(args: dict[str, Any]) -> Any:
+    """The arguments as sent, for arguments that need the first pass (a 1.1 MB pad)."""
+    value, before = fit(_call({**args, "pad": "p" * 1_100_000}))
+    assert before
+    return orjson.loads(value)["args"]
 
 
-def _deliver(
-    plan: dict[str, tuple[str, Exception]], n: int
-) -> tuple[int, Exception | None, bool, _Producer, ProxyMetrics, list[Any]]:
-    metrics = ProxyMetrics()
-    sink = KafkaEmitter("127.0.0.1:1", "mcp.events", metrics)
-    producer = _Producer(plan)
-    batch = [(b"agent-1", encode_event(_call({}, i=i))) for i in range(n)]
-    with capture_logs() as logs:
-        done, failure, refused = asyncio.run(sink._deliver(producer, batch))
-    return done, failure, refused, producer, metrics, logs
+def test_what_is_at_the_limit_of_a_pass_is_kept_whole() -> None:
+    args = _cut_args(
+        {"s": "s" * 4096, "rows": list(range(1024)), "obj": {str(i): i for i in range(1024)}}
+    )
+    assert args["s"] == "s" * 4096
+    assert args["rows"] == list(range(1024))  # no "…[0 items cut]"
+    assert args["obj"] == {str(i): i for i in range(1024)}
 
 
-def test_a_record_refused_by_size_is_lost_logged_in_full_and_the_rest_delivered() -> None:
-    plan = {
-        "e1": ("send", MessageSizeTooLargeError("the producer's own check")),
-        "e3": ("ack", RecordTooLargeError("the broker's answer")),
-    }
-    done, failure, refused, producer, metrics, logs = _deliver(plan, 5)
-    assert (done, failure, refused) == (5, None, True)  # the broker refused e3
-    assert producer.sent == ["e0", "e2", "e3", "e4"]
-    lost = [e for e in logs if e["event"] == "event_not_emitted"]
-    assert [(e["reason"], e["tool_call"]["event_id"]) for e in lost] == [
-        ("rejected", "e1"),
-        ("rejected", "e3"),
-    ]
-    assert lost[0]["tool_call"] == orjson.loads(encode_event(_call({}, i=1)))
-    assert lost[0]["error"].startswith("MessageSizeTooLargeError: ")
-    assert lost[1]["error"].startswith("RecordTooLargeError: ")
-    assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="rejected") == 2
-    assert _sample(metrics, "mcpmon_proxy_events_emitted_total") == 3
+def test_strings_and_lists_inside_lists_are_cut_too() -> None:
+    args = _cut_args({"batch": [["x" * 5000, list(range(2000))], "y" * 5000]})
+    inner, text = args["batch"]
+    x, rows = inner
+    assert x == f"{'x' * 2048}…[904 characters cut]…{'x' * 2048}"
+    assert rows == [*range(1024), f"…[{2000 - 1024} items cut]"]
+    assert text == f"{'y' * 2048}…[904 characters cut]…{'y' * 2048}"
 
 
-@pytest.mark.parametrize("when", ["send", "ack"])
-def test_a_passing_failure_stops_the_batch_there_to_be_retried(when: str) -> None:
-    err = KafkaConnectionError("broker gone")
-    plan = {"e0": ("send", MessageSizeTooLargeError("too big")), "e2": (when, err)}
-    done, failure, refused, producer, metrics, logs = _deliver(plan, 4)
-    # e0 is done with (rejected), e1 delivered; from e2 on everything is sent again
-    assert done == 2
-    assert failure is err
-    assert not refused  # e0 was the producer's own refusal: nothing reached the broker
-    assert producer.sent == (["e1"] if when == "send" else ["e1", "e2", "e3"])
-    assert [e["tool_call"]["event_id"] for e in logs if e["event"] == "event_not_emitted"] == ["e0"]
-    assert _sample(metrics, "mcpmon_proxy_events_emitted_total") == 1
-
-
-def test_the_sender_retries_from_the_failed_record_and_loses_nothing() -> None:
-    metrics = ProxyMetrics()
-    sink = KafkaEmitter("127.0.0.1:1", "mcp.events", metrics, backoff=(0.01, 0.02))
-    producer = _Producer({"e1": ("ack", KafkaConnectionError("broker gone"))})
-
-    async def connect() -> _Producer:
-        return producer
-
-    sink._connect = connect  # type: ignore[method-assign]
-
-    async def go() -> None:
-        await sink.start()
-        for i in range(3):
-            sink.emit(_call({}, i=i))
-        await until(lambda: _sample(metrics, "mcpmon_proxy_events_emitted_total") >= 3, 10, "3")
-        await sink.close(timeout=1)
-
-    with capture_logs() as logs:
-        asyncio.run(asyncio.wait_for(go(), 30))
-    # the failed ack: e1 and e2 again (at least once, in order), e0 not
-    assert producer.sent == ["e0", "e1", "e2", "e1", "e2"]
-    assert producer.stopped == 2  # after the failure (a new sequence), and at close
-    assert _sample(metrics, "mcpmon_proxy_emit_failures_total", reason="send") == 1
-    assert _sample(metrics, "mcpmon_proxy_emit_buffer_events") == 0
-    failed = [e for e in logs if e["event"] == "emit_failed"]
-    assert len(failed) == 1 and failed[0]["error"].startswith("KafkaConnectionError: ")
-    assert not [e for e in logs if e["event"] == "event_not_emitted"]
-
-
-def test_after_a_record_the_broker_refused_the_producer_is_replaced() -> None:
-    metrics = ProxyMetrics()
-    sink = KafkaEmitter("127.0.0.1:1", "mcp.events", metrics, backoff=(0.01, 0.02))
-    producers = [
-        _Producer({"e1": ("ack", MessageSizeTooLargeError("topic limit"))}),
-        _Producer({}),
-    ]
-    connects = iter(producers)
-
-    async def connect() -> _Producer:
-        return next(connects)
-
-    sink._connect = connect  # type: ignore[method-assign]
-
-    async def go() -> None:
-        await sink.start()
-        for i in range(2):
-            sink.emit(_call({}, i=i))
-        await until(lambda: producers[0].stopped == 1, 10, "the first producer stopped")
-        sink.emit(_call({}, i=2))
-        await until(lambda: _sample(metrics, "mcpmon_proxy_events_emitted_total") >= 2, 10, "2")
-        await sink.close(timeout=1)
-
-    with capture_logs() as logs:
-        asyncio.run(asyncio.wait_for(go(), 30))
-    assert producers[0].sent == ["e0", "e1"]
-    assert producers[1].sent == ["e2"]  # a new sequence: not out of order with e1's
-    assert [e["tool_call"]["event_id"] for e in logs if e["event"] == "event_not_emitted"] == ["e1"]
-    assert not [e for e in logs if e["event"] == "emit_failed"]
+def test_a_pass_whose_result_is_exactly_the_limit_is_the_one_sent() -> None:
+    event = _call({"content": "y" * 30_000})
+    first, _ = fit(event, limit=20_000)  # what the first pass makes of it
+    value, before = fit(event, limit=len(first))
+    assert value == first and before == len(encode_event(event))
