@@ -16,6 +16,7 @@ from monitor.kafka_io import TopicSpec, ensure_topics, read_topics
 from monitor.proxy.emit import KafkaEmitter
 from monitor.proxy.metrics import ProxyMetrics
 from tests.integration.workers import Run
+from tests.proxy.support import tool_call
 from tests.revoker.servers import free_port
 from tests.waiting import until
 
@@ -102,15 +103,7 @@ def test_events_wait_for_an_unreachable_broker_and_arrive_in_order(run: Run) -> 
 
 
 def _call(i: int, content: str) -> ToolCall:
-    return ToolCall(
-        event_id=f"e{i}",
-        ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
-        agent_id="agent-1",
-        server="fs",
-        tool="write_file",
-        args={"content": content},
-        outcome="ok",
-    )
+    return tool_call(i, server="fs", tool="write_file", args={"content": content})
 
 
 def test_an_oversized_call_is_cut_a_refused_record_is_logged_and_neither_holds_up_the_rest(

@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from monitor.core.redact import DEFAULT_REDACTION, Redactor
+from monitor.events import ToolCall
 from monitor.output_contracts import RevocationCommand
 from monitor.proxy.emit import FileEmitter
 from monitor.proxy.gateway import Gateway
@@ -46,6 +48,19 @@ def stdio(params: StdioServerParameters) -> Any:
 
 
 AGENT = {"agent_id": "agent-1", "credential_id": "cred-1", "task_id": "task-1"}
+
+
+def tool_call(i: int = 0, **fields: Any) -> ToolCall:
+    """A ``tool_call`` event ``e{i}`` at 12:00:``i`` by agent-1 (``fields`` override any field)."""
+    base: dict[str, Any] = {
+        "event_id": f"e{i}",
+        "ts": datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
+        "agent_id": "agent-1",
+        "server": "fleet",
+        "tool": "list_hosts",
+        "outcome": "ok",
+    }
+    return ToolCall(**(base | fields))
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -17,19 +16,13 @@ from monitor.events import ToolCall
 from monitor.proxy.emit import FileEmitter, KafkaEmitter
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.metrics import ProxyMetrics
+from tests.proxy.support import tool_call
 from tests.revoker.servers import free_port
 from tests.waiting import until
 
 
 def _event(i: int) -> ToolCall:
-    return ToolCall(
-        event_id=f"e{i}",
-        ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
-        agent_id="agent-1",
-        server="fleet",
-        tool="list_hosts",
-        outcome="ok",
-    )
+    return tool_call(i)
 
 
 def _sample(m: ProxyMetrics, name: str, **labels: str) -> float:

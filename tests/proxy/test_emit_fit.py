@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +13,15 @@ from structlog.testing import capture_logs
 from monitor.events import MAX_MESSAGE_BYTES, ToolCall, decode_event, encode_event
 from monitor.proxy.emit import FIT_BYTES, FileEmitter, KafkaEmitter, fit
 from monitor.proxy.metrics import ProxyMetrics
+from tests.proxy.support import tool_call
 from tests.revoker.servers import free_port
 
 
 def _call(args: dict[str, Any], resources: list[str] | None = None, i: int = 0) -> ToolCall:
-    return ToolCall(
-        event_id=f"e{i}",
-        ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
-        agent_id="agent-1",
-        session_id="s-1",
-        server="fs",
-        tool="write_file",
-        args=args,
-        resources=resources or [],
-        outcome="ok",
-        bytes_in=5_000_000,
-    )
+    return tool_call(
+        i, session_id="s-1", server="fs", tool="write_file", args=args,
+        resources=resources or [], bytes_in=5_000_000,
+    )  # fmt: skip
 
 
 def _sample(m: ProxyMetrics, name: str, **labels: str) -> float:

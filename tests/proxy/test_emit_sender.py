@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,20 +19,14 @@ from structlog.testing import capture_logs
 from monitor.events import ToolCall, encode_event
 from monitor.proxy.emit import KafkaEmitter
 from monitor.proxy.metrics import ProxyMetrics
+from tests.proxy.support import tool_call
 from tests.waiting import until
 
 TOPIC = "mcp.events.t"
 
 
 def _call(i: int, agent: str = "agent-1") -> ToolCall:
-    return ToolCall(
-        event_id=f"e{i}",
-        ts=datetime(2026, 3, 1, 12, 0, i, tzinfo=UTC),
-        agent_id=agent,
-        server="fs",
-        tool="list_hosts",
-        outcome="ok",
-    )
+    return tool_call(i, agent_id=agent, server="fs")
 
 
 def _sample(m: ProxyMetrics, name: str, **labels: str) -> float:
