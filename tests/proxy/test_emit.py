@@ -159,6 +159,7 @@ def test_a_fifo_is_written_to_and_its_mode_left_alone(tmp_path: Path) -> None:
     os.mkfifo(fifo, 0o644)
     os.chmod(fifo, 0o644)  # whatever the umask: a reader of another user may need it
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the open for writing needs one
+    keeper = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # and a wrong-mode open must not block
     try:
 
         async def go() -> None:
@@ -170,6 +171,7 @@ def test_a_fifo_is_written_to_and_its_mode_left_alone(tmp_path: Path) -> None:
         asyncio.run(go())
         assert orjson.loads(os.read(reader, 65536))["event_id"] == "e0"
     finally:
+        os.close(keeper)
         os.close(reader)
     assert stat.S_IMODE(os.stat(fifo).st_mode) == 0o644
 
@@ -195,13 +197,18 @@ def test_a_file_that_cannot_be_made_private_is_a_start_error_and_left_closed(
 
 
 class _Raw:
-    """A raw file whose writes take at most ``most`` bytes at a time (0: none at all)."""
+    """A raw file whose writes take at most ``most`` bytes at a time (0: none at all). It
+    refuses a 1,000th write: a writer that never gives up on it is a loop, not a retry."""
 
     def __init__(self, most: int) -> None:
         self.most = most
         self.data = b""
+        self.writes = 0
 
     def write(self, b: memoryview) -> int:
+        self.writes += 1
+        if self.writes >= 1000:
+            raise AssertionError("written to 1,000 times: a loop")
         part = bytes(b[: self.most])
         self.data += part
         return len(part)
@@ -231,4 +238,5 @@ def test_a_write_that_takes_nothing_is_a_failed_write(tmp_path: Path) -> None:
         sink.emit(_event(0))
     (failed,) = [e for e in logs if e["event"] == "emit_failed"]
     assert failed["error"] == "OSError: write returned 0"
+    assert sink._fh.writes == 1  # type: ignore[union-attr,attr-defined]
     assert _sample(metrics, "mcpmon_proxy_events_lost_total", reason="write_failed") == 1
