@@ -19,6 +19,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, INTERNAL_ERROR
 from structlog.testing import capture_logs
 
+from monitor.proxy import upstream as upstream_module
 from monitor.proxy.emit import FileEmitter
 from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.gateway import Gateway
@@ -67,7 +68,7 @@ def test_a_stdio_server_that_exits_is_started_again(tmp_path: Path) -> None:
     said = [e["event"] for e in logs if e["event"].startswith("upstream_")]
     assert said == ["upstream_probed", "upstream_lost", "upstream_reconnected"]
     (probe,) = [e for e in logs if e["event"] == "upstream_probed"]
-    assert probe["alive"] is False
+    assert (probe["alive"], probe["upstream"]) == (False, "fleet")
 
 
 def test_a_servers_own_minus_32000_error_is_passed_on_and_the_connection_kept(
@@ -213,8 +214,70 @@ def test_an_upstream_failure_is_an_error_event_and_a_redacted_message(tmp_path: 
         ("https://bot:s3cret@mcp.corp:8443/mcp?token=abc#x", "https://mcp.corp:8443/mcp"),
         ("http://[::1]:9000/mcp", "http://[::1]:9000/mcp"),
         ("http://fleet/mcp", "http://fleet/mcp"),
+        ("http:///mcp", "http:///mcp"),  # no host: none made up
         (StdioServerParameters(command="npx", args=["srv", "--api-key", "k-123"]), "npx"),
     ],
 )
 def test_the_upstream_is_named_without_what_may_be_a_secret(target: Any, named: str) -> None:
     assert describe(target) == named
+
+
+class _Session:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    async def list_tools(self) -> Any:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        if self.answer == "hang":
+            await asyncio.sleep(3600)
+        return self.answer
+
+
+class _Client:
+    def __init__(self, answer: Any) -> None:
+        self.session = _Session(answer)
+
+
+@pytest.mark.parametrize(
+    ("answer", "alive"),
+    [
+        ("tools", True),
+        (MCPError(-32601, "Method not found"), True),  # an answer: the server is there
+        (MCPError(CONNECTION_CLOSED, "Connection closed"), False),
+        (RuntimeError("transport failed"), False),
+        ("hang", False),
+    ],
+    ids=["answers", "answers with an error", "closed", "transport error", "no answer"],
+)
+def test_the_probe_counts_any_answer_and_nothing_else(
+    answer: Any, alive: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upstream_module, "PROBE_SECONDS", 0.2)
+    assert _run(asyncio.wait_for(upstream_module._alive(_Client(answer)), 5)) is alive  # type: ignore[arg-type]
+
+
+def test_a_late_or_unconnected_report_of_a_loss_is_ignored() -> None:
+    link = UpstreamLink.to("http://fleet/mcp", ProxyMetrics(), backoff=(1.0, 2.0))
+    assert (link.where, link.backoff) == ("http://fleet/mcp", (1.0, 2.0))
+    with pytest.raises(RuntimeError, match=r"^UpstreamLink read before start\(\)$"):
+        _ = link.server_info
+    link.lost(0)  # no connection yet
+    assert not link._suspect.is_set()
+    link._client = _Client("tools")  # type: ignore[assignment]
+    link.generation = 2
+    link.lost(1)  # a request on an earlier connection
+    assert not link._suspect.is_set()
+    link.lost(2)
+    assert link._suspect.is_set()
+
+
+def test_closing_the_link_ends_its_task_and_stops_the_server(tmp_path: Path) -> None:
+    async def go() -> tuple[bool, bool]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            task = p.link._task
+            await p.link.aclose()
+            assert task is not None
+            return task.done(), p.link._task is None
+
+    assert _run(go()) == (True, True)
