@@ -64,13 +64,17 @@ TOOL = WORK / "venv"
 MUTMUT = "mutmut>=3.8.1,<4"
 DEFAULT_ONLY = ["monitor/core/*", "monitor/identity.py"]
 #: The parts mutation-tested, each by path prefix, with the unit tests its mutants run against
-#: (mutmut then runs, for each mutated function, only the tests that reached it unmutated)
+#: (mutmut then runs, for each mutated function, only the tests that reached it unmutated); the
+#: first prefix that matches wins
 SUITES = {
     "monitor/core/": ["tests/core"],
     "monitor/identity.py": ["tests/core"],
     # the settings a sub-command reads are tested across commands, in one file
     "monitor/revoker/": ["tests/revoker", "tests/test_command_settings.py"],
     "monitor/sinks/": ["tests/sinks", "tests/test_command_settings.py"],
+    # every proxy test goes through the upstream link, each starting a server: a surviving
+    # mutant of it would run them all; its own tests drive each of its paths
+    "monitor/proxy/upstream.py": ["tests/proxy/test_upstream.py"],
     "monitor/proxy/": ["tests/proxy"],
 }
 #: Code of those parts that no unit test runs, so mutmut would find "no tests" for every
