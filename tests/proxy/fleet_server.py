@@ -25,7 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, Completion
 
-server = MCPServer("fleet")
+server = MCPServer("fleet", instructions="Fleet tools for the proxy tests.")
 
 HOSTS = ["web-1", "web-2", "db-1"]
 

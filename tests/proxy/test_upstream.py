@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +27,9 @@ from monitor.proxy.exceptions import ProxyError
 from monitor.proxy.gateway import Gateway
 from monitor.proxy.identity import IdentityResolver
 from monitor.proxy.metrics import ProxyMetrics
-from monitor.proxy.upstream import UpstreamLink, describe
+from monitor.proxy.upstream import UpstreamLink, connect_upstream, describe
 from tests.proxy.processes import FLEET_CMD, ROOT
-from tests.proxy.support import AGENT, proxied
+from tests.proxy.support import AGENT, FLEET, proxied, stdio
 from tests.revoker.servers import free_port
 from tests.waiting import until
 
@@ -51,6 +53,8 @@ def test_a_stdio_server_that_exits_is_started_again(tmp_path: Path) -> None:
             # what the first connection said of the server is still there to read
             assert p.link.server_info is not None and p.link.server_info.name == "fleet"
             assert p.link.protocol_version and p.link.server_capabilities.tools is not None
+            assert p.link.instructions == "Fleet tools for the proxy tests."
+            assert p.link.generation == 2
             return p, lost.value, first, again
 
     with capture_logs() as logs:
@@ -69,6 +73,14 @@ def test_a_stdio_server_that_exits_is_started_again(tmp_path: Path) -> None:
     assert said == ["upstream_probed", "upstream_lost", "upstream_reconnected"]
     (probe,) = [e for e in logs if e["event"] == "upstream_probed"]
     assert (probe["alive"], probe["upstream"]) == (False, "fleet")
+    (lost_log,) = [e for e in logs if e["event"] == "upstream_lost"]
+    assert (lost_log["upstream"], lost_log["error"], lost_log["log_level"]) == (
+        "fleet",
+        "Connection closed",
+        "error",
+    )
+    (back,) = [e for e in logs if e["event"] == "upstream_reconnected"]
+    assert (back["upstream"], back["log_level"]) == ("fleet", "warning")
 
 
 def test_a_servers_own_minus_32000_error_is_passed_on_and_the_connection_kept(
@@ -149,6 +161,11 @@ def test_an_http_server_that_goes_away_is_waited_for_and_the_proxy_stays_up(
                     fleet.kill()
                     fleet.wait()
                     await call_until_refused(client)
+                    await until(
+                        lambda: sum(e["event"] == "upstream_unavailable" for e in logs) >= 3,
+                        30,
+                        "three attempts to reconnect",
+                    )
                     with _http_fleet(port):
                         await until(lambda: _reconnects(metrics) >= 1, 30, "reconnected")
                         after = await client.call_tool("count", {})
@@ -166,7 +183,13 @@ def test_an_http_server_that_goes_away_is_waited_for_and_the_proxy_stays_up(
     )
     assert _reconnects(metrics) == 1
     gone = [e for e in logs if e["event"] == "upstream_unavailable"]
-    assert gone and "ConnectError" in gone[0]["error"] and gone[0]["log_level"] == "error"
+    url = f"http://127.0.0.1:{port}/mcp"
+    assert all((e["upstream"], e["log_level"]) == (url, "error") for e in gone)
+    # the connection's own tasks failed, then each attempt to open a new one
+    assert gone[0]["error"].startswith("ConnectError: ")
+    assert gone[1]["error"].startswith(f"upstream MCP server {url!r} could not be connected (")
+    # from the floor, doubling up to the cap
+    assert [e["retry_in"] for e in gone[:3]] == [0.05, 0.1, 0.2]
     assert [e["event"] for e in logs if e["event"] == "upstream_reconnected"] == [
         "upstream_reconnected"
     ]
@@ -281,3 +304,82 @@ def test_closing_the_link_ends_its_task_and_stops_the_server(tmp_path: Path) -> 
             return task.done(), p.link._task is None
 
     assert _run(go()) == (True, True)
+
+
+def test_the_upstream_is_started_with_its_command_and_named_when_it_cannot_be(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stdio server is started from its parameters, its stderr on this process's own
+    stderr file even when sys.stderr is a stream without one (a test's capture, a caller's
+    redirect); a command that cannot be run is named with why."""
+
+    async def go() -> list[str]:
+        async with contextlib.AsyncExitStack() as stack:
+            client = await connect_upstream(stack, FLEET)
+            return [t.name for t in (await client.session.list_tools()).tools]
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert "count" in _run(go())
+    missing = StdioServerParameters(command="no-such-mcp-server", args=["--key", "k-1"])
+
+    async def fail() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await connect_upstream(stack, missing)
+
+    with pytest.raises(ProxyError) as err:
+        _run(fail())
+    assert str(err.value) == (
+        "upstream MCP server 'no-such-mcp-server' could not be connected "
+        "(No such file or directory: no-such-mcp-server)"
+    )
+
+
+def test_while_the_link_reopens_a_request_is_refused_as_unavailable(tmp_path: Path) -> None:
+    opened: list[int] = []
+
+    async def opener(stack: contextlib.AsyncExitStack) -> Client:
+        opened.append(len(opened))
+        if len(opened) > 1:
+            await asyncio.sleep(3600)  # the second opening never finishes here
+        return await stack.enter_async_context(Client(stdio(FLEET)))
+
+    async def go() -> MCPError:
+        link = UpstreamLink(opener, "fleet", ProxyMetrics(), backoff=(0.01, 0.02))
+        await link.start()
+        try:
+            with pytest.raises(MCPError):
+                await link.session.call_tool("exit_now", {})
+            link.lost(link.generation)
+            await until(lambda: len(opened) == 2, 30, "the second opening")
+            assert link.current is None
+            with pytest.raises(MCPError) as err:
+                _ = link.session
+            return err.value
+        finally:
+            await link.aclose()
+
+    err = _run(go())
+    assert (err.error.code, err.error.message) == (
+        INTERNAL_ERROR,
+        "upstream MCP server unavailable: the proxy is reconnecting",
+    )
+
+
+def test_a_link_never_started_closes_quietly() -> None:
+    _run(UpstreamLink.to("http://fleet/mcp", ProxyMetrics()).aclose())
+
+
+@pytest.mark.parametrize(
+    ("err", "said"),
+    [
+        (
+            FileNotFoundError(2, "No such file or directory", "srv"),
+            "No such file or directory: srv",
+        ),
+        (BrokenPipeError(32, "Broken pipe"), "Broken pipe: fleet"),  # no file: the upstream
+        (ExceptionGroup("tasks", [ValueError("bad frame")]), "ValueError: bad frame"),
+        (TimeoutError(), "TimeoutError"),
+    ],
+)
+def test_why_an_upstream_failed_names_the_deepest_cause(err: BaseException, said: str) -> None:
+    assert upstream_module._why(err, "fleet") == said
