@@ -296,14 +296,17 @@ def test_a_late_or_unconnected_report_of_a_loss_is_ignored() -> None:
 
 
 def test_closing_the_link_ends_its_task_and_stops_the_server(tmp_path: Path) -> None:
-    async def go() -> tuple[bool, bool]:
+    async def go() -> tuple[bool, bool, Any]:
         async with proxied(tmp_path, redis_url=None) as p:
             task = p.link._task
             await p.link.aclose()
             assert task is not None
-            return task.done(), p.link._task is None
+            with pytest.raises(MCPError) as err:
+                _ = p.link.session  # closed: unavailable, not a half-closed client
+            return task.done(), p.link._task is None and p.link.current is None, err.value
 
-    assert _run(go()) == (True, True)
+    done, cleared, err = _run(go())
+    assert (done, cleared, err.error.code) == (True, True, INTERNAL_ERROR)
 
 
 def test_the_upstream_is_started_with_its_command_and_named_when_it_cannot_be(
