@@ -10,16 +10,17 @@ An upstream goes away in two ways, and before this module the proxy met each bad
   a traceback.
 
 :class:`UpstreamLink` opens the connection in a task of its own (so a failure of the
-client's tasks ends that task, not the proxy) and keeps it: when the client's tasks
-fail, or a request reports ``Connection closed`` (:meth:`UpstreamLink.lost`) and a probe
-(``tools/list``, :data:`PROBE_SECONDS`) confirms it (an upstream may use -32000 for
-errors of its own), it closes that connection (a stdio server is stopped) and opens a
-new one (a stdio server is started again), retrying with backoff (``upstream_unavailable``, then
-``upstream_reconnected``; counted in ``mcpmon_proxy_upstream_reconnects_total``). While
-there is none, a request is refused at once with JSON-RPC -32603 ``upstream MCP server
-unavailable``: nothing waits on a server that is not there, and nothing bypasses the
-guard. The first connection is not retried: a server that cannot be started or
-reached at start is a configuration error (:class:`ProxyError`).
+client's tasks ends that task, not the proxy) and keeps it. When the client's tasks fail,
+or a request reports ``Connection closed`` (:meth:`UpstreamLink.lost`) and a probe
+(``tools/list``, :data:`PROBE_SECONDS`) confirms it (an upstream may send -32000 for
+errors of its own), it closes that connection (a stdio server is stopped) and opens a new
+one (a stdio server is started again), with backoff. It logs ``upstream_lost`` or
+``upstream_unavailable`` (each failed attempt), then ``upstream_reconnected``, counted in
+``mcpmon_proxy_upstream_reconnects_total``. While there is no connection, a request is
+refused at once with JSON-RPC -32603 ``upstream MCP server unavailable``: nothing waits on
+a server that is not there, and nothing bypasses the guard. The first connection is not
+retried: a server that cannot be started or reached at start is a configuration error
+(:class:`ProxyError`).
 
 The client-facing server keeps the capabilities, name and instructions of the first
 connection.
