@@ -29,14 +29,17 @@ tools/call, resources/read, prompts/get, completion/complete -- is:
      task is denied is refused; anything present at such a key counts;
      with --policy shadow|inline, then judged against the agent's charter
      (see "Charter decisions" below);
-  3. forwarded, and its result or error passed back unchanged;
+  3. forwarded, and its result or error passed back unchanged (an upstream
+     that goes away is connected to again, a stdio server started again;
+     meanwhile -32603 "upstream MCP server unavailable");
   4. logged as one tool_call event (outcome ok / error / denied, bytes in and
      out, resources from --mapping; tool is the method name for the non-tool
      methods) to MCPMON_TOPIC_EVENTS (mcp.events) on MCPMON_KAFKA_BOOTSTRAP
      keyed by agent_id, or to --to-file (created 0600). Secrets in arguments
      and resources (tokens, keys, passwords: the monitor's redaction rules,
      MCPMON_REDACT_EMAILS / MCPMON_REDACT_PATTERNS add to them) are redacted
-     first unless --no-redact.
+     first unless --no-redact; an event over 1 MiB has its arguments cut to
+     fit (head and tail of long strings kept, event_cut logged).
 Listings (tools/list ...) are refused for a bad bearer token or a denied
 identity; nothing else is relayed (no resources/subscribe, no sampling).
 
