@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+import structlog
 
 from monitor.cli import build_parser, main
 from monitor.proxy import command
@@ -192,16 +194,53 @@ def test_flags_reach_the_proxys_configuration_and_settings(
 def test_without_flags_the_settings_stand(
     started: list[tuple[Any, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MCPMON_PROXY_FAIL_MODE", "open")
+    monkeypatch.setenv("MCPMON_PROXY_ENFORCE", "false")
     monkeypatch.setenv("MCPMON_REVOKER_REDIS_URL", "redis://:pw@r:6379/0")
     assert main(["proxy", "--upstream-url", "http://fleet/mcp"]) == 7
     ((cfg, settings),) = started
     assert (cfg.command, cfg.url, cfg.listen, cfg.jwt) == ([], "http://fleet/mcp", None, None)
     assert (cfg.redact_args, cfg.redact_secrets, cfg.policy) == (False, True, "monitor")
     assert set(cfg.constants.values()) == {None}
-    assert settings.proxy.fail_mode == "open"
-    assert settings.proxy.enforce is True
+    assert settings.proxy.fail_mode == "closed"  # no --fail-open: the default stands
+    assert settings.proxy.enforce is False  # no --no-enforce: the variable stands
     assert settings.revoker.redis_url == "redis://:pw@r:6379/0"
+
+
+def test_the_proxy_logs_at_its_level_to_the_stderr_of_when_it_logs(
+    started: list[tuple[Any, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["proxy", "--loglevel", "error", "--upstream-url", "http://fleet/mcp"]) == 7
+    log = structlog.get_logger("monitor.proxy")
+    log.warning("below_the_level")
+    log.error("at_the_level")
+    lines = capsys.readouterr().err.splitlines()
+    assert [orjson.loads(x)["event"] for x in lines] == ["at_the_level"]
+    # in process: nothing cached, the standard library's logging left alone
+    assert structlog.get_config()["cache_logger_on_first_use"] is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "name"),
+    [
+        ("MCPMON_PROXY_FAIL_MODE", "sideways", "proxy_fail_mode"),
+        ("MCPMON_REVOKER_RETRY_ATTEMPTS", "0", "revoker_retry_attempts"),
+        ("MCPMON_REDACT_EMAILS", "ture", "redact_emails"),
+        ("MCPMON_PARTITIONS", "four", "partitions"),
+    ],
+    ids=["proxy", "revoker (the deny-list)", "engine (redaction, policy)", "kafka (events)"],
+)
+def test_a_malformed_setting_the_proxy_reads_exits_1_naming_it(
+    started: list[tuple[Any, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    name: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["proxy", "--upstream-url", "http://fleet/mcp"]) == 1
+    assert f"error: setting {name} ({variable})" in capsys.readouterr().err
+    assert started == []
 
 
 # ------------------------------------------------------------------ flag errors
@@ -219,6 +258,7 @@ def test_a_listen_address_in_range_is_taken() -> None:
     assert command._listen(None) is None
     assert command._listen("0.0.0.0:1") == ("0.0.0.0", 1)
     assert command._listen("[::]:65535") == ("::", 65535)
+    assert command._listen("Xen-1:80") == ("Xen-1", 80)  # only brackets are stripped
 
 
 @pytest.mark.parametrize(
@@ -285,3 +325,12 @@ def test_a_redis_url_comes_from_the_flag_or_a_file_and_never_with_a_password(
         )
     # a URL that does not parse has no password to hide: the Redis client names its error
     assert command._redis_url(_args("--redis-url", "redis://[r/0")) == "redis://[r/0"
+
+
+def test_a_malformed_setting_of_another_service_does_not_stop_the_proxy(
+    started: list[tuple[Any, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCPMON_SINK_TO", "carrier-pigeon")
+    monkeypatch.setenv("MCPMON_TAP_BATCH_RECORDS", "-5")
+    assert main(["proxy", "--upstream-url", "http://fleet/mcp"]) == 7
+    assert len(started) == 1
