@@ -244,7 +244,7 @@ class KafkaEmitter:
                 self.metrics.emit_failures.labels("send").inc()
                 log.warning(
                     "emit_failed",
-                    error=f"{type(failure).__name__}: {failure}",
+                    error=described(failure),
                     buffered=len(self._buffer),
                     retry_in=delay,
                 )
@@ -284,8 +284,7 @@ class KafkaEmitter:
             outcome = s if isinstance(s, KafkaError) else next(results)
             if isinstance(outcome, _REJECTED):
                 refused = refused or outcome is not s
-                why = f"{type(outcome).__name__}: {outcome}"
-                _lost(self.metrics, "rejected", value, error=why)
+                _lost(self.metrics, "rejected", value, error=described(outcome))
             elif isinstance(outcome, KafkaError):
                 return done, outcome, refused
             elif isinstance(outcome, BaseException):

@@ -36,6 +36,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from monitor.errors import described
 from monitor.revoker.actuators.denylist import DEFAULT_PREFIX, deny_keys
 
 FailMode = Literal["closed", "open"]
@@ -91,7 +92,7 @@ class DenyListGuard:
         try:
             entries = await asyncio.wait_for(self._lookup(keys), self.timeout)
         except (RedisError, OSError, TimeoutError) as err:
-            what = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            what = described(err)
             if isinstance(err, TimeoutError):
                 what = f"no answer within {self.timeout} s"
             return Verdict(allowed=self.fail_mode == "open", error=what)
