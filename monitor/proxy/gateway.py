@@ -29,7 +29,9 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
 3. **forward**; the upstream's result is returned as it is (outcome ``error``
    when ``isError``), its JSON-RPC error is passed on (outcome ``error``); a lost
    upstream is opened again (:mod:`monitor.proxy.upstream`), and while it is, the
-   call is refused with -32603 (outcome ``error``);
+   call is refused with -32603 (outcome ``error``); a call its caller cancels, or
+   leaves by disconnecting, once it is forwarded still has its event (outcome
+   ``unknown``: the server may have acted), logged ``call_cancelled``;
 4. **emit** one ``tool_call`` event (:mod:`monitor.proxy.emit`), with the
    digests of the entity-like values the result carried (``result_digests``,
    :func:`result_digests`: at most 64, never the values) and the families of
@@ -409,6 +411,13 @@ class Gateway:
 
         try:
             result = await self._forward(forward)
+        except asyncio.CancelledError:
+            # the caller cancelled the request or went away while it was upstream: the
+            # server may have acted on it all the same, so it is still an event (outcome
+            # unknown), or a call followed by a cancel would never reach the monitor
+            finish("unknown")
+            log.warning("call_cancelled", tool=tool, **(who.ids if who is not None else {}))
+            raise
         except MCPError:  # the upstream's own JSON-RPC error: passed on as it is
             finish("error")
             raise

@@ -4,8 +4,9 @@ Run as ``python -m tests.proxy.fleet_server`` (stdio) or with ``--http PORT``
 (streamable HTTP at ``http://127.0.0.1:PORT/mcp``). Tools: ``list_hosts``
 (ok), ``read_file`` (echoes the path; a tool error for paths under /forbidden),
 ``delete_repo`` (ok: the charter, not the server, decides it is out of bounds),
-``crash`` (raises: a tool error), ``count`` (how many times ``count`` ran in
-this server process: shows whether a refused call reached it), ``exit_now`` (the
+``crash`` (raises: a tool error), ``count`` (how many times ``count`` and ``sleep`` ran in
+this server process: shows whether a refused call reached it), ``sleep`` (answers after
+the seconds it is given: a call still under way), ``exit_now`` (the
 server process exits at once, as a crash or an OOM kill would), ``closed_error`` (a
 JSON-RPC error of the server's own with the code and text the SDK uses for a lost
 connection, -32000 ``Connection closed``). A resource ``fleet://hosts``, a
@@ -20,6 +21,7 @@ import json
 import os
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -69,10 +71,20 @@ _runs = {"count": 0}
 
 
 @server.tool()
-def count() -> int:
-    """Calls of this tool that reached the server."""
-    _runs["count"] += 1
+def count(peek: bool = False) -> int:
+    """Calls of this tool and of ``sleep`` that reached the server (``peek``: not counting
+    this one)."""
+    if not peek:
+        _runs["count"] += 1
     return _runs["count"]
+
+
+@server.tool()
+async def sleep(seconds: float) -> str:
+    """Waits ``seconds``, then answers: a call still under way when its caller goes."""
+    _runs["count"] += 1
+    await anyio.sleep(seconds)
+    return f"slept {seconds}"
 
 
 _reached = {"resources/read": 0, "prompts/get": 0, "completion/complete": 0}

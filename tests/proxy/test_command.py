@@ -204,6 +204,36 @@ def test_stdio_proxy_forwards_then_refuses_once_revoked(tmp_path: Path, redis_ur
     assert len({e["session_id"] for e in got}) == 1  # one stdio proxy, one session
 
 
+def test_a_call_whose_client_goes_away_mid_call_is_still_written(tmp_path: Path) -> None:
+    """An MCP client that forwards a call and exits before the answer: the server got the
+    call and may act on it, so the proxy writes its event (outcome unknown) before it ends."""
+    events = tmp_path / "calls.jsonl"
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m", "monitor.cli", "proxy", "--agent-id", "agent-9", "--no-enforce",
+            "--to-file", str(events), "--", *FLEET_CMD,
+        ],
+        env=_env(),
+        cwd=str(ROOT),
+    )  # fmt: skip
+
+    async def go() -> None:
+        async with Client(stdio(params)) as client:
+            await client.call_tool("list_hosts", {})
+            pending = asyncio.ensure_future(client.call_tool("sleep", {"seconds": 60}))
+            await asyncio.sleep(1.0)  # the proxy has it forwarded well before
+        with contextlib.suppress(BaseException):
+            await pending
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    got = [orjson.loads(x) for x in events.read_bytes().splitlines()]
+    assert [(e["tool"], e["outcome"], e["agent_id"]) for e in got] == [
+        ("list_hosts", "ok", "agent-9"),
+        ("sleep", "unknown", "agent-9"),
+    ]
+
+
 def test_http_proxy_takes_identity_from_verified_tokens_and_serves_metrics(
     tmp_path: Path, redis_url: str
 ) -> None:

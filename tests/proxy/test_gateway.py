@@ -49,6 +49,7 @@ def test_calls_pass_through_and_each_is_one_event(tmp_path: Path, redis_url: str
         "exit_now",
         "closed_error",
         "count",
+        "sleep",
     ]
     assert not r["ok"].is_error and r["ok"].structured_content == {
         "result": "contents of /srv/app.py"
@@ -533,3 +534,41 @@ def test_an_event_carries_digests_of_the_results_values_never_the_values(
     assert all(
         len(d) == 16 and int(d, 16) >= 0 for d in ok["result_digests"] + err["result_digests"]
     )
+
+
+def test_a_call_cancelled_once_forwarded_is_still_an_event_with_outcome_unknown(
+    tmp_path: Path,
+) -> None:
+    """A caller that cancels its call, or goes away, after the proxy forwarded it: the
+    server may act on it all the same, so the monitor must see it. Else a hijacked agent
+    could hide any call by cancelling it at once."""
+
+    async def go() -> tuple[Any, Any, list[dict[str, Any]]]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            with capture_logs() as logs:
+                call = asyncio.ensure_future(p.client.call_tool("sleep", {"seconds": 30}))
+                while (await p.upstream.call_tool("count", {"peek": True})).structured_content[
+                    "result"
+                ] == 0:  # until the sleep has reached the server
+                    await asyncio.sleep(0.02)
+                call.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await call
+                for _ in range(100):
+                    if p.events():
+                        break
+                    await asyncio.sleep(0.02)
+                after = await p.client.call_tool("list_hosts", {})
+            return p, after, logs
+
+    p, after, logs = _run(go())
+    assert not after.is_error  # the proxy goes on
+    assert [(e["tool"], e["outcome"], e["args"]) for e in p.events()] == [
+        ("sleep", "unknown", {"seconds": 30}),
+        ("list_hosts", "ok", {}),
+    ]
+    assert p.events()[0]["agent_id"] == "agent-1" and p.events()[0]["bytes_out"] == 0
+    assert p.sample("mcpmon_proxy_calls_total", outcome="unknown") == 1
+    assert [
+        (e["event"], e["tool"], e["agent_id"]) for e in logs if e["event"] == "call_cancelled"
+    ] == [("call_cancelled", "sleep", "agent-1")]
