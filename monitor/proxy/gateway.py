@@ -141,6 +141,7 @@ class Gateway:
         self.redactor = redactor
         self.clock = clock
         self.new_id = new_id
+        self._sessionless_told = False  # no_session_id is logged once per proxy
 
     # ------------------------------------------------------------------ the server
     def server(self) -> Server[Any]:
@@ -404,6 +405,8 @@ class Gateway:
             self._unidentified(tool, err, tool_call)
 
         if who is not None:
+            if "session_id" not in who.ids:
+                self._sessionless(tool, who)
             await self._check(tool, who, finish)
             if self.policy is not None:
                 self._decide(who, tool, args, resources or [], ts, bytes_in, event_id, finish)
@@ -432,6 +435,22 @@ class Gateway:
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)  # type: ignore[attr-defined]
         finish(outcome, len(orjson.dumps(dumped)), result=_result_facts(tool, dumped))
         return result
+
+    def _sessionless(self, tool: str, who: Identity) -> None:
+        """A call with no session id: an HTTP client of protocol 2026-07-28 sends no
+        Mcp-Session-Id (that protocol has no sessions), and the mapping names none. Said
+        once per proxy, as session-scoped revocations and per-session detection need one."""
+        if self._sessionless_told:
+            return
+        self._sessionless_told = True
+        log.warning(
+            "no_session_id",
+            tool=tool,
+            why="the client sent no Mcp-Session-Id (protocol 2026-07-28 has none) and the "
+            "mapping names no session_id: events carry none, so a session cannot be revoked "
+            "alone; map it from a verified claim (session_id: claims.sid) or the task",
+            **who.ids,
+        )
 
     def _unidentified(self, tool: str, err: DecodeError, tool_call: bool) -> None:
         """A caller whose identity cannot be resolved. Enforcing (deny-list or ``--policy

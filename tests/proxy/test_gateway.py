@@ -572,3 +572,27 @@ def test_a_call_cancelled_once_forwarded_is_still_an_event_with_outcome_unknown(
     assert [
         (e["event"], e["tool"], e["agent_id"]) for e in logs if e["event"] == "call_cancelled"
     ] == [("call_cancelled", "sleep", "agent-1")]
+
+
+@pytest.mark.parametrize("session_id", [None, "sess-1"])
+def test_calls_without_a_session_id_are_said_once(tmp_path: Path, session_id: str | None) -> None:
+    """An HTTP client of protocol 2026-07-28 sends no Mcp-Session-Id: its events carry no
+    session_id, which the operator must learn (session revocations need one), once."""
+
+    async def go() -> tuple[Any, list[dict[str, Any]]]:
+        async with proxied(tmp_path, redis_url=None, session_id=session_id) as p:
+            with capture_logs() as logs:
+                await p.client.call_tool("list_hosts", {})
+                await p.client.call_tool("read_file", {"path": "/srv/a"})
+            return p, logs
+
+    p, logs = _run(go())
+    told = [e for e in logs if e["event"] == "no_session_id"]
+    assert [e.get("session_id") for e in p.events()] == [session_id, session_id]
+    if session_id is None:
+        assert [(e["tool"], e["agent_id"], e["log_level"]) for e in told] == [
+            ("list_hosts", "agent-1", "warning")
+        ]
+        assert "claims.sid" in told[0]["why"]
+    else:
+        assert told == []
