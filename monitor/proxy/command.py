@@ -135,9 +135,10 @@ not name who calls; without it they are used with a warning at start
 front authenticates the caller and sets those headers itself.
 
 server defaults to the upstream's serverInfo name; session_id to the HTTP
-Mcp-Session-Id (clients of protocol 2026-07-28 send none: map session_id from
-a verified claim, or events carry none, logged once as no_session_id), or on
-stdio one id per proxy process; trace_id to meta.traceparent. Flags (--agent-id ...) are defaults that paths override.
+session's Mcp-Session-Id as this proxy issued it, or on stdio one id per proxy
+process; trace_id to meta.traceparent. Protocol 2026-07-28 has no sessions (an
+Mcp-Session-Id its client sends is its own word, not used): map session_id from
+a verified claim, or its events carry none (logged once: no_session_id). Flags (--agent-id ...) are defaults that paths override.
 
 Example, as the server command in an MCP client's configuration:
 

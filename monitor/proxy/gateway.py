@@ -55,6 +55,7 @@ Refusals are JSON-RPC errors (:mod:`monitor.proxy.refusal` says why).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -68,6 +69,7 @@ from mcp import Client
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from monitor.core.detectors.secret_transit import result_secrets
@@ -301,10 +303,15 @@ class Gateway:
         self, ctx: ServerRequestContext[Any], tool: str, args: Mapping[str, Any], meta: Any
     ) -> Identity:
         headers = getattr(ctx.request, "headers", None)
+        # a stateful HTTP session of a handshake protocol: the SDK issued Mcp-Session-Id and
+        # refuses an unknown one; protocol 2026-07-28 has no sessions, so any caller may
+        # send any id there, and a revoked session would be one new header away
+        checked = getattr(ctx, "protocol_version", None) in HANDSHAKE_PROTOCOL_VERSIONS
+        resolve = functools.partial(self.identity.resolve, session_header=checked)
         if self.identity.jwt is not None and self.identity.jwt.fetches_keys:
             # JWKS: PyJWKClient fetches over blocking HTTP; keep the event loop free
-            return await asyncio.to_thread(self.identity.resolve, tool, args, meta, headers)
-        return self.identity.resolve(tool, args, meta, headers)
+            return await asyncio.to_thread(resolve, tool, args, meta, headers)
+        return resolve(tool, args, meta, headers)
 
     def _refuse_expired(
         self,
@@ -437,8 +444,8 @@ class Gateway:
         return result
 
     def _sessionless(self, tool: str, who: Identity) -> None:
-        """A call with no session id: an HTTP client of protocol 2026-07-28 sends no
-        Mcp-Session-Id (that protocol has no sessions), and the mapping names none. Said
+        """A call with no session id: an HTTP client of protocol 2026-07-28 has no session
+        (an Mcp-Session-Id it sends is its own word, not used), and the mapping names none. Said
         once per proxy, as session-scoped revocations and per-session detection need one."""
         if self._sessionless_told:
             return
@@ -446,8 +453,8 @@ class Gateway:
         log.warning(
             "no_session_id",
             tool=tool,
-            why="the client sent no Mcp-Session-Id (protocol 2026-07-28 has none) and the "
-            "mapping names no session_id: events carry none, so a session cannot be revoked "
+            why="the client has no checked Mcp-Session-Id (protocol 2026-07-28 has no "
+            "sessions) and the mapping names no session_id: events carry none, so a session cannot be revoked "
             "alone; map it from a verified claim (session_id: claims.sid) or the task",
             **who.ids,
         )

@@ -10,8 +10,11 @@ dotted paths), read from one small document built per call::
     claims      the bearer token's claims, only once verified (--jwt-key)
     arguments   params.arguments
     tool        params.name
-    transport   {"session_id": ...}: Mcp-Session-Id on HTTP; on stdio one id
-                per proxy process (one stdio proxy serves one client)
+    transport   {"session_id": ...}: Mcp-Session-Id on HTTP when the transport issued
+                and checked it (a session of a handshake protocol: an unknown id is
+                refused, 404); not for protocol 2026-07-28, which has no sessions, so
+                the header there is the caller's word; on stdio one id per proxy
+                process (one stdio proxy serves one client)
 
 For example (identity from verified claims only)::
 
@@ -357,9 +360,14 @@ class IdentityResolver:
         meta: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         claims: dict[str, Any] | None = None,
+        *,
+        session_header: bool = False,
     ) -> dict[str, Any]:
-        """What the mapping reads; ``claims``: already verified (else read from the token)."""
-        session = _header(headers, "mcp-session-id") or self.session_id
+        """What the mapping reads; ``claims``: already verified (else read from the token);
+        ``session_header``: see :meth:`resolve`."""
+        session = (_header(headers, "mcp-session-id") if session_header else None) or (
+            self.session_id
+        )
         doc: dict[str, Any] = {
             "tool": tool,
             "arguments": dict(arguments or {}),
@@ -379,14 +387,20 @@ class IdentityResolver:
         arguments: Mapping[str, Any] | None,
         meta: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        session_header: bool = False,
     ) -> Identity:
         """The call's identity; raises :class:`DecodeError` naming what is missing or bad,
         :class:`TokenExpired` with the identity its verified claims resolve to when the
-        bearer token is past its expiry (a bad identity in those claims: the DecodeError)."""
+        bearer token is past its expiry (a bad identity in those claims: the DecodeError).
+        ``session_header``: the transport issued and checked ``Mcp-Session-Id``, so it is
+        ``transport.session_id``; else that header is the caller's word and is not."""
         try:
-            doc = self.document(tool, arguments, meta, headers)
+            doc = self.document(tool, arguments, meta, headers, session_header=session_header)
         except TokenExpired as err:
-            expired = self.document(tool, arguments, meta, headers, claims=err.claims)
+            expired = self.document(
+                tool, arguments, meta, headers, claims=err.claims, session_header=session_header
+            )
             err.identity = self._identity(expired)
             raise
         return self._identity(doc)

@@ -234,6 +234,45 @@ def test_a_call_whose_client_goes_away_mid_call_is_still_written(tmp_path: Path)
     ]
 
 
+def test_an_http_session_id_is_taken_only_when_the_transport_issued_it(tmp_path: Path) -> None:
+    """Protocol 2026-07-28 has no sessions: an Mcp-Session-Id its client sends is the
+    caller's word (a session-scoped revocation would be dodged by sending a new one), so
+    the event carries none and the proxy says so once. A handshake-protocol client's
+    session, issued by the proxy's transport (an unknown one is refused), is taken."""
+    events = tmp_path / "calls.jsonl"
+    port = free_port()
+    proxy = ProxyProcess(
+        ["--listen", f"127.0.0.1:{port}", "--agent-id", "agent-9", "--no-enforce",
+         "--to-file", str(events), "--", *FLEET_CMD],
+        _env(),
+        tmp_path / "proxy.log",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    async def call(mode: Any, sid: str | None) -> None:
+        headers = {"Mcp-Session-Id": sid} if sid else None
+        async with (
+            create_mcp_http_client(headers=headers) as http,
+            Client(streamable_http_client(url, http_client=http), mode=mode) as c,
+        ):
+            await c.call_tool("list_hosts", {})
+            await c.call_tool("read_file", {"path": "/srv/a"})
+
+    try:
+        proxy.wait_listening(port)
+        for sid in ("forged-1", "forged-2"):
+            asyncio.run(asyncio.wait_for(call("auto", sid), 60))
+        asyncio.run(asyncio.wait_for(call("legacy", None), 60))
+    finally:
+        assert proxy.stop() == 0, proxy.tail()
+    got = [orjson.loads(x) for x in events.read_bytes().splitlines()]
+    sessions = [e.get("session_id") for e in got]
+    assert sessions[:4] == [None] * 4, sessions
+    assert sessions[4] == sessions[5] and len(sessions[4] or "") == 32, sessions  # issued
+    told = [x for x in proxy.logs() if x.get("event") == "no_session_id"]
+    assert [x["tool"] for x in told] == ["list_hosts"]
+
+
 def test_http_proxy_takes_identity_from_verified_tokens_and_serves_metrics(
     tmp_path: Path, redis_url: str
 ) -> None:

@@ -51,8 +51,14 @@ def test_session_trace_and_server_fall_back_sensibly(tmp_path: Path) -> None:
         "session_id": "proc-1",
         "trace_id": "00-abc-def-01",
     }
-    http = r.resolve("t", {}, None, {"Mcp-Session-Id": "http-7"})
+    http = r.resolve("t", {}, None, {"Mcp-Session-Id": "http-7"}, session_header=True)
     assert http.ids["session_id"] == "http-7"  # the HTTP session, when the client has one
+    # a header the transport did not issue and check (protocol 2026-07-28 has no sessions)
+    # is the caller's word: not the session
+    told = r.resolve("t", {}, None, {"Mcp-Session-Id": "http-7"})
+    assert told.ids["session_id"] == "proc-1"
+    none = IdentityResolver.build(None, {"agent_id": "a"}, upstream_name="fleet")
+    assert "session_id" not in none.resolve("t", {}, None, {"Mcp-Session-Id": "http-7"}).ids
 
 
 def test_resources_collect_every_path_that_resolves(tmp_path: Path) -> None:

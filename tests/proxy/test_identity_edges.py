@@ -287,6 +287,7 @@ def test_every_root_of_the_request_document_resolves(tmp_path: Path) -> None:
         {"path": "/srv/app.py"},
         {"resource": "repo://app"},
         {"X-Task": "T-7", "Mcp-Session-Id": "http-3"},
+        session_header=True,
     )
     assert got.ids["task_id"] == "T-7"
     assert got.resources == ["read_file", "/srv/app.py", "repo://app", "http-3"]
@@ -304,7 +305,8 @@ def test_an_expired_tokens_identity_is_resolved_from_the_whole_request(tmp_path:
     token = _token({**LIVE, "sub": "agent:code/3", "exp": int(time.time()) - 60})
     headers = {"Authorization": f"Bearer {token}", "X-Trace": "tr-5", "Mcp-Session-Id": "h-2"}
     with pytest.raises(TokenExpired) as expired:
-        r.resolve("read_file", {"path": "/srv/app.py"}, {"task": "T-7"}, headers)
+        r.resolve("read_file", {"path": "/srv/app.py"}, {"task": "T-7"}, headers,
+                  session_header=True)  # fmt: skip
     who = expired.value.identity
     assert who is not None
     assert who.ids == {

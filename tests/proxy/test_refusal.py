@@ -125,8 +125,11 @@ class BearerResolver(IdentityResolver):
         arguments: Any,
         meta: Any = None,
         headers: Any = None,
+        **kw: Any,
     ) -> Any:
-        return super().resolve(tool, arguments, meta, {"Authorization": f"Bearer {self.token}"})
+        return super().resolve(
+            tool, arguments, meta, {"Authorization": f"Bearer {self.token}"}, **kw
+        )
 
 
 def _expired_token() -> str:
