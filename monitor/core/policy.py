@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from monitor.charter import Charter, ForbiddenChain
 from monitor.core.globs import compile_glob, is_glob, literal_prefix
+from monitor.core.uris import canonical_resource
 
 #: Secret sources every charter knows unless ``builtin_secret_sources: false``.
 BUILTIN_SECRET_PATTERNS: tuple[str, ...] = (
@@ -118,20 +119,32 @@ class CompiledCharter:
         return found
 
     def _resource(self, resource: str) -> tuple[frozenset[str], bool]:
-        """Classes and allowed-ness of one resource, cached: resources repeat a lot."""
+        """Classes and allowed-ness of one resource, cached: resources repeat a lot.
+
+        Judged as written and as a server resolves it (:func:`canonical_resource`): allowed
+        only if both forms are, of the classes of either; so ``file:///srv/../etc/shadow``
+        is not under ``file:///srv/**`` and ``file:///app/%2eenv`` is a secret read."""
         cached = self._resource_cache.get(resource)
         if cached is not None:
             return cached
+        classes, allowed = self._match(resource)
+        resolved = canonical_resource(resource)
+        if resolved != resource:
+            more, also = self._match(resolved)
+            classes, allowed = classes | more, allowed and also
+        if len(self._resource_cache) >= _RESOURCE_CACHE_MAX:
+            self._resource_cache.clear()
+        found = self._resource_cache[resource] = (classes, allowed)
+        return found
+
+    def _match(self, resource: str) -> tuple[frozenset[str], bool]:
         classes = _EMPTY
         if self._any_pattern.match(resource):
             for rx, c in self._resource_patterns:
                 if rx.match(resource):
                     classes = classes | c
         allowed = self.allowed_resources is None or bool(self.allowed_resources.match(resource))
-        if len(self._resource_cache) >= _RESOURCE_CACHE_MAX:
-            self._resource_cache.clear()
-        found = self._resource_cache[resource] = (classes, allowed)
-        return found
+        return classes, allowed
 
     def resource_classes(self, resource: str) -> frozenset[str]:
         return self._resource(resource)[0]

@@ -320,3 +320,24 @@ def test_allowed_resources_and_secret_sources_agree_with_each_glob_even_across_n
         assert ch.resource_allowed(r) is (compile_glob("fleet://prod/**").match(r) is not None)
     assert ch.resource_allowed("fleet://prod/a\nb") is True
     assert "read_secret" in compiled().resource_classes("file:///srv/a\nb/.env")
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["file:///app/%2eenv", "file:///app/%252eenv", "file:///home/u/x/..%2F.aws%2Fcredentials",
+     "file:///srv\\.git-credentials"],
+)  # fmt: skip
+def test_a_secret_source_spelt_for_the_server_is_still_a_secret_read(resource: str) -> None:
+    assert "read_secret" in compiled().resource_classes(resource)
+    assert compiled().call_classes(frozenset({"read"}), [resource]) == {"read", "read_secret"}
+
+
+def test_a_resource_is_allowed_only_if_it_is_both_as_written_and_as_resolved() -> None:
+    ch = compiled(resources=["file:///srv/**"])
+    assert ch.resource_allowed("file:///srv/app/x.py")
+    assert ch.resource_allowed("file:///srv/my%20notes.txt")
+    assert not ch.resource_allowed("file:///srv/../etc/shadow")
+    assert not ch.resource_allowed("file:///srv/%2e%2e/etc/shadow")
+    # as resolved it is under /srv, as written it is not: a symlink may be on the way
+    assert not ch.resource_allowed("file:///tmp/../srv/x.py")
+    assert ch.resource_allowed("file:///srv/x.py")

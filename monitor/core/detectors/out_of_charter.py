@@ -22,6 +22,7 @@ from typing import Any
 from monitor.core.detectors.base import CallContext, Detector, Finding, call_target, register
 from monitor.core.policy import CompiledCharter
 from monitor.core.state import AgentState
+from monitor.core.uris import canonical_resource
 from monitor.events import AlertFeedback
 from monitor.output_contracts import Severity
 
@@ -183,7 +184,8 @@ def _scope_problems(ctx: CallContext, ch: CompiledCharter) -> list[_Problem]:
     if ch.allowed_resources is not None and c.resources:
         bad = [r for r in c.resources if not ch.resource_allowed(r)]
         if bad:
-            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            named = [_as_resolved(r) for r in bad[:3]]
+            shown = ", ".join(named) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
             problems.append(
                 (
                     "resources",
@@ -195,3 +197,9 @@ def _scope_problems(ctx: CallContext, ch: CompiledCharter) -> list[_Problem]:
                 )
             )
     return problems
+
+
+def _as_resolved(resource: str) -> str:
+    """A resource as the alert names it: with what it resolves to, when that differs."""
+    resolved = canonical_resource(resource)
+    return resource if resolved == resource else f"{resource} (resolves to {resolved})"

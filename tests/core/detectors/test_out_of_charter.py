@@ -415,3 +415,42 @@ def test_a_denied_call_is_never_revoked_even_when_medium_findings_revoke() -> No
     # the same call let through is revoked
     d = feed(eng, call(1, AGENT, "vault", "write_secret", credential_id="c1"))
     assert [c.credential_ids for c in d.revocations] == [["c1"]]
+
+
+def test_a_resource_that_resolves_outside_the_charter_is_out_of_it() -> None:
+    """``..`` and percent-escapes are resolved by the server, not by a glob: a resource is
+    inside its charter only if it is both as written and as resolved; the alert says both."""
+    eng = engine(resources=["file:///srv/**"])
+    d = feed(
+        eng,
+        call(
+            0,
+            AGENT,
+            "fleet",
+            "apply_patch",
+            resources=["file:///srv/app/my%20notes.txt"],
+            event_id="e0",
+        ),
+        call(
+            1, AGENT, "fleet", "apply_patch", resources=["file:///srv/app/./../x.py"], event_id="e1"
+        ),
+        call(
+            2, AGENT, "fleet", "apply_patch", resources=["file:///srv/../etc/shadow"], event_id="e2"
+        ),
+        call(
+            3,
+            AGENT,
+            "fleet",
+            "apply_patch",
+            resources=["file:///srv/a%2F..%2F..%2Froot/.ssh/k"],
+            event_id="e3",
+        ),
+    )
+    got = alerts(d)
+    assert [a.evidence[0] for a in got] == ["e2", "e3"]
+    assert got[0].reason == (
+        f"{AGENT} called fleet/apply_patch on file:///srv/../etc/shadow (resolves to "
+        "file:///etc/shadow), outside its charter's resources"
+    )
+    assert got[0].details == {"resource": "file:///srv/../etc/shadow"}
+    assert "(resolves to file:///root/.ssh/k)" in got[1].reason
