@@ -45,6 +45,7 @@ BASE_VARIABLES = frozenset(
         "METRICS_ADDR",
         "PARTITIONS",
         "PROXY_DENYLIST_TIMEOUT_SECONDS",
+        "PROXY_DRAIN_SECONDS",
         "PROXY_EMIT_BUFFER_EVENTS",
         "PROXY_ENFORCE",
         "PROXY_FAIL_MODE",

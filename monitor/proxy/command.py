@@ -99,8 +99,11 @@ call the deny-list cannot vouch for; open forwards it and counts it
 Events never wait for Kafka: they are buffered (MCPMON_PROXY_EMIT_BUFFER_EVENTS,
 10000) and retried while the broker is down; an event that cannot be buffered
 or delivered by shutdown is logged in full (event_not_emitted) and counted
-(mcpmon_proxy_events_lost_total). Logs are JSON lines on stderr (stdout is the
-MCP channel on stdio). Metrics: MCPMON_PROXY_METRICS_PORT (0 off; e.g. 9467) on
+(mcpmon_proxy_events_lost_total). On SIGTERM the HTTP proxy gives calls under
+way MCPMON_PROXY_DRAIN_SECONDS (10) to end, then cancels them; a call cancelled
+once forwarded, by the proxy or its caller, is an event with outcome unknown
+(call_cancelled). Logs are JSON lines on stderr (stdout is the MCP channel on
+stdio). Metrics: MCPMON_PROXY_METRICS_PORT (0 off; e.g. 9467) on
 MCPMON_METRICS_ADDR (default 127.0.0.1: loopback only).
 
 Bearer tokens (--jwt-key FILE or --jwt-jwks-url URL; HTTP only, with --listen):

@@ -8,7 +8,8 @@ Order matters and is the same on both transports:
    this environment minus ``MCPMON_*``; HTTP: a streamable-HTTP URL), and kept
    connected (:mod:`monitor.proxy.upstream`: a lost connection is opened again);
 4. the client is served on stdio until it closes stdin, or on streamable HTTP
-   until SIGTERM / Ctrl-C;
+   until SIGTERM / Ctrl-C (calls under way get ``MCPMON_PROXY_DRAIN_SECONDS`` to end,
+   then are cancelled: each still an event, outcome ``unknown``);
 5. the emitter delivers what it holds (bounded wait), the upstream is closed.
 """
 
@@ -223,7 +224,7 @@ async def run_proxy(cfg: ProxyConfig, settings: Settings) -> None:
                 sink="file" if cfg.to_file else "kafka",
             )
             if cfg.listen:
-                await serve_http(server, *cfg.listen)
+                await serve_http(server, *cfg.listen, drain=settings.proxy.drain_seconds)
             else:
                 await serve_stdio(server)
         finally:
@@ -261,8 +262,11 @@ async def serve_stdio(server: Server[Any]) -> None:
             loop.remove_signal_handler(signal.SIGTERM)
 
 
-async def serve_http(server: Server[Any], host: str, port: int) -> None:
-    """Serve streamable HTTP at ``http://host:port/mcp`` until SIGTERM / Ctrl-C."""
+async def serve_http(server: Server[Any], host: str, port: int, drain: float = 10.0) -> None:
+    """Serve streamable HTTP at ``http://host:port/mcp`` until SIGTERM / Ctrl-C; then wait
+    at most ``drain`` seconds for calls under way, and cancel the rest (each still an
+    event: :meth:`Gateway._guarded`), so a hung call cannot hold the proxy, and the events
+    it buffers, past the orchestrator's grace period into a SIGKILL."""
     import uvicorn
 
     class Uvicorn(uvicorn.Server):
@@ -284,7 +288,14 @@ async def serve_http(server: Server[Any], host: str, port: int) -> None:
                         loop.remove_signal_handler(sig)
 
     app = server.streamable_http_app(host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=drain,
+    )
     await Uvicorn(config).serve()
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +273,62 @@ def test_an_http_session_id_is_taken_only_when_the_transport_issued_it(tmp_path:
     assert sessions[4] == sessions[5] and len(sessions[4] or "") == 32, sessions  # issued
     told = [x for x in proxy.logs() if x.get("event") == "no_session_id"]
     assert [x["tool"] for x in told] == ["list_hosts"]
+
+
+def _raw_sleep(url: str, seconds: float) -> str:
+    """A protocol 2026-07-28 ``sleep`` call as one plain POST, whose connection stays open
+    until the proxy answers or closes it (an SDK client gives up on its own when the proxy
+    stops listening); the answer's text, or the error's name."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "sleep", "arguments": {"seconds": seconds}, "_meta": meta}}  # fmt: skip
+    headers = {"accept": "application/json, text/event-stream", "mcp-protocol-version":
+               "2026-07-28", "mcp-method": "tools/call", "mcp-name": "sleep"}  # fmt: skip
+    try:
+        return httpx.post(url, json=body, headers=headers, timeout=200).text
+    except httpx.HTTPError as err:
+        return type(err).__name__
+
+
+def test_sigterm_drains_calls_under_way_then_cancels_the_rest_each_still_an_event(
+    tmp_path: Path,
+) -> None:
+    """A hung call must not hold an HTTP proxy (and the events it buffers) past SIGTERM
+    into the orchestrator's SIGKILL: calls get MCPMON_PROXY_DRAIN_SECONDS to end (a short
+    one is answered), the rest are cancelled, each written with outcome unknown."""
+    events = tmp_path / "calls.jsonl"
+    port = free_port()
+    proxy = ProxyProcess(
+        ["--listen", f"127.0.0.1:{port}", "--agent-id", "agent-9", "--no-enforce",
+         "--to-file", str(events), "--", *FLEET_CMD],
+        _env(MCPMON_PROXY_DRAIN_SECONDS="3"),
+        tmp_path / "proxy.log",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        proxy.wait_listening(port)
+        with ThreadPoolExecutor(2) as pool:
+            short, hung = (pool.submit(_raw_sleep, url, s) for s in (1.5, 120))
+            time.sleep(1.0)  # both forwarded well before
+            proxy.proc.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            assert proxy.proc.wait(30) == 0, proxy.tail()  # not the hung call's 120 s
+            took = time.monotonic() - stopped
+            answers = short.result(10), hung.result(10)
+    finally:
+        proxy.stop()
+    assert 0.4 < took < 20, took  # the short call was waited for
+    assert "slept 1.5" in answers[0] and "slept" not in answers[1]
+    got = [orjson.loads(x) for x in events.read_bytes().splitlines()]
+    assert sorted((e["args"]["seconds"], e["outcome"]) for e in got) == [
+        (1.5, "ok"),
+        (120, "unknown"),
+    ]
+    assert [x["tool"] for x in proxy.logs() if x.get("event") == "call_cancelled"] == ["sleep"]
 
 
 def test_http_proxy_takes_identity_from_verified_tokens_and_serves_metrics(
