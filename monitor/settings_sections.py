@@ -264,9 +264,9 @@ class ProxySettings(_Section):
     metrics_port: int = Field(
         0, ge=0, le=65535, description="mcpmon proxy's /metrics port; 0 off (suggested 9467)"
     )
-    drain_seconds: float = Field(
-        10.0,
-        gt=0,
+    drain_seconds: int = Field(
+        10,
+        ge=1,
         le=3600,
         description="On SIGTERM, longest the HTTP proxy waits for calls under way; then they "
         "are cancelled (each still an event, outcome unknown) and its events are delivered "
