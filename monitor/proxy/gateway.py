@@ -37,7 +37,8 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    :func:`result_digests`: at most 64, never the values) and the families of
    the secrets in it (``result_secrets``: at most 8, never the secrets), arguments and
    resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
-   off; the event never waits for Kafka. For a method other than
+   off, and so is the tool name wherever the proxy repeats it (event, logs,
+   refusals: the upstream still gets the name as sent); the event never waits for Kafka. For a method other than
    ``tools/call`` the event's ``tool`` is the MCP method name
    (``resources/read``: ``args.uri`` and ``resources``; ``prompts/get``:
    ``args.name`` and ``args.arguments``; ``completion/complete``: ``args.ref``
@@ -376,6 +377,8 @@ class Gateway:
         tool_call: bool = False,
     ) -> R:
         started = time.perf_counter()
+        if self.redactor is not None:  # the name is the caller's too: its event, logs, refusals
+            tool = self.redactor(tool)
         ts = self.clock()
         event_id = self.new_id()
         bytes_in = len(_wire(params))

@@ -103,6 +103,7 @@ async def proxied(
     redact: bool = True,
     events_path: Path | None = None,
     policy: InlinePolicy | None = None,
+    resolver: type[IdentityResolver] = IdentityResolver,
 ) -> AsyncIterator[Proxied]:
     metrics = ProxyMetrics()
     events = events_path or tmp / "events.jsonl"
@@ -120,7 +121,7 @@ async def proxied(
     try:
         await link.start()
         info = link.server_info
-        identity = IdentityResolver.build(
+        identity = resolver.build(
             mapping,
             AGENT if constants is None else constants,
             upstream_name=info.name if info else None,

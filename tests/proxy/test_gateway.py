@@ -543,7 +543,7 @@ def test_a_call_cancelled_once_forwarded_is_still_an_event_with_outcome_unknown(
     server may act on it all the same, so the monitor must see it. Else a hijacked agent
     could hide any call by cancelling it at once."""
 
-    async def go() -> tuple[Any, Any, list[dict[str, Any]]]:
+    async def go() -> tuple[Any, Any, list[Any]]:
         async with proxied(tmp_path, redis_url=None) as p:
             with capture_logs() as logs:
                 call = asyncio.ensure_future(p.client.call_tool("sleep", {"seconds": 30}))
@@ -579,7 +579,7 @@ def test_calls_without_a_session_id_are_said_once(tmp_path: Path, session_id: st
     """An HTTP client of protocol 2026-07-28 sends no Mcp-Session-Id: its events carry no
     session_id, which the operator must learn (session revocations need one), once."""
 
-    async def go() -> tuple[Any, list[dict[str, Any]]]:
+    async def go() -> tuple[Any, list[Any]]:
         async with proxied(tmp_path, redis_url=None, session_id=session_id) as p:
             with capture_logs() as logs:
                 await p.client.call_tool("list_hosts", {})

@@ -1,0 +1,410 @@
+"""Each branch of the gateway's guarded path, pinned: the four listings, completions, what a
+refusal logs and counts, the charter decision's unavailable and redacted paths, and the
+facts a result's event carries when one of them cannot be computed.
+
+A real SDK client on the proxy's server, the real fleet server behind it (``proxied``);
+bearer tokens are given to an :class:`IdentityResolver` in process (``Bearer``), as the
+HTTP transport would hand over the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import mcp.types as types
+import pytest
+from mcp.shared.exceptions import MCPError
+from structlog.testing import capture_logs
+
+from monitor.proxy import gateway as gateway_module
+from monitor.proxy import refusal
+from monitor.proxy.identity import IdentityResolver, JwtConfig
+from monitor.proxy.policy import InlinePolicy, PolicyMode
+from monitor.testing import charter
+from tests.proxy.support import AGENT, proxied
+
+SECRET = "a-test-hmac-secret-of-at-least-32-bytes!"
+HS = JwtConfig(key=SECRET, algorithms=("HS256",), audience="mcp-fleet", issuer="https://idp.corp")
+MAPPING = "fields:\n  agent_id: claims.sub\n  credential_id: claims.jti\n"
+EXPIRED_AT = 1767225600  # 2026-01-01T00:00:00Z
+LISTINGS = ("list_tools", "list_resources", "list_resource_templates", "list_prompts")
+METHODS = ("tools/list", "resources/list", "resources/templates/list", "prompts/list")
+AWS_KEY = "AKIAIOSFODNN7EXAMPLF"
+
+
+class Bearer(IdentityResolver):
+    """Every request carries ``Authorization: Bearer <token>``."""
+
+    token = ""
+
+    def resolve(
+        self, tool: str, arguments: Any, meta: Any = None, headers: Any = None, **kw: Any
+    ) -> Any:
+        return super().resolve(
+            tool, arguments, meta, {"Authorization": f"Bearer {self.token}"}, **kw
+        )
+
+
+def _token(**claims: Any) -> str:
+    payload = {"sub": "agent:code/3", "jti": "tok-9", "aud": "mcp-fleet",
+               "iss": "https://idp.corp", "exp": int(time.time()) + 600, **claims}  # fmt: skip
+    return jwt.encode(payload, SECRET, "HS256")
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def _mapping(tmp_path: Path) -> Path:
+    (tmp_path / "identity.yaml").write_text(MAPPING)
+    return tmp_path / "identity.yaml"
+
+
+def _policy(mode: PolicyMode, **kw: Any) -> InlinePolicy:
+    tools = [{"server": "fleet", "tool": t, "classes": ["read"]}
+             for t in ("list_hosts", "read_file", "count")]  # fmt: skip
+    return InlinePolicy([charter(AGENT["agent_id"], tools=tools, **kw)], mode)
+
+
+# ---------------------------------------------------------------- listings
+
+
+def test_every_listing_is_forwarded_with_its_params_and_emits_no_event(tmp_path: Path) -> None:
+    """Each of the four listings reaches the upstream with the client's params (its cursor)
+    and is answered with the upstream's listing; listings are not actions: no event."""
+
+    async def go() -> tuple[Any, dict[str, Any], list[Any]]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            session = p.upstream.session
+            seen: dict[str, Any] = {}
+            for name in LISTINGS:
+                real = getattr(session, name)
+
+                async def spy(*a: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+                    seen[_name] = kw.get("params")
+                    return await _real(*a, **kw)
+
+                setattr(session, name, spy)
+            out = [await getattr(p.client, name)(cursor=f"page-{name}") for name in LISTINGS]
+            return p, seen, out
+
+    p, seen, out = _run(go())
+    assert {name: params.cursor for name, params in seen.items()} == {
+        name: f"page-{name}" for name in LISTINGS
+    }
+    tools, resources, templates, prompts = out
+    assert [t.name for t in tools.tools][:2] == ["list_hosts", "read_file"]
+    assert [str(r.uri) for r in resources.resources] == ["fleet://hosts", "fleet://reads"]
+    assert templates.resource_templates == []
+    assert [x.name for x in prompts.prompts] == ["triage"]
+    assert p.events() == []
+
+
+@pytest.mark.parametrize(("name", "method"), list(zip(LISTINGS, METHODS, strict=True)))
+def test_a_listing_with_a_bad_token_is_refused_even_without_enforcement(
+    tmp_path: Path, name: str, method: str
+) -> None:
+    """The catalogue is not for a caller whose token does not verify, deny-list or not."""
+    Bearer.token = _token(key="x") + "tampered"
+
+    async def go() -> tuple[Any, MCPError, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
+                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+            with capture_logs() as logs, pytest.raises(MCPError) as err:
+                await getattr(p.client, name)()
+            return p, err.value, logs
+
+    p, err, logs = _run(go())
+    assert err.code == refusal.NO_IDENTITY
+    assert err.message.startswith(f"call to {method} refused: the caller's identity")
+    assert err.data["field"] == "claims"
+    [refused] = [x for x in logs if x["event"] == "call_refused"]
+    assert refused == {
+        "event": "call_refused",
+        "log_level": "warning",
+        "reason": "no_identity",
+        "tool": method,
+        "error": refused["error"],
+    }
+    assert refused["error"].startswith("bearer token rejected")
+    assert p.sample("mcpmon_proxy_refused_total", reason="no_identity") == 1
+
+
+def test_a_listing_whose_identity_does_not_resolve_is_forwarded_unless_the_token_is_bad(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Clients send no ``_meta`` on a listing: an identity that does not resolve (no agent
+    id) is forwarded, even when enforcing; only a bad token refuses it."""
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=redis_url, constants={}) as p:
+            return await p.client.list_prompts()
+
+    assert [x.name for x in _run(go()).prompts] == ["triage"]
+
+
+def test_an_expired_token_on_a_listing_is_refused_logged_and_counted(tmp_path: Path) -> None:
+    Bearer.token = _token(exp=EXPIRED_AT)
+
+    async def go() -> tuple[Any, MCPError, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
+                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+            with capture_logs() as logs, pytest.raises(MCPError) as err:
+                await p.client.list_prompts()
+            return p, err.value, logs
+
+    p, err, logs = _run(go())
+    assert err.code == refusal.TOKEN_EXPIRED
+    assert (
+        err.message
+        == "call to prompts/list refused: the bearer token expired at 2026-01-01T00:00:00Z"
+    )
+    [refused] = [x for x in logs if x["event"] == "call_refused"]
+    assert refused == {
+        "event": "call_refused",
+        "log_level": "info",
+        "reason": "token_expired",
+        "tool": "prompts/list",
+        "expired_at": EXPIRED_AT,
+        "agent_id": "agent:code/3",
+        "credential_id": "tok-9",
+        "server": "fleet",
+        "session_id": "sess-1",
+    }
+    assert p.sample("mcpmon_proxy_refused_total", reason="token_expired") == 1
+    assert p.events() == []  # a listing has no event, refused or not
+
+
+def test_an_expired_tokens_call_event_is_denied_with_nothing_sent_or_received(
+    tmp_path: Path,
+) -> None:
+    Bearer.token = _token(exp=EXPIRED_AT)
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
+                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+            with pytest.raises(MCPError):
+                await p.client.call_tool("count", {})
+            return p
+
+    p = _run(go())
+    [event] = p.events()
+    assert (event["outcome"], event["denied_by"], event["bytes_out"]) == (
+        "denied",
+        "token_expired",
+        0,
+    )
+    assert p.sample("mcpmon_proxy_calls_total", outcome="denied") == 1
+
+
+# ---------------------------------------------------------------- unidentified callers
+
+
+def test_a_bad_token_refuses_a_resource_read_counted_by_method(tmp_path: Path) -> None:
+    Bearer.token = "not-a-jwt"
+
+    async def go() -> tuple[Any, MCPError, list[Any], Any]:
+        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
+                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+            with capture_logs() as logs, pytest.raises(MCPError) as err:
+                await p.client.read_resource("fleet://hosts")
+            reads = await p.upstream.read_resource("fleet://reads")
+            return p, err.value, logs, reads
+
+    p, err, logs, reads = _run(go())
+    assert err.code == refusal.NO_IDENTITY
+    assert err.message.startswith("call to resources/read refused")
+    assert p.sample("mcpmon_proxy_requests_total", method="resources/read", outcome="denied") == 1
+    assert p.sample("mcpmon_proxy_calls_total", outcome="denied") == 0
+    assert [x["tool"] for x in logs if x["event"] == "call_refused"] == ["resources/read"]
+    assert '"resources/read": 0' in reads.contents[0].text  # it never reached the server
+
+
+def test_a_monitoring_proxy_forwards_an_unidentified_call_and_logs_its_lost_event(
+    tmp_path: Path,
+) -> None:
+    async def go() -> tuple[Any, Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, constants={}) as p:
+            with capture_logs() as logs:
+                ran = await p.client.call_tool("count", {})
+            return p, ran, logs
+
+    p, ran, logs = _run(go())
+    assert ran.structured_content == {"result": 1}
+    [lost] = [x for x in logs if x["event"] == "event_not_emitted"]
+    assert lost == {
+        "event": "event_not_emitted",
+        "log_level": "error",
+        "reason": "no_identity",
+        "tool": "count",
+        "error": lost["error"],
+    }
+    assert "agent_id" in lost["error"]
+    assert p.sample("mcpmon_proxy_events_lost_total", reason="no_identity") == 1
+    assert p.sample("mcpmon_proxy_calls_total", outcome="denied") == 0
+    assert p.events() == []
+
+
+def test_an_enforcing_proxy_refuses_an_unidentified_call_counted_as_denied(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=redis_url, constants={}) as p:
+            with pytest.raises(MCPError) as err:
+                await p.client.call_tool("count", {})
+            with pytest.raises(MCPError):
+                await p.client.get_prompt("triage", {"host": "web-1"})
+            return p, err.value
+
+    p, err = _run(go())
+    assert err.message.startswith("call to count refused: the caller's identity")
+    assert p.sample("mcpmon_proxy_calls_total", outcome="denied") == 1
+    assert p.sample("mcpmon_proxy_requests_total", method="prompts/get", outcome="denied") == 1
+    assert p.sample("mcpmon_proxy_refused_total", reason="no_identity") == 2
+
+
+# ---------------------------------------------------------------- completions
+
+
+def test_a_completion_is_an_event_with_its_reference_and_argument(tmp_path: Path) -> None:
+    async def go() -> tuple[Any, Any]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            ref = types.PromptReference(type="ref/prompt", name="triage")
+            done = await p.client.complete(ref, {"name": "host", "value": "we"})
+            return p, done
+
+    p, done = _run(go())
+    assert done.completion.values == ["web-1", "web-2"]
+    [event] = p.events()
+    assert event["tool"] == "completion/complete"
+    assert event["args"] == {
+        "ref": {"type": "ref/prompt", "name": "triage"},
+        "argument": {"name": "host", "value": "we"},
+    }
+    assert p.sample("mcpmon_proxy_requests_total", method="completion/complete", outcome="ok") == 1
+
+
+# ---------------------------------------------------------------- the charter decision
+
+
+def test_inline_counts_the_calls_it_allows_so_the_rate_limit_holds(tmp_path: Path) -> None:
+    """Allowed calls are fed to the proxy's engine as they are decided: the third call in a
+    minute over a limit of two is refused."""
+    policy = _policy("inline", limits={"max_calls_per_minute": 2})
+
+    async def go() -> tuple[Any, MCPError]:
+        async with proxied(tmp_path, redis_url=None, policy=policy) as p:
+            await p.client.call_tool("list_hosts", {})
+            await p.client.call_tool("read_file", {"path": "/srv/a"})
+            with pytest.raises(MCPError) as err:
+                await p.client.call_tool("list_hosts", {})
+            return p, err.value
+
+    p, err = _run(go())
+    assert err.code == refusal.POLICY and err.data["check"].startswith("rate_limit:")
+    assert [e["outcome"] for e in p.events()] == ["ok", "ok", "denied"]
+
+
+def test_shadow_counts_the_calls_it_would_refuse_so_the_rate_limit_holds(tmp_path: Path) -> None:
+    policy = _policy("shadow", limits={"max_calls_per_minute": 2})
+
+    async def go() -> tuple[Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, policy=policy) as p:
+            with capture_logs() as logs:
+                await p.client.call_tool("delete_repo", {"repo": "a"})  # not granted: would refuse
+                await p.client.call_tool("list_hosts", {})
+                await p.client.call_tool("list_hosts", {})
+            return p, logs
+
+    _, logs = _run(go())
+    would = [x["check"] for x in logs if x["event"] == "policy_would_refuse"]
+    assert would == ["out_of_charter_tool:tools", "rate_limit:limits.max_calls_per_minute"]
+
+
+def test_a_refusals_detail_is_redacted_in_the_log_and_to_the_client(tmp_path: Path) -> None:
+    """A finding's reason quotes what the call named (here a tool named with an AWS key):
+    neither the log nor the refusal repeats the secret."""
+    tool = f"exfil_{AWS_KEY}"
+
+    async def go() -> tuple[Any, MCPError, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, policy=_policy("inline")) as p:
+            with capture_logs() as logs, pytest.raises(MCPError) as err:
+                await p.client.call_tool(tool, {})
+            return p, err.value, logs
+
+    p, err, logs = _run(go())
+    [refused] = [x for x in logs if x["event"] == "call_refused"]
+    assert AWS_KEY not in refused["detail"] and "[REDACTED" in refused["detail"]
+    assert refused["reason"] == "policy" and refused["check"] == "out_of_charter_tool:tools"
+    assert refused["decision_us"] >= 1.0  # microseconds, not seconds
+    assert AWS_KEY not in err.message and AWS_KEY not in str(err.data)
+    assert err.message.startswith("call to exfil_[REDACTED:aws-key] refused")
+    assert refused["tool"] == "exfil_[REDACTED:aws-key]"
+    [event] = p.events()
+    assert event["tool"] == "exfil_[REDACTED:aws-key]"  # the event repeats no secret either
+
+
+@pytest.mark.parametrize(("mode", "forwarded"), [("inline", False), ("shadow", True)])
+def test_a_call_whose_event_cannot_be_built_is_refused_inline_and_forwarded_in_shadow(
+    tmp_path: Path, mode: PolicyMode, forwarded: bool
+) -> None:
+    async def go() -> tuple[Any, Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, policy=_policy(mode)) as p:
+            with capture_logs() as logs:
+                try:
+                    out: Any = await p.client.read_resource("fleet://" + "h" * 5000)
+                except MCPError as err:
+                    out = err
+            return p, out, logs
+
+    p, out, logs = _run(go())
+    result = "unavailable_forwarded" if forwarded else "unavailable_refused"
+    assert p.sample("mcpmon_proxy_policy_decisions_total", result=result) == 1
+    if forwarded:
+        assert isinstance(out, MCPError) and out.code != refusal.POLICY_UNAVAILABLE  # upstream's
+        [would] = [x for x in logs if x["event"] == "policy_would_refuse"]
+        assert would["detail"] == "the call's event could not be built"
+        return
+    assert out.code == refusal.POLICY_UNAVAILABLE
+    assert out.message.startswith(
+        "call to resources/read refused: the charter decision could not be made "
+        "(the call's event could not be built)"
+    )
+    [refused] = [x for x in logs if x["event"] == "call_refused"]
+    assert refused["reason"] == "policy_unavailable" and refused["tool"] == "resources/read"
+    assert p.sample("mcpmon_proxy_refused_total", reason="policy_unavailable") == 1
+
+
+# ---------------------------------------------------------------- result facts
+
+
+def test_a_fact_that_cannot_be_computed_is_left_out_the_others_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_: Any) -> list[str]:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(gateway_module, "result_digests", broken)
+
+    async def go() -> tuple[Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=None, redact=False) as p:
+            with capture_logs() as logs:
+                await p.client.call_tool("read_file", {"path": f"/keys/{AWS_KEY}"})
+            return p, logs
+
+    p, logs = _run(go())
+    [event] = p.events()
+    assert "result_digests" not in event
+    assert event["result_secrets"] == ["aws-key"]  # computed after the failed one
+    assert [x for x in logs if x["event"] == "result_digests_failed"] == [
+        {
+            "event": "result_digests_failed",
+            "log_level": "warning",
+            "tool": "read_file",
+            "error": "RuntimeError",
+        }
+    ]
