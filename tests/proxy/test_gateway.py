@@ -593,6 +593,10 @@ def test_calls_without_a_session_id_are_said_once(tmp_path: Path, session_id: st
         assert [(e["tool"], e["agent_id"], e["log_level"]) for e in told] == [
             ("list_hosts", "agent-1", "warning")
         ]
-        assert "claims.sid" in told[0]["why"]
+        assert told[0]["why"] == (
+            "the client has no checked Mcp-Session-Id (protocol 2026-07-28 has no sessions) and "
+            "the mapping names no session_id: events carry none, so a session cannot be revoked "
+            "alone; map it from a verified claim (session_id: claims.sid) or the task"
+        )
     else:
         assert told == []

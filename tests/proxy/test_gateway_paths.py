@@ -25,7 +25,8 @@ from monitor.proxy import refusal
 from monitor.proxy.identity import IdentityResolver, JwtConfig
 from monitor.proxy.policy import InlinePolicy, PolicyMode
 from monitor.testing import charter
-from tests.proxy.support import AGENT, proxied
+from tests.proxy.support import AGENT, deny, proxied
+from tests.revoker.support import command
 
 SECRET = "a-test-hmac-secret-of-at-least-32-bytes!"
 HS = JwtConfig(key=SECRET, algorithms=("HS256",), audience="mcp-fleet", issuer="https://idp.corp")
@@ -132,6 +133,28 @@ def test_a_listing_with_a_bad_token_is_refused_even_without_enforcement(
     }
     assert refused["error"].startswith("bearer token rejected")
     assert p.sample("mcpmon_proxy_refused_total", reason="no_identity") == 1
+
+
+@pytest.mark.parametrize("name", LISTINGS)
+def test_a_listing_is_checked_under_the_identity_its_meta_names(
+    tmp_path: Path, redis_url: str, name: str
+) -> None:
+    """A listing's ``_meta`` is read for its identity like a call's: a revoked agent named
+    there may not read the catalogue, another may."""
+    (tmp_path / "identity.yaml").write_text("fields:\n  agent_id: meta.agent\n")
+    revoked = command(scope="agent", agent_id="agent-x", credential_ids=[])
+
+    async def go() -> tuple[MCPError, Any]:
+        async with proxied(tmp_path, redis_url=redis_url, constants={},
+                           mapping=tmp_path / "identity.yaml") as p:  # fmt: skip
+            await deny(redis_url, revoked)
+            with pytest.raises(MCPError) as err:
+                await getattr(p.client, name)(meta={"agent": "agent-x"})
+            return err.value, await getattr(p.client, name)(meta={"agent": "agent-y"})
+
+    err, other = _run(go())
+    assert err.code == refusal.DENIED and list(err.data["denied"]) == ["agent"]
+    assert other is not None
 
 
 def test_a_listing_whose_identity_does_not_resolve_is_forwarded_unless_the_token_is_bad(
@@ -340,12 +363,18 @@ def test_a_refusals_detail_is_redacted_in_the_log_and_to_the_client(tmp_path: Pa
     [refused] = [x for x in logs if x["event"] == "call_refused"]
     assert AWS_KEY not in refused["detail"] and "[REDACTED" in refused["detail"]
     assert refused["reason"] == "policy" and refused["check"] == "out_of_charter_tool:tools"
-    assert refused["decision_us"] >= 1.0  # microseconds, not seconds
+    decision = refused["decision_us"]  # microseconds, to a tenth
+    assert isinstance(decision, float) and 1.0 <= decision < 1e6 and round(decision, 1) == decision
     assert AWS_KEY not in err.message and AWS_KEY not in str(err.data)
     assert err.message.startswith("call to exfil_[REDACTED:aws-key] refused")
     assert refused["tool"] == "exfil_[REDACTED:aws-key]"
     [event] = p.events()
     assert event["tool"] == "exfil_[REDACTED:aws-key]"  # the event repeats no secret either
+    assert (event["outcome"], event["bytes_out"]) == ("denied", 0)
+    assert err.data["clause"] == {
+        "key": "tools",
+        "text": "grants 3 tools; not fleet/exfil_[REDACTED:aws-key]",
+    }
 
 
 @pytest.mark.parametrize(("mode", "forwarded"), [("inline", False), ("shadow", True)])
