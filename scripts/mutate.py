@@ -75,6 +75,16 @@ SUITES = {
     # every proxy test goes through the upstream link, each starting a server: a surviving
     # mutant of it would run them all; its own tests drive each of its paths
     "monitor/proxy/upstream.py": ["tests/proxy/test_upstream.py"],
+    # the same for the gateway: its own path's tests (the rest reach it only on the way to
+    # what they test, each starting a server: a surviving mutant ran ~290 tests, ~90 s)
+    "monitor/proxy/gateway.py": [
+        "tests/proxy/test_gateway.py",
+        "tests/proxy/test_gateway_paths.py",
+        "tests/proxy/test_policy_gateway.py",
+        "tests/proxy/test_token_expiry.py",
+        "tests/proxy/test_secret_transit.py",
+        "tests/proxy/test_refusal.py",
+    ],
     "monitor/proxy/": ["tests/proxy"],
 }
 #: Code of those parts that no unit test runs, so mutmut would find "no tests" for every
