@@ -40,6 +40,14 @@ from monitor.core.uris import canonical_resource
         ("fleet://prod/web-1", "fleet://prod/web-1"),
         ("file:///srv/.env", "file:///srv/.env"),
         ("mailto:ops@corp.example", "mailto:ops@corp.example"),
+        ("https://api.corp/a/../b?x=1?y=/../z", "https://api.corp/b?x=1?y=/../z"),  # first ?
+        ("https://api.corp/a/../b#f/../g#h", "https://api.corp/b#f/../g#h"),  # first #
+        ("https://api.corp/a#f?/../g", "https://api.corp/a#f?/../g"),  # a # before any ?
+        ("https://api.corp?next=/../x", "https://api.corp?next=/../x"),  # a query at once
+        ("https://api.corp#/../x", "https://api.corp#/../x"),
+        ("../etc/passwd", "etc/passwd"),  # a relative path that starts with a dot
+        ("./notes", "notes"),
+        ("a%20b", "a b"),  # decoded, no slash at all
         ("", ""),
     ],
 )
