@@ -40,7 +40,7 @@ from monitor.core.uris import canonical_resource
         ("fleet://prod/web-1", "fleet://prod/web-1"),
         ("file:///srv/.env", "file:///srv/.env"),
         ("mailto:ops@corp.example", "mailto:ops@corp.example"),
-        ("https://api.corp/a/../b?x=1?y=/../z", "https://api.corp/b?x=1?y=/../z"),  # first ?
+        ("https://api.corp/a/../b?x=/../y?z", "https://api.corp/b?x=/../y?z"),  # the first ?
         ("https://api.corp/a/../b#f/../g#h", "https://api.corp/b#f/../g#h"),  # first #
         ("https://api.corp/a#f?/../g", "https://api.corp/a#f?/../g"),  # a # before any ?
         ("https://api.corp?next=/../x", "https://api.corp?next=/../x"),  # a query at once
