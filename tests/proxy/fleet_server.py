@@ -6,7 +6,8 @@ Run as ``python -m tests.proxy.fleet_server`` (stdio) or with ``--http PORT``
 ``delete_repo`` (ok: the charter, not the server, decides it is out of bounds),
 ``crash`` (raises: a tool error), ``count`` (how many times ``count`` and ``sleep`` ran in
 this server process: shows whether a refused call reached it), ``sleep`` (answers after
-the seconds it is given: a call still under way), ``exit_now`` (the
+the seconds it is given: a call still under way), ``echo_meta`` (the ``_meta`` it
+received), ``exit_now`` (the
 server process exits at once, as a crash or an OOM kill would), ``closed_error`` (a
 JSON-RPC error of the server's own with the code and text the SDK uses for a lost
 connection, -32000 ``Connection closed``). A resource ``fleet://hosts``, a
@@ -22,7 +23,7 @@ import os
 from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, Completion
@@ -85,6 +86,13 @@ async def sleep(seconds: float) -> str:
     _runs["count"] += 1
     await anyio.sleep(seconds)
     return f"slept {seconds}"
+
+
+@server.tool()
+def echo_meta(ctx: Context) -> dict[str, Any]:
+    """The request's ``_meta`` as this server received it."""
+    meta = ctx.request_context.meta
+    return dict(meta or {}) if not hasattr(meta, "model_dump") else meta.model_dump()
 
 
 _reached = {"resources/read": 0, "prompts/get": 0, "completion/complete": 0}

@@ -50,6 +50,7 @@ def test_calls_pass_through_and_each_is_one_event(tmp_path: Path, redis_url: str
         "closed_error",
         "count",
         "sleep",
+        "echo_meta",
     ]
     assert not r["ok"].is_error and r["ok"].structured_content == {
         "result": "contents of /srv/app.py"

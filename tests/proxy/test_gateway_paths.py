@@ -437,3 +437,20 @@ def test_a_fact_that_cannot_be_computed_is_left_out_the_others_kept(
             "error": "RuntimeError",
         }
     ]
+
+
+# ---------------------------------------------------------------- what reaches the upstream
+
+
+def test_a_calls_meta_reaches_the_upstream_without_its_progress_token(tmp_path: Path) -> None:
+    """Progress is not relayed (the proxy answers for the call), so its token stays here;
+    the rest of the client's ``_meta`` goes on to the server."""
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None) as p:
+            meta = {"progressToken": "tok-1", "com.example/trace": "t-9"}
+            return await p.client.call_tool("echo_meta", {}, meta=meta)
+
+    seen = _run(go()).structured_content
+    assert seen["com.example/trace"] == "t-9"
+    assert "progressToken" not in seen and "progress_token" not in seen
