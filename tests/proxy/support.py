@@ -104,6 +104,7 @@ async def proxied(
     events_path: Path | None = None,
     policy: InlinePolicy | None = None,
     resolver: type[IdentityResolver] = IdentityResolver,
+    redact_args: bool = False,
 ) -> AsyncIterator[Proxied]:
     metrics = ProxyMetrics()
     events = events_path or tmp / "events.jsonl"
@@ -132,7 +133,14 @@ async def proxied(
         if policy is not None:
             policy.metrics = metrics
         gateway = Gateway(
-            link, identity, sink, metrics, guard=guard, redactor=redactor, policy=policy
+            link,
+            identity,
+            sink,
+            metrics,
+            guard=guard,
+            redactor=redactor,
+            policy=policy,
+            redact_args=redact_args,
         )
         async with Client(gateway.server()) as client:
             yield Proxied(client, metrics, events, link)

@@ -454,3 +454,71 @@ def test_a_calls_meta_reaches_the_upstream_without_its_progress_token(tmp_path: 
     seen = _run(go()).structured_content
     assert seen["com.example/trace"] == "t-9"
     assert "progressToken" not in seen and "progress_token" not in seen
+
+
+def test_redact_args_leaves_an_events_arguments_out(tmp_path: Path) -> None:
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, redact_args=True) as p:
+            await p.client.call_tool("read_file", {"path": "/srv/a"})
+            return p
+
+    [event] = _run(go()).events()
+    assert (event["tool"], event["args"]) == ("read_file", {})
+
+
+def test_an_event_that_cannot_be_built_is_logged_naming_the_field_and_counted(
+    tmp_path: Path,
+) -> None:
+    async def go() -> tuple[Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            with capture_logs() as logs, pytest.raises(MCPError):
+                await p.client.read_resource("fleet://" + "h" * 5000)
+            return p, logs
+
+    p, logs = _run(go())
+    [lost] = [x for x in logs if x["event"] == "event_not_emitted"]
+    assert lost == {
+        "event": "event_not_emitted",
+        "log_level": "error",
+        "reason": "invalid event: resources.0: String should have at most 4096 characters",
+        "tool": "resources/read",
+        "outcome": "error",
+        **AGENT,
+        "server": "fleet",
+        "session_id": "sess-1",
+    }
+    assert p.sample("mcpmon_proxy_events_lost_total", reason="invalid") == 1
+    assert p.events() == []
+
+
+def test_a_readable_deny_list_is_no_fail_open_and_its_lookups_are_timed(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async def go() -> tuple[Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=redis_url, fail_mode="open") as p:
+            with capture_logs() as logs:
+                await p.client.call_tool("list_hosts", {})
+                await p.client.call_tool("list_hosts", {})
+            return p, logs
+
+    p, logs = _run(go())
+    assert p.sample("mcpmon_proxy_denylist_fail_open_total") == 0
+    assert [x for x in logs if x["event"] == "denylist_unavailable_fail_open"] == []
+    assert p.sample("mcpmon_proxy_denylist_seconds_count") >= 2  # and any listing the client made
+    assert 0 < p.sample("mcpmon_proxy_denylist_seconds_sum") < 5  # seconds it took, not a clock
+
+
+def test_an_unreadable_deny_list_failing_open_is_logged_and_counted(tmp_path: Path) -> None:
+    async def go() -> tuple[Any, Any, list[Any]]:
+        async with proxied(tmp_path, redis_url="redis://127.0.0.1:1/0", fail_mode="open",
+                           timeout=0.2) as p:  # fmt: skip
+            with capture_logs() as logs:
+                ran = await p.client.call_tool("count", {})
+            return p, ran, logs
+
+    p, ran, logs = _run(go())
+    assert ran.structured_content == {"result": 1}
+    warned = [x for x in logs if x["event"] == "denylist_unavailable_fail_open"]
+    [call] = [x for x in warned if x["tool"] == "count"]
+    assert call["agent_id"] == "agent-1" and call["error"]  # what failed, named
+    assert p.sample("mcpmon_proxy_denylist_fail_open_total") == len(warned) >= 1
