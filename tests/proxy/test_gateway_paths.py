@@ -153,7 +153,9 @@ def test_a_listing_is_checked_under_the_identity_its_meta_names(
             return err.value, await getattr(p.client, name)(meta={"agent": "agent-y"})
 
     err, other = _run(go())
+    method = METHODS[LISTINGS.index(name)]
     assert err.code == refusal.DENIED and list(err.data["denied"]) == ["agent"]
+    assert err.message.startswith(f"call to {method} refused")
     assert other is not None
 
 
