@@ -141,7 +141,8 @@ server defaults to the upstream's serverInfo name; session_id to the HTTP
 session's Mcp-Session-Id as this proxy issued it, or on stdio one id per proxy
 process; trace_id to meta.traceparent. Protocol 2026-07-28 has no sessions (an
 Mcp-Session-Id its client sends is its own word, not used): map session_id from
-a verified claim, or its events carry none (logged once: no_session_id). Flags (--agent-id ...) are defaults that paths override.
+a verified claim, or its events carry none (logged once: no_session_id). Flags
+(--agent-id ...) are defaults that paths override.
 
 Example, as the server command in an MCP client's configuration:
 

@@ -38,9 +38,9 @@ Every request that reads or acts — ``tools/call``, ``resources/read``,
    the secrets in it (``result_secrets``: at most 8, never the secrets), arguments and
    resources redacted (:class:`~monitor.core.redact.Redactor`) unless turned
    off, and so is the tool name wherever the proxy repeats it (event, logs,
-   refusals: the upstream still gets the name as sent); the event never waits for Kafka. For a method other than
-   ``tools/call`` the event's ``tool`` is the MCP method name
-   (``resources/read``: ``args.uri`` and ``resources``; ``prompts/get``:
+   refusals: the upstream still gets the name as sent); the event never waits
+   for Kafka. For a method other than ``tools/call`` the event's ``tool`` is the
+   MCP method name (``resources/read``: ``args.uri`` and ``resources``; ``prompts/get``:
    ``args.name`` and ``args.arguments``; ``completion/complete``: ``args.ref``
    and ``args.argument``), so a charter grants it like a tool.
 
@@ -448,8 +448,9 @@ class Gateway:
 
     def _sessionless(self, tool: str, who: Identity) -> None:
         """A call with no session id: an HTTP client of protocol 2026-07-28 has no session
-        (an Mcp-Session-Id it sends is its own word, not used), and the mapping names none. Said
-        once per proxy, as session-scoped revocations and per-session detection need one."""
+        (an Mcp-Session-Id it sends is its own word, not used), and the mapping names none.
+        Said once per proxy, as session-scoped revocations and per-session detection need
+        one."""
         if self._sessionless_told:
             return
         self._sessionless_told = True
@@ -457,8 +458,9 @@ class Gateway:
             "no_session_id",
             tool=tool,
             why="the client has no checked Mcp-Session-Id (protocol 2026-07-28 has no "
-            "sessions) and the mapping names no session_id: events carry none, so a session cannot be revoked "
-            "alone; map it from a verified claim (session_id: claims.sid) or the task",
+            "sessions) and the mapping names no session_id: events carry none, so a session "
+            "cannot be revoked alone; map it from a verified claim (session_id: claims.sid) "
+            "or the task",
             **who.ids,
         )
 
