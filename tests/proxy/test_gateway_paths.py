@@ -65,6 +65,12 @@ def _mapping(tmp_path: Path) -> Path:
     return tmp_path / "identity.yaml"
 
 
+def _bearer(tmp_path: Path) -> Any:
+    """A proxy whose caller sends ``Bearer.token``, verified, identity from its claims."""
+    return proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path), jwt=HS,
+                   resolver=Bearer)  # fmt: skip
+
+
 def _policy(mode: PolicyMode, **kw: Any) -> InlinePolicy:
     tools = [{"server": "fleet", "tool": t, "classes": ["read"]}
              for t in ("list_hosts", "read_file", "count")]  # fmt: skip
@@ -113,8 +119,7 @@ def test_a_listing_with_a_bad_token_is_refused_even_without_enforcement(
     Bearer.token = _token(key="x") + "tampered"
 
     async def go() -> tuple[Any, MCPError, list[Any]]:
-        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
-                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+        async with _bearer(tmp_path) as p:
             with capture_logs() as logs, pytest.raises(MCPError) as err:
                 await getattr(p.client, name)()
             return p, err.value, logs
@@ -176,8 +181,7 @@ def test_an_expired_token_on_a_listing_is_refused_logged_and_counted(tmp_path: P
     Bearer.token = _token(exp=EXPIRED_AT)
 
     async def go() -> tuple[Any, MCPError, list[Any]]:
-        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
-                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+        async with _bearer(tmp_path) as p:
             with capture_logs() as logs, pytest.raises(MCPError) as err:
                 await p.client.list_prompts()
             return p, err.value, logs
@@ -210,8 +214,7 @@ def test_an_expired_tokens_call_event_is_denied_with_nothing_sent_or_received(
     Bearer.token = _token(exp=EXPIRED_AT)
 
     async def go() -> Any:
-        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
-                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+        async with _bearer(tmp_path) as p:
             with pytest.raises(MCPError):
                 await p.client.call_tool("count", {})
             return p
@@ -233,8 +236,7 @@ def test_a_bad_token_refuses_a_resource_read_counted_by_method(tmp_path: Path) -
     Bearer.token = "not-a-jwt"
 
     async def go() -> tuple[Any, MCPError, list[Any], Any]:
-        async with proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path),
-                           jwt=HS, resolver=Bearer) as p:  # fmt: skip
+        async with _bearer(tmp_path) as p:
             with capture_logs() as logs, pytest.raises(MCPError) as err:
                 await p.client.read_resource("fleet://hosts")
             reads = await p.upstream.read_resource("fleet://reads")
