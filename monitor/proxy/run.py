@@ -262,7 +262,7 @@ async def serve_stdio(server: Server[Any]) -> None:
             loop.remove_signal_handler(signal.SIGTERM)
 
 
-async def serve_http(server: Server[Any], host: str, port: int, drain: int = 10) -> None:
+async def serve_http(server: Server[Any], host: str, port: int, *, drain: int) -> None:
     """Serve streamable HTTP at ``http://host:port/mcp`` until SIGTERM / Ctrl-C; then wait
     at most ``drain`` seconds for calls under way, and cancel the rest (each still an
     event: :meth:`Gateway._guarded`), so a hung call cannot hold the proxy, and the events
