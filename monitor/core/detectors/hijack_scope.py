@@ -9,8 +9,11 @@ the last part has a dot). Each later path that is a proper ancestor of the
 anchor, higher than any reached before, is one step up. Fires (medium) once per
 session when at least two steps climbed ``hijack.scope_widening_levels`` levels
 (default 3) or more, or any step reached the root. Paths are the call's
-``resources`` and path-like string arguments (``/…``, ``~/…``, ``file://…``);
-``..`` is resolved; other schemes compare within their host.
+``resources`` and path-like string arguments (``/…``, ``~/…``, ``file://…``),
+read as the server opens them (:func:`monitor.core.uris.canonical_resource`:
+percent-escapes decoded, ``\\`` as ``/``, ``.`` and ``..`` resolved), so
+``/srv/app/%2e%2e/%2e%2e`` climbs as ``/srv/app/../..`` does; other schemes
+compare within their host.
 
 Example: anchor ``file:///home/u/proj/src/app.py`` (directory at depth 4); then
 ``/home/u/proj`` (step 1), ``/home`` (step 2, 3 levels) → medium. Reading
@@ -32,6 +35,7 @@ from monitor.core.detectors.base import CallContext, Finding, register
 from monitor.core.detectors.hijack import HijackDetector, rules, section, session_key
 from monitor.core.detectors.hijack import target as call_scope
 from monitor.core.state import AgentState
+from monitor.core.uris import canonical_resource
 
 NAME = "scope_widening"
 MAX_PATHS = 8  # paths looked at per call
@@ -43,7 +47,8 @@ _SKEY, _ANCHOR, _DEPTH, _STEPS, _FIRED = range(5)
 
 
 def parts(path: str) -> list[str] | None:
-    """``"file:///a/b/../c"`` → ``["file:", "a", "c"]``; None if not path-like."""
+    """``"file:///a/b/../c"`` → ``["file:", "a", "c"]`` (so is ``"/a/b/%2e%2e/c"``); None if
+    not path-like."""
     p = _parts(path)
     return None if p is None else list(p)
 
@@ -59,17 +64,9 @@ def _parts(path: str) -> tuple[str, ...] | None:
         head, rest = "file:", path
     else:
         return None
-    rest = rest[:4096].split("?", 1)[0].split("#", 1)[0]
-    out: list[str] = []
-    for p in rest.split("/"):
-        if p in ("", "."):
-            continue
-        if p == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(p[:PART])
-    return (head, *out[:MAX_PARTS])
+    # resolved: no empty, "." or ".." segment is left in the path, which ends at "?" or "#"
+    rest = canonical_resource(rest[:4096]).split("?", 1)[0].split("#", 1)[0]
+    return (head, *[p[:PART] for p in rest.split("/") if p][:MAX_PARTS])
 
 
 def _paths(ctx: CallContext) -> Iterator[str]:

@@ -49,6 +49,23 @@ def test_a_jump_to_the_root_fires_but_each_session_starts_anew() -> None:
     assert alerts(feed(engine(), *split)) == []
 
 
+def test_escaped_dot_segments_climb_as_the_server_resolves_them() -> None:
+    """``%2e%2e`` (and its double encoding, and ``\\``) is ``..`` to a server that decodes
+    before it opens the path: the same climb as the plain spelling."""
+    for up in ("%2e%2e", "%2E%2E", "%252e%252e", ".%2e", "..\\.."):
+        events = walk("/srv/app/data/in", f"/srv/app/data/in/{up}/..", f"/srv/app/{up}/..")
+        [alert] = alerts(feed(engine(), *events))
+        assert alert.details == {"levels_climbed": 4, "depth": 0}, up
+
+
+def test_escapes_that_resolve_inside_the_tree_are_quiet() -> None:
+    """Near miss: an escaped dot in a file name, an escaped slash going deeper, a ``..``
+    inside the query."""
+    events = walk("/home/u/proj/src", "/home/u/proj/src/%2egitignore",
+                  "/home/u/proj/src/lib%2Fdeep", "/home/u/proj/src?up=%2e%2e/%2e%2e/%2e%2e")  # fmt: skip
+    assert alerts(feed(engine(), *events)) == []
+
+
 def test_levels_from_the_charter() -> None:
     events = walk("/a/b/c/d/e", "/a/b/c/d", "/a/b/c")
     assert alerts(feed(engine(), *events)) == []
@@ -58,6 +75,8 @@ def test_levels_from_the_charter() -> None:
 def test_parts() -> None:
     assert parts("file:///a/b/../c/") == ["file:", "a", "c"]
     assert parts("/a/./b") == ["file:", "a", "b"]
+    assert parts("/a/b/%2e%2e/c") == parts("/a/b%2F..%2Fc") == ["file:", "a", "c"]
+    assert parts("file:///a/%252e%252e/b") == ["file:", "b"]
     assert parts("s3://Bucket/k/x") == ["s3:bucket", "k", "x"]
     assert parts("relative/path") is None
 
