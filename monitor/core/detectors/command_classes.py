@@ -79,6 +79,7 @@ from monitor.core.detectors.base import CallContext
 from monitor.core.detectors.cloud_commands import cloud_classes
 from monitor.core.detectors.hijack import words
 from monitor.core.detectors.hijack_shell import MAX_SCAN, _text, command_line
+from monitor.core.uris import canonical_resource
 
 #: The value classes, in bit order (append only: the order is in saved state).
 CLASSES: tuple[str, ...] = (
@@ -295,6 +296,15 @@ _CREDENTIAL_STORE = re.compile(
     r"|/id_(?:rsa|dsa|ecdsa|ed25519)[^/]*$",
     re.I,
 )
+
+
+def _credential_store(resource: str) -> bool:
+    """Whether ``resource`` is a credential store as written or as the server resolves it
+    (``/home/u/%2eaws/credentials``: :func:`monitor.core.uris.canonical_resource`), as the
+    charter classes it a secret read in either form."""
+    return bool(
+        _CREDENTIAL_STORE.search(resource) or _CREDENTIAL_STORE.search(canonical_resource(resource))
+    )
 
 
 def persist_path(path: str) -> bool:
@@ -657,7 +667,7 @@ def call_classes(ctx: CallContext) -> int:
     and ``credential_store`` when the charter classes the call a secret read and a resource
     is a user's or host's credential store (:data:`_CREDENTIAL_STORE`)."""
     mask = 0
-    if "read_secret" in ctx.classes and any(map(_CREDENTIAL_STORE.search, ctx.call.resources)):
+    if "read_secret" in ctx.classes and any(map(_credential_store, ctx.call.resources)):
         mask = _BIT["credential_store"]
     args = ctx.call.args
     if not args:

@@ -431,6 +431,18 @@ def test_a_first_read_of_a_credential_store_after_warm_up_is_one_medium_alert() 
     assert "aws" not in alert.reason  # the class, never the path
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/home/dev/%2eaws/credentials", "/home/dev/%252essh/config", "/home/dev/x/..%2F.kube/config",
+     "/home/dev/%2Eaws%2Fcredentials"],
+)  # fmt: skip
+def test_a_credential_store_spelt_with_escapes_is_one_too(path: str) -> None:
+    """The charter classes these a secret read as the server resolves them; so is the class."""
+    files = [read(i, f"/srv/app/docs/page{i % 3}.md", f"s{i // 5}") for i in range(30)]
+    [alert] = alerts(feed(engine(), *files, read(100, path)))
+    assert alert.details["class"] == "credential_store"
+
+
 def test_credential_stores_in_the_agents_own_work_are_learned_and_near_misses_quiet() -> None:
     """A deploy agent that uses its SSH key in warm-up is not alerted for it later. A
     project's ``.env`` (a secret read for the chain rules; coding agents read it in their
