@@ -1,10 +1,11 @@
 """Prometheus metrics of ``mcpmon proxy`` (served on ``MCPMON_PROXY_METRICS_PORT``; 0: off).
 
 ``mcpmon_proxy_calls_total{outcome}``          tools/call by outcome: ok / error (forwarded),
-                                               denied (refused)
+                                               denied (refused), unknown (cancelled by its
+                                               caller once forwarded: it may have run)
 ``mcpmon_proxy_requests_total{method,outcome}`` resources/read, prompts/get,
                                                completion/complete by outcome (guarded like
-                                               tools/call)
+                                               tools/call, the same four outcomes)
 ``mcpmon_proxy_refused_total{reason}``         refusals of any method: denied /
                                                denylist_unavailable / no_identity /
                                                token_expired / policy /
