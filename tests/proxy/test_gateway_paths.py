@@ -22,8 +22,11 @@ from structlog.testing import capture_logs
 
 from monitor.proxy import gateway as gateway_module
 from monitor.proxy import refusal
+from monitor.proxy.gateway import Gateway
 from monitor.proxy.identity import IdentityResolver, JwtConfig
+from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy, PolicyMode
+from monitor.proxy.upstream import UpstreamLink
 from monitor.testing import charter
 from tests.proxy.support import AGENT, deny, proxied
 from tests.revoker.support import command
@@ -526,3 +529,38 @@ def test_an_unreadable_deny_list_failing_open_is_logged_and_counted(tmp_path: Pa
     [call] = [x for x in warned if x["tool"] == "count"]
     assert call["agent_id"] == "agent-1" and call["error"]  # what failed, named
     assert p.sample("mcpmon_proxy_denylist_fail_open_total") == len(warned) >= 1
+
+
+class _Link(UpstreamLink):
+    """An upstream link on its seventh connection that records what is reported lost."""
+
+    def __init__(self) -> None:
+        super().__init__(None, "fleet", ProxyMetrics())  # type: ignore[arg-type]
+        self.generation = 7
+        self.reports: list[Any] = []
+
+    def lost(self, generation: int) -> None:
+        self.reports.append(generation)
+
+
+@pytest.mark.parametrize(
+    ("code", "reported"),
+    [(types.CONNECTION_CLOSED, [7]), (types.INTERNAL_ERROR, []), (types.INVALID_PARAMS, [])],
+)
+def test_only_a_closed_connection_is_reported_to_the_link_under_the_generation_it_used(
+    code: int, reported: list[int]
+) -> None:
+    """A closed connection (-32000; a server's own -32000 is told apart by the link's probe) is
+    reported under the generation the request used, as a report under a newer one would close a
+    good connection; any other error is the server's own answer, not reported."""
+    link = _Link()
+    identity = IdentityResolver.build(None, AGENT, upstream_name="fleet", jwt=None)
+    gateway = Gateway(link, identity, None, link.metrics)  # type: ignore[arg-type]
+
+    async def forward() -> Any:
+        link.generation = 8  # the link reopened while the request was under way
+        raise MCPError(code, "no answer")
+
+    with pytest.raises(MCPError) as err:
+        _run(gateway._forward(forward))
+    assert err.value.error.code == code and link.reports == reported
