@@ -407,14 +407,15 @@ class IdentityResolver:
 
     def _identity(self, doc: dict[str, Any]) -> Identity:
         ids = self.mapping.ids(doc)
+        for k, v in ids.items():  # first: a refusal below quotes the value
+            if len(v) > 512:
+                raise DecodeError(f"{k}: longer than 512 characters", k)
         kind = ids.get("agent_kind")
         if kind is not None and kind not in _KINDS:
             raise DecodeError(
                 f"agent_kind {kind!r} is not one of {', '.join(_KINDS)}", "agent_kind"
             )
         for k, v in ids.items():
-            if len(v) > 512:
-                raise DecodeError(f"{k}: longer than 512 characters", k)
             if k in CANONICAL:
                 ids[k] = canonical_id(v, k)  # one spelling per identity, or refused
         if self._credential_required and "credential_id" not in ids:

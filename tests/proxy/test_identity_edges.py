@@ -343,6 +343,21 @@ def test_an_identity_field_may_be_512_characters_and_not_one_more(tmp_path: Path
     )
 
 
+def test_an_overlong_agent_kind_is_refused_by_its_length_without_being_quoted(
+    tmp_path: Path,
+) -> None:
+    """The refusal of an unknown kind quotes it, to the client and in the log: a 1 MB header
+    is refused as too long first, so no refusal repeats more than 512 characters of it."""
+    r = IdentityResolver.build(_mapping(tmp_path, "fields:\n  agent_kind: meta.kind\n"),
+                               {"agent_id": "a"}, upstream_name="fleet")  # fmt: skip
+    with pytest.raises(DecodeError) as refused:
+        r.resolve("t", {}, {"kind": "robot" * 200_000})
+    assert (refused.value.reason, refused.value.field) == (
+        "agent_kind: longer than 512 characters",
+        "agent_kind",
+    )
+
+
 def test_a_missing_credential_names_every_path_tried(tmp_path: Path) -> None:
     m = _mapping(tmp_path, "fields:\n  credential_id: [meta.cred, meta.credential]\n")
     r = IdentityResolver.build(m, {"agent_id": "a"}, upstream_name="fleet")
