@@ -77,11 +77,18 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
 def _warnings_to_stderr() -> None:
     """Until a command sets up its logging, a warning (an unknown or malformed MCPMON_*
     variable, read while settings load) goes to stderr: stdout may be a pipe of data
-    (``mcpmon replay --out - | ...``)."""
+    (``mcpmon replay --out - | ...``); its strings pass the secret rules, as every log
+    line's do (:func:`monitor.runtime.redact_secrets`)."""
     import structlog
 
+    from monitor.runtime import redact_secrets
+
     if not structlog.is_configured():
-        structlog.configure(logger_factory=lambda *_: structlog.WriteLogger(sys.stderr))
+        *steps, render = structlog.get_config()["processors"]  # structlog's own defaults
+        structlog.configure(
+            processors=[*steps, redact_secrets, render],
+            logger_factory=lambda *_: structlog.WriteLogger(sys.stderr),
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

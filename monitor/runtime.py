@@ -21,9 +21,45 @@ from typing import Any, Protocol, TypeVar
 import orjson
 import structlog
 
-__all__ = ["Stoppable", "configure_logging", "run_until_stopped"]
+from monitor.core.redact import DEFAULT_REDACTOR
+
+__all__ = ["Stoppable", "configure_logging", "redact_secrets", "run_until_stopped"]
 
 T = TypeVar("T", covariant=True)
+
+#: how deep :func:`redact_secrets` walks lists and dicts inside a log field
+_REDACT_DEPTH = 6
+
+
+def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: every string of a log line, in lists and dicts too (keys
+    included), through the default secret rules (:data:`~monitor.core.redact.DEFAULT_REDACTOR`:
+    token families, authorization values, URL passwords, secret-named assignments).
+
+    Each site that logs what a caller or a remote end sent redacts it already (the proxy's
+    refusals, the revoker's endpoint replies); this is the net under them, so a line that
+    quotes an input (an error's text, a traceback, a library's message) cannot carry a
+    credential into the log. It runs after the traceback is formatted and before the line is
+    rendered; e-mail addresses are kept (an operator needs the sponsor it names).
+    """
+    return {k: _scrubbed(v, _REDACT_DEPTH) for k, v in event.items()}
+
+
+def _scrubbed(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return DEFAULT_REDACTOR(value)
+    if depth <= 0:
+        return value if isinstance(value, (int, float, bool)) or value is None else "[DEPTH]"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_scrubbed(v, depth - 1) for v in value]
+    if isinstance(value, dict):
+        return {
+            _scrubbed(k, depth - 1) if isinstance(k, str) else k: _scrubbed(v, depth - 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (int, float, bool, datetime)) or value is None:
+        return value
+    return DEFAULT_REDACTOR(str(value))  # rendered as text anyway (orjson's default=str)
 
 
 def _dumps(obj: Any, **_: Any) -> str:
@@ -51,6 +87,7 @@ def configure_logging(level: str = "info", *, in_process: bool = False) -> None:
     ]
     if not in_process:
         processors.append(structlog.processors.format_exc_info)
+    processors.append(redact_secrets)
     processors.append(structlog.processors.JSONRenderer(serializer=_dumps))
     structlog.configure(
         processors=processors,
@@ -85,12 +122,14 @@ class _LibraryLines(logging.Handler):
             doc: dict[str, Any] = {
                 "event": "library_log",
                 "logger": record.name,
-                "message": record.getMessage(),
+                "message": DEFAULT_REDACTOR(record.getMessage()),
                 "level": record.levelname.lower(),
                 "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
             }
             if record.exc_info:
-                doc["exception"] = "".join(traceback.format_exception(*record.exc_info))
+                doc["exception"] = DEFAULT_REDACTOR(
+                    "".join(traceback.format_exception(*record.exc_info))
+                )
             sys.stderr.write(orjson.dumps(doc, default=str).decode() + "\n")
         except Exception:
             self.handleError(record)

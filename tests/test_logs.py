@@ -4,6 +4,7 @@ each log line is written whole."""
 from __future__ import annotations
 
 import io
+import logging
 import sys
 
 import orjson
@@ -11,6 +12,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
+from monitor import cli
 from monitor.proxy import gateway
 from monitor.runtime import configure_logging
 from tests.logs import reset_structlog
@@ -59,3 +61,80 @@ def test_each_log_line_is_one_write_with_its_newline(
     for call, event in zip(rec.calls, ("first", "second"), strict=True):
         assert call.endswith("\n") and call.count("\n") == 1, call
         assert orjson.loads(call)["event"] == event
+
+
+AWS_KEY = "AKIAIOSFODNN7EXAMPLF"
+GITHUB_TOKEN = "ghp_" + "a1B2" * 9
+PASSWORD = "hunter2-pass"
+BEARER = "abcdefghijklmnop1234"
+SECRETS = (AWS_KEY, GITHUB_TOKEN, PASSWORD, BEARER)
+
+
+@pytest.mark.parametrize("in_process", [False, True], ids=["service", "in-process"])
+def test_no_secret_reaches_a_log_line_in_any_field_at_any_depth(
+    monkeypatch: pytest.MonkeyPatch, in_process: bool
+) -> None:
+    """Each site redacts what it quotes; this is the net under them: a string field, a key or
+    value deep in a dict or list, a set, an exception object, a formatted traceback."""
+    rec = _Writes()
+    monkeypatch.setattr(sys, "stderr", rec)
+    configure_logging("info", in_process=in_process)
+    log = structlog.get_logger("tests.test_logs")
+    try:
+        raise ValueError(f"upstream said Authorization: Bearer {BEARER}")
+    except ValueError as err:
+        log.error("upstream_failed", exc_info=True, error=err)
+    log.warning(
+        "call_refused",
+        detail=f"agent_kind {AWS_KEY!r} is not one of delegated, autonomous",
+        nested={"url": f"redis://:{PASSWORD}@cache:6379/0", GITHUB_TOKEN: [AWS_KEY, 3, None]},
+        tokens={GITHUB_TOKEN},
+        sponsor="alice@corp.example",
+        agent_id="spiffe://corp/agents/a",
+        attempts=2,
+    )
+    text = "".join(rec.calls)
+    assert not [s for s in SECRETS if s in text]
+    failed, refused = (orjson.loads(c) for c in rec.calls)
+    assert failed["error"] == "upstream said Authorization: Bearer [REDACTED:authorization]"
+    if not in_process:  # a service formats the traceback, then it is redacted like the rest
+        assert "Traceback" in failed["exception"]
+        assert "[REDACTED:authorization]" in failed["exception"]
+    assert (
+        refused["detail"] == "agent_kind '[REDACTED:aws-key]' is not one of delegated, autonomous"
+    )
+    assert refused["nested"] == {
+        "url": "redis://:[REDACTED:url-password]@cache:6379/0",
+        "[REDACTED:github-token]": ["[REDACTED:aws-key]", 3, None],
+    }
+    assert refused["tokens"] == ["[REDACTED:github-token]"]
+    kept = {k: refused[k] for k in ("sponsor", "agent_id", "attempts", "event")}
+    assert kept == {"sponsor": "alice@corp.example", "agent_id": "spiffe://corp/agents/a",
+                    "attempts": 2, "event": "call_refused"}  # fmt: skip
+
+
+def test_a_librarys_log_record_is_redacted_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust's and aiokafka's warnings reach the same stream as ``library_log`` lines."""
+    rec = _Writes()
+    monkeypatch.setattr(sys, "stderr", rec)
+    configure_logging("info")
+    lib = logging.getLogger("tests.a_library")
+    try:
+        raise ConnectionError(f"redis://:{PASSWORD}@cache:6379/0 refused")
+    except ConnectionError:
+        lib.warning("sasl_password=%s rejected", PASSWORD, exc_info=True)
+    [line] = [orjson.loads(c) for c in rec.calls]
+    assert line["message"] == "sasl_password=[REDACTED:key-value]"  # to the end of the line
+    assert "redis://:[REDACTED:url-password]@cache" in line["exception"]
+    assert PASSWORD not in "".join(rec.calls)
+
+
+def test_a_commands_warnings_before_its_logging_is_set_up_are_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``mcpmon replay`` and the other one-shot commands log with structlog's own renderer."""
+    reset_structlog()
+    cli._warnings_to_stderr()
+    structlog.get_logger("tests.test_logs").warning("malformed_setting", value=AWS_KEY)
+    err = capsys.readouterr().err
+    assert "malformed_setting" in err and "[REDACTED:aws-key]" in err and AWS_KEY not in err

@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 import mcp.types as types
+import orjson
 import pytest
 from mcp.shared.exceptions import MCPError
 from structlog.testing import capture_logs
@@ -27,6 +28,7 @@ from monitor.proxy.identity import IdentityResolver, JwtConfig
 from monitor.proxy.metrics import ProxyMetrics
 from monitor.proxy.policy import InlinePolicy, PolicyMode
 from monitor.proxy.upstream import UpstreamLink
+from monitor.runtime import configure_logging
 from monitor.testing import charter
 from tests.proxy.support import AGENT, deny, proxied
 from tests.revoker.support import command
@@ -564,3 +566,24 @@ def test_only_a_closed_connection_is_reported_to_the_link_under_the_generation_i
     with pytest.raises(MCPError) as err:
         _run(gateway._forward(forward))
     assert err.value.error.code == code and link.reports == reported
+
+
+def test_a_secret_a_caller_sends_as_its_identity_is_not_in_the_proxys_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An identity the proxy cannot take is quoted in its log line (``agent_kind 'x' is not one
+    of ...``); a key sent there (by mistake or to plant it in the log) is redacted in the line
+    ``mcpmon proxy`` writes (its own logging set-up, not a capture)."""
+    configure_logging("info", in_process=True)
+    mapping = tmp_path / "identity.yaml"
+    mapping.write_text("fields:\n  agent_kind: meta.kind\n")
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, mapping=mapping) as p:
+            return await p.client.call_tool("count", {}, meta={"kind": AWS_KEY})
+
+    assert _run(go()).structured_content == {"result": 1}  # monitoring only: it goes on
+    err = capsys.readouterr().err
+    [line] = [orjson.loads(x) for x in err.splitlines() if '"event_not_emitted"' in x]
+    assert line["error"] == "agent_kind '[REDACTED:aws-key]' is not one of delegated, autonomous"
+    assert AWS_KEY not in err
