@@ -29,12 +29,16 @@ T = TypeVar("T", covariant=True)
 
 #: how deep :func:`redact_secrets` walks lists and dicts inside a log field
 _REDACT_DEPTH = 6
+#: characters of one string a log line keeps: its head and its tail (a traceback ends with
+#: the exception), the middle cut, so a caller's 1 MB value is not a 1 MB line
+MAX_LOG_STRING = 16 * 1024
 
 
 def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     """A structlog processor: every string of a log line, in lists and dicts too (keys
     included), through the default secret rules (:data:`~monitor.core.redact.DEFAULT_REDACTOR`:
-    token families, authorization values, URL passwords, secret-named assignments).
+    token families, authorization values, URL passwords, secret-named assignments), then
+    bounded to :data:`MAX_LOG_STRING` characters (head and tail kept, the cut counted).
 
     Each site that logs what a caller or a remote end sent redacts it already (the proxy's
     refusals, the revoker's endpoint replies); this is the net under them, so a line that
@@ -47,7 +51,7 @@ def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[st
 
 def _scrubbed(value: Any, depth: int) -> Any:
     if isinstance(value, str):
-        return DEFAULT_REDACTOR(value)
+        return _bounded(DEFAULT_REDACTOR(value))
     if depth <= 0:
         return value if isinstance(value, (int, float, bool)) or value is None else "[DEPTH]"
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -59,7 +63,16 @@ def _scrubbed(value: Any, depth: int) -> Any:
         }
     if isinstance(value, (int, float, bool, datetime)) or value is None:
         return value
-    return DEFAULT_REDACTOR(str(value))  # rendered as text anyway (orjson's default=str)
+    return _bounded(DEFAULT_REDACTOR(str(value)))  # rendered as text anyway (default=str)
+
+
+def _bounded(text: str) -> str:
+    """``text``, or its head and tail around ``…[N characters cut]…`` when it is longer than
+    :data:`MAX_LOG_STRING` (cut after redaction: a secret cut in two would not be found)."""
+    if len(text) <= MAX_LOG_STRING:
+        return text
+    half = MAX_LOG_STRING // 2
+    return f"{text[:half]}…[{len(text) - 2 * half} characters cut]…{text[-half:]}"
 
 
 def _dumps(obj: Any, **_: Any) -> str:
@@ -122,13 +135,13 @@ class _LibraryLines(logging.Handler):
             doc: dict[str, Any] = {
                 "event": "library_log",
                 "logger": record.name,
-                "message": DEFAULT_REDACTOR(record.getMessage()),
+                "message": _bounded(DEFAULT_REDACTOR(record.getMessage())),
                 "level": record.levelname.lower(),
                 "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
             }
             if record.exc_info:
-                doc["exception"] = DEFAULT_REDACTOR(
-                    "".join(traceback.format_exception(*record.exc_info))
+                doc["exception"] = _bounded(
+                    DEFAULT_REDACTOR("".join(traceback.format_exception(*record.exc_info)))
                 )
             sys.stderr.write(orjson.dumps(doc, default=str).decode() + "\n")
         except Exception:

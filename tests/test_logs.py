@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from monitor import cli
 from monitor.proxy import gateway
-from monitor.runtime import configure_logging
+from monitor.runtime import MAX_LOG_STRING, configure_logging
 from tests.logs import reset_structlog
 
 
@@ -138,3 +138,23 @@ def test_a_commands_warnings_before_its_logging_is_set_up_are_redacted(
     structlog.get_logger("tests.test_logs").warning("malformed_setting", value=AWS_KEY)
     err = capsys.readouterr().err
     assert "malformed_setting" in err and "[REDACTED:aws-key]" in err and AWS_KEY not in err
+
+
+@pytest.mark.parametrize("in_process", [False, True], ids=["service", "in-process"])
+def test_a_megabyte_value_is_cut_in_the_middle_keeping_its_head_and_tail(
+    monkeypatch: pytest.MonkeyPatch, in_process: bool
+) -> None:
+    """A caller's 1 MB header quoted in a refusal would be a 1 MB line, past what log shippers
+    take; a traceback ends with its exception, so the tail is kept too."""
+    rec = _Writes()
+    monkeypatch.setattr(sys, "stderr", rec)
+    configure_logging("info", in_process=in_process)
+    value = "HEAD" + "x" * 1_000_000 + f" {AWS_KEY} TAIL"
+    structlog.get_logger("tests.test_logs").warning("call_refused", error=value, n=len(value))
+    [line] = [orjson.loads(c) for c in rec.calls]
+    assert len(line["error"]) < MAX_LOG_STRING + 40 and len(rec.calls[0]) < MAX_LOG_STRING + 200
+    cut = len(value) - len(AWS_KEY) + len("[REDACTED:aws-key]") - MAX_LOG_STRING
+    head, tail = line["error"].split(f"…[{cut} characters cut]…")
+    assert head.startswith("HEAD") and len(head) == len(tail) == MAX_LOG_STRING // 2
+    assert tail.endswith(" [REDACTED:aws-key] TAIL")  # redacted first, then cut
+    assert line["n"] == len(value)
