@@ -20,25 +20,30 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 import structlog
+from structlog.typing import EventDict
 
-from monitor.core.redact import DEFAULT_REDACTOR
+from monitor.core.redact import DEFAULT_REDACTOR, MAX_DEPTH
 
 __all__ = ["Stoppable", "configure_logging", "redact_secrets", "run_until_stopped"]
 
 T = TypeVar("T", covariant=True)
 
-#: how deep :func:`redact_secrets` walks lists and dicts inside a log field
-_REDACT_DEPTH = 6
 #: characters of one string a log line keeps: its head and its tail (a traceback ends with
 #: the exception), the middle cut, so a caller's 1 MB value is not a 1 MB line
 MAX_LOG_STRING = 16 * 1024
+#: levels of a log line :func:`redact_secrets` walks: an event logged whole (the proxy's
+#: ``event_not_emitted``) has its arguments two levels down, and they may be 64 deep
+_LOG_DEPTH = MAX_DEPTH + 8
 
 
-def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_secrets(_logger: Any, _method: str, event: EventDict) -> EventDict:
     """A structlog processor: every string of a log line, in lists and dicts too (keys
     included), through the default secret rules (:data:`~monitor.core.redact.DEFAULT_REDACTOR`:
-    token families, authorization values, URL passwords, secret-named assignments), then
+    token families, authorization values, URL passwords, secret-named assignments, a
+    secret-named key's value whole: :meth:`~monitor.core.redact.Redactor.structure`), then
     bounded to :data:`MAX_LOG_STRING` characters (head and tail kept, the cut counted).
+    ``tool_call`` (an event the proxy could not deliver, logged whole so that it can be
+    recovered from the log) is redacted but not cut.
 
     Each site that logs what a caller or a remote end sent redacts it already (the proxy's
     refusals, the revoker's endpoint replies); this is the net under them, so a line that
@@ -46,24 +51,14 @@ def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[st
     credential into the log. It runs after the traceback is formatted and before the line is
     rendered; e-mail addresses are kept (an operator needs the sponsor it names).
     """
-    return {k: _scrubbed(v, _REDACT_DEPTH) for k, v in event.items()}
+    return {  # the field names are the code's own (none is a secret's name)
+        k: DEFAULT_REDACTOR.structure(v, depth=_LOG_DEPTH, text=None if k in _WHOLE else _bounded)
+        for k, v in event.items()
+    }
 
 
-def _scrubbed(value: Any, depth: int) -> Any:
-    if isinstance(value, str):
-        return _bounded(DEFAULT_REDACTOR(value))
-    if depth <= 0:
-        return value if isinstance(value, (int, float, bool)) or value is None else "[DEPTH]"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_scrubbed(v, depth - 1) for v in value]
-    if isinstance(value, dict):
-        return {
-            _scrubbed(k, depth - 1) if isinstance(k, str) else k: _scrubbed(v, depth - 1)
-            for k, v in value.items()
-        }
-    if isinstance(value, (int, float, bool, datetime)) or value is None:
-        return value
-    return _bounded(DEFAULT_REDACTOR(str(value)))  # rendered as text anyway (default=str)
+#: fields logged whole, never cut: a record meant to be recovered from the log
+_WHOLE = frozenset({"tool_call"})
 
 
 def _bounded(text: str) -> str:

@@ -87,7 +87,11 @@ def test_no_secret_reaches_a_log_line_in_any_field_at_any_depth(
     log.warning(
         "call_refused",
         detail=f"agent_kind {AWS_KEY!r} is not one of delegated, autonomous",
-        nested={"url": f"redis://:{PASSWORD}@cache:6379/0", GITHUB_TOKEN: [AWS_KEY, 3, None]},
+        nested={
+            "url": f"redis://:{PASSWORD}@cache:6379/0",
+            GITHUB_TOKEN: [AWS_KEY, 3, None],
+            "args": {"db_password": PASSWORD},  # a bare value under a secret's name
+        },
         tokens={GITHUB_TOKEN},
         sponsor="alice@corp.example",
         agent_id="spiffe://corp/agents/a",
@@ -106,6 +110,7 @@ def test_no_secret_reaches_a_log_line_in_any_field_at_any_depth(
     assert refused["nested"] == {
         "url": "redis://:[REDACTED:url-password]@cache:6379/0",
         "[REDACTED:github-token]": ["[REDACTED:aws-key]", 3, None],
+        "args": {"db_password": "[REDACTED:key-value]"},
     }
     assert refused["tokens"] == ["[REDACTED:github-token]"]
     kept = {k: refused[k] for k in ("sponsor", "agent_id", "attempts", "event")}
@@ -141,7 +146,7 @@ def test_a_commands_warnings_before_its_logging_is_set_up_are_redacted(
 
 
 @pytest.mark.parametrize("in_process", [False, True], ids=["service", "in-process"])
-def test_a_megabyte_value_is_cut_in_the_middle_keeping_its_head_and_tail(
+def test_a_megabyte_value_is_cut_in_the_middle_but_an_undelivered_event_is_logged_whole(
     monkeypatch: pytest.MonkeyPatch, in_process: bool
 ) -> None:
     """A caller's 1 MB header quoted in a refusal would be a 1 MB line, past what log shippers
@@ -150,8 +155,14 @@ def test_a_megabyte_value_is_cut_in_the_middle_keeping_its_head_and_tail(
     monkeypatch.setattr(sys, "stderr", rec)
     configure_logging("info", in_process=in_process)
     value = "HEAD" + "x" * 1_000_000 + f" {AWS_KEY} TAIL"
-    structlog.get_logger("tests.test_logs").warning("call_refused", error=value, n=len(value))
-    [line] = [orjson.loads(c) for c in rec.calls]
+    log = structlog.get_logger("tests.test_logs")
+    log.warning("call_refused", error=value, n=len(value))
+    # an event the proxy could not deliver is logged whole, to be recovered from the log
+    event = {"tool": "write_file", "args": {"text": "y" * 40_000, "key": AWS_KEY}}
+    log.error("event_not_emitted", reason="buffer_full", tool_call=event)
+    line, lost = (orjson.loads(c) for c in rec.calls)
+    assert lost["tool_call"] == {"tool": "write_file",
+                                 "args": {"text": "y" * 40_000, "key": "[REDACTED:aws-key]"}}  # fmt: skip
     assert len(line["error"]) < MAX_LOG_STRING + 40 and len(rec.calls[0]) < MAX_LOG_STRING + 200
     cut = len(value) - len(AWS_KEY) + len("[REDACTED:aws-key]") - MAX_LOG_STRING
     head, tail = line["error"].split(f"…[{cut} characters cut]…")

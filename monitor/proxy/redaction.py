@@ -21,33 +21,12 @@ from typing import Any
 
 from monitor.core.redact import Redactor
 
-_MAX_DEPTH = 64
-
-
-def _walk(redactor: Redactor, v: Any, depth: int) -> Any:
-    if isinstance(v, str):
-        return redactor(v)
-    if depth >= _MAX_DEPTH:
-        return "[REDACTED:too-deep]"
-    if isinstance(v, dict):
-        out: dict[str, Any] = {}
-        for k, x in v.items():
-            key = redactor(str(k))
-            while key in out:  # two keys redacted to the same text: keep both
-                key += "'"
-            if redactor.secret_key(str(k)):
-                out[key] = "[REDACTED:key-value]"
-            else:
-                out[key] = _walk(redactor, x, depth + 1)
-        return out
-    if isinstance(v, list | tuple):
-        return [_walk(redactor, x, depth + 1) for x in v]
-    return v
-
 
 def redact_args(redactor: Redactor, args: dict[str, Any]) -> dict[str, Any]:
-    """``args`` with every secret the redactor knows replaced; the input is not changed."""
+    """``args`` with every secret the redactor knows replaced (:meth:`Redactor.structure`: every
+    string and key at any depth, a secret-named key's value whole, below 64 levels
+    ``[REDACTED:too-deep]``); the input is not changed."""
     if not redactor:
         return args
-    out = _walk(redactor, args, 0)
+    out = redactor.structure(args)
     return out if isinstance(out, dict) else {}

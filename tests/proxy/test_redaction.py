@@ -43,18 +43,19 @@ def test_secrets_in_lists_and_in_dicts_inside_lists_are_redacted_other_values_ke
 
 
 def test_a_structure_deeper_than_64_levels_is_replaced_at_exactly_level_64() -> None:
-    # the arguments are level 0; a string is redacted at any level, anything else at
-    # level 64 or deeper (a container not walked, or a scalar in one) is replaced whole
-    assert redact_args(R, nested(63, 5)) == nested(63, 5)  # level 63: kept
-    assert redact_args(R, nested(64, 5)) == nested(64, TOO_DEEP)
+    # the arguments are level 0; a string is redacted and a number, boolean or null kept at
+    # any level; a container at level 64 or deeper is not walked: replaced whole
+    assert redact_args(R, nested(63, {"x": AWS})) == nested(63, {"x": "[REDACTED:aws-key]"})
     assert redact_args(R, nested(64, {"x": AWS})) == nested(64, TOO_DEEP)
+    assert redact_args(R, nested(64, [5])) == nested(64, TOO_DEEP)
     assert redact_args(R, nested(64, GH)) == nested(64, "[REDACTED:github-token]")
-    assert redact_args(R, nested(63, {"x": GH, "n": 1})) == nested(
-        63, {"x": "[REDACTED:github-token]", "n": TOO_DEEP}
+    assert redact_args(R, nested(64, 5)) == nested(64, 5)  # a number at level 64: kept
+    assert redact_args(R, nested(63, {"x": GH, "n": 1, "b": None})) == nested(
+        63, {"x": "[REDACTED:github-token]", "n": 1, "b": None}
     )
     # a list is a level like a dict
-    assert redact_args(R, {"k": lists(62, 5)}) == {"k": lists(62, 5)}
-    assert redact_args(R, {"k": lists(63, 5)}) == {"k": lists(63, TOO_DEEP)}
+    assert redact_args(R, {"k": lists(62, [5])}) == {"k": lists(62, [5])}
+    assert redact_args(R, {"k": lists(63, [5])}) == {"k": lists(63, TOO_DEEP)}
 
 
 def lists(levels: int, leaf: Any) -> Any:
