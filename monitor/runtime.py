@@ -51,10 +51,17 @@ def redact_secrets(_logger: Any, _method: str, event: EventDict) -> EventDict:
     credential into the log. It runs after the traceback is formatted and before the line is
     rendered; e-mail addresses are kept (an operator needs the sponsor it names).
     """
-    return {  # the field names are the code's own (none is a secret's name)
-        k: DEFAULT_REDACTOR.structure(v, depth=_LOG_DEPTH, text=None if k in _WHOLE else _bounded)
-        for k, v in event.items()
-    }
+    return {k: _field(k, v) for k, v in event.items()}  # the names are the code's own
+
+
+def _field(name: str, value: Any) -> Any:
+    """One field, redacted (and bounded unless logged whole); a value that cannot even be
+    made text (a ``__str__`` that raises) is named by its type: a log call never raises."""
+    try:
+        bound = None if name in _WHOLE else _bounded
+        return DEFAULT_REDACTOR.structure(value, depth=_LOG_DEPTH, text=bound)
+    except Exception:
+        return f"[unprintable {type(value).__name__}]"
 
 
 #: fields logged whole, never cut: a record meant to be recovered from the log

@@ -169,3 +169,19 @@ def test_a_megabyte_value_is_cut_in_the_middle_but_an_undelivered_event_is_logge
     assert head.startswith("HEAD") and len(head) == len(tail) == MAX_LOG_STRING // 2
     assert tail.endswith(" [REDACTED:aws-key] TAIL")  # redacted first, then cut
     assert line["n"] == len(value)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_value_that_cannot_be_made_text_is_named_by_its_type_and_the_line_still_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rec = _Writes()
+    monkeypatch.setattr(sys, "stderr", rec)
+    configure_logging("info", in_process=True)
+    structlog.get_logger("tests.test_logs").warning("odd", thing=_Unprintable(), key=AWS_KEY)
+    [line] = [orjson.loads(c) for c in rec.calls]
+    assert line["thing"] == "[unprintable _Unprintable]" and line["key"] == "[REDACTED:aws-key]"
