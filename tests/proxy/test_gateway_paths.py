@@ -587,3 +587,54 @@ def test_a_secret_a_caller_sends_as_its_identity_is_not_in_the_proxys_log(
     [line] = [orjson.loads(x) for x in err.splitlines() if '"event_not_emitted"' in x]
     assert line["error"] == "agent_kind '[REDACTED:aws-key]' is not one of delegated, autonomous"
     assert AWS_KEY not in err
+
+
+def test_a_deny_list_refusal_is_an_event_and_a_log_line_naming_what_denied_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The event says the deny-list refused it (``denied_by``, nothing came back); the log
+    line names the call, the entries that matched (in order) and no error."""
+    credential = command(command_id="cmd-c", scope="credential", credential_ids=["cred-1"])
+    agent = command(command_id="cmd-a", scope="agent", agent_id="agent-1", credential_ids=[])
+
+    async def go() -> tuple[Any, list[Any]]:
+        async with proxied(tmp_path, redis_url=redis_url) as p:
+            await deny(redis_url, credential)
+            await deny(redis_url, agent)
+            with capture_logs() as logs, pytest.raises(MCPError):
+                await p.client.call_tool("count", {})
+            return p, logs
+
+    p, logs = _run(go())
+    [event] = p.events()
+    assert (event["outcome"], event["denied_by"], event["bytes_out"]) == ("denied", "denylist", 0)
+    [line] = [x for x in logs if x["event"] == "call_refused"]
+    assert {k: line[k] for k in ("reason", "tool", "denied", "error", "agent_id")} == {
+        "reason": "denied",
+        "tool": "count",
+        "denied": ["agent", "credential"],
+        "error": None,
+        "agent_id": "agent-1",
+    }
+
+
+def test_an_unreadable_deny_list_failing_closed_is_an_event_and_a_log_line_naming_the_error(
+    tmp_path: Path,
+) -> None:
+    async def go() -> tuple[Any, list[Any]]:
+        async with proxied(tmp_path, redis_url="redis://127.0.0.1:1/0", timeout=0.2) as p:
+            with capture_logs() as logs, pytest.raises(MCPError) as refused:
+                await p.client.call_tool("count", {})
+            assert refused.value.error.code == refusal.DENYLIST_UNAVAILABLE
+            return p, logs
+
+    p, logs = _run(go())
+    [event] = p.events()
+    assert (event["outcome"], event["denied_by"], event["bytes_out"]) == (
+        "denied",
+        "denylist_unavailable",
+        0,
+    )
+    [line] = [x for x in logs if x["event"] == "call_refused"]
+    assert (line["reason"], line["tool"], line["denied"]) == ("denylist_unavailable", "count", [])
+    assert line["error"]  # what failed, named
