@@ -621,14 +621,15 @@ def test_a_deny_list_refusal_is_an_event_and_a_log_line_naming_what_denied_it(
 def test_an_unreadable_deny_list_failing_closed_is_an_event_and_a_log_line_naming_the_error(
     tmp_path: Path,
 ) -> None:
-    async def go() -> tuple[Any, list[Any]]:
+    async def go() -> tuple[Any, list[Any], Any]:
         async with proxied(tmp_path, redis_url="redis://127.0.0.1:1/0", timeout=0.2) as p:
             with capture_logs() as logs, pytest.raises(MCPError) as refused:
                 await p.client.call_tool("count", {})
-            assert refused.value.error.code == refusal.DENYLIST_UNAVAILABLE
-            return p, logs
+            return p, logs, refused.value.error
 
-    p, logs = _run(go())
+    p, logs, error = _run(go())
+    assert error.code == refusal.DENYLIST_UNAVAILABLE
+    assert error.message.startswith("call to count refused: the deny-list could not be checked")
     [event] = p.events()
     assert (event["outcome"], event["denied_by"], event["bytes_out"]) == (
         "denied",
@@ -637,4 +638,20 @@ def test_an_unreadable_deny_list_failing_closed_is_an_event_and_a_log_line_namin
     )
     [line] = [x for x in logs if x["event"] == "call_refused"]
     assert (line["reason"], line["tool"], line["denied"]) == ("denylist_unavailable", "count", [])
-    assert line["error"]  # what failed, named
+    assert line["error"] and line["error"] == error.data["error"]  # what failed, named to both
+    assert f"({line['error']})" in error.message
+
+
+def test_bytes_in_is_the_size_of_the_request_as_sent(tmp_path: Path) -> None:
+    """Two calls that differ only by 1,000 characters of one argument differ by 1,000 bytes in."""
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None) as p:
+            await p.client.call_tool("read_file", {"path": "/srv/a"})
+            await p.client.call_tool("read_file", {"path": "/srv/a" + "b" * 1000})
+            return p
+
+    short, long = (e["bytes_in"] for e in _run(go()).events())
+    assert long - short == 1000 and short > len(
+        '{"name":"read_file","arguments":{"path":"/srv/a"}}'
+    )
