@@ -603,3 +603,81 @@ _SHAPES = ["Bearer ", "basic ", "BASIC ", "=", ": ", ":", "redis://:", '"', "&",
 def test_skipping_steps_by_their_hints_changes_no_output(pieces: list[str]) -> None:
     text = "".join(pieces)
     assert Redactor(RedactionRules())(text) == _every_step_always(text)
+
+
+# ---------------------------------------------------------------------- structures
+R = Redactor(RedactionRules())
+GH_A = "ghp_" + "Z" * 36
+GH_B = "ghp_" + "Y" * 36
+AWS = "AKIAIOSFODNN7EXAMPLE"
+
+
+class _Named:
+    def __str__(self) -> str:
+        return f"object holding {AWS}"
+
+
+def _deep(levels: int, leaf: Any) -> Any:
+    out: Any = leaf
+    for _ in range(levels):
+        out = {"k": out}
+    return out
+
+
+def test_a_structure_is_redacted_in_every_string_key_and_item_and_scalars_kept() -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 12, 5, tzinfo=UTC)
+    given_ = {
+        "cmd": f"export KEY={AWS}",
+        GH_A: [AWS, 7, 2.5, True, None, when, (GH_B,), {AWS}],
+        "nested": {"api_key": 12345, "token": [1, 2], "plain": "ok"},
+        "obj": _Named(),
+        7: "numeric key",
+    }
+    assert R.structure(given_) == {
+        "cmd": "export KEY=[REDACTED:aws-key]",
+        "[REDACTED:github-token]": [
+            "[REDACTED:aws-key]", 7, 2.5, True, None, when, ["[REDACTED:github-token]"],
+            ["[REDACTED:aws-key]"],
+        ],
+        "nested": {"api_key": "[REDACTED:key-value]", "token": "[REDACTED:key-value]",
+                   "plain": "ok"},
+        "obj": "object holding [REDACTED:aws-key]",
+        "7": "numeric key",
+    }  # fmt: skip
+    assert given_["cmd"] == f"export KEY={AWS}"  # the input is not changed
+
+
+def test_two_keys_redacted_alike_are_both_kept_primed() -> None:
+    out = R.structure({GH_A: 1, GH_B: 2, "ghp_" + "X" * 36: 3})
+    assert out == {"[REDACTED:github-token]": 1, "[REDACTED:github-token]'": 2,
+                   "[REDACTED:github-token]''": 3}  # fmt: skip
+
+
+@pytest.mark.parametrize("wrap", [lambda x: {"k": x}, lambda x: [x]], ids=["dict", "list"])
+def test_depth_counts_containers_and_what_lies_deeper_is_one_mark(wrap: Any) -> None:
+    """``depth`` containers are walked; a container below them is replaced whole, a string or
+    a number there is still redacted or kept."""
+    inner = {"x": AWS}
+    assert R.structure(wrap(inner), depth=2) == wrap({"x": "[REDACTED:aws-key]"})
+    assert R.structure(wrap(inner), depth=1) == wrap("[REDACTED:too-deep]")
+    assert R.structure(wrap(wrap(5)), depth=2) == wrap(wrap(5))
+    assert R.structure(wrap(wrap(AWS)), depth=2) == wrap(wrap("[REDACTED:aws-key]"))
+    assert R.structure(inner, depth=0) == "[REDACTED:too-deep]"
+    assert R.structure(_deep(70, AWS)) == _deep(64, "[REDACTED:too-deep]")  # 64 by default
+    assert R.structure(_deep(64, AWS)) == _deep(64, "[REDACTED:aws-key]")
+
+
+def test_text_is_applied_to_every_redacted_string_keys_items_and_objects_included() -> None:
+    def shout(s: str) -> str:
+        return s.upper() + "!"
+
+    given_ = {"key": f"v {AWS}", "items": ["a", {"deep": "b"}], "obj": _Named(), "n": 3}
+    assert R.structure(given_, text=shout) == {
+        "KEY!": "V [REDACTED:AWS-KEY]!",
+        "ITEMS!": ["A!", {"DEEP!": "B!"}],
+        "OBJ!": "OBJECT HOLDING [REDACTED:AWS-KEY]!",
+        "N!": 3,
+    }
+    assert R.structure(f"x {AWS}", text=len) == len("x [REDACTED:aws-key]")  # type: ignore[arg-type]
