@@ -70,16 +70,16 @@ def _mapping(tmp_path: Path) -> Path:
     return tmp_path / "identity.yaml"
 
 
-def _bearer(tmp_path: Path) -> Any:
+def _bearer(tmp_path: Path, policy: InlinePolicy | None = None) -> Any:
     """A proxy whose caller sends ``Bearer.token``, verified, identity from its claims."""
     return proxied(tmp_path, redis_url=None, constants={}, mapping=_mapping(tmp_path), jwt=HS,
-                   resolver=Bearer)  # fmt: skip
+                   resolver=Bearer, policy=policy)  # fmt: skip
 
 
-def _policy(mode: PolicyMode, **kw: Any) -> InlinePolicy:
+def _policy(mode: PolicyMode, agent: str = AGENT["agent_id"], **kw: Any) -> InlinePolicy:
     tools = [{"server": "fleet", "tool": t, "classes": ["read"]}
              for t in ("list_hosts", "read_file", "count")]  # fmt: skip
-    return InlinePolicy([charter(AGENT["agent_id"], tools=tools, **kw)], mode)
+    return InlinePolicy([charter(agent, tools=tools, **kw)], mode)
 
 
 # ---------------------------------------------------------------- listings
@@ -232,6 +232,27 @@ def test_an_expired_tokens_call_event_is_denied_with_nothing_sent_or_received(
         0,
     )
     assert p.sample("mcpmon_proxy_calls_total", outcome="denied") == 1
+
+
+def test_calls_refused_for_an_expired_token_feed_the_charter_decision_as_the_worker_sees_them(
+    tmp_path: Path,
+) -> None:
+    """The proxy's engine is fed every event the proxy emits, refusals included, as the worker
+    is: two calls refused for an expired token count toward a limit of two a minute, so the
+    third, with a good token, is over it."""
+    policy = _policy("inline", "agent:code/3", limits={"max_calls_per_minute": 2})
+
+    async def go() -> list[int]:
+        codes = []
+        async with _bearer(tmp_path, policy) as p:
+            for token in (_token(exp=EXPIRED_AT), _token(exp=EXPIRED_AT), _token()):
+                Bearer.token = token
+                with pytest.raises(MCPError) as err:
+                    await p.client.call_tool("count", {})
+                codes.append(err.value.error.code)
+        return codes
+
+    assert _run(go()) == [refusal.TOKEN_EXPIRED, refusal.TOKEN_EXPIRED, refusal.POLICY]
 
 
 # ---------------------------------------------------------------- unidentified callers
@@ -651,7 +672,21 @@ def test_bytes_in_is_the_size_of_the_request_as_sent(tmp_path: Path) -> None:
             await p.client.call_tool("read_file", {"path": "/srv/a" + "b" * 1000})
             return p
 
-    short, long = (e["bytes_in"] for e in _run(go()).events())
-    assert long - short == 1000 and short > len(
-        '{"name":"read_file","arguments":{"path":"/srv/a"}}'
-    )
+    p = _run(go())
+    short, long = (e["bytes_in"] for e in p.events())
+    assert long - short == 1000
+    assert short > len('{"name":"read_file","arguments":{"path":"/srv/a"}}')
+    assert 0 < p.sample("mcpmon_proxy_call_seconds_sum") < 30  # two calls' seconds, not a clock
+
+
+def test_the_identity_mapping_reads_the_name_of_the_tool_called(tmp_path: Path) -> None:
+    """``tool`` is one of the document's roots (``params.name``), as the tap's mappings read it."""
+    mapping = tmp_path / "identity.yaml"
+    mapping.write_text("fields:\n  task_id: tool\n")
+
+    async def go() -> Any:
+        async with proxied(tmp_path, redis_url=None, mapping=mapping) as p:
+            await p.client.call_tool("count", {})
+            return p
+
+    assert [e["task_id"] for e in _run(go()).events()] == ["count"]
