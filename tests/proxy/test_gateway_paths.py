@@ -690,3 +690,71 @@ def test_the_identity_mapping_reads_the_name_of_the_tool_called(tmp_path: Path) 
             return p
 
     assert [e["task_id"] for e in _run(go()).events()] == ["count"]
+
+
+def test_an_upstream_failure_is_an_error_event_and_a_redacted_message(tmp_path: Path) -> None:
+    """A failure other than a JSON-RPC error (a result the SDK cannot read: its text quotes
+    the result) reaches neither the client nor the log with a secret in it."""
+    secret = "AKIAIOSFODNN7EXAMPLE"
+
+    async def go() -> tuple[Any, MCPError]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            session = p.upstream.session
+
+            async def unreadable(*_a: Any, **_kw: Any) -> Any:
+                raise ValueError(f"1 validation error: input_value='key {secret}'")
+
+            session.call_tool = unreadable  # type: ignore[method-assign]
+            with pytest.raises(MCPError) as err:
+                await p.client.call_tool("count", {})
+            return p, err.value
+
+    with capture_logs() as logs:
+        p, err = _run(go())
+    assert err.error.code == types.INTERNAL_ERROR
+    assert err.error.message.startswith("upstream server failed: ValueError: 1 validation error")
+    (failed,) = [e for e in logs if e["event"] == "upstream_failed"]
+    assert failed["log_level"] == "error" and failed["tool"] == "count"
+    assert failed["error"] in err.error.message
+    assert secret not in err.error.message and secret not in repr(logs)
+    assert [(e["tool"], e["outcome"]) for e in p.events()] == [("count", "error")]
+
+
+def test_an_unidentified_callers_cancelled_call_is_logged_without_ids(tmp_path: Path) -> None:
+    """Monitoring only, a caller whose identity does not resolve is forwarded (no event can be
+    keyed); cancelled once forwarded, the cancel is still logged, naming the tool alone."""
+
+    async def go() -> list[Any]:
+        async with proxied(tmp_path, redis_url=None, constants={}) as p:
+            with capture_logs() as logs:
+                call = asyncio.ensure_future(p.client.call_tool("sleep", {"seconds": 30}))
+                while (await p.upstream.call_tool("count", {"peek": True})).structured_content[
+                    "result"
+                ] == 0:  # until the sleep has reached the server
+                    await asyncio.sleep(0.02)
+                call.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await call
+                for _ in range(100):
+                    if any(x["event"] == "call_cancelled" for x in logs):
+                        break
+                    await asyncio.sleep(0.02)
+            return logs
+
+    cancelled = [x for x in _run(go()) if x["event"] == "call_cancelled"]
+    assert cancelled == [{"event": "call_cancelled", "log_level": "warning", "tool": "sleep"}]
+
+
+def test_without_redaction_an_inline_decision_judges_the_call_as_sent(tmp_path: Path) -> None:
+    """``--no-redact`` with ``--policy inline``: the call's event, arguments as sent, is judged
+    and allowed (it is not a policy the proxy cannot evaluate)."""
+
+    async def go() -> tuple[Any, Any]:
+        async with proxied(tmp_path, redis_url=None, redact=False,
+                           policy=_policy("inline")) as p:  # fmt: skip
+            return p, await p.client.call_tool("read_file", {"path": "/srv/a"})
+
+    p, done = _run(go())
+    assert not done.is_error
+    assert [(e["outcome"], e["args"]) for e in p.events()] == [("ok", {"path": "/srv/a"})]
+    assert p.sample("mcpmon_proxy_policy_decisions_total", result="allow") == 1
