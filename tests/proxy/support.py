@@ -10,8 +10,9 @@ the real ``mcpmon proxy`` subprocess on stdio and HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,3 +159,23 @@ async def deny(redis_url: str, command: RevocationCommand) -> None:
         await actuator.apply(command)
     finally:
         await actuator.aclose()
+
+
+async def cancel_once_forwarded(p: Proxied, done: Callable[[], bool]) -> None:
+    """Start a long ``sleep`` call, cancel it once the fleet server has it (the call was
+    forwarded), see the cancellation reach the caller, then wait (at most 2 s) for ``done()``:
+    what the proxy does after it (an event, a log line)."""
+    call = asyncio.ensure_future(p.client.call_tool("sleep", {"seconds": 30}))
+    while (await p.upstream.call_tool("count", {"peek": True})).structured_content["result"] == 0:
+        await asyncio.sleep(0.02)  # until the sleep has reached the server
+    call.cancel()
+    try:
+        await call
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the cancelled call returned")
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.02)

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 
 from monitor.proxy import refusal
 from monitor.revoker.actuators.denylist import connect
-from tests.proxy.support import AGENT, deny, proxied
+from tests.proxy.support import AGENT, cancel_once_forwarded, deny, proxied
 from tests.revoker.servers import closed_url
 from tests.revoker.support import command
 
@@ -547,18 +547,7 @@ def test_a_call_cancelled_once_forwarded_is_still_an_event_with_outcome_unknown(
     async def go() -> tuple[Any, Any, list[Any]]:
         async with proxied(tmp_path, redis_url=None) as p:
             with capture_logs() as logs:
-                call = asyncio.ensure_future(p.client.call_tool("sleep", {"seconds": 30}))
-                while (await p.upstream.call_tool("count", {"peek": True})).structured_content[
-                    "result"
-                ] == 0:  # until the sleep has reached the server
-                    await asyncio.sleep(0.02)
-                call.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await call
-                for _ in range(100):
-                    if p.events():
-                        break
-                    await asyncio.sleep(0.02)
+                await cancel_once_forwarded(p, lambda: bool(p.events()))
                 after = await p.client.call_tool("list_hosts", {})
             return p, after, logs
 

@@ -30,7 +30,7 @@ from monitor.proxy.policy import InlinePolicy, PolicyMode
 from monitor.proxy.upstream import UpstreamLink
 from monitor.runtime import configure_logging
 from monitor.testing import charter
-from tests.proxy.support import AGENT, deny, proxied
+from tests.proxy.support import AGENT, cancel_once_forwarded, deny, proxied
 from tests.revoker.support import command
 
 SECRET = "a-test-hmac-secret-of-at-least-32-bytes!"
@@ -727,18 +727,9 @@ def test_an_unidentified_callers_cancelled_call_is_logged_without_ids(tmp_path: 
     async def go() -> list[Any]:
         async with proxied(tmp_path, redis_url=None, constants={}) as p:
             with capture_logs() as logs:
-                call = asyncio.ensure_future(p.client.call_tool("sleep", {"seconds": 30}))
-                while (await p.upstream.call_tool("count", {"peek": True})).structured_content[
-                    "result"
-                ] == 0:  # until the sleep has reached the server
-                    await asyncio.sleep(0.02)
-                call.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await call
-                for _ in range(100):
-                    if any(x["event"] == "call_cancelled" for x in logs):
-                        break
-                    await asyncio.sleep(0.02)
+                await cancel_once_forwarded(
+                    p, lambda: any(x["event"] == "call_cancelled" for x in logs)
+                )
             return logs
 
     cancelled = [x for x in _run(go()) if x["event"] == "call_cancelled"]
