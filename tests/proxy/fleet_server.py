@@ -28,7 +28,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, Completion
 
-server = MCPServer("fleet", instructions="Fleet tools for the proxy tests.")
+server = MCPServer(
+    "fleet", title="Fleet", version="1.2.3", instructions="Fleet tools for the proxy tests."
+)
 
 HOSTS = ["web-1", "web-2", "db-1"]
 

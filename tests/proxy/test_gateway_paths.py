@@ -749,3 +749,17 @@ def test_without_redaction_an_inline_decision_judges_the_call_as_sent(tmp_path: 
     assert not done.is_error
     assert [(e["outcome"], e["args"]) for e in p.events()] == [("ok", {"path": "/srv/a"})]
     assert p.sample("mcpmon_proxy_policy_decisions_total", result="allow") == 1
+
+
+def test_the_client_sees_the_upstreams_name_version_title_and_instructions(tmp_path: Path) -> None:
+    """The proxy's server presents itself as the upstream does, so a client's server list and
+    its model's instructions are those of the server it meant to reach."""
+
+    async def go() -> tuple[Any, Any, Any]:
+        async with proxied(tmp_path, redis_url=None) as p:
+            return p.client.server_info, p.client.instructions, p.link.server_info
+
+    seen, instructions, upstream = _run(go())
+    assert (upstream.name, upstream.version, upstream.title) == ("fleet", "1.2.3", "Fleet")
+    assert (seen.name, seen.version, seen.title) == ("fleet", "1.2.3", "Fleet")
+    assert instructions == "Fleet tools for the proxy tests."
