@@ -763,3 +763,22 @@ def test_the_client_sees_the_upstreams_name_version_title_and_instructions(tmp_p
     assert (upstream.name, upstream.version, upstream.title) == ("fleet", "1.2.3", "Fleet")
     assert (seen.name, seen.version, seen.title) == ("fleet", "1.2.3", "Fleet")
     assert instructions == "Fleet tools for the proxy tests."
+
+
+def test_an_upstream_that_names_no_server_is_served_under_the_proxys_name() -> None:
+    """Protocol 2026-07-28's serverInfo stamp is optional (the SDK reads it absent as None):
+    the proxy then serves as ``mcpmon-proxy``, with no version or title of its own."""
+
+    class Nameless:
+        server_capabilities = types.ServerCapabilities(tools=types.ToolsCapability())
+        server_info = None
+        instructions = None
+
+    identity = IdentityResolver.build(None, AGENT, upstream_name=None, jwt=None)
+    server = Gateway(Nameless(), identity, None, ProxyMetrics()).server()  # type: ignore[arg-type]
+    assert (server.name, server.version, server.title, server.instructions) == (
+        "mcpmon-proxy",
+        "",
+        None,
+        None,
+    )
